@@ -1,0 +1,81 @@
+package pihu
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each is the `error.code` of the API's error body; the HTTP
+// layer maps each to one status and one `error.type` in a single table.
+const (
+	EInvalidJSON             = "invalid_json"
+	EParameterMissing        = "parameter_missing"
+	EParameterInvalid        = "parameter_invalid"
+	EParameterUnknown        = "parameter_unknown"
+	EMissingAPIKey           = "missing_api_key"
+	EInvalidAPIKey           = "invalid_api_key"
+	EExpiredAPIKey           = "expired_api_key"
+	ERevokedAPIKey           = "revoked_api_key"
+	EInsufficientPermissions = "insufficient_permissions"
+	ENotFound                = "not_found"
+	EMethodNotAllowed        = "method_not_allowed"
+	EBodyTooLarge            = "body_too_large"
+	EUnsupportedMediaType    = "unsupported_media_type"
+	ERateLimited             = "rate_limited"
+	EInternal                = "internal"
+)
+
+// Error is a failure the caller can act on: its Message is shown to API
+// users as it is, so it never holds internals or secrets.
+type Error struct {
+	Code    string // one of the E… constants
+	Message string // a sentence a person can act on
+	Param   string // the request field at fault, if any
+	// Required is the permission that was missing, for
+	// EInsufficientPermissions.
+	Required string
+}
+
+func (e *Error) Error() string {
+	if e.Param != "" {
+		return fmt.Sprintf("pihu: %s (%s): %s", e.Code, e.Param, e.Message)
+	}
+	return fmt.Sprintf("pihu: %s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ParamErrorf returns an *Error about one request field.
+func ParamErrorf(code, param, format string, args ...any) *Error {
+	return &Error{Code: code, Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err if it is, or wraps, an *Error, and
+// EInternal for anything else (nil included is "").
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the message of err if it is, or wraps, an *Error;
+// anything else is "Internal error." so that no internal detail leaks. Like
+// ErrorCode, it returns "" for a nil error.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}

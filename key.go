@@ -1,0 +1,343 @@
+package pihu
+
+import (
+	"context"
+	"crypto/sha256"
+	"hash/crc32"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// Environment separates real traffic from tests: a key belongs to one, and
+// so does every piece of data it creates.
+type Environment string
+
+const (
+	Live Environment = "live"
+	Test Environment = "test"
+)
+
+// Valid reports whether e is live or test.
+func (e Environment) Valid() bool { return e == Live || e == Test }
+
+// CanUse reports whether a key of environment e may create keys (or act)
+// in environment target: live may use live and test, test only test.
+func (e Environment) CanUse(target Environment) bool {
+	return e == Live || e == target
+}
+
+// Key format: "ph_live_" or "ph_test_", then a random part of secretBytes
+// bytes from crypto/rand in base62, then a 6-character base62 CRC32 (IEEE)
+// of everything before it. The checksum lets a scanner tell a real key from
+// a lookalike without a database.
+const (
+	keyPrefix      = "ph_"
+	secretBytes    = 32
+	checksumLength = 6
+	// MinSecretBody is the least number of base62 characters after the
+	// environment prefix that a key may have.
+	MinSecretBody = 40
+)
+
+// SecretPrefix returns "ph_live_" or "ph_test_".
+func SecretPrefix(env Environment) string { return keyPrefix + string(env) + "_" }
+
+// NewSecret returns a new random key for env. It is shown to its owner once
+// and never stored: only its Digest is.
+func NewSecret(env Environment) string {
+	body := SecretPrefix(env) + randomBase62(secretBytes)
+	return body + checksum(body)
+}
+
+// checksum is the 6-character base62 CRC32 (IEEE) of s.
+func checksum(s string) string {
+	sum := crc32.ChecksumIEEE([]byte(s))
+	return encodeBase62(new(big.Int).SetUint64(uint64(sum)), checksumLength)
+}
+
+// ParseSecret checks that s has the shape of a key (prefix, at least
+// MinSecretBody base62 characters, right checksum) and returns its
+// environment. It consults no database: a key that parses may still be
+// unknown. ok is false for anything else.
+func ParseSecret(s string) (env Environment, ok bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(s, "ph_live_"):
+		env, rest = Live, s[len("ph_live_"):]
+	case strings.HasPrefix(s, "ph_test_"):
+		env, rest = Test, s[len("ph_test_"):]
+	default:
+		return "", false
+	}
+	if len(rest) < MinSecretBody || len(rest) > 256 {
+		return "", false
+	}
+	for i := 0; i < len(rest); i++ {
+		if !isBase62(rest[i]) {
+			return "", false
+		}
+	}
+	cut := len(s) - checksumLength
+	if checksum(s[:cut]) != s[cut:] {
+		return "", false
+	}
+	return env, true
+}
+
+func isBase62(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
+}
+
+// Digest is the SHA-256 of a key: the only form of it that is stored, and
+// the index a key is looked up by.
+func Digest(secret string) []byte {
+	d := sha256.Sum256([]byte(secret))
+	return d[:]
+}
+
+// Hint is the display form of a key: its prefix and last 4 characters,
+// enough for a person to recognise it and useless to an attacker.
+func Hint(secret string) string {
+	env, _ := ParseSecret(secret)
+	if len(secret) < 4 {
+		return ""
+	}
+	return SecretPrefix(env) + "…" + secret[len(secret)-4:]
+}
+
+// Key is an API key as stored: everything but the secret itself.
+type Key struct {
+	ID          string
+	AccountID   string
+	Name        string
+	Environment Environment
+	Permissions Permissions
+	Digest      []byte // SHA-256 of the secret
+	Hint        string // e.g. "ph_live_…a1B2"
+	Created     time.Time
+	Expires     *time.Time // nil: never
+	LastUsed    *time.Time // nil: never used
+	Revoked     *time.Time // nil: not revoked
+	RotatedFrom string     // the id of the key this one replaced, if any
+}
+
+// Active reports whether k authenticates at now, and if not, the error code
+// saying why (ERevokedAPIKey or EExpiredAPIKey).
+func (k *Key) Active(now time.Time) (ok bool, code string) {
+	if k.Revoked != nil && !now.Before(*k.Revoked) {
+		return false, ERevokedAPIKey
+	}
+	if k.Expires != nil && !now.Before(*k.Expires) {
+		return false, EExpiredAPIKey
+	}
+	return true, ""
+}
+
+// KeyRequest is what a caller asks for when it creates a key.
+type KeyRequest struct {
+	Name        string
+	Permissions Permissions
+	Expiration  string      // "" or e.g. "30d"
+	Environment Environment // "" means the creator's
+}
+
+// Validate checks the request's own fields (not the creator's rights) and
+// fills in the defaults. Returns EParameterMissing or EParameterInvalid with
+// the field as Param.
+func (r *KeyRequest) Validate(creator Environment) error {
+	if r.Name == "" {
+		return ParamErrorf(EParameterMissing, "name", "A key needs a name: give \"name\", 1 to 100 characters.")
+	}
+	if strings.TrimSpace(r.Name) == "" {
+		return ParamErrorf(EParameterInvalid, "name", "The name is only spaces; give the key a name a person can recognise.")
+	}
+	if n := len([]rune(r.Name)); n > 100 {
+		return ParamErrorf(EParameterInvalid, "name", "The name is %d characters long; at most 100 are allowed.", n)
+	}
+	if r.Permissions == nil {
+		return ParamErrorf(EParameterMissing, "permissions", "Give \"permissions\": a non-empty list such as [\"candidate:read\"].")
+	}
+	if len(r.Permissions) == 0 {
+		return ParamErrorf(EParameterInvalid, "permissions", "\"permissions\" is empty; a key needs at least one permission.")
+	}
+	if err := r.Permissions.Validate(); err != nil {
+		return err
+	}
+	r.Permissions = r.Permissions.Normalize()
+	if r.Expiration != "" {
+		if _, err := ParseExpiration(r.Expiration); err != nil {
+			return err
+		}
+	}
+	if r.Environment == "" {
+		r.Environment = creator
+	}
+	if !r.Environment.Valid() {
+		return ParamErrorf(EParameterInvalid, "environment", "\"environment\" must be \"live\" or \"test\".")
+	}
+	return nil
+}
+
+// NewKey builds a key for req, created at now by the key creator (nil for
+// an account's first key, made by the operator), after checking the three
+// rules for keys that create keys:
+//
+//   - no escalation: every permission asked for is held by the creator
+//     (EInsufficientPermissions);
+//   - no outliving: the new key expires no later than the creator
+//     (EParameterInvalid on "expiration");
+//   - environment: a test key creates test keys only
+//     (EInsufficientPermissions).
+//
+// It returns the key to store and the secret to show once.
+func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key, string, error) {
+	now = Timestamp(now)
+	var creatorEnv Environment = Live
+	if creator != nil {
+		creatorEnv = creator.Environment
+	}
+	if err := req.Validate(creatorEnv); err != nil {
+		return nil, "", err
+	}
+	var expires *time.Time
+	if req.Expiration != "" {
+		d, _ := ParseExpiration(req.Expiration)
+		t := now.Add(d)
+		expires = &t
+	}
+	if creator != nil {
+		if err := CheckGrant(creator, req.Permissions, req.Environment, expires); err != nil {
+			return nil, "", err
+		}
+	}
+	secret := NewSecret(req.Environment)
+	k := &Key{
+		ID:          NewID(PrefixKey),
+		AccountID:   accountID,
+		Name:        req.Name,
+		Environment: req.Environment,
+		Permissions: req.Permissions,
+		Digest:      Digest(secret),
+		Hint:        Hint(secret),
+		Created:     now,
+		Expires:     expires,
+	}
+	return k, secret, nil
+}
+
+// CheckGrant applies the rules for a key (creator) that makes another key
+// with perms in env, expiring at expires (nil: never). See NewKey.
+func CheckGrant(creator *Key, perms Permissions, env Environment, expires *time.Time) error {
+	if !creator.Environment.CanUse(env) {
+		return &Error{
+			Code:     EInsufficientPermissions,
+			Param:    "environment",
+			Message:  "A test key can only create test keys; use a live key to create a live key.",
+			Required: "",
+		}
+	}
+	for _, p := range perms {
+		if !creator.Permissions.Grants(p) {
+			return &Error{
+				Code:     EInsufficientPermissions,
+				Param:    "permissions",
+				Required: string(p),
+				Message:  "This key does not hold \"" + string(p) + "\", so it cannot give it to another key.",
+			}
+		}
+	}
+	if creator.Expires != nil && (expires == nil || expires.After(*creator.Expires)) {
+		return ParamErrorf(EParameterInvalid, "expiration",
+			"A key cannot outlive the key that creates it: this key expires at %s, so give an \"expiration\" that ends by then.",
+			creator.Expires.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// maxExpiration is the longest lifetime a key may be given.
+const maxExpiration = 3650 * 24 * time.Hour
+
+// ParseExpiration parses a lifetime: N (≥ 1, no sign, no leading zero)
+// followed by m, h, d or w (minutes, hours, days of 24 h, weeks), at most
+// 3650 days. Returns EParameterInvalid on "expiration" otherwise.
+func ParseExpiration(s string) (time.Duration, error) {
+	return parseLifetime(s, "expiration")
+}
+
+func parseLifetime(s, param string) (time.Duration, error) {
+	bad := func() error {
+		return ParamErrorf(EParameterInvalid, param,
+			"%q is not a lifetime: use a whole number followed by m, h, d or w (minutes, hours, days, weeks), such as \"30d\" or \"12h\", at most 3650 days.", s)
+	}
+	if len(s) < 2 || len(s) > 12 || s[0] < '1' || s[0] > '9' {
+		return 0, bad()
+	}
+	var unit time.Duration
+	switch s[len(s)-1] {
+	case 'm':
+		unit = time.Minute
+	case 'h':
+		unit = time.Hour
+	case 'd':
+		unit = 24 * time.Hour
+	case 'w':
+		unit = 7 * 24 * time.Hour
+	default:
+		return 0, bad()
+	}
+	var n int64
+	for _, c := range s[:len(s)-1] {
+		if c < '0' || c > '9' {
+			return 0, bad()
+		}
+		n = n*10 + int64(c-'0')
+		// Bound n by the unit, not by minutes alone: n units must not
+		// overflow time.Duration (e.g. "106752d" would wrap negative).
+		if n > int64(maxExpiration/unit) {
+			return 0, bad()
+		}
+	}
+	d := time.Duration(n) * unit
+	if d > maxExpiration {
+		return 0, bad()
+	}
+	return d, nil
+}
+
+// KeyFilter selects a page of an account's keys, newest first.
+type KeyFilter struct {
+	AccountID string
+	// Environment, if set, limits the page to keys of that environment.
+	Environment Environment
+	// Limit is the page size, 1 to 100.
+	Limit int
+	// StartingAfter is the id of the key the page starts after ("" for the
+	// first page).
+	StartingAfter string
+}
+
+// KeyStore keeps API keys. Implementations are safe for concurrent use.
+type KeyStore interface {
+	// CreateKey stores k, whose ID and Digest must be new.
+	CreateKey(ctx context.Context, k *Key) error
+
+	// KeyByDigest returns the key whose secret has the given SHA-256,
+	// revoked or expired keys included (the caller tells them apart).
+	// Returns ENotFound if there is none.
+	KeyByDigest(ctx context.Context, digest []byte) (*Key, error)
+
+	// Key returns the key id of account accountID, revoked keys included.
+	// Returns ENotFound if it does not exist or belongs to another account.
+	Key(ctx context.Context, accountID, id string) (*Key, error)
+
+	// ListKeys returns a page of unrevoked keys, newest first, and whether
+	// more follow. Returns EParameterInvalid on "starting_after" if that id
+	// is not one of the account's keys.
+	ListKeys(ctx context.Context, f KeyFilter) (keys []*Key, hasMore bool, err error)
+
+	// TouchKeys records when keys were last used: uses maps key ids to
+	// times. A time earlier than the one stored is ignored; unknown ids are
+	// skipped. It is called in batches, off the request path.
+	TouchKeys(ctx context.Context, uses map[string]time.Time) error
+}

@@ -1,0 +1,92 @@
+// Package pihu holds the domain of the Pihu.ai authentication service: API
+// keys, permissions, accounts, the storage interfaces and the errors every
+// layer speaks. It imports no database, cache or HTTP code; each of those
+// lives in a subpackage named after it (sqlite, http, …) and depends on this
+// one, never the other way round.
+package pihu
+
+import (
+	"context"
+	"crypto/rand"
+	"math/big"
+	"time"
+)
+
+// Store is everything the service keeps. A backend (sqlite, postgres)
+// implements it and passes the conformance suite in storetest.
+//
+// Implementations must be safe for concurrent use.
+type Store interface {
+	AccountStore
+	KeyStore
+
+	// Ping reports whether the database answers; it backs /readyz.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// Timestamp truncates t to the second in UTC: every time the API shows is
+// RFC 3339 to the second, and stores keep exactly what the API shows so that
+// `expires` is `created` plus the duration, exactly.
+func Timestamp(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Second)
+}
+
+const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+var big62 = big.NewInt(62)
+
+// encodeBase62 writes n in base 62, left-padded with '0' to width
+// characters.
+func encodeBase62(n *big.Int, width int) string {
+	n = new(big.Int).Set(n)
+	var out []byte
+	mod := new(big.Int)
+	for n.Sign() > 0 {
+		n.DivMod(n, big62, mod)
+		out = append(out, base62Alphabet[mod.Int64()])
+	}
+	for len(out) < width {
+		out = append(out, '0')
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return string(out)
+}
+
+// randomBase62 returns the base62 form of n random bytes from crypto/rand,
+// always of the same length for the same n.
+func randomBase62(n int) string {
+	b := make([]byte, n)
+	// crypto/rand.Read never returns an error on supported platforms
+	// (Go 1.24+); it crashes the program instead.
+	rand.Read(b)
+	width := base62Width(n)
+	return encodeBase62(new(big.Int).SetBytes(b), width)
+}
+
+// base62Width is the number of base62 digits needed for any n-byte number.
+func base62Width(n int) int {
+	max := new(big.Int).Lsh(big.NewInt(1), uint(8*n))
+	max.Sub(max, big.NewInt(1))
+	return len(encodeBase62(max, 0))
+}
+
+// ID prefixes. Ids are not secret; they name things in URLs and logs.
+const (
+	PrefixAccount   = "acct_"
+	PrefixKey       = "key_"
+	PrefixCandidate = "cand_"
+	PrefixInterview = "intv_"
+	PrefixEvent     = "evt_"
+	PrefixRequest   = "req_"
+	PrefixUser      = "user_"
+)
+
+// NewID returns prefix followed by 16 random bytes in base62 (22
+// characters): unique without coordination, and unguessable.
+func NewID(prefix string) string {
+	return prefix + randomBase62(16)
+}
