@@ -1,0 +1,190 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// keyColumns are the columns scanKey reads, in its order.
+const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
+	created, expires, last_used, revoked, rotated_from`
+
+// Page sizes for ListKeys when the filter's Limit is out of range.
+const (
+	defaultLimit = 10
+	maxLimit     = 100
+)
+
+// CreateKey stores k, revocation and last use included. An id or digest
+// already stored, or an unknown account, is an error (EInternal).
+func (db *DB) CreateKey(ctx context.Context, k *pihu.Key) error {
+	return insertKey(ctx, db.db, k)
+}
+
+// execer is what insertKey needs of a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
+	perms, err := json.Marshal(k.Permissions)
+	if err != nil {
+		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
+	}
+	rotatedFrom := sql.Null[string]{V: k.RotatedFrom, Valid: k.RotatedFrom != ""}
+	_, err = e.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.AccountID, k.Name, string(k.Environment), string(perms), k.Digest, k.Hint,
+		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom)
+	if err != nil {
+		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
+	}
+	return nil
+}
+
+// scanKey reads one row of keyColumns.
+func scanKey(row interface{ Scan(...any) error }) (*pihu.Key, error) {
+	var (
+		k                          pihu.Key
+		perms                      string
+		created                    int64
+		expires, lastUsed, revoked sql.Null[int64]
+		rotatedFrom                sql.Null[string]
+	)
+	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
+		&created, &expires, &lastUsed, &revoked, &rotatedFrom); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(perms), &k.Permissions); err != nil {
+		return nil, fmt.Errorf("permissions of key %s: %w", k.ID, err)
+	}
+	k.Created = fromUnix(created)
+	k.Expires = fromNullUnix(expires)
+	k.LastUsed = fromNullUnix(lastUsed)
+	k.Revoked = fromNullUnix(revoked)
+	k.RotatedFrom = rotatedFrom.V
+	return &k, nil
+}
+
+// KeyByDigest returns the key whose secret has the given SHA-256, revoked
+// or expired keys included. Returns ENotFound if there is none.
+func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
+	k, err := scanKey(db.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE digest = ?`, digest))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pihu.Errorf(pihu.ENotFound, "No API key matches.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: key by digest: %w", err)
+	}
+	return k, nil
+}
+
+// Key returns the key id of account accountID, revoked keys included.
+// Returns ENotFound if it does not exist or belongs to another account.
+func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
+	k, err := scanKey(db.db.QueryRowContext(ctx,
+		`SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`, id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// ListKeys returns a page of the account's unrevoked keys, newest first,
+// and whether more follow. A Limit out of 1 to 100 means 10 if below, 100
+// if above. Returns EParameterInvalid on "starting_after" if that id is not
+// one of the account's keys (a revoked one is a valid cursor).
+//
+// Keys are ordered by insertion sequence, not by creation time, so that
+// keys created in the same second still page without gaps or repeats.
+func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
+	limit := f.Limit
+	switch {
+	case limit < 1:
+		limit = defaultLimit
+	case limit > maxLimit:
+		limit = maxLimit
+	}
+
+	query := `SELECT ` + keyColumns + ` FROM api_keys WHERE account_id = ? AND revoked IS NULL`
+	args := []any{f.AccountID}
+	if f.Environment != "" {
+		query += ` AND environment = ?`
+		args = append(args, string(f.Environment))
+	}
+	if f.StartingAfter != "" {
+		var seq int64
+		err := db.db.QueryRowContext(ctx, `SELECT seq FROM api_keys WHERE id = ? AND account_id = ?`,
+			f.StartingAfter, f.AccountID).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after",
+				"%q is not the id of one of this account's API keys; give the id of the last key of the previous page.", f.StartingAfter)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("sqlite: list keys: %w", err)
+		}
+		query += ` AND seq < ?`
+		args = append(args, seq)
+	}
+	query += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, limit+1)
+
+	rows, err := db.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: list keys: %w", err)
+	}
+	defer rows.Close()
+	keys := make([]*pihu.Key, 0, limit+1)
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("sqlite: list keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("sqlite: list keys: %w", err)
+	}
+	if len(keys) > limit {
+		return keys[:limit], true, nil
+	}
+	return keys, false, nil
+}
+
+// TouchKeys records when keys were last used, in one transaction. A time
+// earlier than the one stored is ignored; unknown ids are skipped.
+func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: touch keys: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx,
+		`UPDATE api_keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: touch keys: %w", err)
+	}
+	defer stmt.Close()
+	for id, t := range uses {
+		s := unixTime(t)
+		if _, err := stmt.ExecContext(ctx, s, id, s); err != nil {
+			return fmt.Errorf("sqlite: touch key %s: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: touch keys: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+// Package sqlite implements pihu.Store on an embedded SQLite database, the
+// default storage: one file, no server to install.
+//
+// The file is opened in WAL mode with a busy timeout and immediate
+// transactions, so that a running `pihu serve` and a `pihu accounts create`
+// in another process can write to the same file at once: readers never wait
+// for writers, and writers queue for the write lock instead of failing.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// migrations holds the schema, one file a version, applied in file-name
+// order. A shipped migration is never edited: a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// busyTimeout is how long a connection waits for another one, possibly in
+// another process, to release the write lock before it gives up.
+const busyTimeout = 5 * time.Second
+
+// DB is the SQLite store. It is safe for concurrent use, and several DBs,
+// in one process or several, may use the same file at once.
+type DB struct {
+	db *sql.DB
+
+	// Now is the clock the store reads when it has to date something
+	// itself (an account created without a time, a migration). It
+	// defaults to time.Now; tests replace it to control time.
+	Now func() time.Time
+}
+
+var _ pihu.Store = (*DB)(nil)
+
+// Open opens the database file at path, creating it if need be, and applies
+// the migrations it lacks, so that a store it returns is ready to use.
+func Open(ctx context.Context, path string) (*DB, error) {
+	sqldb, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db := &DB{db: sqldb, Now: time.Now}
+	if err := db.Migrate(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// dsn is the driver's name for the file at path with the connection
+// settings every connection needs. The path goes in a "file:" URI, escaped,
+// so that a '?' or '#' in it names a file rather than starting a query.
+func dsn(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	// A write transaction takes the write lock when it begins, so two
+	// writers queue under busy_timeout instead of one failing at once
+	// with SQLITE_BUSY when it upgrades a read lock.
+	q.Set("_txlock", "immediate")
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// ParseURL returns the file path of a database URL of the form
+// "sqlite:PATH" (also written "sqlite://PATH"; an absolute path then gives
+// "sqlite:///abs/path.db"). ok is false if the URL is not a SQLite one, or
+// names no file.
+func ParseURL(databaseURL string) (path string, ok bool) {
+	const scheme = "sqlite:"
+	if len(databaseURL) < len(scheme) || !strings.EqualFold(databaseURL[:len(scheme)], scheme) {
+		return "", false
+	}
+	path = databaseURL[len(scheme):]
+	path = strings.TrimPrefix(path, "//")
+	return path, path != ""
+}
+
+// Migrate applies the embedded migrations the database lacks, in file-name
+// order, each in its own transaction and recorded in schema_migrations.
+// Applying them again is a no-op, and so is a race with another process
+// migrating the same file: the second waits for the first and then finds
+// the work done.
+func (db *DB) Migrate(ctx context.Context) error {
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
+	}
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: read migrations: %w", err)
+	}
+	last := 0
+	for _, e := range entries {
+		version, err := migrationVersion(e.Name())
+		if err != nil {
+			return err
+		}
+		if version <= last {
+			return fmt.Errorf("sqlite: migration %s: version %d does not follow %d", e.Name(), version, last)
+		}
+		last = version
+		if err := db.migrate(ctx, version, path.Join("migrations", e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrationVersion is the number a migration file's name starts with, as
+// in "0001_init.sql".
+func migrationVersion(name string) (int, error) {
+	digits, _, _ := strings.Cut(name, "_")
+	v, err := strconv.Atoi(digits)
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("sqlite: migration %s: the name must start with a version number such as 0001_", name)
+	}
+	return v, nil
+}
+
+// migrate applies one migration unless it is recorded. The check is inside
+// the transaction, which holds the write lock, so that two processes
+// cannot both apply it.
+func (db *DB) migrate(ctx context.Context, version int, name string) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", name, err)
+	}
+	defer tx.Rollback()
+
+	var applied int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&applied); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", name, err)
+	}
+	if applied > 0 {
+		return nil
+	}
+	script, err := fs.ReadFile(migrations, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, string(script)); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		version, db.Now().Unix()); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", name, err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers; it backs /readyz.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database. Writes already committed are in the file; the
+// WAL is checkpointed by SQLite when the last connection to it closes.
+func (db *DB) Close() error {
+	if err := db.db.Close(); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// unixTime converts t to what the database stores: unix seconds. Domain
+// times are already whole seconds (pihu.Timestamp).
+func unixTime(t time.Time) int64 { return t.Unix() }
+
+// nullTime is unixTime for an optional time; nil is NULL.
+func nullTime(t *time.Time) sql.Null[int64] {
+	if t == nil {
+		return sql.Null[int64]{}
+	}
+	return sql.Null[int64]{V: unixTime(*t), Valid: true}
+}
+
+// fromUnix converts unix seconds back to a time in UTC.
+func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+// fromNullUnix is fromUnix for an optional time; NULL is nil.
+func fromNullUnix(n sql.Null[int64]) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromUnix(n.V)
+	return &t
+}

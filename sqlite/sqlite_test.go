@@ -1,0 +1,203 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/sqlite"
+	"github.com/pihu-ai/pihu/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) pihu.Store {
+		return mustOpen(t, filepath.Join(t.TempDir(), "pihu.db"))
+	})
+}
+
+func TestMigrate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pihu.db")
+	db := mustOpen(t, path)
+	applied := migrations(t, path)
+	if len(applied) == 0 || applied[0] != 1 {
+		t.Fatalf("versions after Open: got %v, want [1 …]", applied)
+	}
+	createAccount(t, db, "Acme")
+
+	// Applying the migrations again, from the same DB or a new one,
+	// changes neither the record nor the data.
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	db.Close()
+	db = mustOpen(t, path)
+	defer db.Close()
+	if got := migrations(t, path); fmt.Sprint(got) != fmt.Sprint(applied) {
+		t.Errorf("versions after migrating again: got %v, want %v", got, applied)
+	}
+	if n, err := db.CountAccounts(t.Context()); err != nil || n != 1 {
+		t.Errorf("CountAccounts: got %v (%v), want %v", n, err, 1)
+	}
+}
+
+// TestOpen_Settings checks the connection settings that let two processes
+// share the file.
+func TestOpen_Settings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pihu.db")
+	mustOpen(t, path).Close()
+	raw := rawOpen(t, path)
+	var mode string
+	if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal_mode: got %v, want %v", mode, "wal")
+	}
+}
+
+// TestOpen_TwoHandles simulates `pihu serve` and `pihu accounts create`
+// writing to the same file at once.
+func TestOpen_TwoHandles(t *testing.T) {
+	const each = 20
+	path := filepath.Join(t.TempDir(), "pihu.db")
+	server, cli := mustOpen(t, path), mustOpen(t, path)
+	defer server.Close()
+	defer cli.Close()
+
+	var wg sync.WaitGroup
+	for _, db := range []*sqlite.DB{server, cli} {
+		wg.Go(func() {
+			for i := range each {
+				createAccount(t, db, fmt.Sprintf("Account %d", i))
+			}
+		})
+	}
+	wg.Wait()
+	for _, db := range []*sqlite.DB{server, cli} {
+		if n, err := db.CountAccounts(t.Context()); err != nil || n != 2*each {
+			t.Errorf("CountAccounts: got %v (%v), want %v", n, err, 2*each)
+		}
+	}
+}
+
+// TestOpen_OddPath checks that a path is a file name, whatever it holds.
+func TestOpen_OddPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a b?c=1#d%20.db")
+	db := mustOpen(t, path)
+	defer db.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("Stat: %v", err)
+	}
+}
+
+// TestOpen_RelativePath checks the default database, "sqlite:pihu.db": a
+// file in the working directory.
+func TestOpen_RelativePath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	db := mustOpen(t, "pihu.db")
+	defer db.Close()
+	if _, err := os.Stat("pihu.db"); err != nil {
+		t.Errorf("Stat: %v", err)
+	}
+}
+
+func TestDB_Now(t *testing.T) {
+	db := mustOpen(t, filepath.Join(t.TempDir(), "pihu.db"))
+	defer db.Close()
+	now := time.Date(2024, 2, 20, 12, 0, 0, 900_000_000, time.FixedZone("CET", 3600))
+	db.Now = func() time.Time { return now }
+	a := createAccount(t, db, "Acme")
+	if want := pihu.Timestamp(now); !a.Created.Equal(want) || a.Created.Location() != time.UTC {
+		t.Errorf("Created: got %v, want %v", a.Created, want)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	for _, tt := range []struct {
+		url, path string
+		ok        bool
+	}{
+		{"sqlite:pihu.db", "pihu.db", true},
+		{"sqlite://pihu.db", "pihu.db", true},
+		{"sqlite:///abs/path.db", "/abs/path.db", true},
+		{"sqlite:/abs/path.db", "/abs/path.db", true},
+		{"sqlite:data/pihu.db", "data/pihu.db", true},
+		{"SQLite:pihu.db", "pihu.db", true},
+		{"sqlite:", "", false},
+		{"sqlite://", "", false},
+		{"sqlite", "", false},
+		{"postgres://localhost/pihu", "", false},
+		{"pihu.db", "", false},
+		{"", "", false},
+	} {
+		path, ok := sqlite.ParseURL(tt.url)
+		if path != tt.path || ok != tt.ok {
+			t.Errorf("ParseURL(%q): got %q, %v, want %q, %v", tt.url, path, ok, tt.path, tt.ok)
+		}
+	}
+}
+
+func mustOpen(tb testing.TB, path string) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(tb.Context(), path)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	return db
+}
+
+// rawOpen opens path without the store, to look at what it wrote.
+func rawOpen(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// migrations returns the versions recorded in schema_migrations, in order.
+func migrations(tb testing.TB, path string) []int {
+	tb.Helper()
+	rows, err := rawOpen(tb, path).Query(`SELECT version, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var versions []int
+	for rows.Next() {
+		var v int
+		var at int64
+		if err := rows.Scan(&v, &at); err != nil {
+			tb.Fatal(err)
+		}
+		if at <= 0 {
+			tb.Errorf("migration %d: applied_at: got %v, want a time", v, at)
+		}
+		versions = append(versions, v)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return versions
+}
+
+func createAccount(tb testing.TB, db *sqlite.DB, name string) *pihu.Account {
+	tb.Helper()
+	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: name}
+	owner, _, err := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
+	if err != nil {
+		tb.Errorf("NewKey: %v", err)
+		return a
+	}
+	if err := db.CreateAccount(tb.Context(), a, owner); err != nil {
+		tb.Errorf("CreateAccount: %v", err)
+	}
+	return a
+}
