@@ -1,0 +1,211 @@
+// Package auth is the hot path of every API request: it turns a bearer
+// secret into a verified key without touching the database when warm, and
+// records key use in batches off the request path.
+//
+// Verified keys are cached in process by the SHA-256 of their secret. A
+// cached entry is trusted for at most TTL, after which it is read again, so
+// that a change made by another process is seen within TTL; a revocation
+// made through this process is seen at once (Invalidate). Expiry is checked
+// against the clock on every request, cached or not.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// Authenticator verifies secrets. It is safe for concurrent use.
+type Authenticator struct {
+	store  pihu.KeyStore
+	now    func() time.Time
+	ttl    time.Duration
+	max    int
+	logger *slog.Logger
+
+	mu    sync.RWMutex
+	cache map[[32]byte]entry
+	byID  map[string][32]byte
+
+	usageMu sync.Mutex
+	usage   map[string]time.Time
+}
+
+type entry struct {
+	key    *pihu.Key
+	loaded time.Time
+}
+
+// Options configure an Authenticator; zero values take the defaults.
+type Options struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// TTL is how long a cached key is trusted before it is read again
+	// (default 30 s).
+	TTL time.Duration
+	// MaxEntries bounds the cache (default 100,000 keys).
+	MaxEntries int
+	// Logger receives flush failures (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// New returns an Authenticator reading keys from store.
+func New(store pihu.KeyStore, opts Options) *Authenticator {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TTL == 0 {
+		opts.TTL = 30 * time.Second
+	}
+	if opts.MaxEntries == 0 {
+		opts.MaxEntries = 100_000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Authenticator{
+		store:  store,
+		now:    opts.Now,
+		ttl:    opts.TTL,
+		max:    opts.MaxEntries,
+		logger: opts.Logger,
+		cache:  make(map[[32]byte]entry),
+		byID:   make(map[string][32]byte),
+		usage:  make(map[string]time.Time),
+	}
+}
+
+// Authenticate returns the key whose secret is given, and records its use.
+// Returns EInvalidAPIKey for a malformed or unknown secret, EExpiredAPIKey
+// or ERevokedAPIKey for one that no longer works. Any other error is the
+// store's.
+func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*pihu.Key, error) {
+	k, err := a.lookup(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	if ok, code := k.Active(now); !ok {
+		return nil, &pihu.Error{Code: code, Message: activeMessage(code)}
+	}
+	a.usageMu.Lock()
+	a.usage[k.ID] = now
+	a.usageMu.Unlock()
+	return k, nil
+}
+
+func activeMessage(code string) string {
+	if code == pihu.ERevokedAPIKey {
+		return "This API key has been revoked. Create a new key in the dashboard or with POST /v1/auth/api-keys."
+	}
+	return "This API key has expired. Create a new key in the dashboard or with POST /v1/auth/api-keys."
+}
+
+var errInvalid = pihu.Errorf(pihu.EInvalidAPIKey, "The API key is not valid. Check that you copied the whole key, starting with ph_live_ or ph_test_.")
+
+// Lookup returns the key whose secret is given, whatever its state
+// (revoked and expired keys included), from the cache when it can. Returns
+// EInvalidAPIKey for a malformed or unknown secret.
+func (a *Authenticator) Lookup(ctx context.Context, secret string) (*pihu.Key, error) {
+	return a.lookup(ctx, secret)
+}
+
+func (a *Authenticator) lookup(ctx context.Context, secret string) (*pihu.Key, error) {
+	if _, ok := pihu.ParseSecret(secret); !ok {
+		return nil, errInvalid
+	}
+	var digest [32]byte
+	copy(digest[:], pihu.Digest(secret))
+
+	a.mu.RLock()
+	e, ok := a.cache[digest]
+	a.mu.RUnlock()
+	if ok && a.now().Sub(e.loaded) < a.ttl {
+		return e.key, nil
+	}
+
+	k, err := a.store.KeyByDigest(ctx, digest[:])
+	if pihu.ErrorCode(err) == pihu.ENotFound {
+		return nil, errInvalid
+	} else if err != nil {
+		return nil, err
+	}
+	// The store found the key by its digest; compare again in constant
+	// time so that no code path ever decides on a variable-time compare.
+	if subtle.ConstantTimeCompare(k.Digest, digest[:]) != 1 {
+		return nil, errInvalid
+	}
+	a.mu.Lock()
+	if len(a.cache) >= a.max {
+		for d, old := range a.cache { // evict an arbitrary entry
+			delete(a.cache, d)
+			delete(a.byID, old.key.ID)
+			break
+		}
+	}
+	a.cache[digest] = entry{key: k, loaded: a.now()}
+	a.byID[k.ID] = digest
+	a.mu.Unlock()
+	return k, nil
+}
+
+// Invalidate drops key id from the cache, so that the next request with its
+// secret reads the store. Call it after any change to a key.
+func (a *Authenticator) Invalidate(id string) {
+	a.mu.Lock()
+	if d, ok := a.byID[id]; ok {
+		delete(a.cache, d)
+		delete(a.byID, id)
+	}
+	a.mu.Unlock()
+}
+
+// Flush writes the uses recorded since the last flush to the store.
+func (a *Authenticator) Flush(ctx context.Context) error {
+	a.usageMu.Lock()
+	uses := a.usage
+	a.usage = make(map[string]time.Time, len(uses))
+	a.usageMu.Unlock()
+	if len(uses) == 0 {
+		return nil
+	}
+	if err := a.store.TouchKeys(ctx, uses); err != nil {
+		// Put the uses back so that the next flush tries again, unless a
+		// newer use was recorded meanwhile.
+		a.usageMu.Lock()
+		for id, t := range uses {
+			if cur, ok := a.usage[id]; !ok || cur.Before(t) {
+				a.usage[id] = t
+			}
+		}
+		a.usageMu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Run flushes recorded uses every interval until ctx is done, then flushes
+// once more with a fresh context so that no use is lost on shutdown.
+func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.Flush(fctx); err != nil {
+				a.logger.Error("flushing last_used on shutdown", "err", err)
+			}
+			return
+		case <-t.C:
+			if err := a.Flush(ctx); err != nil {
+				a.logger.Error("flushing last_used", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package auth_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/sqlite"
+)
+
+// countingStore counts the reads of the hot path, to show that a warm
+// cache does none.
+type countingStore struct {
+	*sqlite.DB
+	reads int
+}
+
+func (s *countingStore) KeyByDigest(ctx context.Context, d []byte) (*pihu.Key, error) {
+	s.reads++
+	return s.DB.KeyByDigest(ctx, d)
+}
+
+func setup(tb testing.TB) (*countingStore, *pihu.Key, string, *time.Time) {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "pihu.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	now := time.Date(2024, 2, 20, 12, 0, 0, 0, time.UTC)
+	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "A", Created: now}
+	req := pihu.OwnerKeyRequest()
+	req.Expiration = "1h"
+	k, secret, err := pihu.NewKey(a.ID, req, nil, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.CreateAccount(context.Background(), a, k); err != nil {
+		tb.Fatal(err)
+	}
+	return &countingStore{DB: db}, k, secret, &now
+}
+
+func TestAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	store, k, secret, now := setup(t)
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }, TTL: time.Minute})
+
+	t.Run("WarmCacheReadsNothing", func(t *testing.T) {
+		for range 3 {
+			got, err := a.Authenticate(ctx, secret)
+			if err != nil || got.ID != k.ID {
+				t.Fatalf("got %v, %v", got, err)
+			}
+		}
+		if store.reads != 1 {
+			t.Errorf("store reads: got %d, want 1", store.reads)
+		}
+	})
+	t.Run("TTLReadsAgain", func(t *testing.T) {
+		*now = now.Add(2 * time.Minute)
+		if _, err := a.Authenticate(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		if store.reads != 2 {
+			t.Errorf("store reads: got %d, want 2", store.reads)
+		}
+	})
+	t.Run("InvalidateReadsAgain", func(t *testing.T) {
+		a.Invalidate(k.ID)
+		a.Authenticate(ctx, secret)
+		if store.reads != 3 {
+			t.Errorf("store reads: got %d, want 3", store.reads)
+		}
+	})
+	t.Run("ErrUnknown", func(t *testing.T) {
+		_, err := a.Authenticate(ctx, pihu.NewSecret(pihu.Live))
+		if got := pihu.ErrorCode(err); got != pihu.EInvalidAPIKey {
+			t.Errorf("got %q, want %q", got, pihu.EInvalidAPIKey)
+		}
+	})
+	t.Run("ErrMalformedReadsNothing", func(t *testing.T) {
+		before := store.reads
+		_, err := a.Authenticate(ctx, secret[:len(secret)-1]+"x")
+		if pihu.ErrorCode(err) != pihu.EInvalidAPIKey || store.reads != before {
+			t.Errorf("got %v and %d reads, want invalid_api_key and none", err, store.reads-before)
+		}
+	})
+	t.Run("LastUsedFlushed", func(t *testing.T) {
+		if err := a.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.Key(ctx, k.AccountID, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LastUsed == nil || !got.LastUsed.Equal(*now) {
+			t.Errorf("last_used: got %v, want %v", got.LastUsed, *now)
+		}
+	})
+	t.Run("ErrExpiredWhileCached", func(t *testing.T) {
+		*now = k.Expires.Add(0)
+		_, err := a.Authenticate(ctx, secret)
+		if got := pihu.ErrorCode(err); got != pihu.EExpiredAPIKey {
+			t.Errorf("got %q, want %q", got, pihu.EExpiredAPIKey)
+		}
+	})
+}
+
+func TestRun_FlushesOnStop(t *testing.T) {
+	store, k, secret, now := setup(t)
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx, time.Hour); close(done) }()
+	if _, err := a.Authenticate(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	got, _ := store.Key(context.Background(), k.AccountID, k.ID)
+	if got.LastUsed == nil {
+		t.Error("last_used not written on stop")
+	}
+}
+
+func BenchmarkAuthenticate_Warm(b *testing.B) {
+	store, _, secret, now := setup(b)
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})
+	ctx := context.Background()
+	a.Authenticate(ctx, secret)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Authenticate(ctx, secret); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
