@@ -1,0 +1,61 @@
+package http_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pihu-ai/pihu"
+	pihuhttp "github.com/pihu-ai/pihu/http"
+)
+
+func TestBearerToken(t *testing.T) {
+	for _, tc := range []struct {
+		header, token, code string
+	}{
+		{"Bearer abc", "abc", ""},
+		{"bearer abc", "abc", ""},
+		{"BEARER   abc", "abc", ""},
+		{"", "", pihu.EMissingAPIKey},
+		{"Bearer", "", pihu.EMissingAPIKey},
+		{"Bearer   ", "", pihu.EMissingAPIKey},
+		{"Basic abc", "", pihu.EInvalidAPIKey},
+		{"Bearerabc", "", pihu.EInvalidAPIKey},
+		{"Bearer a b", "", pihu.EInvalidAPIKey},
+		{"Bearer a\tb", "", pihu.EInvalidAPIKey},
+		{"abc", "", pihu.EInvalidAPIKey},
+	} {
+		token, err := pihuhttp.BearerToken(tc.header)
+		if token != tc.token || pihu.ErrorCode(err) != tc.code {
+			t.Errorf("BearerToken(%q): got %q, %q; want %q, %q", tc.header, token, pihu.ErrorCode(err), tc.token, tc.code)
+		}
+	}
+}
+
+// FuzzBearerToken states the parser's property: for any header it either
+// fails with EMissingAPIKey or EInvalidAPIKey, or returns a non-empty token
+// without blanks that the header ends with, after the Bearer scheme (in any
+// case) and spaces.
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer " + pihu.NewSecret(pihu.Live), "bearer x", "Bearer", "Basic a", "", "Bearer  a b", "Bearer \x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		token, err := pihuhttp.BearerToken(header)
+		if err != nil {
+			if c := pihu.ErrorCode(err); c != pihu.EMissingAPIKey && c != pihu.EInvalidAPIKey {
+				t.Fatalf("BearerToken(%q): code %q", header, c)
+			}
+			if token != "" {
+				t.Fatalf("BearerToken(%q): token %q with an error", header, token)
+			}
+			return
+		}
+		if token == "" || strings.ContainsAny(token, " \t") {
+			t.Fatalf("BearerToken(%q) = %q", header, token)
+		}
+		rest, ok := strings.CutSuffix(header, token)
+		if !ok || len(rest) < len("Bearer ") || !strings.EqualFold(rest[:6], "Bearer") || strings.Trim(rest[6:], " ") != "" {
+			t.Fatalf("BearerToken(%q) = %q: not the header's Bearer token", header, token)
+		}
+	})
+}

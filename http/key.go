@@ -1,0 +1,246 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// KeyCreated is the response to creating or rotating a key: the only one
+// that shows the secret.
+type KeyCreated struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Key         string   `json:"key"`
+	Created     string   `json:"created"`
+	Expires     *string  `json:"expires"`
+	Permissions []string `json:"permissions"`
+	Environment string   `json:"environment"`
+}
+
+// KeyItem is a key as lists and gets show it: never the secret.
+type KeyItem struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Created     string   `json:"created"`
+	Expires     *string  `json:"expires"`
+	LastUsed    *string  `json:"last_used"`
+	Permissions []string `json:"permissions"`
+	Environment string   `json:"environment"`
+	Hint        string   `json:"hint"`
+}
+
+// KeyList is a page of keys.
+type KeyList struct {
+	Data    []KeyItem `json:"data"`
+	HasMore bool      `json:"has_more"`
+}
+
+// NewKeyCreated is the response showing k and its secret, once.
+func NewKeyCreated(k *pihu.Key, secret string) KeyCreated {
+	return KeyCreated{
+		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
+		Permissions: k.Permissions.Strings(), Environment: string(k.Environment),
+	}
+}
+
+// NewKeyItem is k as lists show it.
+func NewKeyItem(k *pihu.Key) KeyItem {
+	return KeyItem{
+		ID: k.ID, Name: k.Name, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
+		LastUsed: timestampPtr(k.LastUsed), Permissions: k.Permissions.Strings(),
+		Environment: string(k.Environment), Hint: k.Hint,
+	}
+}
+
+// timestamp formats t as the API shows every time: RFC 3339, UTC, seconds.
+func timestamp(t time.Time) string { return pihu.Timestamp(t).Format(time.RFC3339) }
+
+func timestampPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := timestamp(*t)
+	return &s
+}
+
+type createKeyRequest struct {
+	Name        *string            `json:"name"`
+	Expiration  *string            `json:"expiration"`
+	Permissions *[]pihu.Permission `json:"permissions"`
+	Environment *string            `json:"environment"`
+}
+
+// keyRequest turns the body into a pihu.KeyRequest. An explicit empty
+// "expiration" or "environment" is an error rather than the default.
+func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
+	req := pihu.KeyRequest{Name: deref(b.Name), Expiration: deref(b.Expiration), Environment: pihu.Environment(deref(b.Environment))}
+	if b.Expiration != nil && *b.Expiration == "" {
+		return req, pihu.ParamErrorf(pihu.EParameterInvalid, "expiration", "\"expiration\" is empty: leave it out for a key that never expires, or give a lifetime such as \"30d\".")
+	}
+	if b.Environment != nil && *b.Environment == "" {
+		return req, pihu.ParamErrorf(pihu.EParameterInvalid, "environment", "\"environment\" must be \"live\" or \"test\".")
+	}
+	if b.Name != nil && *b.Name == "" {
+		return req, pihu.ParamErrorf(pihu.EParameterInvalid, "name", "\"name\" is empty; give the key a name of 1 to 100 characters.")
+	}
+	if b.Permissions != nil {
+		req.Permissions = pihu.Permissions(*b.Permissions)
+	}
+	return req, nil
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	var body createKeyRequest
+	if err := decode(w, r, &body, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req, err := body.keyRequest()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, secret, err := pihu.NewKey(caller.AccountID, req, caller, s.now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.CreateKey(r.Context(), k); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, NewKeyCreated(k, secret))
+}
+
+// visible reports whether caller may see key k: keys of its own account,
+// and for a test key only test keys. Anything else is a 404.
+func visible(caller, k *pihu.Key) bool {
+	return k.AccountID == caller.AccountID && caller.Environment.CanUse(k.Environment)
+}
+
+// keyScope is the environment filter of the caller's key lists: a test key
+// sees test keys only; a live key, which can create both, sees both.
+func keyScope(caller *pihu.Key) pihu.Environment {
+	if caller.Environment == pihu.Test {
+		return pihu.Test
+	}
+	return ""
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	page, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	keys, more, err := s.store.ListKeys(r.Context(), pihu.KeyFilter{
+		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter,
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := KeyList{Data: make([]KeyItem, 0, len(keys)), HasMore: more}
+	for _, k := range keys {
+		out.Data = append(out.Data, NewKeyItem(k))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
+	k, err := s.findKey(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, NewKeyItem(k))
+}
+
+// findKey returns the unrevoked key named by the path's {id}, if the caller
+// may see it. Returns ENotFound otherwise.
+func (s *Server) findKey(r *http.Request) (*pihu.Key, error) {
+	caller := pihu.KeyFromContext(r.Context())
+	id := r.PathValue("id")
+	k, err := s.store.Key(r.Context(), caller.AccountID, id)
+	if err == nil && (!visible(caller, k) || k.Revoked != nil) {
+		err = pihu.Errorf(pihu.ENotFound, "not visible")
+	}
+	if pihu.ErrorCode(err) == pihu.ENotFound {
+		return nil, pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", pihu.MaskSecrets(id))
+	}
+	return k, err
+}
+
+type whoamiResponse struct {
+	Key struct {
+		ID          string   `json:"id"`
+		Name        string   `json:"name"`
+		Permissions []string `json:"permissions"`
+		Environment string   `json:"environment"`
+		Expires     *string  `json:"expires"`
+	} `json:"key"`
+	Account struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"account"`
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
+	k := pihu.KeyFromContext(r.Context())
+	a, err := s.store.Account(r.Context(), k.AccountID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var out whoamiResponse
+	out.Key.ID, out.Key.Name, out.Key.Permissions = k.ID, k.Name, k.Permissions.Strings()
+	out.Key.Environment, out.Key.Expires = string(k.Environment), timestampPtr(k.Expires)
+	out.Account.ID, out.Account.Name = a.ID, a.Name
+	writeJSON(w, http.StatusOK, out)
+}
+
+// page is a list request's pagination.
+type page struct {
+	limit         int
+	startingAfter string
+}
+
+// parsePage reads `limit` (1–100, default 10) and `starting_after`, and
+// rejects any other query parameter.
+func parsePage(r *http.Request) (page, error) {
+	p := page{limit: 10}
+	q := r.URL.Query()
+	for name, vs := range q {
+		if len(vs) > 1 {
+			return p, pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q is given %d times; give it once.", name, len(vs))
+		}
+		switch name {
+		case "limit":
+			n, err := strconv.Atoi(vs[0])
+			if err != nil || n < 1 || n > 100 {
+				return p, pihu.ParamErrorf(pihu.EParameterInvalid, "limit", "\"limit\" must be a whole number from 1 to 100.")
+			}
+			p.limit = n
+		case "starting_after":
+			if vs[0] == "" {
+				return p, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after", "\"starting_after\" must be the id of an item of this list.")
+			}
+			p.startingAfter = vs[0]
+		default:
+			return p, pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a parameter of this list; use \"limit\" and \"starting_after\".", name)
+		}
+	}
+	return p, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

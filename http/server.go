@@ -1,0 +1,224 @@
+// Package http serves the Pihu.ai API over HTTP: routing, authentication,
+// the error model and the JSON of SPEC §5. Import it as pihuhttp.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
+)
+
+// Server is the API's http.Handler. Create it with New.
+type Server struct {
+	store  pihu.Store
+	auth   *auth.Authenticator
+	logger *slog.Logger
+	now    func() time.Time
+	mux    *http.ServeMux
+}
+
+// Options are what a Server needs; Store and Auth are required.
+type Options struct {
+	Store pihu.Store
+	Auth  *auth.Authenticator
+	// Logger receives one line a request (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// New returns a Server answering every route of the API.
+func New(opts Options) *Server {
+	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.routes()
+	return s
+}
+
+// routes registers every endpoint: the method, the path, the permission it
+// needs and its handler, one line each.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+
+	s.mux.Handle("POST /v1/auth/api-keys", s.require("api_key:write", s.createKey))
+	s.mux.Handle("GET /v1/auth/api-keys", s.require("api_key:read", s.listKeys))
+	s.mux.Handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
+	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
+
+	s.mux.HandleFunc("/", s.notFound)
+}
+
+// ServeHTTP gives every request an id, logs it in one line when it ends,
+// turns a panic into a 500, and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := pihu.NewID(pihu.PrefixRequest)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
+	rw.Header().Set("Request-Id", id)
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger.Error("panic", "request_id", id, "panic", v)
+			if !rw.wrote {
+				s.writeError(rw, r, pihu.Errorf(pihu.EInternal, "panic"))
+			}
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("method", r.Method),
+			slog.String("path", pihu.MaskSecrets(r.URL.Path)),
+			slog.Int("status", rw.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("ip", clientIP(r)),
+		}
+		if k := pihu.KeyFromContext(r.Context()); k != nil {
+			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
+		} else if k := rw.key; k != nil {
+			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
+		}
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	}()
+	s.mux.ServeHTTP(rw, r)
+}
+
+// responseWriter remembers the status and the authenticated key for the
+// request log line.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+	key    *pihu.Key
+}
+
+func (w *responseWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.status, w.wrote = status, true
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type requestIDKey struct{}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// clientIP is the address the request came from.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// require authenticates the request's bearer key and checks that it holds
+// perm ("" for any valid key) before calling h with the key in the context.
+func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, err := BearerToken(r.Header.Get("Authorization"))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		k, err := s.auth.Authenticate(r.Context(), secret)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if rw, ok := w.(*responseWriter); ok {
+			rw.key = k
+		}
+		if perm != "" && !k.Permissions.Grants(perm) {
+			s.writeError(w, r, &pihu.Error{
+				Code:     pihu.EInsufficientPermissions,
+				Required: string(perm),
+				Message:  "This API key does not have the \"" + string(perm) + "\" permission that this request needs.",
+			})
+			return
+		}
+		h(w, r.WithContext(pihu.NewContextWithKey(r.Context(), k)))
+	})
+}
+
+// BearerToken returns the token of an Authorization header of the Bearer
+// scheme (RFC 6750; the scheme is case-insensitive). Returns EMissingAPIKey
+// for an empty header and EInvalidAPIKey for any other scheme or shape.
+func BearerToken(header string) (string, error) {
+	if header == "" {
+		return "", pihu.Errorf(pihu.EMissingAPIKey, "No API key was given. Send it as the header Authorization: Bearer YOUR_API_KEY.")
+	}
+	if strings.EqualFold(strings.TrimSpace(header), "Bearer") {
+		return "", pihu.Errorf(pihu.EMissingAPIKey, "No API key was given after \"Bearer\". Send it as the header Authorization: Bearer YOUR_API_KEY.")
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", pihu.Errorf(pihu.EInvalidAPIKey, "The Authorization header must read \"Bearer YOUR_API_KEY\".")
+	}
+	token = strings.TrimLeft(token, " ")
+	if strings.ContainsAny(token, " \t") {
+		return "", pihu.Errorf(pihu.EInvalidAPIKey, "The Authorization header must read \"Bearer YOUR_API_KEY\", with nothing after the key.")
+	}
+	return token, nil
+}
+
+// methods are tried, in this order, to tell a wrong method from a wrong
+// path.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// notFound answers a request no route took: 405 with Allow if the path
+// exists under another method, else 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, pihu.Errorf(pihu.EMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		return
+	}
+	s.writeError(w, r, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s. See the API reference for the paths it serves.", r.Method, pihu.MaskSecrets(r.URL.Path)))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.Error("readiness: database unreachable", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+}
