@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/sqlite"
+)
+
+// Config is the configuration of every command. Each field is a flag with
+// an environment variable; the flag wins.
+type Config struct {
+	// Addr is the address serve listens on: --addr, PIHU_ADDR,
+	// default 127.0.0.1:8080.
+	Addr string
+	// Database selects the store: "sqlite:PATH" (embedded, the default
+	// sqlite:pihu.db) or "postgres://…". --database, PIHU_DATABASE_URL.
+	Database string
+	// Redis, if set, shares rate limits and revocations between
+	// instances: --redis, PIHU_REDIS_URL. Empty keeps them in process.
+	Redis string
+	// RateLimit is the default per-key limit, "N/s", "N/m" or "N/h":
+	// --rate-limit, PIHU_RATE_LIMIT, default 1000/m.
+	RateLimit string
+	// LogFormat is "text" or "json": --log-format, PIHU_LOG_FORMAT,
+	// default text.
+	LogFormat string
+}
+
+// env returns the environment variable name if set, else def.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// newFlagSet returns a flag set for one command that reports errors as
+// usage errors instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("pihu "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses args, turning a bad flag into a usage error, and refuses
+// positional arguments the command does not take.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+func (c *Config) databaseFlag(fs *flag.FlagSet) {
+	fs.StringVar(&c.Database, "database", env("PIHU_DATABASE_URL", "sqlite:pihu.db"), "database URL: sqlite:PATH or postgres://… (PIHU_DATABASE_URL)")
+}
+
+// openStore opens the store the database URL names and applies its
+// migrations.
+func openStore(ctx context.Context, url string) (pihu.Store, error) {
+	if path, ok := sqlite.ParseURL(url); ok {
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", url, err)
+		}
+		return db, nil
+	}
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return nil, usageError{"PostgreSQL is not supported by this build yet; use sqlite:PATH"}
+	}
+	return nil, usageError{fmt.Sprintf("--database %q: use sqlite:PATH or postgres://…", url)}
+}

@@ -1,0 +1,321 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the pihu binary built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pihu-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "pihu")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building pihu: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running `pihu serve` process.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startServer runs `pihu serve` on a free port with the database in dir,
+// and waits until it listens.
+func startServer(tb testing.TB, dir string, args ...string) *server {
+	tb.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--database", "sqlite:" + filepath.Join(dir, "pihu.db")}, args...)...)
+	cmd.Env = append(os.Environ(), "PIHU_ADDR=", "PIHU_DATABASE_URL=")
+	s := &server{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	pr, pw := io.Pipe()
+	cmd.Stderr = io.MultiWriter(s.stderr, pw)
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait(); pw.Close() }()
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+				io.Copy(io.Discard, pr)
+				return
+			}
+		}
+	}()
+	select {
+	case addr := <-found:
+		s.url = "http://" + addr
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		tb.Fatalf("pihu serve did not start:\n%s", s.stderr.String())
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		<-s.done
+	})
+	return s
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop(tb testing.TB) {
+	tb.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err // for the cleanup
+		if err != nil {
+			tb.Fatalf("pihu serve exited with %v after SIGTERM:\n%s", err, s.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		tb.Fatal("pihu serve did not stop after SIGTERM")
+	}
+}
+
+func do(tb testing.TB, method, url, key, body string) (int, map[string]any) {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		tb.Fatal(err)
+	}
+	return res.StatusCode, out
+}
+
+var keyPattern = regexp.MustCompile(`ph_(?:live|test)_[0-9A-Za-z]{40,}`)
+
+// TestSeed runs the vendor page's two requests against the real binary and
+// checks every field of its responses.
+func TestSeed(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+
+	// The first start prints the owner key once, on a line of its own.
+	var owner string
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		if keyPattern.MatchString(line) {
+			if owner != "" || strings.TrimSpace(line) != keyPattern.FindString(line) {
+				t.Fatalf("want the owner key alone on one line:\n%s", s.stderr.String())
+			}
+			owner = strings.TrimSpace(line)
+		}
+	}
+	if owner == "" || !strings.Contains(s.stderr.String(), s.url+"/") {
+		t.Fatalf("first start printed no owner key or no dashboard address:\n%s", s.stderr.String())
+	}
+
+	status, created := do(t, "POST", s.url+"/v1/auth/api-keys", owner, `{
+"name": "My API Key",
+"expiration": "30d",
+"permissions": ["interview:write", "candidate:read"]
+}`)
+	if status != 200 {
+		t.Fatalf("create: got %d %v", status, created)
+	}
+	secret, _ := created["key"].(string)
+	if !keyPattern.MatchString(secret) || !strings.HasPrefix(secret, "ph_live_") {
+		t.Errorf("key: got %q", secret)
+	}
+	if id, _ := created["id"].(string); !strings.HasPrefix(id, "key_") {
+		t.Errorf("id: got %q", id)
+	}
+	if created["name"] != "My API Key" {
+		t.Errorf("name: got %v", created["name"])
+	}
+	createdAt := parseTime(t, created["created"])
+	if since := time.Since(createdAt); since < -time.Second || since > time.Minute {
+		t.Errorf("created: got %v, want about now", createdAt)
+	}
+	if got, want := parseTime(t, created["expires"]), createdAt.Add(30*24*time.Hour); !got.Equal(want) {
+		t.Errorf("expires: got %v, want %v (created + 30 days)", got, want)
+	}
+
+	// The new key works, so the list shows its use within 5 s.
+	if status, _ := do(t, "GET", s.url+"/v1/auth/whoami", secret, ""); status != 200 {
+		t.Fatalf("whoami with the new key: got %d", status)
+	}
+	var item map[string]any
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		status, list := do(t, "GET", s.url+"/v1/auth/api-keys", owner, "")
+		if status != 200 || list["has_more"] != false {
+			t.Fatalf("list: got %d %v", status, list)
+		}
+		data, _ := list["data"].([]any)
+		item, _ = data[0].(map[string]any)
+		if item["last_used"] != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, field := range []string{"id", "name", "created", "expires"} {
+		if item[field] != created[field] {
+			t.Errorf("list %s: got %v, want %v", field, item[field], created[field])
+		}
+	}
+	if item["last_used"] == nil {
+		t.Fatalf("last_used still null 5 s after a use")
+	}
+	parseTime(t, item["last_used"])
+	if _, ok := item["key"]; ok {
+		t.Error("the list shows the secret")
+	}
+
+	s.stop(t)
+
+	// No file of the database and no log line holds a key it issued; the
+	// owner key is in the log once, where the first start printed it.
+	files, _ := filepath.Glob(filepath.Join(dir, "pihu.db*"))
+	if len(files) == 0 {
+		t.Fatal("no database file")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{owner, secret} {
+			if bytes.Contains(b, []byte(k)) || bytes.Contains(b, []byte(k[8:])) {
+				t.Errorf("%s holds a plaintext key", filepath.Base(f))
+			}
+		}
+	}
+	logs := s.stderr.String()
+	if strings.Contains(logs, secret[8:]) {
+		t.Errorf("the server's log holds the created key:\n%s", logs)
+	}
+	if n := strings.Count(logs, owner[8:]); n != 1 {
+		t.Errorf("the owner key appears %d times in the log, want once (the first-start line)", n)
+	}
+
+	// A later start prints no key.
+	s2 := startServer(t, dir)
+	if keyPattern.MatchString(s2.stderr.String()) {
+		t.Errorf("a second start printed a key:\n%s", s2.stderr.String())
+	}
+}
+
+func parseTime(tb testing.TB, v any) time.Time {
+	tb.Helper()
+	s, _ := v.(string)
+	ts, err := time.Parse(time.RFC3339, s)
+	if err != nil || ts.Format(time.RFC3339) != s || !strings.HasSuffix(s, "Z") {
+		tb.Fatalf("%v is not an RFC 3339 UTC time to the second", v)
+	}
+	return ts
+}
+
+// TestAccountsCreate creates an account with the CLI while a server runs
+// on the same database file, and uses its key against that server.
+func TestAccountsCreate(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	out, err := exec.Command(binary, "accounts", "create", "--name", "Acme", "--json", "--database", "sqlite:"+filepath.Join(dir, "pihu.db")).Output()
+	if err != nil {
+		t.Fatalf("accounts create: %v", err)
+	}
+	var got struct {
+		Account struct{ ID, Name string }
+		APIKey  map[string]any `json:"api_key"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("decoding %s: %v", out, err)
+	}
+	if !strings.HasPrefix(got.Account.ID, "acct_") || got.Account.Name != "Acme" {
+		t.Errorf("account: got %+v", got.Account)
+	}
+	secret, _ := got.APIKey["key"].(string)
+	if perms, _ := got.APIKey["permissions"].([]any); len(perms) != 1 || perms[0] != "*" || got.APIKey["expires"] != nil {
+		t.Errorf("api_key: got %v, want permissions [\"*\"] and no expiry", got.APIKey)
+	}
+	status, who := do(t, "GET", s.url+"/v1/auth/whoami", secret, "")
+	if status != 200 {
+		t.Fatalf("whoami: got %d %v", status, who)
+	}
+	if acct, _ := who["account"].(map[string]any); acct["id"] != got.Account.ID {
+		t.Errorf("whoami account: got %v, want %s", acct, got.Account.ID)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"version"}, 0},
+		{[]string{}, 2},
+		{[]string{"nope"}, 2},
+		{[]string{"serve", "--nope"}, 2},
+		{[]string{"accounts", "create"}, 2},
+		{[]string{"migrate", "--database", "mysql://x"}, 2},
+		{[]string{"migrate", "--database", "sqlite:" + filepath.Join(t.TempDir(), "m.db")}, 0},
+	} {
+		err := exec.Command(binary, tc.args...).Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.code {
+			t.Errorf("pihu %v: exit code got %d, want %d", tc.args, code, tc.code)
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
+	pihuhttp "github.com/pihu-ai/pihu/http"
+)
+
+// flushInterval is how often key uses are written to the database: the
+// API promises `last_used` within 5 s of a use.
+const flushInterval = time.Second
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	var c Config
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&c.Addr, "addr", env("PIHU_ADDR", "127.0.0.1:8080"), "address to listen on (PIHU_ADDR)")
+	c.databaseFlag(fs)
+	fs.StringVar(&c.Redis, "redis", env("PIHU_REDIS_URL", ""), "Redis URL for shared rate limits and revocations; empty keeps them in process (PIHU_REDIS_URL)")
+	fs.StringVar(&c.RateLimit, "rate-limit", env("PIHU_RATE_LIMIT", "1000/m"), "default per-key rate limit: N/s, N/m or N/h (PIHU_RATE_LIMIT)")
+	fs.StringVar(&c.LogFormat, "log-format", env("PIHU_LOG_FORMAT", "text"), "log format: text or json (PIHU_LOG_FORMAT)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(c.LogFormat, stderr)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, c, logger, stderr)
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, usageError{fmt.Sprintf("--log-format %q: use text or json", format)}
+}
+
+// Serve runs the API until ctx is done, then stops taking requests, lets
+// those in flight finish, and writes the key uses not yet written.
+func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer) error {
+	store, err := openStore(ctx, c.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	if err := firstStart(ctx, store, url, stderr); err != nil {
+		ln.Close()
+		return err
+	}
+
+	authn := auth.New(store, auth.Options{Logger: logger})
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	var flushing sync.WaitGroup
+	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
+
+	srv := &http.Server{
+		Handler:           pihuhttp.New(pihuhttp.Options{Store: store, Auth: authn, Logger: logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "url", url, "version", buildVersion())
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		logger.Info("shutting down: draining requests")
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopFlush()
+	flushing.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	logger.Info("stopped")
+	return err
+}
+
+// firstStart creates the account "Default" and its owner key on an empty
+// database, and prints the key once on stderr, on a line of its own.
+func firstStart(ctx context.Context, store pihu.Store, url string, stderr io.Writer) error {
+	n, err := store.CountAccounts(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	a, _, secret, err := createAccount(ctx, store, "Default")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "\nCreated the account %q (%s) and its owner API key, shown only this once:\n\n%s\n\nKeep it secret. Dashboard: %s\n\n", a.Name, a.ID, secret, url)
+	return nil
+}
+
+// createAccount creates an account and its owner key (every permission,
+// live, no expiry), returning the key's secret.
+func createAccount(ctx context.Context, store pihu.Store, name string) (*pihu.Account, *pihu.Key, string, error) {
+	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: name, Created: pihu.Timestamp(time.Now())}
+	if err := a.Validate(); err != nil {
+		return nil, nil, "", usageError{pihu.ErrorMessage(err)}
+	}
+	k, secret, err := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, a.Created)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := store.CreateAccount(ctx, a, k); err != nil {
+		return nil, nil, "", err
+	}
+	return a, k, secret, nil
+}
