@@ -120,6 +120,12 @@ type Key struct {
 	LastUsed    *time.Time // nil: never used
 	Revoked     *time.Time // nil: not revoked
 	RotatedFrom string     // the id of the key this one replaced, if any
+	// RateLimit is the key's own limit ("100/m"); "" means the server's
+	// default.
+	RateLimit string
+	// AllowedIPs are the addresses and CIDR ranges the key may be used
+	// from; nil means anywhere.
+	AllowedIPs []string
 }
 
 // Active reports whether k authenticates at now, and if not, the error code

@@ -13,7 +13,7 @@ import (
 
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
-	created, expires, last_used, revoked, rotated_from`
+	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips`
 
 // Page sizes for ListKeys when the filter's Limit is out of range.
 const (
@@ -38,10 +38,19 @@ func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
 		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
 	}
 	rotatedFrom := sql.Null[string]{V: k.RotatedFrom, Valid: k.RotatedFrom != ""}
+	var allowed sql.Null[string]
+	if k.AllowedIPs != nil {
+		b, err := json.Marshal(k.AllowedIPs)
+		if err != nil {
+			return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
+		}
+		allowed = sql.Null[string]{V: string(b), Valid: true}
+	}
 	_, err = e.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), string(perms), k.Digest, k.Hint,
-		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom)
+		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom,
+		k.RateLimit, allowed)
 	if err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
 	}
@@ -55,10 +64,10 @@ func scanKey(row interface{ Scan(...any) error }) (*pihu.Key, error) {
 		perms                      string
 		created                    int64
 		expires, lastUsed, revoked sql.Null[int64]
-		rotatedFrom                sql.Null[string]
+		rotatedFrom, allowed       sql.Null[string]
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
-		&created, &expires, &lastUsed, &revoked, &rotatedFrom); err != nil {
+		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &allowed); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(perms), &k.Permissions); err != nil {
@@ -69,6 +78,11 @@ func scanKey(row interface{ Scan(...any) error }) (*pihu.Key, error) {
 	k.LastUsed = fromNullUnix(lastUsed)
 	k.Revoked = fromNullUnix(revoked)
 	k.RotatedFrom = rotatedFrom.V
+	if allowed.Valid {
+		if err := json.Unmarshal([]byte(allowed.V), &k.AllowedIPs); err != nil {
+			return nil, fmt.Errorf("allowed_ips of key %s: %w", k.ID, err)
+		}
+	}
 	return &k, nil
 }
 

@@ -194,6 +194,8 @@ func testKeysRoundTripAllFields(t *testing.T, s pihu.Store) {
 	k.LastUsed = timePtr(epoch.Add(10 * time.Second))
 	k.Revoked = timePtr(epoch.Add(20 * time.Second))
 	k.RotatedFrom = owner.ID
+	k.RateLimit = "100/m"
+	k.AllowedIPs = []string{"10.0.0.0/8", "2001:db8::1"}
 	mustCreateKey(t, s, k)
 
 	got, err := s.KeyByDigest(t.Context(), k.Digest)
@@ -616,6 +618,7 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 		{"Environment", got.Environment, want.Environment},
 		{"Hint", got.Hint, want.Hint},
 		{"RotatedFrom", got.RotatedFrom, want.RotatedFrom},
+		{"RateLimit", got.RateLimit, want.RateLimit},
 	} {
 		if f.got != f.want {
 			tb.Errorf("key %s: %s: got %v, want %v", want.ID, f.name, f.got, f.want)
@@ -623,6 +626,9 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 	}
 	if !slices.Equal(got.Permissions, want.Permissions) {
 		tb.Errorf("key %s: Permissions: got %v, want %v", want.ID, got.Permissions, want.Permissions)
+	}
+	if !slices.Equal(got.AllowedIPs, want.AllowedIPs) || (got.AllowedIPs == nil) != (want.AllowedIPs == nil) {
+		tb.Errorf("key %s: AllowedIPs: got %#v, want %#v", want.ID, got.AllowedIPs, want.AllowedIPs)
 	}
 	if !bytes.Equal(got.Digest, want.Digest) {
 		tb.Errorf("key %s: Digest: got %x, want %x", want.ID, got.Digest, want.Digest)

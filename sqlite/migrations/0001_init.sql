@@ -22,7 +22,9 @@ CREATE TABLE api_keys (
 	expires      INTEGER,
 	last_used    INTEGER,
 	revoked      INTEGER,
-	rotated_from TEXT
+	rotated_from TEXT,
+	rate_limit   TEXT NOT NULL DEFAULT '', -- "N/m" etc.; '' means the server's default
+	allowed_ips  TEXT  -- JSON array of addresses and CIDR ranges; NULL means anywhere
 );
 
 CREATE INDEX api_keys_account_seq ON api_keys (account_id, seq);
