@@ -290,10 +290,18 @@ func TestRouting(t *testing.T) {
 		{name: "Healthz", method: "GET", path: "/healthz", status: 200},
 		{name: "Readyz", method: "GET", path: "/readyz", status: 200},
 	})
-	t.Run("ReadyzDatabaseDown", func(t *testing.T) {
+	t.Run("DatabaseDown", func(t *testing.T) {
+		ts.do(t, "GET", "/v1/auth/whoami", ts.Owner, "") // the key is now cached
 		ts.Store.Close()
 		if r := ts.do(t, "GET", "/readyz", "", ""); r.status != http.StatusServiceUnavailable {
-			t.Errorf("got %d, want 503", r.status)
+			t.Errorf("readyz: got %d, want 503", r.status)
+		}
+		r := ts.do(t, "GET", "/v1/auth/api-keys", ts.Owner, "")
+		if e := r.errorBody(t); r.status != 500 || e.Code != "internal" || e.Type != "api_error" || strings.Contains(e.Message, "sql") {
+			t.Errorf("got %d %s, want 500 internal without internals", r.status, r.body)
+		}
+		if !strings.Contains(ts.logs.String(), "internal error") {
+			t.Error("the fault is not logged")
 		}
 	})
 }
