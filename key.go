@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"hash/crc32"
-	"math/big"
 	"strings"
 	"time"
 )
@@ -50,10 +49,16 @@ func NewSecret(env Environment) string {
 	return body + checksum(body)
 }
 
-// checksum is the 6-character base62 CRC32 (IEEE) of s.
+// checksum is the 6-character base62 CRC32 (IEEE) of s, left-padded with
+// '0' (62^6 > 2^32, so six characters always suffice).
 func checksum(s string) string {
 	sum := crc32.ChecksumIEEE([]byte(s))
-	return encodeBase62(new(big.Int).SetUint64(uint64(sum)), checksumLength)
+	var out [checksumLength]byte
+	for i := checksumLength - 1; i >= 0; i-- {
+		out[i] = base62Alphabet[sum%62]
+		sum /= 62
+	}
+	return string(out[:])
 }
 
 // ParseSecret checks that s has the shape of a key (prefix, at least

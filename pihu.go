@@ -85,8 +85,25 @@ const (
 	PrefixUser      = "user_"
 )
 
-// NewID returns prefix followed by 16 random bytes in base62 (22
-// characters): unique without coordination, and unguessable.
+// idLength is the number of random base62 characters of an id: 22 of
+// them carry 130 bits, as many as a random UUID and more.
+const idLength = 22
+
+// NewID returns prefix followed by 22 random base62 characters: unique
+// without coordination, and unguessable. Every request gets one, so it
+// draws characters straight from random bytes (rejecting the 8 byte values
+// that would bias the draw) instead of converting a big number.
 func NewID(prefix string) string {
-	return prefix + randomBase62(16)
+	out := make([]byte, len(prefix), len(prefix)+idLength)
+	copy(out, prefix)
+	var buf [32]byte
+	for len(out) < cap(out) {
+		rand.Read(buf[:])
+		for _, b := range buf {
+			if b < 248 && len(out) < cap(out) { // 248 = 4 × 62
+				out = append(out, base62Alphabet[b%62])
+			}
+		}
+	}
+	return string(out)
 }
