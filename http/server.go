@@ -81,6 +81,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/api-keys", s.require("api_key:read", s.listKeys))
 	s.mux.Handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
+	s.mux.Handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
 
 	s.mux.HandleFunc("/", s.notFound)
 }
