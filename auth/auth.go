@@ -84,7 +84,17 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 // or ERevokedAPIKey for one that no longer works. Any other error is the
 // store's.
 func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*pihu.Key, error) {
-	k, err := a.lookup(ctx, secret)
+	return a.AuthenticateGuarded(ctx, secret, nil)
+}
+
+// AuthenticateGuarded is Authenticate, except that before it reads the
+// store for a secret the cache does not hold at all (fresh or stale: a key
+// this process has not seen), it calls guard, if not nil, and returns
+// guard's error instead of reading when there is one. It lets the caller
+// refuse lookups to an address that has been guessing keys while serving
+// the keys already seen, at no extra cost on the warm path.
+func (a *Authenticator) AuthenticateGuarded(ctx context.Context, secret string, guard func() error) (*pihu.Key, error) {
+	k, err := a.lookup(ctx, secret, guard)
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +102,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*pihu.
 	if ok, code := k.Active(now); !ok {
 		return nil, &pihu.Error{Code: code, Message: activeMessage(code)}
 	}
-	a.usageMu.Lock()
-	a.usage[k.ID] = now
-	a.usageMu.Unlock()
+	a.recordUse(k.ID, now)
 	return k, nil
+}
+
+// RecordUse records that key k was used now, as Authenticate does, for a
+// key that was checked another way (POST /v1/auth/verify): it reaches
+// `last_used` with the next flush.
+func (a *Authenticator) RecordUse(k *pihu.Key) {
+	a.recordUse(k.ID, a.now())
+}
+
+func (a *Authenticator) recordUse(id string, now time.Time) {
+	a.usageMu.Lock()
+	a.usage[id] = now
+	a.usageMu.Unlock()
 }
 
 func activeMessage(code string) string {
@@ -111,10 +132,12 @@ var errInvalid = pihu.Errorf(pihu.EInvalidAPIKey, "The API key is not valid. Che
 // (revoked and expired keys included), from the cache when it can. Returns
 // EInvalidAPIKey for a malformed or unknown secret.
 func (a *Authenticator) Lookup(ctx context.Context, secret string) (*pihu.Key, error) {
-	return a.lookup(ctx, secret)
+	return a.lookup(ctx, secret, nil)
 }
 
-func (a *Authenticator) lookup(ctx context.Context, secret string) (*pihu.Key, error) {
+// lookup is Lookup; guard, if not nil, is asked before reading the store
+// for a digest the cache does not hold (see AuthenticateGuarded).
+func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() error) (*pihu.Key, error) {
 	if _, ok := pihu.ParseSecret(secret); !ok {
 		return nil, errInvalid
 	}
@@ -126,6 +149,11 @@ func (a *Authenticator) lookup(ctx context.Context, secret string) (*pihu.Key, e
 	a.mu.RUnlock()
 	if ok && a.now().Sub(e.loaded) < a.ttl {
 		return e.key, nil
+	}
+	if !ok && guard != nil {
+		if err := guard(); err != nil {
+			return nil, err
+		}
 	}
 
 	k, err := a.store.KeyByDigest(ctx, digest[:])

@@ -110,6 +110,54 @@ func TestAuthenticate(t *testing.T) {
 	})
 }
 
+// The guard is asked only before a store read for a secret never seen: it
+// can refuse guesses without a read, while seen keys, fresh or stale, go
+// on working.
+func TestAuthenticateGuarded(t *testing.T) {
+	ctx := context.Background()
+	store, k, secret, now := setup(t)
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }, TTL: time.Minute})
+	refuse := pihu.Errorf(pihu.ERateLimited, "refused")
+	calls := 0
+	guard := func() error { calls++; return refuse }
+
+	if _, err := a.AuthenticateGuarded(ctx, secret, guard); err != refuse || store.reads != 0 {
+		t.Fatalf("unseen key: got %v and %d reads, want the guard's error and none", err, store.reads)
+	}
+	if _, err := a.AuthenticateGuarded(ctx, secret, nil); err != nil { // now seen
+		t.Fatal(err)
+	}
+	calls = 0
+	if got, err := a.AuthenticateGuarded(ctx, secret, guard); err != nil || got.ID != k.ID || calls != 0 {
+		t.Errorf("cached key: got %v, %v with %d guard calls, want the key and none", got, err, calls)
+	}
+	*now = now.Add(2 * time.Minute) // stale: read again, without the guard
+	before := store.reads
+	if _, err := a.AuthenticateGuarded(ctx, secret, guard); err != nil || calls != 0 || store.reads != before+1 {
+		t.Errorf("stale key: got %v, %d guard calls, %d reads; want the key, none, one", err, calls, store.reads-before)
+	}
+	if _, err := a.AuthenticateGuarded(ctx, secret[:len(secret)-1]+"x", guard); pihu.ErrorCode(err) != pihu.EInvalidAPIKey || calls != 0 {
+		t.Errorf("malformed key: got %v with %d guard calls, want invalid_api_key and none", err, calls)
+	}
+}
+
+func TestRecordUse(t *testing.T) {
+	ctx := context.Background()
+	store, k, secret, now := setup(t)
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})
+	got, err := a.Lookup(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.RecordUse(got)
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := store.Key(ctx, k.AccountID, k.ID); stored.LastUsed == nil || !stored.LastUsed.Equal(*now) {
+		t.Errorf("last_used: got %v, want %v", stored.LastUsed, *now)
+	}
+}
+
 func TestRun_FlushesOnStop(t *testing.T) {
 	store, k, secret, now := setup(t)
 	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // KeyCreated is the response to creating or rotating a key: the only one
@@ -18,6 +19,7 @@ type KeyCreated struct {
 	Expires     *string  `json:"expires"`
 	Permissions []string `json:"permissions"`
 	Environment string   `json:"environment"`
+	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 }
 
 // KeyItem is a key as lists and gets show it: never the secret.
@@ -30,6 +32,7 @@ type KeyItem struct {
 	Permissions []string `json:"permissions"`
 	Environment string   `json:"environment"`
 	Hint        string   `json:"hint"`
+	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 }
 
 // KeyList is a page of keys.
@@ -42,7 +45,7 @@ type KeyList struct {
 func NewKeyCreated(k *pihu.Key, secret string) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
-		Permissions: k.Permissions.Strings(), Environment: string(k.Environment),
+		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), RateLimit: rateLimit(k),
 	}
 }
 
@@ -51,8 +54,17 @@ func NewKeyItem(k *pihu.Key) KeyItem {
 	return KeyItem{
 		ID: k.ID, Name: k.Name, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		LastUsed: timestampPtr(k.LastUsed), Permissions: k.Permissions.Strings(),
-		Environment: string(k.Environment), Hint: k.Hint,
+		Environment: string(k.Environment), Hint: k.Hint, RateLimit: rateLimit(k),
 	}
+}
+
+// rateLimit is k's own rate limit as the API shows it: null for the
+// server's default.
+func rateLimit(k *pihu.Key) *string {
+	if k.RateLimit == "" {
+		return nil
+	}
+	return &k.RateLimit
 }
 
 // timestamp formats t as the API shows every time: RFC 3339, UTC, seconds.
@@ -71,6 +83,7 @@ type createKeyRequest struct {
 	Expiration  *string            `json:"expiration"`
 	Permissions *[]pihu.Permission `json:"permissions"`
 	Environment *string            `json:"environment"`
+	RateLimit   *string            `json:"rate_limit"`
 }
 
 // keyRequest turns the body into a pihu.KeyRequest. An explicit empty
@@ -108,6 +121,17 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if body.RateLimit != nil {
+		// A key's limit is its own: it need not be below its creator's,
+		// since a key that may create keys can spread its requests over
+		// as many keys as it likes anyway.
+		limit, err := ratelimit.ParseLimit(*body.RateLimit, "rate_limit")
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		k.RateLimit = limit.String()
 	}
 	if err := s.store.CreateKey(r.Context(), k); err != nil {
 		s.writeError(w, r, err)

@@ -5,13 +5,13 @@ package http
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // Server is the API's http.Handler. Create it with New.
@@ -21,6 +21,11 @@ type Server struct {
 	logger *slog.Logger
 	now    func() time.Time
 	mux    *http.ServeMux
+
+	limiter         ratelimit.Limiter
+	defaultLimit    ratelimit.Limit
+	failedAuthLimit ratelimit.Limit
+	proxyHeader     string
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -31,9 +36,28 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// Limiter keeps the rate limits: per API key, and the failed
+	// authentications per client address (default an in-process
+	// ratelimit.Memory on Now).
+	Limiter ratelimit.Limiter
+	// DefaultLimit is the limit of keys that have none of their own
+	// (default 1000/m).
+	DefaultLimit ratelimit.Limit
+	// FailedAuthLimit is how many failed authentications a client address
+	// may make before its requests without a valid key get 429 (default
+	// 30/m).
+	FailedAuthLimit ratelimit.Limit
+	// TrustedProxyHeader, if set, is the header the client address is read
+	// from (the right-most entry of its last line, e.g. of
+	// X-Forwarded-For) instead of the TCP peer. Set it only when every
+	// request comes through a proxy that writes that header.
+	TrustedProxyHeader string
 }
 
-// New returns a Server answering every route of the API.
+// New returns a Server answering every route of the API. It panics if a
+// limit of opts is set but invalid (see ratelimit.Limit.Validate): check
+// them when reading the configuration.
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.logger == nil {
@@ -42,6 +66,7 @@ func New(opts Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.initRateLimits(opts)
 	s.routes()
 	return s
 }
@@ -56,6 +81,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/api-keys", s.require("api_key:read", s.listKeys))
 	s.mux.Handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
+	s.mux.Handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
 
 	s.mux.HandleFunc("/", s.notFound)
 }
@@ -65,7 +91,9 @@ func (s *Server) routes() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := pihu.NewID(pihu.PrefixRequest)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+	ctx = context.WithValue(ctx, clientIPKey{}, clientAddress(r, s.proxyHeader))
+	r = r.WithContext(ctx)
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 	rw.Header().Set("Request-Id", id)
 	defer func() {
@@ -126,31 +154,34 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
-// clientIP is the address the request came from.
+type clientIPKey struct{}
+
+// clientIP is the address the request came from: the TCP peer, or the
+// trusted proxy header's (see Options.TrustedProxyHeader), as ServeHTTP
+// resolved it once.
 func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
 	}
-	return host
+	return clientAddress(r, "")
 }
 
-// require authenticates the request's bearer key and checks that it holds
-// perm ("" for any valid key) before calling h with the key in the context.
+// require authenticates the request's bearer key, spends one request of
+// its rate limit, and checks that it holds perm ("" for any valid key)
+// before calling h with the key in the context.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, err := BearerToken(r.Header.Get("Authorization"))
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		k, err := s.auth.Authenticate(r.Context(), secret)
+		k, err := s.authenticate(w, r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
+		}
+		if err := s.limitKey(w, r, k); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
 		if perm != "" && !k.Permissions.Grants(perm) {
 			s.writeError(w, r, &pihu.Error{

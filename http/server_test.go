@@ -51,7 +51,10 @@ type testServer struct {
 	logs    *bytes.Buffer
 }
 
-func newTestServer(tb testing.TB) *testServer {
+// newTestServer starts the real API on a fresh database. Each option, if
+// any, may change the server's Options before it is built (a limit, a
+// limiter, a trusted proxy header).
+func newTestServer(tb testing.TB, options ...func(*pihuhttp.Options)) *testServer {
 	tb.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "pihu.db"))
@@ -64,7 +67,11 @@ func newTestServer(tb testing.TB) *testServer {
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil))
 	authn := auth.New(db, auth.Options{Now: clk.Now, Logger: logger})
-	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Now: clk.Now}))
+	opts := pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Now: clk.Now}
+	for _, o := range options {
+		o(&opts)
+	}
+	srv := httptest.NewServer(pihuhttp.New(opts))
 	tb.Cleanup(srv.Close)
 	ts := &testServer{Server: srv, Store: db, Auth: authn, Clock: clk, logs: logs}
 	ts.Account, ts.Owner = ts.newAccount(tb, "Default")

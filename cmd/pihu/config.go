@@ -27,6 +27,16 @@ type Config struct {
 	// RateLimit is the default per-key limit, "N/s", "N/m" or "N/h":
 	// --rate-limit, PIHU_RATE_LIMIT, default 1000/m.
 	RateLimit string
+	// FailedAuthLimit is how many failed authentications a client address
+	// may make ("N/s", "N/m" or "N/h") before its requests without a
+	// valid key get 429: --failed-auth-limit, PIHU_FAILED_AUTH_LIMIT,
+	// default 30/m.
+	FailedAuthLimit string
+	// TrustedProxyHeader, if set, is the header the client address is
+	// read from (the right-most entry, e.g. of X-Forwarded-For) instead of
+	// the TCP peer: --trusted-proxy-header, PIHU_TRUSTED_PROXY_HEADER,
+	// default empty.
+	TrustedProxyHeader string
 	// LogFormat is "text" or "json": --log-format, PIHU_LOG_FORMAT,
 	// default text.
 	LogFormat string

@@ -43,6 +43,7 @@ const usage = `pihu: the Pihu.ai API authentication service
 
 Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
+             [--failed-auth-limit N/m] [--trusted-proxy-header NAME]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu migrate [--database URL]
   pihu version

@@ -303,6 +303,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{}, 2},
 		{[]string{"nope"}, 2},
 		{[]string{"serve", "--nope"}, 2},
+		{[]string{"serve", "--rate-limit", "fast"}, 2},
+		{[]string{"serve", "--rate-limit", "0/m"}, 2},
+		{[]string{"serve", "--failed-auth-limit", "30/d"}, 2},
+		{[]string{"serve", "--trusted-proxy-header", "X Forwarded For"}, 2},
 		{[]string{"accounts", "create"}, 2},
 		{[]string{"migrate", "--database", "mysql://x"}, 2},
 		{[]string{"migrate", "--database", "sqlite:" + filepath.Join(t.TempDir(), "m.db")}, 0},
@@ -317,5 +321,40 @@ func TestExitCodes(t *testing.T) {
 		if code != tc.code {
 			t.Errorf("pihu %v: exit code got %d, want %d", tc.args, code, tc.code)
 		}
+	}
+}
+
+// TestServe_RateLimits starts the binary with its rate-limit flags and
+// checks that they are the ones in force.
+func TestServe_RateLimits(t *testing.T) {
+	s := startServer(t, t.TempDir(), "--rate-limit", "3/m", "--failed-auth-limit", "2/m", "--trusted-proxy-header", "X-Forwarded-For")
+	owner := keyPattern.FindString(s.stderr.String())
+	get := func(key, addr string) *http.Response {
+		req, _ := http.NewRequest("GET", s.url+"/v1/auth/whoami", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("X-Forwarded-For", addr)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for i := range 3 {
+		if res := get(owner, "192.0.2.1"); res.StatusCode != 200 || res.Header.Get("RateLimit-Limit") != "3" {
+			t.Fatalf("request %d: got %d, RateLimit-Limit %q; want 200 and 3", i+1, res.StatusCode, res.Header.Get("RateLimit-Limit"))
+		}
+	}
+	if res := get(owner, "192.0.2.1"); res.StatusCode != 429 || res.Header.Get("Retry-After") != "20" {
+		t.Errorf("4th request at 3/m: got %d, Retry-After %q; want 429 and 20", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	wrong := owner[:len(owner)-1] + "x"
+	for i, want := range []int{401, 401, 429} {
+		if res := get(wrong, "198.51.100.7"); res.StatusCode != want {
+			t.Errorf("wrong key %d at 2/m: got %d, want %d", i+1, res.StatusCode, want)
+		}
+	}
+	if res := get(wrong, "198.51.100.8"); res.StatusCode != 401 {
+		t.Errorf("wrong key from another address (X-Forwarded-For trusted): got %d, want 401", res.StatusCode)
 	}
 }

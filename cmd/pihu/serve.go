@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // flushInterval is how often key uses are written to the database: the
@@ -27,6 +29,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	c.databaseFlag(fs)
 	fs.StringVar(&c.Redis, "redis", env("PIHU_REDIS_URL", ""), "Redis URL for shared rate limits and revocations; empty keeps them in process (PIHU_REDIS_URL)")
 	fs.StringVar(&c.RateLimit, "rate-limit", env("PIHU_RATE_LIMIT", "1000/m"), "default per-key rate limit: N/s, N/m or N/h (PIHU_RATE_LIMIT)")
+	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", env("PIHU_FAILED_AUTH_LIMIT", "30/m"), "failed authentications allowed per client address: N/s, N/m or N/h (PIHU_FAILED_AUTH_LIMIT)")
+	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
 	fs.StringVar(&c.LogFormat, "log-format", env("PIHU_LOG_FORMAT", "text"), "log format: text or json (PIHU_LOG_FORMAT)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -51,6 +55,10 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 // Serve runs the API until ctx is done, then stops taking requests, lets
 // those in flight finish, and writes the key uses not yet written.
 func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer) error {
+	limits, err := c.rateLimits()
+	if err != nil {
+		return err
+	}
 	store, err := openStore(ctx, c.Database)
 	if err != nil {
 		return err
@@ -73,7 +81,10 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
 
 	srv := &http.Server{
-		Handler:           pihuhttp.New(pihuhttp.Options{Store: store, Auth: authn, Logger: logger}),
+		Handler: pihuhttp.New(pihuhttp.Options{
+			Store: store, Auth: authn, Logger: logger,
+			DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth, TrustedProxyHeader: c.TrustedProxyHeader,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -131,4 +142,36 @@ func createAccount(ctx context.Context, store pihu.Store, name string) (*pihu.Ac
 		return nil, nil, "", err
 	}
 	return a, k, secret, nil
+}
+
+// limits are the rate limits of the configuration, parsed.
+type limits struct{ key, failedAuth ratelimit.Limit }
+
+// rateLimits parses and checks the rate-limit settings; a bad one is a
+// usage error.
+func (c *Config) rateLimits() (limits, error) {
+	var l limits
+	var err error
+	if l.key, err = ratelimit.ParseLimit(c.RateLimit, "rate-limit"); err != nil {
+		return l, usageError{"--rate-limit: " + pihu.ErrorMessage(err)}
+	}
+	if l.failedAuth, err = ratelimit.ParseLimit(c.FailedAuthLimit, "failed-auth-limit"); err != nil {
+		return l, usageError{"--failed-auth-limit: " + pihu.ErrorMessage(err)}
+	}
+	if !validHeaderName(c.TrustedProxyHeader) {
+		return l, usageError{fmt.Sprintf("--trusted-proxy-header %q: give a header name such as X-Forwarded-For, or nothing", c.TrustedProxyHeader)}
+	}
+	return l, nil
+}
+
+// validHeaderName reports whether s is empty or an HTTP header name (a
+// token of RFC 9110).
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,168 @@
+package http
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/ratelimit"
+)
+
+// Rate limits of SPEC §5: every authenticated request spends one request
+// of its key's limit (the key's own, or the server's default); every
+// failed authentication spends one of its client address's failure
+// budget, and an address with none left gets 429 for every request that
+// does not carry a key this process has already seen, without the key
+// being looked up.
+//
+// A limiter that fails (an unreachable Redis) lets requests through and
+// logs the failure: a rate limit protects capacity, and refusing every
+// request while it is down would be the outage it is there to prevent.
+
+// initRateLimits takes the rate-limit options, filling in the defaults.
+func (s *Server) initRateLimits(opts Options) {
+	s.limiter, s.defaultLimit, s.failedAuthLimit = opts.Limiter, opts.DefaultLimit, opts.FailedAuthLimit
+	s.proxyHeader = opts.TrustedProxyHeader
+	if s.limiter == nil {
+		s.limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Now: s.now})
+	}
+	if s.defaultLimit == (ratelimit.Limit{}) {
+		s.defaultLimit = ratelimit.PerMinute(1000)
+	}
+	if s.failedAuthLimit == (ratelimit.Limit{}) {
+		s.failedAuthLimit = ratelimit.PerMinute(30)
+	}
+	for name, l := range map[string]ratelimit.Limit{"DefaultLimit": s.defaultLimit, "FailedAuthLimit": s.failedAuthLimit} {
+		if err := l.Validate(); err != nil {
+			panic(fmt.Sprintf("pihuhttp.New: Options.%s: %v", name, err))
+		}
+	}
+}
+
+// authenticate returns the key of the request's bearer secret. A failure
+// that is a 401 spends one of the client address's failure budget, and
+// becomes a 429 when that budget is spent. An address with no budget left
+// gets a 429 without its secret being looked up, unless the secret's key
+// is one this process has seen (cached), so that a valid key behind the
+// same address as someone guessing goes on working.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, error) {
+	secret, err := BearerToken(r.Header.Get("Authorization"))
+	var k *pihu.Key
+	if err == nil {
+		k, err = s.auth.AuthenticateGuarded(r.Context(), secret, func() error { return s.checkAddress(w, r) })
+	}
+	if err == nil {
+		return k, nil
+	}
+	if codes[pihu.ErrorCode(err)].status == http.StatusUnauthorized {
+		return nil, s.countFailure(w, r, err)
+	}
+	return nil, err
+}
+
+// failureKey is the limiter key of the failures of r's client.
+func failureKey(r *http.Request) string {
+	return "authfail:" + addressGroup(clientIP(r))
+}
+
+// checkAddress returns a rate-limit error if r's client address has no
+// failure budget left.
+func (s *Server) checkAddress(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.limiter.Peek(r.Context(), failureKey(r), s.failedAuthLimit)
+	if err != nil {
+		s.limiterFailed(r, err)
+		return nil
+	}
+	if res.Allowed {
+		return nil
+	}
+	return tooManyFailures(w, res)
+}
+
+// countFailure spends one of the failure budget of r's client address for
+// the authentication error authErr, and returns authErr, or a rate-limit
+// error if the budget was already spent.
+func (s *Server) countFailure(w http.ResponseWriter, r *http.Request, authErr error) error {
+	res, err := s.limiter.Allow(r.Context(), failureKey(r), s.failedAuthLimit)
+	if err != nil {
+		s.limiterFailed(r, err)
+		return authErr
+	}
+	if res.Allowed {
+		return authErr
+	}
+	return tooManyFailures(w, res)
+}
+
+func tooManyFailures(w http.ResponseWriter, res ratelimit.Result) error {
+	secs := retryAfter(w, res)
+	return pihu.Errorf(pihu.ERateLimited,
+		"Too many failed authentications from your address. Check your API key, and retry in %s.", seconds(secs))
+}
+
+// limitKey spends one request of k's rate limit, and sets the RateLimit-*
+// headers. Returns ERateLimited, with Retry-After set, if k has none left.
+func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key) error {
+	limit, err := s.keyLimit(k)
+	if err != nil {
+		return err
+	}
+	res, err := s.limiter.Allow(r.Context(), k.ID, limit)
+	if err != nil {
+		s.limiterFailed(r, err)
+		return nil
+	}
+	h := w.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(res.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(res.ResetAfter)))
+	if res.Allowed {
+		return nil
+	}
+	secs := retryAfter(w, res)
+	return pihu.Errorf(pihu.ERateLimited,
+		"This API key has made too many requests: its limit is %s. Retry in %s.", limit, seconds(secs))
+}
+
+// keyLimit is k's own rate limit, or the server's default if it has none.
+func (s *Server) keyLimit(k *pihu.Key) (ratelimit.Limit, error) {
+	if k.RateLimit == "" {
+		return s.defaultLimit, nil
+	}
+	l, err := ratelimit.ParseLimit(k.RateLimit, "rate_limit")
+	if err != nil {
+		// Only a key written around the API gets here.
+		return l, fmt.Errorf("key %s has an invalid stored rate limit %q: %w", k.ID, k.RateLimit, err)
+	}
+	return l, nil
+}
+
+// retryAfter sets the Retry-After header of a refused request, in whole
+// seconds rounded up and at least 1, and returns it.
+func retryAfter(w http.ResponseWriter, res ratelimit.Result) int {
+	secs := max(1, ceilSeconds(res.RetryAfter))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return secs
+}
+
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(n) + " seconds"
+}
+
+// ceilSeconds is d in whole seconds, rounded up, and 0 for d ≤ 0.
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+func (s *Server) limiterFailed(r *http.Request, err error) {
+	s.logger.Error("rate limiter failed; request let through",
+		"request_id", requestID(r.Context()), "err", err)
+}

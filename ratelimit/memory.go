@@ -1,0 +1,182 @@
+package ratelimit
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// MemoryOptions configure a Memory limiter; zero values take the defaults.
+type MemoryOptions struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MaxKeys bounds the number of keys tracked at once (default
+	// 1,000,000: about 56 bytes each plus the key's own bytes, so under
+	// 100 MB). When it is reached the key closest
+	// to a full budget is forgotten, which can only let that key make a
+	// few more requests, never fewer.
+	MaxKeys int
+	// SweepInterval is how often idle keys (those whose budget is full
+	// again, and so need no memory) are dropped (default one minute).
+	SweepInterval time.Duration
+}
+
+// Memory is the in-process Limiter: exact GCRA with one timestamp (the
+// theoretical arrival time, TAT) per key that has spent part of its budget.
+// Keys are spread over mutex-protected shards so that concurrent requests
+// for different keys rarely wait for each other. It starts no goroutine:
+// each shard drops its idle keys when it is next used after SweepInterval.
+//
+// Its limits are per process; several instances behind a load balancer
+// each allow the full limit.
+type Memory struct {
+	now         func() time.Time
+	sweepEvery  int64
+	maxPerShard int
+	seed        maphash.Seed
+	shards      [shardCount]shard
+}
+
+const shardCount = 64
+
+type shard struct {
+	mu sync.Mutex
+	// tats maps a key to its TAT in Unix nanoseconds. A key whose TAT is
+	// not after now has a full budget, the same as a key not in the map.
+	tats      map[string]int64
+	nextSweep int64
+	_         [40]byte // keeps shards on separate cache lines
+}
+
+var _ Limiter = (*Memory)(nil)
+
+// NewMemory returns an in-process Limiter.
+func NewMemory(opts MemoryOptions) *Memory {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = 1_000_000
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Minute
+	}
+	m := &Memory{
+		now:         opts.Now,
+		sweepEvery:  int64(opts.SweepInterval),
+		maxPerShard: max(1, opts.MaxKeys/shardCount),
+		seed:        maphash.MakeSeed(),
+	}
+	for i := range m.shards {
+		m.shards[i].tats = make(map[string]int64)
+	}
+	return m
+}
+
+// Allow implements Limiter. It returns an error only for an invalid limit.
+func (m *Memory) Allow(_ context.Context, key string, limit Limit) (Result, error) {
+	return m.take(key, limit, 1)
+}
+
+// Peek implements Limiter. It returns an error only for an invalid limit.
+func (m *Memory) Peek(_ context.Context, key string, limit Limit) (Result, error) {
+	return m.take(key, limit, 0)
+}
+
+// Len returns the number of keys tracked: those that have spent part of
+// their budget and not yet been swept.
+func (m *Memory) Len() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		n += len(s.tats)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// take decides a request of cost n (0 or 1) for key.
+func (m *Memory) take(key string, limit Limit, n int64) (Result, error) {
+	if err := limit.Validate(); err != nil {
+		return Result{}, err
+	}
+	now := m.now().UnixNano()
+	s := &m.shards[maphash.String(m.seed, key)%shardCount]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now >= s.nextSweep {
+		s.sweep(now)
+		s.nextSweep = now + m.sweepEvery
+	}
+	tat, ok := s.tats[key]
+	if !ok || tat < now {
+		tat = now
+	}
+	res, newTAT := gcra(now, tat, int64(limit.Interval()), int64(limit.BurstSize()), n)
+	if newTAT != tat {
+		if !ok && len(s.tats) >= m.maxPerShard {
+			s.evictOne(now)
+		}
+		s.tats[key] = newTAT
+	}
+	return res, nil
+}
+
+// gcra is the decision of GCRA for a request of cost n at now, for a key
+// whose TAT is tat (not before now), one request becoming available every
+// interval and at most burst saved up. It returns the result and the new
+// TAT (tat itself if nothing was spent). Every time is in nanoseconds.
+//
+// The arithmetic is that of redis_rate's script: the request is allowed if
+// the new TAT, less the burst's worth of time, is not after now.
+func gcra(now, tat, interval, burst, n int64) (Result, int64) {
+	burstOffset := interval * burst
+	newTAT := tat + interval*n
+	diff := now - (newTAT - burstOffset)
+	if n == 0 {
+		remaining := diff / interval
+		r := Result{Allowed: remaining >= 1, Limit: int(burst), Remaining: int(remaining), ResetAfter: time.Duration(tat - now)}
+		if !r.Allowed {
+			r.RetryAfter = time.Duration(interval - diff)
+		}
+		return r, tat
+	}
+	if diff < 0 {
+		return Result{Limit: int(burst), RetryAfter: time.Duration(-diff), ResetAfter: time.Duration(tat - now)}, tat
+	}
+	return Result{Allowed: true, Limit: int(burst), Remaining: int(diff / interval), ResetAfter: time.Duration(newTAT - now)}, newTAT
+}
+
+// sweep drops the keys whose budget is full at now.
+func (s *shard) sweep(now int64) {
+	for k, tat := range s.tats {
+		if tat <= now {
+			delete(s.tats, k)
+		}
+	}
+}
+
+// evictOne makes room for a key in a full shard: it drops the first idle
+// key among a few, or else the one among them closest to a full budget.
+// Looking at a few keys only keeps the cost of a full shard constant.
+func (s *shard) evictOne(now int64) {
+	const probes = 8
+	var victim string
+	var victimTAT int64
+	i := 0
+	for k, tat := range s.tats {
+		if tat <= now {
+			delete(s.tats, k)
+			return
+		}
+		if i == 0 || tat < victimTAT {
+			victim, victimTAT = k, tat
+		}
+		if i++; i == probes {
+			break
+		}
+	}
+	delete(s.tats, victim)
+}
