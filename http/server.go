@@ -65,6 +65,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/interviews", s.require("interview:read", s.listInterviews))
 	s.mux.Handle("GET /v1/interviews/{id}", s.require("interview:read", s.getInterview))
 	s.mux.Handle("DELETE /v1/interviews/{id}", s.require("interview:write", s.deleteInterview))
+	s.mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
 
 	s.mux.HandleFunc("/", s.notFound)
 }
