@@ -29,7 +29,7 @@ func Example() {
 	})
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) && apiErr.Code == "insufficient_permissions" {
-		log.Fatalf("this key may not give %s", apiErr.Param)
+		log.Fatalf("this key may not give %s", apiErr.Required)
 	} else if err != nil {
 		log.Fatal(err)
 	}
