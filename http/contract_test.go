@@ -72,7 +72,7 @@ func checkContract(tb testing.TB, req *http.Request, body string, status int, he
 	route, params, err := c.router.FindRoute(req)
 	switch {
 	case errors.Is(err, routers.ErrPathNotFound):
-		c.checkUnrouted(tb, exchange, req, "NotFound", http.StatusNotFound, status, header, resBody)
+		c.checkUnrouted(tb, exchange, req, "UnknownPath", http.StatusNotFound, status, header, resBody)
 		return
 	case errors.Is(err, routers.ErrMethodNotAllowed):
 		c.checkUnrouted(tb, exchange, req, "MethodNotAllowed", http.StatusMethodNotAllowed, status, header, resBody)

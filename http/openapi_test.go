@@ -47,8 +47,8 @@ func secured(op *openapi3.Operation) bool { return op.Security == nil || len(*op
 // TestOpenAPI_Document checks the rules every operation of the document
 // follows, so that an operation added by hand cannot forget one: an id, a
 // 200, the Request-Id header on every response; on authenticated routes
-// 401, 403, 429 and the permission it needs; on routes with a body 400,
-// 413 and 415.
+// 401, 403, 429, the rate-limit headers and the permission it needs; on
+// routes with a body 400, 413 and 415.
 func TestOpenAPI_Document(t *testing.T) {
 	ops := operations(t)
 	if len(ops) < 20 {
@@ -79,6 +79,13 @@ func TestOpenAPI_Document(t *testing.T) {
 		for status, r := range o.op.Responses.Map() {
 			if r.Value.Headers["Request-Id"] == nil {
 				t.Errorf("%s: the %s response has no Request-Id header", name, status)
+			}
+			if secured(o.op) && (status == "200" || status == "429") {
+				for _, h := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
+					if r.Value.Headers[h] == nil {
+						t.Errorf("%s: the %s response has no %s header", name, status, h)
+					}
+				}
 			}
 		}
 	}
