@@ -19,6 +19,8 @@ import (
 type Store interface {
 	AccountStore
 	KeyStore
+	CandidateStore
+	InterviewStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

@@ -83,6 +83,16 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
 	s.mux.Handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
 
+	s.mux.Handle("POST /v1/candidates", s.require("candidate:write", s.createCandidate))
+	s.mux.Handle("GET /v1/candidates", s.require("candidate:read", s.listCandidates))
+	s.mux.Handle("GET /v1/candidates/{id}", s.require("candidate:read", s.getCandidate))
+	s.mux.Handle("DELETE /v1/candidates/{id}", s.require("candidate:write", s.deleteCandidate))
+	s.mux.Handle("POST /v1/interviews", s.require("interview:write", s.createInterview))
+	s.mux.Handle("GET /v1/interviews", s.require("interview:read", s.listInterviews))
+	s.mux.Handle("GET /v1/interviews/{id}", s.require("interview:read", s.getInterview))
+	s.mux.Handle("DELETE /v1/interviews/{id}", s.require("interview:write", s.deleteInterview))
+	s.mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
+
 	s.mux.HandleFunc("/", s.notFound)
 }
 

@@ -180,6 +180,7 @@ func (ts *testServer) doWith(tb testing.TB, method, path, body string, headers m
 	if res.Header.Get("Request-Id") == "" || !strings.HasPrefix(res.Header.Get("Request-Id"), "req_") {
 		tb.Errorf("%s %s: Request-Id header = %q, want req_…", method, path, res.Header.Get("Request-Id"))
 	}
+	checkContract(tb, req, body, res.StatusCode, res.Header, b)
 	return response{status: res.StatusCode, header: res.Header, body: b}
 }
 

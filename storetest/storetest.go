@@ -59,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "TouchKeys", testKeysTouchKeys)
 		run(t, "ConcurrentCreates", testKeysConcurrentCreates)
 	})
+	t.Run("Candidates", func(t *testing.T) { runCandidates(t, run) })
+	t.Run("Interviews", func(t *testing.T) { runInterviews(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,

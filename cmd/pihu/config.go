@@ -40,6 +40,12 @@ type Config struct {
 	// LogFormat is "text" or "json": --log-format, PIHU_LOG_FORMAT,
 	// default text.
 	LogFormat string
+	// APIURL is the API the keys commands call: --api-url,
+	// PIHU_API_URL, default http://127.0.0.1:8080.
+	APIURL string
+	// APIKey is the key the keys commands send: PIHU_API_KEY only, with
+	// no flag, so that it stays out of shell history and process lists.
+	APIKey string
 }
 
 // env returns the environment variable name if set, else def.

@@ -2,6 +2,7 @@
 //
 //	pihu serve                         run the API (and the dashboard)
 //	pihu accounts create --name NAME   create an account and its owner key
+//	pihu keys list|create|get|…        manage API keys through the API
 //	pihu migrate                       apply the database schema
 //	pihu version                       print the version
 //
@@ -45,6 +46,7 @@ Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
              [--failed-auth-limit N/m] [--trusted-proxy-header NAME]
   pihu accounts create --name NAME [--database URL] [--json]
+  pihu keys list|create|get|revoke|rotate …  (run "pihu keys help"; uses PIHU_API_KEY, PIHU_API_URL)
   pihu migrate [--database URL]
   pihu version
 
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, rest, stderr)
 	case "accounts":
 		err = runAccounts(ctx, rest, stdout, stderr)
+	case "keys":
+		err = runKeys(ctx, rest, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr)
 	case "version", "--version":

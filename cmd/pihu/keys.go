@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pihu-ai/pihu/client"
+)
+
+const keysUsage = `usage:
+  pihu keys list [--limit N] [--starting-after ID] [--json]
+  pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test] [--json]
+  pihu keys get ID [--json]
+  pihu keys revoke ID [--json]
+  pihu keys rotate ID [--expire-old-in now|24h] [--json]
+
+Each takes --api-url URL (PIHU_API_URL, default http://127.0.0.1:8080) and
+sends the key in PIHU_API_KEY.`
+
+// runKeys runs `pihu keys SUBCOMMAND`: the management API through the Go
+// client, printed as an aligned table or, with --json, as the API's JSON.
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{keysUsage}
+	}
+	sub, args := args[0], args[1:]
+	var run func(ctx context.Context, fs *flag.FlagSet, args []string, out *output) error
+	switch sub {
+	case "list":
+		run = keysList
+	case "create":
+		run = keysCreate
+	case "get":
+		run = keysGet
+	case "revoke":
+		run = keysRevoke
+	case "rotate":
+		run = keysRotate
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, keysUsage)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("keys: unknown subcommand %q\n%s", sub, keysUsage)}
+	}
+
+	out := &output{w: stdout}
+	fs := newFlagSet("keys "+sub, stderr)
+	out.cfg.apiFlags(fs)
+	fs.BoolVar(&out.json, "json", false, "print the API's JSON")
+	return run(ctx, fs, args, out)
+}
+
+// output is where a keys command prints, and how.
+type output struct {
+	w    io.Writer
+	json bool
+	cfg  Config
+}
+
+// client returns the API client of the parsed flags and the environment.
+// A missing key is an error (exit 1), a bad URL a usage error (exit 2).
+func (o *output) client() (*client.Client, error) {
+	if o.cfg.APIKey == "" {
+		return nil, errors.New("no API key: set PIHU_API_KEY to a key with the api_key permissions (pihu serve prints the owner key on its first start)")
+	}
+	c, err := client.New(client.Config{BaseURL: o.cfg.APIURL, APIKey: o.cfg.APIKey})
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--api-url %q: use an http:// or https:// URL, such as %s", o.cfg.APIURL, client.DefaultBaseURL)}
+	}
+	return c, nil
+}
+
+// apiFlags adds --api-url and reads PIHU_API_KEY.
+func (c *Config) apiFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.APIURL, "api-url", env("PIHU_API_URL", client.DefaultBaseURL), "the API's address (PIHU_API_URL)")
+	c.APIKey = os.Getenv("PIHU_API_KEY")
+}
+
+// parseArgs parses flags given before, between or after the positional
+// arguments, and checks that there are exactly want of those, named in
+// usage.
+func parseArgs(fs *flag.FlagSet, args []string, want int, usage string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != want {
+		return nil, usageError{fmt.Sprintf("usage: %s %s", fs.Name(), usage)}
+	}
+	return pos, nil
+}
+
+// apiError rewords what the client returned as one line for a person. An
+// API error keeps its code and request id; a refused key says where the
+// key came from (never the key).
+func apiError(err error) error {
+	var e *client.Error
+	if errors.As(err, &e) && e.Type == "authentication_error" {
+		return fmt.Errorf("the API refused the key in PIHU_API_KEY: %w", err)
+	}
+	return err
+}
+
+// printJSON prints the API's answer as it came.
+func (o *output) printJSON(raw []byte) error {
+	if _, err := o.w.Write(raw); err != nil {
+		return err
+	}
+	if len(raw) > 0 && raw[len(raw)-1] != '\n' {
+		_, err := io.WriteString(o.w, "\n")
+		return err
+	}
+	return nil
+}
+
+func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	var p client.ListParams
+	fs.IntVar(&p.Limit, "limit", 100, "how many keys to show, 1 to 100")
+	fs.StringVar(&p.StartingAfter, "starting-after", "", "show the keys after this id (the last one of the previous page)")
+	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID] [--json]"); err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	list, err := c.ListKeys(ctx, p)
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(list.RawJSON())
+	}
+	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tENVIRONMENT\tPERMISSIONS\tCREATED\tEXPIRES\tLAST USED\tHINT")
+	for _, k := range list.Data {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, cell(k.Name), k.Environment, strings.Join(k.Permissions, ","),
+			when(&k.Created, ""), when(k.Expires, "never"), when(k.LastUsed, "never"), k.Hint)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if list.HasMore {
+		fmt.Fprintf(o.w, "\nMore keys follow: pihu keys list --starting-after %s\n", list.Data[len(list.Data)-1].ID)
+	}
+	return nil
+}
+
+// cell keeps a name on one line of the table.
+func cell(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// when formats an optional time as the API does, or none if it is nil.
+func when(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// permissionFlag collects --permission, which may be given many times.
+type permissionFlag []string
+
+func (p *permissionFlag) String() string { return strings.Join(*p, ",") }
+func (p *permissionFlag) Set(v string) error {
+	*p = append(*p, v)
+	return nil
+}
+
+func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	var (
+		p     client.KeyParams
+		perms permissionFlag
+	)
+	fs.StringVar(&p.Name, "name", "", "the key's name (required)")
+	fs.Var(&perms, "permission", "a permission to give, such as candidate:read (required; repeat for more)")
+	fs.StringVar(&p.Expiration, "expiration", "", "lifetime, such as 30d or 12h (default: never expires)")
+	fs.StringVar(&p.Environment, "environment", "", "live or test (default: the calling key's)")
+	const usage = "--name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test] [--json]"
+	if _, err := parseArgs(fs, args, 0, usage); err != nil {
+		return err
+	}
+	if p.Name == "" || len(perms) == 0 {
+		return usageError{"usage: pihu keys create " + usage}
+	}
+	p.Permissions = perms
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	k, err := c.CreateKey(ctx, p)
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(k.RawJSON())
+	}
+	fmt.Fprintf(o.w, "Created the API key %q (%s). Its secret, shown only this once:\n\n%s\n\n", k.Name, k.ID, k.Key)
+	return o.createdTable(k)
+}
+
+// createdTable prints a new key's fields, but not its secret, one a line.
+func (o *output) createdTable(k *client.CreatedKey) error {
+	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\t%s\n", k.ID)
+	fmt.Fprintf(tw, "Name\t%s\n", cell(k.Name))
+	fmt.Fprintf(tw, "Environment\t%s\n", k.Environment)
+	fmt.Fprintf(tw, "Permissions\t%s\n", strings.Join(k.Permissions, ", "))
+	fmt.Fprintf(tw, "Created\t%s\n", when(&k.Created, ""))
+	fmt.Fprintf(tw, "Expires\t%s\n", when(k.Expires, "never"))
+	if k.RotatedFrom != "" {
+		fmt.Fprintf(tw, "Rotated from\t%s\n", k.RotatedFrom)
+	}
+	return tw.Flush()
+}
+
+// keyTable prints a key's fields one a line.
+func (o *output) keyTable(k *client.Key) error {
+	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\t%s\n", k.ID)
+	fmt.Fprintf(tw, "Name\t%s\n", cell(k.Name))
+	fmt.Fprintf(tw, "Environment\t%s\n", k.Environment)
+	fmt.Fprintf(tw, "Permissions\t%s\n", strings.Join(k.Permissions, ", "))
+	fmt.Fprintf(tw, "Created\t%s\n", when(&k.Created, ""))
+	fmt.Fprintf(tw, "Expires\t%s\n", when(k.Expires, "never"))
+	fmt.Fprintf(tw, "Last used\t%s\n", when(k.LastUsed, "never"))
+	fmt.Fprintf(tw, "Hint\t%s\n", k.Hint)
+	if k.RateLimit != nil {
+		fmt.Fprintf(tw, "Rate limit\t%s\n", *k.RateLimit)
+	}
+	if k.AllowedIPs != nil {
+		fmt.Fprintf(tw, "Allowed IPs\t%s\n", strings.Join(k.AllowedIPs, ", "))
+	}
+	if k.Revoked {
+		fmt.Fprintf(tw, "Revoked\t%s\n", strconv.FormatBool(k.Revoked))
+	}
+	return tw.Flush()
+}
+
+func keysGet(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	pos, err := parseArgs(fs, args, 1, "ID [--json]")
+	if err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	k, err := c.GetKey(ctx, pos[0])
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(k.RawJSON())
+	}
+	return o.keyTable(k)
+}
+
+func keysRevoke(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	pos, err := parseArgs(fs, args, 1, "ID [--json]")
+	if err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	k, err := c.RevokeKey(ctx, pos[0])
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(k.RawJSON())
+	}
+	fmt.Fprintf(o.w, "Revoked the API key %q (%s): it no longer works.\n\n", k.Name, k.ID)
+	return o.keyTable(k)
+}
+
+func keysRotate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	var p client.RotateParams
+	fs.StringVar(&p.ExpireOldIn, "expire-old-in", "", "when the old key stops working: now (the default) or a lifetime such as 24h")
+	pos, err := parseArgs(fs, args, 1, "ID [--expire-old-in now|24h] [--json]")
+	if err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	k, err := c.RotateKey(ctx, pos[0], p)
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(k.RawJSON())
+	}
+	old := "now"
+	if p.ExpireOldIn != "" && p.ExpireOldIn != "now" {
+		old = "in " + p.ExpireOldIn
+	}
+	fmt.Fprintf(o.w, "Rotated %s: the old key stops working %s. The new key %q (%s), shown only this once:\n\n%s\n\n",
+		k.RotatedFrom, old, k.Name, k.ID, k.Key)
+	return o.createdTable(k)
+}

@@ -1,0 +1,202 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// ownerKey is the key the first start of s printed.
+func ownerKey(tb testing.TB, s *server) string {
+	tb.Helper()
+	key := keyPattern.FindString(s.stderr.String())
+	if key == "" {
+		tb.Fatalf("pihu serve printed no owner key:\n%s", s.stderr.String())
+	}
+	return key
+}
+
+// cli is the result of one run of the binary.
+type cli struct {
+	code           int
+	stdout, stderr string
+}
+
+// pihuCLI runs the binary with PIHU_API_KEY and PIHU_API_URL set to key
+// and url ("" leaves the variable empty).
+func pihuCLI(tb testing.TB, url, key string, args ...string) cli {
+	tb.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "PIHU_API_KEY="+key, "PIHU_API_URL="+url)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatal(err)
+	}
+	r := cli{code, stdout.String(), stderr.String()}
+	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") {
+		tb.Errorf("pihu %v: a stack trace on stderr:\n%s", args, r.stderr)
+	}
+	if key != "" && strings.Contains(r.stderr, key[min(8, len(key)):]) {
+		tb.Errorf("pihu %v: the API key is on stderr:\n%s", args, r.stderr)
+	}
+	return r
+}
+
+func (r cli) ok(tb testing.TB) cli {
+	tb.Helper()
+	if r.code != 0 {
+		tb.Fatalf("exit code %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	return r
+}
+
+// columns returns where each heading of a table's first line starts.
+func columns(header string, names ...string) []int {
+	var at []int
+	for _, n := range names {
+		at = append(at, strings.Index(header, n))
+	}
+	return at
+}
+
+func TestKeysCommands(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	owner := ownerKey(t, s)
+
+	// create: the secret once, then the key's fields.
+	r := pihuCLI(t, s.url, owner, "keys", "create", "--name", "CI runner", "--permission", "candidate:read",
+		"--permission", "interview:write", "--expiration", "30d").ok(t)
+	secret := keyPattern.FindString(r.stdout)
+	if env, ok := pihu.ParseSecret(secret); !ok || env != pihu.Live || strings.Count(r.stdout, secret) != 1 {
+		t.Fatalf("create: want one live key in the output:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "candidate:read, interview:write") || !strings.Contains(r.stdout, "Expires") {
+		t.Errorf("create: output:\n%s", r.stdout)
+	}
+
+	// create --json: the API's answer.
+	r = pihuCLI(t, s.url, owner, "keys", "create", "--json", "--name", "test key", "--permission", "api_key:read", "--environment", "test").ok(t)
+	var created struct{ ID, Key, Environment string }
+	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || created.Environment != "test" || !strings.HasPrefix(created.Key, "ph_test_") {
+		t.Fatalf("create --json: got %q (%v)", r.stdout, err)
+	}
+
+	// list: an aligned table, newest first.
+	r = pihuCLI(t, s.url, owner, "keys", "list").ok(t)
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID ") || !strings.HasPrefix(lines[1], created.ID) || !strings.Contains(lines[3], "Owner key") {
+		t.Fatalf("list: got\n%s", r.stdout)
+	}
+	head := columns(lines[0], "NAME", "ENVIRONMENT", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "HINT")
+	for _, line := range lines[1:] {
+		for i, at := range head {
+			if at <= 0 || at > len(line) || line[at-1] != ' ' || line[at] == ' ' {
+				t.Errorf("list: column %d does not start at %d in %q", i+1, at, line)
+			}
+		}
+	}
+	if strings.Contains(r.stdout, secret) || strings.Contains(r.stdout, owner) {
+		t.Errorf("list shows a secret:\n%s", r.stdout)
+	}
+
+	// list --json and paging.
+	r = pihuCLI(t, s.url, owner, "keys", "list", "--json", "--limit", "1").ok(t)
+	var page struct {
+		Data    []struct{ ID, Name string }
+		HasMore bool `json:"has_more"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &page); err != nil || len(page.Data) != 1 || page.Data[0].ID != created.ID || !page.HasMore {
+		t.Fatalf("list --json --limit 1: got %q (%v)", r.stdout, err)
+	}
+	r = pihuCLI(t, s.url, owner, "keys", "list", "--limit", "1").ok(t)
+	if !strings.Contains(r.stdout, "pihu keys list --starting-after "+created.ID) {
+		t.Errorf("list --limit 1 does not say how to see more:\n%s", r.stdout)
+	}
+
+	// get, with the flag after the id; --api-url wins over PIHU_API_URL.
+	r = pihuCLI(t, "http://127.0.0.1:1", owner, "keys", "get", created.ID, "--json", "--api-url", s.url).ok(t)
+	var item struct{ ID, Hint string }
+	if err := json.Unmarshal([]byte(r.stdout), &item); err != nil || item.ID != created.ID || item.Hint != pihu.Hint(created.Key) {
+		t.Fatalf("get --json: got %q (%v)", r.stdout, err)
+	}
+	r = pihuCLI(t, s.url, owner, "keys", "get", created.ID).ok(t)
+	for _, want := range []string{"ID           " + created.ID, "Environment  test", "Last used    never", "Hint         " + item.Hint} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("get: want %q in\n%s", want, r.stdout)
+		}
+	}
+
+	// The key the CLI made works with the CLI.
+	r = pihuCLI(t, s.url, created.Key, "keys", "list", "--json").ok(t)
+	if err := json.Unmarshal([]byte(r.stdout), &page); err != nil || len(page.Data) != 1 || page.Data[0].ID != created.ID {
+		t.Errorf("list with the test key: got %q, want only itself", r.stdout)
+	}
+}
+
+func TestKeysCommands_Errors(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	owner := ownerKey(t, s)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	forged := pihu.NewSecret(pihu.Live) // well formed, never issued
+
+	for _, tc := range []struct {
+		name      string
+		url, key  string
+		args      []string
+		code      int
+		wantInErr string
+	}{
+		{"NoKey", s.url, "", []string{"keys", "list"}, 1, "PIHU_API_KEY"},
+		{"UnknownKey", s.url, forged, []string{"keys", "list"}, 1, "invalid_api_key"},
+		{"MalformedKey", s.url, "ph_live_short", []string{"keys", "get", "key_x"}, 1, "PIHU_API_KEY"},
+		{"ServerDown", down, owner, []string{"keys", "list"}, 1, "cannot reach the Pihu API at " + down},
+		{"NotFound", s.url, owner, []string{"keys", "get", "key_nope"}, 1, "not_found (404)"},
+		{"BadRequest", s.url, owner, []string{"keys", "create", "--name", "x", "--permission", "candidate:delete"}, 1, "parameter_invalid"},
+		{"UsageNoSubcommand", s.url, owner, []string{"keys"}, 2, "usage"},
+		{"UsageUnknownSubcommand", s.url, owner, []string{"keys", "delete", "key_x"}, 2, "unknown subcommand"},
+		{"UsageGetWithoutID", s.url, owner, []string{"keys", "get"}, 2, "usage: pihu keys get ID"},
+		{"UsageTwoIDs", s.url, owner, []string{"keys", "revoke", "key_a", "key_b"}, 2, "usage: pihu keys revoke ID"},
+		{"UsageCreateWithoutPermission", s.url, owner, []string{"keys", "create", "--name", "x"}, 2, "--permission"},
+		{"UsageBadFlag", s.url, owner, []string{"keys", "list", "--nope"}, 2, "not defined"},
+		{"UsageBadURL", "127.0.0.1:8080", owner, []string{"keys", "list"}, 2, "--api-url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := pihuCLI(t, tc.url, tc.key, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", r.code, tc.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.wantInErr) {
+				t.Errorf("stderr %q does not contain %q", r.stderr, tc.wantInErr)
+			}
+			if tc.code == 1 {
+				if lines := strings.Count(strings.TrimRight(r.stderr, "\n"), "\n") + 1; lines != 1 || !strings.HasPrefix(r.stderr, "pihu: ") {
+					t.Errorf("want one line starting with \"pihu: \" on stderr, got %d:\n%s", lines, r.stderr)
+				}
+				if r.stdout != "" {
+					t.Errorf("stdout on failure: %q", r.stdout)
+				}
+			}
+			for _, k := range []string{owner, forged} {
+				if strings.Contains(r.stderr, k[8:]) || strings.Contains(r.stdout, k[8:]) {
+					t.Errorf("the output holds a key:\n%s%s", r.stdout, r.stderr)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,125 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// candidateColumns are the columns scanCandidate reads, in its order.
+const candidateColumns = `id, account_id, environment, name, email, created`
+
+// CreateCandidate stores c. An id already stored, or an unknown account,
+// is an error (EInternal).
+func (db *DB) CreateCandidate(ctx context.Context, c *pihu.Candidate) error {
+	_, err := db.db.ExecContext(ctx, `INSERT INTO candidates (`+candidateColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.AccountID, string(c.Environment), c.Name, c.Email, unixTime(c.Created))
+	if err != nil {
+		return fmt.Errorf("sqlite: create candidate %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func scanCandidate(row interface{ Scan(...any) error }) (*pihu.Candidate, error) {
+	var (
+		c       pihu.Candidate
+		created int64
+	)
+	if err := row.Scan(&c.ID, &c.AccountID, &c.Environment, &c.Name, &c.Email, &created); err != nil {
+		return nil, err
+	}
+	c.Created = fromUnix(created)
+	return &c, nil
+}
+
+func candidateNotFound(id string) error {
+	return pihu.Errorf(pihu.ENotFound, "There is no candidate %q.", id)
+}
+
+// Candidate returns the candidate id in scope s. Returns ENotFound if it
+// does not exist, was deleted, or is outside s.
+func (db *DB) Candidate(ctx context.Context, s pihu.Scope, id string) (*pihu.Candidate, error) {
+	c, err := scanCandidate(db.db.QueryRowContext(ctx, `SELECT `+candidateColumns+` FROM candidates
+		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, candidateNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: candidate %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// ListCandidates returns a page of the candidates in scope s, newest
+// first, and whether more follow. Returns EParameterInvalid on
+// "starting_after" if that id was never a candidate in s; a deleted
+// candidate's id is a valid cursor.
+func (db *DB) ListCandidates(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Candidate, bool, error) {
+	limit := pageLimit(p.Limit)
+	query := `SELECT ` + candidateColumns + ` FROM candidates WHERE account_id = ? AND environment = ? AND deleted IS NULL`
+	args := []any{s.AccountID, string(s.Environment)}
+	if p.StartingAfter != "" {
+		seq, err := db.cursor(ctx, "candidates", "candidates", s, p.StartingAfter)
+		if err != nil {
+			return nil, false, err
+		}
+		query += ` AND seq < ?`
+		args = append(args, seq)
+	}
+	query += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, limit+1)
+
+	rows, err := db.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: list candidates: %w", err)
+	}
+	defer rows.Close()
+	out := make([]*pihu.Candidate, 0, limit+1)
+	for rows.Next() {
+		c, err := scanCandidate(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("sqlite: list candidates: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("sqlite: list candidates: %w", err)
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+// DeleteCandidate erases the candidate id in scope s and every interview
+// of it, in one transaction, leaving tombstones that keep their ids valid
+// as cursors. Returns ENotFound as Candidate does.
+func (db *DB) DeleteCandidate(ctx context.Context, s pihu.Scope, id string) error {
+	now := unixTime(pihu.Timestamp(db.Now()))
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE candidates SET deleted = ?, name = '', email = ''
+		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))
+	if err != nil {
+		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
+	} else if n == 0 {
+		return candidateNotFound(id)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE interviews SET deleted = ?, position = '', scheduled_at = NULL
+		WHERE candidate_id = ? AND deleted IS NULL`, now, id); err != nil {
+		return fmt.Errorf("sqlite: delete interviews of candidate %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
+	}
+	return nil
+}
