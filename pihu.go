@@ -19,6 +19,7 @@ import (
 type Store interface {
 	AccountStore
 	KeyStore
+	AuditStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error
