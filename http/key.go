@@ -18,6 +18,7 @@ type KeyCreated struct {
 	Expires     *string  `json:"expires"`
 	Permissions []string `json:"permissions"`
 	Environment string   `json:"environment"`
+	AllowedIPs  []string `json:"allowed_ips"`
 }
 
 // KeyItem is a key as lists and gets show it: never the secret.
@@ -30,6 +31,7 @@ type KeyItem struct {
 	Permissions []string `json:"permissions"`
 	Environment string   `json:"environment"`
 	Hint        string   `json:"hint"`
+	AllowedIPs  []string `json:"allowed_ips"`
 }
 
 // KeyList is a page of keys.
@@ -43,6 +45,7 @@ func NewKeyCreated(k *pihu.Key, secret string) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		Permissions: k.Permissions.Strings(), Environment: string(k.Environment),
+		AllowedIPs: k.AllowedIPs,
 	}
 }
 
@@ -52,6 +55,7 @@ func NewKeyItem(k *pihu.Key) KeyItem {
 		ID: k.ID, Name: k.Name, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		LastUsed: timestampPtr(k.LastUsed), Permissions: k.Permissions.Strings(),
 		Environment: string(k.Environment), Hint: k.Hint,
+		AllowedIPs: k.AllowedIPs,
 	}
 }
 
@@ -71,6 +75,7 @@ type createKeyRequest struct {
 	Expiration  *string            `json:"expiration"`
 	Permissions *[]pihu.Permission `json:"permissions"`
 	Environment *string            `json:"environment"`
+	AllowedIPs  *[]string          `json:"allowed_ips"`
 }
 
 // keyRequest turns the body into a pihu.KeyRequest. An explicit empty
@@ -88,6 +93,12 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 	}
 	if b.Permissions != nil {
 		req.Permissions = pihu.Permissions(*b.Permissions)
+	}
+	if b.AllowedIPs != nil {
+		req.AllowedIPs = *b.AllowedIPs
+		if req.AllowedIPs == nil {
+			req.AllowedIPs = []string{} // [] is not null: it is refused as empty
+		}
 	}
 	return req, nil
 }
@@ -109,7 +120,8 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.store.CreateKey(r.Context(), k); err != nil {
+	ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, caller.ID, clientIP(r), k, k.Created)
+	if err := s.store.CreateKey(r.Context(), k, ev); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -21,6 +21,7 @@ type Server struct {
 	logger *slog.Logger
 	now    func() time.Time
 	mux    *http.ServeMux
+	leaks  AddressLimiter
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -31,6 +32,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// LeakedKeysLimiter limits reports of leaked keys per client address
+	// (default: 10 a minute an address, in process).
+	LeakedKeysLimiter AddressLimiter
 }
 
 // New returns a Server answering every route of the API.
@@ -41,6 +45,10 @@ func New(opts Options) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.leaks = opts.LeakedKeysLimiter
+	if s.leaks == nil {
+		s.leaks = newMemoryAddressLimiter(10, time.Minute, s.now)
 	}
 	s.routes()
 	return s
@@ -55,6 +63,10 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/auth/api-keys", s.require("api_key:write", s.createKey))
 	s.mux.Handle("GET /v1/auth/api-keys", s.require("api_key:read", s.listKeys))
 	s.mux.Handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
+	s.mux.Handle("DELETE /v1/auth/api-keys/{id}", s.require("api_key:write", s.revokeKey))
+	s.mux.Handle("POST /v1/auth/api-keys/{id}/rotate", s.require("api_key:write", s.rotateKey))
+	s.mux.HandleFunc("POST /v1/auth/leaked-keys", s.reportLeakedKeys)
+	s.mux.Handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
 
 	s.mux.HandleFunc("/", s.notFound)
@@ -135,8 +147,9 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// require authenticates the request's bearer key and checks that it holds
-// perm ("" for any valid key) before calling h with the key in the context.
+// require authenticates the request's bearer key, checks that it may be
+// used from the client's address and that it holds perm ("" for any valid
+// key) before calling h with the key in the context.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, err := BearerToken(r.Header.Get("Authorization"))
@@ -151,6 +164,11 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
+		}
+		if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
+			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
+				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
+			return
 		}
 		if perm != "" && !k.Permissions.Grants(perm) {
 			s.writeError(w, r, &pihu.Error{
