@@ -3,6 +3,7 @@
 //	pihu serve                         run the API (and the dashboard)
 //	pihu accounts create --name NAME   create an account and its owner key
 //	pihu migrate                       apply the database schema
+//	pihu scan [--revoke] [PATH…]       find (and revoke) leaked keys in files
 //	pihu version                       print the version
 //
 // Every flag has a PIHU_* environment variable; a flag given wins.
@@ -45,6 +46,7 @@ Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu migrate [--database URL]
+  pihu scan [--revoke] [--json] [PATH…]   find leaked keys (exit 1 found, 0 none, 2 error)
   pihu version
 
 Every flag can be set by its PIHU_* environment variable (see README.md);
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAccounts(ctx, rest, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr)
+	case "scan":
+		return runScan(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pihu", buildVersion())
 	case "help", "-h", "--help":
