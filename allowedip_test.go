@@ -140,3 +140,17 @@ func TestNewKey_AllowedIPs(t *testing.T) {
 		t.Errorf("the creator's list changed with its child's: %v", limited.AllowedIPs)
 	}
 }
+
+// BenchmarkIPAllowed measures the check every request of a limited key
+// makes: the worst case, a miss through a full list of 100 ranges.
+func BenchmarkIPAllowed(b *testing.B) {
+	list := make([]string, pihu.MaxAllowedIPs)
+	for i := range list {
+		list[i] = fmt.Sprintf("10.%d.0.0/16", i)
+	}
+	for b.Loop() {
+		if pihu.IPAllowed(list, "192.0.2.1") {
+			b.Fatal("allowed")
+		}
+	}
+}
