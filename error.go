@@ -17,6 +17,7 @@ const (
 	EExpiredAPIKey           = "expired_api_key"
 	ERevokedAPIKey           = "revoked_api_key"
 	EInsufficientPermissions = "insufficient_permissions"
+	EIPNotAllowed            = "ip_not_allowed"
 	ENotFound                = "not_found"
 	EMethodNotAllowed        = "method_not_allowed"
 	EBodyTooLarge            = "body_too_large"

@@ -151,6 +151,7 @@ type KeyRequest struct {
 	Permissions Permissions
 	Expiration  string      // "" or e.g. "30d"
 	Environment Environment // "" means the creator's
+	AllowedIPs  []string    // nil: the creator's (anywhere for an unlimited creator)
 }
 
 // Validate checks the request's own fields (not the creator's rights) and
@@ -187,6 +188,11 @@ func (r *KeyRequest) Validate(creator Environment) error {
 	if !r.Environment.Valid() {
 		return ParamErrorf(EParameterInvalid, "environment", "\"environment\" must be \"live\" or \"test\".")
 	}
+	allowed, err := ParseAllowedIPs(r.AllowedIPs)
+	if err != nil {
+		return err
+	}
+	r.AllowedIPs = allowed
 	return nil
 }
 
@@ -199,7 +205,10 @@ func (r *KeyRequest) Validate(creator Environment) error {
 //   - no outliving: the new key expires no later than the creator
 //     (EParameterInvalid on "expiration");
 //   - environment: a test key creates test keys only
-//     (EInsufficientPermissions).
+//     (EInsufficientPermissions);
+//   - addresses: a creator limited to allowed_ips gives its list to a key
+//     asked without one, and refuses a list reaching beyond its own
+//     (EInsufficientPermissions on "allowed_ips").
 //
 // It returns the key to store and the secret to show once.
 func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key, string, error) {
@@ -222,6 +231,10 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 			return nil, "", err
 		}
 	}
+	allowed, err := checkAllowedIPs(creator, req.AllowedIPs)
+	if err != nil {
+		return nil, "", err
+	}
 	secret := NewSecret(req.Environment)
 	k := &Key{
 		ID:          NewID(PrefixKey),
@@ -233,6 +246,7 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		Hint:        Hint(secret),
 		Created:     now,
 		Expires:     expires,
+		AllowedIPs:  allowed,
 	}
 	return k, secret, nil
 }
@@ -330,8 +344,26 @@ type KeyFilter struct {
 
 // KeyStore keeps API keys. Implementations are safe for concurrent use.
 type KeyStore interface {
-	// CreateKey stores k, whose ID and Digest must be new.
-	CreateKey(ctx context.Context, k *Key) error
+	// CreateKey stores k, whose ID and Digest must be new, and the audit
+	// events given, in one transaction: the log records a key exactly
+	// when the key exists.
+	CreateKey(ctx context.Context, k *Key, events ...*AuditEvent) error
+
+	// RevokeKey revokes key id of account accountID at the time at and
+	// records the events given, in one transaction, and returns the key
+	// as revoked. Returns ENotFound if the key does not exist, belongs to
+	// another account or is already revoked; nothing is recorded then.
+	RevokeKey(ctx context.Context, accountID, id string, at time.Time, events ...*AuditEvent) (*Key, error)
+
+	// RotateKey stores next, the successor of the key next.RotatedFrom of
+	// account next.AccountID, ends the old key at retire, and records the
+	// events given, in one transaction. If retire is not after
+	// next.Created the old key is revoked at next.Created; otherwise its
+	// Expires becomes retire unless it already expires sooner (a grace
+	// period never lengthens a key's life). It returns the old key as
+	// changed. Returns ENotFound if the old key does not exist, belongs to
+	// another account or is revoked; nothing is changed then.
+	RotateKey(ctx context.Context, next *Key, retire time.Time, events ...*AuditEvent) (old *Key, err error)
 
 	// KeyByDigest returns the key whose secret has the given SHA-256,
 	// revoked or expired keys included (the caller tells them apart).

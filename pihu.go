@@ -21,6 +21,7 @@ type Store interface {
 	KeyStore
 	CandidateStore
 	InterviewStore
+	AuditStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

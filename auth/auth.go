@@ -30,6 +30,10 @@ type Authenticator struct {
 	mu    sync.RWMutex
 	cache map[[32]byte]entry
 	byID  map[string][32]byte
+	// invalidations counts calls to Invalidate. A key read from the store
+	// is cached only if none happened during the read, so that a read
+	// that raced a revocation cannot put the key back for a whole TTL.
+	invalidations uint64
 
 	usageMu sync.Mutex
 	usage   map[string]time.Time
@@ -146,6 +150,7 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 
 	a.mu.RLock()
 	e, ok := a.cache[digest]
+	gen := a.invalidations
 	a.mu.RUnlock()
 	if ok && a.now().Sub(e.loaded) < a.ttl {
 		return e.key, nil
@@ -168,6 +173,12 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 		return nil, errInvalid
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.invalidations != gen {
+		// A key changed while this one was read: it may be this one, as
+		// it was before the change. Use it for this request only.
+		return k, nil
+	}
 	if len(a.cache) >= a.max {
 		for d, old := range a.cache { // evict an arbitrary entry
 			delete(a.cache, d)
@@ -177,14 +188,17 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	}
 	a.cache[digest] = entry{key: k, loaded: a.now()}
 	a.byID[k.ID] = digest
-	a.mu.Unlock()
 	return k, nil
 }
 
 // Invalidate drops key id from the cache, so that the next request with its
-// secret reads the store. Call it after any change to a key.
+// secret reads the store and sees the change. Call it after any change to
+// a key (revocation, rotation, a leak report): it is the one place a
+// change reaches the hot path, and where sharing it with other instances
+// belongs.
 func (a *Authenticator) Invalidate(id string) {
 	a.mu.Lock()
+	a.invalidations++
 	if d, ok := a.byID[id]; ok {
 		delete(a.cache, d)
 		delete(a.byID, id)

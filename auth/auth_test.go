@@ -84,7 +84,7 @@ func TestAuthenticate(t *testing.T) {
 	})
 	t.Run("ErrMalformedReadsNothing", func(t *testing.T) {
 		before := store.reads
-		_, err := a.Authenticate(ctx, secret[:len(secret)-1]+"x")
+		_, err := a.Authenticate(ctx, corrupt(secret))
 		if pihu.ErrorCode(err) != pihu.EInvalidAPIKey || store.reads != before {
 			t.Errorf("got %v and %d reads, want invalid_api_key and none", err, store.reads-before)
 		}
@@ -136,7 +136,7 @@ func TestAuthenticateGuarded(t *testing.T) {
 	if _, err := a.AuthenticateGuarded(ctx, secret, guard); err != nil || calls != 0 || store.reads != before+1 {
 		t.Errorf("stale key: got %v, %d guard calls, %d reads; want the key, none, one", err, calls, store.reads-before)
 	}
-	if _, err := a.AuthenticateGuarded(ctx, secret[:len(secret)-1]+"x", guard); pihu.ErrorCode(err) != pihu.EInvalidAPIKey || calls != 0 {
+	if _, err := a.AuthenticateGuarded(ctx, corrupt(secret), guard); pihu.ErrorCode(err) != pihu.EInvalidAPIKey || calls != 0 {
 		t.Errorf("malformed key: got %v with %d guard calls, want invalid_api_key and none", err, calls)
 	}
 }
@@ -186,4 +186,14 @@ func BenchmarkAuthenticate_Warm(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// corrupt returns secret with its last character changed, so that its
+// checksum is wrong.
+func corrupt(secret string) string {
+	last := byte('x')
+	if secret[len(secret)-1] == last {
+		last = 'y'
+	}
+	return secret[:len(secret)-1] + string(last)
 }

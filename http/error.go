@@ -23,6 +23,7 @@ var codes = map[string]struct {
 	pihu.EExpiredAPIKey:           {http.StatusUnauthorized, "authentication_error"},
 	pihu.ERevokedAPIKey:           {http.StatusUnauthorized, "authentication_error"},
 	pihu.EInsufficientPermissions: {http.StatusForbidden, "permission_error"},
+	pihu.EIPNotAllowed:            {http.StatusForbidden, "permission_error"},
 	pihu.ENotFound:                {http.StatusNotFound, "invalid_request_error"},
 	pihu.EMethodNotAllowed:        {http.StatusMethodNotAllowed, "invalid_request_error"},
 	pihu.EBodyTooLarge:            {http.StatusRequestEntityTooLarge, "invalid_request_error"},
@@ -72,6 +73,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		w.Header().Set("WWW-Authenticate", v)
 	case http.StatusForbidden:
+		// Only a missing permission is a scope problem (RFC 6750); a key
+		// used from an address it is not allowed is not, and gets no
+		// challenge.
+		if code != pihu.EInsufficientPermissions {
+			break
+		}
 		v := `Bearer realm="pihu", error="insufficient_scope"`
 		if obj.Required != "" {
 			v += `, scope="` + obj.Required + `"`

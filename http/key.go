@@ -20,6 +20,7 @@ type KeyCreated struct {
 	Permissions []string `json:"permissions"`
 	Environment string   `json:"environment"`
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
+	AllowedIPs  []string `json:"allowed_ips"`
 }
 
 // KeyItem is a key as lists and gets show it: never the secret.
@@ -33,6 +34,7 @@ type KeyItem struct {
 	Environment string   `json:"environment"`
 	Hint        string   `json:"hint"`
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
+	AllowedIPs  []string `json:"allowed_ips"`
 }
 
 // KeyList is a page of keys.
@@ -46,6 +48,7 @@ func NewKeyCreated(k *pihu.Key, secret string) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), RateLimit: rateLimit(k),
+		AllowedIPs: k.AllowedIPs,
 	}
 }
 
@@ -55,6 +58,7 @@ func NewKeyItem(k *pihu.Key) KeyItem {
 		ID: k.ID, Name: k.Name, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		LastUsed: timestampPtr(k.LastUsed), Permissions: k.Permissions.Strings(),
 		Environment: string(k.Environment), Hint: k.Hint, RateLimit: rateLimit(k),
+		AllowedIPs: k.AllowedIPs,
 	}
 }
 
@@ -84,6 +88,7 @@ type createKeyRequest struct {
 	Permissions *[]pihu.Permission `json:"permissions"`
 	Environment *string            `json:"environment"`
 	RateLimit   *string            `json:"rate_limit"`
+	AllowedIPs  *[]string          `json:"allowed_ips"`
 }
 
 // keyRequest turns the body into a pihu.KeyRequest. An explicit empty
@@ -101,6 +106,12 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 	}
 	if b.Permissions != nil {
 		req.Permissions = pihu.Permissions(*b.Permissions)
+	}
+	if b.AllowedIPs != nil {
+		req.AllowedIPs = *b.AllowedIPs
+		if req.AllowedIPs == nil {
+			req.AllowedIPs = []string{} // [] is not null: it is refused as empty
+		}
 	}
 	return req, nil
 }
@@ -133,7 +144,8 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		}
 		k.RateLimit = limit.String()
 	}
-	if err := s.store.CreateKey(r.Context(), k); err != nil {
+	ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, caller.ID, clientIP(r), k, k.Created)
+	if err := s.store.CreateKey(r.Context(), k, ev); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -144,7 +144,7 @@ func TestKeys_CreateRateLimit(t *testing.T) {
 		if k.RateLimit == nil || *k.RateLimit != "100/m" {
 			t.Errorf("rate_limit: got %v, want 100/m", k.RateLimit)
 		}
-		if !strings.Contains(string(r.body), `"environment":"live","rate_limit":"100/m"}`) {
+		if !strings.Contains(string(r.body), `"environment":"live","rate_limit":"100/m",`) {
 			t.Errorf("rate_limit is not right after environment: %s", r.body)
 		}
 	}

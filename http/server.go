@@ -26,6 +26,7 @@ type Server struct {
 	defaultLimit    ratelimit.Limit
 	failedAuthLimit ratelimit.Limit
 	proxyHeader     string
+	leaks           AddressLimiter
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -53,6 +54,9 @@ type Options struct {
 	// X-Forwarded-For) instead of the TCP peer. Set it only when every
 	// request comes through a proxy that writes that header.
 	TrustedProxyHeader string
+	// LeakedKeysLimiter limits reports of leaked keys per client address
+	// (default: 10 a minute an address, in process).
+	LeakedKeysLimiter AddressLimiter
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -67,6 +71,10 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.initRateLimits(opts)
+	s.leaks = opts.LeakedKeysLimiter
+	if s.leaks == nil {
+		s.leaks = newMemoryAddressLimiter(10, time.Minute, s.now)
+	}
 	s.routes()
 	return s
 }
@@ -80,6 +88,10 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/auth/api-keys", s.require("api_key:write", s.createKey))
 	s.mux.Handle("GET /v1/auth/api-keys", s.require("api_key:read", s.listKeys))
 	s.mux.Handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
+	s.mux.Handle("DELETE /v1/auth/api-keys/{id}", s.require("api_key:write", s.revokeKey))
+	s.mux.Handle("POST /v1/auth/api-keys/{id}/rotate", s.require("api_key:write", s.rotateKey))
+	s.mux.HandleFunc("POST /v1/auth/leaked-keys", s.reportLeakedKeys)
+	s.mux.Handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
 	s.mux.Handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
 
@@ -176,9 +188,10 @@ func clientIP(r *http.Request) string {
 	return clientAddress(r, "")
 }
 
-// require authenticates the request's bearer key, spends one request of
-// its rate limit, and checks that it holds perm ("" for any valid key)
-// before calling h with the key in the context.
+// require authenticates the request's bearer key, checks that it may be
+// used from the client's address, spends one request of its rate limit,
+// and checks that it holds perm ("" for any valid key) before calling h
+// with the key in the context.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, err := s.authenticate(w, r)
@@ -188,6 +201,11 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
+		}
+		if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
+			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
+				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
+			return
 		}
 		if err := s.limitKey(w, r, k); err != nil {
 			s.writeError(w, r, err)

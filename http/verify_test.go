@@ -130,7 +130,7 @@ func TestVerify(t *testing.T) {
 		{name: "NotFoundUnknown", method: "POST", path: "/v1/auth/verify", key: verifier, body: key(forged(1)[0]), status: 200, check: notFound},
 		{name: "NotFoundMalformed", method: "POST", path: "/v1/auth/verify", key: verifier, body: key("ph_live_abc123"), status: 200, check: notFound},
 		{name: "NotFoundNotAKey", method: "POST", path: "/v1/auth/verify", key: verifier, body: key("hello"), status: 200, check: notFound},
-		{name: "NotFoundBadChecksum", method: "POST", path: "/v1/auth/verify", key: verifier, body: key(plain.Key[:len(plain.Key)-1] + "x"), status: 200, check: notFound},
+		{name: "NotFoundBadChecksum", method: "POST", path: "/v1/auth/verify", key: verifier, body: key(corrupt(plain.Key)), status: 200, check: notFound},
 		{name: "NotFoundOtherAccount", method: "POST", path: "/v1/auth/verify", key: verifier, body: key(otherSecret, "*"), status: 200, check: notFound},
 		{name: "NotFoundLiveKeyForTestCaller", method: "POST", path: "/v1/auth/verify", key: testVerifier, body: key(plain.Key), status: 200, check: notFound},
 
@@ -193,4 +193,14 @@ func TestVerify(t *testing.T) {
 			t.Errorf("other account's key: got %d with %q remaining, want 200 and 999", r.status, r.header.Get("RateLimit-Remaining"))
 		}
 	})
+}
+
+// corrupt returns secret with its last character changed, so that its
+// checksum is wrong.
+func corrupt(secret string) string {
+	last := byte('x')
+	if secret[len(secret)-1] == last {
+		last = 'y'
+	}
+	return secret[:len(secret)-1] + string(last)
 }

@@ -21,10 +21,19 @@ const (
 	maxLimit     = 100
 )
 
-// CreateKey stores k, revocation and last use included. An id or digest
-// already stored, or an unknown account, is an error (EInternal).
-func (db *DB) CreateKey(ctx context.Context, k *pihu.Key) error {
-	return insertKey(ctx, db.db, k)
+// CreateKey stores k, revocation and last use included, and the audit
+// events given, in one transaction. An id or digest already stored, or an
+// unknown account, is an error (EInternal), and then nothing is stored.
+func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditEvent) error {
+	if len(events) == 0 {
+		return insertKey(ctx, db.db, k)
+	}
+	return db.inTx(ctx, "create key "+k.ID, func(tx *sql.Tx) error {
+		if err := insertKey(ctx, tx, k); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
 }
 
 // execer is what insertKey needs of a *sql.DB or a *sql.Tx.

@@ -61,6 +61,23 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	})
 	t.Run("Candidates", func(t *testing.T) { runCandidates(t, run) })
 	t.Run("Interviews", func(t *testing.T) { runInterviews(t, run) })
+	t.Run("Lifecycle", func(t *testing.T) {
+		run(t, "Revoke", testLifecycleRevoke)
+		run(t, "RevokeNotFound", testLifecycleRevokeNotFound)
+		run(t, "RevokeConcurrent", testLifecycleRevokeConcurrent)
+		run(t, "RotateNow", testLifecycleRotateNow)
+		run(t, "RotateGrace", testLifecycleRotateGrace)
+		run(t, "RotateNotFound", testLifecycleRotateNotFound)
+		run(t, "RotateIsAtomic", testLifecycleRotateIsAtomic)
+	})
+	t.Run("Audit", func(t *testing.T) {
+		run(t, "CreateKeyRecordsEvents", testAuditCreateKeyRecordsEvents)
+		run(t, "CreateKeyWithoutEvents", testAuditCreateKeyWithoutEvents)
+		run(t, "CreateKeyIsAtomic", testAuditCreateKeyIsAtomic)
+		run(t, "ListPagination", testAuditListPagination)
+		run(t, "ListEnvironmentFilter", testAuditListEnvironmentFilter)
+		run(t, "ListOnlyOwnAccount", testAuditListOnlyOwnAccount)
+	})
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,
@@ -188,8 +205,7 @@ func testKeysCreateAndGetByDigest(t *testing.T, s pihu.Store) {
 }
 
 // testKeysRoundTripAllFields stores a key with every optional field set,
-// revocation included: revocation is not a store method yet, so a revoked
-// key is one created revoked.
+// revocation included (a key created revoked; RevokeKey has its own rules).
 func testKeysRoundTripAllFields(t *testing.T, s pihu.Store) {
 	a, owner := mustCreateAccount(t, s, "Acme")
 	k := newKey(t, a.ID, pihu.KeyRequest{Name: "Rotated", Permissions: pihu.Permissions{"*"}, Expiration: "1h"}, epoch)

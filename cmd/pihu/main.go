@@ -4,6 +4,7 @@
 //	pihu accounts create --name NAME   create an account and its owner key
 //	pihu keys list|create|get|…        manage API keys through the API
 //	pihu migrate                       apply the database schema
+//	pihu scan [--revoke] [PATH…]       find (and revoke) leaked keys in files
 //	pihu version                       print the version
 //
 // Every flag has a PIHU_* environment variable; a flag given wins.
@@ -48,6 +49,7 @@ Usage:
   pihu accounts create --name NAME [--database URL] [--json]
   pihu keys list|create|get|revoke|rotate …  (run "pihu keys help"; uses PIHU_API_KEY, PIHU_API_URL)
   pihu migrate [--database URL]
+  pihu scan [--revoke] [--json] [PATH…]   find leaked keys (exit 1 found, 0 none, 2 error)
   pihu version
 
 Every flag can be set by its PIHU_* environment variable (see README.md);
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeys(ctx, rest, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr)
+	case "scan":
+		return runScan(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pihu", buildVersion())
 	case "help", "-h", "--help":

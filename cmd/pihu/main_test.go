@@ -348,7 +348,7 @@ func TestServe_RateLimits(t *testing.T) {
 	if res := get(owner, "192.0.2.1"); res.StatusCode != 429 || res.Header.Get("Retry-After") != "20" {
 		t.Errorf("4th request at 3/m: got %d, Retry-After %q; want 429 and 20", res.StatusCode, res.Header.Get("Retry-After"))
 	}
-	wrong := owner[:len(owner)-1] + "x"
+	wrong := corrupt(owner)
 	for i, want := range []int{401, 401, 429} {
 		if res := get(wrong, "198.51.100.7"); res.StatusCode != want {
 			t.Errorf("wrong key %d at 2/m: got %d, want %d", i+1, res.StatusCode, want)
@@ -357,4 +357,14 @@ func TestServe_RateLimits(t *testing.T) {
 	if res := get(wrong, "198.51.100.8"); res.StatusCode != 401 {
 		t.Errorf("wrong key from another address (X-Forwarded-For trusted): got %d, want 401", res.StatusCode)
 	}
+}
+
+// corrupt returns secret with its last character changed, so that its
+// checksum is wrong.
+func corrupt(secret string) string {
+	last := byte('x')
+	if secret[len(secret)-1] == last {
+		last = 'y'
+	}
+	return secret[:len(secret)-1] + string(last)
 }

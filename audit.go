@@ -1,0 +1,75 @@
+package pihu
+
+import (
+	"context"
+	"time"
+)
+
+// Audit actions: what happened to the target of an AuditEvent.
+const (
+	ActionKeyCreated = "api_key.created"
+	ActionKeyRevoked = "api_key.revoked"
+	ActionKeyRotated = "api_key.rotated"
+	ActionKeyLeaked  = "api_key.leaked"
+)
+
+// ActorAnonymous is the actor of a change made without a key or a user:
+// a report of leaked keys, where holding the key is the right to revoke it.
+const ActorAnonymous = "anonymous"
+
+// AuditEvent records one change to a key: who (Actor, from IP) did what
+// (Action) to which key (Target), and when. It never holds a secret.
+type AuditEvent struct {
+	ID        string // "evt_…"
+	AccountID string
+	// Environment is the target key's: a test key sees only the events
+	// of test keys. "" for an event about no key (such as a sign-in).
+	Environment Environment
+	Action      string // one of the Action… constants
+	// Actor is the id of the key (or user) that made the change, or
+	// ActorAnonymous.
+	Actor   string
+	Target  string // the id of the key changed
+	IP      string // the client address the change came from
+	Created time.Time
+}
+
+// NewAuditEvent returns the event of actor, at client address ip, doing
+// action to key target at the time at.
+func NewAuditEvent(action, actor, ip string, target *Key, at time.Time) *AuditEvent {
+	return &AuditEvent{
+		ID:          NewID(PrefixEvent),
+		AccountID:   target.AccountID,
+		Environment: target.Environment,
+		Action:      action,
+		Actor:       actor,
+		Target:      target.ID,
+		IP:          ip,
+		Created:     Timestamp(at),
+	}
+}
+
+// AuditFilter selects a page of an account's audit events, newest first.
+type AuditFilter struct {
+	AccountID string
+	// Environment, if set, limits the page to events of that
+	// environment.
+	Environment Environment
+	// Limit is the page size, 1 to 100.
+	Limit int
+	// StartingAfter is the id of the event the page starts after (""
+	// for the first page).
+	StartingAfter string
+}
+
+// AuditStore keeps the audit log. Events are written by the KeyStore
+// methods that change keys, in the same transaction as the change, so that
+// the log holds a change exactly when it happened; this interface only
+// reads them. Implementations are safe for concurrent use.
+type AuditStore interface {
+	// ListAuditEvents returns a page of events, newest first (in the order
+	// they were recorded), and whether more follow. A Limit out of 1 to
+	// 100 means 10 if below, 100 if above. Returns EParameterInvalid on
+	// "starting_after" if that id is not one of the account's events.
+	ListAuditEvents(ctx context.Context, f AuditFilter) (events []*AuditEvent, hasMore bool, err error)
+}

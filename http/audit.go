@@ -1,0 +1,52 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// AuditEventItem is an audit event as the API shows it.
+type AuditEventItem struct {
+	ID      string `json:"id"`
+	Action  string `json:"action"`
+	Actor   string `json:"actor"`
+	Target  string `json:"target"`
+	IP      string `json:"ip"`
+	Created string `json:"created"`
+}
+
+// AuditEventList is a page of audit events.
+type AuditEventList struct {
+	Data    []AuditEventItem `json:"data"`
+	HasMore bool             `json:"has_more"`
+}
+
+// NewAuditEventItem is ev as the API shows it.
+func NewAuditEventItem(ev *pihu.AuditEvent) AuditEventItem {
+	return AuditEventItem{ID: ev.ID, Action: ev.Action, Actor: ev.Actor, Target: ev.Target, IP: ev.IP, Created: timestamp(ev.Created)}
+}
+
+// listAuditEvents shows the account's audit log, newest first, paginated
+// like keys. A test key sees only the events of test keys, as it sees only
+// test keys.
+func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	page, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	events, more, err := s.store.ListAuditEvents(r.Context(), pihu.AuditFilter{
+		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter,
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := AuditEventList{Data: make([]AuditEventItem, 0, len(events)), HasMore: more}
+	for _, ev := range events {
+		out.Data = append(out.Data, NewAuditEventItem(ev))
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,196 @@
+package http
+
+import (
+	"maps"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// RevokedKey is the response to revoking a key: the key as lists showed
+// it, and "revoked": true.
+type RevokedKey struct {
+	KeyItem
+	Revoked bool `json:"revoked"`
+}
+
+// RotatedKey is the response to rotating a key: the new key, shown once as
+// at creation, and the id of the key it replaces.
+type RotatedKey struct {
+	KeyCreated
+	RotatedFrom string `json:"rotated_from"`
+}
+
+// LeakReport is the response to a report of leaked keys.
+type LeakReport struct {
+	// Revoked is how many of the keys given were valid and are now
+	// revoked.
+	Revoked int `json:"revoked"`
+}
+
+// revokeKey revokes the key of the path's {id}, the caller's own included.
+// A key already revoked has left the list: 404. It takes no parameters: a
+// body, if any, must be an empty object.
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := decode(w, r, &struct{}{}, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, err := s.findKey(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	ev := pihu.NewAuditEvent(pihu.ActionKeyRevoked, caller.ID, clientIP(r), k, now)
+	revoked, err := s.store.RevokeKey(r.Context(), k.AccountID, k.ID, now, ev)
+	if pihu.ErrorCode(err) == pihu.ENotFound { // revoked since findKey read it
+		err = pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", k.ID)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.auth.Invalidate(k.ID)
+	writeJSON(w, http.StatusOK, RevokedKey{KeyItem: NewKeyItem(revoked), Revoked: true})
+}
+
+type rotateKeyRequest struct {
+	ExpireOldIn *string `json:"expire_old_in"`
+}
+
+// rotateKey replaces the key of the path's {id} by a new one with the same
+// settings, and ends the old one now or after the grace period
+// expire_old_in.
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body rotateKeyRequest
+	if err := decode(w, r, &body, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	grace, err := pihu.ParseExpireOldIn(derefOr(body.ExpireOldIn, pihu.ExpireNow))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	old, err := s.findKey(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	next, secret, err := old.Successor(caller, s.now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ip := clientIP(r)
+	_, err = s.store.RotateKey(r.Context(), next, next.Created.Add(grace),
+		pihu.NewAuditEvent(pihu.ActionKeyCreated, caller.ID, ip, next, next.Created),
+		pihu.NewAuditEvent(pihu.ActionKeyRotated, caller.ID, ip, old, next.Created))
+	if pihu.ErrorCode(err) == pihu.ENotFound { // revoked since findKey read it
+		err = pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", old.ID)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.auth.Invalidate(old.ID)
+	writeJSON(w, http.StatusOK, RotatedKey{KeyCreated: NewKeyCreated(next, secret), RotatedFrom: old.ID})
+}
+
+type leakedKeysRequest struct {
+	Keys *[]string `json:"keys"`
+}
+
+// reportLeakedKeys revokes every valid key given: holding a key is the
+// right to revoke it, so no key is needed. Strings that are not keys with a
+// right checksum are ignored; known keys that are already revoked or
+// expired are not counted. Reports are limited per client address.
+func (s *Server) reportLeakedKeys(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r)
+	if ok, wait := s.leaks.Allow(r.Context(), ip); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.writeError(w, r, pihu.Errorf(pihu.ERateLimited,
+			"Too many reports of leaked keys from this address; wait %d seconds and send the rest in one report of up to %d keys.",
+			int(math.Ceil(wait.Seconds())), pihu.MaxLeakedKeys))
+		return
+	}
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body leakedKeysRequest
+	if err := decode(w, r, &body, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.Keys == nil {
+		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterMissing, "keys",
+			"Give \"keys\": the list of leaked keys to revoke, such as [\"ph_live_…\"]."))
+		return
+	}
+	if n := len(*body.Keys); n > pihu.MaxLeakedKeys {
+		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "keys",
+			"\"keys\" holds %d keys; send at most %d in one report.", n, pihu.MaxLeakedKeys))
+		return
+	}
+	revoked := 0
+	for _, secret := range pihu.LeakedSecrets(*body.Keys) {
+		k, err := s.auth.Lookup(r.Context(), secret)
+		if pihu.ErrorCode(err) == pihu.EInvalidAPIKey { // unknown
+			continue
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		now := s.now()
+		if ok, _ := k.Active(now); !ok {
+			continue
+		}
+		ev := pihu.NewAuditEvent(pihu.ActionKeyLeaked, pihu.ActorAnonymous, ip, k, now)
+		_, err = s.store.RevokeKey(r.Context(), k.AccountID, k.ID, now, ev)
+		if pihu.ErrorCode(err) == pihu.ENotFound { // revoked meanwhile
+			s.auth.Invalidate(k.ID)
+			continue
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.auth.Invalidate(k.ID)
+		revoked++
+	}
+	writeJSON(w, http.StatusOK, LeakReport{Revoked: revoked})
+}
+
+// noParameters refuses a query string on an endpoint that takes its
+// parameters in the body, so that a misplaced one is not silently ignored.
+func noParameters(r *http.Request) error {
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return nil
+	}
+	name := slices.Min(slices.Collect(maps.Keys(q)))
+	return pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a parameter of this request; it takes none in the URL.", name)
+}
+
+func derefOr(s *string, def string) string {
+	if s == nil {
+		return def
+	}
+	return *s
+}

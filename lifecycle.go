@@ -1,0 +1,103 @@
+package pihu
+
+import (
+	"slices"
+	"time"
+)
+
+// Successor builds the key that replaces k when creator rotates it at now:
+// a new secret with k's name, permissions, environment, rate limit,
+// allowed addresses and lifetime (k's Expires minus its Created, counted
+// from now; none if k never expires), and RotatedFrom set to k.ID.
+//
+// The rules for keys that create keys apply with creator as the creator
+// (see NewKey and CheckGrant): EInsufficientPermissions if the creator
+// lacks one of k's permissions, k's environment, or k's addresses; and
+// EParameterInvalid on "expiration" if the new key would outlive the
+// creator. It returns the key to store and the secret to show once.
+func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
+	now = Timestamp(now)
+	var expires *time.Time
+	if k.Expires != nil {
+		t := now.Add(k.Expires.Sub(k.Created))
+		expires = &t
+	}
+	if err := CheckGrant(creator, k.Permissions, k.Environment, expires); err != nil {
+		if e, ok := err.(*Error); ok && e.Param == "expiration" {
+			lives := "never expire"
+			if expires != nil {
+				lives = "expire at " + expires.UTC().Format(time.RFC3339)
+			}
+			return nil, "", ParamErrorf(EParameterInvalid, "expiration",
+				"The new key would keep the old key's lifetime and so %s, after this key, which expires at %s; a key cannot outlive the key that creates it. Rotate it with a key that lives longer.",
+				lives, creator.Expires.UTC().Format(time.RFC3339))
+		}
+		return nil, "", err
+	}
+	if k.AllowedIPs == nil && creator.AllowedIPs != nil {
+		// Creating a key, no list means the creator's; a rotation must
+		// keep the old key's reach exactly, or refuse.
+		return nil, "", &Error{
+			Code:    EInsufficientPermissions,
+			Param:   "allowed_ips",
+			Message: "This key may only be used from some addresses, and the key it would rotate may be used from anywhere; rotate it with a key that has no allowed_ips.",
+		}
+	}
+	allowed, err := checkAllowedIPs(creator, k.AllowedIPs)
+	if err != nil {
+		return nil, "", err
+	}
+	secret := NewSecret(k.Environment)
+	return &Key{
+		ID:          NewID(PrefixKey),
+		AccountID:   k.AccountID,
+		Name:        k.Name,
+		Environment: k.Environment,
+		Permissions: slices.Clone(k.Permissions),
+		Digest:      Digest(secret),
+		Hint:        Hint(secret),
+		Created:     now,
+		Expires:     expires,
+		RotatedFrom: k.ID,
+		RateLimit:   k.RateLimit,
+		AllowedIPs:  slices.Clone(allowed),
+	}, secret, nil
+}
+
+// ExpireNow is the expire_old_in that ends the old key of a rotation at
+// once.
+const ExpireNow = "now"
+
+// ParseExpireOldIn parses how long the old key of a rotation keeps working:
+// "now" (0: it is revoked) or a lifetime as for expiration ("24h", "7d").
+// Returns EParameterInvalid on "expire_old_in" otherwise.
+func ParseExpireOldIn(s string) (time.Duration, error) {
+	if s == ExpireNow {
+		return 0, nil
+	}
+	d, err := parseLifetime(s, "expire_old_in")
+	if err != nil {
+		return 0, ParamErrorf(EParameterInvalid, "expire_old_in",
+			"%q is not a grace period: use \"now\" to end the old key at once, or a whole number followed by m, h, d or w (minutes, hours, days, weeks), such as \"24h\", at most 3650 days.", s)
+	}
+	return d, nil
+}
+
+// MaxLeakedKeys is the most keys one report of leaked keys may hold.
+const MaxLeakedKeys = 1000
+
+// LeakedSecrets returns the strings of a report of leaked keys that are
+// shaped like keys with a right checksum, each once, in the order given:
+// the only ones worth looking up. Anything else is dropped without an
+// error, so that a report of lookalikes revokes nothing and costs no read.
+func LeakedSecrets(reported []string) []string {
+	out := make([]string, 0, len(reported))
+	seen := make(map[string]bool, len(reported))
+	for _, s := range reported {
+		if _, ok := ParseSecret(s); ok && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

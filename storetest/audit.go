@@ -1,0 +1,218 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+)
+
+func testAuditCreateKeyRecordsEvents(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	k := newKey(t, a.ID, pihu.KeyRequest{Name: "CI", Permissions: pihu.Permissions{"candidate:read"}, Environment: pihu.Test}, epoch.Add(time.Minute))
+	ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "203.0.113.7", k, epoch.Add(time.Minute))
+	if err := s.CreateKey(t.Context(), k, ev); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	got, err := s.Key(t.Context(), a.ID, k.ID)
+	if err != nil {
+		t.Fatalf("Key: %v", err)
+	}
+	checkKey(t, got, k)
+	events, hasMore := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Limit: 10})
+	checkEvents(t, events, []*pihu.AuditEvent{ev})
+	if hasMore {
+		t.Errorf("hasMore: got %v, want %v", hasMore, false)
+	}
+	// The event is as given, field by field.
+	if ev.Environment != pihu.Test || ev.Target != k.ID || ev.Actor != owner.ID || ev.AccountID != a.ID {
+		t.Errorf("NewAuditEvent: got %+v", ev)
+	}
+}
+
+func testAuditCreateKeyWithoutEvents(t *testing.T, s pihu.Store) {
+	a, _ := mustCreateAccount(t, s, "Acme")
+	mustCreateKey(t, s, newKey(t, a.ID, readKey("Quiet"), epoch))
+	events, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Limit: 10})
+	checkEvents(t, events, nil)
+}
+
+// testAuditCreateKeyIsAtomic checks that a key that cannot be stored
+// leaves no event, and an event that cannot be stored leaves no key.
+func testAuditCreateKeyIsAtomic(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	first := newKey(t, a.ID, readKey("First"), epoch)
+	firstEvent := pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "127.0.0.1", first, epoch)
+	if err := s.CreateKey(t.Context(), first, firstEvent); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+
+	dupKey := newKey(t, a.ID, readKey("Duplicate digest"), epoch)
+	dupKey.Digest = first.Digest
+	if err := s.CreateKey(t.Context(), dupKey, pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "127.0.0.1", dupKey, epoch)); err == nil {
+		t.Fatal("CreateKey with a duplicate digest: got nil error, want one")
+	}
+
+	dupEvent := newKey(t, a.ID, readKey("Duplicate event"), epoch)
+	ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "127.0.0.1", dupEvent, epoch)
+	ev.ID = firstEvent.ID
+	if err := s.CreateKey(t.Context(), dupEvent, ev); err == nil {
+		t.Fatal("CreateKey with a duplicate event id: got nil error, want one")
+	}
+	_, err := s.Key(t.Context(), a.ID, dupEvent.ID)
+	checkError(t, err, pihu.ENotFound, "")
+
+	events, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Limit: 10})
+	checkEvents(t, events, []*pihu.AuditEvent{firstEvent})
+}
+
+// testAuditListPagination pages through events recorded in the same
+// second: every event on exactly one page, newest first.
+func testAuditListPagination(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	var want []*pihu.AuditEvent
+	for i := range 13 {
+		k := newKey(t, a.ID, readKey(fmt.Sprintf("Key %d", i)), epoch)
+		ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "127.0.0.1", k, epoch)
+		if err := s.CreateKey(t.Context(), k, ev); err != nil {
+			t.Fatalf("CreateKey: %v", err)
+		}
+		want = append(want, ev)
+	}
+	slices.Reverse(want)
+
+	for _, limit := range []int{1, 4, 13, 100} {
+		t.Run(fmt.Sprint("Limit", limit), func(t *testing.T) {
+			var got []*pihu.AuditEvent
+			f := pihu.AuditFilter{AccountID: a.ID, Limit: limit}
+			for pages := 1; ; pages++ {
+				page, hasMore := mustListEvents(t, s, f)
+				if len(page) == 0 || len(page) > limit {
+					t.Fatalf("page %d: got %v events, want 1 to %v", pages, len(page), limit)
+				}
+				if wantMore := len(got)+len(page) < len(want); hasMore != wantMore {
+					t.Fatalf("page %d: hasMore: got %v, want %v", pages, hasMore, wantMore)
+				}
+				got = append(got, page...)
+				if !hasMore {
+					break
+				}
+				f.StartingAfter = page[len(page)-1].ID
+			}
+			checkEvents(t, got, want)
+		})
+	}
+	for _, tt := range []struct{ limit, want int }{{0, 10}, {-1, 10}, {101, 13}} {
+		got, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Limit: tt.limit})
+		if len(got) != tt.want {
+			t.Errorf("Limit %d: got %v events, want %v", tt.limit, len(got), tt.want)
+		}
+	}
+}
+
+func testAuditListEnvironmentFilter(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	var live, test []*pihu.AuditEvent
+	for i, env := range []pihu.Environment{pihu.Test, pihu.Live, pihu.Test, pihu.Live} {
+		req := readKey(fmt.Sprintf("Key %d", i))
+		req.Environment = env
+		k := newKey(t, a.ID, req, epoch)
+		ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "127.0.0.1", k, epoch)
+		if err := s.CreateKey(t.Context(), k, ev); err != nil {
+			t.Fatalf("CreateKey: %v", err)
+		}
+		if env == pihu.Test {
+			test = append([]*pihu.AuditEvent{ev}, test...)
+		} else {
+			live = append([]*pihu.AuditEvent{ev}, live...)
+		}
+	}
+	// An event about no key has no environment: only an unfiltered list
+	// shows it.
+	k := newKey(t, a.ID, readKey("Other"), epoch)
+	keyless := pihu.NewAuditEvent("user.login", "user_1", "127.0.0.1", k, epoch)
+	keyless.Environment, keyless.Target = "", "user_1"
+	if err := s.CreateKey(t.Context(), k, keyless); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+
+	got, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Environment: pihu.Test, Limit: 10})
+	checkEvents(t, got, test)
+	got, _ = mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Environment: pihu.Live, Limit: 10})
+	checkEvents(t, got, live)
+	got, _ = mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Limit: 10})
+	if len(got) != 5 || got[0].ID != keyless.ID {
+		t.Fatalf("no filter: got %v events, want 5, the keyless one first", len(got))
+	}
+	checkEvent(t, got[0], keyless)
+	// Paging a filtered list: the cursor may be any event of the account.
+	got, _ = mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Environment: pihu.Test, Limit: 10, StartingAfter: live[1].ID})
+	checkEvents(t, got, test[1:])
+}
+
+func testAuditListOnlyOwnAccount(t *testing.T, s pihu.Store) {
+	a, ownerA := mustCreateAccount(t, s, "Acme")
+	b, ownerB := mustCreateAccount(t, s, "Other")
+	ka := newKey(t, a.ID, readKey("A's"), epoch)
+	evA := pihu.NewAuditEvent(pihu.ActionKeyCreated, ownerA.ID, "127.0.0.1", ka, epoch)
+	kb := newKey(t, b.ID, readKey("B's"), epoch)
+	evB := pihu.NewAuditEvent(pihu.ActionKeyCreated, ownerB.ID, "127.0.0.1", kb, epoch)
+	for _, c := range []struct {
+		k  *pihu.Key
+		ev *pihu.AuditEvent
+	}{{ka, evA}, {kb, evB}} {
+		if err := s.CreateKey(t.Context(), c.k, c.ev); err != nil {
+			t.Fatalf("CreateKey: %v", err)
+		}
+	}
+	got, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Limit: 10})
+	checkEvents(t, got, []*pihu.AuditEvent{evA})
+	got, _ = mustListEvents(t, s, pihu.AuditFilter{AccountID: b.ID, Limit: 10})
+	checkEvents(t, got, []*pihu.AuditEvent{evB})
+
+	// Another account's event is no cursor, and neither is an unknown id.
+	for _, id := range []string{evB.ID, pihu.NewID(pihu.PrefixEvent)} {
+		_, _, err := s.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: a.ID, Limit: 10, StartingAfter: id})
+		checkError(t, err, pihu.EParameterInvalid, "starting_after")
+	}
+}
+
+func mustListEvents(tb testing.TB, s pihu.Store, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool) {
+	tb.Helper()
+	events, hasMore, err := s.ListAuditEvents(tb.Context(), f)
+	if err != nil {
+		tb.Fatalf("ListAuditEvents(%+v): %v", f, err)
+	}
+	return events, hasMore
+}
+
+// checkEvents checks that got holds the events of want, in the same order,
+// every field equal.
+func checkEvents(tb testing.TB, got, want []*pihu.AuditEvent) {
+	tb.Helper()
+	gotIDs, wantIDs := make([]string, len(got)), make([]string, len(want))
+	for i, ev := range got {
+		gotIDs[i] = ev.ID
+	}
+	for i, ev := range want {
+		wantIDs[i] = ev.ID
+	}
+	if !slices.Equal(gotIDs, wantIDs) {
+		tb.Fatalf("events: got %v, want %v", gotIDs, wantIDs)
+	}
+	for i := range got {
+		checkEvent(tb, got[i], want[i])
+	}
+}
+
+func checkEvent(tb testing.TB, got, want *pihu.AuditEvent) {
+	tb.Helper()
+	g, w := *got, *want
+	g.Created, w.Created = time.Time{}, time.Time{}
+	if g != w {
+		tb.Errorf("event %s: got %+v, want %+v", want.ID, *got, *want)
+	}
+	checkTime(tb, want.ID+" Created", &got.Created, &want.Created)
+}
