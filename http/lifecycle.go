@@ -2,10 +2,8 @@ package http
 
 import (
 	"maps"
-	"math"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -120,12 +118,8 @@ type leakedKeysRequest struct {
 // right checksum are ignored; known keys that are already revoked or
 // expired are not counted. Reports are limited per client address.
 func (s *Server) reportLeakedKeys(w http.ResponseWriter, r *http.Request) {
-	ip := clientIP(r)
-	if ok, wait := s.leaks.Allow(r.Context(), ip); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		s.writeError(w, r, pihu.Errorf(pihu.ERateLimited,
-			"Too many reports of leaked keys from this address; wait %d seconds and send the rest in one report of up to %d keys.",
-			int(math.Ceil(wait.Seconds())), pihu.MaxLeakedKeys))
+	if err := s.limitLeakReport(w, r); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if err := noParameters(r); err != nil {
@@ -161,7 +155,7 @@ func (s *Server) reportLeakedKeys(w http.ResponseWriter, r *http.Request) {
 		if ok, _ := k.Active(now); !ok {
 			continue
 		}
-		ev := pihu.NewAuditEvent(pihu.ActionKeyLeaked, pihu.ActorAnonymous, ip, k, now)
+		ev := pihu.NewAuditEvent(pihu.ActionKeyLeaked, pihu.ActorAnonymous, clientIP(r), k, now)
 		_, err = s.store.RevokeKey(r.Context(), k.AccountID, k.ID, now, ev)
 		if pihu.ErrorCode(err) == pihu.ENotFound { // revoked meanwhile
 			s.auth.Invalidate(k.ID)

@@ -34,7 +34,11 @@ func (s *Server) initRateLimits(opts Options) {
 	if s.failedAuthLimit == (ratelimit.Limit{}) {
 		s.failedAuthLimit = ratelimit.PerMinute(30)
 	}
-	for name, l := range map[string]ratelimit.Limit{"DefaultLimit": s.defaultLimit, "FailedAuthLimit": s.failedAuthLimit} {
+	s.leaksLimit = opts.LeakedKeysLimit
+	if s.leaksLimit == (ratelimit.Limit{}) {
+		s.leaksLimit = ratelimit.PerMinute(10)
+	}
+	for name, l := range map[string]ratelimit.Limit{"DefaultLimit": s.defaultLimit, "FailedAuthLimit": s.failedAuthLimit, "LeakedKeysLimit": s.leaksLimit} {
 		if err := l.Validate(); err != nil {
 			panic(fmt.Sprintf("pihuhttp.New: Options.%s: %v", name, err))
 		}
@@ -65,6 +69,23 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key
 // failureKey is the limiter key of the failures of r's client.
 func failureKey(r *http.Request) string {
 	return "authfail:" + addressGroup(clientIP(r))
+}
+
+// limitLeakReport spends one of the leaked-key report budget of r's client
+// address. Returns ERateLimited, with Retry-After set, if it has none left.
+func (s *Server) limitLeakReport(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.limiter.Allow(r.Context(), "leaks:"+addressGroup(clientIP(r)), s.leaksLimit)
+	if err != nil {
+		s.limiterFailed(r, err)
+		return nil
+	}
+	if res.Allowed {
+		return nil
+	}
+	secs := retryAfter(w, res)
+	return pihu.Errorf(pihu.ERateLimited,
+		"Too many reports of leaked keys from this address; retry in %s and send the rest in one report of up to %d keys.",
+		seconds(secs), pihu.MaxLeakedKeys)
 }
 
 // checkAddress returns a rate-limit error if r's client address has no

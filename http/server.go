@@ -26,7 +26,7 @@ type Server struct {
 	defaultLimit    ratelimit.Limit
 	failedAuthLimit ratelimit.Limit
 	proxyHeader     string
-	leaks           AddressLimiter
+	leaksLimit      ratelimit.Limit
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -54,9 +54,9 @@ type Options struct {
 	// X-Forwarded-For) instead of the TCP peer. Set it only when every
 	// request comes through a proxy that writes that header.
 	TrustedProxyHeader string
-	// LeakedKeysLimiter limits reports of leaked keys per client address
-	// (default: 10 a minute an address, in process).
-	LeakedKeysLimiter AddressLimiter
+	// LeakedKeysLimit is how many reports of leaked keys a client address
+	// may send (default 10/m); they need no key, so no key's limit applies.
+	LeakedKeysLimit ratelimit.Limit
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -71,10 +71,6 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.initRateLimits(opts)
-	s.leaks = opts.LeakedKeysLimiter
-	if s.leaks == nil {
-		s.leaks = newMemoryAddressLimiter(10, time.Minute, s.now)
-	}
 	s.routes()
 	return s
 }
