@@ -52,13 +52,20 @@ func NewSecret(env Environment) string {
 // checksum is the 6-character base62 CRC32 (IEEE) of s, left-padded with
 // '0' (62^6 > 2^32, so six characters always suffice).
 func checksum(s string) string {
+	c := checksumOf(s)
+	return string(c[:])
+}
+
+// checksumOf is checksum without an allocation, for ParseSecret, which
+// every authentication calls.
+func checksumOf(s string) [checksumLength]byte {
 	sum := crc32.ChecksumIEEE([]byte(s))
 	var out [checksumLength]byte
 	for i := checksumLength - 1; i >= 0; i-- {
 		out[i] = base62Alphabet[sum%62]
 		sum /= 62
 	}
-	return string(out[:])
+	return out
 }
 
 // ParseSecret checks that s has the shape of a key (prefix, at least
@@ -84,7 +91,7 @@ func ParseSecret(s string) (env Environment, ok bool) {
 		}
 	}
 	cut := len(s) - checksumLength
-	if checksum(s[:cut]) != s[cut:] {
+	if c := checksumOf(s[:cut]); string(c[:]) != s[cut:] {
 		return "", false
 	}
 	return env, true

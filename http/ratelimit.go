@@ -136,9 +136,11 @@ func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key) e
 		return nil
 	}
 	h := w.Header()
-	h.Set("RateLimit-Limit", strconv.Itoa(res.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
-	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(res.ResetAfter)))
+	// The names are written in their canonical form straight into the
+	// map, which saves canonicalising them on every request.
+	h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)}
+	h["Ratelimit-Remaining"] = []string{strconv.Itoa(res.Remaining)}
+	h["Ratelimit-Reset"] = []string{strconv.Itoa(ceilSeconds(res.ResetAfter))}
 	if res.Allowed {
 		return nil
 	}
