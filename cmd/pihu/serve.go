@@ -64,6 +64,11 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		return err
 	}
 	defer store.Close()
+	if c.Redis != "" {
+		// Accepted so that configurations can name it already; say
+		// plainly that this build keeps limits and revocations local.
+		logger.Warn("--redis is not used by this build: rate limits and revocations stay in this process")
+	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
