@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/pihu-ai/pihu"
@@ -25,7 +24,7 @@ func insertEvents(ctx context.Context, e execer, events []*pihu.AuditEvent) erro
 	return nil
 }
 
-func scanEvent(row interface{ Scan(...any) error }) (*pihu.AuditEvent, error) {
+func scanEvent(row rowScanner) (*pihu.AuditEvent, error) {
 	var (
 		ev      pihu.AuditEvent
 		env     sql.Null[string]
@@ -44,55 +43,16 @@ func scanEvent(row interface{ Scan(...any) error }) (*pihu.AuditEvent, error) {
 // below, 100 if above. Returns EParameterInvalid on "starting_after" if
 // that id is not one of the account's events.
 func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
-	limit := f.Limit
-	switch {
-	case limit < 1:
-		limit = defaultLimit
-	case limit > maxLimit:
-		limit = maxLimit
+	q := pageQuery{
+		table: "audit_events", columns: eventColumns,
+		where: "account_id = ?", args: []any{f.AccountID},
+		limit: f.Limit, startingAfter: f.StartingAfter,
+		cursorWhere: "account_id = ?", cursorArgs: []any{f.AccountID},
+		badCursor: fmt.Sprintf("%q is not the id of one of this account's audit events; give the id of the last event of the previous page.", pihu.MaskSecrets(f.StartingAfter)),
 	}
-
-	query := `SELECT ` + eventColumns + ` FROM audit_events WHERE account_id = ?`
-	args := []any{f.AccountID}
 	if f.Environment != "" {
-		query += ` AND environment = ?`
-		args = append(args, string(f.Environment))
+		q.where += " AND environment = ?"
+		q.args = append(q.args, string(f.Environment))
 	}
-	if f.StartingAfter != "" {
-		var seq int64
-		err := db.db.QueryRowContext(ctx, `SELECT seq FROM audit_events WHERE id = ? AND account_id = ?`,
-			f.StartingAfter, f.AccountID).Scan(&seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after",
-				"%q is not the id of one of this account's audit events; give the id of the last event of the previous page.", f.StartingAfter)
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("sqlite: list audit events: %w", err)
-		}
-		query += ` AND seq < ?`
-		args = append(args, seq)
-	}
-	query += ` ORDER BY seq DESC LIMIT ?`
-	args = append(args, limit+1)
-
-	rows, err := db.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: list audit events: %w", err)
-	}
-	defer rows.Close()
-	events := make([]*pihu.AuditEvent, 0, limit+1)
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("sqlite: list audit events: %w", err)
-		}
-		events = append(events, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("sqlite: list audit events: %w", err)
-	}
-	if len(events) > limit {
-		return events[:limit], true, nil
-	}
-	return events, false, nil
+	return listPage(ctx, db, q, scanEvent)
 }

@@ -23,7 +23,7 @@ func (db *DB) CreateCandidate(ctx context.Context, c *pihu.Candidate) error {
 	return nil
 }
 
-func scanCandidate(row interface{ Scan(...any) error }) (*pihu.Candidate, error) {
+func scanCandidate(row rowScanner) (*pihu.Candidate, error) {
 	var (
 		c       pihu.Candidate
 		created int64
@@ -58,40 +58,7 @@ func (db *DB) Candidate(ctx context.Context, s pihu.Scope, id string) (*pihu.Can
 // "starting_after" if that id was never a candidate in s; a deleted
 // candidate's id is a valid cursor.
 func (db *DB) ListCandidates(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Candidate, bool, error) {
-	limit := pageLimit(p.Limit)
-	query := `SELECT ` + candidateColumns + ` FROM candidates WHERE account_id = ? AND environment = ? AND deleted IS NULL`
-	args := []any{s.AccountID, string(s.Environment)}
-	if p.StartingAfter != "" {
-		seq, err := db.cursor(ctx, "candidates", "candidates", s, p.StartingAfter)
-		if err != nil {
-			return nil, false, err
-		}
-		query += ` AND seq < ?`
-		args = append(args, seq)
-	}
-	query += ` ORDER BY seq DESC LIMIT ?`
-	args = append(args, limit+1)
-
-	rows, err := db.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: list candidates: %w", err)
-	}
-	defer rows.Close()
-	out := make([]*pihu.Candidate, 0, limit+1)
-	for rows.Next() {
-		c, err := scanCandidate(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("sqlite: list candidates: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("sqlite: list candidates: %w", err)
-	}
-	if len(out) > limit {
-		return out[:limit], true, nil
-	}
-	return out, false, nil
+	return listPage(ctx, db, scopedPage("candidates", candidateColumns, s, p), scanCandidate)
 }
 
 // DeleteCandidate erases the candidate id in scope s and every interview

@@ -37,7 +37,7 @@ func (db *DB) CreateInterview(ctx context.Context, iv *pihu.Interview) error {
 	return nil
 }
 
-func scanInterview(row interface{ Scan(...any) error }) (*pihu.Interview, error) {
+func scanInterview(row rowScanner) (*pihu.Interview, error) {
 	var (
 		iv          pihu.Interview
 		scheduledAt sql.Null[int64]
@@ -74,40 +74,7 @@ func (db *DB) Interview(ctx context.Context, s pihu.Scope, id string) (*pihu.Int
 // "starting_after" if that id was never an interview in s; a deleted
 // interview's id is a valid cursor.
 func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Interview, bool, error) {
-	limit := pageLimit(p.Limit)
-	query := `SELECT ` + interviewColumns + ` FROM interviews WHERE account_id = ? AND environment = ? AND deleted IS NULL`
-	args := []any{s.AccountID, string(s.Environment)}
-	if p.StartingAfter != "" {
-		seq, err := db.cursor(ctx, "interviews", "interviews", s, p.StartingAfter)
-		if err != nil {
-			return nil, false, err
-		}
-		query += ` AND seq < ?`
-		args = append(args, seq)
-	}
-	query += ` ORDER BY seq DESC LIMIT ?`
-	args = append(args, limit+1)
-
-	rows, err := db.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: list interviews: %w", err)
-	}
-	defer rows.Close()
-	out := make([]*pihu.Interview, 0, limit+1)
-	for rows.Next() {
-		iv, err := scanInterview(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("sqlite: list interviews: %w", err)
-		}
-		out = append(out, iv)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("sqlite: list interviews: %w", err)
-	}
-	if len(out) > limit {
-		return out[:limit], true, nil
-	}
-	return out, false, nil
+	return listPage(ctx, db, scopedPage("interviews", interviewColumns, s, p), scanInterview)
 }
 
 // DeleteInterview erases the interview id in scope s, leaving a tombstone

@@ -67,7 +67,7 @@ func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
 }
 
 // scanKey reads one row of keyColumns.
-func scanKey(row interface{ Scan(...any) error }) (*pihu.Key, error) {
+func scanKey(row rowScanner) (*pihu.Key, error) {
 	var (
 		k                          pihu.Key
 		perms                      string
@@ -130,57 +130,18 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 // Keys are ordered by insertion sequence, not by creation time, so that
 // keys created in the same second still page without gaps or repeats.
 func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
-	limit := f.Limit
-	switch {
-	case limit < 1:
-		limit = defaultLimit
-	case limit > maxLimit:
-		limit = maxLimit
+	q := pageQuery{
+		table: "api_keys", columns: keyColumns,
+		where: "account_id = ? AND revoked IS NULL", args: []any{f.AccountID},
+		limit: f.Limit, startingAfter: f.StartingAfter,
+		cursorWhere: "account_id = ?", cursorArgs: []any{f.AccountID},
+		badCursor: fmt.Sprintf("%q is not the id of one of this account's API keys; give the id of the last key of the previous page.", pihu.MaskSecrets(f.StartingAfter)),
 	}
-
-	query := `SELECT ` + keyColumns + ` FROM api_keys WHERE account_id = ? AND revoked IS NULL`
-	args := []any{f.AccountID}
 	if f.Environment != "" {
-		query += ` AND environment = ?`
-		args = append(args, string(f.Environment))
+		q.where += " AND environment = ?"
+		q.args = append(q.args, string(f.Environment))
 	}
-	if f.StartingAfter != "" {
-		var seq int64
-		err := db.db.QueryRowContext(ctx, `SELECT seq FROM api_keys WHERE id = ? AND account_id = ?`,
-			f.StartingAfter, f.AccountID).Scan(&seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after",
-				"%q is not the id of one of this account's API keys; give the id of the last key of the previous page.", f.StartingAfter)
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("sqlite: list keys: %w", err)
-		}
-		query += ` AND seq < ?`
-		args = append(args, seq)
-	}
-	query += ` ORDER BY seq DESC LIMIT ?`
-	args = append(args, limit+1)
-
-	rows, err := db.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: list keys: %w", err)
-	}
-	defer rows.Close()
-	keys := make([]*pihu.Key, 0, limit+1)
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("sqlite: list keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("sqlite: list keys: %w", err)
-	}
-	if len(keys) > limit {
-		return keys[:limit], true, nil
-	}
-	return keys, false, nil
+	return listPage(ctx, db, q, scanKey)
 }
 
 // TouchKeys records when keys were last used, in one transaction. A time

@@ -21,19 +21,79 @@ func pageLimit(n int) int {
 	return n
 }
 
-// cursor returns the seq of row id of table in scope s, deleted or not, for
-// a page's starting_after. An id that was never a row of s is
-// EParameterInvalid on "starting_after", naming the list by noun.
-func (db *DB) cursor(ctx context.Context, table, noun string, s pihu.Scope, id string) (int64, error) {
-	var seq int64
-	err := db.db.QueryRowContext(ctx, `SELECT seq FROM `+table+` WHERE id = ? AND account_id = ? AND environment = ?`,
-		id, s.AccountID, string(s.Environment)).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after",
-			"%q is not the id of one of this list's %s; give the id of the last item of the previous page.", pihu.MaskSecrets(id), noun)
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(...any) error }
+
+// pageQuery is one page of a list, newest first by seq: the rows of table
+// matching where (with args), after the row whose id is startingAfter.
+type pageQuery struct {
+	table, columns string
+	where          string
+	args           []any
+	limit          int
+	// startingAfter, if set, must be the id of a row matching
+	// cursorWhere (with cursorArgs), deleted or not, else the page is
+	// EParameterInvalid on "starting_after" with badCursor as message.
+	startingAfter string
+	cursorWhere   string
+	cursorArgs    []any
+	badCursor     string
+}
+
+// listPage runs q and reads its rows with scan. It fetches one row more
+// than the page holds to tell whether more follow.
+func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(rowScanner) (T, error)) ([]T, bool, error) {
+	limit := pageLimit(q.limit)
+	query := `SELECT ` + q.columns + ` FROM ` + q.table + ` WHERE ` + q.where
+	args := q.args
+	if q.startingAfter != "" {
+		var seq int64
+		err := db.db.QueryRowContext(ctx, `SELECT seq FROM `+q.table+` WHERE id = ? AND `+q.cursorWhere,
+			append([]any{q.startingAfter}, q.cursorArgs...)...).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after", "%s", q.badCursor)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("sqlite: %s cursor: %w", q.table, err)
+		}
+		query += ` AND seq < ?`
+		args = append(args[:len(args):len(args)], seq)
 	}
+	query += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args[:len(args):len(args)], limit+1)
+
+	rows, err := db.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s cursor %s: %w", table, id, err)
+		return nil, false, fmt.Errorf("sqlite: list %s: %w", q.table, err)
 	}
-	return seq, nil
+	defer rows.Close()
+	out := make([]T, 0, limit+1)
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("sqlite: list %s: %w", q.table, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("sqlite: list %s: %w", q.table, err)
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+// scopedPage is the page query of a resource table in scope s: its live
+// (undeleted) rows, with any row of s, deleted or not, as a cursor.
+func scopedPage(table, columns string, s pihu.Scope, p pihu.Page) pageQuery {
+	scope := "account_id = ? AND environment = ?"
+	args := []any{s.AccountID, string(s.Environment)}
+	return pageQuery{
+		table: table, columns: columns,
+		where: scope + " AND deleted IS NULL", args: args,
+		limit: p.Limit, startingAfter: p.StartingAfter,
+		cursorWhere: scope, cursorArgs: args,
+		badCursor: fmt.Sprintf("%q is not the id of one of this list's %s; give the id of the last item of the previous page.", pihu.MaskSecrets(p.StartingAfter), table),
+	}
 }
