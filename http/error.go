@@ -56,7 +56,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		code, c = pihu.EInternal, codes[pihu.EInternal]
 	}
-	obj := ErrorObject{Type: c.typ, Code: code, Message: pihu.ErrorMessage(err), RequestID: requestID(r.Context())}
+	// A message may quote the caller's input; anything in it shaped like a
+	// key is masked, so that no error body carries a secret to a log.
+	obj := ErrorObject{Type: c.typ, Code: code, Message: pihu.MaskSecrets(pihu.ErrorMessage(err)), RequestID: requestID(r.Context())}
 	if e, ok := err.(*pihu.Error); ok {
 		obj.Param, obj.Required = e.Param, e.Required
 	}

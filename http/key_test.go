@@ -73,6 +73,12 @@ func TestKeys_Create(t *testing.T) {
 		{name: "ErrPermissionsEmpty", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: `{"name":"x","permissions":[]}`, status: 400, code: "parameter_invalid", param: "permissions"},
 		{name: "ErrPermissionsNotArray", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: `{"name":"x","permissions":"*"}`, status: 400, code: "parameter_invalid", param: "permissions"},
 		{name: "ErrPermissionUnknown", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: `{"name":"x","permissions":["candidate:delete"]}`, status: 400, code: "parameter_invalid", param: "permissions"},
+		{name: "ErrKeyAsPermissionIsMasked", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: `{"name":"x","permissions":["` + ts.Owner + `"]}`, status: 400, code: "parameter_invalid", param: "permissions",
+			check: func(t *testing.T, r response) {
+				if strings.Contains(string(r.body), ts.Owner[8:]) {
+					t.Errorf("the error body quotes a key: %s", r.body)
+				}
+			}},
 		{name: "ErrExpirationInvalid", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: `{"name":"x","permissions":["*"],"expiration":"1y"}`, status: 400, code: "parameter_invalid", param: "expiration"},
 		{name: "ErrExpirationEmpty", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: `{"name":"x","permissions":["*"],"expiration":""}`, status: 400, code: "parameter_invalid", param: "expiration"},
 		{name: "ErrExpirationTooLong", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: `{"name":"x","permissions":["*"],"expiration":"3651d"}`, status: 400, code: "parameter_invalid", param: "expiration"},
