@@ -136,7 +136,7 @@ func rotated(tb testing.TB, r response) pihuhttp.RotatedKey {
 func TestKeys_Rotate(t *testing.T) {
 	ts := newTestServer(t)
 	// A key created an hour ago, living 30 days, limited to this machine.
-	deploy := ts.newKey(t, ts.Owner, `{"name":"deploy","permissions":["candidate:read","interview:write"],"expiration":"30d","allowed_ips":["127.0.0.1"]}`)
+	deploy := ts.newKey(t, ts.Owner, `{"name":"deploy","permissions":["candidate:read","interview:write"],"expiration":"30d","allowed_ips":["127.0.0.1"],"rate_limit":"5/m"}`)
 	ts.Clock.Add(time.Hour)
 	graced := ts.newKey(t, ts.Owner, `{"name":"graced","permissions":["candidate:read"]}`)
 	shortLived := ts.newKey(t, ts.Owner, `{"name":"short","permissions":["candidate:read"],"expiration":"2h"}`)
@@ -168,7 +168,7 @@ func TestKeys_Rotate(t *testing.T) {
 					t.Errorf("key: want a new live key")
 				}
 				if next.Name != "deploy" || next.Environment != "live" || !slices.Equal(next.Permissions, deploy.Permissions) ||
-					!slices.Equal(next.AllowedIPs, []string{"127.0.0.1"}) {
+					!slices.Equal(next.AllowedIPs, []string{"127.0.0.1"}) || next.RateLimit == nil || *next.RateLimit != "5/m" {
 					t.Errorf("got %+v, want the old key's settings", next.KeyCreated)
 				}
 				// The lifetime, 30 days, counted from now.
