@@ -126,14 +126,9 @@ func tooManyFailures(w http.ResponseWriter, res ratelimit.Result) error {
 // limitKey spends one request of k's rate limit, and sets the RateLimit-*
 // headers. Returns ERateLimited, with Retry-After set, if k has none left.
 func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key) error {
-	limit, err := s.keyLimit(k)
-	if err != nil {
+	limit, res, decided, err := s.spend(r, k)
+	if err != nil || !decided {
 		return err
-	}
-	res, err := s.limiter.Allow(r.Context(), k.ID, limit)
-	if err != nil {
-		s.limiterFailed(r, err)
-		return nil
 	}
 	h := w.Header()
 	// The names are written in their canonical form straight into the
@@ -147,6 +142,23 @@ func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key) e
 	secs := retryAfter(w, res)
 	return pihu.Errorf(pihu.ERateLimited,
 		"This API key has made too many requests: its limit is %s. Retry in %s.", limit, seconds(secs))
+}
+
+// spend spends one request of k's rate limit, for a request made with k or
+// a verification of k, and returns the limit and the decision. decided is
+// false when the limiter failed: that is logged, and the request goes
+// through.
+func (s *Server) spend(r *http.Request, k *pihu.Key) (limit ratelimit.Limit, res ratelimit.Result, decided bool, err error) {
+	limit, err = s.keyLimit(k)
+	if err != nil {
+		return limit, res, false, err
+	}
+	res, err = s.limiter.Allow(r.Context(), k.ID, limit)
+	if err != nil {
+		s.limiterFailed(r, err)
+		return limit, res, false, nil
+	}
+	return limit, res, true, nil
 }
 
 // keyLimit is k's own rate limit, or the server's default if it has none.

@@ -94,15 +94,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	s.auth.RecordUse(k)
 
-	limit, err := s.keyLimit(k)
+	_, res, decided, err := s.spend(r, k)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.limiter.Allow(r.Context(), k.ID, limit)
-	if err != nil {
-		s.limiterFailed(r, err) // let through, as for a request
-	} else {
+	if decided { // else the limiter failed: let through, as a request is
 		out.RateLimit = &VerifyRateLimit{Limit: res.Limit, Remaining: res.Remaining, Reset: ceilSeconds(res.ResetAfter)}
 		if !res.Allowed {
 			out.Code = VerifyRateLimited
