@@ -11,21 +11,7 @@ import (
 // events pages through every audit event the secret can see, newest first.
 func (ts *testServer) events(tb testing.TB, secret string) []pihuhttp.AuditEventItem {
 	tb.Helper()
-	var all []pihuhttp.AuditEventItem
-	path := "/v1/auth/audit-events?limit=100"
-	for {
-		r := ts.do(tb, "GET", path, secret, "")
-		if r.status != 200 {
-			tb.Fatalf("listing audit events: got %d %s", r.status, r.body)
-		}
-		var page pihuhttp.AuditEventList
-		r.decode(tb, &page)
-		all = append(all, page.Data...)
-		if !page.HasMore {
-			return all
-		}
-		path = "/v1/auth/audit-events?limit=100&starting_after=" + page.Data[len(page.Data)-1].ID
-	}
+	return pageAll(tb, ts, secret, "/v1/auth/audit-events", func(e pihuhttp.AuditEventItem) string { return e.ID })
 }
 
 func TestAuditEvents(t *testing.T) {

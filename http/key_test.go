@@ -146,20 +146,30 @@ func TestKeys_Create(t *testing.T) {
 // listAll pages through every key the secret can see.
 func (ts *testServer) listAll(tb testing.TB, secret string) []pihuhttp.KeyItem {
 	tb.Helper()
-	var all []pihuhttp.KeyItem
-	path := "/v1/auth/api-keys?limit=100"
+	return pageAll(tb, ts, secret, "/v1/auth/api-keys", func(k pihuhttp.KeyItem) string { return k.ID })
+}
+
+// pageAll pages through every item of the list at path that the secret
+// can see, newest first, 100 at a time.
+func pageAll[T any](tb testing.TB, ts *testServer, secret, path string, id func(T) string) []T {
+	tb.Helper()
+	var all []T
+	next := path + "?limit=100"
 	for {
-		r := ts.do(tb, "GET", path, secret, "")
+		r := ts.do(tb, "GET", next, secret, "")
 		if r.status != 200 {
-			tb.Fatalf("listing keys: got %d %s", r.status, r.body)
+			tb.Fatalf("listing %s: got %d %s", path, r.status, r.body)
 		}
-		var page pihuhttp.KeyList
+		var page struct {
+			Data    []T  `json:"data"`
+			HasMore bool `json:"has_more"`
+		}
 		r.decode(tb, &page)
 		all = append(all, page.Data...)
 		if !page.HasMore {
 			return all
 		}
-		path = "/v1/auth/api-keys?limit=100&starting_after=" + page.Data[len(page.Data)-1].ID
+		next = path + "?limit=100&starting_after=" + id(page.Data[len(page.Data)-1])
 	}
 }
 
