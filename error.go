@@ -23,6 +23,7 @@ const (
 	EBodyTooLarge            = "body_too_large"
 	EUnsupportedMediaType    = "unsupported_media_type"
 	ERateLimited             = "rate_limited"
+	EAlreadyRotated          = "already_rotated"
 	EInternal                = "internal"
 )
 

@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Environment separates real traffic from tests: a key belongs to one, and
@@ -132,6 +134,10 @@ type Key struct {
 	LastUsed    *time.Time // nil: never used
 	Revoked     *time.Time // nil: not revoked
 	RotatedFrom string     // the id of the key this one replaced, if any
+	// CreatedBy is the id of the key that created this one (or rotated
+	// the key this one replaced); "" for an account's owner keys, made by
+	// an operator. Revoking a key may cascade along it.
+	CreatedBy string
 	// RateLimit is the key's own limit ("100/m"); "" means the server's
 	// default.
 	RateLimit string
@@ -168,11 +174,8 @@ func (r *KeyRequest) Validate(creator Environment) error {
 	if r.Name == "" {
 		return ParamErrorf(EParameterMissing, "name", "A key needs a name: give \"name\", 1 to 100 characters.")
 	}
-	if strings.TrimSpace(r.Name) == "" {
-		return ParamErrorf(EParameterInvalid, "name", "The name is only spaces; give the key a name a person can recognise.")
-	}
-	if n := len([]rune(r.Name)); n > 100 {
-		return ParamErrorf(EParameterInvalid, "name", "The name is %d characters long; at most 100 are allowed.", n)
+	if err := ValidateKeyName(r.Name); err != nil {
+		return err
 	}
 	if r.Permissions == nil {
 		return ParamErrorf(EParameterMissing, "permissions", "Give \"permissions\": a non-empty list such as [\"candidate:read\"].")
@@ -201,6 +204,58 @@ func (r *KeyRequest) Validate(creator Environment) error {
 	}
 	r.AllowedIPs = allowed
 	return nil
+}
+
+// ValidateKeyName checks a key's name: 1 to 100 characters, at least one
+// of them visible, and no bidirectional control (U+202A–U+202E,
+// U+2066–U+2069, U+200E, U+200F, U+061C), which could make a name read
+// differently on screen from what it is ("Trojan Source"). Returns
+// EParameterMissing or EParameterInvalid on "name".
+func ValidateKeyName(name string) error {
+	if name == "" {
+		return ParamErrorf(EParameterMissing, "name", "A key needs a name: give \"name\", 1 to 100 characters.")
+	}
+	if n := utf8.RuneCountInString(name); n > 100 {
+		return ParamErrorf(EParameterInvalid, "name", "The name is %d characters long; at most 100 are allowed.", n)
+	}
+	visible := false
+	for _, c := range name {
+		if isBidiControl(c) {
+			return ParamErrorf(EParameterInvalid, "name",
+				"The name contains the invisible bidirectional control U+%04X, which can make text display in another order than it is stored; remove it.", c)
+		}
+		if !invisible(c) {
+			visible = true
+		}
+	}
+	if !visible {
+		return ParamErrorf(EParameterInvalid, "name", "The name has no visible character (only spaces or zero-width characters); give the key a name a person can recognise.")
+	}
+	return nil
+}
+
+// invisible reports whether c shows nothing on its own: a space, a control,
+// a format character (zero-width space, joiners, BOM), a combining mark,
+// or one of the letters that render blank (Hangul fillers, the blank
+// Braille pattern).
+func invisible(c rune) bool {
+	switch c {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800:
+		return true
+	}
+	return unicode.IsSpace(c) || unicode.IsControl(c) || unicode.Is(unicode.Cf, c) || unicode.Is(unicode.Mn, c)
+}
+
+// isBidiControl reports whether c is one of Unicode's explicit
+// bidirectional formatting characters or marks.
+func isBidiControl(c rune) bool {
+	switch {
+	case 0x202A <= c && c <= 0x202E, 0x2066 <= c && c <= 0x2069:
+		return true
+	case c == 0x200E, c == 0x200F, c == 0x061C:
+		return true
+	}
+	return false
 }
 
 // NewKey builds a key for req, created at now by the key creator (nil for
@@ -254,6 +309,9 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		Created:     now,
 		Expires:     expires,
 		AllowedIPs:  allowed,
+	}
+	if creator != nil {
+		k.CreatedBy = creator.ID
 	}
 	return k, secret, nil
 }
@@ -349,11 +407,29 @@ type KeyFilter struct {
 	StartingAfter string
 }
 
+// Revocation is what KeyStore.RevokeKeys revokes.
+type Revocation struct {
+	AccountID string
+	ID        string    // the key to revoke
+	At        time.Time // when
+	// Cascade also revokes every unrevoked key created by the key,
+	// recursively.
+	Cascade bool
+	// Check, if not nil, may refuse the revocation of any of the keys.
+	Check func(*Key) error
+	// Event, if not nil, is the audit event recorded for a key revoked.
+	Event func(*Key) *AuditEvent
+}
+
 // KeyStore keeps API keys. Implementations are safe for concurrent use.
 type KeyStore interface {
 	// CreateKey stores k, whose ID and Digest must be new, and the audit
 	// events given, in one transaction: the log records a key exactly
-	// when the key exists.
+	// when the key exists. If k.CreatedBy names a key, the same
+	// transaction first checks that this key is still active at k.Created,
+	// so that a key revoked while it was creating another creates
+	// nothing: ERevokedAPIKey or EExpiredAPIKey if not (ERevokedAPIKey
+	// also if it is not a key of k's account), and nothing is stored.
 	CreateKey(ctx context.Context, k *Key, events ...*AuditEvent) error
 
 	// RevokeKey revokes key id of account accountID at the time at and
@@ -369,8 +445,22 @@ type KeyStore interface {
 	// Expires becomes retire unless it already expires sooner (a grace
 	// period never lengthens a key's life). It returns the old key as
 	// changed. Returns ENotFound if the old key does not exist, belongs to
-	// another account or is revoked; nothing is changed then.
+	// another account or is revoked; EAlreadyRotated if it has been
+	// rotated before (it is in its grace period, and has a successor);
+	// and, as CreateKey, ERevokedAPIKey or EExpiredAPIKey if
+	// next.CreatedBy is no longer active. Nothing is changed then.
 	RotateKey(ctx context.Context, next *Key, retire time.Time, events ...*AuditEvent) (old *Key, err error)
+
+	// RevokeKeys revokes a key and, if rev.Cascade, every unrevoked key
+	// created by it, recursively (along CreatedBy), in one transaction,
+	// and returns the keys it revoked, the one named first. Before it
+	// changes anything it calls rev.Check, if not nil, with each key it is
+	// about to revoke, as stored inside the transaction; an error from
+	// Check aborts it and is returned. rev.Event, if not nil, gives the
+	// audit event recorded for each key revoked. Returns ENotFound if the
+	// key does not exist, belongs to another account or is already
+	// revoked; nothing is changed then.
+	RevokeKeys(ctx context.Context, rev Revocation) ([]*Key, error)
 
 	// KeyByDigest returns the key whose secret has the given SHA-256,
 	// revoked or expired keys included (the caller tells them apart).

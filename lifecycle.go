@@ -2,13 +2,15 @@ package pihu
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
 // Successor builds the key that replaces k when creator rotates it at now:
 // a new secret with k's name, permissions, environment, rate limit,
 // allowed addresses and lifetime (k's Expires minus its Created, counted
-// from now; none if k never expires), and RotatedFrom set to k.ID.
+// from now; none if k never expires), RotatedFrom set to k.ID and
+// CreatedBy to creator.ID.
 //
 // The rules for keys that create keys apply with creator as the creator
 // (see NewKey and CheckGrant): EInsufficientPermissions if the creator
@@ -59,6 +61,7 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		Created:     now,
 		Expires:     expires,
 		RotatedFrom: k.ID,
+		CreatedBy:   creator.ID,
 		RateLimit:   k.RateLimit,
 		AllowedIPs:  slices.Clone(allowed),
 	}, secret, nil
@@ -100,4 +103,52 @@ func LeakedSecrets(reported []string) []string {
 		}
 	}
 	return out
+}
+
+// CheckRevoke applies the rule for a key (caller) that revokes another
+// (target): it may, if it is the target itself, or if it holds every
+// permission of the target, may use the target's environment, and is not
+// more narrowly restricted by allowed_ips than the target (every address
+// the target may be used from, the caller may be used from too). A key
+// that may revoke another cannot take from the account more than it could
+// do itself, so a narrow key cannot lock out the owner key. Returns
+// EInsufficientPermissions otherwise.
+func CheckRevoke(caller, target *Key) error {
+	if caller.ID == target.ID {
+		return nil
+	}
+	if !caller.Environment.CanUse(target.Environment) {
+		return &Error{
+			Code:    EInsufficientPermissions,
+			Message: "A test key cannot revoke a live key; use a live key.",
+		}
+	}
+	for _, p := range target.Permissions {
+		if !caller.Permissions.Grants(p) {
+			return &Error{
+				Code:     EInsufficientPermissions,
+				Required: string(p),
+				Message:  "The key " + target.ID + " holds \"" + string(p) + "\", which this key does not, so this key cannot revoke it. Revoke it with a key that holds all of its permissions.",
+			}
+		}
+	}
+	if caller.AllowedIPs == nil {
+		return nil
+	}
+	narrower := target.AllowedIPs == nil
+	for _, s := range target.AllowedIPs {
+		p, _ := parsePrefix(s)
+		if !prefixWithin(p, caller.AllowedIPs) {
+			narrower = true
+			break
+		}
+	}
+	if narrower {
+		return &Error{
+			Code:    EInsufficientPermissions,
+			Param:   "allowed_ips",
+			Message: "This key may only be used from " + strings.Join(caller.AllowedIPs, ", ") + ", and the key " + target.ID + " reaches further, so this key cannot revoke it. Revoke it with a key usable from every address it is.",
+		}
+	}
+	return nil
 }

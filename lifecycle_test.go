@@ -151,3 +151,55 @@ func TestLeakedSecrets(t *testing.T) {
 		t.Errorf("nil: got %v", got)
 	}
 }
+
+func TestCheckRevoke(t *testing.T) {
+	narrow := func(k *pihu.Key, ips ...string) *pihu.Key {
+		k.AllowedIPs = ips
+		return k
+	}
+	owner := newCreator(t, pihu.Live, nil, "*")
+	for _, tt := range []struct {
+		name           string
+		caller, target *pihu.Key
+		wantParam      string // "" and wantOK false: a permission
+		wantRequired   string
+		wantOK         bool
+	}{
+		{name: "Itself", caller: newCreator(t, pihu.Test, nil, "api_key:write"), wantOK: true},
+		{name: "HoldsEverything", caller: newCreator(t, pihu.Live, nil, "api_key:*", "candidate:write"),
+			target: newCreator(t, pihu.Live, nil, "api_key:write", "candidate:read"), wantOK: true},
+		{name: "OwnerRevokesAnything", caller: owner, target: narrow(newCreator(t, pihu.Test, nil, "candidate:*"), "10.0.0.1"), wantOK: true},
+		{name: "ErrWriteOnlyRevokesOwner", caller: narrow(newCreator(t, pihu.Live, nil, "api_key:write"), "203.0.113.7"),
+			target: owner, wantRequired: "*"},
+		{name: "ErrMissingOnePermission", caller: newCreator(t, pihu.Live, nil, "api_key:write"),
+			target: newCreator(t, pihu.Live, nil, "api_key:write", "interview:read"), wantRequired: "interview:read"},
+		{name: "ErrTestRevokesLive", caller: newCreator(t, pihu.Test, nil, "*"),
+			target: newCreator(t, pihu.Live, nil, "candidate:read")},
+		{name: "LiveRevokesTest", caller: newCreator(t, pihu.Live, nil, "api_key:write", "candidate:read"),
+			target: newCreator(t, pihu.Test, nil, "candidate:read"), wantOK: true},
+		{name: "ErrNarrowCallerUnlimitedTarget", caller: narrow(newCreator(t, pihu.Live, nil, "*"), "10.0.0.0/8"),
+			target: newCreator(t, pihu.Live, nil, "candidate:read"), wantParam: "allowed_ips"},
+		{name: "ErrNarrowCallerWiderTarget", caller: narrow(newCreator(t, pihu.Live, nil, "*"), "10.1.0.0/16"),
+			target: narrow(newCreator(t, pihu.Live, nil, "candidate:read"), "10.1.2.3", "10.2.0.0/16"), wantParam: "allowed_ips"},
+		{name: "NarrowCallerTargetWithin", caller: narrow(newCreator(t, pihu.Live, nil, "*"), "10.0.0.0/8", "2001:db8::/32"),
+			target: narrow(newCreator(t, pihu.Live, nil, "candidate:read"), "10.1.2.3", "2001:db8:1::/48"), wantOK: true},
+		{name: "UnlimitedCallerNarrowTarget", caller: newCreator(t, pihu.Live, nil, "api_key:write", "candidate:read"),
+			target: narrow(newCreator(t, pihu.Live, nil, "candidate:read"), "10.1.2.3"), wantOK: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			target := tt.target
+			if target == nil {
+				target = tt.caller
+			}
+			err := pihu.CheckRevoke(tt.caller, target)
+			if tt.wantOK {
+				assertNoError(t, err)
+				return
+			}
+			assertError(t, err, pihu.EInsufficientPermissions, tt.wantParam)
+			if e, _ := err.(*pihu.Error); e != nil && e.Required != tt.wantRequired {
+				t.Errorf("Required: got %q, want %q", e.Required, tt.wantRequired)
+			}
+		})
+	}
+}

@@ -51,8 +51,12 @@ func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.
 		badCursor: fmt.Sprintf("%q is not the id of one of this account's audit events; give the id of the last event of the previous page.", pihu.MaskSecrets(f.StartingAfter)),
 	}
 	if f.Environment != "" {
+		// A cursor of the other environment is as unknown as one that
+		// never existed: a test key learns nothing about live ones.
 		q.where += " AND environment = ?"
 		q.args = append(q.args, string(f.Environment))
+		q.cursorWhere += " AND environment = ?"
+		q.cursorArgs = append(q.cursorArgs, string(f.Environment))
 	}
 	return listPage(ctx, db, q, scanEvent)
 }

@@ -13,7 +13,7 @@ import (
 
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
-	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips`
+	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by`
 
 // Page sizes for ListKeys when the filter's Limit is out of range.
 const (
@@ -25,15 +25,43 @@ const (
 // events given, in one transaction. An id or digest already stored, or an
 // unknown account, is an error (EInternal), and then nothing is stored.
 func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditEvent) error {
-	if len(events) == 0 {
-		return insertKey(ctx, db.db, k)
-	}
 	return db.inTx(ctx, "create key "+k.ID, func(tx *sql.Tx) error {
+		if err := checkCreator(ctx, tx, k); err != nil {
+			return err
+		}
 		if err := insertKey(ctx, tx, k); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, events)
 	})
+}
+
+// checkCreator checks, inside the transaction that stores k, that the key
+// that creates it (k.CreatedBy, if any) is a key of k's account that is
+// still active at k.Created: a key revoked, or expired, while it was
+// creating another key creates nothing. The write lock the transaction
+// holds from its start (immediate transactions) orders it with every
+// revocation: one of them commits first, and the other sees it.
+func checkCreator(ctx context.Context, tx *sql.Tx, k *pihu.Key) error {
+	if k.CreatedBy == "" {
+		return nil
+	}
+	creator, err := scanKey(tx.QueryRowContext(ctx,
+		`SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`, k.CreatedBy, k.AccountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return pihu.Errorf(pihu.ERevokedAPIKey, "The API key making this request is not a key of this account any more; nothing was created.")
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: creator %s of key %s: %w", k.CreatedBy, k.ID, err)
+	}
+	if ok, code := creator.Active(k.Created); !ok {
+		what := "revoked"
+		if code == pihu.EExpiredAPIKey {
+			what = "expired"
+		}
+		return pihu.Errorf(code, "The API key making this request was %s before the request could finish; nothing was created.", what)
+	}
+	return nil
 }
 
 // execer is what insertKey needs of a *sql.DB or a *sql.Tx.
@@ -47,6 +75,7 @@ func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
 		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
 	}
 	rotatedFrom := sql.Null[string]{V: k.RotatedFrom, Valid: k.RotatedFrom != ""}
+	createdBy := sql.Null[string]{V: k.CreatedBy, Valid: k.CreatedBy != ""}
 	var allowed sql.Null[string]
 	if k.AllowedIPs != nil {
 		b, err := json.Marshal(k.AllowedIPs)
@@ -56,10 +85,10 @@ func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
 		allowed = sql.Null[string]{V: string(b), Valid: true}
 	}
 	_, err = e.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), string(perms), k.Digest, k.Hint,
 		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom,
-		k.RateLimit, allowed)
+		k.RateLimit, allowed, createdBy)
 	if err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
 	}
@@ -74,9 +103,10 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		created                    int64
 		expires, lastUsed, revoked sql.Null[int64]
 		rotatedFrom, allowed       sql.Null[string]
+		createdBy                  sql.Null[string]
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
-		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &allowed); err != nil {
+		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &allowed, &createdBy); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(perms), &k.Permissions); err != nil {
@@ -87,6 +117,7 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 	k.LastUsed = fromNullUnix(lastUsed)
 	k.Revoked = fromNullUnix(revoked)
 	k.RotatedFrom = rotatedFrom.V
+	k.CreatedBy = createdBy.V
 	if allowed.Valid {
 		if err := json.Unmarshal([]byte(allowed.V), &k.AllowedIPs); err != nil {
 			return nil, fmt.Errorf("allowed_ips of key %s: %w", k.ID, err)
@@ -138,8 +169,12 @@ func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool
 		badCursor: fmt.Sprintf("%q is not the id of one of this account's API keys; give the id of the last key of the previous page.", pihu.MaskSecrets(f.StartingAfter)),
 	}
 	if f.Environment != "" {
+		// A cursor of the other environment is as unknown as one that
+		// never existed: a test key learns nothing about live ones.
 		q.where += " AND environment = ?"
 		q.args = append(q.args, string(f.Environment))
+		q.cursorWhere += " AND environment = ?"
+		q.cursorArgs = append(q.cursorArgs, string(f.Environment))
 	}
 	return listPage(ctx, db, q, scanKey)
 }

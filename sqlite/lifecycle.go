@@ -65,6 +65,30 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 	}
 	var old *pihu.Key
 	err := db.inTx(ctx, "rotate key "+oldID, func(tx *sql.Tx) error {
+		var found int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE id = ? AND account_id = ? AND revoked IS NULL`,
+			oldID, next.AccountID).Scan(&found)
+		if errors.Is(err, sql.ErrNoRows) {
+			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", oldID)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: rotate key %s: %w", oldID, err)
+		}
+		// Before the old key changes: it may be the creator itself.
+		if err := checkCreator(ctx, tx, next); err != nil {
+			return err
+		}
+		var successor string
+		err = tx.QueryRowContext(ctx, `SELECT id FROM api_keys WHERE rotated_from = ? AND account_id = ?`,
+			oldID, next.AccountID).Scan(&successor)
+		if err == nil {
+			return pihu.Errorf(pihu.EAlreadyRotated,
+				"The API key %q has already been rotated (its successor is %s) and only works until its grace period ends; rotate %s instead.",
+				oldID, successor, successor)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: rotate key %s: %w", oldID, err)
+		}
 		var row *sql.Row
 		if retire = pihu.Timestamp(retire); retire.After(next.Created) {
 			end := unixTime(retire)
@@ -77,7 +101,6 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 				WHERE id = ? AND account_id = ? AND revoked IS NULL
 				RETURNING `+keyColumns, unixTime(next.Created), oldID, next.AccountID)
 		}
-		var err error
 		old, err = scanKey(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", oldID)
@@ -94,4 +117,79 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		return nil, err
 	}
 	return old, nil
+}
+
+// RevokeKeys revokes the key rev.ID and, if rev.Cascade, every unrevoked key
+// created by it, recursively, in one transaction, and returns them, the
+// one named first. rev.Check sees each as stored inside the transaction,
+// before anything changes. Returns ENotFound if the key does not exist,
+// belongs to another account or is already revoked.
+func (db *DB) RevokeKeys(ctx context.Context, rev pihu.Revocation) ([]*pihu.Key, error) {
+	at := unixTime(pihu.Timestamp(rev.At))
+	var revoked []*pihu.Key
+	err := db.inTx(ctx, "revoke key "+rev.ID, func(tx *sql.Tx) error {
+		root, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
+			WHERE id = ? AND account_id = ? AND revoked IS NULL`, rev.ID, rev.AccountID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", rev.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke key %s: %w", rev.ID, err)
+		}
+		keys := []*pihu.Key{root}
+		if rev.Cascade {
+			// Every key created by the root, through any depth of keys
+			// (revoked ones included: a revoked key's children live on
+			// until revoked themselves), newest last.
+			rows, err := tx.QueryContext(ctx, `WITH RECURSIVE tree (id) AS (
+					SELECT id FROM api_keys WHERE account_id = ?1 AND created_by = ?2
+					UNION
+					SELECT k.id FROM api_keys k JOIN tree ON k.created_by = tree.id WHERE k.account_id = ?1
+				)
+				SELECT `+keyColumns+` FROM api_keys
+				WHERE id IN (SELECT id FROM tree) AND revoked IS NULL ORDER BY seq`, rev.AccountID, rev.ID)
+			if err != nil {
+				return fmt.Errorf("sqlite: revoke key %s: descendants: %w", rev.ID, err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				k, err := scanKey(rows)
+				if err != nil {
+					return fmt.Errorf("sqlite: revoke key %s: descendants: %w", rev.ID, err)
+				}
+				keys = append(keys, k)
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("sqlite: revoke key %s: descendants: %w", rev.ID, err)
+			}
+		}
+		if rev.Check != nil {
+			for _, k := range keys {
+				if err := rev.Check(k); err != nil {
+					return err
+				}
+			}
+		}
+		stmt, err := tx.PrepareContext(ctx, `UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL RETURNING `+keyColumns)
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke key %s: %w", rev.ID, err)
+		}
+		defer stmt.Close()
+		var events []*pihu.AuditEvent
+		for _, k := range keys {
+			done, err := scanKey(stmt.QueryRowContext(ctx, at, k.ID))
+			if err != nil {
+				return fmt.Errorf("sqlite: revoke key %s: %w", k.ID, err)
+			}
+			revoked = append(revoked, done)
+			if rev.Event != nil {
+				events = append(events, rev.Event(done))
+			}
+		}
+		return insertEvents(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
 }

@@ -126,7 +126,9 @@ func testLifecycleRevokeConcurrent(t *testing.T, s pihu.Store) {
 // successor builds the key that replaces old, created at now.
 func successor(tb testing.TB, old *pihu.Key, now time.Time) *pihu.Key {
 	tb.Helper()
-	creator := &pihu.Key{ID: pihu.NewID(pihu.PrefixKey), AccountID: old.AccountID, Environment: pihu.Live, Permissions: pihu.Permissions{"*"}}
+	// An operator's rotation (no creating key, so no CreatedBy to check);
+	// testLifecycleCreatorMustBeActive covers rotations by a key.
+	creator := &pihu.Key{AccountID: old.AccountID, Environment: pihu.Live, Permissions: pihu.Permissions{"*"}}
 	next, _, err := old.Successor(creator, now)
 	if err != nil {
 		tb.Fatalf("Successor: %v", err)

@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "ListStartingAfterUnknownIsInvalid", testKeysListStartingAfterUnknownIsInvalid)
 		run(t, "ListStartingAfterOtherAccount", testKeysListStartingAfterOtherAccount)
 		run(t, "ListEnvironmentFilter", testKeysListEnvironmentFilter)
+		run(t, "ListStartingAfterOtherEnvironment", testKeysListStartingAfterOtherEnvironment)
+		run(t, "CreatedBy", testKeysCreatedBy)
 		run(t, "TouchKeys", testKeysTouchKeys)
 		run(t, "ConcurrentCreates", testKeysConcurrentCreates)
 	})
@@ -69,6 +71,11 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "RotateGrace", testLifecycleRotateGrace)
 		run(t, "RotateNotFound", testLifecycleRotateNotFound)
 		run(t, "RotateIsAtomic", testLifecycleRotateIsAtomic)
+		run(t, "RotateTwice", testLifecycleRotateTwice)
+		run(t, "CreatorMustBeActive", testLifecycleCreatorMustBeActive)
+		run(t, "CreateRacesRevocation", testLifecycleCreateRacesRevocation)
+		run(t, "RevokeCascade", testLifecycleRevokeCascade)
+		run(t, "RevokeCheckRefuses", testLifecycleRevokeCheckRefuses)
 	})
 	t.Run("Audit", func(t *testing.T) {
 		run(t, "CreateKeyRecordsEvents", testAuditCreateKeyRecordsEvents)
@@ -77,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "ListPagination", testAuditListPagination)
 		run(t, "ListEnvironmentFilter", testAuditListEnvironmentFilter)
 		run(t, "ListOnlyOwnAccount", testAuditListOnlyOwnAccount)
+		run(t, "ListStartingAfterOtherEnvironment", testAuditListStartingAfterOtherEnvironment)
 	})
 }
 
@@ -445,13 +453,15 @@ func testKeysListEnvironmentFilter(t *testing.T, s pihu.Store) {
 		t.Errorf("no filter: got %v keys, want %v", len(got), 7)
 	}
 
-	// Paging a filtered list: the cursor may be any key of the account.
+	// Paging a filtered list: the cursor is a key of the list's
+	// environment (testKeysListStartingAfterOtherEnvironment: not of the
+	// other).
 	got, hasMore := mustList(t, s, pihu.KeyFilter{AccountID: a.ID, Environment: pihu.Test, Limit: 1})
 	checkKeys(t, got, test[:1])
 	if !hasMore {
 		t.Errorf("hasMore: got %v, want %v", hasMore, true)
 	}
-	got, _ = mustList(t, s, pihu.KeyFilter{AccountID: a.ID, Environment: pihu.Test, Limit: 10, StartingAfter: live[1].ID})
+	got, _ = mustList(t, s, pihu.KeyFilter{AccountID: a.ID, Environment: pihu.Test, Limit: 10, StartingAfter: test[0].ID})
 	checkKeys(t, got, test[1:])
 }
 
@@ -637,6 +647,7 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 		{"Hint", got.Hint, want.Hint},
 		{"RotatedFrom", got.RotatedFrom, want.RotatedFrom},
 		{"RateLimit", got.RateLimit, want.RateLimit},
+		{"CreatedBy", got.CreatedBy, want.CreatedBy},
 	} {
 		if f.got != f.want {
 			tb.Errorf("key %s: %s: got %v, want %v", want.ID, f.name, f.got, f.want)
