@@ -146,7 +146,6 @@ func CheckRevoke(caller, target *Key) error {
 	if narrower {
 		return &Error{
 			Code:    EInsufficientPermissions,
-			Param:   "allowed_ips",
 			Message: "This key may only be used from " + strings.Join(caller.AllowedIPs, ", ") + ", and the key " + target.ID + " reaches further, so this key cannot revoke it. Revoke it with a key usable from every address it is.",
 		}
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -22,8 +23,14 @@ type Key struct {
 	RateLimit *string `json:"rate_limit"`
 	// AllowedIPs are where the key may be used from; nil for anywhere.
 	AllowedIPs []string `json:"allowed_ips"`
+	// CreatedBy is the id of the key that created this one; nil for an
+	// owner key (and, for a test key asking, for a live creator).
+	CreatedBy *string `json:"created_by"`
 	// Revoked is true in the answer to RevokeKey.
 	Revoked bool `json:"revoked"`
+	// RevokedDescendants is, in the answer to RevokeKey with Cascade, how
+	// many keys created by this one were revoked with it.
+	RevokedDescendants int `json:"revoked_descendants"`
 	Response
 }
 
@@ -41,6 +48,9 @@ type CreatedKey struct {
 	Environment string     `json:"environment"`
 	RateLimit   *string    `json:"rate_limit"`
 	AllowedIPs  []string   `json:"allowed_ips"`
+	// CreatedBy is the id of the key that created this one: the calling
+	// key.
+	CreatedBy *string `json:"created_by"`
 	// RotatedFrom is the id of the key this one replaces, for RotateKey.
 	RotatedFrom string `json:"rotated_from"`
 	Response
@@ -95,22 +105,39 @@ func (c *Client) ListKeys(ctx context.Context, p ListParams) (*KeyList, error) {
 
 // GetKey returns the key id (permission api_key:read).
 func (c *Client) GetKey(ctx context.Context, id string) (*Key, error) {
-	return c.keyCall(ctx, http.MethodGet, id)
+	return c.keyCall(ctx, http.MethodGet, id, nil)
 }
 
 // RevokeKey revokes the key id at once, everywhere (permission
-// api_key:write), and returns it with Revoked set.
+// api_key:write, and every permission of the key), and returns it with
+// Revoked set.
 func (c *Client) RevokeKey(ctx context.Context, id string) (*Key, error) {
-	return c.keyCall(ctx, http.MethodDelete, id)
+	return c.keyCall(ctx, http.MethodDelete, id, nil)
 }
 
-func (c *Client) keyCall(ctx context.Context, method, id string) (*Key, error) {
+// RevokeParams tune a revocation.
+type RevokeParams struct {
+	// Cascade also revokes, in the same step, every key the key created,
+	// recursively; their number is the answer's RevokedDescendants.
+	Cascade bool
+}
+
+// RevokeKeyWith is RevokeKey with parameters.
+func (c *Client) RevokeKeyWith(ctx context.Context, id string, p RevokeParams) (*Key, error) {
+	var q url.Values
+	if p.Cascade {
+		q = url.Values{"cascade": {"true"}}
+	}
+	return c.keyCall(ctx, http.MethodDelete, id, q)
+}
+
+func (c *Client) keyCall(ctx context.Context, method, id string, query url.Values) (*Key, error) {
 	seg, err := escapeID(id)
 	if err != nil {
 		return nil, err
 	}
 	var out Key
-	if err := c.do(ctx, method, "/v1/auth/api-keys/"+seg, nil, nil, &out); err != nil {
+	if err := c.do(ctx, method, "/v1/auth/api-keys/"+seg, query, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -172,6 +199,10 @@ type VerifyParams struct {
 	Key string `json:"key"`
 	// Permissions, if any, must all be held for the key to be valid.
 	Permissions []string `json:"permissions,omitempty"`
+	// IP is the address of the client that presented the key, as your
+	// service sees it. A key with allowed_ips is valid only when IP is
+	// given and inside them (else VerifyIPNotAllowed).
+	IP string `json:"ip,omitempty"`
 }
 
 // Verification codes: why a verified key is or is not valid.
@@ -181,6 +212,7 @@ const (
 	VerifyExpired                 = "EXPIRED"
 	VerifyRevoked                 = "REVOKED"
 	VerifyInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
+	VerifyIPNotAllowed            = "IP_NOT_ALLOWED"
 	VerifyRateLimited             = "RATE_LIMITED"
 )
 
@@ -191,8 +223,11 @@ type Verification struct {
 	// Code is VerifyValid or why not.
 	Code string `json:"code"`
 	// KeyID, AccountID and Permissions are empty if the key is not found.
-	KeyID       string     `json:"key_id"`
-	AccountID   string     `json:"account_id"`
+	KeyID     string `json:"key_id"`
+	AccountID string `json:"account_id"`
+	// Environment is "live" or "test" ("" if not found): a live service
+	// should refuse test keys.
+	Environment string     `json:"environment"`
 	Permissions []string   `json:"permissions"`
 	Expires     *time.Time `json:"expires"`
 	// RateLimit is the verified key's limit after this check; nil if the

@@ -101,6 +101,29 @@ func TestClient_RevokeKey(t *testing.T) {
 	})
 }
 
+func TestClient_RevokeKeyWith(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	owner := s.client(t, s.Owner)
+	parent := newKey(t, owner, client.KeyParams{Name: "parent", Permissions: []string{"api_key:write", "candidate:read"}})
+	if parent.CreatedBy == nil || *parent.CreatedBy == "" {
+		t.Errorf("CreatedBy: got %v, want the owner key's id", parent.CreatedBy)
+	}
+	child := newKey(t, s.client(t, parent.Key), client.KeyParams{Name: "child", Permissions: []string{"candidate:read"}})
+	if child.CreatedBy == nil || *child.CreatedBy != parent.ID {
+		t.Errorf("CreatedBy: got %v, want %s", child.CreatedBy, parent.ID)
+	}
+	got, err := owner.RevokeKeyWith(ctx, parent.ID, client.RevokeParams{Cascade: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Revoked || got.RevokedDescendants != 1 {
+		t.Errorf("got revoked %v with %d descendants, want true and 1", got.Revoked, got.RevokedDescendants)
+	}
+	_, err = s.client(t, child.Key).Whoami(ctx)
+	apiError(t, err, 401, "revoked_api_key")
+}
+
 func TestClient_RotateKey(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t)

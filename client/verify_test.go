@@ -50,6 +50,26 @@ func TestClient_Verify(t *testing.T) {
 			t.Errorf("got %+v", v)
 		}
 	})
+	t.Run("AllowedIPs", func(t *testing.T) {
+		office, err := owner.CreateKey(ctx, client.KeyParams{Name: "office", Permissions: []string{"candidate:read"}, AllowedIPs: []string{"203.0.113.0/24"}, Environment: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Verify(ctx, client.VerifyParams{Key: office.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Valid || v.Code != client.VerifyIPNotAllowed || v.KeyID != office.ID || v.Environment != "test" {
+			t.Errorf("without IP: got %+v", v)
+		}
+		v, err = c.Verify(ctx, client.VerifyParams{Key: office.Key, IP: "203.0.113.9"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.Valid || v.Code != client.VerifyValid || v.Environment != "test" {
+			t.Errorf("with IP inside: got %+v", v)
+		}
+	})
 	t.Run("ErrNoPermission", func(t *testing.T) {
 		_, err := s.client(t, presented.Key).Verify(ctx, client.VerifyParams{Key: verifier.Key})
 		apiError(t, err, 403, "insufficient_permissions")

@@ -16,6 +16,10 @@ type AuditEventItem struct {
 	Created string `json:"created"`
 }
 
+// ActorLiveKey is the actor a test key is shown for an event that a live
+// key made (such as creating a test key): the live key's id is not shown.
+const ActorLiveKey = "live_key"
+
 // AuditEventList is a page of audit events.
 type AuditEventList struct {
 	Data    []AuditEventItem `json:"data"`
@@ -44,9 +48,22 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	actors := make([]string, 0, len(events))
+	for _, ev := range events {
+		actors = append(actors, ev.Actor)
+	}
+	hidden, err := s.hideLive(r, actors)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	out := AuditEventList{Data: make([]AuditEventItem, 0, len(events)), HasMore: more}
 	for _, ev := range events {
-		out.Data = append(out.Data, NewAuditEventItem(ev))
+		item := NewAuditEventItem(ev)
+		if hidden[ev.Actor] {
+			item.Actor = ActorLiveKey
+		}
+		out.Data = append(out.Data, item)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -20,7 +20,7 @@ func TestAuditEvents(t *testing.T) {
 	noPerm := ts.newKey(t, ts.Owner, `{"name":"c","permissions":["candidate:read"]}`)
 	created := ts.newKey(t, ts.Owner, `{"name":"a","permissions":["candidate:read"]}`)
 	ts.Clock.Add(time.Minute)
-	writer := ts.newKey(t, ts.Owner, `{"name":"writer","permissions":["api_key:write"]}`)
+	writer := ts.newKey(t, ts.Owner, `{"name":"writer","permissions":["api_key:write","candidate:read"]}`)
 	testKey := ts.newKey(t, writer.Key, `{"name":"test","permissions":["api_key:read"],"environment":"test"}`)
 	ts.Clock.Add(time.Minute)
 	if r := ts.do(t, "DELETE", "/v1/auth/api-keys/"+created.ID, writer.Key, ""); r.status != 200 {
@@ -98,13 +98,24 @@ func TestAuditEvents(t *testing.T) {
 				r.decode(t, &list)
 				check(t, list.Data, want) // 9, under the default 10
 			}},
-		// A test key sees only the events of test keys.
+		// A test key sees only the events of test keys, and no live key's
+		// id: the live actors show as "live_key".
 		{name: "TestKeySeesTestEvents", method: "GET", path: "/v1/auth/audit-events", key: next.Key, status: 200,
 			check: func(t *testing.T, r response) {
 				var list pihuhttp.AuditEventList
 				r.decode(t, &list)
-				check(t, list.Data, []pihuhttp.AuditEventItem{want[2], want[3], want[5]})
+				hide := func(e pihuhttp.AuditEventItem) pihuhttp.AuditEventItem {
+					e.Actor = pihuhttp.ActorLiveKey
+					return e
+				}
+				check(t, list.Data, []pihuhttp.AuditEventItem{hide(want[2]), hide(want[3]), hide(want[5])})
+				for _, id := range []string{owner, writer.ID} {
+					if strings.Contains(string(r.body), id) {
+						t.Errorf("a test key's audit log shows the live key %s: %s", id, r.body)
+					}
+				}
 			}},
+
 		{name: "OtherAccountSeesItsOwn", method: "GET", path: "/v1/auth/audit-events", key: otherOwner, status: 200,
 			check: func(t *testing.T, r response) {
 				var list pihuhttp.AuditEventList
@@ -123,6 +134,22 @@ func TestAuditEvents(t *testing.T) {
 		{name: "ErrNoPermission", method: "GET", path: "/v1/auth/audit-events", key: noPerm.Key, status: 403, code: "insufficient_permissions"},
 		{name: "ErrNoSuchPath", method: "GET", path: "/v1/auth/audit-events/evt_1", key: ts.Owner, status: 404, code: "not_found"},
 		{name: "ErrWrongMethod", method: "POST", path: "/v1/auth/audit-events", key: ts.Owner, body: `{}`, status: 405, code: "method_not_allowed"},
+	})
+
+	// A live event's id is as unknown to a test key as one that never
+	// existed: the same 400, the same message.
+	t.Run("TestKeyStartingAfterLiveEvent", func(t *testing.T) {
+		all := ts.events(t, ts.Owner)
+		live, test := all[0], all[2] // api_key.leaked of a live key; api_key.rotated of a test key
+		if r := ts.do(t, "GET", "/v1/auth/audit-events?starting_after="+test.ID, next.Key, ""); r.status != 200 {
+			t.Fatalf("after a test event: got %d %s, want 200", r.status, r.body)
+		}
+		got := ts.do(t, "GET", "/v1/auth/audit-events?starting_after="+live.ID, next.Key, "").errorBody(t)
+		unknown := ts.do(t, "GET", "/v1/auth/audit-events?starting_after=evt_0000000000000000000000", next.Key, "").errorBody(t)
+		if got.Code != "parameter_invalid" || got.Param != "starting_after" ||
+			got.Message != strings.ReplaceAll(unknown.Message, "evt_0000000000000000000000", live.ID) {
+			t.Errorf("after a live event: got %+v, want the answer to an unknown id %+v", got, unknown)
+		}
 	})
 
 	t.Run("SecondPage", func(t *testing.T) {

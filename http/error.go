@@ -26,6 +26,7 @@ var codes = map[string]struct {
 	pihu.EIPNotAllowed:            {http.StatusForbidden, "permission_error"},
 	pihu.ENotFound:                {http.StatusNotFound, "invalid_request_error"},
 	pihu.EMethodNotAllowed:        {http.StatusMethodNotAllowed, "invalid_request_error"},
+	pihu.EAlreadyRotated:          {http.StatusConflict, "invalid_request_error"},
 	pihu.EBodyTooLarge:            {http.StatusRequestEntityTooLarge, "invalid_request_error"},
 	pihu.EUnsupportedMediaType:    {http.StatusUnsupportedMediaType, "invalid_request_error"},
 	pihu.ERateLimited:             {http.StatusTooManyRequests, "rate_limit_error"},

@@ -3,6 +3,7 @@ package http
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -21,6 +22,7 @@ type KeyCreated struct {
 	Environment string   `json:"environment"`
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
+	CreatedBy   *string  `json:"created_by"` // null: an owner key
 }
 
 // KeyItem is a key as lists and gets show it: never the secret.
@@ -35,6 +37,10 @@ type KeyItem struct {
 	Hint        string   `json:"hint"`
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
+	// CreatedBy is the id of the key that created this one; null for an
+	// owner key, and for a test key created by a live key when a test
+	// key asks (see hideLive).
+	CreatedBy *string `json:"created_by"`
 }
 
 // KeyList is a page of keys.
@@ -48,7 +54,7 @@ func NewKeyCreated(k *pihu.Key, secret string) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), RateLimit: rateLimit(k),
-		AllowedIPs: k.AllowedIPs,
+		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy),
 	}
 }
 
@@ -58,8 +64,16 @@ func NewKeyItem(k *pihu.Key) KeyItem {
 		ID: k.ID, Name: k.Name, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		LastUsed: timestampPtr(k.LastUsed), Permissions: k.Permissions.Strings(),
 		Environment: string(k.Environment), Hint: k.Hint, RateLimit: rateLimit(k),
-		AllowedIPs: k.AllowedIPs,
+		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy),
 	}
+}
+
+// optional is s, or null when empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // rateLimit is k's own rate limit as the API shows it: null for the
@@ -181,9 +195,14 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	hidden, err := s.hideLive(r, creators(keys...))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	out := KeyList{Data: make([]KeyItem, 0, len(keys)), HasMore: more}
 	for _, k := range keys {
-		out.Data = append(out.Data, NewKeyItem(k))
+		out.Data = append(out.Data, s.keyItem(k, hidden))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -194,7 +213,64 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewKeyItem(k))
+	hidden, err := s.hideLive(r, creators(k))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.keyItem(k, hidden))
+}
+
+// keyItem is NewKeyItem, without a creator that hideLive hid.
+func (s *Server) keyItem(k *pihu.Key, hidden map[string]bool) KeyItem {
+	item := NewKeyItem(k)
+	if hidden[k.CreatedBy] {
+		item.CreatedBy = nil
+	}
+	return item
+}
+
+// creators are the ids of the keys that created keys.
+func creators(keys ...*pihu.Key) []string {
+	var ids []string
+	for _, k := range keys {
+		if k.CreatedBy != "" {
+			ids = append(ids, k.CreatedBy)
+		}
+	}
+	return ids
+}
+
+// hideLive returns which of the key ids a test key may not see: the live
+// keys among them. A test key learns nothing about live keys, not even
+// their ids, which would otherwise show as the creator of a test key that
+// a live key made, or as the actor of its audit events. A live key sees
+// everything, and costs no read.
+func (s *Server) hideLive(r *http.Request, ids []string) (map[string]bool, error) {
+	caller := pihu.KeyFromContext(r.Context())
+	if caller.Environment != pihu.Test || len(ids) == 0 {
+		return nil, nil
+	}
+	hidden := make(map[string]bool)
+	seen := make(map[string]bool)
+	for _, id := range ids {
+		if seen[id] || !strings.HasPrefix(id, pihu.PrefixKey) {
+			continue
+		}
+		seen[id] = true
+		k, err := s.store.Key(r.Context(), caller.AccountID, id)
+		if pihu.ErrorCode(err) == pihu.ENotFound {
+			hidden[id] = true
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !visible(caller, k) {
+			hidden[id] = true
+		}
+	}
+	return hidden, nil
 }
 
 // findKey returns the unrevoked key named by the path's {id}, if the caller

@@ -9,10 +9,13 @@ import (
 )
 
 // RevokedKey is the response to revoking a key: the key as lists showed
-// it, and "revoked": true.
+// it, "revoked": true, and how many keys it created were revoked with it.
 type RevokedKey struct {
 	KeyItem
 	Revoked bool `json:"revoked"`
+	// RevokedDescendants is how many keys created by this one (at any
+	// depth) were revoked with it: 0 unless cascade=true.
+	RevokedDescendants int `json:"revoked_descendants"`
 }
 
 // RotatedKey is the response to rotating a key: the new key, shown once as
@@ -29,12 +32,16 @@ type LeakReport struct {
 	Revoked int `json:"revoked"`
 }
 
-// revokeKey revokes the key of the path's {id}, the caller's own included.
-// A key already revoked has left the list: 404. It takes no parameters: a
-// body, if any, must be an empty object.
+// revokeKey revokes the key of the path's {id}, the caller's own included,
+// and with ?cascade=true every key created by it, recursively, in one
+// transaction. The caller must hold the rights to revoke each of them
+// (pihu.CheckRevoke), checked against the keys as they are inside that
+// transaction. A key already revoked has left the list: 404. The body, if
+// any, must be an empty object.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
+	cascade, err := parseCascade(r)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -47,9 +54,14 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	now := s.now()
-	ev := pihu.NewAuditEvent(pihu.ActionKeyRevoked, caller.ID, clientIP(r), k, now)
-	revoked, err := s.store.RevokeKey(r.Context(), k.AccountID, k.ID, now, ev)
+	now, ip := s.now(), clientIP(r)
+	revoked, err := s.store.RevokeKeys(r.Context(), pihu.Revocation{
+		AccountID: k.AccountID, ID: k.ID, At: now, Cascade: cascade,
+		Check: func(target *pihu.Key) error { return pihu.CheckRevoke(caller, target) },
+		Event: func(target *pihu.Key) *pihu.AuditEvent {
+			return pihu.NewAuditEvent(pihu.ActionKeyRevoked, caller.ID, ip, target, now)
+		},
+	})
 	if pihu.ErrorCode(err) == pihu.ENotFound { // revoked since findKey read it
 		err = pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", k.ID)
 	}
@@ -57,8 +69,41 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.auth.Invalidate(k.ID)
-	writeJSON(w, http.StatusOK, RevokedKey{KeyItem: NewKeyItem(revoked), Revoked: true})
+	for _, k := range revoked {
+		s.auth.Invalidate(k.ID)
+	}
+	hidden, err := s.hideLive(r, creators(revoked[0]))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, RevokedKey{KeyItem: s.keyItem(revoked[0], hidden), Revoked: true, RevokedDescendants: len(revoked) - 1})
+}
+
+// parseCascade reads the one query parameter of a revocation: cascade,
+// "true" or "false" (the default).
+func parseCascade(r *http.Request) (bool, error) {
+	q := r.URL.Query()
+	for name, vs := range q {
+		if name != "cascade" {
+			return false, pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a parameter of this request; it takes only \"cascade\".", name)
+		}
+		if len(vs) > 1 {
+			return false, pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q is given %d times; give it once.", name, len(vs))
+		}
+	}
+	vs, ok := q["cascade"]
+	if !ok {
+		return false, nil
+	}
+	switch vs[0] {
+	case "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, pihu.ParamErrorf(pihu.EParameterInvalid, "cascade", "\"cascade\" must be true (also revoke every key this key created, recursively) or false.")
+	}
 }
 
 type rotateKeyRequest struct {

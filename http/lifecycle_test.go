@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -192,6 +193,14 @@ func TestKeys_Rotate(t *testing.T) {
 				}
 			}},
 		{name: "OldWorksDuringGrace", method: "GET", path: "/v1/auth/whoami", key: graced.Key, status: 200},
+		// Rotated once, it is in its grace period: rotating it again would
+		// give it a second successor.
+		{name: "ErrRotateGracedAgain", method: "POST", path: path(graced.ID), key: ts.Owner, body: `{"expire_old_in":"1h"}`, status: 409, code: "already_rotated",
+			check: func(t *testing.T, r response) {
+				if msg := r.errorBody(t).Message; !strings.Contains(msg, nextGraced.ID) {
+					t.Errorf("message: got %q, want it to name the successor %s", msg, nextGraced.ID)
+				}
+			}},
 		{name: "OldListedWithItsEnd", method: "GET", path: "/v1/auth/api-keys/" + graced.ID, key: ts.Owner, status: 200,
 			check: func(t *testing.T, r response) {
 				var item pihuhttp.KeyItem
@@ -443,4 +452,173 @@ func TestLeakedKeys_OneThousand(t *testing.T) {
 		t.Fatalf("got %d %s, want {\"revoked\":20}", r.status, r.body)
 	}
 	t.Logf("a report of %d keys, 20 of them real: %v", len(keys), time.Since(start))
+}
+
+// TestKeys_RevokeRights checks that revoking another key needs every
+// permission of that key and no narrower allowed_ips, so that a narrow
+// key cannot lock the account out of its owner key; a key may always
+// revoke itself.
+func TestKeys_RevokeRights(t *testing.T) {
+	ts := newTestServer(t)
+	owner := ts.ownerID(t)
+	// The review's key: write only, one address, an hour to live.
+	narrow := ts.newKey(t, ts.Owner, `{"name":"narrow","permissions":["api_key:write"],"allowed_ips":["127.0.0.1"],"expiration":"1h"}`)
+	reader := ts.newKey(t, ts.Owner, `{"name":"reader","permissions":["candidate:read","interview:read"]}`)
+	manager := ts.newKey(t, ts.Owner, `{"name":"manager","permissions":["api_key:write","candidate:*"]}`)
+	local := ts.newKey(t, ts.Owner, `{"name":"local","permissions":["*"],"allowed_ips":["127.0.0.1"]}`)
+	localReader := ts.newKey(t, ts.Owner, `{"name":"local reader","permissions":["candidate:read"],"allowed_ips":["127.0.0.1"]}`)
+	wideReader := ts.newKey(t, ts.Owner, `{"name":"wide reader","permissions":["candidate:read"],"allowed_ips":["127.0.0.0/8"]}`)
+	anywhere := ts.newKey(t, ts.Owner, `{"name":"anywhere","permissions":["candidate:read"]}`)
+	testWriter := ts.newKey(t, ts.Owner, `{"name":"test writer","permissions":["api_key:write","candidate:read"],"environment":"test"}`)
+	testOwnerLike := ts.newKey(t, ts.Owner, `{"name":"test star","permissions":["*"],"environment":"test"}`)
+	path := "/v1/auth/api-keys/"
+
+	forbidden := func(required, param string) func(*testing.T, response) {
+		return func(t *testing.T, r response) {
+			t.Helper()
+			e := r.errorBody(t)
+			if e.Required != required || e.Param != param {
+				t.Errorf("required %q, param %q: want %q, %q", e.Required, e.Param, required, param)
+			}
+		}
+	}
+	ts.run(t, []scenario{
+		{name: "ErrNarrowRevokesOwner", method: "DELETE", path: path + owner, key: narrow.Key, status: 403, code: "insufficient_permissions", check: forbidden("*", "")},
+		{name: "OwnerStillWorks", method: "GET", path: "/v1/auth/whoami", key: ts.Owner, status: 200},
+		{name: "ErrNarrowRevokesReader", method: "DELETE", path: path + reader.ID, key: narrow.Key, status: 403, code: "insufficient_permissions", check: forbidden("candidate:read", "")},
+		{name: "ErrManagerLacksInterviewRead", method: "DELETE", path: path + reader.ID, key: manager.Key, status: 403, code: "insufficient_permissions", check: forbidden("interview:read", "")},
+		{name: "ErrManagerRevokesOwner", method: "DELETE", path: path + owner, key: manager.Key, status: 403, code: "insufficient_permissions", check: forbidden("*", "")},
+		{name: "ErrLocalRevokesAnywhere", method: "DELETE", path: path + anywhere.ID, key: local.Key, status: 403, code: "insufficient_permissions", check: forbidden("", "")},
+		{name: "ErrLocalRevokesWider", method: "DELETE", path: path + wideReader.ID, key: local.Key, status: 403, code: "insufficient_permissions", check: forbidden("", "")},
+		{name: "ErrLocalRevokesOwner", method: "DELETE", path: path + owner, key: local.Key, status: 403, code: "insufficient_permissions", check: forbidden("", "")},
+		{name: "ErrTestWriterRevokesTestStar", method: "DELETE", path: path + testOwnerLike.ID, key: testWriter.Key, status: 403, code: "insufficient_permissions", check: forbidden("*", "")},
+		{name: "ErrTestKeyRevokesLiveKey", method: "DELETE", path: path + anywhere.ID, key: testOwnerLike.Key, status: 404, code: "not_found"},
+		{name: "RefusedKeysStillWork", method: "GET", path: "/v1/auth/whoami", key: anywhere.Key, status: 200},
+		{name: "LocalRevokesSameAddresses", method: "DELETE", path: path + localReader.ID, key: local.Key, status: 200},
+		{name: "ManagerRevokesWithin", method: "DELETE", path: path + wideReader.ID, key: manager.Key, status: 200},
+		{name: "NarrowRevokesItself", method: "DELETE", path: path + narrow.ID, key: narrow.Key, status: 200},
+		{name: "LiveRevokesTest", method: "DELETE", path: path + testWriter.ID, key: ts.Owner, status: 200},
+		{name: "OwnerRevokesAnything", method: "DELETE", path: path + local.ID, key: ts.Owner, status: 200},
+	})
+	// The refusals changed nothing and recorded nothing.
+	for _, ev := range ts.events(t, ts.Owner) {
+		if ev.Action == "api_key.revoked" && (ev.Target == owner || ev.Target == reader.ID || ev.Target == anywhere.ID || ev.Target == testOwnerLike.ID) {
+			t.Errorf("a refused revocation was recorded: %+v", ev)
+		}
+	}
+}
+
+// TestKeys_RevokeCascade checks DELETE …?cascade=true: every key created by
+// the key, at any depth and in both environments, is revoked with it, in
+// one step, and refused at once.
+func TestKeys_RevokeCascade(t *testing.T) {
+	ts := newTestServer(t)
+	writer := `"permissions":["api_key:write","candidate:read"]`
+	root := ts.newKey(t, ts.Owner, `{"name":"root",`+writer+`}`)
+	child := ts.newKey(t, root.Key, `{"name":"child",`+writer+`}`)
+	testChild := ts.newKey(t, root.Key, `{"name":"test child",`+writer+`,"environment":"test"}`)
+	grandchild := ts.newKey(t, child.Key, `{"name":"grandchild","permissions":["candidate:read"]}`)
+	// Rotating the child with the child: its successor is the child's.
+	r := ts.do(t, "POST", "/v1/auth/api-keys/"+grandchild.ID+"/rotate", child.Key, `{"expire_old_in":"1h"}`)
+	if r.status != 200 {
+		t.Fatalf("rotate: %d %s", r.status, r.body)
+	}
+	successor := rotated(t, r)
+	sibling := ts.newKey(t, ts.Owner, `{"name":"sibling",`+writer+`}`)
+	nephew := ts.newKey(t, sibling.Key, `{"name":"nephew","permissions":["candidate:read"]}`)
+	plainChild := ts.newKey(t, sibling.Key, `{"name":"plain child","permissions":["candidate:read"]}`)
+	path := "/v1/auth/api-keys/"
+
+	ts.run(t, []scenario{
+		{name: "ErrCascadeValue", method: "DELETE", path: path + root.ID + "?cascade=yes", key: ts.Owner, status: 400, code: "parameter_invalid", param: "cascade"},
+		{name: "ErrCascadeEmpty", method: "DELETE", path: path + root.ID + "?cascade=", key: ts.Owner, status: 400, code: "parameter_invalid", param: "cascade"},
+		{name: "ErrCascadeTwice", method: "DELETE", path: path + root.ID + "?cascade=true&cascade=true", key: ts.Owner, status: 400, code: "parameter_invalid", param: "cascade"},
+		{name: "WarmGrandchild", method: "GET", path: "/v1/auth/whoami", key: grandchild.Key, status: 200},
+		{name: "Cascade", method: "DELETE", path: path + root.ID + "?cascade=true", key: ts.Owner, status: 200,
+			check: func(t *testing.T, r response) {
+				var got pihuhttp.RevokedKey
+				r.decode(t, &got)
+				if got.ID != root.ID || !got.Revoked || got.RevokedDescendants != 4 {
+					t.Errorf("got %s revoked %v with %d descendants, want %s with 4", got.ID, got.Revoked, got.RevokedDescendants, root.ID)
+				}
+			}},
+		{name: "WithoutCascade", method: "DELETE", path: path + sibling.ID + "?cascade=false", key: ts.Owner, status: 200,
+			check: func(t *testing.T, r response) {
+				var got pihuhttp.RevokedKey
+				r.decode(t, &got)
+				if got.RevokedDescendants != 0 {
+					t.Errorf("revoked_descendants: got %d, want 0", got.RevokedDescendants)
+				}
+			}},
+	})
+	for _, k := range []pihuhttp.KeyCreated{root, child, testChild, grandchild, successor.KeyCreated} {
+		ts.works(t, k.Key, 401, "revoked_api_key")
+	}
+	for _, k := range []pihuhttp.KeyCreated{nephew, plainChild} {
+		ts.works(t, k.Key, 200, "")
+	}
+	revokedEvents := 0
+	for _, ev := range ts.events(t, ts.Owner) {
+		if ev.Action == "api_key.revoked" {
+			revokedEvents++
+		}
+	}
+	if revokedEvents != 6 {
+		t.Errorf("api_key.revoked events: got %d, want 6 (5 by the cascade, 1 without)", revokedEvents)
+	}
+}
+
+// TestKeys_CreatedBy checks that keys show the key that created them, an
+// owner key none, and a test key no live key's id.
+func TestKeys_CreatedBy(t *testing.T) {
+	ts := newTestServer(t)
+	owner := ts.ownerID(t)
+	parent := ts.newKey(t, ts.Owner, `{"name":"parent","permissions":["api_key:*","candidate:read"],"environment":"test"}`)
+	child := ts.newKey(t, parent.Key, `{"name":"child","permissions":["candidate:read"]}`)
+	if parent.CreatedBy == nil || *parent.CreatedBy != owner || child.CreatedBy == nil || *child.CreatedBy != parent.ID {
+		t.Fatalf("created_by on create: got %v and %v, want %s and %s", parent.CreatedBy, child.CreatedBy, owner, parent.ID)
+	}
+	byID := func(items []pihuhttp.KeyItem) map[string]*string {
+		m := make(map[string]*string)
+		for _, it := range items {
+			m[it.ID] = it.CreatedBy
+		}
+		return m
+	}
+	live := byID(ts.listAll(t, ts.Owner))
+	if live[owner] != nil || live[parent.ID] == nil || *live[parent.ID] != owner || live[child.ID] == nil || *live[child.ID] != parent.ID {
+		t.Errorf("created_by in a live key's list: got %v", live)
+	}
+	test := byID(ts.listAll(t, parent.Key))
+	if test[parent.ID] != nil || test[child.ID] == nil || *test[child.ID] != parent.ID {
+		t.Errorf("created_by in a test key's list: got %v, want the live creator hidden", test)
+	}
+	r := ts.do(t, "GET", "/v1/auth/api-keys/"+parent.ID, parent.Key, "")
+	if r.status != 200 || strings.Contains(string(r.body), owner) {
+		t.Errorf("a test key's get shows the live key %s: %d %s", owner, r.status, r.body)
+	}
+}
+
+// TestKeys_CreatorRevokedElsewhere checks that a key revoked where this
+// server's cache could not see it (another instance, or the database)
+// creates and rotates nothing, though its cached entry still
+// authenticates: the store re-checks it in the transaction that would
+// write the new key.
+func TestKeys_CreatorRevokedElsewhere(t *testing.T) {
+	ts := newTestServer(t)
+	writer := ts.newKey(t, ts.Owner, `{"name":"writer","permissions":["api_key:write","candidate:read"]}`)
+	target := ts.newKey(t, ts.Owner, `{"name":"target","permissions":["candidate:read"]}`)
+	ts.works(t, writer.Key, 200, "") // cached
+	if _, err := ts.Store.RevokeKey(context.Background(), ts.Account.ID, writer.ID, ts.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	before := len(ts.listAll(t, ts.Owner))
+	ts.run(t, []scenario{
+		{name: "ErrCreate", method: "POST", path: "/v1/auth/api-keys", key: writer.Key, body: `{"name":"x","permissions":["candidate:read"]}`, status: 401, code: "revoked_api_key"},
+		{name: "ErrRotate", method: "POST", path: "/v1/auth/api-keys/" + target.ID + "/rotate", key: writer.Key, status: 401, code: "revoked_api_key"},
+	})
+	if after := len(ts.listAll(t, ts.Owner)); after != before {
+		t.Errorf("keys: got %d, want %d: a revoked key created one", after, before)
+	}
+	ts.works(t, target.Key, 200, "")
 }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"net/netip"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -13,6 +14,7 @@ const (
 	VerifyExpired                 = "EXPIRED"
 	VerifyRevoked                 = "REVOKED"
 	VerifyInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
+	VerifyIPNotAllowed            = "IP_NOT_ALLOWED"
 	VerifyRateLimited             = "RATE_LIMITED"
 )
 
@@ -23,6 +25,7 @@ type VerifyResult struct {
 	Code        string           `json:"code"`
 	KeyID       *string          `json:"key_id"`
 	AccountID   *string          `json:"account_id"`
+	Environment *string          `json:"environment"` // "live" or "test"
 	Permissions []string         `json:"permissions"`
 	Expires     *string          `json:"expires"`
 	RateLimit   *VerifyRateLimit `json:"ratelimit"`
@@ -40,14 +43,19 @@ type VerifyRateLimit struct {
 type verifyRequest struct {
 	Key         *string            `json:"key"`
 	Permissions *[]pihu.Permission `json:"permissions"`
+	// IP is the address of the client that sent the key to the verifying
+	// service, as that service sees it.
+	IP *string `json:"ip"`
 }
 
 // verify tells another service whether a key it was given may be used, as
-// if the key had been sent to this API: NOT_FOUND for anything that is not
-// a key of the caller's account and environments (malformed, unknown,
-// another account's: nothing about it is shown), then EXPIRED or REVOKED,
-// then the key's rate limit (one request is spent: RATE_LIMITED when none
-// is left), then the permissions asked for. A key that passes the first two
+// if the key had been sent to this API, in the API's order: NOT_FOUND for
+// anything that is not a key of the caller's account and environments
+// (malformed, unknown, another account's: nothing about it is shown), then
+// EXPIRED or REVOKED, then IP_NOT_ALLOWED if the key has allowed_ips and
+// the client address given as ip is not in them (or none is given), then
+// the key's rate limit (one request is spent: RATE_LIMITED when none is
+// left), then the permissions asked for. A key that passes the first two
 // steps counts as used (last_used).
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
@@ -72,6 +80,16 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var ip string // "": not given, and allowed by no allowed_ips
+	if body.IP != nil {
+		a, err := netip.ParseAddr(*body.IP)
+		if err != nil || a.Zone() != "" {
+			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "ip",
+				"\"ip\" must be the IPv4 or IPv6 address of the client that sent the key, such as \"203.0.113.7\" or \"2001:db8::1\"."))
+			return
+		}
+		ip = a.Unmap().String()
+	}
 
 	out := VerifyResult{Code: VerifyNotFound}
 	k, err := s.auth.Lookup(r.Context(), *body.Key)
@@ -82,7 +100,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out.KeyID, out.AccountID = &k.ID, &k.AccountID
+	env := string(k.Environment)
+	out.KeyID, out.AccountID, out.Environment = &k.ID, &k.AccountID, &env
 	out.Permissions, out.Expires = k.Permissions.Strings(), timestampPtr(k.Expires)
 	if ok, code := k.Active(s.now()); !ok {
 		out.Code = VerifyExpired
@@ -93,6 +112,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auth.RecordUse(k)
+	if !pihu.IPAllowed(k.AllowedIPs, ip) {
+		// As the API refuses it before spending its limit.
+		out.Code = VerifyIPNotAllowed
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
 
 	_, res, decided, err := s.spend(r, k)
 	if err != nil {

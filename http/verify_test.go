@@ -35,7 +35,7 @@ func verifyResult(code string, check func(t *testing.T, v pihuhttp.VerifyResult)
 		if v.Code != code || v.Valid != (code == "VALID") {
 			t.Errorf("got valid %v code %s, want code %s", v.Valid, v.Code, code)
 		}
-		for _, field := range []string{"valid", "code", "key_id", "account_id", "permissions", "expires", "ratelimit"} {
+		for _, field := range []string{"valid", "code", "key_id", "account_id", "environment", "permissions", "expires", "ratelimit"} {
 			if !strings.Contains(string(r.body), `"`+field+`":`) {
 				t.Errorf("field %s missing: %s", field, r.body)
 			}
@@ -46,7 +46,7 @@ func verifyResult(code string, check func(t *testing.T, v pihuhttp.VerifyResult)
 	}
 }
 
-const notFoundBody = `{"valid":false,"code":"NOT_FOUND","key_id":null,"account_id":null,"permissions":null,"expires":null,"ratelimit":null}` + "\n"
+const notFoundBody = `{"valid":false,"code":"NOT_FOUND","key_id":null,"account_id":null,"environment":null,"permissions":null,"expires":null,"ratelimit":null}` + "\n"
 
 // notFound checks that a NOT_FOUND says nothing at all about the key.
 func notFound(t *testing.T, r response) {
@@ -84,7 +84,7 @@ func TestVerify(t *testing.T) {
 
 	ts.run(t, []scenario{
 		verify("Valid", verifier, key(target.Key), "VALID", func(t *testing.T, v pihuhttp.VerifyResult) {
-			if v.KeyID == nil || *v.KeyID != target.ID || v.AccountID == nil || *v.AccountID != ts.Account.ID ||
+			if v.KeyID == nil || *v.KeyID != target.ID || v.AccountID == nil || *v.AccountID != ts.Account.ID || v.Environment == nil || *v.Environment != "live" ||
 				strings.Join(v.Permissions, ",") != "candidate:write,interview:read" || v.Expires == nil || *v.Expires != *target.Expires {
 				t.Errorf("got %+v, want the target key's fields", v)
 			}
@@ -203,4 +203,57 @@ func corrupt(secret string) string {
 		last = 'y'
 	}
 	return secret[:len(secret)-1] + string(last)
+}
+
+// TestVerify_AllowedIPs checks that verify applies a key's allowed_ips as
+// the API does: VALID only for an ip given and inside them, before the
+// key's limit is spent; and that it tells the key's environment.
+func TestVerify_AllowedIPs(t *testing.T) {
+	ts := newTestServer(t)
+	verifier := ts.newKey(t, ts.Owner, `{"name":"verifier","permissions":["api_key:verify"]}`).Key
+	office := ts.newKey(t, ts.Owner, `{"name":"office","permissions":["candidate:read"],"allowed_ips":["203.0.113.7","10.0.0.0/8","2001:db8::/32"],"rate_limit":"5/m"}`)
+	anywhere := ts.newKey(t, ts.Owner, `{"name":"anywhere","permissions":["candidate:read"],"environment":"test"}`)
+
+	verify := func(name, body, code string, check func(*testing.T, pihuhttp.VerifyResult)) scenario {
+		return scenario{name: name, method: "POST", path: "/v1/auth/verify", key: verifier, body: body, status: 200,
+			check: verifyResult(code, check)}
+	}
+	spent := func(remaining int) func(*testing.T, pihuhttp.VerifyResult) {
+		return func(t *testing.T, v pihuhttp.VerifyResult) {
+			t.Helper()
+			if v.KeyID == nil || *v.KeyID != office.ID || v.Environment == nil || *v.Environment != "live" {
+				t.Errorf("got %+v, want the office key's fields", v)
+			}
+			if remaining < 0 {
+				if v.RateLimit != nil {
+					t.Errorf("ratelimit: got %+v, want null: nothing spent", v.RateLimit)
+				}
+				return
+			}
+			if v.RateLimit == nil || v.RateLimit.Remaining != remaining {
+				t.Errorf("ratelimit: got %+v, want %d remaining", v.RateLimit, remaining)
+			}
+		}
+	}
+	ts.run(t, []scenario{
+		verify("ErrNoIP", `{"key":"`+office.Key+`"}`, "IP_NOT_ALLOWED", spent(-1)),
+		verify("ErrNullIP", `{"key":"`+office.Key+`","ip":null}`, "IP_NOT_ALLOWED", spent(-1)),
+		verify("ErrOutside", `{"key":"`+office.Key+`","ip":"198.51.100.1"}`, "IP_NOT_ALLOWED", spent(-1)),
+		verify("ErrOutsideWithPermissions", `{"key":"`+office.Key+`","ip":"198.51.100.1","permissions":["candidate:read"]}`, "IP_NOT_ALLOWED", spent(-1)),
+		verify("Exact", `{"key":"`+office.Key+`","ip":"203.0.113.7"}`, "VALID", spent(4)),
+		verify("InRange", `{"key":"`+office.Key+`","ip":"10.20.30.40"}`, "VALID", spent(3)),
+		verify("MappedIPv4", `{"key":"`+office.Key+`","ip":"::ffff:10.1.1.1"}`, "VALID", spent(2)),
+		verify("IPv6", `{"key":"`+office.Key+`","ip":"2001:db8::42"}`, "VALID", spent(1)),
+		verify("NoAllowedIPsAnyIP", `{"key":"`+anywhere.Key+`","ip":"198.51.100.1"}`, "VALID", func(t *testing.T, v pihuhttp.VerifyResult) {
+			if v.Environment == nil || *v.Environment != "test" {
+				t.Errorf("environment: got %v, want test", v.Environment)
+			}
+		}),
+		verify("NoAllowedIPsNoIP", `{"key":"`+anywhere.Key+`"}`, "VALID", nil),
+		{name: "ErrIPNotAnAddress", method: "POST", path: "/v1/auth/verify", key: verifier, body: `{"key":"` + office.Key + `","ip":"example.com"}`, status: 400, code: "parameter_invalid", param: "ip"},
+		{name: "ErrIPRange", method: "POST", path: "/v1/auth/verify", key: verifier, body: `{"key":"` + office.Key + `","ip":"10.0.0.0/8"}`, status: 400, code: "parameter_invalid", param: "ip"},
+		{name: "ErrIPZone", method: "POST", path: "/v1/auth/verify", key: verifier, body: `{"key":"` + office.Key + `","ip":"fe80::1%eth0"}`, status: 400, code: "parameter_invalid", param: "ip"},
+		{name: "ErrIPEmpty", method: "POST", path: "/v1/auth/verify", key: verifier, body: `{"key":"` + office.Key + `","ip":""}`, status: 400, code: "parameter_invalid", param: "ip"},
+		{name: "ErrIPNotString", method: "POST", path: "/v1/auth/verify", key: verifier, body: `{"key":"` + office.Key + `","ip":167772161}`, status: 400, code: "parameter_invalid", param: "ip"},
+	})
 }

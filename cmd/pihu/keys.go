@@ -19,7 +19,7 @@ const keysUsage = `usage:
   pihu keys list [--limit N] [--starting-after ID] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test] [--json]
   pihu keys get ID [--json]
-  pihu keys revoke ID [--json]
+  pihu keys revoke ID [--cascade] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--json]
 
 Each takes --api-url URL (PIHU_API_URL, default http://127.0.0.1:8080) and
@@ -282,7 +282,9 @@ func keysGet(ctx context.Context, fs *flag.FlagSet, args []string, o *output) er
 }
 
 func keysRevoke(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
-	pos, err := parseArgs(fs, args, 1, "ID [--json]")
+	var p client.RevokeParams
+	fs.BoolVar(&p.Cascade, "cascade", false, "also revoke every key this key created, recursively")
+	pos, err := parseArgs(fs, args, 1, "ID [--cascade] [--json]")
 	if err != nil {
 		return err
 	}
@@ -290,14 +292,18 @@ func keysRevoke(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	if err != nil {
 		return err
 	}
-	k, err := c.RevokeKey(ctx, pos[0])
+	k, err := c.RevokeKeyWith(ctx, pos[0], p)
 	if err != nil {
 		return apiError(err)
 	}
 	if o.json {
 		return o.printJSON(k.RawJSON())
 	}
-	fmt.Fprintf(o.w, "Revoked the API key %q (%s): it no longer works.\n\n", k.Name, k.ID)
+	fmt.Fprintf(o.w, "Revoked the API key %q (%s): it no longer works.\n", k.Name, k.ID)
+	if p.Cascade {
+		fmt.Fprintf(o.w, "Revoked with it: %d keys it created, at any depth.\n", k.RevokedDescendants)
+	}
+	fmt.Fprintln(o.w)
 	return o.keyTable(k)
 }
 

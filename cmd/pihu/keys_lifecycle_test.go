@@ -117,6 +117,36 @@ func TestKeysCommands_Revoke(t *testing.T) {
 		pihuCLI(t, s.url, reader.Key, "keys", "revoke", target.ID).failsWith(t, "insufficient_permissions", owner, reader.Key, target.Key)
 		pihuCLI(t, s.url, owner, "keys", "get", target.ID).ok(t)
 	})
+	t.Run("Cascade", func(t *testing.T) {
+		parent := cliCreate(t, s.url, owner, "parent", "--permission", "api_key:write", "--permission", "candidate:read")
+		child := cliCreate(t, s.url, parent.Key, "child", "--permission", "candidate:read")
+		r := pihuCLI(t, s.url, owner, "keys", "revoke", "--cascade", parent.ID).ok(t)
+		if !strings.Contains(r.stdout, "Revoked with it: 1 keys") {
+			t.Errorf("revoke --cascade: want the count of keys revoked with it in\n%s", r.stdout)
+		}
+		pihuCLI(t, s.url, child.Key, "keys", "list").failsWith(t, "revoked_api_key", owner, child.Key)
+	})
+	t.Run("ErrNarrowKeyRevokesOwner", func(t *testing.T) {
+		narrow := cliCreate(t, s.url, owner, "narrow", "--permission", "api_key:write")
+		list := pihuCLI(t, s.url, owner, "keys", "list", "--json").ok(t)
+		var keys struct {
+			Data []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(list.stdout), &keys); err != nil {
+			t.Fatal(err)
+		}
+		var ownerID string
+		for _, k := range keys.Data {
+			if k.Name == "Owner key" {
+				ownerID = k.ID
+			}
+		}
+		pihuCLI(t, s.url, narrow.Key, "keys", "revoke", ownerID).failsWith(t, "insufficient_permissions", owner, narrow.Key)
+		pihuCLI(t, s.url, owner, "keys", "list").ok(t)
+	})
 	t.Run("Usage", func(t *testing.T) {
 		for _, tc := range []struct {
 			args []string
