@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "ListEnvironmentFilter", testAuditListEnvironmentFilter)
 		run(t, "ListOnlyOwnAccount", testAuditListOnlyOwnAccount)
 	})
+	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,
