@@ -27,6 +27,16 @@ const (
 	EInternal                = "internal"
 )
 
+// Error codes of idempotent requests (see IdempotencyStore).
+const (
+	// EIdempotencyKeyReused is an Idempotency-Key sent again, within
+	// IdempotencyTTL, with another request (method, path or body).
+	EIdempotencyKeyReused = "idempotency_key_reused"
+	// EIdempotencyKeyInUse is an Idempotency-Key whose first request is
+	// still running.
+	EIdempotencyKeyInUse = "idempotency_key_in_use"
+)
+
 // Error is a failure the caller can act on: its Message is shown to API
 // users as it is, so it never holds internals or secrets.
 type Error struct {

@@ -22,6 +22,7 @@ type Store interface {
 	CandidateStore
 	InterviewStore
 	AuditStore
+	IdempotencyStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

@@ -70,6 +70,7 @@ func New(c Config) (*Client, error) {
 type Response struct {
 	raw       []byte
 	requestID string
+	replayed  bool
 }
 
 // RawJSON returns the response body exactly as the API sent it, fields
@@ -82,9 +83,17 @@ func (r *Response) RequestID() string { return r.requestID }
 
 func (r *Response) setResponse(raw []byte, requestID string) { r.raw, r.requestID = raw, requestID }
 
+// Replayed reports whether the answer is the stored answer of an earlier
+// request with the same Idempotency-Key (see WithIdempotencyKey), rather
+// than the request acting again.
+func (r *Response) Replayed() bool { return r.replayed }
+
+func (r *Response) setReplayed(replayed bool) { r.replayed = replayed }
+
 // result is a response type: it embeds Response.
 type result interface {
 	setResponse(raw []byte, requestID string)
+	setReplayed(replayed bool)
 }
 
 // ListParams select a page of a list, newest first.
@@ -153,6 +162,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	setIdempotencyKey(ctx, req)
 	res, err := c.hc.Do(req)
 	if err != nil {
 		// A *url.Error repeats the URL; say it once, and what failed.
@@ -178,5 +188,6 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("client: %s %s: the response is not the JSON expected (request %s): %w", method, path, requestID, err)
 	}
 	out.setResponse(raw, requestID)
+	out.setReplayed(res.Header.Get("Idempotent-Replayed") == "true")
 	return nil
 }

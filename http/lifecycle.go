@@ -167,6 +167,11 @@ func (s *Server) reportLeakedKeys(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.idempotent(w, r, addressIdempotencyScope(clientIP(r)), nil, s.revokeLeakedKeys)
+}
+
+// revokeLeakedKeys is reportLeakedKeys after its rate limit.
+func (s *Server) revokeLeakedKeys(w http.ResponseWriter, r *http.Request) {
 	if err := noParameters(r); err != nil {
 		s.writeError(w, r, err)
 		return

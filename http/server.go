@@ -187,12 +187,14 @@ func clientIP(r *http.Request) string {
 // require authenticates the request's bearer key, checks that it may be
 // used from the client's address, spends one request of its rate limit,
 // and checks that it holds perm ("" for any valid key) before calling h
-// with the key in the context.
+// with the key in the context, once per Idempotency-Key (see idempotent).
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, err := s.authenticate(w, r)
 		if err != nil {
-			s.writeError(w, r, err)
+			if !s.replayToEndedKey(w, r, err) {
+				s.writeError(w, r, err)
+			}
 			return
 		}
 		if rw, ok := w.(*responseWriter); ok {
@@ -215,7 +217,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 			})
 			return
 		}
-		h(w, r.WithContext(pihu.NewContextWithKey(r.Context(), k)))
+		s.idempotent(w, r.WithContext(pihu.NewContextWithKey(r.Context(), k)), keyIdempotencyScope(k), k, h)
 	})
 }
 

@@ -1,0 +1,294 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// Idempotent requests (Stripe's Idempotency-Key). A POST that carries the
+// header acts at most once per key and scope: the first request reserves
+// a record, runs, and stores its response sealed (see pihu.IdempotencyKey)
+// before the client sees it; a retry with the same key and the same
+// request within 24 hours gets that response again, marked with
+// Idempotent-Replayed: true, and acts no more. The header is ignored on
+// every other method, as Stripe does: a GET changes nothing, and a DELETE
+// answers a retry with a 404.
+//
+// The step runs after authentication, the key's rate limit and its
+// permission check, so that a 401, 403 for a missing permission or 429 is
+// never stored, and right before the handler. A record is scoped to the
+// authenticating key (two keys of one account never see each other's
+// records, which may show secrets), or to the client address for the one
+// POST without authentication.
+
+// ReplayedHeader marks a response that is a replay of a stored one.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// replayedHeaders are the headers of a response that are stored and
+// replayed with it. The others (Request-Id, RateLimit-*) belong to the
+// request that gets the replay.
+var replayedHeaders = []string{"Content-Type", "Cache-Control", "WWW-Authenticate"}
+
+// keyIdempotencyScope and addressIdempotencyScope name the scope of a
+// record: the key that made the request, or the client address.
+func keyIdempotencyScope(k *pihu.Key) string     { return "key:" + k.ID }
+func addressIdempotencyScope(addr string) string { return "ip:" + addr }
+
+// idempotent serves r with h, applying r's Idempotency-Key, if any, in
+// scope. caller is the authenticated key (nil on a route without one): a
+// record of a request that ended it is marked, so that it can be replayed
+// to it later (see replayToEndedKey).
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string, caller *pihu.Key, h http.HandlerFunc) {
+	values := r.Header.Values(pihu.IdempotencyKeyHeader)
+	if r.Method != http.MethodPost || len(values) == 0 {
+		h(w, r)
+		return
+	}
+	if len(values) > 1 {
+		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, pihu.IdempotencyKeyHeader,
+			"Send one Idempotency-Key header, not %d.", len(values)))
+		return
+	}
+	ik, err := pihu.NewIdempotencyKey(scope, values[0])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, ok := readBody(r)
+	if !ok {
+		// Too large or unreadable: the handler refuses it, and
+		// there is nothing to replay.
+		h(w, r)
+		return
+	}
+	rec := &pihu.IdempotencyRecord{
+		Lookup:      ik.Lookup(),
+		Fingerprint: ik.Fingerprint(r.Method, r.URL.RequestURI(), body),
+		Token:       requestID(r.Context()),
+		Created:     pihu.Timestamp(s.now()),
+	}
+	existing, err := s.store.ReserveIdempotency(r.Context(), rec)
+	switch {
+	case err != nil:
+		s.writeError(w, r, err)
+	case existing == nil:
+		s.runOnce(w, r, ik, rec, caller, h)
+	case !hmac.Equal(existing.Fingerprint, rec.Fingerprint):
+		s.writeError(w, r, pihu.ParamErrorf(pihu.EIdempotencyKeyReused, pihu.IdempotencyKeyHeader,
+			"This Idempotency-Key was used for another request (method, path or body) in the last 24 hours. "+
+				"Send the same request to get its response again, or use a new key for a new request."))
+	case !existing.Done():
+		s.writeError(w, r, pihu.Errorf(pihu.EIdempotencyKeyInUse,
+			"A request with this Idempotency-Key is still running. Retry in a few seconds to get its response."))
+	default:
+		s.replay(w, r, ik, existing)
+	}
+}
+
+// readBody reads r's body, up to MaxBodyBytes, and gives r a body that
+// reads the same bytes again. ok is false if the body is larger or cannot
+// be read; r's body then still reads as it would have.
+func readBody(r *http.Request) (body []byte, ok bool) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil || len(body) > MaxBodyBytes {
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), errorReader{err}, r.Body), r.Body}
+		return nil, false
+	}
+	r.Body = readCloser{bytes.NewReader(body), r.Body}
+	return body, true
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// errorReader fails with err, or reads nothing if err is nil.
+type errorReader struct{ err error }
+
+func (e errorReader) Read([]byte) (int, error) {
+	if e.err == nil {
+		return 0, io.EOF
+	}
+	return 0, e.err
+}
+
+// runOnce runs h for the request that reserved rec, then stores its
+// response (or releases rec if there is nothing worth replaying) before
+// the client sees it, so that a retry that follows the response replays
+// it.
+func (s *Server) runOnce(w http.ResponseWriter, r *http.Request, ik *pihu.IdempotencyKey, rec *pihu.IdempotencyRecord, caller *pihu.Key, h http.HandlerFunc) {
+	// The record outlives a client that went away: it is completed or
+	// released whatever the request's context says.
+	ctx := context.WithoutCancel(r.Context())
+	buf := &bufferedWriter{header: w.Header(), status: http.StatusOK}
+	finished := false
+	defer func() {
+		if !finished { // h panicked: the server answers 500
+			s.releaseIdempotency(ctx, r, rec)
+		}
+	}()
+	h(buf, r)
+	finished = true
+
+	if stored(buf.status) {
+		rec.Status = buf.status
+		rec.EndedKey = buf.status < 300 && s.endedKey(ctx, r, caller)
+		resp := pihu.IdempotentResponse{Header: map[string]string{}, Body: buf.body.Bytes()}
+		for _, name := range replayedHeaders {
+			if v := w.Header().Get(name); v != "" {
+				resp.Header[name] = v
+			}
+		}
+		sealed, err := ik.Seal(rec.Status, resp)
+		if err == nil {
+			rec.Response = sealed
+			err = s.store.CompleteIdempotency(ctx, rec)
+		}
+		if err != nil {
+			// The request acted; its answer goes out, but a retry
+			// may act again once the record's lock is stale.
+			s.logger.LogAttrs(ctx, slog.LevelError, "storing an idempotent response",
+				slog.String("request_id", requestID(ctx)), slog.String("err", err.Error()))
+		}
+	} else {
+		s.releaseIdempotency(ctx, r, rec)
+	}
+	w.WriteHeader(buf.status)
+	w.Write(buf.body.Bytes())
+}
+
+// stored reports whether a response of status is stored for replay: a
+// success or a refusal of the request itself, but not a failed
+// authentication or rate limit (which a retry may pass) and not a fault
+// (5xx), after which a retry may act.
+func stored(status int) bool {
+	switch {
+	case status >= 200 && status < 300:
+		return true
+	case status == http.StatusUnauthorized, status == http.StatusTooManyRequests:
+		return false
+	default:
+		return status >= 400 && status < 500
+	}
+}
+
+func (s *Server) releaseIdempotency(ctx context.Context, r *http.Request, rec *pihu.IdempotencyRecord) {
+	if err := s.store.ReleaseIdempotency(ctx, rec); err != nil {
+		s.logger.LogAttrs(ctx, slog.LevelError, "releasing an idempotency key",
+			slog.String("request_id", requestID(r.Context())), slog.String("err", err.Error()))
+	}
+}
+
+// endedKey reports whether the request just made with caller revoked it or
+// shortened its life (a key rotating itself, say): the request's client
+// may then hold no working key but the one in the response.
+func (s *Server) endedKey(ctx context.Context, r *http.Request, caller *pihu.Key) bool {
+	if caller == nil {
+		return false
+	}
+	after, err := s.store.Key(ctx, caller.AccountID, caller.ID)
+	if err != nil {
+		s.logger.LogAttrs(ctx, slog.LevelError, "reading the key of an idempotent request",
+			slog.String("request_id", requestID(r.Context())), slog.String("err", err.Error()))
+		return false
+	}
+	if after.Revoked != nil && caller.Revoked == nil {
+		return true
+	}
+	return after.Expires != nil && (caller.Expires == nil || after.Expires.Before(*caller.Expires))
+}
+
+// replay answers r with the stored response of rec.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, ik *pihu.IdempotencyKey, rec *pihu.IdempotencyRecord) {
+	resp, err := ik.Open(rec.Status, rec.Response)
+	if err != nil { // only a record changed at rest gets here
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	for name, v := range resp.Header {
+		h.Set(name, v)
+	}
+	h.Set(ReplayedHeader, "true")
+	w.WriteHeader(rec.Status)
+	w.Write(resp.Body)
+}
+
+// replayToEndedKey serves, to a POST whose key no longer works (authErr is
+// EExpiredAPIKey or ERevokedAPIKey), the stored response of the request
+// that ended that key, if r is a retry of it: the same key, Idempotency-Key
+// and request. It answers nothing else, and reports whether it answered.
+//
+// Without it, a key that rotates itself with expire_old_in "now" and loses
+// the response (a timeout, a crash) locks its holder out: the old key no
+// longer works, and nobody has the new one.
+func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, authErr error) bool {
+	if code := pihu.ErrorCode(authErr); code != pihu.EExpiredAPIKey && code != pihu.ERevokedAPIKey {
+		return false
+	}
+	values := r.Header.Values(pihu.IdempotencyKeyHeader)
+	if r.Method != http.MethodPost || len(values) != 1 {
+		return false
+	}
+	secret, err := BearerToken(r.Header.Get("Authorization"))
+	if err != nil {
+		return false
+	}
+	k, err := s.auth.Lookup(r.Context(), secret)
+	if err != nil || !pihu.IPAllowed(k.AllowedIPs, clientIP(r)) {
+		return false
+	}
+	ik, err := pihu.NewIdempotencyKey(keyIdempotencyScope(k), values[0])
+	if err != nil {
+		return false
+	}
+	rec, err := s.store.IdempotencyRecord(r.Context(), ik.Lookup(), s.now())
+	if err != nil || !rec.Done() || !rec.EndedKey {
+		return false
+	}
+	body, ok := readBody(r)
+	if !ok || !hmac.Equal(rec.Fingerprint, ik.Fingerprint(r.Method, r.URL.RequestURI(), body)) {
+		return false
+	}
+	if rw, ok := w.(*responseWriter); ok {
+		rw.key = k
+	}
+	if err := s.limitKey(w, r, k); err != nil {
+		s.writeError(w, r, err)
+		return true
+	}
+	s.replay(w, r, ik, rec)
+	return true
+}
+
+// bufferedWriter holds a handler's response until it is stored. Headers
+// go straight to the real response.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+
+func (b *bufferedWriter) WriteHeader(status int) {
+	if !b.wrote {
+		b.status, b.wrote = status, true
+	}
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	b.wrote = true
+	return b.body.Write(p)
+}
