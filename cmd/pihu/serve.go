@@ -183,7 +183,7 @@ func (f *firstStart) run(ctx context.Context, store pihu.Store) error {
 		os.Remove(tmp)
 		path = f.KeyFile
 	}
-	f.Logger.Warn(fmt.Sprintf("created the account %q and its owner API key; the key is in owner_key_file, readable only by this user: read it, keep it secret, then delete the file", a.Name),
+	f.Logger.Warn(fmt.Sprintf("created the account %q; its owner API key is in owner_key_file, readable only by this user: read it, keep it secret, then delete the file", a.Name),
 		"account", a.ID, "owner_key_file", path, "dashboard", f.Dashboard)
 	return nil
 }
