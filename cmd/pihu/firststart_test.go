@@ -145,6 +145,23 @@ func TestFirstStart(t *testing.T) {
 		f.checkOwner(t, readKeyFile(t, f.KeyFile))
 	})
 
+	// With the default database, a path relative to the working folder,
+	// the log names the file by its absolute path.
+	t.Run("RelativePath", func(t *testing.T) {
+		f := newFirstStart(t, false)
+		dir := filepath.Dir(f.KeyFile)
+		t.Chdir(dir)
+		f.KeyFile = ownerKeyFile("sqlite:pihu.db")
+		if err := f.run(t.Context(), f.store); err != nil {
+			t.Fatal(err)
+		}
+		want := filepath.Join(dir, "pihu.db.owner-key")
+		if !strings.Contains(f.stderr.String(), "owner_key_file="+want+" ") {
+			t.Errorf("want owner_key_file=%s in the log:\n%s", want, f.stderr.String())
+		}
+		f.checkOwner(t, readKeyFile(t, want))
+	})
+
 	// A file already where the key would go is neither replaced nor
 	// written through: the key goes to a new file beside it.
 	t.Run("KeyFileTaken", func(t *testing.T) {

@@ -183,6 +183,10 @@ func (f *firstStart) run(ctx context.Context, store pihu.Store) error {
 		os.Remove(tmp)
 		path = f.KeyFile
 	}
+	// The log names the file wherever the server was started from.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	f.Logger.Warn(fmt.Sprintf("created the account %q; its owner API key is in owner_key_file, readable only by this user: read it, keep it secret, then delete the file", a.Name),
 		"account", a.ID, "owner_key_file", path, "dashboard", f.Dashboard)
 	return nil
