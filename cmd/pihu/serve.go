@@ -137,8 +137,10 @@ type firstStart struct {
 	KeyFile string
 	// Terminal is whether stderr is a terminal, where a person reads it.
 	Terminal bool
-	Stderr   io.Writer
-	Logger   *slog.Logger
+	// Stderr is where the key is printed on a terminal.
+	Stderr io.Writer
+	// Logger logs the key file's path, never the key.
+	Logger *slog.Logger
 }
 
 // run creates the account if the database holds none. Of several servers
