@@ -25,22 +25,54 @@ func (a *Account) Validate() error {
 	return nil
 }
 
+// AccountSummary is an account as `pihu accounts list` shows it: the
+// account and how many of its keys work.
+type AccountSummary struct {
+	Account
+	// Keys counts the account's keys that authenticate at the time the
+	// list was made: neither revoked nor expired, in either environment.
+	Keys int
+}
+
 // AccountStore keeps accounts. Implementations are safe for concurrent use.
 type AccountStore interface {
-	// CreateAccount stores a new account and its first key in one
-	// transaction, so that no account is ever left without a key.
-	CreateAccount(ctx context.Context, a *Account, owner *Key) error
+	// CreateAccount stores a new account, its first key and the audit
+	// events given, in one transaction, so that no account is ever left
+	// without a key and the log holds the key exactly when it exists.
+	// Returns EParameterMissing or EParameterInvalid on "name" if a is
+	// invalid; any other failure stores nothing.
+	CreateAccount(ctx context.Context, a *Account, owner *Key, events ...*AuditEvent) error
+
+	// CreateFirstAccount is CreateAccount on an empty store: it checks
+	// that there is no account and stores a, owner and events in the same
+	// transaction, so that of several servers starting at once on an
+	// empty database exactly one creates an account. created is false,
+	// and nothing is stored, if an account already exists. Returns the
+	// errors of CreateAccount.
+	CreateFirstAccount(ctx context.Context, a *Account, owner *Key, events ...*AuditEvent) (created bool, err error)
+
+	// CreateOwnerKey stores a new key, owner, for the existing account
+	// owner.AccountID, and the audit events given, in one transaction:
+	// the way an operator at the database recovers an account whose keys
+	// are lost or revoked. Returns ENotFound, and stores nothing, if the
+	// account does not exist.
+	CreateOwnerKey(ctx context.Context, owner *Key, events ...*AuditEvent) error
 
 	// Account returns the account id. Returns ENotFound if there is none.
 	Account(ctx context.Context, id string) (*Account, error)
 
-	// CountAccounts returns how many accounts exist; serve uses it to
-	// create the first one on an empty database.
+	// ListAccounts returns every account, oldest first, each with the
+	// number of its keys that work at the time at (neither revoked nor
+	// expired). It returns an empty list, not an error, on an empty
+	// store.
+	ListAccounts(ctx context.Context, at time.Time) ([]*AccountSummary, error)
+
+	// CountAccounts returns how many accounts exist.
 	CountAccounts(ctx context.Context) (int, error)
 }
 
-// OwnerKeyRequest is the key an account starts with: every permission,
-// live, no expiry.
+// OwnerKeyRequest is the key an account starts with, and the key an
+// operator recovers it with: every permission, live, no expiry.
 func OwnerKeyRequest() KeyRequest {
 	return KeyRequest{Name: "Owner key", Permissions: Permissions{Wildcard}, Environment: Live}
 }

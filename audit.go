@@ -17,6 +17,12 @@ const (
 // a report of leaked keys, where holding the key is the right to revoke it.
 const ActorAnonymous = "anonymous"
 
+// ActorOperator is the actor of a change made at the database by whoever
+// runs pihu there, with no key: the owner key of the first start, of
+// `pihu accounts create` and of `pihu accounts recover`. Its events have no
+// client address (IP "").
+const ActorOperator = "operator"
+
 // AuditEvent records one change to a key: who (Actor, from IP) did what
 // (Action) to which key (Target), and when. It never holds a secret.
 type AuditEvent struct {
@@ -27,7 +33,7 @@ type AuditEvent struct {
 	Environment Environment
 	Action      string // one of the Action… constants
 	// Actor is the id of the key (or user) that made the change, or
-	// ActorAnonymous.
+	// ActorAnonymous or ActorOperator.
 	Actor   string
 	Target  string // the id of the key changed
 	IP      string // the client address the change came from

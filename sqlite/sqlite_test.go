@@ -85,6 +85,57 @@ func TestOpen_TwoHandles(t *testing.T) {
 	}
 }
 
+// TestCreateFirstAccount_TwoHandles simulates two `pihu serve` processes
+// starting at once on one empty file: each handle is a process with its own
+// connections, and exactly one of all the first starts may create an
+// account, round after round.
+func TestCreateFirstAccount_TwoHandles(t *testing.T) {
+	const rounds, each = 5, 4
+	for round := range rounds {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("pihu%d.db", round))
+		dbs := []*sqlite.DB{mustOpen(t, path), mustOpen(t, path)}
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			wins  int
+			start = make(chan struct{})
+		)
+		for _, db := range dbs {
+			for range each {
+				wg.Go(func() {
+					a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Default"}
+					owner, _, err := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					<-start
+					created, err := db.CreateFirstAccount(t.Context(), a, owner)
+					if err != nil {
+						t.Errorf("CreateFirstAccount: %v", err)
+					}
+					if created {
+						mu.Lock()
+						wins++
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		if wins != 1 {
+			t.Errorf("round %d: CreateFirstAccount created %d accounts, want 1", round, wins)
+		}
+		for _, db := range dbs {
+			if n, err := db.CountAccounts(t.Context()); err != nil || n != 1 {
+				t.Errorf("round %d: CountAccounts: got %v (%v), want 1", round, n, err)
+			}
+			db.Close()
+		}
+	}
+}
+
 // TestOpen_OddPath checks that a path is a file name, whatever it holds.
 func TestOpen_OddPath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a b?c=1#d%20.db")

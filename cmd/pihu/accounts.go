@@ -3,30 +3,72 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"text/tabwriter"
+	"time"
 
+	"github.com/pihu-ai/pihu"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/sqlite"
 )
 
+const accountsUsage = `usage:
+  pihu accounts create --name NAME [--database URL] [--json]
+  pihu accounts list [--database URL] [--json]
+  pihu accounts recover ACCOUNT_ID [--database URL] [--json]
+
+They work on the database itself, with no API key: run them where the
+database is (also while pihu serve runs on it).`
+
+// runAccounts runs `pihu accounts SUBCOMMAND`: the operator's commands,
+// straight on the database.
 func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usageError{"usage: pihu accounts create --name NAME [--database URL] [--json]"}
+	if len(args) == 0 {
+		return usageError{accountsUsage}
 	}
-	var c Config
+	sub, args := args[0], args[1:]
+	var run func(ctx context.Context, fs *flag.FlagSet, args []string, o *accountsOutput) error
+	switch sub {
+	case "create":
+		run = accountsCreate
+	case "list":
+		run = accountsList
+	case "recover":
+		run = accountsRecover
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, accountsUsage)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("accounts: unknown subcommand %q\n%s", sub, accountsUsage)}
+	}
+	o := &accountsOutput{w: stdout}
+	fs := newFlagSet("accounts "+sub, stderr)
+	o.cfg.databaseFlag(fs)
+	fs.BoolVar(&o.json, "json", false, "print JSON")
+	return run(ctx, fs, args, o)
+}
+
+// accountsOutput is where an accounts command prints, and how.
+type accountsOutput struct {
+	w    io.Writer
+	json bool
+	cfg  Config
+}
+
+func accountsCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *accountsOutput) error {
 	var name string
-	var asJSON bool
-	fs := newFlagSet("accounts create", stderr)
 	fs.StringVar(&name, "name", "", "the account's name (required)")
-	fs.BoolVar(&asJSON, "json", false, "print the account and its key as JSON")
-	c.databaseFlag(fs)
-	if err := parse(fs, args[1:]); err != nil {
+	if _, err := parseArgs(fs, args, 0, "--name NAME [--database URL] [--json]"); err != nil {
 		return err
 	}
 	if name == "" {
 		return usageError{"accounts create: --name is required"}
 	}
-	store, err := openStore(ctx, c.Database)
+	store, err := openStore(ctx, o.cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -35,18 +77,143 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		type account struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		}
-		return json.NewEncoder(stdout).Encode(struct {
-			Account account             `json:"account"`
-			APIKey  pihuhttp.KeyCreated `json:"api_key"`
-		}{account{a.ID, a.Name}, pihuhttp.NewKeyCreated(k, secret)})
+	if o.json {
+		return o.printOwner(a, k, secret)
 	}
-	fmt.Fprintf(stdout, "Created the account %q (%s).\nIts owner API key, shown only this once:\n\n%s\n\n", a.Name, a.ID, secret)
+	fmt.Fprintf(o.w, "Created the account %q (%s).\nIts owner API key, shown only this once:\n\n%s\n\n", a.Name, a.ID, secret)
 	return nil
+}
+
+// accountJSON is an account as the accounts commands print it with --json.
+type accountJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// printOwner prints an account and its new owner key as JSON, the key's
+// fields as the API shows a created key.
+func (o *accountsOutput) printOwner(a *pihu.Account, k *pihu.Key, secret string) error {
+	return json.NewEncoder(o.w).Encode(struct {
+		Account accountJSON         `json:"account"`
+		APIKey  pihuhttp.KeyCreated `json:"api_key"`
+	}{accountJSON{a.ID, a.Name}, pihuhttp.NewKeyCreated(k, secret)})
+}
+
+func accountsList(ctx context.Context, fs *flag.FlagSet, args []string, o *accountsOutput) error {
+	if _, err := parseArgs(fs, args, 0, "[--database URL] [--json]"); err != nil {
+		return err
+	}
+	store, err := openExistingStore(ctx, o.cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	list, err := store.ListAccounts(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	if o.json {
+		type item struct {
+			ID      string `json:"id"`
+			Name    string `json:"name"`
+			Created string `json:"created"`
+			Keys    int    `json:"keys"`
+		}
+		items := make([]item, len(list))
+		for i, a := range list {
+			items[i] = item{a.ID, a.Name, when(&a.Created, ""), a.Keys}
+		}
+		return json.NewEncoder(o.w).Encode(items)
+	}
+	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tKEYS")
+	for _, a := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.ID, cell(a.Name), when(&a.Created, ""), a.Keys)
+	}
+	return tw.Flush()
+}
+
+func accountsRecover(ctx context.Context, fs *flag.FlagSet, args []string, o *accountsOutput) error {
+	pos, err := parseArgs(fs, args, 1, "ACCOUNT_ID [--database URL] [--json]")
+	if err != nil {
+		return err
+	}
+	id := pos[0]
+	store, err := openExistingStore(ctx, o.cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	a, err := store.Account(ctx, id)
+	if pihu.ErrorCode(err) == pihu.ENotFound {
+		return fmt.Errorf("no account has the id %q in %s; \"pihu accounts list\" shows them", pihu.MaskSecrets(id), o.cfg.Database)
+	}
+	if err != nil {
+		return err
+	}
+	req := pihu.OwnerKeyRequest()
+	req.Name = "Owner key (recovered)"
+	k, secret, ev, err := newOwnerKey(a.ID, req, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := store.CreateOwnerKey(ctx, k, ev); err != nil {
+		return err
+	}
+	if o.json {
+		return o.printOwner(a, k, secret)
+	}
+	fmt.Fprintf(o.w, "Created a new owner API key for the account %q (%s), shown only this once:\n\n%s\n\n"+
+		"The account's other keys are unchanged: revoke those you no longer trust with this one.\n", a.Name, a.ID, secret)
+	return nil
+}
+
+// openExistingStore is openStore for commands that read what is there: a
+// SQLite file that does not exist is an error, not a new empty database.
+func openExistingStore(ctx context.Context, url string) (pihu.Store, error) {
+	if path, ok := sqlite.ParseURL(url); ok {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("there is no database at %s: give the one pihu serve uses with --database or PIHU_DATABASE_URL", path)
+		}
+	}
+	return openStore(ctx, url)
+}
+
+// createAccount creates an account and its owner key (every permission,
+// live, no expiry) with its audit event, returning the key's secret.
+func createAccount(ctx context.Context, store pihu.Store, name string) (*pihu.Account, *pihu.Key, string, error) {
+	a, k, secret, ev, err := newAccount(name, time.Now())
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := store.CreateAccount(ctx, a, k, ev); err != nil {
+		return nil, nil, "", err
+	}
+	return a, k, secret, nil
+}
+
+// newAccount builds (but does not store) an account created at now, its
+// owner key and the key's audit event. An invalid name is a usage error.
+func newAccount(name string, now time.Time) (*pihu.Account, *pihu.Key, string, *pihu.AuditEvent, error) {
+	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: name, Created: pihu.Timestamp(now)}
+	if err := a.Validate(); err != nil {
+		return nil, nil, "", nil, usageError{pihu.ErrorMessage(err)}
+	}
+	k, secret, ev, err := newOwnerKey(a.ID, pihu.OwnerKeyRequest(), a.Created)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	return a, k, secret, ev, nil
+}
+
+// newOwnerKey builds an owner key of account accountID and its audit event:
+// created by the operator, at the database, with no client address.
+func newOwnerKey(accountID string, req pihu.KeyRequest, now time.Time) (*pihu.Key, string, *pihu.AuditEvent, error) {
+	k, secret, err := pihu.NewKey(accountID, req, nil, now)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return k, secret, pihu.NewAuditEvent(pihu.ActionKeyCreated, pihu.ActorOperator, "", k, now), nil
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -6,21 +6,49 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pihu-ai/pihu"
 )
 
-// ownerKey is the key the first start of s printed.
+// ownerKey is the key the first start of s wrote to the file it logged
+// (stderr is not a terminal), checked to be readable only by its owner.
 func ownerKey(tb testing.TB, s *server) string {
 	tb.Helper()
-	key := keyPattern.FindString(s.stderr.String())
-	if key == "" {
-		tb.Fatalf("pihu serve printed no owner key:\n%s", s.stderr.String())
+	m := ownerKeyFileLog.FindStringSubmatch(s.stderr.String())
+	if m == nil {
+		tb.Fatalf("pihu serve logged no owner_key_file:\n%s", s.stderr.String())
+	}
+	path := m[1]
+	if unquoted, err := strconv.Unquote(path); err == nil {
+		path = unquoted
+	}
+	if want := filepath.Join(s.dir, "pihu.db.owner-key"); path != want {
+		tb.Errorf("owner_key_file: got %s, want %s", path, want)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if mode := info.Mode(); mode != 0o600 {
+		tb.Errorf("%s: mode got %v, want -rw------- (0600)", path, mode)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key := strings.TrimSuffix(string(b), "\n")
+	if keyPattern.FindString(key) != key {
+		tb.Fatalf("%s: got %q, want one key and a newline", path, b)
 	}
 	return key
 }
+
+var ownerKeyFileLog = regexp.MustCompile(`owner_key_file=("[^"]*"|\S+)`)
 
 // cli is the result of one run of the binary.
 type cli struct {

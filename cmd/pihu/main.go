@@ -2,6 +2,8 @@
 //
 //	pihu serve                         run the API (and the dashboard)
 //	pihu accounts create --name NAME   create an account and its owner key
+//	pihu accounts list                 list the accounts, with their key counts
+//	pihu accounts recover ACCOUNT_ID   give an account a new owner key
 //	pihu keys list|create|get|…        manage API keys through the API
 //	pihu migrate                       apply the database schema
 //	pihu scan [--revoke] [PATH…]       find (and revoke) leaked keys in files
@@ -47,6 +49,8 @@ Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
              [--failed-auth-limit N/m] [--trusted-proxy-header NAME]
   pihu accounts create --name NAME [--database URL] [--json]
+  pihu accounts list [--database URL] [--json]
+  pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
   pihu keys list|create|get|revoke|rotate …  (run "pihu keys help"; uses PIHU_API_KEY, PIHU_API_URL)
   pihu migrate [--database URL]
   pihu scan [--revoke] [--json] [PATH…]   find leaked keys (exit 1 found, 0 none, 2 error)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,9 +41,11 @@ func TestMain(m *testing.M) {
 // server is a running `pihu serve` process.
 type server struct {
 	cmd    *exec.Cmd
+	dir    string // the folder of its database, pihu.db
 	url    string
 	stderr *syncBuffer
 	done   chan error
+	found  chan string // the address, once it listens
 }
 
 type syncBuffer struct {
@@ -68,38 +71,51 @@ var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // and waits until it listens.
 func startServer(tb testing.TB, dir string, args ...string) *server {
 	tb.Helper()
+	s := launchServer(tb, dir, args...)
+	s.wait(tb)
+	return s
+}
+
+// launchServer runs `pihu serve` on a free port with the database in dir,
+// its stderr a pipe (not a terminal), without waiting for it.
+func launchServer(tb testing.TB, dir string, args ...string) *server {
+	tb.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--database", "sqlite:" + filepath.Join(dir, "pihu.db")}, args...)...)
 	cmd.Env = append(os.Environ(), "PIHU_ADDR=", "PIHU_DATABASE_URL=")
-	s := &server{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, dir: dir, stderr: &syncBuffer{}, done: make(chan error, 1), found: make(chan string, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(s.stderr, pw)
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	go func() { s.done <- cmd.Wait(); pw.Close() }()
-	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				s.found <- m[1]
 				io.Copy(io.Discard, pr)
 				return
 			}
 		}
 	}()
-	select {
-	case addr := <-found:
-		s.url = "http://" + addr
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		tb.Fatalf("pihu serve did not start:\n%s", s.stderr.String())
-	}
 	tb.Cleanup(func() {
 		cmd.Process.Kill()
 		<-s.done
 	})
 	return s
+}
+
+// wait waits until s listens.
+func (s *server) wait(tb testing.TB) {
+	tb.Helper()
+	select {
+	case addr := <-s.found:
+		s.url = "http://" + addr
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		tb.Fatalf("pihu serve did not start:\n%s", s.stderr.String())
+	}
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -147,18 +163,16 @@ func TestSeed(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir)
 
-	// The first start prints the owner key once, on a line of its own.
-	var owner string
+	// The first start, its stderr not a terminal, writes the owner key to
+	// a file only its owner can read and logs the file's path with the
+	// dashboard's address, never the key.
+	owner := ownerKey(t, s)
+	var logged bool
 	for _, line := range strings.Split(s.stderr.String(), "\n") {
-		if keyPattern.MatchString(line) {
-			if owner != "" || strings.TrimSpace(line) != keyPattern.FindString(line) {
-				t.Fatalf("want the owner key alone on one line:\n%s", s.stderr.String())
-			}
-			owner = strings.TrimSpace(line)
-		}
+		logged = logged || strings.Contains(line, "owner_key_file=") && strings.Contains(line, "dashboard="+s.url+"/")
 	}
-	if owner == "" || !strings.Contains(s.stderr.String(), s.url+"/") {
-		t.Fatalf("first start printed no owner key or no dashboard address:\n%s", s.stderr.String())
+	if !logged {
+		t.Errorf("no log line with owner_key_file and the dashboard's address:\n%s", s.stderr.String())
 	}
 
 	status, created := do(t, "POST", s.url+"/v1/auth/api-keys", owner, `{
@@ -218,9 +232,10 @@ func TestSeed(t *testing.T) {
 
 	s.stop(t)
 
-	// No file of the database and no log line holds a key it issued; the
-	// owner key is in the log once, where the first start printed it.
+	// No file of the database and no log line holds a key it issued.
+	keyFile := filepath.Join(dir, "pihu.db.owner-key")
 	files, _ := filepath.Glob(filepath.Join(dir, "pihu.db*"))
+	files = slices.DeleteFunc(files, func(f string) bool { return f == keyFile })
 	if len(files) == 0 {
 		t.Fatal("no database file")
 	}
@@ -236,17 +251,23 @@ func TestSeed(t *testing.T) {
 		}
 	}
 	logs := s.stderr.String()
-	if strings.Contains(logs, secret[8:]) {
-		t.Errorf("the server's log holds the created key:\n%s", logs)
-	}
-	if n := strings.Count(logs, owner[8:]); n != 1 {
-		t.Errorf("the owner key appears %d times in the log, want once (the first-start line)", n)
+	for _, k := range []string{owner, secret} {
+		if strings.Contains(logs, k[8:]) {
+			t.Errorf("the server's log holds a key:\n%s", logs)
+		}
 	}
 
-	// A later start prints no key.
+	// A later start, after the operator deleted the file as told, prints
+	// no key and writes none.
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
 	s2 := startServer(t, dir)
-	if keyPattern.MatchString(s2.stderr.String()) {
-		t.Errorf("a second start printed a key:\n%s", s2.stderr.String())
+	if keyPattern.MatchString(s2.stderr.String()) || strings.Contains(s2.stderr.String(), "owner_key_file") {
+		t.Errorf("a second start printed a key or wrote a key file:\n%s", s2.stderr.String())
+	}
+	if left, _ := filepath.Glob(keyFile + "*"); len(left) != 0 {
+		t.Errorf("a second start left %v", left)
 	}
 }
 
@@ -328,7 +349,7 @@ func TestExitCodes(t *testing.T) {
 // checks that they are the ones in force.
 func TestServe_RateLimits(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--rate-limit", "3/m", "--failed-auth-limit", "2/m", "--trusted-proxy-header", "X-Forwarded-For")
-	owner := keyPattern.FindString(s.stderr.String())
+	owner := ownerKey(t, s)
 	get := func(key, addr string) *http.Response {
 		req, _ := http.NewRequest("GET", s.url+"/v1/auth/whoami", nil)
 		req.Header.Set("Authorization", "Bearer "+key)

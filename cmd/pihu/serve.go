@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +18,8 @@ import (
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/ratelimit"
+	"github.com/pihu-ai/pihu/sqlite"
+	"golang.org/x/term"
 )
 
 // flushInterval is how often key uses are written to the database: the
@@ -75,7 +79,11 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		return err
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	if err := firstStart(ctx, store, url, stderr); err != nil {
+	first := firstStart{
+		Dashboard: url, KeyFile: ownerKeyFile(c.Database),
+		Terminal: isTerminal(stderr), Stderr: stderr, Logger: logger,
+	}
+	if err := first.run(ctx, store); err != nil {
 		ln.Close()
 		return err
 	}
@@ -118,35 +126,110 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 }
 
 // firstStart creates the account "Default" and its owner key on an empty
-// database, and prints the key once on stderr, on a line of its own.
-func firstStart(ctx context.Context, store pihu.Store, url string, stderr io.Writer) error {
+// database, and hands the key to the operator without it landing in a log:
+// on a terminal it prints the key once, on a line of its own; otherwise
+// (stderr captured by systemd, Docker, a CI job…) it writes the key to a
+// new file only its owner can read, and logs the file's path.
+type firstStart struct {
+	// Dashboard is the address the first start tells the operator to open.
+	Dashboard string
+	// KeyFile is where the key goes when stderr is not a terminal.
+	KeyFile string
+	// Terminal is whether stderr is a terminal, where a person reads it.
+	Terminal bool
+	// Stderr is where the key is printed on a terminal.
+	Stderr io.Writer
+	// Logger logs the key file's path, never the key.
+	Logger *slog.Logger
+}
+
+// run creates the account if the database holds none. Of several servers
+// starting at once on an empty database exactly one creates it
+// (CreateFirstAccount checks and creates in one transaction); the others
+// print and write nothing.
+func (f *firstStart) run(ctx context.Context, store pihu.Store) error {
 	n, err := store.CountAccounts(ctx)
 	if err != nil || n > 0 {
 		return err
 	}
-	a, _, secret, err := createAccount(ctx, store, "Default")
+	a, k, secret, ev, err := newAccount("Default", time.Now())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "\nCreated the account %q (%s) and its owner API key, shown only this once:\n\n%s\n\nKeep it secret. Dashboard: %s\n\n", a.Name, a.ID, secret, url)
+	if f.Terminal {
+		created, err := store.CreateFirstAccount(ctx, a, k, ev)
+		if err != nil || !created {
+			return err
+		}
+		fmt.Fprintf(f.Stderr, "\nCreated the account %q (%s) and its owner API key, shown only this once:\n\n%s\n\nKeep it secret. Dashboard: %s\n\n", a.Name, a.ID, secret, f.Dashboard)
+		return nil
+	}
+
+	// The key is on disk before the account is committed, so that it
+	// cannot be lost between the two; it is removed if this server did
+	// not create the account.
+	tmp, err := writeKeyFile(f.KeyFile, secret)
+	if err != nil {
+		return fmt.Errorf("writing the owner API key beside the database: %w", err)
+	}
+	created, err := store.CreateFirstAccount(ctx, a, k, ev)
+	if err != nil || !created {
+		os.Remove(tmp)
+		return err
+	}
+	path := tmp
+	// A hard link gives the file its final name only if that name is
+	// free: a file already there (a stale key, or anything an attacker
+	// put there) is never replaced nor written through.
+	if os.Link(tmp, f.KeyFile) == nil {
+		os.Remove(tmp)
+		path = f.KeyFile
+	}
+	// The log names the file wherever the server was started from.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	f.Logger.Warn(fmt.Sprintf("created the account %q; its owner API key is in owner_key_file, readable only by this user: read it, keep it secret, then delete the file", a.Name),
+		"account", a.ID, "owner_key_file", path, "dashboard", f.Dashboard)
 	return nil
 }
 
-// createAccount creates an account and its owner key (every permission,
-// live, no expiry), returning the key's secret.
-func createAccount(ctx context.Context, store pihu.Store, name string) (*pihu.Account, *pihu.Key, string, error) {
-	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: name, Created: pihu.Timestamp(time.Now())}
-	if err := a.Validate(); err != nil {
-		return nil, nil, "", usageError{pihu.ErrorMessage(err)}
-	}
-	k, secret, err := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, a.Created)
+// writeKeyFile writes secret to a new file beside path, created with
+// O_EXCL and mode 0600, synced to disk, and returns its name.
+func writeKeyFile(path, secret string) (string, error) {
+	file, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+"-*")
 	if err != nil {
-		return nil, nil, "", err
+		return "", err
 	}
-	if err := store.CreateAccount(ctx, a, k); err != nil {
-		return nil, nil, "", err
+	name := file.Name()
+	_, err = file.WriteString(secret + "\n")
+	if err == nil {
+		err = file.Sync()
 	}
-	return a, k, secret, nil
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+// ownerKeyFile is the file the first start writes the owner key to when
+// stderr is not a terminal: beside the SQLite database, as pihu.db.owner-key
+// beside pihu.db.
+func ownerKeyFile(databaseURL string) string {
+	if path, ok := sqlite.ParseURL(databaseURL); ok {
+		return path + ".owner-key"
+	}
+	return "pihu.owner-key"
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // limits are the rate limits of the configuration, parsed.
