@@ -1,9 +1,7 @@
 package http
 
 import (
-	"maps"
 	"net/http"
-	"slices"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -38,7 +36,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := decode(w, r, &struct{}{}, true); err != nil {
+	if err := deleteBody(w, r, &struct{}{}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -169,17 +167,6 @@ func (s *Server) reportLeakedKeys(w http.ResponseWriter, r *http.Request) {
 		revoked++
 	}
 	writeJSON(w, http.StatusOK, LeakReport{Revoked: revoked})
-}
-
-// noParameters refuses a query string on an endpoint that takes its
-// parameters in the body, so that a misplaced one is not silently ignored.
-func noParameters(r *http.Request) error {
-	q := r.URL.Query()
-	if len(q) == 0 {
-		return nil
-	}
-	name := slices.Min(slices.Collect(maps.Keys(q)))
-	return pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a parameter of this request; it takes none in the URL.", name)
 }
 
 func derefOr(s *string, def string) string {

@@ -51,7 +51,15 @@ func (s *Server) initRateLimits(opts Options) {
 // gets a 429 without its secret being looked up, unless the secret's key
 // is one this process has seen (cached), so that a valid key behind the
 // same address as someone guessing goes on working.
+//
+// A request with more than one Authorization header is refused (400)
+// before any key is looked up: which one counts would be for each proxy
+// and server on the way to decide, and they need not agree.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, error) {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+			"The request has %d Authorization headers; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".", n)
+	}
 	secret, err := BearerToken(r.Header.Get("Authorization"))
 	var k *pihu.Key
 	if err == nil {

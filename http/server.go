@@ -221,7 +221,9 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 
 // BearerToken returns the token of an Authorization header of the Bearer
 // scheme (RFC 6750; the scheme is case-insensitive). Returns EMissingAPIKey
-// for an empty header and EInvalidAPIKey for any other scheme or shape.
+// for an empty header, EParameterInvalid (on "Authorization") for a
+// header holding two credentials joined by a comma, as a proxy may join
+// two headers, and EInvalidAPIKey for any other scheme or shape.
 func BearerToken(header string) (string, error) {
 	if header == "" {
 		return "", pihu.Errorf(pihu.EMissingAPIKey, "No API key was given. Send it as the header Authorization: Bearer YOUR_API_KEY.")
@@ -234,6 +236,12 @@ func BearerToken(header string) (string, error) {
 		return "", pihu.Errorf(pihu.EInvalidAPIKey, "The Authorization header must read \"Bearer YOUR_API_KEY\".")
 	}
 	token = strings.TrimLeft(token, " ")
+	if strings.Contains(token, ",") {
+		// No token has a comma (RFC 6750's b64token): this is two
+		// credentials in one header, "Bearer a, Bearer b".
+		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+			"The Authorization header holds more than one credential; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".")
+	}
 	if strings.ContainsAny(token, " \t") {
 		return "", pihu.Errorf(pihu.EInvalidAPIKey, "The Authorization header must read \"Bearer YOUR_API_KEY\", with nothing after the key.")
 	}
@@ -264,10 +272,18 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
