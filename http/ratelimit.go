@@ -24,7 +24,10 @@ import (
 // initRateLimits takes the rate-limit options, filling in the defaults.
 func (s *Server) initRateLimits(opts Options) {
 	s.limiter, s.defaultLimit, s.failedAuthLimit = opts.Limiter, opts.DefaultLimit, opts.FailedAuthLimit
-	s.proxyHeader = opts.TrustedProxyHeader
+	s.proxyHeader, s.trustedProxies = opts.TrustedProxyHeader, opts.TrustedProxies
+	if s.proxyHeader != "" && len(s.trustedProxies) == 0 {
+		panic("pihuhttp.New: Options.TrustedProxyHeader needs Options.TrustedProxies: a header believed from every client lets each forge its address")
+	}
 	if s.limiter == nil {
 		s.limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Now: s.now})
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type Server struct {
 	defaultLimit    ratelimit.Limit
 	failedAuthLimit ratelimit.Limit
 	proxyHeader     string
+	trustedProxies  []netip.Prefix
 	leaksLimit      ratelimit.Limit
 }
 
@@ -50,18 +52,24 @@ type Options struct {
 	// 30/m).
 	FailedAuthLimit ratelimit.Limit
 	// TrustedProxyHeader, if set, is the header the client address is read
-	// from (the right-most entry of its last line, e.g. of
-	// X-Forwarded-For) instead of the TCP peer. Set it only when every
-	// request comes through a proxy that writes that header.
+	// from (e.g. X-Forwarded-For) instead of the TCP peer, on requests
+	// whose TCP peer is in TrustedProxies: the right-most entry that is
+	// not itself a trusted proxy. From any other peer it is ignored, since
+	// a client could write it. It needs TrustedProxies.
 	TrustedProxyHeader string
+	// TrustedProxies are the addresses of the proxies in front of the
+	// server (see ParseTrustedProxies), like nginx's set_real_ip_from;
+	// only they may set TrustedProxyHeader.
+	TrustedProxies []netip.Prefix
 	// LeakedKeysLimit is how many reports of leaked keys a client address
 	// may send (default 10/m); they need no key, so no key's limit applies.
 	LeakedKeysLimit ratelimit.Limit
 }
 
 // New returns a Server answering every route of the API. It panics if a
-// limit of opts is set but invalid (see ratelimit.Limit.Validate): check
-// them when reading the configuration.
+// limit of opts is set but invalid (see ratelimit.Limit.Validate), or if
+// TrustedProxyHeader is set without TrustedProxies: check them when
+// reading the configuration.
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.logger == nil {
@@ -110,7 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := pihu.NewID(pihu.PrefixRequest)
 	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-	ctx = context.WithValue(ctx, clientIPKey{}, clientAddress(r, s.proxyHeader))
+	ctx = context.WithValue(ctx, clientIPKey{}, clientAddress(r, s.proxyHeader, s.trustedProxies))
 	r = r.WithContext(ctx)
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 	rw.Header().Set("Request-Id", id)
@@ -174,14 +182,14 @@ func requestID(ctx context.Context) string {
 
 type clientIPKey struct{}
 
-// clientIP is the address the request came from: the TCP peer, or the
-// trusted proxy header's (see Options.TrustedProxyHeader), as ServeHTTP
-// resolved it once.
+// clientIP is the address the request came from: the TCP peer, or for a
+// request from a trusted proxy its header's (see
+// Options.TrustedProxyHeader), as ServeHTTP resolved it once.
 func clientIP(r *http.Request) string {
 	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
 		return ip
 	}
-	return clientAddress(r, "")
+	return clientAddress(r, "", nil)
 }
 
 // require authenticates the request's bearer key, checks that it may be

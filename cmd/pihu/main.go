@@ -45,7 +45,8 @@ const usage = `pihu: the Pihu.ai API authentication service
 
 Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
-             [--failed-auth-limit N/m] [--trusted-proxy-header NAME]
+             [--failed-auth-limit N/m]
+             [--trusted-proxy-header NAME --trusted-proxies CIDR,…]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu keys list|create|get|revoke|rotate …  (run "pihu keys help"; uses PIHU_API_KEY, PIHU_API_URL)
   pihu migrate [--database URL]
