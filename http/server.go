@@ -4,6 +4,7 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -127,14 +128,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.logger.Error("panic", "request_id", id, "panic", v)
+			s.logger.Error("panic", "request_id", id, "panic", pihu.MaskSecrets(fmt.Sprint(v)))
 			if !rw.wrote {
 				s.writeError(rw, r, pihu.Errorf(pihu.EInternal, "panic"))
 			}
 		}
+		// Every part of the request that is logged is masked: a key can
+		// be pasted into a path, and even a method is any token.
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
-			slog.String("method", r.Method),
+			slog.String("method", pihu.MaskSecrets(r.Method)),
 			slog.String("path", pihu.MaskSecrets(r.URL.Path)),
 			slog.Int("status", rw.status),
 			slog.Duration("duration", time.Since(start)),
@@ -273,10 +276,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.writeError(w, r, pihu.Errorf(pihu.EMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		s.writeError(w, r, pihu.Errorf(pihu.EMethodNotAllowed, "%s is not allowed on %s; use %s.",
+			pihu.MaskSecrets(r.Method), pihu.MaskSecrets(r.URL.Path), strings.Join(allow, " or ")))
 		return
 	}
-	s.writeError(w, r, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s. See the API reference for the paths it serves.", r.Method, pihu.MaskSecrets(r.URL.Path)))
+	s.writeError(w, r, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s. See the API reference for the paths it serves.", pihu.MaskSecrets(r.Method), pihu.MaskSecrets(r.URL.Path)))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
