@@ -23,6 +23,9 @@ func TestBearerToken(t *testing.T) {
 		{"Bearer a b", "", pihu.EInvalidAPIKey},
 		{"Bearer a\tb", "", pihu.EInvalidAPIKey},
 		{"abc", "", pihu.EInvalidAPIKey},
+		{"Bearer a, Bearer b", "", pihu.EParameterInvalid},
+		{"Bearer a,b", "", pihu.EParameterInvalid},
+		{"Bearer a,", "", pihu.EParameterInvalid},
 	} {
 		token, err := pihuhttp.BearerToken(tc.header)
 		if token != tc.token || pihu.ErrorCode(err) != tc.code {
@@ -32,17 +35,19 @@ func TestBearerToken(t *testing.T) {
 }
 
 // FuzzBearerToken states the parser's property: for any header it either
-// fails with EMissingAPIKey or EInvalidAPIKey, or returns a non-empty token
-// without blanks that the header ends with, after the Bearer scheme (in any
-// case) and spaces.
+// fails with EMissingAPIKey or EInvalidAPIKey (or EParameterInvalid for a
+// header with a comma: two credentials), or returns a non-empty token
+// without blanks or commas that the header ends with, after the Bearer
+// scheme (in any case) and spaces.
 func FuzzBearerToken(f *testing.F) {
-	for _, s := range []string{"Bearer " + pihu.NewSecret(pihu.Live), "bearer x", "Bearer", "Basic a", "", "Bearer  a b", "Bearer \x00"} {
+	for _, s := range []string{"Bearer " + pihu.NewSecret(pihu.Live), "bearer x", "Bearer", "Basic a", "", "Bearer  a b", "Bearer \x00", "Bearer a, Bearer b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
 		token, err := pihuhttp.BearerToken(header)
 		if err != nil {
-			if c := pihu.ErrorCode(err); c != pihu.EMissingAPIKey && c != pihu.EInvalidAPIKey {
+			c := pihu.ErrorCode(err)
+			if c == pihu.EParameterInvalid && !strings.Contains(header, ",") || c != pihu.EParameterInvalid && c != pihu.EMissingAPIKey && c != pihu.EInvalidAPIKey {
 				t.Fatalf("BearerToken(%q): code %q", header, c)
 			}
 			if token != "" {
@@ -50,7 +55,7 @@ func FuzzBearerToken(f *testing.F) {
 			}
 			return
 		}
-		if token == "" || strings.ContainsAny(token, " \t") {
+		if token == "" || strings.ContainsAny(token, " \t,") {
 			t.Fatalf("BearerToken(%q) = %q", header, token)
 		}
 		rest, ok := strings.CutSuffix(header, token)

@@ -39,6 +39,10 @@ type createCandidateRequest struct {
 
 func (s *Server) createCandidate(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var body createCandidateRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)
@@ -85,6 +89,10 @@ func (s *Server) listCandidates(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getCandidate(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	c, err := s.store.Candidate(r.Context(), pihu.ScopeOf(caller), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, notFound(err, "candidate", r.PathValue("id")))
@@ -95,6 +103,14 @@ func (s *Server) getCandidate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteCandidate(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := deleteBody(w, r, &struct{}{}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	id := r.PathValue("id")
 	if err := s.store.DeleteCandidate(r.Context(), pihu.ScopeOf(caller), id); err != nil {
 		s.writeError(w, r, notFound(err, "candidate", id))

@@ -59,16 +59,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		code, c = pihu.EInternal, codes[pihu.EInternal]
 	}
-	// A message may quote the caller's input; anything in it shaped like a
+	// A message or a param may quote the caller's input (a field or
+	// parameter name is the caller's too); anything in them shaped like a
 	// key is masked, so that no error body carries a secret to a log.
 	obj := ErrorObject{Type: c.typ, Code: code, Message: pihu.MaskSecrets(pihu.ErrorMessage(err)), RequestID: requestID(r.Context())}
 	if e, ok := err.(*pihu.Error); ok {
-		obj.Param, obj.Required = e.Param, e.Required
+		obj.Param, obj.Required = pihu.MaskSecrets(e.Param), pihu.MaskSecrets(e.Required)
 	}
 	if code == pihu.EInternal {
 		obj.Message = "Internal error. Try again; if it persists, contact support with the request id."
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
-			slog.String("request_id", obj.RequestID), slog.String("err", err.Error()))
+			slog.String("request_id", obj.RequestID), slog.String("err", pihu.MaskSecrets(err.Error())))
 	}
 	switch c.status {
 	case http.StatusUnauthorized:

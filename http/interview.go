@@ -40,6 +40,10 @@ type createInterviewRequest struct {
 
 func (s *Server) createInterview(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var body createInterviewRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)
@@ -95,6 +99,10 @@ func (s *Server) listInterviews(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getInterview(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	iv, err := s.store.Interview(r.Context(), pihu.ScopeOf(caller), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, notFound(err, "interview", r.PathValue("id")))
@@ -105,6 +113,14 @@ func (s *Server) getInterview(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteInterview(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := deleteBody(w, r, &struct{}{}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	id := r.PathValue("id")
 	if err := s.store.DeleteInterview(r.Context(), pihu.ScopeOf(caller), id); err != nil {
 		s.writeError(w, r, notFound(err, "interview", id))

@@ -132,6 +132,10 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var body createKeyRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)
@@ -208,6 +212,10 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	k, err := s.findKey(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -304,6 +312,10 @@ type whoamiResponse struct {
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	k := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	a, err := s.store.Account(r.Context(), k.AccountID)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -323,29 +335,25 @@ type page struct {
 }
 
 // parsePage reads `limit` (1–100, default 10) and `starting_after`, and
-// rejects any other query parameter.
+// rejects any other query parameter (see query).
 func parsePage(r *http.Request) (page, error) {
 	p := page{limit: 10}
-	q := r.URL.Query()
-	for name, vs := range q {
-		if len(vs) > 1 {
-			return p, pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q is given %d times; give it once.", name, len(vs))
+	q, err := query(r, "limit", "starting_after")
+	if err != nil {
+		return p, err
+	}
+	if vs, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(vs[0])
+		if err != nil || n < 1 || n > 100 {
+			return p, pihu.ParamErrorf(pihu.EParameterInvalid, "limit", "\"limit\" must be a whole number from 1 to 100.")
 		}
-		switch name {
-		case "limit":
-			n, err := strconv.Atoi(vs[0])
-			if err != nil || n < 1 || n > 100 {
-				return p, pihu.ParamErrorf(pihu.EParameterInvalid, "limit", "\"limit\" must be a whole number from 1 to 100.")
-			}
-			p.limit = n
-		case "starting_after":
-			if vs[0] == "" {
-				return p, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after", "\"starting_after\" must be the id of an item of this list.")
-			}
-			p.startingAfter = vs[0]
-		default:
-			return p, pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a parameter of this list; use \"limit\" and \"starting_after\".", name)
+		p.limit = n
+	}
+	if vs, ok := q["starting_after"]; ok {
+		if vs[0] == "" {
+			return p, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after", "\"starting_after\" must be the id of an item of this list.")
 		}
+		p.startingAfter = vs[0]
 	}
 	return p, nil
 }

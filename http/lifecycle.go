@@ -1,9 +1,7 @@
 package http
 
 import (
-	"maps"
 	"net/http"
-	"slices"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -45,7 +43,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := decode(w, r, &struct{}{}, true); err != nil {
+	if err := deleteBody(w, r, &struct{}{}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -83,14 +81,9 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 // parseCascade reads the one query parameter of a revocation: cascade,
 // "true" or "false" (the default).
 func parseCascade(r *http.Request) (bool, error) {
-	q := r.URL.Query()
-	for name, vs := range q {
-		if name != "cascade" {
-			return false, pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a parameter of this request; it takes only \"cascade\".", name)
-		}
-		if len(vs) > 1 {
-			return false, pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q is given %d times; give it once.", name, len(vs))
-		}
+	q, err := query(r, "cascade")
+	if err != nil {
+		return false, err
 	}
 	vs, ok := q["cascade"]
 	if !ok {
@@ -219,17 +212,6 @@ func (s *Server) revokeLeakedKeys(w http.ResponseWriter, r *http.Request) {
 		revoked++
 	}
 	writeJSON(w, http.StatusOK, LeakReport{Revoked: revoked})
-}
-
-// noParameters refuses a query string on an endpoint that takes its
-// parameters in the body, so that a misplaced one is not silently ignored.
-func noParameters(r *http.Request) error {
-	q := r.URL.Query()
-	if len(q) == 0 {
-		return nil
-	}
-	name := slices.Min(slices.Collect(maps.Keys(q)))
-	return pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a parameter of this request; it takes none in the URL.", name)
 }
 
 func derefOr(s *string, def string) string {

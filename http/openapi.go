@@ -22,6 +22,10 @@ func OpenAPIDocument() []byte {
 // openAPI serves the document. It needs no key: it describes the API, and
 // holds nothing of any account.
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "public, max-age=300")

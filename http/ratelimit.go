@@ -24,7 +24,10 @@ import (
 // initRateLimits takes the rate-limit options, filling in the defaults.
 func (s *Server) initRateLimits(opts Options) {
 	s.limiter, s.defaultLimit, s.failedAuthLimit = opts.Limiter, opts.DefaultLimit, opts.FailedAuthLimit
-	s.proxyHeader = opts.TrustedProxyHeader
+	s.proxyHeader, s.trustedProxies = opts.TrustedProxyHeader, opts.TrustedProxies
+	if s.proxyHeader != "" && len(s.trustedProxies) == 0 {
+		panic("pihuhttp.New: Options.TrustedProxyHeader needs Options.TrustedProxies: a header believed from every client lets each forge its address")
+	}
 	if s.limiter == nil {
 		s.limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Now: s.now})
 	}
@@ -51,7 +54,15 @@ func (s *Server) initRateLimits(opts Options) {
 // gets a 429 without its secret being looked up, unless the secret's key
 // is one this process has seen (cached), so that a valid key behind the
 // same address as someone guessing goes on working.
+//
+// A request with more than one Authorization header is refused (400)
+// before any key is looked up: which one counts would be for each proxy
+// and server on the way to decide, and they need not agree.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, error) {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+			"The request has %d Authorization headers; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".", n)
+	}
 	secret, err := BearerToken(r.Header.Get("Authorization"))
 	var k *pihu.Key
 	if err == nil {

@@ -194,7 +194,7 @@ func forged(n int) []string {
 // failures a minute, while valid keys from other addresses (and keys this
 // server has seen, from any address) go on working.
 func TestRateLimit_FailedAuth(t *testing.T) {
-	ts := newTestServer(t, func(o *pihuhttp.Options) { o.TrustedProxyHeader = "X-Forwarded-For" })
+	ts := newTestServer(t, func(o *pihuhttp.Options) { o.TrustedProxyHeader, o.TrustedProxies = "X-Forwarded-For", loopback })
 	seen := ts.newKey(t, ts.Owner, `{"name":"seen","permissions":["api_key:read"]}`).Key
 	unseen := ts.newKey(t, ts.Owner, `{"name":"unseen","permissions":["api_key:read"]}`).Key
 	fromOther := ts.newKey(t, ts.Owner, `{"name":"other","permissions":["api_key:read"]}`).Key
@@ -267,7 +267,7 @@ func TestRateLimit_FailedAuth(t *testing.T) {
 // TestRateLimit_FailedAuthIPv6: the addresses of one /64 share a budget.
 func TestRateLimit_FailedAuthIPv6(t *testing.T) {
 	ts := newTestServer(t, func(o *pihuhttp.Options) {
-		o.TrustedProxyHeader = "X-Real-IP"
+		o.TrustedProxyHeader, o.TrustedProxies = "X-Real-IP", loopback
 		o.FailedAuthLimit = ratelimit.PerMinute(5)
 	})
 	try := func(addr string) int {

@@ -4,8 +4,10 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -26,6 +28,7 @@ type Server struct {
 	defaultLimit    ratelimit.Limit
 	failedAuthLimit ratelimit.Limit
 	proxyHeader     string
+	trustedProxies  []netip.Prefix
 	leaksLimit      ratelimit.Limit
 }
 
@@ -50,18 +53,24 @@ type Options struct {
 	// 30/m).
 	FailedAuthLimit ratelimit.Limit
 	// TrustedProxyHeader, if set, is the header the client address is read
-	// from (the right-most entry of its last line, e.g. of
-	// X-Forwarded-For) instead of the TCP peer. Set it only when every
-	// request comes through a proxy that writes that header.
+	// from (e.g. X-Forwarded-For) instead of the TCP peer, on requests
+	// whose TCP peer is in TrustedProxies: the right-most entry that is
+	// not itself a trusted proxy. From any other peer it is ignored, since
+	// a client could write it. It needs TrustedProxies.
 	TrustedProxyHeader string
+	// TrustedProxies are the addresses of the proxies in front of the
+	// server (see ParseTrustedProxies), like nginx's set_real_ip_from;
+	// only they may set TrustedProxyHeader.
+	TrustedProxies []netip.Prefix
 	// LeakedKeysLimit is how many reports of leaked keys a client address
 	// may send (default 10/m); they need no key, so no key's limit applies.
 	LeakedKeysLimit ratelimit.Limit
 }
 
 // New returns a Server answering every route of the API. It panics if a
-// limit of opts is set but invalid (see ratelimit.Limit.Validate): check
-// them when reading the configuration.
+// limit of opts is set but invalid (see ratelimit.Limit.Validate), or if
+// TrustedProxyHeader is set without TrustedProxies: check them when
+// reading the configuration.
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.logger == nil {
@@ -110,7 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := pihu.NewID(pihu.PrefixRequest)
 	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-	ctx = context.WithValue(ctx, clientIPKey{}, clientAddress(r, s.proxyHeader))
+	ctx = context.WithValue(ctx, clientIPKey{}, clientAddress(r, s.proxyHeader, s.trustedProxies))
 	r = r.WithContext(ctx)
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 	rw.Header().Set("Request-Id", id)
@@ -119,14 +128,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.logger.Error("panic", "request_id", id, "panic", v)
+			s.logger.Error("panic", "request_id", id, "panic", pihu.MaskSecrets(fmt.Sprint(v)))
 			if !rw.wrote {
 				s.writeError(rw, r, pihu.Errorf(pihu.EInternal, "panic"))
 			}
 		}
+		// Every part of the request that is logged is masked: a key can
+		// be pasted into a path, and even a method is any token.
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
-			slog.String("method", r.Method),
+			slog.String("method", pihu.MaskSecrets(r.Method)),
 			slog.String("path", pihu.MaskSecrets(r.URL.Path)),
 			slog.Int("status", rw.status),
 			slog.Duration("duration", time.Since(start)),
@@ -174,14 +185,14 @@ func requestID(ctx context.Context) string {
 
 type clientIPKey struct{}
 
-// clientIP is the address the request came from: the TCP peer, or the
-// trusted proxy header's (see Options.TrustedProxyHeader), as ServeHTTP
-// resolved it once.
+// clientIP is the address the request came from: the TCP peer, or for a
+// request from a trusted proxy its header's (see
+// Options.TrustedProxyHeader), as ServeHTTP resolved it once.
 func clientIP(r *http.Request) string {
 	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
 		return ip
 	}
-	return clientAddress(r, "")
+	return clientAddress(r, "", nil)
 }
 
 // require authenticates the request's bearer key, checks that it may be
@@ -223,7 +234,9 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 
 // BearerToken returns the token of an Authorization header of the Bearer
 // scheme (RFC 6750; the scheme is case-insensitive). Returns EMissingAPIKey
-// for an empty header and EInvalidAPIKey for any other scheme or shape.
+// for an empty header, EParameterInvalid (on "Authorization") for a
+// header holding two credentials joined by a comma, as a proxy may join
+// two headers, and EInvalidAPIKey for any other scheme or shape.
 func BearerToken(header string) (string, error) {
 	if header == "" {
 		return "", pihu.Errorf(pihu.EMissingAPIKey, "No API key was given. Send it as the header Authorization: Bearer YOUR_API_KEY.")
@@ -236,6 +249,12 @@ func BearerToken(header string) (string, error) {
 		return "", pihu.Errorf(pihu.EInvalidAPIKey, "The Authorization header must read \"Bearer YOUR_API_KEY\".")
 	}
 	token = strings.TrimLeft(token, " ")
+	if strings.Contains(token, ",") {
+		// No token has a comma (RFC 6750's b64token): this is two
+		// credentials in one header, "Bearer a, Bearer b".
+		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+			"The Authorization header holds more than one credential; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".")
+	}
 	if strings.ContainsAny(token, " \t") {
 		return "", pihu.Errorf(pihu.EInvalidAPIKey, "The Authorization header must read \"Bearer YOUR_API_KEY\", with nothing after the key.")
 	}
@@ -259,17 +278,26 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.writeError(w, r, pihu.Errorf(pihu.EMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		s.writeError(w, r, pihu.Errorf(pihu.EMethodNotAllowed, "%s is not allowed on %s; use %s.",
+			pihu.MaskSecrets(r.Method), pihu.MaskSecrets(r.URL.Path), strings.Join(allow, " or ")))
 		return
 	}
-	s.writeError(w, r, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s. See the API reference for the paths it serves.", r.Method, pihu.MaskSecrets(r.URL.Path)))
+	s.writeError(w, r, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s. See the API reference for the paths it serves.", pihu.MaskSecrets(r.Method), pihu.MaskSecrets(r.URL.Path)))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

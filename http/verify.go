@@ -59,6 +59,10 @@ type verifyRequest struct {
 // steps counts as used (last_used).
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var body verifyRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)

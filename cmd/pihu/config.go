@@ -33,10 +33,16 @@ type Config struct {
 	// default 30/m.
 	FailedAuthLimit string
 	// TrustedProxyHeader, if set, is the header the client address is
-	// read from (the right-most entry, e.g. of X-Forwarded-For) instead of
-	// the TCP peer: --trusted-proxy-header, PIHU_TRUSTED_PROXY_HEADER,
-	// default empty.
+	// read from (e.g. X-Forwarded-For) instead of the TCP peer, on
+	// requests from TrustedProxies only: --trusted-proxy-header,
+	// PIHU_TRUSTED_PROXY_HEADER, default empty.
 	TrustedProxyHeader string
+	// TrustedProxies is a comma-separated list of the addresses and CIDR
+	// ranges of the proxies in front of the server, whose
+	// TrustedProxyHeader is believed; it is needed with the header, and
+	// only with it: --trusted-proxies, PIHU_TRUSTED_PROXIES, default
+	// empty.
+	TrustedProxies string
 	// LogFormat is "text" or "json": --log-format, PIHU_LOG_FORMAT,
 	// default text.
 	LogFormat string

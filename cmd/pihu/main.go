@@ -47,7 +47,8 @@ const usage = `pihu: the Pihu.ai API authentication service
 
 Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
-             [--failed-auth-limit N/m] [--trusted-proxy-header NAME]
+             [--failed-auth-limit N/m]
+             [--trusted-proxy-header NAME --trusted-proxies CIDR,…]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -327,7 +328,14 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--rate-limit", "fast"}, 2},
 		{[]string{"serve", "--rate-limit", "0/m"}, 2},
 		{[]string{"serve", "--failed-auth-limit", "30/d"}, 2},
-		{[]string{"serve", "--trusted-proxy-header", "X Forwarded For"}, 2},
+		{[]string{"serve", "--trusted-proxy-header", "X Forwarded For", "--trusted-proxies", "10.0.0.0/8"}, 2},
+		// A header believed from anyone, or proxies with no header to
+		// believe, is a mistake: exit 2 rather than run without it.
+		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For"}, 2},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.0/8"}, 2},
+		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "10.0.0.0/33"}, 2},
+		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "proxy.internal"}, 2},
+		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "10.0.0.1,"}, 2},
 		{[]string{"accounts", "create"}, 2},
 		{[]string{"migrate", "--database", "mysql://x"}, 2},
 		{[]string{"migrate", "--database", "sqlite:" + filepath.Join(t.TempDir(), "m.db")}, 0},
@@ -348,7 +356,7 @@ func TestExitCodes(t *testing.T) {
 // TestServe_RateLimits starts the binary with its rate-limit flags and
 // checks that they are the ones in force.
 func TestServe_RateLimits(t *testing.T) {
-	s := startServer(t, t.TempDir(), "--rate-limit", "3/m", "--failed-auth-limit", "2/m", "--trusted-proxy-header", "X-Forwarded-For")
+	s := startServer(t, t.TempDir(), "--rate-limit", "3/m", "--failed-auth-limit", "2/m", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "127.0.0.1, ::1")
 	owner := ownerKey(t, s)
 	get := func(key, addr string) *http.Response {
 		req, _ := http.NewRequest("GET", s.url+"/v1/auth/whoami", nil)
@@ -388,4 +396,44 @@ func corrupt(secret string) string {
 		last = 'y'
 	}
 	return secret[:len(secret)-1] + string(last)
+}
+
+// TestServe_TrustedProxies: the proxy header is believed only from
+// --trusted-proxies. Here the proxies are 10.0.0.0/8 and the test client
+// (127.0.0.1) is not one, so the X-Forwarded-For it writes is ignored, and
+// its wrong keys all count against 127.0.0.1, whatever address each
+// claims. The header without the proxies, or from the environment
+// without them, is refused with a message saying why.
+func TestServe_TrustedProxies(t *testing.T) {
+	s := startServer(t, t.TempDir(), "--failed-auth-limit", "2/m", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "10.0.0.0/8")
+	wrong := corrupt(ownerKey(t, s))
+	for i, want := range []int{401, 401, 429} {
+		req, _ := http.NewRequest("GET", s.url+"/v1/auth/whoami", nil)
+		req.Header.Set("Authorization", "Bearer "+wrong)
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("wrong key %d with a forged X-Forwarded-For: got %d, want %d", i+1, res.StatusCode, want)
+		}
+	}
+
+	for _, env := range [][]string{nil, {"PIHU_TRUSTED_PROXY_HEADER=X-Forwarded-For"}} {
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--database", "sqlite:" + filepath.Join(t.TempDir(), "p.db")}
+		if env == nil {
+			args = append(args, "--trusted-proxy-header", "X-Forwarded-For")
+		}
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), append(env, "PIHU_TRUSTED_PROXIES=")...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("header %v without proxies: got %v, want exit 2", env, err)
+		}
+		if !strings.Contains(string(out), "--trusted-proxies") || !strings.Contains(string(out), "forged") {
+			t.Errorf("header %v without proxies: the message does not say why: %s", env, out)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Redis, "redis", env("PIHU_REDIS_URL", ""), "Redis URL for shared rate limits and revocations; empty keeps them in process (PIHU_REDIS_URL)")
 	fs.StringVar(&c.RateLimit, "rate-limit", env("PIHU_RATE_LIMIT", "1000/m"), "default per-key rate limit: N/s, N/m or N/h (PIHU_RATE_LIMIT)")
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", env("PIHU_FAILED_AUTH_LIMIT", "30/m"), "failed authentications allowed per client address: N/s, N/m or N/h (PIHU_FAILED_AUTH_LIMIT)")
-	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
+	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; believed only from --trusted-proxies; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PIHU_TRUSTED_PROXIES", ""), "comma-separated addresses and CIDR ranges of your proxies, e.g. 10.0.0.0/8; only requests from them may set --trusted-proxy-header (PIHU_TRUSTED_PROXIES)")
 	fs.StringVar(&c.LogFormat, "log-format", env("PIHU_LOG_FORMAT", "text"), "log format: text or json (PIHU_LOG_FORMAT)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -96,7 +98,8 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	srv := &http.Server{
 		Handler: pihuhttp.New(pihuhttp.Options{
 			Store: store, Auth: authn, Logger: logger,
-			DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth, TrustedProxyHeader: c.TrustedProxyHeader,
+			DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
+			TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -232,11 +235,15 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// limits are the rate limits of the configuration, parsed.
-type limits struct{ key, failedAuth ratelimit.Limit }
+// limits are the rate limits of the configuration and the proxies that
+// decide the client address they count by, parsed.
+type limits struct {
+	key, failedAuth ratelimit.Limit
+	proxies         []netip.Prefix
+}
 
-// rateLimits parses and checks the rate-limit settings; a bad one is a
-// usage error.
+// rateLimits parses and checks the rate-limit and proxy settings; a bad
+// one is a usage error.
 func (c *Config) rateLimits() (limits, error) {
 	var l limits
 	var err error
@@ -248,6 +255,18 @@ func (c *Config) rateLimits() (limits, error) {
 	}
 	if !validHeaderName(c.TrustedProxyHeader) {
 		return l, usageError{fmt.Sprintf("--trusted-proxy-header %q: give a header name such as X-Forwarded-For, or nothing", c.TrustedProxyHeader)}
+	}
+	if l.proxies, err = pihuhttp.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return l, usageError{"--trusted-proxies: " + err.Error()}
+	}
+	// A header believed from anyone lets every client forge its address
+	// past allowed_ips and the per-address limits; one believed from no
+	// one does nothing. Both are mistakes worth stopping for.
+	switch {
+	case c.TrustedProxyHeader != "" && l.proxies == nil:
+		return l, usageError{"--trusted-proxy-header needs --trusted-proxies: the addresses of the proxies allowed to set it (such as 10.0.0.0/8); from any other client the header could be forged"}
+	case c.TrustedProxyHeader == "" && l.proxies != nil:
+		return l, usageError{"--trusted-proxies needs --trusted-proxy-header: the header those proxies write the client address in (such as X-Forwarded-For)"}
 	}
 	return l, nil
 }
