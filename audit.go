@@ -11,6 +11,13 @@ const (
 	ActionKeyRevoked = "api_key.revoked"
 	ActionKeyRotated = "api_key.rotated"
 	ActionKeyLeaked  = "api_key.leaked"
+
+	// Dashboard users: their target is the user.
+	ActionUserSignedUp    = "user.signed_up"
+	ActionUserLogin       = "user.login"
+	ActionUserLogout      = "user.logout"
+	ActionUserInvited     = "user.invited"
+	ActionUserPasswordSet = "user.password_set"
 )
 
 // ActorAnonymous is the actor of a change made without a key or a user:
@@ -78,4 +85,19 @@ type AuditStore interface {
 	// 100 means 10 if below, 100 if above. Returns EParameterInvalid on
 	// "starting_after" if that id is not one of the account's events.
 	ListAuditEvents(ctx context.Context, f AuditFilter) (events []*AuditEvent, hasMore bool, err error)
+}
+
+// NewUserEvent returns the event of actor (a user id, or ActorOperator),
+// at client address ip, doing action to the dashboard user target at the
+// time at. It belongs to no environment: only lists of both show it.
+func NewUserEvent(action, actor, ip string, target *User, at time.Time) *AuditEvent {
+	return &AuditEvent{
+		ID:        NewID(PrefixEvent),
+		AccountID: target.AccountID,
+		Action:    action,
+		Actor:     actor,
+		Target:    target.ID,
+		IP:        ip,
+		Created:   Timestamp(at),
+	}
 }
