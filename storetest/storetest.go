@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "ListPagination", testAuditListPagination)
 		run(t, "ListEnvironmentFilter", testAuditListEnvironmentFilter)
 		run(t, "ListOnlyOwnAccount", testAuditListOnlyOwnAccount)
+		run(t, "ListTargetFilter", testAuditListTargetFilter)
 		run(t, "ListStartingAfterOtherEnvironment", testAuditListStartingAfterOtherEnvironment)
 	})
 	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, run) })
