@@ -22,6 +22,7 @@ type Store interface {
 	CandidateStore
 	InterviewStore
 	AuditStore
+	UserStore
 	IdempotencyStore
 
 	// Ping reports whether the database answers; it backs /readyz.
