@@ -187,6 +187,14 @@ func (d *dashboard) signUp(tb testing.TB, email string) *browser {
 	return b
 }
 
+// login signs email in, in a new browser.
+func (d *dashboard) login(tb testing.TB, email string) *browser {
+	tb.Helper()
+	b := d.browser(tb)
+	checkRedirect(tb, b.post("/login", form("email", email, "password", password)), "/keys")
+	return b
+}
+
 // member adds a member with role to the account of owner, through the
 // team form and the invite link, and returns the member's browser.
 func (d *dashboard) member(tb testing.TB, owner *browser, email string, role pihu.Role) *browser {
@@ -214,10 +222,14 @@ func html(s string) string {
 	return strings.NewReplacer("&#43;", "+", "&amp;", "&", "&#61;", "=", "&#34;", `"`, "&#39;", "'").Replace(s)
 }
 
-// createKey creates a key through the form and returns its id and secret.
+// createKey creates a key through the form and returns its id and secret:
+// live, candidate:read, unless extra (name, value pairs) says otherwise.
 func (b *browser) createKey(name string, extra ...string) (id, secret string) {
 	b.tb.Helper()
-	f := form(append([]string{"name", name, "permissions", "candidate:read", "environment", "live"}, extra...)...)
+	f := form("name", name, "permissions", "candidate:read", "environment", "live")
+	for i := 0; i+1 < len(extra); i += 2 {
+		f.Set(extra[i], extra[i+1])
+	}
 	p := b.post("/keys", f)
 	checkStatus(b.tb, p, http.StatusOK)
 	secret = secretRe.FindString(p.Body)
