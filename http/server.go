@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type Server struct {
 	proxyHeader     string
 	trustedProxies  []netip.Prefix
 	leaksLimit      ratelimit.Limit
+	dashboard       http.Handler
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -65,6 +67,11 @@ type Options struct {
 	// LeakedKeysLimit is how many reports of leaked keys a client address
 	// may send (default 10/m); they need no key, so no key's limit applies.
 	LeakedKeysLimit ratelimit.Limit
+	// Dashboard, if set, answers every path outside the API (/v1/…,
+	// /healthz, /readyz): the dashboard at /. Its requests get a request
+	// id and a log line like the API's, and ClientIP works for them.
+	// Unknown /v1/ paths still get the API's JSON 404.
+	Dashboard http.Handler
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -72,7 +79,7 @@ type Options struct {
 // TrustedProxyHeader is set without TrustedProxies: check them when
 // reading the configuration.
 func New(opts Options) *Server {
-	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -110,8 +117,21 @@ func (s *Server) routes() {
 	s.mux.Handle("DELETE /v1/interviews/{id}", s.require("interview:write", s.deleteInterview))
 	s.mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
 
-	s.mux.HandleFunc("/", s.notFound)
+	if s.dashboard == nil {
+		s.mux.HandleFunc("/", s.notFound)
+		return
+	}
+	for _, p := range fallbacks {
+		if p != "/" {
+			s.mux.HandleFunc(p, s.notFound)
+		}
+	}
+	s.mux.Handle("/", s.dashboard)
 }
+
+// fallbacks are the patterns that answer what no route of the API took:
+// the API's own paths, and / (the dashboard, or a 404).
+var fallbacks = []string{"/", "/v1/", "/healthz", "/readyz"}
 
 // ServeHTTP gives every request an id, logs it in one line when it ends,
 // turns a panic into a 500, and routes it.
@@ -184,6 +204,11 @@ func requestID(ctx context.Context) string {
 }
 
 type clientIPKey struct{}
+
+// ClientIP is the address r came from, as the API resolved it (see
+// Options.TrustedProxyHeader), for a handler the Server calls, such as the
+// dashboard; for any other request it is the TCP peer.
+func ClientIP(r *http.Request) string { return clientIP(r) }
 
 // clientIP is the address the request came from: the TCP peer, or for a
 // request from a trusted proxy its header's (see
@@ -272,7 +297,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	for _, m := range methods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+		if _, pattern := s.mux.Handler(probe); pattern != "" && !slices.Contains(fallbacks, pattern) {
 			allow = append(allow, m)
 		}
 	}
