@@ -20,7 +20,9 @@ type chart struct {
 	Labels          []label
 	Grid            []gridLine
 	Allowed, Refus  int64
-	Empty           bool
+	// AllowedText and RefusedText are the totals, written for people.
+	AllowedText, RefusedText string
+	Empty                    bool
 	PlotTop, PlotBt float64
 }
 
@@ -143,6 +145,7 @@ func drawChart(title string, names []string, ticks map[int]string, allowed, refu
 	for _, n := range []int64{0, top / 2, top} {
 		c.Grid = append(c.Grid, gridLine{Y: round1(base - scale(n)), Text: short(n)})
 	}
+	c.AllowedText, c.RefusedText = thousands(c.Allowed), thousands(c.Refus)
 	c.Summary = fmt.Sprintf("%s: %s requests allowed and %s refused in all, at most %s in one bar.",
 		title, thousands(c.Allowed), thousands(c.Refus), thousands(peak))
 	return c

@@ -33,7 +33,7 @@ func (h *Handler) keyRow(k *pihu.Key) keyRow {
 	case k.Expires != nil && k.Expires.Sub(now) <= expiringSoon:
 		row.Warning = "Expires within 7 days"
 	case now.Sub(k.Created) >= oldKeyAge:
-		row.Warning = "Older than 90 days: rotate it"
+		row.Warning = "Over 90 days old: rotate it"
 	}
 	return row
 }

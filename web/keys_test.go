@@ -39,7 +39,7 @@ func TestKeys_List(t *testing.T) {
 		checkContains(t, b.get("/keys"), "Expires within 7 days")
 		d.Clock.Add(87 * 24 * time.Hour)
 		b = d.login(t, "ada@example.com")
-		checkContains(t, b.get("/keys"), "Older than 90 days: rotate it", "Expired")
+		checkContains(t, b.get("/keys"), "Over 90 days old: rotate it", "Expired")
 	})
 	t.Run("Pagination", func(t *testing.T) {
 		d := newDashboard(t)
@@ -175,7 +175,7 @@ func TestKeys_Page(t *testing.T) {
 	checkStatus(t, p, http.StatusOK)
 	checkContains(t, p, "Billing", id, "api_key.created", "ada@example.com",
 		"Last 24 hours, by hour (UTC)", "Last 30 days, by day (UTC)", `<svg viewBox="0 0 720 200" role="img"`,
-		"1600 allowed, 30 refused", "6600 allowed, 37 refused", `class="bar-refused"`,
+		"1,600 allowed, 30 refused", "6,600 allowed, 37 refused", `class="bar-refused"`,
 		`href="/keys/`+id+`/rotate"`, `href="/keys/`+id+`/revoke"`)
 
 	t.Run("NoUsageStore", func(t *testing.T) {

@@ -394,7 +394,9 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso": func(t any) string { return deref(t).UTC().Format(time.RFC3339) },
+	"day": func(t any) string { return deref(t).UTC().Format("2006-01-02") },
+	"clock": func(t any) string { return deref(t).UTC().Format("15:04 UTC") },
 	// dict builds a map from key, value pairs, to hand a partial template
 	// several values.
 	"dict": func(kv ...any) (map[string]any, error) {
@@ -411,4 +413,17 @@ var funcs = template.FuncMap{
 		}
 		return m, nil
 	},
+}
+
+// deref is the time t or *t is (zero for nil), for the templates.
+func deref(t any) time.Time {
+	switch t := t.(type) {
+	case time.Time:
+		return t
+	case *time.Time:
+		if t != nil {
+			return *t
+		}
+	}
+	return time.Time{}
 }
