@@ -14,16 +14,16 @@ import (
 type chart struct {
 	Title string
 	// Summary describes the chart for screen readers.
-	Summary         string
-	Width, Height   int
-	Bars            []bar
-	Labels          []label
-	Grid            []gridLine
-	Allowed, Refus  int64
+	Summary        string
+	Width, Height  int
+	Bars           []bar
+	Labels         []label
+	Grid           []gridLine
+	Allowed, Refus int64
 	// AllowedText and RefusedText are the totals, written for people.
 	AllowedText, RefusedText string
 	Empty                    bool
-	PlotTop, PlotBt float64
+	PlotTop, PlotBt          float64
 }
 
 type bar struct {

@@ -394,8 +394,8 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"iso": func(t any) string { return deref(t).UTC().Format(time.RFC3339) },
-	"day": func(t any) string { return deref(t).UTC().Format("2006-01-02") },
+	"iso":   func(t any) string { return deref(t).UTC().Format(time.RFC3339) },
+	"day":   func(t any) string { return deref(t).UTC().Format("2006-01-02") },
 	"clock": func(t any) string { return deref(t).UTC().Format("15:04 UTC") },
 	// dict builds a map from key, value pairs, to hand a partial template
 	// several values.
