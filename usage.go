@@ -22,9 +22,11 @@ type UsageCount struct {
 // UsageStore keeps usage counts, written in batches off the request path.
 // Implementations are safe for concurrent use.
 type UsageStore interface {
-	// AddUsage adds counts to the stored counts of the same key and hour,
-	// in one transaction, and deletes the counts of hours older than
-	// UsageRetention before now. Counts of unknown keys are skipped.
+	// AddUsage adds counts to the stored counts of the same key and hour
+	// (a Hour inside an hour counts for the hour's start), in one
+	// transaction, and deletes the counts of hours that started more than
+	// UsageRetention before now's hour. Counts of unknown keys, and of
+	// hours already past retention, are skipped.
 	AddUsage(ctx context.Context, counts []UsageCount, now time.Time) error
 
 	// Usage returns the hourly counts of key keyID of account accountID
