@@ -95,6 +95,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
 	s.mux.Handle("DELETE /v1/auth/api-keys/{id}", s.require("api_key:write", s.revokeKey))
 	s.mux.Handle("POST /v1/auth/api-keys/{id}/rotate", s.require("api_key:write", s.rotateKey))
+	s.mux.Handle("GET /v1/auth/api-keys/{id}/usage", s.require("api_key:read", s.keyUsage))
 	s.mux.HandleFunc("POST /v1/auth/leaked-keys", s.reportLeakedKeys)
 	s.mux.Handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
