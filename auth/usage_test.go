@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,5 +205,86 @@ func BenchmarkCount_Warm(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		a.CountAllowed(k)
+	}
+}
+
+// TestCount_ConcurrentFlushAndRead counts requests while flushes run and
+// usage is read: every read sees each request once (the totals it sees
+// never go down nor past what was counted), and in the end the store has
+// every request exactly once.
+func TestCount_ConcurrentFlushAndRead(t *testing.T) {
+	ctx := context.Background()
+	store, k, _, now := setup(t)
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})
+	const workers, each = 4, 300
+	from, to := *now, now.Add(time.Hour)
+	total := func(counts []pihu.UsageCount) int64 {
+		var n int64
+		for _, c := range counts {
+			n += c.Allowed
+		}
+		return n
+	}
+
+	done := make(chan struct{})
+	var background sync.WaitGroup
+	background.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				if err := a.Flush(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	})
+	background.Go(func() {
+		var last int64
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				got, err := a.Usage(ctx, k.AccountID, k.ID, from, to)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n := total(got); n < last || n > workers*each {
+					t.Errorf("usage read: %d requests after %d, of at most %d", n, last, workers*each)
+					return
+				} else {
+					last = n
+				}
+			}
+		}
+	})
+	var counting sync.WaitGroup
+	for range workers {
+		counting.Go(func() {
+			for i := range each {
+				a.CountAllowed(k)
+				if i%5 == 0 { // spread the counts over many flushes
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+	counting.Wait()
+	close(done)
+	background.Wait()
+
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := store.Usage(ctx, k.AccountID, k.ID, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := total(stored); n != workers*each {
+		t.Errorf("stored: got %d requests, want %d", n, workers*each)
 	}
 }
