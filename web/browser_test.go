@@ -67,8 +67,7 @@ func TestBrowser(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	authn := auth.New(db, auth.Options{Logger: logger})
 	limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
-	usage := &memUsage{}
-	dash, err := web.New(web.Options{Store: db, Usage: usage, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger, Password: fastPassword})
+	dash, err := web.New(web.Options{Store: db, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger, Password: fastPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +244,7 @@ func TestBrowser(t *testing.T) {
 		// The same page on a phone.
 		run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(srv.URL+"/keys"), chromedp.WaitVisible(chromedp.CSS(`table.keys`)))
 		shot("keys-phone")
-		run("laptop", chromedp.ResetViewport())
+		run("laptop", chromedp.EmulateViewport(1280, 860))
 	}
 
 	// The key page, with its usage chart.
@@ -254,7 +253,9 @@ func TestBrowser(t *testing.T) {
 	if err != nil || k.Name != "Billing service" {
 		t.Fatalf("the key listed first: %+v, %v", k, err)
 	}
-	usage.AddUsage(t.Context(), syntheticUsage(id, time.Now()), time.Now())
+	if err := db.AddUsage(t.Context(), syntheticUsage(id, time.Now()), time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	run("key page",
 		chromedp.Navigate(srv.URL+"/keys/"+id),
 		chromedp.WaitVisible(chromedp.CSS(`figure.chart svg`)),

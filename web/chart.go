@@ -55,69 +55,51 @@ const (
 )
 
 // usageWindow is the time range the key page reads: the last 30 days,
-// whole UTC days, to the end of the current hour.
+// whole UTC days, as GET /v1/auth/api-keys/{id}/usage?granularity=day.
 func usageWindow(now time.Time) (from, to time.Time) {
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	return day.AddDate(0, 0, -29), now.Truncate(time.Hour).Add(time.Hour)
+	return pihu.UsageDaily.Window(now)
 }
 
 // hourlyChart draws the last 24 hours, an hour a bar, the current hour last.
 func hourlyChart(counts []pihu.UsageCount, now time.Time) *chart {
-	start := now.UTC().Truncate(time.Hour).Add(-23 * time.Hour)
-	allowed, refused := make([]int64, 24), make([]int64, 24)
-	for _, c := range counts {
-		i := int(c.Hour.UTC().Sub(start) / time.Hour)
-		if i >= 0 && i < 24 {
-			allowed[i] += c.Allowed
-			refused[i] += c.Refused
-		}
-	}
-	names := make([]string, 24)
+	s := pihu.NewUsageSeries(pihu.UsageHourly, now, counts)
+	names := make([]string, len(s.Buckets))
 	ticks := map[int]string{}
-	for i := range names {
-		t := start.Add(time.Duration(i) * time.Hour)
-		names[i] = t.Format("Jan 2 15:04") + "–" + t.Add(time.Hour).Format("15:04") + " UTC"
+	for i, b := range s.Buckets {
+		names[i] = b.Start.Format("Jan 2 15:04") + "–" + b.Start.Add(time.Hour).Format("15:04") + " UTC"
 		if i%6 == 0 {
-			ticks[i] = t.Format("15:04")
+			ticks[i] = b.Start.Format("15:04")
 		}
 	}
-	ticks[23] = "now"
-	return drawChart("Last 24 hours, by hour (UTC)", names, ticks, allowed, refused)
+	ticks[len(names)-1] = "now"
+	return drawChart("Last 24 hours, by hour (UTC)", names, ticks, s)
 }
 
 // dailyChart draws the last 30 days, a UTC day a bar, today last.
 func dailyChart(counts []pihu.UsageCount, now time.Time) *chart {
-	from, _ := usageWindow(now)
-	allowed, refused := make([]int64, 30), make([]int64, 30)
-	for _, c := range counts {
-		i := int(c.Hour.UTC().Sub(from) / (24 * time.Hour))
-		if i >= 0 && i < 30 {
-			allowed[i] += c.Allowed
-			refused[i] += c.Refused
-		}
-	}
-	names := make([]string, 30)
+	s := pihu.NewUsageSeries(pihu.UsageDaily, now, counts)
+	names := make([]string, len(s.Buckets))
 	ticks := map[int]string{}
-	for i := range names {
-		d := from.AddDate(0, 0, i)
-		names[i] = d.Format("Mon Jan 2")
+	for i, b := range s.Buckets {
+		names[i] = b.Start.Format("Mon Jan 2")
 		if i%7 == 1 {
-			ticks[i] = d.Format("Jan 2")
+			ticks[i] = b.Start.Format("Jan 2")
 		}
 	}
-	ticks[29] = "today"
-	return drawChart("Last 30 days, by day (UTC)", names, ticks, allowed, refused)
+	ticks[len(names)-1] = "today"
+	return drawChart("Last 30 days, by day (UTC)", names, ticks, s)
 }
 
-// drawChart lays out the bars of allowed and refused counts, named by
-// names, with labels under the bars of ticks.
-func drawChart(title string, names []string, ticks map[int]string, allowed, refused []int64) *chart {
-	c := &chart{Title: title, Width: chartWidth, Height: chartHeight, PlotTop: plotTop, PlotBt: chartHeight - plotBottom}
+// drawChart lays out the bars of the series' buckets, named by names,
+// with labels under the bars of ticks.
+func drawChart(title string, names []string, ticks map[int]string, s pihu.UsageSeries) *chart {
+	c := &chart{Title: title, Width: chartWidth, Height: chartHeight, PlotTop: plotTop, PlotBt: chartHeight - plotBottom,
+		Allowed: s.Allowed, Refus: s.Refused}
+	allowed, refused := make([]int64, len(s.Buckets)), make([]int64, len(s.Buckets))
 	var peak int64
-	for i := range allowed {
-		c.Allowed += allowed[i]
-		c.Refus += refused[i]
-		peak = max(peak, allowed[i]+refused[i])
+	for i, b := range s.Buckets {
+		allowed[i], refused[i] = b.Allowed, b.Refused
+		peak = max(peak, b.Allowed+b.Refused)
 	}
 	c.Empty = peak == 0
 	top := niceCeiling(peak)
@@ -182,7 +164,7 @@ func short(n int64) string {
 	switch {
 	case n >= 1_000_000:
 		return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64) + "M"
-	case n >= 10_000:
+	case n >= 1_000:
 		return strconv.FormatFloat(float64(n)/1e3, 'f', -1, 64) + "k"
 	}
 	return strconv.FormatInt(n, 10)

@@ -51,7 +51,6 @@ type dashboard struct {
 	Store *sqlite.DB
 	Auth  *auth.Authenticator
 	Clock *clock
-	Usage *memUsage
 }
 
 // clientHeader names the header a test sets to act from another client
@@ -80,9 +79,8 @@ func startDashboard(tb testing.TB, tls bool, options ...func(*web.Options)) *das
 	db.Now = clk.Now
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	authn := auth.New(db, auth.Options{Now: clk.Now, Logger: logger})
-	usage := &memUsage{}
 	opts := web.Options{
-		Store: db, Usage: usage, Auth: authn, Logger: logger, Now: clk.Now, Password: fastPassword,
+		Store: db, Usage: authn, Auth: authn, Logger: logger, Now: clk.Now, Password: fastPassword,
 		ClientIP: func(r *http.Request) string {
 			if ip := r.Header.Get(clientHeader); ip != "" {
 				return ip
@@ -105,7 +103,7 @@ func startDashboard(tb testing.TB, tls bool, options ...func(*web.Options)) *das
 		srv.Start()
 	}
 	tb.Cleanup(srv.Close)
-	return &dashboard{Server: srv, Store: db, Auth: authn, Clock: clk, Usage: usage}
+	return &dashboard{Server: srv, Store: db, Auth: authn, Clock: clk}
 }
 
 // browser is a client with its own cookies that does not follow
@@ -261,32 +259,6 @@ func checkContains(tb testing.TB, p *page, want ...string) {
 			tb.Errorf("%s %s: the page does not say %q\n%s", p.Request.Method, p.Request.URL.Path, w, p.Body)
 		}
 	}
-}
-
-// memUsage is a UsageStore in memory, standing in for the SQLite one
-// until it is on this branch.
-type memUsage struct {
-	mu     sync.Mutex
-	counts []pihu.UsageCount
-}
-
-func (m *memUsage) AddUsage(_ context.Context, counts []pihu.UsageCount, _ time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.counts = append(m.counts, counts...)
-	return nil
-}
-
-func (m *memUsage) Usage(_ context.Context, _, keyID string, from, to time.Time) ([]pihu.UsageCount, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []pihu.UsageCount
-	for _, c := range m.counts {
-		if c.KeyID == keyID && !c.Hour.Before(from) && c.Hour.Before(to) {
-			out = append(out, c)
-		}
-	}
-	return out, nil
 }
 
 func mustURL(tb testing.TB, s string) *url.URL {

@@ -166,7 +166,7 @@ func TestKeys_Page(t *testing.T) {
 	b := d.signUp(t, "ada@example.com")
 	id, _ := b.createKey("Billing")
 	now := d.Clock.Now()
-	d.Usage.AddUsage(t.Context(), []pihu.UsageCount{
+	d.Store.AddUsage(t.Context(), []pihu.UsageCount{
 		{KeyID: id, Hour: now.Truncate(time.Hour), Allowed: 1200, Refused: 30},
 		{KeyID: id, Hour: now.Truncate(time.Hour).Add(-5 * time.Hour), Allowed: 400},
 		{KeyID: id, Hour: now.Truncate(time.Hour).Add(-10 * 24 * time.Hour), Allowed: 5000, Refused: 7},
@@ -178,6 +178,17 @@ func TestKeys_Page(t *testing.T) {
 		"1,600 allowed, 30 refused", "6,600 allowed, 37 refused", `class="bar-refused"`,
 		`href="/keys/`+id+`/rotate"`, `href="/keys/`+id+`/revoke"`)
 
+	t.Run("CountsNotYetFlushed", func(t *testing.T) {
+		// A request the API counted a moment ago shows at once, before
+		// the counts are written to the store.
+		k, err := d.Store.Key(t.Context(), mustUser(t, d, "ada@example.com").AccountID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Auth.CountAllowed(k)
+		d.Auth.CountRefused(k)
+		checkContains(t, b.get("/keys/"+id), "1,601 allowed, 31 refused", "6,601 allowed, 38 refused")
+	})
 	t.Run("NoUsageStore", func(t *testing.T) {
 		d := newDashboard(t, func(o *web.Options) { o.Usage = nil })
 		b := d.signUp(t, "ada@example.com")

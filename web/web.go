@@ -15,6 +15,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -43,9 +44,10 @@ var staticFiles embed.FS
 type Options struct {
 	// Store keeps accounts, keys, users, sessions and the audit log.
 	Store pihu.Store
-	// Usage keeps the usage counts the key page draws; nil shows "no
-	// usage data yet".
-	Usage pihu.UsageStore
+	// Usage reads the usage counts the key page draws: serve passes the
+	// Authenticator, which adds the requests counted since its last flush
+	// to the store's. nil shows "no usage data yet".
+	Usage UsageReader
 	// Auth is the API's authenticator: every key the dashboard changes
 	// is invalidated in its cache.
 	Auth *auth.Authenticator
@@ -75,10 +77,16 @@ type Options struct {
 	SessionLifetime time.Duration
 }
 
+// UsageReader reads a key's hourly usage counts, as pihu.UsageStore.Usage
+// and auth.Authenticator.Usage do.
+type UsageReader interface {
+	Usage(ctx context.Context, accountID, keyID string, from, to time.Time) ([]pihu.UsageCount, error)
+}
+
 // Handler is the dashboard's http.Handler. Create it with New.
 type Handler struct {
 	store       pihu.Store
-	usage       pihu.UsageStore
+	usage       UsageReader
 	auth        *auth.Authenticator
 	limiter     ratelimit.Limiter
 	signInLimit ratelimit.Limit

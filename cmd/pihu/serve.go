@@ -82,9 +82,8 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	// keys and passwords spends one budget of each kind, wherever it
 	// guesses.
 	limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
-	usage, _ := store.(pihu.UsageStore) // nil: the key page says "no usage data yet"
 	dashboard, err := web.New(web.Options{
-		Store: store, Usage: usage, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger,
+		Store: store, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger,
 	})
 	if err != nil {
 		return err
