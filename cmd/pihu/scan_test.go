@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	utf16pkg "unicode/utf16"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -324,14 +325,13 @@ func TestScan_SymlinkRoot(t *testing.T) {
 	}
 }
 
-// utf16 encodes s in UTF-16 (ASCII only), with or without a byte order
-// mark.
+// utf16 encodes s in UTF-16, with or without a byte order mark.
 func utf16(s string, bigEndian, bom bool) string {
 	var b strings.Builder
 	if bom {
 		s = "\ufeff" + s
 	}
-	for _, r := range s {
+	for _, r := range utf16pkg.Encode([]rune(s)) {
 		hi, lo := byte(r>>8), byte(r)
 		if bigEndian {
 			b.WriteByte(hi)
@@ -345,21 +345,26 @@ func utf16(s string, bigEndian, bom bool) string {
 }
 
 // TestScan_UTF16 checks that UTF-16 files, with a byte order mark or
-// without, are decoded and scanned, lines and columns counted in the text.
+// without, are decoded and scanned, lines and columns counted in the text
+// as UTF-8, characters outside the BMP (two units) included, and invalid
+// UTF-16 read as U+FFFD.
 func TestScan_UTF16(t *testing.T) {
 	dir := t.TempDir()
-	keys := []string{pihu.NewSecret(pihu.Live), pihu.NewSecret(pihu.Test), pihu.NewSecret(pihu.Live), pihu.NewSecret(pihu.Live)}
+	keys := []string{pihu.NewSecret(pihu.Live), pihu.NewSecret(pihu.Test), pihu.NewSecret(pihu.Live), pihu.NewSecret(pihu.Live), pihu.NewSecret(pihu.Test)}
 	write(t, dir, "a-le-bom.txt", utf16("# settings\r\nKEY="+keys[0]+"\r\n", false, true))
 	write(t, dir, "b-be-bom.txt", utf16("KEY="+keys[1], true, true))
 	write(t, dir, "c-le.ps1", utf16("$key = '"+keys[2]+"'", false, false))
 	write(t, dir, "d-be.txt", utf16("x\n\n  "+b64(keys[3]), true, false))
+	// Over 100,000 units of characters in two units, so that reads end
+	// between the two; a lone surrogate; an odd byte at the end.
+	write(t, dir, "e-le-bom.txt", utf16(strings.Repeat("😀 pihu\n", 20000)+"é😀 ", false, true)+"\x00\xd8"+utf16(" "+keys[4], false, false)+"\x41")
 	r := scan(t, dir, nil, ".")
-	want := fmt.Sprintf("a-le-bom.txt:2:5: %s\nb-be-bom.txt:1:5: %s\nc-le.ps1:1:9: %s\nd-be.txt:3:3: %s (base64)\n",
-		pihu.Hint(keys[0]), pihu.Hint(keys[1]), pihu.Hint(keys[2]), pihu.Hint(keys[3]))
+	want := fmt.Sprintf("a-le-bom.txt:2:5: %s\nb-be-bom.txt:1:5: %s\nc-le.ps1:1:9: %s\nd-be.txt:3:3: %s (base64)\ne-le-bom.txt:20001:12: %s\n",
+		pihu.Hint(keys[0]), pihu.Hint(keys[1]), pihu.Hint(keys[2]), pihu.Hint(keys[3]), pihu.Hint(keys[4]))
 	if r.code != 1 || r.stdout != want {
 		t.Errorf("got %d\n%s\nwant 1\n%s", r.code, r.stdout, want)
 	}
-	if !strings.Contains(r.stderr, "4 keys in 4 files; 4 files scanned (4 from UTF-16); 0 skipped; 0 excluded\n") {
+	if !strings.Contains(r.stderr, "5 keys in 5 files; 5 files scanned (5 from UTF-16); 0 skipped; 0 excluded\n") {
 		t.Errorf("summary: got %q", r.stderr)
 	}
 	checkNoSecret(t, r.stdout+r.stderr, keys...)
