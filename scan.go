@@ -6,7 +6,10 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"iter"
 	"slices"
+	"strings"
+	"unicode"
 )
 
 // SecretMatch is a key that FindSecrets found in a text.
@@ -54,10 +57,11 @@ const maxSecretLen = len("ph_live_") + maxSecretBody
 // Keys written as themselves never overlap.
 //
 // Keys are also found encoded once, in base64, percent-encoding or JSON
-// \u escapes (see the Encoding constants): each is decoded only where the
-// text holds what could be an encoded key prefix or an escape, so that
-// plain text costs little more. A key written as itself is reported once,
-// as itself.
+// \u escapes (see the Encoding constants), with Offset at the encoded
+// text. Only runs of text long enough to hold an encoded key, and only the
+// places in them where an encoded key prefix or an escape stands, are
+// decoded, so that plain text costs little more. A key written as itself
+// is reported once, as itself.
 func FindSecrets(text []byte) []SecretMatch {
 	var f finder
 	ms := f.find(text)
@@ -81,9 +85,16 @@ func (f *finder) find(text []byte) []SecretMatch {
 	f.out = f.out[:0]
 	f.out = findPlain(text, f.out, nil, "")
 	plain := len(f.out)
-	f.findBase64(text)
-	f.findEscaped(text, EncodingPercent, []byte("%"), percentAt)
-	f.findEscaped(text, EncodingJSON, []byte(`\u`), jsonEscapeAt)
+	for lo, hi := range encodedRuns(text) {
+		n := len(f.out)
+		run := text[lo:hi]
+		f.findBase64(run)
+		f.findEscaped(run, EncodingPercent, []byte("%"), percentAt)
+		f.findEscaped(run, EncodingJSON, []byte(`\u`), jsonEscapeAt)
+		for i := n; i < len(f.out); i++ {
+			f.out[i].Offset += lo
+		}
+	}
 	if len(f.out) == plain {
 		return f.out
 	}
@@ -214,6 +225,49 @@ func decodeChecksum(b []byte) uint64 {
 	return n
 }
 
+// encodedClass holds the bytes an encoded key is written with: key
+// characters, and what base64 (+/-) and escapes (% and \) add.
+var encodedClass = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = isKeyChar(byte(c)) || strings.IndexByte("+/-%\\", byte(c)) >= 0
+	}
+	return t
+}()
+
+// minEncoded is the fewest bytes an encoded key takes: one a character
+// (percent and JSON escapes take more, and base64 a third more).
+const minEncoded = len("ph_live_") + MinSecretBody
+
+// encodedRuns yields the start and end of each run of encodedClass bytes
+// in text long enough to hold an encoded key, with the key characters
+// after it that decide where it ends: the only places the decoders need
+// to look. Like Horspool's search, it looks at the last byte a run could
+// have from each place, and back from there, so that it reads about one
+// byte in ten of ordinary text.
+func encodedRuns(text []byte) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for p := 0; p+minEncoded <= len(text); {
+			// No run of minEncoded bytes starts before p.
+			m := p + minEncoded - 1
+			for m >= p && encodedClass[text[m]] {
+				m--
+			}
+			if m >= p {
+				p = m + 1
+				continue
+			}
+			hi := p + minEncoded
+			for hi < len(text) && encodedClass[text[hi]] {
+				hi++
+			}
+			if !yield(p, hi) {
+				return
+			}
+			p = hi + 1
+		}
+	}
+}
+
 // isKeyChar reports whether c can be part of a key.
 func isKeyChar(c byte) bool { return isBase62(c) || c == '_' }
 
@@ -322,16 +376,19 @@ type base64Prefix struct {
 	// prefix decides; skip is how many bytes of the group come before
 	// the prefix (0, 1 or 2).
 	lead, skip int
-	// shared is the characters that "ph_" alone decides, what is looked
-	// for; envs are the longer ones that "ph_live_" and "ph_test_" decide.
-	shared string
-	envs   [2]string
+	// envs are the characters that "ph_live_" and "ph_test_" decide.
+	envs [2]string
+	// anchor is what is looked for: the part of what both envs start with
+	// from its first upper-case letter (rarer in text than lower case, so
+	// that the search stops less often), at anchorAt in them.
+	anchor   string
+	anchorAt int
 }
 
 // base64Prefixes are the key prefixes in base64 at each of the three
-// places a byte can have in a group. They hold no character that differs
-// between the two alphabets ("cGhf", "BoX" and "waF", then "bGl2ZV" or
-// "dGVzdF" and so on), so one search finds both.
+// places a byte can have in a group: "cGhf", "BoX" or "waF9", then
+// "bGl2ZV" or "dGVzdF" and so on. They hold no character that differs
+// between the two alphabets, so one search finds both.
 var base64Prefixes = func() (out [3]base64Prefix) {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	// decided returns the characters of the base64 of skip zero bytes and
@@ -355,10 +412,14 @@ var base64Prefixes = func() (out [3]base64Prefix) {
 		return string(chars), first
 	}
 	for skip := range out {
-		shared, lead := decided(skip, "ph_")
-		live, _ := decided(skip, "ph_live_")
+		live, lead := decided(skip, "ph_live_")
 		test, _ := decided(skip, "ph_test_")
-		out[skip] = base64Prefix{lead: lead, skip: skip, shared: shared, envs: [2]string{live, test}}
+		n := 0
+		for n < len(live) && live[n] == test[n] {
+			n++
+		}
+		at := max(0, strings.IndexFunc(live[:n], unicode.IsUpper))
+		out[skip] = base64Prefix{lead: lead, skip: skip, envs: [2]string{live, test}, anchor: live[at:n], anchorAt: at}
 	}
 	return out
 }()
@@ -368,13 +429,13 @@ var base64Prefixes = func() (out [3]base64Prefix) {
 // a group, and decodes from the start of that group.
 func (f *finder) findBase64(text []byte) {
 	for _, bp := range base64Prefixes {
-		for i := 0; ; {
-			j := bytes.Index(text[i:], []byte(bp.shared))
+		for i := bp.anchorAt; i <= len(text); {
+			j := bytes.Index(text[i:], []byte(bp.anchor))
 			if j < 0 {
 				break
 			}
-			q := i + j
-			i = q + 1
+			q := i + j - bp.anchorAt // where the prefix's characters start
+			i += j + 1
 			group := q - bp.lead
 			if group < 0 || !(hasPrefixAt(text, q, bp.envs[0]) || hasPrefixAt(text, q, bp.envs[1])) {
 				continue

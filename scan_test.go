@@ -558,3 +558,18 @@ func FuzzFindSecretsReader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFindSecrets_Encoded measures text the decoders must look
+// into: a megabyte of log lines full of percent escapes, JSON \u escapes
+// and base64, with one key in base64 in the middle.
+func BenchmarkFindSecrets_Encoded(b *testing.B) {
+	line := []byte(`GET /search?q=caf%C3%A9%20au%20lait&lang=fr HTTP/1.1 {"msg":"\u00e9t\u00e9 ok","auth":"Basic dXNlcjpwYXNzd29yZA=="}` + "\n")
+	text := bytes.Repeat(line, (1<<20)/len(line))
+	text = append(text[:len(text)/2], append([]byte(b64(pihu.NewSecret(pihu.Live))+"\n"), text[len(text)/2:]...)...)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if n := len(pihu.FindSecrets(text)); n != 1 {
+			b.Fatalf("found %d keys, want 1", n)
+		}
+	}
+}
