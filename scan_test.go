@@ -426,7 +426,7 @@ func TestFindSecretsReader(t *testing.T) {
 	}{
 		{"OneWindow", func(r io.Reader) io.Reader { return r }, 1 << 20},
 		{"Windows", func(r io.Reader) io.Reader { return r }, chunk},
-		{"WindowsOfOne", func(r io.Reader) io.Reader { return r }, 1},
+		{"SmallWindows", func(r io.Reader) io.Reader { return r }, 257},
 		{"OneByteReads", iotest.OneByteReader, chunk},
 		{"HalfReads", iotest.HalfReader, chunk + 1},
 		{"DataErrReader", iotest.DataErrReader, chunk - 1},
