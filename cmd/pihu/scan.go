@@ -85,7 +85,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := newFlagSet("scan", stderr)
 	flags.BoolVar(&c.Revoke, "revoke", false, "revoke the keys found: send them to the server's /v1/auth/leaked-keys")
 	flags.BoolVar(&c.JSON, "json", false, "print the findings as JSON")
-	flags.BoolVar(&c.AllowSkipped, "allow-skipped", false, "exit 0 when no key was found even if some files could not be read (binary, permission denied)")
+	flags.BoolVar(&c.AllowSkipped, "allow-skipped", false, "exit 0 when no key was found even if some files could not be read (permission denied, UTF-32)")
 	flags.StringVar(&c.Progress, "progress", "auto", "progress bar on standard error: auto (large trees, on a terminal), always or never")
 	flags.StringVar(&c.APIURL, "api-url", env("PIHU_API_URL", "http://127.0.0.1:8080"), "the server --revoke reports to (PIHU_API_URL)")
 	flags.Usage = func() {
@@ -93,7 +93,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"Finds Pihu API keys in files and folders (default: the current folder), as written or encoded\n"+
 			"in base64, percent-encoding or JSON \\u escapes; UTF-16 files are decoded, .git folders and\n"+
 			"symbolic links inside folders are passed over. Exit code: 1 if a key was found, 0 if none,\n"+
-			"2 on an error or, without --allow-skipped, when a file could not be read (binary, permission denied).\n\n")
+			"2 on an error or, without --allow-skipped, when a file could not be read (permission denied, UTF-32).\n\n")
 		flags.PrintDefaults()
 	}
 	paths, err := parseInterspersed(flags, args)
@@ -147,6 +147,7 @@ type scanner struct {
 	errors   int
 	scanned  int
 	utf16    int    // of the files scanned, how many were UTF-16
+	binary   int    // of the files scanned, how many were binary, read as bytes
 	skipped  []skip // files it could not read: the scan is incomplete
 	excluded []skip // files and folders passed over by choice
 	findings []finding
@@ -234,7 +235,12 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 		fmt.Fprintf(s.stdout, "%s\n", b)
 	}
 	scanned := plural(s.scanned, "file") + " scanned"
-	if s.utf16 > 0 {
+	switch {
+	case s.utf16 > 0 && s.binary > 0:
+		scanned += fmt.Sprintf(" (%d from UTF-16, %d binary)", s.utf16, s.binary)
+	case s.binary > 0:
+		scanned += fmt.Sprintf(" (%d binary)", s.binary)
+	case s.utf16 > 0:
 		scanned += fmt.Sprintf(" (%d from UTF-16)", s.utf16)
 	}
 	fmt.Fprintf(s.stderr, "pihu scan: %s in %s; %s; %d skipped%s; %d excluded%s\n",
@@ -433,6 +439,12 @@ func (s *scanner) scan(f file) {
 		r = newUTF16Reader(br, binary.LittleEndian)
 	case "UTF-16BE":
 		r = newUTF16Reader(br, binary.BigEndian)
+	case "binary":
+		// A key is ASCII, and stands as it is in any binary that holds
+		// it (a compiled program, an image's metadata, a database page):
+		// read the bytes as they are rather than pass the file over.
+		// Compressed data (zip, gzip) is not unpacked.
+		s.binary++
 	default:
 		s.skip(f.path, enc)
 		return
@@ -458,7 +470,7 @@ func (s *scanner) scan(f file) {
 		return
 	}
 	s.scanned++
-	if enc != "" {
+	if strings.HasPrefix(enc, "UTF-16") {
 		s.utf16++
 	}
 }

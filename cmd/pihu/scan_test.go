@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	utf16pkg "unicode/utf16"
 
@@ -61,9 +62,9 @@ func checkNoSecret(tb testing.TB, out string, secrets ...string) {
 	}
 }
 
-// leakyTree makes a tree holding three real keys where they must be found
-// (one at the end of a file over 10 MiB), and others where they must not:
-// a lookalike, a binary file, a .git folder and a link.
+// leakyTree makes a tree holding four real keys where they must be found
+// (one at the end of a file over 10 MiB, one in a binary file), and others
+// where they must not: a lookalike, a .git folder and a link.
 func leakyTree(tb testing.TB) (dir string, found, hidden []string) {
 	tb.Helper()
 	dir = tb.TempDir()
@@ -80,7 +81,7 @@ func leakyTree(tb testing.TB) (dir string, found, hidden []string) {
 	if err := os.Symlink(filepath.Join(dir, ".env"), filepath.Join(dir, "link.env")); err != nil {
 		tb.Fatal(err)
 	}
-	return dir, []string{live, test, inBig}, []string{inGit, inBinary, lookalike}
+	return dir, []string{live, test, inBig, inBinary}, []string{inGit, lookalike}
 }
 
 func flip(c byte) string {
@@ -99,14 +100,12 @@ func TestScan(t *testing.T) {
 		if r.code != 1 {
 			t.Fatalf("exit code: got %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		want := fmt.Sprintf(".env:2:14: %s\ndata/big.txt:1:%d: %s\nsrc/app/client.go:4:10: %s\n",
-			pihu.Hint(found[0]), 10<<20+1, pihu.Hint(found[2]), pihu.Hint(found[1]))
+		want := fmt.Sprintf(".env:2:14: %s\ndata/big.txt:1:%d: %s\nimage.bin:3:3: %s\nsrc/app/client.go:4:10: %s\n",
+			pihu.Hint(found[0]), 10<<20+1, pihu.Hint(found[2]), pihu.Hint(found[3]), pihu.Hint(found[1]))
 		if r.stdout != want {
 			t.Errorf("stdout:\ngot  %q\nwant %q", r.stdout, want)
 		}
-		wantErr := "pihu scan: skipped image.bin: binary\n" +
-			"pihu scan: 3 keys in 3 files; 4 files scanned; 1 skipped (1 binary); 3 excluded (2 .git folders, 1 symbolic link)\n" +
-			"pihu scan: incomplete: 1 file could not be read, and may hold keys (--allow-skipped accepts this)\n"
+		wantErr := "pihu scan: 4 keys in 4 files; 5 files scanned (1 binary); 0 skipped; 3 excluded (2 .git folders, 1 symbolic link)\n"
 		if r.stderr != wantErr {
 			t.Errorf("stderr:\ngot  %q\nwant %q", r.stderr, wantErr)
 		}
@@ -140,14 +139,14 @@ func TestScan(t *testing.T) {
 		if err := dec.Decode(&out); err != nil {
 			t.Fatalf("decoding %s: %v", r.stdout, err)
 		}
-		if len(out.Findings) != 3 {
-			t.Fatalf("got %d findings, want 3", len(out.Findings))
+		if len(out.Findings) != 4 {
+			t.Fatalf("got %d findings, want 4", len(out.Findings))
 		}
-		f := out.Findings[2]
+		f := out.Findings[3]
 		if f["path"] != "src/app/client.go" || f["line"] != 4.0 || f["column"] != 10.0 || f["hint"] != pihu.Hint(found[1]) || f["environment"] != "test" || f["encoding"] != "" {
 			t.Errorf("finding: got %v", f)
 		}
-		if out.Scanned != 4 || fmt.Sprint(out.Skipped) != "[{image.bin binary}]" ||
+		if out.Scanned != 5 || fmt.Sprint(out.Skipped) != "[]" ||
 			fmt.Sprint(out.Excluded) != "[{.git .git folder} {link.env symbolic link} {sub/.git .git folder}]" {
 			t.Errorf("got scanned %d, skipped %v, excluded %v", out.Scanned, out.Skipped, out.Excluded)
 		}
@@ -227,59 +226,63 @@ func compactJSON(tb testing.TB, s string) string {
 // keys) unless --allow-skipped is given.
 func TestScan_Skipped(t *testing.T) {
 	key := pihu.NewSecret(pihu.Live)
-	for _, tt := range []struct {
-		name    string
-		content string
-		reason  string
-	}{
-		{"Binary", "\x89PNG\r\n\x1a\n\x00\x00" + key + "\x00", "binary"},
-		// A text file with a stray NUL byte could be read as UTF-16, and
-		// its key missed.
-		{"StrayNUL", "key = " + key + "\n\x00\n", "binary"},
-		{"UTF32", "\xff\xfe\x00\x00p\x00\x00\x00", "UTF-32"},
+	t.Run("UTF32", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, "README.md", "nothing here\n")
+		write(t, dir, "data/file", "\xff\xfe\x00\x00p\x00\x00\x00")
+		r := scan(t, dir, nil, ".")
+		if r.code != 2 || r.stdout != "" {
+			t.Errorf("exit code: got %d %q, want 2 and no findings", r.code, r.stdout)
+		}
+		for _, want := range []string{
+			"pihu scan: skipped data/file: UTF-32\n",
+			"1 file scanned; 1 skipped (1 UTF-32); 0 excluded\n",
+			"incomplete: 1 file could not be read",
+		} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr: got %q, want %q in it", r.stderr, want)
+			}
+		}
+		r = scan(t, dir, nil, "--json", ".")
+		var out scanJSON
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 2 || fmt.Sprint(out.Skipped) != "[{data/file UTF-32}]" {
+			t.Errorf("--json: got %d %q (%v)", r.code, r.stdout, err)
+		}
+		r = scan(t, dir, nil, "--allow-skipped", ".")
+		if r.code != 0 || strings.Contains(r.stderr, "incomplete") || strings.Contains(r.stderr, "skipped data/file") ||
+			!strings.Contains(r.stderr, "1 skipped (1 UTF-32)") {
+			t.Errorf("--allow-skipped: got %d %q, want 0 and the count alone", r.code, r.stderr)
+		}
+	})
+	// A binary file is read as bytes: a key stands as it is in a compiled
+	// program or an image's metadata; a text file with a stray NUL byte
+	// is not mistaken for UTF-16 and its key missed.
+	for _, tt := range []struct{ name, content string }{
+		{"Binary", "\x89PNG\r\n\x1a\n\x00\x00" + key + "\x00"},
+		{"StrayNUL", "key = " + key + "\n\x00\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			write(t, dir, "README.md", "nothing here\n")
 			write(t, dir, "data/file", tt.content)
 			r := scan(t, dir, nil, ".")
-			if r.code != 2 || r.stdout != "" {
-				t.Errorf("exit code: got %d %q, want 2 and no findings", r.code, r.stdout)
+			if r.code != 1 || !strings.Contains(r.stdout, "data/file:") || !strings.Contains(r.stdout, pihu.Hint(key)) {
+				t.Errorf("got %d %q, want 1 and the key found", r.code, r.stdout)
 			}
-			for _, want := range []string{
-				"pihu scan: skipped data/file: " + tt.reason + "\n",
-				"1 file scanned; 1 skipped (1 " + tt.reason + "); 0 excluded\n",
-				"incomplete: 1 file could not be read",
-			} {
-				if !strings.Contains(r.stderr, want) {
-					t.Errorf("stderr: got %q, want %q in it", r.stderr, want)
-				}
-			}
-			r = scan(t, dir, nil, "--json", ".")
-			var out scanJSON
-			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 2 || fmt.Sprint(out.Skipped) != "[{data/file "+tt.reason+"}]" {
-				t.Errorf("--json: got %d %q (%v)", r.code, r.stdout, err)
-			}
-			r = scan(t, dir, nil, "--allow-skipped", ".")
-			if r.code != 0 || strings.Contains(r.stderr, "incomplete") || strings.Contains(r.stderr, "skipped data/file") ||
-				!strings.Contains(r.stderr, "1 skipped (1 "+tt.reason+")") {
-				t.Errorf("--allow-skipped: got %d %q, want 0 and the count alone", r.code, r.stderr)
+			if !strings.Contains(r.stderr, "1 file scanned (1 binary); 0 skipped") || strings.Contains(r.stderr, "incomplete") {
+				t.Errorf("stderr: got %q, want the binary counted as scanned", r.stderr)
 			}
 			checkNoSecret(t, r.stdout+r.stderr, key)
 		})
 	}
 	t.Run("FoundIsOne", func(t *testing.T) {
 		dir := t.TempDir()
-		write(t, dir, "a.bin", "\x00\x00")
+		write(t, dir, "a.bin", "\xff\xfe\x00\x00")
 		write(t, dir, "b.txt", key)
 		if r := scan(t, dir, nil, "."); r.code != 1 || !strings.Contains(r.stderr, "incomplete") {
 			t.Errorf("got %d %q, want 1 and the scan said incomplete", r.code, r.stderr)
 		}
 	})
 	t.Run("PermissionDenied", func(t *testing.T) {
-		if os.Geteuid() == 0 {
-			t.Skip("root reads any file")
-		}
 		dir := t.TempDir()
 		write(t, dir, "secret.txt", key)
 		write(t, dir, "locked/inner.txt", key)
@@ -289,18 +292,48 @@ func TestScan_Skipped(t *testing.T) {
 			}
 			t.Cleanup(func() { os.Chmod(filepath.Join(dir, p), 0o755) })
 		}
-		r := scan(t, dir, nil, "--json", ".")
+		// Root reads any file: run the scan as nobody then.
+		var as *syscall.Credential
+		if os.Geteuid() == 0 {
+			as = &syscall.Credential{Uid: 65534, Gid: 65534}
+			for _, d := range []string{dir, filepath.Dir(dir), filepath.Dir(binary)} {
+				if err := os.Chmod(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		r := scanAs(t, as, dir, "--json", ".")
 		var out scanJSON
 		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 2 {
-			t.Fatalf("got %d %q (%v), want 2", r.code, r.stdout, err)
+			t.Fatalf("got %d %q %q (%v), want 2", r.code, r.stdout, r.stderr, err)
 		}
 		if got := fmt.Sprint(out.Skipped); got != "[{locked permission denied} {secret.txt permission denied}]" {
 			t.Errorf("skipped: got %s", got)
 		}
-		if r := scan(t, dir, nil, "--allow-skipped", "."); r.code != 0 {
+		if r := scanAs(t, as, dir, "--allow-skipped", "."); r.code != 0 {
 			t.Errorf("--allow-skipped: got %d, want 0", r.code)
 		}
 	})
+}
+
+// scanAs is scan run with the credential as (nil: this process's).
+func scanAs(tb testing.TB, as *syscall.Credential, dir string, args ...string) scanResult {
+	tb.Helper()
+	cmd := exec.Command(binary, append([]string{"scan"}, args...)...)
+	cmd.Dir = dir
+	if as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatal(err)
+	}
+	return scanResult{code, stdout.String(), stderr.String()}
 }
 
 // TestScan_SymlinkRoot checks that a link named on the command line is
@@ -314,13 +347,13 @@ func TestScan_SymlinkRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := scan(t, links, nil, "--allow-skipped", "tree", "env")
-	want := fmt.Sprintf("tree/.env:2:14: %s\ntree/data/big.txt:1:%d: %s\ntree/src/app/client.go:4:10: %s\nenv:2:14: %s\n",
-		pihu.Hint(found[0]), 10<<20+1, pihu.Hint(found[2]), pihu.Hint(found[1]), pihu.Hint(found[0]))
+	r := scan(t, links, nil, "tree", "env")
+	want := fmt.Sprintf("tree/.env:2:14: %s\ntree/data/big.txt:1:%d: %s\ntree/image.bin:3:3: %s\ntree/src/app/client.go:4:10: %s\nenv:2:14: %s\n",
+		pihu.Hint(found[0]), 10<<20+1, pihu.Hint(found[2]), pihu.Hint(found[3]), pihu.Hint(found[1]), pihu.Hint(found[0]))
 	if r.code != 1 || r.stdout != want {
 		t.Errorf("got %d\n%s\nwant 1\n%s", r.code, r.stdout, want)
 	}
-	if !strings.Contains(r.stderr, "5 files scanned; 1 skipped (1 binary); 3 excluded (2 .git folders, 1 symbolic link)") {
+	if !strings.Contains(r.stderr, "6 files scanned (1 binary); 0 skipped; 3 excluded (2 .git folders, 1 symbolic link)") {
 		t.Errorf("summary: got %q", r.stderr)
 	}
 }
