@@ -24,6 +24,7 @@ type Store interface {
 	AuditStore
 	UserStore
 	IdempotencyStore
+	UsageStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

@@ -1,6 +1,7 @@
 // Package auth is the hot path of every API request: it turns a bearer
 // secret into a verified key without touching the database when warm, and
-// records key use in batches off the request path.
+// records key use in batches off the request path: when each key was last
+// used, and how many requests each key made each hour, allowed and refused.
 //
 // Verified keys are cached in process by the SHA-256 of their secret. A
 // cached entry is trusted for at most TTL, after which it is read again, so
@@ -10,9 +11,12 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +26,7 @@ import (
 // Authenticator verifies secrets. It is safe for concurrent use.
 type Authenticator struct {
 	store  pihu.KeyStore
+	counts pihu.UsageStore // nil: requests are not counted
 	now    func() time.Time
 	ttl    time.Duration
 	max    int
@@ -35,9 +40,26 @@ type Authenticator struct {
 	// that raced a revocation cannot put the key back for a whole TTL.
 	invalidations uint64
 
+	// flushMu is held by Flush from taking the recorded uses until the
+	// store has them, and by Usage while it reads the store and the
+	// counts not yet flushed, so that Usage counts every request once.
+	flushMu sync.Mutex
+
+	// usageMu guards what is recorded for the next flush: the last use of
+	// each key, and the requests of each key and hour.
 	usageMu sync.Mutex
 	usage   map[string]time.Time
+	hourly  map[hourKey]tally
 }
+
+// hourKey names the requests of one key in one hour: Unix seconds of the
+// hour's start.
+type hourKey struct {
+	id   string
+	hour int64
+}
+
+type tally struct{ allowed, refused int64 }
 
 type entry struct {
 	key    *pihu.Key
@@ -55,6 +77,11 @@ type Options struct {
 	MaxEntries int
 	// Logger receives flush failures (default slog.Default()).
 	Logger *slog.Logger
+	// Usage receives the hourly request counts (CountAllowed,
+	// CountRefused) at each Flush, and answers Usage (default: the store
+	// given to New, if it is a pihu.UsageStore, as every pihu.Store is;
+	// if neither, requests are not counted).
+	Usage pihu.UsageStore
 }
 
 // New returns an Authenticator reading keys from store.
@@ -71,8 +98,12 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Usage == nil {
+		opts.Usage, _ = store.(pihu.UsageStore)
+	}
 	return &Authenticator{
 		store:  store,
+		counts: opts.Usage,
 		now:    opts.Now,
 		ttl:    opts.TTL,
 		max:    opts.MaxEntries,
@@ -80,6 +111,7 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 		cache:  make(map[[32]byte]entry),
 		byID:   make(map[string][32]byte),
 		usage:  make(map[string]time.Time),
+		hourly: make(map[hourKey]tally),
 	}
 }
 
@@ -121,6 +153,39 @@ func (a *Authenticator) recordUse(id string, now time.Time) {
 	a.usageMu.Lock()
 	a.usage[id] = now
 	a.usageMu.Unlock()
+}
+
+// CountAllowed counts one request of key k, now, that was let through
+// (whatever the handler then answered); it reaches the store with the next
+// Flush. It costs a lock and a map update, and allocates nothing once k
+// has been counted in the current hour.
+func (a *Authenticator) CountAllowed(k *pihu.Key) { a.count(k.ID, false) }
+
+// CountRefused counts one request of key k, now, that was refused after
+// the key was recognised: an address outside its allowed_ips, its rate
+// limit spent, a permission it lacks.
+func (a *Authenticator) CountRefused(k *pihu.Key) { a.count(k.ID, true) }
+
+func (a *Authenticator) count(id string, refused bool) {
+	if a.counts == nil {
+		return
+	}
+	hk := hourKey{id: id, hour: hourOf(a.now())}
+	a.usageMu.Lock()
+	t := a.hourly[hk]
+	if refused {
+		t.refused++
+	} else {
+		t.allowed++
+	}
+	a.hourly[hk] = t
+	a.usageMu.Unlock()
+}
+
+// hourOf is the Unix second the hour of t starts at.
+func hourOf(t time.Time) int64 {
+	s := t.Unix()
+	return s - ((s%3600)+3600)%3600
 }
 
 func activeMessage(code string) string {
@@ -206,8 +271,17 @@ func (a *Authenticator) Invalidate(id string) {
 	a.mu.Unlock()
 }
 
-// Flush writes the uses recorded since the last flush to the store.
+// Flush writes the uses recorded since the last flush to the store: the
+// last use of each key (TouchKeys) and the requests counted per key and hour
+// (AddUsage), one store call each. What a call fails to write is kept for
+// the next flush.
 func (a *Authenticator) Flush(ctx context.Context) error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	return errors.Join(a.flushUses(ctx), a.flushCounts(ctx))
+}
+
+func (a *Authenticator) flushUses(ctx context.Context) error {
 	a.usageMu.Lock()
 	uses := a.usage
 	a.usage = make(map[string]time.Time, len(uses))
@@ -230,6 +304,99 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 	return nil
 }
 
+func (a *Authenticator) flushCounts(ctx context.Context) error {
+	if a.counts == nil {
+		return nil
+	}
+	a.usageMu.Lock()
+	hourly := a.hourly
+	// As many entries as the last batch, so that the keys in use now are
+	// counted into the new map without it growing on the request path.
+	a.hourly = make(map[hourKey]tally, len(hourly))
+	a.usageMu.Unlock()
+	if len(hourly) == 0 {
+		return nil
+	}
+	counts := make([]pihu.UsageCount, 0, len(hourly))
+	for hk, t := range hourly {
+		counts = append(counts, pihu.UsageCount{KeyID: hk.id, Hour: time.Unix(hk.hour, 0).UTC(), Allowed: t.allowed, Refused: t.refused})
+	}
+	now := a.now()
+	if err := a.counts.AddUsage(ctx, counts, now); err != nil {
+		// Add the counts back for the next flush, except those of hours
+		// the store would no longer keep, so that an outage of the store
+		// holds at most UsageRetention of counts in memory.
+		oldest := hourOf(now.Add(-pihu.UsageRetention))
+		a.usageMu.Lock()
+		for hk, t := range hourly {
+			if hk.hour < oldest {
+				continue
+			}
+			cur := a.hourly[hk]
+			a.hourly[hk] = tally{allowed: cur.allowed + t.allowed, refused: cur.refused + t.refused}
+		}
+		a.usageMu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Usage returns the hourly counts of key keyID of account accountID, as
+// pihu.UsageStore.Usage does, with the requests counted since the last
+// flush added: a request shows in its key's usage as soon as it is
+// counted. (With several instances, another instance's requests show after
+// its next flush.) Returns ENotFound if the key does not exist or belongs
+// to another account, and an error if the Authenticator has no UsageStore.
+func (a *Authenticator) Usage(ctx context.Context, accountID, keyID string, from, to time.Time) ([]pihu.UsageCount, error) {
+	if a.counts == nil {
+		return nil, errors.New("auth: no pihu.UsageStore to read usage from")
+	}
+	// Holding flushMu, no flush is between taking the counts from memory
+	// and the store having them: each count is in exactly one of the two.
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	stored, err := a.counts.Usage(ctx, accountID, keyID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	byHour := make(map[int64]pihu.UsageCount, len(stored))
+	for _, c := range stored {
+		byHour[c.Hour.Unix()] = c
+	}
+	lo, hi := from.Unix(), to.Unix()
+	add := func(hour int64, t tally) {
+		c, ok := byHour[hour]
+		if !ok {
+			c = pihu.UsageCount{KeyID: keyID, Hour: time.Unix(hour, 0).UTC()}
+		}
+		c.Allowed += t.allowed
+		c.Refused += t.refused
+		byHour[hour] = c
+	}
+	a.usageMu.Lock()
+	// Whichever is shorter: the hours asked for, or the counts pending.
+	if first := hourOf(from); (hi-first)/3600 < int64(len(a.hourly)) {
+		for h := first; h < hi; h += 3600 {
+			if t, ok := a.hourly[hourKey{id: keyID, hour: h}]; ok && h >= lo {
+				add(h, t)
+			}
+		}
+	} else {
+		for hk, t := range a.hourly {
+			if hk.id == keyID && hk.hour >= lo && hk.hour < hi {
+				add(hk.hour, t)
+			}
+		}
+	}
+	a.usageMu.Unlock()
+	out := make([]pihu.UsageCount, 0, len(byHour))
+	for _, c := range byHour {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(x, y pihu.UsageCount) int { return cmp.Compare(x.Hour.Unix(), y.Hour.Unix()) })
+	return out, nil
+}
+
 // Run flushes recorded uses every interval until ctx is done, then flushes
 // once more with a fresh context so that no use is lost on shutdown.
 func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
@@ -241,12 +408,12 @@ func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := a.Flush(fctx); err != nil {
-				a.logger.Error("flushing last_used on shutdown", "err", err)
+				a.logger.Error("flushing key uses on shutdown", "err", err)
 			}
 			return
 		case <-t.C:
 			if err := a.Flush(ctx); err != nil {
-				a.logger.Error("flushing last_used", "err", err)
+				a.logger.Error("flushing key uses", "err", err)
 			}
 		}
 	}

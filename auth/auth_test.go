@@ -164,14 +164,20 @@ func TestRun_FlushesOnStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.Run(ctx, time.Hour); close(done) }()
-	if _, err := a.Authenticate(context.Background(), secret); err != nil {
+	got, err := a.Authenticate(context.Background(), secret)
+	if err != nil {
 		t.Fatal(err)
 	}
+	a.CountAllowed(got)
 	cancel()
 	<-done
-	got, _ := store.Key(context.Background(), k.AccountID, k.ID)
+	got, _ = store.Key(context.Background(), k.AccountID, k.ID)
 	if got.LastUsed == nil {
 		t.Error("last_used not written on stop")
+	}
+	counts, err := store.Usage(context.Background(), k.AccountID, k.ID, *now, now.Add(time.Hour))
+	if err != nil || len(counts) != 1 || counts[0].Allowed != 1 {
+		t.Errorf("usage on stop: got %v, %v; want one allowed request", counts, err)
 	}
 }
 

@@ -284,10 +284,15 @@ func (s *Server) hideLive(r *http.Request, ids []string) (map[string]bool, error
 // findKey returns the unrevoked key named by the path's {id}, if the caller
 // may see it. Returns ENotFound otherwise.
 func (s *Server) findKey(r *http.Request) (*pihu.Key, error) {
+	return s.lookupKey(r, false)
+}
+
+// lookupKey is findKey, revoked keys included if revoked is true.
+func (s *Server) lookupKey(r *http.Request, revoked bool) (*pihu.Key, error) {
 	caller := pihu.KeyFromContext(r.Context())
 	id := r.PathValue("id")
 	k, err := s.store.Key(r.Context(), caller.AccountID, id)
-	if err == nil && (!visible(caller, k) || k.Revoked != nil) {
+	if err == nil && (!visible(caller, k) || k.Revoked != nil && !revoked) {
 		err = pihu.Errorf(pihu.ENotFound, "not visible")
 	}
 	if pihu.ErrorCode(err) == pihu.ENotFound {

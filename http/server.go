@@ -95,6 +95,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
 	s.mux.Handle("DELETE /v1/auth/api-keys/{id}", s.require("api_key:write", s.revokeKey))
 	s.mux.Handle("POST /v1/auth/api-keys/{id}/rotate", s.require("api_key:write", s.rotateKey))
+	s.mux.Handle("GET /v1/auth/api-keys/{id}/usage", s.require("api_key:read", s.keyUsage))
 	s.mux.HandleFunc("POST /v1/auth/leaked-keys", s.reportLeakedKeys)
 	s.mux.Handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
@@ -199,6 +200,8 @@ func clientIP(r *http.Request) string {
 // used from the client's address, spends one request of its rate limit,
 // and checks that it holds perm ("" for any valid key) before calling h
 // with the key in the context, once per Idempotency-Key (see idempotent).
+// A request with an active key counts in the key's usage: refused if one
+// of those checks refuses it, allowed otherwise.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, err := s.authenticate(w, r)
@@ -212,15 +215,22 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 			rw.key = k
 		}
 		if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
+			s.auth.CountRefused(k)
 			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
 				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
 			return
 		}
 		if err := s.limitKey(w, r, k); err != nil {
+			if pihu.ErrorCode(err) == pihu.ERateLimited {
+				s.auth.CountRefused(k)
+			} else {
+				s.auth.CountAllowed(k) // a fault, not a refusal
+			}
 			s.writeError(w, r, err)
 			return
 		}
 		if perm != "" && !k.Permissions.Grants(perm) {
+			s.auth.CountRefused(k)
 			s.writeError(w, r, &pihu.Error{
 				Code:     pihu.EInsufficientPermissions,
 				Required: string(perm),
@@ -228,6 +238,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 			})
 			return
 		}
+		s.auth.CountAllowed(k)
 		s.idempotent(w, r.WithContext(pihu.NewContextWithKey(r.Context(), k)), keyIdempotencyScope(k), k, h)
 	})
 }

@@ -56,7 +56,8 @@ type verifyRequest struct {
 // the client address given as ip is not in them (or none is given), then
 // the key's rate limit (one request is spent: RATE_LIMITED when none is
 // left), then the permissions asked for. A key that passes the first two
-// steps counts as used (last_used).
+// steps counts as used (last_used), and counts in its usage: allowed when
+// VALID, refused otherwise.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
 	if err := noParameters(r); err != nil {
@@ -118,6 +119,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	s.auth.RecordUse(k)
 	if !pihu.IPAllowed(k.AllowedIPs, ip) {
 		// As the API refuses it before spending its limit.
+		s.auth.CountRefused(k)
 		out.Code = VerifyIPNotAllowed
 		writeJSON(w, http.StatusOK, out)
 		return
@@ -131,6 +133,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if decided { // else the limiter failed: let through, as a request is
 		out.RateLimit = &VerifyRateLimit{Limit: res.Limit, Remaining: res.Remaining, Reset: ceilSeconds(res.ResetAfter)}
 		if !res.Allowed {
+			s.auth.CountRefused(k)
 			out.Code = VerifyRateLimited
 			writeJSON(w, http.StatusOK, out)
 			return
@@ -138,11 +141,13 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range want {
 		if !k.Permissions.Grants(p) {
+			s.auth.CountRefused(k)
 			out.Code = VerifyInsufficientPermissions
 			writeJSON(w, http.StatusOK, out)
 			return
 		}
 	}
+	s.auth.CountAllowed(k)
 	out.Valid, out.Code = true, VerifyValid
 	writeJSON(w, http.StatusOK, out)
 }

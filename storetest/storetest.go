@@ -97,6 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "ListStartingAfterOtherEnvironment", testAuditListStartingAfterOtherEnvironment)
 	})
 	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, run) })
+	t.Run("Usage", func(t *testing.T) { runUsage(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,

@@ -1,0 +1,72 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Granularities of KeyUsage.
+const (
+	// Hourly is 24 buckets of an hour: the last 24 hours, the current one
+	// included.
+	Hourly = "hour"
+	// Daily is 30 buckets of a UTC day: the last 30 days, today included.
+	Daily = "day"
+)
+
+// UsageParams choose the buckets of KeyUsage.
+type UsageParams struct {
+	// Granularity is Hourly or Daily; "" means Hourly.
+	Granularity string
+}
+
+// KeyUsage is how many requests a key made in each bucket of a window,
+// oldest first, every bucket present (zeros included).
+type KeyUsage struct {
+	KeyID string `json:"key_id"`
+	// Granularity is Hourly or Daily.
+	Granularity string `json:"granularity"`
+	// Start is the first bucket's start; End the last bucket's end
+	// (exclusive): the end of the current hour or UTC day.
+	Start time.Time     `json:"start"`
+	End   time.Time     `json:"end"`
+	Total UsageCounts   `json:"total"`
+	Data  []UsageBucket `json:"data"`
+	Response
+}
+
+// UsageCounts are the requests let through (Allowed, whatever the endpoint
+// then answered) and those refused after the key was recognised (Refused:
+// an address outside its allowed_ips, its rate limit spent, a missing
+// permission).
+type UsageCounts struct {
+	Allowed int64 `json:"allowed"`
+	Refused int64 `json:"refused"`
+}
+
+// UsageBucket is the requests of one hour or UTC day.
+type UsageBucket struct {
+	Start time.Time `json:"start"`
+	UsageCounts
+}
+
+// KeyUsage returns the requests the key id made (permission api_key:read),
+// per hour over the last 24 hours or per day over the last 30; a revoked
+// key's included. A request shows at once.
+func (c *Client) KeyUsage(ctx context.Context, id string, p UsageParams) (*KeyUsage, error) {
+	seg, err := escapeID(id)
+	if err != nil {
+		return nil, err
+	}
+	var q url.Values
+	if p.Granularity != "" {
+		q = url.Values{"granularity": {p.Granularity}}
+	}
+	var out KeyUsage
+	if err := c.do(ctx, http.MethodGet, "/v1/auth/api-keys/"+seg+"/usage", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
