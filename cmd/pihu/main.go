@@ -54,7 +54,8 @@ Usage:
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
   pihu keys list|create|get|revoke|rotate …  (run "pihu keys help"; uses PIHU_API_KEY, PIHU_API_URL)
   pihu migrate [--database URL]
-  pihu scan [--revoke] [--json] [PATH…]   find leaked keys (exit 1 found, 0 none, 2 error)
+  pihu scan [--revoke] [--json] [--allow-skipped] [PATH…]
+                                          find leaked keys (exit 1 found, 0 none, 2 error or files skipped)
   pihu version
 
 Every flag can be set by its PIHU_* environment variable (see README.md);

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/schollz/progressbar/v3"
@@ -24,6 +28,8 @@ import (
 
 // Exit codes of pihu scan, as grep has them: a key found is 1, none 0, and
 // an error 2 (even if keys were found too: the scan may have missed some).
+// A scan that skipped files it could not read found no key only in what it
+// read, so without --allow-skipped it is 2 as well, or 1 if it found keys.
 const (
 	scanClean = 0
 	scanFound = 1
@@ -31,11 +37,9 @@ const (
 )
 
 const (
-	// maxScanFile is the largest file pihu scan reads; bigger ones are
-	// data, not code or configuration, and are skipped.
-	maxScanFile = 10 << 20
 	// binarySniff is how much of a file is looked at for a NUL byte, the
-	// sign of a binary file (git's rule).
+	// sign of a binary file (git's rule), unless the NUL bytes are those
+	// of UTF-16.
 	binarySniff = 8000
 	// largeTree is when a tree is large enough to show progress: this
 	// many files, or largeTreeBytes.
@@ -49,6 +53,9 @@ type scanConfig struct {
 	Revoke bool
 	// JSON prints the findings as one JSON object instead of lines.
 	JSON bool
+	// AllowSkipped exits 0 when no key was found, even if some files
+	// could not be read.
+	AllowSkipped bool
 	// Progress is "auto" (a progress bar when standard error is a
 	// terminal and the tree is large), "always" or "never".
 	Progress string
@@ -64,6 +71,9 @@ type finding struct {
 	Column      int    `json:"column"`
 	Hint        string `json:"hint"`
 	Environment string `json:"environment"`
+	// Encoding is how the key was written: "" as itself, or "base64",
+	// "percent" or "json-escape".
+	Encoding string `json:"encoding"`
 
 	secret string
 }
@@ -75,12 +85,15 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := newFlagSet("scan", stderr)
 	flags.BoolVar(&c.Revoke, "revoke", false, "revoke the keys found: send them to the server's /v1/auth/leaked-keys")
 	flags.BoolVar(&c.JSON, "json", false, "print the findings as JSON")
+	flags.BoolVar(&c.AllowSkipped, "allow-skipped", false, "exit 0 when no key was found even if some files could not be read (permission denied, UTF-32)")
 	flags.StringVar(&c.Progress, "progress", "auto", "progress bar on standard error: auto (large trees, on a terminal), always or never")
 	flags.StringVar(&c.APIURL, "api-url", env("PIHU_API_URL", "http://127.0.0.1:8080"), "the server --revoke reports to (PIHU_API_URL)")
 	flags.Usage = func() {
-		fmt.Fprint(stderr, "Usage: pihu scan [--revoke] [--json] [--progress auto|always|never] [--api-url URL] [PATH…]\n\n"+
-			"Finds Pihu API keys in files and folders (default: the current folder), skipping .git,\n"+
-			"binary files and files over 10 MiB. Exit code: 1 if a key was found, 0 if none, 2 on an error.\n\n")
+		fmt.Fprint(stderr, "Usage: pihu scan [--revoke] [--json] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]\n\n"+
+			"Finds Pihu API keys in files and folders (default: the current folder), as written or encoded\n"+
+			"in base64, percent-encoding or JSON \\u escapes; UTF-16 files are decoded, .git folders and\n"+
+			"symbolic links inside folders are passed over. Exit code: 1 if a key was found, 0 if none,\n"+
+			"2 on an error or, without --allow-skipped, when a file could not be read (permission denied, UTF-32).\n\n")
 		flags.PrintDefaults()
 	}
 	paths, err := parseInterspersed(flags, args)
@@ -132,9 +145,18 @@ type scanner struct {
 	bar            *progressbar.ProgressBar
 
 	errors   int
-	skipped  int
 	scanned  int
+	utf16    int    // of the files scanned, how many were UTF-16
+	binary   int    // of the files scanned, how many were binary, read as bytes
+	skipped  []skip // files it could not read: the scan is incomplete
+	excluded []skip // files and folders passed over by choice
 	findings []finding
+}
+
+// skip is a file or folder pihu scan did not read, and why.
+type skip struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // file is a file to scan.
@@ -192,10 +214,19 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 	if s.cfg.JSON {
 		out := struct {
 			Findings []finding `json:"findings"`
+			Scanned  int       `json:"scanned"`
+			Skipped  []skip    `json:"skipped"`
+			Excluded []skip    `json:"excluded"`
 			Revoked  *int      `json:"revoked,omitempty"`
-		}{Findings: s.findings}
+		}{Findings: s.findings, Scanned: s.scanned, Skipped: s.skipped, Excluded: s.excluded}
 		if out.Findings == nil {
 			out.Findings = []finding{}
+		}
+		if out.Skipped == nil {
+			out.Skipped = []skip{}
+		}
+		if out.Excluded == nil {
+			out.Excluded = []skip{}
 		}
 		if revoked >= 0 {
 			out.Revoked = &revoked
@@ -203,8 +234,22 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 		b, _ := json.MarshalIndent(out, "", "  ")
 		fmt.Fprintf(s.stdout, "%s\n", b)
 	}
-	fmt.Fprintf(s.stderr, "pihu scan: %s in %s; %s scanned, %d skipped (.git, binary or over 10 MiB)\n",
-		plural(len(s.findings), "key"), plural(filesWithKeys, "file"), plural(s.scanned, "file"), s.skipped)
+	scanned := plural(s.scanned, "file") + " scanned"
+	switch {
+	case s.utf16 > 0 && s.binary > 0:
+		scanned += fmt.Sprintf(" (%d from UTF-16, %d binary)", s.utf16, s.binary)
+	case s.binary > 0:
+		scanned += fmt.Sprintf(" (%d binary)", s.binary)
+	case s.utf16 > 0:
+		scanned += fmt.Sprintf(" (%d from UTF-16)", s.utf16)
+	}
+	fmt.Fprintf(s.stderr, "pihu scan: %s in %s; %s; %d skipped%s; %d excluded%s\n",
+		plural(len(s.findings), "key"), plural(filesWithKeys, "file"), scanned,
+		len(s.skipped), reasons(s.skipped), len(s.excluded), reasons(s.excluded))
+	if len(s.skipped) > 0 && !s.cfg.AllowSkipped {
+		fmt.Fprintf(s.stderr, "pihu scan: incomplete: %s could not be read, and may hold keys (--allow-skipped accepts this)\n",
+			plural(len(s.skipped), "file"))
+	}
 	if revoked >= 0 {
 		fmt.Fprintf(s.stderr, "pihu scan: the server revoked %d of the %s found (others were already revoked, expired, or not its keys)\n",
 			revoked, plural(len(uniqueSecrets(s.findings)), "distinct key"))
@@ -214,9 +259,37 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 		return scanError
 	case len(s.findings) > 0:
 		return scanFound
+	case len(s.skipped) > 0 && !s.cfg.AllowSkipped:
+		return scanError
 	default:
 		return scanClean
 	}
+}
+
+// reasons sums up why files were passed over: " (2 binary, 1 permission
+// denied)" or " (2 .git folders)", the reasons in the order first met, or
+// "" for none.
+func reasons(skips []skip) string {
+	if len(skips) == 0 {
+		return ""
+	}
+	var order []string
+	count := map[string]int{}
+	for _, sk := range skips {
+		if count[sk.Reason] == 0 {
+			order = append(order, sk.Reason)
+		}
+		count[sk.Reason]++
+	}
+	parts := make([]string, len(order))
+	for i, r := range order {
+		if n := count[r]; n > 1 && (strings.HasSuffix(r, "folder") || strings.HasSuffix(r, "link") || strings.HasSuffix(r, "file")) {
+			parts[i] = fmt.Sprintf("%d %ss", n, r)
+		} else {
+			parts[i] = fmt.Sprintf("%d %s", n, r)
+		}
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 func plural(n int, noun string) string {
@@ -248,9 +321,10 @@ func (s *scanner) showProgress(files int, bytes int64) bool {
 	return ok && term.IsTerminal(int(f.Fd())) && (files >= largeTree || bytes >= largeTreeBytes)
 }
 
-// collect lists the regular files under paths, skipping .git folders,
-// files over maxScanFile and anything that is not a regular file (links
-// are not followed, so that a scan stays in its tree and ends).
+// collect lists the regular files under paths. A path given that is a
+// symbolic link is followed; inside folders, .git folders and symbolic
+// links are passed over (so that a scan stays in its tree and ends), and
+// recorded as excluded.
 func (s *scanner) collect(paths []string) []file {
 	var files []file
 	for _, root := range paths {
@@ -260,33 +334,50 @@ func (s *scanner) collect(paths []string) []file {
 			continue
 		}
 		if !info.IsDir() {
-			if s.keep(root, info) {
+			if info.Mode().IsRegular() {
 				files = append(files, file{root, info.Size()})
+			} else {
+				// Named, so not passed over: it was asked for.
+				s.skip(root, "special file")
 			}
 			continue
 		}
-		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
+		// WalkDir does not follow a link, even the root: walk its target,
+		// and show the paths under the name given.
+		walkRoot := root
+		if linfo, err := os.Lstat(root); err == nil && linfo.Mode()&fs.ModeSymlink != 0 {
+			if walkRoot, err = filepath.EvalSymlinks(root); err != nil {
 				s.fail("%v", err)
+				continue
+			}
+		}
+		filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
+			shown := path
+			if walkRoot != root {
+				shown = filepath.Join(root, strings.TrimPrefix(path, walkRoot))
+			}
+			if err != nil {
+				// A folder it cannot list: nothing in it is read.
+				s.skip(shown, skipReason(err))
 				return nil
 			}
-			if d.IsDir() {
-				if d.Name() == ".git" && path != root {
-					s.skipped++
+			switch {
+			case d.IsDir():
+				if d.Name() == ".git" && path != walkRoot {
+					s.exclude(shown, ".git folder")
 					return filepath.SkipDir
 				}
-				return nil
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			info, err := d.Info()
-			if err != nil {
-				s.fail("%v", err)
-				return nil
-			}
-			if s.keep(path, info) {
-				files = append(files, file{path, info.Size()})
+			case d.Type()&fs.ModeSymlink != 0:
+				s.exclude(shown, "symbolic link")
+			case !d.Type().IsRegular():
+				s.exclude(shown, "special file") // a device, socket or pipe
+			default:
+				info, err := d.Info()
+				if err != nil {
+					s.skip(shown, skipReason(err))
+					return nil
+				}
+				files = append(files, file{shown, info.Size()})
 			}
 			return nil
 		})
@@ -294,47 +385,196 @@ func (s *scanner) collect(paths []string) []file {
 	return files
 }
 
-// keep reports whether a file is one to read: regular, and not too big.
-func (s *scanner) keep(path string, info fs.FileInfo) bool {
-	if !info.Mode().IsRegular() || info.Size() > maxScanFile {
-		s.skipped++
-		return false
+// skip records a file or folder that could not be read, and says so
+// unless skipping is allowed.
+func (s *scanner) skip(path, reason string) {
+	path = pihu.MaskSecrets(path)
+	s.skipped = append(s.skipped, skip{path, reason})
+	if !s.cfg.AllowSkipped {
+		if s.bar != nil {
+			s.bar.Clear()
+		}
+		fmt.Fprintf(s.stderr, "pihu scan: skipped %s: %s\n", path, reason)
 	}
-	return true
 }
 
-// scan reads one file and records the keys in it, printing each unless
-// the output is JSON.
+// exclude records a file or folder passed over by choice.
+func (s *scanner) exclude(path, reason string) {
+	s.excluded = append(s.excluded, skip{pihu.MaskSecrets(path), reason})
+}
+
+// skipReason says why a file could not be read, without its path.
+func skipReason(err error) string {
+	if errors.Is(err, fs.ErrPermission) {
+		return "permission denied"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return "read error: " + pihu.MaskSecrets(err.Error())
+}
+
+// scan reads one file, decoding UTF-16, and records the keys in it,
+// printing each unless the output is JSON. A file that cannot be read to
+// its end is skipped, but the keys found before are reported.
 func (s *scanner) scan(f file) {
 	fh, err := os.Open(f.path)
 	if err != nil {
-		s.fail("%v", err)
+		s.skip(f.path, skipReason(err))
 		return
 	}
 	defer fh.Close()
-	// A file that grew since it was listed is read up to the limit, and
-	// skipped if it went past it.
-	data, err := io.ReadAll(io.LimitReader(fh, maxScanFile+1))
-	if err != nil {
-		s.fail("%v", err)
+	br := bufio.NewReaderSize(fh, 64<<10)
+	head, err := br.Peek(binarySniff)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		s.skip(f.path, skipReason(err))
 		return
 	}
-	if len(data) > maxScanFile || bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 {
-		s.skipped++
+	var r io.Reader = br
+	enc := textEncoding(head)
+	switch enc {
+	case "":
+	case "UTF-16LE":
+		r = newUTF16Reader(br, binary.LittleEndian)
+	case "UTF-16BE":
+		r = newUTF16Reader(br, binary.BigEndian)
+	case "binary":
+		// A key is ASCII, and stands as it is in any binary that holds
+		// it (a compiled program, an image's metadata, a database page):
+		// read the bytes as they are rather than pass the file over.
+		// Compressed data (zip, gzip) is not unpacked.
+		s.binary++
+	default:
+		s.skip(f.path, enc)
 		return
 	}
-	s.scanned++
-	for _, m := range pihu.FindSecrets(data) {
+	err = pihu.FindSecretsReader(r, func(m pihu.SecretMatch) {
 		env, _ := pihu.ParseSecret(m.Secret)
-		fd := finding{Path: pihu.MaskSecrets(f.path), Line: m.Line, Column: m.Column, Hint: pihu.Hint(m.Secret), Environment: string(env), secret: m.Secret}
+		fd := finding{Path: pihu.MaskSecrets(f.path), Line: m.Line, Column: m.Column, Hint: pihu.Hint(m.Secret),
+			Environment: string(env), Encoding: m.Encoding, secret: m.Secret}
 		s.findings = append(s.findings, fd)
 		if !s.cfg.JSON {
 			if s.bar != nil {
 				s.bar.Clear()
 			}
-			fmt.Fprintf(s.stdout, "%s:%d:%d: %s\n", fd.Path, fd.Line, fd.Column, fd.Hint)
+			how := ""
+			if fd.Encoding != "" {
+				how = " (" + fd.Encoding + ")"
+			}
+			fmt.Fprintf(s.stdout, "%s:%d:%d: %s%s\n", fd.Path, fd.Line, fd.Column, fd.Hint, how)
+		}
+	})
+	if err != nil {
+		s.skip(f.path, skipReason(err))
+		return
+	}
+	s.scanned++
+	if strings.HasPrefix(enc, "UTF-16") {
+		s.utf16++
+	}
+}
+
+// textEncoding tells from the start of a file how to read it: "" as it is
+// (UTF-8 or any ASCII-compatible encoding), "UTF-16LE" or "UTF-16BE" (a
+// byte order mark, or NUL bytes in the same half of at least half the
+// 2-byte units and never in the other, as in ASCII written in UTF-16), or
+// why it cannot be read: "binary" (other NUL bytes) or "UTF-32". A text
+// file with a stray NUL byte is binary, not UTF-16: read as UTF-16, its
+// keys would be missed.
+func textEncoding(head []byte) string {
+	if bytes.HasPrefix(head, []byte{0xff, 0xfe, 0, 0}) || bytes.HasPrefix(head, []byte{0, 0, 0xfe, 0xff}) {
+		return "UTF-32"
+	}
+	bom := bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff})
+	if !bom && bytes.IndexByte(head, 0) < 0 {
+		return ""
+	}
+	// A unit of two NUL bytes is U+0000, which no text holds.
+	even, odd := 0, 0
+	for i := 0; i+1 < len(head); i += 2 {
+		if head[i] == 0 && head[i+1] == 0 {
+			return "binary"
+		}
+		if head[i] == 0 {
+			even++
+		}
+		if head[i+1] == 0 {
+			odd++
 		}
 	}
+	switch {
+	case bytes.HasPrefix(head, []byte{0xff, 0xfe}):
+		return "UTF-16LE"
+	case bytes.HasPrefix(head, []byte{0xfe, 0xff}):
+		return "UTF-16BE"
+	case even == 0 && 2*odd >= len(head)/2:
+		return "UTF-16LE"
+	case odd == 0 && 2*even >= len(head)/2:
+		return "UTF-16BE"
+	}
+	return "binary"
+}
+
+// utf16Reader decodes UTF-16 into UTF-8 as it reads, dropping a byte order
+// mark; what is not valid UTF-16 (a lone surrogate, an odd last byte)
+// becomes U+FFFD, as everywhere in Go.
+type utf16Reader struct {
+	r     io.Reader
+	order binary.ByteOrder
+	raw   []byte // read and not yet decoded: less than a character
+	out   []byte // decoded, out[next:] not yet returned
+	next  int
+	err   error
+	begun bool
+}
+
+func newUTF16Reader(r io.Reader, order binary.ByteOrder) *utf16Reader {
+	return &utf16Reader{r: r, order: order, raw: make([]byte, 0, 32<<10), out: make([]byte, 0, 48<<10)}
+}
+
+func (u *utf16Reader) Read(p []byte) (int, error) {
+	for u.next == len(u.out) {
+		if u.err != nil {
+			if len(u.raw) > 0 {
+				u.raw = u.raw[:0]
+				u.out, u.next = utf8.AppendRune(u.out[:0], utf8.RuneError), 0
+				continue
+			}
+			return 0, u.err
+		}
+		n, err := u.r.Read(u.raw[len(u.raw):cap(u.raw)])
+		u.raw, u.err = u.raw[:len(u.raw)+n], err
+		u.out, u.next = u.out[:0], 0
+		i := 0
+		for ; i+2 <= len(u.raw); i += 2 {
+			c := rune(u.order.Uint16(u.raw[i:]))
+			if utf16.IsSurrogate(c) {
+				if c < 0xdc00 && i+4 > len(u.raw) && u.err == nil {
+					break // the other half is still to read
+				}
+				r := utf8.RuneError
+				if c < 0xdc00 && i+4 <= len(u.raw) {
+					r = utf16.DecodeRune(c, rune(u.order.Uint16(u.raw[i+2:])))
+				}
+				if r != utf8.RuneError {
+					i += 2
+				}
+				c = r
+			}
+			if !u.begun {
+				u.begun = true
+				if c == 0xfeff {
+					continue
+				}
+			}
+			u.out = utf8.AppendRune(u.out, c)
+		}
+		u.raw = u.raw[:copy(u.raw, u.raw[i:])]
+	}
+	n := copy(p, u.out[u.next:])
+	u.next += n
+	return n, nil
 }
 
 func uniqueSecrets(findings []finding) []string {
