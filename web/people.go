@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +40,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r)
 	email, emailErr := pihu.NormalizeEmail(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
-	limits := []string{"signin-ip:" + h.clientIP(r)}
+	limits := []string{h.addressLimitKey(r)}
 	if emailErr == nil {
 		limits = append(limits, "signin-email:"+email)
 	}
@@ -75,6 +76,18 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/keys", http.StatusSeeOther)
+}
+
+// addressLimitKey is the limiter key of the sign-in failures of r's client
+// address: as for the API's failed authentications, an IPv6 address counts
+// with its /64, which one client usually holds whole.
+func (h *Handler) addressLimitKey(r *http.Request) string {
+	ip := h.clientIP(r)
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		ip = p.String()
+	}
+	return "signin-ip:" + ip
 }
 
 // peekLimits reports whether every limiter key has budget left, and if
@@ -117,7 +130,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm(r)
 	password := r.PostForm.Get("password")
-	limits := []string{"signin-ip:" + h.clientIP(r)}
+	limits := []string{h.addressLimitKey(r)}
 	if retry, ok := h.peekLimits(r, limits); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		f.Message = "Too many attempts from your address. Try again in " + strconv.Itoa(retry) + " seconds."
@@ -295,7 +308,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	f := newForm(nil)
 	v.Data = f
-	limits := []string{"signin-ip:" + h.clientIP(r), "signin-email:" + s.user.Email}
+	limits := []string{h.addressLimitKey(r), "signin-email:" + s.user.Email}
 	if retry, ok := h.peekLimits(r, limits); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		f.Message = "Too many wrong passwords. Try again in " + strconv.Itoa(retry) + " seconds."

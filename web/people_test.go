@@ -198,6 +198,16 @@ func TestLogin(t *testing.T) {
 		checkStatus(t, d.browser(t).post("/login", form("email", "ada@example.com", "password", password), clientHeader, "203.0.113.5"), http.StatusTooManyRequests)
 		checkRedirect(t, d.browser(t).post("/login", form("email", "ada@example.com", "password", password), clientHeader, "203.0.113.6"), "/keys")
 	})
+	t.Run("RateLimitedPerIPv6Network", func(t *testing.T) {
+		// Addresses of one /64 share a budget: one client holds them all.
+		d := newDashboard(t, func(o *web.Options) { o.SignInLimit = ratelimit.PerMinute(2) })
+		d.signUp(t, "ada@example.com")
+		for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
+			checkStatus(t, d.browser(t).post("/login", form("email", "x@example.com", "password", "wrong password"), clientHeader, ip), http.StatusUnauthorized)
+		}
+		checkStatus(t, d.browser(t).post("/login", form("email", "ada@example.com", "password", password), clientHeader, "2001:db8:1:2::3"), http.StatusTooManyRequests)
+		checkRedirect(t, d.browser(t).post("/login", form("email", "ada@example.com", "password", password), clientHeader, "2001:db8:1:3::1"), "/keys")
+	})
 	t.Run("SharedLimiter", func(t *testing.T) {
 		// The limiter given is the one used: an address whose budget is
 		// spent elsewhere (by the API, sharing it) is limited here too.
