@@ -23,6 +23,7 @@ type Store interface {
 	InterviewStore
 	AuditStore
 	IdempotencyStore
+	SigningKeyStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error
