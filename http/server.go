@@ -149,11 +149,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if k := pihu.KeyFromContext(r.Context()); k != nil {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
+		} else if k := rw.key; k != nil {
+			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
 			if k.Token != nil {
 				attrs = append(attrs, slog.String("token_id", k.Token.ID))
 			}
-		} else if k := rw.key; k != nil {
-			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
 		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
