@@ -260,9 +260,16 @@ type JWKS struct {
 }
 
 // JWKS returns the JWK Set of the published public keys, as JSON: the
-// active one first. It never holds a private key.
+// active one first. It never holds a private key. The keys are read again
+// if they were not in the last MinRefresh, rather than ReloadInterval: a
+// key another instance has started signing with is then published here
+// within seconds, while the document costs at most one read a MinRefresh
+// however often it is asked for.
 func (t *Tokens) JWKS(ctx context.Context) ([]byte, error) {
-	if err := t.load(ctx, false); err != nil {
+	t.mu.RLock()
+	stale := t.now().Sub(t.refreshed) >= t.minRefresh
+	t.mu.RUnlock()
+	if err := t.load(ctx, stale); err != nil {
 		return nil, err
 	}
 	t.mu.RLock()
