@@ -107,6 +107,17 @@ func TestTokenVerifier(t *testing.T) {
 			t.Errorf("got %v, want ErrExpiredToken", err)
 		}
 	})
+	t.Run("ErrExpiredOnceCached", func(t *testing.T) {
+		var skew atomic.Int64
+		v, _ := s.verifier(t, client.TokenVerifierConfig{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+		if _, err := v.Verify(ctx, tok.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		skew.Store(int64(16 * time.Minute))
+		if _, err := v.Verify(ctx, tok.AccessToken); !errors.Is(err, client.ErrExpiredToken) {
+			t.Errorf("a cached token past its exp: got %v, want ErrExpiredToken", err)
+		}
+	})
 	t.Run("Audience", func(t *testing.T) {
 		billing, _ := s.verifier(t, client.TokenVerifierConfig{Audience: "billing-service"})
 		if _, err := billing.Verify(ctx, tok.AccessToken); !errors.Is(err, client.ErrInvalidToken) {
@@ -213,5 +224,26 @@ func TestTokenVerifier_ServerDown(t *testing.T) {
 	}
 	if _, err := client.NewTokenVerifier(client.TokenVerifierConfig{Issuer: "auth.example.com"}); err == nil {
 		t.Error("an issuer that is not a URL was accepted")
+	}
+}
+
+// BenchmarkTokenVerifier_Warm is the offline check a service makes of
+// each token: the keys are cached, so it is the signature and the claims.
+func BenchmarkTokenVerifier_Warm(b *testing.B) {
+	s := newServer(b)
+	ctx := context.Background()
+	tok, err := s.client(b, s.Owner).CreateToken(ctx, client.TokenParams{ExpiresIn: "1h"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, _ := s.verifier(b, client.TokenVerifierConfig{})
+	if _, err := v.Verify(ctx, tok.AccessToken); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tok.AccessToken); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

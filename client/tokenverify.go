@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -75,6 +76,7 @@ type TokenVerifier struct {
 	fetch sync.Mutex // one fetch at a time
 
 	mu        sync.RWMutex
+	verified  map[[32]byte]*TokenClaims // by SHA-256 of the token
 	keys      map[string]ed25519.PublicKey
 	fetched   time.Time // when keys were fetched; zero: never
 	refreshed time.Time // when an unknown kid last caused a fetch
@@ -131,7 +133,7 @@ func NewTokenVerifier(cfg TokenVerifierConfig) (*TokenVerifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &TokenVerifier{cfg: cfg}
+	v := &TokenVerifier{cfg: cfg, verified: make(map[[32]byte]*TokenClaims)}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{pihu.SigningAlgorithm}),
 		jwt.WithIssuer(cfg.Issuer),
@@ -151,11 +153,50 @@ type tokenClaims struct {
 	Scope       string `json:"scope"`
 }
 
+// maxVerified bounds the cache of verified tokens.
+const maxVerified = 100_000
+
 // Verify checks token and returns its claims. Returns an error wrapping
 // ErrExpiredToken or ErrInvalidToken for a token to refuse, and another
 // error when the keys could not be fetched (then nothing is known about
 // the token: answer 503, not 401).
+//
+// A token that verified is remembered (by its SHA-256) until it expires,
+// so that a client sending one token many times costs one signature
+// check; its exp is checked every time. The claims returned are shared:
+// do not change them.
 func (v *TokenVerifier) Verify(ctx context.Context, token string) (*TokenClaims, error) {
+	digest := sha256.Sum256([]byte(token))
+	v.mu.RLock()
+	c, ok := v.verified[digest]
+	v.mu.RUnlock()
+	if ok {
+		if !v.cfg.Now().Add(-v.cfg.Leeway).Before(c.Expires) {
+			return nil, fmt.Errorf("%w: it expired at %s", ErrExpiredToken, c.Expires.Format(time.RFC3339))
+		}
+		return c, nil
+	}
+	c, err := v.verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	now := v.cfg.Now()
+	v.mu.Lock()
+	if len(v.verified) >= maxVerified {
+		for d, old := range v.verified {
+			if len(v.verified) < maxVerified && !now.After(old.Expires) {
+				continue
+			}
+			delete(v.verified, d)
+		}
+	}
+	v.verified[digest] = c
+	v.mu.Unlock()
+	return c, nil
+}
+
+// verify is Verify without the cache.
+func (v *TokenVerifier) verify(ctx context.Context, token string) (*TokenClaims, error) {
 	var c tokenClaims
 	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, pihu.TokenType) {
