@@ -165,6 +165,15 @@ const maxVerified = 100_000
 // (tens of microseconds) once: a token is immutable, and everything
 // checked but exp holds for its whole life; exp is checked every time.
 func (t *Tokens) Verify(ctx context.Context, s string) (*pihu.AccessToken, error) {
+	return t.verifyGuarded(ctx, s, nil)
+}
+
+// verifyGuarded is Verify, except that before it checks the signature of
+// a token it has not verified before it calls guard, if not nil, and
+// returns guard's error instead when there is one: an address that has
+// been sending bad credentials cannot make the server check signatures
+// (tens of microseconds each) at its pace.
+func (t *Tokens) verifyGuarded(ctx context.Context, s string, guard func() error) (*pihu.AccessToken, error) {
 	digest := sha256.Sum256([]byte(s))
 	t.mu.RLock()
 	at, ok := t.verified[digest]
@@ -174,6 +183,11 @@ func (t *Tokens) Verify(ctx context.Context, s string) (*pihu.AccessToken, error
 			return at, expired(at)
 		}
 		return at, nil
+	}
+	if guard != nil {
+		if err := guard(); err != nil {
+			return nil, err
+		}
 	}
 	at, err := t.verify(ctx, s)
 	if err == nil {
@@ -454,7 +468,7 @@ func (a *Authenticator) Token(ctx context.Context, s string, guard func() error)
 	if a.tokens == nil {
 		return nil, nil, errInvalid
 	}
-	at, err := a.tokens.Verify(ctx, s)
+	at, err := a.tokens.verifyGuarded(ctx, s, guard)
 	if err != nil {
 		return at, nil, err
 	}

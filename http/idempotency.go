@@ -33,7 +33,7 @@ const ReplayedHeader = "Idempotent-Replayed"
 // replayedHeaders are the headers of a response that are stored and
 // replayed with it. The others (Request-Id, RateLimit-*) belong to the
 // request that gets the replay.
-var replayedHeaders = []string{"Content-Type", "Cache-Control", "WWW-Authenticate"}
+var replayedHeaders = []string{"Content-Type", "Cache-Control", "Pragma", "WWW-Authenticate"}
 
 // keyIdempotencyScope and addressIdempotencyScope name the scope of a
 // record: the key that made the request (or the access token, which never

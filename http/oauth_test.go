@@ -169,6 +169,17 @@ func TestOAuth_Errors(t *testing.T) {
 			t.Errorf("parameters in the URL: got %d, want 400", res.StatusCode)
 		}
 	})
+	t.Run("Idempotency", func(t *testing.T) {
+		h := map[string]string{"Authorization": auth, "Idempotency-Key": "oauth-1"}
+		first := ts.oauth(t, "grant_type=client_credentials", h)
+		again := ts.oauth(t, "grant_type=client_credentials", h)
+		if first.status != 200 || string(again.body) != string(first.body) || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry: got %d %s (replayed %q), want the first token again", again.status, again.body, again.header.Get("Idempotent-Replayed"))
+		}
+		if again.header.Get("Pragma") != "no-cache" || again.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("replay headers: %v", again.header)
+		}
+	})
 	t.Run("Audited", func(t *testing.T) {
 		if ev := ts.events(t, ts.Owner)[0]; ev.Action != "token.created" || ev.Target != k.ID {
 			t.Errorf("newest event: got %+v, want token.created of %s", ev, k.ID)

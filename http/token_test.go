@@ -356,13 +356,22 @@ func TestTokens_Refused(t *testing.T) {
 }
 
 // TestTokens_FailedAuthLimit: bad tokens spend the address's failure
-// budget like bad keys, and then get 429.
+// budget like bad keys, and then get 429; so does a token this server has
+// not verified yet (its signature is not checked for that address), while
+// a token already verified goes on working, as a key already seen does.
 func TestTokens_FailedAuthLimit(t *testing.T) {
 	ts := newTestServer(t, func(o *pihuhttp.Options) { o.FailedAuthLimit = ratelimit.PerMinute(2) })
+	seen := ts.mint(t, ts.Owner, "").AccessToken
+	ts.do(t, "GET", "/v1/candidates", seen, "")
+	unseen := ts.mint(t, ts.Owner, "").AccessToken
 	for range 2 {
 		checkCode(t, ts.do(t, "GET", "/v1/candidates", "a.b.c", ""), 401, "invalid_api_key", "")
 	}
 	checkCode(t, ts.do(t, "GET", "/v1/candidates", "a.b.c", ""), 429, "rate_limited", "")
+	checkCode(t, ts.do(t, "GET", "/v1/candidates", unseen, ""), 429, "rate_limited", "")
+	if r := ts.do(t, "GET", "/v1/candidates", seen, ""); r.status != 200 {
+		t.Errorf("a token verified before: got %d %s, want 200", r.status, r.body)
+	}
 }
 
 // TestTokens_Audit: minting is a token.created event of the key, and
