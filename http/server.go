@@ -100,6 +100,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
 	s.mux.Handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
+	s.mux.Handle("POST /v1/auth/tokens", s.require("token:write", s.createToken))
+	s.mux.HandleFunc("POST /v1/oauth/token", s.oauthToken)
+	s.mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.openIDConfiguration)
 
 	s.mux.Handle("POST /v1/candidates", s.require("candidate:write", s.createCandidate))
 	s.mux.Handle("GET /v1/candidates", s.require("candidate:read", s.listCandidates))
@@ -148,6 +152,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
 		} else if k := rw.key; k != nil {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
+			if k.Token != nil {
+				attrs = append(attrs, slog.String("token_id", k.Token.ID))
+			}
 		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
