@@ -52,6 +52,8 @@ func TestServer_Dashboard(t *testing.T) {
 		{"GET", "/v1/", 404, "not_found"},
 		{"POST", "/healthz", 405, "method_not_allowed"},
 		{"DELETE", "/readyz", 405, "method_not_allowed"},
+		{"POST", "/.well-known/jwks.json", 405, "method_not_allowed"},
+		{"GET", "/.well-known/nothing", 404, "not_found"},
 		{"PUT", "/v1/auth/api-keys", 405, "method_not_allowed"},
 		{"GET", "/v1/auth/whoami", 401, "missing_api_key"},
 	} {

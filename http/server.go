@@ -68,9 +68,10 @@ type Options struct {
 	// may send (default 10/m); they need no key, so no key's limit applies.
 	LeakedKeysLimit ratelimit.Limit
 	// Dashboard, if set, answers every path outside the API (/v1/…,
-	// /healthz, /readyz): the dashboard at /. Its requests get a request
-	// id and a log line like the API's, and ClientIP works for them.
-	// Unknown /v1/ paths still get the API's JSON 404.
+	// /.well-known/…, /healthz, /readyz): the dashboard at /. Its
+	// requests get a request id and a log line like the API's, and
+	// ClientIP works for them. Unknown paths of the API still get its
+	// JSON 404.
 	Dashboard http.Handler
 }
 
@@ -107,6 +108,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
 	s.mux.Handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
+	s.mux.Handle("POST /v1/auth/tokens", s.require("token:write", s.createToken))
+	s.mux.HandleFunc("POST /v1/oauth/token", s.oauthToken)
+	s.mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.openIDConfiguration)
 
 	s.mux.Handle("POST /v1/candidates", s.require("candidate:write", s.createCandidate))
 	s.mux.Handle("GET /v1/candidates", s.require("candidate:read", s.listCandidates))
@@ -132,7 +137,7 @@ func (s *Server) routes() {
 
 // fallbacks are the patterns that answer what no route of the API took:
 // the API's own paths, and / (the dashboard, or a 404).
-var fallbacks = []string{"/", "/v1/", "/healthz", "/readyz"}
+var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz"}
 
 // ServeHTTP gives every request an id, logs it in one line when it ends,
 // turns a panic into a 500, and routes it.
@@ -168,6 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
 		} else if k := rw.key; k != nil {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
+			if k.Token != nil {
+				attrs = append(attrs, slog.String("token_id", k.Token.ID))
+			}
 		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()

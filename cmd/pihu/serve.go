@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", env("PIHU_FAILED_AUTH_LIMIT", "30/m"), "failed authentications allowed per client address: N/s, N/m or N/h (PIHU_FAILED_AUTH_LIMIT)")
 	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; believed only from --trusted-proxies; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PIHU_TRUSTED_PROXIES", ""), "comma-separated addresses and CIDR ranges of your proxies, e.g. 10.0.0.0/8; only requests from them may set --trusted-proxy-header (PIHU_TRUSTED_PROXIES)")
+	fs.StringVar(&c.Issuer, "issuer", env("PIHU_ISSUER", ""), "the public URL of this server, the \"iss\" of its access tokens, e.g. https://auth.example.com; empty: http:// and the address it listens on (PIHU_ISSUER)")
 	fs.StringVar(&c.LogFormat, "log-format", env("PIHU_LOG_FORMAT", "text"), "log format: text or json (PIHU_LOG_FORMAT)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -66,6 +68,9 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	if err := checkIssuer(c.Issuer); err != nil {
+		return err
+	}
 	store, err := openStore(ctx, c.Database)
 	if err != nil {
 		return err
@@ -75,18 +80,6 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		// Accepted so that configurations can name it already; say
 		// plainly that this build keeps limits and revocations local.
 		logger.Warn("--redis is not used by this build: rate limits and revocations stay in this process")
-	}
-
-	authn := auth.New(store, auth.Options{Logger: logger})
-	// One limiter for the API and the dashboard: an address guessing
-	// keys and passwords spends one budget of each kind, wherever it
-	// guesses.
-	limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
-	dashboard, err := web.New(web.Options{
-		Store: store, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger,
-	})
-	if err != nil {
-		return err
 	}
 
 	ln, err := net.Listen("tcp", c.Addr)
@@ -103,6 +96,23 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		return err
 	}
 
+	issuer := c.Issuer
+	if issuer == "" {
+		issuer = strings.TrimSuffix(url, "/")
+	}
+	tokens := auth.NewTokens(store, auth.TokenOptions{Issuer: issuer, Logger: logger})
+	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens})
+	// One limiter for the API and the dashboard: an address guessing
+	// keys and passwords spends one budget of each kind, wherever it
+	// guesses.
+	limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	dashboard, err := web.New(web.Options{
+		Store: store, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var flushing sync.WaitGroup
 	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
@@ -122,7 +132,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "url", url, "version", buildVersion())
+	logger.Info("listening", "addr", ln.Addr().String(), "url", url, "issuer", issuer, "version", buildVersion())
 
 	select {
 	case err = <-served:
@@ -354,4 +364,18 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkIssuer checks --issuer: empty, or an absolute http or https URL
+// with a host and no query or fragment (RFC 8414 §2), since verifiers
+// compare it exactly and build the discovery URLs from it.
+func checkIssuer(issuer string) error {
+	if issuer == "" {
+		return nil
+	}
+	u, err := neturl.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return usageError{fmt.Sprintf("--issuer %q: give the server's public URL, such as https://auth.example.com (http or https, no query or fragment)", issuer)}
+	}
+	return nil
 }
