@@ -30,6 +30,7 @@ type Server struct {
 	proxyHeader     string
 	trustedProxies  []netip.Prefix
 	leaksLimit      ratelimit.Limit
+	redisStatus     func() string
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -65,6 +66,10 @@ type Options struct {
 	// LeakedKeysLimit is how many reports of leaked keys a client address
 	// may send (default 10/m); they need no key, so no key's limit applies.
 	LeakedKeysLimit ratelimit.Limit
+	// RedisStatus, if set, reports the state of the Redis that instances
+	// share, for /readyz: "ok", or "degraded" while it cannot be reached
+	// and the server gets by without it. Nil: "unused".
+	RedisStatus func() string
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -73,6 +78,7 @@ type Options struct {
 // reading the configuration.
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s.redisStatus = opts.RedisStatus
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -309,12 +315,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// A degraded Redis leaves the server ready: limits fall back to the
+	// process and cache entries to a short life, so it still serves
+	// correctly; the detail is there for monitoring.
+	redis := "unused"
+	if s.redisStatus != nil {
+		redis = s.redisStatus()
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.logger.Error("readiness: database unreachable", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable", "redis": redis})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok", "redis": redis})
 }

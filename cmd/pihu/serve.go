@@ -19,7 +19,9 @@ import (
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/ratelimit"
+	"github.com/pihu-ai/pihu/redisbus"
 	"github.com/pihu-ai/pihu/sqlite"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 )
 
@@ -70,11 +72,11 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		return err
 	}
 	defer store.Close()
-	if c.Redis != "" {
-		// Accepted so that configurations can name it already; say
-		// plainly that this build keeps limits and revocations local.
-		logger.Warn("--redis is not used by this build: rate limits and revocations stay in this process")
+	shared, err := connectRedis(ctx, c.Redis, logger)
+	if err != nil {
+		return err
 	}
+	defer shared.close()
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -90,14 +92,16 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		return err
 	}
 
-	authn := auth.New(store, auth.Options{Logger: logger})
+	authn := auth.New(store, auth.Options{Logger: logger, Invalidations: shared.invalidations()})
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var flushing sync.WaitGroup
 	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
+	flushing.Go(func() { authn.Listen(flushCtx) })
 
 	srv := &http.Server{
 		Handler: pihuhttp.New(pihuhttp.Options{
 			Store: store, Auth: authn, Logger: logger,
+			Limiter: shared.limiter(), RedisStatus: shared.status(),
 			DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 			TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		}),
@@ -126,6 +130,91 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	}
 	logger.Info("stopped")
 	return err
+}
+
+// sharedState is what several instances share through Redis (--redis):
+// the rate limiter and the invalidations of cached keys. Its zero value,
+// without --redis, keeps both in process.
+type sharedState struct {
+	client *redis.Client
+	rl     *ratelimit.Redis
+	bus    *redisbus.Bus
+}
+
+// connectRedis sets up the shared state on the Redis of url, if any. An
+// unreachable Redis does not stop the server: it is logged, limits are
+// kept in process and cache entries live a second until Redis answers.
+func connectRedis(ctx context.Context, url string, logger *slog.Logger) (*sharedState, error) {
+	if url == "" {
+		return &sharedState{}, nil
+	}
+	client, err := ratelimit.DialRedis(url)
+	if err != nil {
+		// The URL may hold a password: name the flag, not the value.
+		return nil, usageError{"--redis: not a Redis URL (redis://[user:password@]host:port/db or rediss://…): " + pihu.MaskSecrets(err.Error())}
+	}
+	// go-redis logs every failed dial; the limiter and the bus log once
+	// when Redis goes and once when it is back, so its lines are debug.
+	redis.SetLogger(redisLogger{logger})
+	s := &sharedState{
+		client: client,
+		rl:     ratelimit.NewRedis(client, ratelimit.RedisOptions{Logger: logger}),
+		bus:    redisbus.New(client, redisbus.Options{Logger: logger}),
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		logger.Error("Redis does not answer; starting anyway, with rate limits in this process until it does", "redis_addr", client.Options().Addr, "err", err)
+	} else {
+		logger.Info("rate limits and key revocations are shared through Redis", "redis_addr", client.Options().Addr)
+	}
+	return s, nil
+}
+
+// limiter is the Limiter to give the HTTP server (and the dashboard's
+// sign-in limits): nil without Redis, for the server's in-process default.
+func (s *sharedState) limiter() ratelimit.Limiter {
+	if s.rl == nil {
+		return nil
+	}
+	return s.rl
+}
+
+func (s *sharedState) invalidations() auth.Invalidations {
+	if s.bus == nil {
+		return nil
+	}
+	return s.bus
+}
+
+// status reports Redis for /readyz: "ok", or "degraded" while either the
+// limiter or the subscription to invalidations cannot reach it; nil
+// without Redis.
+func (s *sharedState) status() func() string {
+	if s.client == nil {
+		return nil
+	}
+	return func() string {
+		if s.rl.Degraded() || !s.bus.Connected() {
+			return "degraded"
+		}
+		return "ok"
+	}
+}
+
+func (s *sharedState) close() {
+	if s.client != nil {
+		s.rl.Close()
+		s.client.Close()
+	}
+}
+
+// redisLogger sends go-redis's own log lines to the server's log at debug
+// level.
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.DebugContext(ctx, "redis: "+pihu.MaskSecrets(fmt.Sprintf(format, v...)))
 }
 
 // firstStart creates the account "Default" and its owner key on an empty
