@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -158,6 +159,56 @@ func TestRedis_FallbackWhenUnreachable(t *testing.T) {
 	}
 }
 
+// A Redis that accepts connections but never answers (hung, or stopped
+// with SIGSTOP): a decision waits at most Timeout, then falls back.
+func TestRedis_FallbackWhenHung(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	}()
+	var logs logBuffer
+	r := newRedis(t, dial(t, "redis://"+ln.Addr().String()+"/0"), ratelimit.RedisOptions{Timeout: 100 * time.Millisecond, Logger: logs.logger()})
+	ctx := context.Background()
+	start := time.Now()
+	res, err := r.Allow(ctx, "key_a", ratelimit.PerMinute(5))
+	took := time.Since(start)
+	if err != nil || !res.Allowed || res.Remaining != 4 {
+		t.Fatalf("first request to a hung Redis: got %+v, %v; want allowed by the fallback", res, err)
+	}
+	if took > time.Second {
+		t.Errorf("first request to a hung Redis took %s, want about the 100 ms timeout", took)
+	}
+	start = time.Now()
+	r.Allow(ctx, "key_a", ratelimit.PerMinute(5))
+	if took := time.Since(start); took > 10*time.Millisecond {
+		t.Errorf("second request took %s: it should not wait for Redis again", took)
+	}
+	if !r.Degraded() || logs.count("Redis is unreachable") != 1 {
+		t.Errorf("Degraded() %v, log:\n%s", r.Degraded(), logs.b.String())
+	}
+}
+
 // A Redis that goes away mid-use: decisions fall back to the process
 // (a key's limit still holds), and when Redis is back the limiter returns
 // to it within a probe interval, logging each change once.
@@ -222,4 +273,73 @@ func TestRedis_FallbackAndRecovery(t *testing.T) {
 	if n := logs.count("Redis is back"); n != 1 {
 		t.Errorf("got %d log lines about Redis being back, want 1:\n%s", n, logs.b.String())
 	}
+}
+
+// BenchmarkRedis_Allow measures one decision in Redis, next to
+// BenchmarkMemory_Allow. See BENCHMARKS.md.
+func BenchmarkRedis_Allow(b *testing.B) {
+	c := dial(b, redistest.URL(b))
+	ctx := context.Background()
+	l := ratelimit.PerSecond(ratelimit.MaxRate)
+	keys := make([]string, 100_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key_%022d", i)
+	}
+	// The floor: one round trip to Redis, with no script.
+	b.Run("Ping", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Ping(ctx)
+		}
+	})
+	b.Run("OneKey", func(b *testing.B) {
+		r := newRedis(b, c, ratelimit.RedisOptions{})
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Allow(ctx, keys[0], l)
+		}
+	})
+	b.Run("100kKeys", func(b *testing.B) {
+		r := newRedis(b, c, ratelimit.RedisOptions{})
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			r.Allow(ctx, keys[i%len(keys)], l)
+			i++
+		}
+	})
+	b.Run("Refused", func(b *testing.B) {
+		r := newRedis(b, c, ratelimit.RedisOptions{})
+		small := ratelimit.PerHour(1)
+		r.Allow(ctx, keys[0], small)
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Allow(ctx, keys[0], small)
+		}
+	})
+	// 32 requests in flight at once, as a busy server has: Redis
+	// pipelines them over the pool's connections.
+	b.Run("Parallel32", func(b *testing.B) {
+		r := newRedis(b, c, ratelimit.RedisOptions{})
+		b.ReportAllocs()
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(time.Now().UnixNano()) % len(keys)
+			for pb.Next() {
+				r.Allow(ctx, keys[i%len(keys)], l)
+				i++
+			}
+		})
+	})
+	b.Run("Degraded", func(b *testing.B) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		dead := ln.Addr().String()
+		ln.Close()
+		r := newRedis(b, dial(b, "redis://"+dead+"/0"), ratelimit.RedisOptions{Logger: slog.New(slog.DiscardHandler)})
+		r.Allow(ctx, keys[0], l) // fails over
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Allow(ctx, keys[0], l)
+		}
+	})
 }

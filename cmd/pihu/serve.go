@@ -101,7 +101,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	srv := &http.Server{
 		Handler: pihuhttp.New(pihuhttp.Options{
 			Store: store, Auth: authn, Logger: logger,
-			Limiter: shared.limiter(), RedisStatus: shared.status(),
+			Limiter: shared.limiter, RedisStatus: shared.status(),
 			DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 			TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		}),
@@ -133,12 +133,15 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 }
 
 // sharedState is what several instances share through Redis (--redis):
-// the rate limiter and the invalidations of cached keys. Its zero value,
-// without --redis, keeps both in process.
+// the rate limiter and the invalidations of cached keys. Without --redis
+// the limiter is in process and there are no invalidations to share.
 type sharedState struct {
-	client *redis.Client
-	rl     *ratelimit.Redis
-	bus    *redisbus.Bus
+	// limiter keeps every rate limit of the server: per key, failed
+	// authentications, leak reports (and the dashboard's sign-ins).
+	limiter ratelimit.Limiter
+	client  *redis.Client
+	rl      *ratelimit.Redis
+	bus     *redisbus.Bus
 }
 
 // connectRedis sets up the shared state on the Redis of url, if any. An
@@ -146,7 +149,7 @@ type sharedState struct {
 // kept in process and cache entries live a second until Redis answers.
 func connectRedis(ctx context.Context, url string, logger *slog.Logger) (*sharedState, error) {
 	if url == "" {
-		return &sharedState{}, nil
+		return &sharedState{limiter: ratelimit.NewMemory(ratelimit.MemoryOptions{})}, nil
 	}
 	client, err := ratelimit.DialRedis(url)
 	if err != nil {
@@ -161,6 +164,7 @@ func connectRedis(ctx context.Context, url string, logger *slog.Logger) (*shared
 		rl:     ratelimit.NewRedis(client, ratelimit.RedisOptions{Logger: logger}),
 		bus:    redisbus.New(client, redisbus.Options{Logger: logger}),
 	}
+	s.limiter = s.rl
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
@@ -171,15 +175,8 @@ func connectRedis(ctx context.Context, url string, logger *slog.Logger) (*shared
 	return s, nil
 }
 
-// limiter is the Limiter to give the HTTP server (and the dashboard's
-// sign-in limits): nil without Redis, for the server's in-process default.
-func (s *sharedState) limiter() ratelimit.Limiter {
-	if s.rl == nil {
-		return nil
-	}
-	return s.rl
-}
-
+// invalidations is what carries key changes to the other instances: nil
+// without Redis.
 func (s *sharedState) invalidations() auth.Invalidations {
 	if s.bus == nil {
 		return nil
