@@ -336,6 +336,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "10.0.0.0/33"}, 2},
 		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "proxy.internal"}, 2},
 		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "10.0.0.1,"}, 2},
+		{[]string{"serve", "--redis", "http://127.0.0.1:6379"}, 2},
+		{[]string{"serve", "--redis", "redis://127.0.0.1:6379/notanumber"}, 2},
 		{[]string{"accounts", "create"}, 2},
 		{[]string{"migrate", "--database", "mysql://x"}, 2},
 		{[]string{"migrate", "--database", "sqlite:" + filepath.Join(t.TempDir(), "m.db")}, 0},

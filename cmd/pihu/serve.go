@@ -67,16 +67,16 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, c.Database)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	shared, err := connectRedis(ctx, c.Redis, logger)
 	if err != nil {
 		return err
 	}
 	defer shared.close()
+	store, err := openStore(ctx, c.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
