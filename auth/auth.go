@@ -40,9 +40,10 @@ type Authenticator struct {
 	// inv, if not nil, shares invalidations with other instances;
 	// subscribed is whether this one hears theirs, and while it does not,
 	// entries are trusted for shortTTL only.
-	inv        Invalidations
-	shortTTL   time.Duration
-	subscribed atomic.Bool
+	inv            Invalidations
+	shortTTL       time.Duration
+	subscribed     atomic.Bool
+	publishFailing atomic.Bool
 
 	mu    sync.RWMutex
 	cache map[[32]byte]entry
@@ -314,7 +315,7 @@ func (a *Authenticator) ttlNow() time.Duration {
 // Invalidate drops key id from the cache, so that the next request with its
 // secret reads the store and sees the change, and, with
 // Options.Invalidations, tells the other instances to drop it too (waiting
-// at most a second for that; a failure is logged, and the others then see
+// at most 250 ms for that; a failure is logged, and the others then see
 // the change within their TTL). Call it after any change to a key
 // (revocation, rotation, a leak report): it is the one place a change
 // reaches the hot path.
@@ -323,12 +324,18 @@ func (a *Authenticator) Invalidate(id string) {
 	if a.inv == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 	defer cancel()
 	if err := a.inv.Publish(ctx, id); err != nil {
-		a.logger.Warn("could not tell the other instances that a key changed: they see it when their cache entry ends",
-			"key_id", id, "err", err)
+		// Logged once until a publication succeeds or the subscription
+		// is back: a cascade of many keys during an outage is one line.
+		if a.publishFailing.CompareAndSwap(false, true) {
+			a.logger.Warn("could not tell the other instances that a key changed: they see such changes when their cache entries end (30 s at most) until Redis is back",
+				"key_id", id, "err", err)
+		}
+		return
 	}
+	a.publishFailing.Store(false)
 }
 
 // Listen drops the keys other instances invalidate from the cache, until
@@ -357,6 +364,7 @@ func (a *Authenticator) setSubscribed(up bool) {
 		clear(a.cache)
 		clear(a.byID)
 		a.mu.Unlock()
+		a.publishFailing.Store(false)
 	}
 	a.subscribed.Store(up)
 }

@@ -71,8 +71,17 @@ func New(client redis.UniversalClient, opts Options) *Bus {
 	return &Bus{client: client, channel: opts.Channel, ping: opts.PingInterval, maxBackoff: opts.MaxBackoff, logger: opts.Logger}
 }
 
-// Publish implements auth.Invalidations.
+// ErrNotConnected is Publish's error while the subscription is down.
+var ErrNotConnected = errors.New("redisbus: not connected to Redis")
+
+// Publish implements auth.Invalidations. While the subscription is down
+// (Redis unreachable, as far as this instance can tell) it returns
+// ErrNotConnected at once rather than wait for Redis, so that a change of
+// many keys (a cascading revocation) is not slowed down by an outage.
 func (b *Bus) Publish(ctx context.Context, keyID string) error {
+	if !b.up.Load() {
+		return ErrNotConnected
+	}
 	return b.client.Publish(ctx, b.channel, keyID).Err()
 }
 

@@ -184,7 +184,21 @@ func TestBus_Reconnects(t *testing.T) {
 	if _, err := db.RevokeKey(ctx, account, k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	a.Invalidate(k.ID) // cannot reach B: Redis is down
+	if _, ok := waitFor(2*time.Second, func() bool { return !a.Subscribed() }); !ok {
+		t.Fatal("A still reports a subscription 2 s after Redis stopped")
+	}
+	// Publishing does not wait for a Redis known to be down: a cascade
+	// of many keys is not slowed down, and is logged once.
+	start := time.Now()
+	for range 100 {
+		a.Invalidate(k.ID)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("100 invalidations with Redis down took %s; they should not wait for it", d)
+	}
+	if n := strings.Count(logs.String(), "could not tell the other instances"); n != 1 {
+		t.Errorf("got %d log lines about failed publications, want 1", n)
+	}
 	took, ok := waitFor(1500*time.Millisecond, refused(b.Authenticator, secret))
 	t.Logf("with Redis down, a revoked key warm in B was refused by B %s after the revocation", took)
 	if !ok {

@@ -97,6 +97,11 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	var flushing sync.WaitGroup
 	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
 	flushing.Go(func() { authn.Listen(flushCtx) })
+	// Changes are published only while subscribed: give the subscription
+	// a moment, so that the first requests' changes reach the others.
+	for deadline := time.Now().Add(2 * time.Second); !authn.Subscribed() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	srv := &http.Server{
 		Handler: pihuhttp.New(pihuhttp.Options{
