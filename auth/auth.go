@@ -330,7 +330,7 @@ func (a *Authenticator) Invalidate(id string) {
 		// Logged once until a publication succeeds or the subscription
 		// is back: a cascade of many keys during an outage is one line.
 		if a.publishFailing.CompareAndSwap(false, true) {
-			a.logger.Warn("could not tell the other instances that a key changed: they see such changes when their cache entries end (30 s at most) until Redis is back",
+			a.logger.Warn("could not tell the other instances that a key changed: until the subscription is up again, they see such changes only when their cache entries end (30 s at most)",
 				"key_id", id, "err", err)
 		}
 		return
