@@ -201,7 +201,7 @@ func TestRedis_FallbackWhenHung(t *testing.T) {
 	}
 	start = time.Now()
 	r.Allow(ctx, "key_a", ratelimit.PerMinute(5))
-	if took := time.Since(start); took > 10*time.Millisecond {
+	if took := time.Since(start); took > 50*time.Millisecond {
 		t.Errorf("second request took %s: it should not wait for Redis again", took)
 	}
 	if !r.Degraded() || logs.count("Redis is unreachable") != 1 {
