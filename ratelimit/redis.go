@@ -62,9 +62,11 @@ type Redis struct {
 	logger   *slog.Logger
 
 	degraded atomic.Bool
-	closing  chan struct{}
-	close    sync.Once
-	probing  sync.WaitGroup
+	// mu orders starting a probe after Close against Close's wait.
+	mu      sync.Mutex
+	closed  bool
+	probing sync.WaitGroup
+	closing chan struct{}
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -147,7 +149,12 @@ func (r *Redis) Degraded() bool { return r.degraded.Load() }
 
 // Close stops probing Redis. It does not close the client.
 func (r *Redis) Close() error {
-	r.close.Do(func() { close(r.closing) })
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.closing)
+	}
+	r.mu.Unlock()
 	r.probing.Wait()
 	return nil
 }
@@ -210,10 +217,10 @@ func (r *Redis) fail(err error) {
 	if !r.degraded.CompareAndSwap(false, true) {
 		return
 	}
-	select {
-	case <-r.closing:
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
 		return
-	default:
 	}
 	r.logger.Error("Redis is unreachable: rate limits are kept in this process until it is back, so each instance allows the full limit",
 		"err", err, "retry_every", r.probe)
