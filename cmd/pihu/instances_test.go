@@ -1,7 +1,9 @@
 package main_test
 
 import (
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +179,36 @@ func TestServe_SeveralInstances(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestServe_RedisDownAtStart: a Redis that does not answer when serve
+// starts does not stop it: it serves with limits in process, says so once
+// in the log, and /readyz reports redis degraded with 200.
+func TestServe_RedisDownAtStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	s := startServer(t, t.TempDir(), "--redis", "redis://"+dead+"/0", "--rate-limit", "3/m")
+	owner := ownerKey(t, s)
+	waitRedis(t, "degraded", s)
+	codes := []int{}
+	for range 4 {
+		codes = append(codes, status(t, s.url, "/v1/auth/whoami", owner))
+	}
+	if want := []int{200, 200, 200, 429}; !slices.Equal(codes, want) {
+		t.Errorf("4 requests at 3/m with Redis down: got %v, want %v", codes, want)
+	}
+	logs := s.stderr.String()
+	if n := strings.Count(logs, "Redis does not answer"); n != 1 {
+		t.Errorf("\"Redis does not answer\" logged %d times, want once:\n%s", n, logs)
+	}
+	if n := strings.Count(logs, "Redis is unreachable"); n > 1 {
+		t.Errorf("\"Redis is unreachable\" logged %d times, want at most once:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "level=DEBUG") || strings.Contains(logs, "redis: ") {
+		t.Errorf("go-redis's own lines reached the log:\n%s", logs)
+	}
 }
