@@ -8,6 +8,10 @@
 // that a change made by another process is seen within TTL; a revocation
 // made through this process is seen at once (Invalidate). Expiry is checked
 // against the clock on every request, cached or not.
+//
+// With several instances, Options.Invalidations carries every Invalidate
+// to the others, which drop the key too; while that channel is down, the
+// cache trusts an entry for UnsubscribedTTL only.
 package auth
 
 import (
@@ -18,6 +22,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -32,6 +37,14 @@ type Authenticator struct {
 	ttl    time.Duration
 	max    int
 	logger *slog.Logger
+
+	// inv, if not nil, shares invalidations with other instances;
+	// subscribed is whether this one hears theirs, and while it does not,
+	// entries are trusted for shortTTL only.
+	inv            Invalidations
+	shortTTL       time.Duration
+	subscribed     atomic.Bool
+	publishFailing atomic.Bool
 
 	mu    sync.RWMutex
 	cache map[[32]byte]entry
@@ -86,6 +99,34 @@ type Options struct {
 	// Tokens, if not nil, verifies access tokens, which are then accepted
 	// wherever a key is (see AuthenticateGuarded).
 	Tokens *Tokens
+	// Invalidations, if set, carries Invalidate to the other instances
+	// sharing the store, and theirs to this one (see Listen). Nil: a
+	// change made elsewhere is seen within TTL.
+	Invalidations Invalidations
+	// UnsubscribedTTL is how long a cached key is trusted while
+	// Invalidations is set but this instance does not hear the others
+	// (before Listen has subscribed, or after the subscription was lost):
+	// the bound on how long a change made elsewhere can go unseen then
+	// (default 1 s).
+	UnsubscribedTTL time.Duration
+}
+
+// Invalidations carries the invalidations of keys between the instances
+// that share one store (Redis pub/sub in package redisbus), so that a key
+// revoked or changed through one instance is refused by every other one
+// at once, even where it is cached. Implementations are safe for
+// concurrent use.
+type Invalidations interface {
+	// Publish tells every instance, this one included, that key keyID
+	// changed. It returns an error if the message could not be sent.
+	Publish(ctx context.Context, keyID string) error
+	// Subscribe calls invalidated with the id of every key published by
+	// any instance, until ctx is done. It calls connected(true) each time
+	// the subscription is made (again), from when every later publication
+	// reaches invalidated, and connected(false) when it is lost (messages
+	// published until it is made again may never arrive); it reconnects
+	// by itself. Both are called from one goroutine, one call at a time.
+	Subscribe(ctx context.Context, invalidated func(keyID string), connected func(up bool))
 }
 
 // New returns an Authenticator reading keys from store.
@@ -105,6 +146,9 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 	if opts.Usage == nil {
 		opts.Usage, _ = store.(pihu.UsageStore)
 	}
+	if opts.UnsubscribedTTL <= 0 {
+		opts.UnsubscribedTTL = time.Second
+	}
 	return &Authenticator{
 		store:  store,
 		counts: opts.Usage,
@@ -117,6 +161,9 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 		byID:   make(map[string][32]byte),
 		usage:  make(map[string]time.Time),
 		hourly: make(map[hourKey]tally),
+
+		inv:      opts.Invalidations,
+		shortTTL: min(opts.UnsubscribedTTL, opts.TTL),
 	}
 }
 
@@ -227,7 +274,7 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	e, ok := a.cache[digest]
 	gen := a.invalidations
 	a.mu.RUnlock()
-	if ok && a.now().Sub(e.loaded) < a.ttl {
+	if ok && a.now().Sub(e.loaded) < a.ttlNow() {
 		return e.key, nil
 	}
 	if !ok && guard != nil {
@@ -273,12 +320,74 @@ func (a *Authenticator) put(k *pihu.Key, gen uint64) {
 	a.byID[k.ID] = digest
 }
 
+// ttlNow is how long a cache entry is trusted: TTL, or UnsubscribedTTL
+// while invalidations from other instances may be missed.
+func (a *Authenticator) ttlNow() time.Duration {
+	if a.inv != nil && !a.subscribed.Load() {
+		return a.shortTTL
+	}
+	return a.ttl
+}
+
 // Invalidate drops key id from the cache, so that the next request with its
-// secret reads the store and sees the change. Call it after any change to
-// a key (revocation, rotation, a leak report): it is the one place a
-// change reaches the hot path, and where sharing it with other instances
-// belongs.
+// secret reads the store and sees the change, and, with
+// Options.Invalidations, tells the other instances to drop it too (waiting
+// at most 250 ms for that; a failure is logged, and the others then see
+// the change within their TTL). Call it after any change to a key
+// (revocation, rotation, a leak report): it is the one place a change
+// reaches the hot path.
 func (a *Authenticator) Invalidate(id string) {
+	a.drop(id)
+	if a.inv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+	defer cancel()
+	if err := a.inv.Publish(ctx, id); err != nil {
+		// Logged once until a publication succeeds or the subscription
+		// is back: a cascade of many keys during an outage is one line.
+		if a.publishFailing.CompareAndSwap(false, true) {
+			a.logger.Warn("could not tell the other instances that a key changed: until the subscription is up again, they see such changes only when their cache entries end (30 s at most)",
+				"key_id", id, "err", err)
+		}
+		return
+	}
+	a.publishFailing.Store(false)
+}
+
+// Listen drops the keys other instances invalidate from the cache, until
+// ctx is done; it does nothing without Options.Invalidations. Each time
+// the subscription is made (again) the whole cache is emptied, since the
+// invalidations published while it was down are lost; while it is down,
+// entries are trusted for UnsubscribedTTL only.
+func (a *Authenticator) Listen(ctx context.Context) {
+	if a.inv == nil {
+		return
+	}
+	a.inv.Subscribe(ctx, a.drop, a.setSubscribed)
+}
+
+// Subscribed reports whether this Authenticator hears the invalidations of
+// other instances: true once Listen has subscribed and while the
+// subscription holds, and always true without Options.Invalidations.
+func (a *Authenticator) Subscribed() bool { return a.inv == nil || a.subscribed.Load() }
+
+func (a *Authenticator) setSubscribed(up bool) {
+	if up {
+		// Entries cached while the subscription was down may have missed
+		// an invalidation; nothing is missed from now on.
+		a.mu.Lock()
+		a.invalidations++
+		clear(a.cache)
+		clear(a.byID)
+		a.mu.Unlock()
+		a.publishFailing.Store(false)
+	}
+	a.subscribed.Store(up)
+}
+
+// drop removes key id from the cache.
+func (a *Authenticator) drop(id string) {
 	a.mu.Lock()
 	a.invalidations++
 	if d, ok := a.byID[id]; ok {

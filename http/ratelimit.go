@@ -17,9 +17,10 @@ import (
 // does not carry a key this process has already seen, without the key
 // being looked up.
 //
-// A limiter that fails (an unreachable Redis) lets requests through and
-// logs the failure: a rate limit protects capacity, and refusing every
-// request while it is down would be the outage it is there to prevent.
+// A limiter that fails lets requests through and logs the failure: a rate
+// limit protects capacity, and refusing every request while it is down
+// would be the outage it is there to prevent. (ratelimit.Redis does not
+// fail when Redis is unreachable: it decides in process meanwhile.)
 
 // initRateLimits takes the rate-limit options, filling in the defaults.
 func (s *Server) initRateLimits(opts Options) {

@@ -32,6 +32,7 @@ type Server struct {
 	trustedProxies  []netip.Prefix
 	leaksLimit      ratelimit.Limit
 	dashboard       http.Handler
+	redisStatus     func() string
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -73,6 +74,10 @@ type Options struct {
 	// ClientIP works for them. Unknown paths of the API still get its
 	// JSON 404.
 	Dashboard http.Handler
+	// RedisStatus, if set, reports the state of the Redis that instances
+	// share, for /readyz: "ok", or "degraded" while it cannot be reached
+	// and the server gets by without it. Nil: "unused".
+	RedisStatus func() string
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -81,6 +86,7 @@ type Options struct {
 // reading the configuration.
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
+	s.redisStatus = opts.RedisStatus
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -342,12 +348,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// A degraded Redis leaves the server ready: limits fall back to the
+	// process and cache entries to a short life, so it still serves
+	// correctly; the detail is there for monitoring.
+	redis := "unused"
+	if s.redisStatus != nil {
+		redis = s.redisStatus()
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.logger.Error("readiness: database unreachable", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable", "redis": redis})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok", "redis": redis})
 }

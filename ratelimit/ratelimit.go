@@ -4,8 +4,8 @@
 // a steady rate, and keeps a single timestamp per key.
 //
 // Limiter is the interface the HTTP layer depends on. NewMemory is the
-// in-process implementation; a Redis implementation shares limits between
-// instances behind the same interface. The semantics of Result are those of
+// in-process implementation; NewRedis shares limits between instances
+// behind the same interface, with the same numbers. The semantics of Result are those of
 // github.com/go-redis/redis_rate (Limit, Remaining, RetryAfter, ResetAfter)
 // so that a Redis limiter built on the same GCRA is a drop-in.
 //

@@ -82,7 +82,7 @@ func startServer(tb testing.TB, dir string, args ...string) *server {
 func launchServer(tb testing.TB, dir string, args ...string) *server {
 	tb.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--database", "sqlite:" + filepath.Join(dir, "pihu.db")}, args...)...)
-	cmd.Env = append(os.Environ(), "PIHU_ADDR=", "PIHU_DATABASE_URL=")
+	cmd.Env = append(os.Environ(), "PIHU_ADDR=", "PIHU_DATABASE_URL=", "PIHU_REDIS_URL=")
 	s := &server{cmd: cmd, dir: dir, stderr: &syncBuffer{}, done: make(chan error, 1), found: make(chan string, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(s.stderr, pw)
@@ -336,6 +336,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "10.0.0.0/33"}, 2},
 		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "proxy.internal"}, 2},
 		{[]string{"serve", "--trusted-proxy-header", "X-Forwarded-For", "--trusted-proxies", "10.0.0.1,"}, 2},
+		{[]string{"serve", "--redis", "http://127.0.0.1:6379"}, 2},
+		{[]string{"serve", "--redis", "redis://127.0.0.1:6379/notanumber"}, 2},
 		{[]string{"accounts", "create"}, 2},
 		{[]string{"migrate", "--database", "mysql://x"}, 2},
 		{[]string{"migrate", "--database", "sqlite:" + filepath.Join(t.TempDir(), "m.db")}, 0},

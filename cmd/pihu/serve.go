@@ -20,8 +20,10 @@ import (
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/ratelimit"
+	"github.com/pihu-ai/pihu/redisbus"
 	"github.com/pihu-ai/pihu/sqlite"
 	"github.com/pihu-ai/pihu/web"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 )
 
@@ -71,16 +73,16 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	if err := checkIssuer(c.Issuer); err != nil {
 		return err
 	}
+	shared, err := connectRedis(ctx, c.Redis, logger)
+	if err != nil {
+		return err
+	}
+	defer shared.close()
 	store, err := openStore(ctx, c.Database)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if c.Redis != "" {
-		// Accepted so that configurations can name it already; say
-		// plainly that this build keeps limits and revocations local.
-		logger.Warn("--redis is not used by this build: rate limits and revocations stay in this process")
-	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -101,11 +103,11 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		issuer = strings.TrimSuffix(url, "/")
 	}
 	tokens := auth.NewTokens(store, auth.TokenOptions{Issuer: issuer, Logger: logger})
-	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens})
-	// One limiter for the API and the dashboard: an address guessing
-	// keys and passwords spends one budget of each kind, wherever it
-	// guesses.
-	limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens, Invalidations: shared.invalidations()})
+	// One limiter for the API and the dashboard (in Redis with --redis):
+	// an address guessing keys and passwords spends one budget of each
+	// kind, wherever it guesses.
+	limiter := shared.limiter
 	dashboard, err := web.New(web.Options{
 		Store: store, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger,
 	})
@@ -116,10 +118,16 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var flushing sync.WaitGroup
 	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
+	flushing.Go(func() { authn.Listen(flushCtx) })
+	// Changes are published only while subscribed: give the subscription
+	// a moment, so that the first requests' changes reach the others.
+	for deadline := time.Now().Add(2 * time.Second); !authn.Subscribed() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	srv := &http.Server{
 		Handler: pihuhttp.New(pihuhttp.Options{
-			Store: store, Auth: authn, Logger: logger, Limiter: limiter,
+			Store: store, Auth: authn, Logger: logger, Limiter: limiter, RedisStatus: shared.status(),
 			DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 			TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 			Dashboard: dashboard,
@@ -149,6 +157,88 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	}
 	logger.Info("stopped")
 	return err
+}
+
+// sharedState is what several instances share through Redis (--redis):
+// the rate limiter and the invalidations of cached keys. Without --redis
+// the limiter is in process and there are no invalidations to share.
+type sharedState struct {
+	// limiter keeps every rate limit of the server: per key, failed
+	// authentications, leak reports (and the dashboard's sign-ins).
+	limiter ratelimit.Limiter
+	client  *redis.Client
+	rl      *ratelimit.Redis
+	bus     *redisbus.Bus
+}
+
+// connectRedis sets up the shared state on the Redis of url, if any. An
+// unreachable Redis does not stop the server: it is logged, limits are
+// kept in process and cache entries live a second until Redis answers.
+func connectRedis(ctx context.Context, url string, logger *slog.Logger) (*sharedState, error) {
+	if url == "" {
+		return &sharedState{limiter: ratelimit.NewMemory(ratelimit.MemoryOptions{})}, nil
+	}
+	client, err := ratelimit.DialRedis(url)
+	if err != nil {
+		// The URL may hold a password: name the flag, not the value.
+		return nil, usageError{"--redis: not a Redis URL (redis://[user:password@]host:port/db or rediss://…): " + pihu.MaskSecrets(err.Error())}
+	}
+	// go-redis logs every failed dial; the limiter and the bus log once
+	// when Redis goes and once when it is back, so its lines are debug.
+	redis.SetLogger(redisLogger{logger})
+	s := &sharedState{
+		client: client,
+		rl:     ratelimit.NewRedis(client, ratelimit.RedisOptions{Logger: logger}),
+		bus:    redisbus.New(client, redisbus.Options{Logger: logger}),
+	}
+	s.limiter = s.rl
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		logger.Error("Redis does not answer; starting anyway, with rate limits in this process until it does", "redis_addr", client.Options().Addr, "err", err)
+	} else {
+		logger.Info("rate limits and key revocations are shared through Redis", "redis_addr", client.Options().Addr)
+	}
+	return s, nil
+}
+
+// invalidations is what carries key changes to the other instances: nil
+// without Redis.
+func (s *sharedState) invalidations() auth.Invalidations {
+	if s.bus == nil {
+		return nil
+	}
+	return s.bus
+}
+
+// status reports Redis for /readyz: "ok", or "degraded" while either the
+// limiter or the subscription to invalidations cannot reach it; nil
+// without Redis.
+func (s *sharedState) status() func() string {
+	if s.client == nil {
+		return nil
+	}
+	return func() string {
+		if s.rl.Degraded() || !s.bus.Connected() {
+			return "degraded"
+		}
+		return "ok"
+	}
+}
+
+func (s *sharedState) close() {
+	if s.client != nil {
+		s.rl.Close()
+		s.client.Close()
+	}
+}
+
+// redisLogger sends go-redis's own log lines to the server's log at debug
+// level.
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.DebugContext(ctx, "redis: "+pihu.MaskSecrets(fmt.Sprintf(format, v...)))
 }
 
 // firstStart creates the account "Default", its owner key and its owner

@@ -1,0 +1,214 @@
+package main_test
+
+import (
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu/internal/redistest"
+)
+
+// status sends a GET of path with key and returns the status code.
+func status(tb testing.TB, url, path, key string) int {
+	tb.Helper()
+	req, _ := http.NewRequest("GET", url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// waitRedis waits until every server's /readyz says redis is want.
+func waitRedis(tb testing.TB, want string, servers ...*server) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, s := range servers {
+		for {
+			code, body := do(tb, "GET", s.url+"/readyz", "", "")
+			if code == 200 && body["redis"] == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("/readyz: got %d %v, want 200 with redis %q", code, body, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// createKey creates a key through s with the owner key, and returns its id
+// and secret.
+func createKey(tb testing.TB, s *server, owner, body string) (id, secret string) {
+	tb.Helper()
+	code, k := do(tb, "POST", s.url+"/v1/auth/api-keys", owner, body)
+	if code != 200 {
+		tb.Fatalf("create: got %d %v", code, k)
+	}
+	id, _ = k["id"].(string)
+	secret, _ = k["key"].(string)
+	return id, secret
+}
+
+// TestServe_SeveralInstances runs two `pihu serve` on one SQLite file and
+// one Redis of the test's own: a key created on one works on the other, a
+// key's limit holds across both together, a key warm in the second's cache
+// is refused there within a second of its revocation on the first, and
+// with Redis stopped, valid keys keep working and limits still hold (per
+// instance) until it is back.
+func TestServe_SeveralInstances(t *testing.T) {
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	one := startServer(t, dir, "--redis", rs.URL())
+	owner := ownerKey(t, one)
+	two := startServer(t, dir, "--redis", rs.URL())
+	waitRedis(t, "ok", one, two)
+
+	t.Run("KeyCreatedOnOneWorksOnTheOther", func(t *testing.T) {
+		_, secret := createKey(t, one, owner, `{"name":"across","permissions":["candidate:read"]}`)
+		if code := status(t, two.url, "/v1/auth/whoami", secret); code != 200 {
+			t.Errorf("whoami on the second instance: got %d, want 200", code)
+		}
+	})
+
+	t.Run("LimitHoldsAcrossBoth", func(t *testing.T) {
+		_, secret := createKey(t, one, owner, `{"name":"limited","permissions":["candidate:read"],"rate_limit":"6/m"}`)
+		allowed := 0
+		for i := range 12 {
+			s := []*server{one, two}[i%2]
+			switch code := status(t, s.url, "/v1/auth/whoami", secret); code {
+			case 200:
+				allowed++
+			case 429:
+			default:
+				t.Fatalf("request %d: got %d", i+1, code)
+			}
+		}
+		if allowed != 6 {
+			t.Errorf("12 requests at 6/m alternating between the instances: got %d allowed, want 6", allowed)
+		}
+	})
+
+	t.Run("RevokedOnOneRefusedOnTheOtherWithinASecond", func(t *testing.T) {
+		id, secret := createKey(t, one, owner, `{"name":"revoked","permissions":["candidate:read"]}`)
+		for range 3 { // warm in the second instance's cache
+			if code := status(t, two.url, "/v1/auth/whoami", secret); code != 200 {
+				t.Fatalf("whoami on the second instance: got %d", code)
+			}
+		}
+		if code, body := do(t, "DELETE", one.url+"/v1/auth/api-keys/"+id, owner, ""); code != 200 {
+			t.Fatalf("revoke on the first instance: got %d %v", code, body)
+		}
+		revoked := time.Now()
+		requests := 0
+		for {
+			code, body := do(t, "GET", two.url+"/v1/auth/whoami", secret, "")
+			requests++
+			if code == 401 {
+				if e, _ := body["error"].(map[string]any); e["code"] != "revoked_api_key" {
+					t.Errorf("got 401 %v, want revoked_api_key", body)
+				}
+				break
+			}
+			if time.Since(revoked) > time.Second {
+				t.Fatalf("the second instance still accepted the key %s (%d requests) after its revocation on the first", time.Since(revoked), requests)
+			}
+		}
+		took := time.Since(revoked)
+		t.Logf("a key warm in the second instance was refused there %s after its revocation on the first returned (%d requests)", took, requests)
+	})
+
+	t.Run("RedisStopped", func(t *testing.T) {
+		_, limited := createKey(t, one, owner, `{"name":"limited while down","permissions":["candidate:read"],"rate_limit":"6/m"}`)
+		_, valid := createKey(t, one, owner, `{"name":"valid while down","permissions":["candidate:read"]}`)
+		rs.Stop()
+		// Valid keys are not refused: the first request after Redis went
+		// away already falls back to the limits in process.
+		for i := range 10 {
+			for _, s := range []*server{one, two} {
+				if code := status(t, s.url, "/v1/auth/whoami", valid); code != 200 {
+					t.Fatalf("a valid key with Redis stopped, request %d: got %d, want 200", i+1, code)
+				}
+			}
+		}
+		waitRedis(t, "degraded", one, two)
+		// Nor let through without limit: each instance holds the key to
+		// its limit in process, so the pair allows at most twice it.
+		for _, s := range []*server{one, two} {
+			allowed := 0
+			for range 10 {
+				if status(t, s.url, "/v1/auth/whoami", limited) == 200 {
+					allowed++
+				}
+			}
+			if allowed != 6 {
+				t.Errorf("10 requests at 6/m to one instance with Redis stopped: got %d allowed, want 6", allowed)
+			}
+		}
+		// A revocation the bus cannot carry is seen within the short
+		// life cache entries have meanwhile.
+		id, secret := createKey(t, one, owner, `{"name":"revoked while down","permissions":["candidate:read"]}`)
+		if code := status(t, two.url, "/v1/auth/whoami", secret); code != 200 {
+			t.Fatalf("whoami on the second instance: got %d", code)
+		}
+		if code, body := do(t, "DELETE", one.url+"/v1/auth/api-keys/"+id, owner, ""); code != 200 {
+			t.Fatalf("revoke: got %d %v", code, body)
+		}
+		revoked := time.Now()
+		for status(t, two.url, "/v1/auth/whoami", secret) != 401 {
+			if time.Since(revoked) > 2*time.Second {
+				t.Fatalf("with Redis stopped, the second instance accepted a revoked key for %s", time.Since(revoked))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Logf("with Redis stopped, a revoked key was refused by the other instance after %s", time.Since(revoked))
+
+		rs.Restart()
+		waitRedis(t, "ok", one, two)
+		for _, s := range []*server{one, two} {
+			logs := s.stderr.String()
+			for _, line := range []string{"Redis is unreachable", "Redis subscription lost", "Redis is back", "Redis subscription is back"} {
+				if n := strings.Count(logs, line); n != 1 {
+					t.Errorf("%q logged %d times, want once:\n%s", line, n, logs)
+				}
+			}
+		}
+	})
+}
+
+// TestServe_RedisDownAtStart: a Redis that does not answer when serve
+// starts does not stop it: it serves with limits in process, says so once
+// in the log, and /readyz reports redis degraded with 200.
+func TestServe_RedisDownAtStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	s := startServer(t, t.TempDir(), "--redis", "redis://"+dead+"/0", "--rate-limit", "3/m")
+	owner := ownerKey(t, s)
+	waitRedis(t, "degraded", s)
+	codes := []int{}
+	for range 4 {
+		codes = append(codes, status(t, s.url, "/v1/auth/whoami", owner))
+	}
+	if want := []int{200, 200, 200, 429}; !slices.Equal(codes, want) {
+		t.Errorf("4 requests at 3/m with Redis down: got %v, want %v", codes, want)
+	}
+	logs := s.stderr.String()
+	if n := strings.Count(logs, "Redis does not answer"); n != 1 {
+		t.Errorf("\"Redis does not answer\" logged %d times, want once:\n%s", n, logs)
+	}
+	if n := strings.Count(logs, "Redis is unreachable"); n > 1 {
+		t.Errorf("\"Redis is unreachable\" logged %d times, want at most once:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "level=DEBUG") || strings.Contains(logs, "redis: ") {
+		t.Errorf("go-redis's own lines reached the log:\n%s", logs)
+	}
+}
