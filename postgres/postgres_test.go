@@ -1,0 +1,273 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/postgres"
+	"github.com/pihu-ai/pihu/storetest"
+)
+
+// testURL returns the database the tests use, from PIHU_TEST_POSTGRES_URL,
+// or skips the test when it is unset.
+func testURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv("PIHU_TEST_POSTGRES_URL")
+	if u == "" {
+		tb.Skip("PIHU_TEST_POSTGRES_URL is unset: set it to a PostgreSQL database (such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL store's tests")
+	}
+	return u
+}
+
+// newSchema creates a schema of a random name in the test database, drops
+// it with everything in it when the test ends, and returns the database URL
+// with search_path set to it: each test works in its own schema, so that
+// runs never collide.
+func newSchema(tb testing.TB) string {
+	tb.Helper()
+	base := testURL(tb)
+	name := "pihu_test_" + strings.ToLower(pihu.NewID(""))
+	conn, err := pgx.Connect(tb.Context(), base)
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(tb.Context(), `CREATE SCHEMA `+name); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			tb.Errorf("connect: %v", err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), `DROP SCHEMA `+name+` CASCADE`); err != nil {
+			tb.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	return withParam(tb, base, "search_path", name)
+}
+
+// withParam returns databaseURL with the query parameter name set to value.
+func withParam(tb testing.TB, databaseURL, name, value string) string {
+	tb.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(name, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func mustOpen(tb testing.TB, databaseURL string) *postgres.DB {
+	tb.Helper()
+	db, err := postgres.Open(tb.Context(), databaseURL)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	return db
+}
+
+func TestStore(t *testing.T) {
+	testURL(t)
+	storetest.Run(t, func(t *testing.T) pihu.Store {
+		return mustOpen(t, newSchema(t))
+	})
+}
+
+// migrations returns the versions recorded in schema_migrations, in order.
+func migrations(tb testing.TB, databaseURL string) []int {
+	tb.Helper()
+	conn, err := pgx.Connect(tb.Context(), databaseURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(tb.Context(), `SELECT version, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var versions []int
+	for rows.Next() {
+		var (
+			v  int
+			at time.Time
+		)
+		if err := rows.Scan(&v, &at); err != nil {
+			tb.Fatal(err)
+		}
+		if at.IsZero() {
+			tb.Errorf("migration %d: applied_at: got %v, want a time", v, at)
+		}
+		versions = append(versions, v)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return versions
+}
+
+func TestMigrate(t *testing.T) {
+	u := newSchema(t)
+	db := mustOpen(t, u)
+	applied := migrations(t, u)
+	if len(applied) == 0 || applied[0] != 1 {
+		t.Fatalf("versions after Open: got %v, want [1 …]", applied)
+	}
+	createAccount(t, db, "Acme")
+
+	// Applying the migrations again, from the same DB or a new one,
+	// changes neither the record nor the data.
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	db.Close()
+	db = mustOpen(t, u)
+	defer db.Close()
+	if got := migrations(t, u); fmt.Sprint(got) != fmt.Sprint(applied) {
+		t.Errorf("versions after migrating again: got %v, want %v", got, applied)
+	}
+	if n, err := db.CountAccounts(t.Context()); err != nil || n != 1 {
+		t.Errorf("CountAccounts: got %v (%v), want %v", n, err, 1)
+	}
+}
+
+// TestMigrate_Concurrent starts several stores at once on one empty
+// schema, each with its own pool, as instances starting together do:
+// every one must open, and each migration must be recorded once.
+func TestMigrate_Concurrent(t *testing.T) {
+	const instances = 4
+	for round := range 3 {
+		u := newSchema(t)
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			dbs   = make([]*postgres.DB, instances)
+		)
+		for i := range instances {
+			wg.Go(func() {
+				<-start
+				db, err := postgres.Open(t.Context(), u)
+				if err != nil {
+					t.Errorf("round %d: Open: %v", round, err)
+					return
+				}
+				dbs[i] = db
+			})
+		}
+		close(start)
+		wg.Wait()
+		for _, db := range dbs {
+			if db != nil {
+				db.Close()
+			}
+		}
+		if got := migrations(t, u); len(got) == 0 || got[0] != 1 || len(got) != countMigrations(t) {
+			t.Errorf("round %d: versions: got %v, want each once", round, got)
+		}
+	}
+}
+
+// countMigrations is the number of migration files shipped.
+func countMigrations(tb testing.TB) int {
+	tb.Helper()
+	entries, err := os.ReadDir("migrations")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(entries)
+}
+
+// TestCreateFirstAccount_TwoPools simulates two `pihu serve` processes
+// starting at once on one empty database: each pool is a process with its
+// own connections, and exactly one of all the first starts may create an
+// account, round after round.
+func TestCreateFirstAccount_TwoPools(t *testing.T) {
+	const rounds, each = 3, 4
+	for round := range rounds {
+		u := newSchema(t)
+		dbs := []*postgres.DB{mustOpen(t, u), mustOpen(t, u)}
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			wins  int
+			start = make(chan struct{})
+		)
+		for _, db := range dbs {
+			for range each {
+				wg.Go(func() {
+					a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Default"}
+					owner, _, err := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					<-start
+					created, err := db.CreateFirstAccount(t.Context(), a, owner)
+					if err != nil {
+						t.Errorf("CreateFirstAccount: %v", err)
+					}
+					if created {
+						mu.Lock()
+						wins++
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		if wins != 1 {
+			t.Errorf("round %d: CreateFirstAccount created %d accounts, want 1", round, wins)
+		}
+		for _, db := range dbs {
+			if n, err := db.CountAccounts(t.Context()); err != nil || n != 1 {
+				t.Errorf("round %d: CountAccounts: got %v (%v), want 1", round, n, err)
+			}
+			db.Close()
+		}
+	}
+}
+
+func TestIsURL(t *testing.T) {
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"postgres://localhost/pihu", true},
+		{"postgresql://u:p@db:5432/pihu?sslmode=require", true},
+		{"POSTGRES://localhost/pihu", true},
+		{"sqlite:pihu.db", false},
+		{"postgres:pihu", false},
+		{"", false},
+	} {
+		if got := postgres.IsURL(tt.url); got != tt.ok {
+			t.Errorf("IsURL(%q): got %v, want %v", tt.url, got, tt.ok)
+		}
+	}
+}
+
+func createAccount(tb testing.TB, db *postgres.DB, name string) *pihu.Account {
+	tb.Helper()
+	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: name}
+	owner, _, err := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
+	if err != nil {
+		tb.Fatalf("NewKey: %v", err)
+	}
+	if err := db.CreateAccount(tb.Context(), a, owner); err != nil {
+		tb.Fatalf("CreateAccount: %v", err)
+	}
+	return a
+}
