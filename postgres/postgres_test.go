@@ -3,9 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,62 +12,9 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/postgres"
+	"github.com/pihu-ai/pihu/postgres/postgrestest"
 	"github.com/pihu-ai/pihu/storetest"
 )
-
-// testURL returns the database the tests use, from PIHU_TEST_POSTGRES_URL,
-// or skips the test when it is unset.
-func testURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv("PIHU_TEST_POSTGRES_URL")
-	if u == "" {
-		tb.Skip("PIHU_TEST_POSTGRES_URL is unset: set it to a PostgreSQL database (such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL store's tests")
-	}
-	return u
-}
-
-// newSchema creates a schema of a random name in the test database, drops
-// it with everything in it when the test ends, and returns the database URL
-// with search_path set to it: each test works in its own schema, so that
-// runs never collide.
-func newSchema(tb testing.TB) string {
-	tb.Helper()
-	base := testURL(tb)
-	name := "pihu_test_" + strings.ToLower(pihu.NewID(""))
-	conn, err := pgx.Connect(tb.Context(), base)
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(tb.Context(), `CREATE SCHEMA `+name); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			tb.Errorf("connect: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), `DROP SCHEMA `+name+` CASCADE`); err != nil {
-			tb.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	return withParam(tb, base, "search_path", name)
-}
-
-// withParam returns databaseURL with the query parameter name set to value.
-func withParam(tb testing.TB, databaseURL, name, value string) string {
-	tb.Helper()
-	u, err := url.Parse(databaseURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set(name, value)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func mustOpen(tb testing.TB, databaseURL string) *postgres.DB {
 	tb.Helper()
@@ -81,9 +26,9 @@ func mustOpen(tb testing.TB, databaseURL string) *postgres.DB {
 }
 
 func TestStore(t *testing.T) {
-	testURL(t)
+	postgrestest.URL(t)
 	storetest.Run(t, func(t *testing.T) pihu.Store {
-		return mustOpen(t, newSchema(t))
+		return mustOpen(t, postgrestest.NewSchema(t))
 	})
 }
 
@@ -120,7 +65,7 @@ func migrations(tb testing.TB, databaseURL string) []int {
 }
 
 func TestMigrate(t *testing.T) {
-	u := newSchema(t)
+	u := postgrestest.NewSchema(t)
 	db := mustOpen(t, u)
 	applied := migrations(t, u)
 	if len(applied) == 0 || applied[0] != 1 {
@@ -150,7 +95,7 @@ func TestMigrate(t *testing.T) {
 func TestMigrate_Concurrent(t *testing.T) {
 	const instances = 4
 	for round := range 3 {
-		u := newSchema(t)
+		u := postgrestest.NewSchema(t)
 		var (
 			wg    sync.WaitGroup
 			start = make(chan struct{})
@@ -197,7 +142,7 @@ func countMigrations(tb testing.TB) int {
 func TestCreateFirstAccount_TwoPools(t *testing.T) {
 	const rounds, each = 3, 4
 	for round := range rounds {
-		u := newSchema(t)
+		u := postgrestest.NewSchema(t)
 		dbs := []*postgres.DB{mustOpen(t, u), mustOpen(t, u)}
 		var (
 			wg    sync.WaitGroup

@@ -1,0 +1,216 @@
+package main_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu/postgres/postgrestest"
+)
+
+// launchPostgres runs `pihu serve` on a free port on the PostgreSQL
+// database at databaseURL, in the working directory dir (where its first
+// start writes pihu.owner-key), without waiting for it.
+func launchPostgres(tb testing.TB, dir, databaseURL string, args ...string) *server {
+	tb.Helper()
+	s := launchServer(tb, dir, append([]string{"--database", databaseURL}, args...)...)
+	return s
+}
+
+// pgOwnerKey is the key the first start of s wrote to the file it logged.
+func pgOwnerKey(tb testing.TB, s *server) string {
+	tb.Helper()
+	m := ownerKeyFileLog.FindStringSubmatch(s.stderr.String())
+	if m == nil {
+		tb.Fatalf("pihu serve logged no owner_key_file:\n%s", s.stderr.String())
+	}
+	path := m[1]
+	if unquoted, err := strconv.Unquote(path); err == nil {
+		path = unquoted
+	}
+	if want := filepath.Join(s.dir, "pihu.owner-key"); path != want {
+		tb.Errorf("owner_key_file: got %s, want %s", path, want)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// pihuIn runs the binary in dir with args, PIHU_DATABASE_URL unset.
+func pihuIn(tb testing.TB, dir string, args ...string) cli {
+	tb.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PIHU_DATABASE_URL=")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := cli{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// TestPostgres_Serve runs the binary on PostgreSQL, on a fresh schema
+// named by search_path in the URL: migrate (twice), the first start, the
+// vendor page's two requests (a key created, then listed with its use),
+// and the accounts commands beside the running server.
+func TestPostgres_Serve(t *testing.T) {
+	u := postgrestest.NewSchema(t)
+	dir := t.TempDir()
+	for range 2 {
+		if r := pihuIn(t, dir, "migrate", "--database", u); r.code != 0 || !strings.Contains(r.stdout, "up to date") {
+			t.Fatalf("migrate: exit %d, %s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+
+	s := launchPostgres(t, dir, u)
+	s.wait(t)
+	owner := pgOwnerKey(t, s)
+
+	status, created := do(t, "POST", s.url+"/v1/auth/api-keys", owner, `{
+"name": "My API Key",
+"expiration": "30d",
+"permissions": ["interview:write", "candidate:read"]
+}`)
+	if status != 200 {
+		t.Fatalf("create: got %d %v", status, created)
+	}
+	secret, _ := created["key"].(string)
+	if !keyPattern.MatchString(secret) || !strings.HasPrefix(secret, "ph_live_") || created["name"] != "My API Key" {
+		t.Errorf("create: got %v", created)
+	}
+	createdAt := parseTime(t, created["created"])
+	if got, want := parseTime(t, created["expires"]), createdAt.Add(30*24*time.Hour); !got.Equal(want) {
+		t.Errorf("expires: got %v, want %v (created + 30 days)", got, want)
+	}
+	if status, _ := do(t, "GET", s.url+"/v1/auth/whoami", secret, ""); status != 200 {
+		t.Fatalf("whoami with the new key: got %d", status)
+	}
+	var item map[string]any
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		status, list := do(t, "GET", s.url+"/v1/auth/api-keys", owner, "")
+		if status != 200 || list["has_more"] != false {
+			t.Fatalf("list: got %d %v", status, list)
+		}
+		data, _ := list["data"].([]any)
+		if len(data) != 2 {
+			t.Fatalf("list: got %d keys, want the new one and the owner", len(data))
+		}
+		item, _ = data[0].(map[string]any)
+		if item["last_used"] != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, field := range []string{"id", "name", "created", "expires"} {
+		if item[field] != created[field] {
+			t.Errorf("list %s: got %v, want %v", field, item[field], created[field])
+		}
+	}
+	if item["last_used"] == nil {
+		t.Errorf("last_used still null 5 s after a use")
+	}
+
+	// The accounts commands work on the same database while it runs.
+	r := pihuIn(t, dir, "accounts", "create", "--name", "Acme", "--json", "--database", u)
+	if r.code != 0 {
+		t.Fatalf("accounts create: exit %d: %s", r.code, r.stderr)
+	}
+	var acme struct {
+		Account struct{ ID string }
+		APIKey  struct{ Key string } `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &acme); err != nil {
+		t.Fatalf("accounts create --json: %v in %q", err, r.stdout)
+	}
+	if status, who := do(t, "GET", s.url+"/v1/auth/whoami", acme.APIKey.Key, ""); status != 200 {
+		t.Errorf("whoami with the new account's key: got %d %v", status, who)
+	}
+	r = pihuIn(t, dir, "accounts", "list", "--json", "--database", u)
+	var list []accountItem
+	if err := json.Unmarshal([]byte(r.stdout), &list); r.code != 0 || err != nil {
+		t.Fatalf("accounts list: exit %d, %v: %s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(list) != 2 || list[0].Name != "Default" || list[0].Keys != 2 || list[1].ID != acme.Account.ID || list[1].Keys != 1 {
+		t.Errorf("accounts list: got %+v, want Default with 2 keys, then Acme with 1", list)
+	}
+	r = pihuIn(t, dir, "accounts", "recover", acme.Account.ID, "--json", "--database", u)
+	if r.code != 0 {
+		t.Errorf("accounts recover: exit %d: %s", r.code, r.stderr)
+	}
+	s.stop(t)
+
+	// A later start prints no key and writes none.
+	if err := os.Remove(filepath.Join(dir, "pihu.owner-key")); err != nil {
+		t.Fatal(err)
+	}
+	s2 := launchPostgres(t, dir, u)
+	s2.wait(t)
+	if keyPattern.MatchString(s2.stderr.String()) || strings.Contains(s2.stderr.String(), "owner_key_file") {
+		t.Errorf("a second start printed a key or wrote a key file:\n%s", s2.stderr.String())
+	}
+	logs := s.stderr.String() + s2.stderr.String()
+	for _, k := range []string{owner, secret, acme.APIKey.Key} {
+		if strings.Contains(logs, k[8:]) {
+			t.Errorf("a server's log holds a key:\n%s", logs)
+		}
+	}
+}
+
+// TestPostgres_ConcurrentFirstStart starts three servers at once, each in
+// a working directory of its own, on one empty PostgreSQL schema: exactly
+// one creates the account "Default" and writes its owner key.
+func TestPostgres_ConcurrentFirstStart(t *testing.T) {
+	u := postgrestest.NewSchema(t)
+	servers := make([]*server, 3)
+	for i := range servers {
+		servers[i] = launchPostgres(t, t.TempDir(), u)
+	}
+	var wrote int
+	for _, s := range servers {
+		s.wait(t)
+		if strings.Contains(s.stderr.String(), "owner_key_file=") {
+			wrote++
+			pgOwnerKey(t, s)
+		}
+	}
+	if wrote != 1 {
+		t.Errorf("%d servers wrote an owner key file, want 1", wrote)
+	}
+	r := pihuIn(t, t.TempDir(), "accounts", "list", "--json", "--database", u)
+	var list []accountItem
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
+		t.Fatalf("accounts list: %v in %q (%s)", err, r.stdout, r.stderr)
+	}
+	if len(list) != 1 || list[0].Name != "Default" || list[0].Keys != 1 {
+		t.Errorf("accounts: got %+v, want one Default with one key", list)
+	}
+}
+
+// TestPostgres_Unreachable checks that a database that does not answer
+// fails a command fast, with exit 1 and a message without the password,
+// rather than hanging.
+func TestPostgres_Unreachable(t *testing.T) {
+	start := time.Now()
+	// Port 1 on the loopback: nothing listens, the connection is refused.
+	r := pihuIn(t, t.TempDir(), "migrate", "--database", "postgres://pihu:s3cret-pw@127.0.0.1:1/pihu?sslmode=disable")
+	if r.code != 1 {
+		t.Errorf("exit code: got %d, want 1 (%s)", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "s3cret-pw") {
+		t.Errorf("the message shows the password: %s", r.stderr)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %v, want a quick failure", took)
+	}
+}
