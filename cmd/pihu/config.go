@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	neturl "net/url"
+	"os"
 	"strings"
 
 	"github.com/pihu-ai/pihu"
