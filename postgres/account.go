@@ -111,7 +111,7 @@ func (db *DB) CreateOwnerKey(ctx context.Context, owner *pihu.Key, events ...*pi
 
 // Account returns the account id. Returns ENotFound if there is none.
 func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	var a pihu.Account
 	err := db.pool.QueryRow(ctx, `SELECT id, name, created FROM accounts WHERE id = $1`, id).
@@ -130,7 +130,7 @@ func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
 // same second in the order they were stored), each with the number of its
 // keys neither revoked nor expired at the time at.
 func (db *DB) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountSummary, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	rows, err := db.pool.Query(ctx, `SELECT a.id, a.name, a.created,
 			(SELECT count(*) FROM api_keys k WHERE k.account_id = a.id
@@ -159,7 +159,7 @@ func (db *DB) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountSu
 
 // CountAccounts returns how many accounts exist.
 func (db *DB) CountAccounts(ctx context.Context) (int, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	var n int
 	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {

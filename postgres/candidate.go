@@ -16,7 +16,7 @@ const candidateColumns = `id, account_id, environment, name, email, created`
 // CreateCandidate stores c. An id already stored, or an unknown account,
 // is an error (EInternal).
 func (db *DB) CreateCandidate(ctx context.Context, c *pihu.Candidate) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	if _, err := db.pool.Exec(ctx, `INSERT INTO candidates (`+candidateColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		c.ID, c.AccountID, string(c.Environment), c.Name, c.Email, ts(c.Created)); err != nil {
@@ -46,7 +46,7 @@ func candidateNotFound(id string) error {
 // Candidate returns the candidate id in scope s. Returns ENotFound if it
 // does not exist, was deleted, or is outside s.
 func (db *DB) Candidate(ctx context.Context, s pihu.Scope, id string) (*pihu.Candidate, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	c, err := scanCandidate(db.pool.QueryRow(ctx, `SELECT `+candidateColumns+` FROM candidates
 		WHERE id = $1 AND account_id = $2 AND environment = $3 AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))

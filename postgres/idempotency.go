@@ -66,7 +66,7 @@ func (db *DB) ReserveIdempotency(ctx context.Context, rec *pihu.IdempotencyRecor
 // CompleteIdempotency stores the response of a reserved record; see
 // pihu.IdempotencyStore.
 func (db *DB) CompleteIdempotency(ctx context.Context, rec *pihu.IdempotencyRecord) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	tag, err := db.pool.Exec(ctx, `UPDATE idempotency_records SET status = $1, response = $2, ended_key = $3
 		WHERE lookup = $4 AND token = $5 AND status = 0`,
@@ -83,7 +83,7 @@ func (db *DB) CompleteIdempotency(ctx context.Context, rec *pihu.IdempotencyReco
 // ReleaseIdempotency deletes a reserved record that was not completed; see
 // pihu.IdempotencyStore.
 func (db *DB) ReleaseIdempotency(ctx context.Context, rec *pihu.IdempotencyRecord) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	if _, err := db.pool.Exec(ctx, `DELETE FROM idempotency_records WHERE lookup = $1 AND token = $2 AND status = 0`,
 		rec.Lookup, rec.Token); err != nil {
@@ -95,7 +95,7 @@ func (db *DB) ReleaseIdempotency(ctx context.Context, rec *pihu.IdempotencyRecor
 // IdempotencyRecord returns the unexpired record of lookup; see
 // pihu.IdempotencyStore.
 func (db *DB) IdempotencyRecord(ctx context.Context, lookup []byte, now time.Time) (*pihu.IdempotencyRecord, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	rec, err := scanIdempotency(db.pool.QueryRow(ctx,
 		`SELECT `+idempotencyColumns+` FROM idempotency_records WHERE lookup = $1 AND created > $2`,

@@ -21,7 +21,7 @@ const interviewColumns = `id, account_id, environment, candidate_id, position, s
 // the interview with the candidate. Returns EParameterInvalid on
 // "candidate_id" if there is no such candidate.
 func (db *DB) CreateInterview(ctx context.Context, iv *pihu.Interview) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	tag, err := db.pool.Exec(ctx, `INSERT INTO interviews (`+interviewColumns+`)
 		SELECT $1, $2, $3, c.id, $5, $6, $7, $8 FROM candidates c
@@ -63,7 +63,7 @@ func interviewNotFound(id string) error {
 // Interview returns the interview id in scope s. Returns ENotFound if it
 // does not exist, was deleted, or is outside s.
 func (db *DB) Interview(ctx context.Context, s pihu.Scope, id string) (*pihu.Interview, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	iv, err := scanInterview(db.pool.QueryRow(ctx, `SELECT `+interviewColumns+` FROM interviews
 		WHERE id = $1 AND account_id = $2 AND environment = $3 AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
@@ -87,7 +87,7 @@ func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]
 // DeleteInterview erases the interview id in scope s, leaving a tombstone
 // that keeps its id valid as a cursor. Returns ENotFound as Interview does.
 func (db *DB) DeleteInterview(ctx context.Context, s pihu.Scope, id string) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	tag, err := db.pool.Exec(ctx, `UPDATE interviews SET deleted = $1, position = '', scheduled_at = NULL
 		WHERE id = $2 AND account_id = $3 AND environment = $4 AND deleted IS NULL`,

@@ -118,7 +118,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 // KeyByDigest returns the key whose secret has the given SHA-256, revoked
 // or expired keys included. Returns ENotFound if there is none.
 func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	k, err := scanKey(db.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE digest = $1`, digest))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -133,7 +133,7 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 // Key returns the key id of account accountID, revoked keys included.
 // Returns ENotFound if it does not exist or belongs to another account.
 func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	k, err := scanKey(db.pool.QueryRow(ctx,
 		`SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))

@@ -51,7 +51,7 @@ type pageQuery struct {
 // listPage runs q and reads its rows with scan. It fetches one row more
 // than the page holds to tell whether more follow.
 func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(pgx.Row) (T, error)) ([]T, bool, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	limit := pageLimit(q.limit)
 	query := `SELECT ` + q.columns + ` FROM ` + q.table + ` WHERE ` + q.where

@@ -59,10 +59,8 @@ const (
 	defaultMaxConns = 16
 )
 
-// callTimeout bounds every store call on the client side, so that a
-// database that stops answering mid-call (a network partition, where no
-// error ever comes back) fails the call instead of hanging it.
-const callTimeout = 15 * time.Second
+// defaultCallTimeout is DB.CallTimeout unless set.
+const defaultCallTimeout = 15 * time.Second
 
 // migrateTimeout bounds one migration, the wait for another instance's
 // included.
@@ -85,6 +83,12 @@ type DB struct {
 	// itself (an account created without a time, a deletion). It
 	// defaults to time.Now; tests replace it to control time.
 	Now func() time.Time
+
+	// CallTimeout bounds every store call on the client side (default
+	// 15 s), so that a database that stops answering mid-call (a
+	// network partition, where no error ever comes back) fails the call
+	// with pihu.EUnavailable instead of hanging it.
+	CallTimeout time.Duration
 }
 
 var _ pihu.Store = (*DB)(nil)
@@ -131,7 +135,7 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	db := &DB{pool: pool, Now: time.Now}
+	db := &DB{pool: pool, Now: time.Now, CallTimeout: defaultCallTimeout}
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -218,7 +222,7 @@ func (db *DB) migrate(ctx context.Context, version int, name string) error {
 
 // Ping reports whether the database answers; it backs /readyz.
 func (db *DB) Ping(ctx context.Context) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	if err := db.pool.Ping(ctx); err != nil {
 		return wrap("ping", err)
@@ -247,15 +251,15 @@ func withTimeout(ctx context.Context, limit time.Duration) (context.Context, con
 const maxAttempts = 5
 
 // inTx runs f in a transaction (read committed), with a context bounded
-// by callTimeout, and commits it if f returns nil; f must start from scratch each time it is called, since a
-// transaction aborted by a deadlock or a serialization failure is run
-// again. An error of f that is a *pihu.Error is returned as it is; any
+// by CallTimeout, and commits it if f returns nil. f must start from
+// scratch each time it is called, since a transaction aborted by a
+// deadlock or a serialization failure is run again. An error of f that is a *pihu.Error is returned as it is; any
 // other is wrapped, naming what.
 func (db *DB) inTx(ctx context.Context, what string, f func(ctx context.Context, tx pgx.Tx) error) error {
-	return db.inTxWithin(ctx, callTimeout, what, f)
+	return db.inTxWithin(ctx, db.CallTimeout, what, f)
 }
 
-// inTxWithin is inTx with another bound than callTimeout on the whole.
+// inTxWithin is inTx with another bound than CallTimeout on the whole.
 func (db *DB) inTxWithin(ctx context.Context, limit time.Duration, what string, f func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx, cancel := withTimeout(ctx, limit)
 	defer cancel()

@@ -216,3 +216,62 @@ func createAccount(tb testing.TB, db *postgres.DB, name string) *pihu.Account {
 	}
 	return a
 }
+
+// TestUnavailable makes the database unreachable under a running store,
+// then brings it back: calls fail fast with pihu.EUnavailable (a 503 in the
+// API) whether the database refuses connections or stops answering, and
+// work again once it is back, without a new store.
+func TestUnavailable(t *testing.T) {
+	proxy, u := postgrestest.NewProxy(t, postgrestest.NewSchema(t))
+	db := mustOpen(t, postgrestest.WithParam(t, u, "connect_timeout", "1"))
+	defer db.Close()
+	db.CallTimeout = 2 * time.Second
+	a := createAccount(t, db, "Acme")
+
+	check := func(name string, within time.Duration) {
+		t.Helper()
+		start := time.Now()
+		_, err := db.Account(t.Context(), a.ID)
+		if took := time.Since(start); took > within {
+			t.Errorf("%s: the call took %v, want at most %v", name, took, within)
+		}
+		if code := pihu.ErrorCode(err); code != pihu.EUnavailable {
+			t.Errorf("%s: got %v (%s), want %s", name, err, code, pihu.EUnavailable)
+		}
+		if err := db.Ping(t.Context()); pihu.ErrorCode(err) != pihu.EUnavailable {
+			t.Errorf("%s: Ping: got %v, want %s", name, err, pihu.EUnavailable)
+		}
+		if _, err := db.CreateFirstAccount(t.Context(), &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "X"}, newOwner(t)); pihu.ErrorCode(err) != pihu.EUnavailable {
+			t.Errorf("%s: CreateFirstAccount: got %v, want %s", name, err, pihu.EUnavailable)
+		}
+	}
+	proxy.Stop()
+	check("Refused", time.Second)
+
+	proxy.Start(t)
+	if _, err := db.Account(t.Context(), a.ID); err != nil {
+		t.Fatalf("Account after the database came back: %v", err)
+	}
+	proxy.Hang()
+	check("Silent", 3*time.Second)
+
+	proxy.Start(t)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := db.Account(t.Context(), a.ID)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Account after the database came back: %v", err)
+		}
+	}
+}
+
+func newOwner(tb testing.TB) *pihu.Key {
+	tb.Helper()
+	k, _, err := pihu.NewKey("", pihu.OwnerKeyRequest(), nil, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}

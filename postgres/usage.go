@@ -70,7 +70,7 @@ func (db *DB) AddUsage(ctx context.Context, counts []pihu.UsageCount, now time.T
 // hours without a request are left out. Returns ENotFound if the key does
 // not exist or belongs to another account.
 func (db *DB) Usage(ctx context.Context, accountID, keyID string, from, to time.Time) ([]pihu.UsageCount, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	var one int
 	err := db.pool.QueryRow(ctx, `SELECT 1 FROM api_keys WHERE id = $1 AND account_id = $2`, keyID, accountID).Scan(&one)

@@ -162,7 +162,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*pihu.User, error)
 	if email == "" {
 		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
 	}
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -177,7 +177,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*pihu.User, error)
 // User returns user id of account accountID. Returns ENotFound if it does
 // not exist or belongs to another account.
 func (db *DB) User(ctx context.Context, accountID, id string) (*pihu.User, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -191,7 +191,7 @@ func (db *DB) User(ctx context.Context, accountID, id string) (*pihu.User, error
 
 // ListUsers returns the account's users, oldest first.
 func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*pihu.User, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE account_id = $1 ORDER BY seq`, accountID)
 	if err != nil {
@@ -283,7 +283,7 @@ func (db *DB) SetPassword(ctx context.Context, accountID, userID, passwordHash s
 
 // CreateSession stores a session.
 func (db *DB) CreateSession(ctx context.Context, s *pihu.Session) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	if _, err := db.pool.Exec(ctx, `INSERT INTO sessions (digest, user_id, account_id, created, last_seen, expires)
 		VALUES ($1, $2, $3, $4, $5, $6)`, s.Digest, s.UserID, s.AccountID,
@@ -296,7 +296,7 @@ func (db *DB) CreateSession(ctx context.Context, s *pihu.Session) error {
 // SessionByDigest returns the session whose id has the given SHA-256.
 // Returns ENotFound if there is none.
 func (db *DB) SessionByDigest(ctx context.Context, digest []byte) (*pihu.Session, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	var s pihu.Session
 	err := db.pool.QueryRow(ctx, `SELECT digest, user_id, account_id, created, last_seen, expires
@@ -314,7 +314,7 @@ func (db *DB) SessionByDigest(ctx context.Context, digest []byte) (*pihu.Session
 // TouchSession sets a session's LastSeen; an earlier time than the one
 // stored is ignored.
 func (db *DB) TouchSession(ctx context.Context, digest []byte, at time.Time) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	if _, err := db.pool.Exec(ctx, `UPDATE sessions SET last_seen = $1 WHERE digest = $2 AND last_seen < $1`,
 		ts(at), digest); err != nil {
@@ -325,7 +325,7 @@ func (db *DB) TouchSession(ctx context.Context, digest []byte, at time.Time) err
 
 // DeleteSession deletes a session; an unknown one is not an error.
 func (db *DB) DeleteSession(ctx context.Context, digest []byte) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE digest = $1`, digest); err != nil {
 		return wrap("delete session", err)

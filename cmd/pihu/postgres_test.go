@@ -1,7 +1,9 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,4 +215,96 @@ func TestPostgres_Unreachable(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("took %v, want a quick failure", took)
 	}
+}
+
+// TestPostgres_Unavailable makes the database unreachable under a running
+// server (through a proxy the test controls): a key in the server's cache
+// keeps working, anything that needs the database gets a 503 with the
+// error body and Retry-After, at once rather than after a hang, and all
+// works again once the database is back.
+func TestPostgres_Unavailable(t *testing.T) {
+	proxy, u := postgrestest.NewProxy(t, postgrestest.NewSchema(t))
+	s := launchPostgres(t, t.TempDir(), postgrestest.WithParam(t, u, "connect_timeout", "1"))
+	s.wait(t)
+	owner := pgOwnerKey(t, s)
+	newKey := func(body string) string {
+		t.Helper()
+		status, created := do(t, "POST", s.url+"/v1/auth/api-keys", owner, body)
+		if status != 200 {
+			t.Fatalf("create: got %d %v", status, created)
+		}
+		key, _ := created["key"].(string)
+		return key
+	}
+	verifier := newKey(`{"name":"Gateway","permissions":["api_key:verify"]}`)
+	service := newKey(`{"name":"Service","permissions":["candidate:read"]}`)
+	uncached := newKey(`{"name":"Uncached","permissions":["candidate:read"]}`)
+	verify := func() (int, map[string]any) {
+		t.Helper()
+		return do(t, "POST", s.url+"/v1/auth/verify", verifier, `{"key":"`+service+`"}`)
+	}
+	if status, body := verify(); status != 200 || body["valid"] != true {
+		t.Fatalf("verify: got %d %v", status, body)
+	}
+
+	proxy.Stop()
+	// Both keys are in the server's cache: verifying needs no database.
+	if status, body := verify(); status != 200 || body["valid"] != true {
+		t.Errorf("verify with cached keys while the database is down: got %d %v, want 200 and valid", status, body)
+	}
+	for _, tt := range []struct{ name, path, key string }{
+		{"UncachedKey", "/v1/auth/whoami", uncached},
+		{"List", "/v1/auth/api-keys", owner},
+	} {
+		start := time.Now()
+		res, body := doFull(t, "GET", s.url+tt.path, tt.key)
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s: took %v, want a quick answer", tt.name, took)
+		}
+		e, _ := body["error"].(map[string]any)
+		if res.StatusCode != 503 || e["type"] != "api_error" || e["code"] != "unavailable" || e["message"] == "" ||
+			e["request_id"] != res.Header.Get("Request-Id") || res.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: got %d %v (Retry-After %q), want a 503 unavailable error body", tt.name, res.StatusCode, body, res.Header.Get("Retry-After"))
+		}
+	}
+	if res, _ := doFull(t, "GET", s.url+"/readyz", ""); res.StatusCode != 503 {
+		t.Errorf("readyz: got %d, want 503", res.StatusCode)
+	}
+
+	proxy.Start(t)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		status, body := do(t, "GET", s.url+"/v1/auth/whoami", uncached, "")
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("whoami after the database came back: got %d %v", status, body)
+		}
+	}
+	if strings.Contains(s.stderr.String(), uncached[8:]) || strings.Contains(s.stderr.String(), owner[8:]) {
+		t.Errorf("the log holds a key:\n%s", s.stderr.String())
+	}
+}
+
+// doFull sends a request and returns the response, its body closed, and
+// the body decoded.
+func doFull(tb testing.TB, method, url, key string) (*http.Response, map[string]any) {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		tb.Fatal(err)
+	}
+	return res, out
 }
