@@ -275,3 +275,13 @@ func newOwner(tb testing.TB) *pihu.Key {
 	}
 	return k
 }
+
+// TestInstances runs the rules of several instances on one database: two
+// pools on one schema.
+func TestInstances(t *testing.T) {
+	postgrestest.URL(t)
+	storetest.RunInstances(t, func(t *testing.T) (pihu.Store, pihu.Store) {
+		u := postgrestest.NewSchema(t)
+		return mustOpen(t, u), mustOpen(t, u)
+	})
+}
