@@ -68,6 +68,9 @@ type AuditFilter struct {
 	// Environment, if set, limits the page to events of that
 	// environment.
 	Environment Environment
+	// Target, if set, limits the page to events about that key (or
+	// user): a key's history, as the dashboard's key page shows it.
+	Target string
 	// Limit is the page size, 1 to 100.
 	Limit int
 	// StartingAfter is the id of the event the page starts after (""

@@ -144,6 +144,10 @@ type Key struct {
 	// AllowedIPs are the addresses and CIDR ranges the key may be used
 	// from; nil means anywhere.
 	AllowedIPs []string
+	// Token is set, never stored, when a request authenticated with an
+	// access token: the key is then the token's parent as the token
+	// restricts it (see AccessToken.Restrict).
+	Token *AccessToken
 }
 
 // Active reports whether k authenticates at now, and if not, the error code

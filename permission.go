@@ -14,6 +14,7 @@ var Catalogue = []Permission{
 	"candidate:read", "candidate:write",
 	"interview:read", "interview:write",
 	"api_key:read", "api_key:write", "api_key:verify",
+	"token:write",
 }
 
 // Wildcard is the permission that grants everything.

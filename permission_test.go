@@ -13,7 +13,8 @@ var universe = pihu.Permissions{
 	"candidate:read", "candidate:write",
 	"interview:read", "interview:write",
 	"api_key:read", "api_key:write", "api_key:verify",
-	"candidate:*", "interview:*", "api_key:*", "*",
+	"token:write",
+	"candidate:*", "interview:*", "api_key:*", "token:*", "*",
 }
 
 func TestPermission_Valid(t *testing.T) {
@@ -63,7 +64,7 @@ func TestPermission_Valid(t *testing.T) {
 		})
 	}
 	t.Run("Catalogue", func(t *testing.T) {
-		if got, want := pihu.Catalogue, universe[:7]; !slices.Equal(got, want) {
+		if got, want := pihu.Catalogue, universe[:8]; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})

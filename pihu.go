@@ -25,6 +25,7 @@ type Store interface {
 	UserStore
 	IdempotencyStore
 	UsageStore
+	SigningKeyStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

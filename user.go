@@ -170,8 +170,9 @@ type UserStore interface {
 	// ENotFound for an unknown user.
 	SetPassword(ctx context.Context, accountID, userID, passwordHash string, at time.Time, events ...*AuditEvent) error
 
-	// CreateSession stores a session.
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession stores a session (a sign-in) and the events given,
+	// in one transaction.
+	CreateSession(ctx context.Context, s *Session, events ...*AuditEvent) error
 
 	// SessionByDigest returns the session whose id has the given SHA-256.
 	// Returns ENotFound if there is none (expiry is the caller's to
@@ -181,7 +182,7 @@ type UserStore interface {
 	// TouchSession sets a session's LastSeen.
 	TouchSession(ctx context.Context, digest []byte, at time.Time) error
 
-	// DeleteSession deletes a session (sign-out); deleting an unknown
-	// one is not an error.
-	DeleteSession(ctx context.Context, digest []byte) error
+	// DeleteSession deletes a session (sign-out) and records the events
+	// given, in one transaction; deleting an unknown one is not an error.
+	DeleteSession(ctx context.Context, digest []byte, events ...*AuditEvent) error
 }

@@ -27,6 +27,7 @@ import (
 type Authenticator struct {
 	store  pihu.KeyStore
 	counts pihu.UsageStore // nil: requests are not counted
+	tokens *Tokens         // nil: API keys only
 	now    func() time.Time
 	ttl    time.Duration
 	max    int
@@ -82,6 +83,9 @@ type Options struct {
 	// given to New, if it is a pihu.UsageStore, as every pihu.Store is;
 	// if neither, requests are not counted).
 	Usage pihu.UsageStore
+	// Tokens, if not nil, verifies access tokens, which are then accepted
+	// wherever a key is (see AuthenticateGuarded).
+	Tokens *Tokens
 }
 
 // New returns an Authenticator reading keys from store.
@@ -104,6 +108,7 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 	return &Authenticator{
 		store:  store,
 		counts: opts.Usage,
+		tokens: opts.Tokens,
 		now:    opts.Now,
 		ttl:    opts.TTL,
 		max:    opts.MaxEntries,
@@ -129,7 +134,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*pihu.
 // guard's error instead of reading when there is one. It lets the caller
 // refuse lookups to an address that has been guessing keys while serving
 // the keys already seen, at no extra cost on the warm path.
+//
+// A secret shaped like a JWT is an access token (see authenticateToken).
 func (a *Authenticator) AuthenticateGuarded(ctx context.Context, secret string, guard func() error) (*pihu.Key, error) {
+	if a.tokens != nil && pihu.LooksLikeToken(secret) {
+		return a.authenticateToken(ctx, secret, guard)
+	}
 	k, err := a.lookup(ctx, secret, guard)
 	if err != nil {
 		return nil, err
@@ -237,12 +247,20 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	if subtle.ConstantTimeCompare(k.Digest, digest[:]) != 1 {
 		return nil, errInvalid
 	}
+	a.put(k, gen)
+	return k, nil
+}
+
+// put caches k, read from the store while the invalidation count was gen.
+func (a *Authenticator) put(k *pihu.Key, gen uint64) {
+	var digest [32]byte
+	copy(digest[:], k.Digest)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.invalidations != gen {
 		// A key changed while this one was read: it may be this one, as
 		// it was before the change. Use it for this request only.
-		return k, nil
+		return
 	}
 	if len(a.cache) >= a.max {
 		for d, old := range a.cache { // evict an arbitrary entry
@@ -253,7 +271,6 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	}
 	a.cache[digest] = entry{key: k, loaded: a.now()}
 	a.byID[k.ID] = digest
-	return k, nil
 }
 
 // Invalidate drops key id from the cache, so that the next request with its

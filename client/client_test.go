@@ -20,9 +20,10 @@ import (
 // server is the real API on a temp SQLite file over httptest, with one
 // account whose owner key is Owner.
 type server struct {
-	URL   string
-	Owner string
-	store *sqlite.DB
+	URL    string
+	Owner  string
+	store  *sqlite.DB
+	tokens *auth.Tokens
 }
 
 func newServer(tb testing.TB) *server {
@@ -32,10 +33,15 @@ func newServer(tb testing.TB) *server {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	authn := auth.New(db, auth.Options{})
-	hs := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn}))
+	hs := httptest.NewUnstartedServer(nil)
+	// The issuer is the server's own URL; the keys are read again on
+	// every unknown kid, so that a rotation shows at once.
+	tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "http://" + hs.Listener.Addr().String(), MinRefresh: time.Nanosecond})
+	authn := auth.New(db, auth.Options{Tokens: tokens})
+	hs.Config.Handler = pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn})
+	hs.Start()
 	tb.Cleanup(hs.Close)
-	s := &server{URL: hs.URL, store: db}
+	s := &server{URL: hs.URL, store: db, tokens: tokens}
 	s.Owner = s.newAccount(tb, "Acme")
 	return s
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
+	"strings"
 
 	"github.com/pihu-ai/pihu/client"
 )
@@ -48,4 +50,51 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(iv.ID, iv.Status)
+}
+
+// This example is the backend of a browser app: it mints a short-lived
+// token that can only read candidates, for the page to call the API with.
+func ExampleClient_CreateToken() {
+	ctx := context.Background()
+	c, err := client.New(client.Config{BaseURL: "http://127.0.0.1:8080", APIKey: os.Getenv("PIHU_API_KEY")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := c.CreateToken(ctx, client.TokenParams{Permissions: []string{"candidate:read"}, ExpiresIn: "15m"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Hand tok.AccessToken to the browser, which sends it as
+	// "Authorization: Bearer …" until tok.Expires.
+	fmt.Println(tok.TokenType, tok.ExpiresIn, tok.Permissions)
+}
+
+// This example is a service that accepts Pihu access tokens minted for it
+// ("billing-service") and checks them offline, with the server's public
+// keys only.
+func ExampleTokenVerifier() {
+	v, err := client.NewTokenVerifier(client.TokenVerifierConfig{
+		Issuer:   "https://auth.example.com",
+		Audience: "billing-service",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		claims, err := v.Verify(r.Context(), token)
+		switch {
+		case errors.Is(err, client.ErrInvalidToken), errors.Is(err, client.ErrExpiredToken):
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+			return
+		case err != nil: // the keys could not be fetched
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		case !claims.Has("candidate:read") || claims.Environment != "live":
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintln(w, "hello, key", claims.KeyID)
+	}
+	http.Handle("/invoices", http.HandlerFunc(handler))
 }

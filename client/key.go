@@ -193,9 +193,16 @@ func (c *Client) Whoami(ctx context.Context) (*Whoami, error) {
 	return &out, nil
 }
 
-// VerifyParams name a key to verify.
+// Kinds of credential Verify verifies.
+const (
+	KindAPIKey      = "api_key"
+	KindAccessToken = "access_token"
+)
+
+// VerifyParams name a key (or an access token) to verify.
 type VerifyParams struct {
-	// Key is the secret a client presented.
+	// Key is the secret a client presented: an API key or an access
+	// token.
 	Key string `json:"key"`
 	// Permissions, if any, must all be held for the key to be valid.
 	Permissions []string `json:"permissions,omitempty"`
@@ -222,6 +229,10 @@ type Verification struct {
 	Valid bool `json:"valid"`
 	// Code is VerifyValid or why not.
 	Code string `json:"code"`
+	// Kind is what was verified: KindAPIKey, or KindAccessToken (then
+	// KeyID is the token's parent key, Permissions and Expires the
+	// token's).
+	Kind string `json:"kind"`
 	// KeyID, AccountID and Permissions are empty if the key is not found.
 	KeyID     string `json:"key_id"`
 	AccountID string `json:"account_id"`

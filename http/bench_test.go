@@ -21,10 +21,12 @@ import (
 func BenchmarkHotPath(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
+		token bool // an access token as the bearer, rather than the key
 		route func(s *Server, h http.HandlerFunc) http.Handler
 	}{
-		{"Unauthenticated", func(s *Server, h http.HandlerFunc) http.Handler { return h }},
-		{"Authenticated", func(s *Server, h http.HandlerFunc) http.Handler { return s.require("candidate:read", h) }},
+		{"Unauthenticated", false, func(s *Server, h http.HandlerFunc) http.Handler { return h }},
+		{"Authenticated", false, func(s *Server, h http.HandlerFunc) http.Handler { return s.require("candidate:read", h) }},
+		{"AuthenticatedToken", true, func(s *Server, h http.HandlerFunc) http.Handler { return s.require("candidate:read", h) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "pihu.db"))
@@ -38,10 +40,21 @@ func BenchmarkHotPath(b *testing.B) {
 			if err := db.CreateAccount(context.Background(), a, k); err != nil {
 				b.Fatal(err)
 			}
-			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{}), Logger: slog.New(slog.DiscardHandler)})
+			tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "https://auth.example.com"})
+			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{Tokens: tokens}), Logger: slog.New(slog.DiscardHandler)})
 			s.mux.Handle("GET /bench", bc.route(s, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+			bearer := secret
+			if bc.token {
+				at, err := pihu.NewAccessToken(k, pihu.TokenRequest{ExpiresIn: "1h"}, tokens.Issuer(), time.Now())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if bearer, err = tokens.Sign(context.Background(), at); err != nil {
+					b.Fatal(err)
+				}
+			}
 			req := httptest.NewRequest("GET", "/bench", nil)
-			req.Header.Set("Authorization", "Bearer "+secret)
+			req.Header.Set("Authorization", "Bearer "+bearer)
 			b.ReportAllocs()
 			for b.Loop() {
 				w := httptest.NewRecorder()

@@ -33,11 +33,18 @@ const ReplayedHeader = "Idempotent-Replayed"
 // replayedHeaders are the headers of a response that are stored and
 // replayed with it. The others (Request-Id, RateLimit-*) belong to the
 // request that gets the replay.
-var replayedHeaders = []string{"Content-Type", "Cache-Control", "WWW-Authenticate"}
+var replayedHeaders = []string{"Content-Type", "Cache-Control", "Pragma", "WWW-Authenticate"}
 
 // keyIdempotencyScope and addressIdempotencyScope name the scope of a
-// record: the key that made the request, or the client address.
-func keyIdempotencyScope(k *pihu.Key) string     { return "key:" + k.ID }
+// record: the key that made the request (or the access token, which never
+// sees its parent key's records: they may show secrets the token may not
+// have), or the client address.
+func keyIdempotencyScope(k *pihu.Key) string {
+	if k.Token != nil {
+		return "token:" + k.Token.ID
+	}
+	return "key:" + k.ID
+}
 func addressIdempotencyScope(addr string) string { return "ip:" + addr }
 
 // idempotent serves r with h, applying r's Idempotency-Key, if any, in

@@ -71,6 +71,9 @@ func TestRequests_ExactFieldNames(t *testing.T) {
 func TestRequests_QueryParameters(t *testing.T) {
 	ts := newTestServer(t)
 	for _, o := range operations(t) {
+		if o.op.OperationID == "oauthToken" {
+			continue // its errors are RFC 6749's; TestOAuth_Errors refuses a query string
+		}
 		path := strings.ReplaceAll(o.path, "{id}", "x_1")
 		key := ""
 		if secured(o.op) {

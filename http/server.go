@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type Server struct {
 	proxyHeader     string
 	trustedProxies  []netip.Prefix
 	leaksLimit      ratelimit.Limit
+	dashboard       http.Handler
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -65,6 +67,12 @@ type Options struct {
 	// LeakedKeysLimit is how many reports of leaked keys a client address
 	// may send (default 10/m); they need no key, so no key's limit applies.
 	LeakedKeysLimit ratelimit.Limit
+	// Dashboard, if set, answers every path outside the API (/v1/…,
+	// /.well-known/…, /healthz, /readyz): the dashboard at /. Its
+	// requests get a request id and a log line like the API's, and
+	// ClientIP works for them. Unknown paths of the API still get its
+	// JSON 404.
+	Dashboard http.Handler
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -72,7 +80,7 @@ type Options struct {
 // TrustedProxyHeader is set without TrustedProxies: check them when
 // reading the configuration.
 func New(opts Options) *Server {
-	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -100,6 +108,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.mux.Handle("GET /v1/auth/whoami", s.require("", s.whoami))
 	s.mux.Handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
+	s.mux.Handle("POST /v1/auth/tokens", s.require("token:write", s.createToken))
+	s.mux.HandleFunc("POST /v1/oauth/token", s.oauthToken)
+	s.mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.openIDConfiguration)
 
 	s.mux.Handle("POST /v1/candidates", s.require("candidate:write", s.createCandidate))
 	s.mux.Handle("GET /v1/candidates", s.require("candidate:read", s.listCandidates))
@@ -111,8 +123,21 @@ func (s *Server) routes() {
 	s.mux.Handle("DELETE /v1/interviews/{id}", s.require("interview:write", s.deleteInterview))
 	s.mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
 
-	s.mux.HandleFunc("/", s.notFound)
+	if s.dashboard == nil {
+		s.mux.HandleFunc("/", s.notFound)
+		return
+	}
+	for _, p := range fallbacks {
+		if p != "/" {
+			s.mux.HandleFunc(p, s.notFound)
+		}
+	}
+	s.mux.Handle("/", s.dashboard)
 }
+
+// fallbacks are the patterns that answer what no route of the API took:
+// the API's own paths, and / (the dashboard, or a 404).
+var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz"}
 
 // ServeHTTP gives every request an id, logs it in one line when it ends,
 // turns a panic into a 500, and routes it.
@@ -148,6 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
 		} else if k := rw.key; k != nil {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
+			if k.Token != nil {
+				attrs = append(attrs, slog.String("token_id", k.Token.ID))
+			}
 		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
@@ -185,6 +213,11 @@ func requestID(ctx context.Context) string {
 }
 
 type clientIPKey struct{}
+
+// ClientIP is the address r came from, as the API resolved it (see
+// Options.TrustedProxyHeader), for a handler the Server calls, such as the
+// dashboard; for any other request it is the TCP peer.
+func ClientIP(r *http.Request) string { return clientIP(r) }
 
 // clientIP is the address the request came from: the TCP peer, or for a
 // request from a trusted proxy its header's (see
@@ -283,7 +316,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	for _, m := range methods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+		if _, pattern := s.mux.Handler(probe); pattern != "" && !slices.Contains(fallbacks, pattern) {
 			allow = append(allow, m)
 		}
 	}

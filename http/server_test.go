@@ -42,9 +42,10 @@ func (c *clock) Add(d time.Duration) {
 // testServer is the real API on a temp SQLite file, served over httptest.
 type testServer struct {
 	*httptest.Server
-	Store *sqlite.DB
-	Auth  *auth.Authenticator
-	Clock *clock
+	Store  *sqlite.DB
+	Auth   *auth.Authenticator
+	Tokens *auth.Tokens
+	Clock  *clock
 	// Owner is the secret of the first account's owner key ("*", live).
 	Owner   string
 	Account *pihu.Account
@@ -66,14 +67,18 @@ func newTestServer(tb testing.TB, options ...func(*pihuhttp.Options)) *testServe
 	db.Now = clk.Now
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil))
-	authn := auth.New(db, auth.Options{Now: clk.Now, Logger: logger})
+	// The issuer is the server's own URL, known once it listens.
+	srv := httptest.NewUnstartedServer(nil)
+	tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "http://" + srv.Listener.Addr().String(), Now: clk.Now, Logger: logger})
+	authn := auth.New(db, auth.Options{Now: clk.Now, Logger: logger, Tokens: tokens})
 	opts := pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Now: clk.Now}
 	for _, o := range options {
 		o(&opts)
 	}
-	srv := httptest.NewServer(pihuhttp.New(opts))
+	srv.Config.Handler = pihuhttp.New(opts)
+	srv.Start()
 	tb.Cleanup(srv.Close)
-	ts := &testServer{Server: srv, Store: db, Auth: authn, Clock: clk, logs: logs}
+	ts := &testServer{Server: srv, Store: db, Auth: authn, Tokens: tokens, Clock: clk, logs: logs}
 	ts.Account, ts.Owner = ts.newAccount(tb, "Default")
 	return ts
 }

@@ -18,11 +18,21 @@ const (
 	VerifyRateLimited             = "RATE_LIMITED"
 )
 
+// Kinds of credential POST /v1/auth/verify verifies, told apart by shape.
+const (
+	VerifyKindAPIKey      = "api_key"
+	VerifyKindAccessToken = "access_token"
+)
+
 // VerifyResult is the response of POST /v1/auth/verify. Every field is
 // always present; those that do not apply are null.
 type VerifyResult struct {
-	Valid       bool             `json:"valid"`
-	Code        string           `json:"code"`
+	Valid bool   `json:"valid"`
+	Code  string `json:"code"`
+	// Kind is what was verified: an API key, or an access token (whose
+	// key_id is its parent key's, and whose permissions and expires are
+	// the token's).
+	Kind        string           `json:"kind"`
 	KeyID       *string          `json:"key_id"`
 	AccountID   *string          `json:"account_id"`
 	Environment *string          `json:"environment"` // "live" or "test"
@@ -96,14 +106,24 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		ip = a.Unmap().String()
 	}
 
-	out := VerifyResult{Code: VerifyNotFound}
-	k, err := s.auth.Lookup(r.Context(), *body.Key)
-	if pihu.ErrorCode(err) == pihu.EInvalidAPIKey || err == nil && !visible(caller, k) {
-		writeJSON(w, http.StatusOK, out)
-		return
-	} else if err != nil {
-		s.writeError(w, r, err)
-		return
+	out := VerifyResult{Code: VerifyNotFound, Kind: VerifyKindAPIKey}
+	var k *pihu.Key
+	var err error
+	if pihu.LooksLikeToken(*body.Key) && s.tokens() != nil {
+		out.Kind = VerifyKindAccessToken
+		var done bool
+		if k, done = s.verifyToken(w, r, caller, *body.Key, &out); done {
+			return
+		}
+	} else {
+		k, err = s.auth.Lookup(r.Context(), *body.Key)
+		if pihu.ErrorCode(err) == pihu.EInvalidAPIKey || err == nil && !visible(caller, k) {
+			writeJSON(w, http.StatusOK, out)
+			return
+		} else if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	env := string(k.Environment)
 	out.KeyID, out.AccountID, out.Environment = &k.ID, &k.AccountID, &env
@@ -150,4 +170,35 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	s.auth.CountAllowed(k)
 	out.Valid, out.Code = true, VerifyValid
 	writeJSON(w, http.StatusOK, out)
+}
+
+// verifyToken is the first steps of verify for an access token: NOT_FOUND
+// for a token that is not valid or not the caller's to see, EXPIRED for an
+// expired one; else the key the token authenticates as, its parent
+// restricted by it, for the steps that follow (the parent's revocation or
+// expiry included). done is true when the answer is written.
+func (s *Server) verifyToken(w http.ResponseWriter, r *http.Request, caller *pihu.Key, token string, out *VerifyResult) (k *pihu.Key, done bool) {
+	at, parent, err := s.auth.Token(r.Context(), token, nil)
+	switch code := pihu.ErrorCode(err); {
+	case err == nil:
+		if !visible(caller, parent) {
+			writeJSON(w, http.StatusOK, out)
+			return nil, true
+		}
+		return at.Restrict(parent), false
+	case code == pihu.EExpiredAPIKey && at != nil:
+		if at.AccountID == caller.AccountID && caller.Environment.CanUse(at.Environment) {
+			env, exp := string(at.Environment), timestamp(at.Expires)
+			out.Code, out.KeyID, out.AccountID, out.Environment = VerifyExpired, &at.KeyID, &at.AccountID, &env
+			out.Permissions, out.Expires = at.Permissions.Strings(), &exp
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil, true
+	case code == pihu.EInvalidAPIKey, code == pihu.EExpiredAPIKey:
+		writeJSON(w, http.StatusOK, out)
+		return nil, true
+	default:
+		s.writeError(w, r, err)
+		return nil, true
+	}
 }

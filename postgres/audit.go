@@ -49,5 +49,11 @@ func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.
 	q := accountPage("audit_events", eventColumns, f.AccountID, f.Environment, "",
 		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter},
 		fmt.Sprintf("%q is not the id of one of this account's audit events; give the id of the last event of the previous page.", pihu.MaskSecrets(f.StartingAfter)))
+	if f.Target != "" {
+		// The cursor may be any event of the list's environment: a page
+		// of one key's history continues after an event of another.
+		q.args = append(q.args, f.Target)
+		q.where += fmt.Sprintf(" AND target = $%d", len(q.args))
+	}
 	return listPage(ctx, db, q, scanEvent)
 }

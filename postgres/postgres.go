@@ -72,6 +72,7 @@ const migrateTimeout = 10 * time.Minute
 const (
 	lockMigrate      = 0x70696875 // "pihu"
 	lockFirstAccount = 0x70696876
+	lockSigning      = 0x70696877
 )
 
 // DB is the PostgreSQL store. It is safe for concurrent use, and any number

@@ -281,16 +281,17 @@ func (db *DB) SetPassword(ctx context.Context, accountID, userID, passwordHash s
 	})
 }
 
-// CreateSession stores a session.
-func (db *DB) CreateSession(ctx context.Context, s *pihu.Session) error {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	if _, err := db.pool.Exec(ctx, `INSERT INTO sessions (digest, user_id, account_id, created, last_seen, expires)
-		VALUES ($1, $2, $3, $4, $5, $6)`, s.Digest, s.UserID, s.AccountID,
-		ts(s.Created), ts(s.LastSeen), ts(s.Expires)); err != nil {
-		return wrap("create session", err)
-	}
-	return nil
+// CreateSession stores a session and the events given, in one
+// transaction.
+func (db *DB) CreateSession(ctx context.Context, s *pihu.Session, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "create session", func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (digest, user_id, account_id, created, last_seen, expires)
+			VALUES ($1, $2, $3, $4, $5, $6)`, s.Digest, s.UserID, s.AccountID,
+			ts(s.Created), ts(s.LastSeen), ts(s.Expires)); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
 }
 
 // SessionByDigest returns the session whose id has the given SHA-256.
@@ -323,12 +324,13 @@ func (db *DB) TouchSession(ctx context.Context, digest []byte, at time.Time) err
 	return nil
 }
 
-// DeleteSession deletes a session; an unknown one is not an error.
-func (db *DB) DeleteSession(ctx context.Context, digest []byte) error {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE digest = $1`, digest); err != nil {
-		return wrap("delete session", err)
-	}
-	return nil
+// DeleteSession deletes a session and records the events given, in one
+// transaction; an unknown one is not an error.
+func (db *DB) DeleteSession(ctx context.Context, digest []byte, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "delete session", func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE digest = $1`, digest); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
 }

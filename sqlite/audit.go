@@ -58,5 +58,11 @@ func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.
 		q.cursorWhere += " AND environment = ?"
 		q.cursorArgs = append(q.cursorArgs, string(f.Environment))
 	}
+	if f.Target != "" {
+		// The cursor may be any event of the list's environment: a page
+		// of one key's history continues after an event of another.
+		q.where += " AND target = ?"
+		q.args = append(q.args, f.Target)
+	}
 	return listPage(ctx, db, q, scanEvent)
 }

@@ -269,14 +269,17 @@ func (db *DB) SetPassword(ctx context.Context, accountID, userID, passwordHash s
 	})
 }
 
-// CreateSession stores a session.
-func (db *DB) CreateSession(ctx context.Context, s *pihu.Session) error {
-	if _, err := db.db.ExecContext(ctx, `INSERT INTO sessions (digest, user_id, account_id, created, last_seen, expires)
+// CreateSession stores a session and the events given, in one
+// transaction.
+func (db *DB) CreateSession(ctx context.Context, s *pihu.Session, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "create session", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (digest, user_id, account_id, created, last_seen, expires)
 		VALUES (?, ?, ?, ?, ?, ?)`, s.Digest, s.UserID, s.AccountID,
-		unixTime(pihu.Timestamp(s.Created)), unixTime(pihu.Timestamp(s.LastSeen)), unixTime(pihu.Timestamp(s.Expires))); err != nil {
-		return fmt.Errorf("sqlite: create session: %w", err)
-	}
-	return nil
+			unixTime(pihu.Timestamp(s.Created)), unixTime(pihu.Timestamp(s.LastSeen)), unixTime(pihu.Timestamp(s.Expires))); err != nil {
+			return fmt.Errorf("sqlite: create session: %w", err)
+		}
+		return insertEvents(ctx, tx, events)
+	})
 }
 
 // SessionByDigest returns the session whose id has the given SHA-256.
@@ -307,10 +310,13 @@ func (db *DB) TouchSession(ctx context.Context, digest []byte, at time.Time) err
 	return nil
 }
 
-// DeleteSession deletes a session; an unknown one is not an error.
-func (db *DB) DeleteSession(ctx context.Context, digest []byte) error {
-	if _, err := db.db.ExecContext(ctx, `DELETE FROM sessions WHERE digest = ?`, digest); err != nil {
-		return fmt.Errorf("sqlite: delete session: %w", err)
-	}
-	return nil
+// DeleteSession deletes a session and records the events given, in one
+// transaction; an unknown one is not an error.
+func (db *DB) DeleteSession(ctx context.Context, digest []byte, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "delete session", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE digest = ?`, digest); err != nil {
+			return fmt.Errorf("sqlite: delete session: %w", err)
+		}
+		return insertEvents(ctx, tx, events)
+	})
 }

@@ -180,6 +180,52 @@ func testAuditListOnlyOwnAccount(t *testing.T, s pihu.Store) {
 	}
 }
 
+func testAuditListTargetFilter(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	var one, two []*pihu.AuditEvent
+	for i := range 4 {
+		k := newKey(t, a.ID, readKey(fmt.Sprint("Key ", i)), epoch)
+		ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "127.0.0.1", k, epoch)
+		if err := s.CreateKey(t.Context(), k, ev); err != nil {
+			t.Fatalf("CreateKey: %v", err)
+		}
+		_, err := s.RevokeKey(t.Context(), a.ID, k.ID, epoch, pihu.NewAuditEvent(pihu.ActionKeyRevoked, owner.ID, "127.0.0.1", k, epoch))
+		if err != nil {
+			t.Fatalf("RevokeKey: %v", err)
+		}
+		events, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Target: k.ID, Limit: 10})
+		if i == 1 {
+			one = events
+		}
+		if i == 2 {
+			two = events
+		}
+	}
+	for _, events := range [][]*pihu.AuditEvent{one, two} {
+		if len(events) != 2 || events[0].Action != pihu.ActionKeyRevoked || events[1].Action != pihu.ActionKeyCreated || events[0].Target != events[1].Target {
+			t.Fatalf("one key's history: got %v, want its revocation then its creation", events)
+		}
+	}
+	if one[0].Target == two[0].Target {
+		t.Fatalf("two keys' histories are the same: %v", one)
+	}
+	// Paging one key's history.
+	got, more := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Target: one[0].Target, Limit: 1})
+	if len(got) != 1 || !more || got[0].ID != one[0].ID {
+		t.Fatalf("first page: got %v (more %v), want %s and more", got, more, one[0].ID)
+	}
+	got, more = mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Target: one[0].Target, Limit: 1, StartingAfter: got[0].ID})
+	checkEvents(t, got, one[1:])
+	if more {
+		t.Errorf("second page: more is true, want false")
+	}
+	// An unknown target has no history.
+	got, _ = mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Target: pihu.NewID(pihu.PrefixKey), Limit: 10})
+	if len(got) != 0 {
+		t.Errorf("unknown target: got %d events, want none", len(got))
+	}
+}
+
 func mustListEvents(tb testing.TB, s pihu.Store, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool) {
 	tb.Helper()
 	events, hasMore, err := s.ListAuditEvents(tb.Context(), f)

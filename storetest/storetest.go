@@ -95,10 +95,12 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "ListPagination", testAuditListPagination)
 		run(t, "ListEnvironmentFilter", testAuditListEnvironmentFilter)
 		run(t, "ListOnlyOwnAccount", testAuditListOnlyOwnAccount)
+		run(t, "ListTargetFilter", testAuditListTargetFilter)
 		run(t, "ListStartingAfterOtherEnvironment", testAuditListStartingAfterOtherEnvironment)
 	})
 	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, run) })
 	t.Run("Usage", func(t *testing.T) { runUsage(t, run) })
+	t.Run("SigningKeys", func(t *testing.T) { runSigningKeys(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,

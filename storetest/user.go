@@ -21,6 +21,7 @@ func runUsers(t *testing.T, run runFunc) {
 	run(t, "UseLinkEmailTaken", testUsersUseLinkEmailTaken)
 	run(t, "UseLinkConcurrent", testUsersUseLinkConcurrent)
 	run(t, "Sessions", testUsersSessions)
+	run(t, "SessionEvents", testUsersSessionEvents)
 	run(t, "SetPasswordSignsOut", testUsersSetPasswordSignsOut)
 }
 
@@ -287,6 +288,33 @@ func testUsersSessions(t *testing.T, s pihu.Store) {
 	if err := s.DeleteSession(t.Context(), sess.Digest); err != nil {
 		t.Errorf("DeleteSession of an unknown session: %v", err)
 	}
+}
+
+// A sign-in and a sign-out are in the audit log exactly when the session
+// starts and ends.
+func testUsersSessionEvents(t *testing.T, s pihu.Store) {
+	a, u := mustSignUp(t, s, "ada@example.com")
+	sess := &pihu.Session{Digest: bytes.Repeat([]byte{8}, 32), UserID: u.ID, AccountID: a.ID,
+		Created: epoch, LastSeen: epoch, Expires: epoch.Add(time.Hour)}
+	login := pihu.NewUserEvent(pihu.ActionUserLogin, u.ID, "127.0.0.1", u, epoch)
+	if err := s.CreateSession(t.Context(), sess, login); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	// The same session again is refused, and its event is not recorded.
+	again := pihu.NewUserEvent(pihu.ActionUserLogin, u.ID, "127.0.0.1", u, epoch)
+	if err := s.CreateSession(t.Context(), sess, again); err == nil {
+		t.Fatalf("CreateSession of a session already stored: no error")
+	}
+	logout := pihu.NewUserEvent(pihu.ActionUserLogout, u.ID, "127.0.0.1", u, epoch)
+	if err := s.DeleteSession(t.Context(), sess.Digest, logout); err != nil {
+		t.Fatalf("DeleteSession: %v", err)
+	}
+	events, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Target: u.ID, Limit: 10})
+	if len(events) != 3 || events[0].ID != logout.ID || events[1].ID != login.ID || events[2].Action != pihu.ActionUserSignedUp {
+		t.Fatalf("events: got %v, want the sign-out, the sign-in and the sign-up", events)
+	}
+	checkEvent(t, events[0], logout)
+	checkEvent(t, events[1], login)
 }
 
 func testUsersSetPasswordSignsOut(t *testing.T, s pihu.Store) {

@@ -111,6 +111,9 @@ func TestAccountsRecover(t *testing.T) {
 	}
 	var gotEvents []string
 	for _, ev := range events {
+		if strings.HasPrefix(ev["action"].(string), "user.") { // the first start's owner user
+			continue
+		}
 		gotEvents = append(gotEvents, fmt.Sprint(ev["action"], " ", ev["actor"], " ", ev["target"]))
 	}
 	if fmt.Sprint(gotEvents) != fmt.Sprint(want) {

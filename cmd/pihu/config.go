@@ -47,6 +47,12 @@ type Config struct {
 	// only with it: --trusted-proxies, PIHU_TRUSTED_PROXIES, default
 	// empty.
 	TrustedProxies string
+	// Issuer is the "iss" of the access tokens serve mints, and the base
+	// of the URLs its discovery document gives: the server's public URL,
+	// as clients and verifiers reach it (https://auth.example.com).
+	// --issuer, PIHU_ISSUER, default http:// and the address serve
+	// listens on.
+	Issuer string
 	// LogFormat is "text" or "json": --log-format, PIHU_LOG_FORMAT,
 	// default text.
 	LogFormat string

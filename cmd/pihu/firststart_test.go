@@ -14,9 +14,13 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/sqlite"
+	"github.com/pihu-ai/pihu/web"
 )
 
-var secretShape = regexp.MustCompile(`ph_live_[0-9A-Za-z]{40,}`)
+var (
+	secretShape    = regexp.MustCompile(`ph_live_[0-9A-Za-z]{40,}`)
+	setupLinkShape = regexp.MustCompile(`http://\S+/setup\?token=\S+`)
+)
 
 // firstStartTest is a first start on an empty database in a folder of its
 // own, with stderr (prints and log) in a buffer.
@@ -37,7 +41,7 @@ func newFirstStart(t *testing.T, terminal bool) *firstStartTest {
 	var stderr bytes.Buffer
 	return &firstStartTest{
 		firstStart: firstStart{
-			Dashboard: "http://127.0.0.1:8080/", KeyFile: ownerKeyFile("sqlite:" + path),
+			Dashboard: "http://127.0.0.1:8080/", KeyFile: ownerKeyFile("sqlite:" + path), SetupFile: setupLinkFile("sqlite:" + path),
 			Terminal: terminal, Stderr: &stderr, Logger: slog.New(slog.NewTextHandler(&stderr, nil)),
 		},
 		store: db, stderr: &stderr,
@@ -60,12 +64,45 @@ func (f *firstStartTest) checkOwner(t *testing.T, secret string) {
 	if n, _ := f.store.CountAccounts(t.Context()); n != 1 {
 		t.Errorf("accounts: got %d, want 1", n)
 	}
-	events, _, err := f.store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: a.ID, Limit: 10})
+	events, _, err := f.store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: a.ID, Target: k.ID, Limit: 10})
 	if err != nil || len(events) != 1 {
 		t.Fatalf("audit events: got %v (%v), want one", events, err)
 	}
 	if ev := events[0]; ev.Action != pihu.ActionKeyCreated || ev.Actor != pihu.ActorOperator || ev.Target != k.ID || ev.IP != "" {
 		t.Errorf("audit event: got %+v, want api_key.created of %s by the operator", ev, k.ID)
+	}
+}
+
+// checkSetupLink checks that link is the setup link of the one account's
+// owner user, who has no email nor password yet: using it sets them, once.
+func (f *firstStartTest) checkSetupLink(t *testing.T, link string) {
+	t.Helper()
+	prefix := strings.TrimSuffix(f.Dashboard, "/") + "/setup?token="
+	if !strings.HasPrefix(link, prefix) {
+		t.Fatalf("setup link: got %q, want %s…", link, prefix)
+	}
+	list, err := f.store.ListAccounts(t.Context(), time.Now())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("accounts: %v, %v", list, err)
+	}
+	users, err := f.store.ListUsers(t.Context(), list[0].ID)
+	if err != nil || len(users) != 1 {
+		t.Fatalf("users: got %v (%v), want the owner", users, err)
+	}
+	if u := users[0]; u.Role != pihu.RoleOwner || u.Email != "" || u.PasswordHash != "" {
+		t.Errorf("owner user: got %+v, want an owner without email nor password", u)
+	}
+	events, _, _ := f.store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: list[0].ID, Target: users[0].ID, Limit: 10})
+	if len(events) != 1 || events[0].Action != pihu.ActionUserInvited || events[0].Actor != pihu.ActorOperator {
+		t.Errorf("events of the owner user: got %v, want its invitation by the operator", events)
+	}
+	token := strings.TrimPrefix(link, prefix)
+	u, err := f.store.UseLink(t.Context(), web.LinkDigest(token), "ops@example.com", "$argon2id$hash", time.Now().Add(23*time.Hour))
+	if err != nil || u.ID != users[0].ID || u.Email != "ops@example.com" {
+		t.Fatalf("using the setup link: got %+v, %v", u, err)
+	}
+	if _, err := f.store.UseLink(t.Context(), web.LinkDigest(token), "", "$argon2id$hash", time.Now()); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("using the setup link twice: got %v, want not_found", err)
 	}
 }
 
@@ -78,6 +115,24 @@ func (f *firstStartTest) keyFiles(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// readSecretFile checks that path is readable only by its owner and returns
+// the line it holds.
+func readSecretFile(t *testing.T, path string) string {
+	t.Helper()
+	info, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode() != 0o600 {
+		t.Errorf("%s: mode got %v, want -rw------- (0600)", filepath.Base(path), info.Mode())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(string(b), "\n")
 }
 
 // readKeyFile checks that path is readable only by its owner and holds one
@@ -122,6 +177,11 @@ func TestFirstStart(t *testing.T) {
 			t.Fatalf("want the key and the dashboard's address:\n%s", out)
 		}
 		f.checkOwner(t, secret)
+		link := setupLinkShape.FindString(out)
+		if link == "" || !strings.Contains(out, "\n"+link+"\n") || strings.Count(out, "token=") != 1 {
+			t.Fatalf("want the setup link once, alone on its line:\n%s", out)
+		}
+		f.checkSetupLink(t, link)
 		if files := f.keyFiles(t); len(files) != 0 {
 			t.Errorf("key files on a terminal: got %v, want none", files)
 		}
@@ -143,6 +203,13 @@ func TestFirstStart(t *testing.T) {
 			t.Fatalf("key files: got %v, want %s only", files, f.KeyFile)
 		}
 		f.checkOwner(t, readKeyFile(t, f.KeyFile))
+		if strings.Contains(out, "token=") {
+			t.Fatalf("the setup link is on stderr:\n%s", out)
+		}
+		if !strings.Contains(out, "setup_link_file="+f.SetupFile) {
+			t.Errorf("want the setup link file's path in the log:\n%s", out)
+		}
+		f.checkSetupLink(t, readSecretFile(t, f.SetupFile))
 	})
 
 	// With the default database, a path relative to the working folder,
@@ -223,6 +290,9 @@ func TestFirstStart(t *testing.T) {
 		}
 		if f.stderr.Len() != 0 || len(f.keyFiles(t)) != 0 {
 			t.Errorf("the loser printed %q and left %v, want nothing", f.stderr.String(), f.keyFiles(t))
+		}
+		if links, _ := filepath.Glob(f.SetupFile + "*"); len(links) != 0 {
+			t.Errorf("the loser left setup links %v", links)
 		}
 		if n, _ := f.store.CountAccounts(t.Context()); n != 1 {
 			t.Errorf("accounts: got %d, want the winner's only", n)

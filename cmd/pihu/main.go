@@ -5,6 +5,7 @@
 //	pihu accounts list                 list the accounts, with their key counts
 //	pihu accounts recover ACCOUNT_ID   give an account a new owner key
 //	pihu keys list|create|get|…        manage API keys through the API
+//	pihu signing-keys list|rotate      the keys that sign access tokens
 //	pihu migrate                       apply the database schema
 //	pihu scan [--revoke] [PATH…]       find (and revoke) leaked keys in files
 //	pihu version                       print the version
@@ -47,12 +48,13 @@ const usage = `pihu: the Pihu.ai API authentication service
 
 Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
-             [--failed-auth-limit N/m]
+             [--failed-auth-limit N/m] [--issuer URL]
              [--trusted-proxy-header NAME --trusted-proxies CIDR,…]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
   pihu keys list|create|get|revoke|rotate …  (run "pihu keys help"; uses PIHU_API_KEY, PIHU_API_URL)
+  pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
   pihu scan [--revoke] [--json] [--allow-skipped] [PATH…]
                                           find leaked keys (exit 1 found, 0 none, 2 error or files skipped)
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAccounts(ctx, rest, stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, rest, stdout, stderr)
+	case "signing-keys":
+		err = runSigningKeys(ctx, rest, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr)
 	case "scan":

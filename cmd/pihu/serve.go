@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/ratelimit"
 	"github.com/pihu-ai/pihu/sqlite"
+	"github.com/pihu-ai/pihu/web"
 	"golang.org/x/term"
 )
 
@@ -37,6 +39,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", env("PIHU_FAILED_AUTH_LIMIT", "30/m"), "failed authentications allowed per client address: N/s, N/m or N/h (PIHU_FAILED_AUTH_LIMIT)")
 	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; believed only from --trusted-proxies; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PIHU_TRUSTED_PROXIES", ""), "comma-separated addresses and CIDR ranges of your proxies, e.g. 10.0.0.0/8; only requests from them may set --trusted-proxy-header (PIHU_TRUSTED_PROXIES)")
+	fs.StringVar(&c.Issuer, "issuer", env("PIHU_ISSUER", ""), "the public URL of this server, the \"iss\" of its access tokens, e.g. https://auth.example.com; empty: http:// and the address it listens on (PIHU_ISSUER)")
 	fs.StringVar(&c.LogFormat, "log-format", env("PIHU_LOG_FORMAT", "text"), "log format: text or json (PIHU_LOG_FORMAT)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -65,6 +68,9 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	if err := checkIssuer(c.Issuer); err != nil {
+		return err
+	}
 	store, err := openStore(ctx, c.Database)
 	if err != nil {
 		return err
@@ -82,7 +88,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	first := firstStart{
-		Dashboard: url, KeyFile: ownerKeyFile(c.Database),
+		Dashboard: url, KeyFile: ownerKeyFile(c.Database), SetupFile: setupLinkFile(c.Database),
 		Terminal: isTerminal(stderr), Stderr: stderr, Logger: logger,
 	}
 	if err := first.run(ctx, store); err != nil {
@@ -90,16 +96,33 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		return err
 	}
 
-	authn := auth.New(store, auth.Options{Logger: logger})
+	issuer := c.Issuer
+	if issuer == "" {
+		issuer = strings.TrimSuffix(url, "/")
+	}
+	tokens := auth.NewTokens(store, auth.TokenOptions{Issuer: issuer, Logger: logger})
+	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens})
+	// One limiter for the API and the dashboard: an address guessing
+	// keys and passwords spends one budget of each kind, wherever it
+	// guesses.
+	limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	dashboard, err := web.New(web.Options{
+		Store: store, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var flushing sync.WaitGroup
 	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
 
 	srv := &http.Server{
 		Handler: pihuhttp.New(pihuhttp.Options{
-			Store: store, Auth: authn, Logger: logger,
+			Store: store, Auth: authn, Logger: logger, Limiter: limiter,
 			DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 			TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
+			Dashboard: dashboard,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -109,7 +132,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "url", url, "version", buildVersion())
+	logger.Info("listening", "addr", ln.Addr().String(), "url", url, "issuer", issuer, "version", buildVersion())
 
 	select {
 	case err = <-served:
@@ -128,16 +151,21 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	return err
 }
 
-// firstStart creates the account "Default" and its owner key on an empty
-// database, and hands the key to the operator without it landing in a log:
-// on a terminal it prints the key once, on a line of its own; otherwise
-// (stderr captured by systemd, Docker, a CI job…) it writes the key to a
-// new file only its owner can read, and logs the file's path.
+// firstStart creates the account "Default", its owner key and its owner
+// user on an empty database, and hands the key and the user's setup link
+// (where the owner sets an email and a password for the dashboard, once,
+// within 24 hours) to the operator without either landing in a log: on a
+// terminal it prints them once, each on a line of its own; otherwise
+// (stderr captured by systemd, Docker, a CI job…) it writes each to a new
+// file only its owner can read, and logs the files' paths.
 type firstStart struct {
 	// Dashboard is the address the first start tells the operator to open.
 	Dashboard string
 	// KeyFile is where the key goes when stderr is not a terminal.
 	KeyFile string
+	// SetupFile is where the setup link goes when stderr is not a
+	// terminal.
+	SetupFile string
 	// Terminal is whether stderr is a terminal, where a person reads it.
 	Terminal bool
 	// Stderr is where the key is printed on a terminal.
@@ -155,45 +183,90 @@ func (f *firstStart) run(ctx context.Context, store pihu.Store) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	a, k, secret, ev, err := newAccount("Default", time.Now())
+	now := time.Now()
+	a, k, secret, ev, err := newAccount("Default", now)
 	if err != nil {
 		return err
 	}
+	owner, link, token := newSetupLink(a, now)
+	setupURL := strings.TrimSuffix(f.Dashboard, "/") + web.SetupPath(token)
 	if f.Terminal {
 		created, err := store.CreateFirstAccount(ctx, a, k, ev)
 		if err != nil || !created {
 			return err
 		}
-		fmt.Fprintf(f.Stderr, "\nCreated the account %q (%s) and its owner API key, shown only this once:\n\n%s\n\nKeep it secret. Dashboard: %s\n\n", a.Name, a.ID, secret, f.Dashboard)
+		if err := createOwner(ctx, store, owner, link); err != nil {
+			return err
+		}
+		fmt.Fprintf(f.Stderr, "\nCreated the account %q (%s) and its owner API key, shown only this once:\n\n%s\n\nKeep it secret. Dashboard: %s\n", a.Name, a.ID, secret, f.Dashboard)
+		fmt.Fprintf(f.Stderr, "\nSet the dashboard owner's email and password at this link, which works once, for 24 hours:\n\n%s\n\n", setupURL)
 		return nil
 	}
 
-	// The key is on disk before the account is committed, so that it
-	// cannot be lost between the two; it is removed if this server did
-	// not create the account.
+	// The key and the link are on disk before the account is committed,
+	// so that they cannot be lost between the two; they are removed if
+	// this server did not create the account.
 	tmp, err := writeKeyFile(f.KeyFile, secret)
 	if err != nil {
 		return fmt.Errorf("writing the owner API key beside the database: %w", err)
 	}
+	linkTmp, err := writeKeyFile(f.SetupFile, setupURL)
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing the setup link beside the database: %w", err)
+	}
 	created, err := store.CreateFirstAccount(ctx, a, k, ev)
 	if err != nil || !created {
 		os.Remove(tmp)
+		os.Remove(linkTmp)
 		return err
 	}
-	path := tmp
-	// A hard link gives the file its final name only if that name is
-	// free: a file already there (a stale key, or anything an attacker
-	// put there) is never replaced nor written through.
-	if os.Link(tmp, f.KeyFile) == nil {
+	path := placeFile(tmp, f.KeyFile)
+	if err := createOwner(ctx, store, owner, link); err != nil {
+		os.Remove(linkTmp)
+		return err
+	}
+	linkPath := placeFile(linkTmp, f.SetupFile)
+	f.Logger.Warn(fmt.Sprintf("created the account %q; its owner API key is in owner_key_file and the dashboard's setup link in setup_link_file, readable only by this user: read them, keep them secret, then delete the files", a.Name),
+		"account", a.ID, "owner_key_file", path, "setup_link_file", linkPath, "dashboard", f.Dashboard)
+	return nil
+}
+
+// placeFile gives the file tmp its final name, path, if that name is free,
+// and returns the file's absolute name. A hard link gives the name only if
+// it is free: a file already there (a stale key, or anything an attacker
+// put there) is never replaced nor written through; the file then keeps
+// its temporary name.
+func placeFile(tmp, path string) string {
+	name := tmp
+	if os.Link(tmp, path) == nil {
 		os.Remove(tmp)
-		path = f.KeyFile
+		name = path
 	}
 	// The log names the file wherever the server was started from.
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
+	if abs, err := filepath.Abs(name); err == nil {
+		name = abs
 	}
-	f.Logger.Warn(fmt.Sprintf("created the account %q; its owner API key is in owner_key_file, readable only by this user: read it, keep it secret, then delete the file", a.Name),
-		"account", a.ID, "owner_key_file", path, "dashboard", f.Dashboard)
+	return name
+}
+
+// newSetupLink builds the owner user of the first start's account a, with
+// no email nor password yet, and its setup link, valid for
+// web.LinkLifetime; it returns the link's token, which is not stored.
+func newSetupLink(a *pihu.Account, now time.Time) (*pihu.User, *pihu.Link, string) {
+	now = pihu.Timestamp(now)
+	u := &pihu.User{ID: pihu.NewID(pihu.PrefixUser), AccountID: a.ID, Role: pihu.RoleOwner, Created: now}
+	token, digest := web.NewLinkToken(u)
+	return u, &pihu.Link{Digest: digest, UserID: u.ID, AccountID: a.ID, Purpose: pihu.LinkSetup, Created: now, Expires: now.Add(web.LinkLifetime)}, token
+}
+
+// createOwner stores the first start's owner user and its setup link, an
+// event by the operator recording it.
+func createOwner(ctx context.Context, store pihu.Store, u *pihu.User, link *pihu.Link) error {
+	ev := pihu.NewUserEvent(pihu.ActionUserInvited, pihu.ActorOperator, "", u, u.Created)
+	if err := store.CreateUser(ctx, u, link, ev); err != nil {
+		return fmt.Errorf("creating the dashboard's owner user: %w", err)
+	}
 	return nil
 }
 
@@ -227,6 +300,16 @@ func ownerKeyFile(databaseURL string) string {
 		return path + ".owner-key"
 	}
 	return "pihu.owner-key"
+}
+
+// setupLinkFile is the file the first start writes the dashboard's setup
+// link to when stderr is not a terminal: pihu.db.setup-link beside
+// pihu.db.
+func setupLinkFile(databaseURL string) string {
+	if path, ok := sqlite.ParseURL(databaseURL); ok {
+		return path + ".setup-link"
+	}
+	return "pihu.setup-link"
 }
 
 // isTerminal reports whether w is a terminal.
@@ -281,4 +364,18 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkIssuer checks --issuer: empty, or an absolute http or https URL
+// with a host and no query or fragment (RFC 8414 §2), since verifiers
+// compare it exactly and build the discovery URLs from it.
+func checkIssuer(issuer string) error {
+	if issuer == "" {
+		return nil
+	}
+	u, err := neturl.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return usageError{fmt.Sprintf("--issuer %q: give the server's public URL, such as https://auth.example.com (http or https, no query or fragment)", issuer)}
+	}
+	return nil
 }

@@ -1,0 +1,486 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/ratelimit"
+)
+
+// Warnings on the keys page: a key this old should be rotated, and one
+// this close to its expiry soon stops working.
+const (
+	oldKeyAge    = 90 * 24 * time.Hour
+	expiringSoon = 7 * 24 * time.Hour
+)
+
+// keyRow is a key as the keys page lists it.
+type keyRow struct {
+	*pihu.Key
+	// Warning is why the key needs attention, if it does.
+	Warning string
+	Expired bool
+}
+
+func (h *Handler) keyRow(k *pihu.Key) keyRow {
+	now := h.now()
+	row := keyRow{Key: k}
+	switch {
+	case k.Expires != nil && !now.Before(*k.Expires):
+		row.Expired, row.Warning = true, "Expired"
+	case k.Expires != nil && k.Expires.Sub(now) <= expiringSoon:
+		row.Warning = "Expires within 7 days"
+	case now.Sub(k.Created) >= oldKeyAge:
+		row.Warning = "Over 90 days old: rotate it"
+	}
+	return row
+}
+
+type keysData struct {
+	Env       pihu.Environment
+	Keys      []keyRow
+	HasMore   bool
+	Next      string
+	CanManage bool
+	Notice    string
+}
+
+// keysPage lists the account's keys of one environment, live or test, as
+// Stripe's test-mode switch does; never their secrets.
+func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
+	v := view{Title: "API keys", Me: s.user, Account: s.account, Nav: "keys"}
+	q := r.URL.Query()
+	env, ok := parseEnv(q.Get("env"))
+	if !ok {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The environment must be live or test.")
+		return
+	}
+	keys, more, err := h.store.ListKeys(r.Context(), pihu.KeyFilter{
+		AccountID: s.account.ID, Environment: env, Limit: 25, StartingAfter: q.Get("starting_after"),
+	})
+	if pihu.ErrorCode(err) == pihu.EParameterInvalid {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", pihu.ErrorMessage(err))
+		return
+	}
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	d := keysData{Env: env, HasMore: more, CanManage: s.user.Role.CanManageKeys()}
+	for _, k := range keys {
+		d.Keys = append(d.Keys, h.keyRow(k))
+	}
+	if more {
+		d.Next = keys[len(keys)-1].ID
+	}
+	if id := q.Get("revoked"); strings.HasPrefix(id, pihu.PrefixKey) && len(id) < 64 {
+		d.Notice = "The key " + id + " was revoked: the API refuses it from now on."
+	}
+	v.Data = d
+	h.render(w, r, http.StatusOK, "keys", v)
+}
+
+// parseEnv reads the environment of a page: live (the default) or test.
+func parseEnv(s string) (pihu.Environment, bool) {
+	switch s {
+	case "", "live":
+		return pihu.Live, true
+	case "test":
+		return pihu.Test, true
+	}
+	return "", false
+}
+
+// keyFormData is the create form.
+type keyFormData struct {
+	Form        *form
+	Permissions []string
+}
+
+// permissionChoices are the create form's boxes: every permission of the
+// catalogue, and "*".
+func permissionChoices() []string {
+	out := []string{string(pihu.Wildcard)}
+	for _, p := range pihu.Catalogue {
+		out = append(out, string(p))
+	}
+	return out
+}
+
+func (h *Handler) newKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
+	f := newForm(nil)
+	env, ok := parseEnv(r.URL.Query().Get("env"))
+	if !ok {
+		env = pihu.Live
+	}
+	f.Values.Set("environment", string(env))
+	h.render(w, r, http.StatusOK, "key_new", view{Title: "Create an API key", Me: s.user, Account: s.account, Nav: "keys",
+		Data: keyFormData{Form: f, Permissions: permissionChoices()}})
+}
+
+// keyFields are the create form's fields, by the API's names.
+var keyFields = []string{"name", "permissions", "expiration", "environment", "allowed_ips", "rate_limit"}
+
+// createKey creates a key as POST /v1/auth/api-keys does, with the
+// account's authority (no creator key: CreatedBy is empty, the event's
+// actor is the user), and shows its secret once, on this response only.
+func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) {
+	v := view{Title: "Create an API key", Me: s.user, Account: s.account, Nav: "keys"}
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	f := newForm(r)
+	fail := func() {
+		v.Data = keyFormData{Form: f, Permissions: permissionChoices()}
+		h.render(w, r, http.StatusBadRequest, "key_new", v)
+	}
+	pf := r.PostForm
+	req := pihu.KeyRequest{
+		Name:        strings.TrimSpace(pf.Get("name")),
+		Expiration:  strings.TrimSpace(pf.Get("expiration")),
+		Environment: pihu.Environment(pf.Get("environment")),
+		AllowedIPs:  splitList(pf.Get("allowed_ips")),
+	}
+	if ps := pf["permissions"]; len(ps) > 0 {
+		for _, p := range ps {
+			req.Permissions = append(req.Permissions, pihu.Permission(p))
+		}
+	}
+	// Each field is checked on its own first, so that the form shows
+	// every mistake at once; NewKey then checks them all again, as the
+	// API does.
+	f.Fail(pihu.ValidateKeyName(req.Name), keyFields...)
+	if req.Permissions == nil {
+		f.Errors["permissions"] = "Choose at least one permission."
+	} else {
+		f.Fail(req.Permissions.Validate(), keyFields...)
+	}
+	if req.Expiration != "" {
+		_, err := pihu.ParseExpiration(req.Expiration)
+		f.Fail(err, keyFields...)
+	}
+	if !req.Environment.Valid() {
+		f.Errors["environment"] = "Choose live or test."
+	}
+	if req.AllowedIPs != nil {
+		_, err := pihu.ParseAllowedIPs(req.AllowedIPs)
+		f.Fail(err, keyFields...)
+	}
+	var limit string
+	if raw := strings.TrimSpace(pf.Get("rate_limit")); raw != "" {
+		l, err := ratelimit.ParseLimit(raw, "rate_limit")
+		if !f.Fail(err, keyFields...) {
+			limit = l.String()
+		}
+	}
+	if len(f.Errors) > 0 || f.Message != "" {
+		fail()
+		return
+	}
+	k, secret, err := pihu.NewKey(s.account.ID, req, nil, h.now())
+	if err != nil {
+		if !f.Fail(err, keyFields...) {
+			h.internalError(w, r, err)
+			return
+		}
+		fail()
+		return
+	}
+	k.RateLimit = limit
+	ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, s.user.ID, h.clientIP(r), k, k.Created)
+	if err := h.store.CreateKey(r.Context(), k, ev); err != nil {
+		if !f.Fail(err, keyFields...) {
+			h.internalError(w, r, err)
+			return
+		}
+		fail()
+		return
+	}
+	v.Title = "API key created"
+	v.Data = keyCreatedData{Key: h.keyRow(k), Secret: secret}
+	h.render(w, r, http.StatusOK, "key_created", v)
+}
+
+// splitList reads a list typed one item a line or separated by commas;
+// nil if it holds none.
+func splitList(s string) []string {
+	out := strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == '\n' || c == '\r' || c == ' ' || c == '\t' })
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// keyCreatedData is the page that shows a new key's secret, once.
+type keyCreatedData struct {
+	Key    keyRow
+	Secret string
+	// Old is the key a rotation replaced, and OldEnds when it stops
+	// working.
+	Old     *pihu.Key
+	OldEnds *time.Time
+}
+
+// eventRow is an audit event as pages show it: its actor and target by
+// name where the account knows them.
+type eventRow struct {
+	*pihu.AuditEvent
+	ActorName  string
+	TargetName string
+	TargetLink string
+}
+
+// eventRows names the actors and targets of events: users by email, keys
+// by name.
+func (h *Handler) eventRows(r *http.Request, accountID string, events []*pihu.AuditEvent) ([]eventRow, error) {
+	users, err := h.store.ListUsers(r.Context(), accountID)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string)
+	for _, u := range users {
+		names[u.ID] = u.Email
+		if u.Email == "" {
+			names[u.ID] = "owner (not set up yet)"
+		}
+	}
+	keys := make(map[string]*pihu.Key)
+	keyName := func(id string) string {
+		if !strings.HasPrefix(id, pihu.PrefixKey) {
+			return ""
+		}
+		k, ok := keys[id]
+		if !ok {
+			k, _ = h.store.Key(r.Context(), accountID, id)
+			keys[id] = k
+		}
+		if k == nil {
+			return ""
+		}
+		return k.Name
+	}
+	out := make([]eventRow, 0, len(events))
+	for _, ev := range events {
+		row := eventRow{AuditEvent: ev, ActorName: names[ev.Actor], TargetName: names[ev.Target]}
+		if row.ActorName == "" {
+			row.ActorName = keyName(ev.Actor)
+		}
+		if strings.HasPrefix(ev.Target, pihu.PrefixKey) {
+			row.TargetName = keyName(ev.Target)
+			row.TargetLink = "/keys/" + ev.Target
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+type keyData struct {
+	Key       keyRow
+	Events    []eventRow
+	MoreEvent bool
+	Hourly    *chart
+	Daily     *chart
+	NoUsage   bool
+	CanManage bool
+}
+
+// keyPage shows one key: its details, its history and its usage. Another
+// account's key, or an unknown id, is a 404.
+func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
+	k, ok := h.findKey(w, r, s, true)
+	if !ok {
+		return
+	}
+	events, more, err := h.store.ListAuditEvents(r.Context(), pihu.AuditFilter{AccountID: s.account.ID, Target: k.ID, Limit: 20})
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	rows, err := h.eventRows(r, s.account.ID, events)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	d := keyData{Key: h.keyRow(k), Events: rows, MoreEvent: more, CanManage: s.user.Role.CanManageKeys() && k.Revoked == nil}
+	if h.usage == nil {
+		d.NoUsage = true
+	} else {
+		now := h.now().UTC()
+		from, to := usageWindow(now)
+		counts, err := h.usage.Usage(r.Context(), s.account.ID, k.ID, from, to)
+		if err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		d.Hourly, d.Daily = hourlyChart(counts, now), dailyChart(counts, now)
+	}
+	h.render(w, r, http.StatusOK, "key", view{Title: k.Name, Me: s.user, Account: s.account, Nav: "keys", Data: d})
+}
+
+// findKey returns the key of the path's {id} in the visitor's account
+// (revoked keys too if withRevoked), or answers 404 and returns false.
+func (h *Handler) findKey(w http.ResponseWriter, r *http.Request, s *session, withRevoked bool) (*pihu.Key, bool) {
+	k, err := h.store.Key(r.Context(), s.account.ID, r.PathValue("id"))
+	if err == nil && k.Revoked != nil && !withRevoked {
+		err = pihu.Errorf(pihu.ENotFound, "revoked")
+	}
+	if pihu.ErrorCode(err) == pihu.ENotFound {
+		h.errorPage(w, r, s, http.StatusNotFound, "Key not found", "This account has no key with this id, or it has been revoked.")
+		return nil, false
+	}
+	if err != nil {
+		h.internalError(w, r, err)
+		return nil, false
+	}
+	return k, true
+}
+
+type revokeData struct {
+	Key keyRow
+}
+
+func (h *Handler) revokePage(w http.ResponseWriter, r *http.Request, s *session) {
+	k, ok := h.findKey(w, r, s, false)
+	if !ok {
+		return
+	}
+	h.render(w, r, http.StatusOK, "key_revoke", view{Title: "Revoke " + k.Name, Me: s.user, Account: s.account, Nav: "keys", Data: revokeData{Key: h.keyRow(k)}})
+}
+
+// revokeKey revokes a key (and with cascade every key it created) through
+// the store's one transaction, as DELETE /v1/auth/api-keys/{id} does, and
+// drops each from the API's cache, so that the API refuses them on their
+// next request.
+func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	k, ok := h.findKey(w, r, s, false)
+	if !ok {
+		return
+	}
+	now, ip := h.now(), h.clientIP(r)
+	owner := ownerCreator(s.account.ID)
+	revoked, err := h.store.RevokeKeys(r.Context(), pihu.Revocation{
+		AccountID: s.account.ID, ID: k.ID, At: now, Cascade: r.PostForm.Get("cascade") == "true",
+		Check: func(target *pihu.Key) error { return pihu.CheckRevoke(owner, target) },
+		Event: func(target *pihu.Key) *pihu.AuditEvent {
+			return pihu.NewAuditEvent(pihu.ActionKeyRevoked, s.user.ID, ip, target, now)
+		},
+	})
+	if pihu.ErrorCode(err) == pihu.ENotFound {
+		h.errorPage(w, r, s, http.StatusNotFound, "Key not found", "This account has no key with this id, or it has been revoked.")
+		return
+	}
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	for _, k := range revoked {
+		h.auth.Invalidate(k.ID)
+	}
+	http.Redirect(w, r, "/keys?env="+string(k.Environment)+"&revoked="+k.ID, http.StatusSeeOther)
+}
+
+// ownerCreator is the creator of the keys the dashboard makes or rotates:
+// the account's own authority, as an owner key has it (every permission,
+// live, anywhere), with no id, so that the keys it makes have no CreatedBy
+// and no key's revocation cascades to them.
+func ownerCreator(accountID string) *pihu.Key {
+	return &pihu.Key{AccountID: accountID, Environment: pihu.Live, Permissions: pihu.Permissions{pihu.Wildcard}}
+}
+
+// graceChoices are the rotate form's grace periods.
+var graceChoices = []struct{ Value, Label string }{
+	{pihu.ExpireNow, "End it now"},
+	{"1h", "In 1 hour"},
+	{"24h", "In 24 hours"},
+	{"7d", "In 7 days"},
+}
+
+type rotateData struct {
+	Key    keyRow
+	Form   *form
+	Grace  []struct{ Value, Label string }
+	Status int
+}
+
+func (h *Handler) rotatePage(w http.ResponseWriter, r *http.Request, s *session) {
+	k, ok := h.findKey(w, r, s, false)
+	if !ok {
+		return
+	}
+	f := newForm(nil)
+	f.Values.Set("expire_old_in", "24h")
+	h.render(w, r, http.StatusOK, "key_rotate", view{Title: "Rotate " + k.Name, Me: s.user, Account: s.account, Nav: "keys",
+		Data: rotateData{Key: h.keyRow(k), Form: f, Grace: graceChoices}})
+}
+
+// rotateKey replaces a key by a new one with its settings, as POST
+// /v1/auth/api-keys/{id}/rotate does, ends the old one after the grace
+// period chosen, drops it from the API's cache, and shows the new secret
+// once.
+func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	old, ok := h.findKey(w, r, s, false)
+	if !ok {
+		return
+	}
+	v := view{Title: "Rotate " + old.Name, Me: s.user, Account: s.account, Nav: "keys"}
+	f := newForm(r)
+	fail := func(status int) {
+		v.Data = rotateData{Key: h.keyRow(old), Form: f, Grace: graceChoices}
+		h.render(w, r, status, "key_rotate", v)
+	}
+	grace, err := pihu.ParseExpireOldIn(r.PostForm.Get("expire_old_in"))
+	if err != nil {
+		f.Fail(err, "expire_old_in")
+		fail(http.StatusBadRequest)
+		return
+	}
+	next, secret, err := old.Successor(ownerCreator(s.account.ID), h.now())
+	if err != nil {
+		if !f.Fail(err) {
+			h.internalError(w, r, err)
+			return
+		}
+		fail(http.StatusBadRequest)
+		return
+	}
+	ip := h.clientIP(r)
+	changed, err := h.store.RotateKey(r.Context(), next, next.Created.Add(grace),
+		pihu.NewAuditEvent(pihu.ActionKeyCreated, s.user.ID, ip, next, next.Created),
+		pihu.NewAuditEvent(pihu.ActionKeyRotated, s.user.ID, ip, old, next.Created))
+	switch pihu.ErrorCode(err) {
+	case "":
+	case pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Key not found", "This account has no key with this id, or it has been revoked.")
+		return
+	case pihu.EAlreadyRotated:
+		f.Message = "This key has been rotated already: its successor is live, and it ends with its grace period. Rotate the successor instead."
+		fail(http.StatusConflict)
+		return
+	default:
+		if !f.Fail(err) {
+			h.internalError(w, r, err)
+			return
+		}
+		fail(http.StatusBadRequest)
+		return
+	}
+	h.auth.Invalidate(old.ID)
+	ends := changed.Revoked
+	if ends == nil {
+		ends = changed.Expires
+	}
+	v.Title = "API key rotated"
+	v.Data = keyCreatedData{Key: h.keyRow(next), Secret: secret, Old: changed, OldEnds: ends}
+	h.render(w, r, http.StatusOK, "key_created", v)
+}

@@ -1,0 +1,26 @@
+// The dashboard's only script: copy buttons and confirmations. Every page
+// works without it.
+"use strict";
+document.addEventListener("click", function (e) {
+  var button = e.target.closest("[data-copy]");
+  if (!button) return;
+  var id = button.getAttribute("data-copy");
+  var field = document.getElementById(id);
+  var status = document.querySelector('[data-copy-status="' + id + '"]');
+  if (!field) return;
+  var done = function (ok) {
+    if (status) status.textContent = ok ? "Copied to the clipboard." : "Select the text and copy it.";
+    if (ok) { button.textContent = "Copied"; setTimeout(function () { button.textContent = "Copy"; }, 2000); }
+  };
+  field.focus();
+  field.select();
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(function () { done(true); }, function () { done(document.execCommand("copy")); });
+  } else {
+    done(document.execCommand("copy"));
+  }
+});
+document.addEventListener("submit", function (e) {
+  var message = e.target.getAttribute("data-confirm");
+  if (message && !window.confirm(message)) e.preventDefault();
+});

@@ -1,0 +1,437 @@
+// Package web is the dashboard of SPEC §6: people sign up, sign in, and
+// manage their account's API keys, team and audit log in a browser.
+//
+// Pages are rendered on the server with html/template from templates
+// embedded in the binary and parsed once, at New; forms are plain HTML
+// forms that work without JavaScript, and the little script there is (a
+// copy button, confirmations) is served from /static, so that every page
+// can send a Content-Security-Policy without 'unsafe-inline'.
+//
+// The dashboard follows the API's rules on every path: keys are built with
+// pihu.NewKey and validated as the API validates them, revoked and rotated
+// through the same store methods, and every key changed is dropped from the
+// API's cache (auth.Authenticator.Invalidate) at once, so that a key revoked
+// here is refused by the API on its very next request.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/ratelimit"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Options are what a Handler needs; Store and Auth are required.
+type Options struct {
+	// Store keeps accounts, keys, users, sessions and the audit log.
+	Store pihu.Store
+	// Usage reads the usage counts the key page draws: serve passes the
+	// Authenticator, which adds the requests counted since its last flush
+	// to the store's. nil shows "no usage data yet".
+	Usage UsageReader
+	// Auth is the API's authenticator: every key the dashboard changes
+	// is invalidated in its cache.
+	Auth *auth.Authenticator
+	// Limiter keeps the sign-in limits: share the API's, so that one
+	// budget holds per address however the guesses arrive (default an
+	// in-process ratelimit.Memory on Now).
+	Limiter ratelimit.Limiter
+	// SignInLimit is how many failed sign-ins a client address, and an
+	// email, may make (default 10/m).
+	SignInLimit ratelimit.Limit
+	// ClientIP returns the address a request comes from (default the
+	// TCP peer). Serve passes the API's, which believes a trusted proxy's
+	// header.
+	ClientIP func(*http.Request) string
+	// Logger receives internal errors (default slog.Default()). Nothing
+	// a form holds is ever logged.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Password are the argon2id costs of new password hashes (default
+	// DefaultPasswordParams).
+	Password PasswordParams
+	// IdleTimeout ends a session unused for that long (default 12 h).
+	IdleTimeout time.Duration
+	// SessionLifetime ends a session that long after sign-in, however
+	// active (default 7 days).
+	SessionLifetime time.Duration
+}
+
+// UsageReader reads a key's hourly usage counts, as pihu.UsageStore.Usage
+// and auth.Authenticator.Usage do.
+type UsageReader interface {
+	Usage(ctx context.Context, accountID, keyID string, from, to time.Time) ([]pihu.UsageCount, error)
+}
+
+// Handler is the dashboard's http.Handler. Create it with New.
+type Handler struct {
+	store       pihu.Store
+	usage       UsageReader
+	auth        *auth.Authenticator
+	limiter     ratelimit.Limiter
+	signInLimit ratelimit.Limit
+	clientIP    func(*http.Request) string
+	logger      *slog.Logger
+	now         func() time.Time
+	password    PasswordParams
+	idle        time.Duration
+	lifetime    time.Duration
+	// dummyHash is checked against when a sign-in names no known user,
+	// so that it takes as long as one that does.
+	dummyHash string
+
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	handler http.Handler
+}
+
+// pageNames are the templates/*.html files that are pages; each defines
+// "title" and "content" and is rendered inside layout.html. New checks
+// that every one exists and parses.
+var pageNames = []string{
+	"login", "signup", "setup", "invite",
+	"keys", "key_new", "key_created", "key", "key_revoke", "key_rotate",
+	"audit", "team", "account", "error",
+}
+
+// New returns the dashboard. It parses every template once, and returns an
+// error if one is missing or does not parse.
+func New(opts Options) (*Handler, error) {
+	if opts.Store == nil || opts.Auth == nil {
+		return nil, errors.New("web.New: Options.Store and Options.Auth are required")
+	}
+	h := &Handler{
+		store: opts.Store, usage: opts.Usage, auth: opts.Auth, limiter: opts.Limiter,
+		signInLimit: opts.SignInLimit, clientIP: opts.ClientIP, logger: opts.Logger, now: opts.Now,
+		password: opts.Password, idle: opts.IdleTimeout, lifetime: opts.SessionLifetime,
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.limiter == nil {
+		h.limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Now: h.now})
+	}
+	if h.signInLimit == (ratelimit.Limit{}) {
+		h.signInLimit = ratelimit.PerMinute(10)
+	}
+	if err := h.signInLimit.Validate(); err != nil {
+		return nil, fmt.Errorf("web.New: Options.SignInLimit: %w", err)
+	}
+	if h.clientIP == nil {
+		h.clientIP = peerAddress
+	}
+	if h.password == (PasswordParams{}) {
+		h.password = DefaultPasswordParams
+	}
+	if h.idle == 0 {
+		h.idle = 12 * time.Hour
+	}
+	if h.lifetime == 0 {
+		h.lifetime = 7 * 24 * time.Hour
+	}
+	h.dummyHash = HashPassword(pihu.NewID("dummy_"), h.password)
+	pages, err := parsePages(templateFiles)
+	if err != nil {
+		return nil, err
+	}
+	h.pages = pages
+	h.routes()
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(h.crossOrigin))
+	h.handler = securityHeaders(cop.Handler(h.mux))
+	return h, nil
+}
+
+// parsePages parses layout.html with each page of pageNames.
+func parsePages(files fs.FS) (map[string]*template.Template, error) {
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: parsing the layout: %w", err)
+	}
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.Must(layout.Clone()).ParseFS(files, "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parsing page %s: %w", name, err)
+		}
+		for _, part := range []string{"title", "content"} {
+			if t.Lookup(part) == nil {
+				return nil, fmt.Errorf("web: page %s defines no %q", name, part)
+			}
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// routes registers every page: the method, the path, who may use it and
+// its handler, one line each.
+func (h *Handler) routes() {
+	h.mux = http.NewServeMux()
+	static, _ := fs.Sub(staticFiles, "static")
+	h.mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(http.FileServerFS(static))))
+
+	h.mux.HandleFunc("GET /{$}", h.home)
+	h.mux.HandleFunc("GET /login", h.loginPage)
+	h.mux.HandleFunc("POST /login", h.login)
+	h.mux.HandleFunc("GET /signup", h.signupPage)
+	h.mux.HandleFunc("POST /signup", h.signup)
+	h.mux.HandleFunc("GET /setup", h.setupPage)
+	h.mux.HandleFunc("POST /setup", h.setup)
+	h.mux.HandleFunc("GET /invite", h.invitePage)
+	h.mux.HandleFunc("POST /invite", h.acceptInvite)
+	h.mux.Handle("POST /logout", h.signedIn(anyone, h.logout))
+
+	h.mux.Handle("GET /keys", h.signedIn(anyone, h.keysPage))
+	h.mux.Handle("GET /keys/new", h.signedIn(keyManagers, h.newKeyPage))
+	h.mux.Handle("POST /keys", h.signedIn(keyManagers, h.createKey))
+	h.mux.Handle("GET /keys/{id}", h.signedIn(anyone, h.keyPage))
+	h.mux.Handle("GET /keys/{id}/revoke", h.signedIn(keyManagers, h.revokePage))
+	h.mux.Handle("POST /keys/{id}/revoke", h.signedIn(keyManagers, h.revokeKey))
+	h.mux.Handle("GET /keys/{id}/rotate", h.signedIn(keyManagers, h.rotatePage))
+	h.mux.Handle("POST /keys/{id}/rotate", h.signedIn(keyManagers, h.rotateKey))
+	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
+	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
+	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.addMember))
+	h.mux.Handle("GET /account", h.signedIn(anyone, h.accountPage))
+	h.mux.Handle("POST /account/password", h.signedIn(anyone, h.changePassword))
+
+	h.mux.HandleFunc("/", h.notFound)
+}
+
+// ServeHTTP serves the dashboard.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.handler.ServeHTTP(w, r)
+}
+
+// contentSecurityPolicy allows the page's own scripts, styles and images
+// and nothing else: no inline script, no framing, forms posting only here.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// securityHeaders sets the headers every response of the dashboard
+// carries. Pages (not static files) are never cached: they hold account
+// data, and some a secret shown once.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// staticHandler lets browsers keep static files for an hour.
+func staticHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// peerAddress is the TCP peer's address, without its port.
+func peerAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// view is what every page's template gets.
+type view struct {
+	Title string
+	// Me is the signed-in user (nil on the sign-in pages).
+	Me      *pihu.User
+	Account *pihu.Account
+	// Nav is the section of the navigation to highlight.
+	Nav string
+	// Data is the page's own.
+	Data any
+}
+
+// render writes page with status. A template that fails (a bug) is logged
+// and answered 500.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	t, ok := h.pages[page]
+	if !ok {
+		h.internalError(w, r, fmt.Errorf("no page %q", page))
+		return
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout.html", v); err != nil {
+		h.internalError(w, r, fmt.Errorf("rendering %s: %w", page, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprint(w, b.String())
+}
+
+// errorData is what the error page shows.
+type errorData struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// errorPage answers status with a page saying message.
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, s *session, status int, heading, message string) {
+	v := view{Title: heading, Data: errorData{Status: status, Heading: heading, Message: message}}
+	if s != nil {
+		v.Me, v.Account = s.user, s.account
+	}
+	h.render(w, r, status, "error", v)
+}
+
+// internalError logs err and answers 500 without its detail.
+func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	h.logger.Error("dashboard: internal error", "method", r.Method, "path", pihu.MaskSecrets(r.URL.Path), "err", err)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	fmt.Fprint(w, `<!doctype html><title>Internal error</title><p>Something went wrong on our side. Try again in a moment.</p>`)
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	s, _ := h.session(w, r)
+	h.errorPage(w, r, s, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+}
+
+func (h *Handler) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	h.errorPage(w, r, nil, http.StatusForbidden, "Cross-site request refused",
+		"This form was sent from another site, so it was refused: a page elsewhere cannot act in your account. Open the dashboard and try again from there.")
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	if s, _ := h.session(w, r); s != nil {
+		http.Redirect(w, r, "/keys", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// form is a submitted form as a page shows it again: its values and a
+// message per field at fault.
+type form struct {
+	Values url.Values
+	Errors map[string]string
+	// Message is a message about the whole form.
+	Message string
+}
+
+// newForm is the form r posted, to show again: a copy of its values,
+// without any password, which is never sent back to the browser.
+func newForm(r *http.Request) *form {
+	f := &form{Values: url.Values{}, Errors: map[string]string{}}
+	if r != nil {
+		for k, vs := range r.PostForm {
+			if !strings.Contains(k, "password") {
+				f.Values[k] = slices.Clone(vs)
+			}
+		}
+	}
+	return f
+}
+
+// Get is the submitted value of field name.
+func (f *form) Get(name string) string { return f.Values.Get(name) }
+
+// Has reports whether value is among the submitted values of name.
+func (f *form) Has(name, value string) bool { return slices.Contains(f.Values[name], value) }
+
+// Fail records err on the form: a domain error with a Param goes next to
+// that field (params names the form's fields, by the API's name), any
+// other pihu error to the form. It returns false for an error that is no
+// *pihu.Error (an internal one, which the caller answers 500).
+func (f *form) Fail(err error, fields ...string) bool {
+	var e *pihu.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	if e.Param != "" && slices.Contains(fields, e.Param) {
+		f.Errors[e.Param] = e.Message
+	} else {
+		f.Message = e.Message
+	}
+	return true
+}
+
+// parseForm reads a posted form of at most 64 KiB.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	return r.ParseForm()
+}
+
+var funcs = template.FuncMap{
+	"date": func(t any) string {
+		switch t := t.(type) {
+		case time.Time:
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		case *time.Time:
+			if t == nil {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return ""
+	},
+	"iso":   func(t any) string { return deref(t).UTC().Format(time.RFC3339) },
+	"day":   func(t any) string { return deref(t).UTC().Format("2006-01-02") },
+	"clock": func(t any) string { return deref(t).UTC().Format("15:04 UTC") },
+	// dict builds a map from key, value pairs, to hand a partial template
+	// several values.
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, errors.New("dict: odd number of arguments")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, errors.New("dict: a key is not a string")
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+}
+
+// deref is the time t or *t is (zero for nil), for the templates.
+func deref(t any) time.Time {
+	switch t := t.(type) {
+	case time.Time:
+		return t
+	case *time.Time:
+		if t != nil {
+			return *t
+		}
+	}
+	return time.Time{}
+}
