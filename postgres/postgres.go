@@ -8,7 +8,7 @@
 // transaction commits, unique constraints with ON CONFLICT for
 // reservations, additive upserts and GREATEST for counters written by
 // several instances at once, and transaction-scoped advisory locks for the
-// first-start account and the migrations. A transaction that PostgreSQL
+// first-start account, the migrations and the signing keys. A transaction that PostgreSQL
 // aborts as a deadlock or a serialization failure is retried.
 //
 // Every call fails fast when the database is unreachable: connections time
@@ -112,9 +112,9 @@ func IsURL(databaseURL string) bool {
 func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		// pgx's message quotes the URL, password included: say only
-		// what is wrong in general.
-		return nil, errors.New("postgres: the database URL does not parse; use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAMS]")
+		// pgx's message quotes the URL with its password replaced by
+		// xxxxx (TestOpen_BadURL checks that it stays so).
+		return nil, fmt.Errorf("postgres: %w; use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAMS]", err)
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout

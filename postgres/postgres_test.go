@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -201,6 +202,15 @@ func TestIsURL(t *testing.T) {
 		if got := postgres.IsURL(tt.url); got != tt.ok {
 			t.Errorf("IsURL(%q): got %v, want %v", tt.url, got, tt.ok)
 		}
+	}
+}
+
+// TestOpen_BadURL checks that a URL that does not parse is refused without
+// the password it holds in the message.
+func TestOpen_BadURL(t *testing.T) {
+	_, err := postgres.Open(t.Context(), "postgres://pihu:s3cret-pw@db.internal:port/pihu")
+	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("Open: got %v, want an error without the password", err)
 	}
 }
 
