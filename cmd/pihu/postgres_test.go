@@ -66,7 +66,8 @@ func pihuIn(tb testing.TB, dir string, args ...string) cli {
 // TestPostgres_Serve runs the binary on PostgreSQL, on a fresh schema
 // named by search_path in the URL: migrate (twice), the first start, the
 // vendor page's two requests (a key created, then listed with its use),
-// and the accounts commands beside the running server.
+// the dashboard's setup link, and the accounts commands beside the running
+// server.
 func TestPostgres_Serve(t *testing.T) {
 	u := postgrestest.NewSchema(t)
 	dir := t.TempDir()
@@ -123,6 +124,21 @@ func TestPostgres_Serve(t *testing.T) {
 		t.Errorf("last_used still null 5 s after a use")
 	}
 
+	// The dashboard's setup link (a one-time link, kept in PostgreSQL)
+	// opens its page.
+	link, err := os.ReadFile(filepath.Join(dir, "pihu.setup-link"))
+	if err != nil {
+		t.Fatalf("setup link: %v", err)
+	}
+	res, err := http.Get(strings.TrimSpace(string(link)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("GET the setup link: got %d, want 200", res.StatusCode)
+	}
+
 	// The accounts commands work on the same database while it runs.
 	r := pihuIn(t, dir, "accounts", "create", "--name", "Acme", "--json", "--database", u)
 	if r.code != 0 {
@@ -153,8 +169,10 @@ func TestPostgres_Serve(t *testing.T) {
 	s.stop(t)
 
 	// A later start prints no key and writes none.
-	if err := os.Remove(filepath.Join(dir, "pihu.owner-key")); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"pihu.owner-key", "pihu.setup-link"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s2 := launchPostgres(t, dir, u)
 	s2.wait(t)
