@@ -151,6 +151,13 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 // the others wait for it, then find it recorded and skip it. Applying them
 // again is a no-op.
 func (db *DB) Migrate(ctx context.Context) error {
+	var schema *string
+	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return wrap("migrate", err)
+	}
+	if schema == nil {
+		return errors.New("postgres: migrate: the search_path names no schema that exists: create it (CREATE SCHEMA name) or fix the search_path parameter of the database URL")
+	}
 	entries, err := fs.ReadDir(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("postgres: read migrations: %w", err)

@@ -214,6 +214,16 @@ func TestOpen_BadURL(t *testing.T) {
 	}
 }
 
+// TestOpen_NoSchema checks that a search_path naming no schema that
+// exists is refused with a message that says so.
+func TestOpen_NoSchema(t *testing.T) {
+	u := postgrestest.WithParam(t, postgrestest.URL(t), "search_path", "pihu_no_such_schema")
+	_, err := postgres.Open(t.Context(), u)
+	if err == nil || !strings.Contains(err.Error(), "search_path") {
+		t.Errorf("Open: got %v, want an error about the search_path", err)
+	}
+}
+
 func createAccount(tb testing.TB, db *postgres.DB, name string) *pihu.Account {
 	tb.Helper()
 	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: name}
