@@ -72,7 +72,7 @@ func checkContract(tb testing.TB, req *http.Request, body string, status int, he
 	route, params, err := c.router.FindRoute(req)
 	switch {
 	case errors.Is(err, routers.ErrPathNotFound):
-		c.checkUnrouted(tb, exchange, req, "UnknownPath", http.StatusNotFound, status, header, resBody)
+		c.checkUnrouted(tb, exchange, req, "NotFound", http.StatusNotFound, status, header, resBody)
 		return
 	case errors.Is(err, routers.ErrMethodNotAllowed):
 		c.checkUnrouted(tb, exchange, req, "MethodNotAllowed", http.StatusMethodNotAllowed, status, header, resBody)
@@ -105,8 +105,12 @@ func (c *contract) checkUnrouted(tb testing.TB, exchange string, req *http.Reque
 		tb.Errorf("%s: the OpenAPI document has no such operation, so the server must answer %d; it answered %d", exchange, want, status)
 		return
 	}
+	resp := c.doc.Components.Responses[component]
+	if resp == nil {
+		tb.Fatalf("the OpenAPI document has no component response %q", component)
+	}
 	op := openapi3.NewOperation()
-	op.Responses = openapi3.NewResponses(openapi3.WithStatus(want, c.doc.Components.Responses[component]))
+	op.Responses = openapi3.NewResponses(openapi3.WithStatus(want, resp))
 	route := &routers.Route{Spec: c.doc, PathItem: &openapi3.PathItem{}, Method: req.Method, Operation: op}
 	in := &openapi3filter.RequestValidationInput{Request: req, Route: route}
 	checkResponse(tb, exchange, in, status, header, resBody)
