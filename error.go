@@ -25,6 +25,10 @@ const (
 	ERateLimited             = "rate_limited"
 	EAlreadyRotated          = "already_rotated"
 	EInternal                = "internal"
+	// EUnavailable is a dependency (the database) that cannot be reached
+	// or did not answer in time: the request may work if sent again in a
+	// few seconds, so it is a 503, not a 500.
+	EUnavailable = "unavailable"
 )
 
 // Error codes of idempotent requests (see IdempotencyStore).

@@ -33,7 +33,12 @@ var codes = map[string]struct {
 	pihu.EUnsupportedMediaType:    {http.StatusUnsupportedMediaType, "invalid_request_error"},
 	pihu.ERateLimited:             {http.StatusTooManyRequests, "rate_limit_error"},
 	pihu.EInternal:                {http.StatusInternalServerError, "api_error"},
+	pihu.EUnavailable:             {http.StatusServiceUnavailable, "api_error"},
 }
+
+// unavailableRetryAfter is the Retry-After of a 503: a database that did
+// not answer is most often back within seconds (a failover, a restart).
+const unavailableRetryAfter = "2"
 
 // ErrorBody is the JSON body of every error response.
 type ErrorBody struct {
@@ -72,6 +77,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", obj.RequestID), slog.String("err", pihu.MaskSecrets(err.Error())))
 	}
 	switch c.status {
+	case http.StatusServiceUnavailable:
+		// The message is safe to show; the cause is for the log.
+		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "dependency unavailable",
+			slog.String("request_id", obj.RequestID), slog.String("err", pihu.MaskSecrets(err.Error())))
+		w.Header().Set("Retry-After", unavailableRetryAfter)
 	case http.StatusUnauthorized:
 		v := `Bearer realm="pihu"`
 		if code != pihu.EMissingAPIKey {

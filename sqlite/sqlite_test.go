@@ -20,6 +20,15 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestInstances runs the rules of several instances on one database: two
+// handles on one file.
+func TestInstances(t *testing.T) {
+	storetest.RunInstances(t, func(t *testing.T) (pihu.Store, pihu.Store) {
+		path := filepath.Join(t.TempDir(), "pihu.db")
+		return mustOpen(t, path), mustOpen(t, path)
+	})
+}
+
 func TestMigrate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pihu.db")
 	db := mustOpen(t, path)

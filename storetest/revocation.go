@@ -374,3 +374,60 @@ func testAuditListStartingAfterOtherEnvironment(t *testing.T, s pihu.Store) {
 		t.Errorf("message: got %q, want the unknown id's %q", got, want)
 	}
 }
+
+// testLifecycleCascadeRacesCreate checks that keys created by a descendant
+// of a key while a cascading revocation of it runs are either revoked by
+// the cascade or refused: none outlives the revocation of its ancestor.
+func testLifecycleCascadeRacesCreate(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	writer := pihu.KeyRequest{Name: "Writer", Permissions: pihu.Permissions{"api_key:*", "candidate:read"}}
+	root := childKey(t, owner, writer, epoch)
+	mustCreateKey(t, s, root)
+	child := childKey(t, root, writer, epoch)
+	mustCreateKey(t, s, child)
+
+	const workers = 16
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created []*pihu.Key
+	)
+	start := make(chan struct{})
+	for i := range workers {
+		wg.Go(func() {
+			<-start
+			k := childKey(t, child, readKey("Grandchild"), epoch)
+			err := s.CreateKey(t.Context(), k)
+			switch pihu.ErrorCode(err) {
+			case "":
+				mu.Lock()
+				created = append(created, k)
+				mu.Unlock()
+			case pihu.ERevokedAPIKey:
+			default:
+				t.Errorf("CreateKey: %v", err)
+			}
+		})
+		if i == workers/2 {
+			wg.Go(func() {
+				<-start
+				if _, err := s.RevokeKeys(t.Context(), pihu.Revocation{AccountID: a.ID, ID: root.ID, At: epoch, Cascade: true}); err != nil {
+					t.Errorf("RevokeKeys: %v", err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	for _, k := range created {
+		got, err := s.Key(t.Context(), a.ID, k.ID)
+		if err != nil {
+			t.Fatalf("Key: %v", err)
+		}
+		if got.Revoked == nil {
+			t.Errorf("%s, created by a key under the cascade, outlived it", k.ID)
+		}
+	}
+	keys, _ := mustList(t, s, pihu.KeyFilter{AccountID: a.ID, Limit: 100})
+	checkKeys(t, keys, []*pihu.Key{owner})
+}

@@ -86,6 +86,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "CreateRacesRevocation", testLifecycleCreateRacesRevocation)
 		run(t, "RevokeCascade", testLifecycleRevokeCascade)
 		run(t, "RevokeCheckRefuses", testLifecycleRevokeCheckRefuses)
+		run(t, "CascadeRacesCreate", testLifecycleCascadeRacesCreate)
 	})
 	t.Run("Audit", func(t *testing.T) {
 		run(t, "CreateKeyRecordsEvents", testAuditCreateKeyRecordsEvents)

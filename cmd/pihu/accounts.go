@@ -146,7 +146,7 @@ func accountsRecover(ctx context.Context, fs *flag.FlagSet, args []string, o *ac
 	defer store.Close()
 	a, err := store.Account(ctx, id)
 	if pihu.ErrorCode(err) == pihu.ENotFound {
-		return fmt.Errorf("no account has the id %q in %s; \"pihu accounts list\" shows them", pihu.MaskSecrets(id), o.cfg.Database)
+		return fmt.Errorf("no account has the id %q in %s; \"pihu accounts list\" shows them", pihu.MaskSecrets(id), redactURL(o.cfg.Database))
 	}
 	if err != nil {
 		return err

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"strings"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/postgres"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
@@ -19,7 +21,9 @@ type Config struct {
 	// default 127.0.0.1:8080.
 	Addr string
 	// Database selects the store: "sqlite:PATH" (embedded, the default
-	// sqlite:pihu.db) or "postgres://…". --database, PIHU_DATABASE_URL.
+	// sqlite:pihu.db) or "postgres://…" (several instances share it; a
+	// search_path=SCHEMA parameter keeps the tables in that schema).
+	// --database, PIHU_DATABASE_URL.
 	Database string
 	// Redis, if set, shares rate limits and revocations between
 	// instances: --redis, PIHU_REDIS_URL. Empty keeps them in process.
@@ -105,8 +109,25 @@ func openStore(ctx context.Context, url string) (pihu.Store, error) {
 		}
 		return db, nil
 	}
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		return nil, usageError{"PostgreSQL is not supported by this build yet; use sqlite:PATH"}
+	if postgres.IsURL(url) {
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", redactURL(url), err)
+		}
+		return db, nil
 	}
-	return nil, usageError{fmt.Sprintf("--database %q: use sqlite:PATH or postgres://…", url)}
+	return nil, usageError{fmt.Sprintf("--database %q: use sqlite:PATH or postgres://…", redactURL(url))}
+}
+
+// redactURL is a database URL fit for a message or a log: its password, if
+// any, replaced by "xxxxx".
+func redactURL(s string) string {
+	u, err := neturl.Parse(s)
+	if err != nil || u.User == nil {
+		if strings.Contains(s, "@") {
+			return "the database URL" // unparsable, and may hold a password
+		}
+		return s
+	}
+	return u.Redacted()
 }

@@ -78,11 +78,13 @@ func startServer(tb testing.TB, dir string, args ...string) *server {
 }
 
 // launchServer runs `pihu serve` on a free port with the database in dir,
-// its stderr a pipe (not a terminal), without waiting for it.
+// and dir its working directory, its stderr a pipe (not a terminal),
+// without waiting for it.
 func launchServer(tb testing.TB, dir string, args ...string) *server {
 	tb.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--database", "sqlite:" + filepath.Join(dir, "pihu.db")}, args...)...)
 	cmd.Env = append(os.Environ(), "PIHU_ADDR=", "PIHU_DATABASE_URL=", "PIHU_REDIS_URL=")
+	cmd.Dir = dir
 	s := &server{cmd: cmd, dir: dir, stderr: &syncBuffer{}, done: make(chan error, 1), found: make(chan string, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(s.stderr, pw)

@@ -384,7 +384,7 @@ func writeKeyFile(path, secret string) (string, error) {
 
 // ownerKeyFile is the file the first start writes the owner key to when
 // stderr is not a terminal: beside the SQLite database, as pihu.db.owner-key
-// beside pihu.db.
+// beside pihu.db; for PostgreSQL, pihu.owner-key in the working directory.
 func ownerKeyFile(databaseURL string) string {
 	if path, ok := sqlite.ParseURL(databaseURL); ok {
 		return path + ".owner-key"

@@ -1,0 +1,59 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// eventColumns are the columns scanEvent reads, in its order.
+const eventColumns = `id, account_id, environment, action, actor, target, ip, created`
+
+// insertEvents stores audit events, inside the transaction of the change
+// they record.
+func insertEvents(ctx context.Context, q querier, events []*pihu.AuditEvent) error {
+	for _, ev := range events {
+		if _, err := q.Exec(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			ev.ID, ev.AccountID, nullString(string(ev.Environment)), ev.Action, ev.Actor, ev.Target, ev.IP, ts(ev.Created)); err != nil {
+			return fmt.Errorf("record event %s: %w", ev.ID, err)
+		}
+	}
+	return nil
+}
+
+func scanEvent(row pgx.Row) (*pihu.AuditEvent, error) {
+	var (
+		ev      pihu.AuditEvent
+		env     *string
+		created time.Time
+	)
+	if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created); err != nil {
+		return nil, err
+	}
+	if env != nil {
+		ev.Environment = pihu.Environment(*env)
+	}
+	ev.Created = created.UTC()
+	return &ev, nil
+}
+
+// ListAuditEvents returns a page of the account's audit events, newest
+// first, and whether more follow. A Limit out of 1 to 100 means 10 if
+// below, 100 if above. Returns EParameterInvalid on "starting_after" if
+// that id is not one of the account's events.
+func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
+	q := accountPage("audit_events", eventColumns, f.AccountID, f.Environment, "",
+		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter},
+		fmt.Sprintf("%q is not the id of one of this account's audit events; give the id of the last event of the previous page.", pihu.MaskSecrets(f.StartingAfter)))
+	if f.Target != "" {
+		// The cursor may be any event of the list's environment: a page
+		// of one key's history continues after an event of another.
+		q.args = append(q.args, f.Target)
+		q.where += fmt.Sprintf(" AND target = $%d", len(q.args))
+	}
+	return listPage(ctx, db, q, scanEvent)
+}

@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// interviewColumns are the columns scanInterview reads, in its order.
+const interviewColumns = `id, account_id, environment, candidate_id, position, scheduled_at, status, created`
+
+// CreateInterview stores iv if its candidate is a live row of iv's account
+// and environment, in one statement that reads the candidate FOR SHARE: a
+// deletion of the candidate in progress is waited for, and then the
+// candidate is read as it committed (deleted: nothing is stored); a
+// deletion that starts later waits for this one to commit, and then erases
+// the interview with the candidate. Returns EParameterInvalid on
+// "candidate_id" if there is no such candidate.
+func (db *DB) CreateInterview(ctx context.Context, iv *pihu.Interview) error {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `INSERT INTO interviews (`+interviewColumns+`)
+		SELECT $1, $2, $3, c.id, $5, $6, $7, $8 FROM candidates c
+		WHERE c.id = $4 AND c.account_id = $2 AND c.environment = $3 AND c.deleted IS NULL
+		FOR SHARE`,
+		iv.ID, iv.AccountID, string(iv.Environment), iv.CandidateID, iv.Position, nullTS(iv.ScheduledAt),
+		string(iv.Status), ts(iv.Created))
+	if err != nil {
+		return wrap("create interview "+iv.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return pihu.ParamErrorf(pihu.EParameterInvalid, "candidate_id",
+			"There is no candidate %q in this account and environment; create the candidate first with POST /v1/candidates.", pihu.MaskSecrets(iv.CandidateID))
+	}
+	return nil
+}
+
+func scanInterview(row pgx.Row) (*pihu.Interview, error) {
+	var (
+		iv          pihu.Interview
+		env, status string
+		scheduledAt *time.Time
+		created     time.Time
+	)
+	if err := row.Scan(&iv.ID, &iv.AccountID, &env, &iv.CandidateID, &iv.Position, &scheduledAt, &status, &created); err != nil {
+		return nil, err
+	}
+	iv.Environment = pihu.Environment(env)
+	iv.Status = pihu.InterviewStatus(status)
+	iv.ScheduledAt = utc(scheduledAt)
+	iv.Created = created.UTC()
+	return &iv, nil
+}
+
+func interviewNotFound(id string) error {
+	return pihu.Errorf(pihu.ENotFound, "There is no interview %q.", id)
+}
+
+// Interview returns the interview id in scope s. Returns ENotFound if it
+// does not exist, was deleted, or is outside s.
+func (db *DB) Interview(ctx context.Context, s pihu.Scope, id string) (*pihu.Interview, error) {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	iv, err := scanInterview(db.pool.QueryRow(ctx, `SELECT `+interviewColumns+` FROM interviews
+		WHERE id = $1 AND account_id = $2 AND environment = $3 AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, interviewNotFound(id)
+	}
+	if err != nil {
+		return nil, wrap("interview "+id, err)
+	}
+	return iv, nil
+}
+
+// ListInterviews returns a page of the interviews in scope s, newest
+// first, and whether more follow. Returns EParameterInvalid on
+// "starting_after" if that id was never an interview in s; a deleted
+// interview's id is a valid cursor.
+func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Interview, bool, error) {
+	return listPage(ctx, db, scopedPage("interviews", interviewColumns, s, p), scanInterview)
+}
+
+// DeleteInterview erases the interview id in scope s, leaving a tombstone
+// that keeps its id valid as a cursor. Returns ENotFound as Interview does.
+func (db *DB) DeleteInterview(ctx context.Context, s pihu.Scope, id string) error {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `UPDATE interviews SET deleted = $1, position = '', scheduled_at = NULL
+		WHERE id = $2 AND account_id = $3 AND environment = $4 AND deleted IS NULL`,
+		ts(db.Now()), id, s.AccountID, string(s.Environment))
+	if err != nil {
+		return wrap("delete interview "+id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return interviewNotFound(id)
+	}
+	return nil
+}

@@ -1,0 +1,385 @@
+// Package postgres implements pihu.Store on PostgreSQL, for several
+// instances of `pihu serve` sharing one database behind a load balancer.
+//
+// It speaks to the database through a pgx connection pool. Where the SQLite
+// store relies on its single writer for race-freedom, this one relies on
+// PostgreSQL's own tools, each named where it is used: row locks
+// (SELECT … FOR UPDATE / FOR SHARE) for the checks that must hold until a
+// transaction commits, unique constraints with ON CONFLICT for
+// reservations, additive upserts and GREATEST for counters written by
+// several instances at once, and transaction-scoped advisory locks for the
+// first-start account, the migrations and the signing keys. A transaction that PostgreSQL
+// aborts as a deadlock or a serialization failure is retried.
+//
+// Every call fails fast when the database is unreachable: connections time
+// out (connect_timeout, default 5 s), statements too (statement_timeout,
+// default 10 s), and every call has a deadline of its own; such failures
+// are pihu.EUnavailable, which the API answers with a 503.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// migrations holds the schema, one file a version, applied in file-name
+// order. A shipped migration is never edited: a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Defaults of the connection settings, each overridden by the same
+// parameter in the database URL.
+const (
+	// defaultConnectTimeout bounds the opening of a connection
+	// (connect_timeout).
+	defaultConnectTimeout = 5 * time.Second
+	// defaultStatementTimeout bounds one statement on the server
+	// (statement_timeout).
+	defaultStatementTimeout = "10s"
+	// defaultIdleInTransaction ends, on the server, a transaction whose
+	// client went silent (idle_in_transaction_session_timeout).
+	defaultIdleInTransaction = "60s"
+	// defaultMaxConns is the pool's size (pool_max_conns).
+	defaultMaxConns = 16
+)
+
+// defaultCallTimeout is DB.CallTimeout unless set.
+const defaultCallTimeout = 15 * time.Second
+
+// migrateTimeout bounds one migration, the wait for another instance's
+// included.
+const migrateTimeout = 10 * time.Minute
+
+// Advisory lock keys: the first of the two int4 keys of
+// pg_advisory_xact_lock; the second is the hash of the schema, so that
+// stores in different schemas of one database do not wait for each other.
+const (
+	lockMigrate      = 0x70696875 // "pihu"
+	lockFirstAccount = 0x70696876
+	lockSigning      = 0x70696877
+)
+
+// DB is the PostgreSQL store. It is safe for concurrent use, and any number
+// of DBs, in one process or many, may share one database.
+type DB struct {
+	pool *pgxpool.Pool
+
+	// Now is the clock the store reads when it has to date something
+	// itself (an account created without a time, a deletion). It
+	// defaults to time.Now; tests replace it to control time.
+	Now func() time.Time
+
+	// CallTimeout bounds every store call on the client side (default
+	// 15 s), so that a database that stops answering mid-call (a
+	// network partition, where no error ever comes back) fails the call
+	// with pihu.EUnavailable instead of hanging it.
+	CallTimeout time.Duration
+}
+
+var _ pihu.Store = (*DB)(nil)
+
+// IsURL reports whether databaseURL names a PostgreSQL database
+// ("postgres://…" or "postgresql://…").
+func IsURL(databaseURL string) bool {
+	u := strings.ToLower(databaseURL)
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// Open connects to the database at databaseURL, a libpq connection URL
+// ("postgres://user@host:5432/db?sslmode=disable"), and applies the
+// migrations it lacks, so that a store it returns is ready to use.
+//
+// Besides libpq's parameters, the URL may hold any server setting, which
+// every connection then starts with: search_path=NAME keeps pihu's tables
+// in schema NAME (it must exist), and statement_timeout overrides the
+// default of 10 s. pool_max_conns sets the pool's size (default 16).
+func Open(ctx context.Context, databaseURL string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		// pgx's message quotes the URL with its password replaced by
+		// xxxxx (TestOpen_BadURL checks that it stays so).
+		return nil, fmt.Errorf("postgres: %w; use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAMS]", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	params := cfg.ConnConfig.RuntimeParams
+	for name, def := range map[string]string{
+		"statement_timeout":                   defaultStatementTimeout,
+		"idle_in_transaction_session_timeout": defaultIdleInTransaction,
+		"application_name":                    "pihu",
+	} {
+		if _, ok := params[name]; !ok {
+			params[name] = def
+		}
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns=") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db := &DB{pool: pool, Now: time.Now, CallTimeout: defaultCallTimeout}
+	if err := db.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Migrate applies the embedded migrations the database lacks, in file-name
+// order, each in its own transaction and recorded in schema_migrations.
+// Each transaction first takes an advisory lock, so that of several
+// instances starting at once on one database, one applies a migration and
+// the others wait for it, then find it recorded and skip it. Applying them
+// again is a no-op.
+func (db *DB) Migrate(ctx context.Context) error {
+	var schema *string
+	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return wrap("migrate", err)
+	}
+	if schema == nil {
+		return errors.New("postgres: migrate: the search_path names no schema that exists: create it (CREATE SCHEMA name) or fix the search_path parameter of the database URL")
+	}
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("postgres: read migrations: %w", err)
+	}
+	last := 0
+	for _, e := range entries {
+		version, err := migrationVersion(e.Name())
+		if err != nil {
+			return err
+		}
+		if version <= last {
+			return fmt.Errorf("postgres: migration %s: version %d does not follow %d", e.Name(), version, last)
+		}
+		last = version
+		if err := db.migrate(ctx, version, path.Join("migrations", e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrationVersion is the number a migration file's name starts with, as
+// in "0001_init.sql".
+func migrationVersion(name string) (int, error) {
+	digits, _, _ := strings.Cut(name, "_")
+	v, err := strconv.Atoi(digits)
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("postgres: migration %s: the name must start with a version number such as 0001_", name)
+	}
+	return v, nil
+}
+
+// migrate applies one migration unless it is recorded. The advisory lock
+// is held until the transaction ends, so the check and the work are one
+// step for every instance; the table of versions is created under it too,
+// since two concurrent CREATE TABLE IF NOT EXISTS can both fail.
+func (db *DB) migrate(ctx context.Context, version int, name string) error {
+	return db.inTxWithin(ctx, migrateTimeout, "migration "+name, func(ctx context.Context, tx pgx.Tx) error {
+		// A migration may take longer than a request's statement.
+		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, lockMigrate); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL
+		)`); err != nil {
+			return err
+		}
+		var applied bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&applied); err != nil {
+			return err
+		}
+		if applied {
+			return nil
+		}
+		script, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, string(script)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, db.Now().UTC())
+		return err
+	})
+}
+
+// Ping reports whether the database answers; it backs /readyz.
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	if err := db.pool.Ping(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Close closes every connection of the pool, waiting for those in use to
+// be released.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// withTimeout gives ctx the deadline limit from now, unless it has an
+// earlier one.
+func withTimeout(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < limit {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, limit)
+}
+
+// maxAttempts is how many times inTx runs a transaction that PostgreSQL
+// aborts as a deadlock or a serialization failure.
+const maxAttempts = 5
+
+// inTx runs f in a transaction (read committed), with a context bounded
+// by CallTimeout, and commits it if f returns nil. f must start from
+// scratch each time it is called, since a transaction aborted by a
+// deadlock or a serialization failure is run again. An error of f that is a *pihu.Error is returned as it is; any
+// other is wrapped, naming what.
+func (db *DB) inTx(ctx context.Context, what string, f func(ctx context.Context, tx pgx.Tx) error) error {
+	return db.inTxWithin(ctx, db.CallTimeout, what, f)
+}
+
+// inTxWithin is inTx with another bound than CallTimeout on the whole.
+func (db *DB) inTxWithin(ctx context.Context, limit time.Duration, what string, f func(ctx context.Context, tx pgx.Tx) error) error {
+	ctx, cancel := withTimeout(ctx, limit)
+	defer cancel()
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return f(ctx, tx) })
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			break
+		}
+		// A short pause, longer each time, lets the other transaction
+		// finish.
+		select {
+		case <-ctx.Done():
+			return wrap(what, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 5 * time.Millisecond):
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var e *pihu.Error
+	if errors.As(err, &e) && !unavailable(err) {
+		return err
+	}
+	return wrap(what, err)
+}
+
+// retryable reports whether err aborted a transaction that may succeed if
+// run again: a deadlock or a serialization failure.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// errUnavailable is the domain error of a database that cannot be reached
+// or did not answer in time.
+var errUnavailable = pihu.Errorf(pihu.EUnavailable, "The database is unreachable at the moment; try again in a few seconds.")
+
+// wrap names the work that failed and keeps the driver's error for the
+// logs; a failure to reach the database also becomes pihu.EUnavailable.
+func wrap(what string, err error) error {
+	if unavailable(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", what, errUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+// unavailable reports whether err means the database could not be reached,
+// or did not answer in time, rather than that it refused the work.
+func unavailable(err error) bool {
+	if errors.Is(err, errUnavailable) {
+		return true
+	}
+	var (
+		connErr *pgconn.ConnectError
+		netErr  net.Error
+		pgErr   *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.Timeout(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exceptions; 57P0x: the server is
+		// shutting down or starting; 53300: too many connections;
+		// 57014: a statement cancelled by statement_timeout.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") ||
+			pgErr.Code == "53300" || pgErr.Code == "57014"
+	}
+	return false
+}
+
+// uniqueViolation reports whether err is a unique violation of the named
+// constraint or index.
+func uniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
+}
+
+// querier is what the helpers need of a pool or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ts converts t to what the database stores: the second, in UTC. Domain
+// times are already whole seconds (pihu.Timestamp).
+func ts(t time.Time) time.Time { return pihu.Timestamp(t) }
+
+// nullTS is ts for an optional time; nil is NULL.
+func nullTS(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := ts(*t)
+	return &v
+}
+
+// utc returns an optional time read from the database in UTC.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+// nullString is s, or NULL if s is "".
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

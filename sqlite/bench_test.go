@@ -1,0 +1,15 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/storetest"
+)
+
+// BenchmarkStore measures cold key lookups and key creation on SQLite (see
+// storetest.Bench); BENCHMARKS.md has the figures next to PostgreSQL's.
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) pihu.Store { return mustOpen(b, filepath.Join(b.TempDir(), "pihu.db")) })
+}

@@ -1,0 +1,74 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// Bench measures the store calls on the paths users wait on, the same way
+// for every backend: open must return a new, empty store; Bench closes it.
+//
+//   - KeyByDigest: a cold key lookup (what an authentication costs when
+//     the key is not in the server's cache), among 1,000 keys.
+//   - CreateKey: a key created by another key, with its audit event (what
+//     POST /v1/auth/api-keys writes): the creator re-checked, the key and
+//     the event stored, in one transaction.
+//
+// Each has a Parallel form, with as many goroutines as GOMAXPROCS.
+func Bench(b *testing.B, open func(b *testing.B) pihu.Store) {
+	s := open(b)
+	b.Cleanup(func() { s.Close() })
+	a, owner := mustCreateAccount(b, s, "Bench")
+	const keys = 1000
+	digests := make([][]byte, keys)
+	for i := range digests {
+		k := childKey(b, owner, readKey(fmt.Sprint("Key ", i)), epoch)
+		mustCreateKey(b, s, k)
+		digests[i] = k.Digest
+	}
+
+	b.Run("KeyByDigest", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := s.KeyByDigest(b.Context(), digests[i%keys]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("KeyByDigestParallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := s.KeyByDigest(b.Context(), digests[i%keys]); err != nil {
+					b.Error(err)
+					return
+				}
+				i += 7
+			}
+		})
+	})
+	create := func(b testing.TB) {
+		k, _, err := pihu.NewKey(a.ID, readKey("Created"), owner, epoch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.CreateKey(b.Context(), k, pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "127.0.0.1", k, epoch)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("CreateKey", func(b *testing.B) {
+		for b.Loop() {
+			create(b)
+		}
+	})
+	b.Run("CreateKeyParallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				create(b)
+			}
+		})
+	})
+}
