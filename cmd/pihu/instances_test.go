@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu/internal/redistest"
+	"github.com/pihu-ai/pihu/postgres/postgrestest"
 )
 
 // status sends a GET of path with key and returns the status code.
@@ -62,11 +63,24 @@ func createKey(tb testing.TB, s *server, owner, body string) (id, secret string)
 // with Redis stopped, valid keys keep working and limits still hold (per
 // instance) until it is back.
 func TestServe_SeveralInstances(t *testing.T) {
+	severalInstances(t)
+}
+
+// TestServe_SeveralInstancesPostgres is TestServe_SeveralInstances on one
+// PostgreSQL database (a schema of its own) instead of one SQLite file: the
+// deployment docs/deploy.md describes.
+func TestServe_SeveralInstancesPostgres(t *testing.T) {
+	severalInstances(t, "--database", postgrestest.NewSchema(t))
+}
+
+// severalInstances runs the checks of TestServe_SeveralInstances on two
+// servers started with args (the database) and a Redis of the test's own.
+func severalInstances(t *testing.T, args ...string) {
 	rs := redistest.Start(t)
 	dir := t.TempDir()
-	one := startServer(t, dir, "--redis", rs.URL())
+	one := startServer(t, dir, append([]string{"--redis", rs.URL()}, args...)...)
 	owner := ownerKey(t, one)
-	two := startServer(t, dir, "--redis", rs.URL())
+	two := startServer(t, dir, append([]string{"--redis", rs.URL()}, args...)...)
 	waitRedis(t, "ok", one, two)
 
 	t.Run("KeyCreatedOnOneWorksOnTheOther", func(t *testing.T) {
