@@ -179,7 +179,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
-	s.mux.ServeHTTP(rw, r)
+	s.route(rw, r)
+}
+
+// route hands r to its handler. The API answers no HEAD: a HEAD of an API
+// path is a 405 (404 for an unknown path) like any method the path lacks,
+// so that what is served is what the OpenAPI document lists; a HEAD of the
+// dashboard's pages is the dashboard's.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		if _, pattern := s.mux.Handler(r); pattern != "/" || s.dashboard == nil {
+			s.notFound(w, r)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
 }
 
 // responseWriter remembers the status and the authenticated key for the
@@ -306,8 +320,8 @@ func BearerToken(header string) (string, error) {
 }
 
 // methods are tried, in this order, to tell a wrong method from a wrong
-// path.
-var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+// path. HEAD is not among them: the API does not serve it (see route).
+var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // notFound answers a request no route took: 405 with Allow if the path
 // exists under another method, else 404.
