@@ -731,7 +731,7 @@ type InterviewCreateRequest struct {
 	// Example: Backend engineer
 	Position string `json:"position"`
 
-	// ScheduledAt When it takes place: RFC 3339 with any offset, to the second; shown back in UTC. Omitted or `null`: not scheduled at a time yet.
+	// ScheduledAt When it takes place: RFC 3339 with any offset; shown back in UTC, to the second. A fraction of a second (as `time.Now()` in Go or `toISOString()` in JavaScript give) is accepted and dropped: `2024-03-01T14:30:00.999Z` is `2024-03-01T14:30:00Z`. Omitted or `null`: not scheduled at a time yet.
 	//
 	// Example: 2024-03-01T14:30:00Z
 	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
