@@ -99,7 +99,9 @@ type InterviewStore interface {
 
 	// ListInterviews returns a page of the interviews in scope s, newest
 	// first, and whether more follow. Returns EParameterInvalid on
-	// "starting_after" if that id was never an interview in s.
+	// "starting_after" or "ending_before" if that id was never an
+	// interview in s, or on "ending_before" if both are given (see
+	// Page.EndingBefore).
 	ListInterviews(ctx context.Context, s Scope, p Page) (interviews []*Interview, hasMore bool, err error)
 
 	// DeleteInterview deletes the interview id in scope s. Its data is

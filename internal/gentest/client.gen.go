@@ -582,8 +582,10 @@ type AuditEvent struct {
 
 // AuditEventList A page of the account's audit events, newest first.
 type AuditEventList struct {
-	Data    []AuditEvent `json:"data"`
-	HasMore bool         `json:"has_more"`
+	Data []AuditEvent `json:"data"`
+
+	// HasMore Whether more items follow in the direction paged: older ones (ask for them with `starting_after` set to the last id of this page), or, for a page asked with `ending_before`, newer ones (ask with `ending_before` set to the first id of this page).
+	HasMore bool `json:"has_more"`
 }
 
 // Candidate A person an account interviews; of the environment of the key that created it.
@@ -623,8 +625,10 @@ type CandidateCreateRequest struct {
 
 // CandidateList A page of candidates, newest first.
 type CandidateList struct {
-	Data    []Candidate `json:"data"`
-	HasMore bool        `json:"has_more"`
+	Data []Candidate `json:"data"`
+
+	// HasMore Whether more items follow in the direction paged: older ones (ask for them with `starting_after` set to the last id of this page), or, for a page asked with `ending_before`, newer ones (ask with `ending_before` set to the first id of this page).
+	HasMore bool `json:"has_more"`
 }
 
 // Deleted What a DELETE of a candidate or an interview answers.
@@ -739,8 +743,10 @@ type InterviewCreateRequest struct {
 
 // InterviewList A page of interviews, newest first.
 type InterviewList struct {
-	Data    []Interview `json:"data"`
-	HasMore bool        `json:"has_more"`
+	Data []Interview `json:"data"`
+
+	// HasMore Whether more items follow in the direction paged: older ones (ask for them with `starting_after` set to the last id of this page), or, for a page asked with `ending_before`, newer ones (ask with `ending_before` set to the first id of this page).
+	HasMore bool `json:"has_more"`
 }
 
 // JWKS A JWK Set (RFC 7517): the public keys that verify access tokens.
@@ -901,7 +907,7 @@ type KeyItem struct {
 type KeyList struct {
 	Data []KeyItem `json:"data"`
 
-	// HasMore Whether a page follows: ask for it with `starting_after` set to the last id of this one.
+	// HasMore Whether more items follow in the direction paged: older ones (ask for them with `starting_after` set to the last id of this page), or, for a page asked with `ending_before`, newer ones (ask with `ending_before` set to the first id of this page).
 	HasMore bool `json:"has_more"`
 }
 
@@ -1281,6 +1287,9 @@ type Whoami struct {
 // CandidateIDPath defines model for CandidateIDPath.
 type CandidateIDPath = string
 
+// EndingBefore defines model for EndingBefore.
+type EndingBefore = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -1371,8 +1380,11 @@ type ListKeysParams struct {
 	// Limit Page size, 1 to 100.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// StartingAfter The last id of the previous page. An id that was never in this list is a 400; a deleted or revoked item's id still works.
+	// StartingAfter The last id of the previous page: the page holds the items next older than it. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `ending_before` (a 400).
 	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// EndingBefore The first id of the next page, to page back towards the newest (as Stripe's `ending_before`): the page holds the `limit` items next newer than it, still newest first, and `has_more` says whether newer ones remain. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `starting_after` (a 400 on `ending_before`).
+	EndingBefore *EndingBefore `form:"ending_before,omitempty" json:"ending_before,omitempty"`
 }
 
 // CreateKeyParams defines parameters for CreateKey.
@@ -1407,8 +1419,11 @@ type ListAuditEventsParams struct {
 	// Limit Page size, 1 to 100.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// StartingAfter The last id of the previous page. An id that was never in this list is a 400; a deleted or revoked item's id still works.
+	// StartingAfter The last id of the previous page: the page holds the items next older than it. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `ending_before` (a 400).
 	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// EndingBefore The first id of the next page, to page back towards the newest (as Stripe's `ending_before`): the page holds the `limit` items next newer than it, still newest first, and `has_more` says whether newer ones remain. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `starting_after` (a 400 on `ending_before`).
+	EndingBefore *EndingBefore `form:"ending_before,omitempty" json:"ending_before,omitempty"`
 }
 
 // ReportLeakedKeysParams defines parameters for ReportLeakedKeys.
@@ -1434,8 +1449,11 @@ type ListCandidatesParams struct {
 	// Limit Page size, 1 to 100.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// StartingAfter The last id of the previous page. An id that was never in this list is a 400; a deleted or revoked item's id still works.
+	// StartingAfter The last id of the previous page: the page holds the items next older than it. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `ending_before` (a 400).
 	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// EndingBefore The first id of the next page, to page back towards the newest (as Stripe's `ending_before`): the page holds the `limit` items next newer than it, still newest first, and `has_more` says whether newer ones remain. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `starting_after` (a 400 on `ending_before`).
+	EndingBefore *EndingBefore `form:"ending_before,omitempty" json:"ending_before,omitempty"`
 }
 
 // CreateCandidateParams defines parameters for CreateCandidate.
@@ -1449,8 +1467,11 @@ type ListInterviewsParams struct {
 	// Limit Page size, 1 to 100.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// StartingAfter The last id of the previous page. An id that was never in this list is a 400; a deleted or revoked item's id still works.
+	// StartingAfter The last id of the previous page: the page holds the items next older than it. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `ending_before` (a 400).
 	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// EndingBefore The first id of the next page, to page back towards the newest (as Stripe's `ending_before`): the page holds the `limit` items next newer than it, still newest first, and `has_more` says whether newer ones remain. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `starting_after` (a 400 on `ending_before`).
+	EndingBefore *EndingBefore `form:"ending_before,omitempty" json:"ending_before,omitempty"`
 }
 
 // CreateInterviewParams defines parameters for CreateInterview.
@@ -2758,6 +2779,18 @@ func NewListKeysRequest(server string, params *ListKeysParams) (*http.Request, e
 
 		}
 
+		if params.EndingBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -3097,6 +3130,18 @@ func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*h
 
 		}
 
+		if params.EndingBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -3355,6 +3400,18 @@ func NewListCandidatesRequest(server string, params *ListCandidatesParams) (*htt
 
 		}
 
+		if params.EndingBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -3535,6 +3592,18 @@ func NewListInterviewsRequest(server string, params *ListInterviewsParams) (*htt
 		if params.StartingAfter != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "starting_after", *params.StartingAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndingBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
