@@ -71,11 +71,13 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	if err := checkIssuer(c.Issuer); err != nil {
 		return err
 	}
+	fresh := newDatabaseFile(c.Database)
 	store, err := openStore(ctx, c.Database)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	warnNewDatabase(stderr, fresh)
 	if c.Redis != "" {
 		// Accepted so that configurations can name it already; say
 		// plainly that this build keeps limits and revocations local.
