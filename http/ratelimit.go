@@ -199,7 +199,8 @@ func (s *Server) keyLimit(k *pihu.Key) (ratelimit.Limit, error) {
 //     for the limits of a client address.
 //   - RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset, the
 //     draft's older form, kept so that the clients that read them go on
-//     working.
+//     working: for a key's limit only, since they name no policy and a
+//     client reads them as its key's state.
 //
 // The names are written in their canonical form straight into the map,
 // which saves canonicalising them on every request.
@@ -208,6 +209,9 @@ func rateLimitHeaders(h http.Header, policy string, l ratelimit.Limit, res ratel
 	remaining := strconv.Itoa(res.Remaining)
 	h["Ratelimit-Policy"] = []string{`"` + policy + `";q=` + strconv.Itoa(l.Rate) + ";w=" + strconv.Itoa(int(l.Period/time.Second))}
 	h["Ratelimit"] = []string{`"` + policy + `";r=` + remaining + ";t=" + reset}
+	if policy != "default" {
+		return
+	}
 	h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)}
 	h["Ratelimit-Remaining"] = []string{remaining}
 	h["Ratelimit-Reset"] = []string{reset}

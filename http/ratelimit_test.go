@@ -232,8 +232,8 @@ func TestRateLimit_FailedAuth(t *testing.T) {
 		}
 		// No key's limit is shown to a failed authentication; its 429
 		// shows the address's.
-		if want == 401 && r.header.Get("RateLimit-Limit") != "" || want == 429 && !strings.HasPrefix(r.header.Get("RateLimit"), `"failed-auth";r=0;`) {
-			t.Errorf("wrong key %d: RateLimit %q, RateLimit-Limit %q: want none on a 401 and the failed-auth policy's on a 429", i+1, r.header.Get("RateLimit"), r.header.Get("RateLimit-Limit"))
+		if r.header.Get("RateLimit-Limit") != "" || want == 429 && !strings.HasPrefix(r.header.Get("RateLimit"), `"failed-auth";r=0;`) {
+			t.Errorf("wrong key %d: RateLimit %q, RateLimit-Limit %q: want no key's headers, and the failed-auth policy's on a 429", i+1, r.header.Get("RateLimit"), r.header.Get("RateLimit-Limit"))
 		}
 	}
 
