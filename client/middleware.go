@@ -271,11 +271,26 @@ func bearer(header string) (string, *refusal) {
 	case !strings.EqualFold(scheme, "Bearer") || token == "":
 		return "", &refusal{status: http.StatusUnauthorized, typ: "authentication_error", code: "missing_api_key",
 			message: "No API key was given. Send it as the header Authorization: Bearer YOUR_API_KEY.", challenge: `Bearer realm="pihu"`}
-	case strings.ContainsAny(token, " \t,\""):
+	case !b64Token(token):
 		return "", &refusal{status: http.StatusBadRequest, typ: "invalid_request_error", code: "parameter_invalid", param: "Authorization",
 			message: "The Authorization header must read \"Bearer YOUR_API_KEY\", with one key and nothing after it."}
 	}
 	return token, nil
+}
+
+// b64Token reports whether s is an RFC 6750 b64token, as every key and
+// token is: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func b64Token(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for _, c := range []byte(body) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func invalid(code, message string) *refusal {

@@ -129,6 +129,7 @@ func TestMiddleware(t *testing.T) {
 		{"NoKey", "", 401, "missing_api_key", ""},
 		{"BasicScheme", "Basic dXNlcjpwYXNz", 401, "missing_api_key", ""},
 		{"Malformed", "Bearer a b", 400, "parameter_invalid", "Authorization"},
+		{"NotAB64Token", "Bearer ph_live_é", 400, "parameter_invalid", "Authorization"},
 		{"UnknownKey", "Bearer " + forged, 401, "invalid_api_key", ""},
 		{"WithoutPermission", "Bearer " + writerOnly.Key, 403, "insufficient_permissions", ""},
 		{"FromAnotherAddress", "Bearer " + elsewhere.Key, 403, "ip_not_allowed", ""},
