@@ -74,8 +74,14 @@ type AuditFilter struct {
 	// Limit is the page size, 1 to 100.
 	Limit int
 	// StartingAfter is the id of the event the page starts after (""
-	// for the first page).
+	// for the first page): the page holds the Limit events next older
+	// than it.
 	StartingAfter string
+	// EndingBefore is the id of the event the page ends before, as in
+	// Page: the Limit events next newer than it, newest first, and
+	// hasMore reports whether newer ones remain. Giving both is
+	// EParameterInvalid on "ending_before".
+	EndingBefore string
 }
 
 // AuditStore keeps the audit log. Events are written by the KeyStore
@@ -86,7 +92,9 @@ type AuditStore interface {
 	// ListAuditEvents returns a page of events, newest first (in the order
 	// they were recorded), and whether more follow. A Limit out of 1 to
 	// 100 means 10 if below, 100 if above. Returns EParameterInvalid on
-	// "starting_after" if that id is not one of the account's events.
+	// "starting_after" or "ending_before" if that id is not one of the
+	// account's events, or on "ending_before" if both are given (see
+	// AuditFilter.EndingBefore for what hasMore means then).
 	ListAuditEvents(ctx context.Context, f AuditFilter) (events []*AuditEvent, hasMore bool, err error)
 }
 

@@ -99,8 +99,16 @@ type Page struct {
 	// 10 and above 100 as 100.
 	Limit int
 	// StartingAfter is the id of the item the page starts after ("" for
-	// the first page). A deleted item's id is still a valid cursor.
+	// the first page): the page holds the Limit items next older than it.
+	// A deleted item's id is still a valid cursor.
 	StartingAfter string
+	// EndingBefore is the id of the item the page ends before, to page
+	// back towards the newest (Stripe's ending_before): the page holds the
+	// Limit items next newer than it, still newest first, and hasMore
+	// reports whether newer ones remain beyond them. A deleted item's id
+	// is still a valid cursor. Giving both cursors is EParameterInvalid on
+	// "ending_before".
+	EndingBefore string
 }
 
 // CandidateStore keeps candidates. Implementations are safe for concurrent
@@ -116,7 +124,9 @@ type CandidateStore interface {
 
 	// ListCandidates returns a page of the candidates in scope s, newest
 	// first, and whether more follow. Returns EParameterInvalid on
-	// "starting_after" if that id was never a candidate in s.
+	// "starting_after" or "ending_before" if that id was never a
+	// candidate in s, or on "ending_before" if both are given (see
+	// Page.EndingBefore).
 	ListCandidates(ctx context.Context, s Scope, p Page) (candidates []*Candidate, hasMore bool, err error)
 
 	// DeleteCandidate deletes the candidate id in scope s and, in the same

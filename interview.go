@@ -52,19 +52,17 @@ func (iv *Interview) Validate() error {
 }
 
 // ParseScheduledAt parses an interview time: RFC 3339 with any offset,
-// to the second (no fraction), returned in UTC. Returns EParameterInvalid
-// on "scheduled_at" otherwise.
+// returned in UTC, truncated to the second. A fraction of a second, as
+// Go's time.Now() or JavaScript's toISOString() give, is accepted and
+// dropped (times are to the second everywhere in the API). Returns
+// EParameterInvalid on "scheduled_at" for anything else.
 func ParseScheduledAt(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, ParamErrorf(EParameterInvalid, "scheduled_at",
 			"%q is not an RFC 3339 time: give one such as \"2024-03-01T14:30:00Z\" or \"2024-03-01T15:30:00+01:00\".", s)
 	}
-	if t.Nanosecond() != 0 {
-		return time.Time{}, ParamErrorf(EParameterInvalid, "scheduled_at",
-			"%q has a fraction of a second; times are to the second, such as \"2024-03-01T14:30:00Z\".", s)
-	}
-	return t.UTC(), nil
+	return t.UTC().Truncate(time.Second), nil
 }
 
 // NewInterview builds a scheduled interview of the account and environment
@@ -101,7 +99,9 @@ type InterviewStore interface {
 
 	// ListInterviews returns a page of the interviews in scope s, newest
 	// first, and whether more follow. Returns EParameterInvalid on
-	// "starting_after" if that id was never an interview in s.
+	// "starting_after" or "ending_before" if that id was never an
+	// interview in s, or on "ending_before" if both are given (see
+	// Page.EndingBefore).
 	ListInterviews(ctx context.Context, s Scope, p Page) (interviews []*Interview, hasMore bool, err error)
 
 	// DeleteInterview deletes the interview id in scope s. Its data is

@@ -407,8 +407,13 @@ type KeyFilter struct {
 	// Limit is the page size, 1 to 100.
 	Limit int
 	// StartingAfter is the id of the key the page starts after ("" for the
-	// first page).
+	// first page): the page holds the Limit keys next older than it.
 	StartingAfter string
+	// EndingBefore is the id of the key the page ends before, as in
+	// Page: the Limit keys next newer than it, newest first, and hasMore
+	// reports whether newer ones remain. Giving both is EParameterInvalid
+	// on "ending_before".
+	EndingBefore string
 }
 
 // Revocation is what KeyStore.RevokeKeys revokes.
@@ -476,8 +481,9 @@ type KeyStore interface {
 	Key(ctx context.Context, accountID, id string) (*Key, error)
 
 	// ListKeys returns a page of unrevoked keys, newest first, and whether
-	// more follow. Returns EParameterInvalid on "starting_after" if that id
-	// is not one of the account's keys.
+	// more follow. Returns EParameterInvalid on "starting_after" or
+	// "ending_before" if that id is not one of the account's keys, or on
+	// "ending_before" if both are given (see KeyFilter.EndingBefore).
 	ListKeys(ctx context.Context, f KeyFilter) (keys []*Key, hasMore bool, err error)
 
 	// TouchKeys records when keys were last used: uses maps key ids to

@@ -103,6 +103,11 @@ type ListParams struct {
 	// StartingAfter is the last id of the previous page; "" for the
 	// first.
 	StartingAfter string
+	// EndingBefore is the first id of the next page, to page back towards
+	// the newest: the page holds the Limit items next newer than it,
+	// newest first, and HasMore reports whether newer ones remain. Set at
+	// most one of StartingAfter and EndingBefore.
+	EndingBefore string
 }
 
 func (p ListParams) query() url.Values {
@@ -112,6 +117,9 @@ func (p ListParams) query() url.Values {
 	}
 	if p.StartingAfter != "" {
 		q.Set("starting_after", p.StartingAfter)
+	}
+	if p.EndingBefore != "" {
+		q.Set("ending_before", p.EndingBefore)
 	}
 	return q
 }

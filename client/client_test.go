@@ -132,6 +132,14 @@ func TestClient_Keys(t *testing.T) {
 	if len(second.Data) != 1 || second.Data[0].Name != "Owner key" || second.HasMore {
 		t.Errorf("ListKeys page 2: got %+v", second)
 	}
+	// And back: the page before the owner key is the new key.
+	back, err := c.ListKeys(ctx, client.ListParams{Limit: 1, EndingBefore: second.Data[0].ID})
+	if err != nil {
+		t.Fatalf("ListKeys back: %v", err)
+	}
+	if len(back.Data) != 1 || back.Data[0].ID != created.ID || back.HasMore {
+		t.Errorf("ListKeys back: got %+v", back)
+	}
 
 	// The new key works through the client too.
 	who, err := s.client(t, created.Key).Whoami(ctx)

@@ -98,3 +98,34 @@ func ExampleTokenVerifier() {
 	}
 	http.Handle("/invoices", http.HandlerFunc(handler))
 }
+
+// This example protects a service behind pihu: every request needs an API
+// key or access token with candidate:read, verified by pihu (keys, cached
+// for 5 seconds) or offline (tokens), and the handler reads who called.
+func ExampleMiddleware() {
+	// A key with the api_key:verify permission, for the service itself.
+	pihu, err := client.New(client.Config{BaseURL: "http://127.0.0.1:8080", APIKey: os.Getenv("PIHU_VERIFY_KEY")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := client.NewTokenVerifier(client.TokenVerifierConfig{Issuer: "http://127.0.0.1:8080"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	requireKey := client.Middleware(client.MiddlewareConfig{
+		Client:      pihu,
+		Tokens:      tokens,
+		Permissions: []string{"candidate:read"},
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /reports", requireKey(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := client.IdentityFromContext(r.Context())
+		if id.Environment != "live" {
+			http.Error(w, "live keys only", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintf(w, "reports of account %s\n", id.AccountID)
+	})))
+	log.Fatal(http.ListenAndServe("127.0.0.1:9000", mux))
+}

@@ -42,7 +42,7 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	events, more, err := s.store.ListAuditEvents(r.Context(), pihu.AuditFilter{
-		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter,
+		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter, EndingBefore: page.endingBefore,
 	})
 	if err != nil {
 		s.writeError(w, r, err)

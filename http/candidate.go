@@ -75,7 +75,7 @@ func (s *Server) listCandidates(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cs, more, err := s.store.ListCandidates(r.Context(), pihu.ScopeOf(caller), pihu.Page{Limit: p.limit, StartingAfter: p.startingAfter})
+	cs, more, err := s.store.ListCandidates(r.Context(), pihu.ScopeOf(caller), pihu.Page{Limit: p.limit, StartingAfter: p.startingAfter, EndingBefore: p.endingBefore})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -76,32 +76,72 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", obj.RequestID), slog.String("err", pihu.MaskSecrets(err.Error())))
 	}
-	switch c.status {
-	case http.StatusServiceUnavailable:
+	if code == pihu.EUnsupportedMediaType {
+		// Every route that takes a body is a POST of JSON.
+		w.Header().Set("Accept-Post", "application/json")
+	}
+	if c.status == http.StatusServiceUnavailable {
 		// The message is safe to show; the cause is for the log.
 		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "dependency unavailable",
 			slog.String("request_id", obj.RequestID), slog.String("err", pihu.MaskSecrets(err.Error())))
 		w.Header().Set("Retry-After", unavailableRetryAfter)
-	case http.StatusUnauthorized:
-		v := `Bearer realm="pihu"`
-		if code != pihu.EMissingAPIKey {
-			v += `, error="invalid_token"`
-		}
-		w.Header().Set("WWW-Authenticate", v)
-	case http.StatusForbidden:
-		// Only a missing permission is a scope problem (RFC 6750); a key
-		// used from an address it is not allowed is not, and gets no
-		// challenge.
-		if code != pihu.EInsufficientPermissions {
-			break
-		}
-		v := `Bearer realm="pihu", error="insufficient_scope"`
-		if obj.Required != "" {
-			v += `, scope="` + obj.Required + `"`
-		}
+	}
+	if v := challenge(code, obj); v != "" {
 		w.Header().Set("WWW-Authenticate", v)
 	}
 	writeJSON(w, c.status, ErrorBody{Error: obj})
+}
+
+// challenge is the WWW-Authenticate header of an error (RFC 6750 §3), or
+// "" for none: a plain challenge when no credentials of the Bearer scheme
+// were given; error="invalid_token" for a key or token that is not valid;
+// error="invalid_request" (400) for a malformed Authorization header;
+// error="insufficient_scope" with the scope for a missing permission. A
+// key used from an address it is not allowed gets none: no scope or
+// token can cure it. Each error code comes with its error_description,
+// the error body's message, which never holds a key.
+func challenge(code string, obj ErrorObject) string {
+	const plain = `Bearer realm="pihu"`
+	switch {
+	case code == pihu.EMissingAPIKey:
+		return plain
+	case codes[code].status == http.StatusUnauthorized:
+		return plain + `, error="invalid_token", error_description=` + authParam(obj.Message)
+	case codes[code].status == http.StatusBadRequest && obj.Param == "Authorization":
+		return plain + `, error="invalid_request", error_description=` + authParam(obj.Message)
+	case code == pihu.EInsufficientPermissions:
+		v := plain + `, error="insufficient_scope", error_description=` + authParam(obj.Message)
+		if obj.Required != "" {
+			v += `, scope=` + authParam(obj.Required)
+		}
+		return v
+	}
+	return ""
+}
+
+// authParam quotes s as the value of a challenge's error_description or
+// scope: RFC 6750 §3 allows only printable ASCII without '"' and '\' in
+// them, so a double quote becomes a single one, a backslash a slash, and
+// any other character outside that set a '?'. The result needs no
+// escaping in a quoted-string.
+func authParam(s string) string {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b = append(b, '\'')
+		case r == '\\':
+			b = append(b, '/')
+		case r == '…':
+			b = append(b, "..."...)
+		case r < 0x20 || r > 0x7e:
+			b = append(b, '?')
+		default:
+			b = append(b, byte(r))
+		}
+	}
+	return string(append(b, '"'))
 }
 
 // writeJSON writes v as the JSON response body with status.

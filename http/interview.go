@@ -85,7 +85,7 @@ func (s *Server) listInterviews(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ivs, more, err := s.store.ListInterviews(r.Context(), pihu.ScopeOf(caller), pihu.Page{Limit: p.limit, StartingAfter: p.startingAfter})
+	ivs, more, err := s.store.ListInterviews(r.Context(), pihu.ScopeOf(caller), pihu.Page{Limit: p.limit, StartingAfter: p.startingAfter, EndingBefore: p.endingBefore})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -48,7 +48,7 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, optional bool) erro
 		return pihu.Errorf(pihu.EInvalidJSON, "The request needs a JSON object as its body.")
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return pihu.Errorf(pihu.EUnsupportedMediaType, "Send the body as JSON, with the header Content-Type: application/json.")
+		return pihu.Errorf(pihu.EUnsupportedMediaType, "This endpoint accepts only application/json: send the body as JSON, with the header Content-Type: application/json.")
 	}
 	if !utf8.Valid(body) {
 		return pihu.Errorf(pihu.EInvalidJSON, "The request body is not valid UTF-8.")

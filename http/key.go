@@ -193,7 +193,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keys, more, err := s.store.ListKeys(r.Context(), pihu.KeyFilter{
-		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter,
+		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter, EndingBefore: page.endingBefore,
 	})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -337,13 +337,15 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 type page struct {
 	limit         int
 	startingAfter string
+	endingBefore  string
 }
 
-// parsePage reads `limit` (1–100, default 10) and `starting_after`, and
-// rejects any other query parameter (see query).
+// parsePage reads `limit` (1–100, default 10), and `starting_after` or
+// `ending_before` (not both: a 400 on ending_before), and rejects any
+// other query parameter (see query).
 func parsePage(r *http.Request) (page, error) {
 	p := page{limit: 10}
-	q, err := query(r, "limit", "starting_after")
+	q, err := query(r, "limit", "starting_after", "ending_before")
 	if err != nil {
 		return p, err
 	}
@@ -359,6 +361,16 @@ func parsePage(r *http.Request) (page, error) {
 			return p, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after", "\"starting_after\" must be the id of an item of this list.")
 		}
 		p.startingAfter = vs[0]
+	}
+	if vs, ok := q["ending_before"]; ok {
+		if vs[0] == "" {
+			return p, pihu.ParamErrorf(pihu.EParameterInvalid, "ending_before", "\"ending_before\" must be the id of an item of this list.")
+		}
+		if p.startingAfter != "" {
+			return p, pihu.ParamErrorf(pihu.EParameterInvalid, "ending_before",
+				"Give starting_after (the next page) or ending_before (the previous page), not both.")
+		}
+		p.endingBefore = vs[0]
 	}
 	return p, nil
 }

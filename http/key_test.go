@@ -101,15 +101,15 @@ func TestKeys_Create(t *testing.T) {
 			}},
 		{name: "ErrMalformedKey", method: "POST", path: "/v1/auth/api-keys", key: "ph_live_abc123", body: seedBody, status: 401, code: "invalid_api_key",
 			check: func(t *testing.T, r response) {
-				if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="pihu", error="invalid_token"` {
+				if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Bearer realm="pihu", error="invalid_token", error_description="`) {
 					t.Errorf("WWW-Authenticate: got %q", got)
 				}
 			}},
-		{name: "ErrWrongScheme", method: "POST", path: "/v1/auth/api-keys", body: seedBody, headers: map[string]string{"Authorization": "Basic " + ts.Owner}, status: 401, code: "invalid_api_key"},
+		{name: "ErrWrongScheme", method: "POST", path: "/v1/auth/api-keys", body: seedBody, headers: map[string]string{"Authorization": "Basic " + ts.Owner}, status: 401, code: "missing_api_key"},
 		{name: "ErrUnknownKey", method: "POST", path: "/v1/auth/api-keys", key: forged, body: seedBody, status: 401, code: "invalid_api_key"},
 		{name: "ErrNoPermission", method: "POST", path: "/v1/auth/api-keys", key: reader, body: seedBody, status: 403, code: "insufficient_permissions",
 			check: func(t *testing.T, r response) {
-				want := `Bearer realm="pihu", error="insufficient_scope", scope="api_key:write"`
+				want := `Bearer realm="pihu", error="insufficient_scope", error_description="This API key does not have the 'api_key:write' permission that this request needs.", scope="api_key:write"`
 				if got := r.header.Get("WWW-Authenticate"); got != want {
 					t.Errorf("WWW-Authenticate: got %q, want %q", got, want)
 				}
@@ -120,7 +120,15 @@ func TestKeys_Create(t *testing.T) {
 		{name: "ErrEscalation", method: "POST", path: "/v1/auth/api-keys", key: limited, body: `{"name":"x","permissions":["candidate:write"],"expiration":"1d"}`, status: 403, code: "insufficient_permissions", param: "permissions"},
 		{name: "ErrTestKeyCreatesLive", method: "POST", path: "/v1/auth/api-keys", key: testKey, body: `{"name":"x","permissions":["candidate:read"],"environment":"live"}`, status: 403, code: "insufficient_permissions", param: "environment"},
 		{name: "ErrTooLarge", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: `{"name":"` + strings.Repeat("a", 70<<10) + `"}`, status: 413, code: "body_too_large"},
-		{name: "ErrNotJSONType", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: seedBody, headers: map[string]string{"Content-Type": "text/plain"}, status: 415, code: "unsupported_media_type"},
+		{name: "ErrNotJSONType", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: seedBody, headers: map[string]string{"Content-Type": "text/plain"}, status: 415, code: "unsupported_media_type",
+			check: func(t *testing.T, r response) {
+				if got := r.header.Get("Accept-Post"); got != "application/json" {
+					t.Errorf("Accept-Post: got %q, want application/json", got)
+				}
+				if msg := r.errorBody(t).Message; !strings.Contains(msg, "accepts only application/json") {
+					t.Errorf("message %q does not say what is accepted", msg)
+				}
+			}},
 		{name: "ErrFormType", method: "POST", path: "/v1/auth/api-keys", key: ts.Owner, body: "name=x", headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 415, code: "unsupported_media_type"},
 	})
 
@@ -289,7 +297,7 @@ func TestWhoami(t *testing.T) {
 			}},
 		{name: "ErrNoKey", method: "GET", path: "/v1/auth/whoami", status: 401, code: "missing_api_key"},
 		{name: "ErrBearerWithoutKey", method: "GET", path: "/v1/auth/whoami", headers: map[string]string{"Authorization": "Bearer "}, status: 401, code: "missing_api_key"},
-		{name: "ErrKeyWithTrailer", method: "GET", path: "/v1/auth/whoami", headers: map[string]string{"Authorization": "Bearer " + k.Key + " x"}, status: 401, code: "invalid_api_key"},
+		{name: "ErrKeyWithTrailer", method: "GET", path: "/v1/auth/whoami", headers: map[string]string{"Authorization": "Bearer " + k.Key + " x"}, status: 400, code: "parameter_invalid", param: "Authorization"},
 	})
 }
 

@@ -73,7 +73,7 @@ func TestOpenAPI_Document(t *testing.T) {
 				t.Errorf("%s: the %s response has no Request-Id header", name, status)
 			}
 			if secured(o.op) && (status == "200" || status == "429") {
-				for _, h := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
+				for _, h := range []string{"RateLimit-Policy", "RateLimit", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
 					if r.Value.Headers[h] == nil {
 						t.Errorf("%s: the %s response has no %s header", name, status, h)
 					}

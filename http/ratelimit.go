@@ -73,7 +73,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key
 		return k, nil
 	}
 	if codes[pihu.ErrorCode(err)].status == http.StatusUnauthorized {
-		return nil, s.countFailure(w, r, err)
+		err = s.countFailure(w, r, err)
+	}
+	if pihu.ErrorCode(err) == pihu.ERateLimited {
+		// The address's failures, not a key, are refused: the challenge
+		// tells the client how to authenticate, with no error code, as
+		// no token was judged.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="pihu", error_description=`+authParam(pihu.ErrorMessage(err)))
 	}
 	return nil, err
 }
@@ -91,6 +97,7 @@ func (s *Server) limitLeakReport(w http.ResponseWriter, r *http.Request) error {
 		s.limiterFailed(r, err)
 		return nil
 	}
+	rateLimitHeaders(w.Header(), "leaked-keys", s.leaksLimit, res)
 	if res.Allowed {
 		return nil
 	}
@@ -111,7 +118,7 @@ func (s *Server) checkAddress(w http.ResponseWriter, r *http.Request) error {
 	if res.Allowed {
 		return nil
 	}
-	return tooManyFailures(w, res)
+	return s.tooManyFailures(w, res)
 }
 
 // countFailure spends one of the failure budget of r's client address for
@@ -126,10 +133,11 @@ func (s *Server) countFailure(w http.ResponseWriter, r *http.Request, authErr er
 	if res.Allowed {
 		return authErr
 	}
-	return tooManyFailures(w, res)
+	return s.tooManyFailures(w, res)
 }
 
-func tooManyFailures(w http.ResponseWriter, res ratelimit.Result) error {
+func (s *Server) tooManyFailures(w http.ResponseWriter, res ratelimit.Result) error {
+	rateLimitHeaders(w.Header(), "failed-auth", s.failedAuthLimit, res)
 	secs := retryAfter(w, res)
 	return pihu.Errorf(pihu.ERateLimited,
 		"Too many failed authentications from your address. Check your API key, and retry in %s.", seconds(secs))
@@ -142,12 +150,7 @@ func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key) e
 	if err != nil || !decided {
 		return err
 	}
-	h := w.Header()
-	// The names are written in their canonical form straight into the
-	// map, which saves canonicalising them on every request.
-	h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)}
-	h["Ratelimit-Remaining"] = []string{strconv.Itoa(res.Remaining)}
-	h["Ratelimit-Reset"] = []string{strconv.Itoa(ceilSeconds(res.ResetAfter))}
+	rateLimitHeaders(w.Header(), "default", limit, res)
 	if res.Allowed {
 		return nil
 	}
@@ -184,6 +187,35 @@ func (s *Server) keyLimit(k *pihu.Key) (ratelimit.Limit, error) {
 		return l, fmt.Errorf("key %s has an invalid stored rate limit %q: %w", k.ID, k.RateLimit, err)
 	}
 	return l, nil
+}
+
+// rateLimitHeaders sets the rate-limit headers of a response to a request
+// that spent one of policy's limit l, with the result res:
+//
+//   - RateLimit-Policy and RateLimit of draft-ietf-httpapi-ratelimit-headers
+//     (`"default";q=100;w=60` and `"default";r=99;t=1`): the quota, its
+//     window in seconds, what is left and the seconds until it is whole
+//     again, so that a client can tell 5/m from 5/s. The policy is
+//     "default" for an API key's own limit, "failed-auth" and "leaked-keys"
+//     for the limits of a client address.
+//   - RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset, the
+//     draft's older form, kept so that the clients that read them go on
+//     working: for a key's limit only, since they name no policy and a
+//     client reads them as its key's state.
+//
+// The names are written in their canonical form straight into the map,
+// which saves canonicalising them on every request.
+func rateLimitHeaders(h http.Header, policy string, l ratelimit.Limit, res ratelimit.Result) {
+	reset := strconv.Itoa(ceilSeconds(res.ResetAfter))
+	remaining := strconv.Itoa(res.Remaining)
+	h["Ratelimit-Policy"] = []string{`"` + policy + `";q=` + strconv.Itoa(l.Rate) + ";w=" + strconv.Itoa(int(l.Period/time.Second))}
+	h["Ratelimit"] = []string{`"` + policy + `";r=` + remaining + ";t=" + reset}
+	if policy != "default" {
+		return
+	}
+	h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)}
+	h["Ratelimit-Remaining"] = []string{remaining}
+	h["Ratelimit-Reset"] = []string{reset}
 }
 
 // retryAfter sets the Retry-After header of a refused request, in whole

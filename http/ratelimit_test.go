@@ -14,8 +14,9 @@ import (
 	"github.com/pihu-ai/pihu/ratelimit"
 )
 
-// rateHeaders checks the RateLimit-* headers of a response, and
-// Retry-After: retry 0 means the header must be absent.
+// rateHeaders checks the RateLimit-* headers of a response, RateLimit and
+// RateLimit-Policy (whatever their policy and window), and Retry-After:
+// retry 0 means the header must be absent.
 func rateHeaders(limit, remaining, reset, retry int) func(t *testing.T, r response) {
 	return func(t *testing.T, r response) {
 		t.Helper()
@@ -26,6 +27,12 @@ func rateHeaders(limit, remaining, reset, retry int) func(t *testing.T, r respon
 			if got := r.header.Get(h.name); got != strconv.Itoa(h.want) {
 				t.Errorf("%s: got %q, want %d", h.name, got, h.want)
 			}
+		}
+		if got, want := r.header.Get("RateLimit"), fmt.Sprintf(";r=%d;t=%d", remaining, reset); !strings.HasPrefix(got, `"`) || !strings.HasSuffix(got, want) {
+			t.Errorf("RateLimit: got %q, want \"policy\"%s", got, want)
+		}
+		if got, want := r.header.Get("RateLimit-Policy"), fmt.Sprintf(";q=%d;w=", limit); !strings.Contains(got, want) {
+			t.Errorf("RateLimit-Policy: got %q, want it to hold %s", got, want)
 		}
 		got := r.header.Get("Retry-After")
 		if retry == 0 && got != "" || retry != 0 && got != strconv.Itoa(retry) {
@@ -223,8 +230,10 @@ func TestRateLimit_FailedAuth(t *testing.T) {
 		if want == 429 && r.header.Get("Retry-After") != "2" {
 			t.Errorf("wrong key %d: Retry-After %q, want 2 (30/m)", i+1, r.header.Get("Retry-After"))
 		}
-		if r.header.Get("RateLimit-Limit") != "" {
-			t.Errorf("wrong key %d: an unauthenticated response has RateLimit headers", i+1)
+		// No key's limit is shown to a failed authentication; its 429
+		// shows the address's.
+		if r.header.Get("RateLimit-Limit") != "" || want == 429 && !strings.HasPrefix(r.header.Get("RateLimit"), `"failed-auth";r=0;`) {
+			t.Errorf("wrong key %d: RateLimit %q, RateLimit-Limit %q: want no key's headers, and the failed-auth policy's on a 429", i+1, r.header.Get("RateLimit"), r.header.Get("RateLimit-Limit"))
 		}
 	}
 
@@ -342,4 +351,39 @@ func TestRateLimit_LimiterDown(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "rate limiter failed") {
 		t.Error("the limiter's failure is not logged")
 	}
+}
+
+// TestRateLimit_DraftHeaders checks the headers of
+// draft-ietf-httpapi-ratelimit-headers: RateLimit-Policy names the quota
+// and its window, so that 5/m and 5/s differ, and RateLimit what is left
+// and when it is whole; the limits of a client address (failed
+// authentications, leaked-key reports) send them under their own policy.
+func TestRateLimit_DraftHeaders(t *testing.T) {
+	ts := newTestServer(t, func(o *pihuhttp.Options) {
+		o.FailedAuthLimit = ratelimit.PerMinute(1)
+		o.LeakedKeysLimit = ratelimit.PerHour(2)
+	})
+	perMinute := ts.newKey(t, ts.Owner, `{"name":"m","permissions":["api_key:read"],"rate_limit":"5/m"}`).Key
+	perSecond := ts.newKey(t, ts.Owner, `{"name":"s","permissions":["api_key:read"],"rate_limit":"5/s"}`).Key
+	forged := "ph_live_" + strings.Repeat("a", 40)
+	draft := func(policy, rate string) func(t *testing.T, r response) {
+		return func(t *testing.T, r response) {
+			if got := r.header.Get("RateLimit-Policy"); got != policy {
+				t.Errorf("RateLimit-Policy: got %q, want %q", got, policy)
+			}
+			if got := r.header.Get("RateLimit"); got != rate {
+				t.Errorf("RateLimit: got %q, want %q", got, rate)
+			}
+		}
+	}
+	ts.run(t, []scenario{
+		{name: "PerMinute", method: "GET", path: "/v1/auth/whoami", key: perMinute, status: 200, check: draft(`"default";q=5;w=60`, `"default";r=4;t=12`)},
+		{name: "PerSecond", method: "GET", path: "/v1/auth/whoami", key: perSecond, status: 200, check: draft(`"default";q=5;w=1`, `"default";r=4;t=1`)},
+		{name: "ServerDefault", method: "GET", path: "/v1/auth/whoami", key: ts.Owner, status: 200, check: draft(`"default";q=1000;w=60`, `"default";r=997;t=1`)}, // two keys were created with it
+		{name: "FailedAuthSpends", method: "GET", path: "/v1/auth/whoami", key: forged, status: 401, code: "invalid_api_key"},
+		{name: "FailedAuth429", method: "GET", path: "/v1/auth/whoami", key: forged, status: 429, code: "rate_limited", check: draft(`"failed-auth";q=1;w=60`, `"failed-auth";r=0;t=60`)},
+		{name: "LeakedKeys", method: "POST", path: "/v1/auth/leaked-keys", body: `{"keys":["` + forged + `"]}`, status: 200, check: draft(`"leaked-keys";q=2;w=3600`, `"leaked-keys";r=1;t=1800`)},
+		{name: "LeakedKeysLast", method: "POST", path: "/v1/auth/leaked-keys", body: `{"keys":["` + forged + `"]}`, status: 200, check: draft(`"leaked-keys";q=2;w=3600`, `"leaked-keys";r=0;t=3600`)},
+		{name: "LeakedKeys429", method: "POST", path: "/v1/auth/leaked-keys", body: `{"keys":["` + forged + `"]}`, status: 429, code: "rate_limited", check: draft(`"leaked-keys";q=2;w=3600`, `"leaked-keys";r=0;t=3600`)},
+	})
 }

@@ -185,7 +185,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
-	s.mux.ServeHTTP(rw, r)
+	s.route(rw, r)
+}
+
+// route hands r to its handler. The API answers no HEAD: a HEAD of an API
+// path is a 405 (404 for an unknown path) like any method the path lacks,
+// so that what is served is what the OpenAPI document lists; a HEAD of the
+// dashboard's pages is the dashboard's.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		if _, pattern := s.mux.Handler(r); pattern != "/" || s.dashboard == nil {
+			s.notFound(w, r)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
 }
 
 // responseWriter remembers the status and the authenticated key for the
@@ -283,10 +297,16 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 }
 
 // BearerToken returns the token of an Authorization header of the Bearer
-// scheme (RFC 6750; the scheme is case-insensitive). Returns EMissingAPIKey
-// for an empty header, EParameterInvalid (on "Authorization") for a
-// header holding two credentials joined by a comma, as a proxy may join
-// two headers, and EInvalidAPIKey for any other scheme or shape.
+// scheme (RFC 6750 §2.1; the scheme is case-insensitive).
+//
+// A header without credentials of that scheme is EMissingAPIKey, which
+// gets a plain challenge (RFC 6750 §3.1: no error code for a request
+// without authentication information): an empty header, "Bearer" with
+// nothing after it, or another scheme ("Basic …"), or a key without the
+// scheme. A Bearer header that is malformed is EParameterInvalid on
+// "Authorization", a 400 whose challenge says error="invalid_request":
+// two credentials joined by a comma (as a proxy may join two headers),
+// anything after the token, or a token that is not a b64token.
 func BearerToken(header string) (string, error) {
 	if header == "" {
 		return "", pihu.Errorf(pihu.EMissingAPIKey, "No API key was given. Send it as the header Authorization: Bearer YOUR_API_KEY.")
@@ -296,7 +316,10 @@ func BearerToken(header string) (string, error) {
 	}
 	scheme, token, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", pihu.Errorf(pihu.EInvalidAPIKey, "The Authorization header must read \"Bearer YOUR_API_KEY\".")
+		if _, isKey := pihu.ParseSecret(strings.TrimSpace(header)); isKey {
+			return "", pihu.Errorf(pihu.EMissingAPIKey, "The Authorization header holds a key without the Bearer scheme; send it as \"Authorization: Bearer YOUR_API_KEY\".")
+		}
+		return "", pihu.Errorf(pihu.EMissingAPIKey, "The Authorization header is not of the Bearer scheme, the only one this API takes; send \"Authorization: Bearer YOUR_API_KEY\".")
 	}
 	token = strings.TrimLeft(token, " ")
 	if strings.Contains(token, ",") {
@@ -306,14 +329,35 @@ func BearerToken(header string) (string, error) {
 			"The Authorization header holds more than one credential; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".")
 	}
 	if strings.ContainsAny(token, " \t") {
-		return "", pihu.Errorf(pihu.EInvalidAPIKey, "The Authorization header must read \"Bearer YOUR_API_KEY\", with nothing after the key.")
+		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+			"The Authorization header must read \"Bearer YOUR_API_KEY\", with nothing after the key.")
+	}
+	if !isB64Token(token) {
+		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+			"The token of the Authorization header has a character no API key or access token has; send \"Authorization: Bearer YOUR_API_KEY\".")
 	}
 	return token, nil
 }
 
+// isB64Token reports whether s is a b64token of RFC 6750 §2.1:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // methods are tried, in this order, to tell a wrong method from a wrong
-// path.
-var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+// path. HEAD is not among them: the API does not serve it (see route).
+var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // notFound answers a request no route took: 405 with Allow if the path
 // exists under another method, else 404.

@@ -47,8 +47,8 @@ func scanEvent(row pgx.Row) (*pihu.AuditEvent, error) {
 // that id is not one of the account's events.
 func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
 	q := accountPage("audit_events", eventColumns, f.AccountID, f.Environment, "",
-		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter},
-		fmt.Sprintf("%q is not the id of one of this account's audit events; give the id of the last event of the previous page.", pihu.MaskSecrets(f.StartingAfter)))
+		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
+		"this account's audit events")
 	if f.Target != "" {
 		// The cursor may be any event of the list's environment: a page
 		// of one key's history continues after an event of another.

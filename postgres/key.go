@@ -155,8 +155,8 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 // keys created in the same second still page without gaps or repeats.
 func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
 	q := accountPage("api_keys", keyColumns, f.AccountID, f.Environment, "revoked IS NULL",
-		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter},
-		fmt.Sprintf("%q is not the id of one of this account's API keys; give the id of the last key of the previous page.", pihu.MaskSecrets(f.StartingAfter)))
+		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
+		"this account's API keys")
 	return listPage(ctx, db, q, scanKey)
 }
 

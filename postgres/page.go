@@ -3,7 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,45 +32,64 @@ func pageLimit(n int) int {
 
 // pageQuery is one page of a list, newest first by seq: the rows of table
 // matching where (with args, numbered $1 …), after the row whose id is
-// startingAfter.
+// startingAfter or before the one whose id is endingBefore.
 type pageQuery struct {
 	table, columns string
 	where          string
 	args           []any
 	limit          int
-	// startingAfter, if set, must be the id of a row matching
-	// cursorWhere (with cursorArgs, numbered from $2: $1 is the id),
-	// deleted or not, else the page is EParameterInvalid on
-	// "starting_after" with badCursor as message.
+	// startingAfter or endingBefore (not both), if set, must be the id of
+	// a row matching cursorWhere (with cursorArgs, numbered from $2: $1 is
+	// the id), deleted or not, else the page is EParameterInvalid on
+	// "starting_after" or "ending_before", with a message naming items,
+	// the list's items ("this account's API keys").
 	startingAfter string
+	endingBefore  string
 	cursorWhere   string
 	cursorArgs    []any
-	badCursor     string
+	items         string
 }
 
 // listPage runs q and reads its rows with scan. It fetches one row more
-// than the page holds to tell whether more follow.
+// than the page holds to tell whether more follow: older ones, or with
+// endingBefore newer ones, whose page is read oldest first and turned
+// round.
 func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(pgx.Row) (T, error)) ([]T, bool, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	limit := pageLimit(q.limit)
 	query := `SELECT ` + q.columns + ` FROM ` + q.table + ` WHERE ` + q.where
 	args := q.args
-	if q.startingAfter != "" {
+	if q.startingAfter != "" && q.endingBefore != "" {
+		return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "ending_before",
+			"Give starting_after (the next page) or ending_before (the previous page), not both.")
+	}
+	order := ` ORDER BY seq DESC LIMIT $`
+	for _, c := range []struct{ param, id, op, which, page string }{
+		{"starting_after", q.startingAfter, "<", "last", "previous"},
+		{"ending_before", q.endingBefore, ">", "first", "next"},
+	} {
+		if c.id == "" {
+			continue
+		}
 		var seq int64
 		err := db.pool.QueryRow(ctx, `SELECT seq FROM `+q.table+` WHERE id = $1 AND `+q.cursorWhere,
-			append([]any{q.startingAfter}, q.cursorArgs...)...).Scan(&seq)
+			append([]any{c.id}, q.cursorArgs...)...).Scan(&seq)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after", "%s", q.badCursor)
+			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, c.param,
+				"%q is not the id of one of %s; give the id of the %s item of the %s page.", pihu.MaskSecrets(c.id), q.items, c.which, c.page)
 		}
 		if err != nil {
 			return nil, false, wrap(q.table+" cursor", err)
 		}
 		args = append(args[:len(args):len(args)], seq)
-		query += ` AND seq < $` + strconv.Itoa(len(args))
+		query += ` AND seq ` + c.op + ` $` + strconv.Itoa(len(args))
+		if c.op == ">" {
+			order = ` ORDER BY seq ASC LIMIT $`
+		}
 	}
 	args = append(args[:len(args):len(args)], limit+1)
-	query += ` ORDER BY seq DESC LIMIT $` + strconv.Itoa(len(args))
+	query += order + strconv.Itoa(len(args))
 
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
@@ -80,10 +99,14 @@ func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(pgx.Row
 	if err != nil {
 		return nil, false, wrap("list "+q.table, err)
 	}
-	if len(out) > limit {
-		return out[:limit], true, nil
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
 	}
-	return out, false, nil
+	if q.endingBefore != "" {
+		slices.Reverse(out)
+	}
+	return out, more, nil
 }
 
 // scopedPage is the page query of a resource table in scope s: its live
@@ -93,22 +116,22 @@ func scopedPage(table, columns string, s pihu.Scope, p pihu.Page) pageQuery {
 	return pageQuery{
 		table: table, columns: columns,
 		where: "account_id = $1 AND environment = $2 AND deleted IS NULL", args: args,
-		limit: p.Limit, startingAfter: p.StartingAfter,
+		limit: p.Limit, startingAfter: p.StartingAfter, endingBefore: p.EndingBefore,
 		cursorWhere: "account_id = $2 AND environment = $3", cursorArgs: args,
-		badCursor: fmt.Sprintf("%q is not the id of one of this list's %s; give the id of the last item of the previous page.", pihu.MaskSecrets(p.StartingAfter), table),
+		items: "this list's " + table,
 	}
 }
 
 // accountPage is the page query of an account's rows of table (keys or
 // events), of one environment if env is set, with where added to the
 // rows listed (not to the cursor).
-func accountPage(table, columns, accountID string, env pihu.Environment, where string, f pihu.Page, badCursor string) pageQuery {
+func accountPage(table, columns, accountID string, env pihu.Environment, where string, f pihu.Page, items string) pageQuery {
 	q := pageQuery{
 		table: table, columns: columns,
 		where: "account_id = $1", args: []any{accountID},
-		limit: f.Limit, startingAfter: f.StartingAfter,
+		limit: f.Limit, startingAfter: f.StartingAfter, endingBefore: f.EndingBefore,
 		cursorWhere: "account_id = $2", cursorArgs: []any{accountID},
-		badCursor: badCursor,
+		items: items,
 	}
 	if env != "" {
 		// A cursor of the other environment is as unknown as one that

@@ -40,15 +40,16 @@ func scanEvent(row rowScanner) (*pihu.AuditEvent, error) {
 
 // ListAuditEvents returns a page of the account's audit events, newest
 // first, and whether more follow. A Limit out of 1 to 100 means 10 if
-// below, 100 if above. Returns EParameterInvalid on "starting_after" if
-// that id is not one of the account's events.
+// below, 100 if above. Returns EParameterInvalid on "starting_after" or
+// "ending_before" if that id is not one of the account's events, or on
+// "ending_before" if both are given.
 func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
 	q := pageQuery{
 		table: "audit_events", columns: eventColumns,
 		where: "account_id = ?", args: []any{f.AccountID},
-		limit: f.Limit, startingAfter: f.StartingAfter,
+		limit: f.Limit, startingAfter: f.StartingAfter, endingBefore: f.EndingBefore,
 		cursorWhere: "account_id = ?", cursorArgs: []any{f.AccountID},
-		badCursor: fmt.Sprintf("%q is not the id of one of this account's audit events; give the id of the last event of the previous page.", pihu.MaskSecrets(f.StartingAfter)),
+		items: "this account's audit events",
 	}
 	if f.Environment != "" {
 		// A cursor of the other environment is as unknown as one that

@@ -155,8 +155,9 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 
 // ListKeys returns a page of the account's unrevoked keys, newest first,
 // and whether more follow. A Limit out of 1 to 100 means 10 if below, 100
-// if above. Returns EParameterInvalid on "starting_after" if that id is not
-// one of the account's keys (a revoked one is a valid cursor).
+// if above. Returns EParameterInvalid on "starting_after" or
+// "ending_before" if that id is not one of the account's keys (a revoked
+// one is a valid cursor), or on "ending_before" if both are given.
 //
 // Keys are ordered by insertion sequence, not by creation time, so that
 // keys created in the same second still page without gaps or repeats.
@@ -164,9 +165,9 @@ func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool
 	q := pageQuery{
 		table: "api_keys", columns: keyColumns,
 		where: "account_id = ? AND revoked IS NULL", args: []any{f.AccountID},
-		limit: f.Limit, startingAfter: f.StartingAfter,
+		limit: f.Limit, startingAfter: f.StartingAfter, endingBefore: f.EndingBefore,
 		cursorWhere: "account_id = ?", cursorArgs: []any{f.AccountID},
-		badCursor: fmt.Sprintf("%q is not the id of one of this account's API keys; give the id of the last key of the previous page.", pihu.MaskSecrets(f.StartingAfter)),
+		items: "this account's API keys",
 	}
 	if f.Environment != "" {
 		// A cursor of the other environment is as unknown as one that

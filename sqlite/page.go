@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -25,41 +26,62 @@ func pageLimit(n int) int {
 type rowScanner interface{ Scan(...any) error }
 
 // pageQuery is one page of a list, newest first by seq: the rows of table
-// matching where (with args), after the row whose id is startingAfter.
+// matching where (with args), after the row whose id is startingAfter or
+// before the one whose id is endingBefore.
 type pageQuery struct {
 	table, columns string
 	where          string
 	args           []any
 	limit          int
-	// startingAfter, if set, must be the id of a row matching
-	// cursorWhere (with cursorArgs), deleted or not, else the page is
-	// EParameterInvalid on "starting_after" with badCursor as message.
+	// startingAfter or endingBefore (not both), if set, must be the id of
+	// a row matching cursorWhere (with cursorArgs), deleted or not, else
+	// the page is EParameterInvalid on "starting_after" or
+	// "ending_before", with a message naming items, the list's items
+	// ("this account's API keys").
 	startingAfter string
+	endingBefore  string
 	cursorWhere   string
 	cursorArgs    []any
-	badCursor     string
+	items         string
 }
 
 // listPage runs q and reads its rows with scan. It fetches one row more
-// than the page holds to tell whether more follow.
+// than the page holds to tell whether more follow: older ones, or with
+// endingBefore newer ones, whose page is read oldest first and turned
+// round.
 func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(rowScanner) (T, error)) ([]T, bool, error) {
 	limit := pageLimit(q.limit)
 	query := `SELECT ` + q.columns + ` FROM ` + q.table + ` WHERE ` + q.where
 	args := q.args
-	if q.startingAfter != "" {
+	if q.startingAfter != "" && q.endingBefore != "" {
+		return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "ending_before",
+			"Give starting_after (the next page) or ending_before (the previous page), not both.")
+	}
+	order := ` ORDER BY seq DESC LIMIT ?`
+	for _, c := range []struct{ param, id, op, which, page string }{
+		{"starting_after", q.startingAfter, "<", "last", "previous"},
+		{"ending_before", q.endingBefore, ">", "first", "next"},
+	} {
+		if c.id == "" {
+			continue
+		}
 		var seq int64
 		err := db.db.QueryRowContext(ctx, `SELECT seq FROM `+q.table+` WHERE id = ? AND `+q.cursorWhere,
-			append([]any{q.startingAfter}, q.cursorArgs...)...).Scan(&seq)
+			append([]any{c.id}, q.cursorArgs...)...).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "starting_after", "%s", q.badCursor)
+			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, c.param,
+				"%q is not the id of one of %s; give the id of the %s item of the %s page.", pihu.MaskSecrets(c.id), q.items, c.which, c.page)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("sqlite: %s cursor: %w", q.table, err)
 		}
-		query += ` AND seq < ?`
+		query += ` AND seq ` + c.op + ` ?`
 		args = append(args[:len(args):len(args)], seq)
+		if c.op == ">" {
+			order = ` ORDER BY seq ASC LIMIT ?`
+		}
 	}
-	query += ` ORDER BY seq DESC LIMIT ?`
+	query += order
 	args = append(args[:len(args):len(args)], limit+1)
 
 	rows, err := db.db.QueryContext(ctx, query, args...)
@@ -78,10 +100,14 @@ func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(rowScan
 	if err := rows.Err(); err != nil {
 		return nil, false, fmt.Errorf("sqlite: list %s: %w", q.table, err)
 	}
-	if len(out) > limit {
-		return out[:limit], true, nil
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
 	}
-	return out, false, nil
+	if q.endingBefore != "" {
+		slices.Reverse(out)
+	}
+	return out, more, nil
 }
 
 // scopedPage is the page query of a resource table in scope s: its live
@@ -92,8 +118,8 @@ func scopedPage(table, columns string, s pihu.Scope, p pihu.Page) pageQuery {
 	return pageQuery{
 		table: table, columns: columns,
 		where: scope + " AND deleted IS NULL", args: args,
-		limit: p.Limit, startingAfter: p.StartingAfter,
+		limit: p.Limit, startingAfter: p.StartingAfter, endingBefore: p.EndingBefore,
 		cursorWhere: scope, cursorArgs: args,
-		badCursor: fmt.Sprintf("%q is not the id of one of this list's %s; give the id of the last item of the previous page.", pihu.MaskSecrets(p.StartingAfter), table),
+		items: "this list's " + table,
 	}
 }

@@ -20,6 +20,7 @@ func runCandidates(t *testing.T, run runFunc) {
 	run(t, "ListPagination", testCandidatesListPagination)
 	run(t, "ListLimitOutOfRange", testCandidatesListLimitOutOfRange)
 	run(t, "ListStartingAfterInvalid", testCandidatesListStartingAfterInvalid)
+	run(t, "ListEndingBefore", testCandidatesListEndingBefore)
 	run(t, "Delete", testCandidatesDelete)
 	run(t, "DeleteOtherScopeIsNotFound", testCandidatesDeleteOtherScopeIsNotFound)
 	run(t, "DeleteKeepsCursor", testCandidatesDeleteKeepsCursor)

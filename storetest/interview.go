@@ -18,6 +18,7 @@ func runInterviews(t *testing.T, run runFunc) {
 	run(t, "OtherScopeIsNotFound", testInterviewsOtherScopeIsNotFound)
 	run(t, "ListPagination", testInterviewsListPagination)
 	run(t, "ListStartingAfterInvalid", testInterviewsListStartingAfterInvalid)
+	run(t, "ListEndingBefore", testInterviewsListEndingBefore)
 	run(t, "Delete", testInterviewsDelete)
 	run(t, "DeleteKeepsCursor", testInterviewsDeleteKeepsCursor)
 	run(t, "NoneOutlivesItsCandidate", testInterviewsNoneOutlivesItsCandidate)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -45,7 +46,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	default:
 		return usageError{fmt.Sprintf("accounts: unknown subcommand %q\n%s", sub, accountsUsage)}
 	}
-	o := &accountsOutput{w: stdout}
+	o := &accountsOutput{w: stdout, stderr: stderr}
 	fs := newFlagSet("accounts "+sub, stderr)
 	o.cfg.databaseFlag(fs)
 	fs.BoolVar(&o.json, "json", false, "print JSON")
@@ -54,9 +55,9 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // accountsOutput is where an accounts command prints, and how.
 type accountsOutput struct {
-	w    io.Writer
-	json bool
-	cfg  Config
+	w, stderr io.Writer
+	json      bool
+	cfg       Config
 }
 
 func accountsCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *accountsOutput) error {
@@ -68,11 +69,13 @@ func accountsCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *acc
 	if name == "" {
 		return usageError{"accounts create: --name is required"}
 	}
+	fresh := newDatabaseFile(o.cfg.Database)
 	store, err := openStore(ctx, o.cfg.Database)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	warnNewDatabase(o.stderr, fresh)
 	a, k, secret, err := createAccount(ctx, store, name)
 	if err != nil {
 		return err
@@ -173,7 +176,8 @@ func accountsRecover(ctx context.Context, fs *flag.FlagSet, args []string, o *ac
 func openExistingStore(ctx context.Context, url string) (pihu.Store, error) {
 	if path, ok := sqlite.ParseURL(url); ok {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("there is no database at %s: give the one pihu serve uses with --database or PIHU_DATABASE_URL", path)
+			abs, _ := filepath.Abs(path)
+			return nil, fmt.Errorf("there is no database at %s: give the one pihu serve uses with --database or PIHU_DATABASE_URL (a relative path is from the current folder)", abs)
 		}
 	}
 	return openStore(ctx, url)
@@ -223,11 +227,13 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	fresh := newDatabaseFile(c.Database)
 	store, err := openStore(ctx, c.Database)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	warnNewDatabase(stderr, fresh)
 	fmt.Fprintln(stdout, "The database schema is up to date.")
 	return nil
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	neturl "net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/pihu-ai/pihu"
@@ -21,9 +24,11 @@ type Config struct {
 	// default 127.0.0.1:8080.
 	Addr string
 	// Database selects the store: "sqlite:PATH" (embedded, the default
-	// sqlite:pihu.db) or "postgres://…" (several instances share it; a
-	// search_path=SCHEMA parameter keeps the tables in that schema).
-	// --database, PIHU_DATABASE_URL.
+	// sqlite:pihu.db, a path relative to the current folder) or
+	// "postgres://…" (several instances share it; a search_path=SCHEMA
+	// parameter keeps the tables in that schema). --database,
+	// PIHU_DATABASE_URL, or PIHU_DATABASE (the name the other flags'
+	// variables would give it); if both are set they must agree.
 	Database string
 	// Redis, if set, shares rate limits and revocations between
 	// instances: --redis, PIHU_REDIS_URL. Empty keeps them in process.
@@ -96,12 +101,52 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 func (c *Config) databaseFlag(fs *flag.FlagSet) {
-	fs.StringVar(&c.Database, "database", env("PIHU_DATABASE_URL", "sqlite:pihu.db"), "database URL: sqlite:PATH or postgres://… (PIHU_DATABASE_URL)")
+	url, alias := os.Getenv("PIHU_DATABASE_URL"), os.Getenv("PIHU_DATABASE")
+	def := cmp.Or(url, alias, "sqlite:pihu.db")
+	if url != "" && alias != "" && url != alias {
+		// Neither is taken over the other: the command refuses to run
+		// (see openStore) unless --database settles it.
+		def = ""
+	}
+	fs.StringVar(&c.Database, "database", def, "database URL: sqlite:PATH or postgres://…; a relative PATH is from the current folder (PIHU_DATABASE_URL or PIHU_DATABASE)")
+}
+
+// newDatabaseFile returns the absolute path of the SQLite file url names
+// if it does not exist yet (opening it will create it), else "".
+func newDatabaseFile(url string) string {
+	path, ok := sqlite.ParseURL(url)
+	if !ok {
+		return ""
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
+// warnNewDatabase tells the operator that a command created a new,
+// empty database at path (from newDatabaseFile, "" for none): run from
+// another folder, a relative --database names another file, and the
+// accounts and keys of the usual one seem gone.
+func warnNewDatabase(w io.Writer, path string) {
+	if path == "" {
+		return
+	}
+	fmt.Fprintf(w, "pihu: created a new, empty database at %s. If you meant an existing one, give its path with --database sqlite:/path/to/pihu.db or PIHU_DATABASE_URL (a relative path is from the current folder).\n", path)
 }
 
 // openStore opens the store the database URL names and applies its
 // migrations.
 func openStore(ctx context.Context, url string) (pihu.Store, error) {
+	if url == "" {
+		if os.Getenv("PIHU_DATABASE_URL") != "" && os.Getenv("PIHU_DATABASE") != "" {
+			return nil, usageError{"no database: PIHU_DATABASE_URL and PIHU_DATABASE are both set, to different databases; unset one, or give --database"}
+		}
+		return nil, usageError{"no database: --database is empty; use sqlite:PATH or postgres://…"}
+	}
 	if path, ok := sqlite.ParseURL(url); ok {
 		db, err := sqlite.Open(ctx, path)
 		if err != nil {

@@ -16,8 +16,9 @@ import (
 )
 
 const keysUsage = `usage:
-  pihu keys list [--limit N] [--starting-after ID] [--json]
-  pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test] [--json]
+  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--json]
+  pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test]
+                   [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]
   pihu keys get ID [--json]
   pihu keys revoke ID [--cascade] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--json]
@@ -103,6 +104,12 @@ func parseArgs(fs *flag.FlagSet, args []string, want int, usage string) ([]strin
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+	if len(pos) < want {
+		// The usage starts with the names of the arguments: say which
+		// one is missing.
+		names := strings.Fields(usage)
+		return nil, usageError{fmt.Sprintf("%s: %s is required\nusage: %s %s", strings.TrimPrefix(fs.Name(), "pihu "), names[len(pos)], fs.Name(), usage)}
+	}
 	if len(pos) != want {
 		return nil, usageError{fmt.Sprintf("usage: %s %s", fs.Name(), usage)}
 	}
@@ -136,8 +143,12 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 	var p client.ListParams
 	fs.IntVar(&p.Limit, "limit", 100, "how many keys to show, 1 to 100")
 	fs.StringVar(&p.StartingAfter, "starting-after", "", "show the keys after this id (the last one of the previous page)")
-	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID] [--json]"); err != nil {
+	fs.StringVar(&p.EndingBefore, "ending-before", "", "show the keys before this id (the first one of the next page), to page back")
+	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID | --ending-before ID] [--json]"); err != nil {
 		return err
+	}
+	if p.StartingAfter != "" && p.EndingBefore != "" {
+		return usageError{"keys list: give --starting-after or --ending-before, not both"}
 	}
 	c, err := o.client()
 	if err != nil {
@@ -159,7 +170,10 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if list.HasMore {
+	switch {
+	case list.HasMore && p.EndingBefore != "":
+		fmt.Fprintf(o.w, "\nNewer keys come before: pihu keys list --ending-before %s\n", list.Data[0].ID)
+	case list.HasMore:
 		fmt.Fprintf(o.w, "\nMore keys follow: pihu keys list --starting-after %s\n", list.Data[len(list.Data)-1].ID)
 	}
 	return nil
@@ -183,7 +197,8 @@ func when(t *time.Time, none string) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// permissionFlag collects --permission, which may be given many times.
+// permissionFlag collects a flag that may be given many times:
+// --permission, --allowed-ip.
 type permissionFlag []string
 
 func (p *permissionFlag) String() string { return strings.Join(*p, ",") }
@@ -194,21 +209,27 @@ func (p *permissionFlag) Set(v string) error {
 
 func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
 	var (
-		p     client.KeyParams
-		perms permissionFlag
+		p          client.KeyParams
+		perms, ips permissionFlag
 	)
 	fs.StringVar(&p.Name, "name", "", "the key's name (required)")
 	fs.Var(&perms, "permission", "a permission to give, such as candidate:read (required; repeat for more)")
 	fs.StringVar(&p.Expiration, "expiration", "", "lifetime, such as 30d or 12h (default: never expires)")
 	fs.StringVar(&p.Environment, "environment", "", "live or test (default: the calling key's)")
-	const usage = "--name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test] [--json]"
+	fs.StringVar(&p.RateLimit, "rate-limit", "", "the key's own rate limit: N/s, N/m or N/h (default: the server's --rate-limit)")
+	fs.Var(&ips, "allowed-ip", "an address or CIDR range the key may be used from, such as 203.0.113.7 or 10.0.0.0/8 (repeat for more; default: anywhere)")
+	const usage = "--name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]"
 	if _, err := parseArgs(fs, args, 0, usage); err != nil {
 		return err
 	}
-	if p.Name == "" || len(perms) == 0 {
-		return usageError{"usage: pihu keys create " + usage}
+	switch {
+	case p.Name == "":
+		return usageError{"keys create: --name is required\nusage: pihu keys create " + usage}
+	case len(perms) == 0:
+		return usageError{"keys create: --permission is required (repeat it for each permission, such as --permission candidate:read)\nusage: pihu keys create " + usage}
 	}
 	p.Permissions = perms
+	p.AllowedIPs = ips
 	c, err := o.client()
 	if err != nil {
 		return err
@@ -233,6 +254,12 @@ func (o *output) createdTable(k *client.CreatedKey) error {
 	fmt.Fprintf(tw, "Permissions\t%s\n", strings.Join(k.Permissions, ", "))
 	fmt.Fprintf(tw, "Created\t%s\n", when(&k.Created, ""))
 	fmt.Fprintf(tw, "Expires\t%s\n", when(k.Expires, "never"))
+	if k.RateLimit != nil {
+		fmt.Fprintf(tw, "Rate limit\t%s\n", *k.RateLimit)
+	}
+	if k.AllowedIPs != nil {
+		fmt.Fprintf(tw, "Allowed IPs\t%s\n", strings.Join(k.AllowedIPs, ", "))
+	}
 	if k.RotatedFrom != "" {
 		fmt.Fprintf(tw, "Rotated from\t%s\n", k.RotatedFrom)
 	}

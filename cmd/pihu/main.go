@@ -8,6 +8,7 @@
 //	pihu signing-keys list|rotate      the keys that sign access tokens
 //	pihu migrate                       apply the database schema
 //	pihu scan [--revoke] [PATH…]       find (and revoke) leaked keys in files
+//	pihu completion bash|zsh|fish      print a shell completion script
 //	pihu version                       print the version
 //
 // Every flag has a PIHU_* environment variable; a flag given wins.
@@ -15,6 +16,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,20 +50,28 @@ const usage = `pihu: the Pihu.ai API authentication service
 
 Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
-             [--failed-auth-limit N/m] [--issuer URL]
+             [--failed-auth-limit N/m] [--issuer URL] [--log-format text|json]
              [--trusted-proxy-header NAME --trusted-proxies CIDR,…]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
-  pihu keys list|create|get|revoke|rotate …  (run "pihu keys help"; uses PIHU_API_KEY, PIHU_API_URL)
+  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
+  pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d]
+             [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--api-url URL] [--json]
+  pihu keys get ID [--api-url URL] [--json]
+  pihu keys revoke ID [--cascade] [--api-url URL] [--json]
+  pihu keys rotate ID [--expire-old-in now|24h] [--api-url URL] [--json]
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
-  pihu scan [--revoke] [--json] [--allow-skipped] [PATH…]
+  pihu scan [--revoke] [--json] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
                                           find leaked keys (exit 1 found, 0 none, 2 error or files skipped)
-  pihu version
+  pihu completion bash|zsh|fish           print a shell completion script
+  pihu version [--json]
 
-Every flag can be set by its PIHU_* environment variable (see README.md);
-a flag given on the command line wins.
+Every command answers --help with its flags. Every flag can be set by its
+PIHU_* environment variable (--database: PIHU_DATABASE_URL, or PIHU_DATABASE;
+see README.md); a flag given on the command line wins. The keys commands
+read the key they send from PIHU_API_KEY only, never from a flag.
 `
 
 // run runs one command and returns the process exit code: 0 on success, 1
@@ -72,6 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	var err error
+	if wantsHelp(args[1:]) {
+		// Help asked for is the answer, on standard output.
+		stderr = stdout
+	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		err = runServe(ctx, rest, stderr)
@@ -85,8 +99,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runMigrate(ctx, rest, stdout, stderr)
 	case "scan":
 		return runScan(ctx, rest, stdout, stderr)
+	case "completion":
+		err = runCompletion(rest, stdout)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "pihu", buildVersion())
+		err = runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -105,6 +121,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pihu:", err)
 		return 1
 	}
+}
+
+// wantsHelp reports whether args ask for help (-h, -help or --help before
+// any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", stderr)
+	asJSON := fs.Bool("json", false, "print JSON: {\"version\":\"…\"}")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"version": buildVersion()})
+	}
+	_, err := fmt.Fprintln(stdout, "pihu", buildVersion())
+	return err
 }
 
 func buildVersion() string {

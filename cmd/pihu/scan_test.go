@@ -181,8 +181,9 @@ func TestScan(t *testing.T) {
 				t.Errorf("%v: got %d %q, want 2 and nothing on stdout", args, r.code, r.stdout)
 			}
 		}
-		if r := scan(t, dir, nil, "--help"); r.code != 0 || !strings.Contains(r.stderr, "Usage: pihu scan") {
-			t.Errorf("--help: got %d %q", r.code, r.stderr)
+		// Help asked for is the answer: on stdout.
+		if r := scan(t, dir, nil, "--help"); r.code != 0 || !strings.Contains(r.stdout, "Usage: pihu scan") {
+			t.Errorf("--help: got %d %q", r.code, r.stdout)
 		}
 	})
 	t.Run("FlagsAfterPaths", func(t *testing.T) {

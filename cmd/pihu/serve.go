@@ -78,11 +78,13 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		return err
 	}
 	defer shared.close()
+	fresh := newDatabaseFile(c.Database)
 	store, err := openStore(ctx, c.Database)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	warnNewDatabase(stderr, fresh)
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

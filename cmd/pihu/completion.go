@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+// runCompletion prints the completion script of a shell: commands,
+// subcommands and the flags of each. Load it with
+//
+//	source <(pihu completion bash)      # in ~/.bashrc
+//	source <(pihu completion zsh)       # in ~/.zshrc
+//	pihu completion fish | source       # in ~/.config/fish/config.fish
+func runCompletion(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usageError{"usage: pihu completion bash|zsh|fish"}
+	}
+	var script string
+	switch args[0] {
+	case "bash":
+		script = bashCompletion
+	case "zsh":
+		script = zshCompletion
+	case "fish":
+		script = fishCompletion
+	case "-h", "-help", "--help":
+		fmt.Fprintln(stdout, "usage: pihu completion bash|zsh|fish\n\nPrints a completion script: source <(pihu completion bash), source <(pihu completion zsh), or pihu completion fish | source.")
+		return nil
+	default:
+		return usageError{fmt.Sprintf("completion: unknown shell %q; use bash, zsh or fish", args[0])}
+	}
+	_, err := io.WriteString(stdout, script)
+	return err
+}
+
+// The words each shell completes, kept in one place in each script. A test
+// checks that every command and flag of pihu's help is in every script.
+
+const bashCompletion = `# bash completion for pihu: source <(pihu completion bash)
+_pihu() {
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    local cmd=${COMP_WORDS[1]} sub=${COMP_WORDS[2]}
+    local words=""
+    if [[ $COMP_CWORD -eq 1 ]]; then
+        words="serve accounts keys signing-keys migrate scan completion version help"
+    elif [[ $COMP_CWORD -eq 2 && $cur != -* ]]; then
+        case $cmd in
+            accounts) words="create list recover help" ;;
+            keys) words="list create get revoke rotate help" ;;
+            signing-keys) words="list rotate help" ;;
+            completion) words="bash zsh fish" ;;
+        esac
+    fi
+    if [[ -z $words ]]; then
+        case "$cmd $sub" in
+            serve\ *) words="--addr --database --redis --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --help" ;;
+            "accounts create") words="--name --database --json --help" ;;
+            accounts\ *) words="--database --json --help" ;;
+            "keys list") words="--limit --starting-after --ending-before --api-url --json --help" ;;
+            "keys create") words="--name --permission --expiration --environment --rate-limit --allowed-ip --api-url --json --help" ;;
+            "keys revoke") words="--cascade --api-url --json --help" ;;
+            "keys rotate") words="--expire-old-in --api-url --json --help" ;;
+            keys\ *) words="--api-url --json --help" ;;
+            signing-keys\ *) words="--database --json --help" ;;
+            migrate\ *) words="--database --help" ;;
+            scan\ *) words="--revoke --json --allow-skipped --progress --api-url --help" ;;
+            version\ *) words="--json --help" ;;
+        esac
+    fi
+    if [[ $cmd == scan && $cur != -* ]]; then
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return
+    fi
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+complete -o default -F _pihu pihu
+`
+
+const zshCompletion = `#compdef pihu
+# zsh completion for pihu: source <(pihu completion zsh)
+_pihu() {
+    local -a cands
+    if (( CURRENT == 2 )); then
+        cands=(serve accounts keys signing-keys migrate scan completion version help)
+    elif (( CURRENT == 3 )) && [[ ${words[CURRENT]} != -* ]]; then
+        case ${words[2]} in
+            accounts) cands=(create list recover help) ;;
+            keys) cands=(list create get revoke rotate help) ;;
+            signing-keys) cands=(list rotate help) ;;
+            completion) cands=(bash zsh fish) ;;
+        esac
+    fi
+    case "${words[2]} ${words[3]}" in
+        serve\ *) cands+=(--addr --database --redis --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --help) ;;
+        "accounts create") cands+=(--name --database --json --help) ;;
+        accounts\ *) cands+=(--database --json --help) ;;
+        "keys list") cands+=(--limit --starting-after --ending-before --api-url --json --help) ;;
+        "keys create") cands+=(--name --permission --expiration --environment --rate-limit --allowed-ip --api-url --json --help) ;;
+        "keys revoke") cands+=(--cascade --api-url --json --help) ;;
+        "keys rotate") cands+=(--expire-old-in --api-url --json --help) ;;
+        keys\ *) cands+=(--api-url --json --help) ;;
+        signing-keys\ *) cands+=(--database --json --help) ;;
+        migrate\ *) cands+=(--database --help) ;;
+        scan\ *) cands+=(--revoke --json --allow-skipped --progress --api-url --help); _files ;;
+        version\ *) cands+=(--json --help) ;;
+    esac
+    compadd -a cands
+}
+if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+    _pihu "$@"
+else
+    compdef _pihu pihu
+fi
+`
+
+const fishCompletion = `# fish completion for pihu: pihu completion fish | source
+complete -c pihu -f
+complete -c pihu -n __fish_use_subcommand -a 'serve accounts keys signing-keys migrate scan completion version help'
+complete -c pihu -n '__fish_seen_subcommand_from accounts' -a 'create list recover help'
+complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get revoke rotate help'
+complete -c pihu -n '__fish_seen_subcommand_from signing-keys' -a 'list rotate help'
+complete -c pihu -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
+complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l redis -l rate-limit -l failed-auth-limit -l issuer -l log-format -l trusted-proxy-header -l trusted-proxies
+complete -c pihu -n '__fish_seen_subcommand_from accounts signing-keys migrate' -l database
+complete -c pihu -n '__fish_seen_subcommand_from accounts' -l name
+complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l name -l permission -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in
+complete -c pihu -n '__fish_seen_subcommand_from scan' -F -l revoke -l allow-skipped -l progress -l api-url
+complete -c pihu -n '__fish_seen_subcommand_from accounts keys signing-keys scan version' -l json
+complete -c pihu -l help
+`
