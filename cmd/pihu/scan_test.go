@@ -25,9 +25,23 @@ type scanResult struct {
 // scan runs the binary's scan command in dir with args.
 func scan(tb testing.TB, dir string, env []string, args ...string) scanResult {
 	tb.Helper()
+	return runScan(tb, nil, dir, env, args...)
+}
+
+// scanAs is scan run with the credential as (nil: this process's).
+func scanAs(tb testing.TB, as *syscall.Credential, dir string, args ...string) scanResult {
+	tb.Helper()
+	return runScan(tb, as, dir, nil, args...)
+}
+
+func runScan(tb testing.TB, as *syscall.Credential, dir string, env []string, args ...string) scanResult {
+	tb.Helper()
 	cmd := exec.Command(binary, append([]string{"scan"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	if as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -315,26 +329,6 @@ func TestScan_Skipped(t *testing.T) {
 			t.Errorf("--allow-skipped: got %d, want 0", r.code)
 		}
 	})
-}
-
-// scanAs is scan run with the credential as (nil: this process's).
-func scanAs(tb testing.TB, as *syscall.Credential, dir string, args ...string) scanResult {
-	tb.Helper()
-	cmd := exec.Command(binary, append([]string{"scan"}, args...)...)
-	cmd.Dir = dir
-	if as != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		tb.Fatal(err)
-	}
-	return scanResult{code, stdout.String(), stderr.String()}
 }
 
 // TestScan_SymlinkRoot checks that a link named on the command line is
