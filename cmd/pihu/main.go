@@ -8,7 +8,7 @@
 //	pihu signing-keys list|rotate      the keys that sign access tokens
 //	pihu migrate                       apply the database schema
 //	pihu scan [--revoke] [PATH…]       find (and revoke) leaked keys in files
-//	pihu version                       print the version
+//	pihu version [--json]              print the version, commit, date and Go version
 //
 // Every flag has a PIHU_* environment variable; a flag given wins.
 package main
@@ -21,13 +21,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
-
-// version is set at build time with -ldflags "-X main.version=…"; without
-// it the module version or VCS revision is used.
-var version = ""
 
 // exitUsage is the exit code for a command line that cannot be run.
 const exitUsage = 2
@@ -58,7 +53,7 @@ Usage:
   pihu migrate [--database URL]
   pihu scan [--revoke] [--json] [--allow-skipped] [PATH…]
                                           find leaked keys (exit 1 found, 0 none, 2 error or files skipped)
-  pihu version
+  pihu version [--json]                   version, commit, build date, Go version
 
 Every flag can be set by its PIHU_* environment variable (see README.md);
 a flag given on the command line wins.
@@ -86,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "scan":
 		return runScan(ctx, rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "pihu", buildVersion())
+		err = runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -105,21 +100,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pihu:", err)
 		return 1
 	}
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(devel)"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
 }
