@@ -1,5 +1,5 @@
 #!/bin/sh
-# Sets the state directory's owner, tells systemd of the unit, restarts a
+# Makes sure of the state directory's owner, tells systemd of the unit, restarts a
 # running service on upgrade, and says where the first start's secrets go.
 set -e
 chown pihu:pihu /var/lib/pihu

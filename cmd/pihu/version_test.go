@@ -77,17 +77,36 @@ func TestVersion(t *testing.T) {
 	})
 
 	t.Run("Unstamped", func(t *testing.T) {
-		// The test binary is built with plain go build: the version is
-		// the module's, read from the build information.
+		// The test binary is built with plain go build: what it prints is
+		// what the toolchain embedded, as go version -m reads it (the
+		// module version, and the commit when the build saw one).
+		out, err := exec.Command("go", "version", "-m", binary).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"commit": "", "date": "", "modified": false,
+			"go_version": strings.TrimSpace(string(goVersion)), "platform": platform}
+		for line := range strings.Lines(string(out)) {
+			f := strings.Split(strings.TrimSpace(line), "\t")
+			switch {
+			case len(f) >= 3 && f[0] == "mod":
+				want["version"] = f[2]
+			case len(f) == 2 && f[0] == "build" && strings.HasPrefix(f[1], "vcs.revision="):
+				want["commit"] = strings.TrimPrefix(f[1], "vcs.revision=")
+			case len(f) == 2 && f[0] == "build" && strings.HasPrefix(f[1], "vcs.time="):
+				want["date"] = strings.TrimPrefix(f[1], "vcs.time=")
+			case len(f) == 2 && f[0] == "build" && f[1] == "vcs.modified=true":
+				want["modified"] = true
+			}
+		}
+		if want["version"] == nil {
+			t.Fatalf("go version -m: no mod line in\n%s", out)
+		}
 		got := versionJSON(t, binary)
-		if got["version"] != "(devel)" {
-			t.Errorf("version: got %v, want (devel)", got["version"])
-		}
-		if got["go_version"] != strings.TrimSpace(string(goVersion)) {
-			t.Errorf("go_version: got %v, want %s", got["go_version"], goVersion)
-		}
-		if got["platform"] != platform {
-			t.Errorf("platform: got %v, want %s", got["platform"], platform)
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("version --json: %s is %v, want %v (go version -m)", k, got[k], w)
+			}
 		}
 	})
 
