@@ -9,27 +9,21 @@
 //	pihu migrate                       apply the database schema
 //	pihu scan [--revoke] [PATH…]       find (and revoke) leaked keys in files
 //	pihu completion bash|zsh|fish      print a shell completion script
-//	pihu version                       print the version
+//	pihu version [--json]              print the version, commit, date and Go version
 //
 // Every flag has a PIHU_* environment variable; a flag given wins.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
-
-// version is set at build time with -ldflags "-X main.version=…"; without
-// it the module version or VCS revision is used.
-var version = ""
 
 // exitUsage is the exit code for a command line that cannot be run.
 const exitUsage = 2
@@ -66,7 +60,7 @@ Usage:
   pihu scan [--revoke] [--json] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
                                           find leaked keys (exit 1 found, 0 none, 2 error or files skipped)
   pihu completion bash|zsh|fish           print a shell completion script
-  pihu version [--json]
+  pihu version [--json]                   version, commit, build date, Go version
 
 Every command answers --help with its flags. Every flag can be set by its
 PIHU_* environment variable (--database: PIHU_DATABASE_URL, or PIHU_DATABASE;
@@ -135,34 +129,4 @@ func wantsHelp(args []string) bool {
 		}
 	}
 	return false
-}
-
-func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", stderr)
-	asJSON := fs.Bool("json", false, "print JSON: {\"version\":\"…\"}")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"version": buildVersion()})
-	}
-	_, err := fmt.Fprintln(stdout, "pihu", buildVersion())
-	return err
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(devel)"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
 }
