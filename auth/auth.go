@@ -32,6 +32,7 @@ type Authenticator struct {
 	ttl    time.Duration
 	max    int
 	logger *slog.Logger
+	obs    Observer
 
 	mu    sync.RWMutex
 	cache map[[32]byte]entry
@@ -86,6 +87,9 @@ type Options struct {
 	// Tokens, if not nil, verifies access tokens, which are then accepted
 	// wherever a key is (see AuthenticateGuarded).
 	Tokens *Tokens
+	// Observer, if not nil, is told of cache hits and misses and of
+	// flushes, for metrics.
+	Observer Observer
 }
 
 // New returns an Authenticator reading keys from store.
@@ -105,6 +109,9 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 	if opts.Usage == nil {
 		opts.Usage, _ = store.(pihu.UsageStore)
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	return &Authenticator{
 		store:  store,
 		counts: opts.Usage,
@@ -113,6 +120,7 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 		ttl:    opts.TTL,
 		max:    opts.MaxEntries,
 		logger: opts.Logger,
+		obs:    opts.Observer,
 		cache:  make(map[[32]byte]entry),
 		byID:   make(map[string][32]byte),
 		usage:  make(map[string]time.Time),
@@ -228,8 +236,10 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	gen := a.invalidations
 	a.mu.RUnlock()
 	if ok && a.now().Sub(e.loaded) < a.ttl {
+		a.obs.CacheHit()
 		return e.key, nil
 	}
+	a.obs.CacheMiss()
 	if !ok && guard != nil {
 		if err := guard(); err != nil {
 			return nil, err
@@ -295,7 +305,9 @@ func (a *Authenticator) Invalidate(id string) {
 func (a *Authenticator) Flush(ctx context.Context) error {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
-	return errors.Join(a.flushUses(ctx), a.flushCounts(ctx))
+	err := errors.Join(a.flushUses(ctx), a.flushCounts(ctx))
+	a.obs.Flushed(err)
+	return err
 }
 
 func (a *Authenticator) flushUses(ctx context.Context) error {

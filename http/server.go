@@ -14,6 +14,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/ratelimit"
 )
 
@@ -32,6 +33,8 @@ type Server struct {
 	trustedProxies  []netip.Prefix
 	leaksLimit      ratelimit.Limit
 	dashboard       http.Handler
+	metrics         *metrics.Metrics
+	draining        draining
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -73,6 +76,12 @@ type Options struct {
 	// ClientIP works for them. Unknown paths of the API still get its
 	// JSON 404.
 	Dashboard http.Handler
+	// Metrics, if not nil, records every request, authentication and
+	// rate-limit decision (see package metrics).
+	Metrics *metrics.Metrics
+	// MetricsHandler, if not nil, is served at GET /metrics, without
+	// authentication: the metrics on the API's own address.
+	MetricsHandler http.Handler
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -88,6 +97,7 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.initRateLimits(opts)
+	s.initMetrics(opts)
 	s.routes()
 	return s
 }
@@ -178,6 +188,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		s.metrics.Request(r.Pattern, r.Method, rw.status, time.Since(start))
 	}()
 	s.mux.ServeHTTP(rw, r)
 }
@@ -239,6 +250,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, err := s.authenticate(w, r)
 		if err != nil {
+			s.observeAuthFailure(err)
 			if !s.replayToEndedKey(w, r, err) {
 				s.writeError(w, r, err)
 			}
@@ -249,11 +261,13 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
 			s.auth.CountRefused(k)
+			s.observeAuth(errIPRefused)
 			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
 				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
 			return
 		}
 		if err := s.limitKey(w, r, k); err != nil {
+			s.observeAuth(err)
 			if pihu.ErrorCode(err) == pihu.ERateLimited {
 				s.auth.CountRefused(k)
 			} else {
@@ -264,6 +278,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		if perm != "" && !k.Permissions.Grants(perm) {
 			s.auth.CountRefused(k)
+			s.observeAuth(errInsufficient)
 			s.writeError(w, r, &pihu.Error{
 				Code:     pihu.EInsufficientPermissions,
 				Required: string(perm),
@@ -272,6 +287,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 			return
 		}
 		s.auth.CountAllowed(k)
+		s.observeAuth(nil)
 		s.idempotent(w, r.WithContext(pihu.NewContextWithKey(r.Context(), k)), keyIdempotencyScope(k), k, h)
 	})
 }
@@ -340,6 +356,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := noParameters(r); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if s.answerDraining(w) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

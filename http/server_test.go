@@ -72,6 +72,7 @@ func newTestServer(tb testing.TB, options ...func(*pihuhttp.Options)) *testServe
 	tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "http://" + srv.Listener.Addr().String(), Now: clk.Now, Logger: logger})
 	authn := auth.New(db, auth.Options{Now: clk.Now, Logger: logger, Tokens: tokens})
 	opts := pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Now: clk.Now}
+	withMetrics(&opts) // served on the API's address, as serve does by default
 	for _, o := range options {
 		o(&opts)
 	}
