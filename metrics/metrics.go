@@ -12,6 +12,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,24 @@ type Metrics struct {
 	storeDuration   *prometheus.HistogramVec
 	storeErrors     *prometheus.CounterVec
 	flushes         *prometheus.CounterVec
+
+	// The series of the hot path, resolved once: the labels of a series
+	// are hashed on every WithLabelValues, which would cost more than the
+	// rest of recording.
+	authValid, keyAllowed prometheus.Counter
+	series                sync.Map // requestLabels → *requestSeries
+}
+
+// requestLabels name the series of one kind of request.
+type requestLabels struct {
+	route, method string
+	status        int
+}
+
+// requestSeries are the counter and the histogram of one kind of request.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New returns Metrics with the Go runtime and process collectors
@@ -81,6 +100,8 @@ func New() *Metrics {
 			Help: "Batched writes of key uses (last_used and usage counts), by result (ok, failed).",
 		}, []string{"result"}),
 	}
+	m.authValid = m.authOutcomes.WithLabelValues("valid")
+	m.keyAllowed = m.rateLimit.WithLabelValues("key", "allowed")
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -122,14 +143,27 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, knownMethod(method), statusLabel(status)).Inc()
-	m.requestDuration.WithLabelValues(route).Observe(d.Seconds())
+	l := requestLabels{route, knownMethod(method), status}
+	v, ok := m.series.Load(l)
+	if !ok {
+		v, _ = m.series.LoadOrStore(l, &requestSeries{
+			count:    m.requests.WithLabelValues(l.route, l.method, statusLabel(status)),
+			duration: m.requestDuration.WithLabelValues(l.route),
+		})
+	}
+	rs := v.(*requestSeries)
+	rs.count.Inc()
+	rs.duration.Observe(d.Seconds())
 }
 
 // AuthOutcome records the outcome of authenticating a request: "valid" or
 // an error code of package pihu.
 func (m *Metrics) AuthOutcome(outcome string) {
 	if m == nil {
+		return
+	}
+	if outcome == "valid" {
+		m.authValid.Inc()
 		return
 	}
 	m.authOutcomes.WithLabelValues(outcome).Inc()
@@ -139,6 +173,10 @@ func (m *Metrics) AuthOutcome(outcome string) {
 // "failed_auth", "leaked_keys"): "allowed", "limited" or "error".
 func (m *Metrics) RateLimit(limit, decision string) {
 	if m == nil {
+		return
+	}
+	if limit == "key" && decision == "allowed" {
+		m.keyAllowed.Inc()
 		return
 	}
 	m.rateLimit.WithLabelValues(limit, decision).Inc()
