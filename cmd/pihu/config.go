@@ -69,7 +69,8 @@ type Config struct {
 	DrainDelay time.Duration
 	// DrainTimeout bounds how long serve waits for the requests in flight
 	// to finish once it stops taking new ones; connections still open
-	// then are closed: --drain-timeout, PIHU_DRAIN_TIMEOUT, default 30s.
+	// then are closed: --drain-timeout, PIHU_DRAIN_TIMEOUT, default 30s
+	// (also when zero).
 	DrainTimeout time.Duration
 	// APIURL is the API the keys commands call: --api-url,
 	// PIHU_API_URL, default http://127.0.0.1:8080.

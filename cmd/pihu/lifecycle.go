@@ -29,6 +29,10 @@ import (
 // yet written (last_used, usage counts) and exits 0. A second signal while
 // it drains exits at once, with status 1, writing nothing more.
 
+// defaultDrainTimeout is --drain-timeout's default, and the bound of a
+// Config that sets none.
+const defaultDrainTimeout = 30 * time.Second
+
 // operationsFlags defines the flags of TLS, metrics and shutdown.
 func (c *Config) operationsFlags(fs *flag.FlagSet) error {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PIHU_METRICS_ADDR", ""), "serve /metrics on this address instead of --addr, e.g. 127.0.0.1:9090 (PIHU_METRICS_ADDR)")
@@ -37,7 +41,7 @@ func (c *Config) operationsFlags(fs *flag.FlagSet) error {
 	if err := durationFlag(fs, &c.DrainDelay, "drain-delay", "PIHU_DRAIN_DELAY", 0, "on SIGTERM, keep taking requests this long while /readyz answers 503 (PIHU_DRAIN_DELAY)"); err != nil {
 		return err
 	}
-	return durationFlag(fs, &c.DrainTimeout, "drain-timeout", "PIHU_DRAIN_TIMEOUT", 30*time.Second, "on SIGTERM, wait at most this long for requests in flight (PIHU_DRAIN_TIMEOUT)")
+	return durationFlag(fs, &c.DrainTimeout, "drain-timeout", "PIHU_DRAIN_TIMEOUT", defaultDrainTimeout, "on SIGTERM, wait at most this long for requests in flight (PIHU_DRAIN_TIMEOUT)")
 }
 
 // serveMetrics serves m at /metrics on addr, if addr is set, and returns
@@ -99,7 +103,11 @@ func drain(api *pihuhttp.Server, srv *http.Server, served <-chan error, c Config
 		case <-time.After(c.DrainDelay):
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.DrainTimeout)
+	timeout := c.DrainTimeout
+	if timeout == 0 {
+		timeout = defaultDrainTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
