@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,9 +91,11 @@ func TestMetrics(t *testing.T) {
 	})
 }
 
-// TestMetrics_NotServed checks that /metrics is a 404 on the API's address
-// when it is served elsewhere (--metrics-addr).
+// TestMetrics_NotServed checks that /metrics is the API's 404 on its
+// address when it is served elsewhere (--metrics-addr), even with the
+// dashboard answering every other path.
 func TestMetrics_NotServed(t *testing.T) {
-	ts := newTestServer(t, func(o *pihuhttp.Options) { o.MetricsHandler = nil })
+	dashboard := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("dashboard")) })
+	ts := newTestServer(t, func(o *pihuhttp.Options) { o.MetricsHandler, o.Dashboard = nil, dashboard })
 	ts.run(t, []scenario{{name: "NotFound", method: "GET", path: "/metrics", status: 404, code: "not_found"}})
 }

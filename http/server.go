@@ -71,7 +71,7 @@ type Options struct {
 	// may send (default 10/m); they need no key, so no key's limit applies.
 	LeakedKeysLimit ratelimit.Limit
 	// Dashboard, if set, answers every path outside the API (/v1/…,
-	// /.well-known/…, /healthz, /readyz): the dashboard at /. Its
+	// /.well-known/…, /healthz, /readyz, /metrics): the dashboard at /. Its
 	// requests get a request id and a log line like the API's, and
 	// ClientIP works for them. Unknown paths of the API still get its
 	// JSON 404.
@@ -147,7 +147,7 @@ func (s *Server) routes() {
 
 // fallbacks are the patterns that answer what no route of the API took:
 // the API's own paths, and / (the dashboard, or a 404).
-var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz"}
+var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz", "/metrics"}
 
 // ServeHTTP gives every request an id, logs it in one line when it ends,
 // turns a panic into a 500, and routes it.

@@ -208,10 +208,8 @@ func TestServe_MetricsAddr(t *testing.T) {
 	owner := ownerKey(t, s)
 	do(t, "GET", s.url+"/v1/auth/whoami", owner, "")
 	do(t, "GET", s.url+"/v1/auth/whoami", owner, "")
-	if res, err := http.Get(s.url + "/metrics"); err != nil || res.StatusCode != 404 {
-		t.Errorf("/metrics on the API address: got %v %v, want 404", res, err)
-	} else {
-		res.Body.Close()
+	if status, out := do(t, "GET", s.url+"/metrics", "", ""); status != 404 || out["error"] == nil {
+		t.Errorf("/metrics on the API address: got %d %v, want the API's JSON 404", status, out)
 	}
 	body := scrape(t, "http://"+m[1]+"/metrics")
 	for _, want := range []string{`pihu_http_requests_total{method="GET",route="GET /v1/auth/whoami",status="200"} 2`, "pihu_key_cache_entries 1", "pihu_key_cache_misses_total 1", "pihu_key_cache_hits_total 1", "pihu_store_query_duration_seconds_count{op=\"KeyByDigest\"}", "go_goroutines"} {
