@@ -37,6 +37,7 @@ type Authenticator struct {
 	ttl    time.Duration
 	max    int
 	logger *slog.Logger
+	obs    Observer
 
 	// inv, if not nil, shares invalidations with other instances;
 	// subscribed is whether this one hears theirs, and while it does not,
@@ -109,6 +110,9 @@ type Options struct {
 	// the bound on how long a change made elsewhere can go unseen then
 	// (default 1 s).
 	UnsubscribedTTL time.Duration
+	// Observer, if not nil, is told of cache hits and misses and of
+	// flushes, for metrics.
+	Observer Observer
 }
 
 // Invalidations carries the invalidations of keys between the instances
@@ -149,6 +153,9 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 	if opts.UnsubscribedTTL <= 0 {
 		opts.UnsubscribedTTL = time.Second
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	return &Authenticator{
 		store:  store,
 		counts: opts.Usage,
@@ -157,6 +164,7 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 		ttl:    opts.TTL,
 		max:    opts.MaxEntries,
 		logger: opts.Logger,
+		obs:    opts.Observer,
 		cache:  make(map[[32]byte]entry),
 		byID:   make(map[string][32]byte),
 		usage:  make(map[string]time.Time),
@@ -275,8 +283,10 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	gen := a.invalidations
 	a.mu.RUnlock()
 	if ok && a.now().Sub(e.loaded) < a.ttlNow() {
+		a.obs.CacheHit()
 		return e.key, nil
 	}
+	a.obs.CacheMiss()
 	if !ok && guard != nil {
 		if err := guard(); err != nil {
 			return nil, err
@@ -404,7 +414,9 @@ func (a *Authenticator) drop(id string) {
 func (a *Authenticator) Flush(ctx context.Context) error {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
-	return errors.Join(a.flushUses(ctx), a.flushCounts(ctx))
+	err := errors.Join(a.flushUses(ctx), a.flushCounts(ctx))
+	a.obs.Flushed(err)
+	return err
 }
 
 func (a *Authenticator) flushUses(ctx context.Context) error {

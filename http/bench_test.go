@@ -11,6 +11,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
@@ -41,7 +42,9 @@ func BenchmarkHotPath(b *testing.B) {
 				b.Fatal(err)
 			}
 			tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "https://auth.example.com"})
-			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{Tokens: tokens}), Logger: slog.New(slog.DiscardHandler)})
+			// Metrics on, as serve runs.
+			m := metrics.New()
+			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{Tokens: tokens, Observer: m}), Logger: slog.New(slog.DiscardHandler), Metrics: m})
 			s.mux.Handle("GET /bench", bc.route(s, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 			bearer := secret
 			if bc.token {

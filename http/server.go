@@ -14,6 +14,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/ratelimit"
 )
 
@@ -33,6 +34,8 @@ type Server struct {
 	leaksLimit      ratelimit.Limit
 	dashboard       http.Handler
 	redisStatus     func() string
+	metrics         *metrics.Metrics
+	draining        draining
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -69,7 +72,7 @@ type Options struct {
 	// may send (default 10/m); they need no key, so no key's limit applies.
 	LeakedKeysLimit ratelimit.Limit
 	// Dashboard, if set, answers every path outside the API (/v1/…,
-	// /.well-known/…, /healthz, /readyz): the dashboard at /. Its
+	// /.well-known/…, /healthz, /readyz, /metrics): the dashboard at /. Its
 	// requests get a request id and a log line like the API's, and
 	// ClientIP works for them. Unknown paths of the API still get its
 	// JSON 404.
@@ -78,6 +81,12 @@ type Options struct {
 	// share, for /readyz: "ok", or "degraded" while it cannot be reached
 	// and the server gets by without it. Nil: "unused".
 	RedisStatus func() string
+	// Metrics, if not nil, records every request, authentication and
+	// rate-limit decision (see package metrics).
+	Metrics *metrics.Metrics
+	// MetricsHandler, if not nil, is served at GET /metrics, without
+	// authentication: the metrics on the API's own address.
+	MetricsHandler http.Handler
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -94,6 +103,7 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.initRateLimits(opts)
+	s.initMetrics(opts)
 	s.routes()
 	return s
 }
@@ -143,7 +153,7 @@ func (s *Server) routes() {
 
 // fallbacks are the patterns that answer what no route of the API took:
 // the API's own paths, and / (the dashboard, or a 404).
-var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz"}
+var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz", "/metrics"}
 
 // ServeHTTP gives every request an id, logs it in one line when it ends,
 // turns a panic into a 500, and routes it.
@@ -184,6 +194,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		s.metrics.Request(r.Pattern, r.Method, rw.status, time.Since(start))
 	}()
 	s.route(rw, r)
 }
@@ -259,6 +270,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, err := s.authenticate(w, r)
 		if err != nil {
+			s.observeAuthFailure(err)
 			if !s.replayToEndedKey(w, r, err) {
 				s.writeError(w, r, err)
 			}
@@ -269,11 +281,13 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
 			s.auth.CountRefused(k)
+			s.observeAuth(errIPRefused)
 			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
 				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
 			return
 		}
 		if err := s.limitKey(w, r, k); err != nil {
+			s.observeAuth(err)
 			if pihu.ErrorCode(err) == pihu.ERateLimited {
 				s.auth.CountRefused(k)
 			} else {
@@ -284,6 +298,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		if perm != "" && !k.Permissions.Grants(perm) {
 			s.auth.CountRefused(k)
+			s.observeAuth(errInsufficient)
 			s.writeError(w, r, &pihu.Error{
 				Code:     pihu.EInsufficientPermissions,
 				Required: string(perm),
@@ -292,6 +307,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 			return
 		}
 		s.auth.CountAllowed(k)
+		s.observeAuth(nil)
 		s.idempotent(w, r.WithContext(pihu.NewContextWithKey(r.Context(), k)), keyIdempotencyScope(k), k, h)
 	})
 }
@@ -395,6 +411,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	// A degraded Redis leaves the server ready: limits fall back to the
 	// process and cache entries to a short life, so it still serves
 	// correctly; the detail is there for monitoring.
+	if s.answerDraining(w) {
+		return
+	}
 	redis := "unused"
 	if s.redisStatus != nil {
 		redis = s.redisStatus()

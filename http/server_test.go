@@ -50,6 +50,8 @@ type testServer struct {
 	Owner   string
 	Account *pihu.Account
 	logs    *bytes.Buffer
+	// dbPath is the SQLite file, for tests that read it whole.
+	dbPath string
 }
 
 // newTestServer starts the real API on a fresh database. Each option, if
@@ -58,7 +60,8 @@ type testServer struct {
 func newTestServer(tb testing.TB, options ...func(*pihuhttp.Options)) *testServer {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "pihu.db"))
+	dbPath := filepath.Join(tb.TempDir(), "pihu.db")
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -72,13 +75,14 @@ func newTestServer(tb testing.TB, options ...func(*pihuhttp.Options)) *testServe
 	tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "http://" + srv.Listener.Addr().String(), Now: clk.Now, Logger: logger})
 	authn := auth.New(db, auth.Options{Now: clk.Now, Logger: logger, Tokens: tokens})
 	opts := pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Now: clk.Now}
+	withMetrics(&opts) // served on the API's address, as serve does by default
 	for _, o := range options {
 		o(&opts)
 	}
 	srv.Config.Handler = pihuhttp.New(opts)
 	srv.Start()
 	tb.Cleanup(srv.Close)
-	ts := &testServer{Server: srv, Store: db, Auth: authn, Tokens: tokens, Clock: clk, logs: logs}
+	ts := &testServer{Server: srv, Store: db, Auth: authn, Tokens: tokens, Clock: clk, logs: logs, dbPath: dbPath}
 	ts.Account, ts.Owner = ts.newAccount(tb, "Default")
 	return ts
 }

@@ -15,6 +15,7 @@ const candidateColumns = `id, account_id, environment, name, email, created`
 // CreateCandidate stores c. An id already stored, or an unknown account,
 // is an error (EInternal).
 func (db *DB) CreateCandidate(ctx context.Context, c *pihu.Candidate) error {
+	defer db.queueWrite()()
 	_, err := db.db.ExecContext(ctx, `INSERT INTO candidates (`+candidateColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		c.ID, c.AccountID, string(c.Environment), c.Name, c.Email, unixTime(c.Created))
 	if err != nil {
@@ -65,6 +66,7 @@ func (db *DB) ListCandidates(ctx context.Context, s pihu.Scope, p pihu.Page) ([]
 // of it, in one transaction, leaving tombstones that keep their ids valid
 // as cursors. Returns ENotFound as Candidate does.
 func (db *DB) DeleteCandidate(ctx context.Context, s pihu.Scope, id string) error {
+	defer db.queueWrite()()
 	now := unixTime(pihu.Timestamp(db.Now()))
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -55,6 +55,7 @@ func (db *DB) ReserveIdempotency(ctx context.Context, rec *pihu.IdempotencyRecor
 // CompleteIdempotency stores the response of a reserved record; see
 // pihu.IdempotencyStore.
 func (db *DB) CompleteIdempotency(ctx context.Context, rec *pihu.IdempotencyRecord) error {
+	defer db.queueWrite()()
 	res, err := db.db.ExecContext(ctx, `UPDATE idempotency_records SET status = ?, response = ?, ended_key = ?
 		WHERE lookup = ? AND token = ? AND status = 0`,
 		rec.Status, rec.Response, rec.EndedKey, rec.Lookup, rec.Token)
@@ -72,6 +73,7 @@ func (db *DB) CompleteIdempotency(ctx context.Context, rec *pihu.IdempotencyReco
 // ReleaseIdempotency deletes a reserved record that was not completed; see
 // pihu.IdempotencyStore.
 func (db *DB) ReleaseIdempotency(ctx context.Context, rec *pihu.IdempotencyRecord) error {
+	defer db.queueWrite()()
 	if _, err := db.db.ExecContext(ctx, `DELETE FROM idempotency_records WHERE lookup = ? AND token = ? AND status = 0`,
 		rec.Lookup, rec.Token); err != nil {
 		return fmt.Errorf("sqlite: release idempotency key: %w", err)

@@ -17,6 +17,7 @@ const interviewColumns = `id, account_id, environment, candidate_id, position, s
 // same moment cannot be left with an interview. Returns EParameterInvalid
 // on "candidate_id" otherwise.
 func (db *DB) CreateInterview(ctx context.Context, iv *pihu.Interview) error {
+	defer db.queueWrite()()
 	res, err := db.db.ExecContext(ctx, `INSERT INTO interviews (`+interviewColumns+`)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?
 		WHERE EXISTS (SELECT 1 FROM candidates WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL)`,
@@ -80,6 +81,7 @@ func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]
 // DeleteInterview erases the interview id in scope s, leaving a tombstone
 // that keeps its id valid as a cursor. Returns ENotFound as Interview does.
 func (db *DB) DeleteInterview(ctx context.Context, s pihu.Scope, id string) error {
+	defer db.queueWrite()()
 	res, err := db.db.ExecContext(ctx, `UPDATE interviews SET deleted = ?, position = '', scheduled_at = NULL
 		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`,
 		unixTime(pihu.Timestamp(db.Now())), id, s.AccountID, string(s.Environment))

@@ -183,6 +183,7 @@ func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool
 // TouchKeys records when keys were last used, in one transaction. A time
 // earlier than the one stored is ignored; unknown ids are skipped.
 func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
+	defer db.queueWrite()()
 	if len(uses) == 0 {
 		return nil
 	}

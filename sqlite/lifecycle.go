@@ -13,6 +13,7 @@ import (
 // inTx runs f in a write transaction and commits it if f returns nil.
 // what names the work in errors.
 func (db *DB) inTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
+	defer db.queueWrite()()
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", what, err)

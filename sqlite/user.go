@@ -303,6 +303,7 @@ func (db *DB) SessionByDigest(ctx context.Context, digest []byte) (*pihu.Session
 
 // TouchSession sets a session's LastSeen.
 func (db *DB) TouchSession(ctx context.Context, digest []byte, at time.Time) error {
+	defer db.queueWrite()()
 	if _, err := db.db.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE digest = ? AND last_seen < ?`,
 		unixTime(pihu.Timestamp(at)), digest, unixTime(pihu.Timestamp(at))); err != nil {
 		return fmt.Errorf("sqlite: touch session: %w", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/postgres"
@@ -61,6 +62,25 @@ type Config struct {
 	// LogFormat is "text" or "json": --log-format, PIHU_LOG_FORMAT,
 	// default text.
 	LogFormat string
+	// MetricsAddr, if set, is where /metrics is served, on a listener of
+	// its own (plain HTTP, for a scraper on a private network), instead
+	// of on Addr: --metrics-addr, PIHU_METRICS_ADDR, default empty.
+	MetricsAddr string
+	// TLSCert and TLSKey are the PEM files of serve's certificate and
+	// private key; with both, serve answers HTTPS only (TLS 1.2 or later)
+	// and reloads them on SIGHUP: --tls-cert, PIHU_TLS_CERT, --tls-key,
+	// PIHU_TLS_KEY, default empty (plain HTTP).
+	TLSCert, TLSKey string
+	// DrainDelay is how long serve, once told to stop, goes on taking
+	// new requests while /readyz answers 503, so that load balancers stop
+	// sending it traffic first: --drain-delay, PIHU_DRAIN_DELAY, default
+	// 0s.
+	DrainDelay time.Duration
+	// DrainTimeout bounds how long serve waits for the requests in flight
+	// to finish once it stops taking new ones; connections still open
+	// then are closed: --drain-timeout, PIHU_DRAIN_TIMEOUT, default 30s
+	// (also when zero).
+	DrainTimeout time.Duration
 	// APIURL is the API the keys commands call: --api-url,
 	// PIHU_API_URL, default http://127.0.0.1:8080.
 	APIURL string
@@ -75,6 +95,21 @@ func env(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// durationFlag defines a duration flag whose default is the environment
+// variable envName if set, else def. A bad value in the environment is a
+// usage error.
+func durationFlag(fs *flag.FlagSet, p *time.Duration, flagName, envName string, def time.Duration, usage string) error {
+	if v, ok := os.LookupEnv(envName); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return usageError{fmt.Sprintf("%s=%q: give a duration such as 5s or 1m", envName, v)}
+		}
+		def = d
+	}
+	fs.DurationVar(p, flagName, def, usage)
+	return nil
 }
 
 // newFlagSet returns a flag set for one command that reports errors as

@@ -30,6 +30,7 @@ const exitUsage = 2
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go exitOnSecondSignal(ctx, os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -46,6 +47,8 @@ Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
              [--failed-auth-limit N/m] [--issuer URL] [--log-format text|json]
              [--trusted-proxy-header NAME --trusted-proxies CIDR,…]
+             [--tls-cert FILE --tls-key FILE] [--metrics-addr ADDR]
+             [--drain-delay D] [--drain-timeout D]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key

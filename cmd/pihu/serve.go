@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/ratelimit"
 	"github.com/pihu-ai/pihu/redisbus"
 	"github.com/pihu-ai/pihu/sqlite"
@@ -43,6 +45,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PIHU_TRUSTED_PROXIES", ""), "comma-separated addresses and CIDR ranges of your proxies, e.g. 10.0.0.0/8; only requests from them may set --trusted-proxy-header (PIHU_TRUSTED_PROXIES)")
 	fs.StringVar(&c.Issuer, "issuer", env("PIHU_ISSUER", ""), "the public URL of this server, the \"iss\" of its access tokens, e.g. https://auth.example.com; empty: http:// and the address it listens on (PIHU_ISSUER)")
 	fs.StringVar(&c.LogFormat, "log-format", env("PIHU_LOG_FORMAT", "text"), "log format: text or json (PIHU_LOG_FORMAT)")
+	if err := c.operationsFlags(fs); err != nil {
+		return err
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -79,18 +84,32 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	}
 	defer shared.close()
 	fresh := newDatabaseFile(c.Database)
+	if err := c.checkTLS(); err != nil {
+		return err
+	}
+	var cert *certificate
+	if c.TLSCert != "" {
+		if cert, err = loadCertificate(c.TLSCert, c.TLSKey); err != nil {
+			return err
+		}
+	}
 	store, err := openStore(ctx, c.Database)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	warnNewDatabase(stderr, fresh)
+	m := metrics.New()
+	store = m.Store(store)
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	url := "http://" + ln.Addr().String() + "/"
+	if cert != nil {
+		url = "https://" + ln.Addr().String() + "/"
+	}
 	first := firstStart{
 		Dashboard: url, KeyFile: ownerKeyFile(c.Database), SetupFile: setupLinkFile(c.Database),
 		Terminal: isTerminal(stderr), Stderr: stderr, Logger: logger,
@@ -105,7 +124,8 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		issuer = strings.TrimSuffix(url, "/")
 	}
 	tokens := auth.NewTokens(store, auth.TokenOptions{Issuer: issuer, Logger: logger})
-	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens, Invalidations: shared.invalidations()})
+	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens, Invalidations: shared.invalidations(), Observer: m})
+	m.CacheSize(authn.CacheLen)
 	// One limiter for the API and the dashboard (in Redis with --redis):
 	// an address guessing keys and passwords spends one budget of each
 	// kind, wherever it guesses.
@@ -127,19 +147,37 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		time.Sleep(5 * time.Millisecond)
 	}
 
+	var metricsHandler http.Handler
+	if c.MetricsAddr == "" {
+		metricsHandler = m.Handler()
+	}
+	api := pihuhttp.New(pihuhttp.Options{
+		Store: store, Auth: authn, Logger: logger, Limiter: limiter, RedisStatus: shared.status(),
+		DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
+		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
+		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler,
+	})
 	srv := &http.Server{
-		Handler: pihuhttp.New(pihuhttp.Options{
-			Store: store, Auth: authn, Logger: logger, Limiter: limiter, RedisStatus: shared.status(),
-			DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
-			TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
-			Dashboard: dashboard,
-		}),
+		Handler:           withHSTS(api),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	if cert != nil {
+		srv.TLSConfig = cert.tlsConfig()
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	metricsSrv, err := serveMetrics(c.MetricsAddr, m, logger)
+	if err != nil {
+		ln.Close()
+		stopFlush()
+		flushing.Wait()
+		return err
+	}
+	stopReload := reloadOnSIGHUP(cert, logger)
+	defer stopReload()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String(), "url", url, "issuer", issuer, "version", buildVersion())
@@ -147,10 +185,10 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	select {
 	case err = <-served:
 	case <-ctx.Done():
-		logger.Info("shutting down: draining requests")
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = srv.Shutdown(sctx)
-		cancel()
+		err = drain(api, srv, served, c, logger)
+	}
+	if metricsSrv != nil {
+		metricsSrv.Close()
 	}
 	stopFlush()
 	flushing.Wait()
