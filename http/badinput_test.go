@@ -183,7 +183,7 @@ func TestBadInput(t *testing.T) {
 	add(400, "parameter_missing", "POST", "/v1/interviews", owner, `{"position":"eng"}`)
 	add(400, "parameter_missing", "POST", "/v1/interviews", owner, `{"candidate_id":"`+c.ID+`"}`)
 	add(400, "parameter_invalid", "POST", "/v1/interviews", owner, `{"candidate_id":"`+c.ID+`","position":"eng","scheduled_at":"tomorrow"}`)
-	add(400, "parameter_invalid", "POST", "/v1/interviews", owner, `{"candidate_id":"`+c.ID+`","position":"eng","scheduled_at":"2024-03-01T14:30:00.5Z"}`)
+	add(400, "parameter_invalid", "POST", "/v1/interviews", owner, `{"candidate_id":"`+c.ID+`","position":"eng","scheduled_at":"2024-02-30T14:30:00Z"}`)
 	add(400, "parameter_missing", "POST", "/v1/auth/leaked-keys", "", `{}`)
 	add(400, "parameter_invalid", "POST", "/v1/auth/leaked-keys", "", `{"keys":"ph_live_x"}`)
 	add(400, "parameter_invalid", "POST", "/v1/auth/leaked-keys", "", `{"keys":[`+strings.TrimSuffix(strings.Repeat(`"x",`, 1001), ",")+`]}`)
@@ -193,7 +193,7 @@ func TestBadInput(t *testing.T) {
 		add(401, "missing_api_key", "GET", path, "", "")
 		add(401, "invalid_api_key", "GET", path, lookalike, "")
 		add(401, "invalid_api_key", "GET", path, unknownKey, "")
-		add(401, "invalid_api_key", "GET", path, "", "", "Authorization", "Basic dXNlcjpwYXNz")
+		add(401, "missing_api_key", "GET", path, "", "", "Authorization", "Basic dXNlcjpwYXNz") // another scheme: no Bearer credentials (RFC 6750 §3.1)
 	}
 	add(400, "parameter_invalid", "GET", "/v1/auth/whoami", "", "", "Authorization", "Bearer "+owner+", Bearer "+narrow.Key)
 	add(400, "parameter_unknown", "GET", "/v1/auth/whoami?verbose=1", owner, "")

@@ -474,6 +474,21 @@ func (e UnavailableDatabase) Valid() bool {
 	}
 }
 
+// Defines values for UnavailableReason.
+const (
+	Draining UnavailableReason = "draining"
+)
+
+// Valid indicates whether the value is a known member of the UnavailableReason enum.
+func (e UnavailableReason) Valid() bool {
+	switch e {
+	case Draining:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UnavailableRedis.
 const (
 	UnavailableRedisDegraded UnavailableRedis = "degraded"
@@ -1223,7 +1238,10 @@ type TokenCreatedTokenType string
 
 // Unavailable defines model for Unavailable.
 type Unavailable struct {
-	Database UnavailableDatabase `json:"database"`
+	Database *UnavailableDatabase `json:"database,omitempty"`
+
+	// Reason "draining": the server is shutting down and finishing the requests in flight.
+	Reason *UnavailableReason `json:"reason,omitempty"`
 
 	// Redis /readyz only. The Redis instances share (--redis): ok; degraded while it cannot be reached (rate limits are kept in process and cached keys trusted for a second until it is back: the server stays ready); unused without --redis.
 	Redis  *UnavailableRedis `json:"redis,omitempty"`
@@ -1232,6 +1250,9 @@ type Unavailable struct {
 
 // UnavailableDatabase defines model for Unavailable.Database.
 type UnavailableDatabase string
+
+// UnavailableReason "draining": the server is shutting down and finishing the requests in flight.
+type UnavailableReason string
 
 // UnavailableRedis /readyz only. The Redis instances share (--redis): ok; degraded while it cannot be reached (rate limits are kept in process and cached keys trusted for a second until it is back: the server stays ready); unused without --redis.
 type UnavailableRedis string
@@ -1845,9 +1866,16 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// Metrics Prometheus metrics
+	//
+	// The server's metrics in the Prometheus text format: requests by route pattern and status, latency histograms, authentication outcomes, rate-limit decisions, the key cache, store query latency, batched writes of key uses, and the Go runtime. Served here unless the server runs with --metrics-addr, which serves it on that address instead. No label holds a key or a key id.
+	//
+	// Corresponds with GET /metrics (the `Metrics` operationId).
+	Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Readyz Readiness
 	//
-	// 200 while the database answers, 503 when it does not. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
+	// 200 while the database answers; 503 when it does not, or as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2139,9 +2167,26 @@ func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
+// Metrics Prometheus metrics
+//
+// The server's metrics in the Prometheus text format: requests by route pattern and status, latency histograms, authentication outcomes, rate-limit decisions, the key cache, store query latency, batched writes of key uses, and the Go runtime. Served here unless the server runs with --metrics-addr, which serves it on that address instead. No label holds a key or a key id.
+//
+// Corresponds with GET /metrics (the `Metrics` operationId).
+func (c *Client) Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMetricsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // Readyz Readiness
 //
-// 200 while the database answers, 503 when it does not. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
+// 200 while the database answers; 503 when it does not, or as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
 //
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2745,6 +2790,33 @@ func NewHealthzRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/healthz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewMetricsRequest constructs an http.Request for the Metrics method
+func NewMetricsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/metrics")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3965,9 +4037,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
 
+	// MetricsWithResponse Prometheus metrics
+	//
+	// The server's metrics in the Prometheus text format: requests by route pattern and status, latency histograms, authentication outcomes, rate-limit decisions, the key cache, store query latency, batched writes of key uses, and the Go runtime. Served here unless the server runs with --metrics-addr, which serves it on that address instead. No label holds a key or a key id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /metrics (the `Metrics` operationId).
+	MetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsResponse, error)
+
 	// ReadyzWithResponse Readiness
 	//
-	// 200 while the database answers, 503 when it does not. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
+	// 200 while the database answers; 503 when it does not, or as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4548,6 +4629,94 @@ func (r HealthzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HealthzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// MetricsResponse200Headers the declared response headers of an HTTP 200 response for Metrics
+type MetricsResponse200Headers struct {
+	RequestId string
+}
+
+// MetricsResponse400Headers the declared response headers of an HTTP 400 response for Metrics
+type MetricsResponse400Headers struct {
+	RequestId string
+}
+
+// MetricsResponse404Headers the declared response headers of an HTTP 404 response for Metrics
+type MetricsResponse404Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// MetricsResponse500Headers the declared response headers of an HTTP 500 response for Metrics
+type MetricsResponse500Headers struct {
+	RequestId string
+}
+
+type MetricsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *PublicBadRequest
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *MetricsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *MetricsResponse400Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *MetricsResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *MetricsResponse500Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r MetricsResponse) GetJSON400() *PublicBadRequest {
+	return r.JSON400
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r MetricsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r MetricsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r MetricsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MetricsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MetricsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MetricsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8839,9 +9008,24 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 	return ParseHealthzResponse(rsp)
 }
 
+// MetricsWithResponse Prometheus metrics
+//
+// The server's metrics in the Prometheus text format: requests by route pattern and status, latency histograms, authentication outcomes, rate-limit decisions, the key cache, store query latency, batched writes of key uses, and the Go runtime. Served here unless the server runs with --metrics-addr, which serves it on that address instead. No label holds a key or a key id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /metrics (the `Metrics` operationId).
+func (c *ClientWithResponses) MetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsResponse, error) {
+	rsp, err := c.Metrics(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMetricsResponse(rsp)
+}
+
 // ReadyzWithResponse Readiness
 //
-// 200 while the database answers, 503 when it does not. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
+// 200 while the database answers; 503 when it does not, or as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9639,6 +9823,124 @@ func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 		response.Headers405 = &headers
 	case rsp.StatusCode == 500:
 		var headers HealthzResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseMetricsResponse parses an HTTP response from a MetricsWithResponse call
+func ParseMetricsResponse(rsp *http.Response) (*MetricsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MetricsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest PublicBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers MetricsResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers MetricsResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 404:
+		var headers MetricsResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers MetricsResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
