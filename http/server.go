@@ -237,7 +237,7 @@ func clientIP(r *http.Request) string {
 // of those checks refuses it, allowed otherwise.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, err := s.authenticate(w, r)
+		k, rules, err := s.authenticate(w, r)
 		if err != nil {
 			if !s.replayToEndedKey(w, r, err) {
 				s.writeError(w, r, err)
@@ -247,13 +247,13 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
 		}
-		if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
+		if ip := clientIP(r); !rules.IPAllowed(ip) {
 			s.auth.CountRefused(k)
 			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
 				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
 			return
 		}
-		if err := s.limitKey(w, r, k); err != nil {
+		if err := s.limitKey(w, r, k, rules); err != nil {
 			if pihu.ErrorCode(err) == pihu.ERateLimited {
 				s.auth.CountRefused(k)
 			} else {
