@@ -129,7 +129,7 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 // KeyByDigest returns the key whose secret has the given SHA-256, revoked
 // or expired keys included. Returns ENotFound if there is none.
 func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
-	k, err := scanKey(db.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE digest = ?`, digest))
+	k, err := scanKey(db.keyByDigest.QueryRowContext(ctx, digest))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No API key matches.")
 	}
@@ -142,8 +142,7 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 // Key returns the key id of account accountID, revoked keys included.
 // Returns ENotFound if it does not exist or belongs to another account.
 func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
-	k, err := scanKey(db.db.QueryRowContext(ctx,
-		`SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`, id, accountID))
+	k, err := scanKey(db.keyByID.QueryRowContext(ctx, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
 	}

@@ -38,6 +38,10 @@ const busyTimeout = 5 * time.Second
 type DB struct {
 	db *sql.DB
 
+	// The queries of the hot path, prepared once: each connection
+	// compiles them the first time it runs them and keeps them.
+	keyByDigest, keyByID, account *sql.Stmt
+
 	// Now is the clock the store reads when it has to date something
 	// itself (an account created without a time, a migration). It
 	// defaults to time.Now; tests replace it to control time.
@@ -53,12 +57,48 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// As many idle connections as open ones, kept for good: opening one
+	// costs hundreds of microseconds (the file, the pragmas, the schema),
+	// which database/sql's default of 2 idle connections made every
+	// request beyond the second pay.
+	sqldb.SetMaxOpenConns(maxConns)
+	sqldb.SetMaxIdleConns(maxConns)
+	sqldb.SetConnMaxIdleTime(0)
+	sqldb.SetConnMaxLifetime(0)
 	db := &DB{db: sqldb, Now: time.Now}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if err := db.prepare(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	return db, nil
+}
+
+// maxConns is how many connections a DB opens at most, and keeps open.
+// In WAL mode readers run side by side, while writers queue for the one
+// write lock; 16 leaves readers room while writers wait.
+const maxConns = 16
+
+// prepare prepares the queries of the hot path.
+func (db *DB) prepare(ctx context.Context) error {
+	for _, q := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&db.keyByDigest, `SELECT ` + keyColumns + ` FROM api_keys WHERE digest = ?`},
+		{&db.keyByID, `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`},
+		{&db.account, `SELECT id, name, created FROM accounts WHERE id = ?`},
+	} {
+		stmt, err := db.db.PrepareContext(ctx, q.query)
+		if err != nil {
+			return err
+		}
+		*q.stmt = stmt
+	}
+	return nil
 }
 
 // dsn is the driver's name for the file at path with the connection
@@ -179,6 +219,11 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the database. Writes already committed are in the file; the
 // WAL is checkpointed by SQLite when the last connection to it closes.
 func (db *DB) Close() error {
+	for _, stmt := range []*sql.Stmt{db.keyByDigest, db.keyByID, db.account} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
 	if err := db.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
