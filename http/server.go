@@ -19,9 +19,10 @@ import (
 
 // Server is the API's http.Handler. Create it with New.
 type Server struct {
-	store  pihu.Store
-	auth   *auth.Authenticator
-	logger *slog.Logger
+	store     pihu.Store
+	auth      *auth.Authenticator
+	logger    *slog.Logger
+	accessLog *slog.Logger
 	now    func() time.Time
 	mux    *http.ServeMux
 
@@ -38,8 +39,13 @@ type Server struct {
 type Options struct {
 	Store pihu.Store
 	Auth  *auth.Authenticator
-	// Logger receives one line a request (default slog.Default()).
+	// Logger receives the server's errors, and one line a request unless
+	// AccessLog is set (default slog.Default()).
 	Logger *slog.Logger
+	// AccessLog, if set, receives the one line a request instead of
+	// Logger. A logger not enabled at Info, such as
+	// slog.New(slog.DiscardHandler), turns the lines off, at no cost.
+	AccessLog *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -83,6 +89,10 @@ func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
 	if s.logger == nil {
 		s.logger = slog.Default()
+	}
+	s.accessLog = opts.AccessLog
+	if s.accessLog == nil {
+		s.accessLog = s.logger
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -159,6 +169,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(rw, r, pihu.Errorf(pihu.EInternal, "panic"))
 			}
 		}
+		if !s.accessLog.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
 		// Every part of the request that is logged is masked: a key can
 		// be pasted into a path, and even a method is any token.
 		attrs := []slog.Attr{
@@ -177,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				attrs = append(attrs, slog.String("token_id", k.Token.ID))
 			}
 		}
-		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		s.accessLog.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	s.mux.ServeHTTP(rw, r)
 }
