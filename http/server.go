@@ -23,8 +23,8 @@ type Server struct {
 	auth      *auth.Authenticator
 	logger    *slog.Logger
 	accessLog *slog.Logger
-	now    func() time.Time
-	mux    *http.ServeMux
+	now       func() time.Time
+	mux       *http.ServeMux
 
 	limiter         ratelimit.Limiter
 	defaultLimit    ratelimit.Limit

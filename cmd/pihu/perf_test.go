@@ -2,8 +2,8 @@ package main_test
 
 import (
 	"io"
-	"os/exec"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
