@@ -8,6 +8,9 @@
 #                                          once with each of SAMPLE distinct keys (default 20,000)
 #   bench/run.sh create [SECONDS]          keys created by 8 concurrent clients (default 10 s)
 #
+# Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
+# profile of the server once every sampled key is cached.
+#
 # PIHU_BIN=path uses that binary instead of building this tree (to compare
 # two versions side by side); PIHU_ARGS adds flags to serve. Only
 # 127.0.0.1 is loaded; every run is bounded in time.
@@ -38,10 +41,10 @@ start_pihu() {
 	"$pihu" serve --addr 127.0.0.1:0 --database "sqlite:$1" --rate-limit 1000000/s ${PIHU_ARGS:-} 2>"$work/pihu.log" &
 	pid=$!
 	pids+=("$pid")
-	for _ in $(seq 1 600); do
+	for _ in $(seq 1 6000); do
 		url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$work/pihu.log" | head -1)
 		[ -n "$url" ] && return 0
-		sleep 0.1
+		sleep 0.01
 	done
 	echo "pihu did not start:" >&2
 	cat "$work/pihu.log" >&2
@@ -107,6 +110,12 @@ cold)
 	sleep 0.3 # the request log is flushed every 100 ms
 	"$work/pihubench" logstats -log "$work/pihu.log" -path /v1/auth/whoami
 	printf 'RSS after %d distinct keys: %s kB (peak %s kB)\n' "$sample" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")" "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+	# With PIHU_ARGS="--pprof 127.0.0.1:0", HEAP=FILE saves a heap profile.
+	pprof=$(sed -n 's/.*pprof_addr=\([^ ]*\).*/\1/p' "$work/pihu.log" | head -1)
+	if [ -n "${HEAP:-}" ] && [ -n "$pprof" ]; then
+		curl -s -o "$HEAP" "http://$pprof/debug/pprof/heap?gc=1"
+		echo "heap profile: $HEAP (go tool pprof -sample_index=inuse_space -top $HEAP)"
+	fi
 	;;
 create)
 	secs=${2:-10}

@@ -154,11 +154,16 @@ var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz"}
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := pihu.NewID(pihu.PrefixRequest)
-	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-	ctx = context.WithValue(ctx, clientIPKey{}, clientAddress(r, s.proxyHeader, s.trustedProxies))
-	r = r.WithContext(ctx)
-	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
-	rw.Header().Set("Request-Id", id)
+	// One allocation holds what the request carries (its id, its client
+	// address, the response writer and the Request-Id header's value),
+	// and one context value points at it.
+	info := &requestInfo{id: id, ip: clientAddress(r, s.proxyHeader, s.trustedProxies)}
+	info.rw = responseWriter{ResponseWriter: w, status: http.StatusOK}
+	info.header[0] = id
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	rw := &info.rw
+	// The name is in canonical form: no canonicalising on every request.
+	rw.Header()["Request-Id"] = info.header[:]
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -218,14 +223,21 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-type requestIDKey struct{}
-
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+// requestInfo is what ServeHTTP gives each request.
+type requestInfo struct {
+	id, ip string
+	rw     responseWriter
+	header [1]string
 }
 
-type clientIPKey struct{}
+type requestInfoKey struct{}
+
+func requestID(ctx context.Context) string {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return info.id
+	}
+	return ""
+}
 
 // ClientIP is the address r came from, as the API resolved it (see
 // Options.TrustedProxyHeader), for a handler the Server calls, such as the
@@ -236,8 +248,8 @@ func ClientIP(r *http.Request) string { return clientIP(r) }
 // request from a trusted proxy its header's (see
 // Options.TrustedProxyHeader), as ServeHTTP resolved it once.
 func clientIP(r *http.Request) string {
-	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
-		return ip
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return info.ip
 	}
 	return clientAddress(r, "", nil)
 }

@@ -2,7 +2,8 @@
 // gathered in memory and written out every 100 ms (or as often as told),
 // when the buffer fills, on an error-level record, and on Close, so that a
 // busy server makes one write(2) for many request lines rather than one
-// each, and a line is never more than the interval late.
+// each, and a line is never more than the interval late. A line written
+// after a quiet interval goes out at once.
 package logbuf
 
 import (
@@ -17,11 +18,13 @@ import (
 // Writer is a buffered io.Writer flushed on a timer. It is safe for
 // concurrent use; each Write is kept whole.
 type Writer struct {
-	mu   sync.Mutex
-	buf  *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	mu       sync.Mutex
+	buf      *bufio.Writer
+	interval time.Duration
+	last     time.Time // when the buffer was last written out
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 }
 
 // size is the buffer: a write that would not fit flushes first.
@@ -33,7 +36,7 @@ func New(w io.Writer, interval time.Duration) *Writer {
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
-	b := &Writer{buf: bufio.NewWriterSize(w, size), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Writer{buf: bufio.NewWriterSize(w, size), interval: interval, stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run(interval)
 	return b
 }
@@ -53,22 +56,33 @@ func (b *Writer) run(interval time.Duration) {
 }
 
 // Write keeps p for the next flush; a p larger than what the buffer has
-// room for flushes first.
+// room for flushes first. A write that comes when nothing was written out
+// for a whole interval (a quiet server: its start, a rare request) is
+// written out at once, so batching delays lines only under load.
 func (b *Writer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(p) > b.buf.Available() && b.buf.Buffered() > 0 {
-		if err := b.buf.Flush(); err != nil {
+		if err := b.flush(); err != nil {
 			return 0, err
 		}
 	}
-	return b.buf.Write(p)
+	n, err := b.buf.Write(p)
+	if err == nil && time.Since(b.last) >= b.interval {
+		err = b.flush()
+	}
+	return n, err
 }
 
 // Flush writes out what is buffered.
 func (b *Writer) Flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.flush()
+}
+
+func (b *Writer) flush() error {
+	b.last = time.Now()
 	return b.buf.Flush()
 }
 

@@ -17,6 +17,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -42,6 +43,20 @@ type DB struct {
 	// compiles them the first time it runs them and keeps them.
 	keyByDigest, keyByID, account *sql.Stmt
 
+	// writer admits one write transaction of this DB at a time. SQLite
+	// takes one writer at a time anyway; queueing here, where the next
+	// writer starts the moment the last one commits, rather than in
+	// SQLite's busy handler, which sleeps in steps of milliseconds, is
+	// what lets concurrent writers reach the disk's commit rate.
+	// Writers of other processes still queue in the busy handler.
+	writer chan struct{}
+
+	// pendingMu guards the keys waiting to be committed together (see
+	// CreateKey), and groups counts their commits.
+	pendingMu sync.Mutex
+	pending   []*createRequest
+	groups    int
+
 	// Now is the clock the store reads when it has to date something
 	// itself (an account created without a time, a migration). It
 	// defaults to time.Now; tests replace it to control time.
@@ -65,7 +80,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	sqldb.SetMaxIdleConns(maxConns)
 	sqldb.SetConnMaxIdleTime(0)
 	sqldb.SetConnMaxLifetime(0)
-	db := &DB{db: sqldb, Now: time.Now}
+	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1)}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -75,6 +90,24 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// beginWrite begins a write transaction once this DB's other write
+// transactions are done (see DB.writer). Call done after the transaction
+// has committed or rolled back.
+func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+	select {
+	case db.writer <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	done = func() { <-db.writer }
+	tx, err = db.db.BeginTx(ctx, nil)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return tx, done, nil
 }
 
 // maxConns is how many connections a DB opens at most, and keeps open.
@@ -178,10 +211,11 @@ func migrationVersion(name string) (int, error) {
 // the transaction, which holds the write lock, so that two processes
 // cannot both apply it.
 func (db *DB) migrate(ctx context.Context, version int, name string) error {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", name, err)
 	}
+	defer done()
 	defer tx.Rollback()
 
 	var applied int
