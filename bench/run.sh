@@ -4,8 +4,9 @@
 #
 #   bench/run.sh warm [ROUNDS] [SECONDS]   /healthz, whoami and the bare server,
 #                                          alternating, ROUNDS rounds (default 3 × 5 s)
-#   bench/run.sh cold [N] [SAMPLE]         N keys in SQLite (default 1,000,000), whoami
-#                                          once with each of SAMPLE distinct keys (default 20,000)
+#   bench/run.sh cold [N] [SAMPLE]         N keys in SQLite (default 1,000,000), start-up
+#                                          time (3 starts), then whoami once with each of
+#                                          SAMPLE distinct keys (default 20,000)
 #   bench/run.sh create [SECONDS]          keys created by 8 concurrent clients (default 10 s)
 #
 # Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
@@ -101,12 +102,25 @@ warm)
 cold)
 	n=${2:-1000000}
 	sample=${3:-20000}
-	"$work/pihubench" seed -db "$work/pihu.db" -n "$n" -secrets "$work/secrets"
-	start=$(date +%s.%N)
-	start_pihu "$work/pihu.db"
-	started=$(date +%s.%N)
-	printf 'start-up with %d keys: %.0f ms (to the listening line), RSS %s kB\n' "$n" "$(awk -v a="$start" -v b="$started" 'BEGIN {print (b - a) * 1000}')" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
-	"$work/pihubench" cold -url "$url" -secrets "$work/secrets" -n "$sample" -c 4
+	# KEEP=DIR keeps the seeded database in DIR, and reuses it if there.
+	db=$work/pihu.db secrets=$work/secrets
+	if [ -n "${KEEP:-}" ]; then
+		mkdir -p "$KEEP"
+		db=$KEEP/pihu-$n.db secrets=$KEEP/secrets-$n
+	fi
+	if [ ! -s "$secrets" ]; then
+		"$work/pihubench" seed -db "$db" -n "$n" -secrets "$secrets"
+	fi
+	for i in 1 2 3; do
+		start=$(date +%s.%N)
+		start_pihu "$db"
+		started=$(date +%s.%N)
+		printf 'start-up %d with %d keys: %.0f ms (to the listening line), RSS %s kB\n' "$i" "$n" "$(awk -v a="$start" -v b="$started" 'BEGIN {print (b - a) * 1000}')" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
+		[ "$i" = 3 ] && break
+		kill "$pid"
+		wait "$pid" 2>/dev/null || true
+	done
+	"$work/pihubench" cold -url "$url" -secrets "$secrets" -n "$sample" -c 4
 	sleep 0.3 # the request log is flushed every 100 ms
 	"$work/pihubench" logstats -log "$work/pihu.log" -path /v1/auth/whoami
 	printf 'RSS after %d distinct keys: %s kB (peak %s kB)\n' "$sample" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")" "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
