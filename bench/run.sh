@@ -8,6 +8,7 @@
 #                                          time (3 starts), then whoami once with each of
 #                                          SAMPLE distinct keys (default 20,000)
 #   bench/run.sh create [SECONDS]          keys created by 8 concurrent clients (default 10 s)
+#   bench/run.sh startup [N]               start-up time with 1,000 keys and with N, alternating
 #
 # Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
 # profile of the server once every sampled key is cached.
@@ -131,6 +132,26 @@ cold)
 		echo "heap profile: $HEAP (go tool pprof -sample_index=inuse_space -top $HEAP)"
 	fi
 	;;
+startup)
+	# Start-up time on a database of 1,000 keys and one of N, alternating,
+	# 5 starts each (KEEP=DIR reuses seeded databases, as for cold).
+	n=${2:-1000000}
+	dir=${KEEP:-$work}
+	mkdir -p "$dir"
+	for size in 1000 "$n"; do
+		[ -s "$dir/secrets-$size" ] || "$work/pihubench" seed -db "$dir/pihu-$size.db" -n "$size" -secrets "$dir/secrets-$size"
+	done
+	for i in 1 2 3 4 5; do
+		for size in 1000 "$n"; do
+			start=$(date +%s.%N)
+			start_pihu "$dir/pihu-$size.db"
+			started=$(date +%s.%N)
+			printf 'start %d, %d keys: %.0f ms to the listening line, RSS %s kB\n' "$i" "$size" "$(awk -v a="$start" -v b="$started" 'BEGIN {print (b - a) * 1000}')" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
+			kill "$pid"
+			wait "$pid" 2>/dev/null || true
+		done
+	done
+	;;
 create)
 	secs=${2:-10}
 	start_pihu "$work/pihu.db"
@@ -138,7 +159,7 @@ create)
 	"$work/pihubench" create -url "$url" -key "$key" -c 8 -d "${secs}s"
 	;;
 *)
-	echo "usage: bench/run.sh warm|cold|create" >&2
+	echo "usage: bench/run.sh warm|cold|create|startup" >&2
 	exit 2
 	;;
 esac
