@@ -7,7 +7,9 @@
 // cached entry is trusted for at most TTL, after which it is read again, so
 // that a change made by another process is seen within TTL; a revocation
 // made through this process is seen at once (Invalidate). Expiry is checked
-// against the clock on every request, cached or not.
+// against the clock on every request, cached or not. Each key's account is
+// cached next to it (Account, InvalidateAccount), and a cached key keeps
+// only what a request needs, in about 200 bytes; see cache.go.
 //
 // With several instances, Options.Invalidations carries every Invalidate
 // to the others, which drop the key too; while that channel is down, the
@@ -17,6 +19,7 @@ package auth
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"log/slog"
@@ -35,7 +38,6 @@ type Authenticator struct {
 	tokens *Tokens         // nil: API keys only
 	now    func() time.Time
 	ttl    time.Duration
-	max    int
 	logger *slog.Logger
 	obs    Observer
 
@@ -47,9 +49,12 @@ type Authenticator struct {
 	subscribed     atomic.Bool
 	publishFailing atomic.Bool
 
-	mu    sync.RWMutex
-	cache map[[32]byte]entry
-	byID  map[string][32]byte
+	// accounts reads the accounts cached next to their keys; nil if the
+	// store cannot (then Account fails).
+	accounts accountReader
+
+	mu sync.RWMutex
+	c  cache
 	// invalidations counts calls to Invalidate. A key read from the store
 	// is cached only if none happened during the read, so that a read
 	// that raced a revocation cannot put the key back for a whole TTL.
@@ -76,11 +81,6 @@ type hourKey struct {
 
 type tally struct{ allowed, refused int64 }
 
-type entry struct {
-	key    *pihu.Key
-	loaded time.Time
-}
-
 // Options configure an Authenticator; zero values take the defaults.
 type Options struct {
 	// Now is the clock (default time.Now).
@@ -88,7 +88,9 @@ type Options struct {
 	// TTL is how long a cached key is trusted before it is read again
 	// (default 30 s).
 	TTL time.Duration
-	// MaxEntries bounds the cache (default 100,000 keys).
+	// MaxEntries bounds the cache (default DefaultCacheSize keys); when
+	// it is full, a key that has not been used lately makes room. A
+	// negative value caches nothing.
 	MaxEntries int
 	// Logger receives flush failures (default slog.Default()).
 	Logger *slog.Logger
@@ -142,7 +144,7 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 		opts.TTL = 30 * time.Second
 	}
 	if opts.MaxEntries == 0 {
-		opts.MaxEntries = 100_000
+		opts.MaxEntries = DefaultCacheSize
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -156,22 +158,21 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	accounts, _ := store.(accountReader)
 	return &Authenticator{
-		store:  store,
-		counts: opts.Usage,
-		tokens: opts.Tokens,
-		now:    opts.Now,
-		ttl:    opts.TTL,
-		max:    opts.MaxEntries,
-		logger: opts.Logger,
-		obs:    opts.Observer,
-		cache:  make(map[[32]byte]entry),
-		byID:   make(map[string][32]byte),
-		usage:  make(map[string]time.Time),
-		hourly: make(map[hourKey]tally),
-
+		store:    store,
+		accounts: accounts,
+		counts:   opts.Usage,
+		tokens:   opts.Tokens,
+		now:      opts.Now,
+		ttl:      opts.TTL,
+		logger:   opts.Logger,
+		c:        newCache(opts.MaxEntries),
+		obs:      opts.Observer,
 		inv:      opts.Invalidations,
 		shortTTL: min(opts.UnsubscribedTTL, opts.TTL),
+		usage:    make(map[string]time.Time),
+		hourly:   make(map[hourKey]tally),
 	}
 }
 
@@ -192,19 +193,27 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*pihu.
 //
 // A secret shaped like a JWT is an access token (see authenticateToken).
 func (a *Authenticator) AuthenticateGuarded(ctx context.Context, secret string, guard func() error) (*pihu.Key, error) {
+	k, _, err := a.AuthenticateRequest(ctx, secret, guard)
+	return k, err
+}
+
+// AuthenticateRequest is AuthenticateGuarded, and also returns the key's
+// Rules (allowed_ips and its own rate limit), parsed when the key was read,
+// for the checks a request makes next; nil Rules are no restriction.
+func (a *Authenticator) AuthenticateRequest(ctx context.Context, secret string, guard func() error) (*pihu.Key, *Rules, error) {
 	if a.tokens != nil && pihu.LooksLikeToken(secret) {
 		return a.authenticateToken(ctx, secret, guard)
 	}
-	k, err := a.lookup(ctx, secret, guard)
+	k, rules, err := a.lookup(ctx, secret, guard)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := a.now()
 	if ok, code := k.Active(now); !ok {
-		return nil, &pihu.Error{Code: code, Message: activeMessage(code)}
+		return nil, nil, &pihu.Error{Code: code, Message: activeMessage(code)}
 	}
 	a.recordUse(k.ID, now)
-	return k, nil
+	return k, rules, nil
 }
 
 // RecordUse records that key k was used now, as Authenticate does, for a
@@ -266,68 +275,79 @@ var errInvalid = pihu.Errorf(pihu.EInvalidAPIKey, "The API key is not valid. Che
 // (revoked and expired keys included), from the cache when it can. Returns
 // EInvalidAPIKey for a malformed or unknown secret.
 func (a *Authenticator) Lookup(ctx context.Context, secret string) (*pihu.Key, error) {
-	return a.lookup(ctx, secret, nil)
+	k, _, err := a.lookup(ctx, secret, nil)
+	return k, err
 }
 
-// lookup is Lookup; guard, if not nil, is asked before reading the store
-// for a digest the cache does not hold (see AuthenticateGuarded).
-func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() error) (*pihu.Key, error) {
-	if _, ok := pihu.ParseSecret(secret); !ok {
-		return nil, errInvalid
-	}
-	var digest [32]byte
-	copy(digest[:], pihu.Digest(secret))
+// fresh reports whether slot s may be used at now without reading the
+// store again. Read lock.
+func (a *Authenticator) fresh(s *slot, now int64) bool {
+	return now-s.loaded < int64(a.ttlNow()) && !s.acct.stale
+}
 
+// lookup is Lookup, with the key's rules; guard, if not nil, is asked
+// before reading the store for a digest the cache does not hold (see
+// AuthenticateGuarded).
+func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() error) (*pihu.Key, *Rules, error) {
+	if _, ok := pihu.ParseSecret(secret); !ok {
+		return nil, nil, errInvalid
+	}
+	digest := sha256.Sum256([]byte(secret))
+
+	now := a.now().UnixNano()
 	a.mu.RLock()
-	e, ok := a.cache[digest]
+	s := a.c.get(&digest)
+	if s != nil && a.fresh(s, now) {
+		k, rules := s.key(), s.rules()
+		a.mu.RUnlock()
+		a.obs.CacheHit()
+		return k, rules, nil
+	}
 	gen := a.invalidations
 	a.mu.RUnlock()
-	if ok && a.now().Sub(e.loaded) < a.ttlNow() {
-		a.obs.CacheHit()
-		return e.key, nil
-	}
 	a.obs.CacheMiss()
-	if !ok && guard != nil {
+	if s == nil && guard != nil {
 		if err := guard(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
 	k, err := a.store.KeyByDigest(ctx, digest[:])
 	if pihu.ErrorCode(err) == pihu.ENotFound {
-		return nil, errInvalid
+		return nil, nil, errInvalid
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The store found the key by its digest; compare again in constant
 	// time so that no code path ever decides on a variable-time compare.
 	if subtle.ConstantTimeCompare(k.Digest, digest[:]) != 1 {
-		return nil, errInvalid
+		return nil, nil, errInvalid
 	}
-	a.put(k, gen)
-	return k, nil
+	rules, err := a.put(ctx, k, gen)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, rules, nil
 }
 
-// put caches k, read from the store while the invalidation count was gen.
-func (a *Authenticator) put(k *pihu.Key, gen uint64) {
-	var digest [32]byte
-	copy(digest[:], k.Digest)
+// put caches k, read from the store while the invalidation count was gen,
+// with its account (read too if the cache has it not, or not fresh), and
+// returns its rules.
+func (a *Authenticator) put(ctx context.Context, k *pihu.Key, gen uint64) (*Rules, error) {
+	rules := NewRules(k)
+	acct, err := a.accountFor(ctx, k.AccountID)
+	if err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.invalidations != gen {
 		// A key changed while this one was read: it may be this one, as
 		// it was before the change. Use it for this request only.
-		return
+		return rules, nil
 	}
-	if len(a.cache) >= a.max {
-		for d, old := range a.cache { // evict an arbitrary entry
-			delete(a.cache, d)
-			delete(a.byID, old.key.ID)
-			break
-		}
-	}
-	a.cache[digest] = entry{key: k, loaded: a.now()}
-	a.byID[k.ID] = digest
+	a.c.put(k, acct, rules, a.now().UnixNano())
+	return rules, nil
 }
 
 // ttlNow is how long a cache entry is trusted: TTL, or UnsubscribedTTL
@@ -388,8 +408,7 @@ func (a *Authenticator) setSubscribed(up bool) {
 		// an invalidation; nothing is missed from now on.
 		a.mu.Lock()
 		a.invalidations++
-		clear(a.cache)
-		clear(a.byID)
+		a.c = newCache(a.c.max)
 		a.mu.Unlock()
 		a.publishFailing.Store(false)
 	}
@@ -400,9 +419,8 @@ func (a *Authenticator) setSubscribed(up bool) {
 func (a *Authenticator) drop(id string) {
 	a.mu.Lock()
 	a.invalidations++
-	if d, ok := a.byID[id]; ok {
-		delete(a.cache, d)
-		delete(a.byID, id)
+	if s := a.c.getID(id); s != nil {
+		a.c.remove(a.c.byID[a.c.idHash(id)])
 	}
 	a.mu.Unlock()
 }

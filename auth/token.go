@@ -436,27 +436,38 @@ func (a *Authenticator) Tokens() *Tokens { return a.tokens }
 // key, and Invalidate drops it. Returns EInvalidAPIKey if there is no such
 // key.
 func (a *Authenticator) KeyByID(ctx context.Context, accountID, id string, guard func() error) (*pihu.Key, error) {
+	k, _, err := a.keyByID(ctx, accountID, id, guard)
+	return k, err
+}
+
+// keyByID is KeyByID, with the key's rules.
+func (a *Authenticator) keyByID(ctx context.Context, accountID, id string, guard func() error) (*pihu.Key, *Rules, error) {
+	now := a.now().UnixNano()
 	a.mu.RLock()
-	d, ok := a.byID[id]
-	e, cached := a.cache[d]
+	s := a.c.getID(id)
+	if s != nil && s.acct.account.ID == accountID && a.fresh(s, now) {
+		k, rules := s.key(), s.rules()
+		a.mu.RUnlock()
+		return k, rules, nil
+	}
 	gen := a.invalidations
 	a.mu.RUnlock()
-	if ok && cached && e.key.AccountID == accountID && a.now().Sub(e.loaded) < a.ttl {
-		return e.key, nil
-	}
-	if !ok && guard != nil {
+	if s == nil && guard != nil {
 		if err := guard(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	k, err := a.store.Key(ctx, accountID, id)
 	if pihu.ErrorCode(err) == pihu.ENotFound {
-		return nil, invalidToken("the API key it was minted with does not exist")
+		return nil, nil, invalidToken("the API key it was minted with does not exist")
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	a.put(k, gen)
-	return k, nil
+	rules, err := a.put(ctx, k, gen)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, rules, nil
 }
 
 // Token verifies the access token s and returns it with its parent key as
@@ -465,18 +476,24 @@ func (a *Authenticator) KeyByID(ctx context.Context, accountID, id string, guard
 // token, and no key) for an expired one, and the store's errors. guard is
 // as for AuthenticateGuarded.
 func (a *Authenticator) Token(ctx context.Context, s string, guard func() error) (*pihu.AccessToken, *pihu.Key, error) {
+	at, k, _, err := a.token(ctx, s, guard)
+	return at, k, err
+}
+
+// token is Token, with the parent key's rules.
+func (a *Authenticator) token(ctx context.Context, s string, guard func() error) (*pihu.AccessToken, *pihu.Key, *Rules, error) {
 	if a.tokens == nil {
-		return nil, nil, errInvalid
+		return nil, nil, nil, errInvalid
 	}
 	at, err := a.tokens.verifyGuarded(ctx, s, guard)
 	if err != nil {
-		return at, nil, err
+		return at, nil, nil, err
 	}
-	k, err := a.KeyByID(ctx, at.AccountID, at.KeyID, guard)
+	k, rules, err := a.keyByID(ctx, at.AccountID, at.KeyID, guard)
 	if err != nil {
-		return at, nil, err
+		return at, nil, nil, err
 	}
-	return at, k, nil
+	return at, k, rules, nil
 }
 
 // authenticateToken returns the key a request with access token s runs
@@ -485,10 +502,10 @@ func (a *Authenticator) Token(ctx context.Context, s string, guard func() error)
 // token dies with its parent: ERevokedAPIKey or EExpiredAPIKey when the
 // parent is revoked or expired, at once for a change made through this
 // process (Invalidate) and within TTL for one made elsewhere.
-func (a *Authenticator) authenticateToken(ctx context.Context, s string, guard func() error) (*pihu.Key, error) {
-	at, k, err := a.Token(ctx, s, guard)
+func (a *Authenticator) authenticateToken(ctx context.Context, s string, guard func() error) (*pihu.Key, *Rules, error) {
+	at, k, rules, err := a.token(ctx, s, guard)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := a.now()
 	if ok, code := k.Active(now); !ok {
@@ -496,8 +513,8 @@ func (a *Authenticator) authenticateToken(ctx context.Context, s string, guard f
 		if code == pihu.EExpiredAPIKey {
 			what = "expired"
 		}
-		return nil, pihu.Errorf(code, "The API key this access token was minted with has %s, and its tokens with it. Mint a token with a key that works.", what)
+		return nil, nil, pihu.Errorf(code, "The API key this access token was minted with has %s, and its tokens with it. Mint a token with a key that works.", what)
 	}
 	a.recordUse(k.ID, now)
-	return at.Restrict(k), nil
+	return at.Restrict(k), rules, nil
 }

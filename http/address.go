@@ -35,7 +35,7 @@ func clientAddress(r *http.Request, header string, trusted []netip.Prefix) strin
 		return host
 	}
 	if header == "" || !inPrefixes(peer, trusted) {
-		return peer.String()
+		return canonical(host, peer)
 	}
 	vs := r.Header.Values(header)
 	if len(vs) == 0 {
@@ -54,6 +54,19 @@ func clientAddress(r *http.Request, header string, trusted []netip.Prefix) strin
 		}
 	}
 	return client.String()
+}
+
+// canonical is peer as a string: host itself when it already is that
+// string (an IPv4 peer, as on most requests), which saves an allocation
+// on every request.
+func canonical(host string, peer netip.Addr) string {
+	if peer.Is4() && len(host) <= len("255.255.255.255") {
+		var buf [len("255.255.255.255")]byte
+		if string(peer.AppendTo(buf[:0])) == host {
+			return host
+		}
+	}
+	return peer.String()
 }
 
 func inPrefixes(a netip.Addr, prefixes []netip.Prefix) bool {

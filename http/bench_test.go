@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,12 +12,13 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/logbuf"
 	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
 // BenchmarkHotPath measures one authenticated request through the whole
-// server (request id, log line, routing, Bearer parsing, cached
+// server (request id, log line as serve writes it, routing, Bearer parsing, cached
 // authentication, allowed address, rate limit, permission) to a handler
 // that does nothing, so that it is the cost every endpoint pays.
 func BenchmarkHotPath(b *testing.B) {
@@ -42,9 +44,13 @@ func BenchmarkHotPath(b *testing.B) {
 				b.Fatal(err)
 			}
 			tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "https://auth.example.com"})
-			// Metrics on, as serve runs.
+			logs := logbuf.New(io.Discard, 100*time.Millisecond)
+			defer logs.Close()
+			// The log line is written as serve writes it: text, buffered;
+			// and metrics on, as serve runs.
+			logger := slog.New(logbuf.Handler(slog.NewTextHandler(logs, nil), logs))
 			m := metrics.New()
-			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{Tokens: tokens, Observer: m}), Logger: slog.New(slog.DiscardHandler), Metrics: m})
+			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{Tokens: tokens, Logger: logger, Observer: m}), Logger: logger, Metrics: m})
 			s.mux.Handle("GET /bench", bc.route(s, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 			bearer := secret
 			if bc.token {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
 )
 
 // Idempotent requests (Stripe's Idempotency-Key). A POST that carries the
@@ -270,7 +271,7 @@ func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, authEr
 	if rw, ok := w.(*responseWriter); ok {
 		rw.key = k
 	}
-	if err := s.limitKey(w, r, k); err != nil {
+	if err := s.limitKey(w, r, k, auth.NewRules(k)); err != nil {
 		s.writeError(w, r, err)
 		return true
 	}

@@ -321,7 +321,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	a, err := s.store.Account(r.Context(), k.AccountID)
+	a, err := s.auth.Account(r.Context(), k.AccountID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

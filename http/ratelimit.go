@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
 	"github.com/pihu-ai/pihu/ratelimit"
 )
 
@@ -59,18 +60,19 @@ func (s *Server) initRateLimits(opts Options) {
 // A request with more than one Authorization header is refused (400)
 // before any key is looked up: which one counts would be for each proxy
 // and server on the way to decide, and they need not agree.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, error) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, *auth.Rules, error) {
 	if n := len(r.Header.Values("Authorization")); n > 1 {
-		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+		return nil, nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
 			"The request has %d Authorization headers; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".", n)
 	}
 	secret, err := BearerToken(r.Header.Get("Authorization"))
 	var k *pihu.Key
+	var rules *auth.Rules
 	if err == nil {
-		k, err = s.auth.AuthenticateGuarded(r.Context(), secret, func() error { return s.checkAddress(w, r) })
+		k, rules, err = s.auth.AuthenticateRequest(r.Context(), secret, func() error { return s.checkAddress(w, r) })
 	}
 	if err == nil {
-		return k, nil
+		return k, rules, nil
 	}
 	if codes[pihu.ErrorCode(err)].status == http.StatusUnauthorized {
 		err = s.countFailure(w, r, err)
@@ -81,7 +83,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key
 		// no token was judged.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pihu", error_description=`+authParam(pihu.ErrorMessage(err)))
 	}
-	return nil, err
+	return nil, nil, err
 }
 
 // failureKey is the limiter key of the failures of r's client.
@@ -145,8 +147,8 @@ func (s *Server) tooManyFailures(w http.ResponseWriter, res ratelimit.Result) er
 
 // limitKey spends one request of k's rate limit, and sets the RateLimit-*
 // headers. Returns ERateLimited, with Retry-After set, if k has none left.
-func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key) error {
-	limit, res, decided, err := s.spend(r, k)
+func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key, rules *auth.Rules) error {
+	limit, res, decided, err := s.spend(r, k, rules)
 	if err != nil || !decided {
 		return err
 	}
@@ -159,13 +161,14 @@ func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key) e
 		"This API key has made too many requests: its limit is %s. Retry in %s.", limit, seconds(secs))
 }
 
-// spend spends one request of k's rate limit, for a request made with k or
-// a verification of k, and returns the limit and the decision. decided is
+// spend spends one request of k's rate limit (its rules' or the default),
+// for a request made with k or a verification of k, and returns the limit and the decision. decided is
 // false when the limiter failed: that is logged, and the request goes
 // through.
-func (s *Server) spend(r *http.Request, k *pihu.Key) (limit ratelimit.Limit, res ratelimit.Result, decided bool, err error) {
-	limit, err = s.keyLimit(k)
+func (s *Server) spend(r *http.Request, k *pihu.Key, rules *auth.Rules) (limit ratelimit.Limit, res ratelimit.Result, decided bool, err error) {
+	limit, err = rules.Limit(s.defaultLimit)
 	if err != nil {
+		// Only a key written around the API gets here.
 		return limit, res, false, err
 	}
 	res, err = s.limiter.Allow(r.Context(), k.ID, limit)
@@ -174,19 +177,6 @@ func (s *Server) spend(r *http.Request, k *pihu.Key) (limit ratelimit.Limit, res
 		return limit, res, false, nil
 	}
 	return limit, res, true, nil
-}
-
-// keyLimit is k's own rate limit, or the server's default if it has none.
-func (s *Server) keyLimit(k *pihu.Key) (ratelimit.Limit, error) {
-	if k.RateLimit == "" {
-		return s.defaultLimit, nil
-	}
-	l, err := ratelimit.ParseLimit(k.RateLimit, "rate_limit")
-	if err != nil {
-		// Only a key written around the API gets here.
-		return l, fmt.Errorf("key %s has an invalid stored rate limit %q: %w", k.ID, k.RateLimit, err)
-	}
-	return l, nil
 }
 
 // rateLimitHeaders sets the rate-limit headers of a response to a request

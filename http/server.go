@@ -20,11 +20,12 @@ import (
 
 // Server is the API's http.Handler. Create it with New.
 type Server struct {
-	store  pihu.Store
-	auth   *auth.Authenticator
-	logger *slog.Logger
-	now    func() time.Time
-	mux    *http.ServeMux
+	store     pihu.Store
+	auth      *auth.Authenticator
+	logger    *slog.Logger
+	accessLog *slog.Logger
+	now       func() time.Time
+	mux       *http.ServeMux
 
 	limiter         ratelimit.Limiter
 	defaultLimit    ratelimit.Limit
@@ -42,8 +43,13 @@ type Server struct {
 type Options struct {
 	Store pihu.Store
 	Auth  *auth.Authenticator
-	// Logger receives one line a request (default slog.Default()).
+	// Logger receives the server's errors, and one line a request unless
+	// AccessLog is set (default slog.Default()).
 	Logger *slog.Logger
+	// AccessLog, if set, receives the one line a request instead of
+	// Logger. A logger not enabled at Info, such as
+	// slog.New(slog.DiscardHandler), turns the lines off, at no cost.
+	AccessLog *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -98,6 +104,10 @@ func New(opts Options) *Server {
 	s.redisStatus = opts.RedisStatus
 	if s.logger == nil {
 		s.logger = slog.Default()
+	}
+	s.accessLog = opts.AccessLog
+	if s.accessLog == nil {
+		s.accessLog = s.logger
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -160,11 +170,16 @@ var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz", "/
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := pihu.NewID(pihu.PrefixRequest)
-	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-	ctx = context.WithValue(ctx, clientIPKey{}, clientAddress(r, s.proxyHeader, s.trustedProxies))
-	r = r.WithContext(ctx)
-	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
-	rw.Header().Set("Request-Id", id)
+	// One allocation holds what the request carries (its id, its client
+	// address, the response writer and the Request-Id header's value),
+	// and one context value points at it.
+	info := &requestInfo{id: id, ip: clientAddress(r, s.proxyHeader, s.trustedProxies)}
+	info.rw = responseWriter{ResponseWriter: w, status: http.StatusOK}
+	info.header[0] = id
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	rw := &info.rw
+	// The name is in canonical form: no canonicalising on every request.
+	rw.Header()["Request-Id"] = info.header[:]
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -175,16 +190,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(rw, r, pihu.Errorf(pihu.EInternal, "panic"))
 			}
 		}
+		s.metrics.Request(r.Pattern, r.Method, rw.status, time.Since(start))
+		if !s.accessLog.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
 		// Every part of the request that is logged is masked: a key can
 		// be pasted into a path, and even a method is any token.
-		attrs := []slog.Attr{
+		var buf [9]slog.Attr // on the stack: the line allocates nothing of its own
+		attrs := append(buf[:0],
 			slog.String("request_id", id),
 			slog.String("method", pihu.MaskSecrets(r.Method)),
 			slog.String("path", pihu.MaskSecrets(r.URL.Path)),
 			slog.Int("status", rw.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("ip", clientIP(r)),
-		}
+		)
 		if k := pihu.KeyFromContext(r.Context()); k != nil {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
 		} else if k := rw.key; k != nil {
@@ -193,8 +213,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				attrs = append(attrs, slog.String("token_id", k.Token.ID))
 			}
 		}
-		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
-		s.metrics.Request(r.Pattern, r.Method, rw.status, time.Since(start))
+		s.accessLog.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	s.route(rw, r)
 }
@@ -236,14 +255,21 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-type requestIDKey struct{}
-
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+// requestInfo is what ServeHTTP gives each request.
+type requestInfo struct {
+	id, ip string
+	rw     responseWriter
+	header [1]string
 }
 
-type clientIPKey struct{}
+type requestInfoKey struct{}
+
+func requestID(ctx context.Context) string {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return info.id
+	}
+	return ""
+}
 
 // ClientIP is the address r came from, as the API resolved it (see
 // Options.TrustedProxyHeader), for a handler the Server calls, such as the
@@ -254,8 +280,8 @@ func ClientIP(r *http.Request) string { return clientIP(r) }
 // request from a trusted proxy its header's (see
 // Options.TrustedProxyHeader), as ServeHTTP resolved it once.
 func clientIP(r *http.Request) string {
-	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
-		return ip
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return info.ip
 	}
 	return clientAddress(r, "", nil)
 }
@@ -268,7 +294,7 @@ func clientIP(r *http.Request) string {
 // of those checks refuses it, allowed otherwise.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, err := s.authenticate(w, r)
+		k, rules, err := s.authenticate(w, r)
 		if err != nil {
 			s.observeAuthFailure(err)
 			if !s.replayToEndedKey(w, r, err) {
@@ -279,14 +305,14 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
 		}
-		if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
+		if ip := clientIP(r); !rules.IPAllowed(ip) {
 			s.auth.CountRefused(k)
 			s.observeAuth(errIPRefused)
 			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
 				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
 			return
 		}
-		if err := s.limitKey(w, r, k); err != nil {
+		if err := s.limitKey(w, r, k, rules); err != nil {
 			s.observeAuth(err)
 			if pihu.ErrorCode(err) == pihu.ERateLimited {
 				s.auth.CountRefused(k)

@@ -324,7 +324,7 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (*pihu.Key,
 	if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
 		return nil, nil, oauthErr(400, "unauthorized_client", "This API key may not be used from "+ip+". Use it from an address in its allowed_ips.")
 	}
-	if err := s.limitKey(w, r, k); err != nil {
+	if err := s.limitKey(w, r, k, auth.NewRules(k)); err != nil {
 		return nil, nil, rateLimited(w, err)
 	}
 	if !k.Permissions.Grants("token:write") {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
 )
 
 // Codes of POST /v1/auth/verify: why a key is valid or not.
@@ -145,7 +146,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	_, res, decided, err := s.spend(r, k)
+	_, res, decided, err := s.spend(r, k, auth.NewRules(k))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -110,8 +110,7 @@ func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
 		a       pihu.Account
 		created int64
 	)
-	err := db.db.QueryRowContext(ctx, `SELECT id, name, created FROM accounts WHERE id = ?`, id).
-		Scan(&a.ID, &a.Name, &created)
+	err := db.account.QueryRowContext(ctx, id).Scan(&a.ID, &a.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
 	}

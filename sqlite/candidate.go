@@ -66,12 +66,12 @@ func (db *DB) ListCandidates(ctx context.Context, s pihu.Scope, p pihu.Page) ([]
 // of it, in one transaction, leaving tombstones that keep their ids valid
 // as cursors. Returns ENotFound as Candidate does.
 func (db *DB) DeleteCandidate(ctx context.Context, s pihu.Scope, id string) error {
-	defer db.queueWrite()()
 	now := unixTime(pihu.Timestamp(db.Now()))
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
 	}
+	defer done()
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE candidates SET deleted = ?, name = '', email = ''
 		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))

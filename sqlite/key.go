@@ -22,18 +22,98 @@ const (
 )
 
 // CreateKey stores k, revocation and last use included, and the audit
-// events given, in one transaction. An id or digest already stored, or an
+// events given, atomically. An id or digest already stored, or an
 // unknown account, is an error (EInternal), and then nothing is stored.
+//
+// Keys created at the same time are committed together (group commit): a
+// commit waits for the disk (fsync), and one commit for many keys lets
+// concurrent clients create many more keys a second than the disk
+// commits, each still on disk before its CreateKey returns. Each key is
+// in a savepoint of its own, so that one that fails stores nothing and
+// fails alone.
 func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditEvent) error {
-	return db.inTx(ctx, "create key "+k.ID, func(tx *sql.Tx) error {
-		if err := checkCreator(ctx, tx, k); err != nil {
-			return err
+	req := &createRequest{k: k, events: events, done: make(chan error, 1)}
+	db.pendingMu.Lock()
+	db.pending = append(db.pending, req)
+	db.pendingMu.Unlock()
+	select {
+	case err := <-req.done: // another writer committed it
+		return err
+	case db.writer <- struct{}{}:
+		// This writer commits what is pending, its own key included
+		// unless the writer before it took it.
+		db.commitCreates(context.WithoutCancel(ctx))
+		<-db.writer
+		return <-req.done
+	}
+}
+
+// createRequest is a key waiting to be committed.
+type createRequest struct {
+	k      *pihu.Key
+	events []*pihu.AuditEvent
+	done   chan error
+}
+
+// maxGroup is the most keys committed in one transaction.
+const maxGroup = 256
+
+// commitCreates commits the keys pending, in groups of at most maxGroup.
+// The caller holds the write slot (db.writer).
+func (db *DB) commitCreates(ctx context.Context) {
+	for {
+		db.pendingMu.Lock()
+		group := db.pending[:min(len(db.pending), maxGroup)]
+		db.pending = db.pending[len(group):]
+		if len(db.pending) == 0 {
+			db.pending = nil
 		}
-		if err := insertKey(ctx, tx, k); err != nil {
-			return err
+		db.pendingMu.Unlock()
+		if len(group) == 0 {
+			return
 		}
-		return insertEvents(ctx, tx, events)
-	})
+		db.groups++
+		errs := make([]error, len(group))
+		err := func() error {
+			tx, err := db.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			for i, req := range group {
+				errs[i] = createInSavepoint(ctx, tx, req)
+			}
+			return tx.Commit()
+		}()
+		for i, req := range group {
+			if errs[i] == nil && err != nil {
+				errs[i] = fmt.Errorf("sqlite: create key %s: %w", req.k.ID, err)
+			}
+			req.done <- errs[i]
+		}
+	}
+}
+
+// createInSavepoint stores one key and its events inside the group's
+// transaction, or nothing if any of it fails.
+func createInSavepoint(ctx context.Context, tx *sql.Tx, req *createRequest) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
+		return fmt.Errorf("sqlite: create key %s: %w", req.k.ID, err)
+	}
+	err := checkCreator(ctx, tx, req.k)
+	if err == nil {
+		err = insertKey(ctx, tx, req.k)
+	}
+	if err == nil {
+		err = insertEvents(ctx, tx, req.events)
+	}
+	if err != nil {
+		tx.ExecContext(ctx, `ROLLBACK TO create_key`)
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE create_key`); rerr != nil && err == nil {
+		err = fmt.Errorf("sqlite: create key %s: %w", req.k.ID, rerr)
+	}
+	return err
 }
 
 // checkCreator checks, inside the transaction that stores k, that the key
@@ -129,7 +209,7 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 // KeyByDigest returns the key whose secret has the given SHA-256, revoked
 // or expired keys included. Returns ENotFound if there is none.
 func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
-	k, err := scanKey(db.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE digest = ?`, digest))
+	k, err := scanKey(db.keyByDigest.QueryRowContext(ctx, digest))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No API key matches.")
 	}
@@ -142,8 +222,7 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 // Key returns the key id of account accountID, revoked keys included.
 // Returns ENotFound if it does not exist or belongs to another account.
 func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
-	k, err := scanKey(db.db.QueryRowContext(ctx,
-		`SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`, id, accountID))
+	k, err := scanKey(db.keyByID.QueryRowContext(ctx, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
 	}
@@ -183,14 +262,14 @@ func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool
 // TouchKeys records when keys were last used, in one transaction. A time
 // earlier than the one stored is ignored; unknown ids are skipped.
 func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
-	defer db.queueWrite()()
 	if len(uses) == 0 {
 		return nil
 	}
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: touch keys: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx,
 		`UPDATE api_keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)`)

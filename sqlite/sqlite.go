@@ -39,27 +39,41 @@ const busyTimeout = 5 * time.Second
 type DB struct {
 	db *sql.DB
 
+	// The queries of the hot path, prepared once: each connection
+	// compiles them the first time it runs them and keeps them.
+	keyByDigest, keyByID, account *sql.Stmt
+
+	// writer admits one write transaction of this DB at a time. SQLite
+	// takes one writer at a time anyway; queueing here, where the next
+	// writer starts the moment the last one commits, rather than in
+	// SQLite's busy handler, which sleeps in steps of milliseconds, is
+	// what lets concurrent writers reach the disk's commit rate.
+	// Writers of other processes still queue in the busy handler.
+	writer chan struct{}
+
+	// pendingMu guards the keys waiting to be committed together (see
+	// CreateKey), and groups counts their commits.
+	pendingMu sync.Mutex
+	pending   []*createRequest
+	groups    int
+
 	// Now is the clock the store reads when it has to date something
 	// itself (an account created without a time, a migration). It
 	// defaults to time.Now; tests replace it to control time.
 	Now func() time.Time
-
-	// writes queues this process's writers (see queueWrite).
-	writes sync.Mutex
 }
 
-// queueWrite waits for this process's other writes to end, and returns the
-// function that lets the next one go. SQLite takes one writer at a time,
-// and a connection waiting for the write lock polls for it, with no queue:
-// under a steady load of writes from many goroutines one of them could
-// lose every poll for the whole busy timeout and fail with SQLITE_BUSY
-// (the soak test saw it at 32 clients). Go's mutex hands itself over in
-// the order of arrival once a waiter has waited, so writers of one
-// process take turns; other processes on the same file still wait under
-// the busy timeout.
+// queueWrite waits for this process's other writes to end (DB.writer, the
+// queue beginWrite takes too), and returns the function that lets the next
+// one go: for writes that run outside inTx. SQLite takes one writer at a
+// time, and a connection waiting for the write lock polls for it, with no
+// queue: under a steady load of writes from many goroutines one of them
+// could lose every poll for the whole busy timeout and fail with
+// SQLITE_BUSY (the soak test saw it at 32 clients). Not reentrant: a
+// function holding it must not call inTx or beginWrite.
 func (db *DB) queueWrite() func() {
-	db.writes.Lock()
-	return db.writes.Unlock
+	db.writer <- struct{}{}
+	return func() { <-db.writer }
 }
 
 var _ pihu.Store = (*DB)(nil)
@@ -71,12 +85,66 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	db := &DB{db: sqldb, Now: time.Now}
+	// As many idle connections as open ones, kept for good: opening one
+	// costs hundreds of microseconds (the file, the pragmas, the schema),
+	// which database/sql's default of 2 idle connections made every
+	// request beyond the second pay.
+	sqldb.SetMaxOpenConns(maxConns)
+	sqldb.SetMaxIdleConns(maxConns)
+	sqldb.SetConnMaxIdleTime(0)
+	sqldb.SetConnMaxLifetime(0)
+	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1)}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if err := db.prepare(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	return db, nil
+}
+
+// beginWrite begins a write transaction once this DB's other write
+// transactions are done (see DB.writer). Call done after the transaction
+// has committed or rolled back.
+func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+	select {
+	case db.writer <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	done = func() { <-db.writer }
+	tx, err = db.db.BeginTx(ctx, nil)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return tx, done, nil
+}
+
+// maxConns is how many connections a DB opens at most, and keeps open.
+// In WAL mode readers run side by side, while writers queue for the one
+// write lock; 16 leaves readers room while writers wait.
+const maxConns = 16
+
+// prepare prepares the queries of the hot path.
+func (db *DB) prepare(ctx context.Context) error {
+	for _, q := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&db.keyByDigest, `SELECT ` + keyColumns + ` FROM api_keys WHERE digest = ?`},
+		{&db.keyByID, `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`},
+		{&db.account, `SELECT id, name, created FROM accounts WHERE id = ?`},
+	} {
+		stmt, err := db.db.PrepareContext(ctx, q.query)
+		if err != nil {
+			return err
+		}
+		*q.stmt = stmt
+	}
+	return nil
 }
 
 // dsn is the driver's name for the file at path with the connection
@@ -156,10 +224,11 @@ func migrationVersion(name string) (int, error) {
 // the transaction, which holds the write lock, so that two processes
 // cannot both apply it.
 func (db *DB) migrate(ctx context.Context, version int, name string) error {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", name, err)
 	}
+	defer done()
 	defer tx.Rollback()
 
 	var applied int
@@ -197,6 +266,11 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the database. Writes already committed are in the file; the
 // WAL is checkpointed by SQLite when the last connection to it closes.
 func (db *DB) Close() error {
+	for _, stmt := range []*sql.Stmt{db.keyByDigest, db.keyByID, db.account} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
 	if err := db.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

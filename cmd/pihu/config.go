@@ -81,6 +81,17 @@ type Config struct {
 	// then are closed: --drain-timeout, PIHU_DRAIN_TIMEOUT, default 30s
 	// (also when zero).
 	DrainTimeout time.Duration
+	// AccessLog is the line logged for each request: "off", "text" or
+	// "json"; empty is as LogFormat. --access-log, PIHU_ACCESS_LOG.
+	AccessLog string
+	// Pprof, if set, is an address serve serves net/http/pprof on, for
+	// profiling in place: --pprof, PIHU_PPROF, default empty (off).
+	Pprof string
+	// KeyCacheSize is how many verified keys serve keeps in memory,
+	// about 200 bytes each; 0 reads every key from the database:
+	// --key-cache-size, PIHU_KEY_CACHE_SIZE, default
+	// auth.DefaultCacheSize (1,000,000).
+	KeyCacheSize int
 	// APIURL is the API the keys commands call: --api-url,
 	// PIHU_API_URL, default http://127.0.0.1:8080.
 	APIURL string

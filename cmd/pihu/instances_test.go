@@ -184,9 +184,10 @@ func severalInstances(t *testing.T, args ...string) {
 
 		rs.Restart()
 		waitRedis(t, "ok", one, two)
+		lines := []string{"Redis is unreachable", "Redis subscription lost", "Redis is back", "Redis subscription is back"}
 		for _, s := range []*server{one, two} {
-			logs := s.stderr.String()
-			for _, line := range []string{"Redis is unreachable", "Redis subscription lost", "Redis is back", "Redis subscription is back"} {
+			logs := s.logsWith(t, lines...)
+			for _, line := range lines {
 				if n := strings.Count(logs, line); n != 1 {
 					t.Errorf("%q logged %d times, want once:\n%s", line, n, logs)
 				}

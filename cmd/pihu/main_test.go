@@ -441,3 +441,21 @@ func TestServe_TrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// logsWith returns what s logged once it holds every one of want, waiting
+// up to 3 s: serve writes its log in batches (every 100 ms).
+func (s *server) logsWith(tb testing.TB, want ...string) string {
+	tb.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		logs := s.stderr.String()
+		all := true
+		for _, w := range want {
+			all = all && strings.Contains(logs, w)
+		}
+		if all || time.Now().After(deadline) {
+			return logs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/logbuf"
 	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/ratelimit"
 	"github.com/pihu-ai/pihu/redisbus"
@@ -48,29 +51,55 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := c.operationsFlags(fs); err != nil {
 		return err
 	}
+	fs.StringVar(&c.AccessLog, "access-log", env("PIHU_ACCESS_LOG", ""), "the line logged for each request: off, text or json; empty: as --log-format (PIHU_ACCESS_LOG)")
+	fs.StringVar(&c.Pprof, "pprof", env("PIHU_PPROF", ""), "address to serve net/http/pprof on, e.g. 127.0.0.1:6060, for profiling in place; empty: off (PIHU_PPROF)")
+	cacheSize := env("PIHU_KEY_CACHE_SIZE", strconv.Itoa(auth.DefaultCacheSize))
+	fs.StringVar(&cacheSize, "key-cache-size", cacheSize, "how many verified keys to keep in memory, about 200 bytes each; 0 reads every key from the database (PIHU_KEY_CACHE_SIZE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	logger, err := newLogger(c.LogFormat, stderr)
+	n, err := strconv.Atoi(cacheSize)
+	if err != nil || n < 0 {
+		return usageError{fmt.Sprintf("--key-cache-size %q: give a whole number of keys, 0 or more", cacheSize)}
+	}
+	c.KeyCacheSize = n
+	// The log is written in batches, every 100 ms, on an error, and on
+	// exit: a line per request costs no write(2) of its own.
+	logs := logbuf.New(stderr, 100*time.Millisecond)
+	defer logs.Close()
+	logger, err := newLogger(c.LogFormat, logs)
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, c, logger, stderr)
+	access := c.AccessLog
+	if access == "" {
+		access = c.LogFormat
+	}
+	var accessLog *slog.Logger
+	if access == "off" {
+		accessLog = slog.New(slog.DiscardHandler)
+	} else if accessLog, err = newLogger(access, logs); err != nil {
+		return usageError{fmt.Sprintf("--access-log %q: use off, text or json", c.AccessLog)}
+	}
+	return Serve(ctx, c, logger, accessLog, stderr)
 }
 
-func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+// newLogger returns a logger of format writing to w, flushing w at once
+// on an error.
+func newLogger(format string, w *logbuf.Writer) (*slog.Logger, error) {
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(logbuf.Handler(slog.NewTextHandler(w, nil), w)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(logbuf.Handler(slog.NewJSONHandler(w, nil), w)), nil
 	}
 	return nil, usageError{fmt.Sprintf("--log-format %q: use text or json", format)}
 }
 
 // Serve runs the API until ctx is done, then stops taking requests, lets
-// those in flight finish, and writes the key uses not yet written.
-func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer) error {
+// those in flight finish, and writes the key uses not yet written. The
+// line of each request goes to accessLog, everything else to logger.
+func Serve(ctx context.Context, c Config, logger, accessLog *slog.Logger, stderr io.Writer) error {
 	limits, err := c.rateLimits()
 	if err != nil {
 		return err
@@ -124,7 +153,12 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		issuer = strings.TrimSuffix(url, "/")
 	}
 	tokens := auth.NewTokens(store, auth.TokenOptions{Issuer: issuer, Logger: logger})
-	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens, Invalidations: shared.invalidations(), Observer: m})
+	cacheSize := c.KeyCacheSize
+	if cacheSize == 0 {
+		cacheSize = -1 // no cache
+	}
+	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens, MaxEntries: cacheSize,
+		Invalidations: shared.invalidations(), Observer: m})
 	m.CacheSize(authn.CacheLen)
 	// One limiter for the API and the dashboard (in Redis with --redis):
 	// an address guessing keys and passwords spends one budget of each
@@ -136,6 +170,14 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if c.Pprof != "" {
+		stopPprof, err := servePprof(c.Pprof, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
 	}
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var flushing sync.WaitGroup
@@ -152,7 +194,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, stderr io.Writer)
 		metricsHandler = m.Handler()
 	}
 	api := pihuhttp.New(pihuhttp.Options{
-		Store: store, Auth: authn, Logger: logger, Limiter: limiter, RedisStatus: shared.status(),
+		Store: store, Auth: authn, Logger: logger, AccessLog: accessLog, Limiter: limiter, RedisStatus: shared.status(),
 		DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler,
@@ -508,4 +550,25 @@ func checkIssuer(issuer string) error {
 		return usageError{fmt.Sprintf("--issuer %q: give the server's public URL, such as https://auth.example.com (http or https, no query or fragment)", issuer)}
 	}
 	return nil
+}
+
+// servePprof serves net/http/pprof on addr, for profiling the server in
+// place (go tool pprof http://ADDR/debug/pprof/profile), until the
+// function it returns is called. The profiles show the server's internals:
+// keep addr private, such as on 127.0.0.1.
+func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	logger.Warn("serving pprof: keep this address private", "pprof_addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }

@@ -1,0 +1,286 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/ratelimit"
+)
+
+// accountCountingStore counts reads of accounts as well as of keys.
+type accountCountingStore struct {
+	*countingStore
+	accountReads int
+}
+
+func (s *accountCountingStore) Account(ctx context.Context, id string) (*pihu.Account, error) {
+	s.accountReads++
+	return s.countingStore.Account(ctx, id)
+}
+
+// addKeys stores n more keys of account accountID and returns their
+// secrets.
+func addKeys(tb testing.TB, s *countingStore, accountID string, n int, now time.Time) []string {
+	tb.Helper()
+	var secrets []string
+	for range n {
+		k, secret, err := pihu.NewKey(accountID, pihu.KeyRequest{Name: "k", Permissions: pihu.Permissions{"candidate:read"}}, nil, now)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := s.CreateKey(context.Background(), k); err != nil {
+			tb.Fatal(err)
+		}
+		secrets = append(secrets, secret)
+	}
+	return secrets
+}
+
+// TestAccount_Cached: the account of a warm key is served from memory,
+// so that whoami reads nothing; InvalidateAccount makes the account and
+// its keys be read again.
+func TestAccount_Cached(t *testing.T) {
+	ctx := context.Background()
+	cs, k, secret, now := setup(t)
+	store := &accountCountingStore{countingStore: cs}
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }, TTL: time.Minute})
+
+	if _, err := a.Authenticate(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if store.accountReads != 1 {
+		t.Fatalf("account reads on the first use: got %d, want 1", store.accountReads)
+	}
+	t.Run("WarmReadsNothing", func(t *testing.T) {
+		keyReads := store.reads
+		for range 3 {
+			got, err := a.Authenticate(ctx, secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acct, err := a.Account(ctx, got.AccountID)
+			if err != nil || acct.ID != k.AccountID || acct.Name != "A" {
+				t.Fatalf("got %+v, %v, want account %s named A", acct, err, k.AccountID)
+			}
+		}
+		if store.accountReads != 1 || store.reads != keyReads {
+			t.Errorf("reads: got %d of accounts and %d of keys, want none", store.accountReads-1, store.reads-keyReads)
+		}
+	})
+	t.Run("OtherKeysShareIt", func(t *testing.T) {
+		for _, s := range addKeys(t, cs, k.AccountID, 3, *now) {
+			if _, err := a.Authenticate(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if store.accountReads != 1 {
+			t.Errorf("account reads for 3 more keys of the account: got %d, want none", store.accountReads-1)
+		}
+	})
+	t.Run("InvalidateAccountReadsAgain", func(t *testing.T) {
+		keyReads := store.reads
+		a.InvalidateAccount(k.AccountID)
+		if _, err := a.Authenticate(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		if store.accountReads != 2 || store.reads != keyReads+1 {
+			t.Errorf("reads after InvalidateAccount: got %d of accounts and %d of keys, want 1 and 1", store.accountReads-1, store.reads-keyReads)
+		}
+	})
+	t.Run("UncachedAccountIsRead", func(t *testing.T) {
+		other := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "B", Created: *now}
+		owner, _, _ := pihu.NewKey(other.ID, pihu.OwnerKeyRequest(), nil, *now)
+		if err := cs.CreateAccount(ctx, other, owner); err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.Account(ctx, other.ID)
+		if err != nil || got.Name != "B" {
+			t.Errorf("got %+v, %v, want account B", got, err)
+		}
+		if _, err := a.Account(ctx, pihu.NewID(pihu.PrefixAccount)); pihu.ErrorCode(err) != pihu.ENotFound {
+			t.Errorf("unknown account: got %v, want %s", err, pihu.ENotFound)
+		}
+	})
+}
+
+// TestCache_EvictsUnused: a full cache makes room by dropping a key that
+// was not used since the last sweep, not the key in use.
+func TestCache_EvictsUnused(t *testing.T) {
+	ctx := context.Background()
+	store, k, inUse, now := setup(t)
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }, TTL: time.Hour, MaxEntries: 2})
+	others := addKeys(t, store, k.AccountID, 10, *now)
+	if _, err := a.Authenticate(ctx, inUse); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range others {
+		// The key in use is used between each of the others.
+		if _, err := a.Authenticate(ctx, inUse); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := store.reads
+	if _, err := a.Authenticate(ctx, inUse); err != nil {
+		t.Fatal(err)
+	}
+	if store.reads != before {
+		t.Errorf("the key in use was evicted: got %d reads, want none", store.reads-before)
+	}
+	if _, err := a.Authenticate(ctx, others[0]); err != nil {
+		t.Fatal(err)
+	}
+	if store.reads != before+1 {
+		t.Errorf("a key unused for 9 sweeps: got %d reads, want 1 (evicted)", store.reads-before)
+	}
+}
+
+// TestCache_NegativeSizeCachesNothing: MaxEntries < 0 reads every time.
+func TestCache_NegativeSizeCachesNothing(t *testing.T) {
+	ctx := context.Background()
+	store, _, secret, now := setup(t)
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }, MaxEntries: -1})
+	for range 3 {
+		if _, err := a.Authenticate(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if store.reads != 3 {
+		t.Errorf("reads: got %d, want 3", store.reads)
+	}
+}
+
+// TestRules parses allowed_ips and the rate limit once, and answers as
+// pihu.IPAllowed and ratelimit.ParseLimit do.
+func TestRules(t *testing.T) {
+	def := ratelimit.PerMinute(1000)
+	t.Run("None", func(t *testing.T) {
+		r := auth.NewRules(&pihu.Key{})
+		if r != nil || !r.IPAllowed("203.0.113.7") {
+			t.Errorf("got %+v, want nil Rules allowing every address", r)
+		}
+		if l, err := r.Limit(def); l != def || err != nil {
+			t.Errorf("got %v, %v, want the default", l, err)
+		}
+	})
+	t.Run("AllowedIPs", func(t *testing.T) {
+		allowed := []string{"203.0.113.7", "10.0.0.0/8", "2001:db8::/32", "garbage"}
+		r := auth.NewRules(&pihu.Key{AllowedIPs: allowed})
+		for _, ip := range []string{"203.0.113.7", "203.0.113.8", "10.1.2.3", "::ffff:10.1.2.3", "2001:db8::1", "2001:db9::1", "fe80::1%eth0", "", "nonsense"} {
+			if got, want := r.IPAllowed(ip), pihu.IPAllowed(allowed, ip); got != want {
+				t.Errorf("%q: got %v, want %v", ip, got, want)
+			}
+		}
+	})
+	t.Run("RateLimit", func(t *testing.T) {
+		r := auth.NewRules(&pihu.Key{RateLimit: "100/s"})
+		if l, err := r.Limit(def); l != ratelimit.PerSecond(100) || err != nil {
+			t.Errorf("got %v, %v, want 100/s", l, err)
+		}
+	})
+	t.Run("ErrStoredRateLimit", func(t *testing.T) {
+		r := auth.NewRules(&pihu.Key{ID: "key_x", RateLimit: "often"})
+		if _, err := r.Limit(def); err == nil {
+			t.Error("got no error for a stored rate limit that does not parse")
+		}
+	})
+}
+
+// TestRules_CachedKeyKeepsThem: a key read from the cache has its
+// allowed_ips and rate limit as stored, and rules parsed from them.
+func TestRules_CachedKeyKeepsThem(t *testing.T) {
+	ctx := context.Background()
+	store, acct, _, now := setup(t)
+	req := pihu.KeyRequest{Name: "r", Permissions: pihu.Permissions{"candidate:read"}, AllowedIPs: []string{"10.0.0.0/8"}}
+	k, secret, err := pihu.NewKey(acct.AccountID, req, nil, *now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.RateLimit = "5/m"
+	if err := store.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})
+	for i := range 2 { // a miss, then a hit
+		got, rules, err := a.AuthenticateRequest(ctx, secret, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RateLimit != "5/m" || fmt.Sprint(got.AllowedIPs) != "[10.0.0.0/8]" || got.Name != "r" || got.ID != k.ID {
+			t.Errorf("use %d: got %+v", i, got)
+		}
+		if l, _ := rules.Limit(ratelimit.PerSecond(1)); l != ratelimit.PerMinute(5) || !rules.IPAllowed("10.9.9.9") || rules.IPAllowed("11.0.0.1") {
+			t.Errorf("use %d: rules %+v", i, rules)
+		}
+	}
+}
+
+// BenchmarkCache_Memory reports the heap a cached key takes: the figure
+// behind DefaultCacheSize (run with -benchtime=1x; it caches 100,000
+// keys whatever b.N).
+func BenchmarkCache_Memory(b *testing.B) {
+	ctx := context.Background()
+	now := time.Now()
+	const n = 100_000
+	store := &memStore{keys: make(map[string]*pihu.Key, n), account: &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Bench"}}
+	var secrets []string
+	for range n {
+		k, secret, err := pihu.NewKey(store.account.ID, pihu.KeyRequest{Name: "a key", Permissions: pihu.Permissions{"candidate:read"}}, nil, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		store.keys[string(k.Digest)] = k
+		secrets = append(secrets, secret)
+	}
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		a := auth.New(store, auth.Options{TTL: time.Hour})
+		for _, s := range secrets {
+			// Lookup, not Authenticate: the uses recorded for the next
+			// flush are not the cache.
+			if _, err := a.Lookup(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/key")
+		runtime.KeepAlive(a)
+	}
+}
+
+// memStore is a store of keys in memory, for measuring the cache alone: it
+// returns a fresh copy of a key on each read, as a database does.
+type memStore struct {
+	pihu.KeyStore // nil: only the methods below are called
+	keys          map[string]*pihu.Key
+	account       *pihu.Account
+}
+
+func (s *memStore) KeyByDigest(_ context.Context, d []byte) (*pihu.Key, error) {
+	k, ok := s.keys[string(d)]
+	if !ok {
+		return nil, pihu.Errorf(pihu.ENotFound, "no key")
+	}
+	cp := *k
+	cp.ID, cp.Name, cp.AccountID = strings.Clone(k.ID), strings.Clone(k.Name), strings.Clone(k.AccountID)
+	cp.Permissions = append(pihu.Permissions(nil), k.Permissions...)
+	cp.Digest = bytes.Clone(k.Digest)
+	return &cp, nil
+}
+
+func (s *memStore) Account(context.Context, string) (*pihu.Account, error) {
+	cp := *s.account
+	return &cp, nil
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The load harness: pihu under wrk on loopback, next to a bare net/http
+# server answering the same bytes. See BENCHMARKS.md for what it reports.
+#
+#   bench/run.sh warm [ROUNDS] [SECONDS]   /healthz, whoami and the bare server,
+#                                          alternating, ROUNDS rounds (default 3 × 5 s)
+#   bench/run.sh cold [N] [SAMPLE]         N keys in SQLite (default 1,000,000), start-up
+#                                          time (3 starts), then whoami once with each of
+#                                          SAMPLE distinct keys (default 20,000)
+#   bench/run.sh create [SECONDS]          keys created by 8 concurrent clients (default 10 s)
+#   bench/run.sh startup [N]               start-up time with 1,000 keys and with N, alternating
+#
+# Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
+# profile of the server once every sampled key is cached.
+#
+# PIHU_BIN=path uses that binary instead of building this tree (to compare
+# two versions side by side); PIHU_ARGS adds flags to serve. Only
+# 127.0.0.1 is loaded; every run is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-warm}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [ -n "${PIHU_BIN:-}" ]; then
+	pihu=$PIHU_BIN
+else
+	pihu=$work/pihu
+	go build -o "$pihu" ./cmd/pihu
+fi
+go build -o "$work/pihubench" ./bench/pihubench
+
+# start_pihu DB: starts serve on a free port with a limit no benchmark
+# reaches; sets pid and url.
+start_pihu() {
+	"$pihu" serve --addr 127.0.0.1:0 --database "sqlite:$1" --rate-limit 1000000/s ${PIHU_ARGS:-} 2>"$work/pihu.log" &
+	pid=$!
+	pids+=("$pid")
+	for _ in $(seq 1 6000); do
+		url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$work/pihu.log" | head -1)
+		[ -n "$url" ] && return 0
+		sleep 0.01
+	done
+	echo "pihu did not start:" >&2
+	cat "$work/pihu.log" >&2
+	exit 1
+}
+
+# cpu_ticks PID: user + system time of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+case $mode in
+warm)
+	command -v wrk >/dev/null || {
+		echo "wrk is missing: install it with 'apt-get install -y wrk' (Debian package wrk)" >&2
+		exit 1
+	}
+	rounds=${2:-3}
+	secs=${3:-5}
+	start_pihu "$work/pihu.db"
+	key=$(cat "$work/pihu.db.owner-key")
+	"$work/pihubench" bare -from "$url" -key "$key" >"$work/bare.addr" &
+	bare_pid=$!
+	pids+=("$bare_pid")
+	for _ in $(seq 1 100); do [ -s "$work/bare.addr" ] && break; sleep 0.1; done
+	bare_url="http://$(cat "$work/bare.addr")"
+	hz=$(getconf CLK_TCK)
+	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-6s %-8s %10s %9s %9s %12s\n' round target "req/s" p50 p99 "cpu/req µs"
+	declare -A sum_rps sum_cpu
+	for r in $(seq 1 "$rounds"); do
+		for target in bare healthz whoami; do
+			case $target in
+			bare) u=$bare_url/v1/auth/whoami p=$bare_pid hdr=() ;;
+			healthz) u=$url/healthz p=$pid hdr=() ;;
+			whoami) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $key") ;;
+			esac
+			before=$(cpu_ticks "$p")
+			out=$(wrk -t1 -c32 -d"${secs}s" --latency "${hdr[@]}" "$u")
+			after=$(cpu_ticks "$p")
+			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+			n=$(awk '/requests in/ {print $1}' <<<"$out")
+			p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+			p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+			cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
+			printf '%-6s %-8s %10s %9s %9s %12s\n' "$r" "$target" "$rps" "$p50" "$p99" "$cpu"
+			sum_rps[$target]=$(awk -v a="${sum_rps[$target]:-0}" -v b="$rps" 'BEGIN {print a + b}')
+			sum_cpu[$target]=$(awk -v a="${sum_cpu[$target]:-0}" -v b="$cpu" 'BEGIN {print a + b}')
+		done
+	done
+	awk -v wr="${sum_rps[whoami]}" -v hr="${sum_rps[healthz]}" -v br="${sum_rps[bare]}" \
+		-v wc="${sum_cpu[whoami]}" -v bc="${sum_cpu[bare]}" 'BEGIN {
+		printf "ratios (means of the rounds): whoami/healthz req/s %.2f, whoami/bare req/s %.2f, whoami/bare cpu per request %.2f\n", wr / hr, wr / br, wc / bc
+	}'
+	;;
+cold)
+	n=${2:-1000000}
+	sample=${3:-20000}
+	# KEEP=DIR keeps the seeded database in DIR, and reuses it if there.
+	db=$work/pihu.db secrets=$work/secrets
+	if [ -n "${KEEP:-}" ]; then
+		mkdir -p "$KEEP"
+		db=$KEEP/pihu-$n.db secrets=$KEEP/secrets-$n
+	fi
+	if [ ! -s "$secrets" ]; then
+		"$work/pihubench" seed -db "$db" -n "$n" -secrets "$secrets"
+	fi
+	for i in 1 2 3; do
+		start=$(date +%s.%N)
+		start_pihu "$db"
+		started=$(date +%s.%N)
+		printf 'start-up %d with %d keys: %.0f ms (to the listening line), RSS %s kB\n' "$i" "$n" "$(awk -v a="$start" -v b="$started" 'BEGIN {print (b - a) * 1000}')" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
+		[ "$i" = 3 ] && break
+		kill "$pid"
+		wait "$pid" 2>/dev/null || true
+	done
+	"$work/pihubench" cold -url "$url" -secrets "$secrets" -n "$sample" -c 4
+	sleep 0.3 # the request log is flushed every 100 ms
+	"$work/pihubench" logstats -log "$work/pihu.log" -path /v1/auth/whoami
+	printf 'RSS after %d distinct keys: %s kB (peak %s kB)\n' "$sample" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")" "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+	# With PIHU_ARGS="--pprof 127.0.0.1:0", HEAP=FILE saves a heap profile.
+	pprof=$(sed -n 's/.*pprof_addr=\([^ ]*\).*/\1/p' "$work/pihu.log" | head -1)
+	if [ -n "${HEAP:-}" ] && [ -n "$pprof" ]; then
+		curl -s -o "$HEAP" "http://$pprof/debug/pprof/heap?gc=1"
+		echo "heap profile: $HEAP (go tool pprof -sample_index=inuse_space -top $HEAP)"
+	fi
+	;;
+startup)
+	# Start-up time on a database of 1,000 keys and one of N, alternating,
+	# 5 starts each (KEEP=DIR reuses seeded databases, as for cold).
+	n=${2:-1000000}
+	dir=${KEEP:-$work}
+	mkdir -p "$dir"
+	for size in 1000 "$n"; do
+		[ -s "$dir/secrets-$size" ] || "$work/pihubench" seed -db "$dir/pihu-$size.db" -n "$size" -secrets "$dir/secrets-$size"
+	done
+	for i in 1 2 3 4 5; do
+		for size in 1000 "$n"; do
+			start=$(date +%s.%N)
+			start_pihu "$dir/pihu-$size.db"
+			started=$(date +%s.%N)
+			printf 'start %d, %d keys: %.0f ms to the listening line, RSS %s kB\n' "$i" "$size" "$(awk -v a="$start" -v b="$started" 'BEGIN {print (b - a) * 1000}')" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
+			kill "$pid"
+			wait "$pid" 2>/dev/null || true
+		done
+	done
+	;;
+create)
+	secs=${2:-10}
+	start_pihu "$work/pihu.db"
+	key=$(cat "$work/pihu.db.owner-key")
+	"$work/pihubench" create -url "$url" -key "$key" -c 8 -d "${secs}s"
+	;;
+*)
+	echo "usage: bench/run.sh warm|cold|create|startup" >&2
+	exit 2
+	;;
+esac

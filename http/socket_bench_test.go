@@ -1,0 +1,87 @@
+package http
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/logbuf"
+	"github.com/pihu-ai/pihu/sqlite"
+)
+
+// BenchmarkSocket measures what a client gets: requests over loopback TCP
+// with keep-alive, to the server as serve builds it (its text log handler
+// writing to a buffered sink, as serve's does), next to a bare net/http
+// server answering whoami's exact bytes and headers. Compare the
+// sub-benchmarks of one run: Whoami/Bare is pihu's cost over net/http's
+// own, Whoami/Healthz the cost of authentication and the handler.
+func BenchmarkSocket(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "pihu.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Bench", Created: time.Now()}
+	k, secret, _ := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
+	k.RateLimit = "1000000/s"
+	if err := db.CreateAccount(ctx, a, k); err != nil {
+		b.Fatal(err)
+	}
+	logs := logbuf.New(io.Discard, 100*time.Millisecond)
+	defer logs.Close()
+	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logs, nil), logs))
+	srv := httptest.NewServer(New(Options{Store: db, Auth: auth.New(db, auth.Options{Logger: logger}), Logger: logger}))
+	defer srv.Close()
+	client := srv.Client()
+
+	get := func(b *testing.B, url string) (http.Header, []byte) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("%s: got %d %s", url, resp.StatusCode, body)
+		}
+		return resp.Header, body
+	}
+	header, body := get(b, srv.URL+"/v1/auth/whoami")
+	header.Del("Date")
+	header.Del("Content-Length")
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for k, v := range header {
+			h[k] = v
+		}
+		w.WriteHeader(http.StatusOK)
+		w.Write(body)
+	}))
+	defer bare.Close()
+
+	for _, bc := range []struct{ name, url string }{
+		{"Bare", bare.URL + "/v1/auth/whoami"},
+		{"Healthz", srv.URL + "/healthz"},
+		{"Whoami", srv.URL + "/v1/auth/whoami"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					get(b, bc.url)
+				}
+			})
+		})
+	}
+}
