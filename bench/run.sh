@@ -8,6 +8,11 @@
 #                                          time (3 starts), then whoami once with each of
 #                                          SAMPLE distinct keys (default 20,000)
 #   bench/run.sh create [SECONDS]          keys created by 8 concurrent clients (default 10 s)
+#   bench/run.sh instances [ROUNDS] [SECONDS]
+#                                          whoami on one instance against two, both on one
+#                                          PostgreSQL and one Redis (default 3 × 5 s); needs
+#                                          psql, and reads PIHU_TEST_POSTGRES_URL and
+#                                          PIHU_TEST_REDIS_URL
 #   bench/run.sh startup [N]               start-up time with 1,000 keys and with N, alternating
 #
 # Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
@@ -158,8 +163,64 @@ create)
 	key=$(cat "$work/pihu.db.owner-key")
 	"$work/pihubench" create -url "$url" -key "$key" -c 8 -d "${secs}s"
 	;;
+instances)
+	command -v wrk >/dev/null || {
+		echo "wrk is missing: install it with 'apt-get install -y wrk' (Debian package wrk)" >&2
+		exit 1
+	}
+	command -v psql >/dev/null || {
+		echo "psql is missing: install it with 'apt-get install -y postgresql-client'" >&2
+		exit 1
+	}
+	rounds=${2:-3}
+	secs=${3:-5}
+	pg=${PIHU_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+	redis=${PIHU_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
+	schema=pihu_bench_$$
+	psql "$pg" -qc "CREATE SCHEMA $schema"
+	trap 'cleanup; psql "$pg" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true' EXIT
+	case $pg in *\?*) db="$pg&search_path=$schema" ;; *) db="$pg?search_path=$schema" ;; esac
+	# start_instance NAME: serve on PostgreSQL and Redis, in its own folder
+	# (where the first start writes the owner key); sets pid and url.
+	start_instance() {
+		mkdir -p "$work/$1"
+		(cd "$work/$1" && exec "$pihu" serve --addr 127.0.0.1:0 --database "$db" --redis "$redis" \
+			--rate-limit 1000000/s ${PIHU_ARGS:-} 2>"$work/$1.log") &
+		pid=$!
+		pids+=("$pid")
+		for _ in $(seq 1 6000); do
+			url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$work/$1.log" | head -1)
+			[ -n "$url" ] && return 0
+			sleep 0.01
+		done
+		echo "pihu did not start:" >&2
+		cat "$work/$1.log" >&2
+		exit 1
+	}
+	start_instance one
+	url_one=$url
+	start_instance two
+	url_two=$url
+	key=$(cat "$work/one/pihu.owner-key")
+	rps() { awk '/^Requests\/sec/ {print $2}'; }
+	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-6s %12s %12s %8s\n' round "one req/s" "two req/s" ratio
+	sum1=0 sum2=0
+	for r in $(seq 1 "$rounds"); do
+		one=$(wrk -t1 -c32 -d"${secs}s" -H "Authorization: Bearer $key" "$url_one/v1/auth/whoami" | rps)
+		wrk -t1 -c16 -d"${secs}s" -H "Authorization: Bearer $key" "$url_one/v1/auth/whoami" >"$work/a.out" &
+		a=$!
+		wrk -t1 -c16 -d"${secs}s" -H "Authorization: Bearer $key" "$url_two/v1/auth/whoami" >"$work/b.out"
+		wait "$a"
+		two=$(awk -v a="$(rps <"$work/a.out")" -v b="$(rps <"$work/b.out")" 'BEGIN {print a + b}')
+		printf '%-6s %12s %12s %8.2f\n' "$r" "$one" "$two" "$(awk -v a="$one" -v b="$two" 'BEGIN {print b / a}')"
+		sum1=$(awk -v a="$sum1" -v b="$one" 'BEGIN {print a + b}')
+		sum2=$(awk -v a="$sum2" -v b="$two" 'BEGIN {print a + b}')
+	done
+	awk -v a="$sum1" -v b="$sum2" 'BEGIN {printf "two instances / one (means of the rounds): %.2f\n", b / a}'
+	;;
 *)
-	echo "usage: bench/run.sh warm|cold|create|startup" >&2
+	echo "usage: bench/run.sh warm|cold|create|startup|instances" >&2
 	exit 2
 	;;
 esac
