@@ -279,6 +279,12 @@ func (a *Authenticator) Lookup(ctx context.Context, secret string) (*pihu.Key, e
 	return k, err
 }
 
+// LookupRules is Lookup, with the key's rules (allowed addresses and rate
+// limit) as the cache holds them, parsed once.
+func (a *Authenticator) LookupRules(ctx context.Context, secret string) (*pihu.Key, *Rules, error) {
+	return a.lookup(ctx, secret, nil)
+}
+
 // fresh reports whether slot s may be used at now without reading the
 // store again. Read lock.
 func (a *Authenticator) fresh(s *slot, now int64) bool {

@@ -108,8 +108,11 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := VerifyResult{Code: VerifyNotFound, Kind: VerifyKindAPIKey}
-	var k *pihu.Key
-	var err error
+	var (
+		k     *pihu.Key
+		rules *auth.Rules // as cached: parsed once, not per verification
+		err   error
+	)
 	if pihu.LooksLikeToken(*body.Key) && s.tokens() != nil {
 		out.Kind = VerifyKindAccessToken
 		var done bool
@@ -117,7 +120,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		k, err = s.auth.Lookup(r.Context(), *body.Key)
+		k, rules, err = s.auth.LookupRules(r.Context(), *body.Key)
 		if pihu.ErrorCode(err) == pihu.EInvalidAPIKey || err == nil && !visible(caller, k) {
 			writeJSON(w, http.StatusOK, out)
 			return
@@ -138,7 +141,10 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auth.RecordUse(k)
-	if !pihu.IPAllowed(k.AllowedIPs, ip) {
+	if rules == nil { // an access token's parent, restricted to the token
+		rules = auth.NewRules(k)
+	}
+	if !rules.IPAllowed(ip) {
 		// As the API refuses it before spending its limit.
 		s.auth.CountRefused(k)
 		out.Code = VerifyIPNotAllowed
@@ -146,7 +152,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	_, res, decided, err := s.spend(r, k, auth.NewRules(k))
+	_, res, decided, err := s.spend(r, k, rules)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
