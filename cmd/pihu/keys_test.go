@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,8 +17,15 @@ import (
 )
 
 // ownerKey is the key the first start of s wrote to the file it logged
-// (stderr is not a terminal), checked to be readable only by its owner.
+// (stderr is not a terminal), checked to be readable only by its owner:
+// beside the SQLite file, or in the working directory on PostgreSQL.
 func ownerKey(tb testing.TB, s *server) string {
+	tb.Helper()
+	return ownerKeyIn(tb, s, "pihu.db.owner-key", "pihu.owner-key")
+}
+
+// ownerKeyIn is ownerKey for a file of one of names in s's folder.
+func ownerKeyIn(tb testing.TB, s *server, names ...string) string {
 	tb.Helper()
 	m := ownerKeyFileLog.FindStringSubmatch(s.stderr.String())
 	if m == nil {
@@ -27,9 +35,12 @@ func ownerKey(tb testing.TB, s *server) string {
 	if unquoted, err := strconv.Unquote(path); err == nil {
 		path = unquoted
 	}
-	// Beside the SQLite file, or in the working directory on PostgreSQL.
-	if want, pg := filepath.Join(s.dir, "pihu.db.owner-key"), filepath.Join(s.dir, "pihu.owner-key"); path != want && path != pg {
-		tb.Errorf("owner_key_file: got %s, want %s (or %s on PostgreSQL)", path, want, pg)
+	var want []string
+	for _, n := range names {
+		want = append(want, filepath.Join(s.dir, n))
+	}
+	if !slices.Contains(want, path) {
+		tb.Errorf("owner_key_file: got %s, want one of %v", path, want)
 	}
 	info, err := os.Stat(path)
 	if err != nil {

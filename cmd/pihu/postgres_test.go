@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,25 +23,11 @@ func launchPostgres(tb testing.TB, dir, databaseURL string, args ...string) *ser
 	return s
 }
 
-// pgOwnerKey is the key the first start of s wrote to the file it logged.
+// pgOwnerKey is the key the first start of s wrote to the file it logged:
+// on PostgreSQL, pihu.owner-key in its working directory.
 func pgOwnerKey(tb testing.TB, s *server) string {
 	tb.Helper()
-	m := ownerKeyFileLog.FindStringSubmatch(s.stderr.String())
-	if m == nil {
-		tb.Fatalf("pihu serve logged no owner_key_file:\n%s", s.stderr.String())
-	}
-	path := m[1]
-	if unquoted, err := strconv.Unquote(path); err == nil {
-		path = unquoted
-	}
-	if want := filepath.Join(s.dir, "pihu.owner-key"); path != want {
-		tb.Errorf("owner_key_file: got %s, want %s", path, want)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return strings.TrimSuffix(string(b), "\n")
+	return ownerKeyIn(tb, s, "pihu.owner-key")
 }
 
 // pihuIn runs the binary in dir with args, PIHU_DATABASE_URL unset.
