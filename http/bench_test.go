@@ -32,17 +32,7 @@ func BenchmarkHotPath(b *testing.B) {
 		{"AuthenticatedToken", true, func(s *Server, h http.HandlerFunc) http.Handler { return s.require("candidate:read", h) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "pihu.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Bench", Created: time.Now()}
-			k, secret, _ := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
-			k.RateLimit = "1000000/s"
-			if err := db.CreateAccount(context.Background(), a, k); err != nil {
-				b.Fatal(err)
-			}
+			db, k, secret := benchStore(b)
 			tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "https://auth.example.com"})
 			logs := logbuf.New(io.Discard, 100*time.Millisecond)
 			defer logs.Close()
@@ -74,4 +64,23 @@ func BenchmarkHotPath(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchStore is a SQLite store in a temporary folder, closed with b, with
+// one account whose owner key (returned, with its secret) has a limit no
+// benchmark reaches.
+func benchStore(b *testing.B) (*sqlite.DB, *pihu.Key, string) {
+	b.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "pihu.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Bench", Created: time.Now()}
+	k, secret, _ := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
+	k.RateLimit = "1000000/s"
+	if err := db.CreateAccount(context.Background(), a, k); err != nil {
+		b.Fatal(err)
+	}
+	return db, k, secret
 }

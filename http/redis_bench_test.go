@@ -1,19 +1,14 @@
 package http
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	"github.com/pihu-ai/pihu/internal/redistest"
 	"github.com/pihu-ai/pihu/ratelimit"
-	"github.com/pihu-ai/pihu/sqlite"
 )
 
 // BenchmarkHotPath_Limiter measures one authenticated request through the
@@ -38,17 +33,7 @@ func BenchmarkHotPath_Limiter(b *testing.B) {
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "pihu.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Bench", Created: time.Now()}
-			k, secret, _ := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
-			k.RateLimit = "1000000/s"
-			if err := db.CreateAccount(context.Background(), a, k); err != nil {
-				b.Fatal(err)
-			}
+			db, _, secret := benchStore(b)
 			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{}), Logger: slog.New(slog.DiscardHandler), Limiter: bc.limiter(b)})
 			s.mux.Handle("GET /bench", s.require("candidate:read", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 			req := httptest.NewRequest("GET", "/bench", nil)
