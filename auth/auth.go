@@ -288,7 +288,7 @@ func (a *Authenticator) LookupRules(ctx context.Context, secret string) (*pihu.K
 // fresh reports whether slot s may be used at now without reading the
 // store again. Read lock.
 func (a *Authenticator) fresh(s *slot, now int64) bool {
-	return now-s.loaded < int64(a.ttlNow()) && !s.acct.stale
+	return now-s.loaded < int64(a.ttlNow()) && !a.c.acct(s).stale
 }
 
 // lookup is Lookup, with the key's rules; guard, if not nil, is asked
@@ -304,7 +304,7 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	a.mu.RLock()
 	s := a.c.get(&digest)
 	if s != nil && a.fresh(s, now) {
-		k, rules := s.key(), s.rules()
+		k, rules := a.c.key(s), a.c.rules(s)
 		a.mu.RUnlock()
 		a.obs.CacheHit()
 		return k, rules, nil
@@ -414,7 +414,9 @@ func (a *Authenticator) setSubscribed(up bool) {
 		// an invalidation; nothing is missed from now on.
 		a.mu.Lock()
 		a.invalidations++
+		old := a.c
 		a.c = newCache(a.c.max)
+		old.release()
 		a.mu.Unlock()
 		a.publishFailing.Store(false)
 	}
@@ -425,8 +427,8 @@ func (a *Authenticator) setSubscribed(up bool) {
 func (a *Authenticator) drop(id string) {
 	a.mu.Lock()
 	a.invalidations++
-	if s := a.c.getID(id); s != nil {
-		a.c.remove(a.c.byID[a.c.idHash(id)])
+	if i := a.c.findID(id); i >= 0 {
+		a.c.remove(i)
 	}
 	a.mu.Unlock()
 }

@@ -6,33 +6,43 @@ import (
 	"errors"
 	"hash/maphash"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // DefaultCacheSize is how many keys an Authenticator caches unless told
-// otherwise: a million keys in use at once take about 200 MB (see
-// BENCHMARKS.md), and a key not in the cache costs one indexed read.
+// otherwise: a million keys in use at once take about 160 MB, outside the
+// Go heap (see BENCHMARKS.md), and a key not in the cache costs one
+// indexed read.
 const DefaultCacheSize = 1_000_000
 
 // The cache of verified keys keeps, for each key, only what a request
-// needs (about 100 bytes, plus its id and name), in slots allocated a
-// chunk at a time, so that a million keys are a few hundred allocations
-// rather than millions of maps and pointers for the garbage collector to
-// walk:
+// needs, in a 128-byte slot holding no Go pointer, and keeps its bulk out
+// of the Go heap (see memory: mmap on unix), so that a million keys are
+// neither walked by the garbage collector nor doubled by GOGC:
 //
-//   - found by digest and by id through two maps of 64-bit hashes to slot
-//     numbers (the first 8 bytes of the SHA-256 digest, and maphash of the
-//     id); a hit is confirmed against the full digest or id kept in the
-//     slot, and two keys whose hashes collide simply take turns in the
-//     cache;
-//   - permission lists are shared between keys that have the same ones,
-//     and so is each account, which is cached next to its keys so that
-//     whoami and the like need no read;
+//   - slots live in chunks of 4,096; a slot holds the key's SHA-256
+//     digest, when it was read, its id and its name as bytes (an id is
+//     `key_` and 22 characters; a name of up to 43 bytes fits in the slot,
+//     a longer one, or an id of another form, is kept in a small table of
+//     strings on the heap, spill), and uint32 numbers into tables on the
+//     heap for what keys share or rarely have: the permission lists (one
+//     entry for all the keys that have the same), the accounts (cached
+//     next to their keys so that whoami and the like need no read) and
+//     extra;
+//   - keys are found by digest and by id through two open-addressing
+//     indexes of hashes to slot numbers, in the same memory (index.go):
+//     the first 8 bytes of the digest, and maphash of the id; a hit is
+//     confirmed against the full digest or id in the slot;
+//   - a key handed out is a copy (key), whose strings are copied out of
+//     the slot with it, so that nothing a request holds is overwritten
+//     when the slot is reused;
 //   - allowed_ips and the key's own rate limit are parsed once, when the
 //     key is read (Rules);
 //   - when the cache is full, the key to drop is chosen by CLOCK, the
@@ -49,24 +59,36 @@ const DefaultCacheSize = 1_000_000
 const (
 	chunkBits = 12
 	chunkSize = 1 << chunkBits
-	// maxInterned bounds the table of shared permission lists; past it
-	// each key keeps its own.
-	maxInterned = 10_000
+	// idInline and nameInline are the longest id and name a slot holds
+	// itself; longer ones are spilled (slot.idLen or slot.nameLen is
+	// spilled, and the first 4 bytes are the string's number in spill).
+	idInline   = 26
+	nameInline = 43
+	spilled    = 0xff
 )
 
-// slot is one cached key.
+// slot is one cached key. It holds no Go pointer: it lives outside the
+// heap.
 type slot struct {
 	digest [32]byte
-	id     string
-	name   string
-	perms  *pihu.Permissions // shared with every key that has the same
-	acct   *cachedAccount    // shared with the account's other keys
-	extra  *extra            // nil: no expiry, not revoked, no rules of its own
-	loaded int64             // when it was read from the store, Unix nanoseconds
-	used   uint32            // CLOCK's reference bit, set atomically on a hit
-	test   bool              // environment test (else live)
-	live   bool              // the slot holds a key
+	// loaded is when the key was read from the store, Unix nanoseconds;
+	// in a free slot, the next free slot.
+	loaded  int64
+	perms   uint32 // in cache.perms, shared with every key that has the same
+	acct    uint32 // in cache.accts, shared with the account's other keys
+	extra   uint32 // in cache.extras, plus one; 0: no expiry, not revoked, no rules of its own
+	used    uint32 // CLOCK's reference bit, set atomically on a hit
+	id      [idInline]byte
+	name    [nameInline]byte
+	idLen   uint8
+	nameLen uint8
+	flags   uint8 // flagLive, flagTest
 }
+
+const (
+	flagLive = 1 << iota // the slot holds a key
+	flagTest             // environment test (else live)
+)
 
 // extra is what most keys do not have, kept out of the slot so that
 // those keys do not pay for it.
@@ -79,9 +101,17 @@ type extra struct {
 // cachedAccount is an account as its cached keys share it.
 type cachedAccount struct {
 	account *pihu.Account
-	loaded  int64 // Unix nanoseconds
-	refs    int   // cached keys pointing at it
-	stale   bool  // InvalidateAccount dropped it: its keys are read again
+	loaded  int64  // Unix nanoseconds
+	refs    int    // cached keys pointing at it
+	num     uint32 // in cache.accts
+	stale   bool   // InvalidateAccount dropped it: its keys are read again
+}
+
+// sharedPerms is a permission list as the cached keys that have it share it.
+type sharedPerms struct {
+	perms pihu.Permissions
+	name  string // the key of cache.permIndex
+	refs  int
 }
 
 // Rules are the restrictions of a key of its own, parsed once when the
@@ -177,27 +207,69 @@ func (r *Rules) Limit(def ratelimit.Limit) (ratelimit.Limit, error) {
 // cache is the verified keys; see the comment above.
 type cache struct {
 	max      int
+	own      *owner
 	chunks   [][]slot
-	n        int32   // slots handed out so far
-	free     []int32 // slots emptied by Invalidate or a collision
+	n        int32 // slots handed out so far
+	free     int32 // the first free slot, -1 if none; the others follow through slot.loaded
 	hand     int32
-	byDigest map[uint64]int32
-	byID     map[uint64]int32
+	live     int
+	byDigest index
+	byID     index
 	seed     maphash.Seed
-	accounts map[string]*cachedAccount
-	perms    map[string]*pihu.Permissions
+	accounts map[string]*cachedAccount // by account id: the entry new keys share
+	accts    table[*cachedAccount]
+	perms    table[sharedPerms]
+	permIdx  map[string]uint32
+	extras   table[*extra]
+	spill    table[string]
+}
+
+// owner is what a cache's memory is given back with when the cache is
+// dropped without release (runtime.AddCleanup).
+type owner struct{ mem *memory }
+
+// table is numbered values on the heap, whose numbers are reused once
+// freed.
+type table[T any] struct {
+	items []T
+	free  []uint32
+}
+
+func (t *table[T]) add(v T) uint32 {
+	if n := len(t.free); n > 0 {
+		i := t.free[n-1]
+		t.free = t.free[:n-1]
+		t.items[i] = v
+		return i
+	}
+	t.items = append(t.items, v)
+	return uint32(len(t.items) - 1)
+}
+
+func (t *table[T]) del(i uint32) {
+	var zero T
+	t.items[i] = zero
+	t.free = append(t.free, i)
 }
 
 func newCache(max int) cache {
+	own := &owner{mem: newMemory()}
+	runtime.AddCleanup(own, (*memory).release, own.mem)
 	return cache{
 		max:      max,
-		byDigest: make(map[uint64]int32),
-		byID:     make(map[uint64]int32),
+		own:      own,
+		free:     -1,
+		byDigest: index{mem: own.mem},
+		byID:     index{mem: own.mem},
 		seed:     maphash.MakeSeed(),
 		accounts: make(map[string]*cachedAccount),
-		perms:    make(map[string]*pihu.Permissions),
+		permIdx:  make(map[string]uint32),
 	}
 }
+
+// release gives back the cache's memory: nothing may use the cache
+// afterwards. Write lock.
+func (c *cache) release() { c.own.mem.release() }
 
 func (c *cache) at(i int32) *slot { return &c.chunks[i>>chunkBits][i&(chunkSize-1)] }
 
@@ -205,55 +277,110 @@ func digestHash(d *[32]byte) uint64 { return binary.LittleEndian.Uint64(d[:8]) }
 
 func (c *cache) idHash(id string) uint64 { return maphash.String(c.seed, id) }
 
+// find returns the slot number of digest d, or -1. Read lock.
+func (c *cache) find(d *[32]byte) int32 {
+	return c.byDigest.find(digestHash(d), func(i int32) bool { return c.at(i).digest == *d })
+}
+
+// findID returns the slot number of key id, or -1. Read lock.
+func (c *cache) findID(id string) int32 {
+	return c.byID.find(c.idHash(id), func(i int32) bool { return c.isID(c.at(i), id) })
+}
+
 // get returns the slot of digest d, or nil. Read lock.
 func (c *cache) get(d *[32]byte) *slot {
-	i, ok := c.byDigest[digestHash(d)]
-	if !ok {
-		return nil
-	}
-	if s := c.at(i); s.digest == *d {
-		return s
+	if i := c.find(d); i >= 0 {
+		return c.at(i)
 	}
 	return nil
 }
 
 // getID returns the slot of key id, or nil. Read lock.
 func (c *cache) getID(id string) *slot {
-	i, ok := c.byID[c.idHash(id)]
-	if !ok {
-		return nil
-	}
-	if s := c.at(i); s.id == id {
-		return s
+	if i := c.findID(id); i >= 0 {
+		return c.at(i)
 	}
 	return nil
 }
 
+// isID reports whether s holds key id.
+func (c *cache) isID(s *slot, id string) bool {
+	if s.idLen == spilled {
+		return c.spill.items[spillNum(s.id[:])] == id
+	}
+	return string(s.id[:s.idLen]) == id
+}
+
+// setString stores v in field b of a slot, whose length is *n, or in
+// spill if it does not fit. Write lock.
+func (c *cache) setString(b []byte, n *uint8, v string) {
+	if len(v) <= len(b) {
+		*n = uint8(copy(b, v))
+		return
+	}
+	binary.LittleEndian.PutUint32(b, c.spill.add(v))
+	*n = spilled
+}
+
+func spillNum(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+
+// acct returns the account entry of the key s holds. Read lock.
+func (c *cache) acct(s *slot) *cachedAccount { return c.accts.items[s.acct] }
+
 // rules returns the rules of the key s holds. Read lock.
-func (s *slot) rules() *Rules {
-	if s.extra == nil {
+func (c *cache) rules(s *slot) *Rules {
+	if s.extra == 0 {
 		return nil
 	}
-	return s.extra.rules
+	return c.extras.items[s.extra-1].rules
+}
+
+// keyCopy is a key handed out and the bytes of its id and name: one
+// allocation.
+type keyCopy struct {
+	k pihu.Key
+	b [idInline + nameInline]byte
 }
 
 // key returns the key s holds, as the rest of the server sees keys: a
-// fresh copy, so that no request shares memory with a slot that may be
-// reused. Read lock.
-func (s *slot) key() *pihu.Key {
+// fresh copy, strings included, so that no request shares memory with a
+// slot that may be reused. Read lock.
+func (c *cache) key(s *slot) *pihu.Key {
 	atomic.StoreUint32(&s.used, 1)
-	env := pihu.Live
-	if s.test {
-		env = pihu.Test
+	kc := &keyCopy{}
+	k := &kc.k
+	b := kc.b[:0]
+	k.ID, b = c.copyString(s.id[:], s.idLen, b)
+	k.Name, _ = c.copyString(s.name[:], s.nameLen, b)
+	k.AccountID = c.acct(s).account.ID
+	k.Environment = pihu.Live
+	if s.flags&flagTest != 0 {
+		k.Environment = pihu.Test
 	}
-	k := &pihu.Key{ID: s.id, AccountID: s.acct.account.ID, Name: s.name, Environment: env, Permissions: *s.perms}
-	if x := s.extra; x != nil {
+	k.Permissions = c.perms.items[s.perms].perms
+	if s.extra != 0 {
+		x := c.extras.items[s.extra-1]
 		k.Expires, k.Revoked = x.expires, x.revoked
 		if x.rules != nil {
 			k.RateLimit, k.AllowedIPs = x.rules.limit, x.rules.allowed
 		}
 	}
 	return k
+}
+
+// copyString returns the string held in field f of a slot, of length n,
+// copied to the end of buf (whose capacity it fits in), or the spilled
+// string, which nothing changes; and buf with it.
+func (c *cache) copyString(f []byte, n uint8, buf []byte) (string, []byte) {
+	if n == spilled {
+		return c.spill.items[spillNum(f)], buf
+	}
+	if n == 0 {
+		return "", buf
+	}
+	start := len(buf)
+	buf = append(buf, f[:n]...)
+	return unsafe.String(&buf[start], int(n)), buf
 }
 
 // put caches k, whose account is acct, read at now, with its rules. Write
@@ -264,39 +391,40 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, rules *Rules, now int64) {
 	}
 	var d [32]byte
 	copy(d[:], k.Digest)
-	dh, ih := digestHash(&d), c.idHash(k.ID)
-	// The key may be cached already (read again after its TTL), or share
-	// a hash with another: its slot is taken over.
-	if i, ok := c.byDigest[dh]; ok {
+	// The key may be cached already (read again after its TTL): its slot
+	// is taken over.
+	if i := c.find(&d); i >= 0 {
 		c.remove(i)
 	}
-	if i, ok := c.byID[ih]; ok {
+	if i := c.findID(k.ID); i >= 0 {
 		c.remove(i)
 	}
 	i := c.alloc()
 	s := c.at(i)
-	*s = slot{
-		digest: d, id: k.ID, name: k.Name, perms: c.intern(k.Permissions), acct: c.account(acct, now),
-		loaded: now, test: k.Environment == pihu.Test, live: true,
+	*s = slot{digest: d, loaded: now, perms: c.intern(k.Permissions), acct: c.account(acct, now), flags: flagLive}
+	if k.Environment == pihu.Test {
+		s.flags |= flagTest
 	}
+	c.setString(s.id[:], &s.idLen, k.ID)
+	c.setString(s.name[:], &s.nameLen, k.Name)
 	if k.Expires != nil || k.Revoked != nil || rules != nil {
-		s.extra = &extra{expires: k.Expires, revoked: k.Revoked, rules: rules}
+		s.extra = c.extras.add(&extra{expires: k.Expires, revoked: k.Revoked, rules: rules}) + 1
 	}
-	c.byDigest[dh] = i
-	c.byID[ih] = i
+	c.byDigest.insert(digestHash(&d), i)
+	c.byID.insert(c.idHash(k.ID), i)
+	c.live++
 }
 
 // alloc returns an empty slot: a freed one, a new one, or one taken from
-// the key CLOCK picks.
+// the key CLOCK picks. Write lock.
 func (c *cache) alloc() int32 {
-	if n := len(c.free); n > 0 {
-		i := c.free[n-1]
-		c.free = c.free[:n-1]
+	if i := c.free; i >= 0 {
+		c.free = int32(c.at(i).loaded)
 		return i
 	}
 	if int(c.n) < c.max {
 		if int(c.n)>>chunkBits == len(c.chunks) {
-			c.chunks = append(c.chunks, make([]slot, min(chunkSize, c.max-int(c.n))))
+			c.chunks = append(c.chunks, allocSlice[slot](c.own.mem, min(chunkSize, c.max-int(c.n))))
 		}
 		c.n++
 		return c.n - 1
@@ -305,68 +433,93 @@ func (c *cache) alloc() int32 {
 		i := c.hand
 		c.hand = (c.hand + 1) % c.n
 		s := c.at(i)
-		if s.live && atomic.LoadUint32(&s.used) == 1 {
+		if atomic.LoadUint32(&s.used) == 1 {
 			atomic.StoreUint32(&s.used, 0)
 			continue
 		}
-		if s.live {
-			c.remove(i)
-			c.free = c.free[:len(c.free)-1] // the slot remove freed is this one
-		}
+		// Every slot is live here: the free list is empty.
+		c.clear(i)
 		return i
 	}
 }
 
-// remove empties slot i. Write lock.
+// remove empties slot i and frees it. Write lock.
 func (c *cache) remove(i int32) {
 	s := c.at(i)
-	if !s.live {
+	if s.flags&flagLive == 0 {
 		return
 	}
-	if j, ok := c.byDigest[digestHash(&s.digest)]; ok && j == i {
-		delete(c.byDigest, digestHash(&s.digest))
-	}
-	if j, ok := c.byID[c.idHash(s.id)]; ok && j == i {
-		delete(c.byID, c.idHash(s.id))
-	}
-	if a := s.acct; a != nil {
-		if a.refs--; a.refs == 0 && c.accounts[a.account.ID] == a {
-			delete(c.accounts, a.account.ID)
-		}
-	}
-	*s = slot{}
-	c.free = append(c.free, i)
+	c.clear(i)
+	s.loaded = int64(c.free)
+	c.free = i
 }
 
-// account returns the shared entry of acct, made or refreshed by a read at
-// now, and counts one more key pointing at it. Write lock.
-func (c *cache) account(acct *pihu.Account, now int64) *cachedAccount {
+// clear empties slot i, which holds a key, and lets go of what it shared.
+// Write lock.
+func (c *cache) clear(i int32) {
+	s := c.at(i)
+	c.byDigest.remove(digestHash(&s.digest), i)
+	var id string
+	if s.idLen == spilled {
+		id = c.spill.items[spillNum(s.id[:])]
+		c.spill.del(spillNum(s.id[:]))
+	} else {
+		id = string(s.id[:s.idLen])
+	}
+	c.byID.remove(c.idHash(id), i)
+	if s.nameLen == spilled {
+		c.spill.del(spillNum(s.name[:]))
+	}
+	a := c.accts.items[s.acct]
+	if a.refs--; a.refs == 0 {
+		if c.accounts[a.account.ID] == a {
+			delete(c.accounts, a.account.ID)
+		}
+		c.accts.del(s.acct)
+	}
+	p := &c.perms.items[s.perms]
+	if p.refs--; p.refs == 0 {
+		delete(c.permIdx, p.name)
+		c.perms.del(s.perms)
+	}
+	if s.extra != 0 {
+		c.extras.del(s.extra - 1)
+	}
+	*s = slot{}
+	c.live--
+}
+
+// account returns the number of the shared entry of acct, made or
+// refreshed by a read at now, and counts one more key pointing at it.
+// Write lock.
+func (c *cache) account(acct *pihu.Account, now int64) uint32 {
 	a := c.accounts[acct.ID]
 	if a == nil || a.stale || a.account != acct {
 		// A fresh read replaces the entry for the keys read from now on;
 		// keys that point at the old one keep it until they are read again.
-		a = &cachedAccount{account: acct, loaded: now}
+		a = &cachedAccount{account: acct, loaded: now, num: c.accts.add(nil)}
+		c.accts.items[a.num] = a
 		c.accounts[acct.ID] = a
 	}
 	a.refs++
-	return a
+	return a.num
 }
 
-// intern returns the shared copy of a permission list.
-func (c *cache) intern(p pihu.Permissions) *pihu.Permissions {
+// intern returns the number of the shared copy of a permission list, and
+// counts one more key pointing at it. Write lock.
+func (c *cache) intern(p pihu.Permissions) uint32 {
 	var b strings.Builder
 	for _, s := range p {
 		b.WriteString(string(s))
 		b.WriteByte(' ')
 	}
-	if shared, ok := c.perms[b.String()]; ok {
-		return shared
+	i, ok := c.permIdx[b.String()]
+	if !ok {
+		i = c.perms.add(sharedPerms{perms: append(pihu.Permissions(nil), p...), name: b.String()})
+		c.permIdx[b.String()] = i
 	}
-	cp := append(pihu.Permissions(nil), p...)
-	if len(c.perms) < maxInterned {
-		c.perms[b.String()] = &cp
-	}
-	return &cp
+	c.perms.items[i].refs++
+	return i
 }
 
 // accountReader is what an Authenticator needs of a store to cache

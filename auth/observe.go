@@ -23,5 +23,5 @@ func (nopObserver) Flushed(error) {}
 func (a *Authenticator) CacheLen() int {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return len(a.c.byDigest)
+	return a.c.live
 }

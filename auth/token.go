@@ -445,8 +445,8 @@ func (a *Authenticator) keyByID(ctx context.Context, accountID, id string, guard
 	now := a.now().UnixNano()
 	a.mu.RLock()
 	s := a.c.getID(id)
-	if s != nil && s.acct.account.ID == accountID && a.fresh(s, now) {
-		k, rules := s.key(), s.rules()
+	if s != nil && a.c.acct(s).account.ID == accountID && a.fresh(s, now) {
+		k, rules := a.c.key(s), a.c.rules(s)
 		a.mu.RUnlock()
 		return k, rules, nil
 	}

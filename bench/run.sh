@@ -16,7 +16,8 @@
 #   bench/run.sh startup [N]               start-up time with 1,000 keys and with N, alternating
 #
 # Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
-# profile of the server once every sampled key is cached.
+# profile of the server once every sampled key is cached; it sends keys for
+# 10 minutes at most, COLD_MAX=30m (a Go duration) for longer.
 #
 # PIHU_BIN=path uses that binary instead of building this tree (to compare
 # two versions side by side); PIHU_ARGS adds flags to serve. Only
@@ -126,7 +127,7 @@ cold)
 		kill "$pid"
 		wait "$pid" 2>/dev/null || true
 	done
-	"$work/pihubench" cold -url "$url" -secrets "$secrets" -n "$sample" -c 4
+	"$work/pihubench" cold -url "$url" -secrets "$secrets" -n "$sample" -c 4 -max "${COLD_MAX:-10m}"
 	sleep 0.3 # the request log is flushed every 100 ms
 	"$work/pihubench" logstats -log "$work/pihu.log" -path /v1/auth/whoami
 	printf 'RSS after %d distinct keys: %s kB (peak %s kB)\n' "$sample" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")" "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"

@@ -209,6 +209,7 @@ func cold(args []string) error {
 	secretsPath := fs.String("secrets", "", "the secrets file of seed")
 	n := fs.Int("n", 10_000, "distinct keys to send")
 	c := fs.Int("c", 4, "concurrent requests")
+	limit := fs.Duration("max", 10*time.Minute, "stop sending after this long")
 	fs.Parse(args)
 	if err := loopback(*base); err != nil {
 		return err
@@ -221,7 +222,7 @@ func cold(args []string) error {
 	lat := make([]time.Duration, len(secrets))
 	var next, sent, failed atomic.Int64
 	var wg sync.WaitGroup
-	deadline := time.Now().Add(10 * time.Minute)
+	deadline := time.Now().Add(*limit)
 	start := time.Now()
 	for range *c {
 		wg.Go(func() {
