@@ -14,6 +14,11 @@
 #                                          psql, and reads PIHU_TEST_POSTGRES_URL and
 #                                          PIHU_TEST_REDIS_URL
 #   bench/run.sh startup [N]               start-up time with 1,000 keys and with N, alternating
+#   bench/run.sh profile [SECONDS] [DIR]   a CPU profile of each of the three warm targets
+#                                          under wrk (default 10 s), saved in DIR (default
+#                                          bench-profiles) as bare.pprof, healthz.pprof and
+#                                          whoami.pprof; compare them with
+#                                          go tool pprof -top -diff_base DIR/bare.pprof DIR/healthz.pprof
 #
 # Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
 # profile of the server once every sampled key is cached.
@@ -219,8 +224,39 @@ instances)
 	done
 	awk -v a="$sum1" -v b="$sum2" 'BEGIN {printf "two instances / one (means of the rounds): %.2f\n", b / a}'
 	;;
+profile)
+	command -v wrk >/dev/null || {
+		echo "wrk is missing: install it with 'apt-get install -y wrk' (Debian package wrk)" >&2
+		exit 1
+	}
+	secs=${2:-10}
+	dir=${3:-bench-profiles}
+	mkdir -p "$dir"
+	PIHU_ARGS="${PIHU_ARGS:-} --pprof 127.0.0.1:0" start_pihu "$work/pihu.db"
+	pprof=$(sed -n 's/.*pprof_addr=\([^ ]*\).*/\1/p' "$work/pihu.log" | head -1)
+	key=$(cat "$work/pihu.db.owner-key")
+	"$work/pihubench" bare -from "$url" -key "$key" -pprof 127.0.0.1:0 >"$work/bare.addr" 2>"$work/bare.log" &
+	pids+=("$!")
+	for _ in $(seq 1 100); do [ -s "$work/bare.addr" ] && grep -q pprof_addr "$work/bare.log" && break; sleep 0.1; done
+	bare_url="http://$(cat "$work/bare.addr")"
+	bare_pprof=$(sed -n 's/pprof_addr=//p' "$work/bare.log")
+	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	for target in bare healthz whoami; do
+		case $target in
+		bare) u=$bare_url/v1/auth/whoami pp=$bare_pprof hdr=() ;;
+		healthz) u=$url/healthz pp=$pprof hdr=() ;;
+		whoami) u=$url/v1/auth/whoami pp=$pprof hdr=(-H "Authorization: Bearer $key") ;;
+		esac
+		wrk -t1 -c32 -d"$((secs + 2))s" "${hdr[@]}" "$u" >"$work/$target.wrk" &
+		w=$!
+		sleep 1
+		curl -s -o "$dir/$target.pprof" "http://$pp/debug/pprof/profile?seconds=$secs"
+		wait "$w"
+		printf '%-8s %s req/s -> %s/%s.pprof\n' "$target" "$(awk '/^Requests\/sec/ {print $2}' "$work/$target.wrk")" "$dir" "$target"
+	done
+	;;
 *)
-	echo "usage: bench/run.sh warm|cold|create|startup|instances" >&2
+	echo "usage: bench/run.sh warm|cold|create|startup|instances|profile" >&2
 	exit 2
 	;;
 esac
