@@ -3,7 +3,10 @@
 # server answering the same bytes. See BENCHMARKS.md for what it reports.
 #
 #   bench/run.sh warm [ROUNDS] [SECONDS]   /healthz, whoami and the bare server,
-#                                          alternating, ROUNDS rounds (default 3 × 5 s)
+#                                          alternating, ROUNDS rounds (default 3 × 5 s);
+#                                          with BASE_BIN=path, also /healthz and whoami of
+#                                          that binary (healthz0, whoami0) in the same
+#                                          rounds: a before/after in one run
 #   bench/run.sh cold [N] [SAMPLE]         N keys in SQLite (default 1,000,000), start-up
 #                                          time (3 starts), then whoami once with each of
 #                                          SAMPLE distinct keys (default 20,000)
@@ -47,19 +50,20 @@ else
 fi
 go build -o "$work/pihubench" ./bench/pihubench
 
-# start_pihu DB: starts serve on a free port with a limit no benchmark
-# reaches; sets pid and url.
+# start_pihu DB [BINARY] [LOG]: starts serve on a free port with a limit
+# no benchmark reaches; sets pid and url.
 start_pihu() {
-	"$pihu" serve --addr 127.0.0.1:0 --database "sqlite:$1" --rate-limit 1000000/s ${PIHU_ARGS:-} 2>"$work/pihu.log" &
+	local bin=${2:-$pihu} log=${3:-$work/pihu.log}
+	"$bin" serve --addr 127.0.0.1:0 --database "sqlite:$1" --rate-limit 1000000/s ${PIHU_ARGS:-} 2>"$log" &
 	pid=$!
 	pids+=("$pid")
 	for _ in $(seq 1 6000); do
-		url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$work/pihu.log" | head -1)
+		url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$log" | head -1)
 		[ -n "$url" ] && return 0
 		sleep 0.01
 	done
 	echo "pihu did not start:" >&2
-	cat "$work/pihu.log" >&2
+	cat "$log" >&2
 	exit 1
 }
 
@@ -74,6 +78,13 @@ warm)
 	}
 	rounds=${2:-3}
 	secs=${3:-5}
+	targets="bare healthz whoami"
+	if [ -n "${BASE_BIN:-}" ]; then
+		start_pihu "$work/base.db" "$BASE_BIN" "$work/base.log"
+		base_pid=$pid base_url=$url
+		base_key=$(cat "$work/base.db.owner-key")
+		targets="bare healthz0 healthz whoami0 whoami"
+	fi
 	start_pihu "$work/pihu.db"
 	key=$(cat "$work/pihu.db.owner-key")
 	"$work/pihubench" bare -from "$url" -key "$key" >"$work/bare.addr" &
@@ -86,11 +97,13 @@ warm)
 	printf '%-6s %-8s %10s %9s %9s %12s\n' round target "req/s" p50 p99 "cpu/req µs"
 	declare -A sum_rps sum_cpu
 	for r in $(seq 1 "$rounds"); do
-		for target in bare healthz whoami; do
+		for target in $targets; do
 			case $target in
 			bare) u=$bare_url/v1/auth/whoami p=$bare_pid hdr=() ;;
 			healthz) u=$url/healthz p=$pid hdr=() ;;
 			whoami) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $key") ;;
+			healthz0) u=$base_url/healthz p=$base_pid hdr=() ;;
+			whoami0) u=$base_url/v1/auth/whoami p=$base_pid hdr=(-H "Authorization: Bearer $base_key") ;;
 			esac
 			before=$(cpu_ticks "$p")
 			out=$(wrk -t1 -c32 -d"${secs}s" --latency "${hdr[@]}" "$u")
@@ -109,6 +122,14 @@ warm)
 		-v wc="${sum_cpu[whoami]}" -v bc="${sum_cpu[bare]}" 'BEGIN {
 		printf "ratios (means of the rounds): whoami/healthz req/s %.2f, whoami/bare req/s %.2f, whoami/bare cpu per request %.2f\n", wr / hr, wr / br, wc / bc
 	}'
+	if [ -n "${BASE_BIN:-}" ]; then
+		awk -v wr="${sum_rps[whoami0]}" -v hr="${sum_rps[healthz0]}" -v br="${sum_rps[bare]}" \
+			-v wc="${sum_cpu[whoami0]}" -v hc="${sum_cpu[healthz0]}" -v bc="${sum_cpu[bare]}" \
+			-v nwc="${sum_cpu[whoami]}" -v nhc="${sum_cpu[healthz]}" -v n="$rounds" 'BEGIN {
+			printf "BASE_BIN ratios: whoami/healthz req/s %.2f, whoami/bare req/s %.2f, whoami/bare cpu per request %.2f\n", wr / hr, wr / br, wc / bc
+			printf "mean cpu/req µs: bare %.1f; healthz %.1f -> %.1f (BASE_BIN -> this), whoami %.1f -> %.1f\n", bc / n, hc / n, nhc / n, wc / n, nwc / n
+		}'
+	fi
 	;;
 cold)
 	n=${2:-1000000}

@@ -36,11 +36,12 @@ func BenchmarkHotPath(b *testing.B) {
 			tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "https://auth.example.com"})
 			logs := logbuf.New(io.Discard, 100*time.Millisecond)
 			defer logs.Close()
-			// The log line is written as serve writes it: text, buffered;
-			// and metrics on, as serve runs.
+			// The log line is written as serve writes it: text, formatted
+			// by RequestLog, buffered; and metrics on, as serve runs.
 			logger := slog.New(logbuf.Handler(slog.NewTextHandler(logs, nil), logs))
 			m := metrics.New()
-			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{Tokens: tokens, Logger: logger, Observer: m}), Logger: logger, Metrics: m})
+			s := New(Options{Store: db, Auth: auth.New(db, auth.Options{Tokens: tokens, Logger: logger, Observer: m}), Logger: logger,
+				RequestLog: logbuf.NewRequestLog(logs, false), Metrics: m})
 			s.mux.Handle("GET /bench", bc.route(s, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 			bearer := secret
 			if bc.token {
