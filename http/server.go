@@ -459,7 +459,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSONBody(w, http.StatusOK, healthzBody)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
