@@ -182,11 +182,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := pihu.NewID(pihu.PrefixRequest)
 	// One allocation holds what the request carries (its id, its client
 	// address, the response writer and the Request-Id header's value),
-	// and one context value points at it.
-	info := &requestInfo{id: id, ip: clientAddress(r, s.proxyHeader, s.trustedProxies)}
+	// and is the request's context.
+	info := &requestInfo{Context: r.Context(), id: id, ip: clientAddress(r, s.proxyHeader, s.trustedProxies)}
 	info.rw = responseWriter{ResponseWriter: w, status: http.StatusOK}
 	info.header[0] = id
-	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	r = r.WithContext(info)
 	rw := &info.rw
 	// The name is in canonical form: no canonicalising on every request.
 	rw.Header()["Request-Id"] = info.header[:]
@@ -288,14 +288,24 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// requestInfo is what ServeHTTP gives each request.
+// requestInfo is what ServeHTTP gives each request. It is the request's
+// context too: the request's own, with itself as the value of
+// requestInfoKey (one allocation fewer than context.WithValue).
 type requestInfo struct {
+	context.Context
 	id, ip string
 	rw     responseWriter
 	header [1]string
 }
 
 type requestInfoKey struct{}
+
+func (info *requestInfo) Value(key any) any {
+	if _, ok := key.(requestInfoKey); ok {
+		return info
+	}
+	return info.Context.Value(key)
+}
 
 func requestID(ctx context.Context) string {
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
@@ -367,7 +377,12 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		s.auth.CountAllowed(k)
 		s.observeAuth(nil)
-		s.idempotent(w, r.WithContext(pihu.NewContextWithKey(r.Context(), k)), keyIdempotencyScope(k), k, h)
+		r = r.WithContext(pihu.NewContextWithKey(r.Context(), k))
+		if r.Method != http.MethodPost {
+			h(w, r) // as idempotent would: Idempotency-Key is for POST only
+			return
+		}
+		s.idempotent(w, r, keyIdempotencyScope(k), k, h)
 	})
 }
 
