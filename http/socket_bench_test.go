@@ -24,6 +24,8 @@ import (
 // server answering whoami's exact bytes and headers. Compare the
 // sub-benchmarks of one run: Whoami/Bare is pihu's cost over net/http's
 // own, Whoami/Healthz the cost of authentication and the handler.
+// cpu-ns/op is the process's CPU time per request, client and server
+// together (steadier than ns/op on a busy machine).
 func BenchmarkSocket(b *testing.B) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "pihu.db"))
@@ -81,11 +83,13 @@ func BenchmarkSocket(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(4)
+			cpu := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					get(b, bc.url)
 				}
 			})
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
