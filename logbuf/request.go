@@ -4,6 +4,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -72,7 +73,7 @@ func (l *RequestLog) Append(b []byte, r *Request) []byte {
 func appendTextLine(b []byte, r *Request) []byte {
 	if !r.Time.IsZero() {
 		b = append(b, "time="...)
-		b = appendRFC3339Millis(b, r.Time.Round(0))
+		b = appendTime(b, r.Time.Round(0), false)
 		b = append(b, ' ')
 	}
 	b = append(b, "level=INFO msg=request request_id="...)
@@ -104,7 +105,7 @@ func appendJSONLine(b []byte, r *Request) []byte {
 	b = append(b, '{')
 	if !r.Time.IsZero() {
 		b = append(b, `"time":"`...)
-		b = r.Time.Round(0).AppendFormat(b, time.RFC3339Nano)
+		b = appendTime(b, r.Time.Round(0), true)
 		b = append(b, `",`...)
 	}
 	b = append(b, `"level":"INFO","msg":"request","request_id":`...)
@@ -131,6 +132,58 @@ func appendJSONLine(b []byte, r *Request) []byte {
 	}
 	return append(b, "}\n"...)
 }
+
+// appendTime appends t as slog's text handler does (RFC 3339 with
+// milliseconds), or as its JSON handler does (RFC 3339 with nanoseconds,
+// trailing zeros dropped). Formatting the date and the zone was most of a
+// line's cost, so they are kept for the second they are of: every line of
+// the same second and location reuses them.
+func appendTime(b []byte, t time.Time, json bool) []byte {
+	sec, loc := t.Unix(), t.Location()
+	c := lastSecond.Load()
+	if c == nil || c.sec != sec || c.loc != loc {
+		if y := t.Year(); y < 1000 || y > 9999 {
+			if json {
+				return t.AppendFormat(b, time.RFC3339Nano)
+			}
+			return appendRFC3339Millis(b, t)
+		}
+		f := t.Truncate(time.Second).AppendFormat(nil, time.RFC3339) // 2006-01-02T15:04:05Z07:00
+		c = &second{sec: sec, loc: loc, date: string(f[:19]), zone: string(f[19:])}
+		lastSecond.Store(c)
+	}
+	b = append(b, c.date...)
+	ns := t.Nanosecond()
+	if json {
+		if ns != 0 {
+			var frac [10]byte
+			frac[0] = '.'
+			for i, n := 9, ns; i > 0; i-- {
+				frac[i] = byte('0' + n%10)
+				n /= 10
+			}
+			end := 10
+			for frac[end-1] == '0' {
+				end--
+			}
+			b = append(b, frac[:end]...)
+		}
+	} else {
+		ms := ns / 1e6
+		b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	}
+	return append(b, c.zone...)
+}
+
+// second is the formatted date (to the second) and zone of one second in
+// one location.
+type second struct {
+	sec        int64
+	loc        *time.Location
+	date, zone string
+}
+
+var lastSecond atomic.Pointer[second]
 
 // appendRFC3339Millis is slog's text time: RFC 3339 with exactly three
 // digits of milliseconds.

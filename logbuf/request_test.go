@@ -77,8 +77,11 @@ func FuzzRequestLog(f *testing.F) {
 	f.Add("req_1", "GET", "/v1/auth/whoami", 200, int64(12345), "127.0.0.1", "key_1", "acc_1", "", int64(0))
 	f.Add("", "P O", "/a=b\"\\\x00\xff\u2028é\u00a0", 404, int64(-1), "::1", "", "", "tok", int64(1e18))
 	f.Fuzz(func(t *testing.T, id, method, path string, status int, dur int64, ip, keyID, accountID, tokenID string, unix int64) {
+		// Each time in UTC, in a zone of its own, and in a second zone
+		// (the date and zone of the last second are kept).
+		tm := time.Unix(0, unix).In(zones[uint64(unix)%uint64(len(zones))])
 		r := logbuf.Request{
-			Time: time.Unix(0, unix).UTC(), ID: id, Method: method, Path: path, Status: status,
+			Time: tm, ID: id, Method: method, Path: path, Status: status,
 			Duration: time.Duration(dur), IP: ip, KeyID: keyID, AccountID: accountID, TokenID: tokenID,
 		}
 		if y := r.Time.Year(); y < 0 || y >= 10000 {
@@ -86,6 +89,23 @@ func FuzzRequestLog(f *testing.F) {
 		}
 		checkLine(t, &r)
 	})
+}
+
+var zones = []*time.Location{time.UTC, time.FixedZone("A", 5*3600+1800), time.FixedZone("B", -7*3600), time.Local}
+
+// TestRequestLog_Times: lines of the same second, of the next, in another
+// zone and back have the times slog writes (the date and zone of the last
+// second are kept and must not leak into the next).
+func TestRequestLog_Times(t *testing.T) {
+	base := time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)
+	for _, d := range []time.Duration{0, 1, 999_999, time.Millisecond, 120_500_000, 999_999_999, time.Second, time.Second + 1, -1, time.Hour + 7} {
+		for _, loc := range zones {
+			checkLine(t, &logbuf.Request{Time: base.Add(d).In(loc), ID: "r", Method: "GET", Path: "/", Status: 200, IP: "x"})
+		}
+	}
+	for _, y := range []int{1, 999, 1000, 9999} {
+		checkLine(t, &logbuf.Request{Time: time.Date(y, 1, 2, 3, 4, 5, 6_000_000, time.UTC), ID: "r", Method: "GET", Path: "/", Status: 200, IP: "x"})
+	}
 }
 
 // TestRequestLog_NoAllocs: a line costs no allocation once the buffers
