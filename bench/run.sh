@@ -3,7 +3,10 @@
 # server answering the same bytes. See BENCHMARKS.md for what it reports.
 #
 #   bench/run.sh warm [ROUNDS] [SECONDS]   /healthz, whoami and the bare server,
-#                                          alternating, ROUNDS rounds (default 3 × 5 s)
+#                                          alternating, ROUNDS rounds (default 3 × 5 s);
+#                                          with BASE_BIN=path, also /healthz and whoami of
+#                                          that binary (healthz0, whoami0) in the same
+#                                          rounds: a before/after in one run
 #   bench/run.sh cold [N] [SAMPLE]         N keys in SQLite (default 1,000,000), start-up
 #                                          time (3 starts), then whoami once with each of
 #                                          SAMPLE distinct keys (default 20,000)
@@ -14,6 +17,11 @@
 #                                          psql, and reads PIHU_TEST_POSTGRES_URL and
 #                                          PIHU_TEST_REDIS_URL
 #   bench/run.sh startup [N]               start-up time with 1,000 keys and with N, alternating
+#   bench/run.sh profile [SECONDS] [DIR]   a CPU profile of each of the three warm targets
+#                                          under wrk (default 10 s), saved in DIR (default
+#                                          bench-profiles) as bare.pprof, healthz.pprof and
+#                                          whoami.pprof; compare them with
+#                                          go tool pprof -top -diff_base DIR/bare.pprof DIR/healthz.pprof
 #
 # Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
 # profile of the server once every sampled key is cached; it sends keys for
@@ -43,19 +51,20 @@ else
 fi
 go build -o "$work/pihubench" ./bench/pihubench
 
-# start_pihu DB: starts serve on a free port with a limit no benchmark
-# reaches; sets pid and url.
+# start_pihu DB [BINARY] [LOG]: starts serve on a free port with a limit
+# no benchmark reaches; sets pid and url.
 start_pihu() {
-	"$pihu" serve --addr 127.0.0.1:0 --database "sqlite:$1" --rate-limit 1000000/s ${PIHU_ARGS:-} 2>"$work/pihu.log" &
+	local bin=${2:-$pihu} log=${3:-$work/pihu.log}
+	"$bin" serve --addr 127.0.0.1:0 --database "sqlite:$1" --rate-limit 1000000/s ${PIHU_ARGS:-} 2>"$log" &
 	pid=$!
 	pids+=("$pid")
 	for _ in $(seq 1 6000); do
-		url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$work/pihu.log" | head -1)
+		url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$log" | head -1)
 		[ -n "$url" ] && return 0
 		sleep 0.01
 	done
 	echo "pihu did not start:" >&2
-	cat "$work/pihu.log" >&2
+	cat "$log" >&2
 	exit 1
 }
 
@@ -70,6 +79,13 @@ warm)
 	}
 	rounds=${2:-3}
 	secs=${3:-5}
+	targets="bare healthz whoami"
+	if [ -n "${BASE_BIN:-}" ]; then
+		start_pihu "$work/base.db" "$BASE_BIN" "$work/base.log"
+		base_pid=$pid base_url=$url
+		base_key=$(cat "$work/base.db.owner-key")
+		targets="bare healthz0 healthz whoami0 whoami"
+	fi
 	start_pihu "$work/pihu.db"
 	key=$(cat "$work/pihu.db.owner-key")
 	"$work/pihubench" bare -from "$url" -key "$key" >"$work/bare.addr" &
@@ -82,11 +98,13 @@ warm)
 	printf '%-6s %-8s %10s %9s %9s %12s\n' round target "req/s" p50 p99 "cpu/req µs"
 	declare -A sum_rps sum_cpu
 	for r in $(seq 1 "$rounds"); do
-		for target in bare healthz whoami; do
+		for target in $targets; do
 			case $target in
 			bare) u=$bare_url/v1/auth/whoami p=$bare_pid hdr=() ;;
 			healthz) u=$url/healthz p=$pid hdr=() ;;
 			whoami) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $key") ;;
+			healthz0) u=$base_url/healthz p=$base_pid hdr=() ;;
+			whoami0) u=$base_url/v1/auth/whoami p=$base_pid hdr=(-H "Authorization: Bearer $base_key") ;;
 			esac
 			before=$(cpu_ticks "$p")
 			out=$(wrk -t1 -c32 -d"${secs}s" --latency "${hdr[@]}" "$u")
@@ -105,6 +123,14 @@ warm)
 		-v wc="${sum_cpu[whoami]}" -v bc="${sum_cpu[bare]}" 'BEGIN {
 		printf "ratios (means of the rounds): whoami/healthz req/s %.2f, whoami/bare req/s %.2f, whoami/bare cpu per request %.2f\n", wr / hr, wr / br, wc / bc
 	}'
+	if [ -n "${BASE_BIN:-}" ]; then
+		awk -v wr="${sum_rps[whoami0]}" -v hr="${sum_rps[healthz0]}" -v br="${sum_rps[bare]}" \
+			-v wc="${sum_cpu[whoami0]}" -v hc="${sum_cpu[healthz0]}" -v bc="${sum_cpu[bare]}" \
+			-v nwc="${sum_cpu[whoami]}" -v nhc="${sum_cpu[healthz]}" -v n="$rounds" 'BEGIN {
+			printf "BASE_BIN ratios: whoami/healthz req/s %.2f, whoami/bare req/s %.2f, whoami/bare cpu per request %.2f\n", wr / hr, wr / br, wc / bc
+			printf "mean cpu/req µs: bare %.1f; healthz %.1f -> %.1f (BASE_BIN -> this), whoami %.1f -> %.1f\n", bc / n, hc / n, nhc / n, wc / n, nwc / n
+		}'
+	fi
 	;;
 cold)
 	n=${2:-1000000}
@@ -220,8 +246,39 @@ instances)
 	done
 	awk -v a="$sum1" -v b="$sum2" 'BEGIN {printf "two instances / one (means of the rounds): %.2f\n", b / a}'
 	;;
+profile)
+	command -v wrk >/dev/null || {
+		echo "wrk is missing: install it with 'apt-get install -y wrk' (Debian package wrk)" >&2
+		exit 1
+	}
+	secs=${2:-10}
+	dir=${3:-bench-profiles}
+	mkdir -p "$dir"
+	PIHU_ARGS="${PIHU_ARGS:-} --pprof 127.0.0.1:0" start_pihu "$work/pihu.db"
+	pprof=$(sed -n 's/.*pprof_addr=\([^ ]*\).*/\1/p' "$work/pihu.log" | head -1)
+	key=$(cat "$work/pihu.db.owner-key")
+	"$work/pihubench" bare -from "$url" -key "$key" -pprof 127.0.0.1:0 >"$work/bare.addr" 2>"$work/bare.log" &
+	pids+=("$!")
+	for _ in $(seq 1 100); do [ -s "$work/bare.addr" ] && grep -q pprof_addr "$work/bare.log" && break; sleep 0.1; done
+	bare_url="http://$(cat "$work/bare.addr")"
+	bare_pprof=$(sed -n 's/pprof_addr=//p' "$work/bare.log")
+	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	for target in bare healthz whoami; do
+		case $target in
+		bare) u=$bare_url/v1/auth/whoami pp=$bare_pprof hdr=() ;;
+		healthz) u=$url/healthz pp=$pprof hdr=() ;;
+		whoami) u=$url/v1/auth/whoami pp=$pprof hdr=(-H "Authorization: Bearer $key") ;;
+		esac
+		wrk -t1 -c32 -d"$((secs + 2))s" "${hdr[@]}" "$u" >"$work/$target.wrk" &
+		w=$!
+		sleep 1
+		curl -s -o "$dir/$target.pprof" "http://$pp/debug/pprof/profile?seconds=$secs"
+		wait "$w"
+		printf '%-8s %s req/s -> %s/%s.pprof\n' "$target" "$(awk '/^Requests\/sec/ {print $2}' "$work/$target.wrk")" "$dir" "$target"
+	done
+	;;
 *)
-	echo "usage: bench/run.sh warm|cold|create|startup|instances" >&2
+	echo "usage: bench/run.sh warm|cold|create|startup|instances|profile" >&2
 	exit 2
 	;;
 esac

@@ -301,6 +301,8 @@ func (s *Server) lookupKey(r *http.Request, revoked bool) (*pihu.Key, error) {
 	return k, err
 }
 
+// whoamiResponse is whoami's body (the documented type; appendWhoami
+// writes it).
 type whoamiResponse struct {
 	Key struct {
 		ID          string   `json:"id"`
@@ -326,11 +328,14 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var out whoamiResponse
-	out.Key.ID, out.Key.Name, out.Key.Permissions = k.ID, k.Name, k.Permissions.Strings()
-	out.Key.Environment, out.Key.Expires = string(k.Environment), timestampPtr(k.Expires)
-	out.Account.ID, out.Account.Name = a.ID, a.Name
-	writeJSON(w, http.StatusOK, out)
+	// The body of a whoamiResponse, appended without reflection (see
+	// appendWhoami) into a pooled buffer.
+	bp := bodyBufs.Get().(*[]byte)
+	*bp = appendWhoami((*bp)[:0], k, a)
+	writeJSONBody(w, http.StatusOK, *bp)
+	if cap(*bp) <= 4<<10 {
+		bodyBufs.Put(bp)
+	}
 }
 
 // page is a list request's pagination.

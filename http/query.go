@@ -21,6 +21,9 @@ import (
 // a parameter given more than once, and EParameterUnknown for any other
 // name, checked in the order of the names.
 func query(r *http.Request, allowed ...string) (url.Values, error) {
+	if r.URL.RawQuery == "" {
+		return nil, nil // nothing to parse (reading a nil url.Values is fine)
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, malformedQuery(r.URL.RawQuery)

@@ -196,16 +196,44 @@ func (s *Server) spend(r *http.Request, k *pihu.Key, rules *auth.Rules) (limit r
 // The names are written in their canonical form straight into the map,
 // which saves canonicalising them on every request.
 func rateLimitHeaders(h http.Header, policy string, l ratelimit.Limit, res ratelimit.Result) {
-	reset := strconv.Itoa(ceilSeconds(res.ResetAfter))
-	remaining := strconv.Itoa(res.Remaining)
-	h["Ratelimit-Policy"] = []string{`"` + policy + `";q=` + strconv.Itoa(l.Rate) + ";w=" + strconv.Itoa(int(l.Period/time.Second))}
-	h["Ratelimit"] = []string{`"` + policy + `";r=` + remaining + ";t=" + reset}
+	// Every request with a key sets these: one string holds all the
+	// values and one array the headers' slices (each capped, so that an
+	// Add copies), two allocations where a string and a slice each were
+	// nine.
+	var buf [160]byte
+	b := append(buf[:0], '"')
+	b = append(b, policy...)
+	b = append(b, `";q=`...)
+	b = strconv.AppendInt(b, int64(l.Rate), 10)
+	b = append(b, ";w="...)
+	b = strconv.AppendInt(b, int64(l.Period/time.Second), 10)
+	endPolicy := len(b)
+	b = append(b, '"')
+	b = append(b, policy...)
+	b = append(b, `";r=`...)
+	remaining := len(b)
+	b = strconv.AppendInt(b, int64(res.Remaining), 10)
+	endRemaining := len(b)
+	b = append(b, ";t="...)
+	reset := len(b)
+	b = strconv.AppendInt(b, int64(ceilSeconds(res.ResetAfter)), 10)
+	endReset := len(b)
+	limit := len(b)
+	if policy == "default" {
+		b = strconv.AppendInt(b, int64(res.Limit), 10)
+	}
+	v := string(b)
+	vs := new([5]string)
+	vs[0], vs[1] = v[:endPolicy], v[endPolicy:endReset]
+	h["Ratelimit-Policy"] = vs[0:1:1]
+	h["Ratelimit"] = vs[1:2:2]
 	if policy != "default" {
 		return
 	}
-	h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)}
-	h["Ratelimit-Remaining"] = []string{remaining}
-	h["Ratelimit-Reset"] = []string{reset}
+	vs[2], vs[3], vs[4] = v[limit:], v[remaining:endRemaining], v[reset:endReset]
+	h["Ratelimit-Limit"] = vs[2:3:3]
+	h["Ratelimit-Remaining"] = vs[3:4:4]
+	h["Ratelimit-Reset"] = vs[4:5:5]
 }
 
 // retryAfter sets the Retry-After header of a refused request, in whole

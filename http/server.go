@@ -14,6 +14,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/logbuf"
 	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/ratelimit"
 )
@@ -24,8 +25,10 @@ type Server struct {
 	auth      *auth.Authenticator
 	logger    *slog.Logger
 	accessLog *slog.Logger
-	now       func() time.Time
-	mux       *http.ServeMux
+	// requestLog, if set, writes the request lines instead of accessLog.
+	requestLog *logbuf.RequestLog
+	now        func() time.Time
+	mux        *http.ServeMux
 
 	limiter         ratelimit.Limiter
 	defaultLimit    ratelimit.Limit
@@ -50,6 +53,12 @@ type Options struct {
 	// Logger. A logger not enabled at Info, such as
 	// slog.New(slog.DiscardHandler), turns the lines off, at no cost.
 	AccessLog *slog.Logger
+	// RequestLog, if set, writes the one line a request instead of
+	// AccessLog and Logger: the same line as a slog text or JSON
+	// handler's, formatted without slog's generic machinery (see
+	// logbuf.RequestLog). serve uses it; AccessLog remains for a logger of
+	// the caller's choosing.
+	RequestLog *logbuf.RequestLog
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -106,6 +115,7 @@ func New(opts Options) *Server {
 		s.logger = slog.Default()
 	}
 	s.accessLog = opts.AccessLog
+	s.requestLog = opts.RequestLog
 	if s.accessLog == nil {
 		s.accessLog = s.logger
 	}
@@ -172,11 +182,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := pihu.NewID(pihu.PrefixRequest)
 	// One allocation holds what the request carries (its id, its client
 	// address, the response writer and the Request-Id header's value),
-	// and one context value points at it.
-	info := &requestInfo{id: id, ip: clientAddress(r, s.proxyHeader, s.trustedProxies)}
+	// and is the request's context.
+	info := &requestInfo{Context: r.Context(), id: id, ip: clientAddress(r, s.proxyHeader, s.trustedProxies)}
 	info.rw = responseWriter{ResponseWriter: w, status: http.StatusOK}
 	info.header[0] = id
-	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	r = r.WithContext(info)
 	rw := &info.rw
 	// The name is in canonical form: no canonicalising on every request.
 	rw.Header()["Request-Id"] = info.header[:]
@@ -190,7 +200,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(rw, r, pihu.Errorf(pihu.EInternal, "panic"))
 			}
 		}
-		s.metrics.Request(r.Pattern, r.Method, rw.status, time.Since(start))
+		end := time.Now()
+		s.metrics.Request(r.Pattern, r.Method, rw.status, end.Sub(start))
+		if s.requestLog != nil {
+			s.logRequest(r, rw, id, start, end)
+			return
+		}
 		if !s.accessLog.Enabled(r.Context(), slog.LevelInfo) {
 			return
 		}
@@ -202,7 +217,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("method", pihu.MaskSecrets(r.Method)),
 			slog.String("path", pihu.MaskSecrets(r.URL.Path)),
 			slog.Int("status", rw.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", end.Sub(start)),
 			slog.String("ip", clientIP(r)),
 		)
 		if k := pihu.KeyFromContext(r.Context()); k != nil {
@@ -216,6 +231,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.accessLog.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	s.route(rw, r)
+}
+
+// logRequest writes the line of a request through Options.RequestLog:
+// the same fields as the slog line, masked the same way.
+func (s *Server) logRequest(r *http.Request, rw *responseWriter, id string, start, end time.Time) {
+	line := logbuf.Request{
+		Time: end, ID: id, Method: pihu.MaskSecrets(r.Method), Path: pihu.MaskSecrets(r.URL.Path),
+		Status: rw.status, Duration: end.Sub(start), IP: clientIP(r),
+	}
+	if k := rw.key; k != nil {
+		line.KeyID, line.AccountID = k.ID, k.AccountID
+		if k.Token != nil {
+			line.TokenID = k.Token.ID
+		}
+	}
+	if err := s.requestLog.Log(&line); err != nil {
+		s.logger.Error("request log", "err", err)
+	}
 }
 
 // route hands r to its handler. The API answers no HEAD: a HEAD of an API
@@ -255,14 +288,24 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// requestInfo is what ServeHTTP gives each request.
+// requestInfo is what ServeHTTP gives each request. It is the request's
+// context too: the request's own, with itself as the value of
+// requestInfoKey (one allocation fewer than context.WithValue).
 type requestInfo struct {
+	context.Context
 	id, ip string
 	rw     responseWriter
 	header [1]string
 }
 
 type requestInfoKey struct{}
+
+func (info *requestInfo) Value(key any) any {
+	if _, ok := key.(requestInfoKey); ok {
+		return info
+	}
+	return info.Context.Value(key)
+}
 
 func requestID(ctx context.Context) string {
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
@@ -334,7 +377,12 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		s.auth.CountAllowed(k)
 		s.observeAuth(nil)
-		s.idempotent(w, r.WithContext(pihu.NewContextWithKey(r.Context(), k)), keyIdempotencyScope(k), k, h)
+		r = r.WithContext(pihu.NewContextWithKey(r.Context(), k))
+		if r.Method != http.MethodPost {
+			h(w, r) // as idempotent would: Idempotency-Key is for POST only
+			return
+		}
+		s.idempotent(w, r, keyIdempotencyScope(k), k, h)
 	})
 }
 
@@ -426,7 +474,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSONBody(w, http.StatusOK, healthzBody)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -13,15 +13,19 @@ import (
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	"github.com/pihu-ai/pihu/logbuf"
+	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
 // BenchmarkSocket measures what a client gets: requests over loopback TCP
-// with keep-alive, to the server as serve builds it (its text log handler
-// writing to a buffered sink, as serve's does), next to a bare net/http
+// with keep-alive, to the server as serve builds it (its request lines
+// formatted by logbuf.RequestLog into a buffered sink, metrics on, as
+// serve's), next to a bare net/http
 // server answering whoami's exact bytes and headers. Compare the
 // sub-benchmarks of one run: Whoami/Bare is pihu's cost over net/http's
 // own, Whoami/Healthz the cost of authentication and the handler.
+// cpu-ns/op is the process's CPU time per request, client and server
+// together (steadier than ns/op on a busy machine).
 func BenchmarkSocket(b *testing.B) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "pihu.db"))
@@ -38,7 +42,9 @@ func BenchmarkSocket(b *testing.B) {
 	logs := logbuf.New(io.Discard, 100*time.Millisecond)
 	defer logs.Close()
 	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logs, nil), logs))
-	srv := httptest.NewServer(New(Options{Store: db, Auth: auth.New(db, auth.Options{Logger: logger}), Logger: logger}))
+	m := metrics.New()
+	srv := httptest.NewServer(New(Options{Store: db, Auth: auth.New(db, auth.Options{Logger: logger, Observer: m}), Logger: logger,
+		RequestLog: logbuf.NewRequestLog(logs, false), Metrics: m}))
 	defer srv.Close()
 	client := srv.Client()
 
@@ -77,11 +83,13 @@ func BenchmarkSocket(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(4)
+			cpu := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					get(b, bc.url)
 				}
 			})
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"net/url"
 	"os"
 	"regexp"
@@ -76,9 +77,21 @@ func bare(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	from := fs.String("from", "", "pihu's base URL")
 	key := fs.String("key", "", "the key to ask whoami with")
+	pprofAddr := fs.String("pprof", "", "loopback address to serve net/http/pprof on, to profile the floor too")
 	fs.Parse(args)
 	if err := loopback(*from); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		if err := loopback("http://" + *pprofAddr); err != nil {
+			return err
+		}
+		pln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "pprof_addr="+pln.Addr().String())
+		go http.Serve(pln, nil) // net/http/pprof registers on the default mux
 	}
 	req, _ := http.NewRequest("GET", *from+"/v1/auth/whoami", nil)
 	req.Header.Set("Authorization", "Bearer "+*key)

@@ -75,13 +75,17 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if access == "" {
 		access = c.LogFormat
 	}
-	var accessLog *slog.Logger
-	if access == "off" {
-		accessLog = slog.New(slog.DiscardHandler)
-	} else if accessLog, err = newLogger(access, logs); err != nil {
+	// The request lines are formatted by hand (logbuf.RequestLog), the
+	// same lines as the slog handler of their format would write.
+	var requests *logbuf.RequestLog
+	switch access {
+	case "off":
+	case "text", "json":
+		requests = logbuf.NewRequestLog(logs, access == "json")
+	default:
 		return usageError{fmt.Sprintf("--access-log %q: use off, text or json", c.AccessLog)}
 	}
-	return Serve(ctx, c, logger, accessLog, stderr)
+	return Serve(ctx, c, logger, requests, stderr)
 }
 
 // newLogger returns a logger of format writing to w, flushing w at once
@@ -98,8 +102,9 @@ func newLogger(format string, w *logbuf.Writer) (*slog.Logger, error) {
 
 // Serve runs the API until ctx is done, then stops taking requests, lets
 // those in flight finish, and writes the key uses not yet written. The
-// line of each request goes to accessLog, everything else to logger.
-func Serve(ctx context.Context, c Config, logger, accessLog *slog.Logger, stderr io.Writer) error {
+// line of each request goes to requests (none if nil), everything else to
+// logger.
+func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.RequestLog, stderr io.Writer) error {
 	limits, err := c.rateLimits()
 	if err != nil {
 		return err
@@ -194,7 +199,7 @@ func Serve(ctx context.Context, c Config, logger, accessLog *slog.Logger, stderr
 		metricsHandler = m.Handler()
 	}
 	api := pihuhttp.New(pihuhttp.Options{
-		Store: store, Auth: authn, Logger: logger, AccessLog: accessLog, Limiter: limiter, RedisStatus: shared.status(),
+		Store: store, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
 		DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler,
