@@ -389,10 +389,11 @@ type WebhookStore interface {
 	// "api_key.expiring_soon:key_…:7d"): an event of a name already
 	// stored, by any instance, is not stored again, and emitted is false.
 	EmitWebhookEvent(ctx context.Context, ev *WebhookEvent, dedupe string) (emitted bool, err error)
-	// ExpiringKeys returns the unrevoked keys, of every account, that
-	// expire after from and no later than to, and have no event named
-	// dedupePrefix followed by the key's id stored yet.
-	ExpiringKeys(ctx context.Context, from, to time.Time, dedupePrefix string) ([]*Key, error)
+	// ExpiringKeys returns up to 1,000 unrevoked keys, of every account,
+	// that expire after from and no later than to, whose lifetime
+	// (Expires - Created) is longer than minLifetime, and that have no
+	// event named dedupePrefix followed by the key's id stored yet.
+	ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime time.Duration, dedupePrefix string) ([]*Key, error)
 
 	// ClaimDeliveries leases up to max pending deliveries due at now, of
 	// enabled endpoints, for lease: no other claim, by any instance,

@@ -285,13 +285,13 @@ func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedup
 
 // ExpiringKeys returns the unrevoked keys that expire after from and no
 // later than to, with no event named dedupePrefix and their id yet.
-func (db *DB) ExpiringKeys(ctx context.Context, from, to time.Time, dedupePrefix string) ([]*pihu.Key, error) {
+func (db *DB) ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime time.Duration, dedupePrefix string) ([]*pihu.Key, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	rows, err := db.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys k
-		WHERE revoked IS NULL AND expires > $1 AND expires <= $2
-			AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE dedupe = $3 || k.id)
-		ORDER BY expires LIMIT 1000`, from, to, dedupePrefix)
+		WHERE revoked IS NULL AND expires > $1 AND expires <= $2 AND expires - created > $3 * interval '1 second'
+			AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE dedupe = $4 || k.id)
+		ORDER BY expires LIMIT 1000`, from, to, int64(minLifetime/time.Second), dedupePrefix)
 	if err != nil {
 		return nil, wrap("expiring keys", err)
 	}

@@ -290,11 +290,11 @@ func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedup
 
 // ExpiringKeys returns the unrevoked keys that expire after from and no
 // later than to, with no event named dedupePrefix and their id yet.
-func (db *DB) ExpiringKeys(ctx context.Context, from, to time.Time, dedupePrefix string) ([]*pihu.Key, error) {
+func (db *DB) ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime time.Duration, dedupePrefix string) ([]*pihu.Key, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys k
-		WHERE revoked IS NULL AND expires > ? AND expires <= ?
+		WHERE revoked IS NULL AND expires > ? AND expires <= ? AND expires - created > ?
 			AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE dedupe = ? || k.id)
-		ORDER BY expires LIMIT 1000`, unixTime(from), unixTime(to), dedupePrefix)
+		ORDER BY expires LIMIT 1000`, unixTime(from), unixTime(to), int64(minLifetime/time.Second), dedupePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: expiring keys: %w", err)
 	}

@@ -365,16 +365,23 @@ func testWebhooksExpiringKeys(t *testing.T, s pihu.Store) {
 	req.Expiration = "30d"
 	later := newKey(t, a.ID, req, epoch)
 	mustCreateKey(t, s, later)
-	now := epoch.Add(4 * 24 * time.Hour)
-	keys, err := s.ExpiringKeys(t.Context(), now, now.Add(7*24*time.Hour), "x:")
+	req.Expiration = "2d"
+	short := newKey(t, a.ID, req, epoch.Add(6*24*time.Hour))
+	mustCreateKey(t, s, short)
+	now := epoch.Add(7 * 24 * time.Hour)
+	keys, err := s.ExpiringKeys(t.Context(), now, now.Add(7*24*time.Hour), 7*24*time.Hour, "x:")
 	if err != nil || len(keys) != 1 || keys[0].ID != soon.ID {
 		t.Fatalf("ExpiringKeys: got %v, %v, want %s", keys, err, soon.ID)
 	}
 	emitTest(t, s, owner, pihu.EventKeyExpiringSoon, "x:"+soon.ID)
-	if keys, _ := s.ExpiringKeys(t.Context(), now, now.Add(7*24*time.Hour), "x:"); len(keys) != 0 {
+	if keys, _ := s.ExpiringKeys(t.Context(), now, now.Add(7*24*time.Hour), 7*24*time.Hour, "x:"); len(keys) != 0 {
 		t.Errorf("ExpiringKeys after its event: got %v, want none", keys)
 	}
-	if keys, _ := s.ExpiringKeys(t.Context(), now, now.Add(7*24*time.Hour), "y:"); len(keys) != 1 {
+	if keys, _ := s.ExpiringKeys(t.Context(), now, now.Add(7*24*time.Hour), 7*24*time.Hour, "y:"); len(keys) != 1 {
+		t.Errorf("ExpiringKeys of another name: got %v, want %s", keys, soon.ID)
+	}
+	// A key whose whole lifetime is shorter than the notice gets none.
+	if keys, _ := s.ExpiringKeys(t.Context(), now, now.Add(7*24*time.Hour), 24*time.Hour, "y:"); len(keys) != 2 {
 		t.Errorf("ExpiringKeys of another name: got %v, want %s", keys, soon.ID)
 	}
 }

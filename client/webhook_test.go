@@ -1,0 +1,98 @@
+package client_test
+
+import (
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu/client"
+	"github.com/pihu-ai/pihu/webhook"
+)
+
+const (
+	whSecret = "whsec_0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
+	whBody   = `{"id":"evt_1","type":"api_key.revoked","created":"2024-02-20T12:00:00Z","livemode":true,"data":{"id":"key_1","name":"Worker"}}`
+)
+
+func TestVerifyWebhook(t *testing.T) {
+	now := time.Now()
+	valid := webhook.Sign(whSecret, now, []byte(whBody))
+	old := webhook.Sign(whSecret, now.Add(-10*time.Minute), []byte(whBody))
+	other := webhook.Sign("whsec_other", now, []byte(whBody))
+	_, otherSig, _ := strings.Cut(other, ",")
+	for _, tt := range []struct {
+		name   string
+		body   string
+		header string
+		secret string
+		want   error
+	}{
+		{"Valid", whBody, valid, whSecret, nil},
+		{"TamperedBody", strings.Replace(whBody, "revoked", "created", 1), valid, whSecret, client.ErrWebhookSignature},
+		{"OldTimestamp", whBody, old, whSecret, client.ErrWebhookTimestamp},
+		{"WrongSecret", whBody, valid, "whsec_wrong", client.ErrWebhookSignature},
+		// During a change of secret a delivery may carry a signature per
+		// secret: either one verifies.
+		{"TwoSignaturesFirstMatches", whBody, valid + "," + otherSig, whSecret, nil},
+		{"TwoSignaturesSecondMatches", whBody, other + "," + strings.SplitN(valid, ",", 2)[1], whSecret, nil},
+		{"TimestampChanged", whBody, strings.Replace(valid, "t=", "t=1", 1), whSecret, client.ErrWebhookSignature},
+		{"NoHeader", whBody, "", whSecret, client.ErrWebhookHeader},
+		{"NoSignature", whBody, "t=" + strings.TrimPrefix(strings.Split(valid, ",")[0], "t="), whSecret, client.ErrWebhookHeader},
+		{"Garbage", whBody, "v1=zz,t=x", whSecret, client.ErrWebhookHeader},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := client.VerifyWebhook([]byte(tt.body), tt.header, tt.secret, 5*time.Minute)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if tt.want == nil && (ev.ID != "evt_1" || ev.Type != "api_key.revoked" || ev.Data.ID != "key_1" || !ev.Livemode) {
+				t.Errorf("event: got %+v", ev)
+			}
+		})
+	}
+	t.Run("ToleranceWidens", func(t *testing.T) {
+		if _, err := client.VerifyWebhook([]byte(whBody), old, whSecret, time.Hour); err != nil {
+			t.Errorf("a 10 minutes old delivery with a tolerance of an hour: %v", err)
+		}
+	})
+}
+
+// TestDocs_WebhookExample checks that docs/webhooks.md shows the body of
+// ExampleVerifyWebhook, which the tests compile, unchanged.
+func TestDocs_WebhookExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/webhooks.md shows no Go code")
+	}
+	src, err := os.ReadFile("example_webhook_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "example_webhook_test.go", src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	for _, d := range f.Decls {
+		if fn, ok := d.(*ast.FuncDecl); ok && fn.Name.Name == "ExampleVerifyWebhook" {
+			body = string(src[fn.Body.Lbrace+1 : fn.Body.Rbrace-1])
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.Trim(body, "\n"), "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "\t"))
+	}
+	if want := strings.Join(lines, "\n") + "\n"; string(m[1]) != want {
+		t.Errorf("docs/webhooks.md shows another program than ExampleVerifyWebhook:\ngot\n%s\nwant\n%s", m[1], want)
+	}
+}
