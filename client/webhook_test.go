@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"encoding/json"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -95,4 +96,31 @@ func TestDocs_WebhookExample(t *testing.T) {
 	if want := strings.Join(lines, "\n") + "\n"; string(m[1]) != want {
 		t.Errorf("docs/webhooks.md shows another program than ExampleVerifyWebhook:\ngot\n%s\nwant\n%s", m[1], want)
 	}
+}
+
+// FuzzVerifyWebhook: no header is accepted unless it carries the body's
+// right signature, and the header Sign writes is always accepted (for a
+// body that is an event).
+func FuzzVerifyWebhook(f *testing.F) {
+	now := time.Now()
+	f.Add([]byte(whBody), webhook.Sign(whSecret, now, []byte(whBody)))
+	f.Add([]byte(whBody), "t=1,v1=00")
+	f.Add([]byte("{}"), "v1=,t=,v1=zz")
+	f.Add([]byte(`{"id":1}`), "t=99999999999999999999,v1=ab")
+	f.Fuzz(func(t *testing.T, body []byte, header string) {
+		_, err := client.VerifyWebhook(body, header, whSecret, time.Hour)
+		right := webhook.Sign(whSecret, time.Now(), body)
+		_, sig, _ := strings.Cut(right, ",")
+		if err == nil && !strings.Contains(header, strings.TrimPrefix(sig, "v1=")) {
+			// The right signature for the header's own timestamp.
+			ts, _, _ := strings.Cut(strings.TrimPrefix(header, "t="), ",")
+			t.Fatalf("accepted %q for %q without its signature (t=%s)", header, body, ts)
+		}
+		var ev client.Event
+		if json.Unmarshal(body, &ev) == nil {
+			if _, err := client.VerifyWebhook(body, right, whSecret, time.Hour); err != nil {
+				t.Fatalf("Sign's own header refused for %q: %v", body, err)
+			}
+		}
+	})
 }
