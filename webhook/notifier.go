@@ -74,17 +74,21 @@ func (n *Notifier) hourly(typ, id string, now time.Time) (int64, bool) {
 // and type across every instance sharing the store: the first call of an
 // hour in this process asks the store, which keeps one event of that name.
 func (n *Notifier) KeyEvent(ctx context.Context, typ string, k *pihu.Key) error {
-	now := n.now()
-	hour, ok := n.hourly(typ, k.ID, now)
+	hour, ok := n.hourly(typ, k.ID, n.now())
 	if !ok {
 		return nil
 	}
-	ev, err := n.event(ctx, typ, k, now)
-	if err != nil {
-		n.forget(typ, k.ID)
-		return err
+	return n.emit(ctx, typ, k, hour)
+}
+
+// emit stores the event typ about k, named for the hour, and lets a later
+// call try again if that fails.
+func (n *Notifier) emit(ctx context.Context, typ string, k *pihu.Key, hour int64) error {
+	ev, err := n.event(ctx, typ, k, n.now())
+	if err == nil {
+		_, err = n.Store.EmitWebhookEvent(ctx, ev, typ+":"+k.ID+":"+strconv.FormatInt(hour, 10))
 	}
-	if _, err := n.Store.EmitWebhookEvent(ctx, ev, typ+":"+k.ID+":"+strconv.FormatInt(hour, 10)); err != nil {
+	if err != nil {
 		n.forget(typ, k.ID)
 		return fmt.Errorf("webhook: %s event of key %s: %w", typ, k.ID, err)
 	}
@@ -92,17 +96,19 @@ func (n *Notifier) KeyEvent(ctx context.Context, typ string, k *pihu.Key) error 
 }
 
 // Notify is KeyEvent for the request path: it returns at once, and only
-// the first call of an hour for a key and type starts a store call, in
-// the background.
+// the first call of an hour for a key and type (marked before it returns,
+// so that a burst of refusals starts one) makes a store call, in the
+// background.
 func (n *Notifier) Notify(typ string, k *pihu.Key) {
-	if _, ok := n.peek(typ, k.ID); !ok {
+	hour, ok := n.hourly(typ, k.ID, n.now())
+	if !ok {
 		return
 	}
 	key := *k
 	n.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := n.KeyEvent(ctx, typ, &key); err != nil {
+		if err := n.emit(ctx, typ, &key, hour); err != nil {
 			n.logger().Error("webhooks: key event", "type", typ, "key", key.ID, "err", err)
 		}
 	})
@@ -111,15 +117,6 @@ func (n *Notifier) Notify(typ string, k *pihu.Key) {
 // RateLimited is Notify(pihu.EventKeyRateLimited, k): the HTTP layer
 // calls it on every 429 of a key.
 func (n *Notifier) RateLimited(k *pihu.Key) { n.Notify(pihu.EventKeyRateLimited, k) }
-
-// peek reports whether an event of typ about key id may still be due this
-// hour, without marking it.
-func (n *Notifier) peek(typ, id string) (int64, bool) {
-	hour := n.now().Unix() / 3600
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return hour, n.sent[typ+":"+id] != hour
-}
 
 // Wait waits for the events RateLimited started.
 func (n *Notifier) Wait() { n.wg.Wait() }
