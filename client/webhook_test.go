@@ -6,6 +6,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -123,4 +126,72 @@ func FuzzVerifyWebhook(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestClient_WebhookEndpoints drives every endpoint method against the real
+// server, and verifies a delivery the dispatcher sends with the secret
+// CreateWebhookEndpoint returned.
+func TestClient_WebhookEndpoints(t *testing.T) {
+	s := newServer(t)
+	ctx := t.Context()
+	c := s.client(t, s.Owner)
+	var (
+		received = make(chan client.Event, 4)
+		secret   string
+	)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ev, err := client.VerifyWebhook(body, r.Header.Get("Pihu-Signature"), secret, time.Minute)
+		if err != nil {
+			t.Errorf("VerifyWebhook: %v", err)
+		}
+		received <- ev
+	}))
+	defer rc.Close()
+	url := rc.URL + "/hooks"
+	e, err := c.CreateWebhookEndpoint(ctx, client.WebhookEndpointParams{URL: &url, Events: []string{"api_key.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret = e.Secret
+	if !strings.HasPrefix(e.ID, "we_") || !strings.HasPrefix(secret, "whsec_") || !e.Enabled || e.Created.IsZero() {
+		t.Fatalf("created: %+v", e)
+	}
+	bad := "http://example.com/x"
+	_, err = c.CreateWebhookEndpoint(ctx, client.WebhookEndpointParams{URL: &bad, Events: []string{"api_key.created"}})
+	apiError(t, err, 400, "parameter_invalid")
+
+	k, err := c.CreateKey(ctx, client.KeyParams{Name: "worker", Permissions: []string{"candidate:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &webhook.Dispatcher{Store: s.store}
+	if n, err := d.RunOnce(ctx); n != 1 || err != nil {
+		t.Fatalf("RunOnce: %d, %v", n, err)
+	}
+	if ev := <-received; ev.Type != "api_key.created" || ev.Data.ID != k.ID || ev.Data.Name != "worker" {
+		t.Errorf("received %+v", ev)
+	}
+	ds, err := c.ListDeliveries(ctx, e.ID, client.ListParams{})
+	if err != nil || len(ds.Data) != 1 || ds.Data[0].Status != "delivered" || len(ds.Data[0].Attempts) != 1 || *ds.Data[0].Attempts[0].StatusCode != 200 {
+		t.Fatalf("ListDeliveries: %+v, %v", ds, err)
+	}
+
+	off, desc := false, "paused"
+	got, err := c.UpdateWebhookEndpoint(ctx, e.ID, client.WebhookEndpointParams{Enabled: &off, Description: &desc})
+	if err != nil || got.Enabled || got.Description != "paused" || got.Secret != "" || got.URL != url {
+		t.Fatalf("UpdateWebhookEndpoint: %+v, %v", got, err)
+	}
+	if got, err := c.GetWebhookEndpoint(ctx, e.ID); err != nil || got.Enabled || got.Secret != "" {
+		t.Fatalf("GetWebhookEndpoint: %+v, %v", got, err)
+	}
+	list, err := c.ListWebhookEndpoints(ctx, client.ListParams{Limit: 10})
+	if err != nil || len(list.Data) != 1 || list.Data[0].ID != e.ID {
+		t.Fatalf("ListWebhookEndpoints: %+v, %v", list, err)
+	}
+	if del, err := c.DeleteWebhookEndpoint(ctx, e.ID); err != nil || !del.Deleted {
+		t.Fatalf("DeleteWebhookEndpoint: %+v, %v", del, err)
+	}
+	_, err = c.GetWebhookEndpoint(ctx, e.ID)
+	apiError(t, err, 404, "not_found")
 }
