@@ -311,6 +311,7 @@ func TestWebhookEndpoints(t *testing.T) {
 	reader := ts.newKey(t, ts.Owner, `{"name":"Reader","permissions":["webhook:read"]}`).Key
 	other := ts.newKey(t, ts.Owner, `{"name":"Other","permissions":["candidate:read"]}`).Key
 	testKey := ts.newKey(t, ts.Owner, `{"name":"Test","permissions":["webhook:*"],"environment":"test"}`).Key
+	limited := ts.newKey(t, ts.Owner, `{"name":"Limited","permissions":["webhook:*"],"rate_limit":"1/m"}`).Key
 	_, foreign := ts.newAccount(t, "Foreign")
 	path := "/v1/webhook-endpoints/" + ep.ID
 	ok := func(url string) string { return `{"url":"` + url + `","events":["api_key.created"]}` }
@@ -384,6 +385,8 @@ func TestWebhookEndpoints(t *testing.T) {
 		{name: "Delete", method: "DELETE", path: path, key: ts.Owner, status: 200},
 		{name: "DeleteAgain", method: "DELETE", path: path, key: ts.Owner, status: 404, code: "not_found"},
 		{name: "GetDeleted", method: "GET", path: path, key: ts.Owner, status: 404, code: "not_found"},
+		{name: "RateLimitedFirst", method: "GET", path: "/v1/webhook-endpoints", key: limited, status: 200},
+		{name: "RateLimited", method: "POST", path: "/v1/webhook-endpoints", key: limited, body: ok("https://example.com/x"), status: 429, code: "rate_limited"},
 	})
 	// Every change is in the audit log.
 	var events pihuhttp.AuditEventList
