@@ -405,4 +405,13 @@ type WebhookStore interface {
 	// FailingSince after the change. An attempt under a lease that has
 	// ended and been claimed again records nothing.
 	FinishDelivery(ctx context.Context, d *Delivery, o DeliveryOutcome) (failingSince *time.Time, err error)
+	// PruneWebhooks deletes up to 10,000 deliveries created before
+	// before, whatever their status, and the events created before it
+	// that have no delivery left, and returns how many rows it deleted.
+	PruneWebhooks(ctx context.Context, before time.Time) (int, error)
 }
+
+// WebhookRetention is how long deliveries, with their attempts, and
+// events are kept: long after their last retry (WebhookGiveUp), and after
+// the keys an expiry notice was about have expired.
+const WebhookRetention = 30 * 24 * time.Hour

@@ -58,3 +58,8 @@ func (s *store) FinishDelivery(ctx context.Context, a1 *pihu.Delivery, a2 pihu.D
 	defer func(start time.Time) { s.observe("FinishDelivery", start, err) }(time.Now())
 	return s.Store.FinishDelivery(ctx, a1, a2)
 }
+
+func (s *store) PruneWebhooks(ctx context.Context, a1 time.Time) (r0 int, err error) {
+	defer func(start time.Time) { s.observe("PruneWebhooks", start, err) }(time.Now())
+	return s.Store.PruneWebhooks(ctx, a1)
+}

@@ -403,3 +403,25 @@ func (db *DB) FinishDelivery(ctx context.Context, d *pihu.Delivery, o pihu.Deliv
 	})
 	return failing, err
 }
+
+// PruneWebhooks deletes up to 10,000 deliveries created before before, and
+// the events created before it with no delivery left.
+func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := db.inTx(ctx, "prune webhooks", func(ctx context.Context, tx pgx.Tx) error {
+		d, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN
+			(SELECT id FROM webhook_deliveries WHERE created < $1 LIMIT 10000)`, before)
+		if err != nil {
+			return err
+		}
+		e, err := tx.Exec(ctx, `DELETE FROM webhook_events WHERE id IN
+			(SELECT id FROM webhook_events v WHERE created < $1
+				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = v.id) LIMIT 10000)`, before)
+		if err != nil {
+			return err
+		}
+		n = d.RowsAffected() + e.RowsAffected()
+		return nil
+	})
+	return int(n), err
+}

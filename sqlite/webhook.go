@@ -426,3 +426,27 @@ func (db *DB) FinishDelivery(ctx context.Context, d *pihu.Delivery, o pihu.Deliv
 	})
 	return failing, err
 }
+
+// PruneWebhooks deletes up to 10,000 deliveries created before before, and
+// the events created before it with no delivery left.
+func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := db.inTx(ctx, "prune webhooks", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id IN
+			(SELECT id FROM webhook_deliveries WHERE created < ? LIMIT 10000)`, unixTime(before))
+		if err != nil {
+			return fmt.Errorf("sqlite: prune deliveries: %w", err)
+		}
+		d, _ := res.RowsAffected()
+		res, err = tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE id IN
+			(SELECT id FROM webhook_events v WHERE created < ?
+				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = v.id) LIMIT 10000)`, unixTime(before))
+		if err != nil {
+			return fmt.Errorf("sqlite: prune webhook events: %w", err)
+		}
+		e, _ := res.RowsAffected()
+		n = d + e
+		return nil
+	})
+	return int(n), err
+}

@@ -22,6 +22,7 @@ func runWebhooks(t *testing.T, run runFunc) {
 	run(t, "EmitDedupe", testWebhooksEmitDedupe)
 	run(t, "ExpiringKeys", testWebhooksExpiringKeys)
 	run(t, "DeleteDropsDeliveries", testWebhooksDeleteDropsDeliveries)
+	run(t, "Prune", testWebhooksPrune)
 }
 
 // mustCreateEndpoint stores an enabled endpoint of owner's scope
@@ -472,5 +473,28 @@ func testInstancesEmitDedupe(t *testing.T, s [2]pihu.Store) {
 	wg.Wait()
 	if wins != 1 {
 		t.Errorf("emitted %d times across instances, want once", wins)
+	}
+}
+
+// testWebhooksPrune keeps what is newer than the cut, and deletes older
+// deliveries and the events left without any.
+func testWebhooksPrune(t *testing.T, s pihu.Store) {
+	_, owner := mustCreateAccount(t, s, "Acme")
+	e := mustCreateEndpoint(t, s, owner, pihu.EventKeyRateLimited)
+	emitTest(t, s, owner, pihu.EventKeyRateLimited, "")    // at epoch, with a delivery
+	emitTest(t, s, owner, pihu.EventKeyRateLimited, "x:1") // named, at epoch
+	if n, err := s.PruneWebhooks(t.Context(), epoch); err != nil || n != 0 {
+		t.Fatalf("PruneWebhooks(epoch): %d, %v; want nothing older", n, err)
+	}
+	n, err := s.PruneWebhooks(t.Context(), epoch.Add(time.Hour))
+	if err != nil || n != 4 {
+		t.Fatalf("PruneWebhooks: deleted %d, %v; want 2 deliveries and 2 events", n, err)
+	}
+	if ds := mustDeliveries(t, s, pihu.ScopeOf(owner), e.ID); len(ds) != 0 {
+		t.Errorf("deliveries after pruning: %d", len(ds))
+	}
+	// The name is free again once its event is pruned.
+	if !emitTest(t, s, owner, pihu.EventKeyRateLimited, "x:1") {
+		t.Error("a pruned event's name is still taken")
 	}
 }

@@ -127,6 +127,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			if err := d.Notifier.CheckExpiring(context.WithoutCancel(ctx)); err != nil {
 				d.Logger.Error("webhooks: expiring keys", "err", err)
 			}
+			if _, err := d.Store.PruneWebhooks(context.WithoutCancel(ctx), d.Now().Add(-pihu.WebhookRetention)); err != nil {
+				d.Logger.Error("webhooks: prune", "err", err)
+			}
 		}
 		for {
 			n, err := d.RunOnce(ctx)
