@@ -15,6 +15,7 @@ var Catalogue = []Permission{
 	"interview:read", "interview:write",
 	"api_key:read", "api_key:write", "api_key:verify",
 	"token:write",
+	"webhook:read", "webhook:write",
 }
 
 // Wildcard is the permission that grants everything.

@@ -14,7 +14,8 @@ var universe = pihu.Permissions{
 	"interview:read", "interview:write",
 	"api_key:read", "api_key:write", "api_key:verify",
 	"token:write",
-	"candidate:*", "interview:*", "api_key:*", "token:*", "*",
+	"webhook:read", "webhook:write",
+	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "*",
 }
 
 func TestPermission_Valid(t *testing.T) {
@@ -64,7 +65,7 @@ func TestPermission_Valid(t *testing.T) {
 		})
 	}
 	t.Run("Catalogue", func(t *testing.T) {
-		if got, want := pihu.Catalogue, universe[:8]; !slices.Equal(got, want) {
+		if got, want := pihu.Catalogue, universe[:10]; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})

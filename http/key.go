@@ -25,23 +25,9 @@ type KeyCreated struct {
 	CreatedBy   *string  `json:"created_by"` // null: an owner key
 }
 
-// KeyItem is a key as lists and gets show it: never the secret.
-type KeyItem struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Created     string   `json:"created"`
-	Expires     *string  `json:"expires"`
-	LastUsed    *string  `json:"last_used"`
-	Permissions []string `json:"permissions"`
-	Environment string   `json:"environment"`
-	Hint        string   `json:"hint"`
-	RateLimit   *string  `json:"rate_limit"` // null: the server's default
-	AllowedIPs  []string `json:"allowed_ips"`
-	// CreatedBy is the id of the key that created this one; null for an
-	// owner key, and for a test key created by a live key when a test
-	// key asks (see hideLive).
-	CreatedBy *string `json:"created_by"`
-}
+// KeyItem is a key as lists and gets show it: never the secret. It is
+// pihu.KeyItem, shared with the webhook events so the two cannot drift.
+type KeyItem = pihu.KeyItem
 
 // KeyList is a page of keys.
 type KeyList struct {
@@ -59,14 +45,7 @@ func NewKeyCreated(k *pihu.Key, secret string) KeyCreated {
 }
 
 // NewKeyItem is k as lists show it.
-func NewKeyItem(k *pihu.Key) KeyItem {
-	return KeyItem{
-		ID: k.ID, Name: k.Name, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
-		LastUsed: timestampPtr(k.LastUsed), Permissions: k.Permissions.Strings(),
-		Environment: string(k.Environment), Hint: k.Hint, RateLimit: rateLimit(k),
-		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy),
-	}
-}
+func NewKeyItem(k *pihu.Key) KeyItem { return pihu.NewKeyItem(k) }
 
 // optional is s, or null when empty.
 func optional(s string) *string {

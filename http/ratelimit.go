@@ -156,6 +156,9 @@ func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key, r
 	if res.Allowed {
 		return nil
 	}
+	if s.keyEvents != nil {
+		s.keyEvents.RateLimited(k)
+	}
 	secs := retryAfter(w, res)
 	return pihu.Errorf(pihu.ERateLimited,
 		"This API key has made too many requests: its limit is %s. Retry in %s.", limit, seconds(secs))

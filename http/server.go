@@ -40,6 +40,15 @@ type Server struct {
 	redisStatus     func() string
 	metrics         *metrics.Metrics
 	draining        draining
+	keyEvents       KeyEvents
+}
+
+// KeyEvents is told of the key events the HTTP layer sees that no store
+// change records: a key refused for its rate limit. The webhook package's
+// Notifier implements it. RateLimited is called on every 429 of a key and
+// must return at once.
+type KeyEvents interface {
+	RateLimited(k *pihu.Key)
 }
 
 // Options are what a Server needs; Store and Auth are required.
@@ -102,6 +111,9 @@ type Options struct {
 	// MetricsHandler, if not nil, is served at GET /metrics, without
 	// authentication: the metrics on the API's own address.
 	MetricsHandler http.Handler
+	// KeyEvents, if not nil, is told of every key refused for its rate
+	// limit (the api_key.rate_limited webhook event).
+	KeyEvents KeyEvents
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -111,6 +123,7 @@ type Options struct {
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
 	s.redisStatus = opts.RedisStatus
+	s.keyEvents = opts.KeyEvents
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -157,6 +170,12 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/interviews", s.require("interview:read", s.listInterviews))
 	s.mux.Handle("GET /v1/interviews/{id}", s.require("interview:read", s.getInterview))
 	s.mux.Handle("DELETE /v1/interviews/{id}", s.require("interview:write", s.deleteInterview))
+	s.mux.Handle("POST /v1/webhook-endpoints", s.require("webhook:write", s.createWebhookEndpoint))
+	s.mux.Handle("GET /v1/webhook-endpoints", s.require("webhook:read", s.listWebhookEndpoints))
+	s.mux.Handle("GET /v1/webhook-endpoints/{id}", s.require("webhook:read", s.getWebhookEndpoint))
+	s.mux.Handle("PATCH /v1/webhook-endpoints/{id}", s.require("webhook:write", s.updateWebhookEndpoint))
+	s.mux.Handle("DELETE /v1/webhook-endpoints/{id}", s.require("webhook:write", s.deleteWebhookEndpoint))
+	s.mux.Handle("GET /v1/webhook-endpoints/{id}/deliveries", s.require("webhook:read", s.listDeliveries))
 	s.mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
 
 	if s.dashboard == nil {

@@ -161,6 +161,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		out.RateLimit = &VerifyRateLimit{Limit: res.Limit, Remaining: res.Remaining, Reset: ceilSeconds(res.ResetAfter)}
 		if !res.Allowed {
 			s.auth.CountRefused(k)
+			if s.keyEvents != nil {
+				s.keyEvents.RateLimited(k)
+			}
 			out.Code = VerifyRateLimited
 			writeJSON(w, http.StatusOK, out)
 			return

@@ -36,6 +36,7 @@ type Metrics struct {
 	storeDuration   *prometheus.HistogramVec
 	storeErrors     *prometheus.CounterVec
 	flushes         *prometheus.CounterVec
+	webhooks        *prometheus.CounterVec
 
 	// The series of the hot path, resolved once: the labels of a series
 	// are hashed on every WithLabelValues, which would cost more than the
@@ -99,6 +100,10 @@ func New() *Metrics {
 			Name: "pihu_usage_flushes_total",
 			Help: "Batched writes of key uses (last_used and usage counts), by result (ok, failed).",
 		}, []string{"result"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pihu_webhook_deliveries_total",
+			Help: "Webhook delivery attempts, by outcome: delivered, retrying (failed, tried again later), failed (given up), endpoint_disabled.",
+		}, []string{"outcome"}),
 	}
 	m.authValid = m.authOutcomes.WithLabelValues("valid")
 	m.keyAllowed = m.rateLimit.WithLabelValues("key", "allowed")
@@ -106,7 +111,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.requestDuration, m.authOutcomes, m.rateLimit,
-		m.cacheHits, m.cacheMisses, m.storeDuration, m.storeErrors, m.flushes,
+		m.cacheHits, m.cacheMisses, m.storeDuration, m.storeErrors, m.flushes, m.webhooks,
 	)
 	return m
 }
@@ -206,6 +211,23 @@ func (m *Metrics) Flushed(err error) {
 		return
 	}
 	m.flushes.WithLabelValues("ok").Inc()
+}
+
+// Webhook outcomes, the values of pihu_webhook_deliveries_total's label.
+const (
+	WebhookDelivered        = "delivered"
+	WebhookRetrying         = "retrying"
+	WebhookFailed           = "failed"
+	WebhookEndpointDisabled = "endpoint_disabled"
+)
+
+// WebhookDelivery records the outcome of a delivery attempt, one of the
+// Webhook… constants.
+func (m *Metrics) WebhookDelivery(outcome string) {
+	if m == nil {
+		return
+	}
+	m.webhooks.WithLabelValues(outcome).Inc()
 }
 
 // knownMethod keeps the method label to the methods the API knows: a

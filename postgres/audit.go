@@ -14,9 +14,14 @@ import (
 const eventColumns = `id, account_id, environment, action, actor, target, ip, created`
 
 // insertEvents stores audit events, inside the transaction of the change
-// they record.
+// they record, and the webhook events of the key changes among them (see
+// outboxKeyEvent), so that a change committed has its deliveries
+// committed.
 func insertEvents(ctx context.Context, q querier, events []*pihu.AuditEvent) error {
 	for _, ev := range events {
+		if err := outboxKeyEvent(ctx, q, ev); err != nil {
+			return err
+		}
 		if _, err := q.Exec(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			ev.ID, ev.AccountID, nullString(string(ev.Environment)), ev.Action, ev.Actor, ev.Target, ev.IP, ts(ev.Created)); err != nil {
 			return fmt.Errorf("record event %s: %w", ev.ID, err)

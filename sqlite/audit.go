@@ -12,10 +12,15 @@ import (
 const eventColumns = `id, account_id, environment, action, actor, target, ip, created`
 
 // insertEvents stores audit events, inside the transaction of the change
-// they record.
-func insertEvents(ctx context.Context, e execer, events []*pihu.AuditEvent) error {
+// they record, and the webhook events of the key changes among them (see
+// outboxKeyEvent), so that a change committed has its deliveries
+// committed.
+func insertEvents(ctx context.Context, e *sql.Tx, events []*pihu.AuditEvent) error {
 	for _, ev := range events {
 		env := sql.Null[string]{V: string(ev.Environment), Valid: ev.Environment != ""}
+		if err := outboxKeyEvent(ctx, e, ev); err != nil {
+			return err
+		}
 		if _, err := e.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			ev.ID, ev.AccountID, env, ev.Action, ev.Actor, ev.Target, ev.IP, unixTime(ev.Created)); err != nil {
 			return fmt.Errorf("sqlite: record event %s: %w", ev.ID, err)

@@ -15,6 +15,9 @@ import (
 //   - CreateKey: a key created by another key, with its audit event (what
 //     POST /v1/auth/api-keys writes): the creator re-checked, the key and
 //     the event stored, in one transaction.
+//   - CreateKeyWithWebhook: CreateKey in an account with an endpoint
+//     subscribed to api_key.created, so that the transaction also writes
+//     the webhook event and its delivery (the outbox).
 //
 // Each has a Parallel form, with as many goroutines as GOMAXPROCS.
 func Bench(b *testing.B, open func(b *testing.B) pihu.Store) {
@@ -70,5 +73,19 @@ func Bench(b *testing.B, open func(b *testing.B) pihu.Store) {
 				create(b)
 			}
 		})
+	})
+	// Another account, with an endpoint: CreateKey above stays without.
+	hooked, hookedOwner := mustCreateAccount(b, s, "Bench webhooks")
+	mustCreateEndpoint(b, s, hookedOwner, pihu.EventKeyCreated)
+	b.Run("CreateKeyWithWebhook", func(b *testing.B) {
+		for b.Loop() {
+			k, _, err := pihu.NewKey(hooked.ID, readKey("Created"), hookedOwner, epoch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.CreateKey(b.Context(), k, pihu.NewAuditEvent(pihu.ActionKeyCreated, hookedOwner.ID, "127.0.0.1", k, epoch)); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }

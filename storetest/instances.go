@@ -33,6 +33,8 @@ func RunInstances(t *testing.T, open func(t *testing.T) (pihu.Store, pihu.Store)
 	run("TouchKeys", testInstancesTouchKeys)
 	run("AddUsage", testInstancesAddUsage)
 	run("ReserveIdempotency", testInstancesReserveIdempotency)
+	run("ClaimDeliveries", testInstancesClaimDeliveries)
+	run("EmitDedupe", testInstancesEmitDedupe)
 }
 
 // testInstancesCreateFirstAccount starts several first starts on each

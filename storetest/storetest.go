@@ -103,6 +103,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, run) })
 	t.Run("Usage", func(t *testing.T) { runUsage(t, run) })
 	t.Run("SigningKeys", func(t *testing.T) { runSigningKeys(t, run) })
+	t.Run("Webhooks", func(t *testing.T) { runWebhooks(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,

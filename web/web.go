@@ -112,6 +112,7 @@ var pageNames = []string{
 	"login", "signup", "setup", "invite",
 	"keys", "key_new", "key_created", "key", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
+	"webhooks", "webhook", "webhook_created", "webhook_delete",
 }
 
 // New returns the dashboard. It parses every template once, and returns an
@@ -213,6 +214,12 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /keys/{id}/revoke", h.signedIn(keyManagers, h.revokeKey))
 	h.mux.Handle("GET /keys/{id}/rotate", h.signedIn(keyManagers, h.rotatePage))
 	h.mux.Handle("POST /keys/{id}/rotate", h.signedIn(keyManagers, h.rotateKey))
+	h.mux.Handle("GET /webhooks", h.signedIn(anyone, h.webhooksPage))
+	h.mux.Handle("POST /webhooks", h.signedIn(keyManagers, h.createWebhook))
+	h.mux.Handle("GET /webhooks/{id}", h.signedIn(anyone, h.webhookPage))
+	h.mux.Handle("POST /webhooks/{id}/enabled", h.signedIn(keyManagers, h.toggleWebhook))
+	h.mux.Handle("GET /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhookPage))
+	h.mux.Handle("POST /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhook))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
 	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.addMember))

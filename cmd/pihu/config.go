@@ -87,6 +87,14 @@ type Config struct {
 	// Pprof, if set, is an address serve serves net/http/pprof on, for
 	// profiling in place: --pprof, PIHU_PPROF, default empty (off).
 	Pprof string
+	// Webhooks is "on" (the default) to send the webhook outbox from this
+	// instance, or "off" to leave it to others (events are still
+	// recorded): --webhooks, PIHU_WEBHOOKS.
+	Webhooks string
+	// WebhookRetry is the wait before a failed delivery's first retry,
+	// doubling after each further failure up to 6 hours:
+	// --webhook-retry, PIHU_WEBHOOK_RETRY, default 30s.
+	WebhookRetry time.Duration
 	// KeyCacheSize is how many verified keys serve keeps in memory,
 	// about 200 bytes each; 0 reads every key from the database:
 	// --key-cache-size, PIHU_KEY_CACHE_SIZE, default

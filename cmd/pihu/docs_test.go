@@ -24,7 +24,7 @@ type docExample struct {
 
 var (
 	fence       = regexp.MustCompile("(?s)```(\\w*)\n(.*?)```")
-	placeholder = regexp.MustCompile(`(key|cand|intv)_…`)
+	placeholder = regexp.MustCompile(`(key|cand|intv|we)_…`)
 )
 
 // docExamples reads every curl command of README.md and docs/*.md. A
@@ -210,6 +210,14 @@ func TestDocs(t *testing.T) {
 		return c["id"].(string)
 	}
 
+	endpoint := func() string {
+		code, e := do(t, "POST", s.url+"/v1/webhook-endpoints", owner, `{"url":"https://example.com/pihu-events","events":["api_key.revoked"]}`)
+		if code != 200 {
+			t.Fatalf("creating a webhook endpoint for the docs: %d %v", code, e)
+		}
+		return e["id"].(string)
+	}
+
 	for _, ex := range examples {
 		t.Run(ex.where, func(t *testing.T) {
 			cmd := strings.NewReplacer("$PIHU_API_KEY", owner, "$PIHU_VERIFY_KEY", owner,
@@ -221,6 +229,8 @@ func TestDocs(t *testing.T) {
 					return id
 				case "cand_…":
 					return candidate()
+				case "we_…":
+					return endpoint()
 				}
 				return p
 			})

@@ -28,6 +28,7 @@ import (
 	"github.com/pihu-ai/pihu/redisbus"
 	"github.com/pihu-ai/pihu/sqlite"
 	"github.com/pihu-ai/pihu/web"
+	"github.com/pihu-ai/pihu/webhook"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 )
@@ -51,6 +52,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := c.operationsFlags(fs); err != nil {
 		return err
 	}
+	fs.StringVar(&c.Webhooks, "webhooks", env("PIHU_WEBHOOKS", "on"), "on: send the webhook outbox from this instance; off: record events only, for other instances to send (PIHU_WEBHOOKS)")
+	if err := durationFlag(fs, &c.WebhookRetry, "webhook-retry", "PIHU_WEBHOOK_RETRY", 30*time.Second, "the wait before a failed webhook delivery's first retry, doubling up to 6h (PIHU_WEBHOOK_RETRY)"); err != nil {
+		return err
+	}
 	fs.StringVar(&c.AccessLog, "access-log", env("PIHU_ACCESS_LOG", ""), "the line logged for each request: off, text or json; empty: as --log-format (PIHU_ACCESS_LOG)")
 	fs.StringVar(&c.Pprof, "pprof", env("PIHU_PPROF", ""), "address to serve net/http/pprof on, e.g. 127.0.0.1:6060, for profiling in place; empty: off (PIHU_PPROF)")
 	cacheSize := env("PIHU_KEY_CACHE_SIZE", strconv.Itoa(auth.DefaultCacheSize))
@@ -63,6 +68,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("--key-cache-size %q: give a whole number of keys, 0 or more", cacheSize)}
 	}
 	c.KeyCacheSize = n
+	if c.Webhooks != "on" && c.Webhooks != "off" {
+		return usageError{fmt.Sprintf("--webhooks %q: use on or off", c.Webhooks)}
+	}
+	if c.WebhookRetry < time.Second {
+		return usageError{fmt.Sprintf("--webhook-retry %s: give at least 1s", c.WebhookRetry)}
+	}
 	// The log is written in batches, every 100 ms, on an error, and on
 	// exit: a line per request costs no write(2) of its own.
 	logs := logbuf.New(stderr, 100*time.Millisecond)
@@ -194,6 +205,8 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		time.Sleep(5 * time.Millisecond)
 	}
 
+	notifier := &webhook.Notifier{Store: store, Logger: logger}
+
 	var metricsHandler http.Handler
 	if c.MetricsAddr == "" {
 		metricsHandler = m.Handler()
@@ -202,7 +215,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		Store: store, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
 		DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
-		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler,
+		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
 	})
 	srv := &http.Server{
 		Handler:           withHSTS(api),
@@ -223,6 +236,18 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		flushing.Wait()
 		return err
 	}
+	// The webhook dispatcher stops after the requests have drained, and
+	// records the attempts it has under way before serve returns.
+	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
+	var dispatching sync.WaitGroup
+	if c.Webhooks != "off" {
+		retry := c.WebhookRetry
+		if retry == 0 {
+			retry = 30 * time.Second
+		}
+		d := &webhook.Dispatcher{Store: store, Logger: logger, Metrics: m, Notifier: notifier, Backoff: webhook.Exponential(retry)}
+		dispatching.Go(func() { d.Run(dispatchCtx) })
+	}
 	stopReload := reloadOnSIGHUP(cert, logger)
 	defer stopReload()
 	served := make(chan error, 1)
@@ -234,6 +259,9 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	case <-ctx.Done():
 		err = drain(api, srv, served, c, logger)
 	}
+	stopDispatch()
+	dispatching.Wait()
+	notifier.Wait()
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}

@@ -1,0 +1,427 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// endpointColumns are the columns scanEndpoint reads, in its order.
+const endpointColumns = `id, account_id, environment, url, description, events, enabled, secret, created, failing_since`
+
+func scanEndpoint(row pgx.Row) (*pihu.WebhookEndpoint, error) {
+	var (
+		e       pihu.WebhookEndpoint
+		env     string
+		created time.Time
+		failing *time.Time
+	)
+	if err := row.Scan(&e.ID, &e.AccountID, &env, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.Secret, &created, &failing); err != nil {
+		return nil, err
+	}
+	e.Environment = pihu.Environment(env)
+	e.Created = created.UTC()
+	e.FailingSince = utc(failing)
+	return &e, nil
+}
+
+func endpointNotFound(id string) error {
+	return pihu.Errorf(pihu.ENotFound, "There is no webhook endpoint %q.", id)
+}
+
+// CreateWebhookEndpoint stores e and the audit events given, atomically.
+func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "create webhook endpoint "+e.ID, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			e.ID, e.AccountID, string(e.Environment), e.URL, e.Description, e.Events, e.Enabled, e.Secret,
+			ts(e.Created), nullTS(e.FailingSince)); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// WebhookEndpoint returns the endpoint id in scope s. Returns ENotFound if
+// it does not exist, was deleted, or is outside s.
+func (db *DB) WebhookEndpoint(ctx context.Context, s pihu.Scope, id string) (*pihu.WebhookEndpoint, error) {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	e, err := scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE id = $1 AND account_id = $2 AND environment = $3 AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, endpointNotFound(id)
+	}
+	if err != nil {
+		return nil, wrap("webhook endpoint "+id, err)
+	}
+	return e, nil
+}
+
+// ListWebhookEndpoints returns a page of the endpoints in scope s, newest
+// first, and whether more follow.
+func (db *DB) ListWebhookEndpoints(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.WebhookEndpoint, bool, error) {
+	q := scopedPage("webhook_endpoints", endpointColumns, s, p)
+	q.items = "this list's webhook endpoints"
+	return listPage(ctx, db, q, scanEndpoint)
+}
+
+// UpdateWebhookEndpoint stores e's URL, description, events and enabled
+// flag, and the audit events given, atomically. Enabling clears
+// FailingSince. Returns ENotFound as WebhookEndpoint does.
+func (db *DB) UpdateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "update webhook endpoint "+e.ID, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE webhook_endpoints
+			SET url = $1, description = $2, events = $3,
+				failing_since = CASE WHEN $4 AND NOT enabled THEN NULL ELSE failing_since END,
+				enabled = $4
+			WHERE id = $5 AND account_id = $6 AND environment = $7 AND deleted IS NULL`,
+			e.URL, e.Description, e.Events, e.Enabled, e.ID, e.AccountID, string(e.Environment))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return endpointNotFound(e.ID)
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// DeleteWebhookEndpoint deletes the endpoint id in scope s and its
+// deliveries, and records the audit events given, atomically, leaving a
+// tombstone whose id stays valid as a cursor. Returns ENotFound as
+// WebhookEndpoint does.
+func (db *DB) DeleteWebhookEndpoint(ctx context.Context, s pihu.Scope, id string, events ...*pihu.AuditEvent) error {
+	now := ts(db.Now())
+	return db.inTx(ctx, "delete webhook endpoint "+id, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET deleted = $1, url = '', secret = '', description = '', enabled = false
+			WHERE id = $2 AND account_id = $3 AND environment = $4 AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return endpointNotFound(id)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE endpoint_id = $1`, id); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// deliveryColumns are the columns scanDelivery reads, in its order.
+const deliveryColumns = `id, endpoint_id, event_id, event_type, status, attempts, next_attempt, created`
+
+func scanDelivery(row pgx.Row) (*pihu.Delivery, error) {
+	var (
+		d        pihu.Delivery
+		attempts []byte
+		next     *time.Time
+		created  time.Time
+	)
+	if err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Status, &attempts, &next, &created); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(attempts, &d.Attempts); err != nil {
+		return nil, fmt.Errorf("attempts of delivery %s: %w", d.ID, err)
+	}
+	d.NextAttempt = utc(next)
+	d.Created = created.UTC()
+	return &d, nil
+}
+
+// ListDeliveries returns a page of the deliveries to endpoint endpointID
+// in scope s, newest first, and whether more follow. Returns ENotFound if
+// the endpoint is not in s.
+func (db *DB) ListDeliveries(ctx context.Context, s pihu.Scope, endpointID string, p pihu.Page) ([]*pihu.Delivery, bool, error) {
+	if _, err := db.WebhookEndpoint(ctx, s, endpointID); err != nil {
+		return nil, false, err
+	}
+	return listPage(ctx, db, pageQuery{
+		table: "webhook_deliveries", columns: deliveryColumns,
+		where: "endpoint_id = $1", args: []any{endpointID},
+		limit: p.Limit, startingAfter: p.StartingAfter, endingBefore: p.EndingBefore,
+		cursorWhere: "endpoint_id = $2", cursorArgs: []any{endpointID},
+		items: "this endpoint's deliveries",
+	}, scanDelivery)
+}
+
+// outboxKeyEvent writes, inside the transaction q of a key change, the
+// webhook event of the audit event ev if it is a key change endpoints may
+// subscribe to, with a delivery to every enabled endpoint of the key's
+// account and environment that does. The payload is the key as q sees it
+// after the change. Nothing is written when no endpoint subscribes.
+func outboxKeyEvent(ctx context.Context, q querier, ev *pihu.AuditEvent) error {
+	switch ev.Action {
+	case pihu.EventKeyCreated, pihu.EventKeyRevoked, pihu.EventKeyRotated, pihu.EventKeyLeaked:
+	default:
+		return nil
+	}
+	if !strings.HasPrefix(ev.Target, pihu.PrefixKey) || ev.Environment == "" {
+		return nil
+	}
+	endpoints, err := subscribedEndpoints(ctx, q, ev.AccountID, ev.Environment, ev.Action)
+	if err != nil || len(endpoints) == 0 {
+		return err
+	}
+	k, err := scanKey(q.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`, ev.Target, ev.AccountID))
+	if err != nil {
+		return fmt.Errorf("webhook event %s: key %s: %w", ev.ID, ev.Target, err)
+	}
+	hide, err := creatorHidden(ctx, q, k)
+	if err != nil {
+		return err
+	}
+	wev, err := pihu.NewKeyEvent(ev.ID, ev.Action, k, hide, ev.Created)
+	if err != nil {
+		return err
+	}
+	return insertWebhookEvent(ctx, q, wev, "", endpoints)
+}
+
+// creatorHidden reports whether k's creator must be left out of its
+// events: a test key's creator that is a live key, which test endpoints may
+// not learn about.
+func creatorHidden(ctx context.Context, q querier, k *pihu.Key) (bool, error) {
+	if k.Environment != pihu.Test || k.CreatedBy == "" {
+		return false, nil
+	}
+	var env string
+	err := q.QueryRow(ctx, `SELECT environment FROM api_keys WHERE id = $1`, k.CreatedBy).Scan(&env)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("creator of key %s: %w", k.ID, err)
+	}
+	return env != string(pihu.Test), nil
+}
+
+// subscribedEndpoints returns the ids of the enabled endpoints of the
+// account and environment subscribed to typ.
+func subscribedEndpoints(ctx context.Context, q querier, accountID string, env pihu.Environment, typ string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT id FROM webhook_endpoints
+		WHERE account_id = $1 AND environment = $2 AND enabled AND deleted IS NULL AND $3 = ANY (events)
+		ORDER BY seq`, accountID, string(env), typ)
+	if err != nil {
+		return nil, fmt.Errorf("webhook endpoints of %s: %w", accountID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("webhook endpoints of %s: %w", accountID, err)
+	}
+	return ids, nil
+}
+
+// insertWebhookEvent stores ev (named dedupe if not "") and a delivery to
+// each endpoint, due at once.
+func insertWebhookEvent(ctx context.Context, q querier, ev *pihu.WebhookEvent, dedupe string, endpoints []string) error {
+	if _, err := q.Exec(ctx, `INSERT INTO webhook_events (id, account_id, environment, type, created, payload, dedupe)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		ev.ID, ev.AccountID, string(ev.Environment), ev.Type, ts(ev.Created), ev.Payload, nullString(dedupe)); err != nil {
+		return fmt.Errorf("webhook event %s: %w", ev.ID, err)
+	}
+	for _, id := range endpoints {
+		if _, err := q.Exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, next_attempt, created)
+			VALUES ($1, $2, $3, $4, 'pending', $5, $5)`,
+			pihu.NewID(pihu.PrefixDelivery), id, ev.ID, ev.Type, ts(ev.Created)); err != nil {
+			return fmt.Errorf("delivery of webhook event %s: %w", ev.ID, err)
+		}
+	}
+	return nil
+}
+
+// EmitWebhookEvent stores ev with a delivery to each enabled endpoint of
+// its account and environment subscribed to its type. An event named
+// dedupe already stored, by this instance or another, is not stored
+// again: emitted is false. The unique constraint on the name decides
+// between instances that emit the same event at once.
+func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedupe string) (bool, error) {
+	emitted := false
+	err := db.inTx(ctx, "webhook event "+ev.ID, func(ctx context.Context, tx pgx.Tx) error {
+		emitted = false
+		if dedupe != "" {
+			tag, err := tx.Exec(ctx, `INSERT INTO webhook_events (id, account_id, environment, type, created, payload, dedupe)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe) DO NOTHING`,
+				ev.ID, ev.AccountID, string(ev.Environment), ev.Type, ts(ev.Created), ev.Payload, dedupe)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return nil
+			}
+		}
+		endpoints, err := subscribedEndpoints(ctx, tx, ev.AccountID, ev.Environment, ev.Type)
+		if err != nil {
+			return err
+		}
+		if dedupe == "" {
+			if len(endpoints) == 0 {
+				return nil
+			}
+			if err := insertWebhookEvent(ctx, tx, ev, "", endpoints); err != nil {
+				return err
+			}
+		} else {
+			for _, id := range endpoints {
+				if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, next_attempt, created)
+					VALUES ($1, $2, $3, $4, 'pending', $5, $5)`,
+					pihu.NewID(pihu.PrefixDelivery), id, ev.ID, ev.Type, ts(ev.Created)); err != nil {
+					return err
+				}
+			}
+		}
+		emitted = true
+		return nil
+	})
+	return emitted, err
+}
+
+// ExpiringKeys returns the unrevoked keys that expire after from and no
+// later than to, with no event named dedupePrefix and their id yet.
+func (db *DB) ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime time.Duration, dedupePrefix string) ([]*pihu.Key, error) {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys k
+		WHERE revoked IS NULL AND expires > $1 AND expires <= $2 AND expires - created > $3 * interval '1 second'
+			AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE dedupe = $4 || k.id)
+		ORDER BY expires LIMIT 1000`, from, to, int64(minLifetime/time.Second), dedupePrefix)
+	if err != nil {
+		return nil, wrap("expiring keys", err)
+	}
+	defer rows.Close()
+	var keys []*pihu.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, wrap("expiring keys", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("expiring keys", err)
+	}
+	return keys, nil
+}
+
+// ClaimDeliveries leases up to max pending deliveries due at now, of
+// enabled endpoints. The rows are locked FOR UPDATE SKIP LOCKED, so that
+// instances claiming at once take different deliveries without waiting
+// for each other.
+func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, max int) ([]*pihu.Delivery, error) {
+	token := pihu.NewID("lease_")
+	var out []*pihu.Delivery
+	err := db.inTx(ctx, "claim deliveries", func(ctx context.Context, tx pgx.Tx) error {
+		out = nil
+		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET lease = $1, lease_until = $2
+			WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+				WHERE d.status = 'pending' AND d.next_attempt <= $3 AND d.lease_until <= $3 AND e.enabled AND e.deleted IS NULL
+				ORDER BY d.next_attempt, d.seq LIMIT $4 FOR UPDATE OF d SKIP LOCKED)`,
+			token, now.Add(lease), now, max); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.next_attempt, d.created,
+				e.account_id, e.environment, e.url, e.secret, v.payload, d.lease
+			FROM webhook_deliveries d
+			JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
+			WHERE d.lease = $1 ORDER BY d.seq`, token)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				d        pihu.Delivery
+				attempts []byte
+				next     *time.Time
+				created  time.Time
+				env      string
+			)
+			if err := rows.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Status, &attempts, &next, &created,
+				&d.AccountID, &env, &d.URL, &d.Secret, &d.Payload, &d.Lease); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(attempts, &d.Attempts); err != nil {
+				return fmt.Errorf("attempts of delivery %s: %w", d.ID, err)
+			}
+			d.Environment = pihu.Environment(env)
+			d.NextAttempt = utc(next)
+			d.Created = created.UTC()
+			out = append(out, &d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FinishDelivery records an attempt of the claimed delivery d and its
+// outcome, and the endpoint's FailingSince, which it returns.
+func (db *DB) FinishDelivery(ctx context.Context, d *pihu.Delivery, o pihu.DeliveryOutcome) (*time.Time, error) {
+	attempt, err := json.Marshal([]pihu.DeliveryAttempt{o.Attempt})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: finish delivery %s: %w", d.ID, err)
+	}
+	status, next := pihu.DeliveryFailed, (*time.Time)(nil)
+	switch {
+	case o.Delivered:
+		status = pihu.DeliveryDelivered
+	case o.NextAttempt != nil:
+		status, next = pihu.DeliveryPending, nullTS(o.NextAttempt)
+	}
+	var failing *time.Time
+	err = db.inTx(ctx, "finish delivery "+d.ID, func(ctx context.Context, tx pgx.Tx) error {
+		failing = nil
+		tag, err := tx.Exec(ctx, `UPDATE webhook_deliveries
+			SET attempts = attempts || $1::jsonb, status = $2, next_attempt = $3, lease = NULL, lease_until = '-infinity'
+			WHERE id = $4 AND lease = $5`, string(attempt), status, next, d.ID, d.Lease)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // the lease was lost: another claim records its own attempt
+		}
+		if o.Delivered {
+			_, err = tx.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1`, d.EndpointID)
+			return err
+		}
+		err = tx.QueryRow(ctx, `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1)
+			WHERE id = $2 RETURNING failing_since`, ts(o.Attempt.At), d.EndpointID).Scan(&failing)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		failing = utc(failing)
+		return err
+	})
+	return failing, err
+}
+
+// PruneWebhooks deletes up to 10,000 deliveries created before before, and
+// the events created before it with no delivery left.
+func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := db.inTx(ctx, "prune webhooks", func(ctx context.Context, tx pgx.Tx) error {
+		d, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN
+			(SELECT id FROM webhook_deliveries WHERE created < $1 LIMIT 10000)`, before)
+		if err != nil {
+			return err
+		}
+		e, err := tx.Exec(ctx, `DELETE FROM webhook_events WHERE id IN
+			(SELECT id FROM webhook_events v WHERE created < $1
+				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = v.id) LIMIT 10000)`, before)
+		if err != nil {
+			return err
+		}
+		n = d.RowsAffected() + e.RowsAffected()
+		return nil
+	})
+	return int(n), err
+}

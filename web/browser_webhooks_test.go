@@ -1,0 +1,148 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/pihu-ai/pihu/auth"
+	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/sqlite"
+	"github.com/pihu-ai/pihu/web"
+)
+
+// TestBrowserWebhooks adds a webhook endpoint in headless Chromium, reads
+// its secret from the page, sees a key's creation queued for it, and
+// disables and deletes it (accepting the confirmation).
+func TestBrowserWebhooks(t *testing.T) {
+	browserPath := findBrowser()
+	if browserPath == "" {
+		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome): install it (apt-get install chromium) to run the browser tests")
+	}
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	authn := auth.New(db, auth.Options{Logger: logger})
+	dash, err := web.New(web.Options{Store: db, Auth: authn, Logger: logger, Password: fastPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Dashboard: dash}))
+	t.Cleanup(srv.Close)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browserPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 860), chromedp.Flag("hide-scrollbars", true))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	defer cancelCtx()
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", browserPath, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	dialogs := chromedp.Events(ctx, cdppage.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	read := func(step string, a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return v
+	}
+	// The screenshot goes to PIHU_WEBHOOK_SCREENSHOT if set, to look at.
+	shot := func() {
+		path := os.Getenv("PIHU_WEBHOOK_SCREENSHOT")
+		if path == "" {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		os.WriteFile(path, png, 0o644)
+	}
+
+	run("sign up",
+		chromedp.Navigate(srv.URL+"/signup"),
+		chromedp.WaitVisible(chromedp.CSS(`#account_name`)),
+		chromedp.SendKeys(chromedp.CSS(`#account_name`), "Acme Recruiting"),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/webhooks"]`)),
+	)
+	run("add an endpoint",
+		chromedp.Click(chromedp.CSS(`a[href="/webhooks"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#url`)),
+		chromedp.SendKeys(chromedp.CSS(`#url`), "https://example.com/pihu-events"),
+		chromedp.Click(chromedp.CSS(`input[name="events"][value="api_key.created"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="events"][value="api_key.leaked"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#description`), "Security alerts"),
+		chromedp.Submit(chromedp.CSS(`#url`)),
+		chromedp.WaitVisible(chromedp.CSS(`#secret`)),
+	)
+	secret := read("read the secret", chromedp.Value(chromedp.CSS(`#secret`)))
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("the created page shows %q, want a whsec_ secret", secret)
+	}
+	run("create a key",
+		chromedp.Navigate(srv.URL+"/keys/new"),
+		chromedp.WaitVisible(chromedp.CSS(`#name`)),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Billing service"),
+		chromedp.Click(chromedp.CSS(`input[name="permissions"][value="candidate:read"]`)),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(chromedp.CSS(`#secret`)),
+	)
+	run("open the endpoint",
+		chromedp.Navigate(srv.URL+"/webhooks"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href^="/webhooks/we_"]`)),
+		chromedp.Click(chromedp.CSS(`a[href^="/webhooks/we_"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`h2`)),
+	)
+	page := read("read the endpoint page", chromedp.OuterHTML(chromedp.CSS("main")))
+	if !strings.Contains(page, "api_key.created") || !strings.Contains(page, "pending") || strings.Contains(page, secret) {
+		t.Errorf("the endpoint page does not show the queued delivery, or shows the secret:\n%s", page)
+	}
+	shot()
+	run("disable it",
+		chromedp.Click(chromedp.CSS(`form[action$="/enabled"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/enabled"] button.primary`)),
+	)
+	run("delete it",
+		chromedp.Click(chromedp.CSS(`a.button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[data-confirm] button`)),
+		chromedp.Click(chromedp.CSS(`form[data-confirm] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.empty`)),
+	)
+}

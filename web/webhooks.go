@@ -1,0 +1,179 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// The webhooks pages go through the store calls and the rules of the
+// API's /v1/webhook-endpoints: pihu.NewWebhookEndpoint and Validate check
+// the URL and events, every change is an audit event, and an endpoint of
+// the other environment is as absent as another account's. Viewers read;
+// owners and admins (who manage keys) change.
+
+type webhooksData struct {
+	Env       pihu.Environment
+	Endpoints []*pihu.WebhookEndpoint
+	CanManage bool
+	Form      *form
+	Types     []string
+}
+
+// webhookScope is the account's data of environment env.
+func webhookScope(s *session, env pihu.Environment) pihu.Scope {
+	return pihu.Scope{AccountID: s.account.ID, Environment: env}
+}
+
+// webhooksPage lists the endpoints of one environment (env=live|test),
+// with the create form for those who may create.
+func (h *Handler) webhooksPage(w http.ResponseWriter, r *http.Request, s *session) {
+	env, ok := parseEnv(r.URL.Query().Get("env"))
+	if !ok {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The environment must be live or test.")
+		return
+	}
+	f := newForm(nil)
+	f.Values.Set("environment", string(env))
+	h.renderWebhooks(w, r, s, http.StatusOK, env, f)
+}
+
+func (h *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, s *session, status int, env pihu.Environment, f *form) {
+	es, _, err := h.store.ListWebhookEndpoints(r.Context(), webhookScope(s, env), pihu.Page{Limit: 100})
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, status, "webhooks", view{Title: "Webhooks", Me: s.user, Account: s.account, Nav: "webhooks",
+		Data: webhooksData{Env: env, Endpoints: es, CanManage: s.user.Role.CanManageKeys(), Form: f, Types: pihu.WebhookEventTypes}})
+}
+
+// webhookFields are the create form's fields, by the API's names.
+var webhookFields = []string{"url", "events", "description", "environment"}
+
+// createWebhook creates an endpoint as POST /v1/webhook-endpoints does,
+// and shows its secret once.
+func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	f := newForm(r)
+	env := pihu.Environment(r.PostForm.Get("environment"))
+	if !env.Valid() {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The environment must be live or test.")
+		return
+	}
+	// The endpoint belongs to the account and environment chosen, as if
+	// a key of them created it.
+	owner := &pihu.Key{AccountID: s.account.ID, Environment: env}
+	e, err := pihu.NewWebhookEndpoint(owner, strings.TrimSpace(r.PostForm.Get("url")), r.PostForm["events"],
+		strings.TrimSpace(r.PostForm.Get("description")), true, h.now())
+	if err != nil {
+		if !f.Fail(err, webhookFields...) {
+			h.internalError(w, r, err)
+			return
+		}
+		h.renderWebhooks(w, r, s, http.StatusBadRequest, env, f)
+		return
+	}
+	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookEndpointCreated, s.user.ID, h.clientIP(r), e, e.Created)
+	if err := h.store.CreateWebhookEndpoint(r.Context(), e, ev); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "webhook_created", view{Title: "Webhook endpoint created", Me: s.user, Account: s.account, Nav: "webhooks", Data: e})
+}
+
+// webhookEndpoint reads the endpoint of the path in either environment
+// of the account, answering 404 if it has none.
+func (h *Handler) webhookEndpoint(w http.ResponseWriter, r *http.Request, s *session) (*pihu.WebhookEndpoint, bool) {
+	id := r.PathValue("id")
+	for _, env := range []pihu.Environment{pihu.Live, pihu.Test} {
+		e, err := h.store.WebhookEndpoint(r.Context(), webhookScope(s, env), id)
+		if err == nil {
+			return e, true
+		}
+		if pihu.ErrorCode(err) != pihu.ENotFound {
+			h.internalError(w, r, err)
+			return nil, false
+		}
+	}
+	h.errorPage(w, r, s, http.StatusNotFound, "Webhook endpoint not found", "This account has no such webhook endpoint.")
+	return nil, false
+}
+
+type webhookData struct {
+	Endpoint   *pihu.WebhookEndpoint
+	Deliveries []*pihu.Delivery
+	CanManage  bool
+}
+
+// webhookPage shows an endpoint and its 50 latest deliveries.
+func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, s *session) {
+	e, ok := h.webhookEndpoint(w, r, s)
+	if !ok {
+		return
+	}
+	ds, _, err := h.store.ListDeliveries(r.Context(), webhookScope(s, e.Environment), e.ID, pihu.Page{Limit: 50})
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "webhook", view{Title: e.URL, Me: s.user, Account: s.account, Nav: "webhooks",
+		Data: webhookData{Endpoint: e, Deliveries: ds, CanManage: s.user.Role.CanManageKeys()}})
+}
+
+// toggleWebhook enables or disables an endpoint (enabled=true|false).
+func (h *Handler) toggleWebhook(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	e, ok := h.webhookEndpoint(w, r, s)
+	if !ok {
+		return
+	}
+	switch r.PostForm.Get("enabled") {
+	case "true":
+		if !e.Enabled {
+			e.FailingSince = nil
+		}
+		e.Enabled = true
+	case "false":
+		e.Enabled = false
+	default:
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "Say whether to enable the endpoint: true or false.")
+		return
+	}
+	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookEndpointUpdated, s.user.ID, h.clientIP(r), e, h.now())
+	if err := h.store.UpdateWebhookEndpoint(r.Context(), e, ev); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/webhooks/"+e.ID, http.StatusSeeOther)
+}
+
+// deleteWebhookPage asks to confirm a deletion.
+func (h *Handler) deleteWebhookPage(w http.ResponseWriter, r *http.Request, s *session) {
+	e, ok := h.webhookEndpoint(w, r, s)
+	if !ok {
+		return
+	}
+	h.render(w, r, http.StatusOK, "webhook_delete", view{Title: "Delete a webhook endpoint", Me: s.user, Account: s.account, Nav: "webhooks", Data: e})
+}
+
+// deleteWebhook deletes an endpoint and its pending deliveries.
+func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, s *session) {
+	e, ok := h.webhookEndpoint(w, r, s)
+	if !ok {
+		return
+	}
+	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookEndpointDeleted, s.user.ID, h.clientIP(r), e, h.now())
+	if err := h.store.DeleteWebhookEndpoint(r.Context(), webhookScope(s, e.Environment), e.ID, ev); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/webhooks?env="+string(e.Environment), http.StatusSeeOther)
+}

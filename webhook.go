@@ -1,0 +1,417 @@
+package pihu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Webhook event types: what happened to the key an event carries.
+const (
+	EventKeyCreated       = ActionKeyCreated
+	EventKeyRevoked       = ActionKeyRevoked
+	EventKeyRotated       = ActionKeyRotated
+	EventKeyLeaked        = ActionKeyLeaked
+	EventKeyExpiringSoon  = "api_key.expiring_soon"
+	EventKeyUsageExceeded = "api_key.usage_exceeded"
+	EventKeyRateLimited   = "api_key.rate_limited"
+)
+
+// WebhookEventTypes is every event type an endpoint may subscribe to, in
+// the order the docs list them.
+var WebhookEventTypes = []string{
+	EventKeyCreated, EventKeyRevoked, EventKeyRotated, EventKeyLeaked,
+	EventKeyExpiringSoon, EventKeyUsageExceeded, EventKeyRateLimited,
+}
+
+// Audit actions of webhook endpoints; their target is the endpoint.
+const (
+	ActionWebhookEndpointCreated  = "webhook_endpoint.created"
+	ActionWebhookEndpointUpdated  = "webhook_endpoint.updated"
+	ActionWebhookEndpointDeleted  = "webhook_endpoint.deleted"
+	ActionWebhookEndpointDisabled = "webhook_endpoint.disabled"
+)
+
+// Prefixes of webhook ids and secrets.
+const (
+	PrefixWebhookEndpoint = "we_"
+	PrefixDelivery        = "whd_"
+	PrefixWebhookSecret   = "whsec_"
+)
+
+// Limits of an endpoint's fields.
+const (
+	MaxWebhookURL         = 2048
+	maxWebhookDescription = 200
+)
+
+// WebhookEndpoint is a URL an account's events are posted to. Like every
+// piece of data it belongs to one account and one environment: a test
+// key's endpoints receive the events of test keys only.
+type WebhookEndpoint struct {
+	ID          string
+	AccountID   string
+	Environment Environment
+	URL         string
+	Description string
+	Events      []string // a non-empty subset of WebhookEventTypes
+	Enabled     bool
+	// Secret signs the deliveries ("whsec_…"). It is stored as it is,
+	// since signing needs it, and shown once, when the endpoint is
+	// created.
+	Secret  string
+	Created time.Time
+	// FailingSince is when deliveries to the endpoint started failing
+	// without a success since; nil while they succeed. An endpoint
+	// failing for WebhookGiveUp is disabled.
+	FailingSince *time.Time
+}
+
+// NewWebhookAuditEvent returns the audit event of actor, at client address
+// ip, doing action to endpoint e at the time at.
+func NewWebhookAuditEvent(action, actor, ip string, e *WebhookEndpoint, at time.Time) *AuditEvent {
+	return &AuditEvent{
+		ID:          NewID(PrefixEvent),
+		AccountID:   e.AccountID,
+		Environment: e.Environment,
+		Action:      action,
+		Actor:       actor,
+		Target:      e.ID,
+		IP:          ip,
+		Created:     Timestamp(at),
+	}
+}
+
+// WebhookGiveUp is how long deliveries are retried, and how long an
+// endpoint may fail before it is disabled.
+const WebhookGiveUp = 72 * time.Hour
+
+// NewWebhookEndpoint builds an endpoint of the account and environment of
+// the key that creates it, at now, with a new secret, and validates it.
+func NewWebhookEndpoint(creator *Key, rawURL string, events []string, description string, enabled bool, now time.Time) (*WebhookEndpoint, error) {
+	e := &WebhookEndpoint{
+		ID:          NewID(PrefixWebhookEndpoint),
+		AccountID:   creator.AccountID,
+		Environment: creator.Environment,
+		URL:         rawURL,
+		Description: description,
+		Events:      events,
+		Enabled:     enabled,
+		Secret:      PrefixWebhookSecret + randomBase62(32),
+		Created:     Timestamp(now),
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Validate checks the endpoint's own fields. Returns EParameterMissing or
+// EParameterInvalid with "url", "events" or "description" as Param.
+func (e *WebhookEndpoint) Validate() error {
+	if e.URL == "" {
+		return ParamErrorf(EParameterMissing, "url", "A webhook endpoint needs a \"url\", such as \"https://example.com/pihu-events\".")
+	}
+	if err := ValidateWebhookURL(e.URL); err != nil {
+		return err
+	}
+	if len(e.Events) == 0 {
+		return ParamErrorf(EParameterMissing, "events", "Give \"events\", the event types to send, out of: %s.", strings.Join(WebhookEventTypes, ", "))
+	}
+	seen := map[string]bool{}
+	for _, ev := range e.Events {
+		if !slices.Contains(WebhookEventTypes, ev) {
+			return ParamErrorf(EParameterInvalid, "events", "%q is not an event type. Event types: %s.", MaskSecrets(ev), strings.Join(WebhookEventTypes, ", "))
+		}
+		if seen[ev] {
+			return ParamErrorf(EParameterInvalid, "events", "%q is given twice; name each event type once.", ev)
+		}
+		seen[ev] = true
+	}
+	if n := len([]rune(e.Description)); n > maxWebhookDescription {
+		return ParamErrorf(EParameterInvalid, "description", "The description is %d characters long; at most %d are allowed.", n, maxWebhookDescription)
+	}
+	for _, c := range e.Description {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return ParamErrorf(EParameterInvalid, "description", "The description contains the control character U+%04X; remove it.", c)
+		}
+	}
+	return nil
+}
+
+// Subscribes reports whether the endpoint receives events of type typ.
+func (e *WebhookEndpoint) Subscribes(typ string) bool { return slices.Contains(e.Events, typ) }
+
+// ValidateWebhookURL checks that raw is an absolute https URL, or an http
+// URL to a loopback host (localhost, 127.0.0.0/8, ::1: for development and
+// tests), without user information or a fragment, of at most
+// MaxWebhookURL characters. Returns EParameterInvalid on "url" otherwise.
+//
+// Where the host's name leads is checked again when a delivery connects,
+// at every connection (see the webhook package), since DNS may answer
+// differently then.
+func ValidateWebhookURL(raw string) error {
+	bad := func(why string) error {
+		return ParamErrorf(EParameterInvalid, "url", "%s", why)
+	}
+	if len(raw) > MaxWebhookURL {
+		return bad(fmt.Sprintf("The URL is %d characters long; at most %d are allowed.", len(raw), MaxWebhookURL))
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return bad(fmt.Sprintf("%q is not an absolute URL; give one such as \"https://example.com/pihu-events\".", MaskSecrets(raw)))
+	}
+	if u.User != nil {
+		return bad("The URL holds a user name or password; webhook URLs may not (every delivery is signed instead).")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return bad("The URL has a fragment (#…), which is never sent; remove it.")
+	}
+	for _, c := range raw {
+		if c <= 0x20 || c == 0x7f {
+			return bad("The URL contains a space or a control character; encode it.")
+		}
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !LoopbackHost(u.Hostname()) {
+			return bad("Webhook URLs must use https; http is allowed only to a loopback host (localhost, 127.0.0.1, [::1]) for development.")
+		}
+	default:
+		return bad(fmt.Sprintf("The URL's scheme is %q; webhook URLs must use https.", u.Scheme))
+	}
+	return nil
+}
+
+// LoopbackHost reports whether host (without a port) is "localhost" or a
+// loopback address.
+func LoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// ForbiddenWebhookAddress reports whether a delivery may not connect to
+// ip: a private, link-local, multicast, unspecified or otherwise
+// non-public address (carrier-grade NAT, 0.0.0.0/8, the IPv6 unique local
+// and documentation ranges…). Loopback addresses are allowed, for
+// development and tests.
+func ForbiddenWebhookAddress(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	switch {
+	case !ip.IsValid():
+		return true
+	case ip.IsLoopback():
+		return false
+	case ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast(),
+		ip.IsMulticast(), ip.IsUnspecified():
+		return true
+	}
+	for _, p := range forbiddenPrefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// forbiddenPrefixes are the special-purpose ranges netip has no predicate
+// for.
+var forbiddenPrefixes = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8",       // "this network"
+		"100.64.0.0/10",   // carrier-grade NAT
+		"192.0.0.0/24",    // IETF protocol assignments
+		"198.18.0.0/15",   // benchmarking
+		"240.0.0.0/4",     // reserved, broadcast included
+		"64:ff9b:1::/48",  // local-use NAT64
+		"100::/64",        // discard-only
+		"2001:db8::/32",   // documentation
+		"fec0::/10",       // deprecated site-local
+		"::ffff:0:0:0/96", // IPv4-translated
+	} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
+// SplitHostPortAddr parses the "ip:port" address a dialer is about to
+// connect to.
+func SplitHostPortAddr(address string) (netip.Addr, error) {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return netip.ParseAddr(host)
+}
+
+// WebhookEvent is one event as it is delivered: its payload is fixed
+// when the event happens, so that every endpoint and every retry sends the
+// same bytes, and a delivery after a restart sends what was true then.
+type WebhookEvent struct {
+	ID          string // "evt_…": the audit event's id, for events that have one
+	AccountID   string
+	Environment Environment
+	Type        string
+	Created     time.Time
+	// Payload is the JSON body of every delivery of the event.
+	Payload []byte
+}
+
+// WebhookPayload is the JSON body of a delivery: the event, with the key
+// as the API shows it.
+type WebhookPayload struct {
+	ID       string  `json:"id"`
+	Type     string  `json:"type"`
+	Created  string  `json:"created"`
+	Livemode bool    `json:"livemode"`
+	Data     KeyItem `json:"data"`
+}
+
+// NewKeyEvent is the event typ about key k at the time at, with the id
+// id (a new one if ""). hideCreator leaves the key's creator out of the
+// data, as the API does when a test key is shown a test key a live key
+// created.
+func NewKeyEvent(id, typ string, k *Key, hideCreator bool, at time.Time) (*WebhookEvent, error) {
+	if id == "" {
+		id = NewID(PrefixEvent)
+	}
+	item := NewKeyItem(k)
+	if hideCreator {
+		item.CreatedBy = nil
+	}
+	created := Timestamp(at)
+	payload, err := json.Marshal(WebhookPayload{
+		ID: id, Type: typ, Created: FormatTime(created), Livemode: k.Environment == Live, Data: item,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhook event %s: %w", id, err)
+	}
+	return &WebhookEvent{ID: id, AccountID: k.AccountID, Environment: k.Environment, Type: typ, Created: created, Payload: payload}, nil
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending   = "pending"   // waiting for its next attempt
+	DeliveryDelivered = "delivered" // an attempt got a 2xx
+	DeliveryFailed    = "failed"    // retried for WebhookGiveUp, or the endpoint is gone
+)
+
+// Delivery is one event on its way to one endpoint, with every attempt
+// made so far.
+type Delivery struct {
+	ID          string // "whd_…"
+	EndpointID  string
+	EventID     string
+	EventType   string
+	Status      string // one of the Delivery… constants
+	Attempts    []DeliveryAttempt
+	NextAttempt *time.Time // nil unless pending
+	Created     time.Time
+
+	// Set by ClaimDeliveries only: what sending needs.
+	AccountID   string
+	Environment Environment
+	URL         string
+	Secret      string
+	Payload     []byte
+	// Lease names the claim: FinishDelivery records an attempt only
+	// under the lease that claimed it.
+	Lease string
+}
+
+// DeliveryAttempt is one POST of a delivery.
+type DeliveryAttempt struct {
+	At         time.Time     `json:"at"`
+	StatusCode int           `json:"status_code,omitempty"` // 0 if no response came
+	Error      string        `json:"error,omitempty"`       // why it failed, without the URL
+	Duration   time.Duration `json:"duration"`
+}
+
+// DeliveryOutcome is what FinishDelivery records.
+type DeliveryOutcome struct {
+	Attempt   DeliveryAttempt
+	Delivered bool
+	// NextAttempt is when to try again; nil gives the delivery up (status
+	// failed) unless it was delivered.
+	NextAttempt *time.Time
+}
+
+// WebhookStore keeps webhook endpoints, the outbox of events and their
+// deliveries. The events of key changes (created, revoked, rotated,
+// leaked) are written by the KeyStore methods that record the audit
+// events, in the same transaction, with one delivery for each enabled
+// endpoint of the key's account and environment subscribed to the type:
+// a change committed has its deliveries committed.
+// Implementations are safe for concurrent use.
+type WebhookStore interface {
+	// CreateWebhookEndpoint stores e and the audit events given,
+	// atomically.
+	CreateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint, events ...*AuditEvent) error
+	// WebhookEndpoint returns the endpoint id in scope s, its secret
+	// included. Returns ENotFound if it does not exist, was deleted, or
+	// is outside s.
+	WebhookEndpoint(ctx context.Context, s Scope, id string) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints returns a page of the endpoints in scope s,
+	// newest first, and whether more follow. Returns EParameterInvalid on
+	// "starting_after" or "ending_before" as ListCandidates does.
+	ListWebhookEndpoints(ctx context.Context, s Scope, p Page) ([]*WebhookEndpoint, bool, error)
+	// UpdateWebhookEndpoint stores e's URL, description, events and
+	// enabled flag, and the audit events given, atomically. Enabling an
+	// endpoint clears FailingSince. Returns ENotFound as WebhookEndpoint
+	// does.
+	UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint, events ...*AuditEvent) error
+	// DeleteWebhookEndpoint deletes the endpoint id in scope s and its
+	// pending deliveries, and records the audit events given,
+	// atomically. Its id stays valid as a list cursor. Returns ENotFound
+	// as WebhookEndpoint does.
+	DeleteWebhookEndpoint(ctx context.Context, s Scope, id string, events ...*AuditEvent) error
+
+	// ListDeliveries returns a page of the deliveries to endpoint
+	// endpointID in scope s, newest first, and whether more follow.
+	// Returns ENotFound if the endpoint is not in s, and
+	// EParameterInvalid on a cursor that is not one of its deliveries.
+	ListDeliveries(ctx context.Context, s Scope, endpointID string, p Page) ([]*Delivery, bool, error)
+
+	// EmitWebhookEvent stores ev, with one delivery for each enabled
+	// endpoint of its account and environment subscribed to its type,
+	// due at once. A non-empty dedupe names the event (such as
+	// "api_key.expiring_soon:key_…:7d"): an event of a name already
+	// stored, by any instance, is not stored again, and emitted is false.
+	EmitWebhookEvent(ctx context.Context, ev *WebhookEvent, dedupe string) (emitted bool, err error)
+	// ExpiringKeys returns up to 1,000 unrevoked keys, of every account,
+	// that expire after from and no later than to, whose lifetime
+	// (Expires - Created) is longer than minLifetime, and that have no
+	// event named dedupePrefix followed by the key's id stored yet.
+	ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime time.Duration, dedupePrefix string) ([]*Key, error)
+
+	// ClaimDeliveries leases up to max pending deliveries due at now, of
+	// enabled endpoints, for lease: no other claim, by any instance,
+	// gets them until the lease ends or FinishDelivery records them.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, max int) ([]*Delivery, error)
+	// FinishDelivery records an attempt of the claimed delivery d and its
+	// outcome, and updates its endpoint's FailingSince: cleared by a
+	// success, set by a failure if unset. It returns the endpoint's
+	// FailingSince after the change. An attempt under a lease that has
+	// ended and been claimed again records nothing.
+	FinishDelivery(ctx context.Context, d *Delivery, o DeliveryOutcome) (failingSince *time.Time, err error)
+	// PruneWebhooks deletes up to 10,000 deliveries created before
+	// before, whatever their status, and the events created before it
+	// that have no delivery left, and returns how many rows it deleted.
+	PruneWebhooks(ctx context.Context, before time.Time) (int, error)
+}
+
+// WebhookRetention is how long deliveries, with their attempts, and
+// events are kept: long after their last retry (WebhookGiveUp), and after
+// the keys an expiry notice was about have expired.
+const WebhookRetention = 30 * 24 * time.Hour

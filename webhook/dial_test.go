@@ -1,0 +1,129 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pihu-ai/pihu/webhook"
+)
+
+// TestClient_RefusesForbiddenAddresses sends to addresses a delivery may
+// not reach: the dialer refuses them before connecting, whatever the URL
+// says.
+func TestClient_RefusesForbiddenAddresses(t *testing.T) {
+	c := webhook.NewClient()
+	for _, u := range []string{
+		"http://10.0.0.1/hook",
+		"http://169.254.169.254/latest/meta-data/",
+		"http://[fe80::1]/hook",
+		"http://192.168.1.1/hook",
+		"http://172.16.0.1/hook",
+		"http://100.64.0.1/hook",
+		"http://0.0.0.0/hook",
+		"http://[::]/hook",
+		"http://224.0.0.1/hook",
+		"http://[fd00::1]/hook",
+		"http://[::ffff:10.0.0.1]/hook",
+	} {
+		t.Run(u, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "POST", u, nil)
+			_, err := c.Do(req)
+			if err == nil || !strings.Contains(err.Error(), "refusing to connect") {
+				t.Errorf("got %v, want the dialer's refusal", err)
+			}
+		})
+	}
+}
+
+// TestClient_RefusesNameResolvingToPrivate resolves a name, through a DNS
+// server of the test's, to a private address: the dial is refused, as it
+// would be after a DNS rebinding.
+func TestClient_RefusesNameResolvingToPrivate(t *testing.T) {
+	dns := fakeDNS(t, net.IPv4(10, 1, 2, 3))
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", dns)
+	}}
+	c := webhook.NewClientWithResolver(resolver)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://rebind.example.com/hook", nil)
+	_, err := c.Do(req)
+	if err == nil || !strings.Contains(err.Error(), "refusing to connect to 10.1.2.3") {
+		t.Errorf("got %v, want the dialer's refusal of 10.1.2.3", err)
+	}
+}
+
+// TestClient_LoopbackAndNoRedirects reaches a receiver on loopback, and
+// gets its redirect as the answer instead of following it.
+func TestClient_LoopbackAndNoRedirects(t *testing.T) {
+	followed := false
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { followed = true }))
+	defer target.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	resp, err := webhook.NewClient().Post(redirect.URL, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect || followed {
+		t.Errorf("got %d, followed %v; want the 307 itself, not followed", resp.StatusCode, followed)
+	}
+}
+
+// fakeDNS answers every A query with ip, and every other query with no
+// answer, on a UDP port of loopback whose address it returns.
+func fakeDNS(t *testing.T, ip net.IP) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if n < 12 {
+				continue
+			}
+			q := buf[:n]
+			// The question ends after the name's zero byte, type and class.
+			end := 12
+			for end < n && q[end] != 0 {
+				end += int(q[end]) + 1
+			}
+			end += 5
+			if end > n {
+				continue
+			}
+			qtype := binary.BigEndian.Uint16(q[end-4:])
+			resp := append([]byte{}, q[:end]...)
+			resp[2], resp[3] = 0x81, 0x80 // a response, recursion available, no error
+			binary.BigEndian.PutUint16(resp[6:], 0)
+			binary.BigEndian.PutUint16(resp[8:], 0)
+			binary.BigEndian.PutUint16(resp[10:], 0)
+			if qtype == 1 {
+				binary.BigEndian.PutUint16(resp[6:], 1)
+				resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
+				resp = append(resp, ip.To4()...)
+			}
+			pc.WriteTo(resp, addr)
+		}
+	}()
+	return pc.LocalAddr().String()
+}

@@ -1,0 +1,261 @@
+// Package webhook sends the events of pihu's webhook outbox: a Dispatcher
+// claims due deliveries from the store with a lease, POSTs each, signed
+// (Sign), to its endpoint through a client that reaches no private address
+// (NewClient), and records every attempt; a Notifier adds the events that
+// no store transaction writes (rate limited, usage exceeded, expiring
+// soon), each once however many instances notice it.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/metrics"
+)
+
+// ActorSystem is the actor of the audit events pihu records by itself,
+// such as disabling an endpoint that has failed for three days.
+const ActorSystem = "system"
+
+// Dispatcher delivers the outbox. Create it with its fields set (Store is
+// required) and call Run. Several dispatchers, in one process or many,
+// may share a store: a delivery's lease gives it to one at a time.
+type Dispatcher struct {
+	Store pihu.Store
+	// Client sends the deliveries (default NewClient()).
+	Client *http.Client
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives failures of the store (default slog.Default()).
+	Logger *slog.Logger
+	// Metrics counts attempts by outcome (nil: none).
+	Metrics *metrics.Metrics
+	// Backoff is the wait before attempt n+1 after n failed attempts
+	// (default Backoff).
+	Backoff func(n int) time.Duration
+	// GiveUp is how long a delivery is retried, and how long an
+	// endpoint may fail before it is disabled (default
+	// pihu.WebhookGiveUp).
+	GiveUp time.Duration
+	// Interval is how often the outbox is polled (default 1s).
+	Interval time.Duration
+	// Lease is how long a claim holds a delivery (default 1 minute, more
+	// than a whole attempt).
+	Lease time.Duration
+	// Batch is the most deliveries claimed, and sent at once, per poll
+	// (default 16).
+	Batch int
+	// Notifier, if set, has its expiring-soon check run every
+	// ExpiryInterval (default 1 minute).
+	Notifier       *Notifier
+	ExpiryInterval time.Duration
+}
+
+// Backoff is the default retry schedule, Exponential(30 * time.Second):
+// over three days it makes about 20 attempts.
+func Backoff(n int) time.Duration { return Exponential(30 * time.Second)(n) }
+
+// Exponential is the retry schedule that waits first after the first
+// failure, doubling after each further one up to 6 hours, each wait
+// jittered by ±20% so that the retries of many failed deliveries spread
+// out.
+func Exponential(first time.Duration) func(n int) time.Duration {
+	return func(n int) time.Duration { return exponential(first, n) }
+}
+
+func exponential(first time.Duration, n int) time.Duration {
+	d := first
+	for i := 1; i < n && d < 6*time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, 6*time.Hour)
+	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
+	return d + jitter
+}
+
+func (d *Dispatcher) defaults() {
+	if d.Client == nil {
+		d.Client = NewClient()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Backoff == nil {
+		d.Backoff = Backoff
+	}
+	if d.GiveUp == 0 {
+		d.GiveUp = pihu.WebhookGiveUp
+	}
+	if d.Interval == 0 {
+		d.Interval = time.Second
+	}
+	if d.Lease == 0 {
+		d.Lease = time.Minute
+	}
+	if d.Batch == 0 {
+		d.Batch = 16
+	}
+	if d.ExpiryInterval == 0 {
+		d.ExpiryInterval = time.Minute
+	}
+}
+
+// Run delivers until ctx is done, then waits for the attempts under way
+// to end (each within Timeout) and records them before it returns: a
+// draining server loses no attempt it made.
+func (d *Dispatcher) Run(ctx context.Context) {
+	d.defaults()
+	poll := time.NewTicker(d.Interval)
+	defer poll.Stop()
+	var lastExpiry time.Time
+	for {
+		if d.Notifier != nil && d.Now().Sub(lastExpiry) >= d.ExpiryInterval {
+			lastExpiry = d.Now()
+			if err := d.Notifier.CheckExpiring(context.WithoutCancel(ctx)); err != nil {
+				d.Logger.Error("webhooks: expiring keys", "err", err)
+			}
+			if _, err := d.Store.PruneWebhooks(context.WithoutCancel(ctx), d.Now().Add(-pihu.WebhookRetention)); err != nil {
+				d.Logger.Error("webhooks: prune", "err", err)
+			}
+		}
+		for {
+			n, err := d.RunOnce(ctx)
+			if err != nil {
+				d.Logger.Error("webhooks: claim deliveries", "err", err)
+			}
+			if n < d.Batch || ctx.Err() != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+// RunOnce claims the deliveries due now, sends them at once, records every
+// attempt, and returns how many it sent. The attempts run to their end
+// even if ctx is cancelled meanwhile.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	d.defaults()
+	if ctx.Err() != nil {
+		return 0, nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	claimed, err := d.Store.ClaimDeliveries(ctx, d.Now(), d.Lease, d.Batch)
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	for _, dl := range claimed {
+		wg.Go(func() { d.deliver(ctx, dl) })
+	}
+	wg.Wait()
+	return len(claimed), nil
+}
+
+// deliver makes one attempt of dl and records it.
+func (d *Dispatcher) deliver(ctx context.Context, dl *pihu.Delivery) {
+	attempt := d.attempt(ctx, dl)
+	ok := attempt.StatusCode >= 200 && attempt.StatusCode < 300
+	outcome := pihu.DeliveryOutcome{Attempt: attempt, Delivered: ok}
+	result := metrics.WebhookDelivered
+	if !ok {
+		next := attempt.At.Add(d.Backoff(len(dl.Attempts) + 1))
+		if next.Sub(dl.Created) < d.GiveUp {
+			outcome.NextAttempt = &next
+			result = metrics.WebhookRetrying
+		} else {
+			result = metrics.WebhookFailed
+		}
+	}
+	d.Metrics.WebhookDelivery(result)
+	failingSince, err := d.Store.FinishDelivery(ctx, dl, outcome)
+	if err != nil {
+		d.Logger.Error("webhooks: record attempt", "delivery", dl.ID, "err", err)
+		return
+	}
+	if failingSince != nil && attempt.At.Sub(*failingSince) >= d.GiveUp {
+		d.disable(ctx, dl)
+	}
+}
+
+// attempt POSTs dl's payload, signed at this moment, and describes what
+// happened, without the URL (which may hold a token of the receiver's).
+func (d *Dispatcher) attempt(ctx context.Context, dl *pihu.Delivery) pihu.DeliveryAttempt {
+	start := d.Now()
+	a := pihu.DeliveryAttempt{At: start.UTC()}
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.URL, bytes.NewReader(dl.Payload))
+	if err != nil {
+		a.Error = "the endpoint's URL is not valid"
+		return a
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "pihu-webhooks/1")
+	req.Header.Set(SignatureHeader, Sign(dl.Secret, start, dl.Payload))
+	req.Header.Set(EventIDHeader, dl.EventID)
+	req.Header.Set("Pihu-Event-Type", dl.EventType)
+	resp, err := d.Client.Do(req)
+	a.Duration = d.Now().Sub(start)
+	if err != nil {
+		a.Error = describe(err)
+		return a
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	a.StatusCode = resp.StatusCode
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		a.Error = fmt.Sprintf("the endpoint answered a redirect (%d), which deliveries never follow", resp.StatusCode)
+	case resp.StatusCode >= 300:
+		a.Error = fmt.Sprintf("the endpoint answered %d", resp.StatusCode)
+	}
+	return a
+}
+
+// describe is err without the URL *url.Error adds.
+func describe(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within %s", Timeout)
+	}
+	return err.Error()
+}
+
+// disable turns off the endpoint of dl, failing for GiveUp, with an audit
+// event.
+func (d *Dispatcher) disable(ctx context.Context, dl *pihu.Delivery) {
+	scope := pihu.Scope{AccountID: dl.AccountID, Environment: dl.Environment}
+	e, err := d.Store.WebhookEndpoint(ctx, scope, dl.EndpointID)
+	if err != nil || !e.Enabled {
+		return
+	}
+	e.Enabled = false
+	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookEndpointDisabled, ActorSystem, "", e, d.Now())
+	if err := d.Store.UpdateWebhookEndpoint(ctx, e, ev); err != nil {
+		d.Logger.Error("webhooks: disable endpoint", "endpoint", e.ID, "err", err)
+		return
+	}
+	d.Metrics.WebhookDelivery(metrics.WebhookEndpointDisabled)
+	d.Logger.Warn("webhooks: endpoint disabled after failing for too long", "endpoint", e.ID, "failing_for", d.GiveUp)
+}

@@ -1,0 +1,5 @@
+package webhook
+
+// NewClientWithResolver is NewClient resolving names with a resolver of
+// the test's.
+var NewClientWithResolver = newClient

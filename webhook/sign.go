@@ -1,0 +1,33 @@
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"time"
+)
+
+// SignatureHeader is the header that carries a delivery's signature, as
+// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>": Stripe's
+// scheme, so that its verification libraries' logic applies as it is.
+const SignatureHeader = "Pihu-Signature"
+
+// EventIDHeader carries the event's id, the same on every retry, for
+// receivers to drop duplicates.
+const EventIDHeader = "Pihu-Event-Id"
+
+// Sign returns the Pihu-Signature header of body sent at t, signed with
+// secret (the whole "whsec_…" string is the HMAC key).
+func Sign(secret string, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+}
+
+func mac(secret, ts string, body []byte) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts))
+	m.Write([]byte("."))
+	m.Write(body)
+	return m.Sum(nil)
+}
