@@ -26,6 +26,7 @@ type Store interface {
 	IdempotencyStore
 	UsageStore
 	SigningKeyStore
+	CreditStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

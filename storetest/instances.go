@@ -33,6 +33,7 @@ func RunInstances(t *testing.T, open func(t *testing.T) (pihu.Store, pihu.Store)
 	run("TouchKeys", testInstancesTouchKeys)
 	run("AddUsage", testInstancesAddUsage)
 	run("ReserveIdempotency", testInstancesReserveIdempotency)
+	run("SpendCredits", testInstancesSpendCredits)
 }
 
 // testInstancesCreateFirstAccount starts several first starts on each
