@@ -550,3 +550,27 @@ type KeyUpdate struct {
 	// changed.
 	Event func(*Key) *AuditEvent
 }
+
+// Limits of an imported key's secret, as ImportableSecret checks it.
+const (
+	MinImportedSecret = 16
+	MaxImportedSecret = 256
+)
+
+// ImportableSecret reports whether s may be the secret of an imported key
+// (one made by another system, stored by its SHA-256 only): 16 to 256
+// printable ASCII characters, no space, not starting with "ph_" (a
+// secret with pihu's prefix is pihu's, and must pass ParseSecret). A
+// secret that is neither this nor shaped like a pihu key is refused
+// without a lookup.
+func ImportableSecret(s string) bool {
+	if len(s) < MinImportedSecret || len(s) > MaxImportedSecret || strings.HasPrefix(s, keyPrefix) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}

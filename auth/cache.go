@@ -74,6 +74,11 @@ type extra struct {
 	expires *time.Time
 	revoked *time.Time
 	rules   *Rules
+	// metadata and credits are the key's, as read (the credits tell the
+	// handlers that the key is counted, and how it refills; what is left
+	// is in the store).
+	metadata []byte
+	credits  *pihu.Credits
 }
 
 // cachedAccount is an account as its cached keys share it.
@@ -252,6 +257,11 @@ func (s *slot) key() *pihu.Key {
 		if x.rules != nil {
 			k.RateLimit, k.AllowedIPs = x.rules.limit, x.rules.allowed
 		}
+		k.Metadata = x.metadata
+		if x.credits != nil {
+			c := *x.credits
+			k.Credits = &c
+		}
 	}
 	return k
 }
@@ -279,8 +289,8 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, rules *Rules, now int64) {
 		digest: d, id: k.ID, name: k.Name, perms: c.intern(k.Permissions), acct: c.account(acct, now),
 		loaded: now, test: k.Environment == pihu.Test, live: true,
 	}
-	if k.Expires != nil || k.Revoked != nil || rules != nil {
-		s.extra = &extra{expires: k.Expires, revoked: k.Revoked, rules: rules}
+	if k.Expires != nil || k.Revoked != nil || rules != nil || k.Metadata != nil || k.Credits != nil {
+		s.extra = &extra{expires: k.Expires, revoked: k.Revoked, rules: rules, metadata: k.Metadata, credits: k.Credits}
 	}
 	c.byDigest[dh] = i
 	c.byID[ih] = i

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +24,48 @@ type KeyCreated struct {
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
 	CreatedBy   *string  `json:"created_by"` // null: an owner key
+	KeyExtras
+}
+
+// KeyExtras are what a key carries besides its rights, as every answer
+// showing a key shows them.
+type KeyExtras struct {
+	// Metadata is the key's JSON object; null: none.
+	Metadata json.RawMessage `json:"metadata"`
+	// Remaining is the credits left (a refill due included); null: the
+	// key's use is not counted.
+	Remaining *int64 `json:"remaining"`
+	// Refill is how the credits come back; null: never.
+	Refill *RefillJSON `json:"refill"`
+	// NextRefill is when they next do; null without a refill.
+	NextRefill *string `json:"next_refill"`
+	// Imported is true for a key imported by the hash of its secret.
+	Imported bool `json:"imported"`
+}
+
+// RefillJSON is a key's refill as the API shows and takes it.
+type RefillJSON struct {
+	Interval string `json:"interval"`
+	Amount   int64  `json:"amount"`
+	// Day is the day of the month of a monthly refill; null for daily.
+	Day *int `json:"day"`
+}
+
+// keyExtras is k's metadata, credits at now, and import marker.
+func keyExtras(k *pihu.Key, now time.Time) KeyExtras {
+	x := KeyExtras{Metadata: k.Metadata, Imported: k.Imported}
+	if c := k.Credits; c != nil {
+		remaining, _ := c.At(now)
+		x.Remaining, x.NextRefill = &remaining, timestampPtr(c.NextRefill(now))
+		if r := c.Refill; r != nil {
+			x.Refill = &RefillJSON{Interval: r.Interval, Amount: r.Amount}
+			if r.Interval == pihu.RefillMonthly {
+				day := r.Day
+				x.Refill.Day = &day
+			}
+		}
+	}
+	return x
 }
 
 // KeyItem is a key as lists and gets show it: never the secret.
@@ -34,13 +77,14 @@ type KeyItem struct {
 	LastUsed    *string  `json:"last_used"`
 	Permissions []string `json:"permissions"`
 	Environment string   `json:"environment"`
-	Hint        string   `json:"hint"`
+	Hint        *string  `json:"hint"`       // null for an imported key
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
 	// CreatedBy is the id of the key that created this one; null for an
 	// owner key, and for a test key created by a live key when a test
 	// key asks (see hideLive).
 	CreatedBy *string `json:"created_by"`
+	KeyExtras
 }
 
 // KeyList is a page of keys.
@@ -49,22 +93,24 @@ type KeyList struct {
 	HasMore bool      `json:"has_more"`
 }
 
-// NewKeyCreated is the response showing k and its secret, once.
-func NewKeyCreated(k *pihu.Key, secret string) KeyCreated {
+// NewKeyCreated is the response showing k and its secret, once; now is
+// when its credits are counted.
+func NewKeyCreated(k *pihu.Key, secret string, now time.Time) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), RateLimit: rateLimit(k),
-		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy),
+		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy), KeyExtras: keyExtras(k, now),
 	}
 }
 
-// NewKeyItem is k as lists show it.
-func NewKeyItem(k *pihu.Key) KeyItem {
+// NewKeyItem is k as lists show it; now is when its credits are counted
+// (a refill due by then included).
+func NewKeyItem(k *pihu.Key, now time.Time) KeyItem {
 	return KeyItem{
 		ID: k.ID, Name: k.Name, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		LastUsed: timestampPtr(k.LastUsed), Permissions: k.Permissions.Strings(),
-		Environment: string(k.Environment), Hint: k.Hint, RateLimit: rateLimit(k),
-		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy),
+		Environment: string(k.Environment), Hint: optional(k.Hint), RateLimit: rateLimit(k),
+		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy), KeyExtras: keyExtras(k, now),
 	}
 }
 
@@ -103,6 +149,24 @@ type createKeyRequest struct {
 	Environment *string            `json:"environment"`
 	RateLimit   *string            `json:"rate_limit"`
 	AllowedIPs  *[]string          `json:"allowed_ips"`
+	Metadata    json.RawMessage    `json:"metadata"`
+	Remaining   *int64             `json:"remaining"`
+	Refill      *RefillJSON        `json:"refill"`
+}
+
+// refill turns a refill given in a body into a pihu.Refill; null is nil.
+func (r *RefillJSON) refill(param string) (*pihu.Refill, error) {
+	if r == nil {
+		return nil, nil
+	}
+	out := &pihu.Refill{Interval: r.Interval, Amount: r.Amount}
+	if r.Day != nil {
+		if *r.Day == 0 {
+			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, param, "\"day\" must be a day of the month from 1 to 31 (31 means the last day of every month).")
+		}
+		out.Day = *r.Day
+	}
+	return out, out.Validate(param)
 }
 
 // keyRequest turns the body into a pihu.KeyRequest. An explicit empty
@@ -126,6 +190,17 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 		if req.AllowedIPs == nil {
 			req.AllowedIPs = []string{} // [] is not null: it is refused as empty
 		}
+	}
+	req.Metadata = b.Metadata
+	if b.Refill != nil && b.Remaining == nil {
+		return req, pihu.ParamErrorf(pihu.EParameterMissing, "remaining", "A \"refill\" needs \"remaining\": the credits the key starts with.")
+	}
+	if b.Remaining != nil {
+		refill, err := b.Refill.refill("refill")
+		if err != nil {
+			return req, err
+		}
+		req.Credits = &pihu.Credits{Remaining: *b.Remaining, Refill: refill}
 	}
 	return req, nil
 }
@@ -167,7 +242,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewKeyCreated(k, secret))
+	writeJSON(w, http.StatusOK, NewKeyCreated(k, secret, s.now()))
 }
 
 // visible reports whether caller may see key k: keys of its own account,
@@ -231,7 +306,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 
 // keyItem is NewKeyItem, without a creator that hideLive hid.
 func (s *Server) keyItem(k *pihu.Key, hidden map[string]bool) KeyItem {
-	item := NewKeyItem(k)
+	item := NewKeyItem(k, s.now())
 	if hidden[k.CreatedBy] {
 		item.CreatedBy = nil
 	}
