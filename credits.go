@@ -21,7 +21,7 @@ const (
 // most MaxMetadataMembers members and no member name twice. JSON null is
 // no metadata (nil). Returns EParameterInvalid on param otherwise.
 func ValidateMetadata(raw json.RawMessage, param string) (json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
+	raw = bytes.Trim(raw, " \t\r\n") // JSON's whitespace, no other
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
