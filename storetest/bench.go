@@ -16,7 +16,12 @@ import (
 //     POST /v1/auth/api-keys writes): the creator re-checked, the key and
 //     the event stored, in one transaction.
 //
-// Each has a Parallel form, with as many goroutines as GOMAXPROCS.
+//   - SpendCredits: one credit of a key with credits spent (what each
+//     request made with such a key writes), with the refill check, in one
+//     transaction.
+//
+// Each has a Parallel form, with as many goroutines as GOMAXPROCS
+// (SpendCredits's spends one key from all of them, the worst case).
 func Bench(b *testing.B, open func(b *testing.B) pihu.Store) {
 	s := open(b)
 	b.Cleanup(func() { s.Close() })
@@ -68,6 +73,28 @@ func Bench(b *testing.B, open func(b *testing.B) pihu.Store) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				create(b)
+			}
+		})
+	})
+	req := readKey("Metered")
+	req.Credits = &pihu.Credits{Remaining: pihu.MaxCredits, Refill: &pihu.Refill{Interval: pihu.RefillMonthly, Amount: pihu.MaxCredits, Day: 1}}
+	metered := newKey(b, a.ID, req, epoch)
+	mustCreateKey(b, s, metered)
+	spend := func(b testing.TB) {
+		sp, err := s.SpendCredits(b.Context(), metered.ID, 1, epoch)
+		if err != nil || !sp.OK {
+			b.Fatalf("SpendCredits: %+v, %v", sp, err)
+		}
+	}
+	b.Run("SpendCredits", func(b *testing.B) {
+		for b.Loop() {
+			spend(b)
+		}
+	})
+	b.Run("SpendCreditsParallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				spend(b)
 			}
 		})
 	})
