@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -152,7 +153,8 @@ func checkExpires(t, now time.Time, param string) error {
 func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 	if err := CheckRevoke(caller, k); err != nil {
 		if e, ok := err.(*Error); ok {
-			e.Message = "This key cannot change the key " + k.ID + ": " + e.Message
+			// The rule is revocation's; the words are this change's.
+			e.Message = strings.NewReplacer("revoke", "change", "Revoke", "Change").Replace(e.Message)
 		}
 		return err
 	}
