@@ -11,6 +11,7 @@ const (
 	ActionKeyRevoked = "api_key.revoked"
 	ActionKeyRotated = "api_key.rotated"
 	ActionKeyLeaked  = "api_key.leaked"
+	ActionKeyUpdated = "api_key.updated"
 
 	// Dashboard users: their target is the user.
 	ActionUserSignedUp    = "user.signed_up"
@@ -45,6 +46,9 @@ type AuditEvent struct {
 	Target  string // the id of the key changed
 	IP      string // the client address the change came from
 	Created time.Time
+	// Changes names the fields an api_key.updated event changed (never
+	// their values); nil for other events.
+	Changes []string
 }
 
 // NewAuditEvent returns the event of actor, at client address ip, doing

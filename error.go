@@ -24,7 +24,14 @@ const (
 	EUnsupportedMediaType    = "unsupported_media_type"
 	ERateLimited             = "rate_limited"
 	EAlreadyRotated          = "already_rotated"
-	EInternal                = "internal"
+	// EUsageExceeded is a key whose usage credits are spent (see
+	// Credits): it works again at its next refill, or when credits are
+	// added.
+	EUsageExceeded = "usage_exceeded"
+	// EKeyExists is a key imported with the hash of a key stored
+	// already.
+	EKeyExists = "key_exists"
+	EInternal  = "internal"
 	// EUnavailable is a dependency (the database) that cannot be reached
 	// or did not answer in time: the request may work if sent again in a
 	// few seconds, so it is a 503, not a 500.

@@ -3,6 +3,7 @@ package pihu
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"hash/crc32"
 	"strings"
 	"time"
@@ -144,6 +145,15 @@ type Key struct {
 	// AllowedIPs are the addresses and CIDR ranges the key may be used
 	// from; nil means anywhere.
 	AllowedIPs []string
+	// Metadata is the key's metadata, a compacted JSON object (see
+	// ValidateMetadata); nil: none.
+	Metadata json.RawMessage
+	// Credits are the key's usage credits; nil: not counted.
+	Credits *Credits
+	// Imported is true for a key imported by the SHA-256 of a secret
+	// made elsewhere: it has no Hint, and its secret need not be shaped
+	// like a pihu key.
+	Imported bool
 	// Token is set, never stored, when a request authenticated with an
 	// access token: the key is then the token's parent as the token
 	// restricts it (see AccessToken.Restrict).
@@ -169,6 +179,8 @@ type KeyRequest struct {
 	Expiration  string      // "" or e.g. "30d"
 	Environment Environment // "" means the creator's
 	AllowedIPs  []string    // nil: the creator's (anywhere for an unlimited creator)
+	Metadata    json.RawMessage
+	Credits     *Credits // nil: not counted; Refilled is set by NewKey
 }
 
 // Validate checks the request's own fields (not the creator's rights) and
@@ -207,6 +219,19 @@ func (r *KeyRequest) Validate(creator Environment) error {
 		return err
 	}
 	r.AllowedIPs = allowed
+	if r.Metadata, err = ValidateMetadata(r.Metadata, "metadata"); err != nil {
+		return err
+	}
+	if r.Credits != nil {
+		if err := ValidateCredits(r.Credits.Remaining, "remaining"); err != nil {
+			return err
+		}
+		if r.Credits.Refill != nil {
+			if err := r.Credits.Refill.Validate("refill"); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -313,6 +338,12 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		Created:     now,
 		Expires:     expires,
 		AllowedIPs:  allowed,
+		Metadata:    req.Metadata,
+	}
+	if req.Credits != nil {
+		c := *req.Credits
+		c.Refilled = now
+		k.Credits = &c
 	}
 	if creator != nil {
 		k.CreatedBy = creator.ID
@@ -490,4 +521,56 @@ type KeyStore interface {
 	// times. A time earlier than the one stored is ignored; unknown ids are
 	// skipped. It is called in batches, off the request path.
 	TouchKeys(ctx context.Context, uses map[string]time.Time) error
+
+	// UpdateKey changes an unrevoked key in one transaction: it reads the
+	// key as stored, FOR UPDATE, calls u.Apply with it (which checks the
+	// change against the key as it is now, may refuse it with an error
+	// that is returned, and changes the key in place), writes the fields a
+	// change may touch (Name, Permissions, RateLimit, AllowedIPs,
+	// Metadata, Expires, Credits) and records u.Event's audit event, if
+	// u.Event is not nil, and returns the key as changed. Returns
+	// ENotFound if the key does not exist, belongs to another account or
+	// is revoked; nothing is changed then.
+	UpdateKey(ctx context.Context, u KeyUpdate) (*Key, error)
+
+	// ImportKeys stores keys, whose ids are new, and the events given,
+	// all in one transaction, or none of them. Returns EKeyExists, with
+	// Param "keys[i].hash", if the digest of keys[i] is stored already
+	// (or is the digest of an earlier key of the list).
+	ImportKeys(ctx context.Context, keys []*Key, events ...*AuditEvent) error
+}
+
+// KeyUpdate is what KeyStore.UpdateKey changes.
+type KeyUpdate struct {
+	AccountID string
+	ID        string
+	// Apply checks and makes the change to the key as stored.
+	Apply func(*Key) error
+	// Event, if not nil, is the audit event recorded for the key as
+	// changed.
+	Event func(*Key) *AuditEvent
+}
+
+// Limits of an imported key's secret, as ImportableSecret checks it.
+const (
+	MinImportedSecret = 16
+	MaxImportedSecret = 256
+)
+
+// ImportableSecret reports whether s may be the secret of an imported key
+// (one made by another system, stored by its SHA-256 only): 16 to 256
+// printable ASCII characters, no space, not starting with "ph_" (a
+// secret with pihu's prefix is pihu's, and must pass ParseSecret). A
+// secret that is neither this nor shaped like a pihu key is refused
+// without a lookup.
+func ImportableSecret(s string) bool {
+	if len(s) < MinImportedSecret || len(s) > MaxImportedSecret || strings.HasPrefix(s, keyPrefix) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

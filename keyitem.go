@@ -1,6 +1,9 @@
 package pihu
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // KeyItem is a key as the API shows it in lists, gets and webhook events:
 // never the secret. It is the one place a key is shaped for the outside,
@@ -14,22 +17,65 @@ type KeyItem struct {
 	LastUsed    *string  `json:"last_used"`
 	Permissions []string `json:"permissions"`
 	Environment string   `json:"environment"`
-	Hint        string   `json:"hint"`
+	Hint        *string  `json:"hint"`       // null for an imported key
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
 	// CreatedBy is the id of the key that created this one; null for an
 	// owner key, and for a test key created by a live key when a test
 	// key (or a test webhook endpoint) is shown it.
 	CreatedBy *string `json:"created_by"`
+	KeyExtras
 }
 
-// NewKeyItem is k as lists show it.
-func NewKeyItem(k *Key) KeyItem {
+// KeyExtras are what a key carries besides its rights, as every answer
+// (and event) showing a key shows them.
+type KeyExtras struct {
+	// Metadata is the key's JSON object; null: none.
+	Metadata json.RawMessage `json:"metadata"`
+	// Remaining is the credits left (a refill due included); null: the
+	// key's use is not counted.
+	Remaining *int64 `json:"remaining"`
+	// Refill is how the credits come back; null: never.
+	Refill *RefillJSON `json:"refill"`
+	// NextRefill is when they next do; null without a refill.
+	NextRefill *string `json:"next_refill"`
+	// Imported is true for a key imported by the hash of its secret.
+	Imported bool `json:"imported"`
+}
+
+// RefillJSON is a key's refill as the API shows and takes it.
+type RefillJSON struct {
+	Interval string `json:"interval"`
+	Amount   int64  `json:"amount"`
+	// Day is the day of the month of a monthly refill; null for daily.
+	Day *int `json:"day"`
+}
+
+// NewKeyExtras is k's metadata, credits at now, and import marker.
+func NewKeyExtras(k *Key, now time.Time) KeyExtras {
+	x := KeyExtras{Metadata: k.Metadata, Imported: k.Imported}
+	if c := k.Credits; c != nil {
+		remaining, _ := c.At(now)
+		x.Remaining, x.NextRefill = &remaining, formatTimePtr(c.NextRefill(now))
+		if r := c.Refill; r != nil {
+			x.Refill = &RefillJSON{Interval: r.Interval, Amount: r.Amount}
+			if r.Interval == RefillMonthly {
+				day := r.Day
+				x.Refill.Day = &day
+			}
+		}
+	}
+	return x
+}
+
+// NewKeyItem is k as lists show it; now is when its credits are counted
+// (a refill due by then included).
+func NewKeyItem(k *Key, now time.Time) KeyItem {
 	return KeyItem{
 		ID: k.ID, Name: k.Name, Created: FormatTime(k.Created), Expires: formatTimePtr(k.Expires),
 		LastUsed: formatTimePtr(k.LastUsed), Permissions: k.Permissions.Strings(),
-		Environment: string(k.Environment), Hint: k.Hint, RateLimit: optionalString(k.RateLimit),
-		AllowedIPs: k.AllowedIPs, CreatedBy: optionalString(k.CreatedBy),
+		Environment: string(k.Environment), Hint: optionalString(k.Hint), RateLimit: optionalString(k.RateLimit),
+		AllowedIPs: k.AllowedIPs, CreatedBy: optionalString(k.CreatedBy), KeyExtras: NewKeyExtras(k, now),
 	}
 }
 

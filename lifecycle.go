@@ -64,6 +64,8 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		CreatedBy:   creator.ID,
 		RateLimit:   k.RateLimit,
 		AllowedIPs:  slices.Clone(allowed),
+		Metadata:    k.Metadata,
+		Credits:     k.Credits,
 	}, secret, nil
 }
 

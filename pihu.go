@@ -27,6 +27,7 @@ type Store interface {
 	UsageStore
 	SigningKeyStore
 	WebhookStore
+	CreditStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

@@ -286,7 +286,7 @@ func NewKeyEvent(id, typ string, k *Key, hideCreator bool, at time.Time) (*Webho
 	if id == "" {
 		id = NewID(PrefixEvent)
 	}
-	item := NewKeyItem(k)
+	item := NewKeyItem(k, at)
 	if hideCreator {
 		item.CreatedBy = nil
 	}

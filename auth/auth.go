@@ -60,6 +60,12 @@ type Authenticator struct {
 	// that raced a revocation cannot put the key back for a whole TTL.
 	invalidations uint64
 
+	// neg remembers, for a TTL, the digests of secrets of another shape
+	// than pihu's (candidates for imported keys) that the store did not
+	// know: see lookup. Any invalidation empties it.
+	negMu sync.Mutex
+	neg   map[[32]byte]int64
+
 	// flushMu is held by Flush from taking the recorded uses until the
 	// store has them, and by Usage while it reads the store and the
 	// counts not yet flushed, so that Usage counts every request once.
@@ -295,7 +301,8 @@ func (a *Authenticator) fresh(s *slot, now int64) bool {
 // before reading the store for a digest the cache does not hold (see
 // AuthenticateGuarded).
 func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() error) (*pihu.Key, *Rules, error) {
-	if _, ok := pihu.ParseSecret(secret); !ok {
+	_, shaped := pihu.ParseSecret(secret)
+	if !shaped && !pihu.ImportableSecret(secret) {
 		return nil, nil, errInvalid
 	}
 	digest := sha256.Sum256([]byte(secret))
@@ -312,6 +319,11 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	gen := a.invalidations
 	a.mu.RUnlock()
 	a.obs.CacheMiss()
+	if s == nil && !shaped && a.unknown(&digest, now) {
+		// A secret of another shape than pihu's can only be an imported
+		// key's; one that was unknown a moment ago is still unknown.
+		return nil, nil, errInvalid
+	}
 	if s == nil && guard != nil {
 		if err := guard(); err != nil {
 			return nil, nil, err
@@ -320,6 +332,9 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 
 	k, err := a.store.KeyByDigest(ctx, digest[:])
 	if pihu.ErrorCode(err) == pihu.ENotFound {
+		if !shaped {
+			a.remember(&digest, now)
+		}
 		return nil, nil, errInvalid
 	} else if err != nil {
 		return nil, nil, err
@@ -423,7 +438,8 @@ func (a *Authenticator) setSubscribed(up bool) {
 	a.subscribed.Store(up)
 }
 
-// drop removes key id from the cache.
+// drop removes key id from the cache, and forgets every secret known to
+// be unknown: the change may be an import.
 func (a *Authenticator) drop(id string) {
 	a.mu.Lock()
 	a.invalidations++
@@ -431,6 +447,33 @@ func (a *Authenticator) drop(id string) {
 		a.c.remove(i)
 	}
 	a.mu.Unlock()
+	a.negMu.Lock()
+	clear(a.neg)
+	a.negMu.Unlock()
+}
+
+// maxNegative bounds the secrets remembered as unknown; past it the
+// memory starts again, empty.
+const maxNegative = 10_000
+
+// unknown reports whether a secret of another shape than pihu's, with
+// SHA-256 d, was looked up and not found within the TTL before now.
+func (a *Authenticator) unknown(d *[32]byte, now int64) bool {
+	a.negMu.Lock()
+	defer a.negMu.Unlock()
+	at, ok := a.neg[*d]
+	return ok && now-at < int64(a.ttlNow())
+}
+
+// remember records that the secret of SHA-256 d was looked up at now and
+// not found, so that the same guess sent again reads nothing for a TTL.
+func (a *Authenticator) remember(d *[32]byte, now int64) {
+	a.negMu.Lock()
+	defer a.negMu.Unlock()
+	if a.neg == nil || len(a.neg) >= maxNegative {
+		a.neg = make(map[[32]byte]int64)
+	}
+	a.neg[*d] = now
 }
 
 // Flush writes the uses recorded since the last flush to the store: the

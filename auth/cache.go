@@ -96,6 +96,11 @@ type extra struct {
 	expires *time.Time
 	revoked *time.Time
 	rules   *Rules
+	// metadata and credits are the key's, as read (the credits tell the
+	// handlers that the key is counted, and how it refills; what is left
+	// is in the store).
+	metadata []byte
+	credits  *pihu.Credits
 }
 
 // cachedAccount is an account as its cached keys share it.
@@ -364,6 +369,11 @@ func (c *cache) key(s *slot) *pihu.Key {
 		if x.rules != nil {
 			k.RateLimit, k.AllowedIPs = x.rules.limit, x.rules.allowed
 		}
+		k.Metadata = x.metadata
+		if x.credits != nil {
+			cr := *x.credits
+			k.Credits = &cr
+		}
 	}
 	return k
 }
@@ -407,8 +417,8 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, rules *Rules, now int64) {
 	}
 	c.setString(s.id[:], &s.idLen, k.ID)
 	c.setString(s.name[:], &s.nameLen, k.Name)
-	if k.Expires != nil || k.Revoked != nil || rules != nil {
-		s.extra = c.extras.add(&extra{expires: k.Expires, revoked: k.Revoked, rules: rules}) + 1
+	if k.Expires != nil || k.Revoked != nil || rules != nil || k.Metadata != nil || k.Credits != nil {
+		s.extra = c.extras.add(&extra{expires: k.Expires, revoked: k.Revoked, rules: rules, metadata: k.Metadata, credits: k.Credits}) + 1
 	}
 	c.byDigest.insert(digestHash(&d), i)
 	c.byID.insert(c.idHash(k.ID), i)

@@ -2,6 +2,9 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
@@ -26,6 +29,8 @@ type Key struct {
 	// CreatedBy is the id of the key that created this one; nil for an
 	// owner key (and, for a test key asking, for a live creator).
 	CreatedBy *string `json:"created_by"`
+	// Hint is "" for an imported key, which has none.
+	KeyExtras
 	// Revoked is true in the answer to RevokeKey.
 	Revoked bool `json:"revoked"`
 	// RevokedDescendants is, in the answer to RevokeKey with Cascade, how
@@ -53,7 +58,40 @@ type CreatedKey struct {
 	CreatedBy *string `json:"created_by"`
 	// RotatedFrom is the id of the key this one replaces, for RotateKey.
 	RotatedFrom string `json:"rotated_from"`
+	KeyExtras
 	Response
+}
+
+// KeyExtras are what a key carries besides its rights.
+type KeyExtras struct {
+	// Metadata is the key's JSON object; nil (or "null") for none.
+	Metadata json.RawMessage `json:"metadata"`
+	// Remaining is the usage credits left; nil if the key's use is not
+	// counted.
+	Remaining *int64 `json:"remaining"`
+	// Refill is how the credits come back; nil for never.
+	Refill *Refill `json:"refill"`
+	// NextRefill is when they next do; nil without a refill.
+	NextRefill *time.Time `json:"next_refill"`
+	// Imported is true for a key imported by the hash of its secret.
+	Imported bool `json:"imported"`
+}
+
+// Refill intervals.
+const (
+	RefillDaily   = "daily"
+	RefillMonthly = "monthly"
+)
+
+// Refill is how a key's credits come back: at 00:00 UTC every day, or on
+// Day of every month (its last day when the month is shorter), the
+// credits left are set to Amount.
+type Refill struct {
+	Interval string `json:"interval"`
+	Amount   int64  `json:"amount"`
+	// Day is the day of a monthly refill, 1 to 31; 0 for daily (and for
+	// the 1st when creating a monthly refill).
+	Day int `json:"day,omitempty"`
 }
 
 // KeyList is a page of keys, newest first.
@@ -82,6 +120,14 @@ type KeyParams struct {
 	// AllowedIPs are addresses and CIDR ranges the key may be used from;
 	// nil for anywhere.
 	AllowedIPs []string `json:"allowed_ips,omitempty"`
+	// Metadata is a JSON object of at most 4 KiB and 50 members, such as
+	// json.RawMessage(`{"plan":"pro"}`); nil for none.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Remaining, if not nil, gives the key usage credits: each request
+	// and verification spends one, and at 0 it is refused.
+	Remaining *int64 `json:"remaining,omitempty"`
+	// Refill, with Remaining, makes the credits come back.
+	Refill *Refill `json:"refill,omitempty"`
 }
 
 // CreateKey creates a key (permission api_key:write).
@@ -210,6 +256,10 @@ type VerifyParams struct {
 	// service sees it. A key with allowed_ips is valid only when IP is
 	// given and inside them (else VerifyIPNotAllowed).
 	IP string `json:"ip,omitempty"`
+	// Cost, if not nil, is how many credits of a key with credits the
+	// verification spends (default 1); 0 checks that some are left
+	// without spending any.
+	Cost *int64 `json:"cost,omitempty"`
 }
 
 // Verification codes: why a verified key is or is not valid.
@@ -221,6 +271,7 @@ const (
 	VerifyInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
 	VerifyIPNotAllowed            = "IP_NOT_ALLOWED"
 	VerifyRateLimited             = "RATE_LIMITED"
+	VerifyUsageExceeded           = "USAGE_EXCEEDED"
 )
 
 // Verification is what a presented key is worth. An invalid key is a
@@ -244,6 +295,14 @@ type Verification struct {
 	// RateLimit is the verified key's limit after this check; nil if the
 	// key is not found.
 	RateLimit *RateLimitStatus `json:"ratelimit"`
+	// Metadata is the key's metadata; nil (or "null") for none.
+	Metadata json.RawMessage `json:"metadata"`
+	// Remaining is the key's credits left after this verification; nil
+	// for a key whose use is not counted, or a verification refused
+	// before its credits were looked at.
+	Remaining *int64 `json:"remaining"`
+	// NextRefill is when the key's credits next come back; nil without.
+	NextRefill *time.Time `json:"next_refill"`
 	Response
 }
 
@@ -260,6 +319,119 @@ type RateLimitStatus struct {
 func (c *Client) Verify(ctx context.Context, p VerifyParams) (*Verification, error) {
 	var out Verification
 	if err := c.do(ctx, http.MethodPost, "/v1/auth/verify", nil, p, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateKeyParams is a change to a key: each field left at its zero value
+// is not changed. The secret never changes.
+type UpdateKeyParams struct {
+	Name        string
+	Permissions []string
+	// RateLimit sets the key's own limit ("100/m"); DefaultRateLimit
+	// gives it the server's default instead.
+	RateLimit        string
+	DefaultRateLimit bool
+	// AllowedIPs sets where the key may be used from; AnyIP lets it be
+	// used from anywhere.
+	AllowedIPs []string
+	AnyIP      bool
+	// Metadata replaces the key's metadata; json.RawMessage("null")
+	// removes it.
+	Metadata json.RawMessage
+	// Expires sets when the key stops working; NeverExpires makes it
+	// never.
+	Expires      *time.Time
+	NeverExpires bool
+	// Remaining sets the credits left; Add adds to them (not both);
+	// StopCounting removes the key's credits, and its refill.
+	Remaining    *int64
+	Add          *int64
+	StopCounting bool
+	// Refill sets the refill; NoRefill removes it.
+	Refill   *Refill
+	NoRefill bool
+}
+
+// MarshalJSON is the PATCH body: the members to change, null for those
+// to clear.
+func (p UpdateKeyParams) MarshalJSON() ([]byte, error) {
+	m := map[string]any{}
+	set := func(name string, v any, ok bool) {
+		if ok {
+			m[name] = v
+		}
+	}
+	set("name", p.Name, p.Name != "")
+	set("permissions", p.Permissions, p.Permissions != nil)
+	set("rate_limit", p.RateLimit, p.RateLimit != "")
+	set("rate_limit", nil, p.DefaultRateLimit)
+	set("allowed_ips", p.AllowedIPs, p.AllowedIPs != nil)
+	set("allowed_ips", nil, p.AnyIP)
+	set("metadata", p.Metadata, p.Metadata != nil)
+	if p.Expires != nil {
+		m["expires"] = p.Expires.UTC().Format(time.RFC3339)
+	}
+	set("expires", nil, p.NeverExpires)
+	set("remaining", p.Remaining, p.Remaining != nil)
+	set("remaining", nil, p.StopCounting)
+	set("add", p.Add, p.Add != nil)
+	set("refill", p.Refill, p.Refill != nil)
+	set("refill", nil, p.NoRefill)
+	return json.Marshal(m)
+}
+
+// UpdateKey changes the key id (permission api_key:write, and rights over
+// the key as for RevokeKey) and returns it as changed. The change reaches
+// every instance of the server at once.
+func (c *Client) UpdateKey(ctx context.Context, id string, p UpdateKeyParams) (*Key, error) {
+	seg, err := escapeID(id)
+	if err != nil {
+		return nil, err
+	}
+	var out Key
+	if err := c.do(ctx, http.MethodPatch, "/v1/auth/api-keys/"+seg, nil, p, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ImportKeyParams describe a key made by another system, imported by the
+// SHA-256 of its secret (see HashSecret); the secret is never sent.
+type ImportKeyParams struct {
+	Hash        string          `json:"hash"`
+	Name        string          `json:"name"`
+	Permissions []string        `json:"permissions"`
+	Expires     *time.Time      `json:"expires,omitempty"`
+	Environment string          `json:"environment,omitempty"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	Remaining   *int64          `json:"remaining,omitempty"`
+	Refill      *Refill         `json:"refill,omitempty"`
+}
+
+// HashSecret is the hash ImportKeyParams wants: the SHA-256 of secret in
+// hexadecimal.
+func HashSecret(secret string) string {
+	d := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(d[:])
+}
+
+// ImportedKeys are the keys of an import, in the order given.
+type ImportedKeys struct {
+	Data []Key `json:"data"`
+	Response
+}
+
+// ImportKeys stores 1 to 1,000 keys made by another system, all or none
+// (permission api_key:write); their holders go on using their secrets. A
+// hash stored already is a 409 key_exists naming it.
+func (c *Client) ImportKeys(ctx context.Context, keys []ImportKeyParams) (*ImportedKeys, error) {
+	var out ImportedKeys
+	body := struct {
+		Keys []ImportKeyParams `json:"keys"`
+	}{keys}
+	if err := c.do(ctx, http.MethodPost, "/v1/auth/api-keys/import", nil, body, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

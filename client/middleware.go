@@ -244,6 +244,9 @@ func (m *middleware) refuse(v *Verification) *refusal {
 			}
 		}
 		ref = insufficient(missing)
+	case VerifyUsageExceeded:
+		ref = &refusal{status: http.StatusForbidden, typ: "permission_error", code: "usage_exceeded",
+			message: "This API key has used all its credits. Wait for its refill, or add credits to it."}
 	case VerifyIPNotAllowed:
 		ref = &refusal{status: http.StatusForbidden, typ: "permission_error", code: "ip_not_allowed",
 			message: "This API key may not be used from this address. Use it from an address in its allowed_ips, or use another key."}

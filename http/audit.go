@@ -14,6 +14,9 @@ type AuditEventItem struct {
 	Target  string `json:"target"`
 	IP      string `json:"ip"`
 	Created string `json:"created"`
+	// Changes names the fields an api_key.updated event changed; absent
+	// for other events.
+	Changes []string `json:"changes,omitempty"`
 }
 
 // ActorLiveKey is the actor a test key is shown for an event that a live
@@ -28,7 +31,7 @@ type AuditEventList struct {
 
 // NewAuditEventItem is ev as the API shows it.
 func NewAuditEventItem(ev *pihu.AuditEvent) AuditEventItem {
-	return AuditEventItem{ID: ev.ID, Action: ev.Action, Actor: ev.Actor, Target: ev.Target, IP: ev.IP, Created: timestamp(ev.Created)}
+	return AuditEventItem{ID: ev.ID, Action: ev.Action, Actor: ev.Actor, Target: ev.Target, IP: ev.IP, Created: timestamp(ev.Created), Changes: ev.Changes}
 }
 
 // listAuditEvents shows the account's audit log, newest first, paginated

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestAuditEvents(t *testing.T) {
 				t.Errorf("event %d: id %q, ip %q; want evt_… from 127.0.0.1", i, g.ID, g.IP)
 			}
 			g.ID, g.IP = "", ""
-			if g != want[i] {
+			if !reflect.DeepEqual(g, want[i]) {
 				t.Errorf("event %d: got %+v, want %+v", i, g, want[i])
 			}
 		}

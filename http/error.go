@@ -25,6 +25,8 @@ var codes = map[string]struct {
 	pihu.ERevokedAPIKey:           {http.StatusUnauthorized, "authentication_error"},
 	pihu.EInsufficientPermissions: {http.StatusForbidden, "permission_error"},
 	pihu.EIPNotAllowed:            {http.StatusForbidden, "permission_error"},
+	pihu.EUsageExceeded:           {http.StatusForbidden, "permission_error"},
+	pihu.EKeyExists:               {http.StatusConflict, "invalid_request_error"},
 	pihu.ENotFound:                {http.StatusNotFound, "invalid_request_error"},
 	pihu.EIdempotencyKeyInUse:     {http.StatusConflict, "invalid_request_error"},
 	pihu.EMethodNotAllowed:        {http.StatusMethodNotAllowed, "invalid_request_error"},

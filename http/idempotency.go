@@ -103,11 +103,12 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string
 // reads the same bytes again. ok is false if the body is larger or cannot
 // be read; r's body then still reads as it would have.
 func readBody(r *http.Request) (body []byte, ok bool) {
-	if r.ContentLength > MaxBodyBytes {
+	limit := maxBody(r)
+	if r.ContentLength > limit {
 		return nil, false
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil || len(body) > MaxBodyBytes {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil || int64(len(body)) > limit {
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), errorReader{err}, r.Body), r.Body}
 		return nil, false
 	}

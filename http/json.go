@@ -30,14 +30,29 @@ const MaxBodyBytes = 64 << 10
 // "expiration" or "permissions" as encoding/json would. An empty body is
 // EInvalidJSON unless optional, when dst is left as it is.
 func decode(w http.ResponseWriter, r *http.Request, dst any, optional bool) error {
-	if r.ContentLength > MaxBodyBytes {
-		return errTooLarge
+	return decodeBody(w, r, dst, optional, MaxBodyBytes)
+}
+
+// decodeLimit is decode of a body that must be there, for the one route
+// whose bodies may be larger than MaxBodyBytes (an import of keys), up to
+// limit bytes.
+func decodeLimit(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
+	return decodeBody(w, r, dst, false, limit)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool, limit int64) error {
+	tooLarge := errTooLarge
+	if limit != MaxBodyBytes {
+		tooLarge = pihu.Errorf(pihu.EBodyTooLarge, "The request body is larger than %d MiB; send fewer keys at once.", limit>>20)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if r.ContentLength > limit {
+		return tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errTooLarge
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return tooLarge
 		}
 		return pihu.Errorf(pihu.EInvalidJSON, "The request body could not be read.")
 	}

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,7 +24,14 @@ type KeyCreated struct {
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
 	CreatedBy   *string  `json:"created_by"` // null: an owner key
+	KeyExtras
 }
+
+// KeyExtras are what a key carries besides its rights (pihu.KeyExtras).
+type KeyExtras = pihu.KeyExtras
+
+// RefillJSON is a key's refill as the API shows and takes it.
+type RefillJSON = pihu.RefillJSON
 
 // KeyItem is a key as lists and gets show it: never the secret. It is
 // pihu.KeyItem, shared with the webhook events so the two cannot drift.
@@ -35,17 +43,19 @@ type KeyList struct {
 	HasMore bool      `json:"has_more"`
 }
 
-// NewKeyCreated is the response showing k and its secret, once.
-func NewKeyCreated(k *pihu.Key, secret string) KeyCreated {
+// NewKeyCreated is the response showing k and its secret, once; now is
+// when its credits are counted.
+func NewKeyCreated(k *pihu.Key, secret string, now time.Time) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), RateLimit: rateLimit(k),
-		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy),
+		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy), KeyExtras: pihu.NewKeyExtras(k, now),
 	}
 }
 
-// NewKeyItem is k as lists show it.
-func NewKeyItem(k *pihu.Key) KeyItem { return pihu.NewKeyItem(k) }
+// NewKeyItem is k as lists show it; now is when its credits are counted
+// (a refill due by then included).
+func NewKeyItem(k *pihu.Key, now time.Time) KeyItem { return pihu.NewKeyItem(k, now) }
 
 // optional is s, or null when empty.
 func optional(s string) *string {
@@ -82,6 +92,24 @@ type createKeyRequest struct {
 	Environment *string            `json:"environment"`
 	RateLimit   *string            `json:"rate_limit"`
 	AllowedIPs  *[]string          `json:"allowed_ips"`
+	Metadata    json.RawMessage    `json:"metadata"`
+	Remaining   *int64             `json:"remaining"`
+	Refill      *RefillJSON        `json:"refill"`
+}
+
+// refillFrom turns a refill given in a body into a pihu.Refill; null is nil.
+func refillFrom(r *RefillJSON, param string) (*pihu.Refill, error) {
+	if r == nil {
+		return nil, nil
+	}
+	out := &pihu.Refill{Interval: r.Interval, Amount: r.Amount}
+	if r.Day != nil {
+		if *r.Day == 0 {
+			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, param, "\"day\" must be a day of the month from 1 to 31 (31 means the last day of every month).")
+		}
+		out.Day = *r.Day
+	}
+	return out, out.Validate(param)
 }
 
 // keyRequest turns the body into a pihu.KeyRequest. An explicit empty
@@ -105,6 +133,17 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 		if req.AllowedIPs == nil {
 			req.AllowedIPs = []string{} // [] is not null: it is refused as empty
 		}
+	}
+	req.Metadata = b.Metadata
+	if b.Refill != nil && b.Remaining == nil {
+		return req, pihu.ParamErrorf(pihu.EParameterMissing, "remaining", "A \"refill\" needs \"remaining\": the credits the key starts with.")
+	}
+	if b.Remaining != nil {
+		refill, err := refillFrom(b.Refill, "refill")
+		if err != nil {
+			return req, err
+		}
+		req.Credits = &pihu.Credits{Remaining: *b.Remaining, Refill: refill}
 	}
 	return req, nil
 }
@@ -146,7 +185,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewKeyCreated(k, secret))
+	writeJSON(w, http.StatusOK, NewKeyCreated(k, secret, s.now()))
 }
 
 // visible reports whether caller may see key k: keys of its own account,
@@ -210,7 +249,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 
 // keyItem is NewKeyItem, without a creator that hideLive hid.
 func (s *Server) keyItem(k *pihu.Key, hidden map[string]bool) KeyItem {
-	item := NewKeyItem(k)
+	item := NewKeyItem(k, s.now())
 	if hidden[k.CreatedBy] {
 		item.CreatedBy = nil
 	}

@@ -144,7 +144,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auth.Invalidate(old.ID)
-	writeJSON(w, http.StatusOK, RotatedKey{KeyCreated: NewKeyCreated(next, secret), RotatedFrom: old.ID})
+	writeJSON(w, http.StatusOK, RotatedKey{KeyCreated: NewKeyCreated(next, secret, s.now()), RotatedFrom: old.ID})
 }
 
 type leakedKeysRequest struct {

@@ -119,7 +119,7 @@ func TestRateLimit_PerKeyOverridesDefault(t *testing.T) {
 				if item.RateLimit == nil || *item.RateLimit != "10/m" {
 					t.Errorf("rate_limit: got %v, want 10/m", item.RateLimit)
 				}
-				if !strings.Contains(string(r.body), `"hint":"`+item.Hint+`","rate_limit":"10/m"`) {
+				if !strings.Contains(string(r.body), `"hint":"`+*item.Hint+`","rate_limit":"10/m"`) {
 					t.Errorf("rate_limit is not right after hint: %s", r.body)
 				}
 				rateHeaders(10, 9, 6, 0)(t, r)

@@ -152,6 +152,11 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
 	s.mux.Handle("DELETE /v1/auth/api-keys/{id}", s.require("api_key:write", s.revokeKey))
 	s.mux.Handle("POST /v1/auth/api-keys/{id}/rotate", s.require("api_key:write", s.rotateKey))
+	s.mux.Handle("PATCH /v1/auth/api-keys/{id}", s.require("api_key:write", s.updateKey))
+	s.mux.Handle(importPattern, s.require("api_key:write", s.importKeys))
+	for _, p := range shadows {
+		s.mux.HandleFunc(p, s.notFound)
+	}
 	s.mux.Handle("GET /v1/auth/api-keys/{id}/usage", s.require("api_key:read", s.keyUsage))
 	s.mux.HandleFunc("POST /v1/auth/leaked-keys", s.reportLeakedKeys)
 	s.mux.Handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
@@ -193,6 +198,11 @@ func (s *Server) routes() {
 // fallbacks are the patterns that answer what no route of the API took:
 // the API's own paths, and / (the dashboard, or a 404).
 var fallbacks = []string{"/", "/v1/", "/.well-known/", "/healthz", "/readyz", "/metrics"}
+
+// shadows are the methods of /v1/auth/api-keys/import that would
+// otherwise reach the routes of a key ({id} = "import"): they get 405, as
+// on every path where a method is not served.
+var shadows = []string{"GET /v1/auth/api-keys/import", "PATCH /v1/auth/api-keys/import", "DELETE /v1/auth/api-keys/import"}
 
 // ServeHTTP gives every request an id, logs it in one line when it ends,
 // turns a panic into a 500, and routes it.
@@ -394,6 +404,17 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 			})
 			return
 		}
+		if k.Credits != nil {
+			// Last: a request refused for any other reason spends nothing.
+			if _, err := s.spendCredits(w, r, k, 1); err != nil {
+				if pihu.ErrorCode(err) == pihu.EUsageExceeded {
+					s.auth.CountRefused(k)
+				}
+				s.observeAuth(err)
+				s.writeError(w, r, err)
+				return
+			}
+		}
 		s.auth.CountAllowed(k)
 		s.observeAuth(nil)
 		r = r.WithContext(pihu.NewContextWithKey(r.Context(), k))
@@ -475,7 +496,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	for _, m := range methods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" && !slices.Contains(fallbacks, pattern) {
+		if _, pattern := s.mux.Handler(probe); pattern != "" && !slices.Contains(fallbacks, pattern) && !slices.Contains(shadows, pattern) {
 			allow = append(allow, m)
 		}
 	}

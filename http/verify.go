@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/netip"
 
@@ -17,6 +18,7 @@ const (
 	VerifyInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
 	VerifyIPNotAllowed            = "IP_NOT_ALLOWED"
 	VerifyRateLimited             = "RATE_LIMITED"
+	VerifyUsageExceeded           = "USAGE_EXCEEDED"
 )
 
 // Kinds of credential POST /v1/auth/verify verifies, told apart by shape.
@@ -40,6 +42,16 @@ type VerifyResult struct {
 	Permissions []string         `json:"permissions"`
 	Expires     *string          `json:"expires"`
 	RateLimit   *VerifyRateLimit `json:"ratelimit"`
+	// Metadata is the key's metadata (an access token's parent's); null
+	// when none, or the key is not found.
+	Metadata json.RawMessage `json:"metadata"`
+	// Remaining is the key's credits left after this verification: null
+	// for a key whose use is not counted, and for a verification refused
+	// before its credits were looked at (see verify).
+	Remaining *int64 `json:"remaining"`
+	// NextRefill is when the key's credits next come back, given with
+	// remaining; null without a refill.
+	NextRefill *string `json:"next_refill"`
 }
 
 // VerifyRateLimit is the verified key's rate limit after the request the
@@ -57,6 +69,9 @@ type verifyRequest struct {
 	// IP is the address of the client that sent the key to the verifying
 	// service, as that service sees it.
 	IP *string `json:"ip"`
+	// Cost is how many of the key's credits the verification spends
+	// (default 1); 0 checks that some are left without spending any.
+	Cost *int64 `json:"cost"`
 }
 
 // verify tells another service whether a key it was given may be used, as
@@ -66,8 +81,10 @@ type verifyRequest struct {
 // EXPIRED or REVOKED, then IP_NOT_ALLOWED if the key has allowed_ips and
 // the client address given as ip is not in them (or none is given), then
 // the key's rate limit (one request is spent: RATE_LIMITED when none is
-// left), then the permissions asked for. A key that passes the first two
-// steps counts as used (last_used), and counts in its usage: allowed when
+// left), then the permissions asked for, then, for a key with credits,
+// its credits (cost of them are spent: USAGE_EXCEEDED when fewer are
+// left, and nothing is spent). A key that passes the first two steps
+// counts as used (last_used), and counts in its usage: allowed when
 // VALID, refused otherwise.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
@@ -106,6 +123,15 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		}
 		ip = a.Unmap().String()
 	}
+	cost := int64(1)
+	if body.Cost != nil {
+		if *body.Cost < 0 || *body.Cost > pihu.MaxCredits {
+			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "cost",
+				"\"cost\" must be a whole number from 0 to %d: the credits the verification spends (0 checks without spending).", int64(pihu.MaxCredits)))
+			return
+		}
+		cost = *body.Cost
+	}
 
 	out := VerifyResult{Code: VerifyNotFound, Kind: VerifyKindAPIKey}
 	var (
@@ -132,6 +158,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	env := string(k.Environment)
 	out.KeyID, out.AccountID, out.Environment = &k.ID, &k.AccountID, &env
 	out.Permissions, out.Expires = k.Permissions.Strings(), timestampPtr(k.Expires)
+	out.Metadata = k.Metadata
 	if ok, code := k.Active(s.now()); !ok {
 		out.Code = VerifyExpired
 		if code == pihu.ERevokedAPIKey {
@@ -173,6 +200,20 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		if !k.Permissions.Grants(p) {
 			s.auth.CountRefused(k)
 			out.Code = VerifyInsufficientPermissions
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+	}
+	if k.Credits != nil {
+		sp, err := s.spendCredits(nil, r, k, cost)
+		if pihu.ErrorCode(err) != pihu.EUsageExceeded && err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out.Remaining, out.NextRefill = &sp.Remaining, timestampPtr(sp.NextRefill)
+		if err != nil {
+			s.auth.CountRefused(k)
+			out.Code = VerifyUsageExceeded
 			writeJSON(w, http.StatusOK, out)
 			return
 		}

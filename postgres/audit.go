@@ -11,7 +11,7 @@ import (
 )
 
 // eventColumns are the columns scanEvent reads, in its order.
-const eventColumns = `id, account_id, environment, action, actor, target, ip, created`
+const eventColumns = `id, account_id, environment, action, actor, target, ip, created, changes`
 
 // insertEvents stores audit events, inside the transaction of the change
 // they record, and the webhook events of the key changes among them (see
@@ -22,8 +22,8 @@ func insertEvents(ctx context.Context, q querier, events []*pihu.AuditEvent) err
 		if err := outboxKeyEvent(ctx, q, ev); err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			ev.ID, ev.AccountID, nullString(string(ev.Environment)), ev.Action, ev.Actor, ev.Target, ev.IP, ts(ev.Created)); err != nil {
+		if _, err := q.Exec(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			ev.ID, ev.AccountID, nullString(string(ev.Environment)), ev.Action, ev.Actor, ev.Target, ev.IP, ts(ev.Created), ev.Changes); err != nil {
 			return fmt.Errorf("record event %s: %w", ev.ID, err)
 		}
 	}
@@ -36,7 +36,7 @@ func scanEvent(row pgx.Row) (*pihu.AuditEvent, error) {
 		env     *string
 		created time.Time
 	)
-	if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created); err != nil {
+	if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created, &ev.Changes); err != nil {
 		return nil, err
 	}
 	if env != nil {

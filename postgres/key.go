@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,7 +15,8 @@ import (
 
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
-	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by`
+	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
+	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported`
 
 // CreateKey stores k, revocation and last use included, and the audit
 // events given, in one transaction. An id or digest already stored, or an
@@ -74,11 +76,13 @@ func insertKey(ctx context.Context, q querier, k *pihu.Key) error {
 	if k.AllowedIPs != nil {
 		allowed = append([]string{}, k.AllowedIPs...) // NULL only for nil
 	}
+	c := creditColumns(k.Credits)
 	_, err := q.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), permissions(k.Permissions), k.Digest, k.Hint,
 		ts(k.Created), nullTS(k.Expires), nullTS(k.LastUsed), nullTS(k.Revoked), nullString(k.RotatedFrom),
-		k.RateLimit, allowed, nullString(k.CreatedBy))
+		k.RateLimit, allowed, nullString(k.CreatedBy),
+		nullString(string(k.Metadata)), c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported)
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
@@ -94,11 +98,18 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		created                    time.Time
 		expires, lastUsed, revoked *time.Time
 		rotatedFrom, createdBy     *string
+		metadata                   *string
+		c                          credits
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
-		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &k.AllowedIPs, &createdBy); err != nil {
+		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &k.AllowedIPs, &createdBy,
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported); err != nil {
 		return nil, err
 	}
+	if metadata != nil {
+		k.Metadata = json.RawMessage(*metadata)
+	}
+	k.Credits = c.credits()
 	k.Environment = pihu.Environment(env)
 	k.Permissions = make(pihu.Permissions, len(perms))
 	for i, p := range perms {
@@ -182,5 +193,164 @@ func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 				WHERE id = $1 AND (last_used IS NULL OR last_used < $2)`, id, ts(uses[id]))
 		}
 		return tx.SendBatch(ctx, b).Close()
+	})
+}
+
+// credits are the columns of a key's credits.
+type credits struct {
+	remaining, amount *int64
+	day               *int32
+	interval          *string
+	refilled          *time.Time
+}
+
+func creditColumns(c *pihu.Credits) credits {
+	var out credits
+	if c == nil {
+		return out
+	}
+	refilled := ts(c.Refilled)
+	out.remaining, out.refilled = &c.Remaining, &refilled
+	if r := c.Refill; r != nil {
+		day := int32(r.Day)
+		out.interval, out.amount, out.day = &r.Interval, &r.Amount, &day
+	}
+	return out
+}
+
+func (c credits) credits() *pihu.Credits {
+	if c.remaining == nil {
+		return nil
+	}
+	out := &pihu.Credits{Remaining: *c.remaining}
+	if c.refilled != nil {
+		out.Refilled = c.refilled.UTC()
+	}
+	if c.interval != nil && c.amount != nil && c.day != nil {
+		out.Refill = &pihu.Refill{Interval: *c.interval, Amount: *c.amount, Day: int(*c.day)}
+	}
+	return out
+}
+
+// SpendCredits spends cost credits of key id at now, after the refill due
+// by then, in one transaction that reads the key's row FOR UPDATE: a
+// concurrent spend, from this process or another, waits for this one to
+// commit and then reads what it left, so no two spends see the same
+// credits. The write is conditional all the same (remaining unchanged),
+// and a refused spend writes nothing. A key without credits is OK with
+// Remaining -1.
+func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error) {
+	var out pihu.Spend
+	err := db.inTx(ctx, "spend credits of key "+id, func(ctx context.Context, tx pgx.Tx) error {
+		var c credits
+		err := tx.QueryRow(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled
+			FROM api_keys WHERE id = $1 FOR UPDATE`, id).Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+		}
+		if err != nil {
+			return err
+		}
+		cur := c.credits()
+		if cur == nil {
+			out = pihu.Spend{OK: true, Remaining: -1}
+			return nil
+		}
+		var next pihu.Credits
+		out, next = cur.Spend(cost, now)
+		if !out.OK || cost == 0 && next.Refilled.Equal(cur.Refilled) {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE api_keys SET remaining = $1, refilled = $2 WHERE id = $3 AND remaining = $4`,
+			next.Remaining, ts(next.Refilled), id, *c.remaining)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("credits of key %s changed during the spend", id)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateKey changes an unrevoked key of an account in one transaction
+// that reads it FOR UPDATE (see pihu.KeyStore.UpdateKey): the key u.Apply
+// checks is the key it changes.
+func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error) {
+	var k *pihu.Key
+	err := db.inTx(ctx, "update key "+u.ID, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
+			WHERE id = $1 AND account_id = $2 AND revoked IS NULL FOR UPDATE`, u.ID, u.AccountID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", u.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("update key %s: %w", u.ID, err)
+		}
+		if err := u.Apply(k); err != nil {
+			return err
+		}
+		var allowed []string
+		if k.AllowedIPs != nil {
+			allowed = append([]string{}, k.AllowedIPs...)
+		}
+		c := creditColumns(k.Credits)
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = $1, permissions = $2, rate_limit = $3, allowed_ips = $4,
+			metadata = $5, expires = $6, remaining = $7, refill_interval = $8, refill_amount = $9, refill_day = $10, refilled = $11
+			WHERE id = $12`,
+			k.Name, permissions(k.Permissions), k.RateLimit, allowed, nullString(string(k.Metadata)),
+			nullTS(k.Expires), c.remaining, c.interval, c.amount, c.day, c.refilled, k.ID); err != nil {
+			return fmt.Errorf("update key %s: %w", u.ID, err)
+		}
+		if u.Event != nil {
+			return insertEvents(ctx, tx, []*pihu.AuditEvent{u.Event(k)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// ImportKeys stores keys and the events given in one transaction, or
+// nothing (see pihu.KeyStore.ImportKeys).
+func (db *DB) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "import keys", func(ctx context.Context, tx pgx.Tx) error {
+		digests := make([][]byte, len(keys))
+		for i, k := range keys {
+			digests[i] = k.Digest
+		}
+		// One read finds the digests stored already; digests repeated in
+		// the list, and one stored by a transaction committing meanwhile,
+		// fail the insert on the unique index instead.
+		var found [][]byte
+		rows, err := tx.Query(ctx, `SELECT digest FROM api_keys WHERE digest = ANY($1)`, digests)
+		if err != nil {
+			return fmt.Errorf("import keys: %w", err)
+		}
+		found, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			return fmt.Errorf("import keys: %w", err)
+		}
+		seen := make(map[string]bool, len(keys))
+		for _, d := range found {
+			seen[string(d)] = true
+		}
+		for i, k := range keys {
+			if seen[string(k.Digest)] {
+				return pihu.ParamErrorf(pihu.EKeyExists, fmt.Sprintf("keys[%d].hash", i),
+					"keys[%d]: a key with this hash exists already; nothing was imported. Leave it out and import the others again.", i)
+			}
+			seen[string(k.Digest)] = true
+		}
+		for _, k := range keys {
+			if err := insertKey(ctx, tx, k); err != nil {
+				return err
+			}
+		}
+		return insertEvents(ctx, tx, events)
 	})
 }

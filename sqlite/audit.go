@@ -3,13 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/pihu-ai/pihu"
 )
 
 // eventColumns are the columns scanEvent reads, in its order.
-const eventColumns = `id, account_id, environment, action, actor, target, ip, created`
+const eventColumns = `id, account_id, environment, action, actor, target, ip, created, changes`
 
 // insertEvents stores audit events, inside the transaction of the change
 // they record, and the webhook events of the key changes among them (see
@@ -21,8 +22,13 @@ func insertEvents(ctx context.Context, e *sql.Tx, events []*pihu.AuditEvent) err
 		if err := outboxKeyEvent(ctx, e, ev); err != nil {
 			return err
 		}
-		if _, err := e.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			ev.ID, ev.AccountID, env, ev.Action, ev.Actor, ev.Target, ev.IP, unixTime(ev.Created)); err != nil {
+		var changes sql.Null[string]
+		if ev.Changes != nil {
+			b, _ := json.Marshal(ev.Changes)
+			changes = sql.Null[string]{V: string(b), Valid: true}
+		}
+		if _, err := e.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			ev.ID, ev.AccountID, env, ev.Action, ev.Actor, ev.Target, ev.IP, unixTime(ev.Created), changes); err != nil {
 			return fmt.Errorf("sqlite: record event %s: %w", ev.ID, err)
 		}
 	}
@@ -34,9 +40,15 @@ func scanEvent(row rowScanner) (*pihu.AuditEvent, error) {
 		ev      pihu.AuditEvent
 		env     sql.Null[string]
 		created int64
+		changes sql.Null[string]
 	)
-	if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created); err != nil {
+	if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created, &changes); err != nil {
 		return nil, err
+	}
+	if changes.Valid {
+		if err := json.Unmarshal([]byte(changes.V), &ev.Changes); err != nil {
+			return nil, fmt.Errorf("changes of event %s: %w", ev.ID, err)
+		}
 	}
 	ev.Environment = pihu.Environment(env.V)
 	ev.Created = fromUnix(created)

@@ -13,7 +13,8 @@ import (
 
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
-	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by`
+	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
+	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported`
 
 // Page sizes for ListKeys when the filter's Limit is out of range.
 const (
@@ -164,11 +165,13 @@ func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
 		}
 		allowed = sql.Null[string]{V: string(b), Valid: true}
 	}
+	c := creditColumns(k.Credits)
 	_, err = e.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), string(perms), k.Digest, k.Hint,
 		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom,
-		k.RateLimit, allowed, createdBy)
+		k.RateLimit, allowed, createdBy,
+		sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil}, c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported)
 	if err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
 	}
@@ -183,12 +186,18 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		created                    int64
 		expires, lastUsed, revoked sql.Null[int64]
 		rotatedFrom, allowed       sql.Null[string]
-		createdBy                  sql.Null[string]
+		createdBy, metadata        sql.Null[string]
+		c                          credits
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
-		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &allowed, &createdBy); err != nil {
+		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &allowed, &createdBy,
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported); err != nil {
 		return nil, err
 	}
+	if metadata.Valid {
+		k.Metadata = json.RawMessage(metadata.V)
+	}
+	k.Credits = c.credits()
 	if err := json.Unmarshal([]byte(perms), &k.Permissions); err != nil {
 		return nil, fmt.Errorf("permissions of key %s: %w", k.ID, err)
 	}
@@ -287,4 +296,210 @@ func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 		return fmt.Errorf("sqlite: touch keys: %w", err)
 	}
 	return nil
+}
+
+// credits are the columns of a key's credits.
+type credits struct {
+	remaining, amount, day, refilled sql.Null[int64]
+	interval                         sql.Null[string]
+}
+
+func creditColumns(c *pihu.Credits) credits {
+	var out credits
+	if c == nil {
+		return out
+	}
+	out.remaining = sql.Null[int64]{V: c.Remaining, Valid: true}
+	out.refilled = sql.Null[int64]{V: unixTime(c.Refilled), Valid: true}
+	if r := c.Refill; r != nil {
+		out.interval = sql.Null[string]{V: r.Interval, Valid: true}
+		out.amount = sql.Null[int64]{V: r.Amount, Valid: true}
+		out.day = sql.Null[int64]{V: int64(r.Day), Valid: true}
+	}
+	return out
+}
+
+func (c credits) credits() *pihu.Credits {
+	if !c.remaining.Valid {
+		return nil
+	}
+	out := &pihu.Credits{Remaining: c.remaining.V, Refilled: fromUnix(c.refilled.V)}
+	if c.interval.Valid {
+		out.Refill = &pihu.Refill{Interval: c.interval.V, Amount: c.amount.V, Day: int(c.day.V)}
+	}
+	return out
+}
+
+// SpendCredits spends cost credits of key id at now, after the refill due
+// by then, inside an immediate transaction: it holds the database's write
+// lock from its start, so no other spend, in this process or another,
+// reads the credits between this one's read and its write. A refused
+// spend writes nothing. A key without credits is OK with Remaining -1.
+//
+// Spends are committed together as keys are (group commit, see
+// CreateKey): every request made with a key that has credits spends, and
+// one commit (one fsync) for all the spends waiting lets concurrent
+// requests spend far more often than the disk commits. Spends of a group
+// run one after the other inside its transaction, each seeing the ones
+// before, so the group is as exact as spends one by one.
+func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error) {
+	req := &spendRequest{id: id, cost: cost, now: now, done: make(chan error, 1)}
+	db.pendingMu.Lock()
+	db.spends = append(db.spends, req)
+	db.pendingMu.Unlock()
+	select {
+	case err := <-req.done: // another writer committed it
+		return req.out, err
+	case db.writer <- struct{}{}:
+		db.commitSpends(context.WithoutCancel(ctx))
+		<-db.writer
+		err := <-req.done
+		return req.out, err
+	}
+}
+
+// spendRequest is a spend waiting to be committed.
+type spendRequest struct {
+	id   string
+	cost int64
+	now  time.Time
+	out  pihu.Spend // set before done is sent
+	done chan error
+}
+
+// commitSpends commits the spends pending, in groups of at most maxGroup.
+// The caller holds the write slot (db.writer).
+func (db *DB) commitSpends(ctx context.Context) {
+	for {
+		db.pendingMu.Lock()
+		group := db.spends[:min(len(db.spends), maxGroup)]
+		db.spends = db.spends[len(group):]
+		if len(db.spends) == 0 {
+			db.spends = nil
+		}
+		db.pendingMu.Unlock()
+		if len(group) == 0 {
+			return
+		}
+		errs := make([]error, len(group))
+		outs := make([]pihu.Spend, len(group))
+		err := func() error {
+			tx, err := db.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			for i, req := range group {
+				outs[i], errs[i] = spend(ctx, tx, req.id, req.cost, req.now)
+			}
+			return tx.Commit()
+		}()
+		for i, req := range group {
+			if errs[i] == nil && err != nil {
+				errs[i] = fmt.Errorf("sqlite: spend credits of key %s: %w", req.id, err)
+			}
+			if errs[i] == nil {
+				req.out = outs[i]
+			}
+			req.done <- errs[i]
+		}
+	}
+}
+
+// spend is one spend of credits inside the group's transaction.
+func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time) (pihu.Spend, error) {
+	var c credits
+	err := tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, id).
+		Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return pihu.Spend{}, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+	}
+	if err != nil {
+		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
+	}
+	cur := c.credits()
+	if cur == nil {
+		return pihu.Spend{OK: true, Remaining: -1}, nil
+	}
+	out, next := cur.Spend(cost, now)
+	if !out.OK || cost == 0 && unixTime(next.Refilled) == c.refilled.V {
+		return out, nil
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ? AND remaining = ?`,
+		next.Remaining, unixTime(next.Refilled), id, c.remaining.V)
+	if err != nil {
+		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return pihu.Spend{}, fmt.Errorf("sqlite: credits of key %s changed during the spend", id)
+	}
+	return out, nil
+}
+
+// UpdateKey changes an unrevoked key of an account in one immediate
+// transaction (see pihu.KeyStore.UpdateKey): the write lock it holds from
+// its start means the key u.Apply checks is the key it changes.
+func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error) {
+	var k *pihu.Key
+	err := db.inTx(ctx, "update key "+u.ID, func(tx *sql.Tx) error {
+		var err error
+		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
+			WHERE id = ? AND account_id = ? AND revoked IS NULL`, u.ID, u.AccountID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", u.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
+		}
+		if err := u.Apply(k); err != nil {
+			return err
+		}
+		perms, err := json.Marshal(k.Permissions)
+		if err != nil {
+			return err
+		}
+		var allowed sql.Null[string]
+		if k.AllowedIPs != nil {
+			b, _ := json.Marshal(k.AllowedIPs)
+			allowed = sql.Null[string]{V: string(b), Valid: true}
+		}
+		c := creditColumns(k.Credits)
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = ?, permissions = ?, rate_limit = ?, allowed_ips = ?,
+			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?
+			WHERE id = ?`,
+			k.Name, string(perms), k.RateLimit, allowed, sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil},
+			nullTime(k.Expires), c.remaining, c.interval, c.amount, c.day, c.refilled, k.ID); err != nil {
+			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
+		}
+		if u.Event != nil {
+			return insertEvents(ctx, tx, []*pihu.AuditEvent{u.Event(k)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// ImportKeys stores keys and the events given in one immediate
+// transaction, or nothing (see pihu.KeyStore.ImportKeys).
+func (db *DB) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "import keys", func(tx *sql.Tx) error {
+		for i, k := range keys {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE digest = ?`, k.Digest).Scan(&one)
+			if err == nil {
+				return pihu.ParamErrorf(pihu.EKeyExists, fmt.Sprintf("keys[%d].hash", i),
+					"keys[%d]: a key with this hash exists already; nothing was imported. Leave it out and import the others again.", i)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("sqlite: import key %s: %w", k.ID, err)
+			}
+			if err := insertKey(ctx, tx, k); err != nil {
+				return err
+			}
+		}
+		return insertEvents(ctx, tx, events)
+	})
 }

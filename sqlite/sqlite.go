@@ -55,6 +55,7 @@ type DB struct {
 	// CreateKey), and groups counts their commits.
 	pendingMu sync.Mutex
 	pending   []*createRequest
+	spends    []*spendRequest // likewise for spends of credits (see SpendCredits)
 	groups    int
 
 	// Now is the clock the store reads when it has to date something

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -258,7 +259,7 @@ func checkEvent(tb testing.TB, got, want *pihu.AuditEvent) {
 	tb.Helper()
 	g, w := *got, *want
 	g.Created, w.Created = time.Time{}, time.Time{}
-	if g != w {
+	if !reflect.DeepEqual(g, w) {
 		tb.Errorf("event %s: got %+v, want %+v", want.ID, *got, *want)
 	}
 	checkTime(tb, want.ID+" Created", &got.Created, &want.Created)

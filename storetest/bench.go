@@ -12,14 +12,22 @@ import (
 //
 //   - KeyByDigest: a cold key lookup (what an authentication costs when
 //     the key is not in the server's cache), among 1,000 keys.
+//
 //   - CreateKey: a key created by another key, with its audit event (what
 //     POST /v1/auth/api-keys writes): the creator re-checked, the key and
 //     the event stored, in one transaction.
+//
 //   - CreateKeyWithWebhook: CreateKey in an account with an endpoint
 //     subscribed to api_key.created, so that the transaction also writes
 //     the webhook event and its delivery (the outbox).
 //
-// Each has a Parallel form, with as many goroutines as GOMAXPROCS.
+//   - SpendCredits: one credit of a key with credits spent (what each
+//     request made with such a key writes), with the refill check, in one
+//     transaction.
+//
+// Each has a Parallel form, with as many goroutines as GOMAXPROCS
+// (SpendCredits's from 8 times as many, spending one key from all of
+// them, the worst case).
 func Bench(b *testing.B, open func(b *testing.B) pihu.Store) {
 	s := open(b)
 	b.Cleanup(func() { s.Close() })
@@ -87,5 +95,28 @@ func Bench(b *testing.B, open func(b *testing.B) pihu.Store) {
 				b.Fatal(err)
 			}
 		}
+	})
+	req := readKey("Metered")
+	req.Credits = &pihu.Credits{Remaining: pihu.MaxCredits, Refill: &pihu.Refill{Interval: pihu.RefillMonthly, Amount: pihu.MaxCredits, Day: 1}}
+	metered := newKey(b, a.ID, req, epoch)
+	mustCreateKey(b, s, metered)
+	spend := func(b testing.TB) {
+		sp, err := s.SpendCredits(b.Context(), metered.ID, 1, epoch)
+		if err != nil || !sp.OK {
+			b.Fatalf("SpendCredits: %+v, %v", sp, err)
+		}
+	}
+	b.Run("SpendCredits", func(b *testing.B) {
+		for b.Loop() {
+			spend(b)
+		}
+	})
+	b.Run("SpendCreditsParallel", func(b *testing.B) {
+		b.SetParallelism(8) // 16 goroutines on 2 cores: requests waiting on the disk
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				spend(b)
+			}
+		})
 	})
 }

@@ -35,6 +35,7 @@ func RunInstances(t *testing.T, open func(t *testing.T) (pihu.Store, pihu.Store)
 	run("ReserveIdempotency", testInstancesReserveIdempotency)
 	run("ClaimDeliveries", testInstancesClaimDeliveries)
 	run("EmitDedupe", testInstancesEmitDedupe)
+	run("SpendCredits", testInstancesSpendCredits)
 }
 
 // testInstancesCreateFirstAccount starts several first starts on each

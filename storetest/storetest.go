@@ -104,6 +104,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Usage", func(t *testing.T) { runUsage(t, run) })
 	t.Run("SigningKeys", func(t *testing.T) { runSigningKeys(t, run) })
 	t.Run("Webhooks", func(t *testing.T) { runWebhooks(t, run) })
+	t.Run("Credits", func(t *testing.T) { runCredits(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,
@@ -666,6 +667,8 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 		{"RotatedFrom", got.RotatedFrom, want.RotatedFrom},
 		{"RateLimit", got.RateLimit, want.RateLimit},
 		{"CreatedBy", got.CreatedBy, want.CreatedBy},
+		{"Metadata", string(got.Metadata), string(want.Metadata)},
+		{"Imported", got.Imported, want.Imported},
 	} {
 		if f.got != f.want {
 			tb.Errorf("key %s: %s: got %v, want %v", want.ID, f.name, f.got, f.want)
@@ -684,6 +687,23 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 	checkTime(tb, want.ID+" Expires", got.Expires, want.Expires)
 	checkTime(tb, want.ID+" LastUsed", got.LastUsed, want.LastUsed)
 	checkTime(tb, want.ID+" Revoked", got.Revoked, want.Revoked)
+	checkCredits(tb, want.ID, got.Credits, want.Credits)
+}
+
+// checkCredits checks that the credits got are want's.
+func checkCredits(tb testing.TB, id string, got, want *pihu.Credits) {
+	tb.Helper()
+	if (got == nil) != (want == nil) {
+		tb.Errorf("key %s: Credits: got %+v, want %+v", id, got, want)
+		return
+	}
+	if got == nil {
+		return
+	}
+	if got.Remaining != want.Remaining || (got.Refill == nil) != (want.Refill == nil) || got.Refill != nil && *got.Refill != *want.Refill {
+		tb.Errorf("key %s: Credits: got %+v (refill %+v), want %+v (refill %+v)", id, *got, got.Refill, *want, want.Refill)
+	}
+	checkTime(tb, id+" Credits.Refilled", &got.Refilled, &want.Refilled)
 }
 
 // checkTime checks that got and want are both nil, or the same instant

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -22,11 +24,28 @@ type keyRow struct {
 	// Warning is why the key needs attention, if it does.
 	Warning string
 	Expired bool
+	// Remaining is the credits left now (a refill due included), and
+	// NextRefill when they next come back; nil without credits, or
+	// without a refill.
+	Remaining  *int64
+	NextRefill *time.Time
+	// Metadata is the key's metadata, indented for reading; "" if none.
+	Metadata string
 }
 
 func (h *Handler) keyRow(k *pihu.Key) keyRow {
 	now := h.now()
 	row := keyRow{Key: k}
+	if c := k.Credits; c != nil {
+		remaining, _ := c.At(now)
+		row.Remaining, row.NextRefill = &remaining, c.NextRefill(now)
+	}
+	if k.Metadata != nil {
+		var b bytes.Buffer
+		if json.Indent(&b, k.Metadata, "", "  ") == nil {
+			row.Metadata = b.String()
+		}
+	}
 	switch {
 	case k.Expires != nil && !now.Before(*k.Expires):
 		row.Expired, row.Warning = true, "Expired"

@@ -99,7 +99,7 @@ func (o *accountsOutput) printOwner(a *pihu.Account, k *pihu.Key, secret string)
 	return json.NewEncoder(o.w).Encode(struct {
 		Account accountJSON         `json:"account"`
 		APIKey  pihuhttp.KeyCreated `json:"api_key"`
-	}{accountJSON{a.ID, a.Name}, pihuhttp.NewKeyCreated(k, secret)})
+	}{accountJSON{a.ID, a.Name}, pihuhttp.NewKeyCreated(k, secret, k.Created)})
 }
 
 func accountsList(ctx context.Context, fs *flag.FlagSet, args []string, o *accountsOutput) error {

@@ -84,6 +84,7 @@ const (
 	ErrorErrorCodeInvalidApiKey           ErrorErrorCode = "invalid_api_key"
 	ErrorErrorCodeInvalidJson             ErrorErrorCode = "invalid_json"
 	ErrorErrorCodeIpNotAllowed            ErrorErrorCode = "ip_not_allowed"
+	ErrorErrorCodeKeyExists               ErrorErrorCode = "key_exists"
 	ErrorErrorCodeMethodNotAllowed        ErrorErrorCode = "method_not_allowed"
 	ErrorErrorCodeMissingApiKey           ErrorErrorCode = "missing_api_key"
 	ErrorErrorCodeNotFound                ErrorErrorCode = "not_found"
@@ -94,6 +95,7 @@ const (
 	ErrorErrorCodeRevokedApiKey           ErrorErrorCode = "revoked_api_key"
 	ErrorErrorCodeUnavailable             ErrorErrorCode = "unavailable"
 	ErrorErrorCodeUnsupportedMediaType    ErrorErrorCode = "unsupported_media_type"
+	ErrorErrorCodeUsageExceeded           ErrorErrorCode = "usage_exceeded"
 )
 
 // Valid indicates whether the value is a known member of the ErrorErrorCode enum.
@@ -119,6 +121,8 @@ func (e ErrorErrorCode) Valid() bool {
 		return true
 	case ErrorErrorCodeIpNotAllowed:
 		return true
+	case ErrorErrorCodeKeyExists:
+		return true
 	case ErrorErrorCodeMethodNotAllowed:
 		return true
 	case ErrorErrorCodeMissingApiKey:
@@ -138,6 +142,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodeUnavailable:
 		return true
 	case ErrorErrorCodeUnsupportedMediaType:
+		return true
+	case ErrorErrorCodeUsageExceeded:
 		return true
 	default:
 		return false
@@ -216,6 +222,27 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case HealthStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportKeyEnvironment.
+const (
+	ImportKeyEnvironmentLessThannil ImportKeyEnvironment = "<nil>"
+	ImportKeyEnvironmentLive        ImportKeyEnvironment = "live"
+	ImportKeyEnvironmentTest        ImportKeyEnvironment = "test"
+)
+
+// Valid indicates whether the value is a known member of the ImportKeyEnvironment enum.
+func (e ImportKeyEnvironment) Valid() bool {
+	switch e {
+	case ImportKeyEnvironmentLessThannil:
+		return true
+	case ImportKeyEnvironmentLive:
+		return true
+	case ImportKeyEnvironmentTest:
 		return true
 	default:
 		return false
@@ -459,6 +486,24 @@ func (e Permission) Valid() bool {
 	}
 }
 
+// Defines values for RefillInterval.
+const (
+	Daily   RefillInterval = "daily"
+	Monthly RefillInterval = "monthly"
+)
+
+// Valid indicates whether the value is a known member of the RefillInterval enum.
+func (e RefillInterval) Valid() bool {
+	switch e {
+	case Daily:
+		return true
+	case Monthly:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RevokedKeyRevoked.
 const (
 	RevokedKeyRevokedTrue RevokedKeyRevoked = true
@@ -563,6 +608,7 @@ const (
 	NOTFOUND                VerifyResultCode = "NOT_FOUND"
 	RATELIMITED             VerifyResultCode = "RATE_LIMITED"
 	REVOKED                 VerifyResultCode = "REVOKED"
+	USAGEEXCEEDED           VerifyResultCode = "USAGE_EXCEEDED"
 	VALID                   VerifyResultCode = "VALID"
 )
 
@@ -580,6 +626,8 @@ func (e VerifyResultCode) Valid() bool {
 	case RATELIMITED:
 		return true
 	case REVOKED:
+		return true
+	case USAGEEXCEEDED:
 		return true
 	case VALID:
 		return true
@@ -680,13 +728,16 @@ func (e GetKeyUsageParamsGranularity) Valid() bool {
 
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
-	// Action What happened: `api_key.created`, `api_key.revoked`, `api_key.rotated`, `api_key.leaked`, `token.created` (an access token was minted with the target key; the token itself is never recorded), `webhook_endpoint.created`, `webhook_endpoint.updated`, `webhook_endpoint.deleted`, `webhook_endpoint.disabled` (target: the endpoint), `user.login`, …
+	// Action What happened: `api_key.created`, `api_key.revoked`, `api_key.rotated`, `api_key.leaked`, `api_key.updated` (a `PATCH`; see `changes`), `token.created` (an access token was minted with the target key; the token itself is never recorded), `webhook_endpoint.created`, `webhook_endpoint.updated`, `webhook_endpoint.deleted`, `webhook_endpoint.disabled` (target: the endpoint), `user.login`, …
 	//
 	// Example: api_key.created
 	Action string `json:"action"`
 
 	// Actor Who did it: a key id (or a dashboard user id); `anonymous` for a leaked key reported without a key; `operator` for an owner key made at the database (the first start, `pihu accounts create`, `pihu accounts recover`); `system` for what pihu did by itself (disabling a failing webhook endpoint). A test key sees `live_key` instead of a live key's id.
 	Actor *string `json:"actor"`
+
+	// Changes For `api_key.updated`: the fields the change set (`name`, `metadata`, `add`…), never their values. Absent for other events.
+	Changes *[]string `json:"changes,omitempty"`
 
 	// Created RFC 3339, UTC, to the second.
 	//
@@ -825,7 +876,7 @@ type Environment string
 // Example: {"error":{"code":"parameter_missing","message":"A key needs a name: give \"name\", 1 to 100 characters.","param":"name","request_id":"req_4cT2dK9sV1qLmN8bX0zYwA","type":"invalid_request_error"}}
 type Error struct {
 	Error struct {
-		// Code What went wrong, for programs: one value per cause. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds.
+		// Code What went wrong, for programs: one value per cause. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`).
 		Code ErrorErrorCode `json:"code"`
 
 		// Message A sentence a person can act on. It never holds internals or a key.
@@ -845,7 +896,7 @@ type Error struct {
 	} `json:"error"`
 }
 
-// ErrorErrorCode What went wrong, for programs: one value per cause. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds.
+// ErrorErrorCode What went wrong, for programs: one value per cause. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`).
 type ErrorErrorCode string
 
 // ErrorErrorType The kind of failure.
@@ -868,6 +919,44 @@ type HealthRedis string
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// ImportKey defines model for ImportKey.
+type ImportKey struct {
+	// Environment Default: the importing key's.
+	Environment *ImportKeyEnvironment `json:"environment,omitempty"`
+
+	// Expires When the key stops working (RFC 3339); omitted or `null`: never.
+	Expires *time.Time `json:"expires,omitempty"`
+
+	// Hash The SHA-256 of the secret, in hexadecimal. The secret itself is never sent.
+	Hash string `json:"hash"`
+
+	// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     string    `json:"name"`
+
+	// Permissions The rights a key holds.
+	//
+	// Example: ["interview:write","candidate:read"]
+	Permissions Permissions `json:"permissions"`
+
+	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill    *Refill `json:"refill,omitempty"`
+	Remaining *int64  `json:"remaining,omitempty"`
+}
+
+// ImportKeyEnvironment Default: the importing key's.
+type ImportKeyEnvironment string
+
+// ImportedKeys defines model for ImportedKeys.
+type ImportedKeys struct {
+	// Data The keys imported, in the order given.
+	Data []KeyItem `json:"data"`
+}
 
 // Interview An interview of a candidate for a position.
 type Interview struct {
@@ -969,6 +1058,11 @@ type KeyCreateRequest struct {
 	// Example: 30d
 	Expiration *string `json:"expiration,omitempty"`
 
+	// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+
 	// Name A name a person recognises the key by.
 	//
 	// Example: My API Key
@@ -983,6 +1077,14 @@ type KeyCreateRequest struct {
 	//
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit,omitempty"`
+
+	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill,omitempty"`
+
+	// Remaining Usage credits: the key works for this many requests and verifications, then gets 403 `usage_exceeded` until a refill or a `PATCH`. Omitted or `null`: its use is not counted (and costs no database write).
+	Remaining *int64 `json:"remaining,omitempty"`
 }
 
 // KeyCreateRequestEnvironment Default: the creating key's. A test key creates test keys only. `null` is the same as omitting it.
@@ -1014,11 +1116,24 @@ type KeyCreated struct {
 	// Example: key_2ZpQ8vYk1uHfW3nXcR7tLm
 	Id KeyID `json:"id"`
 
+	// Imported `true` for a key imported by the SHA-256 of a secret made elsewhere (`POST /v1/auth/api-keys/import`): it has no `hint`, and `pihu scan` cannot find its secret.
+	Imported bool `json:"imported"`
+
 	// Key The secret, shown in this response only: keep it now.
 	Key string `json:"key"`
 
+	// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	Metadata *Metadata `json:"metadata"`
+
 	// Name The key's name.
 	Name string `json:"name"`
+
+	// NextRefill When the credits are next refilled; `null` without a refill.
+	//
+	// Example: 2024-03-01T00:00:00Z
+	NextRefill *time.Time `json:"next_refill"`
 
 	// Permissions The rights a key holds.
 	//
@@ -1027,12 +1142,25 @@ type KeyCreated struct {
 
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
+
+	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill"`
+
+	// Remaining The usage credits left (a refill due included): each request made with the key, and each verification of it, spends one (a verification `cost`); at 0 the key gets 403 `usage_exceeded`. `null`: the key's use is not counted.
+	Remaining *int64 `json:"remaining"`
 }
 
 // KeyID The id of an API key; not secret.
 //
 // Example: key_2ZpQ8vYk1uHfW3nXcR7tLm
 type KeyID = string
+
+// KeyImportRequest Example: {"keys":[{"hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","name":"Legacy key","permissions":["candidate:read"]}]}
+type KeyImportRequest struct {
+	Keys []ImportKey `json:"keys"`
+}
 
 // KeyItem A key as lists show it: never its secret.
 type KeyItem struct {
@@ -1055,23 +1183,36 @@ type KeyItem struct {
 	// Example: 2024-03-21T12:00:00Z
 	Expires *time.Time `json:"expires"`
 
-	// Hint The key's prefix and last 4 characters, to recognise it by.
+	// Hint The key's prefix and last 4 characters, to recognise it by; `null` for an imported key.
 	//
 	// Example: ph_live_…a1B2
-	Hint string `json:"hint"`
+	Hint *string `json:"hint"`
 
 	// Id The id of an API key; not secret.
 	//
 	// Example: key_2ZpQ8vYk1uHfW3nXcR7tLm
 	Id KeyID `json:"id"`
 
+	// Imported `true` for a key imported by the SHA-256 of a secret made elsewhere (`POST /v1/auth/api-keys/import`): it has no `hint`, and `pihu scan` cannot find its secret.
+	Imported bool `json:"imported"`
+
 	// LastUsed The last time the key authenticated a request (shown within 5 s); `null` until then.
 	//
 	// Example: 2024-02-20T12:05:00Z
 	LastUsed *time.Time `json:"last_used"`
 
+	// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	Metadata *Metadata `json:"metadata"`
+
 	// Name The key's name.
 	Name string `json:"name"`
+
+	// NextRefill When the credits are next refilled; `null` without a refill.
+	//
+	// Example: 2024-03-01T00:00:00Z
+	NextRefill *time.Time `json:"next_refill"`
 
 	// Permissions The rights a key holds.
 	//
@@ -1080,6 +1221,14 @@ type KeyItem struct {
 
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
+
+	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill"`
+
+	// Remaining The usage credits left (a refill due included): each request made with the key, and each verification of it, spends one (a verification `cost`); at 0 the key gets 403 `usage_exceeded`. `null`: the key's use is not counted.
+	Remaining *int64 `json:"remaining"`
 }
 
 // KeyList A page of unrevoked keys, newest first.
@@ -1116,11 +1265,24 @@ type KeyRotated struct {
 	// Example: key_2ZpQ8vYk1uHfW3nXcR7tLm
 	Id KeyID `json:"id"`
 
+	// Imported `true` for a key imported by the SHA-256 of a secret made elsewhere (`POST /v1/auth/api-keys/import`): it has no `hint`, and `pihu scan` cannot find its secret.
+	Imported bool `json:"imported"`
+
 	// Key The secret, shown in this response only: keep it now.
 	Key string `json:"key"`
 
+	// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	Metadata *Metadata `json:"metadata"`
+
 	// Name The key's name.
 	Name string `json:"name"`
+
+	// NextRefill When the credits are next refilled; `null` without a refill.
+	//
+	// Example: 2024-03-01T00:00:00Z
+	NextRefill *time.Time `json:"next_refill"`
 
 	// Permissions The rights a key holds.
 	//
@@ -1130,8 +1292,54 @@ type KeyRotated struct {
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
 
+	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill"`
+
+	// Remaining The usage credits left (a refill due included): each request made with the key, and each verification of it, spends one (a verification `cost`); at 0 the key gets 403 `usage_exceeded`. `null`: the key's use is not counted.
+	Remaining *int64 `json:"remaining"`
+
 	// RotatedFrom The key this one replaces.
 	RotatedFrom KeyID `json:"rotated_from"`
+}
+
+// KeyUpdateRequest The fields to change; each one left out stays as it is. The secret never changes.
+//
+// Example: {"add":500,"metadata":{"plan":"team"}}
+type KeyUpdateRequest struct {
+	// Add Adds to the credits left (after a refill due). Not with `remaining`.
+	Add *int64 `json:"add,omitempty"`
+
+	// AllowedIps Addresses and CIDR ranges the key may be used from; `null`: anywhere.
+	AllowedIps *[]string `json:"allowed_ips,omitempty"`
+
+	// Expires When the key stops working (RFC 3339, in the future, within 3650 days); `null`: never. Not after the calling key's own expiry.
+	//
+	// Example: 2030-01-01T00:00:00Z
+	Expires *time.Time `json:"expires,omitempty"`
+
+	// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     *string   `json:"name,omitempty"`
+
+	// Permissions The rights a key holds.
+	//
+	// Example: ["interview:write","candidate:read"]
+	Permissions *Permissions `json:"permissions,omitempty"`
+
+	// RateLimit The key's own limit; `null`: the server's default.
+	RateLimit *string `json:"rate_limit,omitempty"`
+
+	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill,omitempty"`
+
+	// Remaining Sets the credits left; `null` stops counting the key's use. Not with `add`.
+	Remaining *int64 `json:"remaining,omitempty"`
 }
 
 // KeyUsage A key's requests per bucket of its window, oldest first, every bucket present.
@@ -1180,6 +1388,11 @@ type LeakedKeysResult struct {
 	// Revoked How many of the keys given were revoked.
 	Revoked int `json:"revoked"`
 }
+
+// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+//
+// Example: {"plan":"pro","tenant":"acme"}
+type Metadata map[string]interface{}
 
 // OAuthError RFC 6749 §5.2.
 type OAuthError struct {
@@ -1240,6 +1453,21 @@ type Permission string
 // Example: ["interview:write","candidate:read"]
 type Permissions = []Permission
 
+// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+//
+// Example: {"amount":1000,"day":1,"interval":"monthly"}
+type Refill struct {
+	// Amount What `remaining` is set to at each refill.
+	Amount int64 `json:"amount"`
+
+	// Day The day of the month of a `monthly` refill (default 1; 31 is every month's last day); `null` for `daily`.
+	Day      *int           `json:"day,omitempty"`
+	Interval RefillInterval `json:"interval"`
+}
+
+// RefillInterval defines model for Refill.Interval.
+type RefillInterval string
+
 // RevokedKey A key just revoked.
 type RevokedKey struct {
 	// AllowedIps Where the key may be used from; `null` for anywhere.
@@ -1261,23 +1489,36 @@ type RevokedKey struct {
 	// Example: 2024-03-21T12:00:00Z
 	Expires *time.Time `json:"expires"`
 
-	// Hint The key's prefix and last 4 characters, to recognise it by.
+	// Hint The key's prefix and last 4 characters, to recognise it by; `null` for an imported key.
 	//
 	// Example: ph_live_…a1B2
-	Hint string `json:"hint"`
+	Hint *string `json:"hint"`
 
 	// Id The id of an API key; not secret.
 	//
 	// Example: key_2ZpQ8vYk1uHfW3nXcR7tLm
 	Id KeyID `json:"id"`
 
+	// Imported `true` for a key imported by the SHA-256 of a secret made elsewhere (`POST /v1/auth/api-keys/import`): it has no `hint`, and `pihu scan` cannot find its secret.
+	Imported bool `json:"imported"`
+
 	// LastUsed The last time the key authenticated a request (shown within 5 s); `null` until then.
 	//
 	// Example: 2024-02-20T12:05:00Z
 	LastUsed *time.Time `json:"last_used"`
 
+	// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	Metadata *Metadata `json:"metadata"`
+
 	// Name The key's name.
 	Name string `json:"name"`
+
+	// NextRefill When the credits are next refilled; `null` without a refill.
+	//
+	// Example: 2024-03-01T00:00:00Z
+	NextRefill *time.Time `json:"next_refill"`
 
 	// Permissions The rights a key holds.
 	//
@@ -1286,6 +1527,14 @@ type RevokedKey struct {
 
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
+
+	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill"`
+
+	// Remaining The usage credits left (a refill due included): each request made with the key, and each verification of it, spends one (a verification `cost`); at 0 the key gets 403 `usage_exceeded`. `null`: the key's use is not counted.
+	Remaining *int64 `json:"remaining"`
 
 	// Revoked Always true: the key no longer works, anywhere.
 	Revoked RevokedKeyRevoked `json:"revoked"`
@@ -1389,6 +1638,9 @@ type UsageBucket struct {
 
 // VerifyRequest defines model for VerifyRequest.
 type VerifyRequest struct {
+	// Cost How many credits of a key with credits the verification spends (default 1). `0` checks that some are left (`USAGE_EXCEEDED` at 0) without spending any.
+	Cost *int64 `json:"cost,omitempty"`
+
 	// Ip The address of the client that presented the key, as the verifying service sees it (IPv4 or IPv6). A key with `allowed_ips` is `VALID` only when `ip` is given and inside them.
 	//
 	// Example: 203.0.113.7
@@ -1423,6 +1675,14 @@ type VerifyResult struct {
 	// Kind What was checked, by its shape: `api_key` or `access_token`. For a token, `key_id` is its parent key, `permissions` and `expires` are the token's (never more than the key's), and `REVOKED` or `EXPIRED` may be its key's.
 	Kind VerifyResultKind `json:"kind"`
 
+	// Metadata Your data about the key (its customer's plan, tenant…): a JSON object of at most 50 members and 4 KiB once compacted, returned as it was given, compacted. `null`: none.
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	Metadata *Metadata `json:"metadata"`
+
+	// NextRefill When the key's credits next come back, with `remaining`; `null` otherwise.
+	NextRefill *time.Time `json:"next_refill"`
+
 	// Permissions The key's permissions; `null` if it is not found.
 	Permissions *[]Permission `json:"permissions"`
 
@@ -1434,7 +1694,10 @@ type VerifyResult struct {
 		// Reset Seconds until the limit is whole again.
 		Reset int `json:"reset"`
 	} `json:"ratelimit"`
-	Valid bool `json:"valid"`
+
+	// Remaining The key's credits left after this verification; `null` for a key whose use is not counted, or when the verification was refused before its credits were looked at.
+	Remaining *int64 `json:"remaining"`
+	Valid     bool   `json:"valid"`
 }
 
 // VerifyResultCode `VALID`, or why not.
@@ -1694,6 +1957,12 @@ type CreateKeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ImportKeysParams defines parameters for ImportKeys.
+type ImportKeysParams struct {
+	// IdempotencyKey Makes the request safe to retry: 1 to 255 printable ASCII characters, best a random value such as a UUID. A retry with the same key and the same method, path and body within 24 hours gets the first response again (with `Idempotent-Replayed: true`) instead of acting twice; the same key with another request is a 400 `idempotency_key_reused`; a retry while the first request still runs is a 409 `idempotency_key_in_use`. Keys are scoped to the API key that sends them (to the client address where there is none). Anything else in the header is a 400 `parameter_invalid` with `param` `Idempotency-Key`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // RevokeKeyParams defines parameters for RevokeKey.
 type RevokeKeyParams struct {
 	// Cascade `true`: also revoke, in the same transaction, every key this key created, recursively (their number is `revoked_descendants`). Default `false`.
@@ -1839,6 +2108,12 @@ type ListWebhookDeliveriesParams struct {
 
 // CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
 type CreateKeyJSONRequestBody = KeyCreateRequest
+
+// ImportKeysJSONRequestBody defines body for ImportKeys for application/json ContentType.
+type ImportKeysJSONRequestBody = KeyImportRequest
+
+// UpdateKeyJSONRequestBody defines body for UpdateKey for application/json ContentType.
+type UpdateKeyJSONRequestBody = KeyUpdateRequest
 
 // RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
 type RotateKeyJSONRequestBody = RotateRequest
@@ -2159,6 +2434,24 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/auth/api-keys (the `CreateKey` operationId).
 	CreateKey(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ImportKeysWithBody Import API keys
+	//
+	// Stores keys made by another system by the SHA-256 of their secrets, so that their holders keep using them: 1 to 1,000 keys, all or none, in one transaction. The rules of creating a key hold for each (permissions the caller holds, not outliving it, its environment; a caller with `allowed_ips` gives them to the keys). An imported key authenticates with its original secret (16 to 256 printable characters without spaces, not starting with `ph_`), looked up by its hash; it has no `hint`, and `pihu scan` cannot find it. The body may be up to 4 MiB. A hash stored already is a 409 `key_exists` naming it (`keys[3].hash`), and nothing is imported. Permission: `api_key:write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/auth/api-keys/import (the `ImportKeys` operationId).
+	ImportKeysWithBody(ctx context.Context, params *ImportKeysParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ImportKeys Import API keys
+	//
+	// Stores keys made by another system by the SHA-256 of their secrets, so that their holders keep using them: 1 to 1,000 keys, all or none, in one transaction. The rules of creating a key hold for each (permissions the caller holds, not outliving it, its environment; a caller with `allowed_ips` gives them to the keys). An imported key authenticates with its original secret (16 to 256 printable characters without spaces, not starting with `ph_`), looked up by its hash; it has no `hint`, and `pihu scan` cannot find it. The body may be up to 4 MiB. A hash stored already is a 409 `key_exists` naming it (`keys[3].hash`), and nothing is imported. Permission: `api_key:write`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/auth/api-keys/import (the `ImportKeys` operationId).
+	ImportKeys(ctx context.Context, params *ImportKeysParams, body ImportKeysJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RevokeKey Revoke an API key
 	//
 	// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise); a key may always revoke itself. With `cascade=true`, the same rule holds for every key revoked.
@@ -2172,6 +2465,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/auth/api-keys/{id} (the `GetKey` operationId).
 	GetKey(ctx context.Context, id KeyIDPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateKeyWithBody Update an API key
+	//
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/auth/api-keys/{id} (the `UpdateKey` operationId).
+	UpdateKeyWithBody(ctx context.Context, id KeyIDPath, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateKey Update an API key
+	//
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/auth/api-keys/{id} (the `UpdateKey` operationId).
+	UpdateKey(ctx context.Context, id KeyIDPath, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateKeyWithBody Rotate an API key
 	//
@@ -2574,6 +2885,44 @@ func (c *Client) CreateKey(ctx context.Context, params *CreateKeyParams, body Cr
 	return c.Client.Do(req)
 }
 
+// ImportKeysWithBody Import API keys
+//
+// Stores keys made by another system by the SHA-256 of their secrets, so that their holders keep using them: 1 to 1,000 keys, all or none, in one transaction. The rules of creating a key hold for each (permissions the caller holds, not outliving it, its environment; a caller with `allowed_ips` gives them to the keys). An imported key authenticates with its original secret (16 to 256 printable characters without spaces, not starting with `ph_`), looked up by its hash; it has no `hint`, and `pihu scan` cannot find it. The body may be up to 4 MiB. A hash stored already is a 409 `key_exists` naming it (`keys[3].hash`), and nothing is imported. Permission: `api_key:write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/auth/api-keys/import (the `ImportKeys` operationId).
+func (c *Client) ImportKeysWithBody(ctx context.Context, params *ImportKeysParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewImportKeysRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ImportKeys Import API keys
+//
+// Stores keys made by another system by the SHA-256 of their secrets, so that their holders keep using them: 1 to 1,000 keys, all or none, in one transaction. The rules of creating a key hold for each (permissions the caller holds, not outliving it, its environment; a caller with `allowed_ips` gives them to the keys). An imported key authenticates with its original secret (16 to 256 printable characters without spaces, not starting with `ph_`), looked up by its hash; it has no `hint`, and `pihu scan` cannot find it. The body may be up to 4 MiB. A hash stored already is a 409 `key_exists` naming it (`keys[3].hash`), and nothing is imported. Permission: `api_key:write`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/auth/api-keys/import (the `ImportKeys` operationId).
+func (c *Client) ImportKeys(ctx context.Context, params *ImportKeysParams, body ImportKeysJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewImportKeysRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RevokeKey Revoke an API key
 //
 // Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise); a key may always revoke itself. With `cascade=true`, the same rule holds for every key revoked.
@@ -2598,6 +2947,44 @@ func (c *Client) RevokeKey(ctx context.Context, id KeyIDPath, params *RevokeKeyP
 // Corresponds with GET /v1/auth/api-keys/{id} (the `GetKey` operationId).
 func (c *Client) GetKey(ctx context.Context, id KeyIDPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetKeyRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateKeyWithBody Update an API key
+//
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/auth/api-keys/{id} (the `UpdateKey` operationId).
+func (c *Client) UpdateKeyWithBody(ctx context.Context, id KeyIDPath, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateKeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateKey Update an API key
+//
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/auth/api-keys/{id} (the `UpdateKey` operationId).
+func (c *Client) UpdateKey(ctx context.Context, id KeyIDPath, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateKeyRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3456,6 +3843,61 @@ func NewCreateKeyRequestWithBody(server string, params *CreateKeyParams, content
 	return req, nil
 }
 
+// NewImportKeysRequest calls the generic ImportKeys builder with application/json body
+func NewImportKeysRequest(server string, params *ImportKeysParams, body ImportKeysJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewImportKeysRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewImportKeysRequestWithBody constructs an http.Request for the ImportKeys method, with any body, and a specified content type
+func NewImportKeysRequestWithBody(server string, params *ImportKeysParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/auth/api-keys/import")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewRevokeKeyRequest constructs an http.Request for the RevokeKey method
 func NewRevokeKeyRequest(server string, id KeyIDPath, params *RevokeKeyParams) (*http.Request, error) {
 	var err error
@@ -3547,6 +3989,53 @@ func NewGetKeyRequest(server string, id KeyIDPath) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewUpdateKeyRequest calls the generic UpdateKey builder with application/json body
+func NewUpdateKeyRequest(server string, id KeyIDPath, body UpdateKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateKeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateKeyRequestWithBody constructs an http.Request for the UpdateKey method, with any body, and a specified content type
+func NewUpdateKeyRequestWithBody(server string, id KeyIDPath, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/auth/api-keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4877,6 +5366,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/auth/api-keys (the `CreateKey` operationId).
 	CreateKeyWithResponse(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
 
+	// ImportKeysWithBodyWithResponse Import API keys
+	//
+	// Stores keys made by another system by the SHA-256 of their secrets, so that their holders keep using them: 1 to 1,000 keys, all or none, in one transaction. The rules of creating a key hold for each (permissions the caller holds, not outliving it, its environment; a caller with `allowed_ips` gives them to the keys). An imported key authenticates with its original secret (16 to 256 printable characters without spaces, not starting with `ph_`), looked up by its hash; it has no `hint`, and `pihu scan` cannot find it. The body may be up to 4 MiB. A hash stored already is a 409 `key_exists` naming it (`keys[3].hash`), and nothing is imported. Permission: `api_key:write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/auth/api-keys/import (the `ImportKeys` operationId).
+	ImportKeysWithBodyWithResponse(ctx context.Context, params *ImportKeysParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportKeysResponse, error)
+
+	// ImportKeysWithResponse Import API keys
+	//
+	// Stores keys made by another system by the SHA-256 of their secrets, so that their holders keep using them: 1 to 1,000 keys, all or none, in one transaction. The rules of creating a key hold for each (permissions the caller holds, not outliving it, its environment; a caller with `allowed_ips` gives them to the keys). An imported key authenticates with its original secret (16 to 256 printable characters without spaces, not starting with `ph_`), looked up by its hash; it has no `hint`, and `pihu scan` cannot find it. The body may be up to 4 MiB. A hash stored already is a 409 `key_exists` naming it (`keys[3].hash`), and nothing is imported. Permission: `api_key:write`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/auth/api-keys/import (the `ImportKeys` operationId).
+	ImportKeysWithResponse(ctx context.Context, params *ImportKeysParams, body ImportKeysJSONRequestBody, reqEditors ...RequestEditorFn) (*ImportKeysResponse, error)
+
 	// RevokeKeyWithResponse Revoke an API key
 	//
 	// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise); a key may always revoke itself. With `cascade=true`, the same rule holds for every key revoked.
@@ -4894,6 +5401,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/auth/api-keys/{id} (the `GetKey` operationId).
 	GetKeyWithResponse(ctx context.Context, id KeyIDPath, reqEditors ...RequestEditorFn) (*GetKeyResponse, error)
+
+	// UpdateKeyWithBodyWithResponse Update an API key
+	//
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/auth/api-keys/{id} (the `UpdateKey` operationId).
+	UpdateKeyWithBodyWithResponse(ctx context.Context, id KeyIDPath, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error)
+
+	// UpdateKeyWithResponse Update an API key
+	//
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/auth/api-keys/{id} (the `UpdateKey` operationId).
+	UpdateKeyWithResponse(ctx context.Context, id KeyIDPath, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error)
 
 	// RotateKeyWithBodyWithResponse Rotate an API key
 	//
@@ -5724,12 +6249,14 @@ type ListKeysResponse401Headers struct {
 
 // ListKeysResponse403Headers the declared response headers of an HTTP 403 response for ListKeys
 type ListKeysResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -5898,12 +6425,14 @@ type CreateKeyResponse401Headers struct {
 
 // CreateKeyResponse403Headers the declared response headers of an HTTP 403 response for CreateKey
 type CreateKeyResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -6090,6 +6619,230 @@ func (r CreateKeyResponse) ContentType() string {
 	return ""
 }
 
+// ImportKeysResponse200Headers the declared response headers of an HTTP 200 response for ImportKeys
+type ImportKeysResponse200Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// ImportKeysResponse400Headers the declared response headers of an HTTP 400 response for ImportKeys
+type ImportKeysResponse400Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	WWWAuthenticate    *string
+}
+
+// ImportKeysResponse401Headers the declared response headers of an HTTP 401 response for ImportKeys
+type ImportKeysResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ImportKeysResponse403Headers the declared response headers of an HTTP 403 response for ImportKeys
+type ImportKeysResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         *int
+	WWWAuthenticate    *string
+}
+
+// ImportKeysResponse405Headers the declared response headers of an HTTP 405 response for ImportKeys
+type ImportKeysResponse405Headers struct {
+	Allow     string
+	RequestId string
+}
+
+// ImportKeysResponse409Headers the declared response headers of an HTTP 409 response for ImportKeys
+type ImportKeysResponse409Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// ImportKeysResponse413Headers the declared response headers of an HTTP 413 response for ImportKeys
+type ImportKeysResponse413Headers struct {
+	RequestId string
+}
+
+// ImportKeysResponse415Headers the declared response headers of an HTTP 415 response for ImportKeys
+type ImportKeysResponse415Headers struct {
+	AcceptPost string
+	RequestId  string
+}
+
+// ImportKeysResponse429Headers the declared response headers of an HTTP 429 response for ImportKeys
+type ImportKeysResponse429Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         int
+	WWWAuthenticate    *string
+}
+
+// ImportKeysResponse500Headers the declared response headers of an HTTP 500 response for ImportKeys
+type ImportKeysResponse500Headers struct {
+	RequestId string
+}
+
+// ImportKeysResponse503Headers the declared response headers of an HTTP 503 response for ImportKeys
+type ImportKeysResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+type ImportKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ImportedKeys
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ImportKeysResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ImportKeysResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ImportKeysResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ImportKeysResponse403Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ImportKeysResponse405Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ImportKeysResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ImportKeysResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ImportKeysResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ImportKeysResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ImportKeysResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ImportKeysResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ImportKeysResponse) GetJSON200() *ImportedKeys {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ImportKeysResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ImportKeysResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ImportKeysResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ImportKeysResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ImportKeysResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ImportKeysResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ImportKeysResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ImportKeysResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ImportKeysResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ImportKeysResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ImportKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ImportKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ImportKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ImportKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RevokeKeyResponse200Headers the declared response headers of an HTTP 200 response for RevokeKey
 type RevokeKeyResponse200Headers struct {
 	RateLimit          *string
@@ -6119,12 +6872,14 @@ type RevokeKeyResponse401Headers struct {
 
 // RevokeKeyResponse403Headers the declared response headers of an HTTP 403 response for RevokeKey
 type RevokeKeyResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -6340,12 +7095,14 @@ type GetKeyResponse401Headers struct {
 
 // GetKeyResponse403Headers the declared response headers of an HTTP 403 response for GetKey
 type GetKeyResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -6503,6 +7260,229 @@ func (r GetKeyResponse) ContentType() string {
 	return ""
 }
 
+// UpdateKeyResponse200Headers the declared response headers of an HTTP 200 response for UpdateKey
+type UpdateKeyResponse200Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// UpdateKeyResponse400Headers the declared response headers of an HTTP 400 response for UpdateKey
+type UpdateKeyResponse400Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	WWWAuthenticate    *string
+}
+
+// UpdateKeyResponse401Headers the declared response headers of an HTTP 401 response for UpdateKey
+type UpdateKeyResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// UpdateKeyResponse403Headers the declared response headers of an HTTP 403 response for UpdateKey
+type UpdateKeyResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         *int
+	WWWAuthenticate    *string
+}
+
+// UpdateKeyResponse404Headers the declared response headers of an HTTP 404 response for UpdateKey
+type UpdateKeyResponse404Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// UpdateKeyResponse405Headers the declared response headers of an HTTP 405 response for UpdateKey
+type UpdateKeyResponse405Headers struct {
+	Allow     string
+	RequestId string
+}
+
+// UpdateKeyResponse413Headers the declared response headers of an HTTP 413 response for UpdateKey
+type UpdateKeyResponse413Headers struct {
+	RequestId string
+}
+
+// UpdateKeyResponse415Headers the declared response headers of an HTTP 415 response for UpdateKey
+type UpdateKeyResponse415Headers struct {
+	AcceptPost string
+	RequestId  string
+}
+
+// UpdateKeyResponse429Headers the declared response headers of an HTTP 429 response for UpdateKey
+type UpdateKeyResponse429Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         int
+	WWWAuthenticate    *string
+}
+
+// UpdateKeyResponse500Headers the declared response headers of an HTTP 500 response for UpdateKey
+type UpdateKeyResponse500Headers struct {
+	RequestId string
+}
+
+// UpdateKeyResponse503Headers the declared response headers of an HTTP 503 response for UpdateKey
+type UpdateKeyResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+type UpdateKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateKeyResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateKeyResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateKeyResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateKeyResponse404Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *UpdateKeyResponse405Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateKeyResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *UpdateKeyResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateKeyResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *UpdateKeyResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateKeyResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateKeyResponse) GetJSON200() *KeyItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r UpdateKeyResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateKeyResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateKeyResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateKeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateKeyResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateKeyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RotateKeyResponse200Headers the declared response headers of an HTTP 200 response for RotateKey
 type RotateKeyResponse200Headers struct {
 	IdempotentReplayed *string
@@ -6533,12 +7513,14 @@ type RotateKeyResponse401Headers struct {
 
 // RotateKeyResponse403Headers the declared response headers of an HTTP 403 response for RotateKey
 type RotateKeyResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -6773,12 +7755,14 @@ type GetKeyUsageResponse401Headers struct {
 
 // GetKeyUsageResponse403Headers the declared response headers of an HTTP 403 response for GetKeyUsage
 type GetKeyUsageResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -6965,12 +7949,14 @@ type ListAuditEventsResponse401Headers struct {
 
 // ListAuditEventsResponse403Headers the declared response headers of an HTTP 403 response for ListAuditEvents
 type ListAuditEventsResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -7313,12 +8299,14 @@ type CreateTokenResponse401Headers struct {
 
 // CreateTokenResponse403Headers the declared response headers of an HTTP 403 response for CreateToken
 type CreateTokenResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -7549,12 +8537,14 @@ type VerifyKeyResponse401Headers struct {
 
 // VerifyKeyResponse403Headers the declared response headers of an HTTP 403 response for VerifyKey
 type VerifyKeyResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -7770,12 +8760,14 @@ type WhoamiResponse401Headers struct {
 
 // WhoamiResponse403Headers the declared response headers of an HTTP 403 response for Whoami
 type WhoamiResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -7943,12 +8935,14 @@ type ListCandidatesResponse401Headers struct {
 
 // ListCandidatesResponse403Headers the declared response headers of an HTTP 403 response for ListCandidates
 type ListCandidatesResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -8117,12 +9111,14 @@ type CreateCandidateResponse401Headers struct {
 
 // CreateCandidateResponse403Headers the declared response headers of an HTTP 403 response for CreateCandidate
 type CreateCandidateResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -8338,12 +9334,14 @@ type DeleteCandidateResponse401Headers struct {
 
 // DeleteCandidateResponse403Headers the declared response headers of an HTTP 403 response for DeleteCandidate
 type DeleteCandidateResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -8559,12 +9557,14 @@ type GetCandidateResponse401Headers struct {
 
 // GetCandidateResponse403Headers the declared response headers of an HTTP 403 response for GetCandidate
 type GetCandidateResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -8751,12 +9751,14 @@ type ListInterviewsResponse401Headers struct {
 
 // ListInterviewsResponse403Headers the declared response headers of an HTTP 403 response for ListInterviews
 type ListInterviewsResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -8925,12 +9927,14 @@ type CreateInterviewResponse401Headers struct {
 
 // CreateInterviewResponse403Headers the declared response headers of an HTTP 403 response for CreateInterview
 type CreateInterviewResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -9146,12 +10150,14 @@ type DeleteInterviewResponse401Headers struct {
 
 // DeleteInterviewResponse403Headers the declared response headers of an HTTP 403 response for DeleteInterview
 type DeleteInterviewResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -9367,12 +10373,14 @@ type GetInterviewResponse401Headers struct {
 
 // GetInterviewResponse403Headers the declared response headers of an HTTP 403 response for GetInterview
 type GetInterviewResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -9859,12 +10867,14 @@ type ListWebhookEndpointsResponse401Headers struct {
 
 // ListWebhookEndpointsResponse403Headers the declared response headers of an HTTP 403 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -10033,12 +11043,14 @@ type CreateWebhookEndpointResponse401Headers struct {
 
 // CreateWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -10254,12 +11266,14 @@ type DeleteWebhookEndpointResponse401Headers struct {
 
 // DeleteWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -10475,12 +11489,14 @@ type GetWebhookEndpointResponse401Headers struct {
 
 // GetWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -10667,12 +11683,14 @@ type UpdateWebhookEndpointResponse401Headers struct {
 
 // UpdateWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -10888,12 +11906,14 @@ type ListWebhookDeliveriesResponse401Headers struct {
 
 // ListWebhookDeliveriesResponse403Headers the declared response headers of an HTTP 403 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
 	RateLimit          *string
 	RateLimitLimit     *int
 	RateLimitPolicy    *string
 	RateLimitRemaining *int
 	RateLimitReset     *int
 	RequestId          string
+	RetryAfter         *int
 	WWWAuthenticate    *string
 }
 
@@ -11171,6 +12191,36 @@ func (c *ClientWithResponses) CreateKeyWithResponse(ctx context.Context, params 
 	return ParseCreateKeyResponse(rsp)
 }
 
+// ImportKeysWithBodyWithResponse Import API keys
+//
+// Stores keys made by another system by the SHA-256 of their secrets, so that their holders keep using them: 1 to 1,000 keys, all or none, in one transaction. The rules of creating a key hold for each (permissions the caller holds, not outliving it, its environment; a caller with `allowed_ips` gives them to the keys). An imported key authenticates with its original secret (16 to 256 printable characters without spaces, not starting with `ph_`), looked up by its hash; it has no `hint`, and `pihu scan` cannot find it. The body may be up to 4 MiB. A hash stored already is a 409 `key_exists` naming it (`keys[3].hash`), and nothing is imported. Permission: `api_key:write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/auth/api-keys/import (the `ImportKeys` operationId).
+func (c *ClientWithResponses) ImportKeysWithBodyWithResponse(ctx context.Context, params *ImportKeysParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportKeysResponse, error) {
+	rsp, err := c.ImportKeysWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImportKeysResponse(rsp)
+}
+
+// ImportKeysWithResponse Import API keys
+//
+// Stores keys made by another system by the SHA-256 of their secrets, so that their holders keep using them: 1 to 1,000 keys, all or none, in one transaction. The rules of creating a key hold for each (permissions the caller holds, not outliving it, its environment; a caller with `allowed_ips` gives them to the keys). An imported key authenticates with its original secret (16 to 256 printable characters without spaces, not starting with `ph_`), looked up by its hash; it has no `hint`, and `pihu scan` cannot find it. The body may be up to 4 MiB. A hash stored already is a 409 `key_exists` naming it (`keys[3].hash`), and nothing is imported. Permission: `api_key:write`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/auth/api-keys/import (the `ImportKeys` operationId).
+func (c *ClientWithResponses) ImportKeysWithResponse(ctx context.Context, params *ImportKeysParams, body ImportKeysJSONRequestBody, reqEditors ...RequestEditorFn) (*ImportKeysResponse, error) {
+	rsp, err := c.ImportKeys(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImportKeysResponse(rsp)
+}
+
 // RevokeKeyWithResponse Revoke an API key
 //
 // Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise); a key may always revoke itself. With `cascade=true`, the same rule holds for every key revoked.
@@ -11199,6 +12249,36 @@ func (c *ClientWithResponses) GetKeyWithResponse(ctx context.Context, id KeyIDPa
 		return nil, err
 	}
 	return ParseGetKeyResponse(rsp)
+}
+
+// UpdateKeyWithBodyWithResponse Update an API key
+//
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/auth/api-keys/{id} (the `UpdateKey` operationId).
+func (c *ClientWithResponses) UpdateKeyWithBodyWithResponse(ctx context.Context, id KeyIDPath, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error) {
+	rsp, err := c.UpdateKeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateKeyResponse(rsp)
+}
+
+// UpdateKeyWithResponse Update an API key
+//
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/auth/api-keys/{id} (the `UpdateKey` operationId).
+func (c *ClientWithResponses) UpdateKeyWithResponse(ctx context.Context, id KeyIDPath, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error) {
+	rsp, err := c.UpdateKey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateKeyResponse(rsp)
 }
 
 // RotateKeyWithBodyWithResponse Rotate an API key
@@ -12465,6 +13545,13 @@ func ParseListKeysResponse(rsp *http.Response) (*ListKeysResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListKeysResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -12506,6 +13593,13 @@ func ParseListKeysResponse(rsp *http.Response) (*ListKeysResponse, error) {
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -12840,6 +13934,13 @@ func ParseCreateKeyResponse(rsp *http.Response) (*CreateKeyResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateKeyResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -12881,6 +13982,13 @@ func ParseCreateKeyResponse(rsp *http.Response) (*CreateKeyResponse, error) {
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -13050,6 +14158,467 @@ func ParseCreateKeyResponse(rsp *http.Response) (*CreateKeyResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateKeyResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseImportKeysResponse parses an HTTP response from a ImportKeysWithResponse call
+func ParseImportKeysResponse(rsp *http.Response) (*ImportKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ImportKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ImportedKeys
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ImportKeysResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ImportKeysResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ImportKeysResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ImportKeysResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 405:
+		var headers ImportKeysResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 409:
+		var headers ImportKeysResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers ImportKeysResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ImportKeysResponse415Headers
+		if values := rsp.Header.Values("Accept-Post"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Accept-Post", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AcceptPost = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers ImportKeysResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ImportKeysResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ImportKeysResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -13280,6 +14849,13 @@ func ParseRevokeKeyResponse(rsp *http.Response) (*RevokeKeyResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers RevokeKeyResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13321,6 +14897,13 @@ func ParseRevokeKeyResponse(rsp *http.Response) (*RevokeKeyResponse, error) {
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -13706,6 +15289,13 @@ func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetKeyResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13747,6 +15337,13 @@ func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -13889,6 +15486,460 @@ func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetKeyResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateKeyResponse parses an HTTP response from a UpdateKeyWithResponse call
+func ParseUpdateKeyResponse(rsp *http.Response) (*UpdateKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateKeyResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UpdateKeyResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateKeyResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateKeyResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateKeyResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 405:
+		var headers UpdateKeyResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateKeyResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers UpdateKeyResponse415Headers
+		if values := rsp.Header.Values("Accept-Post"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Accept-Post", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AcceptPost = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateKeyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers UpdateKeyResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateKeyResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -14133,6 +16184,13 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers RotateKeyResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -14174,6 +16232,13 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -14604,6 +16669,13 @@ func ParseGetKeyUsageResponse(rsp *http.Response) (*GetKeyUsageResponse, error) 
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetKeyUsageResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -14645,6 +16717,13 @@ func ParseGetKeyUsageResponse(rsp *http.Response) (*GetKeyUsageResponse, error) 
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -14996,6 +17075,13 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListAuditEventsResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -15037,6 +17123,13 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -15651,6 +17744,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateTokenResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -15692,6 +17792,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -16108,6 +18215,13 @@ func ParseVerifyKeyResponse(rsp *http.Response) (*VerifyKeyResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers VerifyKeyResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -16149,6 +18263,13 @@ func ParseVerifyKeyResponse(rsp *http.Response) (*VerifyKeyResponse, error) {
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -16527,6 +18648,13 @@ func ParseWhoamiResponse(rsp *http.Response) (*WhoamiResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers WhoamiResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -16568,6 +18696,13 @@ func ParseWhoamiResponse(rsp *http.Response) (*WhoamiResponse, error) {
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -16874,6 +19009,13 @@ func ParseListCandidatesResponse(rsp *http.Response) (*ListCandidatesResponse, e
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListCandidatesResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -16915,6 +19057,13 @@ func ParseListCandidatesResponse(rsp *http.Response) (*ListCandidatesResponse, e
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -17249,6 +19398,13 @@ func ParseCreateCandidateResponse(rsp *http.Response) (*CreateCandidateResponse,
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateCandidateResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -17290,6 +19446,13 @@ func ParseCreateCandidateResponse(rsp *http.Response) (*CreateCandidateResponse,
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -17689,6 +19852,13 @@ func ParseDeleteCandidateResponse(rsp *http.Response) (*DeleteCandidateResponse,
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeleteCandidateResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -17730,6 +19900,13 @@ func ParseDeleteCandidateResponse(rsp *http.Response) (*DeleteCandidateResponse,
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -18115,6 +20292,13 @@ func ParseGetCandidateResponse(rsp *http.Response) (*GetCandidateResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetCandidateResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -18156,6 +20340,13 @@ func ParseGetCandidateResponse(rsp *http.Response) (*GetCandidateResponse, error
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -18507,6 +20698,13 @@ func ParseListInterviewsResponse(rsp *http.Response) (*ListInterviewsResponse, e
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListInterviewsResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -18548,6 +20746,13 @@ func ParseListInterviewsResponse(rsp *http.Response) (*ListInterviewsResponse, e
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -18882,6 +21087,13 @@ func ParseCreateInterviewResponse(rsp *http.Response) (*CreateInterviewResponse,
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateInterviewResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -18923,6 +21135,13 @@ func ParseCreateInterviewResponse(rsp *http.Response) (*CreateInterviewResponse,
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -19322,6 +21541,13 @@ func ParseDeleteInterviewResponse(rsp *http.Response) (*DeleteInterviewResponse,
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeleteInterviewResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -19363,6 +21589,13 @@ func ParseDeleteInterviewResponse(rsp *http.Response) (*DeleteInterviewResponse,
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -19748,6 +21981,13 @@ func ParseGetInterviewResponse(rsp *http.Response) (*GetInterviewResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetInterviewResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -19789,6 +22029,13 @@ func ParseGetInterviewResponse(rsp *http.Response) (*GetInterviewResponse, error
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -20593,6 +22840,13 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListWebhookEndpointsResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -20634,6 +22888,13 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -20968,6 +23229,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -21009,6 +23277,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -21408,6 +23683,13 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeleteWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -21449,6 +23731,13 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -21834,6 +24123,13 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -21875,6 +24171,13 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -22247,6 +24550,13 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UpdateWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -22288,6 +24598,13 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
@@ -22673,6 +24990,13 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListWebhookDeliveriesResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -22714,6 +25038,13 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string

@@ -1,0 +1,307 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/ratelimit"
+)
+
+// updateKeyRequest is the body of PATCH /v1/auth/api-keys/{id}. The raw
+// fields tell a member given as null (clear it) from one left out (keep
+// it).
+type updateKeyRequest struct {
+	Name        *string            `json:"name"`
+	Permissions *[]pihu.Permission `json:"permissions"`
+	RateLimit   json.RawMessage    `json:"rate_limit"`  // string, or null: the server's default
+	AllowedIPs  json.RawMessage    `json:"allowed_ips"` // array, or null: anywhere
+	Metadata    json.RawMessage    `json:"metadata"`    // object, or null: none
+	Expires     json.RawMessage    `json:"expires"`     // RFC 3339, or null: never
+	Remaining   json.RawMessage    `json:"remaining"`   // integer, or null: not counted
+	Add         *int64             `json:"add"`
+	Refill      json.RawMessage    `json:"refill"` // object, or null: none
+}
+
+// given reports whether a raw member was in the body, and if so whether
+// it is null.
+func given(raw json.RawMessage) (set, null bool) {
+	return raw != nil, string(raw) == "null"
+}
+
+// change turns the body into a pihu.KeyChange.
+func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
+	c := &pihu.KeyChange{Name: b.Name, Add: b.Add}
+	if b.Name != nil && *b.Name == "" {
+		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "name", "\"name\" is empty; give the key a name of 1 to 100 characters.")
+	}
+	if b.Permissions != nil {
+		c.Permissions = pihu.Permissions(*b.Permissions)
+		if c.Permissions == nil {
+			c.Permissions = pihu.Permissions{} // null is refused as empty
+		}
+	}
+	if set, null := given(b.RateLimit); set {
+		c.SetRateLimit = true
+		if !null {
+			var s string
+			if err := json.Unmarshal(b.RateLimit, &s); err != nil {
+				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "rate_limit", "\"rate_limit\" must be a string such as \"100/m\", or null for the server's default.")
+			}
+			l, err := ratelimit.ParseLimit(s, "rate_limit")
+			if err != nil {
+				return nil, err
+			}
+			c.RateLimit = l.String()
+		}
+	}
+	if set, null := given(b.AllowedIPs); set {
+		c.SetAllowedIPs = true
+		if !null {
+			if err := json.Unmarshal(b.AllowedIPs, &c.AllowedIPs); err != nil {
+				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "allowed_ips", "\"allowed_ips\" must be a list of addresses and CIDR ranges, or null for anywhere.")
+			}
+			if c.AllowedIPs == nil {
+				c.AllowedIPs = []string{}
+			}
+		}
+	}
+	if set, _ := given(b.Metadata); set {
+		c.SetMetadata, c.Metadata = true, b.Metadata
+	}
+	if set, null := given(b.Expires); set {
+		c.SetExpires = true
+		if !null {
+			var s string
+			t, err := time.Time{}, json.Unmarshal(b.Expires, &s)
+			if err == nil {
+				t, err = time.Parse(time.RFC3339, s)
+			}
+			if err != nil {
+				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "expires", "\"expires\" must be a time in RFC 3339, such as \"2030-01-01T00:00:00Z\", or null for never.")
+			}
+			c.Expires = &t
+		}
+	}
+	if set, null := given(b.Remaining); set {
+		c.SetRemaining = true
+		if !null {
+			var n int64
+			if err := json.Unmarshal(b.Remaining, &n); err != nil {
+				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "remaining", "\"remaining\" must be a whole number from 0 to %d, or null to stop counting the key's use.", int64(pihu.MaxCredits))
+			}
+			c.Remaining = &n
+		}
+	}
+	if set, null := given(b.Refill); set {
+		c.SetRefill = true
+		if !null {
+			var r RefillJSON
+			dec := json.NewDecoder(bytes.NewReader(b.Refill))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&r); err != nil {
+				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "refill", "\"refill\" must be an object such as {\"interval\": \"monthly\", \"amount\": 1000, \"day\": 1}, or null.")
+			}
+			refill, err := refillFrom(&r, "refill")
+			if err != nil {
+				return nil, err
+			}
+			c.Refill = refill
+		}
+	}
+	return c, nil
+}
+
+// updateKey changes a key: PATCH /v1/auth/api-keys/{id}. The caller
+// needs rights over the key as for revoking it, and gives only rights it
+// holds (see pihu.KeyChange.Apply), checked against the key as stored in
+// the transaction that changes it; the change reaches every instance's
+// cache as a revocation does.
+func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body updateKeyRequest
+	if err := decode(w, r, &body, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	change, err := body.change()
+	if err == nil {
+		err = change.Validate(s.now())
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	target, err := s.findKey(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	k, err := s.store.UpdateKey(r.Context(), pihu.KeyUpdate{
+		AccountID: caller.AccountID, ID: target.ID,
+		Apply: func(k *pihu.Key) error {
+			if !visible(caller, k) {
+				return pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", k.ID)
+			}
+			return change.Apply(caller, k, now)
+		},
+		Event: func(k *pihu.Key) *pihu.AuditEvent {
+			ev := pihu.NewAuditEvent(pihu.ActionKeyUpdated, caller.ID, clientIP(r), k, now)
+			ev.Changes = change.Fields()
+			return ev
+		},
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.auth.Invalidate(k.ID)
+	hidden, err := s.hideLive(r, creators(k))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.keyItem(k, hidden))
+}
+
+// importKeyRequest is one key of POST /v1/auth/api-keys/import.
+type importKeyRequest struct {
+	Hash        *string            `json:"hash"`
+	Name        *string            `json:"name"`
+	Permissions *[]pihu.Permission `json:"permissions"`
+	Expires     *string            `json:"expires"`
+	Environment *string            `json:"environment"`
+	Metadata    json.RawMessage    `json:"metadata"`
+	Remaining   *int64             `json:"remaining"`
+	Refill      *RefillJSON        `json:"refill"`
+}
+
+type importKeysRequest struct {
+	Keys *[]importKeyRequest `json:"keys"`
+}
+
+// ImportedKeys is the answer to an import: the keys, in the order given.
+type ImportedKeys struct {
+	Data []KeyItem `json:"data"`
+}
+
+// MaxImportBodyBytes caps the body of an import: 1,000 keys with some
+// metadata each.
+const MaxImportBodyBytes = 4 << 20
+
+// maxBody is the most bytes r's body may have.
+func maxBody(r *http.Request) int64 {
+	if r.Pattern == importPattern {
+		return MaxImportBodyBytes
+	}
+	return MaxBodyBytes
+}
+
+const importPattern = "POST /v1/auth/api-keys/import"
+
+// importKeys stores keys made by another system, by the SHA-256 of their
+// secrets: POST /v1/auth/api-keys/import. All of them, or none.
+func (s *Server) importKeys(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body importKeysRequest
+	if err := decodeLimit(w, r, &body, MaxImportBodyBytes); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.Keys == nil {
+		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterMissing, "keys", "Give \"keys\": a list of 1 to %d keys, each {\"hash\", \"name\", \"permissions\"}.", pihu.MaxImportKeys))
+		return
+	}
+	if n := len(*body.Keys); n == 0 || n > pihu.MaxImportKeys {
+		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "keys", "\"keys\" has %d keys; give 1 to %d (send more in several imports).", n, pihu.MaxImportKeys))
+		return
+	}
+	now := s.now()
+	keys := make([]*pihu.Key, 0, len(*body.Keys))
+	events := make([]*pihu.AuditEvent, 0, len(*body.Keys))
+	for i, kb := range *body.Keys {
+		req, err := kb.importRequest(i)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		k, err := pihu.ImportKey(caller.AccountID, i, req, caller, now)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		keys = append(keys, k)
+		events = append(events, pihu.NewAuditEvent(pihu.ActionKeyCreated, caller.ID, clientIP(r), k, now))
+	}
+	if err := s.store.ImportKeys(r.Context(), keys, events...); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// Every instance forgets the secrets it found unknown: one of them
+	// may be an imported key's (see auth.Authenticator.Invalidate).
+	s.auth.Invalidate(keys[0].ID)
+	out := ImportedKeys{Data: make([]KeyItem, len(keys))}
+	for i, k := range keys {
+		out.Data[i] = NewKeyItem(k, now)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// importRequest checks the members every key must have, and turns the
+// rest into a pihu.ImportRequest.
+func (b importKeyRequest) importRequest(i int) (pihu.ImportRequest, error) {
+	var req pihu.ImportRequest
+	missing := func(field, msg string) error {
+		return pihu.ParamErrorf(pihu.EParameterMissing, "keys["+strconv.Itoa(i)+"]."+field, "keys[%d]: %s", i, msg)
+	}
+	invalid := func(field, msg string) error {
+		return pihu.ParamErrorf(pihu.EParameterInvalid, "keys["+strconv.Itoa(i)+"]."+field, "keys[%d]: %s", i, msg)
+	}
+	switch {
+	case b.Hash == nil:
+		return req, missing("hash", "Give \"hash\": the SHA-256 of the secret, 64 hexadecimal characters.")
+	case b.Name == nil:
+		return req, missing("name", "Give \"name\", 1 to 100 characters.")
+	case b.Permissions == nil:
+		return req, missing("permissions", "Give \"permissions\": a non-empty list such as [\"candidate:read\"].")
+	case b.Environment != nil && *b.Environment == "":
+		return req, invalid("environment", "\"environment\" must be \"live\" or \"test\".")
+	case b.Refill != nil && b.Remaining == nil:
+		return req, missing("remaining", "A \"refill\" needs \"remaining\": the credits the key starts with.")
+	}
+	req = pihu.ImportRequest{Hash: *b.Hash, Name: *b.Name, Permissions: pihu.Permissions(*b.Permissions), Metadata: b.Metadata}
+	if req.Permissions == nil {
+		req.Permissions = pihu.Permissions{}
+	}
+	if b.Environment != nil {
+		req.Environment = pihu.Environment(*b.Environment)
+	}
+	if b.Expires != nil {
+		t, err := time.Parse(time.RFC3339, *b.Expires)
+		if err != nil {
+			return req, invalid("expires", "\"expires\" must be a time in RFC 3339, such as \"2030-01-01T00:00:00Z\".")
+		}
+		req.Expires = &t
+	}
+	if b.Remaining != nil {
+		param := "keys[" + strconv.Itoa(i) + "].refill"
+		refill, err := refillFrom(b.Refill, param)
+		if err != nil {
+			return req, err
+		}
+		req.Credits = &pihu.Credits{Remaining: *b.Remaining, Refill: refill}
+	}
+	return req, nil
+}

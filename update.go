@@ -1,0 +1,300 @@
+package pihu
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// KeyChange is a change to a key (PATCH): each field set (non-nil) is
+// changed; the secret never is. Use the Set… flags to tell "clear" (nil
+// value, flag set) from "leave as it is" (flag unset).
+type KeyChange struct {
+	Name        *string
+	Permissions Permissions // nil: unchanged
+	// RateLimit is the new limit in its normal form ("" for the
+	// server's default) if SetRateLimit.
+	RateLimit    string
+	SetRateLimit bool
+	// AllowedIPs are the new addresses (nil: anywhere) if SetAllowedIPs.
+	AllowedIPs    []string
+	SetAllowedIPs bool
+	// Metadata is the new metadata (nil: none) if SetMetadata.
+	Metadata    json.RawMessage
+	SetMetadata bool
+	// Expires is the new expiry (nil: never) if SetExpires.
+	Expires    *time.Time
+	SetExpires bool
+	// Remaining sets the credits (nil: not counted any more) if
+	// SetRemaining; Add adds to them. Not both.
+	Remaining    *int64
+	SetRemaining bool
+	Add          *int64
+	// Refill is the new refill (nil: none) if SetRefill.
+	Refill    *Refill
+	SetRefill bool
+}
+
+// Fields names the fields c changes, in a fixed order: what the audit
+// event of the change records.
+func (c *KeyChange) Fields() []string {
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add(c.Name != nil, "name")
+	add(c.Permissions != nil, "permissions")
+	add(c.SetRateLimit, "rate_limit")
+	add(c.SetAllowedIPs, "allowed_ips")
+	add(c.SetMetadata, "metadata")
+	add(c.SetExpires, "expires")
+	add(c.SetRemaining, "remaining")
+	add(c.Add != nil, "add")
+	add(c.SetRefill, "refill")
+	return out
+}
+
+// Validate checks the change's own fields, at now, and normalises them.
+// Returns EParameterInvalid (or EParameterMissing) with the field.
+func (c *KeyChange) Validate(now time.Time) error {
+	if len(c.Fields()) == 0 {
+		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, rate_limit, allowed_ips, metadata, expires, remaining, add or refill.")
+	}
+	if c.Name != nil {
+		if err := ValidateKeyName(*c.Name); err != nil {
+			return err
+		}
+	}
+	if c.Permissions != nil {
+		if len(c.Permissions) == 0 {
+			return ParamErrorf(EParameterInvalid, "permissions", "\"permissions\" is empty; a key needs at least one permission.")
+		}
+		if err := c.Permissions.Validate(); err != nil {
+			return err
+		}
+		c.Permissions = c.Permissions.Normalize()
+	}
+	if c.SetAllowedIPs && c.AllowedIPs != nil {
+		allowed, err := ParseAllowedIPs(c.AllowedIPs)
+		if err != nil {
+			return err
+		}
+		c.AllowedIPs = allowed
+	}
+	if c.SetMetadata {
+		m, err := ValidateMetadata(c.Metadata, "metadata")
+		if err != nil {
+			return err
+		}
+		c.Metadata = m
+	}
+	if c.SetExpires && c.Expires != nil {
+		if err := checkExpires(*c.Expires, now, "expires"); err != nil {
+			return err
+		}
+		t := Timestamp(*c.Expires)
+		c.Expires = &t
+	}
+	if c.SetRemaining && c.Add != nil {
+		return ParamErrorf(EParameterInvalid, "add", "Give \"remaining\" (sets the credits) or \"add\" (adds to them), not both.")
+	}
+	if c.SetRemaining && c.Remaining != nil {
+		if err := ValidateCredits(*c.Remaining, "remaining"); err != nil {
+			return err
+		}
+	}
+	if c.Add != nil {
+		if err := ValidateCredits(*c.Add, "add"); err != nil {
+			return err
+		}
+	}
+	if c.SetRefill && c.Refill != nil {
+		if err := c.Refill.Validate("refill"); err != nil {
+			return err
+		}
+		if c.SetRemaining && c.Remaining == nil {
+			return ParamErrorf(EParameterInvalid, "refill", "A key whose credits are removed (\"remaining\": null) has no refill; leave \"refill\" out.")
+		}
+	}
+	return nil
+}
+
+// checkExpires checks an expiry given as a time: after now, and at most
+// 3650 days from now.
+func checkExpires(t, now time.Time, param string) error {
+	if !t.After(now) {
+		return ParamErrorf(EParameterInvalid, param, "%q is not in the future; give a time to come (RFC 3339), or null for never.", t.UTC().Format(time.RFC3339))
+	}
+	if t.Sub(now) > maxExpiration {
+		return ParamErrorf(EParameterInvalid, param, "%q is more than 3650 days away; give an earlier time.", t.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Apply makes the change c (validated) to k, as stored, by caller at now,
+// after checking the caller's rights:
+//
+//   - over the key, as for revoking it (CheckRevoke): the caller holds
+//     every permission of k, may use its environment, and is not more
+//     narrowly restricted by allowed_ips; a key may change itself, within
+//     the next rules;
+//   - no escalation: every permission given is held by the caller
+//     (EInsufficientPermissions);
+//   - no outliving: a new expiry is no later than the caller's
+//     (EParameterInvalid on "expires");
+//   - addresses: a caller limited to allowed_ips gives a list within its
+//     own, and cannot lift the key's (EInsufficientPermissions on
+//     "allowed_ips").
+func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
+	if err := CheckRevoke(caller, k); err != nil {
+		if e, ok := err.(*Error); ok {
+			// The rule is revocation's; the words are this change's.
+			e.Message = strings.NewReplacer("revoke", "change", "Revoke", "Change").Replace(e.Message)
+		}
+		return err
+	}
+	if c.Permissions != nil {
+		if err := CheckGrant(caller, c.Permissions, k.Environment, caller.Expires); err != nil {
+			return err
+		}
+	}
+	if c.SetExpires && caller.Expires != nil && (c.Expires == nil || c.Expires.After(*caller.Expires)) {
+		return ParamErrorf(EParameterInvalid, "expires",
+			"A key cannot outlive the key that changes it: this key expires at %s, so give an \"expires\" by then.",
+			caller.Expires.UTC().Format(time.RFC3339))
+	}
+	if c.SetAllowedIPs && caller.AllowedIPs != nil {
+		if c.AllowedIPs == nil {
+			return &Error{
+				Code: EInsufficientPermissions, Param: "allowed_ips",
+				Message: "This key may only be used from some addresses, so it cannot make a key usable from anywhere; give \"allowed_ips\" within its own.",
+			}
+		}
+		if _, err := checkAllowedIPs(caller, c.AllowedIPs); err != nil {
+			return err
+		}
+	}
+	if c.Name != nil {
+		k.Name = *c.Name
+	}
+	if c.Permissions != nil {
+		k.Permissions = slices.Clone(c.Permissions)
+	}
+	if c.SetRateLimit {
+		k.RateLimit = c.RateLimit
+	}
+	if c.SetAllowedIPs {
+		k.AllowedIPs = slices.Clone(c.AllowedIPs)
+	}
+	if c.SetMetadata {
+		k.Metadata = c.Metadata
+	}
+	if c.SetExpires {
+		k.Expires = c.Expires
+	}
+	return c.applyCredits(k, now)
+}
+
+// applyCredits makes the change to k's credits.
+func (c *KeyChange) applyCredits(k *Key, now time.Time) error {
+	now = Timestamp(now)
+	switch {
+	case c.SetRemaining && c.Remaining == nil:
+		k.Credits = nil
+	case c.SetRemaining:
+		next := &Credits{Remaining: *c.Remaining, Refilled: now}
+		if k.Credits != nil {
+			next.Refill = k.Credits.Refill
+		}
+		k.Credits = next
+	case c.Add != nil:
+		if k.Credits == nil {
+			return ParamErrorf(EParameterInvalid, "add", "The key %s has no credits to add to: its use is not counted. Give \"remaining\" to start counting.", k.ID)
+		}
+		cur, refilled := k.Credits.At(now)
+		if cur+*c.Add > MaxCredits {
+			return ParamErrorf(EParameterInvalid, "add", "The key would have %d credits; at most %d are allowed.", cur+*c.Add, int64(MaxCredits))
+		}
+		k.Credits = &Credits{Remaining: cur + *c.Add, Refill: k.Credits.Refill, Refilled: refilled}
+	}
+	if c.SetRefill {
+		if k.Credits == nil {
+			if c.Refill != nil {
+				return ParamErrorf(EParameterInvalid, "refill", "The key %s has no credits to refill: give \"remaining\" too.", k.ID)
+			}
+			return nil
+		}
+		cur := *k.Credits
+		cur.Refill = c.Refill
+		k.Credits = &cur
+	}
+	return nil
+}
+
+// ImportRequest is a key made by another system, imported by the SHA-256
+// of its secret.
+type ImportRequest struct {
+	Hash        string // the SHA-256 of the secret, 64 hex characters
+	Name        string
+	Permissions Permissions
+	Expires     *time.Time // nil: never
+	Environment Environment
+	Metadata    json.RawMessage
+	Credits     *Credits
+}
+
+// ImportKey builds the key of req, number i of an import (for the
+// errors' Param, "keys[i].…"), for account accountID, imported by creator
+// at now, with the rules of NewKey: the permissions the creator holds, no
+// outliving it, its environment, its allowed_ips (the key gets them). An
+// imported key has no hint.
+func ImportKey(accountID string, i int, req ImportRequest, creator *Key, now time.Time) (*Key, error) {
+	now = Timestamp(now)
+	at := func(err error) error {
+		if e, ok := err.(*Error); ok {
+			e.Param = fmt.Sprintf("keys[%d].%s", i, e.Param)
+			e.Message = fmt.Sprintf("keys[%d]: %s", i, e.Message)
+		}
+		return err
+	}
+	digest, err := hex.DecodeString(req.Hash)
+	if err != nil || len(digest) != 32 {
+		return nil, at(ParamErrorf(EParameterInvalid, "hash", "\"hash\" must be the SHA-256 of the secret in hexadecimal: 64 characters 0-9 and a-f."))
+	}
+	kr := KeyRequest{Name: req.Name, Permissions: req.Permissions, Environment: req.Environment, Metadata: req.Metadata, Credits: req.Credits}
+	if err := kr.Validate(creator.Environment); err != nil {
+		return nil, at(err)
+	}
+	if req.Expires != nil {
+		if err := checkExpires(*req.Expires, now, "expires"); err != nil {
+			return nil, at(err)
+		}
+		t := Timestamp(*req.Expires)
+		req.Expires = &t
+	}
+	if err := CheckGrant(creator, kr.Permissions, kr.Environment, req.Expires); err != nil {
+		if e, ok := err.(*Error); ok && e.Param == "expiration" {
+			e.Param = "expires"
+		}
+		return nil, at(err)
+	}
+	k := &Key{
+		ID: NewID(PrefixKey), AccountID: accountID, Name: kr.Name, Environment: kr.Environment,
+		Permissions: kr.Permissions, Digest: digest, Created: now, Expires: req.Expires,
+		AllowedIPs: slices.Clone(creator.AllowedIPs), Metadata: kr.Metadata, CreatedBy: creator.ID, Imported: true,
+	}
+	if kr.Credits != nil {
+		c := *kr.Credits
+		c.Refilled = now
+		k.Credits = &c
+	}
+	return k, nil
+}
+
+// MaxImportKeys is the most keys one import takes.
+const MaxImportKeys = 1000
