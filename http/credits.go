@@ -33,11 +33,15 @@ func (s *Server) spendCredits(w http.ResponseWriter, r *http.Request, k *pihu.Ke
 }
 
 // usageExceeded is the one place where a key is found out of credits, for
-// a request or a verification: it returns the EUsageExceeded error, with
+// a request or a verification: it tells keyEvents (the webhook event
+// api_key.usage_exceeded, at most once an hour per key), returns the EUsageExceeded error, with
 // the next refill in its message, and sets the headers that carry it for
 // machines (Pihu-Credits-Refill, and Retry-After in seconds) when the key
 // has a refill. w is nil for a verification, which answers in its body.
 func (s *Server) usageExceeded(w http.ResponseWriter, r *http.Request, k *pihu.Key, sp pihu.Spend) error {
+	if s.keyEvents != nil {
+		s.keyEvents.UsageExceeded(k)
+	}
 	if sp.NextRefill == nil {
 		return pihu.Errorf(pihu.EUsageExceeded,
 			"This API key has used all its credits, and has no refill. Add credits with PATCH /v1/auth/api-keys/%s, or use another key.", k.ID)

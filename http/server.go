@@ -44,11 +44,13 @@ type Server struct {
 }
 
 // KeyEvents is told of the key events the HTTP layer sees that no store
-// change records: a key refused for its rate limit. The webhook package's
-// Notifier implements it. RateLimited is called on every 429 of a key and
-// must return at once.
+// change records: a key refused for its rate limit, or out of credits.
+// The webhook package's Notifier implements it. Both are called on every
+// such refusal (a 429, a 403 usage_exceeded, or verify's answer) and must
+// return at once.
 type KeyEvents interface {
 	RateLimited(k *pihu.Key)
+	UsageExceeded(k *pihu.Key)
 }
 
 // Options are what a Server needs; Store and Auth are required.

@@ -144,14 +144,18 @@ func TestWebhooks_EveryEventSigned(t *testing.T) {
 	if res := ts.do(t, "GET", "/v1/auth/whoami", next.Key, ""); res.status != 429 {
 		t.Fatalf("whoami again: got %d", res.status)
 	}
+	// A key with one credit: its second request and a verification are
+	// refused for credits, which is one event.
+	metered := ts.newKey(t, ts.Owner, `{"name":"Metered","permissions":["candidate:read"],"remaining":1}`)
+	for i := range 2 {
+		if res := ts.do(t, "GET", "/v1/auth/whoami", metered.Key, ""); res.status != []int{200, 403}[i] {
+			t.Fatalf("metered whoami %d: got %d %s", i, res.status, res.body)
+		}
+	}
+	if res := ts.do(t, "POST", "/v1/auth/verify", ts.Owner, `{"key":"`+metered.Key+`"}`); res.status != 200 || !strings.Contains(string(res.body), `"USAGE_EXCEEDED"`) {
+		t.Fatalf("verify metered: got %d %s", res.status, res.body)
+	}
 	notifier.Wait()
-	k, err := ts.Store.Key(t.Context(), ts.Account.ID, next.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := notifier.KeyEvent(t.Context(), pihu.EventKeyUsageExceeded, k); err != nil {
-		t.Fatalf("KeyEvent: %v", err)
-	}
 	// Eight days' key: a day later it is within 7 days of expiring.
 	ts.Clock.Add(24*time.Hour + time.Minute)
 	if err := notifier.CheckExpiring(t.Context()); err != nil {
@@ -172,7 +176,7 @@ func TestWebhooks_EveryEventSigned(t *testing.T) {
 	dispatch(t, d, 20)
 	got := rc.types()
 	want := map[string]int{
-		pihu.EventKeyCreated: 3, // Worker, its successor, Leaky
+		pihu.EventKeyCreated: 4, // Worker, its successor, Metered, Leaky
 		pihu.EventKeyRotated: 1, pihu.EventKeyRateLimited: 1, pihu.EventKeyUsageExceeded: 1,
 		// Only the successor: rotation left Worker an hour to live, a
 		// lifetime too short for a notice.
@@ -199,8 +203,8 @@ func TestWebhooks_EveryEventSigned(t *testing.T) {
 	res := ts.do(t, "GET", "/v1/webhook-endpoints/"+ep.ID+"/deliveries?limit=100", ts.Owner, "")
 	var list pihuhttp.DeliveryList
 	res.decode(t, &list)
-	if len(list.Data) != 9 {
-		t.Fatalf("deliveries: got %d, want 9: %s", len(list.Data), res.body)
+	if len(list.Data) != 10 {
+		t.Fatalf("deliveries: got %d, want 10: %s", len(list.Data), res.body)
 	}
 	for _, dl := range list.Data {
 		if dl.Status != pihu.DeliveryDelivered || len(dl.Attempts) != 1 || dl.Attempts[0].StatusCode == nil || *dl.Attempts[0].StatusCode != 204 || dl.NextAttempt != nil {

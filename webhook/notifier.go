@@ -118,7 +118,12 @@ func (n *Notifier) Notify(typ string, k *pihu.Key) {
 // calls it on every 429 of a key.
 func (n *Notifier) RateLimited(k *pihu.Key) { n.Notify(pihu.EventKeyRateLimited, k) }
 
-// Wait waits for the events RateLimited started.
+// UsageExceeded is Notify(pihu.EventKeyUsageExceeded, k): the HTTP layer
+// calls it whenever a key's credits do not cover a request or a
+// verification.
+func (n *Notifier) UsageExceeded(k *pihu.Key) { n.Notify(pihu.EventKeyUsageExceeded, k) }
+
+// Wait waits for the events RateLimited and UsageExceeded started.
 func (n *Notifier) Wait() { n.wg.Wait() }
 
 // Expiry notices: how long before a key expires, and the name of each.
