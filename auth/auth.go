@@ -333,7 +333,7 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	k, err := a.store.KeyByDigest(ctx, digest[:])
 	if pihu.ErrorCode(err) == pihu.ENotFound {
 		if !shaped {
-			a.remember(&digest, now)
+			a.remember(&digest, now, gen)
 		}
 		return nil, nil, errInvalid
 	} else if err != nil {
@@ -466,10 +466,20 @@ func (a *Authenticator) unknown(d *[32]byte, now int64) bool {
 }
 
 // remember records that the secret of SHA-256 d was looked up at now and
-// not found, so that the same guess sent again reads nothing for a TTL.
-func (a *Authenticator) remember(d *[32]byte, now int64) {
+// not found, so that the same guess sent again reads nothing for a TTL;
+// unless an invalidation (an import, perhaps of this secret) happened
+// since the read began, when the invalidation count was gen. The check is
+// made holding negMu, which drop takes after counting its invalidation:
+// either this sees the new count, or drop's clearing comes after this.
+func (a *Authenticator) remember(d *[32]byte, now int64, gen uint64) {
 	a.negMu.Lock()
 	defer a.negMu.Unlock()
+	a.mu.RLock()
+	changed := a.invalidations != gen
+	a.mu.RUnlock()
+	if changed {
+		return
+	}
 	if a.neg == nil || len(a.neg) >= maxNegative {
 		a.neg = make(map[[32]byte]int64)
 	}

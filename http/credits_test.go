@@ -450,6 +450,10 @@ func TestKeys_Import(t *testing.T) {
 		t.Errorf("param: got %q", p)
 	}
 	checkStatus(t, ts.do(t, "GET", "/v1/candidates", fresh, ""), 401, pihu.EInvalidAPIKey)
+	// Now remembered as unknown; importing it makes it known at once.
+	r = ts.do(t, "POST", "/v1/auth/api-keys/import", ts.Owner, fmt.Sprintf(`{"keys":[{"hash":%q,"name":"fresh","permissions":["candidate:read"]}]}`, digestHex(fresh)))
+	checkStatus(t, r, 200, "")
+	checkStatus(t, ts.do(t, "GET", "/v1/candidates", fresh, ""), 200, "")
 
 	// Garbage: not shaped as an importable secret, no read; the same
 	// unknown secret twice, one read.
