@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/sqlite"
@@ -22,7 +24,9 @@ import (
 
 // TestBrowserWebhooks adds a webhook endpoint in headless Chromium, reads
 // its secret from the page, sees a key's creation queued for it, and
-// disables and deletes it (accepting the confirmation).
+// disables and deletes it (accepting the confirmation). On the way it
+// opens the page of a key with credits and metadata (set as a PATCH
+// would), which shows both.
 func TestBrowserWebhooks(t *testing.T) {
 	browserPath := findBrowser()
 	if browserPath == "" {
@@ -80,17 +84,19 @@ func TestBrowserWebhooks(t *testing.T) {
 		}
 		return v
 	}
-	// The screenshot goes to PIHU_WEBHOOK_SCREENSHOT if set, to look at.
-	shot := func() {
-		path := os.Getenv("PIHU_WEBHOOK_SCREENSHOT")
-		if path == "" {
+	// Screenshots go where TestBrowser's go (PIHU_SCREENSHOTS=1).
+	shot := func(name string) {
+		dir := screenshotDir()
+		if dir == "" {
 			return
 		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
-			t.Fatalf("screenshot: %v", err)
+			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		os.WriteFile(path, png, 0o644)
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	run("sign up",
@@ -124,6 +130,37 @@ func TestBrowserWebhooks(t *testing.T) {
 		chromedp.Submit(chromedp.CSS(`#name`)),
 		chromedp.WaitVisible(chromedp.CSS(`#secret`)),
 	)
+	run("open the key",
+		chromedp.Navigate(srv.URL+"/keys"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href^="/keys/key_"]`)),
+	)
+	href := read("read the key's link", chromedp.Evaluate[string](`document.querySelector('a[href^="/keys/key_"]').getAttribute("href")`))
+	user, err := db.UserByEmail(t.Context(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _, err := db.ListKeys(t.Context(), pihu.KeyFilter{AccountID: user.AccountID, Limit: 1})
+	if err != nil || len(keys) != 1 || href != "/keys/"+keys[0].ID {
+		t.Fatalf("the list links %q; the store has %v (%v)", href, keys, err)
+	}
+	if _, err := db.UpdateKey(t.Context(), pihu.KeyUpdate{AccountID: keys[0].AccountID, ID: keys[0].ID, Apply: func(k *pihu.Key) error {
+		k.Metadata = json.RawMessage(`{"plan":"scale","tenant":"acme-eu"}`)
+		k.Credits = &pihu.Credits{Remaining: 940, Refill: &pihu.Refill{Interval: pihu.RefillMonthly, Amount: 1000, Day: 1}, Refilled: k.Created}
+		return nil
+	}}); err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	run("open the key's page",
+		chromedp.Navigate(srv.URL+href),
+		chromedp.WaitVisible(chromedp.CSS(`pre.metadata`)),
+	)
+	keyPage := read("read the key page", chromedp.OuterHTML(chromedp.CSS("main")))
+	for _, want := range []string{"Credits", "940", "refilled to 1000", "on day 1 of every month", "tenant", "acme-eu"} {
+		if !strings.Contains(keyPage, want) {
+			t.Errorf("the key page does not show %q:\n%s", want, keyPage)
+		}
+	}
+	shot("key-credits")
 	run("open the endpoint",
 		chromedp.Navigate(srv.URL+"/webhooks"),
 		chromedp.WaitVisible(chromedp.CSS(`a[href^="/webhooks/we_"]`)),
@@ -134,7 +171,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	if !strings.Contains(page, "api_key.created") || !strings.Contains(page, "pending") || strings.Contains(page, secret) {
 		t.Errorf("the endpoint page does not show the queued delivery, or shows the secret:\n%s", page)
 	}
-	shot()
+	shot("webhook-endpoint")
 	run("disable it",
 		chromedp.Click(chromedp.CSS(`form[action$="/enabled"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action$="/enabled"] button.primary`)),
