@@ -152,6 +152,24 @@ type Credits struct {
 	Refilled time.Time
 }
 
+// Clone returns a copy of c (nil for nil).
+func (c *Credits) Clone() *Credits {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	if c.Refill != nil {
+		r := *c.Refill
+		out.Refill = &r
+	}
+	return &out
+}
+
+// MaxRotations bounds the chain of successors a spend follows to find
+// the key holding the credits (see KeyStore's SpendCredits): a key
+// rotates once, and each link lives only for a grace period.
+const MaxRotations = 16
+
 // At returns the credits left at now, the refill due since Refilled
 // included, and the Refilled to store with them.
 func (c *Credits) At(now time.Time) (remaining int64, refilled time.Time) {
@@ -212,7 +230,11 @@ func (c *Credits) Spend(cost int64, now time.Time) (Spend, Credits) {
 type CreditStore interface {
 	// SpendCredits spends cost credits of key id at now, after the refill
 	// due by then if any (see Credits.Spend), in one transaction. A key
-	// without credits spends nothing and is OK with Remaining -1.
+	// without credits spends nothing and is OK with Remaining -1. A key
+	// that was rotated spends its successor's credits (the successor's
+	// successor's, if that was rotated too, up to MaxRotations keys):
+	// RotateKey gives the successor the old key's credits, and the two
+	// share one balance for the grace period.
 	// Returns ENotFound if the key does not exist.
 	SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (Spend, error)
 }

@@ -242,14 +242,35 @@ func (c credits) credits() *pihu.Credits {
 func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error) {
 	var out pihu.Spend
 	err := db.inTx(ctx, "spend credits of key "+id, func(ctx context.Context, tx pgx.Tx) error {
+		// The key holding the credits: id, or while id is in the grace
+		// period of a rotation its successor (and so on). Each row is
+		// locked before its successor is looked for, so a rotation that
+		// committed while this spend waited for the lock is followed:
+		// the old key's balance, copied by the rotation, is never spent
+		// again.
 		var c credits
-		err := tx.QueryRow(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled
-			FROM api_keys WHERE id = $1 FOR UPDATE`, id).Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
-		}
-		if err != nil {
-			return err
+		holder := id
+		for i := range pihu.MaxRotations {
+			err := tx.QueryRow(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled
+				FROM api_keys WHERE id = $1 FOR UPDATE`, holder).Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+			}
+			if err != nil {
+				return err
+			}
+			if i == pihu.MaxRotations-1 {
+				break
+			}
+			var next string
+			err = tx.QueryRow(ctx, `SELECT id FROM api_keys WHERE rotated_from = $1 ORDER BY created, id LIMIT 1`, holder).Scan(&next)
+			if errors.Is(err, pgx.ErrNoRows) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			holder = next
 		}
 		cur := c.credits()
 		if cur == nil {
@@ -262,7 +283,7 @@ func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.
 			return nil
 		}
 		tag, err := tx.Exec(ctx, `UPDATE api_keys SET remaining = $1, refilled = $2 WHERE id = $3 AND remaining = $4`,
-			next.Remaining, ts(next.Refilled), id, *c.remaining)
+			next.Remaining, ts(next.Refilled), holder, *c.remaining)
 		if err != nil {
 			return err
 		}

@@ -408,8 +408,13 @@ func (db *DB) commitSpends(ctx context.Context) {
 
 // spend is one spend of credits inside the group's transaction.
 func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time) (pihu.Spend, error) {
+	holder, err := creditHolder(ctx, tx, id)
+	if err != nil {
+		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
+	}
+	id = holder
 	var c credits
-	err := tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, id).
+	err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, id).
 		Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return pihu.Spend{}, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
@@ -434,6 +439,25 @@ func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time
 		return pihu.Spend{}, fmt.Errorf("sqlite: credits of key %s changed during the spend", id)
 	}
 	return out, nil
+}
+
+// creditHolder is the key whose credits a spend of key id takes: id
+// itself or, while id is in the grace period of a rotation, its successor
+// (and that one's, if it was rotated in turn). A rotated key and its
+// successor share one balance, so a grace period doubles no credit.
+func creditHolder(ctx context.Context, tx *sql.Tx, id string) (string, error) {
+	for range pihu.MaxRotations - 1 {
+		var next string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM api_keys WHERE rotated_from = ? ORDER BY created, id LIMIT 1`, id).Scan(&next)
+		if errors.Is(err, sql.ErrNoRows) {
+			return id, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		id = next
+	}
+	return id, nil
 }
 
 // UpdateKey changes an unrevoked key of an account in one immediate

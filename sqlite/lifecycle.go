@@ -109,6 +109,12 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		if err != nil {
 			return fmt.Errorf("sqlite: rotate key %s: %w", oldID, err)
 		}
+		// The successor takes the old key's credits as they stand in
+		// this transaction (a spend since the caller read the key
+		// included), and from now on the two keys share them: a spend
+		// with the old key during its grace period takes the successor's
+		// (see creditHolder).
+		next.Credits = old.Credits.Clone()
 		if err := insertKey(ctx, tx, next); err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ func runCredits(t *testing.T, run func(*testing.T, string, func(*testing.T, pihu
 	run(t, "RoundTrip", testCreditsRoundTrip)
 	run(t, "SpendExact", testCreditsSpendExact)
 	run(t, "SpendCost", testCreditsSpendCost)
+	run(t, "RotationOneBalance", testCreditsRotationOneBalance)
 	run(t, "NoCredits", testCreditsNoCredits)
 	run(t, "SpendNotFound", testCreditsSpendNotFound)
 	run(t, "RefillDaily", testCreditsRefillDaily)
@@ -102,6 +103,55 @@ func testCreditsSpendExact(t *testing.T, s pihu.Store) {
 		t.Errorf("successful spends: got %d, want 100", ok.Load())
 	}
 	checkSpend(t, mustSpend(t, s, k.ID, 1, epoch.Add(time.Minute)), false, 0)
+}
+
+// testCreditsRotationOneBalance rotates a key with credits and a grace
+// period: the successor takes the balance as it stands in the store (not
+// as the caller read it), and spends with the old key and the new one,
+// side by side, share it: exactly as many succeed as were left.
+func testCreditsRotationOneBalance(t *testing.T, s pihu.Store) {
+	k := creditKey(t, s, 100, nil, epoch)
+	now := epoch.Add(time.Minute)
+	checkSpend(t, mustSpend(t, s, k.ID, 10, now), true, 90)
+	// k is the key as created (100 credits): the rotation must not trust it.
+	next, _, err := k.Successor(k, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateKey(t.Context(), next, now.Add(time.Hour)); err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	got, err := s.KeyByDigest(t.Context(), next.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Credits == nil || got.Credits.Remaining != 90 {
+		t.Fatalf("successor's credits: got %+v, want the 90 left", got.Credits)
+	}
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 16 {
+		id := []string{k.ID, next.ID}[i%2]
+		wg.Go(func() {
+			for {
+				sp, err := s.SpendCredits(t.Context(), id, 1, now.Add(time.Minute))
+				if err != nil {
+					t.Errorf("SpendCredits(%s): %v", id, err)
+					return
+				}
+				if !sp.OK {
+					return
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 90 {
+		t.Errorf("successful spends with the old and the new key: got %d, want 90", ok.Load())
+	}
+	checkSpend(t, mustSpend(t, s, k.ID, 1, now.Add(time.Minute)), false, 0)
+	checkSpend(t, mustSpend(t, s, next.ID, 1, now.Add(time.Minute)), false, 0)
 }
 
 // testCreditsSpendCost spends more than one credit at a time; a cost
