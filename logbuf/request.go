@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pihu-ai/pihu/internal/jsonstr"
 )
 
 // Request is the line logged for one request. Empty KeyID, AccountID and
@@ -228,55 +230,8 @@ func needsQuoting(s string) bool {
 }
 
 // appendJSONString appends s as a JSON string the way slog's JSON
-// handler does: control characters, '"' and '\' escaped, invalid UTF-8 as
-// \ufffd, U+2028 and U+2029 escaped; '<', '>' and '&' as they are.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if safeSet[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// handler does.
+func appendJSONString(b []byte, s string) []byte { return jsonstr.Append(b, s, false) }
 
 // safeSet is true for the ASCII characters a JSON string holds as they
 // are: all but the control characters (0–31), '"' and '\' (as
