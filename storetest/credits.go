@@ -28,6 +28,33 @@ func runCredits(t *testing.T, run func(*testing.T, string, func(*testing.T, pihu
 	run(t, "ImportMany", testCreditsImportMany)
 }
 
+// spendAll spends one credit at a time from 16 goroutines until each is
+// refused, goroutine i spending key ids[i%len(ids)] through
+// stores[i%len(stores)] at now, and returns how many spends succeeded.
+func spendAll(t *testing.T, stores []pihu.Store, ids []string, now time.Time) int64 {
+	t.Helper()
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 16 {
+		st, id := stores[i%len(stores)], ids[i%len(ids)]
+		wg.Go(func() {
+			for {
+				sp, err := st.SpendCredits(t.Context(), id, 1, now)
+				if err != nil {
+					t.Errorf("SpendCredits(%s): %v", id, err)
+					return
+				}
+				if !sp.OK {
+					return
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return ok.Load()
+}
+
 // creditKey stores a key of a new account with n credits and refill r,
 // created at now.
 func creditKey(tb testing.TB, s pihu.Store, n int64, r *pihu.Refill, now time.Time) *pihu.Key {
@@ -81,26 +108,8 @@ func testCreditsRoundTrip(t *testing.T, s pihu.Store) {
 // until each is refused: exactly 100 spends succeed, and none is lost.
 func testCreditsSpendExact(t *testing.T, s pihu.Store) {
 	k := creditKey(t, s, 100, nil, epoch)
-	var ok atomic.Int64
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for {
-				sp, err := s.SpendCredits(t.Context(), k.ID, 1, epoch.Add(time.Minute))
-				if err != nil {
-					t.Errorf("SpendCredits: %v", err)
-					return
-				}
-				if !sp.OK {
-					return
-				}
-				ok.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != 100 {
-		t.Errorf("successful spends: got %d, want 100", ok.Load())
+	if n := spendAll(t, []pihu.Store{s}, []string{k.ID}, epoch.Add(time.Minute)); n != 100 {
+		t.Errorf("successful spends: got %d, want 100", n)
 	}
 	checkSpend(t, mustSpend(t, s, k.ID, 1, epoch.Add(time.Minute)), false, 0)
 }
@@ -128,27 +137,8 @@ func testCreditsRotationOneBalance(t *testing.T, s pihu.Store) {
 	if got.Credits == nil || got.Credits.Remaining != 90 {
 		t.Fatalf("successor's credits: got %+v, want the 90 left", got.Credits)
 	}
-	var ok atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 16 {
-		id := []string{k.ID, next.ID}[i%2]
-		wg.Go(func() {
-			for {
-				sp, err := s.SpendCredits(t.Context(), id, 1, now.Add(time.Minute))
-				if err != nil {
-					t.Errorf("SpendCredits(%s): %v", id, err)
-					return
-				}
-				if !sp.OK {
-					return
-				}
-				ok.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != 90 {
-		t.Errorf("successful spends with the old and the new key: got %d, want 90", ok.Load())
+	if n := spendAll(t, []pihu.Store{s}, []string{k.ID, next.ID}, now.Add(time.Minute)); n != 90 {
+		t.Errorf("successful spends with the old and the new key: got %d, want 90", n)
 	}
 	checkSpend(t, mustSpend(t, s, k.ID, 1, now.Add(time.Minute)), false, 0)
 	checkSpend(t, mustSpend(t, s, next.ID, 1, now.Add(time.Minute)), false, 0)
@@ -394,26 +384,7 @@ func testCreditsImportMany(t *testing.T, s pihu.Store) {
 // on each of two instances: exactly 100 spends succeed.
 func testInstancesSpendCredits(t *testing.T, s [2]pihu.Store) {
 	k := creditKey(t, s[0], 100, nil, epoch)
-	var ok atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 16 {
-		st := s[i%2]
-		wg.Go(func() {
-			for {
-				sp, err := st.SpendCredits(t.Context(), k.ID, 1, epoch.Add(time.Minute))
-				if err != nil {
-					t.Errorf("SpendCredits: %v", err)
-					return
-				}
-				if !sp.OK {
-					return
-				}
-				ok.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != 100 {
-		t.Errorf("successful spends: got %d, want 100", ok.Load())
+	if n := spendAll(t, s[:], []string{k.ID}, epoch.Add(time.Minute)); n != 100 {
+		t.Errorf("successful spends: got %d, want 100", n)
 	}
 }
