@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pihu-ai/pihu"
@@ -50,13 +48,8 @@ func screenshotDir() string {
 // see it listed without its secret, rotate and revoke it, invite a viewer
 // who then cannot create a key, and sign out.
 func TestBrowser(t *testing.T) {
-	browserPath := findBrowser()
-	if browserPath == "" {
-		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome): install it (apt-get install chromium) to run the browser tests")
-	}
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	b := startBrowser(t)
+	ctx, run, read, shot := b.ctx, b.run, b.read, b.shot
 
 	// The real server: the API with the dashboard at /, on one store.
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
@@ -74,64 +67,9 @@ func TestBrowser(t *testing.T) {
 	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Limiter: limiter, Dashboard: dash}))
 	t.Cleanup(srv.Close)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browserPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 860), chromedp.Flag("hide-scrollbars", true))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	// The first Do starts the browser, on a context without a timeout
-	// (a timeout there would stop the browser); the steps get 60 s.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", browserPath, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	// Confirmations (revoke, rotate) are accepted, as a person would.
-	dialogs := chromedp.Events(ctx, cdppage.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	read := func(step string, a chromedp.Action[string]) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-		return v
-	}
 	text := func(sel string) string {
 		t.Helper()
 		return read("read "+sel, chromedp.Text(chromedp.CSS(sel)))
-	}
-	shot := func(name string) {
-		t.Helper()
-		dir := screenshotDir()
-		if dir == "" {
-			return
-		}
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	whoami := func(secret string) int {
 		t.Helper()

@@ -1,18 +1,14 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pihu-ai/pihu"
@@ -28,13 +24,8 @@ import (
 // opens the page of a key with credits and metadata (set as a PATCH
 // would), which shows both.
 func TestBrowserWebhooks(t *testing.T) {
-	browserPath := findBrowser()
-	if browserPath == "" {
-		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome): install it (apt-get install chromium) to run the browser tests")
-	}
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	b := startBrowser(t)
+	run, read, shot := b.run, b.read, b.shot
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -48,56 +39,6 @@ func TestBrowserWebhooks(t *testing.T) {
 	}
 	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Dashboard: dash}))
 	t.Cleanup(srv.Close)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browserPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 860), chromedp.Flag("hide-scrollbars", true))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", browserPath, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	dialogs := chromedp.Events(ctx, cdppage.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	read := func(step string, a chromedp.Action[string]) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-		return v
-	}
-	// Screenshots go where TestBrowser's go (PIHU_SCREENSHOTS=1).
-	shot := func(name string) {
-		dir := screenshotDir()
-		if dir == "" {
-			return
-		}
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	run("sign up",
 		chromedp.Navigate(srv.URL+"/signup"),
