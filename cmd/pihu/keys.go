@@ -162,10 +162,17 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 		return o.printJSON(list.RawJSON())
 	}
 	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tENVIRONMENT\tPERMISSIONS\tCREATED\tEXPIRES\tLAST USED\tHINT")
+	fmt.Fprintln(tw, "ID\tNAME\tENVIRONMENT\tPERMISSIONS\tCREATED\tEXPIRES\tLAST USED\tHINT\tCREDITS")
 	for _, k := range list.Data {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, cell(k.Name), k.Environment, strings.Join(k.Permissions, ","),
-			when(&k.Created, ""), when(k.Expires, "never"), when(k.LastUsed, "never"), k.Hint)
+		hint, credits := k.Hint, "-"
+		if hint == "" {
+			hint = "- (imported)"
+		}
+		if k.Remaining != nil {
+			credits = strconv.FormatInt(*k.Remaining, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, cell(k.Name), k.Environment, strings.Join(k.Permissions, ","),
+			when(&k.Created, ""), when(k.Expires, "never"), when(k.LastUsed, "never"), hint, credits)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -263,7 +270,29 @@ func (o *output) createdTable(k *client.CreatedKey) error {
 	if k.RotatedFrom != "" {
 		fmt.Fprintf(tw, "Rotated from\t%s\n", k.RotatedFrom)
 	}
+	extrasTable(tw, &k.KeyExtras)
 	return tw.Flush()
+}
+
+// extrasTable adds the lines of what a key carries besides its rights, for
+// a key that has any: credits, their refill, metadata, the import mark.
+func extrasTable(tw io.Writer, x *client.KeyExtras) {
+	if x.Remaining != nil {
+		fmt.Fprintf(tw, "Credits\t%d left\n", *x.Remaining)
+	}
+	if r := x.Refill; r != nil {
+		every := "every day"
+		if r.Interval == client.RefillMonthly {
+			every = fmt.Sprintf("on day %d of every month", r.Day)
+		}
+		fmt.Fprintf(tw, "Refill\tto %d %s, next %s\n", r.Amount, every, when(x.NextRefill, "never"))
+	}
+	if m := x.Metadata; len(m) > 0 && string(m) != "null" {
+		fmt.Fprintf(tw, "Metadata\t%s\n", cell(string(m)))
+	}
+	if x.Imported {
+		fmt.Fprintf(tw, "Imported\tyes (by the hash of its secret)\n")
+	}
 }
 
 // keyTable prints a key's fields one a line.
@@ -286,6 +315,7 @@ func (o *output) keyTable(k *client.Key) error {
 	if k.Revoked {
 		fmt.Fprintf(tw, "Revoked\t%s\n", strconv.FormatBool(k.Revoked))
 	}
+	extrasTable(tw, &k.KeyExtras)
 	return tw.Flush()
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/client"
 )
 
 // ownerKey is the key the first start of s wrote to the file it logged
@@ -181,6 +182,51 @@ func TestKeysCommands(t *testing.T) {
 	r = pihuCLI(t, s.url, created.Key, "keys", "list", "--json").ok(t)
 	if err := json.Unmarshal([]byte(r.stdout), &page); err != nil || len(page.Data) != 1 || page.Data[0].ID != created.ID {
 		t.Errorf("list with the test key: got %q, want only itself", r.stdout)
+	}
+}
+
+// TestKeysCommands_Extras shows what a key carries besides its rights in
+// the tables of get and list: credits, their refill, metadata, and the
+// mark of an imported key (which has no hint).
+func TestKeysCommands_Extras(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	owner := ownerKey(t, s)
+	c, err := client.New(client.Config{BaseURL: s.url, APIKey: owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	five := int64(5)
+	metered, err := c.CreateKey(t.Context(), client.KeyParams{Name: "Metered", Permissions: []string{"candidate:read"},
+		Remaining: &five, Refill: &client.Refill{Interval: client.RefillMonthly, Amount: 10, Day: 1},
+		Metadata: json.RawMessage(`{"plan":"pro"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ImportKeys(t.Context(), []client.ImportKeyParams{{Hash: client.HashSecret("legacy-secret-0123456789"), Name: "Legacy", Permissions: []string{"candidate:read"}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := pihuCLI(t, s.url, owner, "keys", "get", metered.ID).ok(t)
+	for _, want := range []string{"Credits      5 left", "Refill       to 10 on day 1 of every month, next ", `Metadata     {"plan":"pro"}`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("get: want %q in\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "Imported") {
+		t.Errorf("get: a key made here is not imported:\n%s", r.stdout)
+	}
+	r = pihuCLI(t, s.url, owner, "keys", "list").ok(t)
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	if len(lines) != 4 || !strings.HasSuffix(lines[0], "CREDITS") {
+		t.Fatalf("list: got\n%s", r.stdout)
+	}
+	legacy, meteredLine, ownerLine := lines[1], lines[2], lines[3]
+	if !strings.Contains(legacy, "- (imported)") || !strings.HasSuffix(legacy, " -") || !strings.HasSuffix(meteredLine, " 5") || !strings.HasSuffix(ownerLine, " -") {
+		t.Errorf("list: hints and credits wrong:\n%s", r.stdout)
+	}
+	r = pihuCLI(t, s.url, owner, "keys", "get", strings.Fields(legacy)[0]).ok(t)
+	if !strings.Contains(r.stdout, "Imported     yes") {
+		t.Errorf("get of the imported key:\n%s", r.stdout)
 	}
 }
 
