@@ -33,19 +33,36 @@ const (
 // in a savepoint of its own, so that one that fails stores nothing and
 // fails alone.
 func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditEvent) error {
-	req := &createRequest{k: k, events: events, done: make(chan error, 1)}
+	req := &createRequest{k: k, events: events, result: make(chan error, 1)}
+	return submit(ctx, db, &db.pending, req)
+}
+
+// groupRequest is a write waiting to be committed with others (see
+// submit): run does it inside the group's transaction, and done receives
+// its outcome once the group is committed.
+type groupRequest interface {
+	run(ctx context.Context, tx *sql.Tx) error
+	// failed is the error of this request when the group's commit
+	// failed with err.
+	failed(err error) error
+	done() chan error
+}
+
+// submit queues req on queue and waits for its outcome: either the
+// writer that holds the write slot commits it with what else is waiting,
+// or this goroutine takes the slot and commits everything queued, its
+// own request included unless the writer before it took it.
+func submit[R groupRequest](ctx context.Context, db *DB, queue *[]R, req R) error {
 	db.pendingMu.Lock()
-	db.pending = append(db.pending, req)
+	*queue = append(*queue, req)
 	db.pendingMu.Unlock()
 	select {
-	case err := <-req.done: // another writer committed it
+	case err := <-req.done(): // another writer committed it
 		return err
 	case db.writer <- struct{}{}:
-		// This writer commits what is pending, its own key included
-		// unless the writer before it took it.
-		db.commitCreates(context.WithoutCancel(ctx))
+		commitGroups(context.WithoutCancel(ctx), db, queue)
 		<-db.writer
-		return <-req.done
+		return <-req.done()
 	}
 }
 
@@ -53,21 +70,23 @@ func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditE
 type createRequest struct {
 	k      *pihu.Key
 	events []*pihu.AuditEvent
-	done   chan error
+	result chan error
 }
 
-// maxGroup is the most keys committed in one transaction.
+// maxGroup is the most requests (key creations, or spends of credits)
+// committed in one transaction.
 const maxGroup = 256
 
-// commitCreates commits the keys pending, in groups of at most maxGroup.
-// The caller holds the write slot (db.writer).
-func (db *DB) commitCreates(ctx context.Context) {
+// commitGroups commits the requests queued, in transactions of at most
+// maxGroup, and hands each its outcome. The caller holds the write slot
+// (db.writer).
+func commitGroups[R groupRequest](ctx context.Context, db *DB, queue *[]R) {
 	for {
 		db.pendingMu.Lock()
-		group := db.pending[:min(len(db.pending), maxGroup)]
-		db.pending = db.pending[len(group):]
-		if len(db.pending) == 0 {
-			db.pending = nil
+		group := (*queue)[:min(len(*queue), maxGroup)]
+		*queue = (*queue)[len(group):]
+		if len(*queue) == 0 {
+			*queue = nil
 		}
 		db.pendingMu.Unlock()
 		if len(group) == 0 {
@@ -82,18 +101,28 @@ func (db *DB) commitCreates(ctx context.Context) {
 			}
 			defer tx.Rollback()
 			for i, req := range group {
-				errs[i] = createInSavepoint(ctx, tx, req)
+				errs[i] = req.run(ctx, tx)
 			}
 			return tx.Commit()
 		}()
 		for i, req := range group {
 			if errs[i] == nil && err != nil {
-				errs[i] = fmt.Errorf("sqlite: create key %s: %w", req.k.ID, err)
+				errs[i] = req.failed(err)
 			}
-			req.done <- errs[i]
+			req.done() <- errs[i]
 		}
 	}
 }
+
+func (req *createRequest) run(ctx context.Context, tx *sql.Tx) error {
+	return createInSavepoint(ctx, tx, req)
+}
+
+func (req *createRequest) failed(err error) error {
+	return fmt.Errorf("sqlite: create key %s: %w", req.k.ID, err)
+}
+
+func (req *createRequest) done() chan error { return req.result }
 
 // createInSavepoint stores one key and its events inside the group's
 // transaction, or nothing if any of it fails.
@@ -343,68 +372,32 @@ func (c credits) credits() *pihu.Credits {
 // run one after the other inside its transaction, each seeing the ones
 // before, so the group is as exact as spends one by one.
 func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error) {
-	req := &spendRequest{id: id, cost: cost, now: now, done: make(chan error, 1)}
-	db.pendingMu.Lock()
-	db.spends = append(db.spends, req)
-	db.pendingMu.Unlock()
-	select {
-	case err := <-req.done: // another writer committed it
-		return req.out, err
-	case db.writer <- struct{}{}:
-		db.commitSpends(context.WithoutCancel(ctx))
-		<-db.writer
-		err := <-req.done
-		return req.out, err
-	}
+	req := &spendRequest{id: id, cost: cost, now: now, result: make(chan error, 1)}
+	err := submit(ctx, db, &db.spends, req)
+	return req.out, err
 }
 
 // spendRequest is a spend waiting to be committed.
 type spendRequest struct {
-	id   string
-	cost int64
-	now  time.Time
-	out  pihu.Spend // set before done is sent
-	done chan error
+	id     string
+	cost   int64
+	now    time.Time
+	out    pihu.Spend // set before result is sent
+	result chan error
 }
 
-// commitSpends commits the spends pending, in groups of at most maxGroup.
-// The caller holds the write slot (db.writer).
-func (db *DB) commitSpends(ctx context.Context) {
-	for {
-		db.pendingMu.Lock()
-		group := db.spends[:min(len(db.spends), maxGroup)]
-		db.spends = db.spends[len(group):]
-		if len(db.spends) == 0 {
-			db.spends = nil
-		}
-		db.pendingMu.Unlock()
-		if len(group) == 0 {
-			return
-		}
-		errs := make([]error, len(group))
-		outs := make([]pihu.Spend, len(group))
-		err := func() error {
-			tx, err := db.db.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			for i, req := range group {
-				outs[i], errs[i] = spend(ctx, tx, req.id, req.cost, req.now)
-			}
-			return tx.Commit()
-		}()
-		for i, req := range group {
-			if errs[i] == nil && err != nil {
-				errs[i] = fmt.Errorf("sqlite: spend credits of key %s: %w", req.id, err)
-			}
-			if errs[i] == nil {
-				req.out = outs[i]
-			}
-			req.done <- errs[i]
-		}
-	}
+func (req *spendRequest) run(ctx context.Context, tx *sql.Tx) error {
+	var err error
+	req.out, err = spend(ctx, tx, req.id, req.cost, req.now)
+	return err
 }
+
+func (req *spendRequest) failed(err error) error {
+	req.out = pihu.Spend{}
+	return fmt.Errorf("sqlite: spend credits of key %s: %w", req.id, err)
+}
+
+func (req *spendRequest) done() chan error { return req.result }
 
 // spend is one spend of credits inside the group's transaction.
 func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time) (pihu.Spend, error) {

@@ -52,10 +52,11 @@ type DB struct {
 	writer chan struct{}
 
 	// pendingMu guards the keys waiting to be committed together (see
-	// CreateKey), and groups counts their commits.
+	// CreateKey), the spends likewise (see SpendCredits), and groups counts
+	// the commits of either.
 	pendingMu sync.Mutex
 	pending   []*createRequest
-	spends    []*spendRequest // likewise for spends of credits (see SpendCredits)
+	spends    []*spendRequest
 	groups    int
 
 	// Now is the clock the store reads when it has to date something
