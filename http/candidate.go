@@ -16,10 +16,7 @@ type Candidate struct {
 }
 
 // CandidateList is a page of candidates.
-type CandidateList struct {
-	Data    []Candidate `json:"data"`
-	HasMore bool        `json:"has_more"`
-}
+type CandidateList = List[Candidate]
 
 // Deleted is the response to a DELETE of a resource.
 type Deleted struct {
@@ -69,36 +66,11 @@ func (s *Server) createCandidate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listCandidates(w http.ResponseWriter, r *http.Request) {
-	caller := pihu.KeyFromContext(r.Context())
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	cs, more, err := s.store.ListCandidates(r.Context(), pihu.ScopeOf(caller), pihu.Page{Limit: p.limit, StartingAfter: p.startingAfter, EndingBefore: p.endingBefore})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := CandidateList{Data: make([]Candidate, 0, len(cs)), HasMore: more}
-	for _, c := range cs {
-		out.Data = append(out.Data, NewCandidate(c))
-	}
-	writeJSON(w, http.StatusOK, out)
+	listScoped(s, w, r, s.store.ListCandidates, NewCandidate)
 }
 
 func (s *Server) getCandidate(w http.ResponseWriter, r *http.Request) {
-	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.store.Candidate(r.Context(), pihu.ScopeOf(caller), r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, notFound(err, "candidate", r.PathValue("id")))
-		return
-	}
-	writeJSON(w, http.StatusOK, NewCandidate(c))
+	getScoped(s, w, r, "candidate", s.store.Candidate, NewCandidate)
 }
 
 func (s *Server) deleteCandidate(w http.ResponseWriter, r *http.Request) {

@@ -19,10 +19,7 @@ type Interview struct {
 }
 
 // InterviewList is a page of interviews.
-type InterviewList struct {
-	Data    []Interview `json:"data"`
-	HasMore bool        `json:"has_more"`
-}
+type InterviewList = List[Interview]
 
 // NewInterview is iv as the API shows it.
 func NewInterview(iv *pihu.Interview) Interview {
@@ -79,36 +76,11 @@ func (s *Server) createInterview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listInterviews(w http.ResponseWriter, r *http.Request) {
-	caller := pihu.KeyFromContext(r.Context())
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ivs, more, err := s.store.ListInterviews(r.Context(), pihu.ScopeOf(caller), pihu.Page{Limit: p.limit, StartingAfter: p.startingAfter, EndingBefore: p.endingBefore})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := InterviewList{Data: make([]Interview, 0, len(ivs)), HasMore: more}
-	for _, iv := range ivs {
-		out.Data = append(out.Data, NewInterview(iv))
-	}
-	writeJSON(w, http.StatusOK, out)
+	listScoped(s, w, r, s.store.ListInterviews, NewInterview)
 }
 
 func (s *Server) getInterview(w http.ResponseWriter, r *http.Request) {
-	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	iv, err := s.store.Interview(r.Context(), pihu.ScopeOf(caller), r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, notFound(err, "interview", r.PathValue("id")))
-		return
-	}
-	writeJSON(w, http.StatusOK, NewInterview(iv))
+	getScoped(s, w, r, "interview", s.store.Interview, NewInterview)
 }
 
 func (s *Server) deleteInterview(w http.ResponseWriter, r *http.Request) {

@@ -29,10 +29,7 @@ type WebhookEndpointCreated struct {
 }
 
 // WebhookEndpointList is a page of endpoints.
-type WebhookEndpointList struct {
-	Data    []WebhookEndpoint `json:"data"`
-	HasMore bool              `json:"has_more"`
-}
+type WebhookEndpointList = List[WebhookEndpoint]
 
 // NewWebhookEndpoint is e as the API shows it.
 func NewWebhookEndpoint(e *pihu.WebhookEndpoint) WebhookEndpoint {
@@ -135,36 +132,11 @@ func (s *Server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
-	caller := pihu.KeyFromContext(r.Context())
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	es, more, err := s.store.ListWebhookEndpoints(r.Context(), pihu.ScopeOf(caller), pihu.Page{Limit: p.limit, StartingAfter: p.startingAfter, EndingBefore: p.endingBefore})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := WebhookEndpointList{Data: make([]WebhookEndpoint, 0, len(es)), HasMore: more}
-	for _, e := range es {
-		out.Data = append(out.Data, NewWebhookEndpoint(e))
-	}
-	writeJSON(w, http.StatusOK, out)
+	listScoped(s, w, r, s.store.ListWebhookEndpoints, NewWebhookEndpoint)
 }
 
 func (s *Server) getWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
-	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	e, err := s.store.WebhookEndpoint(r.Context(), pihu.ScopeOf(caller), r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, notFound(err, "webhook endpoint", r.PathValue("id")))
-		return
-	}
-	writeJSON(w, http.StatusOK, NewWebhookEndpoint(e))
+	getScoped(s, w, r, "webhook endpoint", s.store.WebhookEndpoint, NewWebhookEndpoint)
 }
 
 func (s *Server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
