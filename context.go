@@ -2,17 +2,19 @@ package pihu
 
 import "context"
 
-type contextKey int
-
-const keyContextKey contextKey = iota
+// KeyContextKey is the key under which a request's context carries its
+// authenticated key. NewContextWithKey sets it; a context type of its own
+// may answer Value(KeyContextKey{}) with the key instead, as the HTTP
+// server's per-request context does to save an allocation.
+type KeyContextKey struct{}
 
 // NewContextWithKey returns ctx carrying the authenticated key of a request.
 func NewContextWithKey(ctx context.Context, k *Key) context.Context {
-	return context.WithValue(ctx, keyContextKey, k)
+	return context.WithValue(ctx, KeyContextKey{}, k)
 }
 
 // KeyFromContext returns the authenticated key of a request, or nil.
 func KeyFromContext(ctx context.Context) *Key {
-	k, _ := ctx.Value(keyContextKey).(*Key)
+	k, _ := ctx.Value(KeyContextKey{}).(*Key)
 	return k
 }

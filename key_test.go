@@ -280,6 +280,33 @@ func TestNewID(t *testing.T) {
 	}
 }
 
+// AppendID appends to what its buffer holds, an id of NewID's form, in
+// the buffer's own memory when it has room; AppendRequestID too.
+func TestAppendID(t *testing.T) {
+	var mem [64]byte
+	buf := append(mem[:0], "line "...)
+	got := pihu.AppendID(buf, pihu.PrefixRequest)
+	rest, ok := strings.CutPrefix(string(got), "line "+pihu.PrefixRequest)
+	if !ok || len(rest) != 22 || !isBase62(rest) {
+		t.Fatalf("got %q, want \"line req_\" and 22 base62 characters", got)
+	}
+	if &got[0] != &mem[0] {
+		t.Error("AppendID reallocated a buffer with room for the id")
+	}
+	if again := pihu.AppendID(nil, pihu.PrefixRequest); string(again) == string(got[5:]) {
+		t.Errorf("got %q twice, want a new id each call", again)
+	}
+	seen := make(map[string]bool)
+	for range 1000 {
+		id := string(pihu.AppendRequestID(nil))
+		rest, ok := strings.CutPrefix(id, pihu.PrefixRequest)
+		if !ok || len(rest) != 22 || !isBase62(rest) || seen[id] {
+			t.Fatalf("AppendRequestID: got %q, want a new \"req_\" and 22 base62 characters", id)
+		}
+		seen[id] = true
+	}
+}
+
 func TestTimestamp(t *testing.T) {
 	zone := time.FixedZone("IST", 5*3600+1800)
 	in := time.Date(2025, 3, 14, 15, 9, 26, 535897932, zone)

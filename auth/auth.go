@@ -210,11 +210,11 @@ func (a *Authenticator) AuthenticateRequest(ctx context.Context, secret string, 
 	if a.tokens != nil && pihu.LooksLikeToken(secret) {
 		return a.authenticateToken(ctx, secret, guard)
 	}
-	k, rules, err := a.lookup(ctx, secret, guard)
+	now := a.now()
+	k, rules, err := a.lookup(ctx, secret, now, guard)
 	if err != nil {
 		return nil, nil, err
 	}
-	now := a.now()
 	if ok, code := k.Active(now); !ok {
 		return nil, nil, &pihu.Error{Code: code, Message: activeMessage(code)}
 	}
@@ -275,20 +275,24 @@ func activeMessage(code string) string {
 	return "This API key has expired. Create a new key in the dashboard or with POST /v1/auth/api-keys."
 }
 
+// maxSecret is the length of the longest secret that may be a key: the
+// longest key pihu makes (ParseSecret) or imports (ImportableSecret).
+const maxSecret = max(len("ph_live_")+256, pihu.MaxImportedSecret)
+
 var errInvalid = pihu.Errorf(pihu.EInvalidAPIKey, "The API key is not valid. Check that you copied the whole key, starting with ph_live_ or ph_test_.")
 
 // Lookup returns the key whose secret is given, whatever its state
 // (revoked and expired keys included), from the cache when it can. Returns
 // EInvalidAPIKey for a malformed or unknown secret.
 func (a *Authenticator) Lookup(ctx context.Context, secret string) (*pihu.Key, error) {
-	k, _, err := a.lookup(ctx, secret, nil)
+	k, _, err := a.lookup(ctx, secret, a.now(), nil)
 	return k, err
 }
 
 // LookupRules is Lookup, with the key's rules (allowed addresses and rate
 // limit) as the cache holds them, parsed once.
 func (a *Authenticator) LookupRules(ctx context.Context, secret string) (*pihu.Key, *Rules, error) {
-	return a.lookup(ctx, secret, nil)
+	return a.lookup(ctx, secret, a.now(), nil)
 }
 
 // fresh reports whether slot s may be used at now without reading the
@@ -297,17 +301,19 @@ func (a *Authenticator) fresh(s *slot, now int64) bool {
 	return now-s.loaded < int64(a.ttlNow()) && !a.c.acct(s).stale
 }
 
-// lookup is Lookup, with the key's rules; guard, if not nil, is asked
-// before reading the store for a digest the cache does not hold (see
-// AuthenticateGuarded).
-func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() error) (*pihu.Key, *Rules, error) {
-	_, shaped := pihu.ParseSecret(secret)
-	if !shaped && !pihu.ImportableSecret(secret) {
+// lookup is Lookup at time at, with the key's rules; guard, if not nil,
+// is asked before reading the store for a digest the cache does not hold
+// (see AuthenticateGuarded).
+func (a *Authenticator) lookup(ctx context.Context, secret string, at time.Time, guard func() error) (*pihu.Key, *Rules, error) {
+	if len(secret) > maxSecret {
 		return nil, nil, errInvalid
 	}
-	digest := sha256.Sum256([]byte(secret))
+	// The digest first: a key in the cache is known well-formed (its
+	// digest is a stored key's), so its shape and checksum need no check.
+	var buf [maxSecret]byte
+	digest := sha256.Sum256(buf[:copy(buf[:], secret)])
 
-	now := a.now().UnixNano()
+	now := at.UnixNano()
 	a.mu.RLock()
 	s := a.c.get(&digest)
 	if s != nil && a.fresh(s, now) {
@@ -319,12 +325,24 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, guard func() 
 	gen := a.invalidations
 	a.mu.RUnlock()
 	a.obs.CacheMiss()
-	if s == nil && !shaped && a.unknown(&digest, now) {
+	return a.miss(ctx, secret, digest, s == nil, now, gen, guard)
+}
+
+// miss is lookup for a secret of SHA-256 digest that the cache holds not
+// (uncached), or not fresh: it reads the store, while the invalidation
+// count is gen, and caches what it finds. The digest is passed by value,
+// so that only a miss moves it to the heap.
+func (a *Authenticator) miss(ctx context.Context, secret string, digest [32]byte, uncached bool, now int64, gen uint64, guard func() error) (*pihu.Key, *Rules, error) {
+	_, shaped := pihu.ParseSecret(secret)
+	if !shaped && !pihu.ImportableSecret(secret) {
+		return nil, nil, errInvalid
+	}
+	if uncached && !shaped && a.unknown(&digest, now) {
 		// A secret of another shape than pihu's can only be an imported
 		// key's; one that was unknown a moment ago is still unknown.
 		return nil, nil, errInvalid
 	}
-	if s == nil && guard != nil {
+	if uncached && guard != nil {
 		if err := guard(); err != nil {
 			return nil, nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
@@ -210,11 +211,14 @@ var shadows = []string{"GET /v1/auth/api-keys/import", "PATCH /v1/auth/api-keys/
 // turns a panic into a 500, and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := pihu.NewID(pihu.PrefixRequest)
-	// One allocation holds what the request carries (its id, its client
-	// address, the response writer and the Request-Id header's value),
-	// and is the request's context.
-	info := &requestInfo{Context: r.Context(), id: id, ip: clientAddress(r, s.proxyHeader, s.trustedProxies)}
+	// One allocation holds what the request carries (its id and the id's
+	// bytes, its client address, the response writer and the Request-Id
+	// header's value), and is the request's context.
+	info := &requestInfo{Context: r.Context(), ip: clientAddress(r, s.proxyHeader, s.trustedProxies)}
+	// The id's bytes are written once, here, and never again: a string
+	// over them is as immutable as any.
+	id := unsafe.String(&info.idBytes[0], len(pihu.AppendRequestID(info.idBytes[:0])))
+	info.id = id
 	info.rw = responseWriter{ResponseWriter: w, status: http.StatusOK}
 	info.header[0] = id
 	r = r.WithContext(info)
@@ -303,6 +307,7 @@ type responseWriter struct {
 	status int
 	wrote  bool
 	key    *pihu.Key
+	limits limitHeaders
 }
 
 func (w *responseWriter) WriteHeader(status int) {
@@ -324,18 +329,39 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // requestInfoKey (one allocation fewer than context.WithValue).
 type requestInfo struct {
 	context.Context
-	id, ip string
-	rw     responseWriter
-	header [1]string
+	id, ip  string
+	idBytes [len(pihu.PrefixRequest) + pihu.IDLength]byte
+	rw      responseWriter
+	header  [1]string
+	// key is the request's key once require let it through: the value of
+	// pihu.KeyContextKey, without a context.WithValue and a copy of the
+	// request for it.
+	key *pihu.Key
 }
 
 type requestInfoKey struct{}
 
 func (info *requestInfo) Value(key any) any {
-	if _, ok := key.(requestInfoKey); ok {
+	switch key.(type) {
+	case requestInfoKey:
 		return info
+	case pihu.KeyContextKey:
+		if info.key != nil {
+			return info.key
+		}
 	}
 	return info.Context.Value(key)
+}
+
+// withKey returns r with k as its authenticated key (pihu.KeyFromContext):
+// r itself when ServeHTTP made r's context, which carries the key in a
+// field; a copy with a new context otherwise.
+func withKey(r *http.Request, k *pihu.Key) *http.Request {
+	if info, ok := r.Context().(*requestInfo); ok {
+		info.key = k
+		return r
+	}
+	return r.WithContext(pihu.NewContextWithKey(r.Context(), k))
 }
 
 func requestID(ctx context.Context) string {
@@ -419,7 +445,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		}
 		s.auth.CountAllowed(k)
 		s.observeAuth(nil)
-		r = r.WithContext(pihu.NewContextWithKey(r.Context(), k))
+		r = withKey(r, k)
 		if r.Method != http.MethodPost {
 			h(w, r) // as idempotent would: Idempotency-Key is for POST only
 			return
