@@ -22,6 +22,7 @@ import (
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/internal/gcheadroom"
 	"github.com/pihu-ai/pihu/logbuf"
 	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/ratelimit"
@@ -36,6 +37,11 @@ import (
 // flushInterval is how often key uses are written to the database: the
 // API promises `last_used` within 5 s of a use.
 const flushInterval = time.Second
+
+// gcHeadroom is how much the heap may grow between two garbage
+// collections at the least (see package gcheadroom): a tenth of the
+// cycles that a live heap of 3 MB would have, for at most 32 MB of memory.
+const gcHeadroom = 32 << 20
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	var c Config
@@ -199,6 +205,12 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	var flushing sync.WaitGroup
 	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
 	flushing.Go(func() { authn.Listen(flushCtx) })
+	if os.Getenv("GOGC") == "" {
+		// The live heap is a few megabytes (the key cache is outside it):
+		// without headroom the collector would run every few hundred
+		// requests. GOGC, when set, is the operator's choice.
+		flushing.Go(func() { gcheadroom.Run(flushCtx, gcHeadroom, time.Second) })
+	}
 	// Changes are published only while subscribed: give the subscription
 	// a moment, so that the first requests' changes reach the others.
 	for deadline := time.Now().Add(2 * time.Second); !authn.Subscribed() && time.Now().Before(deadline); {
