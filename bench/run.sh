@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The load harness: pihu under wrk on loopback, next to a bare net/http
-# server answering the same bytes. See BENCHMARKS.md for what it reports.
+# server answering the same bytes to the same request (whoami's, with its
+# Authorization header). See BENCHMARKS.md for what it reports.
 #
 #   bench/run.sh warm [ROUNDS] [SECONDS]   /healthz, whoami and the bare server,
 #                                          alternating, ROUNDS rounds (default 3 × 5 s);
@@ -100,7 +101,7 @@ warm)
 	for r in $(seq 1 "$rounds"); do
 		for target in $targets; do
 			case $target in
-			bare) u=$bare_url/v1/auth/whoami p=$bare_pid hdr=() ;;
+			bare) u=$bare_url/v1/auth/whoami p=$bare_pid hdr=(-H "Authorization: Bearer $key") ;;
 			healthz) u=$url/healthz p=$pid hdr=() ;;
 			whoami) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $key") ;;
 			healthz0) u=$base_url/healthz p=$base_pid hdr=() ;;
@@ -265,7 +266,7 @@ profile)
 	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 	for target in bare healthz whoami; do
 		case $target in
-		bare) u=$bare_url/v1/auth/whoami pp=$bare_pprof hdr=() ;;
+		bare) u=$bare_url/v1/auth/whoami pp=$bare_pprof hdr=(-H "Authorization: Bearer $key") ;;
 		healthz) u=$url/healthz pp=$pprof hdr=() ;;
 		whoami) u=$url/v1/auth/whoami pp=$pprof hdr=(-H "Authorization: Bearer $key") ;;
 		esac
