@@ -70,7 +70,7 @@ func BenchmarkHotPath(b *testing.B) {
 // benchStore is a SQLite store in a temporary folder, closed with b, with
 // one account whose owner key (returned, with its secret) has a limit no
 // benchmark reaches.
-func benchStore(b *testing.B) (*sqlite.DB, *pihu.Key, string) {
+func benchStore(b testing.TB) (*sqlite.DB, *pihu.Key, string) {
 	b.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "pihu.db"))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 func (s *Server) initMetrics(opts Options) {
 	s.metrics = opts.Metrics
 	if opts.MetricsHandler != nil {
-		s.mux.Handle("GET /metrics", s.serveMetrics(opts.MetricsHandler))
+		s.handle("GET /metrics", s.serveMetrics(opts.MetricsHandler))
 	}
 }
 
