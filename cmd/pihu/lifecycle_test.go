@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -218,6 +219,49 @@ func TestServe_MetricsAddr(t *testing.T) {
 		}
 	}
 	s.stop(t)
+}
+
+// TestServe_GCHeadroom: serve raises the collector's percent for its small
+// heap (package gcheadroom), unless GOGC is set, which it leaves alone.
+func TestServe_GCHeadroom(t *testing.T) {
+	percent := regexp.MustCompile(`(?m)^go_gc_gogc_percent (\d+)$`)
+	for _, tc := range []struct {
+		gogc string
+		ok   func(p int) bool
+		want string
+	}{
+		// More than Go's 100 %, by how much depends on the live heap
+		// (about 20 MB just after the start, a few MB later).
+		{"", func(p int) bool { return p > 100 }, "more than 100 %"},
+		{"100", func(p int) bool { return p == 100 }, "100 %, GOGC's"},
+		{"150", func(p int) bool { return p == 150 }, "150 %, GOGC's"},
+	} {
+		t.Run("GOGC="+tc.gogc, func(t *testing.T) {
+			t.Setenv("GOGC", tc.gogc)
+			s := startServer(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0")
+			m := metricsAddrLog.FindStringSubmatch(s.stderr.String())
+			if m == nil {
+				t.Fatalf("no metrics address logged:\n%s", s.stderr.String())
+			}
+			// The percent is set within a second of the start.
+			var got int
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				p := percent.FindStringSubmatch(scrape(t, "http://"+m[1]+"/metrics"))
+				if p == nil {
+					t.Fatal("/metrics has no go_gc_gogc_percent")
+				}
+				got, _ = strconv.Atoi(p[1])
+				if tc.ok(got) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if !tc.ok(got) {
+				t.Errorf("go_gc_gogc_percent %d, want %s", got, tc.want)
+			}
+			s.stop(t)
+		})
+	}
 }
 
 func scrape(tb testing.TB, url string) string {
