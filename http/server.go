@@ -294,9 +294,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration("duration", end.Sub(start)),
 			slog.String("ip", clientIP(r)),
 		)
-		if k := pihu.KeyFromContext(r.Context()); k != nil {
-			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
-		} else if k := rw.key; k != nil {
+		// The key require recognised, refused or not; else one a caller's
+		// context carried in.
+		k := rw.key
+		if k == nil {
+			k = pihu.KeyFromContext(r.Context())
+		}
+		if k != nil {
 			attrs = append(attrs, slog.String("key_id", k.ID), slog.String("account_id", k.AccountID))
 			if k.Token != nil {
 				attrs = append(attrs, slog.String("token_id", k.Token.ID))

@@ -226,8 +226,14 @@ func TestTokens_Use(t *testing.T) {
 		if err != nil || k.LastUsed == nil {
 			t.Errorf("parent's last_used after a token's use: got %v (%v), want set", k.LastUsed, err)
 		}
-		if !strings.Contains(ts.logs.String(), "token_id=tok_") {
-			t.Error("the request log does not name the token's id")
+		var line string
+		for l := range strings.Lines(ts.logs.String()) {
+			if strings.Contains(l, "msg=request") && strings.Contains(l, "path=/v1/candidates") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "key_id="+parent.ID) || !strings.Contains(line, "token_id=tok_") {
+			t.Errorf("the request's log line does not name the parent key and the token: %q", line)
 		}
 	})
 
