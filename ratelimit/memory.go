@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 )
@@ -12,7 +13,7 @@ type MemoryOptions struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// MaxKeys bounds the number of keys tracked at once (default
-	// 1,000,000: about 56 bytes each plus the key's own bytes, so under
+	// 1,000,000: about 64 bytes each plus a copy of the key, so under
 	// 100 MB). When it is reached the key closest
 	// to a full budget is forgotten, which can only let that key make a
 	// few more requests, never fewer.
@@ -44,7 +45,13 @@ type shard struct {
 	mu sync.Mutex
 	// tats maps a key to its TAT in Unix nanoseconds. A key whose TAT is
 	// not after now has a full budget, the same as a key not in the map.
-	tats      map[string]int64
+	// The map holds a copy of each key of its own, written once: Go
+	// replaces a string key's memory on every assignment, and a caller's
+	// key may be part of a larger object (the auth cache hands out a key's
+	// id inside the key's copy) that the map would keep alive until the
+	// next sweep. So a TAT is changed through its pointer, never by
+	// assigning to the map again.
+	tats      map[string]*int64
 	nextSweep int64
 	_         [40]byte // keeps shards on separate cache lines
 }
@@ -69,7 +76,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 		seed:        maphash.MakeSeed(),
 	}
 	for i := range m.shards {
-		m.shards[i].tats = make(map[string]int64)
+		m.shards[i].tats = make(map[string]*int64)
 	}
 	return m
 }
@@ -110,16 +117,23 @@ func (m *Memory) take(key string, limit Limit, n int64) (Result, error) {
 		s.sweep(now)
 		s.nextSweep = now + m.sweepEvery
 	}
-	tat, ok := s.tats[key]
-	if !ok || tat < now {
-		tat = now
+	p, ok := s.tats[key]
+	tat := now
+	if ok && *p > now {
+		tat = *p
 	}
 	res, newTAT := gcra(now, tat, int64(limit.Interval()), int64(limit.BurstSize()), n)
-	if newTAT != tat {
-		if !ok && len(s.tats) >= m.maxPerShard {
+	switch {
+	case newTAT == tat:
+	case ok:
+		*p = newTAT
+	default:
+		if len(s.tats) >= m.maxPerShard {
 			s.evictOne(now)
 		}
-		s.tats[key] = newTAT
+		p = new(int64)
+		*p = newTAT
+		s.tats[strings.Clone(key)] = p
 	}
 	return res, nil
 }
@@ -152,7 +166,7 @@ func gcra(now, tat, interval, burst, n int64) (Result, int64) {
 // sweep drops the keys whose budget is full at now.
 func (s *shard) sweep(now int64) {
 	for k, tat := range s.tats {
-		if tat <= now {
+		if *tat <= now {
 			delete(s.tats, k)
 		}
 	}
@@ -167,12 +181,12 @@ func (s *shard) evictOne(now int64) {
 	var victimTAT int64
 	i := 0
 	for k, tat := range s.tats {
-		if tat <= now {
+		if *tat <= now {
 			delete(s.tats, k)
 			return
 		}
-		if i == 0 || tat < victimTAT {
-			victim, victimTAT = k, tat
+		if i == 0 || *tat < victimTAT {
+			victim, victimTAT = k, *tat
 		}
 		if i++; i == probes {
 			break

@@ -3,9 +3,11 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pihu-ai/pihu/ratelimit"
 	"github.com/pihu-ai/pihu/ratelimit/ratelimittest"
@@ -175,4 +177,38 @@ func BenchmarkMemory_Allow(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestMemory_KeepsNoCallerMemory: the limiter holds copies of its keys of
+// its own. A key that is part of a larger object (the auth cache hands out
+// a key's id inside the key's copy) does not keep that object alive,
+// neither after the key's first request nor after its next, although Go
+// replaces a map's string key on every assignment.
+func TestMemory_KeepsNoCallerMemory(t *testing.T) {
+	m := ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	limit := ratelimit.Limit{Rate: 10, Period: time.Minute}
+	freed := make(chan int, 2)
+	for i := range 2 { // the first request inserts the key, the second updates it
+		big := new([4096]byte)
+		copy(big[:], "key_1")
+		runtime.AddCleanup(big, func(i int) { freed <- i }, i)
+		if _, err := m.Allow(context.Background(), unsafe.String(&big[0], 5), limit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.Len() != 1 {
+		t.Fatalf("%d keys tracked, want 1", m.Len())
+	}
+	for n, deadline := 0, time.Now().Add(5*time.Second); n < 2; {
+		runtime.GC()
+		select {
+		case <-freed:
+			n++
+		case <-time.After(10 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the 2 objects holding the key were freed; the limiter keeps the others alive", n)
+			}
+		}
+	}
+	runtime.KeepAlive(m)
 }
