@@ -45,6 +45,29 @@ func TestMemory_SweepsIdleKeys(t *testing.T) {
 	}
 }
 
+// By default a shard sweeps every 10 seconds: its idle keys are kept 9
+// seconds later and gone 11 seconds later.
+func TestMemory_SweepsEvery10sByDefault(t *testing.T) {
+	clk := ratelimittest.NewClock(ratelimittest.Epoch)
+	m := ratelimit.NewMemory(ratelimit.MemoryOptions{Now: clk.Now})
+	ctx := context.Background()
+	for i := range 1000 {
+		m.Allow(ctx, fmt.Sprintf("key-%d", i), ratelimit.PerSecond(1))
+	}
+	for _, step := range []struct {
+		after time.Duration
+		want  int
+	}{{9 * time.Second, 1000}, {2 * time.Second, 0}} {
+		clk.Add(step.after)
+		for i := range 1000 { // touches every shard
+			m.Peek(ctx, fmt.Sprintf("other-%d", i), ratelimit.PerSecond(1))
+		}
+		if got := m.Len(); got != step.want {
+			t.Errorf("Len %v later: got %d, want %d", step.after, got, step.want)
+		}
+	}
+}
+
 // MaxKeys bounds the memory however many keys are seen, and a key that
 // has to be forgotten early is the one closest to a full budget.
 func TestMemory_MaxKeys(t *testing.T) {
