@@ -24,6 +24,8 @@
 #                                          whoami.pprof; compare them with
 #                                          go tool pprof -top -diff_base DIR/bare.pprof DIR/healthz.pprof
 #
+# Cold mode with WARM=1 sends the sample a second time and reports the RSS
+# again: the memory of warm keys (the sample must take under 30 s).
 # Cold mode with PIHU_ARGS="--pprof 127.0.0.1:0" HEAP=FILE also saves a heap
 # profile of the server once every sampled key is cached; it sends keys for
 # 10 minutes at most, COLD_MAX=30m (a Go duration) for longer.
@@ -158,6 +160,12 @@ cold)
 	sleep 0.3 # the request log is flushed every 100 ms
 	"$work/pihubench" logstats -log "$work/pihu.log" -path /v1/auth/whoami
 	printf 'RSS after %d distinct keys: %s kB (peak %s kB)\n' "$sample" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")" "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+	# WARM=1 sends the same keys again at once: hits, if the sample takes
+	# less than the cache's 30 s (about 200,000 keys here).
+	if [ -n "${WARM:-}" ]; then
+		"$work/pihubench" cold -url "$url" -secrets "$secrets" -n "$sample" -c 4 -max "${COLD_MAX:-10m}"
+		printf 'RSS after the same %d keys again: %s kB (peak %s kB)\n' "$sample" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")" "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+	fi
 	# With PIHU_ARGS="--pprof 127.0.0.1:0", HEAP=FILE saves a heap profile.
 	pprof=$(sed -n 's/.*pprof_addr=\([^ ]*\).*/\1/p' "$work/pihu.log" | head -1)
 	if [ -n "${HEAP:-}" ] && [ -n "$pprof" ]; then
