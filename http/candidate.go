@@ -36,10 +36,6 @@ type createCandidateRequest struct {
 
 func (s *Server) createCandidate(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body createCandidateRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)

@@ -37,10 +37,6 @@ type createInterviewRequest struct {
 
 func (s *Server) createInterview(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body createInterviewRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)

@@ -28,8 +28,13 @@ const MaxBodyBytes = 64 << 10
 // (EParameterInvalid). Field names match dst's json tags exactly:
 // "Expiration" or "permiſſions" is an unknown field, never folded onto
 // "expiration" or "permissions" as encoding/json would. An empty body is
-// EInvalidJSON unless optional, when dst is left as it is.
+// EInvalidJSON unless optional, when dst is left as it is. The request
+// must have no query parameters, as no route with a body takes any (see
+// noParameters); that is checked first.
 func decode(w http.ResponseWriter, r *http.Request, dst any, optional bool) error {
+	if err := noParameters(r); err != nil {
+		return err
+	}
 	return decodeBody(w, r, dst, optional, MaxBodyBytes)
 }
 
@@ -37,6 +42,9 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, optional bool) erro
 // whose bodies may be larger than MaxBodyBytes (an import of keys), up to
 // limit bytes.
 func decodeLimit(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
+	if err := noParameters(r); err != nil {
+		return err
+	}
 	return decodeBody(w, r, dst, false, limit)
 }
 
@@ -85,7 +93,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool, 
 // takes; for a resource whose DELETE takes none, dst is an empty struct,
 // so that only {} is accepted.
 func deleteBody(w http.ResponseWriter, r *http.Request, dst any) error {
-	return decode(w, r, dst, true)
+	return decodeBody(w, r, dst, true, MaxBodyBytes)
 }
 
 var errTooLarge = pihu.Errorf(pihu.EBodyTooLarge, "The request body is larger than 64 KiB.")

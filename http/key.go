@@ -150,10 +150,6 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body createKeyRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)

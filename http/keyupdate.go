@@ -122,10 +122,6 @@ func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
 // cache as a revocation does.
 func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body updateKeyRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)
@@ -211,10 +207,6 @@ const importPattern = "POST /v1/auth/api-keys/import"
 // secrets: POST /v1/auth/api-keys/import. All of them, or none.
 func (s *Server) importKeys(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body importKeysRequest
 	if err := decodeLimit(w, r, &body, MaxImportBodyBytes); err != nil {
 		s.writeError(w, r, err)

@@ -108,10 +108,6 @@ type rotateKeyRequest struct {
 // expire_old_in.
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body rotateKeyRequest
 	if err := decode(w, r, &body, true); err != nil {
 		s.writeError(w, r, err)
@@ -165,10 +161,6 @@ func (s *Server) reportLeakedKeys(w http.ResponseWriter, r *http.Request) {
 
 // revokeLeakedKeys is reportLeakedKeys after its rate limit.
 func (s *Server) revokeLeakedKeys(w http.ResponseWriter, r *http.Request) {
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body leakedKeysRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)

@@ -70,10 +70,6 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoTokens)
 		return
 	}
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body createTokenRequest
 	if err := decode(w, r, &body, true); err != nil {
 		s.writeError(w, r, err)

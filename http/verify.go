@@ -88,10 +88,6 @@ type verifyRequest struct {
 // VALID, refused otherwise.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body verifyRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)

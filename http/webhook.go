@@ -96,10 +96,6 @@ type webhookEndpointRequest struct {
 
 func (s *Server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body webhookEndpointRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)
@@ -141,10 +137,6 @@ func (s *Server) getWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var body webhookEndpointRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)
