@@ -320,27 +320,7 @@ func testWebhooksEmitDedupe(t *testing.T, s pihu.Store) {
 	_, owner := mustCreateAccount(t, s, "Acme")
 	e := mustCreateEndpoint(t, s, owner, pihu.EventKeyExpiringSoon)
 	const name = "api_key.expiring_soon:7d:"
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		wins int
-	)
-	for range 8 {
-		wg.Go(func() {
-			ev, _ := pihu.NewKeyEvent("", pihu.EventKeyExpiringSoon, owner, false, epoch)
-			ok, err := s.EmitWebhookEvent(t.Context(), ev, name+owner.ID)
-			if err != nil {
-				t.Errorf("EmitWebhookEvent: %v", err)
-			}
-			if ok {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if wins != 1 {
+	if wins := emitRace(t, []pihu.Store{s}, 8, pihu.EventKeyExpiringSoon, owner, name+owner.ID); wins != 1 {
 		t.Errorf("emitted %d times, want once", wins)
 	}
 	if ds := mustDeliveries(t, s, pihu.ScopeOf(owner), e.ID); len(ds) != 1 {
@@ -449,16 +429,25 @@ func testInstancesClaimDeliveries(t *testing.T, s [2]pihu.Store) {
 // event: it is stored once.
 func testInstancesEmitDedupe(t *testing.T, s [2]pihu.Store) {
 	_, owner := mustCreateAccount(t, s[0], "Acme")
+	if wins := emitRace(t, s[:], 4, pihu.EventKeyRateLimited, owner, "rl:"+owner.ID+":1"); wins != 1 {
+		t.Errorf("emitted %d times across instances, want once", wins)
+	}
+}
+
+// emitRace emits the event typ of owner, named dedupe, from each
+// goroutines at once on every one of stores, and returns how many emissions were stored.
+func emitRace(t *testing.T, stores []pihu.Store, each int, typ string, owner *pihu.Key, dedupe string) int {
+	t.Helper()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		wins int
 	)
-	for _, st := range s {
-		for range 4 {
+	for _, st := range stores {
+		for range each {
 			wg.Go(func() {
-				ev, _ := pihu.NewKeyEvent("", pihu.EventKeyRateLimited, owner, false, epoch)
-				ok, err := st.EmitWebhookEvent(t.Context(), ev, "rl:"+owner.ID+":1")
+				ev, _ := pihu.NewKeyEvent("", typ, owner, false, epoch)
+				ok, err := st.EmitWebhookEvent(t.Context(), ev, dedupe)
 				if err != nil {
 					t.Errorf("EmitWebhookEvent: %v", err)
 				}
@@ -471,9 +460,7 @@ func testInstancesEmitDedupe(t *testing.T, s [2]pihu.Store) {
 		}
 	}
 	wg.Wait()
-	if wins != 1 {
-		t.Errorf("emitted %d times across instances, want once", wins)
-	}
+	return wins
 }
 
 // testWebhooksPrune keeps what is newer than the cut, and deletes older
