@@ -62,11 +62,17 @@ func (s *Server) initRateLimits(opts Options) {
 // before any key is looked up: which one counts would be for each proxy
 // and server on the way to decide, and they need not agree.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, *auth.Rules, error) {
-	if n := len(r.Header.Values("Authorization")); n > 1 {
+	// The name is canonical: one map lookup, no canonicalising.
+	values := r.Header["Authorization"]
+	if len(values) > 1 {
 		return nil, nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
-			"The request has %d Authorization headers; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".", n)
+			"The request has %d Authorization headers; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".", len(values))
 	}
-	secret, err := BearerToken(r.Header.Get("Authorization"))
+	var header string
+	if len(values) == 1 {
+		header = values[0]
+	}
+	secret, err := BearerToken(header)
 	var k *pihu.Key
 	var rules *auth.Rules
 	if err == nil {
