@@ -190,10 +190,7 @@ func ParseURL(databaseURL string) (path string, ok bool) {
 // migrating the same file: the second waits for the first and then finds
 // the work done.
 func (db *DB) Migrate(ctx context.Context) error {
-	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
+	if err := db.createMigrationsTable(ctx); err != nil {
 		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 	}
 	entries, err := fs.ReadDir(migrations, "migrations")
@@ -215,6 +212,27 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// createMigrationsTable creates schema_migrations if it is missing, in an
+// immediate transaction: it takes the write lock first, waiting for it
+// under busy_timeout. As a plain statement it read the schema, then asked
+// for the write lock, and SQLite answers a reader that wants to write while
+// another process does with SQLITE_BUSY at once, without waiting (several
+// servers starting on a new file hit it under load).
+func (db *DB) createMigrationsTable(ctx context.Context) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // migrationVersion is the number a migration file's name starts with, as
