@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -172,7 +173,8 @@ var (
 // Pihu-Signature header (header) says, at most tolerance ago (or ahead,
 // for clock skew), and returns the event it holds. Any v1 signature of the
 // header may match, so that deliveries signed during a change of secret
-// verify with either. The comparison takes constant time. A tolerance of
+// verify with either. A signature matches only as pihu writes it, in
+// lowercase hex; the comparison takes constant time. A tolerance of
 // 0 means 5 minutes.
 //
 // Read the body whole, unparsed and unchanged, before calling it: a
@@ -187,7 +189,7 @@ func verifyWebhook(payload []byte, header, secret string, tolerance time.Duratio
 	}
 	var (
 		ts   string
-		sigs [][]byte
+		sigs []string
 	)
 	for part := range strings.SplitSeq(header, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
@@ -198,9 +200,7 @@ func verifyWebhook(payload []byte, header, secret string, tolerance time.Duratio
 		case "t":
 			ts = v
 		case "v1":
-			if sig, err := hex.DecodeString(v); err == nil {
-				sigs = append(sigs, sig)
-			}
+			sigs = append(sigs, v)
 		}
 	}
 	unix, err := strconv.ParseInt(ts, 10, 64)
@@ -211,10 +211,12 @@ func verifyWebhook(payload []byte, header, secret string, tolerance time.Duratio
 	m.Write([]byte(ts))
 	m.Write([]byte("."))
 	m.Write(payload)
-	want := m.Sum(nil)
+	// The signature as pihu writes it, lowercase hex: another spelling of
+	// the same bytes (uppercase digits) is not the header pihu sent.
+	want := hex.AppendEncode(nil, m.Sum(nil))
 	match := false
 	for _, sig := range sigs {
-		if hmac.Equal(sig, want) {
+		if subtle.ConstantTimeCompare([]byte(sig), want) == 1 {
 			match = true
 		}
 	}
