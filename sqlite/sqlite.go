@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -21,7 +22,8 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	driver "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // migrations holds the schema, one file a version, applied in file-name
@@ -96,6 +98,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	sqldb.SetConnMaxIdleTime(0)
 	sqldb.SetConnMaxLifetime(0)
 	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1)}
+	if err := db.firstConn(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -105,6 +111,33 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// firstConn opens the database's first connection, retrying for up to
+// busyTimeout while SQLite answers SQLITE_BUSY. Opening a connection sets
+// journal_mode(WAL), and on a new file that another process is switching
+// to WAL at that moment, SQLite answers SQLITE_BUSY at once instead of
+// waiting under busy_timeout (three servers starting together on one new
+// file failed so about once in 30 starts). Once the file is in WAL mode,
+// which it keeps, the pragma takes no lock and later connections open
+// without it.
+func (db *DB) firstConn(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		c, err := db.db.Conn(ctx)
+		if err == nil {
+			return c.Close()
+		}
+		var serr *driver.Error
+		if !errors.As(err, &serr) || serr.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // beginWrite begins a write transaction once this DB's other write

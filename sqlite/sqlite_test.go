@@ -1,9 +1,11 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"database/sql"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -260,4 +262,38 @@ func createAccount(tb testing.TB, db *sqlite.DB, name string) *pihu.Account {
 		tb.Errorf("CreateAccount: %v", err)
 	}
 	return a
+}
+
+// TestOpen_NewFileAcrossProcesses opens one new file from three processes
+// at once, thirty times over: each must open it. A connection's
+// journal_mode(WAL) on a file another process is switching to WAL failed at
+// once with SQLITE_BUSY (about one start in 30, in pihu serve's tests)
+// until Open retried it.
+func TestOpen_NewFileAcrossProcesses(t *testing.T) {
+	if path := os.Getenv("PIHU_TEST_SQLITE_OPEN"); path != "" {
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		return
+	}
+	for round := range 30 {
+		path := filepath.Join(t.TempDir(), "pihu.db")
+		cmds := make([]*exec.Cmd, 3)
+		outs := make([]bytes.Buffer, 3)
+		for i := range cmds {
+			cmds[i] = exec.Command(os.Args[0], "-test.run=^TestOpen_NewFileAcrossProcesses$", "-test.v")
+			cmds[i].Env = append(os.Environ(), "PIHU_TEST_SQLITE_OPEN="+path)
+			cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+			if err := cmds[i].Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, c := range cmds {
+			if err := c.Wait(); err != nil {
+				t.Fatalf("round %d, process %d: %v\n%s", round, i, err, outs[i].String())
+			}
+		}
+	}
 }
