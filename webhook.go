@@ -190,6 +190,19 @@ func ValidateWebhookURL(raw string) error {
 	return nil
 }
 
+// RefuseLoopbackWebhookURL returns EParameterInvalid on "url" if raw, a
+// URL ValidateWebhookURL accepted, names a loopback host: what a server
+// whose deliveries may not reach its own machine answers (serve
+// --webhook-loopback deny, the default). A name that only resolves to a
+// loopback address is refused when a delivery connects.
+func RefuseLoopbackWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !LoopbackHost(u.Hostname()) {
+		return nil
+	}
+	return ParamErrorf(EParameterInvalid, "url", "%s", "This server does not deliver webhooks to its own machine (localhost, 127.0.0.0/8, [::1]); give a public https URL. For development, start it with --webhook-loopback allow.")
+}
+
 // LoopbackHost reports whether host (without a port) is "localhost" or a
 // loopback address.
 func LoopbackHost(host string) bool {
@@ -203,15 +216,16 @@ func LoopbackHost(host string) bool {
 // ForbiddenWebhookAddress reports whether a delivery may not connect to
 // ip: a private, link-local, multicast, unspecified or otherwise
 // non-public address (carrier-grade NAT, 0.0.0.0/8, the IPv6 unique local
-// and documentation ranges…). Loopback addresses are allowed, for
-// development and tests.
-func ForbiddenWebhookAddress(ip netip.Addr) bool {
+// and documentation ranges…), or a loopback address unless allowLoopback
+// (serve --webhook-loopback allow: for development and tests, where the
+// receiver runs beside pihu).
+func ForbiddenWebhookAddress(ip netip.Addr, allowLoopback bool) bool {
 	ip = ip.Unmap()
 	switch {
 	case !ip.IsValid():
 		return true
 	case ip.IsLoopback():
-		return false
+		return !allowLoopback
 	case ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast(),
 		ip.IsMulticast(), ip.IsUnspecified():
 		return true

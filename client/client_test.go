@@ -38,7 +38,7 @@ func newServer(tb testing.TB) *server {
 	// every unknown kid, so that a rotation shows at once.
 	tokens := auth.NewTokens(db, auth.TokenOptions{Issuer: "http://" + hs.Listener.Addr().String(), MinRefresh: time.Nanosecond})
 	authn := auth.New(db, auth.Options{Tokens: tokens})
-	hs.Config.Handler = pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn})
+	hs.Config.Handler = pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, WebhookLoopback: true})
 	hs.Start()
 	tb.Cleanup(hs.Close)
 	s := &server{URL: hs.URL, store: db, tokens: tokens}

@@ -43,7 +43,8 @@ type WebhookEndpointList struct {
 // WebhookEndpointParams describe an endpoint to create, or the changes to
 // make to one (nil fields are left as they are).
 type WebhookEndpointParams struct {
-	// URL is https, or http to a loopback host; required to create.
+	// URL is https (http to a loopback host only on a server run with
+	// --webhook-loopback allow); required to create.
 	URL *string `json:"url,omitempty"`
 	// Events are the event types to send; required to create.
 	Events      []string `json:"events,omitempty"`

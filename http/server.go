@@ -45,6 +45,7 @@ type Server struct {
 	metrics         *metrics.Metrics
 	draining        draining
 	keyEvents       KeyEvents
+	webhookLoopback bool
 }
 
 // KeyEvents is told of the key events the HTTP layer sees that no store
@@ -120,6 +121,12 @@ type Options struct {
 	// KeyEvents, if not nil, is told of every key refused for its rate
 	// limit (the api_key.rate_limited webhook event).
 	KeyEvents KeyEvents
+	// WebhookLoopback lets webhook endpoints name a loopback host
+	// (localhost, 127.0.0.0/8, [::1]): for development and tests, where
+	// the receiver runs beside pihu (serve --webhook-loopback allow).
+	// Off, creating or changing an endpoint to such a URL is a 400 on
+	// "url", and the dispatcher refuses to connect there anyway.
+	WebhookLoopback bool
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -130,6 +137,7 @@ func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
 	s.redisStatus = opts.RedisStatus
 	s.keyEvents = opts.KeyEvents
+	s.webhookLoopback = opts.WebhookLoopback
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}

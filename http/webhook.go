@@ -115,6 +115,9 @@ func (s *Server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	enabled := body.Enabled == nil || *body.Enabled
 	e, err := pihu.NewWebhookEndpoint(caller, deref(body.URL), events, deref(body.Description), enabled, s.now())
+	if err == nil && !s.webhookLoopback {
+		err = pihu.RefuseLoopbackWebhookURL(e.URL)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -171,7 +174,11 @@ func (s *Server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		e.Enabled = *body.Enabled
 	}
-	if err := e.Validate(); err != nil {
+	err = e.Validate()
+	if err == nil && body.URL != nil && !s.webhookLoopback {
+		err = pihu.RefuseLoopbackWebhookURL(e.URL)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}

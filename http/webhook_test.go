@@ -84,6 +84,7 @@ func webhookServer(t *testing.T) (*testServer, *webhook.Notifier) {
 	ts := newTestServer(t, func(o *pihuhttp.Options) {
 		n.Store, n.Now = o.Store, o.Now
 		o.KeyEvents = n
+		o.WebhookLoopback = true // the receivers listen on loopback
 	})
 	return ts, n
 }
@@ -172,7 +173,7 @@ func TestWebhooks_EveryEventSigned(t *testing.T) {
 		t.Fatalf("revoke: %d %s", res.status, res.body)
 	}
 
-	d := &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now}
+	d := &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, AllowLoopback: true}
 	dispatch(t, d, 20)
 	got := rc.types()
 	want := map[string]int{
@@ -223,7 +224,7 @@ func TestWebhooks_RetriesUntilAccepted(t *testing.T) {
 	ts.newKey(t, ts.Owner, `{"name":"Worker","permissions":["candidate:read"]}`)
 
 	var waits []int
-	d := &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, Backoff: func(n int) time.Duration {
+	d := &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, AllowLoopback: true, Backoff: func(n int) time.Duration {
 		waits = append(waits, n)
 		return time.Minute
 	}}
@@ -275,7 +276,7 @@ func TestWebhooks_DisabledAfterFailing(t *testing.T) {
 	rc.fail = func(int) int { return 500 }
 	ep := ts.createEndpoint(t, ts.Owner, rc, pihu.EventKeyCreated)
 	ts.newKey(t, ts.Owner, `{"name":"Worker","permissions":["candidate:read"]}`)
-	d := &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, Backoff: func(int) time.Duration { return time.Hour }}
+	d := &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, AllowLoopback: true, Backoff: func(int) time.Duration { return time.Hour }}
 	// Attempts at 0, 25, 50 and 75 hours: the fourth is past the 72
 	// hours a delivery is retried and an endpoint may fail.
 	for range 4 {
@@ -302,6 +303,43 @@ func TestWebhooks_DisabledAfterFailing(t *testing.T) {
 	res.decode(t, &e)
 	if res.status != 200 || !e.Enabled || e.FailingSince != nil {
 		t.Errorf("re-enabled: got %d %s", res.status, res.body)
+	}
+}
+
+// TestWebhookEndpoints_LoopbackRefused: a server without WebhookLoopback
+// (serve's default) refuses a URL to its own machine when an endpoint is
+// created or its URL changed, and the refusal changes nothing.
+func TestWebhookEndpoints_LoopbackRefused(t *testing.T) {
+	ts := newTestServer(t)
+	res := ts.do(t, "POST", "/v1/webhook-endpoints", ts.Owner, `{"url":"https://example.com/hooks","events":["api_key.created"]}`)
+	if res.status != 200 {
+		t.Fatalf("a public URL: got %d %s", res.status, res.body)
+	}
+	var ep pihuhttp.WebhookEndpointCreated
+	res.decode(t, &ep)
+	path := "/v1/webhook-endpoints/" + ep.ID
+	for _, url := range []string{
+		"http://127.0.0.1:8080/hooks", "http://localhost/hooks", "http://LOCALHOST:9/hooks", "http://[::1]/hooks",
+		"https://localhost/hooks", "https://127.0.0.2/hooks", "https://[::ffff:127.0.0.1]/hooks",
+	} {
+		t.Run(url, func(t *testing.T) {
+			body := `{"url":"` + url + `","events":["api_key.created"]}`
+			for _, req := range [][2]string{{"POST", "/v1/webhook-endpoints"}, {"PATCH", path}} {
+				res := ts.do(t, req[0], req[1], ts.Owner, body)
+				e := res.errorBody(t)
+				if res.status != 400 || e.Code != "parameter_invalid" || e.Param != "url" || !strings.Contains(e.Message, "--webhook-loopback allow") {
+					t.Errorf("%s: got %d %s, want a 400 on url saying how to allow it", req[0], res.status, res.body)
+				}
+			}
+		})
+	}
+	res = ts.do(t, "GET", "/v1/webhook-endpoints", ts.Owner, "")
+	if res.status != 200 || strings.Count(string(res.body), `"id":"we_`) != 1 || !strings.Contains(string(res.body), `"url":"https://example.com/hooks"`) {
+		t.Errorf("after the refusals: got %d %s, want the one endpoint, unchanged", res.status, res.body)
+	}
+	// Changing other fields of an endpoint is not a change of URL.
+	if res := ts.do(t, "PATCH", path, ts.Owner, `{"description":"still public"}`); res.status != 200 {
+		t.Errorf("PATCH description: got %d %s", res.status, res.body)
 	}
 }
 
@@ -419,7 +457,7 @@ func TestWebhooks_TestKeyEventsGoToTestEndpoints(t *testing.T) {
 	ts.createEndpoint(t, testKey, test, pihu.EventKeyCreated)
 	ts.newKey(t, testKey, `{"name":"Test worker","permissions":["candidate:read"]}`)
 	ts.newKey(t, ts.Owner, `{"name":"Test by live","permissions":["candidate:read"],"environment":"test"}`)
-	dispatch(t, &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now}, 5)
+	dispatch(t, &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, AllowLoopback: true}, 5)
 	if got := live.types(); len(got) != 0 {
 		t.Errorf("the live endpoint received %v", got)
 	}

@@ -75,6 +75,12 @@ type Options struct {
 	// SessionLifetime ends a session that long after sign-in, however
 	// active (default 7 days).
 	SessionLifetime time.Duration
+	// WebhookLoopback lets webhook endpoints name a loopback host
+	// (localhost, 127.0.0.0/8, [::1]): for development and tests, where
+	// the receiver runs beside pihu (serve --webhook-loopback allow).
+	// Off, creating an endpoint with such a URL is refused on the URL
+	// field, and the dispatcher refuses to connect there anyway.
+	WebhookLoopback bool
 }
 
 // UsageReader reads a key's hourly usage counts, as pihu.UsageStore.Usage
@@ -96,6 +102,7 @@ type Handler struct {
 	password    PasswordParams
 	idle        time.Duration
 	lifetime    time.Duration
+	loopback    bool
 	// dummyHash is checked against when a sign-in names no known user,
 	// so that it takes as long as one that does.
 	dummyHash string
@@ -125,6 +132,7 @@ func New(opts Options) (*Handler, error) {
 		store: opts.Store, usage: opts.Usage, auth: opts.Auth, limiter: opts.Limiter,
 		signInLimit: opts.SignInLimit, clientIP: opts.ClientIP, logger: opts.Logger, now: opts.Now,
 		password: opts.Password, idle: opts.IdleTimeout, lifetime: opts.SessionLifetime,
+		loopback: opts.WebhookLoopback,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()

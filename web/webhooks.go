@@ -70,6 +70,9 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, s *sessi
 	owner := &pihu.Key{AccountID: s.account.ID, Environment: env}
 	e, err := pihu.NewWebhookEndpoint(owner, strings.TrimSpace(r.PostForm.Get("url")), r.PostForm["events"],
 		strings.TrimSpace(r.PostForm.Get("description")), true, h.now())
+	if err == nil && !h.loopback {
+		err = pihu.RefuseLoopbackWebhookURL(e.URL)
+	}
 	if err != nil {
 		if !f.Fail(err, webhookFields...) {
 			h.internalError(w, r, err)

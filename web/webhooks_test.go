@@ -26,6 +26,12 @@ func TestWebhooks_Dashboard(t *testing.T) {
 	p = b.post("/webhooks", form("environment", "live", "url", "https://example.com/hooks"))
 	checkStatus(t, p, http.StatusBadRequest)
 	checkContains(t, p, "Give &#34;events&#34;")
+	// So does the server's refusal of its own machine (serve's default).
+	for _, u := range []string{"http://127.0.0.1:4242/hooks", "https://localhost/hooks"} {
+		p = b.post("/webhooks", form("environment", "live", "url", u, "events", "api_key.created"))
+		checkStatus(t, p, http.StatusBadRequest)
+		checkContains(t, p, "does not deliver webhooks to its own machine", "--webhook-loopback allow")
+	}
 
 	p = b.post("/webhooks", form("environment", "live", "url", "https://example.com/hooks", "events", "api_key.created", "events", "api_key.revoked", "description", "Alerts"))
 	checkStatus(t, p, http.StatusOK)

@@ -14,32 +14,38 @@ import (
 // receiver's answer.
 const Timeout = 10 * time.Second
 
-// control refuses, at the moment a connection is made, an address a
-// delivery may not reach (pihu.ForbiddenWebhookAddress): after DNS has
-// answered, so that a name that resolved to a public address when the
-// endpoint was created, and to 169.254.169.254 now (DNS rebinding),
-// still cannot reach it.
-func control(network, address string, _ syscall.RawConn) error {
-	ip, err := pihu.SplitHostPortAddr(address)
-	if err != nil {
-		return fmt.Errorf("webhook: refusing to connect to %q: not an IP address", address)
-	}
-	if pihu.ForbiddenWebhookAddress(ip) {
+// control returns the dialer's hook that refuses, at the moment a
+// connection is made, an address a delivery may not reach
+// (pihu.ForbiddenWebhookAddress): after DNS has answered, so that a name
+// that resolved to a public address when the endpoint was created, and to
+// 169.254.169.254 or 127.0.0.1 now (DNS rebinding), still cannot reach it.
+func control(allowLoopback bool) func(network, address string, _ syscall.RawConn) error {
+	return func(network, address string, _ syscall.RawConn) error {
+		ip, err := pihu.SplitHostPortAddr(address)
+		if err != nil {
+			return fmt.Errorf("webhook: refusing to connect to %q: not an IP address", address)
+		}
+		if !pihu.ForbiddenWebhookAddress(ip, allowLoopback) {
+			return nil
+		}
+		if ip.Unmap().IsLoopback() {
+			return fmt.Errorf("webhook: refusing to connect to %s: a loopback address (serve --webhook-loopback allow permits it, for development)", ip)
+		}
 		return fmt.Errorf("webhook: refusing to connect to %s: a private, link-local, multicast or reserved address", ip)
 	}
-	return nil
 }
 
 // NewClient returns the HTTP client deliveries are sent with: it connects
-// only to allowed addresses (checked at dial time), uses no proxy (which
-// would connect on its behalf, unchecked), never follows a redirect (a 3xx
-// is a failed attempt), and gives up after Timeout.
-func NewClient() *http.Client { return newClient(nil) }
+// only to allowed addresses (checked at dial time; loopback ones only if
+// allowLoopback), uses no proxy (which would connect on its behalf,
+// unchecked), never follows a redirect (a 3xx is a failed attempt), and
+// gives up after Timeout.
+func NewClient(allowLoopback bool) *http.Client { return newClient(allowLoopback, nil) }
 
 // newClient is NewClient with names resolved by resolver (nil: the
 // system's).
-func newClient(resolver *net.Resolver) *http.Client {
-	dialer := &net.Dialer{Timeout: Timeout, Control: control, Resolver: resolver}
+func newClient(allowLoopback bool, resolver *net.Resolver) *http.Client {
+	dialer := &net.Dialer{Timeout: Timeout, Control: control(allowLoopback), Resolver: resolver}
 	return &http.Client{
 		Timeout: Timeout,
 		Transport: &http.Transport{

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,9 +16,14 @@ import (
 
 // TestClient_RefusesForbiddenAddresses sends to addresses a delivery may
 // not reach: the dialer refuses them before connecting, whatever the URL
-// says.
+// says, loopback allowed or not.
 func TestClient_RefusesForbiddenAddresses(t *testing.T) {
-	c := webhook.NewClient()
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AllowLoopback=%v", allow), func(t *testing.T) { refusesForbidden(t, webhook.NewClient(allow)) })
+	}
+}
+
+func refusesForbidden(t *testing.T, c *http.Client) {
 	for _, u := range []string{
 		"http://10.0.0.1/hook",
 		"http://169.254.169.254/latest/meta-data/",
@@ -43,6 +49,44 @@ func TestClient_RefusesForbiddenAddresses(t *testing.T) {
 	}
 }
 
+// TestClient_RefusesLoopback: without AllowLoopback, a receiver listening
+// on this machine is never reached, however its address is written; with
+// it, it is.
+func TestClient_RefusesLoopback(t *testing.T) {
+	reached := make(chan string, 16)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- r.Host }))
+	defer rc.Close()
+	_, port, _ := net.SplitHostPort(rc.Listener.Addr().String())
+	urls := []string{
+		rc.URL,
+		"http://localhost:" + port + "/hook",
+		"http://127.1:" + port + "/hook",
+		"http://[::ffff:127.0.0.1]:" + port + "/hook",
+		"http://2130706433:" + port + "/hook", // 127.0.0.1 as one number
+	}
+	deny := webhook.NewClient(false)
+	for _, u := range urls {
+		resp, err := deny.Post(u, "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: answered %d, want the dialer's refusal", u, resp.StatusCode)
+		} else if !strings.Contains(err.Error(), "refusing to connect") && !strings.Contains(err.Error(), "no such host") {
+			t.Errorf("%s: %v, want the dialer's refusal", u, err)
+		}
+	}
+	if len(reached) != 0 {
+		t.Fatalf("the receiver on loopback was reached %d times without AllowLoopback", len(reached))
+	}
+	resp, err := webhook.NewClient(true).Post(rc.URL, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("AllowLoopback: %v", err)
+	}
+	resp.Body.Close()
+	if len(reached) != 1 {
+		t.Errorf("AllowLoopback: the receiver was reached %d times, want 1", len(reached))
+	}
+}
+
 // TestClient_RefusesNameResolvingToPrivate resolves a name, through a DNS
 // server of the test's, to a private address: the dial is refused, as it
 // would be after a DNS rebinding.
@@ -52,13 +96,39 @@ func TestClient_RefusesNameResolvingToPrivate(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", dns)
 	}}
-	c := webhook.NewClientWithResolver(resolver)
+	c := webhook.NewClientWithResolver(true, resolver)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "POST", "http://rebind.example.com/hook", nil)
 	_, err := c.Do(req)
 	if err == nil || !strings.Contains(err.Error(), "refusing to connect to 10.1.2.3") {
 		t.Errorf("got %v, want the dialer's refusal of 10.1.2.3", err)
+	}
+}
+
+// TestClient_RefusesNameResolvingToLoopback: without AllowLoopback, a
+// name that resolves to 127.0.0.1, where a receiver listens, is refused
+// when the delivery connects (a URL checked at registration can be
+// rebound later).
+func TestClient_RefusesNameResolvingToLoopback(t *testing.T) {
+	reached := false
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
+	defer rc.Close()
+	_, port, _ := net.SplitHostPort(rc.Listener.Addr().String())
+	dns := fakeDNS(t, net.IPv4(127, 0, 0, 1))
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", dns)
+	}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://rebind.example.com:"+port+"/hook", nil)
+	_, err := webhook.NewClientWithResolver(false, resolver).Do(req)
+	if err == nil || !strings.Contains(err.Error(), "refusing to connect to 127.0.0.1: a loopback address") {
+		t.Errorf("got %v, want the dialer's refusal of 127.0.0.1", err)
+	}
+	if reached {
+		t.Error("the receiver on loopback was reached")
 	}
 }
 
@@ -72,7 +142,7 @@ func TestClient_LoopbackAndNoRedirects(t *testing.T) {
 		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
 	}))
 	defer redirect.Close()
-	resp, err := webhook.NewClient().Post(redirect.URL, "application/json", strings.NewReader("{}"))
+	resp, err := webhook.NewClient(true).Post(redirect.URL, "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}

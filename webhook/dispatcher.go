@@ -32,8 +32,13 @@ const ActorSystem = "system"
 // may share a store: a delivery's lease gives it to one at a time.
 type Dispatcher struct {
 	Store pihu.Store
-	// Client sends the deliveries (default NewClient()).
+	// Client sends the deliveries (default NewClient(AllowLoopback)).
 	Client *http.Client
+	// AllowLoopback lets the default Client deliver to loopback addresses
+	// (serve --webhook-loopback allow): for development and tests, where
+	// the receiver runs beside pihu. Off, a delivery there is a failed
+	// attempt.
+	AllowLoopback bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives failures of the store (default slog.Default()).
@@ -85,7 +90,7 @@ func exponential(first time.Duration, n int) time.Duration {
 
 func (d *Dispatcher) defaults() {
 	if d.Client == nil {
-		d.Client = NewClient()
+		d.Client = NewClient(d.AllowLoopback)
 	}
 	if d.Now == nil {
 		d.Now = time.Now

@@ -95,6 +95,11 @@ type Config struct {
 	// doubling after each further failure up to 6 hours:
 	// --webhook-retry, PIHU_WEBHOOK_RETRY, default 30s.
 	WebhookRetry time.Duration
+	// WebhookLoopback is "deny" (the default) or "allow": whether webhook
+	// endpoints may name, and deliveries connect to, this machine's
+	// loopback (for development, with the receiver beside pihu):
+	// --webhook-loopback, PIHU_WEBHOOK_LOOPBACK.
+	WebhookLoopback string
 	// KeyCacheSize is how many verified keys serve keeps in memory,
 	// about 200 bytes each; 0 reads every key from the database:
 	// --key-cache-size, PIHU_KEY_CACHE_SIZE, default

@@ -50,7 +50,7 @@ Usage:
              [--tls-cert FILE --tls-key FILE] [--metrics-addr ADDR]
              [--drain-delay D] [--drain-timeout D]
              [--access-log off|text|json] [--key-cache-size N] [--pprof ADDR]
-             [--webhooks on|off] [--webhook-retry D]
+             [--webhooks on|off] [--webhook-retry D] [--webhook-loopback allow|deny]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key

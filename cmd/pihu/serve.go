@@ -62,6 +62,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := durationFlag(fs, &c.WebhookRetry, "webhook-retry", "PIHU_WEBHOOK_RETRY", 30*time.Second, "the wait before a failed webhook delivery's first retry, doubling up to 6h (PIHU_WEBHOOK_RETRY)"); err != nil {
 		return err
 	}
+	fs.StringVar(&c.WebhookLoopback, "webhook-loopback", env("PIHU_WEBHOOK_LOOPBACK", "deny"), "allow: webhook endpoints may be http://localhost, 127.0.0.1 or [::1] URLs, for development; deny: they may not, and deliveries never connect there (PIHU_WEBHOOK_LOOPBACK)")
 	fs.StringVar(&c.AccessLog, "access-log", env("PIHU_ACCESS_LOG", ""), "the line logged for each request: off, text or json; empty: as --log-format (PIHU_ACCESS_LOG)")
 	fs.StringVar(&c.Pprof, "pprof", env("PIHU_PPROF", ""), "address to serve net/http/pprof on, e.g. 127.0.0.1:6060, for profiling in place; empty: off (PIHU_PPROF)")
 	cacheSize := env("PIHU_KEY_CACHE_SIZE", strconv.Itoa(auth.DefaultCacheSize))
@@ -76,6 +77,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	c.KeyCacheSize = n
 	if c.Webhooks != "on" && c.Webhooks != "off" {
 		return usageError{fmt.Sprintf("--webhooks %q: use on or off", c.Webhooks)}
+	}
+	if c.WebhookLoopback != "allow" && c.WebhookLoopback != "deny" {
+		return usageError{fmt.Sprintf("--webhook-loopback %q: use allow or deny", c.WebhookLoopback)}
 	}
 	if c.WebhookRetry < time.Second {
 		return usageError{fmt.Sprintf("--webhook-retry %s: give at least 1s", c.WebhookRetry)}
@@ -188,6 +192,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	limiter := shared.limiter
 	dashboard, err := web.New(web.Options{
 		Store: store, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger,
+		WebhookLoopback: c.WebhookLoopback == "allow",
 	})
 	if err != nil {
 		ln.Close()
@@ -227,7 +232,8 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		Store: store, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
 		DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
-		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
+		WebhookLoopback: c.WebhookLoopback == "allow",
+		Dashboard:       dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
 	})
 	srv := &http.Server{
 		Handler:           withHSTS(api),
@@ -257,7 +263,8 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		if retry == 0 {
 			retry = 30 * time.Second
 		}
-		d := &webhook.Dispatcher{Store: store, Logger: logger, Metrics: m, Notifier: notifier, Backoff: webhook.Exponential(retry)}
+		d := &webhook.Dispatcher{Store: store, Logger: logger, Metrics: m, Notifier: notifier, Backoff: webhook.Exponential(retry),
+			AllowLoopback: c.WebhookLoopback == "allow"}
 		dispatching.Go(func() { d.Run(dispatchCtx) })
 	}
 	stopReload := reloadOnSIGHUP(cert, logger)

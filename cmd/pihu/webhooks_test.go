@@ -5,8 +5,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +30,7 @@ func TestWebhooks_NoLossAcrossSIGKILL(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 
-	s := startServer(t, dir, "--webhook-retry", "1s")
+	s := startServer(t, dir, "--webhook-retry", "1s", "--webhook-loopback", "allow")
 	owner := ownerKey(t, s)
 	status, ep := do(t, "POST", s.url+"/v1/webhook-endpoints", owner,
 		`{"url":"http://`+addr+`/hooks","events":["api_key.created","api_key.revoked","api_key.rotated"]}`)
@@ -57,7 +59,7 @@ func TestWebhooks_NoLossAcrossSIGKILL(t *testing.T) {
 	err = <-s.done
 	s.done <- err
 
-	s = startServer(t, dir, "--webhook-retry", "1s")
+	s = startServer(t, dir, "--webhook-retry", "1s", "--webhook-loopback", "allow")
 	var (
 		mu   sync.Mutex
 		got  = map[string]bool{}
@@ -117,5 +119,74 @@ func TestWebhooks_NoLossAcrossSIGKILL(t *testing.T) {
 	s.stop(t)
 	if !strings.Contains(s.stderr.String(), "stopped") {
 		t.Errorf("no clean stop:\n%s", s.stderr.String())
+	}
+}
+
+// TestServe_WebhookLoopback: by default serve refuses endpoints on its own
+// machine, and its deliveries never connect there, even to an endpoint
+// registered while --webhook-loopback allow was set; with it set, both
+// work. A value other than allow or deny, by flag or environment, is a
+// usage error.
+func TestServe_WebhookLoopback(t *testing.T) {
+	var hits atomic.Int32
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer rc.Close()
+	endpoint := `{"url":"` + rc.URL + `/hooks","events":["api_key.created"]}`
+	dir := t.TempDir()
+
+	s := startServer(t, dir)
+	owner := ownerKey(t, s)
+	if status, out := do(t, "POST", s.url+"/v1/webhook-endpoints", owner, endpoint); status != 400 || !strings.Contains(fmt.Sprint(out), "--webhook-loopback allow") {
+		t.Fatalf("default: got %d %v, want a 400 naming --webhook-loopback allow", status, out)
+	}
+	s.stop(t)
+
+	s = startServer(t, dir, "--webhook-loopback", "allow", "--webhook-retry", "1s")
+	status, ep := do(t, "POST", s.url+"/v1/webhook-endpoints", owner, endpoint)
+	if status != 200 {
+		t.Fatalf("allow: got %d %v", status, ep)
+	}
+	id := ep["id"].(string)
+	if status, k := do(t, "POST", s.url+"/v1/auth/api-keys", owner, `{"name":"delivered","permissions":["candidate:read"]}`); status != 200 {
+		t.Fatalf("create: %d %v", status, k)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for hits.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if hits.Load() == 0 {
+		t.Fatal("allow: the receiver on loopback got no delivery")
+	}
+	s.stop(t)
+
+	s = startServer(t, dir, "--webhook-retry", "1s")
+	before := hits.Load()
+	if status, k := do(t, "POST", s.url+"/v1/auth/api-keys", owner, `{"name":"refused","permissions":["candidate:read"]}`); status != 200 {
+		t.Fatalf("create: %d %v", status, k)
+	}
+	var refused string
+	for deadline := time.Now().Add(15 * time.Second); refused == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, list := do(t, "GET", s.url+"/v1/webhook-endpoints/"+id+"/deliveries", owner, "")
+		for _, d := range list["data"].([]any) {
+			for _, a := range d.(map[string]any)["attempts"].([]any) {
+				if e, _ := a.(map[string]any)["error"].(string); strings.Contains(e, "loopback") {
+					refused = e
+				}
+			}
+		}
+	}
+	if refused == "" || !strings.Contains(refused, "refusing to connect to 127.0.0.1") {
+		t.Errorf("deny: no attempt refused to connect to 127.0.0.1 (got %q)", refused)
+	}
+	if hits.Load() != before {
+		t.Errorf("deny: the receiver on loopback was reached %d times", hits.Load()-before)
+	}
+
+	if out, code := runBinary(t, "serve", "--webhook-loopback", "maybe"); code != 2 || !strings.Contains(out, "--webhook-loopback") {
+		t.Errorf("--webhook-loopback maybe: got exit %d and %q, want 2 naming the flag", code, out)
+	}
+	t.Setenv("PIHU_WEBHOOK_LOOPBACK", "yes")
+	if out, code := runBinary(t, "serve", "--addr", "127.0.0.1:0"); code != 2 || !strings.Contains(out, "--webhook-loopback \"yes\"") {
+		t.Errorf("PIHU_WEBHOOK_LOOPBACK=yes: got exit %d and %q, want 2 naming the value", code, out)
 	}
 }

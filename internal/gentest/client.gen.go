@@ -1747,7 +1747,7 @@ type WebhookEndpointCreateRequest struct {
 	// Events The event types sent to the endpoint.
 	Events []WebhookEventType `json:"events"`
 
-	// Url https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`); no user name or password.
+	// Url https; no user name or password. http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`) only on a server run with `--webhook-loopback allow`, for development.
 	//
 	// Example: https://example.com/pihu-events
 	Url string `json:"url"`
@@ -1802,7 +1802,7 @@ type WebhookEndpointUpdateRequest struct {
 	// Events The event types sent to the endpoint.
 	Events *[]WebhookEventType `json:"events,omitempty"`
 
-	// Url https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`); no user name or password.
+	// Url https; no user name or password. http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`) only on a server run with `--webhook-loopback allow`, for development.
 	//
 	// Example: https://example.com/pihu-events
 	Url *string `json:"url,omitempty"`
@@ -2689,7 +2689,7 @@ type ClientInterface interface {
 
 	// CreateWebhookEndpointWithBody Create a webhook endpoint
 	//
-	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`), without user name or password, at most 2,048 characters. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2698,7 +2698,7 @@ type ClientInterface interface {
 
 	// CreateWebhookEndpoint Create a webhook endpoint
 	//
-	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`), without user name or password, at most 2,048 characters. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3450,7 +3450,7 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, params *ListWebhookEn
 
 // CreateWebhookEndpointWithBody Create a webhook endpoint
 //
-// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`), without user name or password, at most 2,048 characters. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3469,7 +3469,7 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *Crea
 
 // CreateWebhookEndpoint Create a webhook endpoint
 //
-// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`), without user name or password, at most 2,048 characters. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5647,7 +5647,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
 	//
-	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`), without user name or password, at most 2,048 characters. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5656,7 +5656,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookEndpointWithResponse Create a webhook endpoint
 	//
-	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`), without user name or password, at most 2,048 characters. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12658,7 +12658,7 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 
 // CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
 //
-// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`), without user name or password, at most 2,048 characters. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12673,7 +12673,7 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 
 // CreateWebhookEndpointWithResponse Create a webhook endpoint
 //
-// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, or http to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`), without user name or password, at most 2,048 characters. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
