@@ -188,6 +188,49 @@ func TestCredits_RefusedSpendsNothing(t *testing.T) {
 	}
 }
 
+func ptrString(p *int64) string {
+	if p == nil {
+		return "null"
+	}
+	return fmt.Sprint(*p)
+}
+
+// TestCredits_ReplaySpendsNothing: a retry of a POST with its
+// Idempotency-Key gets the first answer and spends no credit (it does not
+// run again), even once the key has none left; a request refused for its
+// credits keeps no record, so its retry runs once credits are back; a
+// refused Idempotency-Key spends nothing.
+func TestCredits_ReplaySpendsNothing(t *testing.T) {
+	ts := newTestServer(t)
+	k := ts.newKey(t, ts.Owner, `{"name":"m","permissions":["candidate:write"],"remaining":2}`)
+	remaining := func(want int64) {
+		t.Helper()
+		if got := ts.keyItem(t, k.ID).Remaining; got == nil || *got != want {
+			t.Errorf("remaining: got %s, want %d", ptrString(got), want)
+		}
+	}
+	first := ts.post(t, "/v1/candidates", k.Key, `{"name":"Ada","email":"ada@example.com"}`, "create-ada")
+	checkActed(t, first, 200)
+	remaining(1)
+	checkReplay(t, ts.post(t, "/v1/candidates", k.Key, `{"name":"Ada","email":"ada@example.com"}`, "create-ada"), first)
+	remaining(1)
+	checkStatus(t, ts.post(t, "/v1/candidates", k.Key, `{"name":"Grace","email":"grace@example.com"}`, "create-ada"), 400, pihu.EIdempotencyKeyReused)
+	remaining(1)
+	checkActed(t, ts.post(t, "/v1/candidates", k.Key, `{"name":"Linus","email":"linus@example.com"}`, "create-linus"), 200)
+	remaining(0)
+	// Out of credits: the replay still answers, a new request does not.
+	checkReplay(t, ts.post(t, "/v1/candidates", k.Key, `{"name":"Ada","email":"ada@example.com"}`, "create-ada"), first)
+	checkStatus(t, ts.post(t, "/v1/candidates", k.Key, `{"name":"Edsger","email":"edsger@example.com"}`, "create-edsger"), 403, pihu.EUsageExceeded)
+	if r := ts.do(t, "PATCH", "/v1/auth/api-keys/"+k.ID, ts.Owner, `{"remaining":1}`); r.status != 200 {
+		t.Fatalf("PATCH remaining: %d %s", r.status, r.body)
+	}
+	checkActed(t, ts.post(t, "/v1/candidates", k.Key, `{"name":"Edsger","email":"edsger@example.com"}`, "create-edsger"), 200)
+	remaining(0)
+	if n := ts.count(t, ts.Owner, "/v1/candidates"); n != 3 {
+		t.Errorf("candidates: got %d, want 3 (Ada, Linus, Edsger once each)", n)
+	}
+}
+
 // TestCredits_WarmKeyCallsNoStore: a warm key without credits makes no
 // store call at all; one with credits makes exactly one, its spend.
 func TestCredits_WarmKeyCallsNoStore(t *testing.T) {

@@ -52,19 +52,32 @@ func addressIdempotencyScope(addr string) string { return "ip:" + addr }
 // scope. caller is the authenticated key (nil on a route without one): a
 // record of a request that ended it is marked, so that it can be replayed
 // to it later (see replayToEndedKey).
-func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string, caller *pihu.Key, h http.HandlerFunc) {
+//
+// admit, if not nil, is called once: admit(true) just before h runs, which
+// may refuse the request (false: it wrote the error), and admit(false)
+// when h does not run (a replay, a refusal of the Idempotency-Key), whose
+// answer it may not change. It spends the caller's credits, so that a
+// replay spends none.
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string, caller *pihu.Key, admit func(run bool) bool, h http.HandlerFunc) {
+	if admit == nil {
+		admit = func(bool) bool { return true }
+	}
 	values := r.Header.Values(pihu.IdempotencyKeyHeader)
 	if r.Method != http.MethodPost || len(values) == 0 {
-		h(w, r)
+		if admit(true) {
+			h(w, r)
+		}
 		return
 	}
 	if len(values) > 1 {
+		admit(false)
 		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, pihu.IdempotencyKeyHeader,
 			"Send one Idempotency-Key header, not %d.", len(values)))
 		return
 	}
 	ik, err := pihu.NewIdempotencyKey(scope, values[0])
 	if err != nil {
+		admit(false)
 		s.writeError(w, r, err)
 		return
 	}
@@ -72,7 +85,9 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string
 	if !ok {
 		// Too large or unreadable: the handler refuses it, and
 		// there is nothing to replay.
-		h(w, r)
+		if admit(true) {
+			h(w, r)
+		}
 		return
 	}
 	rec := &pihu.IdempotencyRecord{
@@ -82,11 +97,20 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string
 		Created:     pihu.Timestamp(s.now()),
 	}
 	existing, err := s.store.ReserveIdempotency(r.Context(), rec)
+	if existing == nil && err == nil {
+		if !admit(true) {
+			// Refused before running (out of credits): a retry may
+			// pass, so nothing is kept to replay.
+			s.releaseIdempotency(context.WithoutCancel(r.Context()), r, rec)
+			return
+		}
+		s.runOnce(w, r, ik, rec, caller, h)
+		return
+	}
+	admit(false)
 	switch {
 	case err != nil:
 		s.writeError(w, r, err)
-	case existing == nil:
-		s.runOnce(w, r, ik, rec, caller, h)
 	case !hmac.Equal(existing.Fingerprint, rec.Fingerprint):
 		s.writeError(w, r, pihu.ParamErrorf(pihu.EIdempotencyKeyReused, pihu.IdempotencyKeyHeader,
 			"This Idempotency-Key was used for another request (method, path or body) in the last 24 hours. "+

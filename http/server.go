@@ -488,26 +488,37 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 			})
 			return
 		}
-		if k.Credits != nil {
-			// Last: a request refused for any other reason spends nothing.
-			if _, err := s.spendCredits(w, r, k, 1); err != nil {
-				if pihu.ErrorCode(err) == pihu.EUsageExceeded {
-					s.auth.CountRefused(k)
-				}
-				s.observeAuth(err)
-				s.writeError(w, r, err)
-				return
-			}
-		}
-		s.auth.CountAllowed(k)
-		s.observeAuth(nil)
 		r = withKey(r, k)
 		if r.Method != http.MethodPost {
-			h(w, r) // as idempotent would: Idempotency-Key is for POST only
+			if s.admit(w, r, k, true) { // as idempotent would: Idempotency-Key is for POST only
+				h(w, r)
+			}
 			return
 		}
-		s.idempotent(w, r, keyIdempotencyScope(k), k, h)
+		s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.admit(w, r, k, run) }, h)
 	})
+}
+
+// admit ends the checks of a request made with k that passed the others,
+// and counts it in k's usage. If run, the handler is about to run: k's
+// credits are spent, last, so that a request refused for any other reason
+// spends nothing, and false is returned, the error written, if they do
+// not cover it. Otherwise (a replay of an idempotent request, which does
+// not run again, or a refusal of its Idempotency-Key) nothing is spent.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) bool {
+	if run && k.Credits != nil {
+		if _, err := s.spendCredits(w, r, k, 1); err != nil {
+			if pihu.ErrorCode(err) == pihu.EUsageExceeded {
+				s.auth.CountRefused(k)
+			}
+			s.observeAuth(err)
+			s.writeError(w, r, err)
+			return false
+		}
+	}
+	s.auth.CountAllowed(k)
+	s.observeAuth(nil)
+	return true
 }
 
 // BearerToken returns the token of an Authorization header of the Bearer

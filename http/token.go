@@ -236,7 +236,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 	if rw, ok := w.(*responseWriter); ok {
 		rw.key = k
 	}
-	s.idempotent(w, withKey(r, k), keyIdempotencyScope(k), k, func(w http.ResponseWriter, r *http.Request) {
+	s.idempotent(w, withKey(r, k), keyIdempotencyScope(k), k, nil, func(w http.ResponseWriter, r *http.Request) {
 		req := pihu.TokenRequest{Permissions: pihu.Permissions{}}
 		for p := range strings.FieldsSeq(form.Get("scope")) {
 			req.Permissions = append(req.Permissions, pihu.Permission(p))
