@@ -67,6 +67,48 @@ func TestOAuth_ClientCredentials(t *testing.T) {
 	})
 }
 
+// TestOAuth_SpendsCredits: a token minted at the token endpoint spends a
+// credit of its key, as POST /v1/auth/tokens does, and counts in its
+// usage; a retry with its Idempotency-Key spends none; a key out of
+// credits gets RFC 6749's unauthorized_client, with the refill's headers.
+func TestOAuth_SpendsCredits(t *testing.T) {
+	ts := newTestServer(t) // 2024-02-20 12:00 UTC
+	k := ts.newKey(t, ts.Owner, `{"name":"service","permissions":["token:write"],"remaining":2,"refill":{"interval":"daily","amount":2}}`)
+	auth := map[string]string{"Authorization": basic(k.ID, k.Key)}
+	retry := map[string]string{"Authorization": basic(k.ID, k.Key), "Idempotency-Key": "mint-1"}
+	remaining := func(want int64) {
+		t.Helper()
+		if got := ts.keyItem(t, k.ID).Remaining; got == nil || *got != want {
+			t.Errorf("remaining: got %s, want %d", ptrString(got), want)
+		}
+	}
+	first := ts.oauth(t, "grant_type=client_credentials", retry)
+	if first.status != 200 {
+		t.Fatalf("mint: got %d %s", first.status, first.body)
+	}
+	remaining(1)
+	checkReplay(t, ts.oauth(t, "grant_type=client_credentials", retry), first)
+	remaining(1)
+	if r := ts.oauth(t, "grant_type=client_credentials", auth); r.status != 200 {
+		t.Fatalf("second mint: got %d %s", r.status, r.body)
+	}
+	remaining(0)
+	r := ts.oauth(t, "grant_type=client_credentials", auth)
+	var e pihuhttp.OAuthError
+	r.decode(t, &e)
+	if r.status != 400 || e.Error != "unauthorized_client" || !strings.Contains(e.ErrorDescription, "credits") {
+		t.Errorf("out of credits: got %d %s, want 400 unauthorized_client about credits", r.status, r.body)
+	}
+	if r.header.Get(pihuhttp.HeaderCreditsRefill) != "2024-02-21T00:00:00Z" || r.header.Get("Retry-After") != "43200" || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("out of credits: headers %v", r.header)
+	}
+	ts.Auth.Flush(t.Context())
+	usage := ts.do(t, "GET", "/v1/auth/api-keys/"+k.ID+"/usage", ts.Owner, "")
+	if usage.status != 200 || !strings.Contains(string(usage.body), `"allowed":3`) || !strings.Contains(string(usage.body), `"refused":1`) {
+		t.Errorf("usage: got %d %s, want 3 allowed (two mints, one replay) and 1 refused", usage.status, usage.body)
+	}
+}
+
 // oauth posts form to the token endpoint with the headers given.
 func (ts *testServer) oauth(tb testing.TB, form string, headers map[string]string) response {
 	tb.Helper()

@@ -236,7 +236,8 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 	if rw, ok := w.(*responseWriter); ok {
 		rw.key = k
 	}
-	s.idempotent(w, withKey(r, k), keyIdempotencyScope(k), k, nil, func(w http.ResponseWriter, r *http.Request) {
+	r = withKey(r, k)
+	s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.oauthAdmit(w, r, k, run) }, func(w http.ResponseWriter, r *http.Request) {
 		req := pihu.TokenRequest{Permissions: pihu.Permissions{}}
 		for p := range strings.FieldsSeq(form.Get("scope")) {
 			req.Permissions = append(req.Permissions, pihu.Permission(p))
@@ -326,6 +327,28 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (*pihu.Key,
 		return nil, nil, oauthErr(400, "unauthorized_client", "This API key does not have the \"token:write\" permission that minting a token needs.")
 	}
 	return k, form, nil
+}
+
+// oauthAdmit is admit for the token endpoint: a token minted here spends
+// a credit of the key and counts in its usage, as one minted by POST
+// /v1/auth/tokens does; a key out of credits is an "unauthorized_client"
+// carrying admit's Retry-After and Pihu-Credits-Refill.
+func (s *Server) oauthAdmit(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) bool {
+	if run && k.Credits != nil {
+		if _, err := s.spendCredits(w, r, k, 1); err != nil {
+			if pihu.ErrorCode(err) != pihu.EUsageExceeded {
+				s.writeError(w, r, err)
+				return false
+			}
+			s.auth.CountRefused(k)
+			e := oauthErr(http.StatusBadRequest, "unauthorized_client", pihu.ErrorMessage(err))
+			e.retryAfter = w.Header().Get("Retry-After")
+			s.writeOAuthError(w, e)
+			return false
+		}
+	}
+	s.auth.CountAllowed(k)
+	return true
 }
 
 // oauthFailure counts a failed client authentication against the

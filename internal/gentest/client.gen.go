@@ -2657,7 +2657,7 @@ type ClientInterface interface {
 
 	// OauthTokenWithBody OAuth 2.0 token endpoint (client credentials)
 	//
-	// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
+	// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, the token spends one of its usage credits, if it has any, as `POST /v1/auth/tokens` does (a replay of an `Idempotency-Key` spends none), and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2666,7 +2666,7 @@ type ClientInterface interface {
 
 	// OauthTokenWithFormdataBody OAuth 2.0 token endpoint (client credentials)
 	//
-	// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
+	// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, the token spends one of its usage credits, if it has any, as `POST /v1/auth/tokens` does (a replay of an `Idempotency-Key` spends none), and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -3378,7 +3378,7 @@ func (c *Client) GetInterview(ctx context.Context, id InterviewIDPath, reqEditor
 
 // OauthTokenWithBody OAuth 2.0 token endpoint (client credentials)
 //
-// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
+// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, the token spends one of its usage credits, if it has any, as `POST /v1/auth/tokens` does (a replay of an `Idempotency-Key` spends none), and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3397,7 +3397,7 @@ func (c *Client) OauthTokenWithBody(ctx context.Context, params *OauthTokenParam
 
 // OauthTokenWithFormdataBody OAuth 2.0 token endpoint (client credentials)
 //
-// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
+// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, the token spends one of its usage credits, if it has any, as `POST /v1/auth/tokens` does (a replay of an `Idempotency-Key` spends none), and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -5611,7 +5611,7 @@ type ClientWithResponsesInterface interface {
 
 	// OauthTokenWithBodyWithResponse OAuth 2.0 token endpoint (client credentials)
 	//
-	// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
+	// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, the token spends one of its usage credits, if it has any, as `POST /v1/auth/tokens` does (a replay of an `Idempotency-Key` spends none), and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5620,7 +5620,7 @@ type ClientWithResponsesInterface interface {
 
 	// OauthTokenWithFormdataBodyWithResponse OAuth 2.0 token endpoint (client credentials)
 	//
-	// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
+	// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, the token spends one of its usage credits, if it has any, as `POST /v1/auth/tokens` does (a replay of an `Idempotency-Key` spends none), and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10552,8 +10552,10 @@ type OauthTokenResponse200Headers struct {
 
 // OauthTokenResponse400Headers the declared response headers of an HTTP 400 response for OauthToken
 type OauthTokenResponse400Headers struct {
-	Pragma    *string
-	RequestId string
+	PihuCreditsRefill *time.Time
+	Pragma            *string
+	RequestId         string
+	RetryAfter        *int
 }
 
 // OauthTokenResponse401Headers the declared response headers of an HTTP 401 response for OauthToken
@@ -12598,7 +12600,7 @@ func (c *ClientWithResponses) GetInterviewWithResponse(ctx context.Context, id I
 
 // OauthTokenWithBodyWithResponse OAuth 2.0 token endpoint (client credentials)
 //
-// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
+// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, the token spends one of its usage credits, if it has any, as `POST /v1/auth/tokens` does (a replay of an `Idempotency-Key` spends none), and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12613,7 +12615,7 @@ func (c *ClientWithResponses) OauthTokenWithBodyWithResponse(ctx context.Context
 
 // OauthTokenWithFormdataBodyWithResponse OAuth 2.0 token endpoint (client credentials)
 //
-// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
+// RFC 6749 §4.4: `grant_type=client_credentials`, the key's id as `client_id` and its secret as `client_secret`, in HTTP Basic (each form-urlencoded, RFC 6749 §2.3.1) or in the body, `scope` the permissions. Mints the token of `POST /v1/auth/tokens` (default lifetime), answering in RFC 6749's format with `Cache-Control: no-store` and `Pragma: no-cache`. The key needs `token:write`, must be active and used from its `allowed_ips`; its rate limit applies, the token spends one of its usage credits, if it has any, as `POST /v1/auth/tokens` does (a replay of an `Idempotency-Key` spends none), and a wrong secret counts as a failed authentication of the client address. Errors of `Idempotency-Key` and faults use pihu's error body.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22353,6 +22355,13 @@ func ParseOauthTokenResponse(rsp *http.Response) (*OauthTokenResponse, error) {
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers OauthTokenResponse400Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
 		if values := rsp.Header.Values("Pragma"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Pragma", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -22366,6 +22375,13 @@ func ParseOauthTokenResponse(rsp *http.Response) (*OauthTokenResponse, error) {
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
