@@ -499,25 +499,35 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 	})
 }
 
-// admit ends the checks of a request made with k that passed the others,
+// charge ends the checks of a request made with k that passed the others,
 // and counts it in k's usage. If run, the handler is about to run: k's
 // credits are spent, last, so that a request refused for any other reason
-// spends nothing, and false is returned, the error written, if they do
-// not cover it. Otherwise (a replay of an idempotent request, which does
-// not run again, or a refusal of its Idempotency-Key) nothing is spent.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) bool {
+// spends nothing, and the error to answer is returned if they do not
+// cover it (EUsageExceeded, counted as refused) or the store fails.
+// Otherwise (a replay of an idempotent request, which does not run again,
+// or a refusal of its Idempotency-Key) nothing is spent.
+func (s *Server) charge(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) error {
 	if run && k.Credits != nil {
 		if _, err := s.spendCredits(w, r, k, 1); err != nil {
 			if pihu.ErrorCode(err) == pihu.EUsageExceeded {
 				s.auth.CountRefused(k)
 			}
-			s.observeAuth(err)
-			s.writeError(w, r, err)
-			return false
+			return err
 		}
 	}
 	s.auth.CountAllowed(k)
-	s.observeAuth(nil)
+	return nil
+}
+
+// admit is charge for require: false, with the error written, if the
+// request may not run.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) bool {
+	err := s.charge(w, r, k, run)
+	s.observeAuth(err)
+	if err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
 	return true
 }
 

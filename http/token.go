@@ -329,26 +329,23 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (*pihu.Key,
 	return k, form, nil
 }
 
-// oauthAdmit is admit for the token endpoint: a token minted here spends
+// oauthAdmit is charge for the token endpoint: a token minted here spends
 // a credit of the key and counts in its usage, as one minted by POST
 // /v1/auth/tokens does; a key out of credits is an "unauthorized_client"
-// carrying admit's Retry-After and Pihu-Credits-Refill.
+// carrying charge's Retry-After and Pihu-Credits-Refill.
 func (s *Server) oauthAdmit(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) bool {
-	if run && k.Credits != nil {
-		if _, err := s.spendCredits(w, r, k, 1); err != nil {
-			if pihu.ErrorCode(err) != pihu.EUsageExceeded {
-				s.writeError(w, r, err)
-				return false
-			}
-			s.auth.CountRefused(k)
-			e := oauthErr(http.StatusBadRequest, "unauthorized_client", pihu.ErrorMessage(err))
-			e.retryAfter = w.Header().Get("Retry-After")
-			s.writeOAuthError(w, e)
-			return false
-		}
+	err := s.charge(w, r, k, run)
+	switch {
+	case err == nil:
+		return true
+	case pihu.ErrorCode(err) == pihu.EUsageExceeded:
+		e := oauthErr(http.StatusBadRequest, "unauthorized_client", pihu.ErrorMessage(err))
+		e.retryAfter = w.Header().Get("Retry-After")
+		s.writeOAuthError(w, e)
+	default:
+		s.writeError(w, r, err)
 	}
-	s.auth.CountAllowed(k)
-	return true
+	return false
 }
 
 // oauthFailure counts a failed client authentication against the
