@@ -497,6 +497,11 @@ func createOwner(ctx context.Context, store pihu.Store, u *pihu.User, link *pihu
 // writeKeyFile writes secret to a new file beside path, created with
 // O_EXCL and mode 0600, synced to disk, and returns its name.
 func writeKeyFile(path, secret string) (string, error) {
+	if path == "" {
+		// An empty name would put a credential in the working folder
+		// under a name nobody looks for (".-123…").
+		return "", errors.New("no file name for a credential")
+	}
 	file, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+"-*")
 	if err != nil {
 		return "", err
