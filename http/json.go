@@ -2,7 +2,6 @@ package http
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -12,6 +11,9 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -76,12 +78,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool, 
 	if !utf8.Valid(body) {
 		return pihu.Errorf(pihu.EInvalidJSON, "The request body is not valid UTF-8.")
 	}
-	if err := checkJSON(body, reflect.TypeOf(dst)); err != nil {
+	if err := checkJSON(body); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	// JSON v2's defaults are SPEC §5's: names match exactly, no case
+	// folding; a name twice and invalid UTF-8 are refused.
+	if err := jsonv2.Unmarshal(body, dst, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return decodeError(err)
 	}
 	return nil
@@ -98,101 +100,56 @@ func deleteBody(w http.ResponseWriter, r *http.Request, dst any) error {
 
 var errTooLarge = pihu.Errorf(pihu.EBodyTooLarge, "The request body is larger than 64 KiB.")
 
-// checkJSON walks body token by token and checks that it is one JSON
-// object and nothing after it, with no name twice in an object, no control
-// characters in any string, and, in every object that decodes into a
-// struct of dst (the type decoded into, at any depth), only names that
-// are exactly the json names of its fields.
-func checkJSON(body []byte, dst reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	invalid := func() error {
-		return pihu.Errorf(pihu.EInvalidJSON, "The request body is not valid JSON. Send one JSON object, such as {\"name\": \"My API Key\"}.")
-	}
-	tok, err := dec.Token()
+// checkJSON reads body token by token, before it is decoded, and checks
+// what the decoder does not: that it is one JSON object with nothing after
+// it, and that no string in it, name or value at any depth, holds a
+// control character (JSON escapes them, so a decoder takes "\u0000"
+// gladly). Syntax errors and names given twice in one object are found
+// here too, with the answers SPEC §5 gives them.
+func checkJSON(body []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.ReadToken()
 	if err != nil {
-		return invalid()
+		return syntaxError(err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	if tok.Kind() != '{' {
 		return pihu.Errorf(pihu.EInvalidJSON, "The request body must be a JSON object, starting with {.")
 	}
-	// Each open object keeps the names it has seen; top is the current
-	// top-level field, named as Param when one of its strings is bad.
-	// typ is what the object or array decodes into (nil: not checked) and
-	// next what its next value does.
-	type frame struct {
-		object bool
-		names  map[string]bool
-		expect bool // true when the next token of an object is a name
-		typ    reflect.Type
-		next   reflect.Type
-	}
-	stack := []frame{{object: true, names: map[string]bool{}, expect: true, typ: container(dst, reflect.Struct, reflect.Map)}}
-	var top string
-	for len(stack) > 0 {
-		tok, err := dec.Token()
+	for dec.StackDepth() > 0 {
+		tok, err := dec.ReadToken()
 		if err != nil {
-			return invalid()
+			return syntaxError(err)
 		}
-		f := &stack[len(stack)-1]
-		if f.object && f.expect {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			name, _ := tok.(string)
-			if f.names[name] {
-				return pihu.Errorf(pihu.EInvalidJSON, "The field %q appears twice in one object.", name)
-			}
-			f.names[name] = true
-			if hasControl(name) {
-				return pihu.Errorf(pihu.EInvalidJSON, "A field name contains a control character.")
-			}
-			if len(stack) == 1 {
-				top = name
-			}
-			f.next = nil
-			switch {
-			case f.typ == nil:
-			case f.typ.Kind() == reflect.Map:
-				f.next = f.typ.Elem()
-			default:
-				t, ok := jsonFields(f.typ)[name]
-				if !ok {
-					return unknownField(name, f.typ)
-				}
-				f.next = t
-			}
-			f.expect = false
+		if tok.Kind() != '"' || !hasControl(tok.String()) {
 			continue
 		}
-		if f.object {
-			f.expect = true
+		if kind, n := dec.StackIndex(dec.StackDepth()); kind == '{' && n%2 == 1 {
+			return pihu.Errorf(pihu.EInvalidJSON, "A field name contains a control character.")
 		}
-		switch v := tok.(type) {
-		case json.Delim:
-			switch v {
-			case '{':
-				stack = append(stack, frame{object: true, names: map[string]bool{}, expect: true, typ: container(f.next, reflect.Struct, reflect.Map)})
-			case '[':
-				next := container(f.next, reflect.Slice, reflect.Array)
-				if next != nil {
-					next = next.Elem()
-				}
-				stack = append(stack, frame{next: next})
-			case ']':
-				stack = stack[:len(stack)-1]
-			}
-		case string:
-			if hasControl(v) {
-				return pihu.ParamErrorf(pihu.EParameterInvalid, top, "%q contains a control character (such as a newline or tab); remove it.", top)
-			}
-		}
+		top := topName(dec.StackPointer())
+		return pihu.ParamErrorf(pihu.EParameterInvalid, top, "%q contains a control character (such as a newline or tab); remove it.", top)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return pihu.Errorf(pihu.EInvalidJSON, "The request body has data after its JSON object; send exactly one object.")
 	}
 	return nil
+}
+
+// syntaxError words an error of jsontext's reader.
+func syntaxError(err error) error {
+	var se *jsontext.SyntacticError
+	if errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &se) {
+		return pihu.Errorf(pihu.EInvalidJSON, "The field %q appears twice in one object.", se.JSONPointer.LastToken())
+	}
+	return pihu.Errorf(pihu.EInvalidJSON, "The request body is not valid JSON. Send one JSON object, such as {\"name\": \"My API Key\"}.")
+}
+
+// topName is the top-level field a JSON pointer is inside of.
+func topName(p jsontext.Pointer) string {
+	for name := range p.Tokens() {
+		return name
+	}
+	return ""
 }
 
 // unknownField is the error for the name of an object member that is not a
@@ -200,7 +157,7 @@ func checkJSON(body []byte, dst reflect.Type) error {
 // Unicode folding ("Expiration", "permiſſions") is told which one it
 // resembles, since encoding/json alone would have taken it for that one.
 func unknownField(name string, t reflect.Type) error {
-	for field := range jsonFields(t) {
+	for _, field := range jsonFields(t) {
 		if strings.EqualFold(name, field) {
 			return pihu.ParamErrorf(pihu.EParameterUnknown, name,
 				"%q is not a field of this request: field names match exactly, so write it %q.", name, field)
@@ -209,103 +166,79 @@ func unknownField(name string, t reflect.Type) error {
 	return pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a field of this request; remove it.", name)
 }
 
-var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
+// fieldCache holds jsonFields' answer for each struct type.
+var fieldCache sync.Map // reflect.Type → []string
 
-// container returns t without its pointers if it is of one of the kinds
-// given and decodes the plain way, and nil otherwise: a type with its own
-// UnmarshalJSON, an interface, or a value of another kind (which the
-// decoder then refuses as a wrong type).
-func container(t reflect.Type, kinds ...reflect.Kind) reflect.Type {
-	for t != nil && t.Kind() == reflect.Pointer {
+// jsonFields returns the json names of struct type t's fields (the tag's
+// name, else the Go name; fields of untagged embedded structs promoted),
+// to tell a misspelt name which field it resembles.
+func jsonFields(t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler) {
+	if t.Kind() != reflect.Struct {
 		return nil
 	}
-	for _, k := range kinds {
-		if t.Kind() == k {
-			return t
-		}
+	if names, ok := fieldCache.Load(t); ok {
+		return names.([]string)
 	}
-	return nil
-}
-
-// fieldCache holds jsonFields' answer for each struct type.
-var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
-
-// jsonFields returns the json names of struct type t's fields, as
-// encoding/json names them (the tag's name, else the Go name; fields of
-// untagged embedded structs promoted), with the type each decodes into.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]reflect.Type)
-	}
-	m := map[string]reflect.Type{}
-	addFields(m, t)
-	fieldCache.Store(t, m)
-	return m
-}
-
-func addFields(m map[string]reflect.Type, t reflect.Type) {
-	var embedded []reflect.Type
+	var names []string
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		tag := sf.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if sf.Anonymous && name == "" {
-			ft := sf.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case sf.Anonymous && name == "":
+			names = append(names, jsonFields(sf.Type)...)
+		case sf.IsExported():
+			if name == "" {
+				name = sf.Name
 			}
-			if ft.Kind() == reflect.Struct {
-				embedded = append(embedded, ft)
-				continue
-			}
-		}
-		if !sf.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		m[name] = sf.Type
-	}
-	// Fields of the outer struct win over promoted ones.
-	for _, ft := range embedded {
-		inner := map[string]reflect.Type{}
-		addFields(inner, ft)
-		for name, typ := range inner {
-			if _, ok := m[name]; !ok {
-				m[name] = typ
-			}
+			names = append(names, name)
 		}
 	}
+	fieldCache.Store(t, names)
+	return names
 }
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
-// decodeError turns an encoding/json error from a body that checkJSON
-// accepted into a parameter error.
+// decodeError turns an error of JSON v2's Unmarshal, of a body that
+// checkJSON accepted, into a parameter error naming the field.
 func decodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr):
-		param := typeErr.Field
-		return pihu.ParamErrorf(pihu.EParameterInvalid, param, "%q must be %s.", param, jsonKind(typeErr.Type.Kind().String()))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return pihu.ParamErrorf(pihu.EParameterUnknown, name, "%q is not a field of this request; remove it.", name)
-	}
 	var e *pihu.Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return pihu.Errorf(pihu.EInvalidJSON, "The request body is not valid JSON for this request.")
+	var se *jsonv2.SemanticError
+	if !errors.As(err, &se) {
+		return pihu.Errorf(pihu.EInvalidJSON, "The request body is not valid JSON for this request.")
+	}
+	if errors.Is(err, jsonv2.ErrUnknownName) && se.GoType != nil {
+		return unknownField(se.JSONPointer.LastToken(), se.GoType)
+	}
+	param := fieldPath(se.JSONPointer)
+	kind := "a value of another kind"
+	if se.GoType != nil {
+		kind = jsonKind(se.GoType.Kind().String())
+	}
+	return pihu.ParamErrorf(pihu.EParameterInvalid, param, "%q must be %s.", param, kind)
+}
+
+// fieldPath names the field a JSON pointer is at as encoding/json did,
+// the object member names joined by dots ("credits.refill.amount"),
+// array indexes left out.
+func fieldPath(p jsontext.Pointer) string {
+	var names []string
+	for tok := range p.Tokens() {
+		if tok != "" && strings.Trim(tok, "0123456789") == "" {
+			continue
+		}
+		names = append(names, tok)
+	}
+	return strings.Join(names, ".")
 }
 
 func jsonKind(goKind string) string {
