@@ -315,8 +315,7 @@ func (s *Server) lookupKey(r *http.Request, revoked bool) (*pihu.Key, error) {
 	return k, err
 }
 
-// whoamiResponse is whoami's body (the documented type; appendWhoami
-// writes it).
+// whoamiResponse is whoami's body.
 type whoamiResponse struct {
 	Key struct {
 		ID          string   `json:"id"`
@@ -331,6 +330,14 @@ type whoamiResponse struct {
 	} `json:"account"`
 }
 
+func newWhoamiResponse(k *pihu.Key, a *pihu.Account) whoamiResponse {
+	var out whoamiResponse
+	out.Key.ID, out.Key.Name, out.Key.Permissions = k.ID, k.Name, k.Permissions.Strings()
+	out.Key.Environment, out.Key.Expires = string(k.Environment), timestampPtr(k.Expires)
+	out.Account.ID, out.Account.Name = a.ID, a.Name
+	return out
+}
+
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	k := pihu.KeyFromContext(r.Context())
 	if err := noParameters(r); err != nil {
@@ -342,14 +349,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// The body of a whoamiResponse, appended without reflection (see
-	// appendWhoami) into a pooled buffer.
-	bp := bodyBufs.Get().(*[]byte)
-	*bp = appendWhoami((*bp)[:0], k, a)
-	writeJSONBody(w, http.StatusOK, *bp)
-	if cap(*bp) <= 4<<10 {
-		bodyBufs.Put(bp)
-	}
+	writeJSON(w, http.StatusOK, newWhoamiResponse(k, a))
 }
 
 // page is a list request's pagination.

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
@@ -106,7 +105,7 @@ func (s *Server) limitLeakReport(w http.ResponseWriter, r *http.Request) error {
 		s.limiterFailed(r, err)
 		return nil
 	}
-	rateLimitHeaders(w.Header(), limitMemory(w), "leaked-keys", s.leaksLimit, res)
+	rateLimitHeaders(w.Header(), "leaked-keys", s.leaksLimit, res)
 	if res.Allowed {
 		return nil
 	}
@@ -146,7 +145,7 @@ func (s *Server) countFailure(w http.ResponseWriter, r *http.Request, authErr er
 }
 
 func (s *Server) tooManyFailures(w http.ResponseWriter, res ratelimit.Result) error {
-	rateLimitHeaders(w.Header(), limitMemory(w), "failed-auth", s.failedAuthLimit, res)
+	rateLimitHeaders(w.Header(), "failed-auth", s.failedAuthLimit, res)
 	secs := retryAfter(w, res)
 	return pihu.Errorf(pihu.ERateLimited,
 		"Too many failed authentications from your address. Check your API key, and retry in %s.", seconds(secs))
@@ -159,7 +158,7 @@ func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key, r
 	if err != nil || !decided {
 		return err
 	}
-	rateLimitHeaders(w.Header(), limitMemory(w), "default", limit, res)
+	rateLimitHeaders(w.Header(), "default", limit, res)
 	if res.Allowed {
 		return nil
 	}
@@ -189,25 +188,6 @@ func (s *Server) spend(r *http.Request, k *pihu.Key, rules *auth.Rules) (limit r
 	return limit, res, true, nil
 }
 
-// limitHeaders is the memory of the rate-limit headers of a response: the
-// bytes of their values and the slices of the header map. One is in every
-// responseWriter; a request setting them twice gets new memory the second
-// time, since the first values are in the header map.
-type limitHeaders struct {
-	buf    [112]byte // the longest values, every number at its largest, take 109
-	values [5]string
-	used   bool
-}
-
-// limitMemory is w's memory for the rate-limit headers, or new memory if
-// w is not ServeHTTP's.
-func limitMemory(w http.ResponseWriter) *limitHeaders {
-	if rw, ok := w.(*responseWriter); ok {
-		return &rw.limits
-	}
-	return new(limitHeaders)
-}
-
 // rateLimitHeaders sets the rate-limit headers of a response to a request
 // that spent one of policy's limit l, with the result res:
 //
@@ -222,54 +202,18 @@ func limitMemory(w http.ResponseWriter) *limitHeaders {
 //     working: for a key's limit only, since they name no policy and a
 //     client reads them as its key's state.
 //
-// The names are written in their canonical form straight into the map,
-// which saves canonicalising them on every request.
-func rateLimitHeaders(h http.Header, mem *limitHeaders, policy string, l ratelimit.Limit, res ratelimit.Result) {
-	// Every request with a key sets these: one string holds all the
-	// values and one array the headers' slices (each capped, so that an
-	// Add copies). In mem, the response writer's, they cost no
-	// allocation; else two, where a string and a slice each were nine.
-	var v string
-	vs := &mem.values
-	b := mem.buf[:0]
-	if mem.used {
-		vs, b = new([5]string), make([]byte, 0, len(mem.buf))
-	}
-	mem.used = true
-	b = append(b, '"')
-	b = append(b, policy...)
-	b = append(b, `";q=`...)
-	b = strconv.AppendInt(b, int64(l.Rate), 10)
-	b = append(b, ";w="...)
-	b = strconv.AppendInt(b, int64(l.Period/time.Second), 10)
-	endPolicy := len(b)
-	b = append(b, '"')
-	b = append(b, policy...)
-	b = append(b, `";r=`...)
-	remaining := len(b)
-	b = strconv.AppendInt(b, int64(res.Remaining), 10)
-	endRemaining := len(b)
-	b = append(b, ";t="...)
-	reset := len(b)
-	b = strconv.AppendInt(b, int64(ceilSeconds(res.ResetAfter)), 10)
-	endReset := len(b)
-	limit := len(b)
-	if policy == "default" {
-		b = strconv.AppendInt(b, int64(res.Limit), 10)
-	}
-	// b is not written again (mem is used once): a string over it is as
-	// immutable as any.
-	v = unsafe.String(unsafe.SliceData(b), len(b))
-	vs[0], vs[1] = v[:endPolicy], v[endPolicy:endReset]
-	h["Ratelimit-Policy"] = vs[0:1:1]
-	h["Ratelimit"] = vs[1:2:2]
+// The names are written in their canonical form straight into the map.
+func rateLimitHeaders(h http.Header, policy string, l ratelimit.Limit, res ratelimit.Result) {
+	remaining := strconv.Itoa(res.Remaining)
+	reset := strconv.Itoa(ceilSeconds(res.ResetAfter))
+	h["Ratelimit-Policy"] = []string{`"` + policy + `";q=` + strconv.Itoa(l.Rate) + ";w=" + strconv.FormatInt(int64(l.Period/time.Second), 10)}
+	h["Ratelimit"] = []string{`"` + policy + `";r=` + remaining + ";t=" + reset}
 	if policy != "default" {
 		return
 	}
-	vs[2], vs[3], vs[4] = v[limit:], v[remaining:endRemaining], v[reset:endReset]
-	h["Ratelimit-Limit"] = vs[2:3:3]
-	h["Ratelimit-Remaining"] = vs[3:4:4]
-	h["Ratelimit-Reset"] = vs[4:5:5]
+	h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)}
+	h["Ratelimit-Remaining"] = []string{remaining}
+	h["Ratelimit-Reset"] = []string{reset}
 }
 
 // retryAfter sets the Retry-After header of a refused request, in whole
