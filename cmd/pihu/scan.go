@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,12 +17,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 // Exit codes of pihu scan, as grep has them: a key found is 1, none 0, and
@@ -436,9 +435,9 @@ func (s *scanner) scan(f file) {
 	switch enc {
 	case "":
 	case "UTF-16LE":
-		r = newUTF16Reader(br, binary.LittleEndian)
+		r = utf16Reader(br, unicode.LittleEndian)
 	case "UTF-16BE":
-		r = newUTF16Reader(br, binary.BigEndian)
+		r = utf16Reader(br, unicode.BigEndian)
 	case "binary":
 		// A key is ASCII, and stands as it is in any binary that holds
 		// it (a compiled program, an image's metadata, a database page):
@@ -519,62 +518,8 @@ func textEncoding(head []byte) string {
 // utf16Reader decodes UTF-16 into UTF-8 as it reads, dropping a byte order
 // mark; what is not valid UTF-16 (a lone surrogate, an odd last byte)
 // becomes U+FFFD, as everywhere in Go.
-type utf16Reader struct {
-	r     io.Reader
-	order binary.ByteOrder
-	raw   []byte // read and not yet decoded: less than a character
-	out   []byte // decoded, out[next:] not yet returned
-	next  int
-	err   error
-	begun bool
-}
-
-func newUTF16Reader(r io.Reader, order binary.ByteOrder) *utf16Reader {
-	return &utf16Reader{r: r, order: order, raw: make([]byte, 0, 32<<10), out: make([]byte, 0, 48<<10)}
-}
-
-func (u *utf16Reader) Read(p []byte) (int, error) {
-	for u.next == len(u.out) {
-		if u.err != nil {
-			if len(u.raw) > 0 {
-				u.raw = u.raw[:0]
-				u.out, u.next = utf8.AppendRune(u.out[:0], utf8.RuneError), 0
-				continue
-			}
-			return 0, u.err
-		}
-		n, err := u.r.Read(u.raw[len(u.raw):cap(u.raw)])
-		u.raw, u.err = u.raw[:len(u.raw)+n], err
-		u.out, u.next = u.out[:0], 0
-		i := 0
-		for ; i+2 <= len(u.raw); i += 2 {
-			c := rune(u.order.Uint16(u.raw[i:]))
-			if utf16.IsSurrogate(c) {
-				if c < 0xdc00 && i+4 > len(u.raw) && u.err == nil {
-					break // the other half is still to read
-				}
-				r := utf8.RuneError
-				if c < 0xdc00 && i+4 <= len(u.raw) {
-					r = utf16.DecodeRune(c, rune(u.order.Uint16(u.raw[i+2:])))
-				}
-				if r != utf8.RuneError {
-					i += 2
-				}
-				c = r
-			}
-			if !u.begun {
-				u.begun = true
-				if c == 0xfeff {
-					continue
-				}
-			}
-			u.out = utf8.AppendRune(u.out, c)
-		}
-		u.raw = u.raw[:copy(u.raw, u.raw[i:])]
-	}
-	n := copy(p, u.out[u.next:])
-	u.next += n
-	return n, nil
+func utf16Reader(r io.Reader, order unicode.Endianness) io.Reader {
+	return transform.NewReader(r, unicode.UTF16(order, unicode.UseBOM).NewDecoder())
 }
 
 func uniqueSecrets(findings []finding) []string {
