@@ -1,0 +1,242 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/ratelimit"
+)
+
+// Admission is the one path every door takes with a request made with an
+// authenticated key or access token: the API's require, verify, the OAuth
+// token endpoint, an idempotent replay, and the gateway doors. It runs the
+// ordered checks of SPEC §4 and §5 once (the client's address, then the
+// key's rate limit, then the permissions, then the credits), counts the
+// request in the key's usage and in the metrics once, and returns a
+// Decision that each door turns into its own answer (an HTTP error, a
+// verify code, an OAuth error, a gRPC denial). A door never checks or
+// counts anything of its own.
+//
+// It is safe for concurrent use.
+type Admission struct {
+	auth         *Authenticator
+	limiter      ratelimit.Limiter
+	defaultLimit ratelimit.Limit
+	credits      CreditSpender
+	now          func() time.Time
+	events       KeyEvents
+	observe      func(Decision)
+	limiterError func(context.Context, error)
+}
+
+// CreditSpender spends a key's usage credits: pihu.CreditStore's
+// SpendCredits.
+type CreditSpender interface {
+	SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error)
+}
+
+// KeyEvents is told of the refusals that are webhook events of their own.
+// Implementations must not block.
+type KeyEvents interface {
+	RateLimited(k *pihu.Key)
+	UsageExceeded(k *pihu.Key)
+}
+
+// AdmissionOptions configure an Admission. Limiter and Credits are
+// required.
+type AdmissionOptions struct {
+	Limiter ratelimit.Limiter
+	// DefaultLimit is the rate limit of a key without its own.
+	DefaultLimit ratelimit.Limit
+	Credits      CreditSpender
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Events, if not nil, is told of rate-limited and out-of-credit keys.
+	Events KeyEvents
+	// Observe, if not nil, is given every decision, for metrics.
+	Observe func(Decision)
+	// LimiterError, if not nil, is told when the limiter fails; the
+	// request then goes through (a rate limit protects capacity, and
+	// refusing everything while it is down would be the outage it is
+	// there to prevent).
+	LimiterError func(context.Context, error)
+}
+
+// NewAdmission returns the admission path of a's keys.
+func NewAdmission(a *Authenticator, opts AdmissionOptions) *Admission {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Admission{
+		auth: a, limiter: opts.Limiter, defaultLimit: opts.DefaultLimit, credits: opts.Credits,
+		now: opts.Now, events: opts.Events, observe: opts.Observe, limiterError: opts.LimiterError,
+	}
+}
+
+// Need is what a request asks of the key that makes it.
+type Need struct {
+	// ClientIP is the address of the client that sent the key, as the
+	// door knows it; "" when it does not, which a key with allowed_ips
+	// refuses.
+	ClientIP string
+	// Permissions are the permissions the request needs, each of them.
+	Permissions []pihu.Permission
+	// Cost is how many credits the request spends of a key that has
+	// credits; 0 checks that one is left without spending it.
+	Cost int64
+}
+
+// Outcome is what an admission decided.
+type Outcome uint8
+
+const (
+	// Admitted: the request may run.
+	Admitted Outcome = iota
+	// RefusedAddress: the key's allowed_ips do not hold the client.
+	RefusedAddress
+	// RefusedRateLimit: the key's rate limit is spent.
+	RefusedRateLimit
+	// RefusedPermission: the key lacks Decision.Missing.
+	RefusedPermission
+	// RefusedCredits: the key's credits do not cover the cost.
+	RefusedCredits
+)
+
+func (o Outcome) String() string {
+	if o == Admitted {
+		return "admitted"
+	}
+	return o.Code()
+}
+
+// Code is the pihu error code of a refusal ("" when admitted).
+func (o Outcome) Code() string {
+	switch o {
+	case RefusedAddress:
+		return pihu.EIPNotAllowed
+	case RefusedRateLimit:
+		return pihu.ERateLimited
+	case RefusedPermission:
+		return pihu.EInsufficientPermissions
+	case RefusedCredits:
+		return pihu.EUsageExceeded
+	}
+	return ""
+}
+
+// Decision is an admission's answer, with what a door needs to word it.
+type Decision struct {
+	Key     *pihu.Key
+	Outcome Outcome
+	// Missing is the first permission needed that the key lacks.
+	Missing pihu.Permission
+	// Limit and Rate are the key's rate limit and what the request left
+	// of it, when RateDecided (false before the limit was reached, or
+	// when the limiter failed and the request went through).
+	Limit       ratelimit.Limit
+	Rate        ratelimit.Result
+	RateDecided bool
+	// Spend is the key's credits after the request, for a key that has
+	// credits and got as far as them.
+	Spend *pihu.Spend
+}
+
+// Allowed reports whether the request may run.
+func (d Decision) Allowed() bool { return d.Outcome == Admitted }
+
+// Admit runs every check for a request made with k (rules: its parsed
+// restrictions, as Authenticate returned them; nil computes them) and,
+// when it passes, spends its credits: Check then Charge with run true.
+func (a *Admission) Admit(ctx context.Context, k *pihu.Key, rules *Rules, need Need) (Decision, error) {
+	d, err := a.Check(ctx, k, rules, need)
+	if err != nil || !d.Allowed() {
+		return d, err
+	}
+	return d, a.Charge(ctx, &d, need.Cost, true)
+}
+
+// Check runs the checks that come before the work: the client's address,
+// then one request of the key's rate limit (spent here, so that a refused
+// request costs the limit what a guess would), then the permissions. A
+// refusal is counted in the key's usage and observed; a request it admits
+// must then be Charged, which counts it. The error is a fault (a key whose
+// stored rate limit does not parse), never a refusal.
+func (a *Admission) Check(ctx context.Context, k *pihu.Key, rules *Rules, need Need) (Decision, error) {
+	d := Decision{Key: k}
+	if rules == nil {
+		rules = NewRules(k)
+	}
+	if !rules.IPAllowed(need.ClientIP) {
+		return a.refuse(d, RefusedAddress), nil
+	}
+	limit, err := rules.Limit(a.defaultLimit)
+	if err != nil {
+		return d, err
+	}
+	d.Limit = limit
+	res, err := a.limiter.Allow(ctx, k.ID, limit)
+	switch {
+	case err != nil:
+		if a.limiterError != nil {
+			a.limiterError(ctx, err)
+		}
+	case !res.Allowed:
+		d.Rate, d.RateDecided = res, true
+		if a.events != nil {
+			a.events.RateLimited(k)
+		}
+		return a.refuse(d, RefusedRateLimit), nil
+	default:
+		d.Rate, d.RateDecided = res, true
+	}
+	for _, p := range need.Permissions {
+		if !k.Permissions.Grants(p) {
+			d.Missing = p
+			return a.refuse(d, RefusedPermission), nil
+		}
+	}
+	return d, nil
+}
+
+// Charge ends the admission of a request that Check admitted. If run, the
+// work is about to run: cost of the key's credits are spent, last, so
+// that a request refused for any other reason spends none; d becomes
+// RefusedCredits if they do not cover it. If not (an idempotent replay,
+// which does not run again, or a request its Idempotency-Key refused),
+// nothing is spent. Either way the request is counted once. The error is
+// the store's, and the request is then counted as allowed (a fault, not a
+// refusal).
+func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run bool) error {
+	k := d.Key
+	if run && k.Credits != nil {
+		sp, err := a.credits.SpendCredits(ctx, k.ID, cost, a.now())
+		if err != nil {
+			a.auth.CountAllowed(k)
+			return err
+		}
+		d.Spend = &sp
+		if !sp.OK {
+			if a.events != nil {
+				a.events.UsageExceeded(k)
+			}
+			*d = a.refuse(*d, RefusedCredits)
+			return nil
+		}
+	}
+	a.auth.CountAllowed(k)
+	if a.observe != nil {
+		a.observe(*d)
+	}
+	return nil
+}
+
+// refuse counts and observes a refusal of d's key.
+func (a *Admission) refuse(d Decision, o Outcome) Decision {
+	d.Outcome = o
+	a.auth.CountRefused(d.Key)
+	if a.observe != nil {
+		a.observe(d)
+	}
+	return d
+}
