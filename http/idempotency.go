@@ -278,7 +278,7 @@ func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, authEr
 		return false
 	}
 	k, err := s.auth.Lookup(r.Context(), secret)
-	if err != nil || !pihu.IPAllowed(k.AllowedIPs, clientIP(r)) {
+	if err != nil {
 		return false
 	}
 	ik, err := pihu.NewIdempotencyKey(keyIdempotencyScope(k), values[0])
@@ -293,10 +293,23 @@ func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, authEr
 	if !ok || !hmac.Equal(rec.Fingerprint, ik.Fingerprint(r.Method, r.URL.RequestURI(), body)) {
 		return false
 	}
+	// The replay is a request made with k: the admission's checks, its
+	// address first, as for any request (a replay runs nothing, so it
+	// spends no credit).
+	d, err := s.adm.Check(r.Context(), k, nil, auth.Need{ClientIP: clientIP(r)})
+	if err == nil && d.Outcome == auth.RefusedAddress {
+		return false
+	}
 	if rw, ok := w.(*responseWriter); ok {
 		rw.key = k
 	}
-	if err := s.limitKey(w, r, k, auth.NewRules(k)); err != nil {
+	if err == nil && d.Allowed() {
+		err = s.adm.Charge(r.Context(), &d, 0, false)
+	}
+	if err == nil {
+		err = s.refusal(w, r, d)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
 )
 
 // Metrics of the API (see package metrics): ServeHTTP records every request
@@ -32,22 +33,21 @@ func (s *Server) serveMetrics(h http.Handler) http.HandlerFunc {
 	}
 }
 
-// observeAuth records how require ended for a request: err is the error
-// that refused it, nil if it went on to its handler.
-func (s *Server) observeAuth(err error) {
+// observeDecision records an admission's decision, at every door (see
+// auth.Admission): its outcome, and the rate limit's when it was reached.
+func (s *Server) observeDecision(d auth.Decision) {
 	if s.metrics == nil {
 		return
 	}
-	code := pihu.ErrorCode(err)
-	switch code {
-	case "":
+	switch d.Outcome {
+	case auth.Admitted:
 		s.metrics.AuthOutcome("valid")
 		s.metrics.RateLimit("key", "allowed")
 		return
-	case pihu.ERateLimited:
+	case auth.RefusedRateLimit:
 		s.metrics.RateLimit("key", "limited")
 	}
-	s.metrics.AuthOutcome(code)
+	s.metrics.AuthOutcome(d.Outcome.Code())
 }
 
 // observeAuthFailure records a request refused before its key was known:
@@ -62,11 +62,3 @@ func (s *Server) observeAuthFailure(err error) {
 	}
 	s.metrics.AuthOutcome(code)
 }
-
-// errInsufficient is what observeAuth is told of a key without the
-// permission a request needs.
-var errInsufficient = &pihu.Error{Code: pihu.EInsufficientPermissions}
-
-// errIPRefused is what observeAuth is told of a key used from outside its
-// allowed_ips.
-var errIPRefused = &pihu.Error{Code: pihu.EIPNotAllowed}

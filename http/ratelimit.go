@@ -151,43 +151,6 @@ func (s *Server) tooManyFailures(w http.ResponseWriter, res ratelimit.Result) er
 		"Too many failed authentications from your address. Check your API key, and retry in %s.", seconds(secs))
 }
 
-// limitKey spends one request of k's rate limit, and sets the RateLimit-*
-// headers. Returns ERateLimited, with Retry-After set, if k has none left.
-func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, k *pihu.Key, rules *auth.Rules) error {
-	limit, res, decided, err := s.spend(r, k, rules)
-	if err != nil || !decided {
-		return err
-	}
-	rateLimitHeaders(w.Header(), "default", limit, res)
-	if res.Allowed {
-		return nil
-	}
-	if s.keyEvents != nil {
-		s.keyEvents.RateLimited(k)
-	}
-	secs := retryAfter(w, res)
-	return pihu.Errorf(pihu.ERateLimited,
-		"This API key has made too many requests: its limit is %s. Retry in %s.", limit, seconds(secs))
-}
-
-// spend spends one request of k's rate limit (its rules' or the default),
-// for a request made with k or a verification of k, and returns the limit and the decision. decided is
-// false when the limiter failed: that is logged, and the request goes
-// through.
-func (s *Server) spend(r *http.Request, k *pihu.Key, rules *auth.Rules) (limit ratelimit.Limit, res ratelimit.Result, decided bool, err error) {
-	limit, err = rules.Limit(s.defaultLimit)
-	if err != nil {
-		// Only a key written around the API gets here.
-		return limit, res, false, err
-	}
-	res, err = s.limiter.Allow(r.Context(), k.ID, limit)
-	if err != nil {
-		s.limiterFailed(r, err)
-		return limit, res, false, nil
-	}
-	return limit, res, true, nil
-}
-
 // rateLimitHeaders sets the rate-limit headers of a response to a request
 // that spent one of policy's limit l, with the result res:
 //

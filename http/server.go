@@ -42,6 +42,8 @@ type Server struct {
 	metrics         *metrics.Metrics
 	draining        draining
 	keyEvents       KeyEvents
+	// adm is the admission path every door takes (see auth.Admission).
+	adm             *auth.Admission
 	webhookLoopback bool
 }
 
@@ -148,6 +150,13 @@ func New(opts Options) *Server {
 	}
 	s.initRateLimits(opts)
 	s.initMetrics(opts)
+	s.adm = auth.NewAdmission(s.auth, auth.AdmissionOptions{
+		Limiter: s.limiter, DefaultLimit: s.defaultLimit, Credits: s.store, Now: s.now,
+		Events: s.keyEvents, Observe: s.observeDecision,
+		LimiterError: func(ctx context.Context, err error) {
+			s.logger.Error("rate limiter failed; request let through", "request_id", requestID(ctx), "err", err)
+		},
+	})
 	s.routes()
 	return s
 }
@@ -407,6 +416,10 @@ func clientIP(r *http.Request) string {
 // A request with an active key counts in the key's usage: refused if one
 // of those checks refuses it, allowed otherwise.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
+	var perms []pihu.Permission // made once, not per request
+	if perm != "" {
+		perms = []pihu.Permission{perm}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, rules, err := s.authenticate(w, r)
 		if err != nil {
@@ -419,69 +432,68 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
 		}
-		if ip := clientIP(r); !rules.IPAllowed(ip) {
-			s.auth.CountRefused(k)
-			s.observeAuth(errIPRefused)
-			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
-				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
-			return
-		}
-		if err := s.limitKey(w, r, k, rules); err != nil {
-			s.observeAuth(err)
-			if pihu.ErrorCode(err) == pihu.ERateLimited {
-				s.auth.CountRefused(k)
-			} else {
-				s.auth.CountAllowed(k) // a fault, not a refusal
-			}
+		d, err := s.check(w, r, k, rules, auth.Need{ClientIP: clientIP(r), Permissions: perms, Cost: 1})
+		if err != nil {
 			s.writeError(w, r, err)
-			return
-		}
-		if perm != "" && !k.Permissions.Grants(perm) {
-			s.auth.CountRefused(k)
-			s.observeAuth(errInsufficient)
-			s.writeError(w, r, &pihu.Error{
-				Code:     pihu.EInsufficientPermissions,
-				Required: string(perm),
-				Message:  "This API key does not have the \"" + string(perm) + "\" permission that this request needs.",
-			})
 			return
 		}
 		r = withKey(r, k)
 		if r.Method != http.MethodPost {
-			if s.admit(w, r, k, true) { // as idempotent would: Idempotency-Key is for POST only
+			if s.admit(w, r, &d, true) { // as idempotent would: Idempotency-Key is for POST only
 				h(w, r)
 			}
 			return
 		}
-		s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.admit(w, r, k, run) }, h)
+		s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.admit(w, r, &d, run) }, h)
 	})
 }
 
-// charge ends the checks of a request made with k that passed the others,
-// and counts it in k's usage. If run, the handler is about to run: k's
-// credits are spent, last, so that a request refused for any other reason
-// spends nothing, and the error to answer is returned if they do not
-// cover it (EUsageExceeded, counted as refused) or the store fails.
-// Otherwise (a replay of an idempotent request, which does not run again,
-// or a refusal of its Idempotency-Key) nothing is spent.
-func (s *Server) charge(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) error {
-	if run && k.Credits != nil {
-		if _, err := s.spendCredits(w, r, k, 1); err != nil {
-			if pihu.ErrorCode(err) == pihu.EUsageExceeded {
-				s.auth.CountRefused(k)
-			}
-			return err
-		}
+// check runs the admission's checks before the work (auth.Admission.Check)
+// for a request made with k, sets the RateLimit headers, and returns the
+// error to answer for a refusal: every door of the HTTP API words its
+// refusals here, the same way.
+func (s *Server) check(w http.ResponseWriter, r *http.Request, k *pihu.Key, rules *auth.Rules, need auth.Need) (auth.Decision, error) {
+	d, err := s.adm.Check(r.Context(), k, rules, need)
+	if err != nil {
+		return d, err
 	}
-	s.auth.CountAllowed(k)
+	return d, s.refusal(w, r, d)
+}
+
+// refusal sets the headers of d (RateLimit, and Retry-After for a refusal
+// that has one) and returns the error of its refusal, nil if admitted.
+func (s *Server) refusal(w http.ResponseWriter, r *http.Request, d auth.Decision) error {
+	if d.RateDecided {
+		rateLimitHeaders(w.Header(), "default", d.Limit, d.Rate)
+	}
+	switch d.Outcome {
+	case auth.RefusedAddress:
+		return pihu.Errorf(pihu.EIPNotAllowed,
+			"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", clientIP(r))
+	case auth.RefusedRateLimit:
+		secs := retryAfter(w, d.Rate)
+		return pihu.Errorf(pihu.ERateLimited,
+			"This API key has made too many requests: its limit is %s. Retry in %s.", d.Limit, seconds(secs))
+	case auth.RefusedPermission:
+		return &pihu.Error{
+			Code:     pihu.EInsufficientPermissions,
+			Required: string(d.Missing),
+			Message:  "This API key does not have the \"" + string(d.Missing) + "\" permission that this request needs.",
+		}
+	case auth.RefusedCredits:
+		return s.usageExceeded(w, d.Key, *d.Spend)
+	}
 	return nil
 }
 
-// admit is charge for require: false, with the error written, if the
-// request may not run.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) bool {
-	err := s.charge(w, r, k, run)
-	s.observeAuth(err)
+// admit ends the admission of a request that check admitted
+// (auth.Admission.Charge: if run, its credits are spent), and reports
+// whether it may run; if not, the error is written.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, d *auth.Decision, run bool) bool {
+	err := s.adm.Charge(r.Context(), d, 1, run)
+	if err == nil {
+		err = s.refusal(w, r, *d)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return false

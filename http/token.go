@@ -224,7 +224,8 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoTokens)
 		return
 	}
-	k, form, err := s.oauthClient(w, r)
+	d, form, err := s.oauthClient(w, r)
+	k := d.Key
 	var oe *oauthError
 	if errors.As(err, &oe) {
 		s.writeOAuthError(w, oe)
@@ -237,7 +238,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		rw.key = k
 	}
 	r = withKey(r, k)
-	s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.oauthAdmit(w, r, k, run) }, func(w http.ResponseWriter, r *http.Request) {
+	s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.oauthAdmit(w, r, &d, run) }, func(w http.ResponseWriter, r *http.Request) {
 		req := pihu.TokenRequest{Permissions: pihu.Permissions{}}
 		for p := range strings.FieldsSeq(form.Get("scope")) {
 			req.Permissions = append(req.Permissions, pihu.Permission(p))
@@ -277,10 +278,11 @@ func errorParam(err error) string {
 // oauthClient reads a token request and authenticates its client, as
 // require does for a bearer key. Its errors are *oauthError, except for
 // failures of the store.
-func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (*pihu.Key, url.Values, error) {
+func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (auth.Decision, url.Values, error) {
+	var none auth.Decision
 	form, e := oauthForm(r)
 	if e != nil {
-		return nil, nil, e
+		return none, nil, e
 	}
 	id, secret, e := clientCredentials(r, form)
 	if e == nil {
@@ -295,46 +297,58 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (*pihu.Key,
 		if e.code == "invalid_client" {
 			e = s.oauthFailure(w, r, e)
 		}
-		return nil, nil, e
+		return none, nil, e
 	}
 	invalid := func(msg string) *oauthError {
 		return s.oauthFailure(w, r, oauthErr(401, "invalid_client", msg))
 	}
 	if _, ok := pihu.ParseSecret(secret); !ok {
-		return nil, nil, invalid("client_secret is not a secret API key (ph_live_… or ph_test_…).")
+		return none, nil, invalid("client_secret is not a secret API key (ph_live_… or ph_test_…).")
 	}
 	k, err := s.auth.AuthenticateGuarded(r.Context(), secret, func() error { return s.checkAddress(w, r) })
 	switch code := pihu.ErrorCode(err); {
 	case err == nil:
 	case code == pihu.ERateLimited:
-		return nil, nil, rateLimited(w, err)
+		return none, nil, rateLimited(w, err)
 	case code == pihu.EInvalidAPIKey, code == pihu.ERevokedAPIKey, code == pihu.EExpiredAPIKey:
-		return nil, nil, invalid(pihu.ErrorMessage(err))
+		return none, nil, invalid(pihu.ErrorMessage(err))
 	default:
-		return nil, nil, err
+		return none, nil, err
 	}
 	// The secret authenticates one key; client_id must name that key.
 	if subtle.ConstantTimeCompare([]byte(id), []byte(k.ID)) != 1 {
-		return nil, nil, invalid("client_secret is not the secret of the key client_id.")
+		return none, nil, invalid("client_secret is not the secret of the key client_id.")
 	}
-	if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
-		return nil, nil, oauthErr(400, "unauthorized_client", "This API key may not be used from "+ip+". Use it from an address in its allowed_ips.")
+	// The admission's checks, as for a bearer key, counted the same way.
+	ip := clientIP(r)
+	d, err := s.adm.Check(r.Context(), k, nil, auth.Need{ClientIP: ip, Permissions: tokenWrite, Cost: 1})
+	if err != nil {
+		return d, nil, err
 	}
-	if err := s.limitKey(w, r, k, auth.NewRules(k)); err != nil {
-		return nil, nil, rateLimited(w, err)
+	err = s.refusal(w, r, d)
+	switch d.Outcome {
+	case auth.RefusedAddress:
+		return d, nil, oauthErr(400, "unauthorized_client", "This API key may not be used from "+ip+". Use it from an address in its allowed_ips.")
+	case auth.RefusedRateLimit:
+		return d, nil, rateLimited(w, err)
+	case auth.RefusedPermission:
+		return d, nil, oauthErr(400, "unauthorized_client", "This API key does not have the \"token:write\" permission that minting a token needs.")
 	}
-	if !k.Permissions.Grants("token:write") {
-		return nil, nil, oauthErr(400, "unauthorized_client", "This API key does not have the \"token:write\" permission that minting a token needs.")
-	}
-	return k, form, nil
+	return d, form, nil
 }
 
-// oauthAdmit is charge for the token endpoint: a token minted here spends
+// tokenWrite is what minting a token needs.
+var tokenWrite = []pihu.Permission{"token:write"}
+
+// oauthAdmit is admit for the token endpoint: a token minted here spends
 // a credit of the key and counts in its usage, as one minted by POST
 // /v1/auth/tokens does; a key out of credits is an "unauthorized_client"
-// carrying charge's Retry-After and Pihu-Credits-Refill.
-func (s *Server) oauthAdmit(w http.ResponseWriter, r *http.Request, k *pihu.Key, run bool) bool {
-	err := s.charge(w, r, k, run)
+// carrying Retry-After and Pihu-Credits-Refill.
+func (s *Server) oauthAdmit(w http.ResponseWriter, r *http.Request, d *auth.Decision, run bool) bool {
+	err := s.adm.Charge(r.Context(), d, 1, run)
+	if err == nil {
+		err = s.refusal(w, r, *d)
+	}
 	switch {
 	case err == nil:
 		return true

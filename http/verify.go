@@ -93,47 +93,16 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if body.Key == nil {
-		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterMissing, "key", "Give \"key\": the API key to verify, such as \"ph_live_…\"."))
+	need, err := body.need()
+	if err != nil {
+		s.writeError(w, r, err)
 		return
-	}
-	if *body.Key == "" {
-		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "key", "\"key\" is empty; give the API key to verify, such as \"ph_live_…\"."))
-		return
-	}
-	var want pihu.Permissions
-	if body.Permissions != nil {
-		want = pihu.Permissions(*body.Permissions)
-		if err := want.Validate(); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	var ip string // "": not given, and allowed by no allowed_ips
-	if body.IP != nil {
-		a, err := netip.ParseAddr(*body.IP)
-		if err != nil || a.Zone() != "" {
-			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "ip",
-				"\"ip\" must be the IPv4 or IPv6 address of the client that sent the key, such as \"203.0.113.7\" or \"2001:db8::1\"."))
-			return
-		}
-		ip = a.Unmap().String()
-	}
-	cost := int64(1)
-	if body.Cost != nil {
-		if *body.Cost < 0 || *body.Cost > pihu.MaxCredits {
-			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "cost",
-				"\"cost\" must be a whole number from 0 to %d: the credits the verification spends (0 checks without spending).", int64(pihu.MaxCredits)))
-			return
-		}
-		cost = *body.Cost
 	}
 
 	out := VerifyResult{Code: VerifyNotFound, Kind: VerifyKindAPIKey}
 	var (
 		k     *pihu.Key
 		rules *auth.Rules // as cached: parsed once, not per verification
-		err   error
 	)
 	if pihu.LooksLikeToken(*body.Key) && s.tokens() != nil {
 		out.Kind = VerifyKindAccessToken
@@ -164,59 +133,66 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auth.RecordUse(k)
-	if rules == nil { // an access token's parent, restricted to the token
-		rules = auth.NewRules(k)
-	}
-	if !rules.IPAllowed(ip) {
-		// As the API refuses it before spending its limit.
-		s.auth.CountRefused(k)
-		out.Code = VerifyIPNotAllowed
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-
-	_, res, decided, err := s.spend(r, k, rules)
+	// The admission's checks, as for a request made with the key
+	// (rules nil, for an access token's parent restricted to the token,
+	// are computed).
+	d, err := s.adm.Admit(r.Context(), k, rules, need)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if decided { // else the limiter failed: let through, as a request is
-		out.RateLimit = &VerifyRateLimit{Limit: res.Limit, Remaining: res.Remaining, Reset: ceilSeconds(res.ResetAfter)}
-		if !res.Allowed {
-			s.auth.CountRefused(k)
-			if s.keyEvents != nil {
-				s.keyEvents.RateLimited(k)
-			}
-			out.Code = VerifyRateLimited
-			writeJSON(w, http.StatusOK, out)
-			return
-		}
+	if d.RateDecided {
+		out.RateLimit = &VerifyRateLimit{Limit: d.Rate.Limit, Remaining: d.Rate.Remaining, Reset: ceilSeconds(d.Rate.ResetAfter)}
 	}
-	for _, p := range want {
-		if !k.Permissions.Grants(p) {
-			s.auth.CountRefused(k)
-			out.Code = VerifyInsufficientPermissions
-			writeJSON(w, http.StatusOK, out)
-			return
-		}
+	if d.Spend != nil {
+		out.Remaining, out.NextRefill = &d.Spend.Remaining, timestampPtr(d.Spend.NextRefill)
 	}
-	if k.Credits != nil {
-		sp, err := s.spendCredits(nil, r, k, cost)
-		if pihu.ErrorCode(err) != pihu.EUsageExceeded && err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out.Remaining, out.NextRefill = &sp.Remaining, timestampPtr(sp.NextRefill)
-		if err != nil {
-			s.auth.CountRefused(k)
-			out.Code = VerifyUsageExceeded
-			writeJSON(w, http.StatusOK, out)
-			return
-		}
-	}
-	s.auth.CountAllowed(k)
-	out.Valid, out.Code = true, VerifyValid
+	out.Code = verifyCodes[d.Outcome]
+	out.Valid = d.Allowed()
 	writeJSON(w, http.StatusOK, out)
+}
+
+// verifyCodes are verify's words for the admission's outcomes.
+var verifyCodes = map[auth.Outcome]string{
+	auth.Admitted:          VerifyValid,
+	auth.RefusedAddress:    VerifyIPNotAllowed,
+	auth.RefusedRateLimit:  VerifyRateLimited,
+	auth.RefusedPermission: VerifyInsufficientPermissions,
+	auth.RefusedCredits:    VerifyUsageExceeded,
+}
+
+// need checks the request's fields and returns what the verification asks
+// of the key.
+func (body *verifyRequest) need() (auth.Need, error) {
+	need := auth.Need{Cost: 1}
+	if body.Key == nil {
+		return need, pihu.ParamErrorf(pihu.EParameterMissing, "key", "Give \"key\": the API key to verify, such as \"ph_live_…\".")
+	}
+	if *body.Key == "" {
+		return need, pihu.ParamErrorf(pihu.EParameterInvalid, "key", "\"key\" is empty; give the API key to verify, such as \"ph_live_…\".")
+	}
+	if body.Permissions != nil {
+		need.Permissions = *body.Permissions
+		if err := pihu.Permissions(need.Permissions).Validate(); err != nil {
+			return need, err
+		}
+	}
+	if body.IP != nil { // else "": not given, and allowed by no allowed_ips
+		a, err := netip.ParseAddr(*body.IP)
+		if err != nil || a.Zone() != "" {
+			return need, pihu.ParamErrorf(pihu.EParameterInvalid, "ip",
+				"\"ip\" must be the IPv4 or IPv6 address of the client that sent the key, such as \"203.0.113.7\" or \"2001:db8::1\".")
+		}
+		need.ClientIP = a.Unmap().String()
+	}
+	if body.Cost != nil {
+		if *body.Cost < 0 || *body.Cost > pihu.MaxCredits {
+			return need, pihu.ParamErrorf(pihu.EParameterInvalid, "cost",
+				"\"cost\" must be a whole number from 0 to %d: the credits the verification spends (0 checks without spending).", int64(pihu.MaxCredits))
+		}
+		need.Cost = *body.Cost
+	}
+	return need, nil
 }
 
 // verifyToken is the first steps of verify for an access token: NOT_FOUND
