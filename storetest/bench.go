@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -40,82 +41,58 @@ func Bench(b *testing.B, open func(b *testing.B) pihu.Store) {
 		digests[i] = k.Digest
 	}
 
-	b.Run("KeyByDigest", func(b *testing.B) {
+	benchBoth(b, "KeyByDigest", 1, func(ctx context.Context, i int) error {
+		_, err := s.KeyByDigest(ctx, digests[i%keys])
+		return err
+	})
+	create := func(ctx context.Context, account string, creator *pihu.Key) error {
+		k, _, err := pihu.NewKey(account, readKey("Created"), creator, epoch)
+		if err != nil {
+			return err
+		}
+		return s.CreateKey(ctx, k, pihu.NewAuditEvent(pihu.ActionKeyCreated, creator.ID, "127.0.0.1", k, epoch))
+	}
+	benchBoth(b, "CreateKey", 1, func(ctx context.Context, _ int) error { return create(ctx, a.ID, owner) })
+	// Another account, with an endpoint: CreateKey above stays without.
+	hooked, hookedOwner := mustCreateAccount(b, s, "Bench webhooks")
+	mustCreateEndpoint(b, s, hookedOwner, pihu.EventKeyCreated)
+	benchBoth(b, "CreateKeyWithWebhook", 1, func(ctx context.Context, _ int) error { return create(ctx, hooked.ID, hookedOwner) })
+	req := readKey("Metered")
+	req.Credits = &pihu.Credits{Remaining: pihu.MaxCredits, Refill: &pihu.Refill{Interval: pihu.RefillMonthly, Amount: pihu.MaxCredits, Day: 1}}
+	metered := newKey(b, a.ID, req, epoch)
+	mustCreateKey(b, s, metered)
+	// 8 goroutines a core: requests waiting on the disk, all on one key.
+	benchBoth(b, "SpendCredits", 8, func(ctx context.Context, _ int) error {
+		sp, err := s.SpendCredits(ctx, metered.ID, 1, epoch)
+		if err == nil && !sp.OK {
+			err = fmt.Errorf("SpendCredits: %+v", sp)
+		}
+		return err
+	})
+}
+
+// benchBoth runs op as the benchmark name, in a loop, and as
+// name+"Parallel", from parallelism goroutines a GOMAXPROCS; i counts the
+// calls of each goroutine (stepping by 7 in parallel, so that goroutines
+// spread over what i picks).
+func benchBoth(b *testing.B, name string, parallelism int, op func(ctx context.Context, i int) error) {
+	b.Run(name, func(b *testing.B) {
 		i := 0
 		for b.Loop() {
-			if _, err := s.KeyByDigest(b.Context(), digests[i%keys]); err != nil {
+			if err := op(b.Context(), i); err != nil {
 				b.Fatal(err)
 			}
 			i++
 		}
 	})
-	b.Run("KeyByDigestParallel", func(b *testing.B) {
+	b.Run(name+"Parallel", func(b *testing.B) {
+		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				if _, err := s.KeyByDigest(b.Context(), digests[i%keys]); err != nil {
-					b.Error(err)
+			for i := 0; pb.Next(); i += 7 {
+				if err := op(b.Context(), i); err != nil {
+					b.Error(err) // not Fatal: this is not the benchmark's goroutine
 					return
 				}
-				i += 7
-			}
-		})
-	})
-	create := func(b testing.TB) {
-		k, _, err := pihu.NewKey(a.ID, readKey("Created"), owner, epoch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.CreateKey(b.Context(), k, pihu.NewAuditEvent(pihu.ActionKeyCreated, owner.ID, "127.0.0.1", k, epoch)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Run("CreateKey", func(b *testing.B) {
-		for b.Loop() {
-			create(b)
-		}
-	})
-	b.Run("CreateKeyParallel", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				create(b)
-			}
-		})
-	})
-	// Another account, with an endpoint: CreateKey above stays without.
-	hooked, hookedOwner := mustCreateAccount(b, s, "Bench webhooks")
-	mustCreateEndpoint(b, s, hookedOwner, pihu.EventKeyCreated)
-	b.Run("CreateKeyWithWebhook", func(b *testing.B) {
-		for b.Loop() {
-			k, _, err := pihu.NewKey(hooked.ID, readKey("Created"), hookedOwner, epoch)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := s.CreateKey(b.Context(), k, pihu.NewAuditEvent(pihu.ActionKeyCreated, hookedOwner.ID, "127.0.0.1", k, epoch)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	req := readKey("Metered")
-	req.Credits = &pihu.Credits{Remaining: pihu.MaxCredits, Refill: &pihu.Refill{Interval: pihu.RefillMonthly, Amount: pihu.MaxCredits, Day: 1}}
-	metered := newKey(b, a.ID, req, epoch)
-	mustCreateKey(b, s, metered)
-	spend := func(b testing.TB) {
-		sp, err := s.SpendCredits(b.Context(), metered.ID, 1, epoch)
-		if err != nil || !sp.OK {
-			b.Fatalf("SpendCredits: %+v, %v", sp, err)
-		}
-	}
-	b.Run("SpendCredits", func(b *testing.B) {
-		for b.Loop() {
-			spend(b)
-		}
-	})
-	b.Run("SpendCreditsParallel", func(b *testing.B) {
-		b.SetParallelism(8) // 16 goroutines on 2 cores: requests waiting on the disk
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				spend(b)
 			}
 		})
 	})
