@@ -393,25 +393,16 @@ func testInstancesClaimDeliveries(t *testing.T, s [2]pihu.Store) {
 		mu   sync.Mutex
 		seen = map[string]int{}
 	)
+	record := func(ds []*pihu.Delivery) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, d := range ds {
+			seen[d.ID]++
+		}
+	}
 	for _, st := range s {
 		for range 3 {
-			wg.Go(func() {
-				for {
-					ds, err := st.ClaimDeliveries(t.Context(), epoch.Add(time.Second), time.Hour, 3)
-					if err != nil {
-						t.Errorf("ClaimDeliveries: %v", err)
-						return
-					}
-					if len(ds) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, d := range ds {
-						seen[d.ID]++
-					}
-					mu.Unlock()
-				}
-			})
+			wg.Go(func() { claimAll(t, st, record) })
 		}
 	}
 	wg.Wait()
@@ -422,6 +413,22 @@ func testInstancesClaimDeliveries(t *testing.T, s [2]pihu.Store) {
 		if c != 1 {
 			t.Errorf("delivery %s claimed %d times", id, c)
 		}
+	}
+}
+
+// claimAll claims deliveries of st, three at a time, until none is left,
+// and gives each batch to record.
+func claimAll(t *testing.T, st pihu.Store, record func([]*pihu.Delivery)) {
+	for {
+		ds, err := st.ClaimDeliveries(t.Context(), epoch.Add(time.Second), time.Hour, 3)
+		if err != nil {
+			t.Errorf("ClaimDeliveries: %v", err)
+			return
+		}
+		if len(ds) == 0 {
+			return
+		}
+		record(ds)
 	}
 }
 
