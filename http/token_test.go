@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,7 +295,10 @@ func TestTokens_TokenMintsToken(t *testing.T) {
 
 // TestTokens_Refused: tokens that are not exactly what pihu issued are
 // 401 invalid_api_key with the RFC 6750 challenge, and count as failed
-// authentications.
+// authentications: forged ones, and ones signed with the real key that
+// claim what pihu never issues (a lifetime over an hour, "crit"
+// extensions, another "typ", even in case only, dates that are not
+// numbers).
 func TestTokens_Refused(t *testing.T) {
 	ts := newTestServer(t)
 	good := ts.mint(t, ts.Owner, `{"permissions":["candidate:read"]}`).AccessToken
@@ -317,6 +321,8 @@ func TestTokens_Refused(t *testing.T) {
 	tampered := with("scope", "*")
 	tamperedJSON, _ := json.Marshal(tampered)
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	iat, exp := claims["iat"].(float64), claims["exp"].(float64)
+	verifier := ts.newKey(t, ts.Owner, `{"name":"verifier","permissions":["api_key:verify"]}`).Key
 	noneToken := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+sk.ID+`"}`)) + "." + parts[1] + "."
 
 	for _, tt := range []struct {
@@ -340,6 +346,17 @@ func TestTokens_Refused(t *testing.T) {
 		{"BadScope", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("scope", "root")), "scope"},
 		{"OtherAccount", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("acct", "acct_other")), "does not exist"},
 		{"Garbage", "a.b.c", "format"},
+		// Signed with the real key, yet not what pihu issues.
+		{"LifetimeOverAnHour", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("exp", iat+3601)), "longer than the 1 hour"},
+		{"LifetimeOfADay", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("exp", iat+86400)), "longer than the 1 hour"},
+		{"Crit", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, map[string]any{"kid": sk.ID, "typ": "at+jwt", "crit": []string{"ext"}, "ext": true}, claims), "crit"},
+		{"CritEmpty", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, map[string]any{"kid": sk.ID, "typ": "at+jwt", "crit": []string{}}, claims), "crit"},
+		{"TypUpperCase", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, map[string]any{"kid": sk.ID, "typ": "AT+JWT"}, claims), `"typ" must be exactly "at+jwt"`},
+		{"TypMediaType", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, map[string]any{"kid": sk.ID, "typ": "application/at+jwt"}, claims), `"typ" must be exactly "at+jwt"`},
+		{"ExpString", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("exp", strconv.FormatInt(int64(exp), 10))), `"exp" is not a number`},
+		{"IatString", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("iat", strconv.FormatInt(int64(iat), 10))), `"iat" is not a number`},
+		{"NbfString", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("nbf", strconv.FormatInt(int64(iat), 10))), `"nbf" is not a number`},
+		{"ExpNull", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("exp", json.RawMessage("null"))), `"exp" is not a number`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := ts.do(t, "GET", "/v1/candidates", tt.token, "")
@@ -349,6 +366,13 @@ func TestTokens_Refused(t *testing.T) {
 			}
 			if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Bearer realm="pihu", error="invalid_token", error_description="`) {
 				t.Errorf("WWW-Authenticate: got %q", got)
+			}
+			// The verification endpoint refuses it the same way.
+			body, _ := json.Marshal(map[string]string{"key": tt.token})
+			var v pihuhttp.VerifyResult
+			ts.do(t, "POST", "/v1/auth/verify", verifier, string(body)).decode(t, &v)
+			if v.Valid || v.Code != "NOT_FOUND" {
+				t.Errorf("verify: got %s, want NOT_FOUND", v.Code)
 			}
 		})
 	}
