@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -39,6 +40,9 @@ type Server struct {
 	failedAuthLimit ratelimit.Limit
 	proxyHeader     string
 	trustedProxies  []netip.Prefix
+	// proxyWarned is set once the server warned of a request that came
+	// through a proxy while no proxy is trusted (see warnProxy).
+	proxyWarned     atomic.Bool
 	leaksLimit      ratelimit.Limit
 	dashboard       http.Handler
 	redisStatus     func() string
@@ -258,6 +262,9 @@ var shadows = []string{"GET /v1/auth/api-keys/import", "PATCH /v1/auth/api-keys/
 // turns a panic into a 500, and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if len(s.trustedProxies) == 0 && !s.proxyWarned.Load() {
+		s.warnProxy(r)
+	}
 	// One allocation holds what the request carries (its id and the id's
 	// bytes, its client address, the response writer and the Request-Id
 	// header's value), and is the request's context.
@@ -317,6 +324,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.accessLog.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	s.route(rw, r)
+}
+
+// proxyHeaders are the headers a proxy adds to what it forwards: their
+// canonical keys, and their names as people write them.
+var proxyHeaders = [...]struct{ key, name string }{
+	{"X-Forwarded-For", "X-Forwarded-For"}, {"Forwarded", "Forwarded"}, {"X-Real-Ip", "X-Real-IP"},
+}
+
+// warnProxy logs a warning, the first time a request carries a header
+// that a proxy adds while no proxy is trusted: the server then takes the
+// proxy for the client, so every client behind it shares one address, and
+// with it one budget of failed authentications (and of leaked-key
+// reports), and allowed_ips see the proxy only. Once per Server, so once
+// per process for serve.
+func (s *Server) warnProxy(r *http.Request) {
+	for _, h := range proxyHeaders {
+		if _, ok := r.Header[h.key]; ok && s.proxyWarned.CompareAndSwap(false, true) {
+			s.logger.Warn("a request came through a proxy (it carries "+h.name+"), but no proxy is trusted: every client behind "+
+				"that proxy has the proxy's address, and they all share one failed-authentication budget and pass or fail allowed_ips together; "+
+				"set --trusted-proxies to the proxy's addresses and --trusted-proxy-header to the header it sets",
+				"header", h.name, "peer", clientAddress(r, "", nil))
+			return
+		}
+	}
 }
 
 // logRequest writes the line of a request through Options.RequestLog:
