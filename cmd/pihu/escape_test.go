@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver, to write what no door accepts
+
+	"github.com/pihu-ai/pihu"
 )
 
 // TestCLI_EscapesTerminalControls stores text that would command a
@@ -89,5 +91,22 @@ func TestCLI_EscapesTerminalControls(t *testing.T) {
 	if err := json.Unmarshal([]byte(pihuCLI(t, s.url, owner, "keys", "get", id, "--json").ok(t).stdout), &item); err != nil ||
 		item.Name != hostile || item.Metadata.Note != "\u202egnp.exe" {
 		t.Errorf("keys get --json: got %+v (%v), want the stored text", item, err)
+	}
+}
+
+// TestScan_EscapesFileNames: a file's name is anyone's writing (a cloned
+// repository's, an unpacked archive's), so pihu scan shows it escaped as
+// the tables do, in its findings and in its JSON.
+func TestScan_EscapesFileNames(t *testing.T) {
+	dir := t.TempDir()
+	key := pihu.NewSecret(pihu.Live)
+	write(t, dir, "evil\x1b[2J\u202etxt.exe", "PIHU_API_KEY="+key+"\n")
+	r := scan(t, dir, nil, ".")
+	if r.code != 1 || r.stdout != `evil\x1b[2J\u202etxt.exe:1:14: `+pihu.Hint(key)+"\n" {
+		t.Errorf("got %d %q, want the finding with its file's name escaped", r.code, r.stdout)
+	}
+	r = scan(t, dir, nil, "--json", ".")
+	if strings.ContainsAny(r.stdout, "\x1b\u202e") || !strings.Contains(r.stdout, `"evil\u001b[2J\u202etxt.exe"`) {
+		t.Errorf("--json: got %q, want the file's name in JSON escapes", r.stdout)
 	}
 }
