@@ -182,8 +182,11 @@ func (s *Server) routes() {
 	s.handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
 	s.handle("POST /v1/auth/tokens", s.require("token:write", s.createToken))
 	s.handle("POST /v1/oauth/token", http.HandlerFunc(s.oauthToken))
-	s.handle("GET /.well-known/jwks.json", http.HandlerFunc(s.jwks))
-	s.handle("GET /.well-known/openid-configuration", http.HandlerFunc(s.openIDConfiguration))
+	for _, method := range []string{"GET", "HEAD"} {
+		s.handle(method+" /.well-known/jwks.json", http.HandlerFunc(s.jwks))
+		s.handle(method+" /.well-known/oauth-authorization-server", http.HandlerFunc(s.authorizationServerMetadata))
+		s.handle(method+" /.well-known/openid-configuration", http.HandlerFunc(s.openIDConfiguration))
+	}
 
 	s.handle("POST /v1/candidates", s.require("candidate:write", s.createCandidate))
 	s.handle("GET /v1/candidates", s.require("candidate:read", s.listCandidates))
@@ -368,10 +371,11 @@ func (s *Server) logRequest(r *http.Request, rw *responseWriter, id string, star
 	}
 }
 
-// route hands r to its handler. The API answers no HEAD: a HEAD of an API
-// path is a 405 (404 for an unknown path) like any method the path lacks,
-// so that what is served is what the OpenAPI document lists; a HEAD of the
-// dashboard's pages is the dashboard's.
+// route hands r to its handler. The API answers HEAD only where a route
+// says so (the public documents under /.well-known/): elsewhere a HEAD of
+// an API path is a 405 (404 for an unknown path) like any method the path
+// lacks, so that what is served is what the OpenAPI document lists; a
+// HEAD of the dashboard's pages is the dashboard's.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if e, ok := s.exactRoute(r); ok {
 		r.Pattern = e.pattern
@@ -379,7 +383,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodHead {
-		if _, pattern := s.mux.Handler(r); pattern != "/" || s.dashboard == nil {
+		if _, pattern := s.mux.Handler(r); !isHead(pattern) && (pattern != "/" || s.dashboard == nil) {
 			s.notFound(w, r)
 			return
 		}
@@ -622,8 +626,12 @@ func isB64Token(s string) bool {
 }
 
 // methods are tried, in this order, to tell a wrong method from a wrong
-// path. HEAD is not among them: the API does not serve it (see route).
-var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+// path. HEAD counts only where a route names it (see route): a GET route
+// of the mux takes HEAD too, which the API does not serve.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// isHead reports whether the mux pattern is a route of HEAD itself.
+func isHead(pattern string) bool { return strings.HasPrefix(pattern, "HEAD ") }
 
 // notFound answers a request no route took: 405 with Allow if the path
 // exists under another method, else 404.
@@ -632,7 +640,8 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	for _, m := range methods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" && !slices.Contains(fallbacks, pattern) && !slices.Contains(shadows, pattern) {
+		_, pattern := s.mux.Handler(probe)
+		if pattern != "" && !slices.Contains(fallbacks, pattern) && !slices.Contains(shadows, pattern) && (m != http.MethodHead || isHead(pattern)) {
 			allow = append(allow, m)
 		}
 	}
