@@ -50,6 +50,9 @@ type Server struct {
 	draining        draining
 	keyEvents       KeyEvents
 	webhookLoopback bool
+	// corsOrigins are the origins whose pages may call the API (see
+	// cors.go); nil: none.
+	corsOrigins map[string]bool
 }
 
 // KeyEvents is told of the key events the HTTP layer sees that no store
@@ -131,11 +134,19 @@ type Options struct {
 	// Off, creating or changing an endpoint to such a URL is a 400 on
 	// "url", and the dispatcher refuses to connect there anyway.
 	WebhookLoopback bool
+	// CORSOrigins are the origins whose web pages may call the API from a
+	// browser (CORS), as ParseCORSOrigins returns them, such as
+	// "https://app.example.com": their requests get
+	// Access-Control-Allow-Origin, and their preflights an answer; never
+	// Access-Control-Allow-Credentials. Nil: no page of another origin
+	// may read an answer.
+	CORSOrigins []string
 }
 
 // New returns a Server answering every route of the API. It panics if a
-// limit of opts is set but invalid (see ratelimit.Limit.Validate), or if
-// TrustedProxyHeader is set without TrustedProxies: check them when
+// limit of opts is set but invalid (see ratelimit.Limit.Validate), if
+// TrustedProxyHeader is set without TrustedProxies, or if a CORSOrigins
+// entry is not an origin as ParseCORSOrigins returns it: check them when
 // reading the configuration.
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
@@ -154,6 +165,7 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.initRateLimits(opts)
+	s.initCORS(opts.CORSOrigins)
 	s.initMetrics(opts)
 	s.routes()
 	return s
@@ -377,6 +389,9 @@ func (s *Server) logRequest(r *http.Request, rw *responseWriter, id string, star
 // lacks, so that what is served is what the OpenAPI document lists; a
 // HEAD of the dashboard's pages is the dashboard's.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if s.corsOrigins != nil && corsPath(r.URL.Path) && s.cors(w, r) {
+		return
+	}
 	if e, ok := s.exactRoute(r); ok {
 		r.Pattern = e.pattern
 		e.h.ServeHTTP(w, r)
