@@ -1,9 +1,13 @@
 package pihu
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -50,6 +54,65 @@ const SigningAlgorithm = "EdDSA"
 // verifiers check so that no other JWT signed by the same key passes as
 // one.
 const TokenType = "at+jwt"
+
+// CheckTokenHeader checks what a JWT library leaves to its caller in the
+// JOSE header h of an access token, before its signature is checked: its
+// "typ" is exactly TokenType, compared as issued (RFC 8725 §3.11:
+// explicit typing; "AT+JWT" or "application/at+jwt" are not what pihu
+// issues), and it has no "crit": a recipient must refuse a token whose
+// "crit" lists extensions it does not understand (RFC 7515 §4.1.11), and
+// pihu issues and understands none. The error says why, in words a
+// person reads after "The access token is not valid: ".
+func CheckTokenHeader(h map[string]any) error {
+	if typ, _ := h["typ"].(string); typ != TokenType {
+		return errors.New("its format is not pihu's: the header's \"typ\" must be exactly \"" + TokenType + "\"")
+	}
+	if _, ok := h["crit"]; ok {
+		return errors.New("its format is not pihu's: the header lists \"crit\" extensions, which pihu neither issues nor understands")
+	}
+	return nil
+}
+
+// CheckTokenDates checks the raw JSON payload of an access token for what
+// a JWT library forgives: "exp", "iat" and "nbf", when present, are JSON
+// numbers (RFC 7519 NumericDate), not strings holding one ("exp":"1700000000")
+// nor null. The error says why, as CheckTokenHeader's.
+func CheckTokenDates(payload []byte) error {
+	var dates struct { // RawMessage keeps a null as "null"
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(payload, &dates); err != nil {
+		return errors.New("its format is not pihu's: its payload is not a JSON object of claims")
+	}
+	for _, d := range []struct {
+		name string
+		v    json.RawMessage
+	}{{"exp", dates.Exp}, {"iat", dates.Iat}, {"nbf", dates.Nbf}} {
+		if d.v != nil && !jsonNumber(d.v) {
+			return fmt.Errorf("its format is not pihu's: its %q is not a number of seconds", d.name)
+		}
+	}
+	return nil
+}
+
+// jsonNumber reports whether raw, a JSON value, is a number.
+func jsonNumber(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9')
+}
+
+// CheckTokenLifetime checks that an access token issued at issued and
+// expiring at expires lives no longer than MaxTokenLifetime, as every
+// token pihu issues does: one that claims more was not made by pihu,
+// whatever signed it. The error says why, as CheckTokenHeader's.
+func CheckTokenLifetime(issued, expires time.Time) error {
+	if expires.Sub(issued) > MaxTokenLifetime {
+		return errors.New("it claims a lifetime (\"exp\" − \"iat\") longer than the 1 hour a token may live")
+	}
+	return nil
+}
 
 // AccessToken is what an access token grants: its claims, as the server
 // minted them and as a verifier reads them back.

@@ -219,7 +219,75 @@ func LoopbackHost(host string) bool {
 // and documentation ranges…), or a loopback address unless allowLoopback
 // (serve --webhook-loopback allow: for development and tests, where the
 // receiver runs beside pihu).
+//
+// An IPv6 address that carries an IPv4 address a translator or tunnel
+// delivers to (see EmbeddedIPv4: NAT64, 6to4, Teredo, IPv4-compatible) is
+// forbidden when that IPv4 address is, loopback included whatever
+// allowLoopback says: 64:ff9b::a00:1 reaches 10.0.0.1 through a NAT64
+// gateway as surely as 10.0.0.1 does.
 func ForbiddenWebhookAddress(ip netip.Addr, allowLoopback bool) bool {
+	if forbiddenAddress(ip, allowLoopback) {
+		return true
+	}
+	for _, v4 := range EmbeddedIPv4(ip) {
+		if forbiddenAddress(v4, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// EmbeddedIPv4 returns the IPv4 addresses an IPv6 address ip carries, to
+// which a translator or a tunnel delivers what is sent to ip:
+//
+//   - NAT64 (RFC 6052): the last 32 bits of 64:ff9b::/96 (the well-known
+//     prefix; the local-use 64:ff9b:1::/48 is forbidden whole);
+//   - 6to4 (RFC 3056): bits 16 to 47 of 2002::/16;
+//   - Teredo (RFC 4380): in 2001::/32, the server's address in bits 32 to
+//     63, and the client's in the last 32 bits, inverted;
+//   - IPv4-compatible (RFC 4291, deprecated): the last 32 bits of ::/96.
+//
+// IPv4-mapped addresses (::ffff:0:0/96) are their IPv4 address already
+// (netip.Addr.Unmap). Any other address carries none.
+func EmbeddedIPv4(ip netip.Addr) []netip.Addr {
+	if !ip.Is6() || ip.Is4In6() {
+		return nil
+	}
+	b := ip.As16()
+	v4 := func(i int, invert bool) netip.Addr {
+		var a [4]byte
+		copy(a[:], b[i:i+4])
+		if invert {
+			for j := range a {
+				a[j] ^= 0xff
+			}
+		}
+		return netip.AddrFrom4(a)
+	}
+	switch {
+	case nat64.Contains(ip):
+		return []netip.Addr{v4(12, false)}
+	case ipv4Compatible.Contains(ip) && !ip.IsLoopback() && !ip.IsUnspecified(): // not ::1 nor ::
+		return []netip.Addr{v4(12, false)}
+	case sixToFour.Contains(ip):
+		return []netip.Addr{v4(2, false)}
+	case teredo.Contains(ip):
+		return []netip.Addr{v4(4, false), v4(12, true)}
+	}
+	return nil
+}
+
+// The IPv6 ranges that carry an IPv4 address (EmbeddedIPv4).
+var (
+	nat64          = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+	teredo         = netip.MustParsePrefix("2001::/32")
+	ipv4Compatible = netip.MustParsePrefix("::/96")
+)
+
+// forbiddenAddress is ForbiddenWebhookAddress for ip itself, without the
+// IPv4 address it may carry.
+func forbiddenAddress(ip netip.Addr, allowLoopback bool) bool {
 	ip = ip.Unmap()
 	switch {
 	case !ip.IsValid():

@@ -1,6 +1,7 @@
 package pihu_test
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -31,4 +32,62 @@ func FuzzValidateWebhookURL(f *testing.F) {
 			t.Fatalf("%q accepted with scheme %q and host %q", raw, u.Scheme, u.Hostname())
 		}
 	})
+}
+
+// TestForbiddenWebhookAddress is the table of the addresses a delivery
+// may and may not connect to, IPv6 forms that carry an IPv4 address
+// (NAT64, 6to4, Teredo, IPv4-compatible, IPv4-mapped) judged by the IPv4
+// address they lead to.
+func TestForbiddenWebhookAddress(t *testing.T) {
+	for _, tt := range []struct {
+		ip                  string
+		forbidden, loopback bool // loopback: the verdict with loopback allowed
+	}{
+		{"8.8.8.8", false, false},
+		{"2606:4700::1111", false, false},
+		{"10.0.0.1", true, true},
+		{"169.254.169.254", true, true},
+		{"127.0.0.1", true, false},
+		{"::1", true, false},
+		{"::", true, true},
+		{"fd00::1", true, true},
+		// IPv4-mapped: the IPv4 address itself.
+		{"::ffff:10.0.0.1", true, true},
+		{"::ffff:127.0.0.1", true, false},
+		{"::ffff:8.8.8.8", false, false},
+		// NAT64, well-known prefix: the last 32 bits.
+		{"64:ff9b::10.0.0.1", true, true},
+		{"64:ff9b::a9fe:a9fe", true, true}, // 169.254.169.254
+		{"64:ff9b::127.0.0.1", true, true}, // a gateway's loopback, never ours
+		{"64:ff9b::192.168.1.1", true, true},
+		{"64:ff9b::8.8.8.8", false, false},
+		// NAT64, local-use prefix: forbidden whole.
+		{"64:ff9b:1::8.8.8.8", true, true},
+		{"64:ff9b:1:abcd::a00:1", true, true},
+		// 6to4: bits 16 to 47.
+		{"2002:a00:1::1", true, true},    // 10.0.0.1
+		{"2002:c0a8:101::", true, true},  // 192.168.1.1
+		{"2002:7f00:1::1", true, true},   // 127.0.0.1
+		{"2002:a9fe:a9fe::", true, true}, // 169.254.169.254
+		{"2002:808:808::1", false, false},
+		// IPv4-compatible (deprecated): the last 32 bits.
+		{"::10.0.0.1", true, true},
+		{"::127.0.0.1", true, true},
+		{"::169.254.169.254", true, true},
+		{"::8.8.8.8", false, false},
+		// Teredo: server in bits 32 to 63, client in the last 32, inverted.
+		{"2001:0:808:404::f5ff:fffe", true, true},   // client 10.0.0.1
+		{"2001:0:808:404::80ff:fffe", true, true},   // client 127.0.0.1
+		{"2001:0:808:404::5601:5601", true, true},   // client 169.254.169.254
+		{"2001:0:a00:1::f7f7:f7f7", true, true},     // server 10.0.0.1
+		{"2001:0:808:404::f7f7:f7f7", false, false}, // server 8.8.4.4, client 8.8.8.8
+	} {
+		ip := netip.MustParseAddr(tt.ip)
+		if got := pihu.ForbiddenWebhookAddress(ip, false); got != tt.forbidden {
+			t.Errorf("%s: forbidden %v, want %v", tt.ip, got, tt.forbidden)
+		}
+		if got := pihu.ForbiddenWebhookAddress(ip, true); got != tt.loopback {
+			t.Errorf("%s with loopback allowed: forbidden %v, want %v", tt.ip, got, tt.loopback)
+		}
+	}
 }

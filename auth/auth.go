@@ -207,7 +207,9 @@ func (a *Authenticator) AuthenticateGuarded(ctx context.Context, secret string, 
 // Rules (allowed_ips and its own rate limit), parsed when the key was read,
 // for the checks a request makes next; nil Rules are no restriction.
 func (a *Authenticator) AuthenticateRequest(ctx context.Context, secret string, guard func() error) (*pihu.Key, *Rules, error) {
-	if a.tokens != nil && pihu.LooksLikeToken(secret) {
+	if token, err := a.IsToken(ctx, secret, guard); err != nil {
+		return nil, nil, err
+	} else if token {
 		return a.authenticateToken(ctx, secret, guard)
 	}
 	now := a.now()
@@ -220,6 +222,33 @@ func (a *Authenticator) AuthenticateRequest(ctx context.Context, secret string, 
 	}
 	a.recordUse(k.ID, now)
 	return k, rules, nil
+}
+
+// IsToken reports whether secret is to be read as an access token rather
+// than as a key's secret, the same way on every door: when it has a JWT's
+// shape (pihu.LooksLikeToken), a takes tokens, and it is not the
+// secret of a key. An imported key's secret may have any shape, two dots
+// included (pihu.ImportableSecret); so a token-shaped secret that could
+// be one is looked up as a key first (from the cache when it holds it),
+// and only one that no key has is a token. Tokens pihu issues are longer
+// than any imported secret, so they are never looked up. guard is as for
+// AuthenticateGuarded; its error, or the store's, is returned.
+func (a *Authenticator) IsToken(ctx context.Context, secret string, guard func() error) (bool, error) {
+	if a.tokens == nil || !pihu.LooksLikeToken(secret) {
+		return false, nil
+	}
+	if !pihu.ImportableSecret(secret) {
+		return true, nil
+	}
+	_, _, err := a.lookup(ctx, secret, a.now(), guard)
+	switch code := pihu.ErrorCode(err); {
+	case err == nil:
+		return false, nil
+	case code == pihu.EInvalidAPIKey:
+		return true, nil
+	default:
+		return false, err
+	}
 }
 
 // RecordUse records that key k was used now, as Authenticate does, for a

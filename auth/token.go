@@ -155,7 +155,8 @@ func (t *Tokens) Sign(ctx context.Context, at *pihu.AccessToken) (string, error)
 const maxVerified = 100_000
 
 // Verify checks the JWT s (algorithm EdDSA, a published kid, its
-// signature, typ, iss and aud this server's issuer, exp and iat) and
+// signature, typ exactly at+jwt and no crit, iss and aud this server's
+// issuer, exp and iat numbers and at most pihu.MaxTokenLifetime apart) and
 // returns what it grants. Its parent key is not looked at: see
 // Authenticator. Returns EExpiredAPIKey, with the token, for a token that
 // is right but expired; EInvalidAPIKey for anything else.
@@ -228,14 +229,17 @@ func expired(at *pihu.AccessToken) error {
 func (t *Tokens) verify(ctx context.Context, s string) (*pihu.AccessToken, error) {
 	var c claims
 	_, err := t.parser.ParseWithClaims(s, &c, func(tok *jwt.Token) (any, error) {
-		if typ, _ := tok.Header["typ"].(string); !strings.EqualFold(typ, pihu.TokenType) {
-			return nil, errWrongType
+		if err := pihu.CheckTokenHeader(tok.Header); err != nil {
+			return nil, &formatError{err}
 		}
 		kid, _ := tok.Header["kid"].(string)
 		return t.publicKey(ctx, kid)
 	})
+	var fe *formatError
 	switch {
 	case err == nil:
+	case errors.As(err, &fe):
+		return nil, invalidToken(fe.Error())
 	case errors.Is(err, jwt.ErrTokenExpired) && errors.Is(err, jwt.ErrTokenInvalidClaims):
 		at, cerr := c.accessToken()
 		if cerr != nil {
@@ -257,21 +261,42 @@ func (t *Tokens) verify(ctx context.Context, s string) (*pihu.AccessToken, error
 }
 
 var (
-	errWrongType  = errors.New("the token's typ is not at+jwt")
 	errUnknownKey = errors.New("unknown kid")
 	errStore      = errors.New("reading the signing keys")
 )
+
+// formatError is why a token is not in the format pihu issues, as the
+// checks of the root package put it (pihu.CheckTokenHeader,
+// pihu.CheckTokenDates).
+type formatError struct{ err error }
+
+func (e *formatError) Error() string { return e.err.Error() }
 
 func invalidToken(why string) *pihu.Error {
 	return pihu.Errorf(pihu.EInvalidAPIKey,
 		"The access token is not valid: %s. Send a token as pihu issued it, or an API key.", why)
 }
 
-// accessToken checks the claims pihu adds and returns them.
+// UnmarshalJSON decodes the payload of a token after checking what the
+// JWT library forgives: a date that is not a JSON number
+// (pihu.CheckTokenDates).
+func (c *claims) UnmarshalJSON(b []byte) error {
+	if err := pihu.CheckTokenDates(b); err != nil {
+		return &formatError{err}
+	}
+	type plain claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// accessToken checks the claims pihu adds, and the lifetime pihu gives,
+// and returns them.
 func (c *claims) accessToken() (*pihu.AccessToken, error) {
 	env := pihu.Environment(c.Environment)
 	if c.Subject == "" || c.AccountID == "" || c.ID == "" || !env.Valid() || c.IssuedAt == nil || c.ExpiresAt == nil || len(c.Audience) != 1 {
 		return nil, invalidToken("it lacks the claims pihu issues")
+	}
+	if err := pihu.CheckTokenLifetime(c.IssuedAt.Time, c.ExpiresAt.Time); err != nil {
+		return nil, invalidToken(err.Error())
 	}
 	var perms pihu.Permissions
 	for p := range strings.FieldsSeq(c.Scope) {

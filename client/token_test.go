@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,13 +155,37 @@ func TestTokenVerifier(t *testing.T) {
 			}
 			return out
 		}
+		// signReal signs with the server's own key what pihu never
+		// issues: a header or claims changed by edit.
+		signReal := func(edit func(h map[string]any, c jwt.MapClaims)) string {
+			c := jwt.MapClaims{}
+			for k, v := range claims {
+				c[k] = v
+			}
+			tk := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+			tk.Header["kid"], tk.Header["typ"] = sk.ID, "at+jwt"
+			edit(tk.Header, c)
+			out, err := tk.SignedString(sk.PrivateKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		iat := claims["iat"].(float64)
+		if _, err := v.Verify(ctx, signReal(func(map[string]any, jwt.MapClaims) {})); err != nil {
+			t.Errorf("a token signed like the server's: %v", err)
+		}
 		_, stranger, _ := ed25519.GenerateKey(rand.Reader)
 		for name, forged := range map[string]string{
-			"Tampered":       parts[0] + "." + parts[1] + "x." + parts[2],
-			"AlgNone":        sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, sk.ID),
-			"HS256PublicKey": sign(jwt.SigningMethodHS256, []byte(sk.PublicKey), sk.ID),
-			"OtherKey":       sign(jwt.SigningMethodEdDSA, stranger, sk.ID),
-			"UnknownKid":     sign(jwt.SigningMethodEdDSA, stranger, "sig_unknown"),
+			"Tampered":           parts[0] + "." + parts[1] + "x." + parts[2],
+			"AlgNone":            sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, sk.ID),
+			"HS256PublicKey":     sign(jwt.SigningMethodHS256, []byte(sk.PublicKey), sk.ID),
+			"OtherKey":           sign(jwt.SigningMethodEdDSA, stranger, sk.ID),
+			"UnknownKid":         sign(jwt.SigningMethodEdDSA, stranger, "sig_unknown"),
+			"LifetimeOverAnHour": signReal(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = iat + 3601 }),
+			"Crit":               signReal(func(h map[string]any, _ jwt.MapClaims) { h["crit"] = []string{"ext"} }),
+			"TypUpperCase":       signReal(func(h map[string]any, _ jwt.MapClaims) { h["typ"] = "AT+JWT" }),
+			"ExpString":          signReal(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = strconv.FormatFloat(iat+600, 'f', 0, 64) }),
 		} {
 			if _, err := v.Verify(ctx, forged); !errors.Is(err, client.ErrInvalidToken) {
 				t.Errorf("%s: got %v, want ErrInvalidToken", name, err)

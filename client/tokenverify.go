@@ -62,7 +62,8 @@ type TokenVerifierConfig struct {
 // TokenVerifier checks Pihu access tokens offline: with the server's
 // public keys (its JWKS), fetched once and cached, and never a request per
 // token. It accepts EdDSA only (never "none", never HMAC), checks the
-// signature, typ "at+jwt", iss, aud, exp and iat, and returns the claims.
+// signature, typ exactly "at+jwt" and no "crit", iss, aud, exp and iat
+// (JSON numbers, at most an hour apart), and returns the claims.
 // It is safe for concurrent use.
 //
 // An offline verifier cannot know that a token's API key was revoked: it
@@ -153,6 +154,16 @@ type tokenClaims struct {
 	Scope       string `json:"scope"`
 }
 
+// UnmarshalJSON decodes a token's payload after checking that its dates
+// are JSON numbers (pihu.CheckTokenDates), which the JWT library does not.
+func (c *tokenClaims) UnmarshalJSON(b []byte) error {
+	if err := pihu.CheckTokenDates(b); err != nil {
+		return err
+	}
+	type plain tokenClaims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
 // maxVerified bounds the cache of verified tokens.
 const maxVerified = 100_000
 
@@ -199,8 +210,8 @@ func (v *TokenVerifier) Verify(ctx context.Context, token string) (*TokenClaims,
 func (v *TokenVerifier) verify(ctx context.Context, token string) (*TokenClaims, error) {
 	var c tokenClaims
 	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, pihu.TokenType) {
-			return nil, fmt.Errorf("typ is %q, not %s", typ, pihu.TokenType)
+		if err := pihu.CheckTokenHeader(t.Header); err != nil {
+			return nil, err
 		}
 		kid, _ := t.Header["kid"].(string)
 		return v.key(ctx, kid)
@@ -216,6 +227,9 @@ func (v *TokenVerifier) verify(ctx context.Context, token string) (*TokenClaims,
 	}
 	if c.Subject == "" || c.AccountID == "" || len(c.Audience) == 0 || c.IssuedAt == nil {
 		return nil, fmt.Errorf("%w: it lacks the claims Pihu issues", ErrInvalidToken)
+	}
+	if err := pihu.CheckTokenLifetime(c.IssuedAt.Time, c.ExpiresAt.Time); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	return &TokenClaims{
 		ID: c.ID, Issuer: c.Issuer, Audience: v.cfg.Audience, KeyID: c.Subject, AccountID: c.AccountID,

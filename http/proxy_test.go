@@ -1,9 +1,13 @@
 package http_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	pihuhttp "github.com/pihu-ai/pihu/http"
@@ -85,5 +89,77 @@ func TestProxies_TrustedByAddress(t *testing.T) {
 			}
 		}()
 		pihuhttp.New(pihuhttp.Options{TrustedProxyHeader: "X-Forwarded-For"})
+	})
+}
+
+// warnings is a slog handler that keeps the messages of the records at
+// Warn and above.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *warnings) Enabled(context.Context, slog.Level) bool { return true }
+func (h *warnings) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *warnings) WithGroup(string) slog.Handler            { return h }
+func (h *warnings) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		h.mu.Lock()
+		h.msgs = append(h.msgs, r.Message)
+		h.mu.Unlock()
+	}
+	return nil
+}
+
+func (h *warnings) list() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.msgs)
+}
+
+// TestProxies_WarnWhenUntrusted: requests that came through a proxy (they
+// carry X-Forwarded-For, Forwarded or X-Real-IP) while no proxy is
+// trusted make the server warn, once, that every client behind the proxy
+// shares one failed-authentication budget, and to set --trusted-proxies.
+// With trusted proxies set, or without such headers, it says nothing.
+func TestProxies_WarnWhenUntrusted(t *testing.T) {
+	logged := func(options ...func(*pihuhttp.Options)) (*testServer, *warnings) {
+		w := &warnings{}
+		ts := newTestServer(t, append([]func(*pihuhttp.Options){func(o *pihuhttp.Options) { o.Logger = slog.New(w) }}, options...)...)
+		return ts, w
+	}
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-IP"} {
+		t.Run(h, func(t *testing.T) {
+			ts, w := logged()
+			value := "203.0.113.7"
+			if h == "Forwarded" {
+				value = "for=203.0.113.7"
+			}
+			ts.doWith(t, "GET", "/v1/auth/whoami", "", map[string]string{"Authorization": bearer(ts.Owner), h: value})
+			ts.doWith(t, "GET", "/v1/candidates", "", map[string]string{"Authorization": bearer(ts.Owner), h: "198.51.100.9"})
+			got := w.list()
+			if len(got) != 1 {
+				t.Fatalf("warnings for two proxied requests: got %d %q, want 1", len(got), got)
+			}
+			for _, want := range []string{h, "failed-authentication budget", "set --trusted-proxies"} {
+				if !strings.Contains(got[0], want) {
+					t.Errorf("warning %q: want it to say %q", got[0], want)
+				}
+			}
+		})
+	}
+	t.Run("NoProxyHeader", func(t *testing.T) {
+		ts, w := logged()
+		ts.do(t, "GET", "/v1/auth/whoami", ts.Owner, "")
+		if got := w.list(); len(got) != 0 {
+			t.Errorf("warnings: got %q, want none", got)
+		}
+	})
+	t.Run("TrustedProxiesSet", func(t *testing.T) {
+		ts, w := logged(func(o *pihuhttp.Options) { o.TrustedProxyHeader, o.TrustedProxies = "X-Forwarded-For", loopback })
+		ts.doWith(t, "GET", "/v1/auth/whoami", "", map[string]string{"Authorization": bearer(ts.Owner), "X-Forwarded-For": "203.0.113.7"})
+		if got := w.list(); len(got) != 0 {
+			t.Errorf("warnings: got %q, want none", got)
+		}
 	})
 }

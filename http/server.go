@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -36,6 +37,9 @@ type Server struct {
 	failedAuthLimit ratelimit.Limit
 	proxyHeader     string
 	trustedProxies  []netip.Prefix
+	// proxyWarned is set once the server warned of a request that came
+	// through a proxy while no proxy is trusted (see warnProxy).
+	proxyWarned     atomic.Bool
 	leaksLimit      ratelimit.Limit
 	dashboard       http.Handler
 	redisStatus     func() string
@@ -45,6 +49,9 @@ type Server struct {
 	// adm is the admission path every door takes (see auth.Admission).
 	adm             *auth.Admission
 	webhookLoopback bool
+	// corsOrigins are the origins whose pages may call the API (see
+	// cors.go); nil: none.
+	corsOrigins map[string]bool
 }
 
 // KeyEvents is told of the key events the HTTP layer sees that no store
@@ -126,11 +133,19 @@ type Options struct {
 	// Off, creating or changing an endpoint to such a URL is a 400 on
 	// "url", and the dispatcher refuses to connect there anyway.
 	WebhookLoopback bool
+	// CORSOrigins are the origins whose web pages may call the API from a
+	// browser (CORS), as ParseCORSOrigins returns them, such as
+	// "https://app.example.com": their requests get
+	// Access-Control-Allow-Origin, and their preflights an answer; never
+	// Access-Control-Allow-Credentials. Nil: no page of another origin
+	// may read an answer.
+	CORSOrigins []string
 }
 
 // New returns a Server answering every route of the API. It panics if a
-// limit of opts is set but invalid (see ratelimit.Limit.Validate), or if
-// TrustedProxyHeader is set without TrustedProxies: check them when
+// limit of opts is set but invalid (see ratelimit.Limit.Validate), if
+// TrustedProxyHeader is set without TrustedProxies, or if a CORSOrigins
+// entry is not an origin as ParseCORSOrigins returns it: check them when
 // reading the configuration.
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
@@ -149,6 +164,7 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.initRateLimits(opts)
+	s.initCORS(opts.CORSOrigins)
 	s.initMetrics(opts)
 	s.adm = auth.NewAdmission(s.auth, auth.AdmissionOptions{
 		Limiter: s.limiter, DefaultLimit: s.defaultLimit, Credits: s.store, Now: s.now,
@@ -184,8 +200,11 @@ func (s *Server) routes() {
 	s.handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
 	s.handle("POST /v1/auth/tokens", s.require("token:write", s.createToken))
 	s.handle("POST /v1/oauth/token", http.HandlerFunc(s.oauthToken))
-	s.handle("GET /.well-known/jwks.json", http.HandlerFunc(s.jwks))
-	s.handle("GET /.well-known/openid-configuration", http.HandlerFunc(s.openIDConfiguration))
+	for _, method := range []string{"GET", "HEAD"} {
+		s.handle(method+" /.well-known/jwks.json", http.HandlerFunc(s.jwks))
+		s.handle(method+" /.well-known/oauth-authorization-server", http.HandlerFunc(s.authorizationServerMetadata))
+		s.handle(method+" /.well-known/openid-configuration", http.HandlerFunc(s.openIDConfiguration))
+	}
 
 	s.handle("POST /v1/candidates", s.require("candidate:write", s.createCandidate))
 	s.handle("GET /v1/candidates", s.require("candidate:read", s.listCandidates))
@@ -231,6 +250,9 @@ var shadows = []string{"GET /v1/auth/api-keys/import", "PATCH /v1/auth/api-keys/
 // turns a panic into a 500, and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if len(s.trustedProxies) == 0 && !s.proxyWarned.Load() {
+		s.warnProxy(r)
+	}
 	// One allocation holds what the request carries (its id and the id's
 	// bytes, its client address, the response writer and the Request-Id
 	// header's value), and is the request's context.
@@ -292,6 +314,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.route(rw, r)
 }
 
+// proxyHeaders are the headers a proxy adds to what it forwards: their
+// canonical keys, and their names as people write them.
+var proxyHeaders = [...]struct{ key, name string }{
+	{"X-Forwarded-For", "X-Forwarded-For"}, {"Forwarded", "Forwarded"}, {"X-Real-Ip", "X-Real-IP"},
+}
+
+// warnProxy logs a warning, the first time a request carries a header
+// that a proxy adds while no proxy is trusted: the server then takes the
+// proxy for the client, so every client behind it shares one address, and
+// with it one budget of failed authentications (and of leaked-key
+// reports), and allowed_ips see the proxy only. Once per Server, so once
+// per process for serve.
+func (s *Server) warnProxy(r *http.Request) {
+	for _, h := range proxyHeaders {
+		if _, ok := r.Header[h.key]; ok && s.proxyWarned.CompareAndSwap(false, true) {
+			s.logger.Warn("a request came through a proxy (it carries "+h.name+"), but no proxy is trusted: every client behind "+
+				"that proxy has the proxy's address, and they all share one failed-authentication budget and pass or fail allowed_ips together; "+
+				"set --trusted-proxies to the proxy's addresses and --trusted-proxy-header to the header it sets",
+				"header", h.name, "peer", clientAddress(r, "", nil))
+			return
+		}
+	}
+}
+
 // logRequest writes the line of a request through Options.RequestLog:
 // the same fields as the slog line, masked the same way.
 func (s *Server) logRequest(r *http.Request, rw *responseWriter, id string, start, end time.Time) {
@@ -310,13 +356,17 @@ func (s *Server) logRequest(r *http.Request, rw *responseWriter, id string, star
 	}
 }
 
-// route hands r to its handler. The API answers no HEAD: a HEAD of an API
-// path is a 405 (404 for an unknown path) like any method the path lacks,
-// so that what is served is what the OpenAPI document lists; a HEAD of the
-// dashboard's pages is the dashboard's.
+// route hands r to its handler. The API answers HEAD only where a route
+// says so (the public documents under /.well-known/): elsewhere a HEAD of
+// an API path is a 405 (404 for an unknown path) like any method the path
+// lacks, so that what is served is what the OpenAPI document lists; a
+// HEAD of the dashboard's pages is the dashboard's.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if s.corsOrigins != nil && corsPath(r.URL.Path) && s.cors(w, r) {
+		return
+	}
 	if r.Method == http.MethodHead {
-		if _, pattern := s.mux.Handler(r); pattern != "/" || s.dashboard == nil {
+		if _, pattern := s.mux.Handler(r); !isHead(pattern) && (pattern != "/" || s.dashboard == nil) {
 			s.notFound(w, r)
 			return
 		}
@@ -561,8 +611,12 @@ func isB64Token(s string) bool {
 }
 
 // methods are tried, in this order, to tell a wrong method from a wrong
-// path. HEAD is not among them: the API does not serve it (see route).
-var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+// path. HEAD counts only where a route names it (see route): a GET route
+// of the mux takes HEAD too, which the API does not serve.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// isHead reports whether the mux pattern is a route of HEAD itself.
+func isHead(pattern string) bool { return strings.HasPrefix(pattern, "HEAD ") }
 
 // notFound answers a request no route took: 405 with Allow if the path
 // exists under another method, else 404.
@@ -571,7 +625,8 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	for _, m := range methods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" && !slices.Contains(fallbacks, pattern) && !slices.Contains(shadows, pattern) {
+		_, pattern := s.mux.Handler(probe)
+		if pattern != "" && !slices.Contains(fallbacks, pattern) && !slices.Contains(shadows, pattern) && (m != http.MethodHead || isHead(pattern)) {
 			allow = append(allow, m)
 		}
 	}

@@ -381,21 +381,70 @@ func rateLimited(w http.ResponseWriter, err error) *oauthError {
 	return e
 }
 
-// OpenIDConfiguration is the discovery document of GET
-// /.well-known/openid-configuration: the subset of OpenID Connect
-// Discovery 1.0 (and RFC 8414) that applies to a server that issues
-// access tokens for client credentials, and no ID tokens.
-type OpenIDConfiguration struct {
+// AuthorizationServerMetadata is the document of GET
+// /.well-known/oauth-authorization-server (RFC 8414): what the OAuth 2.0
+// server pihu is supports, and nothing it does not. It issues access
+// tokens for client credentials only, at the token endpoint: it has no
+// authorization endpoint, so no response type. RFC 8414 requires
+// response_types_supported; it lists none, and authorization_endpoint,
+// required only with a grant type that uses it, is left out.
+type AuthorizationServerMetadata struct {
 	Issuer                            string   `json:"issuer"`
-	JWKSURI                           string   `json:"jwks_uri"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
-	// Access tokens are signed with EdDSA; there are no ID tokens, but
-	// libraries read this field for the algorithms of the JWKS.
+}
+
+// OpenIDConfiguration is the document of GET
+// /.well-known/openid-configuration, for the libraries and gateways that
+// find a JWT issuer's keys by OpenID Connect Discovery only: the metadata
+// of RFC 8414, with the two fields OpenID Connect Discovery requires
+// besides them that are true of pihu's tokens. pihu is not an OpenID
+// provider (no ID tokens, no user login), so the document is partial: no
+// authorization_endpoint, which pihu does not have, and no response type.
+type OpenIDConfiguration struct {
+	AuthorizationServerMetadata
+	// SubjectTypesSupported is "public": a token's sub is its key's id,
+	// the same for every audience.
+	SubjectTypesSupported []string `json:"subject_types_supported"`
+	// IDTokenSigningAlgValuesSupported is EdDSA, the only algorithm pihu
+	// signs with. There are no ID tokens, but OpenID Connect Discovery
+	// requires the field, and libraries (such as go-oidc) take the
+	// algorithms they accept from it.
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+}
+
+// metadata is the RFC 8414 metadata of tokens' issuer.
+func metadata(tokens *auth.Tokens) AuthorizationServerMetadata {
+	iss := strings.TrimSuffix(tokens.Issuer(), "/")
+	scopes := make([]string, len(pihu.Catalogue))
+	for i, p := range pihu.Catalogue {
+		scopes[i] = string(p)
+	}
+	return AuthorizationServerMetadata{
+		Issuer: tokens.Issuer(), JWKSURI: iss + "/.well-known/jwks.json", TokenEndpoint: iss + "/v1/oauth/token",
+		GrantTypesSupported:               []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		ResponseTypesSupported:            []string{},
+		ScopesSupported:                   scopes,
+	}
+}
+
+// The public documents (the keys, the two discovery documents) answer GET
+// and HEAD, and ignore the query string, as the caches and libraries that
+// fetch them expect: a document is the same whatever is appended to its
+// URL.
+
+func (s *Server) authorizationServerMetadata(w http.ResponseWriter, r *http.Request) {
+	tokens := s.tokens()
+	if tokens == nil {
+		s.writeError(w, r, errNoTokens)
+		return
+	}
+	writePublicJSON(w, metadata(tokens))
 }
 
 func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
@@ -404,22 +453,10 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoTokens)
 		return
 	}
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	iss := strings.TrimSuffix(tokens.Issuer(), "/")
-	scopes := make([]string, len(pihu.Catalogue))
-	for i, p := range pihu.Catalogue {
-		scopes[i] = string(p)
-	}
 	writePublicJSON(w, OpenIDConfiguration{
-		Issuer: tokens.Issuer(), JWKSURI: iss + "/.well-known/jwks.json", TokenEndpoint: iss + "/v1/oauth/token",
-		GrantTypesSupported:               []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
-		ResponseTypesSupported:            []string{},
-		ScopesSupported:                   scopes,
-		IDTokenSigningAlgValuesSupported:  []string{pihu.SigningAlgorithm},
+		AuthorizationServerMetadata:      metadata(tokens),
+		SubjectTypesSupported:            []string{"public"},
+		IDTokenSigningAlgValuesSupported: []string{pihu.SigningAlgorithm},
 	})
 }
 
@@ -427,10 +464,6 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	tokens := s.tokens()
 	if tokens == nil {
 		s.writeError(w, r, errNoTokens)
-		return
-	}
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	doc, err := tokens.JWKS(r.Context())

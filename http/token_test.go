@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,7 +296,10 @@ func TestTokens_TokenMintsToken(t *testing.T) {
 
 // TestTokens_Refused: tokens that are not exactly what pihu issued are
 // 401 invalid_api_key with the RFC 6750 challenge, and count as failed
-// authentications.
+// authentications: forged ones, and ones signed with the real key that
+// claim what pihu never issues (a lifetime over an hour, "crit"
+// extensions, another "typ", even in case only, dates that are not
+// numbers).
 func TestTokens_Refused(t *testing.T) {
 	ts := newTestServer(t)
 	good := ts.mint(t, ts.Owner, `{"permissions":["candidate:read"]}`).AccessToken
@@ -317,6 +322,8 @@ func TestTokens_Refused(t *testing.T) {
 	tampered := with("scope", "*")
 	tamperedJSON, _ := json.Marshal(tampered)
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	iat, exp := claims["iat"].(float64), claims["exp"].(float64)
+	verifier := ts.newKey(t, ts.Owner, `{"name":"verifier","permissions":["api_key:verify"]}`).Key
 	noneToken := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+sk.ID+`"}`)) + "." + parts[1] + "."
 
 	for _, tt := range []struct {
@@ -340,6 +347,17 @@ func TestTokens_Refused(t *testing.T) {
 		{"BadScope", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("scope", "root")), "scope"},
 		{"OtherAccount", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("acct", "acct_other")), "does not exist"},
 		{"Garbage", "a.b.c", "format"},
+		// Signed with the real key, yet not what pihu issues.
+		{"LifetimeOverAnHour", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("exp", iat+3601)), "longer than the 1 hour"},
+		{"LifetimeOfADay", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("exp", iat+86400)), "longer than the 1 hour"},
+		{"Crit", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, map[string]any{"kid": sk.ID, "typ": "at+jwt", "crit": []string{"ext"}, "ext": true}, claims), "crit"},
+		{"CritEmpty", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, map[string]any{"kid": sk.ID, "typ": "at+jwt", "crit": []string{}}, claims), "crit"},
+		{"TypUpperCase", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, map[string]any{"kid": sk.ID, "typ": "AT+JWT"}, claims), `"typ" must be exactly "at+jwt"`},
+		{"TypMediaType", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, map[string]any{"kid": sk.ID, "typ": "application/at+jwt"}, claims), `"typ" must be exactly "at+jwt"`},
+		{"ExpString", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("exp", strconv.FormatInt(int64(exp), 10))), `"exp" is not a number`},
+		{"IatString", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("iat", strconv.FormatInt(int64(iat), 10))), `"iat" is not a number`},
+		{"NbfString", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("nbf", strconv.FormatInt(int64(iat), 10))), `"nbf" is not a number`},
+		{"ExpNull", forge(t, jwt.SigningMethodEdDSA, sk.PrivateKey, header, with("exp", json.RawMessage("null"))), `"exp" is not a number`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := ts.do(t, "GET", "/v1/candidates", tt.token, "")
@@ -349,6 +367,13 @@ func TestTokens_Refused(t *testing.T) {
 			}
 			if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Bearer realm="pihu", error="invalid_token", error_description="`) {
 				t.Errorf("WWW-Authenticate: got %q", got)
+			}
+			// The verification endpoint refuses it the same way.
+			body, _ := json.Marshal(map[string]string{"key": tt.token})
+			var v pihuhttp.VerifyResult
+			ts.do(t, "POST", "/v1/auth/verify", verifier, string(body)).decode(t, &v)
+			if v.Valid || v.Code != "NOT_FOUND" {
+				t.Errorf("verify: got %s, want NOT_FOUND", v.Code)
 			}
 		})
 	}
@@ -510,9 +535,87 @@ func TestTokens_JWKS(t *testing.T) {
 				t.Errorf("discovery: got %+v", c)
 			}
 		}},
-		{name: "ErrParameter", method: "GET", path: "/.well-known/jwks.json?kid=x", status: 400, code: "parameter_unknown", param: "kid"},
 		{name: "ErrMethod", method: "POST", path: "/.well-known/jwks.json", body: `{}`, status: 405, code: "method_not_allowed"},
 	})
+}
+
+// TestTokens_Discovery: the discovery documents claim what is true of
+// pihu, and only that. RFC 8414's document has every field that RFC
+// requires, client credentials as the only grant, and no authorization
+// endpoint (pihu has none), so no response type. OpenID Connect
+// Discovery's is that, with the fields it requires that pihu's tokens
+// make true, and partial: no authorization_endpoint. Both, and the JWKS,
+// answer HEAD and ignore a query string.
+func TestTokens_Discovery(t *testing.T) {
+	ts := newTestServer(t)
+	iss := ts.Tokens.Issuer()
+	fields := func(t *testing.T, r response) map[string]any {
+		t.Helper()
+		var m map[string]any
+		r.decode(t, &m)
+		return m
+	}
+	ts.run(t, []scenario{
+		{name: "RFC8414", method: "GET", path: "/.well-known/oauth-authorization-server", status: 200, check: func(t *testing.T, r response) {
+			m := fields(t, r)
+			// RFC 8414 §2: issuer, token_endpoint (with a grant that uses
+			// it), response_types_supported are required.
+			for _, name := range []string{"issuer", "token_endpoint", "response_types_supported", "jwks_uri", "grant_types_supported", "token_endpoint_auth_methods_supported", "scopes_supported"} {
+				if _, ok := m[name]; !ok {
+					t.Errorf("no %q in %v", name, m)
+				}
+			}
+			if m["issuer"] != iss || m["token_endpoint"] != iss+"/v1/oauth/token" || m["jwks_uri"] != iss+"/.well-known/jwks.json" ||
+				fmt.Sprint(m["grant_types_supported"]) != "[client_credentials]" || fmt.Sprint(m["response_types_supported"]) != "[]" ||
+				fmt.Sprint(m["token_endpoint_auth_methods_supported"]) != "[client_secret_basic client_secret_post]" {
+				t.Errorf("metadata: got %v", m)
+			}
+			for _, untrue := range []string{"authorization_endpoint", "id_token_signing_alg_values_supported", "subject_types_supported", "userinfo_endpoint"} {
+				if _, ok := m[untrue]; ok {
+					t.Errorf("the RFC 8414 document claims %q: %v", untrue, m)
+				}
+			}
+		}},
+		{name: "OpenIDConnect", method: "GET", path: "/.well-known/openid-configuration", status: 200, check: func(t *testing.T, r response) {
+			m := fields(t, r)
+			// OpenID Connect Discovery §3 requires these, and
+			// authorization_endpoint, which pihu has not.
+			for _, name := range []string{"issuer", "jwks_uri", "response_types_supported", "subject_types_supported", "id_token_signing_alg_values_supported", "token_endpoint"} {
+				if _, ok := m[name]; !ok {
+					t.Errorf("no %q in %v", name, m)
+				}
+			}
+			if _, ok := m["authorization_endpoint"]; ok {
+				t.Errorf("an authorization_endpoint pihu does not have: %v", m)
+			}
+			if fmt.Sprint(m["subject_types_supported"]) != "[public]" || fmt.Sprint(m["id_token_signing_alg_values_supported"]) != "[EdDSA]" ||
+				fmt.Sprint(m["response_types_supported"]) != "[]" || fmt.Sprint(m["grant_types_supported"]) != "[client_credentials]" {
+				t.Errorf("configuration: got %v", m)
+			}
+		}},
+	})
+	for _, path := range []string{"/.well-known/jwks.json", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		t.Run(strings.TrimPrefix(path, "/.well-known/"), func(t *testing.T) {
+			get := ts.do(t, "GET", path, "", "")
+			checkStatus(t, get, 200, "")
+			// A query string changes nothing: no 400 for what a cache
+			// buster or a library appends.
+			for _, q := range []string{"?kid=x", "?v=2&cache=no", "?"} {
+				r := ts.do(t, "GET", path+q, "", "")
+				if r.status != 200 || string(r.body) != string(get.body) {
+					t.Errorf("GET %s%s: got %d %s, want the document", path, q, r.status, r.body)
+				}
+			}
+			head := ts.do(t, "HEAD", path+"?x=1", "", "")
+			if head.status != 200 || len(head.body) != 0 || head.header.Get("Content-Type") != "application/json" ||
+				head.header.Get("Cache-Control") != "public, max-age=300" || head.header.Get("Content-Length") != strconv.Itoa(len(get.body)) {
+				t.Errorf("HEAD: got %d %v %q, want GET's headers without the body", head.status, head.header, head.body)
+			}
+			if r := ts.do(t, "DELETE", path, "", ""); r.status != 405 || r.header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("DELETE: got %d, Allow %q; want 405 allowing GET, HEAD", r.status, r.header.Get("Allow"))
+			}
+		})
+	}
 }
 
 // TestVerify_Tokens: POST /v1/auth/verify takes tokens and says so.

@@ -104,7 +104,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		k     *pihu.Key
 		rules *auth.Rules // as cached: parsed once, not per verification
 	)
-	if pihu.LooksLikeToken(*body.Key) && s.tokens() != nil {
+	token, err := s.auth.IsToken(r.Context(), *body.Key, nil)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if token {
 		out.Kind = VerifyKindAccessToken
 		var done bool
 		if k, done = s.verifyToken(w, r, caller, *body.Key, &out); done {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"syscall"
 	"time"
 
@@ -28,11 +29,34 @@ func control(allowLoopback bool) func(network, address string, _ syscall.RawConn
 		if !pihu.ForbiddenWebhookAddress(ip, allowLoopback) {
 			return nil
 		}
-		if ip.Unmap().IsLoopback() {
-			return fmt.Errorf("webhook: refusing to connect to %s: a loopback address (serve --webhook-loopback allow permits it, for development)", ip)
-		}
-		return fmt.Errorf("webhook: refusing to connect to %s: a private, link-local, multicast or reserved address", ip)
+		return &refusedError{ip: ip, loopback: ip.Unmap().IsLoopback()}
 	}
+}
+
+// refusedError is the dialer's refusal of an address a delivery may not
+// reach. Its Error names the address, for the operator's logs; Reason
+// does not, for the account that owns the endpoint.
+type refusedError struct {
+	ip       netip.Addr
+	loopback bool
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("webhook: refusing to connect to %s: %s", e.ip, e.what())
+}
+
+// Reason is why the delivery was refused, without the address: the name
+// of an endpoint may resolve to an address of pihu's own network, which
+// its owner must not learn.
+func (e *refusedError) Reason() string {
+	return "refused: the host resolves to " + e.what()
+}
+
+func (e *refusedError) what() string {
+	if e.loopback {
+		return "a loopback address (serve --webhook-loopback allow permits it, for development)"
+	}
+	return "a private, link-local, multicast or reserved address"
 }
 
 // NewClient returns the HTTP client deliveries are sent with: it connects

@@ -36,6 +36,12 @@ func refusesForbidden(t *testing.T, c *http.Client) {
 		"http://224.0.0.1/hook",
 		"http://[fd00::1]/hook",
 		"http://[::ffff:10.0.0.1]/hook",
+		// IPv6 forms that lead to a private IPv4 address.
+		"http://[64:ff9b::a9fe:a9fe]/latest/meta-data/", // NAT64
+		"http://[2002:a00:1::1]/hook",                   // 6to4
+		"http://[2001:0:808:404::f5ff:fffe]/hook",       // Teredo
+		"http://[::10.0.0.1]/hook",                      // IPv4-compatible
+		"http://[64:ff9b::7f00:1]/hook",                 // NAT64 to loopback, even with loopback allowed
 	} {
 		t.Run(u, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -156,6 +162,14 @@ func TestClient_LoopbackAndNoRedirects(t *testing.T) {
 // answer, on a UDP port of loopback whose address it returns.
 func fakeDNS(t *testing.T, ip net.IP) string {
 	t.Helper()
+	return fakeDNSByName(t, func(string) net.IP { return ip })
+}
+
+// fakeDNSByName answers an A query for a name with lookup(name) (the name
+// with its final dot), no answer when that is nil, and every other query
+// with no answer, on a UDP port of loopback whose address it returns.
+func fakeDNSByName(t *testing.T, lookup func(name string) net.IP) string {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +188,12 @@ func fakeDNS(t *testing.T, ip net.IP) string {
 			q := buf[:n]
 			// The question ends after the name's zero byte, type and class.
 			end := 12
+			var name strings.Builder
 			for end < n && q[end] != 0 {
+				if l := int(q[end]); end+1+l <= n {
+					name.Write(q[end+1 : end+1+l])
+					name.WriteByte('.')
+				}
 				end += int(q[end]) + 1
 			}
 			end += 5
@@ -187,7 +206,7 @@ func fakeDNS(t *testing.T, ip net.IP) string {
 			binary.BigEndian.PutUint16(resp[6:], 0)
 			binary.BigEndian.PutUint16(resp[8:], 0)
 			binary.BigEndian.PutUint16(resp[10:], 0)
-			if qtype == 1 {
+			if ip := lookup(name.String()); qtype == 1 && ip != nil {
 				binary.BigEndian.PutUint16(resp[6:], 1)
 				resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
 				resp = append(resp, ip.To4()...)

@@ -9,14 +9,19 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -221,6 +226,13 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *pihu.Delivery) pihu.Delive
 	a.Duration = d.Now().Sub(start)
 	if err != nil {
 		a.Error = describe(err)
+		// The operator may see what the account may not (the addresses),
+		// never the URL.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		d.Logger.Info("webhooks: attempt failed", "delivery", dl.ID, "endpoint", dl.EndpointID, "reason", a.Error, "err", err)
 		return a
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -235,16 +247,73 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *pihu.Delivery) pihu.Delive
 	return a
 }
 
-// describe is err without the URL *url.Error adds.
+// describe says in words why an attempt got no answer, for the account
+// that owns the endpoint: never the error's own text, which may hold the
+// URL (and a token of the receiver's in it), the address of pihu's
+// resolver, or the address the endpoint's name resolved to, which may be
+// one of pihu's own network.
 func describe(err error) string {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
+	var (
+		refused *refusedError
+		dnsErr  *net.DNSError
+		netErr  net.Error
+	)
+	switch {
+	case errors.As(err, &refused):
+		return refused.Reason()
+	case errors.As(err, &dnsErr):
+		switch {
+		case dnsErr.IsNotFound:
+			return "could not resolve the host: no such host"
+		case dnsErr.IsTimeout:
+			return "could not resolve the host: the DNS lookup timed out"
+		}
+		return "could not resolve the host"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("timed out: no answer within %s", Timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the connection was reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "the host is unreachable"
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within %s", Timeout)
+	if why, ok := tlsFailure(err); ok {
+		return "TLS error: " + why
 	}
-	return err.Error()
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "the connection closed before an answer"
+	}
+	return "the request failed"
+}
+
+// tlsFailure says why the TLS handshake failed, if that is what err is.
+func tlsFailure(err error) (string, bool) {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		record   tls.RecordHeaderError
+		alert    tls.AlertError
+		verify   *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return "the certificate is signed by an unknown authority", true
+	case errors.As(err, &hostname):
+		return "the certificate is not valid for the host", true
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return "the certificate has expired or is not valid yet", true
+	case errors.As(err, &invalid), errors.As(err, &verify):
+		return "the certificate is not valid", true
+	case errors.As(err, &record), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return "the endpoint does not speak TLS (is it an http:// URL?)", true
+	case errors.As(err, &alert):
+		return "the endpoint refused the handshake", true
+	case strings.Contains(err.Error(), "tls: "):
+		return "the handshake failed", true
+	}
+	return "", false
 }
 
 // disable turns off the endpoint of dl, failing for GiveUp, with an audit

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
+	"strconv"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -96,7 +95,7 @@ type accountJSON struct {
 // printOwner prints an account and its new owner key as JSON, the key's
 // fields as the API shows a created key.
 func (o *accountsOutput) printOwner(a *pihu.Account, k *pihu.Key, secret string) error {
-	return json.NewEncoder(o.w).Encode(struct {
+	return encodeJSON(o.w, struct {
 		Account accountJSON         `json:"account"`
 		APIKey  pihuhttp.KeyCreated `json:"api_key"`
 	}{accountJSON{a.ID, a.Name}, pihuhttp.NewKeyCreated(k, secret, k.Created)})
@@ -126,14 +125,14 @@ func accountsList(ctx context.Context, fs *flag.FlagSet, args []string, o *accou
 		for i, a := range list {
 			items[i] = item{a.ID, a.Name, when(&a.Created, ""), a.Keys}
 		}
-		return json.NewEncoder(o.w).Encode(items)
+		return encodeJSON(o.w, items)
 	}
-	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tKEYS")
+	t := newTable(o.w)
+	t.row("ID", "NAME", "CREATED", "KEYS")
 	for _, a := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.ID, cell(a.Name), when(&a.Created, ""), a.Keys)
+		t.row(a.ID, a.Name, when(&a.Created, ""), strconv.Itoa(a.Keys))
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 func accountsRecover(ctx context.Context, fs *flag.FlagSet, args []string, o *accountsOutput) error {

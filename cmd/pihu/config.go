@@ -53,6 +53,11 @@ type Config struct {
 	// only with it: --trusted-proxies, PIHU_TRUSTED_PROXIES, default
 	// empty.
 	TrustedProxies string
+	// CORSOrigins is a comma-separated list of the origins whose web pages
+	// may call the API from a browser (CORS), such as
+	// https://app.example.com: --cors-origins, PIHU_CORS_ORIGINS, default
+	// empty (none).
+	CORSOrigins string
 	// Issuer is the "iss" of the access tokens serve mints, and the base
 	// of the URLs its discovery document gives: the server's public URL,
 	// as clients and verifiers reach it (https://auth.example.com).

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pihu-ai/pihu/client"
@@ -127,8 +126,10 @@ func apiError(err error) error {
 	return err
 }
 
-// printJSON prints the API's answer as it came.
+// printJSON prints the API's answer as it came, safe for a terminal
+// (terminalJSON: the same JSON value).
 func (o *output) printJSON(raw []byte) error {
+	raw = terminalJSON(raw)
 	if _, err := o.w.Write(raw); err != nil {
 		return err
 	}
@@ -161,8 +162,8 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 	if o.json {
 		return o.printJSON(list.RawJSON())
 	}
-	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tENVIRONMENT\tPERMISSIONS\tCREATED\tEXPIRES\tLAST USED\tHINT\tCREDITS")
+	t := newTable(o.w)
+	t.row("ID", "NAME", "ENVIRONMENT", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "HINT", "CREDITS")
 	for _, k := range list.Data {
 		hint, credits := k.Hint, "-"
 		if hint == "" {
@@ -171,29 +172,19 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 		if k.Remaining != nil {
 			credits = strconv.FormatInt(*k.Remaining, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, cell(k.Name), k.Environment, strings.Join(k.Permissions, ","),
+		t.row(k.ID, k.Name, k.Environment, strings.Join(k.Permissions, ","),
 			when(&k.Created, ""), when(k.Expires, "never"), when(k.LastUsed, "never"), hint, credits)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.flush(); err != nil {
 		return err
 	}
 	switch {
 	case list.HasMore && p.EndingBefore != "":
-		fmt.Fprintf(o.w, "\nNewer keys come before: pihu keys list --ending-before %s\n", list.Data[0].ID)
+		fmt.Fprintf(o.w, "\nNewer keys come before: pihu keys list --ending-before %s\n", cell(list.Data[0].ID))
 	case list.HasMore:
-		fmt.Fprintf(o.w, "\nMore keys follow: pihu keys list --starting-after %s\n", list.Data[len(list.Data)-1].ID)
+		fmt.Fprintf(o.w, "\nMore keys follow: pihu keys list --starting-after %s\n", cell(list.Data[len(list.Data)-1].ID))
 	}
 	return nil
-}
-
-// cell keeps a name on one line of the table.
-func cell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // when formats an optional time as the API does, or none if it is nil.
@@ -248,75 +239,75 @@ func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	if o.json {
 		return o.printJSON(k.RawJSON())
 	}
-	fmt.Fprintf(o.w, "Created the API key %q (%s). Its secret, shown only this once:\n\n%s\n\n", k.Name, k.ID, k.Key)
+	fmt.Fprintf(o.w, "Created the API key %q (%s). Its secret, shown only this once:\n\n%s\n\n", k.Name, cell(k.ID), cell(k.Key))
 	return o.createdTable(k)
 }
 
 // createdTable prints a new key's fields, but not its secret, one a line.
 func (o *output) createdTable(k *client.CreatedKey) error {
-	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ID\t%s\n", k.ID)
-	fmt.Fprintf(tw, "Name\t%s\n", cell(k.Name))
-	fmt.Fprintf(tw, "Environment\t%s\n", k.Environment)
-	fmt.Fprintf(tw, "Permissions\t%s\n", strings.Join(k.Permissions, ", "))
-	fmt.Fprintf(tw, "Created\t%s\n", when(&k.Created, ""))
-	fmt.Fprintf(tw, "Expires\t%s\n", when(k.Expires, "never"))
+	t := newTable(o.w)
+	t.row("ID", k.ID)
+	t.row("Name", k.Name)
+	t.row("Environment", k.Environment)
+	t.row("Permissions", strings.Join(k.Permissions, ", "))
+	t.row("Created", when(&k.Created, ""))
+	t.row("Expires", when(k.Expires, "never"))
 	if k.RateLimit != nil {
-		fmt.Fprintf(tw, "Rate limit\t%s\n", *k.RateLimit)
+		t.row("Rate limit", *k.RateLimit)
 	}
 	if k.AllowedIPs != nil {
-		fmt.Fprintf(tw, "Allowed IPs\t%s\n", strings.Join(k.AllowedIPs, ", "))
+		t.row("Allowed IPs", strings.Join(k.AllowedIPs, ", "))
 	}
 	if k.RotatedFrom != "" {
-		fmt.Fprintf(tw, "Rotated from\t%s\n", k.RotatedFrom)
+		t.row("Rotated from", k.RotatedFrom)
 	}
-	extrasTable(tw, &k.KeyExtras)
-	return tw.Flush()
+	extrasTable(t, &k.KeyExtras)
+	return t.flush()
 }
 
 // extrasTable adds the lines of what a key carries besides its rights, for
 // a key that has any: credits, their refill, metadata, the import mark.
-func extrasTable(tw io.Writer, x *client.KeyExtras) {
+func extrasTable(t *table, x *client.KeyExtras) {
 	if x.Remaining != nil {
-		fmt.Fprintf(tw, "Credits\t%d left\n", *x.Remaining)
+		t.row("Credits", fmt.Sprintf("%d left", *x.Remaining))
 	}
 	if r := x.Refill; r != nil {
 		every := "every day"
 		if r.Interval == client.RefillMonthly {
 			every = fmt.Sprintf("on day %d of every month", r.Day)
 		}
-		fmt.Fprintf(tw, "Refill\tto %d %s, next %s\n", r.Amount, every, when(x.NextRefill, "never"))
+		t.row("Refill", fmt.Sprintf("to %d %s, next %s", r.Amount, every, when(x.NextRefill, "never")))
 	}
 	if m := x.Metadata; len(m) > 0 && string(m) != "null" {
-		fmt.Fprintf(tw, "Metadata\t%s\n", cell(string(m)))
+		t.row("Metadata", string(m))
 	}
 	if x.Imported {
-		fmt.Fprintf(tw, "Imported\tyes (by the hash of its secret)\n")
+		t.row("Imported", "yes (by the hash of its secret)")
 	}
 }
 
 // keyTable prints a key's fields one a line.
 func (o *output) keyTable(k *client.Key) error {
-	tw := tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ID\t%s\n", k.ID)
-	fmt.Fprintf(tw, "Name\t%s\n", cell(k.Name))
-	fmt.Fprintf(tw, "Environment\t%s\n", k.Environment)
-	fmt.Fprintf(tw, "Permissions\t%s\n", strings.Join(k.Permissions, ", "))
-	fmt.Fprintf(tw, "Created\t%s\n", when(&k.Created, ""))
-	fmt.Fprintf(tw, "Expires\t%s\n", when(k.Expires, "never"))
-	fmt.Fprintf(tw, "Last used\t%s\n", when(k.LastUsed, "never"))
-	fmt.Fprintf(tw, "Hint\t%s\n", k.Hint)
+	t := newTable(o.w)
+	t.row("ID", k.ID)
+	t.row("Name", k.Name)
+	t.row("Environment", k.Environment)
+	t.row("Permissions", strings.Join(k.Permissions, ", "))
+	t.row("Created", when(&k.Created, ""))
+	t.row("Expires", when(k.Expires, "never"))
+	t.row("Last used", when(k.LastUsed, "never"))
+	t.row("Hint", k.Hint)
 	if k.RateLimit != nil {
-		fmt.Fprintf(tw, "Rate limit\t%s\n", *k.RateLimit)
+		t.row("Rate limit", *k.RateLimit)
 	}
 	if k.AllowedIPs != nil {
-		fmt.Fprintf(tw, "Allowed IPs\t%s\n", strings.Join(k.AllowedIPs, ", "))
+		t.row("Allowed IPs", strings.Join(k.AllowedIPs, ", "))
 	}
 	if k.Revoked {
-		fmt.Fprintf(tw, "Revoked\t%s\n", strconv.FormatBool(k.Revoked))
+		t.row("Revoked", strconv.FormatBool(k.Revoked))
 	}
-	extrasTable(tw, &k.KeyExtras)
-	return tw.Flush()
+	extrasTable(t, &k.KeyExtras)
+	return t.flush()
 }
 
 func keysGet(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
@@ -356,7 +347,7 @@ func keysRevoke(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	if o.json {
 		return o.printJSON(k.RawJSON())
 	}
-	fmt.Fprintf(o.w, "Revoked the API key %q (%s): it no longer works.\n", k.Name, k.ID)
+	fmt.Fprintf(o.w, "Revoked the API key %q (%s): it no longer works.\n", k.Name, cell(k.ID))
 	if p.Cascade {
 		fmt.Fprintf(o.w, "Revoked with it: %d keys it created, at any depth.\n", k.RevokedDescendants)
 	}
@@ -387,6 +378,6 @@ func keysRotate(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 		old = "in " + p.ExpireOldIn
 	}
 	fmt.Fprintf(o.w, "Rotated %s: the old key stops working %s. The new key %q (%s), shown only this once:\n\n%s\n\n",
-		k.RotatedFrom, old, k.Name, k.ID, k.Key)
+		cell(k.RotatedFrom), cell(old), k.Name, cell(k.ID), cell(k.Key))
 	return o.createdTable(k)
 }

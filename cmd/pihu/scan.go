@@ -231,7 +231,7 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 			out.Revoked = &revoked
 		}
 		b, _ := json.MarshalIndent(out, "", "  ")
-		fmt.Fprintf(s.stdout, "%s\n", b)
+		fmt.Fprintf(s.stdout, "%s\n", terminalJSON(b))
 	}
 	scanned := plural(s.scanned, "file") + " scanned"
 	switch {
@@ -305,7 +305,7 @@ func (s *scanner) fail(format string, args ...any) {
 	if s.bar != nil {
 		s.bar.Clear()
 	}
-	fmt.Fprintln(s.stderr, "pihu scan:", pihu.MaskSecrets(fmt.Sprintf(format, args...)))
+	fmt.Fprintln(s.stderr, "pihu scan:", cell(pihu.MaskSecrets(fmt.Sprintf(format, args...))))
 }
 
 // showProgress decides whether to draw a progress bar.
@@ -393,7 +393,7 @@ func (s *scanner) skip(path, reason string) {
 		if s.bar != nil {
 			s.bar.Clear()
 		}
-		fmt.Fprintf(s.stderr, "pihu scan: skipped %s: %s\n", path, reason)
+		fmt.Fprintf(s.stderr, "pihu scan: skipped %s: %s\n", cell(path), cell(reason))
 	}
 }
 
@@ -461,7 +461,9 @@ func (s *scanner) scan(f file) {
 			if fd.Encoding != "" {
 				how = " (" + fd.Encoding + ")"
 			}
-			fmt.Fprintf(s.stdout, "%s:%d:%d: %s%s\n", fd.Path, fd.Line, fd.Column, fd.Hint, how)
+			// A file's name is anyone's writing, like a key's: shown
+			// escaped (see cell).
+			fmt.Fprintf(s.stdout, "%s:%d:%d: %s%s\n", cell(fd.Path), fd.Line, fd.Column, fd.Hint, how)
 		}
 	})
 	if err != nil {

@@ -53,6 +53,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", env("PIHU_FAILED_AUTH_LIMIT", "30/m"), "failed authentications allowed per client address: N/s, N/m or N/h (PIHU_FAILED_AUTH_LIMIT)")
 	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; believed only from --trusted-proxies; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PIHU_TRUSTED_PROXIES", ""), "comma-separated addresses and CIDR ranges of your proxies, e.g. 10.0.0.0/8; only requests from them may set --trusted-proxy-header (PIHU_TRUSTED_PROXIES)")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", env("PIHU_CORS_ORIGINS", ""), "comma-separated origins whose web pages may call the API from a browser with an access token, e.g. https://app.example.com; empty: none (PIHU_CORS_ORIGINS)")
 	fs.StringVar(&c.Issuer, "issuer", env("PIHU_ISSUER", ""), "the public URL of this server, the \"iss\" of its access tokens, e.g. https://auth.example.com; empty: http:// and the address it listens on (PIHU_ISSUER)")
 	fs.StringVar(&c.LogFormat, "log-format", env("PIHU_LOG_FORMAT", "text"), "log format: text or json (PIHU_LOG_FORMAT)")
 	if err := c.operationsFlags(fs); err != nil {
@@ -132,6 +133,10 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	}
 	if err := checkIssuer(c.Issuer); err != nil {
 		return err
+	}
+	origins, err := pihuhttp.ParseCORSOrigins(c.CORSOrigins)
+	if err != nil {
+		return usageError{"--cors-origins: " + err.Error()}
 	}
 	shared, err := connectRedis(ctx, c.Redis, logger)
 	if err != nil {
@@ -232,8 +237,8 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		Store: store, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
 		DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
-		WebhookLoopback: c.WebhookLoopback == "allow",
-		Dashboard:       dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
+		WebhookLoopback: c.WebhookLoopback == "allow", CORSOrigins: origins,
+		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
 	})
 	srv := &http.Server{
 		Handler:           withHSTS(api),

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -61,7 +59,7 @@ func runSigningKeys(ctx context.Context, args []string, stdout, stderr io.Writer
 				j := newSigningKeyJSON(retired, now)
 				old = &j
 			}
-			return json.NewEncoder(stdout).Encode(struct {
+			return encodeJSON(stdout, struct {
 				Active  signingKeyJSON  `json:"active"`
 				Retired *signingKeyJSON `json:"retired"`
 			}{newSigningKeyJSON(next, now), old})
@@ -82,15 +80,15 @@ func runSigningKeys(ctx context.Context, args []string, stdout, stderr io.Writer
 		for i, k := range keys {
 			items[i] = newSigningKeyJSON(k, now)
 		}
-		return json.NewEncoder(stdout).Encode(items)
+		return encodeJSON(stdout, items)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALGORITHM\tSTATUS\tCREATED\tRETIRED\tPUBLISHED UNTIL")
+	t := newTable(stdout)
+	t.row("KID", "ALGORITHM", "STATUS", "CREATED", "RETIRED", "PUBLISHED UNTIL")
 	for _, k := range keys {
 		j := newSigningKeyJSON(k, now)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Algorithm, j.Status, j.Created, deref(j.Retired, "-"), deref(j.PublishedUntil, "-"))
+		t.row(j.ID, j.Algorithm, j.Status, j.Created, deref(j.Retired, "-"), deref(j.PublishedUntil, "-"))
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 // signingKeyJSON is a signing key as the commands print it: never its

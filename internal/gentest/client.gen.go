@@ -426,6 +426,21 @@ func (e OAuthTokenRequestGrantType) Valid() bool {
 	}
 }
 
+// Defines values for OpenIDConfigurationSubjectTypesSupported.
+const (
+	Public OpenIDConfigurationSubjectTypesSupported = "public"
+)
+
+// Valid indicates whether the value is a known member of the OpenIDConfigurationSubjectTypesSupported enum.
+func (e OpenIDConfigurationSubjectTypesSupported) Valid() bool {
+	switch e {
+	case Public:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Permission.
 const (
 	PermissionApiKey         Permission = "api_key:*"
@@ -760,6 +775,17 @@ type AuditEventList struct {
 
 	// HasMore Whether more items follow in the direction paged: older ones (ask for them with `starting_after` set to the last id of this page), or, for a page asked with `ending_before`, newer ones (ask with `ending_before` set to the first id of this page).
 	HasMore bool `json:"has_more"`
+}
+
+// AuthorizationServerMetadata OAuth 2.0 authorization server metadata (RFC 8414) of pihu: client credentials at the token endpoint, nothing else. `response_types_supported` is required by RFC 8414 and empty, since pihu has no authorization endpoint (so `authorization_endpoint` is left out, as RFC 8414 allows when no grant type uses it).
+type AuthorizationServerMetadata struct {
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	Issuer                            string   `json:"issuer"`
+	JwksUri                           string   `json:"jwks_uri"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 }
 
 // Candidate A person an account interviews; of the environment of the key that created it.
@@ -1433,17 +1459,21 @@ type OAuthTokenRequest struct {
 // OAuthTokenRequestGrantType defines model for OAuthTokenRequest.GrantType.
 type OAuthTokenRequestGrantType string
 
-// OpenIDConfiguration The metadata libraries use to find the keys and the token endpoint (RFC 8414, OpenID Connect Discovery). pihu is not an OpenID provider: it issues access tokens for client credentials, no ID tokens and no user login, so there is no authorization endpoint and `response_types_supported` is empty; `id_token_signing_alg_values_supported` names the algorithm of its keys for the libraries that read it.
+// OpenIDConfiguration The metadata of RFC 8414 (see AuthorizationServerMetadata) with the fields OpenID Connect Discovery requires that are true of pihu: `subject_types_supported` (`public`) and `id_token_signing_alg_values_supported` (`EdDSA`, for the libraries that read it; pihu issues no ID tokens). Partial: pihu is not an OpenID provider, so `authorization_endpoint` is absent and `response_types_supported` empty.
 type OpenIDConfiguration struct {
-	GrantTypesSupported               []string `json:"grant_types_supported"`
-	IdTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
-	Issuer                            string   `json:"issuer"`
-	JwksUri                           string   `json:"jwks_uri"`
-	ResponseTypesSupported            []string `json:"response_types_supported"`
-	ScopesSupported                   []string `json:"scopes_supported"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
-	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	GrantTypesSupported               []string                                   `json:"grant_types_supported"`
+	IdTokenSigningAlgValuesSupported  []string                                   `json:"id_token_signing_alg_values_supported"`
+	Issuer                            string                                     `json:"issuer"`
+	JwksUri                           string                                     `json:"jwks_uri"`
+	ResponseTypesSupported            []string                                   `json:"response_types_supported"`
+	ScopesSupported                   []string                                   `json:"scopes_supported"`
+	SubjectTypesSupported             []OpenIDConfigurationSubjectTypesSupported `json:"subject_types_supported"`
+	TokenEndpoint                     string                                     `json:"token_endpoint"`
+	TokenEndpointAuthMethodsSupported []string                                   `json:"token_endpoint_auth_methods_supported"`
 }
+
+// OpenIDConfigurationSubjectTypesSupported defines model for OpenIDConfiguration.SubjectTypesSupported.
+type OpenIDConfigurationSubjectTypesSupported string
 
 // Permission A right, as `resource:action`, or a wildcard: `*` (everything) or `resource:*`. `X:write` implies `X:read`.
 type Permission string
@@ -2376,17 +2406,45 @@ type ClientInterface interface {
 
 	// Jwks Public keys of access tokens
 	//
-	// The JWK Set (RFC 7517) of the Ed25519 keys that sign access tokens, with `kid`, `alg` and `use`: the active key, and retired keys until every token they signed has expired. Never a private key. Cacheable for 5 minutes; a verifier that meets an unknown `kid` fetches it again.
+	// The JWK Set (RFC 7517) of the Ed25519 keys that sign access tokens, with `kid`, `alg` and `use`: the active key, and retired keys until every token they signed has expired. Never a private key. Cacheable for 5 minutes; a verifier that meets an unknown `kid` fetches it again. Any query string is ignored; `HEAD` answers the same headers without the body.
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `Jwks` operationId).
 	Jwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// OpenidConfiguration Discovery metadata
+	// JwksHead Public keys of access tokens (headers only)
 	//
-	// Where the keys (`jwks_uri`) and the token endpoint are, and what they support, for libraries that discover them. Cacheable for 5 minutes.
+	// `GET` without the body: the same status and headers.
+	//
+	// Corresponds with HEAD /.well-known/jwks.json (the `JwksHead` operationId).
+	JwksHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AuthorizationServerMetadata OAuth 2.0 authorization server metadata (RFC 8414)
+	//
+	// What pihu's OAuth 2.0 server supports, and nothing it does not (RFC 8414): `issuer`, `token_endpoint` (`/v1/oauth/token`), `jwks_uri`, `grant_types_supported` (`client_credentials` only), `token_endpoint_auth_methods_supported` (`client_secret_basic`, `client_secret_post`), `scopes_supported` (the built-in permissions), and `response_types_supported`, which RFC 8414 requires, empty: pihu has no authorization endpoint (so none is given), and no grant type that uses one. Cacheable for 5 minutes. Any query string is ignored; `HEAD` answers the same headers without the body.
+	//
+	// Corresponds with GET /.well-known/oauth-authorization-server (the `AuthorizationServerMetadata` operationId).
+	AuthorizationServerMetadata(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AuthorizationServerMetadataHead OAuth 2.0 authorization server metadata (RFC 8414) (headers only)
+	//
+	// `GET` without the body: the same status and headers.
+	//
+	// Corresponds with HEAD /.well-known/oauth-authorization-server (the `AuthorizationServerMetadataHead` operationId).
+	AuthorizationServerMetadataHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpenidConfiguration OpenID Connect discovery metadata (partial)
+	//
+	// For the libraries and gateways that find an issuer's keys by OpenID Connect Discovery only: the metadata of `/.well-known/oauth-authorization-server`, plus `subject_types_supported` (`public`: a token's `sub` is its key's id, the same for every audience) and `id_token_signing_alg_values_supported` (`EdDSA`, the only algorithm pihu signs with; there are no ID tokens, but the field is required and libraries take the algorithms they accept from it). pihu is not an OpenID provider, so the document is partial: it has no `authorization_endpoint`, which pihu does not have, and lists no response type. Cacheable for 5 minutes. Any query string is ignored; `HEAD` answers the same headers without the body.
 	//
 	// Corresponds with GET /.well-known/openid-configuration (the `OpenidConfiguration` operationId).
 	OpenidConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpenidConfigurationHead OpenID Connect discovery metadata (partial) (headers only)
+	//
+	// `GET` without the body: the same status and headers.
+	//
+	// Corresponds with HEAD /.well-known/openid-configuration (the `OpenidConfigurationHead` operationId).
+	OpenidConfigurationHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Healthz Liveness
 	//
@@ -2747,7 +2805,7 @@ type ClientInterface interface {
 
 // Jwks Public keys of access tokens
 //
-// The JWK Set (RFC 7517) of the Ed25519 keys that sign access tokens, with `kid`, `alg` and `use`: the active key, and retired keys until every token they signed has expired. Never a private key. Cacheable for 5 minutes; a verifier that meets an unknown `kid` fetches it again.
+// The JWK Set (RFC 7517) of the Ed25519 keys that sign access tokens, with `kid`, `alg` and `use`: the active key, and retired keys until every token they signed has expired. Never a private key. Cacheable for 5 minutes; a verifier that meets an unknown `kid` fetches it again. Any query string is ignored; `HEAD` answers the same headers without the body.
 //
 // Corresponds with GET /.well-known/jwks.json (the `Jwks` operationId).
 func (c *Client) Jwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2762,13 +2820,81 @@ func (c *Client) Jwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http
 	return c.Client.Do(req)
 }
 
-// OpenidConfiguration Discovery metadata
+// JwksHead Public keys of access tokens (headers only)
 //
-// Where the keys (`jwks_uri`) and the token endpoint are, and what they support, for libraries that discover them. Cacheable for 5 minutes.
+// `GET` without the body: the same status and headers.
+//
+// Corresponds with HEAD /.well-known/jwks.json (the `JwksHead` operationId).
+func (c *Client) JwksHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewJwksHeadRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AuthorizationServerMetadata OAuth 2.0 authorization server metadata (RFC 8414)
+//
+// What pihu's OAuth 2.0 server supports, and nothing it does not (RFC 8414): `issuer`, `token_endpoint` (`/v1/oauth/token`), `jwks_uri`, `grant_types_supported` (`client_credentials` only), `token_endpoint_auth_methods_supported` (`client_secret_basic`, `client_secret_post`), `scopes_supported` (the built-in permissions), and `response_types_supported`, which RFC 8414 requires, empty: pihu has no authorization endpoint (so none is given), and no grant type that uses one. Cacheable for 5 minutes. Any query string is ignored; `HEAD` answers the same headers without the body.
+//
+// Corresponds with GET /.well-known/oauth-authorization-server (the `AuthorizationServerMetadata` operationId).
+func (c *Client) AuthorizationServerMetadata(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAuthorizationServerMetadataRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AuthorizationServerMetadataHead OAuth 2.0 authorization server metadata (RFC 8414) (headers only)
+//
+// `GET` without the body: the same status and headers.
+//
+// Corresponds with HEAD /.well-known/oauth-authorization-server (the `AuthorizationServerMetadataHead` operationId).
+func (c *Client) AuthorizationServerMetadataHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAuthorizationServerMetadataHeadRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OpenidConfiguration OpenID Connect discovery metadata (partial)
+//
+// For the libraries and gateways that find an issuer's keys by OpenID Connect Discovery only: the metadata of `/.well-known/oauth-authorization-server`, plus `subject_types_supported` (`public`: a token's `sub` is its key's id, the same for every audience) and `id_token_signing_alg_values_supported` (`EdDSA`, the only algorithm pihu signs with; there are no ID tokens, but the field is required and libraries take the algorithms they accept from it). pihu is not an OpenID provider, so the document is partial: it has no `authorization_endpoint`, which pihu does not have, and lists no response type. Cacheable for 5 minutes. Any query string is ignored; `HEAD` answers the same headers without the body.
 //
 // Corresponds with GET /.well-known/openid-configuration (the `OpenidConfiguration` operationId).
 func (c *Client) OpenidConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOpenidConfigurationRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OpenidConfigurationHead OpenID Connect discovery metadata (partial) (headers only)
+//
+// `GET` without the body: the same status and headers.
+//
+// Corresponds with HEAD /.well-known/openid-configuration (the `OpenidConfigurationHead` operationId).
+func (c *Client) OpenidConfigurationHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenidConfigurationHeadRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3602,6 +3728,87 @@ func NewJwksRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewJwksHeadRequest constructs an http.Request for the JwksHead method
+func NewJwksHeadRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/.well-known/jwks.json")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAuthorizationServerMetadataRequest constructs an http.Request for the AuthorizationServerMetadata method
+func NewAuthorizationServerMetadataRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/.well-known/oauth-authorization-server")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAuthorizationServerMetadataHeadRequest constructs an http.Request for the AuthorizationServerMetadataHead method
+func NewAuthorizationServerMetadataHeadRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/.well-known/oauth-authorization-server")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewOpenidConfigurationRequest constructs an http.Request for the OpenidConfiguration method
 func NewOpenidConfigurationRequest(server string) (*http.Request, error) {
 	var err error
@@ -3622,6 +3829,33 @@ func NewOpenidConfigurationRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOpenidConfigurationHeadRequest constructs an http.Request for the OpenidConfigurationHead method
+func NewOpenidConfigurationHeadRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/.well-known/openid-configuration")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -5296,21 +5530,57 @@ type ClientWithResponsesInterface interface {
 
 	// JwksWithResponse Public keys of access tokens
 	//
-	// The JWK Set (RFC 7517) of the Ed25519 keys that sign access tokens, with `kid`, `alg` and `use`: the active key, and retired keys until every token they signed has expired. Never a private key. Cacheable for 5 minutes; a verifier that meets an unknown `kid` fetches it again.
+	// The JWK Set (RFC 7517) of the Ed25519 keys that sign access tokens, with `kid`, `alg` and `use`: the active key, and retired keys until every token they signed has expired. Never a private key. Cacheable for 5 minutes; a verifier that meets an unknown `kid` fetches it again. Any query string is ignored; `HEAD` answers the same headers without the body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `Jwks` operationId).
 	JwksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*JwksResponse, error)
 
-	// OpenidConfigurationWithResponse Discovery metadata
+	// JwksHeadWithResponse Public keys of access tokens (headers only)
 	//
-	// Where the keys (`jwks_uri`) and the token endpoint are, and what they support, for libraries that discover them. Cacheable for 5 minutes.
+	// `GET` without the body: the same status and headers.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /.well-known/jwks.json (the `JwksHead` operationId).
+	JwksHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*JwksHeadResponse, error)
+
+	// AuthorizationServerMetadataWithResponse OAuth 2.0 authorization server metadata (RFC 8414)
+	//
+	// What pihu's OAuth 2.0 server supports, and nothing it does not (RFC 8414): `issuer`, `token_endpoint` (`/v1/oauth/token`), `jwks_uri`, `grant_types_supported` (`client_credentials` only), `token_endpoint_auth_methods_supported` (`client_secret_basic`, `client_secret_post`), `scopes_supported` (the built-in permissions), and `response_types_supported`, which RFC 8414 requires, empty: pihu has no authorization endpoint (so none is given), and no grant type that uses one. Cacheable for 5 minutes. Any query string is ignored; `HEAD` answers the same headers without the body.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /.well-known/oauth-authorization-server (the `AuthorizationServerMetadata` operationId).
+	AuthorizationServerMetadataWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AuthorizationServerMetadataResponse, error)
+
+	// AuthorizationServerMetadataHeadWithResponse OAuth 2.0 authorization server metadata (RFC 8414) (headers only)
+	//
+	// `GET` without the body: the same status and headers.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /.well-known/oauth-authorization-server (the `AuthorizationServerMetadataHead` operationId).
+	AuthorizationServerMetadataHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AuthorizationServerMetadataHeadResponse, error)
+
+	// OpenidConfigurationWithResponse OpenID Connect discovery metadata (partial)
+	//
+	// For the libraries and gateways that find an issuer's keys by OpenID Connect Discovery only: the metadata of `/.well-known/oauth-authorization-server`, plus `subject_types_supported` (`public`: a token's `sub` is its key's id, the same for every audience) and `id_token_signing_alg_values_supported` (`EdDSA`, the only algorithm pihu signs with; there are no ID tokens, but the field is required and libraries take the algorithms they accept from it). pihu is not an OpenID provider, so the document is partial: it has no `authorization_endpoint`, which pihu does not have, and lists no response type. Cacheable for 5 minutes. Any query string is ignored; `HEAD` answers the same headers without the body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /.well-known/openid-configuration (the `OpenidConfiguration` operationId).
 	OpenidConfigurationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenidConfigurationResponse, error)
+
+	// OpenidConfigurationHeadWithResponse OpenID Connect discovery metadata (partial) (headers only)
+	//
+	// `GET` without the body: the same status and headers.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /.well-known/openid-configuration (the `OpenidConfigurationHead` operationId).
+	OpenidConfigurationHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenidConfigurationHeadResponse, error)
 
 	// HealthzWithResponse Liveness
 	//
@@ -5715,11 +5985,6 @@ type JwksResponse200Headers struct {
 	RequestId    string
 }
 
-// JwksResponse400Headers the declared response headers of an HTTP 400 response for Jwks
-type JwksResponse400Headers struct {
-	RequestId string
-}
-
 // JwksResponse404Headers the declared response headers of an HTTP 404 response for Jwks
 type JwksResponse404Headers struct {
 	RequestId string
@@ -5747,8 +6012,6 @@ type JwksResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *JWKS
-	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *PublicBadRequest
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NoTokens
 	// JSON405 the response for an HTTP 405 `application/json` response
@@ -5759,8 +6022,6 @@ type JwksResponse struct {
 	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *JwksResponse200Headers
-	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *JwksResponse400Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *JwksResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
@@ -5774,11 +6035,6 @@ type JwksResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r JwksResponse) GetJSON200() *JWKS {
 	return r.JSON200
-}
-
-// GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r JwksResponse) GetJSON400() *PublicBadRequest {
-	return r.JSON400
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -5830,15 +6086,222 @@ func (r JwksResponse) ContentType() string {
 	return ""
 }
 
-// OpenidConfigurationResponse200Headers the declared response headers of an HTTP 200 response for OpenidConfiguration
-type OpenidConfigurationResponse200Headers struct {
+// JwksHeadResponse200Headers the declared response headers of an HTTP 200 response for JwksHead
+type JwksHeadResponse200Headers struct {
 	CacheControl *string
 	RequestId    string
 }
 
-// OpenidConfigurationResponse400Headers the declared response headers of an HTTP 400 response for OpenidConfiguration
-type OpenidConfigurationResponse400Headers struct {
+// JwksHeadResponse404Headers the declared response headers of an HTTP 404 response for JwksHead
+type JwksHeadResponse404Headers struct {
 	RequestId string
+}
+
+// JwksHeadResponse500Headers the declared response headers of an HTTP 500 response for JwksHead
+type JwksHeadResponse500Headers struct {
+	RequestId string
+}
+
+// JwksHeadResponse503Headers the declared response headers of an HTTP 503 response for JwksHead
+type JwksHeadResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+type JwksHeadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *JwksHeadResponse200Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *JwksHeadResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *JwksHeadResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *JwksHeadResponse503Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r JwksHeadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r JwksHeadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r JwksHeadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r JwksHeadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AuthorizationServerMetadataResponse200Headers the declared response headers of an HTTP 200 response for AuthorizationServerMetadata
+type AuthorizationServerMetadataResponse200Headers struct {
+	CacheControl *string
+	RequestId    string
+}
+
+// AuthorizationServerMetadataResponse404Headers the declared response headers of an HTTP 404 response for AuthorizationServerMetadata
+type AuthorizationServerMetadataResponse404Headers struct {
+	RequestId string
+}
+
+// AuthorizationServerMetadataResponse405Headers the declared response headers of an HTTP 405 response for AuthorizationServerMetadata
+type AuthorizationServerMetadataResponse405Headers struct {
+	Allow     string
+	RequestId string
+}
+
+// AuthorizationServerMetadataResponse500Headers the declared response headers of an HTTP 500 response for AuthorizationServerMetadata
+type AuthorizationServerMetadataResponse500Headers struct {
+	RequestId string
+}
+
+type AuthorizationServerMetadataResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuthorizationServerMetadata
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NoTokens
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AuthorizationServerMetadataResponse200Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AuthorizationServerMetadataResponse404Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *AuthorizationServerMetadataResponse405Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AuthorizationServerMetadataResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AuthorizationServerMetadataResponse) GetJSON200() *AuthorizationServerMetadata {
+	return r.JSON200
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AuthorizationServerMetadataResponse) GetJSON404() *NoTokens {
+	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r AuthorizationServerMetadataResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AuthorizationServerMetadataResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AuthorizationServerMetadataResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AuthorizationServerMetadataResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AuthorizationServerMetadataResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AuthorizationServerMetadataResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AuthorizationServerMetadataHeadResponse200Headers the declared response headers of an HTTP 200 response for AuthorizationServerMetadataHead
+type AuthorizationServerMetadataHeadResponse200Headers struct {
+	CacheControl *string
+	RequestId    string
+}
+
+// AuthorizationServerMetadataHeadResponse404Headers the declared response headers of an HTTP 404 response for AuthorizationServerMetadataHead
+type AuthorizationServerMetadataHeadResponse404Headers struct {
+	RequestId string
+}
+
+// AuthorizationServerMetadataHeadResponse500Headers the declared response headers of an HTTP 500 response for AuthorizationServerMetadataHead
+type AuthorizationServerMetadataHeadResponse500Headers struct {
+	RequestId string
+}
+
+type AuthorizationServerMetadataHeadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AuthorizationServerMetadataHeadResponse200Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AuthorizationServerMetadataHeadResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AuthorizationServerMetadataHeadResponse500Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r AuthorizationServerMetadataHeadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AuthorizationServerMetadataHeadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AuthorizationServerMetadataHeadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AuthorizationServerMetadataHeadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OpenidConfigurationResponse200Headers the declared response headers of an HTTP 200 response for OpenidConfiguration
+type OpenidConfigurationResponse200Headers struct {
+	CacheControl *string
+	RequestId    string
 }
 
 // OpenidConfigurationResponse404Headers the declared response headers of an HTTP 404 response for OpenidConfiguration
@@ -5862,8 +6325,6 @@ type OpenidConfigurationResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *OpenIDConfiguration
-	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *PublicBadRequest
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NoTokens
 	// JSON405 the response for an HTTP 405 `application/json` response
@@ -5872,8 +6333,6 @@ type OpenidConfigurationResponse struct {
 	JSON500 *InternalError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *OpenidConfigurationResponse200Headers
-	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *OpenidConfigurationResponse400Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *OpenidConfigurationResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
@@ -5885,11 +6344,6 @@ type OpenidConfigurationResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r OpenidConfigurationResponse) GetJSON200() *OpenIDConfiguration {
 	return r.JSON200
-}
-
-// GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r OpenidConfigurationResponse) GetJSON400() *PublicBadRequest {
-	return r.JSON400
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -5930,6 +6384,62 @@ func (r OpenidConfigurationResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r OpenidConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OpenidConfigurationHeadResponse200Headers the declared response headers of an HTTP 200 response for OpenidConfigurationHead
+type OpenidConfigurationHeadResponse200Headers struct {
+	CacheControl *string
+	RequestId    string
+}
+
+// OpenidConfigurationHeadResponse404Headers the declared response headers of an HTTP 404 response for OpenidConfigurationHead
+type OpenidConfigurationHeadResponse404Headers struct {
+	RequestId string
+}
+
+// OpenidConfigurationHeadResponse500Headers the declared response headers of an HTTP 500 response for OpenidConfigurationHead
+type OpenidConfigurationHeadResponse500Headers struct {
+	RequestId string
+}
+
+type OpenidConfigurationHeadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OpenidConfigurationHeadResponse200Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *OpenidConfigurationHeadResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *OpenidConfigurationHeadResponse500Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r OpenidConfigurationHeadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OpenidConfigurationHeadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpenidConfigurationHeadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OpenidConfigurationHeadResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12075,7 +12585,7 @@ func (r ListWebhookDeliveriesResponse) ContentType() string {
 
 // JwksWithResponse Public keys of access tokens
 //
-// The JWK Set (RFC 7517) of the Ed25519 keys that sign access tokens, with `kid`, `alg` and `use`: the active key, and retired keys until every token they signed has expired. Never a private key. Cacheable for 5 minutes; a verifier that meets an unknown `kid` fetches it again.
+// The JWK Set (RFC 7517) of the Ed25519 keys that sign access tokens, with `kid`, `alg` and `use`: the active key, and retired keys until every token they signed has expired. Never a private key. Cacheable for 5 minutes; a verifier that meets an unknown `kid` fetches it again. Any query string is ignored; `HEAD` answers the same headers without the body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12088,9 +12598,54 @@ func (c *ClientWithResponses) JwksWithResponse(ctx context.Context, reqEditors .
 	return ParseJwksResponse(rsp)
 }
 
-// OpenidConfigurationWithResponse Discovery metadata
+// JwksHeadWithResponse Public keys of access tokens (headers only)
 //
-// Where the keys (`jwks_uri`) and the token endpoint are, and what they support, for libraries that discover them. Cacheable for 5 minutes.
+// `GET` without the body: the same status and headers.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /.well-known/jwks.json (the `JwksHead` operationId).
+func (c *ClientWithResponses) JwksHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*JwksHeadResponse, error) {
+	rsp, err := c.JwksHead(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseJwksHeadResponse(rsp)
+}
+
+// AuthorizationServerMetadataWithResponse OAuth 2.0 authorization server metadata (RFC 8414)
+//
+// What pihu's OAuth 2.0 server supports, and nothing it does not (RFC 8414): `issuer`, `token_endpoint` (`/v1/oauth/token`), `jwks_uri`, `grant_types_supported` (`client_credentials` only), `token_endpoint_auth_methods_supported` (`client_secret_basic`, `client_secret_post`), `scopes_supported` (the built-in permissions), and `response_types_supported`, which RFC 8414 requires, empty: pihu has no authorization endpoint (so none is given), and no grant type that uses one. Cacheable for 5 minutes. Any query string is ignored; `HEAD` answers the same headers without the body.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /.well-known/oauth-authorization-server (the `AuthorizationServerMetadata` operationId).
+func (c *ClientWithResponses) AuthorizationServerMetadataWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AuthorizationServerMetadataResponse, error) {
+	rsp, err := c.AuthorizationServerMetadata(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAuthorizationServerMetadataResponse(rsp)
+}
+
+// AuthorizationServerMetadataHeadWithResponse OAuth 2.0 authorization server metadata (RFC 8414) (headers only)
+//
+// `GET` without the body: the same status and headers.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /.well-known/oauth-authorization-server (the `AuthorizationServerMetadataHead` operationId).
+func (c *ClientWithResponses) AuthorizationServerMetadataHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AuthorizationServerMetadataHeadResponse, error) {
+	rsp, err := c.AuthorizationServerMetadataHead(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAuthorizationServerMetadataHeadResponse(rsp)
+}
+
+// OpenidConfigurationWithResponse OpenID Connect discovery metadata (partial)
+//
+// For the libraries and gateways that find an issuer's keys by OpenID Connect Discovery only: the metadata of `/.well-known/oauth-authorization-server`, plus `subject_types_supported` (`public`: a token's `sub` is its key's id, the same for every audience) and `id_token_signing_alg_values_supported` (`EdDSA`, the only algorithm pihu signs with; there are no ID tokens, but the field is required and libraries take the algorithms they accept from it). pihu is not an OpenID provider, so the document is partial: it has no `authorization_endpoint`, which pihu does not have, and lists no response type. Cacheable for 5 minutes. Any query string is ignored; `HEAD` answers the same headers without the body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12101,6 +12656,21 @@ func (c *ClientWithResponses) OpenidConfigurationWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseOpenidConfigurationResponse(rsp)
+}
+
+// OpenidConfigurationHeadWithResponse OpenID Connect discovery metadata (partial) (headers only)
+//
+// `GET` without the body: the same status and headers.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /.well-known/openid-configuration (the `OpenidConfigurationHead` operationId).
+func (c *ClientWithResponses) OpenidConfigurationHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpenidConfigurationHeadResponse, error) {
+	rsp, err := c.OpenidConfigurationHead(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpenidConfigurationHeadResponse(rsp)
 }
 
 // HealthzWithResponse Liveness
@@ -12784,13 +13354,6 @@ func ParseJwksResponse(rsp *http.Response) (*JwksResponse, error) {
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest PublicBadRequest
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON400 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NoTokens
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12839,16 +13402,6 @@ func ParseJwksResponse(rsp *http.Response) (*JwksResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers200 = &headers
-	case rsp.StatusCode == 400:
-		var headers JwksResponse400Headers
-		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RequestId = value
-		}
-		response.Headers400 = &headers
 	case rsp.StatusCode == 404:
 		var headers JwksResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -12908,6 +13461,239 @@ func ParseJwksResponse(rsp *http.Response) (*JwksResponse, error) {
 	return response, nil
 }
 
+// ParseJwksHeadResponse parses an HTTP response from a JwksHeadWithResponse call
+func ParseJwksHeadResponse(rsp *http.Response) (*JwksHeadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &JwksHeadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers JwksHeadResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 404:
+		var headers JwksHeadResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers JwksHeadResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers JwksHeadResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAuthorizationServerMetadataResponse parses an HTTP response from a AuthorizationServerMetadataWithResponse call
+func ParseAuthorizationServerMetadataResponse(rsp *http.Response) (*AuthorizationServerMetadataResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AuthorizationServerMetadataResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuthorizationServerMetadata
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NoTokens
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AuthorizationServerMetadataResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 404:
+		var headers AuthorizationServerMetadataResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 405:
+		var headers AuthorizationServerMetadataResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 500:
+		var headers AuthorizationServerMetadataResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAuthorizationServerMetadataHeadResponse parses an HTTP response from a AuthorizationServerMetadataHeadWithResponse call
+func ParseAuthorizationServerMetadataHeadResponse(rsp *http.Response) (*AuthorizationServerMetadataHeadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AuthorizationServerMetadataHeadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AuthorizationServerMetadataHeadResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 404:
+		var headers AuthorizationServerMetadataHeadResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AuthorizationServerMetadataHeadResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseOpenidConfigurationResponse parses an HTTP response from a OpenidConfigurationWithResponse call
 func ParseOpenidConfigurationResponse(rsp *http.Response) (*OpenidConfigurationResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12928,13 +13714,6 @@ func ParseOpenidConfigurationResponse(rsp *http.Response) (*OpenidConfigurationR
 			return nil, err
 		}
 		response.JSON200 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest PublicBadRequest
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NoTokens
@@ -12977,16 +13756,6 @@ func ParseOpenidConfigurationResponse(rsp *http.Response) (*OpenidConfigurationR
 			headers.RequestId = value
 		}
 		response.Headers200 = &headers
-	case rsp.StatusCode == 400:
-		var headers OpenidConfigurationResponse400Headers
-		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RequestId = value
-		}
-		response.Headers400 = &headers
 	case rsp.StatusCode == 404:
 		var headers OpenidConfigurationResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -13016,6 +13785,62 @@ func ParseOpenidConfigurationResponse(rsp *http.Response) (*OpenidConfigurationR
 		response.Headers405 = &headers
 	case rsp.StatusCode == 500:
 		var headers OpenidConfigurationResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOpenidConfigurationHeadResponse parses an HTTP response from a OpenidConfigurationHeadWithResponse call
+func ParseOpenidConfigurationHeadResponse(rsp *http.Response) (*OpenidConfigurationHeadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpenidConfigurationHeadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OpenidConfigurationHeadResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 404:
+		var headers OpenidConfigurationHeadResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers OpenidConfigurationHeadResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
