@@ -303,20 +303,25 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (*pihu.Key,
 	if _, ok := pihu.ParseSecret(secret); !ok {
 		return nil, nil, invalid("client_secret is not a secret API key (ph_live_… or ph_test_…).")
 	}
-	k, err := s.auth.AuthenticateGuarded(r.Context(), secret, func() error { return s.checkAddress(w, r) })
+	// The address's failure budget is spent before the secret is looked
+	// up, and given back once it names its client_id (see failureGuard).
+	g := failureGuard{s: s, w: w, r: r}
+	k, err := s.auth.AuthenticateGuarded(r.Context(), secret, g.reserve)
 	switch code := pihu.ErrorCode(err); {
 	case err == nil:
 	case code == pihu.ERateLimited:
 		return nil, nil, rateLimited(w, err)
 	case code == pihu.EInvalidAPIKey, code == pihu.ERevokedAPIKey, code == pihu.EExpiredAPIKey:
-		return nil, nil, invalid(pihu.ErrorMessage(err))
+		return nil, nil, g.oauthFailure(oauthErr(401, "invalid_client", pihu.ErrorMessage(err)))
 	default:
+		g.refund()
 		return nil, nil, err
 	}
 	// The secret authenticates one key; client_id must name that key.
 	if subtle.ConstantTimeCompare([]byte(id), []byte(k.ID)) != 1 {
-		return nil, nil, invalid("client_secret is not the secret of the key client_id.")
+		return nil, nil, g.oauthFailure(oauthErr(401, "invalid_client", "client_secret is not the secret of the key client_id."))
 	}
+	g.refund()
 	if ip := clientIP(r); !pihu.IPAllowed(k.AllowedIPs, ip) {
 		return nil, nil, oauthErr(400, "unauthorized_client", "This API key may not be used from "+ip+". Use it from an address in its allowed_ips.")
 	}
@@ -352,8 +357,15 @@ func (s *Server) oauthAdmit(w http.ResponseWriter, r *http.Request, k *pihu.Key,
 // client's address, as a failed bearer key is: e, or a 429 once the
 // address has no budget left.
 func (s *Server) oauthFailure(w http.ResponseWriter, r *http.Request, e *oauthError) *oauthError {
-	if err := s.countFailure(w, r, pihu.Errorf(pihu.EInvalidAPIKey, "%s", e.description)); pihu.ErrorCode(err) == pihu.ERateLimited {
-		return rateLimited(w, err)
+	g := failureGuard{s: s, w: w, r: r}
+	return g.oauthFailure(e)
+}
+
+// oauthFailure is Server.oauthFailure for a client authentication whose
+// failure g may have counted already.
+func (g *failureGuard) oauthFailure(e *oauthError) *oauthError {
+	if err := g.fail(pihu.Errorf(pihu.EInvalidAPIKey, "%s", e.description)); pihu.ErrorCode(err) == pihu.ERateLimited {
+		return rateLimited(g.w, err)
 	}
 	return e
 }
