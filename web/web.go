@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -70,6 +71,12 @@ type Options struct {
 	// Password are the argon2id costs of new password hashes (default
 	// DefaultPasswordParams).
 	Password PasswordParams
+	// PasswordHashes is how many password hashes (sign-in, sign-up,
+	// password change, setup, invites) may run at once (default
+	// GOMAXPROCS): each takes Password.Memory while it runs. Eight times
+	// as many may wait up to a second for one to end; beyond that a form
+	// is answered 503 with Retry-After at once.
+	PasswordHashes int
 	// IdleTimeout ends a session unused for that long (default 12 h).
 	IdleTimeout time.Duration
 	// SessionLifetime ends a session that long after sign-in, however
@@ -100,6 +107,7 @@ type Handler struct {
 	logger      *slog.Logger
 	now         func() time.Time
 	password    PasswordParams
+	passwords   *passwords
 	idle        time.Duration
 	lifetime    time.Duration
 	loopback    bool
@@ -161,6 +169,10 @@ func New(opts Options) (*Handler, error) {
 	if h.lifetime == 0 {
 		h.lifetime = 7 * 24 * time.Hour
 	}
+	if opts.PasswordHashes <= 0 {
+		opts.PasswordHashes = runtime.GOMAXPROCS(0)
+	}
+	h.passwords = newPasswords(h.password, opts.PasswordHashes)
 	h.dummyHash = HashPassword(pihu.NewID("dummy_"), h.password)
 	pages, err := parsePages(templateFiles)
 	if err != nil {
