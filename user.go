@@ -100,7 +100,13 @@ func (inv *Invite) Validate() error {
 	if email != inv.Email {
 		return ParamErrorf(EParameterInvalid, "email", "%q is not lower-cased.", inv.Email)
 	}
-	if !inv.Role.Invitable() {
+	return ValidateInviteRole(inv.Role)
+}
+
+// ValidateInviteRole checks that a member may be invited with role r (see
+// Role.Invitable). Returns EParameterInvalid on "role".
+func ValidateInviteRole(r Role) error {
+	if !r.Invitable() {
 		return ParamErrorf(EParameterInvalid, "role", "Choose admin (manages keys) or viewer (reads only).")
 	}
 	return nil

@@ -80,7 +80,29 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.refund(r, spent)
-	if err := h.signIn(w, r, u, pihu.NewUserEvent(pihu.ActionUserLogin, u.ID, h.clientIP(r), u, h.now())); err != nil {
+	accounts, err := h.store.Memberships(r.Context(), u.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if len(accounts) == 0 {
+		f.Message = "You are not a member of any account any more. Ask an account's owner to invite you again, or create an account."
+		h.render(w, r, http.StatusForbidden, "login", v)
+		return
+	}
+	// The account they joined first; the Account page switches.
+	h.signInTo(w, r, u.ID, accounts[0].AccountID)
+}
+
+// signInTo signs person userID in to account accountID (a membership of
+// theirs), with a sign-in event, and sends them to the keys.
+func (h *Handler) signInTo(w http.ResponseWriter, r *http.Request, userID, accountID string) {
+	member, err := h.store.User(r.Context(), accountID, userID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if err := h.signIn(w, r, member, pihu.NewUserEvent(pihu.ActionUserLogin, member.ID, h.clientIP(r), member, h.now())); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -121,7 +143,7 @@ func (h *Handler) reserve(r *http.Request, keys []string) (spent reservation, re
 		}
 		if !res.Allowed {
 			h.refund(r, spent)
-			return nil, max(1, int((res.RetryAfter+time.Second-1)/time.Second)), false
+			return nil, retrySeconds(res.RetryAfter), false
 		}
 		spent = append(spent, k)
 	}
@@ -137,6 +159,12 @@ func (h *Handler) refund(r *http.Request, spent reservation) {
 			h.logger.Error("dashboard: rate limiter failed to give back a sign-in", "err", err)
 		}
 	}
+}
+
+// retrySeconds is d in whole seconds, rounded up, and at least 1: a
+// Retry-After.
+func retrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // tooMany answers 429 with Retry-After, showing page again with message
@@ -255,9 +283,6 @@ func linkUser(token string) (u *pihu.User, ok bool) {
 // the query, which the request log leaves out.
 func SetupPath(token string) string { return "/setup?token=" + token }
 
-// InvitePath is the path of the invite link holding token.
-func InvitePath(token string) string { return "/invite?token=" + token }
-
 // linkForm is the form of a setup or invite page: the token rides along
 // in a hidden field.
 func linkForm(r *http.Request) *form {
@@ -270,50 +295,33 @@ func (h *Handler) setupPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "setup", view{Title: "Set up your account", Data: linkForm(r)})
 }
 
-func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "invite", view{Title: "Join your team", Data: linkForm(r)})
-}
-
 // setup uses the first start's setup link: its owner sets an email and a
-// password, and is signed in.
+// password, and is signed in. A setup link works here only, and an invite
+// link never does: the store uses setup links only.
 func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
-	h.useLink(w, r, "setup", true)
-}
-
-// acceptInvite uses an invite link: the member sets a password, and is
-// signed in.
-func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
-	h.useLink(w, r, "invite", false)
-}
-
-func (h *Handler) useLink(w http.ResponseWriter, r *http.Request, page string, withEmail bool) {
-	title := map[string]string{"setup": "Set up your account", "invite": "Join your team"}[page]
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, nil, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
 	f := newForm(r)
+	v := view{Title: "Set up your account", Data: f}
 	password := r.PostForm.Get("password")
-	email := ""
-	if withEmail {
-		var err error
-		email, err = pihu.NormalizeEmail(r.PostForm.Get("email"))
-		f.Fail(err, "email")
-	}
+	email, err := pihu.NormalizeEmail(r.PostForm.Get("email"))
+	f.Fail(err, "email")
 	f.Fail(pihu.ValidatePassword(password), "password")
 	if len(f.Errors) > 0 {
-		h.render(w, r, http.StatusBadRequest, page, view{Title: title, Data: f})
+		h.render(w, r, http.StatusBadRequest, "setup", v)
 		return
 	}
 	now := pihu.Timestamp(h.now())
 	token := r.PostForm.Get("token")
 	target, ok := linkUser(token)
 	var u *pihu.User
-	var err error = pihu.Errorf(pihu.ENotFound, "unknown link")
+	err = pihu.Errorf(pihu.ENotFound, "unknown link")
 	if ok {
 		hash, herr := h.passwords.hash(r.Context(), password)
 		if herr != nil {
-			h.busy(w, r, page, view{Title: title, Data: f}, f)
+			h.busy(w, r, "setup", v, f)
 			return
 		}
 		ev := pihu.NewUserEvent(pihu.ActionUserPasswordSet, target.ID, h.clientIP(r), target, now)
@@ -321,15 +329,15 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request, page string, w
 	}
 	if err != nil {
 		if pihu.ErrorCode(err) == pihu.ENotFound {
-			f.Message = "This link is not valid: it may have been used already, or have expired (links work for 24 hours). Ask the account's owner for a new one."
-			h.render(w, r, http.StatusBadRequest, page, view{Title: title, Data: f})
+			f.Message = "This link is not valid: it may have been used already, or have expired (links work for 24 hours)."
+			h.render(w, r, http.StatusBadRequest, "setup", v)
 			return
 		}
 		if !f.Fail(err, "email") {
 			h.internalError(w, r, err)
 			return
 		}
-		h.render(w, r, http.StatusBadRequest, page, view{Title: title, Data: f})
+		h.render(w, r, http.StatusBadRequest, "setup", v)
 		return
 	}
 	if err := h.signIn(w, r, u, pihu.NewUserEvent(pihu.ActionUserLogin, u.ID, h.clientIP(r), u, now)); err != nil {
@@ -339,23 +347,56 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request, page string, w
 	http.Redirect(w, r, "/keys", http.StatusSeeOther)
 }
 
+type accountData struct {
+	Form *form
+	// Accounts are the accounts the person belongs to, to switch to.
+	Accounts []pihu.Membership
+}
+
 func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(nil)
 	f.Values.Set("changed", r.URL.Query().Get("changed"))
-	h.render(w, r, http.StatusOK, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: f})
+	h.renderAccount(w, r, s, http.StatusOK, f)
+}
+
+func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s *session, status int, f *form) {
+	accounts, err := h.store.Memberships(r.Context(), s.user.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, status, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f, Accounts: accounts}})
+}
+
+// switchAccount moves the session to another account of the person's. An
+// account they are not a member of is a 404, as if it did not exist.
+func (h *Handler) switchAccount(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	err := h.store.SwitchSession(r.Context(), s.digest, r.PostForm.Get("account"))
+	switch {
+	case pihu.ErrorCode(err) == pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Account not found", "You are not a member of this account.")
+	case err != nil:
+		h.internalError(w, r, err)
+	default:
+		http.Redirect(w, r, "/keys", http.StatusSeeOther)
+	}
 }
 
 // changePassword sets a new password after checking the current one. It
 // signs out every browser of the user (the store deletes their sessions),
 // then signs this one in again.
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *session) {
-	v := view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account"}
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
 	f := newForm(nil)
-	v.Data = f
+	// The account page again, with the message or errors set below.
+	v := view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f}}
 	spent, retry, ok := h.reserve(r, []string{h.addressLimitKey(r), emailLimitKey(s.user.Email)})
 	if !ok {
 		h.tooMany(w, r, "account", v, f, "Too many wrong passwords. Try again in %d seconds.", retry)
@@ -377,7 +418,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *sess
 		f.Errors["new_password"] = pihu.ErrorMessage(err)
 	}
 	if len(f.Errors) > 0 {
-		h.render(w, r, http.StatusBadRequest, "account", v)
+		h.renderAccount(w, r, s, http.StatusBadRequest, f)
 		return
 	}
 	hash, err := h.passwords.hash(r.Context(), next)

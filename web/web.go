@@ -59,6 +59,9 @@ type Options struct {
 	// SignInLimit is how many failed sign-ins a client address, and an
 	// email, may make (default 10/m).
 	SignInLimit ratelimit.Limit
+	// InviteLimit is how many invites an account may send (default
+	// 20/h).
+	InviteLimit ratelimit.Limit
 	// ClientIP returns the address a request comes from (default the
 	// TCP peer). Serve passes the API's, which believes a trusted proxy's
 	// header.
@@ -103,6 +106,7 @@ type Handler struct {
 	auth        *auth.Authenticator
 	limiter     ratelimit.Limiter
 	signInLimit ratelimit.Limit
+	inviteLimit ratelimit.Limit
 	clientIP    func(*http.Request) string
 	logger      *slog.Logger
 	now         func() time.Time
@@ -138,7 +142,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	h := &Handler{
 		store: opts.Store, usage: opts.Usage, auth: opts.Auth, limiter: opts.Limiter,
-		signInLimit: opts.SignInLimit, clientIP: opts.ClientIP, logger: opts.Logger, now: opts.Now,
+		signInLimit: opts.SignInLimit, inviteLimit: opts.InviteLimit, clientIP: opts.ClientIP, logger: opts.Logger, now: opts.Now,
 		password: opts.Password, idle: opts.IdleTimeout, lifetime: opts.SessionLifetime,
 		loopback: opts.WebhookLoopback,
 	}
@@ -156,6 +160,12 @@ func New(opts Options) (*Handler, error) {
 	}
 	if err := h.signInLimit.Validate(); err != nil {
 		return nil, fmt.Errorf("web.New: Options.SignInLimit: %w", err)
+	}
+	if h.inviteLimit == (ratelimit.Limit{}) {
+		h.inviteLimit = ratelimit.PerHour(20)
+	}
+	if err := h.inviteLimit.Validate(); err != nil {
+		return nil, fmt.Errorf("web.New: Options.InviteLimit: %w", err)
 	}
 	if h.clientIP == nil {
 		h.clientIP = peerAddress
@@ -242,9 +252,12 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhook))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
-	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.addMember))
+	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.invite))
+	h.mux.Handle("POST /team/invites/{id}/cancel", h.signedIn(teamManagers, h.cancelInvite))
+	h.mux.Handle("POST /team/members/{id}/remove", h.signedIn(teamManagers, h.removeMember))
 	h.mux.Handle("GET /account", h.signedIn(anyone, h.accountPage))
 	h.mux.Handle("POST /account/password", h.signedIn(anyone, h.changePassword))
+	h.mux.Handle("POST /account/switch", h.signedIn(anyone, h.switchAccount))
 
 	h.mux.HandleFunc("/", h.notFound)
 }
