@@ -86,7 +86,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(accounts) == 0 {
-		f.Message = "You are not a member of any account any more. Ask an account's owner to invite you again, or create an account."
+		f.Message = "You are not a member of any account any more: ask an account's owner to invite you again."
 		h.render(w, r, http.StatusForbidden, "login", v)
 		return
 	}

@@ -271,6 +271,14 @@ func TestTeam_RemoveMember(t *testing.T) {
 	}
 	checkContains(t, d.login(t, "grace@example.com").get("/keys"), "Acme grace@example.com", "grace@example.com · owner")
 	checkStatus(t, owner.post("/team/members/"+g.ID+"/remove", nil), http.StatusNotFound)
+	// A person removed from their only account signs in to nothing.
+	checkRedirect(t, owner.post("/team/members/"+mustUser(t, d, "adam@example.com").ID+"/remove", nil), "/team?done=removed")
+	p = d.browser(t).post("/login", form("email", "adam@example.com", "password", password))
+	checkStatus(t, p, http.StatusForbidden)
+	checkContains(t, p, "not a member of any account")
+	if p.Header.Get("Set-Cookie") != "" {
+		t.Errorf("a person of no account was given a session")
+	}
 	events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: acct, Target: g.ID, Limit: 10})
 	if len(events) == 0 || events[0].Action != pihu.ActionUserRemoved || events[0].Actor != ada.ID {
 		t.Errorf("events: got %v, want the removal by ada first", events)
