@@ -52,7 +52,7 @@ type Options struct {
 	// Auth is the API's authenticator: every key the dashboard changes
 	// is invalidated in its cache.
 	Auth *auth.Authenticator
-	// Limiter keeps the sign-in limits: share the API's, so that one
+	// Limiter keeps the sign-in and invite limits: share the API's, so that one
 	// budget holds per address however the guesses arrive (default an
 	// in-process ratelimit.Memory on Now).
 	Limiter ratelimit.Limiter
