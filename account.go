@@ -13,16 +13,15 @@ type Account struct {
 	Created time.Time
 }
 
-// Validate checks the account's own fields. Returns EParameterInvalid or
-// EParameterMissing on "name".
+// Validate checks the account's own fields: its name follows the rules of
+// a key's name (see ValidateKeyName), wherever it comes from (sign-up,
+// `pihu accounts create`). Returns EParameterInvalid or EParameterMissing
+// on "name".
 func (a *Account) Validate() error {
 	if a.Name == "" {
 		return ParamErrorf(EParameterMissing, "name", "An account needs a name.")
 	}
-	if n := len([]rune(a.Name)); n > 100 {
-		return ParamErrorf(EParameterInvalid, "name", "The name is %d characters long; at most 100 are allowed.", n)
-	}
-	return nil
+	return checkName(a.Name, "account")
 }
 
 // AccountSummary is an account as `pihu accounts list` shows it: the

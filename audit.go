@@ -13,12 +13,21 @@ const (
 	ActionKeyLeaked  = "api_key.leaked"
 	ActionKeyUpdated = "api_key.updated"
 
-	// Dashboard users: their target is the user.
+	// Dashboard users: their target is the user, or for an invite the
+	// invite ("inv_…"), which names no user until it is accepted.
 	ActionUserSignedUp    = "user.signed_up"
 	ActionUserLogin       = "user.login"
 	ActionUserLogout      = "user.logout"
 	ActionUserInvited     = "user.invited"
 	ActionUserPasswordSet = "user.password_set"
+	// ActionUserJoined is an invite accepted: the target is the user who
+	// joined the account.
+	ActionUserJoined = "user.joined"
+	// ActionUserRemoved is a member removed from the account by an owner.
+	ActionUserRemoved = "user.removed"
+	// ActionInviteCanceled is a pending invite canceled by an owner (or
+	// replaced by a new invite of the same email).
+	ActionInviteCanceled = "user.invite_canceled"
 )
 
 // ActorAnonymous is the actor of a change made without a key or a user:
@@ -102,9 +111,25 @@ type AuditStore interface {
 	ListAuditEvents(ctx context.Context, f AuditFilter) (events []*AuditEvent, hasMore bool, err error)
 }
 
+// NewInviteEvent returns the event of actor (a user id), at client address
+// ip, doing action to the invite inv at the time at, in inv's account. It
+// belongs to no environment: only lists of both show it.
+func NewInviteEvent(action, actor, ip string, inv *Invite, at time.Time) *AuditEvent {
+	return &AuditEvent{
+		ID:        NewID(PrefixEvent),
+		AccountID: inv.AccountID,
+		Action:    action,
+		Actor:     actor,
+		Target:    inv.ID,
+		IP:        ip,
+		Created:   Timestamp(at),
+	}
+}
+
 // NewUserEvent returns the event of actor (a user id, or ActorOperator),
 // at client address ip, doing action to the dashboard user target at the
-// time at. It belongs to no environment: only lists of both show it.
+// time at, in target's account. It belongs to no environment: only lists
+// of both show it.
 func NewUserEvent(action, actor, ip string, target *User, at time.Time) *AuditEvent {
 	return &AuditEvent{
 		ID:        NewID(PrefixEvent),

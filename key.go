@@ -236,29 +236,47 @@ func (r *KeyRequest) Validate(creator Environment) error {
 }
 
 // ValidateKeyName checks a key's name: 1 to 100 characters, at least one
-// of them visible, and no bidirectional control (U+202A–U+202E,
-// U+2066–U+2069, U+200E, U+200F, U+061C), which could make a name read
-// differently on screen from what it is ("Trojan Source"). Returns
-// EParameterMissing or EParameterInvalid on "name".
+// of them visible, no control character (the API refuses them in every
+// string of a body; the dashboard's forms have no such decoder, so the
+// rule is here, where both check names), and no bidirectional control
+// (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C), which could make
+// a name read differently on screen from what it is ("Trojan Source").
+// Returns EParameterMissing or EParameterInvalid on "name".
 func ValidateKeyName(name string) error {
 	if name == "" {
 		return ParamErrorf(EParameterMissing, "name", "A key needs a name: give \"name\", 1 to 100 characters.")
 	}
+	return checkName(name, "key")
+}
+
+// checkName is the rule every name shares (keys', accounts'): at most 100
+// characters, no control character nor bidirectional control, and at
+// least one visible character. what names the thing named.
+func checkName(name, what string) error {
 	if n := utf8.RuneCountInString(name); n > 100 {
 		return ParamErrorf(EParameterInvalid, "name", "The name is %d characters long; at most 100 are allowed.", n)
 	}
-	visible := false
-	for _, c := range name {
-		if isBidiControl(c) {
-			return ParamErrorf(EParameterInvalid, "name",
-				"The name contains the invisible bidirectional control U+%04X, which can make text display in another order than it is stored; remove it.", c)
-		}
-		if !invisible(c) {
-			visible = true
-		}
+	if err := CheckText("name", "name", name); err != nil {
+		return err
 	}
-	if !visible {
-		return ParamErrorf(EParameterInvalid, "name", "The name has no visible character (only spaces or zero-width characters); give the key a name a person can recognise.")
+	if strings.IndexFunc(name, func(c rune) bool { return !invisible(c) }) < 0 {
+		return ParamErrorf(EParameterInvalid, "name", "The name has no visible character (only spaces or zero-width characters); give the %s a name a person can recognise.", what)
+	}
+	return nil
+}
+
+// CheckText checks text a person reads (a name, a description), field
+// param, called what in the message: no control character and no
+// bidirectional control. Returns EParameterInvalid on param.
+func CheckText(param, what, text string) error {
+	for _, c := range text {
+		switch {
+		case isBidiControl(c):
+			return ParamErrorf(EParameterInvalid, param,
+				"The %s contains the invisible bidirectional control U+%04X, which can make text display in another order than it is stored; remove it.", what, c)
+		case unicode.IsControl(c):
+			return ParamErrorf(EParameterInvalid, param, "The %s contains the control character U+%04X (such as a newline or a tab); remove it.", what, c)
+		}
 	}
 	return nil
 }

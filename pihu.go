@@ -94,6 +94,7 @@ const (
 	PrefixEvent     = "evt_"
 	PrefixRequest   = "req_"
 	PrefixUser      = "user_"
+	PrefixInvite    = "inv_"
 )
 
 // IDLength is the number of random base62 characters of an id, after its

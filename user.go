@@ -26,26 +26,108 @@ func (r Role) Valid() bool { return r == RoleOwner || r == RoleAdmin || r == Rol
 // CanManageKeys reports whether r may create, rotate and revoke keys.
 func (r Role) CanManageKeys() bool { return r == RoleOwner || r == RoleAdmin }
 
-// CanManageTeam reports whether r may add members.
+// CanManageTeam reports whether r may invite and remove members, and
+// cancel invites.
 func (r Role) CanManageTeam() bool { return r == RoleOwner }
 
-// User is a person who signs in to the dashboard of one account.
+// Invitable reports whether a member may be invited with role r: admin or
+// viewer. An account's owner is the person who made it.
+func (r Role) Invitable() bool { return r == RoleAdmin || r == RoleViewer }
+
+// User is a person who signs in to the dashboard. A person may belong to
+// several accounts (memberships), each with a role of its own, as on
+// GitHub or Stripe, and signs in to all of them with one email and
+// password. A User seen in an account (UserStore.User, ListUsers) carries
+// that membership's AccountID and Role; a person seen outside any account
+// (UserStore.UserByEmail) has both "".
 type User struct {
 	ID        string // "user_…"
 	AccountID string
-	// Email is how the user signs in: lower-cased, unique across
-	// accounts. "" for the first-start account's owner until the setup
-	// link sets it.
+	// Email is how the person signs in: lower-cased, one person per
+	// email. "" for the first-start account's owner until the setup link
+	// sets it.
 	Email string
 	// PasswordHash is the argon2id hash of the password in its PHC
-	// string form ("$argon2id$v=19$m=…"); "" until the user sets one
-	// through a setup or invite link. A user without one cannot sign in.
+	// string form ("$argon2id$v=19$m=…"); "" until the person sets one
+	// through the setup link. A person without one cannot sign in.
 	PasswordHash string
 	Role         Role
-	Created      time.Time
+	// Created is when the person was stored, or, for a User seen in an
+	// account, when they joined it.
+	Created time.Time
 	// PasswordChanged is when the password was last set; sessions made
 	// before it are no longer valid.
 	PasswordChanged *time.Time
+}
+
+// Membership is one account a person belongs to.
+type Membership struct {
+	AccountID   string
+	AccountName string
+	Role        Role
+	// Joined is when the person became a member.
+	Joined time.Time
+}
+
+// Invite is an owner's invitation of an email address to an account, with
+// a role. It is the account's own: it is pending until its link is used
+// (by the person with that email), it is canceled, replaced by a new
+// invite of the same email, or it expires; and it never stores, reserves
+// or looks at anything about the email outside its account, so inviting
+// an address tells the inviter nothing about other accounts.
+type Invite struct {
+	ID        string // "inv_…"
+	AccountID string
+	Email     string
+	Role      Role
+	// Digest is the SHA-256 of the link's token; the token is shown once,
+	// to the owner who invites, and never stored.
+	Digest []byte
+	// InvitedBy is the id of the user who invited.
+	InvitedBy string
+	Created   time.Time
+	Expires   time.Time
+}
+
+// Validate checks an invite before it is stored: a normalised email and
+// an invitable role. Returns EParameterInvalid or EParameterMissing on
+// "email" or "role".
+func (inv *Invite) Validate() error {
+	email, err := NormalizeEmail(inv.Email)
+	if err != nil {
+		return err
+	}
+	if email != inv.Email {
+		return ParamErrorf(EParameterInvalid, "email", "%q is not lower-cased.", inv.Email)
+	}
+	return ValidateInviteRole(inv.Role)
+}
+
+// ValidateInviteRole checks that a member may be invited with role r (see
+// Role.Invitable). Returns EParameterInvalid on "role".
+func ValidateInviteRole(r Role) error {
+	if !r.Invitable() {
+		return ParamErrorf(EParameterInvalid, "role", "Choose admin (manages keys) or viewer (reads only).")
+	}
+	return nil
+}
+
+// ErrAlreadyMember is the answer to an invite of an email that is a
+// member of the account already: the inviting form shows it next to the
+// field. It says nothing about other accounts.
+func ErrAlreadyMember(email string) error {
+	return ParamErrorf(EParameterInvalid, "email", "%s is a member of this account already.", email)
+}
+
+// CheckRemoveMember is the rule of removing a member whose role is role
+// from an account that has owners owners (the member included): the last
+// owner stays, so that an account always has someone to manage its team.
+// Returns EParameterInvalid.
+func CheckRemoveMember(role Role, owners int) error {
+	if role == RoleOwner && owners <= 1 {
+		return Errorf(EParameterInvalid, "An account keeps at least one owner: this is its only one.")
+	}
+	return nil
 }
 
 // MinPasswordLength is the fewest characters a password may have.
@@ -91,7 +173,8 @@ func ValidatePassword(p string) error {
 }
 
 // Session is a signed-in browser. The cookie holds a random id; the store
-// keeps only its SHA-256 (Digest), as for keys.
+// keeps only its SHA-256 (Digest), as for keys. AccountID is the account
+// the browser is looking at, one of the person's (see SwitchSession).
 type Session struct {
 	Digest    []byte
 	UserID    string
@@ -111,7 +194,8 @@ const (
 	// LinkSetup lets the first-start account's owner set an email and a
 	// password.
 	LinkSetup LinkPurpose = "setup"
-	// LinkInvite lets an invited member set a password.
+	// LinkInvite was an invite's link before invites had their own
+	// (Invite); no new link has it, and UseLink takes none.
 	LinkInvite LinkPurpose = "invite"
 )
 
@@ -126,49 +210,105 @@ type Link struct {
 	Expires   time.Time
 }
 
-// UserStore keeps dashboard users, their sessions and one-time links.
-// Implementations are safe for concurrent use.
+// UserStore keeps dashboard users (people), their memberships of
+// accounts, invites, sessions and setup links. Implementations are safe
+// for concurrent use.
 type UserStore interface {
-	// CreateAccountWithOwner stores a new account, its owner user and the
-	// audit events given in one transaction (sign-up). Returns
-	// EParameterInvalid on "email" if a user already has that email, and
-	// the account's Validate errors; nothing is stored then.
+	// CreateAccountWithOwner stores a new account, its owner (a new
+	// person, member of the account as its owner) and the audit events
+	// given in one transaction (sign-up). Returns EParameterInvalid on
+	// "email" if a person already has that email, and the account's
+	// Validate errors; nothing is stored then.
 	CreateAccountWithOwner(ctx context.Context, a *Account, owner *User, events ...*AuditEvent) error
 
-	// CreateUser stores a user of an existing account, and the link and
-	// events given (an invite), in one transaction. Returns
-	// EParameterInvalid on "email" if a user already has that email,
-	// ENotFound if the account does not exist.
+	// CreateUser stores a new person, member of the existing account
+	// u.AccountID with u.Role, and the link and events given, in one
+	// transaction: the first start's owner, who has no email until the
+	// setup link sets one. Returns EParameterInvalid on "email" if a
+	// person already has that email, ENotFound if the account does not
+	// exist.
 	CreateUser(ctx context.Context, u *User, link *Link, events ...*AuditEvent) error
 
-	// CreateLink stores a one-time link for an existing user (the
-	// first-start setup link). Returns ENotFound if the user does not
-	// exist.
+	// CreateLink stores a one-time link for an existing member (the
+	// first-start setup link). Returns ENotFound if the user is not a
+	// member of the link's account.
 	CreateLink(ctx context.Context, l *Link) error
 
-	// UserByEmail returns the user with that (normalised) email. Returns
-	// ENotFound if there is none.
+	// UserByEmail returns the person with that (normalised) email, with
+	// AccountID and Role "". Returns ENotFound if there is none.
 	UserByEmail(ctx context.Context, email string) (*User, error)
 
-	// User returns user id of account accountID. Returns ENotFound if it
-	// does not exist or belongs to another account.
+	// User returns user id as a member of account accountID (its role
+	// there, Created when they joined). Returns ENotFound if there is no
+	// such person or they are not a member of the account.
 	User(ctx context.Context, accountID, id string) (*User, error)
 
-	// ListUsers returns the account's users, oldest first.
+	// ListUsers returns the account's members, in the order they joined.
 	ListUsers(ctx context.Context, accountID string) ([]*User, error)
 
-	// UseLink consumes the unexpired, unused link whose token has the
-	// given SHA-256 at the time at, and in the same transaction sets its
-	// user's password hash (and, if email is not "", its email: the setup
-	// link), deletes the user's sessions and records the events given.
-	// A link works once. Returns ENotFound if the link is unknown, used or
-	// expired; EParameterInvalid on "email" if the email is taken.
+	// Memberships returns the accounts person userID belongs to, in the
+	// order they joined them (none for an unknown person).
+	Memberships(ctx context.Context, userID string) ([]Membership, error)
+
+	// RemoveMember removes user userID from account accountID and ends
+	// their sessions in it, with the events given, in one transaction;
+	// the person and their other memberships stay. Returns ENotFound if
+	// they are not a member of the account, and CheckRemoveMember's error
+	// for its last owner.
+	RemoveMember(ctx context.Context, accountID, userID string, events ...*AuditEvent) error
+
+	// CreateInvite stores a pending invite and the events given, in one
+	// transaction, replacing (canceling) the account's pending invites of
+	// the same email. Returns inv.Validate's errors, ErrAlreadyMember if a
+	// member of the account has the email, and ENotFound if the account
+	// does not exist. It reads nothing about other accounts.
+	CreateInvite(ctx context.Context, inv *Invite, events ...*AuditEvent) error
+
+	// ListInvites returns the account's invites pending at the time at
+	// (neither used, canceled nor expired), oldest first.
+	ListInvites(ctx context.Context, accountID string, at time.Time) ([]*Invite, error)
+
+	// CancelInvite cancels the account's invite id, pending at the time
+	// at, and records the events given, in one transaction. Returns
+	// ENotFound if there is no such pending invite in the account.
+	CancelInvite(ctx context.Context, accountID, id string, at time.Time, events ...*AuditEvent) error
+
+	// InviteByDigest returns the invite whose link token has the given
+	// SHA-256, if it is pending at the time at. Returns ENotFound
+	// otherwise.
+	InviteByDigest(ctx context.Context, digest []byte, at time.Time) (*Invite, error)
+
+	// AcceptInvite uses the invite whose link token has the given
+	// SHA-256, pending at the time at and for person.Email, and in the
+	// same transaction makes person a member of its account with its
+	// role, and records the events given (their AccountID is taken as
+	// the invite's). person is either the person with that email, whose
+	// password the caller checked, or a new person (an id no person has),
+	// stored with it. A person who is a member already keeps their role.
+	// An invite works once. Returns the member; ENotFound if there is no
+	// such pending invite for that email; EParameterInvalid on "email" if
+	// person is new but the email has become a person's meanwhile.
+	AcceptInvite(ctx context.Context, digest []byte, person *User, at time.Time, events ...*AuditEvent) (*User, error)
+
+	// UseLink consumes the unexpired, unused setup link (LinkSetup) whose
+	// token has the given SHA-256 at the time at, and in the same
+	// transaction sets its user's password hash (and, if email is not
+	// "", their email), deletes the user's sessions and records the
+	// events given. A link works once, and only for what it was made
+	// for. Returns ENotFound if the link is unknown, used, expired or not
+	// a setup link; EParameterInvalid on "email" if the email is taken.
 	UseLink(ctx context.Context, digest []byte, email, passwordHash string, at time.Time, events ...*AuditEvent) (*User, error)
 
-	// SetPassword changes a user's password hash at the time at and
-	// deletes the user's sessions (every browser is signed out). Returns
-	// ENotFound for an unknown user.
+	// SetPassword changes the password hash of person userID, a member of
+	// account accountID, at the time at, and deletes all of their
+	// sessions (every browser, in every account, is signed out). Returns
+	// ENotFound if they are not a member of the account.
 	SetPassword(ctx context.Context, accountID, userID, passwordHash string, at time.Time, events ...*AuditEvent) error
+
+	// SwitchSession moves a session to account accountID, of which its
+	// person must be a member. Returns ENotFound if there is no such
+	// session or the person is not a member of the account.
+	SwitchSession(ctx context.Context, digest []byte, accountID string) error
 
 	// CreateSession stores a session (a sign-in) and the events given,
 	// in one transaction.

@@ -137,12 +137,7 @@ func (e *WebhookEndpoint) Validate() error {
 	if n := len([]rune(e.Description)); n > maxWebhookDescription {
 		return ParamErrorf(EParameterInvalid, "description", "The description is %d characters long; at most %d are allowed.", n, maxWebhookDescription)
 	}
-	for _, c := range e.Description {
-		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
-			return ParamErrorf(EParameterInvalid, "description", "The description contains the control character U+%04X; remove it.", c)
-		}
-	}
-	return nil
+	return CheckText("description", "description", e.Description)
 }
 
 // Subscribes reports whether the endpoint receives events of type typ.

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -89,5 +90,33 @@ func TestForbiddenWebhookAddress(t *testing.T) {
 		if got := pihu.ForbiddenWebhookAddress(ip, true); got != tt.loopback {
 			t.Errorf("%s with loopback allowed: forbidden %v, want %v", tt.ip, got, tt.loopback)
 		}
+	}
+}
+
+// TestWebhookEndpoint_Description: a description is text a person reads,
+// checked as names are: no control character, no bidirectional control.
+func TestWebhookEndpoint_Description(t *testing.T) {
+	owner := &pihu.Key{AccountID: "acct_1", Environment: pihu.Live}
+	for _, tt := range []struct {
+		name, description string
+		ok                bool
+	}{
+		{"Plain", "Security alerts", true},
+		{"Empty", "", true},
+		{"ErrNewline", "alerts\nfor ops", false},
+		{"ErrEscape", "alerts\x1b[2J", false},
+		{"ErrBidiOverride", "alerts \u202estrela", false},
+		{"ErrIsolate", "\u2067alerts\u2069", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pihu.NewWebhookEndpoint(owner, "https://example.com/hooks", []string{"api_key.created"}, tt.description, true, time.Date(2024, 2, 20, 12, 0, 0, 0, time.UTC))
+			if tt.ok {
+				if err != nil {
+					t.Errorf("NewWebhookEndpoint: %v", err)
+				}
+				return
+			}
+			rejected(t, tt.description, err, pihu.EParameterInvalid, "description")
+		})
 	}
 }

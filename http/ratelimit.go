@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -52,10 +53,14 @@ func (s *Server) initRateLimits(opts Options) {
 
 // authenticate returns the key of the request's bearer secret. A failure
 // that is a 401 spends one of the client address's failure budget, and
-// becomes a 429 when that budget is spent. An address with no budget left
-// gets a 429 without its secret being looked up, unless the secret's key
-// is one this process has seen (cached), so that a valid key behind the
-// same address as someone guessing goes on working.
+// becomes a 429 when that budget is spent. A secret this process has not
+// seen (not cached) is looked up only after one failure of its address's
+// budget is spent, and that one is given back when the secret is a valid
+// key: so an address with no budget left gets a 429 without its secret
+// being looked up, unless the secret's key is cached, and a valid key
+// behind the same address as someone guessing goes on working; and
+// concurrent guesses cannot all pass a look at the budget taken before
+// any of them was counted (see failureGuard).
 //
 // A request with more than one Authorization header is refused (400)
 // before any key is looked up: which one counts would be for each proxy
@@ -74,14 +79,16 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key
 	secret, err := BearerToken(header)
 	var k *pihu.Key
 	var rules *auth.Rules
+	g := failureGuard{s: s, w: w, r: r}
 	if err == nil {
-		k, rules, err = s.auth.AuthenticateRequest(r.Context(), secret, func() error { return s.checkAddress(w, r) })
+		k, rules, err = s.auth.AuthenticateRequest(r.Context(), secret, g.reserve)
 	}
 	if err == nil {
+		g.refund()
 		return k, rules, nil
 	}
 	if codes[pihu.ErrorCode(err)].status == http.StatusUnauthorized {
-		err = s.countFailure(w, r, err)
+		err = g.fail(err)
 	}
 	if pihu.ErrorCode(err) == pihu.ERateLimited {
 		// The address's failures, not a key, are refused: the challenge
@@ -90,6 +97,61 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pihu", error_description=`+authParam(pihu.ErrorMessage(err)))
 	}
 	return nil, nil, err
+}
+
+// failureGuard spends the failed-authentication budget of a request's
+// client address before the work it guards (looking up a secret the cache
+// does not hold, verifying a token's signature), not after: a budget only
+// looked at first and spent after the lookup failed lets every one of
+// many concurrent guesses through, since none of them is counted before
+// all have looked. reserve is the guard the authenticator calls; once the
+// authentication is decided, refund gives the failure back if the secret
+// was valid, and fail counts a failure that reserve did not.
+type failureGuard struct {
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	spent bool
+}
+
+// reserve spends one failure of the address's budget (once a request,
+// however many times it is called), and returns a rate-limit error if none
+// is left.
+func (g *failureGuard) reserve() error {
+	if g.spent {
+		return nil
+	}
+	res, err := g.s.limiter.Allow(g.r.Context(), failureKey(g.r), g.s.failedAuthLimit)
+	if err != nil {
+		g.s.limiterFailed(g.r, err)
+		return nil
+	}
+	if !res.Allowed {
+		return g.s.tooManyFailures(g.w, res)
+	}
+	g.spent = true
+	return nil
+}
+
+// refund gives back the failure reserve spent: the secret was valid.
+func (g *failureGuard) refund() {
+	if !g.spent {
+		return
+	}
+	g.spent = false
+	if err := g.s.limiter.Refund(context.WithoutCancel(g.r.Context()), failureKey(g.r), g.s.failedAuthLimit); err != nil {
+		g.s.limiterFailed(g.r, err)
+	}
+}
+
+// fail counts the authentication error authErr as a failure of the
+// address, unless reserve counted it already, and returns authErr, or a
+// rate-limit error if the budget was spent already.
+func (g *failureGuard) fail(authErr error) error {
+	if g.spent {
+		return authErr
+	}
+	return g.s.countFailure(g.w, g.r, authErr)
 }
 
 // failureKey is the limiter key of the failures of r's client.
@@ -113,20 +175,6 @@ func (s *Server) limitLeakReport(w http.ResponseWriter, r *http.Request) error {
 	return pihu.Errorf(pihu.ERateLimited,
 		"Too many reports of leaked keys from this address; retry in %s and send the rest in one report of up to %d keys.",
 		seconds(secs), pihu.MaxLeakedKeys)
-}
-
-// checkAddress returns a rate-limit error if r's client address has no
-// failure budget left.
-func (s *Server) checkAddress(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.limiter.Peek(r.Context(), failureKey(r), s.failedAuthLimit)
-	if err != nil {
-		s.limiterFailed(r, err)
-		return nil
-	}
-	if res.Allowed {
-		return nil
-	}
-	return s.tooManyFailures(w, res)
 }
 
 // countFailure spends one of the failure budget of r's client address for

@@ -335,6 +335,10 @@ func (brokenLimiter) Peek(context.Context, string, ratelimit.Limit) (ratelimit.R
 	return ratelimit.Result{}, errors.New("redis: connection refused")
 }
 
+func (brokenLimiter) Refund(context.Context, string, ratelimit.Limit) error {
+	return errors.New("redis: connection refused")
+}
+
 // TestRateLimit_LimiterDown: a failing limiter lets requests through,
 // without RateLimit headers, and logs why.
 func TestRateLimit_LimiterDown(t *testing.T) {

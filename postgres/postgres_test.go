@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -304,4 +305,59 @@ func TestInstances(t *testing.T) {
 		u := postgrestest.NewSchema(t)
 		return mustOpen(t, u), mustOpen(t, u)
 	})
+}
+
+// TestMigrate_Memberships: a database of before memberships (a user in one
+// account, an unused invite holding its email) migrates to people with
+// memberships and invites that reserve nothing.
+func TestMigrate_Memberships(t *testing.T) {
+	u := postgrestest.NewSchema(t)
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(t.Context(), q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`)
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		var version int
+		fmt.Sscanf(filepath.Base(f), "%d_", &version)
+		if version >= 5 {
+			break
+		}
+		script, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(script))
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())`, version)
+	}
+	d := storetest.NewTeamsUpgrade()
+	at, expires := d.At, d.At.Add(24*time.Hour)
+	exec(`INSERT INTO accounts (id, name, created) VALUES ($1, 'Acme', $2), ($3, 'Default', $2)`, d.Account, at, d.SetupAccount)
+	insertUser := `INSERT INTO users (id, account_id, email, password_hash, role, created, password_changed) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	exec(insertUser, d.Owner, d.Account, "ada@example.com", "$argon2id$ada", "owner", at, at)
+	exec(insertUser, d.Member, d.Account, "carol@example.com", "$argon2id$carol", "viewer", at, at)
+	exec(insertUser, d.Invited, d.Account, "bob@example.com", "", "admin", at, nil)
+	exec(insertUser, d.SetupUser, d.SetupAccount, nil, "", "owner", at, nil)
+	insertLink := `INSERT INTO links (digest, user_id, account_id, purpose, created, expires, used) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	exec(insertLink, storetest.Digest(pihu.NewID("token_")), d.Member, d.Account, "invite", at, expires, at)
+	exec(insertLink, storetest.Digest(d.InviteToken), d.Invited, d.Account, "invite", at, expires, nil)
+	exec(insertLink, storetest.Digest(d.SetupToken), d.SetupUser, d.SetupAccount, "setup", at, expires, nil)
+
+	db := mustOpen(t, u)
+	defer db.Close()
+	if got := migrations(t, u); len(got) == 0 || got[len(got)-1] < 5 {
+		t.Fatalf("versions after Open: got %v, want up to 5 at least", got)
+	}
+	storetest.CheckTeamsUpgrade(t, db, d)
 }

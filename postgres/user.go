@@ -11,8 +11,14 @@ import (
 	"github.com/pihu-ai/pihu"
 )
 
-// userColumns are the columns scanUser reads, in its order.
-const userColumns = `id, account_id, email, password_hash, role, created, password_changed`
+// memberColumns are the columns scanUser reads for a person seen as a
+// member of an account, from memberFrom; personColumns for a person seen
+// outside any account, from users.
+const (
+	memberColumns = `u.id, m.account_id, u.email, u.password_hash, m.role, m.created, u.password_changed`
+	memberFrom    = ` FROM memberships m JOIN users u ON u.id = m.user_id`
+	personColumns = `id, '', email, password_hash, '', created, password_changed`
+)
 
 func scanUser(row pgx.Row) (*pihu.User, error) {
 	var (
@@ -33,8 +39,8 @@ func scanUser(row pgx.Row) (*pihu.User, error) {
 	return &u, nil
 }
 
-// errEmailTaken is the answer to an email another user has: the sign-up or
-// invite form shows it next to the field.
+// errEmailTaken is the answer to an email another person has: the sign-up
+// or setup form shows it next to the field.
 func errEmailTaken(email string) error {
 	return pihu.ParamErrorf(pihu.EParameterInvalid, "email", "A user with the email %q already exists; sign in instead, or use another address.", email)
 }
@@ -50,7 +56,7 @@ func emailTaken(err error, email string) error {
 	return err
 }
 
-// checkEmailFree returns errEmailTaken if a user has email ("" is never
+// checkEmailFree returns errEmailTaken if a person has email ("" is never
 // taken).
 func checkEmailFree(ctx context.Context, tx pgx.Tx, email string) error {
 	if email == "" {
@@ -66,18 +72,55 @@ func checkEmailFree(ctx context.Context, tx pgx.Tx, email string) error {
 	return nil
 }
 
-func insertUser(ctx context.Context, tx pgx.Tx, u *pihu.User) error {
-	if !u.Role.Valid() {
-		return fmt.Errorf("create user %s: invalid role %q", u.ID, u.Role)
-	}
+// insertPerson stores u as a new person (no membership).
+func insertPerson(ctx context.Context, tx pgx.Tx, u *pihu.User) error {
 	if err := checkEmailFree(ctx, tx, u.Email); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.AccountID, nullString(u.Email), u.PasswordHash, string(u.Role), ts(u.Created), nullTS(u.PasswordChanged)); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO users (id, email, password_hash, created, password_changed) VALUES ($1, $2, $3, $4, $5)`,
+		u.ID, nullString(u.Email), u.PasswordHash, ts(u.Created), nullTS(u.PasswordChanged)); err != nil {
 		return emailTaken(err, u.Email)
 	}
 	return nil
+}
+
+// insertMembership makes person userID a member of account accountID with
+// role, unless they are one already (whose role then stays).
+func insertMembership(ctx context.Context, tx pgx.Tx, userID, accountID string, role pihu.Role, at time.Time) error {
+	if !role.Valid() {
+		return fmt.Errorf("add member %s: invalid role %q", userID, role)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO memberships (user_id, account_id, role, created) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (account_id, user_id) DO NOTHING`, userID, accountID, string(role), ts(at)); err != nil {
+		return fmt.Errorf("add member %s: %w", userID, err)
+	}
+	return nil
+}
+
+// member reads user id as a member of account accountID.
+func member(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, accountID, id string) (*pihu.User, error) {
+	u, err := scanUser(q.QueryRow(ctx, `SELECT `+memberColumns+memberFrom+` WHERE m.account_id = $1 AND u.id = $2`, accountID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", id)
+	}
+	if err != nil {
+		return nil, wrap("user "+id, err)
+	}
+	return u, nil
+}
+
+// lockAccount locks account id's row until the transaction ends, so that
+// changes to its team (invites, removals) are made one at a time. Returns
+// ENotFound if there is no such account.
+func lockAccount(ctx context.Context, tx pgx.Tx, id string) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
+	}
+	return err
 }
 
 func insertLink(ctx context.Context, tx pgx.Tx, l *pihu.Link) error {
@@ -89,9 +132,10 @@ func insertLink(ctx context.Context, tx pgx.Tx, l *pihu.Link) error {
 	return nil
 }
 
-// CreateAccountWithOwner stores a new account, its owner user and the
-// events given in one transaction (sign-up). Returns EParameterInvalid on
-// "email" if a user already has that email; nothing is stored then.
+// CreateAccountWithOwner stores a new account, its owner (a new person)
+// and the events given in one transaction (sign-up). Returns
+// EParameterInvalid on "email" if a person already has that email;
+// nothing is stored then.
 func (db *DB) CreateAccountWithOwner(ctx context.Context, a *pihu.Account, owner *pihu.User, events ...*pihu.AuditEvent) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -103,32 +147,38 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, a *pihu.Account, owner
 		a.Created = db.Now()
 	}
 	a.Created = pihu.Timestamp(a.Created)
-	owner.AccountID = a.ID
+	owner.AccountID, owner.Role = a.ID, pihu.RoleOwner
 	return db.inTx(ctx, "create account "+a.ID, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created) VALUES ($1, $2, $3)`,
 			a.ID, a.Name, ts(a.Created)); err != nil {
 			return err
 		}
-		if err := insertUser(ctx, tx, owner); err != nil {
+		if err := insertPerson(ctx, tx, owner); err != nil {
+			return err
+		}
+		if err := insertMembership(ctx, tx, owner.ID, a.ID, pihu.RoleOwner, owner.Created); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, events)
 	})
 }
 
-// CreateUser stores a user of an existing account and the link and events
-// given, in one transaction. Returns EParameterInvalid on "email" if a user
-// already has that email, ENotFound if the account does not exist.
+// CreateUser stores a new person, member of the existing account
+// u.AccountID with u.Role, and the link and events given, in one
+// transaction. Returns EParameterInvalid on "email" if a person already
+// has that email, ENotFound if the account does not exist.
 func (db *DB) CreateUser(ctx context.Context, u *pihu.User, link *pihu.Link, events ...*pihu.AuditEvent) error {
+	if !u.Role.Valid() {
+		return fmt.Errorf("postgres: create user %s: invalid role %q", u.ID, u.Role)
+	}
 	return db.inTx(ctx, "create user "+u.ID, func(ctx context.Context, tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)`, u.AccountID).Scan(&exists); err != nil {
+		if err := lockAccount(ctx, tx, u.AccountID); err != nil {
 			return err
 		}
-		if !exists {
-			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", u.AccountID)
+		if err := insertPerson(ctx, tx, u); err != nil {
+			return err
 		}
-		if err := insertUser(ctx, tx, u); err != nil {
+		if err := insertMembership(ctx, tx, u.ID, u.AccountID, u.Role, u.Created); err != nil {
 			return err
 		}
 		if link != nil {
@@ -140,31 +190,26 @@ func (db *DB) CreateUser(ctx context.Context, u *pihu.User, link *pihu.Link, eve
 	})
 }
 
-// CreateLink stores a one-time link for an existing user. Returns ENotFound
-// if the user does not exist in the link's account.
+// CreateLink stores a one-time link for an existing member. Returns
+// ENotFound if the user is not a member of the link's account.
 func (db *DB) CreateLink(ctx context.Context, l *pihu.Link) error {
 	return db.inTx(ctx, "create link", func(ctx context.Context, tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND account_id = $2)`,
-			l.UserID, l.AccountID).Scan(&exists); err != nil {
+		if _, err := member(ctx, tx, l.AccountID, l.UserID); err != nil {
 			return err
-		}
-		if !exists {
-			return pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", l.UserID)
 		}
 		return insertLink(ctx, tx, l)
 	})
 }
 
-// UserByEmail returns the user with that email. Returns ENotFound if there
-// is none.
+// UserByEmail returns the person with that email. Returns ENotFound if
+// there is none.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*pihu.User, error) {
 	if email == "" {
 		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
 	}
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+personColumns+` FROM users WHERE email = $1`, email))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
 	}
@@ -174,26 +219,19 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*pihu.User, error)
 	return u, nil
 }
 
-// User returns user id of account accountID. Returns ENotFound if it does
-// not exist or belongs to another account.
+// User returns user id as a member of account accountID. Returns
+// ENotFound if they are not one.
 func (db *DB) User(ctx context.Context, accountID, id string) (*pihu.User, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND account_id = $2`, id, accountID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", id)
-	}
-	if err != nil {
-		return nil, wrap("user "+id, err)
-	}
-	return u, nil
+	return member(ctx, db.pool, accountID, id)
 }
 
-// ListUsers returns the account's users, oldest first.
+// ListUsers returns the account's members, in the order they joined.
 func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*pihu.User, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE account_id = $1 ORDER BY seq`, accountID)
+	rows, err := db.pool.Query(ctx, `SELECT `+memberColumns+memberFrom+` WHERE m.account_id = $1 ORDER BY m.seq`, accountID)
 	if err != nil {
 		return nil, wrap("list users", err)
 	}
@@ -204,11 +242,238 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*pihu.User, er
 	return out, nil
 }
 
-// UseLink consumes the unexpired, unused link whose token has the digest,
-// and in the same transaction sets its user's password hash (and email, if
-// given), deletes the user's sessions and records the events. Returns
-// ENotFound if the link is unknown, used or expired; EParameterInvalid on
-// "email" if the email is taken. Of concurrent uses of one link, the
+// Memberships returns the accounts person userID belongs to, in the order
+// they joined them.
+func (db *DB) Memberships(ctx context.Context, userID string) ([]pihu.Membership, error) {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT m.account_id, a.name, m.role, m.created
+		FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.user_id = $1 ORDER BY m.seq`, userID)
+	if err != nil {
+		return nil, wrap("memberships", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pihu.Membership, error) {
+		var (
+			m    pihu.Membership
+			role string
+		)
+		err := r.Scan(&m.AccountID, &m.AccountName, &role, &m.Joined)
+		m.Role, m.Joined = pihu.Role(role), m.Joined.UTC()
+		return m, err
+	})
+	if err != nil {
+		return nil, wrap("memberships", err)
+	}
+	return out, nil
+}
+
+// RemoveMember removes user userID from account accountID and ends their
+// sessions in it. Returns ENotFound if they are not a member, and
+// pihu.CheckRemoveMember's error for the account's last owner. The
+// account's row is locked first, so that two removals cannot each leave
+// the other's owner as the last.
+func (db *DB) RemoveMember(ctx context.Context, accountID, userID string, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "remove member "+userID, func(ctx context.Context, tx pgx.Tx) error {
+		if err := lockAccount(ctx, tx, accountID); err != nil {
+			if pihu.ErrorCode(err) == pihu.ENotFound {
+				return pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", userID)
+			}
+			return err
+		}
+		u, err := member(ctx, tx, accountID, userID)
+		if err != nil {
+			return err
+		}
+		var owners int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE account_id = $1 AND role = 'owner'`, accountID).Scan(&owners); err != nil {
+			return err
+		}
+		if err := pihu.CheckRemoveMember(u.Role, owners); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM memberships WHERE account_id = $1 AND user_id = $2`,
+			`DELETE FROM sessions WHERE account_id = $1 AND user_id = $2`,
+			`DELETE FROM links WHERE account_id = $1 AND user_id = $2`,
+		} {
+			if _, err := tx.Exec(ctx, q, accountID, userID); err != nil {
+				return err
+			}
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// inviteColumns are the columns scanInvite reads, in its order.
+const inviteColumns = `id, account_id, email, role, digest, invited_by, created, expires`
+
+// pendingInvite is the condition of an invite pending at the time $1.
+const pendingInvite = `accepted IS NULL AND canceled IS NULL AND expires > $1`
+
+func scanInvite(row pgx.Row) (*pihu.Invite, error) {
+	var (
+		inv  pihu.Invite
+		role string
+	)
+	if err := row.Scan(&inv.ID, &inv.AccountID, &inv.Email, &role, &inv.Digest, &inv.InvitedBy, &inv.Created, &inv.Expires); err != nil {
+		return nil, err
+	}
+	inv.Role, inv.Created, inv.Expires = pihu.Role(role), inv.Created.UTC(), inv.Expires.UTC()
+	return &inv, nil
+}
+
+var errInviteNotFound = pihu.Errorf(pihu.ENotFound, "This invite is not valid: it was used, canceled or replaced already, it has expired, it is for another email, or it was never issued.")
+
+// CreateInvite stores a pending invite, replacing the account's pending
+// invites of the same email, and the events given. Returns inv.Validate's
+// errors, pihu.ErrAlreadyMember if a member of the account has the email,
+// ENotFound if the account does not exist. The account's row is locked
+// first, so that two invites of one email leave one pending.
+func (db *DB) CreateInvite(ctx context.Context, inv *pihu.Invite, events ...*pihu.AuditEvent) error {
+	if err := inv.Validate(); err != nil {
+		return err
+	}
+	inv.Created, inv.Expires = pihu.Timestamp(inv.Created), pihu.Timestamp(inv.Expires)
+	return db.inTx(ctx, "create invite", func(ctx context.Context, tx pgx.Tx) error {
+		if err := lockAccount(ctx, tx, inv.AccountID); err != nil {
+			return err
+		}
+		var isMember bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1`+memberFrom+` WHERE m.account_id = $1 AND u.email = $2)`,
+			inv.AccountID, inv.Email).Scan(&isMember); err != nil {
+			return err
+		}
+		if isMember {
+			return pihu.ErrAlreadyMember(inv.Email)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE invites SET canceled = $1 WHERE account_id = $2 AND email = $3 AND `+pendingInvite,
+			inv.Created, inv.AccountID, inv.Email); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			inv.ID, inv.AccountID, inv.Email, string(inv.Role), inv.Digest, inv.InvitedBy, inv.Created, inv.Expires); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// ListInvites returns the account's invites pending at the time at, oldest
+// first.
+func (db *DB) ListInvites(ctx context.Context, accountID string, at time.Time) ([]*pihu.Invite, error) {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT `+inviteColumns+` FROM invites WHERE `+pendingInvite+` AND account_id = $2 ORDER BY seq`,
+		ts(at), accountID)
+	if err != nil {
+		return nil, wrap("list invites", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*pihu.Invite, error) { return scanInvite(r) })
+	if err != nil {
+		return nil, wrap("list invites", err)
+	}
+	return out, nil
+}
+
+// CancelInvite cancels the account's invite id, pending at the time at.
+// Returns ENotFound if there is no such pending invite.
+func (db *DB) CancelInvite(ctx context.Context, accountID, id string, at time.Time, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "cancel invite "+id, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE invites SET canceled = $1 WHERE `+pendingInvite+` AND id = $2 AND account_id = $3`, ts(at), id, accountID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return pihu.Errorf(pihu.ENotFound, "No pending invite has the id %q in this account.", id)
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// InviteByDigest returns the invite whose link token has the digest, if it
+// is pending at the time at. Returns ENotFound otherwise.
+func (db *DB) InviteByDigest(ctx context.Context, digest []byte, at time.Time) (*pihu.Invite, error) {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	inv, err := scanInvite(db.pool.QueryRow(ctx, `SELECT `+inviteColumns+` FROM invites WHERE `+pendingInvite+` AND digest = $2`, ts(at), digest))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errInviteNotFound
+	}
+	if err != nil {
+		return nil, wrap("invite", err)
+	}
+	return inv, nil
+}
+
+// AcceptInvite uses the pending invite of the digest for person.Email and
+// makes person (stored if new) a member of its account, with the events
+// given. Returns ENotFound if there is no such pending invite for that
+// email, EParameterInvalid on "email" if person is new but the email is a
+// person's. Of concurrent uses of one invite, the UPDATE of the first
+// locks its row; the others wait, then see it used.
+func (db *DB) AcceptInvite(ctx context.Context, digest []byte, person *pihu.User, at time.Time, events ...*pihu.AuditEvent) (*pihu.User, error) {
+	at = pihu.Timestamp(at)
+	var u *pihu.User
+	err := db.inTx(ctx, "accept invite", func(ctx context.Context, tx pgx.Tx) error {
+		var accountID, role string
+		err := tx.QueryRow(ctx, `UPDATE invites SET accepted = $1 WHERE `+pendingInvite+` AND digest = $2 AND email = $3
+			RETURNING account_id, role`, at, digest, person.Email).Scan(&accountID, &role)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errInviteNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var known string
+		err = tx.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, person.Email).Scan(&known)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if err := insertPerson(ctx, tx, person); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case known != person.ID:
+			return errEmailTaken(person.Email)
+		}
+		if err := insertMembership(ctx, tx, person.ID, accountID, pihu.Role(role), at); err != nil {
+			return err
+		}
+		if u, err = member(ctx, tx, accountID, person.ID); err != nil {
+			return err
+		}
+		for _, ev := range events {
+			ev.AccountID = accountID
+		}
+		return insertEvents(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SwitchSession moves a session to account accountID, of which its person
+// must be a member. Returns ENotFound otherwise.
+func (db *DB) SwitchSession(ctx context.Context, digest []byte, accountID string) error {
+	ctx, cancel := withTimeout(ctx, db.CallTimeout)
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `UPDATE sessions SET account_id = $1 WHERE digest = $2
+		AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = sessions.user_id AND m.account_id = $1)`, accountID, digest)
+	if err != nil {
+		return wrap("switch session", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return pihu.Errorf(pihu.ENotFound, "You are not a member of the account %q.", accountID)
+	}
+	return nil
+}
+
+// UseLink consumes the unexpired, unused setup link whose token has the
+// digest, and in the same transaction sets its user's password hash (and
+// email, if given), deletes the user's sessions and records the events.
+// Returns ENotFound if the link is unknown, used, expired or not a setup
+// link; EParameterInvalid on "email" if the email is taken. Of concurrent uses of one link, the
 // UPDATE of the first locks its row; the others wait, then see it used.
 func (db *DB) UseLink(ctx context.Context, digest []byte, email, passwordHash string, at time.Time, events ...*pihu.AuditEvent) (*pihu.User, error) {
 	at = pihu.Timestamp(at)
@@ -216,7 +481,7 @@ func (db *DB) UseLink(ctx context.Context, digest []byte, email, passwordHash st
 	err := db.inTx(ctx, "use link", func(ctx context.Context, tx pgx.Tx) error {
 		var userID, accountID string
 		err := tx.QueryRow(ctx, `UPDATE links SET used = $1
-			WHERE digest = $2 AND used IS NULL AND expires > $1
+			WHERE digest = $2 AND purpose = 'setup' AND used IS NULL AND expires > $1
 			RETURNING user_id, account_id`, at, digest).Scan(&userID, &accountID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return pihu.Errorf(pihu.ENotFound, "This link is not valid: it was used already, it has expired, or it was never issued. Ask for a new one.")
@@ -235,8 +500,7 @@ func (db *DB) UseLink(ctx context.Context, digest []byte, email, passwordHash st
 		if err := setPassword(ctx, tx, userID, passwordHash, at); err != nil {
 			return err
 		}
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
-		if err != nil {
+		if u, err = member(ctx, tx, accountID, userID); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, events)
@@ -263,16 +527,12 @@ func setPassword(ctx context.Context, tx pgx.Tx, userID, hash string, at time.Ti
 	return nil
 }
 
-// SetPassword changes a user's password hash and deletes the user's
-// sessions. Returns ENotFound for an unknown user of the account.
+// SetPassword changes a person's password hash and deletes all of their
+// sessions. Returns ENotFound if they are not a member of the account.
 func (db *DB) SetPassword(ctx context.Context, accountID, userID, passwordHash string, at time.Time, events ...*pihu.AuditEvent) error {
 	return db.inTx(ctx, "set password", func(ctx context.Context, tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND account_id = $2)`, userID, accountID).Scan(&exists); err != nil {
+		if _, err := member(ctx, tx, accountID, userID); err != nil {
 			return err
-		}
-		if !exists {
-			return pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", userID)
 		}
 		if err := setPassword(ctx, tx, userID, passwordHash, pihu.Timestamp(at)); err != nil {
 			return err

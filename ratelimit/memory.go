@@ -93,6 +93,23 @@ func (m *Memory) Peek(_ context.Context, key string, limit Limit) (Result, error
 	return m.take(key, limit, 0)
 }
 
+// Refund implements Limiter. It returns an error only for an invalid
+// limit.
+func (m *Memory) Refund(_ context.Context, key string, limit Limit) error {
+	if err := limit.Validate(); err != nil {
+		return err
+	}
+	s := &m.shards[maphash.String(m.seed, key)%shardCount]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A key not tracked has a full budget already. A TAT moved back to
+	// now or before is a full budget too, which the next sweep drops.
+	if p, ok := s.tats[key]; ok {
+		*p -= int64(limit.Interval())
+	}
+	return nil
+}
+
 // Len returns the number of keys tracked: those that have spent part of
 // their budget and not yet been swept.
 func (m *Memory) Len() int {

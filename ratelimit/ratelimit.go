@@ -42,6 +42,15 @@ type Limiter interface {
 	// budget left before doing it (as the HTTP server does for client
 	// addresses that have been guessing keys).
 	Peek(ctx context.Context, key string, limit Limit) (Result, error)
+
+	// Refund gives back one request that Allow spent of key under limit,
+	// never making the budget more than full. It lets a caller spend
+	// before the work a limit guards and give the request back when the
+	// work turns out not to be what the limit counts: a limit of failed
+	// sign-ins is spent before the password is checked, so that
+	// concurrent guesses cannot all pass a check made before any of them
+	// was counted, and refunded when the password was right.
+	Refund(ctx context.Context, key string, limit Limit) error
 }
 
 // Limit is Rate requests per Period, with bursts of up to Burst requests.

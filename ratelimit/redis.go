@@ -143,6 +143,13 @@ func (r *Redis) Peek(ctx context.Context, key string, limit Limit) (Result, erro
 	return r.take(ctx, key, limit, 0)
 }
 
+// Refund implements Limiter. It returns an error only for an invalid
+// limit, or when ctx is done.
+func (r *Redis) Refund(ctx context.Context, key string, limit Limit) error {
+	_, err := r.take(ctx, key, limit, -1)
+	return err
+}
+
 // Degraded reports whether decisions are made in process because Redis
 // failed and has not answered since.
 func (r *Redis) Degraded() bool { return r.degraded.Load() }
@@ -179,13 +186,17 @@ func (r *Redis) take(ctx context.Context, key string, limit Limit, n int64) (Res
 }
 
 func (r *Redis) decideLocally(ctx context.Context, key string, limit Limit, n int64) (Result, error) {
-	if n == 0 {
+	switch n {
+	case 0:
 		return r.fallback.Peek(ctx, key, limit)
+	case -1:
+		return Result{}, r.fallback.Refund(ctx, key, limit)
 	}
 	return r.fallback.Allow(ctx, key, limit)
 }
 
-// decide runs the script for a request of cost n (0 or 1).
+// decide runs the script for a request of cost n: 1 spends one (Allow), 0
+// looks (Peek), -1 gives one back (Refund, whose Result is meaningless).
 func (r *Redis) decide(ctx context.Context, key string, limit Limit, n int64) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
@@ -207,7 +218,7 @@ func (r *Redis) decide(ctx context.Context, key string, limit Limit, n int64) (R
 	if err := errors.Join(err1, err2); err != nil {
 		return Result{}, fmt.Errorf("ratelimit: the Redis script returned %q: %w", v, err)
 	}
-	res, _ := gcra(nowNS, tat, interval, burst, n)
+	res, _ := gcra(nowNS, tat, interval, burst, max(n, 0))
 	return res, nil
 }
 

@@ -7,7 +7,8 @@
 -- ARGV[1]  now in Unix nanoseconds, or "" to use the server's clock
 -- ARGV[2]  the interval: nanoseconds between two requests
 -- ARGV[3]  the burst offset: interval × burst, in nanoseconds
--- ARGV[4]  the cost: 1 to spend a request (Allow), 0 to look (Peek)
+-- ARGV[4]  the cost: 1 to spend a request (Allow), 0 to look (Peek), -1
+--          to give one back (Refund)
 -- ARGV[5]  milliseconds to keep the key after its budget is full again
 --
 -- Lua's numbers are doubles, exact to 2^53 only, and Unix nanoseconds
@@ -78,6 +79,17 @@ if ARGV[4] == '1' then
     local left = sub(newTAT, now)
     local ms = math.ceil((left[1] * B + left[2]) / 1000000) + tonumber(ARGV[5])
     redis.call('SET', KEYS[1], str(newTAT), 'PX', ms)
+  end
+elseif ARGV[4] == '-1' then
+  -- One request back: the TAT moves back one interval. At or before now
+  -- the budget is full, which is the key not being there.
+  local newTAT = sub(tat, parse(ARGV[2]))
+  if less(now, newTAT) then
+    local left = sub(newTAT, now)
+    local ms = math.ceil((left[1] * B + left[2]) / 1000000) + tonumber(ARGV[5])
+    redis.call('SET', KEYS[1], str(newTAT), 'PX', ms)
+  elseif stored then
+    redis.call('DEL', KEYS[1])
   end
 end
 

@@ -297,3 +297,55 @@ func TestOpen_NewFileAcrossProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrate_Memberships: a database of before memberships (a user in one
+// account, an unused invite holding its email) migrates to people with
+// memberships and invites that reserve nothing.
+func TestMigrate_Memberships(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pihu.db")
+	raw := rawOpen(t, path)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		var version int
+		fmt.Sscanf(filepath.Base(f), "%d_", &version)
+		if version >= 12 {
+			break
+		}
+		script, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(script))
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)`, version)
+	}
+	u := storetest.NewTeamsUpgrade()
+	at, expires := u.At.Unix(), u.At.Add(24*time.Hour).Unix()
+	exec(`INSERT INTO accounts (id, name, created) VALUES (?, 'Acme', ?), (?, 'Default', ?)`, u.Account, at, u.SetupAccount, at)
+	insertUser := `INSERT INTO users (id, account_id, email, password_hash, role, created, password_changed) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	exec(insertUser, u.Owner, u.Account, "ada@example.com", "$argon2id$ada", "owner", at, at)
+	exec(insertUser, u.Member, u.Account, "carol@example.com", "$argon2id$carol", "viewer", at, at)
+	exec(insertUser, u.Invited, u.Account, "bob@example.com", "", "admin", at, nil)
+	exec(insertUser, u.SetupUser, u.SetupAccount, nil, "", "owner", at, nil)
+	insertLink := `INSERT INTO links (digest, user_id, account_id, purpose, created, expires, used) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	exec(insertLink, storetest.Digest(pihu.NewID("token_")), u.Member, u.Account, "invite", at, expires, at)
+	exec(insertLink, storetest.Digest(u.InviteToken), u.Invited, u.Account, "invite", at, expires, nil)
+	exec(insertLink, storetest.Digest(u.SetupToken), u.SetupUser, u.SetupAccount, "setup", at, expires, nil)
+	raw.Close()
+
+	db := mustOpen(t, path)
+	defer db.Close()
+	if got := migrations(t, path); len(got) == 0 || got[len(got)-1] < 12 {
+		t.Fatalf("versions after Open: got %v, want up to 12 at least", got)
+	}
+	storetest.CheckTeamsUpgrade(t, db, u)
+}

@@ -10,8 +10,14 @@ import (
 	"github.com/pihu-ai/pihu"
 )
 
-// userColumns are the columns scanUser reads, in its order.
-const userColumns = `id, account_id, email, password_hash, role, created, password_changed`
+// memberColumns are the columns scanUser reads for a person seen as a
+// member of an account, from memberFrom; personColumns for a person seen
+// outside any account, from users.
+const (
+	memberColumns = `u.id, m.account_id, u.email, u.password_hash, m.role, m.created, u.password_changed`
+	memberFrom    = ` FROM memberships m JOIN users u ON u.id = m.user_id`
+	personColumns = `id, '', email, password_hash, '', created, password_changed`
+)
 
 func scanUser(row rowScanner) (*pihu.User, error) {
 	var (
@@ -29,13 +35,13 @@ func scanUser(row rowScanner) (*pihu.User, error) {
 	return &u, nil
 }
 
-// errEmailTaken is the answer to an email another user has: the sign-up or
-// invite form shows it next to the field.
+// errEmailTaken is the answer to an email another person has: the sign-up
+// or setup form shows it next to the field.
 func errEmailTaken(email string) error {
 	return pihu.ParamErrorf(pihu.EParameterInvalid, "email", "A user with the email %q already exists; sign in instead, or use another address.", email)
 }
 
-// checkEmailFree returns errEmailTaken if a user has email ("" is never
+// checkEmailFree returns errEmailTaken if a person has email ("" is never
 // taken). It runs inside the write transaction that stores the email, so
 // that the check and the write are one step.
 func checkEmailFree(ctx context.Context, tx *sql.Tx, email string) error {
@@ -52,17 +58,53 @@ func checkEmailFree(ctx context.Context, tx *sql.Tx, email string) error {
 	return nil
 }
 
-func insertUser(ctx context.Context, tx *sql.Tx, u *pihu.User) error {
-	if !u.Role.Valid() {
-		return fmt.Errorf("sqlite: create user %s: invalid role %q", u.ID, u.Role)
-	}
+// insertPerson stores u as a new person (no membership).
+func insertPerson(ctx context.Context, tx *sql.Tx, u *pihu.User) error {
 	if err := checkEmailFree(ctx, tx, u.Email); err != nil {
 		return err
 	}
 	email := sql.Null[string]{V: u.Email, Valid: u.Email != ""}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.AccountID, email, u.PasswordHash, string(u.Role), unixTime(u.Created), nullTime(u.PasswordChanged)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, created, password_changed) VALUES (?, ?, ?, ?, ?)`,
+		u.ID, email, u.PasswordHash, unixTime(u.Created), nullTime(u.PasswordChanged)); err != nil {
 		return fmt.Errorf("sqlite: create user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// insertMembership makes person userID a member of account accountID with
+// role, unless they are one already (whose role then stays).
+func insertMembership(ctx context.Context, tx *sql.Tx, userID, accountID string, role pihu.Role, at time.Time) error {
+	if !role.Valid() {
+		return fmt.Errorf("sqlite: add member %s: invalid role %q", userID, role)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (user_id, account_id, role, created) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, user_id) DO NOTHING`, userID, accountID, string(role), unixTime(at)); err != nil {
+		return fmt.Errorf("sqlite: add member %s: %w", userID, err)
+	}
+	return nil
+}
+
+// member reads user id as a member of account accountID.
+func member(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, accountID, id string) (*pihu.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+memberColumns+memberFrom+` WHERE m.account_id = ? AND u.id = ?`, accountID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+func accountExists(ctx context.Context, tx *sql.Tx, id string) error {
+	var exists bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?)`, id).Scan(&exists); err != nil {
+		return fmt.Errorf("sqlite: account %s: %w", id, err)
+	}
+	if !exists {
+		return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
 	}
 	return nil
 }
@@ -76,9 +118,10 @@ func insertLink(ctx context.Context, tx *sql.Tx, l *pihu.Link) error {
 	return nil
 }
 
-// CreateAccountWithOwner stores a new account, its owner user and the
-// events given in one transaction (sign-up). Returns EParameterInvalid on
-// "email" if a user already has that email; nothing is stored then.
+// CreateAccountWithOwner stores a new account, its owner (a new person)
+// and the events given in one transaction (sign-up). Returns
+// EParameterInvalid on "email" if a person already has that email;
+// nothing is stored then.
 func (db *DB) CreateAccountWithOwner(ctx context.Context, a *pihu.Account, owner *pihu.User, events ...*pihu.AuditEvent) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -90,32 +133,38 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, a *pihu.Account, owner
 		a.Created = db.Now()
 	}
 	a.Created = pihu.Timestamp(a.Created)
-	owner.AccountID = a.ID
+	owner.AccountID, owner.Role = a.ID, pihu.RoleOwner
 	return db.inTx(ctx, "create account "+a.ID, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, created) VALUES (?, ?, ?)`,
 			a.ID, a.Name, unixTime(a.Created)); err != nil {
 			return fmt.Errorf("sqlite: create account %s: %w", a.ID, err)
 		}
-		if err := insertUser(ctx, tx, owner); err != nil {
+		if err := insertPerson(ctx, tx, owner); err != nil {
+			return err
+		}
+		if err := insertMembership(ctx, tx, owner.ID, a.ID, pihu.RoleOwner, owner.Created); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, events)
 	})
 }
 
-// CreateUser stores a user of an existing account and the link and events
-// given, in one transaction. Returns EParameterInvalid on "email" if a user
-// already has that email, ENotFound if the account does not exist.
+// CreateUser stores a new person, member of the existing account
+// u.AccountID with u.Role, and the link and events given, in one
+// transaction. Returns EParameterInvalid on "email" if a person already
+// has that email, ENotFound if the account does not exist.
 func (db *DB) CreateUser(ctx context.Context, u *pihu.User, link *pihu.Link, events ...*pihu.AuditEvent) error {
+	if !u.Role.Valid() {
+		return fmt.Errorf("sqlite: create user %s: invalid role %q", u.ID, u.Role)
+	}
 	return db.inTx(ctx, "create user "+u.ID, func(tx *sql.Tx) error {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?)`, u.AccountID).Scan(&exists); err != nil {
-			return fmt.Errorf("sqlite: create user %s: %w", u.ID, err)
+		if err := accountExists(ctx, tx, u.AccountID); err != nil {
+			return err
 		}
-		if !exists {
-			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", u.AccountID)
+		if err := insertPerson(ctx, tx, u); err != nil {
+			return err
 		}
-		if err := insertUser(ctx, tx, u); err != nil {
+		if err := insertMembership(ctx, tx, u.ID, u.AccountID, u.Role, u.Created); err != nil {
 			return err
 		}
 		if link != nil {
@@ -127,29 +176,24 @@ func (db *DB) CreateUser(ctx context.Context, u *pihu.User, link *pihu.Link, eve
 	})
 }
 
-// CreateLink stores a one-time link for an existing user. Returns ENotFound
-// if the user does not exist in the link's account.
+// CreateLink stores a one-time link for an existing member. Returns
+// ENotFound if the user is not a member of the link's account.
 func (db *DB) CreateLink(ctx context.Context, l *pihu.Link) error {
 	return db.inTx(ctx, "create link", func(tx *sql.Tx) error {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ? AND account_id = ?)`,
-			l.UserID, l.AccountID).Scan(&exists); err != nil {
-			return fmt.Errorf("sqlite: create link: %w", err)
-		}
-		if !exists {
-			return pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", l.UserID)
+		if _, err := member(ctx, tx, l.AccountID, l.UserID); err != nil {
+			return err
 		}
 		return insertLink(ctx, tx, l)
 	})
 }
 
-// UserByEmail returns the user with that email. Returns ENotFound if there
-// is none.
+// UserByEmail returns the person with that email. Returns ENotFound if
+// there is none.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*pihu.User, error) {
 	if email == "" {
 		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
 	}
-	u, err := scanUser(db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	u, err := scanUser(db.db.QueryRowContext(ctx, `SELECT `+personColumns+` FROM users WHERE email = ?`, email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
 	}
@@ -159,22 +203,15 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*pihu.User, error)
 	return u, nil
 }
 
-// User returns user id of account accountID. Returns ENotFound if it does
-// not exist or belongs to another account.
+// User returns user id as a member of account accountID. Returns
+// ENotFound if they are not one.
 func (db *DB) User(ctx context.Context, accountID, id string) (*pihu.User, error) {
-	u, err := scanUser(db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ? AND account_id = ?`, id, accountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: user %s: %w", id, err)
-	}
-	return u, nil
+	return member(ctx, db.db, accountID, id)
 }
 
-// ListUsers returns the account's users, oldest first.
+// ListUsers returns the account's members, in the order they joined.
 func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*pihu.User, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE account_id = ? ORDER BY seq`, accountID)
+	rows, err := db.db.QueryContext(ctx, `SELECT `+memberColumns+memberFrom+` WHERE m.account_id = ? ORDER BY m.seq`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
@@ -193,18 +230,248 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*pihu.User, er
 	return out, nil
 }
 
-// UseLink consumes the unexpired, unused link whose token has the digest,
-// and in the same transaction sets its user's password hash (and email, if
-// given), deletes the user's sessions and records the events. Returns
-// ENotFound if the link is unknown, used or expired; EParameterInvalid on
-// "email" if the email is taken.
+// Memberships returns the accounts person userID belongs to, in the order
+// they joined them.
+func (db *DB) Memberships(ctx context.Context, userID string) ([]pihu.Membership, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT m.account_id, a.name, m.role, m.created
+		FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.user_id = ? ORDER BY m.seq`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: memberships: %w", err)
+	}
+	defer rows.Close()
+	var out []pihu.Membership
+	for rows.Next() {
+		var (
+			m      pihu.Membership
+			joined int64
+		)
+		if err := rows.Scan(&m.AccountID, &m.AccountName, &m.Role, &joined); err != nil {
+			return nil, fmt.Errorf("sqlite: memberships: %w", err)
+		}
+		m.Joined = fromUnix(joined)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: memberships: %w", err)
+	}
+	return out, nil
+}
+
+// RemoveMember removes user userID from account accountID and ends their
+// sessions in it. Returns ENotFound if they are not a member, and
+// pihu.CheckRemoveMember's error for the account's last owner.
+func (db *DB) RemoveMember(ctx context.Context, accountID, userID string, events ...*pihu.AuditEvent) error {
+	return db.inTx(ctx, "remove member "+userID, func(tx *sql.Tx) error {
+		u, err := member(ctx, tx, accountID, userID)
+		if err != nil {
+			return err
+		}
+		var owners int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM memberships WHERE account_id = ? AND role = 'owner'`, accountID).Scan(&owners); err != nil {
+			return fmt.Errorf("sqlite: remove member %s: %w", userID, err)
+		}
+		if err := pihu.CheckRemoveMember(u.Role, owners); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM memberships WHERE account_id = ? AND user_id = ?`,
+			`DELETE FROM sessions WHERE account_id = ? AND user_id = ?`,
+			`DELETE FROM links WHERE account_id = ? AND user_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, accountID, userID); err != nil {
+				return fmt.Errorf("sqlite: remove member %s: %w", userID, err)
+			}
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// inviteColumns are the columns scanInvite reads, in its order.
+const inviteColumns = `id, account_id, email, role, digest, invited_by, created, expires`
+
+// pendingInvite is the condition of an invite pending at the time given
+// as its one argument.
+const pendingInvite = `accepted IS NULL AND canceled IS NULL AND expires > ?`
+
+func scanInvite(row rowScanner) (*pihu.Invite, error) {
+	var (
+		inv              pihu.Invite
+		created, expires int64
+	)
+	if err := row.Scan(&inv.ID, &inv.AccountID, &inv.Email, &inv.Role, &inv.Digest, &inv.InvitedBy, &created, &expires); err != nil {
+		return nil, err
+	}
+	inv.Created, inv.Expires = fromUnix(created), fromUnix(expires)
+	return &inv, nil
+}
+
+// CreateInvite stores a pending invite, replacing the account's pending
+// invites of the same email, and the events given. Returns inv.Validate's
+// errors, pihu.ErrAlreadyMember if a member of the account has the email,
+// ENotFound if the account does not exist.
+func (db *DB) CreateInvite(ctx context.Context, inv *pihu.Invite, events ...*pihu.AuditEvent) error {
+	if err := inv.Validate(); err != nil {
+		return err
+	}
+	inv.Created, inv.Expires = pihu.Timestamp(inv.Created), pihu.Timestamp(inv.Expires)
+	return db.inTx(ctx, "create invite", func(tx *sql.Tx) error {
+		if err := accountExists(ctx, tx, inv.AccountID); err != nil {
+			return err
+		}
+		var isMember bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1`+memberFrom+` WHERE m.account_id = ? AND u.email = ?)`,
+			inv.AccountID, inv.Email).Scan(&isMember); err != nil {
+			return fmt.Errorf("sqlite: create invite: %w", err)
+		}
+		if isMember {
+			return pihu.ErrAlreadyMember(inv.Email)
+		}
+		created := unixTime(inv.Created)
+		if _, err := tx.ExecContext(ctx, `UPDATE invites SET canceled = ? WHERE account_id = ? AND email = ? AND `+pendingInvite,
+			created, inv.AccountID, inv.Email, created); err != nil {
+			return fmt.Errorf("sqlite: create invite: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			inv.ID, inv.AccountID, inv.Email, string(inv.Role), inv.Digest, inv.InvitedBy, created, unixTime(inv.Expires)); err != nil {
+			return fmt.Errorf("sqlite: create invite: %w", err)
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// ListInvites returns the account's invites pending at the time at, oldest
+// first.
+func (db *DB) ListInvites(ctx context.Context, accountID string, at time.Time) ([]*pihu.Invite, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE account_id = ? AND `+pendingInvite+` ORDER BY seq`,
+		accountID, unixTime(pihu.Timestamp(at)))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list invites: %w", err)
+	}
+	defer rows.Close()
+	var out []*pihu.Invite
+	for rows.Next() {
+		inv, err := scanInvite(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list invites: %w", err)
+		}
+		out = append(out, inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list invites: %w", err)
+	}
+	return out, nil
+}
+
+// CancelInvite cancels the account's invite id, pending at the time at.
+// Returns ENotFound if there is no such pending invite.
+func (db *DB) CancelInvite(ctx context.Context, accountID, id string, at time.Time, events ...*pihu.AuditEvent) error {
+	now := unixTime(pihu.Timestamp(at))
+	return db.inTx(ctx, "cancel invite "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE invites SET canceled = ? WHERE id = ? AND account_id = ? AND `+pendingInvite, now, id, accountID, now)
+		if err != nil {
+			return fmt.Errorf("sqlite: cancel invite %s: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return pihu.Errorf(pihu.ENotFound, "No pending invite has the id %q in this account.", id)
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// InviteByDigest returns the invite whose link token has the digest, if it
+// is pending at the time at. Returns ENotFound otherwise.
+func (db *DB) InviteByDigest(ctx context.Context, digest []byte, at time.Time) (*pihu.Invite, error) {
+	inv, err := scanInvite(db.db.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE digest = ? AND `+pendingInvite,
+		digest, unixTime(pihu.Timestamp(at))))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errInviteNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: invite: %w", err)
+	}
+	return inv, nil
+}
+
+var errInviteNotFound = pihu.Errorf(pihu.ENotFound, "This invite is not valid: it was used, canceled or replaced already, it has expired, it is for another email, or it was never issued.")
+
+// AcceptInvite uses the pending invite of the digest for person.Email and
+// makes person (stored if new) a member of its account, with the events
+// given. Returns ENotFound if there is no such pending invite for that
+// email, EParameterInvalid on "email" if person is new but the email is a
+// person's.
+func (db *DB) AcceptInvite(ctx context.Context, digest []byte, person *pihu.User, at time.Time, events ...*pihu.AuditEvent) (*pihu.User, error) {
+	at = pihu.Timestamp(at)
+	var u *pihu.User
+	err := db.inTx(ctx, "accept invite", func(tx *sql.Tx) error {
+		var (
+			accountID string
+			role      pihu.Role
+		)
+		err := tx.QueryRowContext(ctx, `UPDATE invites SET accepted = ? WHERE digest = ? AND email = ? AND `+pendingInvite+`
+			RETURNING account_id, role`, unixTime(at), digest, person.Email, unixTime(at)).Scan(&accountID, &role)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errInviteNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: accept invite: %w", err)
+		}
+		var known string
+		err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE email = ?`, person.Email).Scan(&known)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if err := insertPerson(ctx, tx, person); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("sqlite: accept invite: %w", err)
+		case known != person.ID:
+			return errEmailTaken(person.Email)
+		}
+		if err := insertMembership(ctx, tx, person.ID, accountID, role, at); err != nil {
+			return err
+		}
+		if u, err = member(ctx, tx, accountID, person.ID); err != nil {
+			return err
+		}
+		for _, ev := range events {
+			ev.AccountID = accountID
+		}
+		return insertEvents(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SwitchSession moves a session to account accountID, of which its person
+// must be a member. Returns ENotFound otherwise.
+func (db *DB) SwitchSession(ctx context.Context, digest []byte, accountID string) error {
+	return db.inTx(ctx, "switch session", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET account_id = ? WHERE digest = ?
+			AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = sessions.user_id AND m.account_id = ?)`, accountID, digest, accountID)
+		if err != nil {
+			return fmt.Errorf("sqlite: switch session: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return pihu.Errorf(pihu.ENotFound, "You are not a member of the account %q.", accountID)
+		}
+		return nil
+	})
+}
+
+// UseLink consumes the unexpired, unused setup link whose token has the
+// digest, and in the same transaction sets its user's password hash (and
+// email, if given), deletes the user's sessions and records the events.
+// Returns ENotFound if the link is unknown, used, expired or not a setup
+// link; EParameterInvalid on "email" if the email is taken.
 func (db *DB) UseLink(ctx context.Context, digest []byte, email, passwordHash string, at time.Time, events ...*pihu.AuditEvent) (*pihu.User, error) {
 	at = pihu.Timestamp(at)
 	var u *pihu.User
 	err := db.inTx(ctx, "use link", func(tx *sql.Tx) error {
 		var userID, accountID string
 		err := tx.QueryRowContext(ctx, `UPDATE links SET used = ?
-			WHERE digest = ? AND used IS NULL AND expires > ?
+			WHERE digest = ? AND purpose = 'setup' AND used IS NULL AND expires > ?
 			RETURNING user_id, account_id`, unixTime(at), digest, unixTime(at)).Scan(&userID, &accountID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return pihu.Errorf(pihu.ENotFound, "This link is not valid: it was used already, it has expired, or it was never issued. Ask for a new one.")
@@ -223,9 +490,8 @@ func (db *DB) UseLink(ctx context.Context, digest []byte, email, passwordHash st
 		if err := setPassword(ctx, tx, userID, passwordHash, at); err != nil {
 			return err
 		}
-		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, userID))
-		if err != nil {
-			return fmt.Errorf("sqlite: use link: %w", err)
+		if u, err = member(ctx, tx, accountID, userID); err != nil {
+			return err
 		}
 		return insertEvents(ctx, tx, events)
 	})
@@ -251,16 +517,12 @@ func setPassword(ctx context.Context, tx *sql.Tx, userID, hash string, at time.T
 	return nil
 }
 
-// SetPassword changes a user's password hash and deletes the user's
-// sessions. Returns ENotFound for an unknown user of the account.
+// SetPassword changes a person's password hash and deletes all of their
+// sessions. Returns ENotFound if they are not a member of the account.
 func (db *DB) SetPassword(ctx context.Context, accountID, userID, passwordHash string, at time.Time, events ...*pihu.AuditEvent) error {
 	return db.inTx(ctx, "set password", func(tx *sql.Tx) error {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ? AND account_id = ?)`, userID, accountID).Scan(&exists); err != nil {
-			return fmt.Errorf("sqlite: set password: %w", err)
-		}
-		if !exists {
-			return pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", userID)
+		if _, err := member(ctx, tx, accountID, userID); err != nil {
+			return err
 		}
 		if err := setPassword(ctx, tx, userID, passwordHash, pihu.Timestamp(at)); err != nil {
 			return err

@@ -14,10 +14,10 @@ import (
 func runUsers(t *testing.T, run runFunc) {
 	run(t, "SignUp", testUsersSignUp)
 	run(t, "SignUpEmailTaken", testUsersSignUpEmailTaken)
-	run(t, "Invite", testUsersInvite)
-	run(t, "InviteErrors", testUsersInviteErrors)
+	run(t, "CreateUserErrors", testUsersInviteErrors)
 	run(t, "UseLinkOnce", testUsersUseLinkOnce)
 	run(t, "UseLinkExpired", testUsersUseLinkExpired)
+	run(t, "UseLinkOnlySetup", testUsersUseLinkOnlySetup)
 	run(t, "UseLinkEmailTaken", testUsersUseLinkEmailTaken)
 	run(t, "UseLinkConcurrent", testUsersUseLinkConcurrent)
 	run(t, "Sessions", testUsersSessions)
@@ -53,6 +53,13 @@ func mustSignUp(tb testing.TB, s pihu.Store, email string) (*pihu.Account, *pihu
 	return a, u
 }
 
+// person is u as UserByEmail returns it: outside any account.
+func person(u *pihu.User) *pihu.User {
+	p := *u
+	p.AccountID, p.Role = "", ""
+	return &p
+}
+
 func checkUser(tb testing.TB, got, want *pihu.User) {
 	tb.Helper()
 	if got.ID != want.ID || got.AccountID != want.AccountID || got.Email != want.Email || got.PasswordHash != want.PasswordHash ||
@@ -71,7 +78,7 @@ func testUsersSignUp(t *testing.T, s pihu.Store) {
 	if err != nil {
 		t.Fatalf("UserByEmail: %v", err)
 	}
-	checkUser(t, got, u)
+	checkUser(t, got, person(u))
 	got, err = s.User(t.Context(), a.ID, u.ID)
 	if err != nil {
 		t.Fatalf("User: %v", err)
@@ -105,30 +112,6 @@ func testUsersSignUpEmailTaken(t *testing.T, s pihu.Store) {
 	_, err = s.Account(t.Context(), a.ID)
 	checkError(t, err, pihu.ENotFound, "")
 	checkCount(t, s, 1)
-}
-
-func testUsersInvite(t *testing.T, s pihu.Store) {
-	a, owner := mustSignUp(t, s, "ada@example.com")
-	member := newUser(a.ID, "grace@example.com", pihu.RoleViewer, "")
-	link := newLink(member, pihu.LinkInvite, epoch.Add(24*time.Hour))
-	ev := pihu.NewUserEvent(pihu.ActionUserInvited, owner.ID, "127.0.0.1", member, epoch)
-	if err := s.CreateUser(t.Context(), member, link, ev); err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
-	users, err := s.ListUsers(t.Context(), a.ID)
-	if err != nil || len(users) != 2 || users[0].ID != owner.ID || users[1].ID != member.ID {
-		t.Fatalf("ListUsers: got %v, %v; want the owner then the member", users, err)
-	}
-	checkUser(t, users[1], member)
-
-	at := epoch.Add(time.Hour)
-	got, err := s.UseLink(t.Context(), link.Digest, "", "$argon2id$member", at)
-	if err != nil {
-		t.Fatalf("UseLink: %v", err)
-	}
-	want := *member
-	want.PasswordHash, want.PasswordChanged = "$argon2id$member", &at
-	checkUser(t, got, &want)
 }
 
 func testUsersInviteErrors(t *testing.T, s pihu.Store) {
@@ -193,15 +176,31 @@ func testUsersUseLinkOnce(t *testing.T, s pihu.Store) {
 
 func testUsersUseLinkExpired(t *testing.T, s pihu.Store) {
 	a, _ := mustSignUp(t, s, "ada@example.com")
-	member := newUser(a.ID, "grace@example.com", pihu.RoleViewer, "")
-	link := newLink(member, pihu.LinkInvite, epoch.Add(24*time.Hour))
-	if err := s.CreateUser(t.Context(), member, link); err != nil {
+	setup := newUser(a.ID, "", pihu.RoleAdmin, "")
+	link := newLink(setup, pihu.LinkSetup, epoch.Add(24*time.Hour))
+	if err := s.CreateUser(t.Context(), setup, link); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.UseLink(t.Context(), link.Digest, "", "h", epoch.Add(24*time.Hour))
+	_, err := s.UseLink(t.Context(), link.Digest, "grace@example.com", "h", epoch.Add(24*time.Hour))
 	checkError(t, err, pihu.ENotFound, "")
-	if got, _ := s.User(t.Context(), a.ID, member.ID); got.PasswordHash != "" {
+	if got, _ := s.User(t.Context(), a.ID, setup.ID); got.PasswordHash != "" {
 		t.Errorf("an expired link set the password: %+v", got)
+	}
+}
+
+// testUsersUseLinkOnlySetup: UseLink takes setup links only; an invite's
+// link of before invites had their own table (LinkInvite) sets nothing.
+func testUsersUseLinkOnlySetup(t *testing.T, s pihu.Store) {
+	a, _ := mustSignUp(t, s, "ada@example.com")
+	u := newUser(a.ID, "", pihu.RoleViewer, "")
+	link := newLink(u, pihu.LinkInvite, epoch.Add(time.Hour))
+	if err := s.CreateUser(t.Context(), u, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.UseLink(t.Context(), link.Digest, "eve@example.com", "$argon2id$eve", epoch)
+	checkError(t, err, pihu.ENotFound, "")
+	if got, _ := s.User(t.Context(), a.ID, u.ID); got.PasswordHash != "" || got.Email != "" {
+		t.Errorf("a link that is no setup link set the user: %+v", got)
 	}
 }
 
@@ -223,8 +222,8 @@ func testUsersUseLinkEmailTaken(t *testing.T, s pihu.Store) {
 
 func testUsersUseLinkConcurrent(t *testing.T, s pihu.Store) {
 	a, _ := mustSignUp(t, s, "ada@example.com")
-	member := newUser(a.ID, "grace@example.com", pihu.RoleViewer, "")
-	link := newLink(member, pihu.LinkInvite, epoch.Add(time.Hour))
+	member := newUser(a.ID, "", pihu.RoleViewer, "")
+	link := newLink(member, pihu.LinkSetup, epoch.Add(time.Hour))
 	if err := s.CreateUser(t.Context(), member, link); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +235,7 @@ func testUsersUseLinkConcurrent(t *testing.T, s pihu.Store) {
 	)
 	for i := range workers {
 		wg.Go(func() {
-			_, err := s.UseLink(t.Context(), link.Digest, "", fmt.Sprintf("hash %d", i), epoch)
+			_, err := s.UseLink(t.Context(), link.Digest, fmt.Sprintf("u%d@example.com", i), fmt.Sprintf("hash %d", i), epoch)
 			mu.Lock()
 			defer mu.Unlock()
 			switch pihu.ErrorCode(err) {

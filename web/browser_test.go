@@ -261,6 +261,7 @@ func TestBrowser(t *testing.T) {
 	run("join",
 		chromedp.Navigate(invite),
 		chromedp.WaitVisible(chromedp.CSS(`#password`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "vic@example.com"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Submit(chromedp.CSS(`#password`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.keys`)),
@@ -318,9 +319,5 @@ func syntheticUsage(id string, now time.Time) []pihu.UsageCount {
 
 func mustAccount(tb testing.TB, db *sqlite.DB, email string) string {
 	tb.Helper()
-	u, err := db.UserByEmail(tb.Context(), email)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return u.AccountID
+	return memberOf(tb, db, email).AccountID
 }

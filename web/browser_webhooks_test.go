@@ -76,10 +76,7 @@ func TestBrowserWebhooks(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`a[href^="/keys/key_"]`)),
 	)
 	href := read("read the key's link", chromedp.Evaluate[string](`document.querySelector('a[href^="/keys/key_"]').getAttribute("href")`))
-	user, err := db.UserByEmail(t.Context(), "ada@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	user := memberOf(t, db, "ada@example.com")
 	keys, _, err := db.ListKeys(t.Context(), pihu.KeyFilter{AccountID: user.AccountID, Limit: 1})
 	if err != nil || len(keys) != 1 || href != "/keys/"+keys[0].ID {
 		t.Fatalf("the list links %q; the store has %v (%v)", href, keys, err)

@@ -194,7 +194,8 @@ func (d *dashboard) login(tb testing.TB, email string) *browser {
 }
 
 // member adds a member with role to the account of owner, through the
-// team form and the invite link, and returns the member's browser.
+// team form and the invite link (used with the password the helpers sign
+// up with), and returns the member's browser.
 func (d *dashboard) member(tb testing.TB, owner *browser, email string, role pihu.Role) *browser {
 	tb.Helper()
 	p := owner.post("/team", form("email", email, "role", string(role)))
@@ -205,7 +206,7 @@ func (d *dashboard) member(tb testing.TB, owner *browser, email string, role pih
 	}
 	token := html(link[1])
 	b := d.browser(tb)
-	checkRedirect(tb, b.post("/invite", form("token", token, "password", password)), "/keys")
+	checkRedirect(tb, b.post("/invite", form("token", token, "email", email, "password", password)), "/keys")
 	return b
 }
 
@@ -236,6 +237,25 @@ func (b *browser) createKey(name string, extra ...string) (id, secret string) {
 		b.tb.Fatalf("no key on the create page:\n%s", p.Body)
 	}
 	return id, secret
+}
+
+// memberOf is the person with email as a member of the account they
+// joined first.
+func memberOf(tb testing.TB, s pihu.Store, email string) *pihu.User {
+	tb.Helper()
+	p, err := s.UserByEmail(tb.Context(), email)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	accounts, err := s.Memberships(tb.Context(), p.ID)
+	if err != nil || len(accounts) == 0 {
+		tb.Fatalf("the accounts of %s: got %v, %v", email, accounts, err)
+	}
+	u, err := s.User(tb.Context(), accounts[0].AccountID, p.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
 }
 
 func checkStatus(tb testing.TB, p *page, want int) {

@@ -91,7 +91,7 @@ func TestKeys_Create(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the new key does not authenticate: %v", err)
 		}
-		u, _ := d.Store.UserByEmail(t.Context(), "ada@example.com")
+		u := mustUser(t, d, "ada@example.com")
 		if k.AccountID != u.AccountID || k.Name != "Billing" || k.CreatedBy != "" || k.RateLimit != "100/m" ||
 			strings.Join(k.Permissions.Strings(), ",") != "candidate:read,interview:write" ||
 			strings.Join(k.AllowedIPs, ",") != "203.0.113.0/24,198.51.100.7" ||
@@ -145,7 +145,7 @@ func TestKeys_Create(t *testing.T) {
 			if secretRe.MatchString(p.Body) {
 				t.Errorf("a refused form shows a key")
 			}
-			u, _ := d.Store.UserByEmail(t.Context(), "ada@example.com")
+			u := mustUser(t, d, "ada@example.com")
 			keys, _, _ := d.Store.ListKeys(t.Context(), pihu.KeyFilter{AccountID: u.AccountID, Limit: 10})
 			if len(keys) != 0 {
 				t.Errorf("keys: got %d, want none stored", len(keys))
@@ -315,11 +315,9 @@ func TestKeys_Rotate(t *testing.T) {
 	})
 }
 
+// mustUser is the person with email as a member of the account they joined
+// first.
 func mustUser(tb testing.TB, d *dashboard, email string) *pihu.User {
 	tb.Helper()
-	u, err := d.Store.UserByEmail(tb.Context(), email)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return u
+	return memberOf(tb, d.Store, email)
 }

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -69,4 +72,85 @@ func CheckPassword(password, hash string) bool {
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// errBusy is the answer of a password hash that could not start: as many
+// as Options.PasswordHashes are running and as many as may wait are
+// waiting for them, or the wait was too long.
+var errBusy = errors.New("web: too many password hashes at once")
+
+// hashWait is how long a password hash waits for one of the running ones
+// to end before it is refused with errBusy.
+const hashWait = time.Second
+
+// passwords hashes and checks passwords with argon2id, a bounded number at
+// a time for the whole dashboard. Each hash takes PasswordParams.Memory
+// (19 MiB by default) for as long as it runs, so that a burst of sign-ins
+// left to run at once would take memory without limit; here at most
+// `running`'s capacity run, a few more wait up to hashWait for one of
+// them (see waiting), and the rest are refused at once (errBusy), which the handlers
+// answer 503 with Retry-After. Every path that hashes a password goes
+// through it: sign-in, sign-up, password change, setup and invites.
+type passwords struct {
+	params PasswordParams
+	// running holds a token per hash running; admitted one per hash
+	// running or waiting to run.
+	running, admitted chan struct{}
+}
+
+// waiting is how many hashes may wait for one of concurrency running
+// ones: a waiting one takes no memory beyond its request's, and one of
+// these runs, at the default costs, within about a second.
+func waiting(concurrency int) int { return 8 * concurrency }
+
+func newPasswords(p PasswordParams, concurrency int) *passwords {
+	return &passwords{params: p, running: make(chan struct{}, concurrency), admitted: make(chan struct{}, concurrency+waiting(concurrency))}
+}
+
+// acquire waits for a hash to be allowed to run, and returns the function
+// that ends it. Returns errBusy when too many are running and waiting, or
+// when none ended within hashWait, and ctx's error if it ends first.
+func (p *passwords) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case p.admitted <- struct{}{}:
+	default:
+		return nil, errBusy
+	}
+	select {
+	case p.running <- struct{}{}:
+		return func() { <-p.running; <-p.admitted }, nil
+	default:
+	}
+	t := time.NewTimer(hashWait)
+	defer t.Stop()
+	select {
+	case p.running <- struct{}{}:
+		return func() { <-p.running; <-p.admitted }, nil
+	case <-t.C:
+		err = errBusy
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	<-p.admitted
+	return nil, err
+}
+
+// hash is HashPassword under the bound.
+func (p *passwords) hash(ctx context.Context, password string) (string, error) {
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return HashPassword(password, p.params), nil
+}
+
+// check is CheckPassword under the bound.
+func (p *passwords) check(ctx context.Context, password, hash string) (bool, error) {
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return CheckPassword(password, hash), nil
 }

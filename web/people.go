@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -30,24 +32,26 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // login signs a user in. Failures are limited per client address and per
-// email (the same budget whichever is guessed), and an unknown email costs
-// a password hash as a known one does, so that timing tells nothing.
+// email (the same budget whichever is guessed), spent before the password
+// is checked and given back when it was right, so that concurrent guesses
+// cannot outrun the limit; and an unknown email costs a password hash as a
+// known one does, so that timing tells nothing.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, nil, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
 	f := newForm(r)
+	v := view{Title: "Sign in", Data: f}
 	email, emailErr := pihu.NormalizeEmail(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
 	limits := []string{h.addressLimitKey(r)}
 	if emailErr == nil {
-		limits = append(limits, "signin-email:"+email)
+		limits = append(limits, emailLimitKey(email))
 	}
-	if retry, ok := h.peekLimits(r, limits); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
-		f.Message = "Too many failed sign-ins. Try again in " + strconv.Itoa(retry) + " seconds."
-		h.render(w, r, http.StatusTooManyRequests, "login", view{Title: "Sign in", Data: f})
+	spent, retry, ok := h.reserve(r, limits)
+	if !ok {
+		h.tooMany(w, r, "login", v, f, "Too many failed sign-ins. Try again in %d seconds.", retry)
 		return
 	}
 	var u *pihu.User
@@ -55,23 +59,50 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		var err error
 		u, err = h.store.UserByEmail(r.Context(), email)
 		if err != nil && pihu.ErrorCode(err) != pihu.ENotFound {
+			h.refund(r, spent)
 			h.internalError(w, r, err)
 			return
 		}
 	}
-	ok := false
+	hash := h.dummyHash
 	if u != nil && u.PasswordHash != "" {
-		ok = CheckPassword(password, u.PasswordHash)
-	} else {
-		CheckPassword(password, h.dummyHash)
+		hash = u.PasswordHash
 	}
-	if !ok {
-		h.spendLimits(r, limits)
-		f.Message = signInFailed
-		h.render(w, r, http.StatusUnauthorized, "login", view{Title: "Sign in", Data: f})
+	right, err := h.passwords.check(r.Context(), password, hash)
+	if err != nil {
+		h.refund(r, spent)
+		h.busy(w, r, "login", v, f)
 		return
 	}
-	if err := h.signIn(w, r, u, pihu.NewUserEvent(pihu.ActionUserLogin, u.ID, h.clientIP(r), u, h.now())); err != nil {
+	if !right || u == nil || u.PasswordHash == "" {
+		f.Message = signInFailed
+		h.render(w, r, http.StatusUnauthorized, "login", v)
+		return
+	}
+	h.refund(r, spent)
+	accounts, err := h.store.Memberships(r.Context(), u.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if len(accounts) == 0 {
+		f.Message = "You are not a member of any account any more: ask an account's owner to invite you again."
+		h.render(w, r, http.StatusForbidden, "login", v)
+		return
+	}
+	// The account they joined first; the Account page switches.
+	h.signInTo(w, r, u.ID, accounts[0].AccountID)
+}
+
+// signInTo signs person userID in to account accountID (a membership of
+// theirs), with a sign-in event, and sends them to the keys.
+func (h *Handler) signInTo(w http.ResponseWriter, r *http.Request, userID, accountID string) {
+	member, err := h.store.User(r.Context(), accountID, userID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if err := h.signIn(w, r, member, pihu.NewUserEvent(pihu.ActionUserLogin, member.ID, h.clientIP(r), member, h.now())); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -90,30 +121,66 @@ func (h *Handler) addressLimitKey(r *http.Request) string {
 	return "signin-ip:" + ip
 }
 
-// peekLimits reports whether every limiter key has budget left, and if
-// not, in how many seconds one will have. A limiter that fails lets the
-// request through, as the API's does.
-func (h *Handler) peekLimits(r *http.Request, keys []string) (retry int, ok bool) {
+// emailLimitKey is the limiter key of the sign-in failures of an email.
+func emailLimitKey(email string) string { return "signin-email:" + email }
+
+// reservation is the budget an attempt spent before the work it guards:
+// the limiter keys it spent one request of.
+type reservation []string
+
+// reserve spends one request of each limiter key before the password
+// check the keys guard, so that concurrent attempts cannot all pass a look
+// at the budget taken before any of them was counted. If a key has none
+// left, what was spent is given back and ok is false, with the seconds
+// until one will have some. A limiter that fails lets the attempt
+// through, as the API's does; nothing is given back for it later.
+func (h *Handler) reserve(r *http.Request, keys []string) (spent reservation, retry int, ok bool) {
 	for _, k := range keys {
-		res, err := h.limiter.Peek(r.Context(), k, h.signInLimit)
+		res, err := h.limiter.Allow(r.Context(), k, h.signInLimit)
 		if err != nil {
 			h.logger.Error("dashboard: rate limiter failed; sign-in let through", "err", err)
 			continue
 		}
 		if !res.Allowed {
-			return max(1, int((res.RetryAfter+time.Second-1)/time.Second)), false
+			h.refund(r, spent)
+			return nil, retrySeconds(res.RetryAfter), false
 		}
+		spent = append(spent, k)
 	}
-	return 0, true
+	return spent, 0, true
 }
 
-// spendLimits spends one request of each limiter key.
-func (h *Handler) spendLimits(r *http.Request, keys []string) {
-	for _, k := range keys {
-		if _, err := h.limiter.Allow(r.Context(), k, h.signInLimit); err != nil {
-			h.logger.Error("dashboard: rate limiter failed", "err", err)
+// refund gives back what reserve spent: the attempt was not a failure (a
+// right password), or its password was never checked.
+func (h *Handler) refund(r *http.Request, spent reservation) {
+	ctx := context.WithoutCancel(r.Context())
+	for _, k := range spent {
+		if err := h.limiter.Refund(ctx, k, h.signInLimit); err != nil {
+			h.logger.Error("dashboard: rate limiter failed to give back a sign-in", "err", err)
 		}
 	}
+}
+
+// retrySeconds is d in whole seconds, rounded up, and at least 1: a
+// Retry-After.
+func retrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// tooMany answers 429 with Retry-After, showing page again with message
+// (a format taking the seconds).
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, page string, v view, f *form, message string, retry int) {
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	f.Message = fmt.Sprintf(message, retry)
+	h.render(w, r, http.StatusTooManyRequests, page, v)
+}
+
+// busy answers a form whose password could not be hashed now (errBusy, or
+// the client went away): 503 with Retry-After, showing page again.
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request, page string, v view, f *form) {
+	w.Header().Set("Retry-After", "1")
+	f.Message = "Too many passwords are being checked at this moment. Try again in a second."
+	h.render(w, r, http.StatusServiceUnavailable, page, v)
 }
 
 func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
@@ -121,22 +188,16 @@ func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // signup creates an account and its owner user, and signs the owner in.
-// Sign-ups spend the client address's sign-in budget, so that one address
-// cannot create accounts without end.
+// Sign-ups spend the client address's sign-in budget, before the password
+// is hashed, so that one address cannot create accounts without end.
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, nil, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
 	f := newForm(r)
+	v := view{Title: "Create an account", Data: f}
 	password := r.PostForm.Get("password")
-	limits := []string{h.addressLimitKey(r)}
-	if retry, ok := h.peekLimits(r, limits); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
-		f.Message = "Too many attempts from your address. Try again in " + strconv.Itoa(retry) + " seconds."
-		h.render(w, r, http.StatusTooManyRequests, "signup", view{Title: "Create an account", Data: f})
-		return
-	}
 	now := pihu.Timestamp(h.now())
 	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: r.PostForm.Get("account_name"), Created: now}
 	email, err := pihu.NormalizeEmail(r.PostForm.Get("email"))
@@ -146,13 +207,23 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		f.Errors["account_name"] = pihu.ErrorMessage(err)
 	}
 	if len(f.Errors) > 0 {
-		h.render(w, r, http.StatusBadRequest, "signup", view{Title: "Create an account", Data: f})
+		h.render(w, r, http.StatusBadRequest, "signup", v)
 		return
 	}
-	h.spendLimits(r, limits)
+	spent, retry, ok := h.reserve(r, []string{h.addressLimitKey(r)})
+	if !ok {
+		h.tooMany(w, r, "signup", v, f, "Too many attempts from your address. Try again in %d seconds.", retry)
+		return
+	}
+	hash, err := h.passwords.hash(r.Context(), password)
+	if err != nil {
+		h.refund(r, spent)
+		h.busy(w, r, "signup", v, f)
+		return
+	}
 	u := &pihu.User{
 		ID: pihu.NewID(pihu.PrefixUser), AccountID: a.ID, Email: email,
-		PasswordHash: HashPassword(password, h.password), Role: pihu.RoleOwner, Created: now, PasswordChanged: &now,
+		PasswordHash: hash, Role: pihu.RoleOwner, Created: now, PasswordChanged: &now,
 	}
 	err = h.store.CreateAccountWithOwner(r.Context(), a, u, pihu.NewUserEvent(pihu.ActionUserSignedUp, u.ID, h.clientIP(r), u, now))
 	if err != nil {
@@ -160,7 +231,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 			h.internalError(w, r, err)
 			return
 		}
-		h.render(w, r, http.StatusBadRequest, "signup", view{Title: "Create an account", Data: f})
+		h.render(w, r, http.StatusBadRequest, "signup", v)
 		return
 	}
 	if err := h.signIn(w, r, u); err != nil {
@@ -212,9 +283,6 @@ func linkUser(token string) (u *pihu.User, ok bool) {
 // the query, which the request log leaves out.
 func SetupPath(token string) string { return "/setup?token=" + token }
 
-// InvitePath is the path of the invite link holding token.
-func InvitePath(token string) string { return "/invite?token=" + token }
-
 // linkForm is the form of a setup or invite page: the token rides along
 // in a hidden field.
 func linkForm(r *http.Request) *form {
@@ -227,61 +295,49 @@ func (h *Handler) setupPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "setup", view{Title: "Set up your account", Data: linkForm(r)})
 }
 
-func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "invite", view{Title: "Join your team", Data: linkForm(r)})
-}
-
 // setup uses the first start's setup link: its owner sets an email and a
-// password, and is signed in.
+// password, and is signed in. A setup link works here only, and an invite
+// link never does: the store uses setup links only.
 func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
-	h.useLink(w, r, "setup", true)
-}
-
-// acceptInvite uses an invite link: the member sets a password, and is
-// signed in.
-func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
-	h.useLink(w, r, "invite", false)
-}
-
-func (h *Handler) useLink(w http.ResponseWriter, r *http.Request, page string, withEmail bool) {
-	title := map[string]string{"setup": "Set up your account", "invite": "Join your team"}[page]
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, nil, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
 	f := newForm(r)
+	v := view{Title: "Set up your account", Data: f}
 	password := r.PostForm.Get("password")
-	email := ""
-	if withEmail {
-		var err error
-		email, err = pihu.NormalizeEmail(r.PostForm.Get("email"))
-		f.Fail(err, "email")
-	}
+	email, err := pihu.NormalizeEmail(r.PostForm.Get("email"))
+	f.Fail(err, "email")
 	f.Fail(pihu.ValidatePassword(password), "password")
 	if len(f.Errors) > 0 {
-		h.render(w, r, http.StatusBadRequest, page, view{Title: title, Data: f})
+		h.render(w, r, http.StatusBadRequest, "setup", v)
 		return
 	}
 	now := pihu.Timestamp(h.now())
 	token := r.PostForm.Get("token")
 	target, ok := linkUser(token)
 	var u *pihu.User
-	var err error = pihu.Errorf(pihu.ENotFound, "unknown link")
+	err = pihu.Errorf(pihu.ENotFound, "unknown link")
 	if ok {
+		hash, herr := h.passwords.hash(r.Context(), password)
+		if herr != nil {
+			h.busy(w, r, "setup", v, f)
+			return
+		}
 		ev := pihu.NewUserEvent(pihu.ActionUserPasswordSet, target.ID, h.clientIP(r), target, now)
-		u, err = h.store.UseLink(r.Context(), LinkDigest(token), email, HashPassword(password, h.password), now, ev)
+		u, err = h.store.UseLink(r.Context(), LinkDigest(token), email, hash, now, ev)
 	}
 	if err != nil {
 		if pihu.ErrorCode(err) == pihu.ENotFound {
-			f.Message = "This link is not valid: it may have been used already, or have expired (links work for 24 hours). Ask the account's owner for a new one."
-			h.render(w, r, http.StatusBadRequest, page, view{Title: title, Data: f})
+			f.Message = "This link is not valid: it may have been used already, or have expired (links work for 24 hours)."
+			h.render(w, r, http.StatusBadRequest, "setup", v)
 			return
 		}
 		if !f.Fail(err, "email") {
 			h.internalError(w, r, err)
 			return
 		}
-		h.render(w, r, http.StatusBadRequest, page, view{Title: title, Data: f})
+		h.render(w, r, http.StatusBadRequest, "setup", v)
 		return
 	}
 	if err := h.signIn(w, r, u, pihu.NewUserEvent(pihu.ActionUserLogin, u.ID, h.clientIP(r), u, now)); err != nil {
@@ -291,45 +347,88 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request, page string, w
 	http.Redirect(w, r, "/keys", http.StatusSeeOther)
 }
 
+type accountData struct {
+	Form *form
+	// Accounts are the accounts the person belongs to, to switch to.
+	Accounts []pihu.Membership
+}
+
 func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(nil)
 	f.Values.Set("changed", r.URL.Query().Get("changed"))
-	h.render(w, r, http.StatusOK, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: f})
+	h.renderAccount(w, r, s, http.StatusOK, f)
+}
+
+func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s *session, status int, f *form) {
+	accounts, err := h.store.Memberships(r.Context(), s.user.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, status, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f, Accounts: accounts}})
+}
+
+// switchAccount moves the session to another account of the person's. An
+// account they are not a member of is a 404, as if it did not exist.
+func (h *Handler) switchAccount(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	err := h.store.SwitchSession(r.Context(), s.digest, r.PostForm.Get("account"))
+	switch {
+	case pihu.ErrorCode(err) == pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Account not found", "You are not a member of this account.")
+	case err != nil:
+		h.internalError(w, r, err)
+	default:
+		http.Redirect(w, r, "/keys", http.StatusSeeOther)
+	}
 }
 
 // changePassword sets a new password after checking the current one. It
 // signs out every browser of the user (the store deletes their sessions),
 // then signs this one in again.
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *session) {
-	v := view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account"}
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
 	f := newForm(nil)
-	v.Data = f
-	limits := []string{h.addressLimitKey(r), "signin-email:" + s.user.Email}
-	if retry, ok := h.peekLimits(r, limits); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
-		f.Message = "Too many wrong passwords. Try again in " + strconv.Itoa(retry) + " seconds."
-		h.render(w, r, http.StatusTooManyRequests, "account", v)
+	// The account page again, with the message or errors set below.
+	v := view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f}}
+	spent, retry, ok := h.reserve(r, []string{h.addressLimitKey(r), emailLimitKey(s.user.Email)})
+	if !ok {
+		h.tooMany(w, r, "account", v, f, "Too many wrong passwords. Try again in %d seconds.", retry)
 		return
 	}
 	current, next := r.PostForm.Get("current_password"), r.PostForm.Get("new_password")
-	if !CheckPassword(current, s.user.PasswordHash) {
-		h.spendLimits(r, limits)
+	right, err := h.passwords.check(r.Context(), current, s.user.PasswordHash)
+	if err != nil {
+		h.refund(r, spent)
+		h.busy(w, r, "account", v, f)
+		return
+	}
+	if right {
+		h.refund(r, spent)
+	} else {
 		f.Errors["current_password"] = "This is not your current password."
 	}
 	if err := pihu.ValidatePassword(next); err != nil {
 		f.Errors["new_password"] = pihu.ErrorMessage(err)
 	}
 	if len(f.Errors) > 0 {
-		h.render(w, r, http.StatusBadRequest, "account", v)
+		h.renderAccount(w, r, s, http.StatusBadRequest, f)
+		return
+	}
+	hash, err := h.passwords.hash(r.Context(), next)
+	if err != nil {
+		h.busy(w, r, "account", v, f)
 		return
 	}
 	now := pihu.Timestamp(h.now())
 	ev := pihu.NewUserEvent(pihu.ActionUserPasswordSet, s.user.ID, h.clientIP(r), s.user, now)
-	if err := h.store.SetPassword(r.Context(), s.account.ID, s.user.ID, HashPassword(next, h.password), now, ev); err != nil {
+	if err := h.store.SetPassword(r.Context(), s.account.ID, s.user.ID, hash, now, ev); err != nil {
 		h.internalError(w, r, err)
 		return
 	}

@@ -25,10 +25,7 @@ func TestSignup(t *testing.T) {
 		p := b.get("/keys")
 		checkStatus(t, p, http.StatusOK)
 		checkContains(t, p, "ada@example.com", "owner", "Acme Ada@Example.com")
-		u, err := d.Store.UserByEmail(t.Context(), "ada@example.com")
-		if err != nil {
-			t.Fatal(err)
-		}
+		u := mustUser(t, d, "ada@example.com")
 		if u.Role != pihu.RoleOwner || !strings.HasPrefix(u.PasswordHash, "$argon2id$") || strings.Contains(u.PasswordHash, password) {
 			t.Errorf("user: got role %s and hash %q, want an owner with an argon2id hash", u.Role, u.PasswordHash)
 		}
@@ -125,7 +122,7 @@ func TestLogin(t *testing.T) {
 		checkStatus(t, b.get("/keys"), http.StatusOK)
 		checkRedirect(t, b.get("/login"), "/keys")
 		checkRedirect(t, b.get("/"), "/keys")
-		u, _ := d.Store.UserByEmail(t.Context(), "ada@example.com")
+		u := mustUser(t, d, "ada@example.com")
 		events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: u.AccountID, Limit: 10})
 		if len(events) != 2 || events[0].Action != pihu.ActionUserLogin || events[0].Actor != u.ID || events[0].IP != "127.0.0.1" {
 			t.Errorf("events: got %v, want the sign-in by the user, from 127.0.0.1", events)
@@ -235,7 +232,7 @@ func TestLogout(t *testing.T) {
 	replay := d.browser(t)
 	p := replay.get("/keys", "Cookie", web.CookieName+"="+cookie)
 	checkRedirect(t, p, "/login")
-	u, _ := d.Store.UserByEmail(t.Context(), "ada@example.com")
+	u := mustUser(t, d, "ada@example.com")
 	events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: u.AccountID, Limit: 1})
 	if len(events) != 1 || events[0].Action != pihu.ActionUserLogout || events[0].Actor != u.ID {
 		t.Errorf("events: got %v, want the sign-out by the user", events)
@@ -331,13 +328,16 @@ func TestSetup(t *testing.T) {
 	}
 }
 
-func TestSetup_Expired(t *testing.T) {
+func TestInvite_Expired(t *testing.T) {
 	d := newDashboard(t)
 	owner := d.signUp(t, "ada@example.com")
 	p := owner.post("/team", form("email", "bob@example.com", "role", "viewer"))
 	link := inviteLink.FindStringSubmatch(p.Body)
 	d.Clock.Add(web.LinkLifetime)
-	p = d.browser(t).post("/invite", form("token", html(link[1]), "password", password))
+	p = d.browser(t).post("/invite", form("token", html(link[1]), "email", "bob@example.com", "password", password))
 	checkStatus(t, p, http.StatusBadRequest)
-	checkContains(t, p, "This link is not valid")
+	checkContains(t, p, "This invite link is not valid")
+	if _, err := d.Store.UserByEmail(t.Context(), "bob@example.com"); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("an expired invite stored a person: %v", err)
+	}
 }

@@ -1,25 +1,45 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"net/http"
+	"strconv"
 
 	"github.com/pihu-ai/pihu"
 )
 
+// The team page: the account's members and pending invites. An owner
+// invites people by email, cancels invites and removes members. Nothing
+// here reads or tells anything about other accounts: an invite is the
+// account's own until its link is used, whether or not its email is a
+// person's elsewhere.
+
 type teamData struct {
 	Users     []*pihu.User
+	Invites   []*pihu.Invite
 	CanManage bool
 	Form      *form
 	// Invited and InviteURL are shown once, on the page answering the
 	// invitation: the link is a credential, kept only as its digest.
-	Invited   *pihu.User
+	Invited   *pihu.Invite
 	InviteURL string
+	// Message says what the last action did (a member removed, an
+	// invite canceled), or why it was refused.
+	Message string
 }
 
 func (h *Handler) teamPage(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(nil)
 	f.Values.Set("role", string(pihu.RoleViewer))
-	h.renderTeam(w, r, s, http.StatusOK, teamData{Form: f})
+	d := teamData{Form: f}
+	switch r.URL.Query().Get("done") {
+	case "removed":
+		d.Message = "The member was removed: they no longer see this account."
+	case "canceled":
+		d.Message = "The invite was canceled: its link no longer works."
+	}
+	h.renderTeam(w, r, s, http.StatusOK, d)
 }
 
 func (h *Handler) renderTeam(w http.ResponseWriter, r *http.Request, s *session, status int, d teamData) {
@@ -29,13 +49,23 @@ func (h *Handler) renderTeam(w http.ResponseWriter, r *http.Request, s *session,
 		return
 	}
 	d.Users, d.CanManage = users, s.user.Role.CanManageTeam()
+	if d.CanManage {
+		if d.Invites, err = h.store.ListInvites(r.Context(), s.account.ID, h.now()); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+	}
 	h.render(w, r, status, "team", view{Title: "Team", Me: s.user, Account: s.account, Nav: "team", Data: d})
 }
 
-// addMember adds a user to the account with the role chosen (admin or
+// invite invites an email to the account with the role chosen (admin or
 // viewer) and shows the owner a one-time invite link, valid for
-// LinkLifetime, through which the member sets a password.
-func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, s *session) {
+// LinkLifetime, that the invited person uses with that email: to join
+// with their password if they use pihu already, or to choose one. The
+// answer is the same whether or not the email is a person's elsewhere.
+// Invites are limited per account (Options.InviteLimit), spent before
+// anything is stored.
+func (h *Handler) invite(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
@@ -43,21 +73,30 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, s *session) 
 	f := newForm(r)
 	email, err := pihu.NormalizeEmail(r.PostForm.Get("email"))
 	f.Fail(err, "email")
-	role := pihu.Role(r.PostForm.Get("role"))
-	if role != pihu.RoleAdmin && role != pihu.RoleViewer {
-		f.Errors["role"] = "Choose admin (manages keys) or viewer (reads only)."
+	now := pihu.Timestamp(h.now())
+	inv := &pihu.Invite{
+		ID: pihu.NewID(pihu.PrefixInvite), AccountID: s.account.ID, Email: email, Role: pihu.Role(r.PostForm.Get("role")),
+		InvitedBy: s.user.ID, Created: now, Expires: now.Add(LinkLifetime),
 	}
+	f.Fail(pihu.ValidateInviteRole(inv.Role), "role")
 	if len(f.Errors) > 0 {
 		h.renderTeam(w, r, s, http.StatusBadRequest, teamData{Form: f})
 		return
 	}
-	now := pihu.Timestamp(h.now())
-	u := &pihu.User{ID: pihu.NewID(pihu.PrefixUser), AccountID: s.account.ID, Email: email, Role: role, Created: now}
-	token, digest := NewLinkToken(u)
-	link := &pihu.Link{Digest: digest, UserID: u.ID, AccountID: u.AccountID, Purpose: pihu.LinkInvite, Created: now, Expires: now.Add(LinkLifetime)}
-	err = h.store.CreateUser(r.Context(), u, link, pihu.NewUserEvent(pihu.ActionUserInvited, s.user.ID, h.clientIP(r), u, now))
+	res, err := h.limiter.Allow(r.Context(), "invites:"+s.account.ID, h.inviteLimit)
 	if err != nil {
-		if !f.Fail(err, "email") {
+		h.logger.Error("dashboard: rate limiter failed; invite let through", "err", err)
+	} else if !res.Allowed {
+		retry := retrySeconds(res.RetryAfter)
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		f.Message = "This account has sent too many invites (" + h.inviteLimit.String() + "). Try again in " + strconv.Itoa(retry) + " seconds."
+		h.renderTeam(w, r, s, http.StatusTooManyRequests, teamData{Form: f})
+		return
+	}
+	token := NewInviteToken(inv)
+	err = h.store.CreateInvite(r.Context(), inv, pihu.NewInviteEvent(pihu.ActionUserInvited, s.user.ID, h.clientIP(r), inv, now))
+	if err != nil {
+		if !f.Fail(err, "email", "role") {
 			h.internalError(w, r, err)
 			return
 		}
@@ -66,7 +105,55 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	f = newForm(nil)
 	f.Values.Set("role", string(pihu.RoleViewer))
-	h.renderTeam(w, r, s, http.StatusOK, teamData{Form: f, Invited: u, InviteURL: origin(r) + InvitePath(token)})
+	h.renderTeam(w, r, s, http.StatusOK, teamData{Form: f, Invited: inv, InviteURL: origin(r) + InvitePath(token)})
+}
+
+// cancelInvite cancels a pending invite of the account: its link stops
+// working. Another account's invite, or one no longer pending, is a 404.
+func (h *Handler) cancelInvite(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	inv := &pihu.Invite{ID: id, AccountID: s.account.ID}
+	now := h.now()
+	err := h.store.CancelInvite(r.Context(), s.account.ID, id, now, pihu.NewInviteEvent(pihu.ActionInviteCanceled, s.user.ID, h.clientIP(r), inv, now))
+	switch {
+	case pihu.ErrorCode(err) == pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Invite not found", "This account has no pending invite with this id: it may have been used, canceled or have expired already.")
+	case err != nil:
+		h.internalError(w, r, err)
+	default:
+		http.Redirect(w, r, "/team?done=canceled", http.StatusSeeOther)
+	}
+}
+
+// removeMember removes a member from the account: they no longer see it,
+// and their sessions in it end; their other accounts are theirs still. The
+// account's last owner stays (400); another account's member is a 404.
+func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, s *session) {
+	target := &pihu.User{ID: r.PathValue("id"), AccountID: s.account.ID}
+	ev := pihu.NewUserEvent(pihu.ActionUserRemoved, s.user.ID, h.clientIP(r), target, h.now())
+	err := h.store.RemoveMember(r.Context(), s.account.ID, target.ID, ev)
+	switch code := pihu.ErrorCode(err); {
+	case err == nil:
+		http.Redirect(w, r, "/team?done=removed", http.StatusSeeOther)
+	case code == pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Member not found", "This account has no member with this id.")
+	case code == pihu.EParameterInvalid:
+		h.renderTeam(w, r, s, http.StatusBadRequest, teamData{Form: newForm(nil), Message: pihu.ErrorMessage(err)})
+	default:
+		h.internalError(w, r, err)
+	}
+}
+
+// NewInviteToken returns a new link token for invite inv, and sets
+// inv.Digest to its SHA-256, which is all the store keeps. The token names
+// the invite ("inv_….random"); the 32 random bytes are the secret, and the
+// digest covers the whole token.
+func NewInviteToken(inv *pihu.Invite) string {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	token := inv.ID + "." + base64.RawURLEncoding.EncodeToString(raw)
+	inv.Digest = LinkDigest(token)
+	return token
 }
 
 // origin is the scheme and host the request was made to.

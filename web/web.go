@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -51,13 +52,16 @@ type Options struct {
 	// Auth is the API's authenticator: every key the dashboard changes
 	// is invalidated in its cache.
 	Auth *auth.Authenticator
-	// Limiter keeps the sign-in limits: share the API's, so that one
+	// Limiter keeps the sign-in and invite limits: share the API's, so that one
 	// budget holds per address however the guesses arrive (default an
 	// in-process ratelimit.Memory on Now).
 	Limiter ratelimit.Limiter
 	// SignInLimit is how many failed sign-ins a client address, and an
 	// email, may make (default 10/m).
 	SignInLimit ratelimit.Limit
+	// InviteLimit is how many invites an account may send (default
+	// 20/h).
+	InviteLimit ratelimit.Limit
 	// ClientIP returns the address a request comes from (default the
 	// TCP peer). Serve passes the API's, which believes a trusted proxy's
 	// header.
@@ -70,6 +74,12 @@ type Options struct {
 	// Password are the argon2id costs of new password hashes (default
 	// DefaultPasswordParams).
 	Password PasswordParams
+	// PasswordHashes is how many password hashes (sign-in, sign-up,
+	// password change, setup, invites) may run at once (default
+	// GOMAXPROCS): each takes Password.Memory while it runs. Eight times
+	// as many may wait up to a second for one to end; beyond that a form
+	// is answered 503 with Retry-After at once.
+	PasswordHashes int
 	// IdleTimeout ends a session unused for that long (default 12 h).
 	IdleTimeout time.Duration
 	// SessionLifetime ends a session that long after sign-in, however
@@ -96,10 +106,12 @@ type Handler struct {
 	auth        *auth.Authenticator
 	limiter     ratelimit.Limiter
 	signInLimit ratelimit.Limit
+	inviteLimit ratelimit.Limit
 	clientIP    func(*http.Request) string
 	logger      *slog.Logger
 	now         func() time.Time
 	password    PasswordParams
+	passwords   *passwords
 	idle        time.Duration
 	lifetime    time.Duration
 	loopback    bool
@@ -130,7 +142,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	h := &Handler{
 		store: opts.Store, usage: opts.Usage, auth: opts.Auth, limiter: opts.Limiter,
-		signInLimit: opts.SignInLimit, clientIP: opts.ClientIP, logger: opts.Logger, now: opts.Now,
+		signInLimit: opts.SignInLimit, inviteLimit: opts.InviteLimit, clientIP: opts.ClientIP, logger: opts.Logger, now: opts.Now,
 		password: opts.Password, idle: opts.IdleTimeout, lifetime: opts.SessionLifetime,
 		loopback: opts.WebhookLoopback,
 	}
@@ -149,6 +161,12 @@ func New(opts Options) (*Handler, error) {
 	if err := h.signInLimit.Validate(); err != nil {
 		return nil, fmt.Errorf("web.New: Options.SignInLimit: %w", err)
 	}
+	if h.inviteLimit == (ratelimit.Limit{}) {
+		h.inviteLimit = ratelimit.PerHour(20)
+	}
+	if err := h.inviteLimit.Validate(); err != nil {
+		return nil, fmt.Errorf("web.New: Options.InviteLimit: %w", err)
+	}
 	if h.clientIP == nil {
 		h.clientIP = peerAddress
 	}
@@ -161,6 +179,10 @@ func New(opts Options) (*Handler, error) {
 	if h.lifetime == 0 {
 		h.lifetime = 7 * 24 * time.Hour
 	}
+	if opts.PasswordHashes <= 0 {
+		opts.PasswordHashes = runtime.GOMAXPROCS(0)
+	}
+	h.passwords = newPasswords(h.password, opts.PasswordHashes)
 	h.dummyHash = HashPassword(pihu.NewID("dummy_"), h.password)
 	pages, err := parsePages(templateFiles)
 	if err != nil {
@@ -230,9 +252,12 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhook))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
-	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.addMember))
+	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.invite))
+	h.mux.Handle("POST /team/invites/{id}/cancel", h.signedIn(teamManagers, h.cancelInvite))
+	h.mux.Handle("POST /team/members/{id}/remove", h.signedIn(teamManagers, h.removeMember))
 	h.mux.Handle("GET /account", h.signedIn(anyone, h.accountPage))
 	h.mux.Handle("POST /account/password", h.signedIn(anyone, h.changePassword))
+	h.mux.Handle("POST /account/switch", h.signedIn(anyone, h.switchAccount))
 
 	h.mux.HandleFunc("/", h.notFound)
 }

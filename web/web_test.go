@@ -197,8 +197,8 @@ func TestRoles(t *testing.T) {
 	p = admin.post("/team", form("email", "eve@example.com", "role", "admin"))
 	checkStatus(t, p, http.StatusForbidden)
 	checkContains(t, p, "owner manages the team")
-	if strings.Contains(admin.get("/team").Body, "Add a member") {
-		t.Errorf("the admin's team page offers to add a member")
+	if strings.Contains(admin.get("/team").Body, "Invite a member") {
+		t.Errorf("the admin's team page offers to invite a member")
 	}
 
 	keys, _, _ := d.Store.ListKeys(t.Context(), pihu.KeyFilter{AccountID: acct, Limit: 10})
@@ -252,35 +252,49 @@ func TestTeam(t *testing.T) {
 	owner := d.signUp(t, "ada@example.com")
 	p := owner.get("/team")
 	checkStatus(t, p, http.StatusOK)
-	checkContains(t, p, "ada@example.com", "Add a member", `<label for="email">Email</label>`, `<label for="role">Role</label>`)
+	checkContains(t, p, "ada@example.com", "Invite a member", `<label for="email">Email</label>`, `<label for="role">Role</label>`, "No pending invites.")
 
 	p = owner.post("/team", form("email", "Bob@Example.com", "role", "admin"))
 	checkStatus(t, p, http.StatusOK)
-	checkContains(t, p, "bob@example.com</strong> was added as admin", "Invited", `data-copy="invite-link"`)
+	checkContains(t, p, "bob@example.com</strong> was invited as admin", `data-copy="invite-link"`)
 	token := html(inviteLink.FindStringSubmatch(p.Body)[1])
-	// The link is shown once.
-	if strings.Contains(owner.get("/team").Body, token) {
+	// The link is shown once; the invite is listed as pending.
+	p = owner.get("/team")
+	if strings.Contains(p.Body, token) {
 		t.Errorf("the team page shows the invite link again")
 	}
+	checkContains(t, p, `<td>bob@example.com</td>`, "Cancel invite")
 	acct := mustUser(t, d, "ada@example.com").AccountID
-	bob := mustUser(t, d, "bob@example.com")
-	events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: acct, Target: bob.ID, Limit: 10})
+	invites, _ := d.Store.ListInvites(t.Context(), acct, d.Clock.Now())
+	if len(invites) != 1 {
+		t.Fatalf("invites: got %v, want bob's", invites)
+	}
+	events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: acct, Target: invites[0].ID, Limit: 10})
 	if len(events) != 1 || events[0].Action != pihu.ActionUserInvited || events[0].Actor != mustUser(t, d, "ada@example.com").ID {
 		t.Errorf("events: got %v, want the invitation by the owner", events)
 	}
-	// Bob cannot sign in before he sets a password.
-	checkStatus(t, d.browser(t).post("/login", form("email", "bob@example.com", "password", "")), http.StatusUnauthorized)
+	// An invite is no person: bob cannot sign in before he joins.
+	checkStatus(t, d.browser(t).post("/login", form("email", "bob@example.com", "password", password)), http.StatusUnauthorized)
 
 	b := d.browser(t)
 	p = b.get(web.InvitePath(token))
 	checkStatus(t, p, http.StatusOK)
-	checkContains(t, p, "Join your team", `autocomplete="new-password"`)
-	checkStatus(t, b.post("/invite", form("token", token, "password", "short")), http.StatusBadRequest)
-	checkRedirect(t, b.post("/invite", form("token", token, "password", password)), "/keys")
+	checkContains(t, p, "Join Acme ada@example.com", "invited as <strong>admin</strong>", `name="email"`, `name="password"`)
+	checkStatus(t, b.post("/invite", form("token", token, "email", "bob@example.com", "password", "short")), http.StatusBadRequest)
+	checkRedirect(t, b.post("/invite", form("token", token, "email", "Bob@example.com", "password", password)), "/keys")
 	checkContains(t, b.get("/keys"), "bob@example.com · admin")
-	p = d.browser(t).post("/invite", form("token", token, "password", password))
+	bob := mustUser(t, d, "bob@example.com")
+	if bob.AccountID != acct || bob.Role != pihu.RoleAdmin {
+		t.Errorf("bob: got %+v, want an admin of %s", bob, acct)
+	}
+	events, _, _ = d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: acct, Target: bob.ID, Limit: 10})
+	if len(events) != 2 || events[0].Action != pihu.ActionUserLogin || events[1].Action != pihu.ActionUserJoined {
+		t.Errorf("events: got %v, want bob joining, then signing in", events)
+	}
+	p = d.browser(t).post("/invite", form("token", token, "email", "bob@example.com", "password", password))
 	checkStatus(t, p, http.StatusBadRequest)
-	checkContains(t, p, "This link is not valid")
+	checkContains(t, p, "This invite link is not valid")
+	checkContains(t, owner.get("/team"), "No pending invites.")
 
 	bad := []struct {
 		name, field string
@@ -288,7 +302,7 @@ func TestTeam(t *testing.T) {
 	}{
 		{"BadEmail", "email", []string{"email", "bob", "role", "admin"}},
 		{"NoEmail", "email", []string{"role", "admin"}},
-		{"EmailTaken", "email", []string{"email", "bob@example.com", "role", "viewer"}},
+		{"AlreadyMember", "email", []string{"email", "bob@example.com", "role", "viewer"}},
 		{"Owner", "role", []string{"email", "carol@example.com", "role", "owner"}},
 		{"NoRole", "role", []string{"email", "carol@example.com"}},
 	}
@@ -299,6 +313,9 @@ func TestTeam(t *testing.T) {
 			checkContains(t, p, `id="`+tt.field+`-error"`)
 			if users, _ := d.Store.ListUsers(t.Context(), acct); len(users) != 2 {
 				t.Errorf("users: got %d, want 2", len(users))
+			}
+			if invites, _ := d.Store.ListInvites(t.Context(), acct, d.Clock.Now()); len(invites) != 0 {
+				t.Errorf("invites: got %d, want none", len(invites))
 			}
 		})
 	}

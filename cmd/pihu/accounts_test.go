@@ -158,6 +158,9 @@ func TestAccountsRecover_Errors(t *testing.T) {
 		{"UnknownSubcommand", []string{"delete", "acct_a"}, 2, `unknown subcommand "delete"`},
 		{"NoSubcommand", nil, 2, "pihu accounts recover ACCOUNT_ID"},
 		{"CreateNoName", []string{"create", "--database", db}, 2, "--name is required"},
+		// A name follows the rules of names everywhere (pihu.Account.Validate).
+		{"CreateControlInName", []string{"create", "--name", "Acme\tCorp", "--database", db}, 2, "control character"},
+		{"CreateBidiInName", []string{"create", "--name", "Acme \u202eproC", "--database", db}, 2, "bidirectional control"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := pihuCLI(t, "", "", append([]string{"accounts"}, tt.args...)...)
@@ -189,7 +192,7 @@ func TestAccountsList(t *testing.T) {
 	if status, body := do(t, "POST", s.url+"/v1/auth/api-keys", owner, `{"name":"short","permissions":["candidate:read"],"expiration":"1h"}`); status != 200 {
 		t.Fatalf("create: got %d %v", status, body)
 	}
-	r := pihuCLI(t, "", "", "accounts", "create", "--name", "Acme\tCorp", "--json", "--database", db).ok(t)
+	r := pihuCLI(t, "", "", "accounts", "create", "--name", "Acme Corp", "--json", "--database", db).ok(t)
 	var acme struct {
 		Account struct{ ID string }
 		APIKey  struct{ ID, Key string } `json:"api_key"`
@@ -225,7 +228,7 @@ func TestAccountsList(t *testing.T) {
 	}
 
 	list := listAccounts(t, dir)
-	if len(list) != 2 || list[0].Name != "Default" || list[0].Keys != 2 || list[1].ID != acme.Account.ID || list[1].Name != "Acme\tCorp" || list[1].Keys != 1 {
+	if len(list) != 2 || list[0].Name != "Default" || list[0].Keys != 2 || list[1].ID != acme.Account.ID || list[1].Name != "Acme Corp" || list[1].Keys != 1 {
 		t.Fatalf("list --json: got %+v", list)
 	}
 	for _, a := range list {

@@ -45,6 +45,9 @@ func Run(t *testing.T, newLimiter NewLimiter) {
 		{"KeysAreIndependent", testKeysAreIndependent},
 		{"LimitsAreIndependent", testLimitsAreIndependent},
 		{"Peek", testPeek},
+		{"Refund", testRefund},
+		{"RefundNeverOverfills", testRefundNeverOverfills},
+		{"ConcurrentReserveAndRefund", testConcurrentReserveAndRefund},
 		{"InvalidLimit", testInvalidLimit},
 		{"ConcurrentOneKey", testConcurrentOneKey},
 		{"ConcurrentManyKeys", testConcurrentManyKeys},
@@ -337,6 +340,85 @@ func testPeek(t *testing.T, e *env) {
 	if r := e.allow(t, k, l); !r.Allowed {
 		t.Errorf("allow after a peek said yes: got %+v", r)
 	}
+}
+
+func (e *env) refund(t *testing.T, key string, l ratelimit.Limit) {
+	t.Helper()
+	if err := e.Refund(context.Background(), key, l); err != nil {
+		t.Fatalf("Refund(%s, %v): %v", key, l, err)
+	}
+}
+
+// Refund gives back one request that Allow spent: a spent key may make one
+// more request, and then none.
+func testRefund(t *testing.T, e *env) {
+	l, k := ratelimit.PerMinute(3), e.key("k")
+	e.exhaust(t, k, l)
+	e.refund(t, k, l)
+	if p := e.peek(t, k, l); !p.Allowed || p.Remaining != 1 {
+		t.Errorf("peek after a refund of a spent key: got %+v, want 1 remaining", p)
+	}
+	if r := e.allow(t, k, l); !r.Allowed || r.Remaining != 0 {
+		t.Errorf("allow after the refund: got %+v, want allowed, 0 remaining", r)
+	}
+	if r := e.allow(t, k, l); r.Allowed {
+		t.Errorf("a second allow after one refund: got %+v, want refused", r)
+	}
+	if err := e.Refund(context.Background(), k, ratelimit.Limit{Rate: 0, Period: time.Minute}); err == nil {
+		t.Errorf("Refund with an invalid limit: no error")
+	}
+}
+
+// Refunds beyond what was spent leave the budget full, never more: a fresh
+// key refunded still has its burst and no more.
+func testRefundNeverOverfills(t *testing.T, e *env) {
+	l, k := ratelimit.PerMinute(3), e.key("k")
+	e.refund(t, k, l)
+	want(t, "peek at a fresh key refunded", e.peek(t, k, l), ratelimit.Result{Allowed: true, Limit: 3, Remaining: 3})
+	e.allow(t, k, l)
+	for range 5 {
+		e.refund(t, k, l)
+	}
+	want(t, "peek after more refunds than requests", e.peek(t, k, l), ratelimit.Result{Allowed: true, Limit: 3, Remaining: 3})
+	for i := range 3 {
+		if r := e.allow(t, k, l); !r.Allowed {
+			t.Fatalf("request %d after the refunds: refused", i+1)
+		}
+	}
+	if r := e.allow(t, k, l); r.Allowed {
+		t.Errorf("request 4 of a burst of 3: allowed")
+	}
+}
+
+// Reserve-then-refund under concurrency: of many concurrent reservations
+// at most the burst succeed, and refunding every one of them leaves the
+// budget full again.
+func testConcurrentReserveAndRefund(t *testing.T, e *env) {
+	l, k := ratelimit.PerMinute(10), e.key("k")
+	var (
+		wg      sync.WaitGroup
+		allowed atomic.Int64
+	)
+	for range 50 {
+		wg.Go(func() {
+			r, err := e.Allow(context.Background(), k, l)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if r.Allowed {
+				allowed.Add(1)
+				if err := e.Refund(context.Background(), k, l); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := allowed.Load(); n < 10 || n > 50 {
+		t.Errorf("reservations allowed: got %d, want at least the burst of 10", n)
+	}
+	want(t, "peek after every reservation was refunded", e.peek(t, k, l), ratelimit.Result{Allowed: true, Limit: 10, Remaining: 10})
 }
 
 // An impossible limit is an error, not a decision.
