@@ -104,11 +104,13 @@ type IdempotencyStore interface {
 	// CompleteIdempotency stores rec.Status, rec.Response and rec.EndedKey
 	// in the unfinished record of rec.Lookup reserved with rec.Token.
 	// Returns ENotFound if there is none (another request took it over
-	// after its lock went stale, or it expired).
+	// after its lock went stale, or it expired). It checks no Actor: the
+	// request whose answer it records may have revoked its own key.
 	CompleteIdempotency(ctx context.Context, rec *IdempotencyRecord) error
 	// ReleaseIdempotency deletes the unfinished record of rec.Lookup
 	// reserved with rec.Token, if it is still there, so that a retry may
-	// act: its request failed without an answer worth replaying.
+	// act: its request failed without an answer worth replaying. It
+	// checks no Actor, as CompleteIdempotency.
 	ReleaseIdempotency(ctx context.Context, rec *IdempotencyRecord) error
 	// IdempotencyRecord returns the record of lookup, finished or not, if
 	// it has not expired at now. Returns ENotFound otherwise.

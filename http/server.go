@@ -391,8 +391,10 @@ type requestInfo struct {
 	header  [1]string
 	// key is the request's key once require let it through: the value of
 	// pihu.KeyContextKey, without a context.WithValue and a copy of the
-	// request for it.
-	key *pihu.Key
+	// request for it; actor, the value of pihu.ActorContextKey, is the
+	// actor of the writes it makes (see withKey).
+	key   *pihu.Key
+	actor pihu.Actor
 }
 
 type requestInfoKey struct{}
@@ -405,19 +407,30 @@ func (info *requestInfo) Value(key any) any {
 		if info.key != nil {
 			return info.key
 		}
+	case pihu.ActorContextKey:
+		if info.key != nil {
+			return info.actor
+		}
 	}
 	return info.Context.Value(key)
 }
 
-// withKey returns r with k as its authenticated key (pihu.KeyFromContext):
-// r itself when ServeHTTP made r's context, which carries the key in a
-// field; a copy with a new context otherwise.
-func withKey(r *http.Request, k *pihu.Key) *http.Request {
+// withKey returns r with k, authenticated at now, as its key
+// (pihu.KeyFromContext), and as the actor of every store write made with
+// its context (pihu.ActorFromContext): k's own id, which for an access
+// token is its parent key's. The store re-checks the actor inside each
+// write's transaction, so a key revoked while its request runs writes
+// nothing after the revocation, whatever the handler. It is r itself when
+// ServeHTTP made r's context, which carries both in fields; a copy with a
+// new context otherwise.
+func withKey(r *http.Request, k *pihu.Key, now time.Time) *http.Request {
+	actor := pihu.Actor{AccountID: k.AccountID, KeyID: k.ID, At: now}
 	if info, ok := r.Context().(*requestInfo); ok {
-		info.key = k
+		info.key, info.actor = k, actor
 		return r
 	}
-	return r.WithContext(pihu.NewContextWithKey(r.Context(), k))
+	ctx := pihu.NewContextWithActor(pihu.NewContextWithKey(r.Context(), k), actor)
+	return r.WithContext(ctx)
 }
 
 func requestID(ctx context.Context) string {
@@ -488,7 +501,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 			})
 			return
 		}
-		r = withKey(r, k)
+		r = withKey(r, k, s.now())
 		if r.Method != http.MethodPost {
 			if s.admit(w, r, k, true) { // as idempotent would: Idempotency-Key is for POST only
 				h(w, r)
