@@ -164,7 +164,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/auth/api-keys", s.require("api_key:write", s.createKey))
 	s.handle("GET /v1/auth/api-keys", s.require("api_key:read", s.listKeys))
 	s.handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
-	s.handle("DELETE /v1/auth/api-keys/{id}", s.require("api_key:write", s.revokeKey))
+	s.handle("DELETE /v1/auth/api-keys/{id}", s.requireOrSelf("api_key:write", s.revokeKey))
 	s.handle("POST /v1/auth/api-keys/{id}/rotate", s.require("api_key:write", s.rotateKey))
 	s.handle("PATCH /v1/auth/api-keys/{id}", s.require("api_key:write", s.updateKey))
 	s.handle(importPattern, s.require("api_key:write", s.importKeys))
@@ -462,11 +462,28 @@ func clientIP(r *http.Request) string {
 // A request with an active key counts in the key's usage: refused if one
 // of those checks refuses it, allowed otherwise.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
+	return s.requireRoute(perm, false, h)
+}
+
+// requireOrSelf is require for a route on the key of the path's {id} that
+// a key may always take on itself: revoking it (a key may always revoke
+// itself; holding its secret is the right to, as for a leaked key). A
+// request whose {id} is the very key that authenticates it, with its own
+// secret (not an access token minted from it, see pihu.Key.IsSelf), needs
+// no perm, and is let through from any address and whatever its credits
+// (it spends none); it is authenticated, rate limited and counted in the
+// key's usage like any other.
+func (s *Server) requireOrSelf(perm pihu.Permission, h http.HandlerFunc) http.Handler {
+	return s.requireRoute(perm, true, h)
+}
+
+// requireRoute is require, and requireOrSelf if self.
+func (s *Server) requireRoute(perm pihu.Permission, self bool, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, rules, err := s.authenticate(w, r)
 		if err != nil {
 			s.observeAuthFailure(err)
-			if !s.replayToEndedKey(w, r, err) {
+			if !s.replayToEndedKey(w, r, perm, err) {
 				s.writeError(w, r, err)
 			}
 			return
@@ -474,42 +491,56 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
 		}
-		if ip := clientIP(r); !rules.IPAllowed(ip) {
-			s.auth.CountRefused(k)
-			s.observeAuth(errIPRefused)
-			s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
-				"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
-			return
-		}
-		if err := s.limitKey(w, r, k, rules); err != nil {
-			s.observeAuth(err)
-			if pihu.ErrorCode(err) == pihu.ERateLimited {
-				s.auth.CountRefused(k)
-			} else {
-				s.auth.CountAllowed(k) // a fault, not a refusal
-			}
-			s.writeError(w, r, err)
-			return
-		}
-		if perm != "" && !k.Permissions.Grants(perm) {
-			s.auth.CountRefused(k)
-			s.observeAuth(errInsufficient)
-			s.writeError(w, r, &pihu.Error{
-				Code:     pihu.EInsufficientPermissions,
-				Required: string(perm),
-				Message:  "This API key does not have the \"" + string(perm) + "\" permission that this request needs.",
-			})
+		onItself := self && k.Token == nil && r.PathValue("id") == k.ID
+		if !s.check(w, r, k, rules, perm, onItself) {
 			return
 		}
 		r = withKey(r, k, s.now())
 		if r.Method != http.MethodPost {
-			if s.admit(w, r, k, true) { // as idempotent would: Idempotency-Key is for POST only
+			// As idempotent would: Idempotency-Key is for POST only. A
+			// key acting on itself spends no credits.
+			if s.admit(w, r, k, !onItself) {
 				h(w, r)
 			}
 			return
 		}
 		s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.admit(w, r, k, run) }, h)
 	})
+}
+
+// check is require's checks of an authenticated key k, in order: its
+// allowed addresses, its rate limit (one request spent), perm. false, with
+// the error written, if one refuses the request. A key acting on itself
+// (see requireOrSelf) skips the addresses and perm.
+func (s *Server) check(w http.ResponseWriter, r *http.Request, k *pihu.Key, rules *auth.Rules, perm pihu.Permission, onItself bool) bool {
+	if ip := clientIP(r); !onItself && !rules.IPAllowed(ip) {
+		s.auth.CountRefused(k)
+		s.observeAuth(errIPRefused)
+		s.writeError(w, r, pihu.Errorf(pihu.EIPNotAllowed,
+			"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", ip))
+		return false
+	}
+	if err := s.limitKey(w, r, k, rules); err != nil {
+		s.observeAuth(err)
+		if pihu.ErrorCode(err) == pihu.ERateLimited {
+			s.auth.CountRefused(k)
+		} else {
+			s.auth.CountAllowed(k) // a fault, not a refusal
+		}
+		s.writeError(w, r, err)
+		return false
+	}
+	if !onItself && perm != "" && !k.Permissions.Grants(perm) {
+		s.auth.CountRefused(k)
+		s.observeAuth(errInsufficient)
+		s.writeError(w, r, &pihu.Error{
+			Code:     pihu.EInsufficientPermissions,
+			Required: string(perm),
+			Message:  "This API key does not have the \"" + string(perm) + "\" permission that this request needs.",
+		})
+		return false
+	}
+	return true
 }
 
 // charge ends the checks of a request made with k that passed the others,
