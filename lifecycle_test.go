@@ -219,7 +219,7 @@ func tokenOf(k *pihu.Key) *pihu.Key {
 func TestKey_IsSelf(t *testing.T) {
 	k := newCreator(t, pihu.Live, nil, "*")
 	other := newCreator(t, pihu.Live, nil, "*")
-	if !k.IsSelf(k) || k.IsSelf(other) || tokenOf(k).IsSelf(k) {
+	if !k.IsSelf(k.ID) || k.IsSelf(other.ID) || tokenOf(k).IsSelf(k.ID) {
 		t.Error("IsSelf: want true for the key's own secret only, not for its token or another key")
 	}
 }

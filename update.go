@@ -156,7 +156,7 @@ func checkExpires(t, now time.Time, param string) error {
 //   - addresses: a caller limited to allowed_ips gives a list within its
 //     own, and cannot lift the key's (EInsufficientPermissions on
 //     "allowed_ips");
-//   - a key changing itself (caller.IsSelf(k): its own secret, not an
+//   - a key changing itself (caller.IsSelf(k.ID): its own secret, not an
 //     access token, which never changes its key) may only narrow its
 //     limits (see checkNarrowing).
 func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
@@ -167,7 +167,7 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 		}
 		return err
 	}
-	if caller.IsSelf(k) {
+	if caller.IsSelf(k.ID) {
 		if err := c.checkNarrowing(k, now); err != nil {
 			return err
 		}

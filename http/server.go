@@ -491,8 +491,8 @@ func (s *Server) requireRoute(perm pihu.Permission, self bool, h http.HandlerFun
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
 		}
-		onItself := self && k.Token == nil && r.PathValue("id") == k.ID
-		if !s.check(w, r, k, rules, perm, onItself) {
+		onItself := self && k.IsSelf(r.PathValue("id"))
+		if !s.checkKey(w, r, k, rules, perm, onItself) {
 			return
 		}
 		r = withKey(r, k, s.now())
@@ -508,11 +508,11 @@ func (s *Server) requireRoute(perm pihu.Permission, self bool, h http.HandlerFun
 	})
 }
 
-// check is require's checks of an authenticated key k, in order: its
+// checkKey is require's checks of an authenticated key k, in order: its
 // allowed addresses, its rate limit (one request spent), perm. false, with
 // the error written, if one refuses the request. A key acting on itself
 // (see requireOrSelf) skips the addresses and perm.
-func (s *Server) check(w http.ResponseWriter, r *http.Request, k *pihu.Key, rules *auth.Rules, perm pihu.Permission, onItself bool) bool {
+func (s *Server) checkKey(w http.ResponseWriter, r *http.Request, k *pihu.Key, rules *auth.Rules, perm pihu.Permission, onItself bool) bool {
 	if ip := clientIP(r); !onItself && !rules.IPAllowed(ip) {
 		s.auth.CountRefused(k)
 		s.observeAuth(errIPRefused)
