@@ -225,6 +225,28 @@ func TestActor_RevokedMidRequest(t *testing.T) {
 	}
 }
 
+// TestActor_RevokedMidRequestOAuth is TestActor_RevokedMidRequest for the
+// OAuth token endpoint, whose client authenticates with its key id and
+// secret: a key revoked after it authenticated gets invalid_client, and no
+// token is recorded.
+func TestActor_RevokedMidRequestOAuth(t *testing.T) {
+	ts, hs := newHookServer(t)
+	caller := ts.newKey(t, ts.Owner, `{"name":"client","permissions":["token:write","candidate:read"]}`)
+	ts.works(t, caller.Key, 200, "")
+	before := ts.revokeMidRequest(t, hs, caller.ID)
+	r := ts.oauth(t, "grant_type=client_credentials", map[string]string{"Authorization": basic(caller.ID, caller.Key)})
+	if r.status != 401 || !strings.Contains(string(r.body), "invalid_client") {
+		t.Fatalf("token for a client revoked mid-request: got %d %s, want 401 invalid_client", r.status, r.body)
+	}
+	snap := before()
+	if snap == nil {
+		t.Fatal("the request reached no write")
+	}
+	if after := ts.snapshot(t); !maps.Equal(after, snap) {
+		t.Errorf("database changed by a client revoked before its write: %v, then %v", snap, after)
+	}
+}
+
 // TestActor_CascadeAfterRevocation checks that what a key does after it
 // is revoked leaves nothing for a cascading revocation to find: a
 // provisioning key's child, stolen and revoked while it imports keys,
