@@ -68,7 +68,8 @@ type IdempotencyRecord struct {
 	Response []byte
 	// EndedKey is true if the request revoked, or shortened the life of,
 	// the very key that made it (such as a key rotating itself): only
-	// such a record is replayed to that key once it no longer works.
+	// such a record is replayed to that key once it no longer works, and
+	// only while the key is as the request left it (see KeyEnd).
 	EndedKey bool
 }
 
@@ -104,11 +105,13 @@ type IdempotencyStore interface {
 	// CompleteIdempotency stores rec.Status, rec.Response and rec.EndedKey
 	// in the unfinished record of rec.Lookup reserved with rec.Token.
 	// Returns ENotFound if there is none (another request took it over
-	// after its lock went stale, or it expired).
+	// after its lock went stale, or it expired). It checks no Actor: the
+	// request whose answer it records may have revoked its own key.
 	CompleteIdempotency(ctx context.Context, rec *IdempotencyRecord) error
 	// ReleaseIdempotency deletes the unfinished record of rec.Lookup
 	// reserved with rec.Token, if it is still there, so that a retry may
-	// act: its request failed without an answer worth replaying.
+	// act: its request failed without an answer worth replaying. It
+	// checks no Actor, as CompleteIdempotency.
 	ReleaseIdempotency(ctx context.Context, rec *IdempotencyRecord) error
 	// IdempotencyRecord returns the record of lookup, finished or not, if
 	// it has not expired at now. Returns ENotFound otherwise.
@@ -213,6 +216,34 @@ func (k *IdempotencyKey) Fingerprint(method, target string, body []byte) []byte 
 type IdempotentResponse struct {
 	Header map[string]string `json:"header,omitempty"`
 	Body   []byte            `json:"body"`
+	// Ended is how the request left the very key that made it, if it
+	// ended it (see IdempotencyRecord.EndedKey); it is sealed with the
+	// response, so only a retry holding the Idempotency-Key reads it.
+	Ended *KeyEnd `json:"ended,omitempty"`
+}
+
+// KeyEnd is how a request ended the very key that made it: the time it
+// revoked it, or the expiry it gave it (a key rotating itself, now or
+// with a grace period). The response is replayed to that key, once it no
+// longer works, only while the key is still as the request left it
+// (Matches): a key revoked by someone else, or given another expiry,
+// since, gets no replay.
+type KeyEnd struct {
+	Revoked *time.Time `json:"revoked,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
+}
+
+// Matches reports whether k, as stored now, is as the request that
+// recorded e left it. A nil e matches nothing.
+func (e *KeyEnd) Matches(k *Key) bool {
+	switch {
+	case e == nil:
+		return false
+	case e.Revoked != nil:
+		return k.Revoked != nil && k.Revoked.Equal(*e.Revoked)
+	default:
+		return e.Expires != nil && k.Revoked == nil && k.Expires != nil && k.Expires.Equal(*e.Expires)
+	}
 }
 
 // sealVersion is the first byte of a sealed response, so that the format

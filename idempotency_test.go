@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -108,5 +109,31 @@ func TestIdempotencyKey_Seal(t *testing.T) {
 	}
 	if _, err := k.Open(200, sealed[:5]); err == nil {
 		t.Error("Open of a short response: got nil, want an error")
+	}
+}
+
+func TestKeyEnd_Matches(t *testing.T) {
+	at := testNow
+	other := at.Add(time.Second)
+	revoked := &pihu.KeyEnd{Revoked: &at}
+	shortened := &pihu.KeyEnd{Expires: &at}
+	for _, tt := range []struct {
+		name string
+		end  *pihu.KeyEnd
+		key  pihu.Key
+		want bool
+	}{
+		{"RevokedByTheRequest", revoked, pihu.Key{Revoked: &at}, true},
+		{"RevokedAtAnotherTime", revoked, pihu.Key{Revoked: &other}, false},
+		{"Shortened", shortened, pihu.Key{Expires: &at}, true},
+		{"ShortenedThenRevoked", shortened, pihu.Key{Expires: &at, Revoked: &other}, false},
+		{"ShortenedThenChanged", shortened, pihu.Key{Expires: &other}, false},
+		{"None", nil, pihu.Key{Revoked: &at}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.end.Matches(&tt.key); got != tt.want {
+				t.Errorf("Matches: got %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -484,10 +484,10 @@ type KeyStore interface {
 	// CreateKey stores k, whose ID and Digest must be new, and the audit
 	// events given, in one transaction: the log records a key exactly
 	// when the key exists. If k.CreatedBy names a key, the same
-	// transaction first checks that this key is still active at k.Created,
-	// so that a key revoked while it was creating another creates
-	// nothing: ERevokedAPIKey or EExpiredAPIKey if not (ERevokedAPIKey
-	// also if it is not a key of k's account), and nothing is stored.
+	// transaction first checks it as an actor (CreatorOf(k), see
+	// Actor.Check), so that a key revoked while it was creating another
+	// creates nothing: ERevokedAPIKey or EExpiredAPIKey if not, and
+	// nothing is stored. So does the Actor of ctx, as for every write.
 	CreateKey(ctx context.Context, k *Key, events ...*AuditEvent) error
 
 	// RevokeKey revokes key id of account accountID at the time at and

@@ -16,8 +16,13 @@ import (
 // (see NewKey and CheckGrant): EInsufficientPermissions if the creator
 // lacks one of k's permissions, k's environment, or k's addresses; and
 // EParameterInvalid on "expiration" if the new key would outlive the
-// creator. It returns the key to store and the secret to show once.
+// creator; and EInsufficientPermissions if the creator is an access token
+// minted from k (a token never rotates its own key). It returns the key to
+// store and the secret to show once.
 func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
+	if err := checkTokenParent(creator, k, "rotate"); err != nil {
+		return nil, "", err
+	}
 	now = Timestamp(now)
 	var expires *time.Time
 	if k.Expires != nil {
@@ -107,6 +112,27 @@ func LeakedSecrets(reported []string) []string {
 	return out
 }
 
+// IsSelf reports whether caller is the key id acting with its own secret:
+// the same key, and not an access token minted from it. The rules for a
+// key acting on itself (it may always revoke itself; it may change
+// itself, only to narrow its limits) are for the key's own secret only.
+func (caller *Key) IsSelf(id string) bool {
+	return caller.Token == nil && caller.ID == id
+}
+
+// checkTokenParent refuses an access token acting (verb: revoke, rotate,
+// change) on the key it was minted from: a token is down-scoped and short
+// lived, and the key it came from is more than it (EInsufficientPermissions).
+func checkTokenParent(caller, target *Key, verb string) error {
+	if caller.Token == nil || caller.ID != target.ID {
+		return nil
+	}
+	return &Error{
+		Code:    EInsufficientPermissions,
+		Message: "An access token cannot " + verb + " the API key it was minted from; " + verb + " it with that key itself, or with another key that holds its permissions.",
+	}
+}
+
 // CheckRevoke applies the rule for a key (caller) that revokes another
 // (target): it may, if it is the target itself, or if it holds every
 // permission of the target, may use the target's environment, and is not
@@ -115,9 +141,16 @@ func LeakedSecrets(reported []string) []string {
 // that may revoke another cannot take from the account more than it could
 // do itself, so a narrow key cannot lock out the owner key. Returns
 // EInsufficientPermissions otherwise.
+//
+// An access token is not its key (see IsSelf): it may not revoke the key
+// it was minted from at all, and acts on any other key as a key with the
+// token's permissions would.
 func CheckRevoke(caller, target *Key) error {
-	if caller.ID == target.ID {
+	if caller.IsSelf(target.ID) {
 		return nil
+	}
+	if err := checkTokenParent(caller, target, "revoke"); err != nil {
+		return err
 	}
 	if !caller.Environment.CanUse(target.Environment) {
 		return &Error{

@@ -185,6 +185,10 @@ func TestCheckRevoke(t *testing.T) {
 			target: narrow(newCreator(t, pihu.Live, nil, "candidate:read"), "10.1.2.3", "2001:db8:1::/48"), wantOK: true},
 		{name: "UnlimitedCallerNarrowTarget", caller: newCreator(t, pihu.Live, nil, "api_key:write", "candidate:read"),
 			target: narrow(newCreator(t, pihu.Live, nil, "candidate:read"), "10.1.2.3"), wantOK: true},
+		// A token is not its key: it never revokes its parent, whatever
+		// its permissions.
+		{name: "ErrTokenRevokesItsKey", caller: tokenOf(owner), target: owner},
+		{name: "TokenRevokesOther", caller: tokenOf(owner), target: newCreator(t, pihu.Live, nil, "candidate:read"), wantOK: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			target := tt.target
@@ -202,4 +206,26 @@ func TestCheckRevoke(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tokenOf is k as a request made with an access token of it, with all of
+// k's permissions, sees it.
+func tokenOf(k *pihu.Key) *pihu.Key {
+	at := &pihu.AccessToken{ID: pihu.NewID(pihu.PrefixToken), KeyID: k.ID, AccountID: k.AccountID, Environment: k.Environment,
+		Permissions: k.Permissions, Issued: testNow, Expires: testNow.Add(time.Hour)}
+	return at.Restrict(k)
+}
+
+func TestKey_IsSelf(t *testing.T) {
+	k := newCreator(t, pihu.Live, nil, "*")
+	other := newCreator(t, pihu.Live, nil, "*")
+	if !k.IsSelf(k.ID) || k.IsSelf(other.ID) || tokenOf(k).IsSelf(k.ID) {
+		t.Error("IsSelf: want true for the key's own secret only, not for its token or another key")
+	}
+}
+
+func TestSuccessor_TokenOfTheKey(t *testing.T) {
+	k := newCreator(t, pihu.Live, nil, "*")
+	_, _, err := k.Successor(tokenOf(k), testNow)
+	assertError(t, err, pihu.EInsufficientPermissions, "")
 }

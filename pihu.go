@@ -17,6 +17,15 @@ import (
 // Store is everything the service keeps. A backend (sqlite, postgres)
 // implements it and passes the conformance suite in storetest.
 //
+// Every write a caller makes through it (keys, candidates, interviews,
+// webhook endpoints, credits, tokens, idempotency reservations) checks,
+// inside its own transaction, the Actor its context carries, if any, and
+// changes nothing if that key may no longer act (ERevokedAPIKey or
+// EExpiredAPIKey, see Actor.Check). The server's own bookkeeping checks
+// none: usage counts, last use, webhook deliveries, signing keys, and the
+// completion or release of an idempotency record, which records the
+// answer of a request that may have just revoked its own key.
+//
 // Implementations must be safe for concurrent use.
 type Store interface {
 	AccountStore

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -36,6 +37,11 @@ type KeyChange struct {
 	// Refill is the new refill (nil: none) if SetRefill.
 	Refill    *Refill
 	SetRefill bool
+	// DefaultRateLimit is the server's default limit in its normal form
+	// ("1000/m"), which a key without its own has: a key changing itself
+	// may give itself a limit only within it (see Apply). "" refuses it
+	// any limit of its own while it has the default.
+	DefaultRateLimit string
 }
 
 // Fields names the fields c changes, in a fixed order: what the audit
@@ -149,7 +155,10 @@ func checkExpires(t, now time.Time, param string) error {
 //     (EParameterInvalid on "expires");
 //   - addresses: a caller limited to allowed_ips gives a list within its
 //     own, and cannot lift the key's (EInsufficientPermissions on
-//     "allowed_ips").
+//     "allowed_ips");
+//   - a key changing itself (caller.IsSelf(k.ID): its own secret, not an
+//     access token, which never changes its key) may only narrow its
+//     limits (see checkNarrowing).
 func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 	if err := CheckRevoke(caller, k); err != nil {
 		if e, ok := err.(*Error); ok {
@@ -157,6 +166,11 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 			e.Message = strings.NewReplacer("revoke", "change", "Revoke", "Change").Replace(e.Message)
 		}
 		return err
+	}
+	if caller.IsSelf(k.ID) {
+		if err := c.checkNarrowing(k, now); err != nil {
+			return err
+		}
 	}
 	if c.Permissions != nil {
 		if err := CheckGrant(caller, c.Permissions, k.Environment, caller.Expires); err != nil {
@@ -198,6 +212,103 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 		k.Expires = c.Expires
 	}
 	return c.applyCredits(k, now)
+}
+
+// checkNarrowing applies the rule for a key that changes itself, k as
+// stored: it may narrow its own limits, never raise or remove them, since
+// a key that could lift its own limits would have none. It cannot give
+// itself a higher rate limit or none (the server's default, unless that
+// is lower), a later expiry or none, addresses beyond its allowed_ips or
+// none, more credits, a larger or new refill, or uncounted use. Returns
+// EInsufficientPermissions on the field otherwise.
+func (c *KeyChange) checkNarrowing(k *Key, now time.Time) error {
+	deny := func(param, msg string) error {
+		return &Error{Code: EInsufficientPermissions, Param: param,
+			Message: "A key may only narrow its own limits: " + msg + " Ask a key with rights over this one to do it."}
+	}
+	if c.SetRateLimit && c.RateLimit != k.RateLimit && !rateWithin(c.RateLimit, k.RateLimit, c.DefaultRateLimit) {
+		return deny("rate_limit", "this key cannot raise or remove its own rate limit, only lower it.")
+	}
+	if c.SetExpires && k.Expires != nil && (c.Expires == nil || c.Expires.After(*k.Expires)) {
+		return deny("expires", "this key cannot make itself expire later, or never, only sooner.")
+	}
+	if c.SetAllowedIPs && k.AllowedIPs != nil && (c.AllowedIPs == nil || !allWithin(c.AllowedIPs, k.AllowedIPs)) {
+		return deny("allowed_ips", "this key cannot widen or remove its own allowed_ips, only keep addresses within them.")
+	}
+	return c.checkCreditsNarrowing(k, now, deny)
+}
+
+// checkCreditsNarrowing is checkNarrowing for the credits.
+func (c *KeyChange) checkCreditsNarrowing(k *Key, now time.Time, deny func(param, msg string) error) error {
+	if k.Credits == nil {
+		return nil // uncounted: any count is narrower
+	}
+	cur, _ := k.Credits.At(now)
+	switch {
+	case c.SetRemaining && c.Remaining == nil:
+		return deny("remaining", "this key cannot stop counting its own use.")
+	case c.SetRemaining && *c.Remaining > cur:
+		return deny("remaining", fmt.Sprintf("this key has %d credits left and cannot give itself more.", cur))
+	case c.Add != nil && *c.Add > 0:
+		return deny("add", "this key cannot add credits to itself.")
+	}
+	if c.SetRefill && c.Refill != nil && !refillWithin(c.Refill, k.Credits.Refill) {
+		return deny("refill", "this key cannot give itself a refill, or a larger or more frequent one; it may remove its refill or lower its amount.")
+	}
+	return nil
+}
+
+// refillWithin reports whether refill next gives no more credits, no
+// sooner, than cur (nil: none).
+func refillWithin(next, cur *Refill) bool {
+	return cur != nil && next.Interval == cur.Interval && next.Day == cur.Day && next.Amount <= cur.Amount
+}
+
+// allWithin reports whether every address or range of list is within one
+// of allowed's.
+func allWithin(list, allowed []string) bool {
+	for _, s := range list {
+		p, ok := parsePrefix(s)
+		if !ok || !prefixWithin(p, allowed) {
+			return false
+		}
+	}
+	return true
+}
+
+// rateWithin reports whether the rate limit next (in normal form, "" for
+// def, the server's default) allows no more than cur (likewise): no more
+// requests at once, and none more over time.
+func rateWithin(next, cur, def string) bool {
+	if next == "" {
+		next = def
+	}
+	if cur == "" {
+		cur = def
+	}
+	nn, np, ok1 := parseRate(next)
+	cn, cp, ok2 := parseRate(cur)
+	// nn/np <= cn/cp; both counts are at most a million and both periods
+	// at most an hour, so the products fit in an int64.
+	return ok1 && ok2 && nn <= cn && nn*int64(cp) <= cn*int64(np)
+}
+
+// parseRate reads a rate limit in its normal form, "N/s", "N/m" or "N/h".
+func parseRate(s string) (n int64, per time.Duration, ok bool) {
+	count, unit, found := strings.Cut(s, "/")
+	n, err := strconv.ParseInt(count, 10, 64)
+	if !found || err != nil || n < 1 || n > 1_000_000 {
+		return 0, 0, false
+	}
+	switch unit {
+	case "s":
+		return n, time.Second, true
+	case "m":
+		return n, time.Minute, true
+	case "h":
+		return n, time.Hour, true
+	}
+	return 0, 0, false
 }
 
 // applyCredits makes the change to k's credits.

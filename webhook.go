@@ -92,9 +92,30 @@ func NewWebhookAuditEvent(action, actor, ip string, e *WebhookEndpoint, at time.
 // endpoint may fail before it is disabled.
 const WebhookGiveUp = 72 * time.Hour
 
+// CheckWebhookWriter applies the rule for who may create or change a
+// webhook endpoint: an API key, not an access token. An endpoint lasts
+// until it is deleted, receiving the account's events all along, and a
+// token must leave nothing behind that outlives it (keys and tokens it
+// makes expire with it; an endpoint cannot). Returns
+// EInsufficientPermissions for a key that authenticated with a token.
+func CheckWebhookWriter(k *Key) error {
+	if k.Token == nil {
+		return nil
+	}
+	return &Error{
+		Code:    EInsufficientPermissions,
+		Message: "An access token cannot create or change webhook endpoints, which outlive it; use an API key with the \"webhook:write\" permission.",
+	}
+}
+
 // NewWebhookEndpoint builds an endpoint of the account and environment of
 // the key that creates it, at now, with a new secret, and validates it.
+// Returns EInsufficientPermissions if creator authenticated with an access
+// token (see CheckWebhookWriter).
 func NewWebhookEndpoint(creator *Key, rawURL string, events []string, description string, enabled bool, now time.Time) (*WebhookEndpoint, error) {
+	if err := CheckWebhookWriter(creator); err != nil {
+		return nil, err
+	}
 	e := &WebhookEndpoint{
 		ID:          NewID(PrefixWebhookEndpoint),
 		AccountID:   creator.AccountID,

@@ -85,6 +85,10 @@ type Need struct {
 	// Cost is how many credits the request spends of a key that has
 	// credits; 0 checks that one is left without spending it.
 	Cost int64
+	// Self is set when the request acts on the key itself, with its own
+	// secret (a key revoking itself, which it may always do): no address
+	// restriction applies. Its rate limit does, and it is counted.
+	Self bool
 }
 
 // Outcome is what an admission decided.
@@ -167,7 +171,7 @@ func (a *Admission) Check(ctx context.Context, k *pihu.Key, rules *Rules, need N
 	if rules == nil {
 		rules = NewRules(k)
 	}
-	if !rules.IPAllowed(need.ClientIP) {
+	if !need.Self && !rules.IPAllowed(need.ClientIP) {
 		return a.refuse(d, RefusedAddress), nil
 	}
 	limit, err := rules.Limit(a.defaultLimit)

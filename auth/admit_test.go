@@ -42,6 +42,8 @@ func TestAdmission(t *testing.T) {
 		{name: "Admitted", need: auth.Need{ClientIP: "203.0.113.7", Permissions: []pihu.Permission{"candidate:read"}}, want: auth.Admitted, rateTold: true},
 		{name: "AddressOutside", allowed: []string{"10.0.0.0/8"}, need: auth.Need{ClientIP: "203.0.113.7"}, want: auth.RefusedAddress},
 		{name: "AddressUnknown", allowed: []string{"10.0.0.0/8"}, need: auth.Need{}, want: auth.RefusedAddress},
+		// A key acting on itself is admitted from anywhere.
+		{name: "SelfFromAnywhere", allowed: []string{"10.0.0.0/8"}, need: auth.Need{ClientIP: "203.0.113.7", Self: true}, want: auth.Admitted, rateTold: true},
 		{name: "AddressInside", allowed: []string{"10.0.0.0/8"}, need: auth.Need{ClientIP: "10.1.2.3"}, want: auth.Admitted, rateTold: true},
 		{name: "RateLimited", rateLimit: "2/m", before: 2, need: auth.Need{ClientIP: "203.0.113.7"}, want: auth.RefusedRateLimit, rateTold: true},
 		// The address is checked before the limit, which it does not spend.

@@ -155,8 +155,9 @@ func (c *Client) GetKey(ctx context.Context, id string) (*Key, error) {
 }
 
 // RevokeKey revokes the key id at once, everywhere (permission
-// api_key:write, and every permission of the key), and returns it with
-// Revoked set.
+// api_key:write, and every permission of the key; none for the client's
+// own key, which may always revoke itself), and returns it with Revoked
+// set.
 func (c *Client) RevokeKey(ctx context.Context, id string) (*Key, error) {
 	return c.keyCall(ctx, http.MethodDelete, id, nil)
 }
@@ -383,8 +384,9 @@ func (p UpdateKeyParams) MarshalJSON() ([]byte, error) {
 }
 
 // UpdateKey changes the key id (permission api_key:write, and rights over
-// the key as for RevokeKey) and returns it as changed. The change reaches
-// every instance of the server at once.
+// the key as for RevokeKey; a key changing itself may only narrow its own
+// limits) and returns it as changed. The change reaches every instance of
+// the server at once.
 func (c *Client) UpdateKey(ctx context.Context, id string, p UpdateKeyParams) (*Key, error) {
 	seg, err := escapeID(id)
 	if err != nil {

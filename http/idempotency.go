@@ -175,8 +175,11 @@ func (s *Server) runOnce(w http.ResponseWriter, r *http.Request, ik *pihu.Idempo
 
 	if stored(buf.status) {
 		rec.Status = buf.status
-		rec.EndedKey = buf.status < 300 && s.endedKey(ctx, r, caller)
 		resp := pihu.IdempotentResponse{Header: map[string]string{}, Body: buf.body.Bytes()}
+		if buf.status < 300 {
+			resp.Ended = s.endedKey(ctx, r, caller)
+		}
+		rec.EndedKey = resp.Ended != nil
 		for _, name := range replayedHeaders {
 			if v := w.Header().Get(name); v != "" {
 				resp.Header[name] = v
@@ -222,23 +225,28 @@ func (s *Server) releaseIdempotency(ctx context.Context, r *http.Request, rec *p
 	}
 }
 
-// endedKey reports whether the request just made with caller revoked it or
-// shortened its life (a key rotating itself, say): the request's client
-// may then hold no working key but the one in the response.
-func (s *Server) endedKey(ctx context.Context, r *http.Request, caller *pihu.Key) bool {
-	if caller == nil {
-		return false
+// endedKey reports how the request just made with caller ended it, if it
+// revoked it or shortened its life (a key rotating itself, say): the
+// request's client may then hold no working key but the one in the
+// response. nil if it did not, and for an access token, which never ends
+// its key.
+func (s *Server) endedKey(ctx context.Context, r *http.Request, caller *pihu.Key) *pihu.KeyEnd {
+	if caller == nil || caller.Token != nil {
+		return nil
 	}
 	after, err := s.store.Key(ctx, caller.AccountID, caller.ID)
 	if err != nil {
 		s.logger.LogAttrs(ctx, slog.LevelError, "reading the key of an idempotent request",
 			slog.String("request_id", requestID(r.Context())), slog.String("err", err.Error()))
-		return false
+		return nil
 	}
 	if after.Revoked != nil && caller.Revoked == nil {
-		return true
+		return &pihu.KeyEnd{Revoked: after.Revoked}
 	}
-	return after.Expires != nil && (caller.Expires == nil || after.Expires.Before(*caller.Expires))
+	if after.Expires != nil && (caller.Expires == nil || after.Expires.Before(*caller.Expires)) {
+		return &pihu.KeyEnd{Expires: after.Expires}
+	}
+	return nil
 }
 
 // replay answers r with the stored response of rec.
@@ -248,24 +256,32 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, ik *pihu.Idempot
 		s.writeError(w, r, err)
 		return
 	}
+	writeReplay(w, rec.Status, resp)
+}
+
+// writeReplay writes resp, of status, as a replay.
+func writeReplay(w http.ResponseWriter, status int, resp pihu.IdempotentResponse) {
 	h := w.Header()
 	for name, v := range resp.Header {
 		h.Set(name, v)
 	}
 	h.Set(ReplayedHeader, "true")
-	w.WriteHeader(rec.Status)
+	w.WriteHeader(status)
 	w.Write(resp.Body)
 }
 
 // replayToEndedKey serves, to a POST whose key no longer works (authErr is
 // EExpiredAPIKey or ERevokedAPIKey), the stored response of the request
 // that ended that key, if r is a retry of it: the same key, Idempotency-Key
-// and request. It answers nothing else, and reports whether it answered.
+// and request, and the key is still as that request left it (see
+// pihu.KeyEnd: not revoked or given another expiry by someone else since)
+// and holds perm, the route's permission. It answers nothing else, and
+// reports whether it answered.
 //
 // Without it, a key that rotates itself with expire_old_in "now" and loses
 // the response (a timeout, a crash) locks its holder out: the old key no
 // longer works, and nobody has the new one.
-func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, authErr error) bool {
+func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, perm pihu.Permission, authErr error) bool {
 	if code := pihu.ErrorCode(authErr); code != pihu.EExpiredAPIKey && code != pihu.ERevokedAPIKey {
 		return false
 	}
@@ -281,23 +297,20 @@ func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, authEr
 	if err != nil {
 		return false
 	}
-	ik, err := pihu.NewIdempotencyKey(keyIdempotencyScope(k), values[0])
-	if err != nil {
+	resp, status, ok := s.endedRecord(r, k, values[0])
+	if !ok {
 		return false
 	}
-	rec, err := s.store.IdempotencyRecord(r.Context(), ik.Lookup(), s.now())
-	if err != nil || !rec.Done() || !rec.EndedKey {
-		return false
+	// The replay is a request made with k: the admission's checks, as for
+	// any request (a replay runs nothing, so it spends no credit). A key
+	// that could not make the request now (its address, the route's
+	// permission) gets no replay, only its authentication error.
+	need := auth.Need{ClientIP: clientIP(r)}
+	if perm != "" {
+		need.Permissions = []pihu.Permission{perm}
 	}
-	body, ok := readBody(r)
-	if !ok || !hmac.Equal(rec.Fingerprint, ik.Fingerprint(r.Method, r.URL.RequestURI(), body)) {
-		return false
-	}
-	// The replay is a request made with k: the admission's checks, its
-	// address first, as for any request (a replay runs nothing, so it
-	// spends no credit).
-	d, err := s.adm.Check(r.Context(), k, nil, auth.Need{ClientIP: clientIP(r)})
-	if err == nil && d.Outcome == auth.RefusedAddress {
+	d, err := s.adm.Check(r.Context(), k, nil, need)
+	if err == nil && (d.Outcome == auth.RefusedAddress || d.Outcome == auth.RefusedPermission) {
 		return false
 	}
 	if rw, ok := w.(*responseWriter); ok {
@@ -313,8 +326,34 @@ func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, authEr
 		s.writeError(w, r, err)
 		return true
 	}
-	s.replay(w, r, ik, rec)
+	writeReplay(w, status, resp)
 	return true
+}
+
+// endedRecord returns the response, and its status, of the finished
+// request that r retries with key k and the Idempotency-Key value, if
+// that request ended k and k is, as stored now, still as it left it.
+func (s *Server) endedRecord(r *http.Request, k *pihu.Key, value string) (resp pihu.IdempotentResponse, status int, ok bool) {
+	ik, err := pihu.NewIdempotencyKey(keyIdempotencyScope(k), value)
+	if err != nil {
+		return resp, 0, false
+	}
+	rec, err := s.store.IdempotencyRecord(r.Context(), ik.Lookup(), s.now())
+	if err != nil || !rec.Done() || !rec.EndedKey {
+		return resp, 0, false
+	}
+	body, ok := readBody(r)
+	if !ok || !hmac.Equal(rec.Fingerprint, ik.Fingerprint(r.Method, r.URL.RequestURI(), body)) {
+		return resp, 0, false
+	}
+	if resp, err = ik.Open(rec.Status, rec.Response); err != nil {
+		return resp, 0, false
+	}
+	now, err := s.store.Key(r.Context(), k.AccountID, k.ID)
+	if err != nil || !resp.Ended.Matches(now) {
+		return resp, 0, false
+	}
+	return resp, rec.Status, true
 }
 
 // bufferedWriter holds a handler's response until it is stored. Headers

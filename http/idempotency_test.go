@@ -480,6 +480,67 @@ func TestIdempotency_EndedKey(t *testing.T) {
 	})
 }
 
+// TestIdempotency_EndedKeyChangedElsewhere checks that the replay of a
+// request that ended its own key is served only while that key is as the
+// request left it and could still make the request: a key that rotated
+// itself with a grace period and is then revoked by someone else, or
+// given another expiry, or loses the permission, gets no replay; the
+// usual 401.
+func TestIdempotency_EndedKeyChangedElsewhere(t *testing.T) {
+	ts := newTestServer(t)
+	const body = `{"expire_old_in":"1h"}`
+	rotate := func(t *testing.T, name string) (pihuhttp.KeyCreated, string) {
+		t.Helper()
+		k := ts.newKey(t, ts.Owner, `{"name":"`+name+`","permissions":["api_key:write","api_key:read"]}`)
+		path := "/v1/auth/api-keys/" + k.ID + "/rotate"
+		checkActed(t, ts.post(t, path, k.Key, body, "rotate-"+name), 200)
+		return k, path
+	}
+
+	t.Run("RevokedByAnother", func(t *testing.T) {
+		k, path := rotate(t, "revoked")
+		if r := ts.do(t, "DELETE", "/v1/auth/api-keys/"+k.ID, ts.Owner, ""); r.status != 200 {
+			t.Fatalf("revoke: %d %s", r.status, r.body)
+		}
+		checkCode(t, ts.post(t, path, k.Key, body, "rotate-revoked"), 401, "revoked_api_key", "")
+	})
+	t.Run("RevokedByAnotherAfterExpiring", func(t *testing.T) {
+		k, path := rotate(t, "expired")
+		ts.Clock.Add(2 * time.Hour)
+		if _, err := ts.Store.RevokeKey(t.Context(), ts.Account.ID, k.ID, ts.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		ts.Auth.Invalidate(k.ID)
+		checkCode(t, ts.post(t, path, k.Key, body, "rotate-expired"), 401, "revoked_api_key", "")
+	})
+	t.Run("ExpiryChangedByAnother", func(t *testing.T) {
+		k, path := rotate(t, "shortened")
+		soon := ts.Clock.Now().Add(time.Minute).Format(time.RFC3339)
+		if r := ts.do(t, "PATCH", "/v1/auth/api-keys/"+k.ID, ts.Owner, `{"expires":"`+soon+`"}`); r.status != 200 {
+			t.Fatalf("patch: %d %s", r.status, r.body)
+		}
+		ts.Clock.Add(2 * time.Minute)
+		checkCode(t, ts.post(t, path, k.Key, body, "rotate-shortened"), 401, "expired_api_key", "")
+	})
+	t.Run("PermissionTaken", func(t *testing.T) {
+		k, path := rotate(t, "narrowed")
+		if r := ts.do(t, "PATCH", "/v1/auth/api-keys/"+k.ID, ts.Owner, `{"permissions":["api_key:read"]}`); r.status != 200 {
+			t.Fatalf("patch: %d %s", r.status, r.body)
+		}
+		ts.Clock.Add(2 * time.Hour)
+		checkCode(t, ts.post(t, path, k.Key, body, "rotate-narrowed"), 401, "expired_api_key", "")
+	})
+	t.Run("AsItLeftIt", func(t *testing.T) {
+		k, path := rotate(t, "kept")
+		ts.Clock.Add(2 * time.Hour)
+		ts.works(t, k.Key, 401, "expired_api_key")
+		r := ts.post(t, path, k.Key, body, "rotate-kept")
+		if r.status != 200 || r.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry of the rotation that ended the key: got %d %s, want its replay", r.status, r.body)
+		}
+	})
+}
+
 // TestIdempotency_Header checks the header's value and where it applies.
 func TestIdempotency_Header(t *testing.T) {
 	ts := newTestServer(t)

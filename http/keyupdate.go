@@ -129,6 +129,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 	}
 	change, err := body.change()
 	if err == nil {
+		change.DefaultRateLimit = s.defaultLimit.String()
 		err = change.Validate(s.now())
 	}
 	if err != nil {

@@ -186,7 +186,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/auth/api-keys", s.require("api_key:write", s.createKey))
 	s.handle("GET /v1/auth/api-keys", s.require("api_key:read", s.listKeys))
 	s.handle("GET /v1/auth/api-keys/{id}", s.require("api_key:read", s.getKey))
-	s.handle("DELETE /v1/auth/api-keys/{id}", s.require("api_key:write", s.revokeKey))
+	s.handle("DELETE /v1/auth/api-keys/{id}", s.requireOrSelf("api_key:write", s.revokeKey))
 	s.handle("POST /v1/auth/api-keys/{id}/rotate", s.require("api_key:write", s.rotateKey))
 	s.handle("PATCH /v1/auth/api-keys/{id}", s.require("api_key:write", s.updateKey))
 	s.handle(importPattern, s.require("api_key:write", s.importKeys))
@@ -408,8 +408,10 @@ type requestInfo struct {
 	header  [1]string
 	// key is the request's key once require let it through: the value of
 	// pihu.KeyContextKey, without a context.WithValue and a copy of the
-	// request for it.
-	key *pihu.Key
+	// request for it; actor, the value of pihu.ActorContextKey, is the
+	// actor of the writes it makes (see withKey).
+	key   *pihu.Key
+	actor pihu.Actor
 }
 
 type requestInfoKey struct{}
@@ -422,19 +424,30 @@ func (info *requestInfo) Value(key any) any {
 		if info.key != nil {
 			return info.key
 		}
+	case pihu.ActorContextKey:
+		if info.key != nil {
+			return info.actor
+		}
 	}
 	return info.Context.Value(key)
 }
 
-// withKey returns r with k as its authenticated key (pihu.KeyFromContext):
-// r itself when ServeHTTP made r's context, which carries the key in a
-// field; a copy with a new context otherwise.
-func withKey(r *http.Request, k *pihu.Key) *http.Request {
+// withKey returns r with k, authenticated at now, as its key
+// (pihu.KeyFromContext), and as the actor of every store write made with
+// its context (pihu.ActorFromContext): k's own id, which for an access
+// token is its parent key's. The store re-checks the actor inside each
+// write's transaction, so a key revoked while its request runs writes
+// nothing after the revocation, whatever the handler. It is r itself when
+// ServeHTTP made r's context, which carries both in fields; a copy with a
+// new context otherwise.
+func withKey(r *http.Request, k *pihu.Key, now time.Time) *http.Request {
+	actor := pihu.Actor{AccountID: k.AccountID, KeyID: k.ID, At: now}
 	if info, ok := r.Context().(*requestInfo); ok {
-		info.key = k
+		info.key, info.actor = k, actor
 		return r
 	}
-	return r.WithContext(pihu.NewContextWithKey(r.Context(), k))
+	ctx := pihu.NewContextWithActor(pihu.NewContextWithKey(r.Context(), k), actor)
+	return r.WithContext(ctx)
 }
 
 func requestID(ctx context.Context) string {
@@ -466,6 +479,23 @@ func clientIP(r *http.Request) string {
 // A request with an active key counts in the key's usage: refused if one
 // of those checks refuses it, allowed otherwise.
 func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler {
+	return s.requireRoute(perm, false, h)
+}
+
+// requireOrSelf is require for a route on the key of the path's {id} that
+// a key may always take on itself: revoking it (a key may always revoke
+// itself; holding its secret is the right to, as for a leaked key). A
+// request whose {id} is the very key that authenticates it, with its own
+// secret (not an access token minted from it, see pihu.Key.IsSelf), needs
+// no perm, and is let through from any address and whatever its credits
+// (it spends none); it is authenticated, rate limited and counted in the
+// key's usage like any other.
+func (s *Server) requireOrSelf(perm pihu.Permission, h http.HandlerFunc) http.Handler {
+	return s.requireRoute(perm, true, h)
+}
+
+// requireRoute is require, and requireOrSelf if self.
+func (s *Server) requireRoute(perm pihu.Permission, self bool, h http.HandlerFunc) http.Handler {
 	var perms []pihu.Permission // made once, not per request
 	if perm != "" {
 		perms = []pihu.Permission{perm}
@@ -474,7 +504,7 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		k, rules, err := s.authenticate(w, r)
 		if err != nil {
 			s.observeAuthFailure(err)
-			if !s.replayToEndedKey(w, r, err) {
+			if !s.replayToEndedKey(w, r, perm, err) {
 				s.writeError(w, r, err)
 			}
 			return
@@ -482,14 +512,22 @@ func (s *Server) require(perm pihu.Permission, h http.HandlerFunc) http.Handler 
 		if rw, ok := w.(*responseWriter); ok {
 			rw.key = k
 		}
-		d, err := s.check(w, r, k, rules, auth.Need{ClientIP: clientIP(r), Permissions: perms, Cost: 1})
+		// A key acting on itself (see requireOrSelf) is admitted from any
+		// address and needs no permission; it spends no credits.
+		onItself := self && k.IsSelf(r.PathValue("id"))
+		need := auth.Need{ClientIP: clientIP(r), Permissions: perms, Cost: 1}
+		if onItself {
+			need = auth.Need{Self: true}
+		}
+		d, err := s.check(w, r, k, rules, need)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		r = withKey(r, k)
+		r = withKey(r, k, s.now())
 		if r.Method != http.MethodPost {
-			if s.admit(w, r, &d, true) { // as idempotent would: Idempotency-Key is for POST only
+			// As idempotent would: Idempotency-Key is for POST only.
+			if s.admit(w, r, &d, !onItself) {
 				h(w, r)
 			}
 			return

@@ -237,7 +237,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 	if rw, ok := w.(*responseWriter); ok {
 		rw.key = k
 	}
-	r = withKey(r, k)
+	r = withKey(r, k, s.now())
 	s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.oauthAdmit(w, r, &d, run) }, func(w http.ResponseWriter, r *http.Request) {
 		req := pihu.TokenRequest{Permissions: pihu.Permissions{}}
 		for p := range strings.FieldsSeq(form.Get("scope")) {

@@ -96,6 +96,10 @@ type webhookEndpointRequest struct {
 
 func (s *Server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := pihu.CheckWebhookWriter(caller); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var body webhookEndpointRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)
@@ -140,6 +144,10 @@ func (s *Server) getWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
+	if err := pihu.CheckWebhookWriter(caller); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var body webhookEndpointRequest
 	if err := decode(w, r, &body, false); err != nil {
 		s.writeError(w, r, err)

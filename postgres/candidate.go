@@ -16,13 +16,11 @@ const candidateColumns = `id, account_id, environment, name, email, created`
 // CreateCandidate stores c. An id already stored, or an unknown account,
 // is an error (EInternal).
 func (db *DB) CreateCandidate(ctx context.Context, c *pihu.Candidate) error {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	if _, err := db.pool.Exec(ctx, `INSERT INTO candidates (`+candidateColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.ID, c.AccountID, string(c.Environment), c.Name, c.Email, ts(c.Created)); err != nil {
-		return wrap("create candidate "+c.ID, err)
-	}
-	return nil
+	return db.inTx(ctx, "create candidate "+c.ID, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO candidates (`+candidateColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			c.ID, c.AccountID, string(c.Environment), c.Name, c.Email, ts(c.Created))
+		return err
+	})
 }
 
 func scanCandidate(row pgx.Row) (*pihu.Candidate, error) {

@@ -21,22 +21,22 @@ const interviewColumns = `id, account_id, environment, candidate_id, position, s
 // the interview with the candidate. Returns EParameterInvalid on
 // "candidate_id" if there is no such candidate.
 func (db *DB) CreateInterview(ctx context.Context, iv *pihu.Interview) error {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	tag, err := db.pool.Exec(ctx, `INSERT INTO interviews (`+interviewColumns+`)
-		SELECT $1, $2, $3, c.id, $5, $6, $7, $8 FROM candidates c
-		WHERE c.id = $4 AND c.account_id = $2 AND c.environment = $3 AND c.deleted IS NULL
-		FOR SHARE`,
-		iv.ID, iv.AccountID, string(iv.Environment), iv.CandidateID, iv.Position, nullTS(iv.ScheduledAt),
-		string(iv.Status), ts(iv.Created))
-	if err != nil {
-		return wrap("create interview "+iv.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return pihu.ParamErrorf(pihu.EParameterInvalid, "candidate_id",
-			"There is no candidate %q in this account and environment; create the candidate first with POST /v1/candidates.", pihu.MaskSecrets(iv.CandidateID))
-	}
-	return nil
+	return db.inTx(ctx, "create interview "+iv.ID, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO interviews (`+interviewColumns+`)
+			SELECT $1, $2, $3, c.id, $5, $6, $7, $8 FROM candidates c
+			WHERE c.id = $4 AND c.account_id = $2 AND c.environment = $3 AND c.deleted IS NULL
+			FOR SHARE`,
+			iv.ID, iv.AccountID, string(iv.Environment), iv.CandidateID, iv.Position, nullTS(iv.ScheduledAt),
+			string(iv.Status), ts(iv.Created))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return pihu.ParamErrorf(pihu.EParameterInvalid, "candidate_id",
+				"There is no candidate %q in this account and environment; create the candidate first with POST /v1/candidates.", pihu.MaskSecrets(iv.CandidateID))
+		}
+		return nil
+	})
 }
 
 func scanInterview(row pgx.Row) (*pihu.Interview, error) {
@@ -87,16 +87,17 @@ func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]
 // DeleteInterview erases the interview id in scope s, leaving a tombstone
 // that keeps its id valid as a cursor. Returns ENotFound as Interview does.
 func (db *DB) DeleteInterview(ctx context.Context, s pihu.Scope, id string) error {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	tag, err := db.pool.Exec(ctx, `UPDATE interviews SET deleted = $1, position = '', scheduled_at = NULL
-		WHERE id = $2 AND account_id = $3 AND environment = $4 AND deleted IS NULL`,
-		ts(db.Now()), id, s.AccountID, string(s.Environment))
-	if err != nil {
-		return wrap("delete interview "+id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return interviewNotFound(id)
-	}
-	return nil
+	now := ts(db.Now())
+	return db.inTx(ctx, "delete interview "+id, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE interviews SET deleted = $1, position = '', scheduled_at = NULL
+			WHERE id = $2 AND account_id = $3 AND environment = $4 AND deleted IS NULL`,
+			now, id, s.AccountID, string(s.Environment))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return interviewNotFound(id)
+		}
+		return nil
+	})
 }

@@ -23,7 +23,7 @@ const keyColumns = `id, account_id, name, environment, permissions, digest, hint
 // unknown account, is an error (EInternal), and then nothing is stored.
 func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditEvent) error {
 	return db.inTx(ctx, "create key "+k.ID, func(ctx context.Context, tx pgx.Tx) error {
-		if err := checkCreator(ctx, tx, k); err != nil {
+		if err := checkCreator(ctx, tx, k, ""); err != nil {
 			return err
 		}
 		if err := insertKey(ctx, tx, k); err != nil {
@@ -34,32 +34,14 @@ func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditE
 }
 
 // checkCreator checks, inside the transaction that stores k, that the key
-// that creates it (k.CreatedBy, if any) is a key of k's account that is
-// still active at k.Created: a key revoked, or expired, while it was
-// creating another key creates nothing. It reads the creator FOR SHARE:
-// a revocation (an UPDATE of that row) waits for this transaction to end,
-// and this read waits for a revocation in progress to end and then sees
-// the row as it committed, so that one of the two is wholly first.
-func checkCreator(ctx context.Context, tx pgx.Tx, k *pihu.Key) error {
+// that creates it (k.CreatedBy, if any) may act at k.Created, as an actor
+// does (see checkActor, whose lock it takes, lockKey as there): a key
+// revoked, or expired, while it was creating another key creates nothing.
+func checkCreator(ctx context.Context, tx pgx.Tx, k *pihu.Key, lockKey string) error {
 	if k.CreatedBy == "" {
 		return nil
 	}
-	creator, err := scanKey(tx.QueryRow(ctx,
-		`SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2 FOR SHARE`, k.CreatedBy, k.AccountID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return pihu.Errorf(pihu.ERevokedAPIKey, "The API key making this request is not a key of this account any more; nothing was created.")
-	}
-	if err != nil {
-		return fmt.Errorf("creator %s of key %s: %w", k.CreatedBy, k.ID, err)
-	}
-	if ok, code := creator.Active(k.Created); !ok {
-		what := "revoked"
-		if code == pihu.EExpiredAPIKey {
-			what = "expired"
-		}
-		return pihu.Errorf(code, "The API key making this request was %s before the request could finish; nothing was created.", what)
-	}
-	return nil
+	return checkActor(ctx, tx, pihu.CreatorOf(k), lockKey)
 }
 
 // permissions is p as the text[] the database keeps: never NULL.
@@ -241,7 +223,7 @@ func (c credits) credits() *pihu.Credits {
 // Remaining -1.
 func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error) {
 	var out pihu.Spend
-	err := db.inTx(ctx, "spend credits of key "+id, func(ctx context.Context, tx pgx.Tx) error {
+	err := db.inTxLocking(ctx, "spend credits of key "+id, id, func(ctx context.Context, tx pgx.Tx) error {
 		// The key holding the credits: id, or while id is in the grace
 		// period of a rotation its successor (and so on). Each row is
 		// locked before its successor is looked for, so a rotation that
@@ -300,7 +282,7 @@ func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.
 // checks is the key it changes.
 func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error) {
 	var k *pihu.Key
-	err := db.inTx(ctx, "update key "+u.ID, func(ctx context.Context, tx pgx.Tx) error {
+	err := db.inTxLocking(ctx, "update key "+u.ID, u.ID, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 			WHERE id = $1 AND account_id = $2 AND revoked IS NULL FOR UPDATE`, u.ID, u.AccountID))

@@ -19,7 +19,7 @@ import (
 // others wait, then see it revoked and match nothing.
 func (db *DB) RevokeKey(ctx context.Context, accountID, id string, at time.Time, events ...*pihu.AuditEvent) (*pihu.Key, error) {
 	var k *pihu.Key
-	err := db.inTx(ctx, "revoke key "+id, func(ctx context.Context, tx pgx.Tx) error {
+	err := db.inTxLocking(ctx, "revoke key "+id, id, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		k, err = scanKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked = $1
 			WHERE id = $2 AND account_id = $3 AND revoked IS NULL
@@ -53,7 +53,7 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		return nil, errors.New("postgres: rotate key: the new key names no key it rotates (RotatedFrom)")
 	}
 	var old *pihu.Key
-	err := db.inTx(ctx, "rotate key "+oldID, func(ctx context.Context, tx pgx.Tx) error {
+	err := db.inTxLocking(ctx, "rotate key "+oldID, oldID, func(ctx context.Context, tx pgx.Tx) error {
 		var found int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM api_keys WHERE id = $1 AND account_id = $2 AND revoked IS NULL FOR UPDATE`,
 			oldID, next.AccountID).Scan(&found)
@@ -64,7 +64,7 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 			return err
 		}
 		// Before the old key changes: it may be the creator itself.
-		if err := checkCreator(ctx, tx, next); err != nil {
+		if err := checkCreator(ctx, tx, next, oldID); err != nil {
 			return err
 		}
 		var successor string
@@ -131,7 +131,7 @@ const maxCascadeRounds = 10
 func (db *DB) RevokeKeys(ctx context.Context, rev pihu.Revocation) ([]*pihu.Key, error) {
 	at := ts(rev.At)
 	var revoked []*pihu.Key
-	err := db.inTx(ctx, "revoke key "+rev.ID, func(ctx context.Context, tx pgx.Tx) error {
+	err := db.inTxLocking(ctx, "revoke key "+rev.ID, rev.ID, func(ctx context.Context, tx pgx.Tx) error {
 		revoked = nil
 		root, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 			WHERE id = $1 AND account_id = $2 AND revoked IS NULL FOR UPDATE`, rev.ID, rev.AccountID))

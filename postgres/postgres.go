@@ -195,7 +195,7 @@ func migrationVersion(name string) (int, error) {
 // step for every instance; the table of versions is created under it too,
 // since two concurrent CREATE TABLE IF NOT EXISTS can both fail.
 func (db *DB) migrate(ctx context.Context, version int, name string) error {
-	return db.inTxWithin(ctx, migrateTimeout, "migration "+name, func(ctx context.Context, tx pgx.Tx) error {
+	return db.inTxWithin(ctx, migrateTimeout, "migration "+name, "", func(ctx context.Context, tx pgx.Tx) error {
 		// A migration may take longer than a request's statement.
 		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
 			return err
@@ -263,17 +263,41 @@ const maxAttempts = 5
 // scratch each time it is called, since a transaction aborted by a
 // deadlock or a serialization failure is run again. An error of f that is a *pihu.Error is returned as it is; any
 // other is wrapped, naming what.
+//
+// If ctx carries an actor (pihu.Actor), each run of the transaction first
+// checks it (checkActor), and f runs only if the actor may act: every
+// write this store makes for a caller goes through here.
 func (db *DB) inTx(ctx context.Context, what string, f func(ctx context.Context, tx pgx.Tx) error) error {
-	return db.inTxWithin(ctx, db.CallTimeout, what, f)
+	return db.inTxWithin(ctx, db.CallTimeout, what, "", f)
 }
 
-// inTxWithin is inTx with another bound than CallTimeout on the whole.
-func (db *DB) inTxWithin(ctx context.Context, limit time.Duration, what string, f func(ctx context.Context, tx pgx.Tx) error) error {
+// inTxLocking is inTx for a transaction that locks the row of key keyID
+// FOR UPDATE: when that key is the actor's own, the actor's check locks
+// its row so at once, rather than FOR SHARE and then again FOR UPDATE, so
+// that two such transactions of one key queue instead of deadlocking on
+// upgrading their locks (a key spending its credits, changing or revoking
+// itself).
+func (db *DB) inTxLocking(ctx context.Context, what, keyID string, f func(ctx context.Context, tx pgx.Tx) error) error {
+	return db.inTxWithin(ctx, db.CallTimeout, what, keyID, f)
+}
+
+// inTxWithin is inTxLocking with another bound than CallTimeout on the
+// whole.
+func (db *DB) inTxWithin(ctx context.Context, limit time.Duration, what, keyID string, f func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx, cancel := withTimeout(ctx, limit)
 	defer cancel()
+	actor, hasActor := pihu.ActorFromContext(ctx)
+	run := func(tx pgx.Tx) error {
+		if hasActor {
+			if err := checkActor(ctx, tx, actor, keyID); err != nil {
+				return err
+			}
+		}
+		return f(ctx, tx)
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return f(ctx, tx) })
+		err = pgx.BeginFunc(ctx, db.pool, run)
 		if err == nil || attempt == maxAttempts || !retryable(err) {
 			break
 		}
@@ -293,6 +317,30 @@ func (db *DB) inTxWithin(ctx context.Context, limit time.Duration, what string, 
 		return err
 	}
 	return wrap(what, err)
+}
+
+// checkActor applies a.Check to a's key as tx reads it (see pihu.Actor),
+// FOR SHARE (FOR UPDATE if it is the key lockKey, see inTxLocking): a
+// revocation of the key, an UPDATE of its row, waits for this transaction
+// to end, and this read waits for a revocation in progress to end and
+// then sees the row as it committed, so that one of the two is wholly
+// first, and a key revoked while its request ran writes nothing after the
+// revocation.
+func checkActor(ctx context.Context, tx pgx.Tx, a pihu.Actor, lockKey string) error {
+	lock := "FOR SHARE"
+	if a.KeyID == lockKey {
+		lock = "FOR UPDATE"
+	}
+	var revoked, expires *time.Time
+	err := tx.QueryRow(ctx, `SELECT revoked, expires FROM api_keys WHERE id = $1 AND account_id = $2 `+lock,
+		a.KeyID, a.AccountID).Scan(&revoked, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a.Check(nil)
+	}
+	if err != nil {
+		return fmt.Errorf("actor %s: %w", a.KeyID, err)
+	}
+	return a.Check(&pihu.Key{ID: a.KeyID, AccountID: a.AccountID, Revoked: utc(revoked), Expires: utc(expires)})
 }
 
 // retryable reports whether err aborted a transaction that may succeed if

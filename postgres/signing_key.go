@@ -134,7 +134,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]*pihu.SigningKey, error) {
 func (db *DB) RecordToken(ctx context.Context, ev *pihu.AuditEvent) error {
 	return db.inTx(ctx, "record token of key "+ev.Target, func(ctx context.Context, tx pgx.Tx) error {
 		minter := &pihu.Key{ID: ev.ID, AccountID: ev.AccountID, CreatedBy: ev.Target, Created: ev.Created}
-		if err := checkCreator(ctx, tx, minter); err != nil {
+		if err := checkCreator(ctx, tx, minter, ""); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, []*pihu.AuditEvent{ev})

@@ -15,13 +15,14 @@ const candidateColumns = `id, account_id, environment, name, email, created`
 // CreateCandidate stores c. An id already stored, or an unknown account,
 // is an error (EInternal).
 func (db *DB) CreateCandidate(ctx context.Context, c *pihu.Candidate) error {
-	defer db.queueWrite()()
-	_, err := db.db.ExecContext(ctx, `INSERT INTO candidates (`+candidateColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.AccountID, string(c.Environment), c.Name, c.Email, unixTime(c.Created))
-	if err != nil {
-		return fmt.Errorf("sqlite: create candidate %s: %w", c.ID, err)
-	}
-	return nil
+	return db.inTx(ctx, "create candidate "+c.ID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO candidates (`+candidateColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.ID, c.AccountID, string(c.Environment), c.Name, c.Email, unixTime(c.Created))
+		if err != nil {
+			return fmt.Errorf("sqlite: create candidate %s: %w", c.ID, err)
+		}
+		return nil
+	})
 }
 
 func scanCandidate(row rowScanner) (*pihu.Candidate, error) {
@@ -67,28 +68,21 @@ func (db *DB) ListCandidates(ctx context.Context, s pihu.Scope, p pihu.Page) ([]
 // as cursors. Returns ENotFound as Candidate does.
 func (db *DB) DeleteCandidate(ctx context.Context, s pihu.Scope, id string) error {
 	now := unixTime(pihu.Timestamp(db.Now()))
-	tx, done, err := db.beginWrite(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
-	}
-	defer done()
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE candidates SET deleted = ?, name = '', email = ''
-		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))
-	if err != nil {
-		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
-	} else if n == 0 {
-		return candidateNotFound(id)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE interviews SET deleted = ?, position = '', scheduled_at = NULL
-		WHERE candidate_id = ? AND deleted IS NULL`, now, id); err != nil {
-		return fmt.Errorf("sqlite: delete interviews of candidate %s: %w", id, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
-	}
-	return nil
+	return db.inTx(ctx, "delete candidate "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE candidates SET deleted = ?, name = '', email = ''
+			WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))
+		if err != nil {
+			return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: delete candidate %s: %w", id, err)
+		} else if n == 0 {
+			return candidateNotFound(id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE interviews SET deleted = ?, position = '', scheduled_at = NULL
+			WHERE candidate_id = ? AND deleted IS NULL`, now, id); err != nil {
+			return fmt.Errorf("sqlite: delete interviews of candidate %s: %w", id, err)
+		}
+		return nil
+	})
 }

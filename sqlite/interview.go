@@ -17,25 +17,26 @@ const interviewColumns = `id, account_id, environment, candidate_id, position, s
 // same moment cannot be left with an interview. Returns EParameterInvalid
 // on "candidate_id" otherwise.
 func (db *DB) CreateInterview(ctx context.Context, iv *pihu.Interview) error {
-	defer db.queueWrite()()
-	res, err := db.db.ExecContext(ctx, `INSERT INTO interviews (`+interviewColumns+`)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?
-		WHERE EXISTS (SELECT 1 FROM candidates WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL)`,
-		iv.ID, iv.AccountID, string(iv.Environment), iv.CandidateID, iv.Position, nullTime(iv.ScheduledAt),
-		string(iv.Status), unixTime(iv.Created),
-		iv.CandidateID, iv.AccountID, string(iv.Environment))
-	if err != nil {
-		return fmt.Errorf("sqlite: create interview %s: %w", iv.ID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlite: create interview %s: %w", iv.ID, err)
-	}
-	if n == 0 {
-		return pihu.ParamErrorf(pihu.EParameterInvalid, "candidate_id",
-			"There is no candidate %q in this account and environment; create the candidate first with POST /v1/candidates.", pihu.MaskSecrets(iv.CandidateID))
-	}
-	return nil
+	return db.inTx(ctx, "create interview "+iv.ID, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO interviews (`+interviewColumns+`)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?
+			WHERE EXISTS (SELECT 1 FROM candidates WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL)`,
+			iv.ID, iv.AccountID, string(iv.Environment), iv.CandidateID, iv.Position, nullTime(iv.ScheduledAt),
+			string(iv.Status), unixTime(iv.Created),
+			iv.CandidateID, iv.AccountID, string(iv.Environment))
+		if err != nil {
+			return fmt.Errorf("sqlite: create interview %s: %w", iv.ID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: create interview %s: %w", iv.ID, err)
+		}
+		if n == 0 {
+			return pihu.ParamErrorf(pihu.EParameterInvalid, "candidate_id",
+				"There is no candidate %q in this account and environment; create the candidate first with POST /v1/candidates.", pihu.MaskSecrets(iv.CandidateID))
+		}
+		return nil
+	})
 }
 
 func scanInterview(row rowScanner) (*pihu.Interview, error) {
@@ -81,19 +82,21 @@ func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]
 // DeleteInterview erases the interview id in scope s, leaving a tombstone
 // that keeps its id valid as a cursor. Returns ENotFound as Interview does.
 func (db *DB) DeleteInterview(ctx context.Context, s pihu.Scope, id string) error {
-	defer db.queueWrite()()
-	res, err := db.db.ExecContext(ctx, `UPDATE interviews SET deleted = ?, position = '', scheduled_at = NULL
-		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`,
-		unixTime(pihu.Timestamp(db.Now())), id, s.AccountID, string(s.Environment))
-	if err != nil {
-		return fmt.Errorf("sqlite: delete interview %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlite: delete interview %s: %w", id, err)
-	}
-	if n == 0 {
-		return interviewNotFound(id)
-	}
-	return nil
+	now := unixTime(pihu.Timestamp(db.Now()))
+	return db.inTx(ctx, "delete interview "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE interviews SET deleted = ?, position = '', scheduled_at = NULL
+			WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`,
+			now, id, s.AccountID, string(s.Environment))
+		if err != nil {
+			return fmt.Errorf("sqlite: delete interview %s: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: delete interview %s: %w", id, err)
+		}
+		if n == 0 {
+			return interviewNotFound(id)
+		}
+		return nil
+	})
 }

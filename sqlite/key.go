@@ -34,6 +34,7 @@ const (
 // fails alone.
 func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditEvent) error {
 	req := &createRequest{k: k, events: events, result: make(chan error, 1)}
+	req.actor, req.hasActor = pihu.ActorFromContext(ctx)
 	return submit(ctx, db, &db.pending, req)
 }
 
@@ -71,6 +72,20 @@ type createRequest struct {
 	k      *pihu.Key
 	events []*pihu.AuditEvent
 	result chan error
+	// actor is the actor of the context CreateKey was called with, if
+	// hasActor: the group's transaction runs with another request's
+	// context, so each request checks its own.
+	actor    pihu.Actor
+	hasActor bool
+}
+
+// checkOwnActor checks, inside the group's transaction, the actor of a
+// request of a group (see pihu.Actor), if it has one.
+func checkOwnActor(ctx context.Context, tx *sql.Tx, a pihu.Actor, has bool) error {
+	if !has {
+		return nil
+	}
+	return checkActor(ctx, tx, a)
 }
 
 // maxGroup is the most requests (key creations, or spends of credits)
@@ -130,7 +145,10 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, req *createRequest) erro
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", req.k.ID, err)
 	}
-	err := checkCreator(ctx, tx, req.k)
+	err := checkOwnActor(ctx, tx, req.actor, req.hasActor)
+	if err == nil {
+		err = checkCreator(ctx, tx, req.k)
+	}
 	if err == nil {
 		err = insertKey(ctx, tx, req.k)
 	}
@@ -147,31 +165,14 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, req *createRequest) erro
 }
 
 // checkCreator checks, inside the transaction that stores k, that the key
-// that creates it (k.CreatedBy, if any) is a key of k's account that is
-// still active at k.Created: a key revoked, or expired, while it was
-// creating another key creates nothing. The write lock the transaction
-// holds from its start (immediate transactions) orders it with every
-// revocation: one of them commits first, and the other sees it.
+// that creates it (k.CreatedBy, if any) may act at k.Created, as an actor
+// does (see checkActor): a key revoked, or expired, while it was creating
+// another key creates nothing.
 func checkCreator(ctx context.Context, tx *sql.Tx, k *pihu.Key) error {
 	if k.CreatedBy == "" {
 		return nil
 	}
-	creator, err := scanKey(tx.QueryRowContext(ctx,
-		`SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`, k.CreatedBy, k.AccountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return pihu.Errorf(pihu.ERevokedAPIKey, "The API key making this request is not a key of this account any more; nothing was created.")
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: creator %s of key %s: %w", k.CreatedBy, k.ID, err)
-	}
-	if ok, code := creator.Active(k.Created); !ok {
-		what := "revoked"
-		if code == pihu.EExpiredAPIKey {
-			what = "expired"
-		}
-		return pihu.Errorf(code, "The API key making this request was %s before the request could finish; nothing was created.", what)
-	}
-	return nil
+	return checkActor(ctx, tx, pihu.CreatorOf(k))
 }
 
 // execer is what insertKey needs of a *sql.DB or a *sql.Tx.
@@ -373,6 +374,7 @@ func (c credits) credits() *pihu.Credits {
 // before, so the group is as exact as spends one by one.
 func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error) {
 	req := &spendRequest{id: id, cost: cost, now: now, result: make(chan error, 1)}
+	req.actor, req.hasActor = pihu.ActorFromContext(ctx)
 	err := submit(ctx, db, &db.spends, req)
 	return req.out, err
 }
@@ -384,9 +386,16 @@ type spendRequest struct {
 	now    time.Time
 	out    pihu.Spend // set before result is sent
 	result chan error
+	// actor, if hasActor, is the actor of SpendCredits's context, as
+	// createRequest's.
+	actor    pihu.Actor
+	hasActor bool
 }
 
 func (req *spendRequest) run(ctx context.Context, tx *sql.Tx) error {
+	if err := checkOwnActor(ctx, tx, req.actor, req.hasActor); err != nil {
+		return err
+	}
 	var err error
 	req.out, err = spend(ctx, tx, req.id, req.cost, req.now)
 	return err

@@ -11,10 +11,16 @@ import (
 )
 
 // inTx runs f in a write transaction and commits it if f returns nil.
-// what names the work in errors.
+// what names the work in errors. If ctx carries an actor, f runs only if
+// the actor may act, checked in the same transaction (see beginWrite);
+// else inTx returns the actor's error.
 func (db *DB) inTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
 	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
+		var e *pihu.Error
+		if errors.As(err, &e) { // the actor may not act
+			return err
+		}
 		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
 	defer done()

@@ -143,6 +143,12 @@ func (db *DB) firstConn(ctx context.Context) error {
 // beginWrite begins a write transaction once this DB's other write
 // transactions are done (see DB.writer). Call done after the transaction
 // has committed or rolled back.
+//
+// If ctx carries an actor (pihu.Actor), the transaction first checks it
+// (checkActor), and beginWrite returns its error, a *pihu.Error, with no
+// transaction if it may not act: every write transaction of this store
+// starts here, or in commitGroups, which checks the actor of each request
+// of its group.
 func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err error) {
 	select {
 	case db.writer <- struct{}{}:
@@ -155,7 +161,32 @@ func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err erro
 		done()
 		return nil, nil, err
 	}
+	if a, ok := pihu.ActorFromContext(ctx); ok {
+		if err := checkActor(ctx, tx, a); err != nil {
+			tx.Rollback()
+			done()
+			return nil, nil, err
+		}
+	}
 	return tx, done, nil
+}
+
+// checkActor applies a.Check to a's key as tx reads it (see pihu.Actor).
+// The write lock an immediate transaction holds from its start orders it
+// with every revocation: one of the two commits first, and the other sees
+// it, so a key revoked while its request ran writes nothing after the
+// revocation.
+func checkActor(ctx context.Context, tx *sql.Tx, a pihu.Actor) error {
+	var revoked, expires sql.Null[int64]
+	err := tx.QueryRowContext(ctx, `SELECT revoked, expires FROM api_keys WHERE id = ? AND account_id = ?`,
+		a.KeyID, a.AccountID).Scan(&revoked, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a.Check(nil)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: actor %s: %w", a.KeyID, err)
+	}
+	return a.Check(&pihu.Key{ID: a.KeyID, AccountID: a.AccountID, Revoked: fromNullUnix(revoked), Expires: fromNullUnix(expires)})
 }
 
 // maxConns is how many connections a DB opens at most, and keeps open.

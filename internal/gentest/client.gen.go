@@ -2512,7 +2512,7 @@ type ClientInterface interface {
 
 	// RevokeKey Revoke an API key
 	//
-	// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise); a key may always revoke itself. With `cascade=true`, the same rule holds for every key revoked.
+	// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise). A key may always revoke itself, with its own secret: then no permission is needed, and neither its `allowed_ips` nor its credits (none are spent) stop it; it is still rate limited. An access token never revokes the key it was minted from (403). With `cascade=true`, the same rule holds for every key revoked.
 	//
 	// Corresponds with DELETE /v1/auth/api-keys/{id} (the `RevokeKey` operationId).
 	RevokeKey(ctx context.Context, id KeyIDPath, params *RevokeKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2526,7 +2526,7 @@ type ClientInterface interface {
 
 	// UpdateKeyWithBody Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2535,7 +2535,7 @@ type ClientInterface interface {
 
 	// UpdateKey Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2747,7 +2747,7 @@ type ClientInterface interface {
 
 	// CreateWebhookEndpointWithBody Create a webhook endpoint
 	//
-	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`, with an API key: an access token, which must leave nothing behind that outlives it, gets a 403 `insufficient_permissions`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2756,7 +2756,7 @@ type ClientInterface interface {
 
 	// CreateWebhookEndpoint Create a webhook endpoint
 	//
-	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`, with an API key: an access token, which must leave nothing behind that outlives it, gets a 403 `insufficient_permissions`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2779,7 +2779,7 @@ type ClientInterface interface {
 
 	// UpdateWebhookEndpointWithBody Change a webhook endpoint
 	//
-	// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`.
+	// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`, with an API key: an access token gets a 403 `insufficient_permissions`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2788,7 +2788,7 @@ type ClientInterface interface {
 
 	// UpdateWebhookEndpoint Change a webhook endpoint
 	//
-	// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`.
+	// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`, with an API key: an access token gets a 403 `insufficient_permissions`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3051,7 +3051,7 @@ func (c *Client) ImportKeys(ctx context.Context, params *ImportKeysParams, body 
 
 // RevokeKey Revoke an API key
 //
-// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise); a key may always revoke itself. With `cascade=true`, the same rule holds for every key revoked.
+// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise). A key may always revoke itself, with its own secret: then no permission is needed, and neither its `allowed_ips` nor its credits (none are spent) stop it; it is still rate limited. An access token never revokes the key it was minted from (403). With `cascade=true`, the same rule holds for every key revoked.
 //
 // Corresponds with DELETE /v1/auth/api-keys/{id} (the `RevokeKey` operationId).
 func (c *Client) RevokeKey(ctx context.Context, id KeyIDPath, params *RevokeKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3085,7 +3085,7 @@ func (c *Client) GetKey(ctx context.Context, id KeyIDPath, reqEditors ...Request
 
 // UpdateKeyWithBody Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3104,7 +3104,7 @@ func (c *Client) UpdateKeyWithBody(ctx context.Context, id KeyIDPath, contentTyp
 
 // UpdateKey Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3576,7 +3576,7 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, params *ListWebhookEn
 
 // CreateWebhookEndpointWithBody Create a webhook endpoint
 //
-// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`, with an API key: an access token, which must leave nothing behind that outlives it, gets a 403 `insufficient_permissions`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3595,7 +3595,7 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *Crea
 
 // CreateWebhookEndpoint Create a webhook endpoint
 //
-// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`, with an API key: an access token, which must leave nothing behind that outlives it, gets a 403 `insufficient_permissions`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3648,7 +3648,7 @@ func (c *Client) GetWebhookEndpoint(ctx context.Context, id WebhookEndpointIDPat
 
 // UpdateWebhookEndpointWithBody Change a webhook endpoint
 //
-// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`.
+// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`, with an API key: an access token gets a 403 `insufficient_permissions`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3667,7 +3667,7 @@ func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, id WebhookEn
 
 // UpdateWebhookEndpoint Change a webhook endpoint
 //
-// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`.
+// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`, with an API key: an access token gets a 403 `insufficient_permissions`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5656,7 +5656,7 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeKeyWithResponse Revoke an API key
 	//
-	// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise); a key may always revoke itself. With `cascade=true`, the same rule holds for every key revoked.
+	// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise). A key may always revoke itself, with its own secret: then no permission is needed, and neither its `allowed_ips` nor its credits (none are spent) stop it; it is still rate limited. An access token never revokes the key it was minted from (403). With `cascade=true`, the same rule holds for every key revoked.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5674,7 +5674,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateKeyWithBodyWithResponse Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5683,7 +5683,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateKeyWithResponse Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5917,7 +5917,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
 	//
-	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`, with an API key: an access token, which must leave nothing behind that outlives it, gets a 403 `insufficient_permissions`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5926,7 +5926,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookEndpointWithResponse Create a webhook endpoint
 	//
-	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+	// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`, with an API key: an access token, which must leave nothing behind that outlives it, gets a 403 `insufficient_permissions`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5953,7 +5953,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateWebhookEndpointWithBodyWithResponse Change a webhook endpoint
 	//
-	// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`.
+	// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`, with an API key: an access token gets a 403 `insufficient_permissions`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5962,7 +5962,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateWebhookEndpointWithResponse Change a webhook endpoint
 	//
-	// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`.
+	// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`, with an API key: an access token gets a 403 `insufficient_permissions`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12795,7 +12795,7 @@ func (c *ClientWithResponses) ImportKeysWithResponse(ctx context.Context, params
 
 // RevokeKeyWithResponse Revoke an API key
 //
-// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise); a key may always revoke itself. With `cascade=true`, the same rule holds for every key revoked.
+// Revokes the key: it is rejected everywhere at once. Permission: `api_key:write`, and the caller must hold every permission of the key, may use its environment, and may not be more narrowly restricted by `allowed_ips` (403 `insufficient_permissions` otherwise). A key may always revoke itself, with its own secret: then no permission is needed, and neither its `allowed_ips` nor its credits (none are spent) stop it; it is still rate limited. An access token never revokes the key it was minted from (403). With `cascade=true`, the same rule holds for every key revoked.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12825,7 +12825,7 @@ func (c *ClientWithResponses) GetKeyWithResponse(ctx context.Context, id KeyIDPa
 
 // UpdateKeyWithBodyWithResponse Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12840,7 +12840,7 @@ func (c *ClientWithResponses) UpdateKeyWithBodyWithResponse(ctx context.Context,
 
 // UpdateKeyWithResponse Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules. The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13230,7 +13230,7 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 
 // CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
 //
-// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`, with an API key: an access token, which must leave nothing behind that outlives it, gets a 403 `insufficient_permissions`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13245,7 +13245,7 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 
 // CreateWebhookEndpointWithResponse Create a webhook endpoint
 //
-// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`.
+// Registers a URL that the events of the calling key's account and environment are posted to, signed with the endpoint's secret, which this answer shows once (`secret`). The URL must be https, without user name or password, at most 2,048 characters. A loopback host (`localhost`, 127.0.0.0/8, `[::1]`, where http is allowed too) is refused unless the server runs with `--webhook-loopback allow`, for development. Recorded as a `webhook_endpoint.created` audit event. Permission: `webhook:write`, with an API key: an access token, which must leave nothing behind that outlives it, gets a 403 `insufficient_permissions`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13290,7 +13290,7 @@ func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context
 
 // UpdateWebhookEndpointWithBodyWithResponse Change a webhook endpoint
 //
-// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`.
+// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`, with an API key: an access token gets a 403 `insufficient_permissions`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13305,7 +13305,7 @@ func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx cont
 
 // UpdateWebhookEndpointWithResponse Change a webhook endpoint
 //
-// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`.
+// Changes the fields given (`url`, `events`, `description`, `enabled`) and leaves the others; the secret never changes. Enabling an endpoint that was disabled (by you, or after its deliveries failed for 3 days) clears `failing_since`. Recorded as a `webhook_endpoint.updated` audit event. Permission: `webhook:write`, with an API key: an access token gets a 403 `insufficient_permissions`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
