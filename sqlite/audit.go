@@ -10,7 +10,7 @@ import (
 )
 
 // eventColumns are the columns scanEvent reads, in its order.
-const eventColumns = `id, account_id, environment, action, actor, target, ip, created, changes`
+const eventColumns = `id, account_id, environment, action, actor, target, ip, created, changes, url, source`
 
 // insertEvents stores audit events, inside the transaction of the change
 // they record, and the webhook events of the key changes among them (see
@@ -27,8 +27,9 @@ func insertEvents(ctx context.Context, e *sql.Tx, events []*pihu.AuditEvent) err
 			b, _ := json.Marshal(ev.Changes)
 			changes = sql.Null[string]{V: string(b), Valid: true}
 		}
-		if _, err := e.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			ev.ID, ev.AccountID, env, ev.Action, ev.Actor, ev.Target, ev.IP, unixTime(ev.Created), changes); err != nil {
+		if _, err := e.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			ev.ID, ev.AccountID, env, ev.Action, ev.Actor, ev.Target, ev.IP, unixTime(ev.Created), changes,
+			sql.Null[string]{V: ev.URL, Valid: ev.URL != ""}, sql.Null[string]{V: ev.Source, Valid: ev.Source != ""}); err != nil {
 			return fmt.Errorf("sqlite: record event %s: %w", ev.ID, err)
 		}
 	}
@@ -41,10 +42,13 @@ func scanEvent(row rowScanner) (*pihu.AuditEvent, error) {
 		env     sql.Null[string]
 		created int64
 		changes sql.Null[string]
+		url     sql.Null[string]
+		source  sql.Null[string]
 	)
-	if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created, &changes); err != nil {
+	if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created, &changes, &url, &source); err != nil {
 		return nil, err
 	}
+	ev.URL, ev.Source = url.V, source.V
 	if changes.Valid {
 		if err := json.Unmarshal([]byte(changes.V), &ev.Changes); err != nil {
 			return nil, fmt.Errorf("changes of event %s: %w", ev.ID, err)
