@@ -46,6 +46,7 @@ type Server struct {
 	draining        draining
 	keyEvents       KeyEvents
 	webhookLoopback bool
+	githubKeys      *GitHubKeys
 }
 
 // KeyEvents is told of the key events the HTTP layer sees that no store
@@ -127,6 +128,10 @@ type Options struct {
 	// Off, creating or changing an endpoint to such a URL is a 400 on
 	// "url", and the dispatcher refuses to connect there anyway.
 	WebhookLoopback bool
+	// GitHubKeys, if not nil, are the keys that sign GitHub's secret
+	// scanning reports, which POST /v1/secret-scanning/github takes
+	// (see NewGitHubKeys). Nil: that endpoint answers 404.
+	GitHubKeys *GitHubKeys
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -138,6 +143,7 @@ func New(opts Options) *Server {
 	s.redisStatus = opts.RedisStatus
 	s.keyEvents = opts.KeyEvents
 	s.webhookLoopback = opts.WebhookLoopback
+	s.githubKeys = opts.GitHubKeys
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -173,6 +179,9 @@ func (s *Server) routes() {
 	}
 	s.handle("GET /v1/auth/api-keys/{id}/usage", s.require("api_key:read", s.keyUsage))
 	s.handle("POST /v1/auth/leaked-keys", http.HandlerFunc(s.reportLeakedKeys))
+	s.handle(secretScanningPattern, http.HandlerFunc(s.githubSecretScanning))
+	s.handle("GET /v1/auth/account", s.require("api_key:read", s.getAccount))
+	s.handle("PATCH /v1/auth/account", s.require(pihu.Wildcard, s.updateAccount))
 	s.handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.handle("GET /v1/auth/whoami", s.require("", s.whoami))
 	s.handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))
