@@ -183,3 +183,28 @@ func NewAccountEvent(actor, ip string, a *Account, changes []string, at time.Tim
 		Changes:   changes,
 	}
 }
+
+// ChangeLeakPolicy sets account a's leak policy to p through store, the
+// one way every door (the API, the dashboard) changes it: if p is a's
+// policy already, nothing is written or recorded; otherwise the change is
+// recorded as account.updated by actor (a key or user id) from ip, at
+// the time at. It returns the account as it is after, and whether it
+// changed. Returns EParameterInvalid on "leak_policy" if p is not valid,
+// and SetLeakPolicy's errors.
+func ChangeLeakPolicy(ctx context.Context, store LeakStore, a *Account, p LeakPolicy, actor, ip string, at time.Time) (*Account, bool, error) {
+	if _, err := ParseLeakPolicy(string(p), "leak_policy"); err != nil {
+		return nil, false, err
+	}
+	current := a.LeakPolicy
+	if current == "" {
+		current = LeakRevoke
+	}
+	if p == current {
+		return a, false, nil
+	}
+	changed, err := store.SetLeakPolicy(ctx, a.ID, p, NewAccountEvent(actor, ip, a, []string{"leak_policy"}, at))
+	if err != nil {
+		return nil, false, err
+	}
+	return changed, true, nil
+}

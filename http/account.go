@@ -73,12 +73,12 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		if p != a.LeakPolicy {
-			ev := pihu.NewAccountEvent(caller.ID, clientIP(r), a, []string{"leak_policy"}, s.now())
-			if a, err = s.store.SetLeakPolicy(r.Context(), a.ID, p, ev); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
+		var changed bool
+		if a, changed, err = pihu.ChangeLeakPolicy(r.Context(), s.store, a, p, caller.ID, clientIP(r), s.now()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if changed {
 			s.auth.InvalidateAccount(a.ID)
 		}
 	}
