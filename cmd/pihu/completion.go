@@ -63,7 +63,7 @@ _pihu() {
             keys\ *) words="--api-url --json --help" ;;
             signing-keys\ *) words="--database --json --help" ;;
             migrate\ *) words="--database --help" ;;
-            scan\ *) words="--revoke --json --allow-skipped --progress --api-url --help" ;;
+            scan\ *) words="--revoke --json --format --allow-skipped --progress --api-url --help" ;;
             version\ *) words="--json --help" ;;
         esac
     fi
@@ -101,7 +101,7 @@ _pihu() {
         keys\ *) cands+=(--api-url --json --help) ;;
         signing-keys\ *) cands+=(--database --json --help) ;;
         migrate\ *) cands+=(--database --help) ;;
-        scan\ *) cands+=(--revoke --json --allow-skipped --progress --api-url --help); _files ;;
+        scan\ *) cands+=(--revoke --json --format --allow-skipped --progress --api-url --help); _files ;;
         version\ *) cands+=(--json --help) ;;
     esac
     compadd -a cands
@@ -124,7 +124,7 @@ complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l r
 complete -c pihu -n '__fish_seen_subcommand_from accounts signing-keys migrate' -l database
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -l name
 complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l name -l permission -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in
-complete -c pihu -n '__fish_seen_subcommand_from scan' -F -l revoke -l allow-skipped -l progress -l api-url
+complete -c pihu -n '__fish_seen_subcommand_from scan' -F -l revoke -l format -l allow-skipped -l progress -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts keys signing-keys scan version' -l json
 complete -c pihu -l help
 `

@@ -63,7 +63,7 @@ Usage:
   pihu keys rotate ID [--expire-old-in now|24h] [--api-url URL] [--json]
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
-  pihu scan [--revoke] [--json] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
+  pihu scan [--revoke] [--json | --format text|json|sarif] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
                                           find leaked keys (exit 1 found, 0 none, 2 error or files skipped)
   pihu completion bash|zsh|fish           print a shell completion script
   pihu version [--json]                   version, commit, build date, Go version
