@@ -297,8 +297,12 @@ func TestSecretScanning_Report(t *testing.T) {
 	if n := ks.count(); n != 1 {
 		t.Errorf("fetches of GitHub's keys: got %d, want 1", n)
 	}
-	if logs := ts.logs.String(); strings.Contains(logs, live.Key) || strings.Contains(logs, unknown) {
+	logs := ts.logs.String()
+	if strings.Contains(logs, live.Key) || strings.Contains(logs, unknown) {
 		t.Errorf("the logs hold a key: %s", logs)
+	}
+	if !strings.Contains(logs, `msg="GitHub secret scanning report"`) || !strings.Contains(logs, "tokens=6 keys=3 revoked=2 flagged=0") {
+		t.Errorf("logs: got %s, want a line counting the report's tokens, keys, revoked and flagged", logs)
 	}
 }
 
