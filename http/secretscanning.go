@@ -171,7 +171,9 @@ func (g *GitHubKeys) key(ctx context.Context, id string) (*ecdsa.PublicKey, erro
 	}
 	if now := g.now(); g.loaded.IsZero() || now.Sub(g.loaded) >= GitHubKeysRefresh {
 		g.loaded = now
-		b, err := g.load(ctx)
+		// A report whose client goes away must not leave the keys
+		// unloaded for a minute: the load has the client's own timeout.
+		b, err := g.load(context.WithoutCancel(ctx))
 		var keys map[string]*ecdsa.PublicKey
 		if err == nil {
 			keys, err = parseKeyDocument(b)
