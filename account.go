@@ -11,6 +11,10 @@ type Account struct {
 	ID      string
 	Name    string
 	Created time.Time
+	// LeakPolicy is what is done with the account's keys that GitHub's
+	// secret scanning reports found in public; stores read "" as
+	// LeakRevoke, the default.
+	LeakPolicy LeakPolicy
 }
 
 // Validate checks the account's own fields: its name follows the rules of

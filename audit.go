@@ -32,6 +32,7 @@ const (
 
 // ActorAnonymous is the actor of a change made without a key or a user:
 // a report of leaked keys, where holding the key is the right to revoke it.
+// (GitHub's secret scanning reports are ActorGitHubSecretScanning's.)
 const ActorAnonymous = "anonymous"
 
 // ActorOperator is the actor of a change made at the database by whoever
@@ -55,9 +56,13 @@ type AuditEvent struct {
 	Target  string // the id of the key changed
 	IP      string // the client address the change came from
 	Created time.Time
-	// Changes names the fields an api_key.updated event changed (never
-	// their values); nil for other events.
+	// Changes names the fields an api_key.updated (or account.updated)
+	// event changed (never their values); nil for other events.
 	Changes []string
+	// URL and Source say, for an api_key.leaked event, where the key was
+	// found, as the report said it ("" when it did not); "" for other
+	// events.
+	URL, Source string
 }
 
 // NewAuditEvent returns the event of actor, at client address ip, doing

@@ -8,12 +8,15 @@ import (
 // Error codes. Each is the `error.code` of the API's error body; the HTTP
 // layer maps each to one status and one `error.type` in a single table.
 const (
-	EInvalidJSON             = "invalid_json"
-	EParameterMissing        = "parameter_missing"
-	EParameterInvalid        = "parameter_invalid"
-	EParameterUnknown        = "parameter_unknown"
-	EMissingAPIKey           = "missing_api_key"
-	EInvalidAPIKey           = "invalid_api_key"
+	EInvalidJSON      = "invalid_json"
+	EParameterMissing = "parameter_missing"
+	EParameterInvalid = "parameter_invalid"
+	EParameterUnknown = "parameter_unknown"
+	EMissingAPIKey    = "missing_api_key"
+	EInvalidAPIKey    = "invalid_api_key"
+	// EInvalidSignature is a signed report (GitHub's secret scanning)
+	// whose signature is missing, malformed, or not the named key's.
+	EInvalidSignature        = "invalid_signature"
 	EExpiredAPIKey           = "expired_api_key"
 	ERevokedAPIKey           = "revoked_api_key"
 	EInsufficientPermissions = "insufficient_permissions"

@@ -154,6 +154,9 @@ type Key struct {
 	// made elsewhere: it has no Hint, and its secret need not be shaped
 	// like a pihu key.
 	Imported bool
+	// Leaked is the last report that the key was found in public which
+	// revoked or flagged it; nil if none did.
+	Leaked *Leak
 	// Token is set, never stored, when a request authenticated with an
 	// access token: the key is then the token's parent as the token
 	// restricts it (see AccessToken.Restrict).

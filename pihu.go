@@ -39,6 +39,7 @@ type Store interface {
 	SigningKeyStore
 	WebhookStore
 	CreditStore
+	LeakStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

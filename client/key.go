@@ -29,6 +29,10 @@ type Key struct {
 	// CreatedBy is the id of the key that created this one; nil for an
 	// owner key (and, for a test key asking, for a live creator).
 	CreatedBy *string `json:"created_by"`
+	// Leaked is the last report that the key was found in public which
+	// revoked or flagged it (GitHub's secret scanning, or a report of
+	// leaked keys); nil if none did.
+	Leaked *Leak `json:"leaked"`
 	// Hint is "" for an imported key, which has none.
 	KeyExtras
 	// Revoked is true in the answer to RevokeKey.
@@ -37,6 +41,23 @@ type Key struct {
 	// many keys created by this one were revoked with it.
 	RevokedDescendants int `json:"revoked_descendants"`
 	Response
+}
+
+// Leak is a report that a key was found where others can read it.
+type Leak struct {
+	// At is when the report was received.
+	At time.Time `json:"at"`
+	// By is who reported it: "github_secret_scanning", or "anonymous"
+	// for a report of leaked keys.
+	By string `json:"by"`
+	// URL is where the key was found ("" if not said).
+	URL string `json:"url"`
+	// Source is the kind of place, as GitHub names it ("commit",
+	// "content"…; "" if not said).
+	Source string `json:"source"`
+	// Revoked is whether the report revoked the key; false when the
+	// account's leak policy is "flag" and the key kept working.
+	Revoked bool `json:"revoked"`
 }
 
 // CreatedKey is a new key with its secret, which the API shows in this

@@ -17,6 +17,11 @@ type AuditEventItem struct {
 	// Changes names the fields an api_key.updated event changed; absent
 	// for other events.
 	Changes []string `json:"changes,omitempty"`
+	// URL and Source say where an api_key.leaked event's key was found,
+	// as the report said it; absent when it did not, and for other
+	// events.
+	URL    string `json:"url,omitempty"`
+	Source string `json:"source,omitempty"`
 }
 
 // ActorLiveKey is the actor a test key is shown for an event that a live
@@ -31,7 +36,7 @@ type AuditEventList struct {
 
 // NewAuditEventItem is ev as the API shows it.
 func NewAuditEventItem(ev *pihu.AuditEvent) AuditEventItem {
-	return AuditEventItem{ID: ev.ID, Action: ev.Action, Actor: ev.Actor, Target: ev.Target, IP: ev.IP, Created: timestamp(ev.Created), Changes: ev.Changes}
+	return AuditEventItem{ID: ev.ID, Action: ev.Action, Actor: ev.Actor, Target: ev.Target, IP: ev.IP, Created: timestamp(ev.Created), Changes: ev.Changes, URL: ev.URL, Source: ev.Source}
 }
 
 // listAuditEvents shows the account's audit log, newest first, paginated

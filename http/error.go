@@ -23,6 +23,7 @@ var codes = map[string]struct {
 	pihu.EInvalidAPIKey:           {http.StatusUnauthorized, "authentication_error"},
 	pihu.EExpiredAPIKey:           {http.StatusUnauthorized, "authentication_error"},
 	pihu.ERevokedAPIKey:           {http.StatusUnauthorized, "authentication_error"},
+	pihu.EInvalidSignature:        {http.StatusUnauthorized, "authentication_error"},
 	pihu.EInsufficientPermissions: {http.StatusForbidden, "permission_error"},
 	pihu.EIPNotAllowed:            {http.StatusForbidden, "permission_error"},
 	pihu.EUsageExceeded:           {http.StatusForbidden, "permission_error"},
@@ -100,13 +101,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // error="invalid_request" (400) for a malformed Authorization header;
 // error="insufficient_scope" with the scope for a missing permission. A
 // key used from an address it is not allowed gets none: no scope or
-// token can cure it. Each error code comes with its error_description,
+// token can cure it; nor does a secret scanning report with a bad
+// signature, which is not of the Bearer scheme. Each error code comes with its error_description,
 // the error body's message, which never holds a key.
 func challenge(code string, obj ErrorObject) string {
 	const plain = `Bearer realm="pihu"`
 	switch {
 	case code == pihu.EMissingAPIKey:
 		return plain
+	case code == pihu.EInvalidSignature:
+		return "" // a signed report, not the Bearer scheme
 	case codes[code].status == http.StatusUnauthorized:
 		return plain + `, error="invalid_token", error_description=` + authParam(obj.Message)
 	case codes[code].status == http.StatusBadRequest && obj.Param == "Authorization":

@@ -196,8 +196,11 @@ const MaxImportBodyBytes = 4 << 20
 
 // maxBody is the most bytes r's body may have.
 func maxBody(r *http.Request) int64 {
-	if r.Pattern == importPattern {
+	switch r.Pattern {
+	case importPattern:
 		return MaxImportBodyBytes
+	case secretScanningPattern:
+		return MaxSecretScanningBody
 	}
 	return MaxBodyBytes
 }

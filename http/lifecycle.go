@@ -148,9 +148,11 @@ type leakedKeysRequest struct {
 }
 
 // reportLeakedKeys revokes every valid key given: holding a key is the
-// right to revoke it, so no key is needed. Strings that are not keys with a
-// right checksum are ignored; known keys that are already revoked or
-// expired are not counted. Reports are limited per client address.
+// right to revoke it, so no key is needed, and the account's leak policy
+// does not apply. Strings that are not keys with a right checksum are
+// ignored; known keys that are already revoked or expired are not
+// counted. Reports are limited per client address. Each key goes through
+// recordLeaks, as GitHub's secret scanning reports do.
 func (s *Server) reportLeakedKeys(w http.ResponseWriter, r *http.Request) {
 	if err := s.limitLeakReport(w, r); err != nil {
 		s.writeError(w, r, err)
@@ -176,32 +178,23 @@ func (s *Server) revokeLeakedKeys(w http.ResponseWriter, r *http.Request) {
 			"\"keys\" holds %d keys; send at most %d in one report.", n, pihu.MaxLeakedKeys))
 		return
 	}
+	leak := pihu.NewLeak(pihu.ActorAnonymous, "", "", s.now())
+	reported := make([]reportedKey, len(*body.Keys))
+	for i, secret := range *body.Keys {
+		reported[i] = reportedKey{secret: secret, leak: leak}
+	}
+	// Holding a key is the right to revoke it: the account's leak policy
+	// (which may only flag keys GitHub reports) does not apply.
+	outcomes, err := s.recordLeaks(r.Context(), reported, clientIP(r), true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	revoked := 0
-	for _, secret := range pihu.LeakedSecrets(*body.Keys) {
-		k, err := s.auth.Lookup(r.Context(), secret)
-		if pihu.ErrorCode(err) == pihu.EInvalidAPIKey { // unknown
-			continue
+	for _, o := range outcomes {
+		if o == pihu.LeakRevoked {
+			revoked++
 		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		now := s.now()
-		if ok, _ := k.Active(now); !ok {
-			continue
-		}
-		ev := pihu.NewAuditEvent(pihu.ActionKeyLeaked, pihu.ActorAnonymous, clientIP(r), k, now)
-		_, err = s.store.RevokeKey(r.Context(), k.AccountID, k.ID, now, ev)
-		if pihu.ErrorCode(err) == pihu.ENotFound { // revoked meanwhile
-			s.auth.Invalidate(k.ID)
-			continue
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.auth.Invalidate(k.ID)
-		revoked++
 	}
 	writeJSON(w, http.StatusOK, LeakReport{Revoked: revoked})
 }

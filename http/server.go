@@ -39,19 +39,20 @@ type Server struct {
 	trustedProxies  []netip.Prefix
 	// proxyWarned is set once the server warned of a request that came
 	// through a proxy while no proxy is trusted (see warnProxy).
-	proxyWarned     atomic.Bool
-	leaksLimit      ratelimit.Limit
-	dashboard       http.Handler
-	redisStatus     func() string
-	metrics         *metrics.Metrics
-	draining        draining
-	keyEvents       KeyEvents
+	proxyWarned atomic.Bool
+	leaksLimit  ratelimit.Limit
+	dashboard   http.Handler
+	redisStatus func() string
+	metrics     *metrics.Metrics
+	draining    draining
+	keyEvents   KeyEvents
 	// adm is the admission path every door takes (see auth.Admission).
 	adm             *auth.Admission
 	webhookLoopback bool
 	// corsOrigins are the origins whose pages may call the API (see
 	// cors.go); nil: none.
 	corsOrigins map[string]bool
+	githubKeys  *GitHubKeys
 }
 
 // KeyEvents is told of the key events the HTTP layer sees that no store
@@ -140,6 +141,10 @@ type Options struct {
 	// Access-Control-Allow-Credentials. Nil: no page of another origin
 	// may read an answer.
 	CORSOrigins []string
+	// GitHubKeys, if not nil, are the keys that sign GitHub's secret
+	// scanning reports, which POST /v1/secret-scanning/github takes
+	// (see NewGitHubKeys). Nil: that endpoint answers 404.
+	GitHubKeys *GitHubKeys
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -152,6 +157,7 @@ func New(opts Options) *Server {
 	s.redisStatus = opts.RedisStatus
 	s.keyEvents = opts.KeyEvents
 	s.webhookLoopback = opts.WebhookLoopback
+	s.githubKeys = opts.GitHubKeys
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -195,6 +201,9 @@ func (s *Server) routes() {
 	}
 	s.handle("GET /v1/auth/api-keys/{id}/usage", s.require("api_key:read", s.keyUsage))
 	s.handle("POST /v1/auth/leaked-keys", http.HandlerFunc(s.reportLeakedKeys))
+	s.handle(secretScanningPattern, http.HandlerFunc(s.githubSecretScanning))
+	s.handle("GET /v1/auth/account", s.require("api_key:read", s.getAccount))
+	s.handle("PATCH /v1/auth/account", s.require(pihu.Wildcard, s.updateAccount))
 	s.handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.handle("GET /v1/auth/whoami", s.require("", s.whoami))
 	s.handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))

@@ -52,6 +52,9 @@ type testServer struct {
 	logs    *bytes.Buffer
 	// dbPath is the SQLite file, for tests that read it whole.
 	dbPath string
+	// GitHub signs secret scanning reports with the key the server
+	// reads from its --github-keys-file (unless an option changed it).
+	GitHub *githubSigner
 }
 
 // newTestServer starts the real API on a fresh database. Each option, if
@@ -76,13 +79,15 @@ func newTestServer(tb testing.TB, options ...func(*pihuhttp.Options)) *testServe
 	authn := auth.New(db, auth.Options{Now: clk.Now, Logger: logger, Tokens: tokens})
 	opts := pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Now: clk.Now}
 	withMetrics(&opts) // served on the API's address, as serve does by default
+	signer := newGitHubSigner(tb, "default")
+	opts.GitHubKeys = githubKeysFile(tb, clk.Now, signer)
 	for _, o := range options {
 		o(&opts)
 	}
 	srv.Config.Handler = pihuhttp.New(opts)
 	srv.Start()
 	tb.Cleanup(srv.Close)
-	ts := &testServer{Server: srv, Store: db, Auth: authn, Tokens: tokens, Clock: clk, logs: logs, dbPath: dbPath}
+	ts := &testServer{Server: srv, Store: db, Auth: authn, Tokens: tokens, Clock: clk, logs: logs, dbPath: dbPath, GitHub: signer}
 	ts.Account, ts.Owner = ts.newAccount(tb, "Default")
 	return ts
 }

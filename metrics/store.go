@@ -263,3 +263,13 @@ func (s *store) UserByEmail(ctx context.Context, a1 string) (r0 *pihu.User, err 
 	defer func(start time.Time) { s.observe("UserByEmail", start, err) }(time.Now())
 	return s.Store.UserByEmail(ctx, a1)
 }
+
+func (s *store) RecordLeaks(ctx context.Context, a1 []pihu.LeakReport) (r0 []pihu.LeakOutcome, err error) {
+	defer func(start time.Time) { s.observe("RecordLeaks", start, err) }(time.Now())
+	return s.Store.RecordLeaks(ctx, a1)
+}
+
+func (s *store) SetLeakPolicy(ctx context.Context, a1 string, a2 pihu.LeakPolicy, a3 ...*pihu.AuditEvent) (r0 *pihu.Account, err error) {
+	defer func(start time.Time) { s.observe("SetLeakPolicy", start, err) }(time.Now())
+	return s.Store.SetLeakPolicy(ctx, a1, a2, a3...)
+}

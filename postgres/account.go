@@ -113,16 +113,19 @@ func (db *DB) CreateOwnerKey(ctx context.Context, owner *pihu.Key, events ...*pi
 func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	var a pihu.Account
-	err := db.pool.QueryRow(ctx, `SELECT id, name, created FROM accounts WHERE id = $1`, id).
-		Scan(&a.ID, &a.Name, &a.Created)
+	var (
+		a      pihu.Account
+		policy string
+	)
+	err := db.pool.QueryRow(ctx, `SELECT id, name, created, leak_policy FROM accounts WHERE id = $1`, id).
+		Scan(&a.ID, &a.Name, &a.Created, &policy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
 	}
 	if err != nil {
 		return nil, wrap("account "+id, err)
 	}
-	a.Created = a.Created.UTC()
+	a.Created, a.LeakPolicy = a.Created.UTC(), pihu.LeakPolicy(policy)
 	return &a, nil
 }
 
@@ -132,7 +135,7 @@ func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
 func (db *DB) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountSummary, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	rows, err := db.pool.Query(ctx, `SELECT a.id, a.name, a.created,
+	rows, err := db.pool.Query(ctx, `SELECT a.id, a.name, a.created, a.leak_policy,
 			(SELECT count(*) FROM api_keys k WHERE k.account_id = a.id
 				AND (k.revoked IS NULL OR k.revoked > $1)
 				AND (k.expires IS NULL OR k.expires > $1))
@@ -141,11 +144,14 @@ func (db *DB) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountSu
 		return nil, wrap("list accounts", err)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*pihu.AccountSummary, error) {
-		var s pihu.AccountSummary
-		if err := r.Scan(&s.ID, &s.Name, &s.Created, &s.Keys); err != nil {
+		var (
+			s      pihu.AccountSummary
+			policy string
+		)
+		if err := r.Scan(&s.ID, &s.Name, &s.Created, &policy, &s.Keys); err != nil {
 			return nil, err
 		}
-		s.Created = s.Created.UTC()
+		s.Created, s.LeakPolicy = s.Created.UTC(), pihu.LeakPolicy(policy)
 		return &s, nil
 	})
 	if err != nil {

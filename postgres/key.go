@@ -16,7 +16,7 @@ import (
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
-	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported`
+	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported, leaked`
 
 // CreateKey stores k, revocation and last use included, and the audit
 // events given, in one transaction. An id or digest already stored, or an
@@ -59,12 +59,16 @@ func insertKey(ctx context.Context, q querier, k *pihu.Key) error {
 		allowed = append([]string{}, k.AllowedIPs...) // NULL only for nil
 	}
 	c := creditColumns(k.Credits)
-	_, err := q.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+	leaked, err := leakColumn(k.Leaked)
+	if err != nil {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
+	_, err = q.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), permissions(k.Permissions), k.Digest, k.Hint,
 		ts(k.Created), nullTS(k.Expires), nullTS(k.LastUsed), nullTS(k.Revoked), nullString(k.RotatedFrom),
 		k.RateLimit, allowed, nullString(k.CreatedBy),
-		nullString(string(k.Metadata)), c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported)
+		nullString(string(k.Metadata)), c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported, leaked)
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
@@ -80,13 +84,19 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		created                    time.Time
 		expires, lastUsed, revoked *time.Time
 		rotatedFrom, createdBy     *string
-		metadata                   *string
+		metadata, leaked           *string
 		c                          credits
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &k.AllowedIPs, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
 		return nil, err
+	}
+	if leaked != nil {
+		k.Leaked = new(pihu.Leak)
+		if err := json.Unmarshal([]byte(*leaked), k.Leaked); err != nil {
+			return nil, fmt.Errorf("leaked of key %s: %w", k.ID, err)
+		}
 	}
 	if metadata != nil {
 		k.Metadata = json.RawMessage(*metadata)

@@ -110,7 +110,7 @@ func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
 		a       pihu.Account
 		created int64
 	)
-	err := db.account.QueryRowContext(ctx, id).Scan(&a.ID, &a.Name, &created)
+	err := db.account.QueryRowContext(ctx, id).Scan(&a.ID, &a.Name, &created, &a.LeakPolicy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
 	}
@@ -126,7 +126,7 @@ func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
 // the time at.
 func (db *DB) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountSummary, error) {
 	now := unixTime(pihu.Timestamp(at))
-	rows, err := db.db.QueryContext(ctx, `SELECT a.id, a.name, a.created,
+	rows, err := db.db.QueryContext(ctx, `SELECT a.id, a.name, a.created, a.leak_policy,
 			(SELECT count(*) FROM api_keys k WHERE k.account_id = a.id
 				AND (k.revoked IS NULL OR k.revoked > ?)
 				AND (k.expires IS NULL OR k.expires > ?))
@@ -141,7 +141,7 @@ func (db *DB) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountSu
 			s       pihu.AccountSummary
 			created int64
 		)
-		if err := rows.Scan(&s.ID, &s.Name, &created, &s.Keys); err != nil {
+		if err := rows.Scan(&s.ID, &s.Name, &created, &s.LeakPolicy, &s.Keys); err != nil {
 			return nil, fmt.Errorf("sqlite: list accounts: %w", err)
 		}
 		s.Created = fromUnix(created)

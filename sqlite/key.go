@@ -14,7 +14,7 @@ import (
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
-	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported`
+	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported, leaked`
 
 // Page sizes for ListKeys when the filter's Limit is out of range.
 const (
@@ -196,12 +196,16 @@ func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
 		allowed = sql.Null[string]{V: string(b), Valid: true}
 	}
 	c := creditColumns(k.Credits)
+	leaked, err := leakColumn(k.Leaked)
+	if err != nil {
+		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
+	}
 	_, err = e.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), string(perms), k.Digest, k.Hint,
 		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom,
 		k.RateLimit, allowed, createdBy,
-		sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil}, c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported)
+		sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil}, c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported, leaked)
 	if err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
 	}
@@ -217,12 +221,19 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		expires, lastUsed, revoked sql.Null[int64]
 		rotatedFrom, allowed       sql.Null[string]
 		createdBy, metadata        sql.Null[string]
+		leaked                     sql.Null[string]
 		c                          credits
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
 		return nil, err
+	}
+	if leaked.Valid {
+		k.Leaked = new(pihu.Leak)
+		if err := json.Unmarshal([]byte(leaked.V), k.Leaked); err != nil {
+			return nil, fmt.Errorf("leaked of key %s: %w", k.ID, err)
+		}
 	}
 	if metadata.Valid {
 		k.Metadata = json.RawMessage(metadata.V)

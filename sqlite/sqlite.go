@@ -202,7 +202,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	}{
 		{&db.keyByDigest, `SELECT ` + keyColumns + ` FROM api_keys WHERE digest = ?`},
 		{&db.keyByID, `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`},
-		{&db.account, `SELECT id, name, created FROM accounts WHERE id = ?`},
+		{&db.account, `SELECT id, name, created, leak_policy FROM accounts WHERE id = ?`},
 	} {
 		stmt, err := db.db.PrepareContext(ctx, q.query)
 		if err != nil {

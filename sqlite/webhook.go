@@ -168,7 +168,9 @@ func (db *DB) ListDeliveries(ctx context.Context, s pihu.Scope, endpointID strin
 // subscribe to, with a delivery to every enabled endpoint of the key's
 // account and environment that does. The payload is the key as tx sees it
 // after the change. Nothing is written when no endpoint subscribes.
-func outboxKeyEvent(ctx context.Context, tx *sql.Tx, ev *pihu.AuditEvent) error {
+// subscribed keeps the endpoints read so far in tx, by account,
+// environment and type.
+func outboxKeyEvent(ctx context.Context, tx *sql.Tx, ev *pihu.AuditEvent, subscribed map[subscription][]string) error {
 	switch ev.Action {
 	case pihu.EventKeyCreated, pihu.EventKeyRevoked, pihu.EventKeyRotated, pihu.EventKeyLeaked:
 	default:
@@ -177,9 +179,17 @@ func outboxKeyEvent(ctx context.Context, tx *sql.Tx, ev *pihu.AuditEvent) error 
 	if !strings.HasPrefix(ev.Target, pihu.PrefixKey) || ev.Environment == "" {
 		return nil
 	}
-	endpoints, err := subscribedEndpoints(ctx, tx, ev.AccountID, ev.Environment, ev.Action)
-	if err != nil || len(endpoints) == 0 {
-		return err
+	sub := subscription{ev.AccountID, ev.Environment, ev.Action}
+	endpoints, ok := subscribed[sub]
+	if !ok {
+		var err error
+		if endpoints, err = subscribedEndpoints(ctx, tx, ev.AccountID, ev.Environment, ev.Action); err != nil {
+			return err
+		}
+		subscribed[sub] = endpoints
+	}
+	if len(endpoints) == 0 {
+		return nil
 	}
 	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`, ev.Target, ev.AccountID))
 	if err != nil {
@@ -212,6 +222,14 @@ func creatorHidden(ctx context.Context, tx *sql.Tx, k *pihu.Key) (bool, error) {
 		return false, fmt.Errorf("sqlite: creator of key %s: %w", k.ID, err)
 	}
 	return env != string(pihu.Test), nil
+}
+
+// subscription names the endpoints of an account and environment
+// subscribed to an event type.
+type subscription struct {
+	accountID string
+	env       pihu.Environment
+	typ       string
 }
 
 // subscribedEndpoints returns the ids of the enabled endpoints of the

@@ -107,6 +107,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Webhooks", func(t *testing.T) { runWebhooks(t, run) })
 	t.Run("Credits", func(t *testing.T) { runCredits(t, run) })
 	t.Run("Actors", func(t *testing.T) { runActors(t, run) })
+	t.Run("Leaks", func(t *testing.T) { runLeaks(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,

@@ -356,6 +356,7 @@ type accountData struct {
 func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(nil)
 	f.Values.Set("changed", r.URL.Query().Get("changed"))
+	f.Values.Set("policy", r.URL.Query().Get("policy"))
 	h.renderAccount(w, r, s, http.StatusOK, f)
 }
 
@@ -438,4 +439,29 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	http.Redirect(w, r, "/account?changed=1", http.StatusSeeOther)
+}
+
+// setLeakPolicy sets the account's leak policy (the owner's), through
+// pihu.ChangeLeakPolicy as PATCH /v1/auth/account does.
+func (h *Handler) setLeakPolicy(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	p, err := pihu.ParseLeakPolicy(r.PostForm.Get("leak_policy"), "leak_policy")
+	if err != nil {
+		f := newForm(nil)
+		f.Errors["leak_policy"] = "Choose revoke or flag."
+		h.renderAccount(w, r, s, http.StatusBadRequest, f)
+		return
+	}
+	_, changed, err := pihu.ChangeLeakPolicy(r.Context(), h.store, s.account, p, s.user.ID, h.clientIP(r), h.now())
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if changed {
+		h.auth.InvalidateAccount(s.account.ID)
+	}
+	http.Redirect(w, r, "/account?policy=1#leak-policy", http.StatusSeeOther)
 }

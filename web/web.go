@@ -258,6 +258,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /account", h.signedIn(anyone, h.accountPage))
 	h.mux.Handle("POST /account/password", h.signedIn(anyone, h.changePassword))
 	h.mux.Handle("POST /account/switch", h.signedIn(anyone, h.switchAccount))
+	h.mux.Handle("POST /account/leak-policy", h.signedIn(teamManagers, h.setLeakPolicy))
 
 	h.mux.HandleFunc("/", h.notFound)
 }

@@ -105,6 +105,17 @@ type Config struct {
 	// loopback (for development, with the receiver beside pihu):
 	// --webhook-loopback, PIHU_WEBHOOK_LOOPBACK.
 	WebhookLoopback string
+	// GitHubKeysURL is where GitHub's secret scanning public keys are
+	// read from, to check the reports POST /v1/secret-scanning/github
+	// takes; loaded on the first report, not at start-up:
+	// --github-keys-url, PIHU_GITHUB_KEYS_URL, default GitHub's
+	// (pihuhttp.GitHubKeysURL). Empty, with no GitHubKeysFile, turns the
+	// endpoint off (404).
+	GitHubKeysURL string
+	// GitHubKeysFile, if set, is a copy of that key document on disk,
+	// used instead of GitHubKeysURL (for servers without internet
+	// access): --github-keys-file, PIHU_GITHUB_KEYS_FILE, default empty.
+	GitHubKeysFile string
 	// KeyCacheSize is how many verified keys serve keeps in memory,
 	// about 200 bytes each; 0 reads every key from the database:
 	// --key-cache-size, PIHU_KEY_CACHE_SIZE, default

@@ -51,6 +51,7 @@ Usage:
              [--drain-delay D] [--drain-timeout D]
              [--access-log off|text|json] [--key-cache-size N] [--pprof ADDR]
              [--webhooks on|off] [--webhook-retry D] [--webhook-loopback allow|deny]
+             [--github-keys-url URL | --github-keys-file FILE]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
@@ -62,7 +63,7 @@ Usage:
   pihu keys rotate ID [--expire-old-in now|24h] [--api-url URL] [--json]
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
-  pihu scan [--revoke] [--json] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
+  pihu scan [--revoke] [--json | --format text|json|sarif] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
                                           find leaked keys (exit 1 found, 0 none, 2 error or files skipped)
   pihu completion bash|zsh|fish           print a shell completion script
   pihu version [--json]                   version, commit, build date, Go version

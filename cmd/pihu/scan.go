@@ -50,8 +50,13 @@ const (
 type scanConfig struct {
 	// Revoke sends the keys found to the server's leaked-keys endpoint.
 	Revoke bool
-	// JSON prints the findings as one JSON object instead of lines.
+	// JSON prints the findings as one JSON object instead of lines
+	// (--json, the same as --format json).
 	JSON bool
+	// Format is how the findings are printed: "text" (the default, one
+	// line each), "json" or "sarif" (SARIF 2.1.0, for GitHub code
+	// scanning and other SARIF viewers).
+	Format string
 	// AllowSkipped exits 0 when no key was found, even if some files
 	// could not be read.
 	AllowSkipped bool
@@ -83,12 +88,13 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c scanConfig
 	flags := newFlagSet("scan", stderr)
 	flags.BoolVar(&c.Revoke, "revoke", false, "revoke the keys found: send them to the server's /v1/auth/leaked-keys")
-	flags.BoolVar(&c.JSON, "json", false, "print the findings as JSON")
+	flags.BoolVar(&c.JSON, "json", false, "print the findings as JSON (--format json)")
+	flags.StringVar(&c.Format, "format", "text", "how to print the findings: text, json or sarif (SARIF 2.1.0, for GitHub code scanning)")
 	flags.BoolVar(&c.AllowSkipped, "allow-skipped", false, "exit 0 when no key was found even if some files could not be read (permission denied, UTF-32)")
 	flags.StringVar(&c.Progress, "progress", "auto", "progress bar on standard error: auto (large trees, on a terminal), always or never")
 	flags.StringVar(&c.APIURL, "api-url", env("PIHU_API_URL", "http://127.0.0.1:8080"), "the server --revoke reports to (PIHU_API_URL)")
 	flags.Usage = func() {
-		fmt.Fprint(stderr, "Usage: pihu scan [--revoke] [--json] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]\n\n"+
+		fmt.Fprint(stderr, "Usage: pihu scan [--revoke] [--json | --format text|json|sarif] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]\n\n"+
 			"Finds Pihu API keys in files and folders (default: the current folder), as written or encoded\n"+
 			"in base64, percent-encoding or JSON \\u escapes; UTF-16 files are decoded, .git folders and\n"+
 			"symbolic links inside folders are passed over. Exit code: 1 if a key was found, 0 if none,\n"+
@@ -103,6 +109,10 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pihu:", err)
 		return exitUsage
 	}
+	if err := c.checkFormat(); err != nil {
+		fmt.Fprintln(stderr, "pihu:", err)
+		return exitUsage
+	}
 	if c.Progress != "auto" && c.Progress != "always" && c.Progress != "never" {
 		fmt.Fprintf(stderr, "pihu: --progress %q: use auto, always or never\n", c.Progress)
 		return exitUsage
@@ -112,6 +122,23 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	s := &scanner{cfg: c, stdout: stdout, stderr: stderr}
 	return s.run(ctx, paths)
+}
+
+// checkFormat checks --format and folds --json into it.
+func (c *scanConfig) checkFormat() error {
+	switch c.Format {
+	case "text", "json", "sarif":
+	default:
+		return fmt.Errorf("--format %q: use text, json or sarif", c.Format)
+	}
+	if c.JSON {
+		if c.Format != "text" && c.Format != "json" {
+			return fmt.Errorf("--json and --format %s: give one of them", c.Format)
+		}
+		c.Format = "json"
+	}
+	c.JSON = c.Format == "json"
+	return nil
 }
 
 // parseInterspersed parses flags wherever they stand among the paths, as
@@ -209,6 +236,10 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 		} else {
 			revoked = n
 		}
+	}
+	if s.cfg.Format == "sarif" {
+		b, _ := json.MarshalIndent(newSARIF(s.findings), "", "  ")
+		fmt.Fprintf(s.stdout, "%s\n", b)
 	}
 	if s.cfg.JSON {
 		out := struct {
@@ -453,7 +484,7 @@ func (s *scanner) scan(f file) {
 		fd := finding{Path: pihu.MaskSecrets(f.path), Line: m.Line, Column: m.Column, Hint: pihu.Hint(m.Secret),
 			Environment: string(env), Encoding: m.Encoding, secret: m.Secret}
 		s.findings = append(s.findings, fd)
-		if !s.cfg.JSON {
+		if s.cfg.Format == "text" {
 			if s.bar != nil {
 				s.bar.Clear()
 			}

@@ -64,6 +64,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	fs.StringVar(&c.WebhookLoopback, "webhook-loopback", env("PIHU_WEBHOOK_LOOPBACK", "deny"), "allow: webhook endpoints may be http://localhost, 127.0.0.1 or [::1] URLs, for development; deny: they may not, and deliveries never connect there (PIHU_WEBHOOK_LOOPBACK)")
+	fs.StringVar(&c.GitHubKeysURL, "github-keys-url", env("PIHU_GITHUB_KEYS_URL", pihuhttp.GitHubKeysURL), "where GitHub's secret scanning public keys are read from, on the first report to /v1/secret-scanning/github; empty (and no --github-keys-file) turns that endpoint off (PIHU_GITHUB_KEYS_URL)")
+	fs.StringVar(&c.GitHubKeysFile, "github-keys-file", env("PIHU_GITHUB_KEYS_FILE", ""), "a copy of GitHub's secret scanning key document, used instead of --github-keys-url, for servers without internet access (PIHU_GITHUB_KEYS_FILE)")
 	fs.StringVar(&c.AccessLog, "access-log", env("PIHU_ACCESS_LOG", ""), "the line logged for each request: off, text or json; empty: as --log-format (PIHU_ACCESS_LOG)")
 	fs.StringVar(&c.Pprof, "pprof", env("PIHU_PPROF", ""), "address to serve net/http/pprof on, e.g. 127.0.0.1:6060, for profiling in place; empty: off (PIHU_PPROF)")
 	cacheSize := env("PIHU_KEY_CACHE_SIZE", strconv.Itoa(auth.DefaultCacheSize))
@@ -228,6 +230,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	}
 
 	notifier := &webhook.Notifier{Store: store, Logger: logger}
+	githubKeys := c.githubKeys()
 
 	var metricsHandler http.Handler
 	if c.MetricsAddr == "" {
@@ -239,6 +242,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		WebhookLoopback: c.WebhookLoopback == "allow", CORSOrigins: origins,
 		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
+		GitHubKeys: githubKeys,
 	})
 	srv := &http.Server{
 		Handler:           withHSTS(api),
@@ -633,4 +637,19 @@ func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
 	go srv.Serve(ln)
 	logger.Warn("serving pprof: keep this address private", "pprof_addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
+}
+
+// githubKeys are the keys of GitHub's secret scanning reports as c names
+// them: the file if given, else the URL; nil (the endpoint off) if
+// neither. Nothing is read yet.
+func (c *Config) githubKeys() *pihuhttp.GitHubKeys {
+	o := pihuhttp.GitHubKeysOptions{URL: c.GitHubKeysURL}
+	if c.GitHubKeysFile != "" {
+		o = pihuhttp.GitHubKeysOptions{File: c.GitHubKeysFile}
+	}
+	if o.URL == "" && o.File == "" {
+		return nil
+	}
+	g, _ := pihuhttp.NewGitHubKeys(o) // one of URL and file: no error
+	return g
 }

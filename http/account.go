@@ -1,0 +1,86 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// AccountItem is an account and its settings, as GET and PATCH
+// /v1/auth/account show them.
+type AccountItem struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Created string `json:"created"`
+	// LeakPolicy is what is done with the account's keys that GitHub's
+	// secret scanning reports found in public: "revoke" or "flag".
+	LeakPolicy string `json:"leak_policy"`
+}
+
+// NewAccountItem is a as the API shows it.
+func NewAccountItem(a *pihu.Account) AccountItem {
+	p := a.LeakPolicy
+	if p == "" {
+		p = pihu.LeakRevoke
+	}
+	return AccountItem{ID: a.ID, Name: a.Name, Created: timestamp(a.Created), LeakPolicy: string(p)}
+}
+
+type accountUpdateRequest struct {
+	LeakPolicy *string `json:"leak_policy"`
+}
+
+// getAccount shows the caller's account and its settings; any valid key
+// may read them.
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.store.Account(r.Context(), pihu.KeyFromContext(r.Context()).AccountID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, NewAccountItem(a))
+}
+
+// updateAccount changes the caller's account's settings: leak_policy. It
+// needs a live key (or token) holding "*", since the settings govern
+// every key of the account, of both environments; a change is recorded as
+// account.updated. A setting given with its current value changes
+// nothing and records nothing.
+func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	var body accountUpdateRequest
+	if err := decode(w, r, &body, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if caller.Environment != pihu.Live {
+		s.writeError(w, r, &pihu.Error{Code: pihu.EInsufficientPermissions, Required: string(pihu.Wildcard),
+			Message: "A test key cannot change the account's settings, which govern its live keys too; use a live key that holds \"*\"."})
+		return
+	}
+	a, err := s.store.Account(r.Context(), caller.AccountID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.LeakPolicy != nil {
+		p, err := pihu.ParseLeakPolicy(*body.LeakPolicy, "leak_policy")
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var changed bool
+		if a, changed, err = pihu.ChangeLeakPolicy(r.Context(), s.store, a, p, caller.ID, clientIP(r), s.now()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if changed {
+			s.auth.InvalidateAccount(a.ID)
+		}
+	}
+	writeJSON(w, http.StatusOK, NewAccountItem(a))
+}

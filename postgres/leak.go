@@ -1,0 +1,120 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// leakColumn is the api_keys.leaked value of l: its JSON, or NULL.
+func leakColumn(l *pihu.Leak) (*string, error) {
+	if l == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// RecordLeaks handles the reports in one transaction: each key is read as
+// stored (FOR UPDATE, so that two reports of the same key at once are
+// handled one after the other), with its account's policy, and revoked or
+// flagged as pihu.Leak.LeakAction decides, with its api_key.leaked event.
+// A key reported twice is handled once.
+func (db *DB) RecordLeaks(ctx context.Context, reports []pihu.LeakReport) ([]pihu.LeakOutcome, error) {
+	out := make([]pihu.LeakOutcome, len(reports))
+	if len(reports) == 0 {
+		return out, nil
+	}
+	err := db.inTx(ctx, "record leaked keys", func(ctx context.Context, tx pgx.Tx) error {
+		policies := make(map[string]pihu.LeakPolicy)
+		for i, r := range reports {
+			o, err := recordLeak(ctx, tx, r, policies)
+			if err != nil {
+				return err
+			}
+			out[i] = o
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// recordLeak handles one report inside tx; policies caches the accounts'
+// policies as tx reads them.
+func recordLeak(ctx context.Context, tx pgx.Tx, r pihu.LeakReport, policies map[string]pihu.LeakPolicy) (pihu.LeakOutcome, error) {
+	k, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2 FOR UPDATE`, r.KeyID, r.AccountID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pihu.LeakIgnored, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("leaked key %s: %w", r.KeyID, err)
+	}
+	policy, ok := policies[r.AccountID]
+	if !ok {
+		var p string
+		if err := tx.QueryRow(ctx, `SELECT leak_policy FROM accounts WHERE id = $1`, r.AccountID).Scan(&p); err != nil {
+			return 0, fmt.Errorf("leak policy of %s: %w", r.AccountID, err)
+		}
+		policy = pihu.LeakPolicy(p)
+		policies[r.AccountID] = policy
+	}
+	o := r.Leak.LeakAction(k, policy, r.Force)
+	if o == pihu.LeakIgnored {
+		return o, nil
+	}
+	leak := r.Leak
+	leak.Revoked = o == pihu.LeakRevoked
+	col, err := leakColumn(&leak)
+	if err != nil {
+		return 0, fmt.Errorf("leaked key %s: %w", k.ID, err)
+	}
+	var revoked *time.Time
+	if leak.Revoked {
+		at := ts(leak.At)
+		revoked = &at
+	}
+	if _, err := tx.Exec(ctx, `UPDATE api_keys SET leaked = $1, revoked = coalesce($2, revoked) WHERE id = $3`,
+		col, revoked, k.ID); err != nil {
+		return 0, fmt.Errorf("leaked key %s: %w", k.ID, err)
+	}
+	return o, insertEvents(ctx, tx, []*pihu.AuditEvent{pihu.NewLeakEvent(leak, r.IP, k)})
+}
+
+// SetLeakPolicy sets the leak policy of account id and records the events
+// given, atomically. Returns ENotFound if there is no such account.
+func (db *DB) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, events ...*pihu.AuditEvent) (*pihu.Account, error) {
+	if _, err := pihu.ParseLeakPolicy(string(p), "leak_policy"); err != nil {
+		return nil, err
+	}
+	var a pihu.Account
+	err := db.inTx(ctx, "set leak policy of "+id, func(ctx context.Context, tx pgx.Tx) error {
+		var policy string
+		err := tx.QueryRow(ctx, `UPDATE accounts SET leak_policy = $1 WHERE id = $2 RETURNING id, name, created, leak_policy`,
+			string(p), id).Scan(&a.ID, &a.Name, &a.Created, &policy)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
+		}
+		if err != nil {
+			return fmt.Errorf("set leak policy of %s: %w", id, err)
+		}
+		a.Created, a.LeakPolicy = a.Created.UTC(), pihu.LeakPolicy(policy)
+		return insertEvents(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
