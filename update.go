@@ -10,33 +10,27 @@ import (
 	"time"
 )
 
-// KeyChange is a change to a key (PATCH): each field set (non-nil) is
-// changed; the secret never is. Use the Set… flags to tell "clear" (nil
-// value, flag set) from "leave as it is" (flag unset).
+// KeyChange is a change to a key (PATCH): each field given is changed;
+// the secret never is. An Optional field tells "clear" (null) from "leave
+// as it is" (absent).
 type KeyChange struct {
 	Name        *string
 	Permissions Permissions // nil: unchanged
-	// RateLimit is the new limit in its normal form ("" for the
-	// server's default) if SetRateLimit.
-	RateLimit    string
-	SetRateLimit bool
-	// AllowedIPs are the new addresses (nil: anywhere) if SetAllowedIPs.
-	AllowedIPs    []string
-	SetAllowedIPs bool
-	// Metadata is the new metadata (nil: none) if SetMetadata.
-	Metadata    json.RawMessage
-	SetMetadata bool
-	// Expires is the new expiry (nil: never) if SetExpires.
-	Expires    *time.Time
-	SetExpires bool
-	// Remaining sets the credits (nil: not counted any more) if
-	// SetRemaining; Add adds to them. Not both.
-	Remaining    *int64
-	SetRemaining bool
-	Add          *int64
-	// Refill is the new refill (nil: none) if SetRefill.
-	Refill    *Refill
-	SetRefill bool
+	// RateLimit is the new limit in its normal form; null (or "") for
+	// the server's default.
+	RateLimit Optional[string]
+	// AllowedIPs are the new addresses; null for anywhere.
+	AllowedIPs Optional[[]string]
+	// Metadata is the new metadata; null for none.
+	Metadata Optional[json.RawMessage]
+	// Expires is the new expiry; null for never.
+	Expires Optional[time.Time]
+	// Remaining sets the credits (null: not counted any more); Add adds
+	// to them. Not both.
+	Remaining Optional[int64]
+	Add       *int64
+	// Refill is the new refill; null for none.
+	Refill Optional[Refill]
 	// DefaultRateLimit is the server's default limit in its normal form
 	// ("1000/m"), which a key without its own has: a key changing itself
 	// may give itself a limit only within it (see Apply). "" refuses it
@@ -55,13 +49,13 @@ func (c *KeyChange) Fields() []string {
 	}
 	add(c.Name != nil, "name")
 	add(c.Permissions != nil, "permissions")
-	add(c.SetRateLimit, "rate_limit")
-	add(c.SetAllowedIPs, "allowed_ips")
-	add(c.SetMetadata, "metadata")
-	add(c.SetExpires, "expires")
-	add(c.SetRemaining, "remaining")
+	add(c.RateLimit.Set, "rate_limit")
+	add(c.AllowedIPs.Set, "allowed_ips")
+	add(c.Metadata.Set, "metadata")
+	add(c.Expires.Set, "expires")
+	add(c.Remaining.Set, "remaining")
 	add(c.Add != nil, "add")
-	add(c.SetRefill, "refill")
+	add(c.Refill.Set, "refill")
 	return out
 }
 
@@ -71,6 +65,16 @@ func (c *KeyChange) Validate(now time.Time) error {
 	if len(c.Fields()) == 0 {
 		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, rate_limit, allowed_ips, metadata, expires, remaining, add or refill.")
 	}
+	for _, check := range []func(time.Time) error{c.validateKey, c.validateCredits} {
+		if err := check(now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateKey is Validate for the fields of the key itself.
+func (c *KeyChange) validateKey(now time.Time) error {
 	if c.Name != nil {
 		if err := ValidateKeyName(*c.Name); err != nil {
 			return err
@@ -85,32 +89,36 @@ func (c *KeyChange) Validate(now time.Time) error {
 		}
 		c.Permissions = c.Permissions.Normalize()
 	}
-	if c.SetAllowedIPs && c.AllowedIPs != nil {
-		allowed, err := ParseAllowedIPs(c.AllowedIPs)
+	if ips := c.AllowedIPs.Ptr(); ips != nil {
+		allowed, err := ParseAllowedIPs(*ips)
 		if err != nil {
 			return err
 		}
-		c.AllowedIPs = allowed
+		c.AllowedIPs.Value = allowed
 	}
-	if c.SetMetadata {
-		m, err := ValidateMetadata(c.Metadata, "metadata")
+	if c.Metadata.Set {
+		m, err := ValidateMetadata(c.Metadata.Value, "metadata")
 		if err != nil {
 			return err
 		}
-		c.Metadata = m
+		c.Metadata.Value = m
 	}
-	if c.SetExpires && c.Expires != nil {
-		if err := checkExpires(*c.Expires, now, "expires"); err != nil {
+	if t := c.Expires.Ptr(); t != nil {
+		if err := checkExpires(*t, now, "expires"); err != nil {
 			return err
 		}
-		t := Timestamp(*c.Expires)
-		c.Expires = &t
+		c.Expires.Value = Timestamp(*t)
 	}
-	if c.SetRemaining && c.Add != nil {
+	return nil
+}
+
+// validateCredits is Validate for the credits.
+func (c *KeyChange) validateCredits(time.Time) error {
+	if c.Remaining.Set && c.Add != nil {
 		return ParamErrorf(EParameterInvalid, "add", "Give \"remaining\" (sets the credits) or \"add\" (adds to them), not both.")
 	}
-	if c.SetRemaining && c.Remaining != nil {
-		if err := ValidateCredits(*c.Remaining, "remaining"); err != nil {
+	if n := c.Remaining.Ptr(); n != nil {
+		if err := ValidateCredits(*n, "remaining"); err != nil {
 			return err
 		}
 	}
@@ -119,11 +127,11 @@ func (c *KeyChange) Validate(now time.Time) error {
 			return err
 		}
 	}
-	if c.SetRefill && c.Refill != nil {
-		if err := c.Refill.Validate("refill"); err != nil {
+	if r := c.Refill.Ptr(); r != nil {
+		if err := r.Validate("refill"); err != nil {
 			return err
 		}
-		if c.SetRemaining && c.Remaining == nil {
+		if c.Remaining.Null {
 			return ParamErrorf(EParameterInvalid, "refill", "A key whose credits are removed (\"remaining\": null) has no refill; leave \"refill\" out.")
 		}
 	}
@@ -177,19 +185,19 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 			return err
 		}
 	}
-	if c.SetExpires && caller.Expires != nil && (c.Expires == nil || c.Expires.After(*caller.Expires)) {
+	if c.Expires.Set && caller.Expires != nil && (c.Expires.Null || c.Expires.Value.After(*caller.Expires)) {
 		return ParamErrorf(EParameterInvalid, "expires",
 			"A key cannot outlive the key that changes it: this key expires at %s, so give an \"expires\" by then.",
 			caller.Expires.UTC().Format(time.RFC3339))
 	}
-	if c.SetAllowedIPs && caller.AllowedIPs != nil {
-		if c.AllowedIPs == nil {
+	if c.AllowedIPs.Set && caller.AllowedIPs != nil {
+		if c.AllowedIPs.Null {
 			return &Error{
 				Code: EInsufficientPermissions, Param: "allowed_ips",
 				Message: "This key may only be used from some addresses, so it cannot make a key usable from anywhere; give \"allowed_ips\" within its own.",
 			}
 		}
-		if _, err := checkAllowedIPs(caller, c.AllowedIPs); err != nil {
+		if _, err := checkAllowedIPs(caller, c.AllowedIPs.Value); err != nil {
 			return err
 		}
 	}
@@ -199,17 +207,17 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 	if c.Permissions != nil {
 		k.Permissions = slices.Clone(c.Permissions)
 	}
-	if c.SetRateLimit {
-		k.RateLimit = c.RateLimit
+	if c.RateLimit.Set {
+		k.RateLimit = c.RateLimit.Value
 	}
-	if c.SetAllowedIPs {
-		k.AllowedIPs = slices.Clone(c.AllowedIPs)
+	if c.AllowedIPs.Set {
+		k.AllowedIPs = slices.Clone(c.AllowedIPs.Value)
 	}
-	if c.SetMetadata {
-		k.Metadata = c.Metadata
+	if c.Metadata.Set {
+		k.Metadata = c.Metadata.Value
 	}
-	if c.SetExpires {
-		k.Expires = c.Expires
+	if c.Expires.Set {
+		k.Expires = c.Expires.Ptr()
 	}
 	return c.applyCredits(k, now)
 }
@@ -226,13 +234,13 @@ func (c *KeyChange) checkNarrowing(k *Key, now time.Time) error {
 		return &Error{Code: EInsufficientPermissions, Param: param,
 			Message: "A key may only narrow its own limits: " + msg + " Ask a key with rights over this one to do it."}
 	}
-	if c.SetRateLimit && c.RateLimit != k.RateLimit && !rateWithin(c.RateLimit, k.RateLimit, c.DefaultRateLimit) {
+	if c.RateLimit.Set && c.RateLimit.Value != k.RateLimit && !rateWithin(c.RateLimit.Value, k.RateLimit, c.DefaultRateLimit) {
 		return deny("rate_limit", "this key cannot raise or remove its own rate limit, only lower it.")
 	}
-	if c.SetExpires && k.Expires != nil && (c.Expires == nil || c.Expires.After(*k.Expires)) {
+	if c.Expires.Set && k.Expires != nil && (c.Expires.Null || c.Expires.Value.After(*k.Expires)) {
 		return deny("expires", "this key cannot make itself expire later, or never, only sooner.")
 	}
-	if c.SetAllowedIPs && k.AllowedIPs != nil && (c.AllowedIPs == nil || !allWithin(c.AllowedIPs, k.AllowedIPs)) {
+	if c.AllowedIPs.Set && k.AllowedIPs != nil && (c.AllowedIPs.Null || !allWithin(c.AllowedIPs.Value, k.AllowedIPs)) {
 		return deny("allowed_ips", "this key cannot widen or remove its own allowed_ips, only keep addresses within them.")
 	}
 	return c.checkCreditsNarrowing(k, now, deny)
@@ -245,14 +253,14 @@ func (c *KeyChange) checkCreditsNarrowing(k *Key, now time.Time, deny func(param
 	}
 	cur, _ := k.Credits.At(now)
 	switch {
-	case c.SetRemaining && c.Remaining == nil:
+	case c.Remaining.Null:
 		return deny("remaining", "this key cannot stop counting its own use.")
-	case c.SetRemaining && *c.Remaining > cur:
+	case c.Remaining.Set && c.Remaining.Value > cur:
 		return deny("remaining", fmt.Sprintf("this key has %d credits left and cannot give itself more.", cur))
 	case c.Add != nil && *c.Add > 0:
 		return deny("add", "this key cannot add credits to itself.")
 	}
-	if c.SetRefill && c.Refill != nil && !refillWithin(c.Refill, k.Credits.Refill) {
+	if r := c.Refill.Ptr(); r != nil && !refillWithin(r, k.Credits.Refill) {
 		return deny("refill", "this key cannot give itself a refill, or a larger or more frequent one; it may remove its refill or lower its amount.")
 	}
 	return nil
@@ -315,10 +323,10 @@ func parseRate(s string) (n int64, per time.Duration, ok bool) {
 func (c *KeyChange) applyCredits(k *Key, now time.Time) error {
 	now = Timestamp(now)
 	switch {
-	case c.SetRemaining && c.Remaining == nil:
+	case c.Remaining.Null:
 		k.Credits = nil
-	case c.SetRemaining:
-		next := &Credits{Remaining: *c.Remaining, Refilled: now}
+	case c.Remaining.Set:
+		next := &Credits{Remaining: c.Remaining.Value, Refilled: now}
 		if k.Credits != nil {
 			next.Refill = k.Credits.Refill
 		}
@@ -333,15 +341,15 @@ func (c *KeyChange) applyCredits(k *Key, now time.Time) error {
 		}
 		k.Credits = &Credits{Remaining: cur + *c.Add, Refill: k.Credits.Refill, Refilled: refilled}
 	}
-	if c.SetRefill {
+	if c.Refill.Set {
 		if k.Credits == nil {
-			if c.Refill != nil {
+			if !c.Refill.Null {
 				return ParamErrorf(EParameterInvalid, "refill", "The key %s has no credits to refill: give \"remaining\" too.", k.ID)
 			}
 			return nil
 		}
 		cur := *k.Credits
-		cur.Refill = c.Refill
+		cur.Refill = c.Refill.Ptr()
 		k.Credits = &cur
 	}
 	return nil

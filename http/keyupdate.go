@@ -1,40 +1,57 @@
 package http
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/ratelimit"
 )
 
-// updateKeyRequest is the body of PATCH /v1/auth/api-keys/{id}. The raw
-// fields tell a member given as null (clear it) from one left out (keep
-// it).
+// updateKeyRequest is the body of PATCH /v1/auth/api-keys/{id}. An
+// Optional member tells null (clear it) from left out (keep it).
 type updateKeyRequest struct {
-	Name        *string            `json:"name"`
-	Permissions *[]pihu.Permission `json:"permissions"`
-	RateLimit   json.RawMessage    `json:"rate_limit"`  // string, or null: the server's default
-	AllowedIPs  json.RawMessage    `json:"allowed_ips"` // array, or null: anywhere
-	Metadata    json.RawMessage    `json:"metadata"`    // object, or null: none
-	Expires     json.RawMessage    `json:"expires"`     // RFC 3339, or null: never
-	Remaining   json.RawMessage    `json:"remaining"`   // integer, or null: not counted
-	Add         *int64             `json:"add"`
-	Refill      json.RawMessage    `json:"refill"` // object, or null: none
+	Name        *string                        `json:"name"`
+	Permissions *[]pihu.Permission             `json:"permissions"`
+	RateLimit   pihu.Optional[string]          `json:"rate_limit"`  // null: the server's default
+	AllowedIPs  pihu.Optional[[]string]        `json:"allowed_ips"` // null: anywhere
+	Metadata    pihu.Optional[json.RawMessage] `json:"metadata"`    // null: none
+	Expires     pihu.Optional[string]          `json:"expires"`     // RFC 3339; null: never
+	Remaining   pihu.Optional[int64]           `json:"remaining"`   // null: not counted
+	Add         *int64                         `json:"add"`
+	Refill      pihu.Optional[RefillJSON]      `json:"refill"` // null: none
 }
 
-// given reports whether a raw member was in the body, and if so whether
-// it is null.
-func given(raw json.RawMessage) (set, null bool) {
-	return raw != nil, string(raw) == "null"
+// updateKeyHints are the messages of PATCH's members given as the wrong
+// kind of JSON value, by member.
+var updateKeyHints = map[string]string{
+	"rate_limit":  "\"rate_limit\" must be a string such as \"100/m\", or null for the server's default.",
+	"allowed_ips": "\"allowed_ips\" must be a list of addresses and CIDR ranges, or null for anywhere.",
+	"expires":     "\"expires\" must be a time in RFC 3339, such as \"2030-01-01T00:00:00Z\", or null for never.",
+	"remaining":   "\"remaining\" must be a whole number from 0 to " + strconv.FormatInt(pihu.MaxCredits, 10) + ", or null to stop counting the key's use.",
+	"refill":      "\"refill\" must be an object such as {\"interval\": \"monthly\", \"amount\": 1000, \"day\": 1}, or null.",
+}
+
+// hintUpdate gives a decoding error of PATCH's body its member's message.
+func hintUpdate(err error) error {
+	var e *pihu.Error
+	if !errors.As(err, &e) || e.Code != pihu.EParameterInvalid {
+		return err
+	}
+	top, _, _ := strings.Cut(e.Param, ".")
+	if msg, ok := updateKeyHints[top]; ok {
+		return pihu.ParamErrorf(pihu.EParameterInvalid, top, "%s", msg)
+	}
+	return err
 }
 
 // change turns the body into a pihu.KeyChange.
 func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
-	c := &pihu.KeyChange{Name: b.Name, Add: b.Add}
+	c := &pihu.KeyChange{Name: b.Name, AllowedIPs: b.AllowedIPs, Metadata: b.Metadata, Remaining: b.Remaining, Add: b.Add}
 	if b.Name != nil && *b.Name == "" {
 		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "name", "\"name\" is empty; give the key a name of 1 to 100 characters.")
 	}
@@ -44,73 +61,32 @@ func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
 			c.Permissions = pihu.Permissions{} // null is refused as empty
 		}
 	}
-	if set, null := given(b.RateLimit); set {
-		c.SetRateLimit = true
-		if !null {
-			var s string
-			if err := json.Unmarshal(b.RateLimit, &s); err != nil {
-				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "rate_limit", "\"rate_limit\" must be a string such as \"100/m\", or null for the server's default.")
-			}
-			l, err := ratelimit.ParseLimit(s, "rate_limit")
-			if err != nil {
-				return nil, err
-			}
-			c.RateLimit = l.String()
-		}
+	if ips := c.AllowedIPs.Ptr(); ips != nil && *ips == nil {
+		c.AllowedIPs.Value = []string{}
 	}
-	if set, null := given(b.AllowedIPs); set {
-		c.SetAllowedIPs = true
-		if !null {
-			if err := json.Unmarshal(b.AllowedIPs, &c.AllowedIPs); err != nil {
-				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "allowed_ips", "\"allowed_ips\" must be a list of addresses and CIDR ranges, or null for anywhere.")
-			}
-			if c.AllowedIPs == nil {
-				c.AllowedIPs = []string{}
-			}
+	c.RateLimit.Set, c.RateLimit.Null = b.RateLimit.Set, b.RateLimit.Null
+	if s := b.RateLimit.Ptr(); s != nil {
+		l, err := ratelimit.ParseLimit(*s, "rate_limit")
+		if err != nil {
+			return nil, err
 		}
+		c.RateLimit.Value = l.String()
 	}
-	if set, _ := given(b.Metadata); set {
-		c.SetMetadata, c.Metadata = true, b.Metadata
-	}
-	if set, null := given(b.Expires); set {
-		c.SetExpires = true
-		if !null {
-			var s string
-			t, err := time.Time{}, json.Unmarshal(b.Expires, &s)
-			if err == nil {
-				t, err = time.Parse(time.RFC3339, s)
-			}
-			if err != nil {
-				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "expires", "\"expires\" must be a time in RFC 3339, such as \"2030-01-01T00:00:00Z\", or null for never.")
-			}
-			c.Expires = &t
+	c.Expires.Set, c.Expires.Null = b.Expires.Set, b.Expires.Null
+	if s := b.Expires.Ptr(); s != nil {
+		t, err := time.Parse(time.RFC3339, *s)
+		if err != nil {
+			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "expires", "%s", updateKeyHints["expires"])
 		}
+		c.Expires.Value = t
 	}
-	if set, null := given(b.Remaining); set {
-		c.SetRemaining = true
-		if !null {
-			var n int64
-			if err := json.Unmarshal(b.Remaining, &n); err != nil {
-				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "remaining", "\"remaining\" must be a whole number from 0 to %d, or null to stop counting the key's use.", int64(pihu.MaxCredits))
-			}
-			c.Remaining = &n
+	c.Refill.Set, c.Refill.Null = b.Refill.Set, b.Refill.Null
+	if r := b.Refill.Ptr(); r != nil {
+		refill, err := refillFrom(r, "refill")
+		if err != nil {
+			return nil, err
 		}
-	}
-	if set, null := given(b.Refill); set {
-		c.SetRefill = true
-		if !null {
-			var r RefillJSON
-			dec := json.NewDecoder(bytes.NewReader(b.Refill))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&r); err != nil {
-				return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "refill", "\"refill\" must be an object such as {\"interval\": \"monthly\", \"amount\": 1000, \"day\": 1}, or null.")
-			}
-			refill, err := refillFrom(&r, "refill")
-			if err != nil {
-				return nil, err
-			}
-			c.Refill = refill
-		}
+		c.Refill.Value = *refill
 	}
 	return c, nil
 }
@@ -124,7 +100,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
 	var body updateKeyRequest
 	if err := decode(w, r, &body, false); err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, hintUpdate(err))
 		return
 	}
 	change, err := body.change()
