@@ -947,7 +947,7 @@ type DeliveryAttempt struct {
 	// DurationMs How long the attempt took, in milliseconds.
 	DurationMs int `json:"duration_ms"`
 
-	// Error Why the attempt failed; `null` for a 2xx.
+	// Error Why the attempt failed, in words, never naming an address or the URL: `refused: the host resolves to a private, link-local, multicast or reserved address`, `could not resolve the host: no such host`, `connection refused`, `timed out: no answer within 10s`, `TLS error: …`, `the endpoint answered 502`…; `null` for a 2xx.
 	Error *string `json:"error"`
 
 	// StatusCode The endpoint's HTTP status; `null` if no answer came.
