@@ -192,7 +192,39 @@ type file struct {
 }
 
 func (s *scanner) run(ctx context.Context, paths []string) int {
-	files := s.collect(paths)
+	filesWithKeys := s.scanAll(ctx, s.collect(paths))
+	revoked := -1
+	if s.cfg.Revoke && len(s.findings) > 0 {
+		n, err := s.revoke(ctx)
+		if err != nil {
+			s.fail("--revoke: %v", err)
+		} else {
+			revoked = n
+		}
+	}
+	if s.cfg.Format == "sarif" {
+		b, _ := json.MarshalIndent(newSARIF(s.findings), "", "  ")
+		fmt.Fprintf(s.stdout, "%s\n", b)
+	}
+	if s.cfg.JSON {
+		s.writeJSON(revoked)
+	}
+	s.summarise(filesWithKeys, revoked)
+	switch {
+	case s.errors > 0:
+		return scanError
+	case len(s.findings) > 0:
+		return scanFound
+	case len(s.skipped) > 0 && !s.cfg.AllowSkipped:
+		return scanError
+	default:
+		return scanClean
+	}
+}
+
+// scanAll scans files, with a progress bar when it helps, and returns how
+// many held a key.
+func (s *scanner) scanAll(ctx context.Context, files []file) int {
 	var total int64
 	for _, f := range files {
 		total += f.size
@@ -208,6 +240,7 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionClearOnFinish(),
 		)
+		defer s.bar.Finish()
 	}
 	filesWithKeys := 0
 	for _, f := range files {
@@ -224,46 +257,36 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 			s.bar.Add64(f.size)
 		}
 	}
-	if s.bar != nil {
-		s.bar.Finish()
-	}
+	return filesWithKeys
+}
 
-	revoked := -1
-	if s.cfg.Revoke && len(s.findings) > 0 {
-		n, err := s.revoke(ctx)
-		if err != nil {
-			s.fail("--revoke: %v", err)
-		} else {
-			revoked = n
-		}
+// writeJSON writes --json's answer; revoked is -1 without --revoke.
+func (s *scanner) writeJSON(revoked int) {
+	out := struct {
+		Findings []finding `json:"findings"`
+		Scanned  int       `json:"scanned"`
+		Skipped  []skip    `json:"skipped"`
+		Excluded []skip    `json:"excluded"`
+		Revoked  *int      `json:"revoked,omitempty"`
+	}{Findings: s.findings, Scanned: s.scanned, Skipped: s.skipped, Excluded: s.excluded}
+	if out.Findings == nil {
+		out.Findings = []finding{}
 	}
-	if s.cfg.Format == "sarif" {
-		b, _ := json.MarshalIndent(newSARIF(s.findings), "", "  ")
-		fmt.Fprintf(s.stdout, "%s\n", b)
+	if out.Skipped == nil {
+		out.Skipped = []skip{}
 	}
-	if s.cfg.JSON {
-		out := struct {
-			Findings []finding `json:"findings"`
-			Scanned  int       `json:"scanned"`
-			Skipped  []skip    `json:"skipped"`
-			Excluded []skip    `json:"excluded"`
-			Revoked  *int      `json:"revoked,omitempty"`
-		}{Findings: s.findings, Scanned: s.scanned, Skipped: s.skipped, Excluded: s.excluded}
-		if out.Findings == nil {
-			out.Findings = []finding{}
-		}
-		if out.Skipped == nil {
-			out.Skipped = []skip{}
-		}
-		if out.Excluded == nil {
-			out.Excluded = []skip{}
-		}
-		if revoked >= 0 {
-			out.Revoked = &revoked
-		}
-		b, _ := json.MarshalIndent(out, "", "  ")
-		fmt.Fprintf(s.stdout, "%s\n", terminalJSON(b))
+	if out.Excluded == nil {
+		out.Excluded = []skip{}
 	}
+	if revoked >= 0 {
+		out.Revoked = &revoked
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	fmt.Fprintf(s.stdout, "%s\n", terminalJSON(b))
+}
+
+// summarise writes the summary lines to standard error.
+func (s *scanner) summarise(filesWithKeys, revoked int) {
 	scanned := plural(s.scanned, "file") + " scanned"
 	switch {
 	case s.utf16 > 0 && s.binary > 0:
@@ -283,16 +306,6 @@ func (s *scanner) run(ctx context.Context, paths []string) int {
 	if revoked >= 0 {
 		fmt.Fprintf(s.stderr, "pihu scan: the server revoked %d of the %s found (others were already revoked, expired, or not its keys)\n",
 			revoked, plural(len(uniqueSecrets(s.findings)), "distinct key"))
-	}
-	switch {
-	case s.errors > 0:
-		return scanError
-	case len(s.findings) > 0:
-		return scanFound
-	case len(s.skipped) > 0 && !s.cfg.AllowSkipped:
-		return scanError
-	default:
-		return scanClean
 	}
 }
 
@@ -359,60 +372,74 @@ func (s *scanner) collect(paths []string) []file {
 	var files []file
 	for _, root := range paths {
 		info, err := os.Stat(root)
-		if err != nil {
+		switch {
+		case err != nil:
 			s.fail("%v", err)
-			continue
+		case info.IsDir():
+			files = s.walk(files, root)
+		case info.Mode().IsRegular():
+			files = append(files, file{root, info.Size()})
+		default:
+			// Named, so not passed over: it was asked for.
+			s.skip(root, "special file")
 		}
-		if !info.IsDir() {
-			if info.Mode().IsRegular() {
-				files = append(files, file{root, info.Size()})
-			} else {
-				// Named, so not passed over: it was asked for.
-				s.skip(root, "special file")
-			}
-			continue
-		}
-		// WalkDir does not follow a link, even the root: walk its target,
-		// and show the paths under the name given.
-		walkRoot := root
-		if linfo, err := os.Lstat(root); err == nil && linfo.Mode()&fs.ModeSymlink != 0 {
-			if walkRoot, err = filepath.EvalSymlinks(root); err != nil {
-				s.fail("%v", err)
-				continue
-			}
-		}
-		filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
-			shown := path
-			if walkRoot != root {
-				shown = filepath.Join(root, strings.TrimPrefix(path, walkRoot))
-			}
-			if err != nil {
-				// A folder it cannot list: nothing in it is read.
-				s.skip(shown, skipReason(err))
-				return nil
-			}
-			switch {
-			case d.IsDir():
-				if d.Name() == ".git" && path != walkRoot {
-					s.exclude(shown, ".git folder")
-					return filepath.SkipDir
-				}
-			case d.Type()&fs.ModeSymlink != 0:
-				s.exclude(shown, "symbolic link")
-			case !d.Type().IsRegular():
-				s.exclude(shown, "special file") // a device, socket or pipe
-			default:
-				info, err := d.Info()
-				if err != nil {
-					s.skip(shown, skipReason(err))
-					return nil
-				}
-				files = append(files, file{shown, info.Size()})
-			}
-			return nil
-		})
 	}
 	return files
+}
+
+// walk appends to files those of the folder root, and notes the ones it
+// passes over.
+func (s *scanner) walk(files []file, root string) []file {
+	// WalkDir does not follow a link, even the root: walk its target,
+	// and show the paths under the name given.
+	walkRoot := root
+	if linfo, err := os.Lstat(root); err == nil && linfo.Mode()&fs.ModeSymlink != 0 {
+		if walkRoot, err = filepath.EvalSymlinks(root); err != nil {
+			s.fail("%v", err)
+			return files
+		}
+	}
+	filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
+		shown := path
+		if walkRoot != root {
+			shown = filepath.Join(root, strings.TrimPrefix(path, walkRoot))
+		}
+		if err != nil {
+			// A folder it cannot list: nothing in it is read.
+			s.skip(shown, skipReason(err))
+			return nil
+		}
+		f, ok, err := s.entry(d, shown, path == walkRoot)
+		if ok {
+			files = append(files, f)
+		}
+		return err
+	})
+	return files
+}
+
+// entry judges one entry of a walk: a file to scan (ok), or one passed
+// over and noted; filepath.SkipDir for a .git folder below the root.
+func (s *scanner) entry(d fs.DirEntry, shown string, root bool) (f file, ok bool, err error) {
+	switch {
+	case d.IsDir():
+		if d.Name() == ".git" && !root {
+			s.exclude(shown, ".git folder")
+			return f, false, filepath.SkipDir
+		}
+	case d.Type()&fs.ModeSymlink != 0:
+		s.exclude(shown, "symbolic link")
+	case !d.Type().IsRegular():
+		s.exclude(shown, "special file") // a device, socket or pipe
+	default:
+		info, err := d.Info()
+		if err != nil {
+			s.skip(shown, skipReason(err))
+			return f, false, nil
+		}
+		return file{shown, info.Size()}, true, nil
+	}
+	return f, false, nil
 }
 
 // skip records a file or folder that could not be read, and says so
