@@ -459,15 +459,28 @@ func (a *Authenticator) keyByID(ctx context.Context, accountID, id string, guard
 	}
 	k, err := a.store.Key(ctx, accountID, id)
 	if pihu.ErrorCode(err) == pihu.ENotFound {
+		a.storeAnswered()
 		return nil, nil, invalidToken("the API key it was minted with does not exist")
 	} else if err != nil {
-		return nil, nil, err
+		return a.staleOr(a.cachedID(accountID, id), now, err)
 	}
 	rules, err := a.put(ctx, k, gen)
 	if err != nil {
-		return nil, nil, err
+		return a.staleOr(a.cachedID(accountID, id), now, err)
 	}
+	a.storeAnswered()
 	return k, rules, nil
+}
+
+// cachedID returns the finder of the cache entry of key id of account
+// accountID, for staleOr.
+func (a *Authenticator) cachedID(accountID, id string) func() *slot {
+	return func() *slot {
+		if s := a.c.getID(id); s != nil && a.c.acct(s).account.ID == accountID {
+			return s
+		}
+		return nil
+	}
 }
 
 // Token verifies the access token s and returns it with its parent key as
