@@ -498,6 +498,10 @@ func (a *Authenticator) Listen(ctx context.Context) {
 	a.inv.Subscribe(ctx, a.drop, a.setSubscribed)
 }
 
+// StaleIfError is how long past its TTL a cached key answers while the
+// store is unavailable (Options.StaleIfError); 0: never.
+func (a *Authenticator) StaleIfError() time.Duration { return a.staleIfError }
+
 // Subscribed reports whether this Authenticator hears the invalidations of
 // other instances: true once Listen has subscribed and while the
 // subscription holds, and always true without Options.Invalidations.
@@ -698,10 +702,14 @@ func (a *Authenticator) Usage(ctx context.Context, accountID, keyID string, from
 }
 
 // Run flushes recorded uses every interval until ctx is done, then flushes
-// once more with a fresh context so that no use is lost on shutdown.
+// once more with a fresh context so that no use is lost on shutdown. A
+// flush that fails is logged when it is the first to fail, and the first
+// that succeeds after failures is logged with their count: one line when
+// the store goes, one when it is back, however long the outage.
 func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	failed := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -712,8 +720,17 @@ func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
 			}
 			return
 		case <-t.C:
-			if err := a.Flush(ctx); err != nil {
-				a.logger.Error("flushing key uses", "err", err)
+			err := a.Flush(ctx)
+			switch {
+			case err != nil && failed == 0:
+				a.logger.Error("flushing key uses failed: they are kept in memory and written at the first flush that succeeds", "err", err)
+			case err == nil && failed > 0:
+				a.logger.Info("flushing key uses works again: what was kept is written", "failed_flushes", failed)
+			}
+			if err != nil {
+				failed++
+			} else {
+				failed = 0
 			}
 		}
 	}

@@ -186,7 +186,7 @@ func TestStaleIfError_Reconnect(t *testing.T) {
 	cs, k, secret, now := setup(t)
 	store := &outageStore{countingStore: cs}
 	bus := newLocalBus()
-	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }, TTL: time.Hour, StaleIfError: time.Hour, Invalidations: bus})
+	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }, TTL: time.Hour, StaleIfError: time.Hour, Invalidations: bus, Logger: slog.New(slog.DiscardHandler)})
 	listen(t, a, bus)
 	bus.setConnected(true)
 	if _, err := a.Authenticate(ctx, secret); err != nil {
@@ -211,4 +211,71 @@ func TestStaleIfError_Reconnect(t *testing.T) {
 	if _, err := a.Authenticate(ctx, secret); pihu.ErrorCode(err) != pihu.ERevokedAPIKey {
 		t.Errorf("once the store is back: got %v, want revoked", err)
 	}
+}
+
+// touchOutage is a store whose TouchKeys fails, as an unreachable
+// database's does, for its first fails calls.
+type touchOutage struct {
+	*countingStore
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (s *touchOutage) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
+	s.mu.Lock()
+	s.calls++
+	fail := s.calls <= s.fails
+	s.mu.Unlock()
+	if fail {
+		return errStoreDown
+	}
+	return s.countingStore.TouchKeys(ctx, uses)
+}
+
+// TestRun_LogsAnOutageOnce: flushes that fail through an outage of the
+// store are logged once when the first fails and once when one works
+// again, with the count, and what was kept is written then.
+func TestRun_LogsAnOutageOnce(t *testing.T) {
+	cs, k, secret, now := setup(t)
+	store := &touchOutage{countingStore: cs, fails: 5}
+	logs := &syncBuffer{}
+	at := *now
+	a := auth.New(store, auth.Options{Now: func() time.Time { return at }, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if _, err := a.Authenticate(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx, time.Millisecond); close(done) }()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "works again"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line saying flushing works again:\n%s", logs)
+		}
+	}
+	cancel()
+	<-done
+	if n := strings.Count(logs.String(), "flushing key uses failed"); n != 1 || !strings.Contains(logs.String(), "failed_flushes=5") {
+		t.Errorf("want one line for 5 failed flushes, got %d:\n%s", n, logs)
+	}
+	if got, _ := store.Key(context.Background(), k.AccountID, k.ID); got.LastUsed == nil {
+		t.Error("last_used not written once the store was back")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

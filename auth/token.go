@@ -415,8 +415,11 @@ func (t *Tokens) loadFailed(err error) error {
 	t.mu.RUnlock()
 	if have {
 		// Keep serving with the keys already read; try again after
-		// ReloadInterval rather than on every request.
-		t.logger.Error("reading the signing keys; using the ones read before", "err", err)
+		// ReloadInterval rather than on every request. An outage of the
+		// store is logged by its guard.
+		if pihu.ErrorCode(err) != pihu.EUnavailable {
+			t.logger.Error("reading the signing keys; using the ones read before", "err", err)
+		}
 		t.mu.Lock()
 		t.loaded = t.now()
 		t.mu.Unlock()
