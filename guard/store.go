@@ -133,6 +133,9 @@ type Store struct {
 	// fleetFailing is set while the fleet's record cannot be read:
 	// logged once.
 	fleetFailing bool
+	// refusal is why the last server AdmitConn refused was refused, if
+	// none was admitted since.
+	refusal string
 }
 
 type storeBox struct{ s pihu.Store }
@@ -302,13 +305,14 @@ func (s *Store) up(ctx context.Context, st pihu.Store) error {
 
 // Run keeps the store up until ctx is done: it opens it with open while it
 // is missing, probes it while down or refused, and checks its primary
-// every CheckInterval while up. A failed attempt to connect is logged
-// when it is the first, or fails otherwise than the last.
+// every CheckInterval while up. It returns nil when ctx is done, or the
+// error of an attempt to open the store that is not unavailability (see
+// Connect).
 func (s *Store) Run(ctx context.Context, open Opener) error {
 	for {
-		wait := s.opts.CheckInterval
-		switch State(s.state.Load()) {
-		case Connecting:
+		box := s.inner.Load()
+		switch {
+		case box == nil:
 			if err := s.Connect(ctx, open); err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -319,17 +323,20 @@ func (s *Store) Run(ctx context.Context, open Opener) error {
 				s.connectFailed(err)
 				s.breaker.Probed(false)
 			}
-			wait = jitter(s.breaker.ProbeIn())
-		case Down, Refused:
-			s.probe(ctx)
-			wait = jitter(s.breaker.ProbeIn())
-		case Up:
-			if box := s.inner.Load(); box != nil {
-				s.check(ctx, box.s)
+		case State(s.state.Load()) != Up:
+			s.probe(ctx, box.s)
+		default:
+			if err := s.check(ctx, box.s); err != nil && State(s.state.Load()) == Refused {
+				// The server of a connection already open is refused:
+				// the connections are dropped, so that the next ones
+				// (checked as they are made, see AdmitConn) go to an
+				// acceptable primary, if the URL names one.
+				reset(box.s)
 			}
 		}
-		if State(s.state.Load()) == Up {
-			wait = s.opts.CheckInterval
+		wait := s.opts.CheckInterval
+		if State(s.state.Load()) != Up {
+			wait = jitter(s.breaker.ProbeIn())
 		}
 		t := time.NewTimer(max(wait, time.Millisecond))
 		select {
@@ -343,9 +350,21 @@ func (s *Store) Run(ctx context.Context, open Opener) error {
 	}
 }
 
-// connectFailed logs a failed attempt to connect if it is the first or
-// fails otherwise than the last one.
+// reset drops the connections of st, if it keeps any (postgres.DB).
+func reset(st pihu.Store) {
+	if r, ok := st.(interface{ Reset() }); ok {
+		r.Reset()
+	}
+}
+
+// connectFailed records a failed attempt to connect: refused, if a server
+// was refused since the last one admitted (see AdmitConn), else
+// unreachable, logged if it is the first attempt or fails otherwise than
+// the last one.
 func (s *Store) connectFailed(err error) {
+	if s.refusedSince() {
+		return
+	}
 	msg := err.Error()
 	s.mu.Lock()
 	first, changed := s.attempts == 1, msg != s.lastErr
@@ -356,6 +375,21 @@ func (s *Store) connectFailed(err error) {
 	if first || changed {
 		s.logger.Warn("database unreachable: serving without it and trying again with backoff", "attempts", attempts, "err", msg)
 	}
+}
+
+// refusedSince moves to Refused, and reports true, if a server was
+// refused (AdmitConn) since the last one admitted: a connection that
+// fails then fails for that.
+func (s *Store) refusedSince() bool {
+	s.mu.Lock()
+	refusal := s.refusal
+	s.mu.Unlock()
+	if refusal == "" {
+		return false
+	}
+	s.breaker.Trip()
+	s.setState(Refused, refusal)
+	return true
 }
 
 // jitter returns d give or take a tenth, so that instances probing one
@@ -369,38 +403,83 @@ func jitter(d time.Duration) time.Duration {
 
 // probe asks the store whether it answers (and admits its primary), and
 // closes or keeps the breaker open accordingly.
-func (s *Store) probe(ctx context.Context) {
-	box := s.inner.Load()
-	if box == nil {
-		return
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+func (s *Store) probe(ctx context.Context, st pihu.Store) {
+	pctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	err := box.s.Ping(pctx)
+	err := st.Ping(pctx)
 	if err == nil {
-		err = s.check(pctx, box.s)
+		err = s.check(pctx, st)
 	}
 	if err == nil {
-		err = s.up(pctx, box.s)
+		err = s.up(pctx, st)
 	}
 	if ctx.Err() != nil {
 		return
 	}
 	if err != nil {
 		s.breaker.Probed(false)
+		if State(s.state.Load()) == Refused {
+			reset(st)
+		} else {
+			s.refusedSince()
+		}
 		return
 	}
 	s.breaker.Probed(true)
 	s.setState(Up, "")
 }
 
-// checkTimeout bounds one check of the primary.
+// checkTimeout bounds one probe or check of the primary.
 const checkTimeout = 5 * time.Second
 
-// check checks the primary st writes to, if it can tell, and moves to
-// Refused if it may not be written to; from Refused, it does not move
-// back (probe does, when the check passes). It returns the check's error:
-// a refusal, or the failure to check.
+// AdmitConn checks the primary p of a new connection to the database,
+// before the connection is used, against the primaries this instance and
+// the fleet have seen (see pihu.Primary.Admit), and raises the fleet's
+// record if it is admitted. A refusal is noted, so that the connection's
+// failure is reported as the refusal it is; with a multi-host URL the
+// driver tries the next host. postgres.Options.CheckPrimary calls it.
+func (s *Store) AdmitConn(ctx context.Context, p pihu.Primary) error {
+	if err := s.admit(ctx, p); err != nil {
+		s.mu.Lock()
+		s.refusal = pihu.ErrorMessage(err)
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// admit checks p against what this instance has seen, the fleet's record
+// and more records (the database's own), and if it is admitted, raises
+// what this instance has seen and the fleet's record.
+func (s *Store) admit(ctx context.Context, p pihu.Primary, more ...pihu.Primary) error {
+	s.mu.Lock()
+	seen := s.seen
+	s.mu.Unlock()
+	records := append([]pihu.Primary{seen}, more...)
+	if err := seen.Admit(p); err == nil && !p.Standby && s.opts.Fleet != nil {
+		fleet, err := s.opts.Fleet.RaisePrimary(ctx, p)
+		s.fleetRead(err)
+		if err == nil {
+			records = append(records, fleet)
+		}
+	}
+	for _, r := range records {
+		if err := r.Admit(p); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.seen = s.seen.Newer(p)
+	s.refusal = ""
+	s.mu.Unlock()
+	return nil
+}
+
+// check checks the primary st writes to, if it can tell (on a connection
+// of its pool: one made before the fleet moved on, perhaps), against what
+// AdmitConn checks and the database's own record, and records it there.
+// A refusal moves to Refused (probe moves back, when a check passes). It
+// returns the check's error: a refusal, or the failure to check.
 func (s *Store) check(ctx context.Context, st pihu.Store) error {
 	ps, ok := st.(pihu.PrimaryStore)
 	if !ok {
@@ -426,33 +505,19 @@ func (s *Store) check(ctx context.Context, st pihu.Store) error {
 		s.logger.Warn("cannot read which primary the database is (system identifier and timeline): the check that instances do not split across two primaries is off", "err", err)
 		return nil
 	}
-	records := []pihu.Primary{seen}
-	if err := seen.Admit(p); err == nil && !p.Standby {
-		// Only a primary this instance may write to gets a record written:
-		// in the database, and in the fleet's record.
-		prev, err := ps.RecordPrimary(ctx, p)
-		if err != nil {
-			return err
-		}
-		records = append(records, prev)
-		if s.opts.Fleet != nil {
-			fleet, err := s.opts.Fleet.RaisePrimary(ctx, p)
-			s.fleetRead(err)
-			if err == nil {
-				records = append(records, fleet)
-			}
-		}
-	}
-	for _, r := range records {
-		if err := r.Admit(p); err != nil {
-			s.breaker.Trip()
-			s.setState(Refused, pihu.ErrorMessage(err))
+	var db pihu.Primary
+	if seen.Admit(p) == nil && !p.Standby {
+		// Only a primary this instance may write to gets a record
+		// written in the database.
+		if db, err = ps.RecordPrimary(ctx, p); err != nil {
 			return err
 		}
 	}
-	s.mu.Lock()
-	s.seen = s.seen.Newer(p)
-	s.mu.Unlock()
+	if err := s.admit(ctx, p, db); err != nil {
+		s.breaker.Trip()
+		s.setState(Refused, pihu.ErrorMessage(err))
+		return err
+	}
 	return nil
 }
 

@@ -355,6 +355,33 @@ func TestStore_Split(t *testing.T) {
 		f.setPrimary(pihu.Primary{SystemID: 7, Timeline: 2})
 		waitState(t, g, guard.Refused)
 	})
+	t.Run("ConnectionRefused", func(t *testing.T) {
+		// The driver shows every new connection's server to AdmitConn
+		// (postgres.Options.CheckPrimary) and fails the connection if it
+		// refuses it, as for the only host of a URL that is the old
+		// primary; once the server is acceptable, the store is up.
+		fleet := &memFleet{p: pihu.Primary{SystemID: 7, Timeline: 2}}
+		g, logs := newGuard(t, guard.Options{Fleet: fleet})
+		f := openFlaky(t)
+		server := &atomic.Pointer[pihu.Primary]{}
+		server.Store(&pihu.Primary{SystemID: 7, Timeline: 1})
+		open := func(ctx context.Context) (pihu.Store, error) {
+			if err := g.AdmitConn(ctx, *server.Load()); err != nil {
+				return nil, pihu.Errorf(pihu.EUnavailable, "connect: %v", err)
+			}
+			return f, nil
+		}
+		run(t, g, open)
+		if reason := waitState(t, g, guard.Refused); !strings.Contains(reason, "older timeline") {
+			t.Errorf("reason: got %q", reason)
+		}
+		if logs.count("database unreachable") != 0 || logs.count("database refused") != 1 {
+			t.Errorf("want one line saying it is refused, none unreachable:\n%s", logs)
+		}
+		f.setPrimary(pihu.Primary{SystemID: 7, Timeline: 2})
+		server.Store(&pihu.Primary{SystemID: 7, Timeline: 2})
+		waitState(t, g, guard.Up)
+	})
 	t.Run("DatabaseRecord", func(t *testing.T) {
 		// Nothing in memory nor in the fleet: the database's own record
 		// says it was written on a later timeline.

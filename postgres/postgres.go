@@ -111,6 +111,12 @@ type Options struct {
 	// that the server ends a statement that takes too long, keeping its
 	// connection, before the client gives up on it.
 	CallTimeout time.Duration
+	// CheckPrimary, if set, is asked about the server of every new
+	// connection (its pihu.Primary) before the connection is used; an
+	// error refuses it, and with several hosts in the URL the next one is
+	// tried, as for target_session_attrs. Servers whose identity cannot be
+	// read (a role not allowed to) are not asked about.
+	CheckPrimary func(ctx context.Context, p pihu.Primary) error
 }
 
 var _ pihu.Store = (*DB)(nil)
@@ -162,6 +168,9 @@ func OpenWith(ctx context.Context, databaseURL string, opts Options) (*DB, error
 	}
 	if !strings.Contains(databaseURL, "pool_max_conns=") {
 		cfg.MaxConns = defaultMaxConns
+	}
+	if opts.CheckPrimary != nil {
+		cfg.ConnConfig.ValidateConnect = checkPrimary(cfg.ConnConfig.ValidateConnect, opts.CheckPrimary)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -269,6 +278,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Reset closes the pool's connections (those in use when they are given
+// back), so that the next ones are made anew: on the primary the URL
+// leads to now, checked by Options.CheckPrimary.
+func (db *DB) Reset() { db.pool.Reset() }
 
 // Close closes every connection of the pool, waiting for those in use to
 // be released.

@@ -3,13 +3,56 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pihu-ai/pihu"
 )
 
 var _ pihu.PrimaryStore = (*DB)(nil)
+
+// primaryQuery reads the identity of the server: see Primary.
+const primaryQuery = `SELECT s.system_identifier,
+		GREATEST(c.timeline_id, CASE WHEN pg_is_in_recovery() THEN 0
+			ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint END),
+		pg_is_in_recovery()
+	FROM pg_control_system() s, pg_control_checkpoint() c`
+
+// checkPrimary returns the ValidateConnect of a pool whose new
+// connections, once validated by next (target_session_attrs, if any), are
+// refused unless check admits their server.
+func checkPrimary(next pgconn.ValidateConnectFunc, check func(context.Context, pihu.Primary) error) pgconn.ValidateConnectFunc {
+	return func(ctx context.Context, conn *pgconn.PgConn) error {
+		if next != nil {
+			if err := next(ctx, conn); err != nil {
+				return err
+			}
+		}
+		res, err := conn.Exec(ctx, primaryQuery).ReadAll()
+		if err == nil && len(res) == 1 && res[0].Err == nil && len(res[0].Rows) == 1 && len(res[0].Rows[0]) == 3 {
+			row := res[0].Rows[0]
+			var p pihu.Primary
+			p.SystemID, err = strconv.ParseInt(string(row[0]), 10, 64)
+			if err == nil {
+				p.Timeline, err = strconv.ParseInt(string(row[1]), 10, 64)
+			}
+			p.Standby = string(row[2]) == "t"
+			if err == nil {
+				return check(ctx, p)
+			}
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) || (err == nil && len(res) == 1 && res[0].Err != nil) {
+			// Not allowed to read it (a managed server's restricted
+			// role): the check is off for this server; the store's
+			// guard says so in its log.
+			return nil
+		}
+		return err
+	}
+}
 
 // Primary returns the identity of the server one of the pool's connections
 // is on: the cluster's system identifier, its timeline, and whether it is
@@ -23,11 +66,7 @@ func (db *DB) Primary(ctx context.Context) (pihu.Primary, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	var p pihu.Primary
-	err := db.pool.QueryRow(ctx, `SELECT s.system_identifier,
-			GREATEST(c.timeline_id, CASE WHEN pg_is_in_recovery() THEN 0
-				ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint END),
-			pg_is_in_recovery()
-		FROM pg_control_system() s, pg_control_checkpoint() c`).Scan(&p.SystemID, &p.Timeline, &p.Standby)
+	err := db.pool.QueryRow(ctx, primaryQuery).Scan(&p.SystemID, &p.Timeline, &p.Standby)
 	if err != nil {
 		return pihu.Primary{}, wrap("read the primary's identity", err)
 	}

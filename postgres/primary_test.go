@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,5 +82,41 @@ func TestLockTimeout(t *testing.T) {
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("RevokeKey behind a lock took %v, want it to end within its deadline of 500ms", took)
+	}
+}
+
+// TestCheckPrimary: every new connection's server is shown to
+// Options.CheckPrimary before the connection is used; one it refuses is
+// not used (the store cannot open, with EUnavailable), one it admits is,
+// and what it saw is the server's identity.
+func TestCheckPrimary(t *testing.T) {
+	u := postgrestest.NewSchema(t)
+	refused := pihu.Errorf(pihu.EUnavailable, "refused")
+	_, err := postgres.OpenWith(t.Context(), u, postgres.Options{CheckPrimary: func(context.Context, pihu.Primary) error { return refused }})
+	if pihu.ErrorCode(err) != pihu.EUnavailable {
+		t.Errorf("a server refused: got %v, want %s", err, pihu.EUnavailable)
+	}
+	var (
+		mu   sync.Mutex
+		seen []pihu.Primary
+	)
+	db, err := postgres.OpenWith(t.Context(), u, postgres.Options{CheckPrimary: func(_ context.Context, p pihu.Primary) error {
+		mu.Lock()
+		seen = append(seen, p)
+		mu.Unlock()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := db.Primary(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 || seen[0] != p {
+		t.Errorf("CheckPrimary saw %v, want the server's identity %v", seen, p)
 	}
 }

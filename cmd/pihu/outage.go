@@ -64,10 +64,10 @@ func (c *Config) checkOutageFlags() error {
 }
 
 // storeOpener returns what opens the store of c.Database, with the
-// database timeout of c.
-func (c *Config) storeOpener() guard.Opener {
+// database timeout of c, every new connection's server checked by g.
+func (c *Config) storeOpener(g *guard.Store) guard.Opener {
 	return func(ctx context.Context) (pihu.Store, error) {
-		return openStoreWith(ctx, c.Database, postgres.Options{CallTimeout: c.DatabaseTimeout})
+		return openStoreWith(ctx, c.Database, postgres.Options{CallTimeout: c.DatabaseTimeout, CheckPrimary: g.AdmitConn})
 	}
 }
 
@@ -121,7 +121,7 @@ func storeStates() []string {
 // server starts without it if it is unreachable (and connects in the
 // background, see guard.Store.Run), unless --require-database-at-start.
 func connectStore(ctx context.Context, c Config, g *guard.Store, logger *slog.Logger) error {
-	err := g.Connect(ctx, c.storeOpener())
+	err := g.Connect(ctx, c.storeOpener(g))
 	if err == nil || pihu.ErrorCode(err) != pihu.EUnavailable || c.RequireDatabaseAtStart {
 		return err
 	}

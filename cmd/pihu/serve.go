@@ -230,7 +230,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	// error it returns (a migration that fails once the database is back)
 	// stops the server.
 	guarding := make(chan error, 1)
-	flushing.Go(func() { guarding <- g.Run(flushCtx, c.storeOpener()) })
+	flushing.Go(func() { guarding <- g.Run(flushCtx, c.storeOpener(g)) })
 	if os.Getenv("GOGC") == "" {
 		// The live heap is a few megabytes (the key cache is outside it):
 		// without headroom the collector would run every few hundred
