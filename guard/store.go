@@ -158,7 +158,7 @@ func New(opts Options) *Store {
 	s := &Store{opts: opts, breaker: NewBreaker(opts.Breaker), wake: make(chan struct{}, 1), logger: opts.Logger}
 	s.breaker.Trip()
 	s.since = opts.Now()
-	s.reason = "The database has not been reached yet."
+	s.reason = reasonConnecting
 	return s
 }
 
@@ -202,7 +202,7 @@ func (s *Store) do(ctx context.Context, call func(pihu.Store) error) error {
 		// that timed out on its side): that says nothing of the store.
 	default:
 		if s.breaker.Failure() {
-			s.setState(Down, "The database does not answer: "+err.Error())
+			s.setState(Down, reasonDown, err)
 			s.signal()
 		}
 	}
@@ -224,9 +224,17 @@ func (s *Store) signal() {
 	}
 }
 
-// setState moves to state st, for reason, and logs the change once, with
-// what happened in the state left. Not for Connecting's own retries.
-func (s *Store) setState(st State, reason string) {
+// The reasons readiness gives, which anyone may read: the errors, which
+// name the database's host, are for the log.
+const (
+	reasonConnecting = "The database has not been reached since the server started; it is tried again with backoff."
+	reasonDown       = "The database does not answer; it is probed with backoff."
+)
+
+// setState moves to state st, for reason (and the error that made it,
+// for the log), and logs the change once, with what happened in the state
+// left. Not for Connecting's own retries.
+func (s *Store) setState(st State, reason string, errs ...error) {
 	s.mu.Lock()
 	prev := State(s.state.Load())
 	if prev == st {
@@ -248,7 +256,7 @@ func (s *Store) setState(st State, reason string) {
 	case st == Up:
 		s.logger.Info("database back: calls go through again", "was", prev.String(), "for", lasted, "calls_failed", failed)
 	case st == Down:
-		s.logger.Warn("database down: its calls fail at once (503) until a probe gets an answer", "err", reason)
+		s.logger.Warn("database down: its calls fail at once (503) until a probe gets an answer", "err", errors.Join(errs...))
 	case st == Refused:
 		s.logger.Error("database refused: "+reason, "was", prev.String())
 	}
@@ -357,23 +365,23 @@ func reset(st pihu.Store) {
 	}
 }
 
-// connectFailed records a failed attempt to connect: refused, if a server
-// was refused since the last one admitted (see AdmitConn), else
-// unreachable, logged if it is the first attempt or fails otherwise than
-// the last one.
+// connectFailed records a failed attempt of Run to connect: refused, if a
+// server was refused since the last one admitted (see AdmitConn), else
+// unreachable, logged if it fails otherwise than the last one (or is the
+// first).
 func (s *Store) connectFailed(err error) {
 	if s.refusedSince() {
 		return
 	}
 	msg := err.Error()
 	s.mu.Lock()
-	first, changed := s.attempts == 1, msg != s.lastErr
+	changed := msg != s.lastErr
 	s.lastErr = msg
-	s.reason = "The database has not been reached yet: " + msg
+	s.reason = reasonConnecting
 	attempts := s.attempts
 	s.mu.Unlock()
-	if first || changed {
-		s.logger.Warn("database unreachable: serving without it and trying again with backoff", "attempts", attempts, "err", msg)
+	if changed {
+		s.logger.Warn("database unreachable: serving without it, not ready, and trying again with backoff", "attempts", attempts, "err", msg)
 	}
 }
 

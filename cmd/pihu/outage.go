@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"time"
@@ -119,13 +118,12 @@ func storeStates() []string {
 
 // connectStore makes the first attempt to connect g to its database: the
 // server starts without it if it is unreachable (and connects in the
-// background, see guard.Store.Run), unless --require-database-at-start.
-func connectStore(ctx context.Context, c Config, g *guard.Store, logger *slog.Logger) error {
+// background, see guard.Store.Run, which logs it), unless
+// --require-database-at-start.
+func connectStore(ctx context.Context, c Config, g *guard.Store) error {
 	err := g.Connect(ctx, c.storeOpener(g))
 	if err == nil || pihu.ErrorCode(err) != pihu.EUnavailable || c.RequireDatabaseAtStart {
 		return err
 	}
-	logger.Warn("the database is unreachable: starting without it, not ready, and connecting in the background (--require-database-at-start exits instead)",
-		"database", redactURL(c.Database), "err", err)
 	return nil
 }

@@ -181,7 +181,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 			return first.run(ctx, st)
 		}})
 	defer g.Close()
-	if err := connectStore(ctx, c, g, logger); err != nil {
+	if err := connectStore(ctx, c, g); err != nil {
 		ln.Close()
 		return err
 	}

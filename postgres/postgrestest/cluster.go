@@ -65,6 +65,7 @@ func StartCluster(tb testing.TB, opts ClusterOptions) *Cluster {
 		fsync = "on"
 	}
 	c.configure(fmt.Sprintf(`
+port = %d
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '%s'
 shared_buffers = 16MB
@@ -74,31 +75,41 @@ full_page_writes = %s
 autovacuum = off
 max_wal_senders = 4
 wal_keep_size = 64MB
-`, c.dir, fsync, fsync))
+`, c.Port, c.dir, fsync, fsync))
 	c.Start()
 	return c
 }
 
-// binDir returns the directory of the PostgreSQL server binaries.
+// binDir returns the directory of the PostgreSQL server binaries: that of
+// pg_ctl on PATH (its link resolved: Debian links some binaries from
+// elsewhere), or the newest /usr/lib/postgresql/*/bin, whichever has them
+// all.
 func binDir() (string, error) {
+	var dirs []string
 	if p, err := osexec.LookPath("pg_ctl"); err == nil {
-		if _, err := osexec.LookPath("initdb"); err == nil {
-			return filepath.Dir(p), nil
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			dirs = append(dirs, filepath.Dir(real))
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	// The newest version: the names sort by version for 10 and later.
-	slices.SortFunc(dirs, func(a, b string) int {
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// The newest version first.
+	slices.SortFunc(found, func(a, b string) int {
 		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
 		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
 		return vb - va
 	})
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+	for _, d := range append(dirs, found...) {
+		all := true
+		for _, name := range []string{"initdb", "pg_ctl", "pg_basebackup", "postgres"} {
+			if _, err := os.Stat(filepath.Join(d, name)); err != nil {
+				all = false
+			}
+		}
+		if all {
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("no PostgreSQL server binaries (initdb, pg_ctl) on PATH nor in /usr/lib/postgresql/*/bin")
+	return "", fmt.Errorf("no PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup, postgres) beside pg_ctl on PATH nor in /usr/lib/postgresql/*/bin")
 }
 
 // runAs returns the user a cluster runs as: "" (the current one) unless
@@ -331,8 +342,9 @@ func (c *Cluster) Promote() {
 	c.run("pg_ctl", "-D", c.data(), "-w", "-t", "60", "promote")
 }
 
-// Exec runs sql on the cluster's database postgres, as the superuser.
-func (c *Cluster) Exec(sql string, args ...any) {
+// Count runs sql, a query of one number, on the cluster's database
+// postgres, as the superuser, and returns the number.
+func (c *Cluster) Count(sql string, args ...any) int64 {
 	c.tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -341,7 +353,9 @@ func (c *Cluster) Exec(sql string, args ...any) {
 		c.tb.Fatalf("connecting to the cluster on port %d: %v", c.Port, err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+	var n int64
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		c.tb.Fatalf("%s: %v", sql, err)
 	}
+	return n
 }
