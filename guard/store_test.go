@@ -28,6 +28,9 @@ type flaky struct {
 	mu      sync.Mutex
 	primary pihu.Primary
 	record  pihu.Primary // what RecordPrimary keeps
+	// primaryErr, if set, is Primary's error: a role not allowed to
+	// read the control data.
+	primaryErr error
 }
 
 var errDown = pihu.Errorf(pihu.EUnavailable, "down")
@@ -53,7 +56,7 @@ func (f *flaky) Primary(ctx context.Context) (pihu.Primary, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.primary, nil
+	return f.primary, f.primaryErr
 }
 
 func (f *flaky) RecordPrimary(ctx context.Context, p pihu.Primary) (pihu.Primary, error) {
@@ -381,6 +384,21 @@ func TestStore_Split(t *testing.T) {
 		f.setPrimary(pihu.Primary{SystemID: 7, Timeline: 2})
 		server.Store(&pihu.Primary{SystemID: 7, Timeline: 2})
 		waitState(t, g, guard.Up)
+	})
+	t.Run("Unreadable", func(t *testing.T) {
+		// A role not allowed to read which primary it is on: the check
+		// is off, said once, and the store works.
+		f := openFlaky(t)
+		f.primaryErr = errors.New("permission denied for function pg_control_system")
+		g, logs := connect(t, f, &memFleet{p: pihu.Primary{SystemID: 8, Timeline: 9}})
+		run(t, g, nil)
+		time.Sleep(50 * time.Millisecond) // a few periodic checks
+		if st, reason := g.State(); st != guard.Up {
+			t.Errorf("state %v (%s), want up", st, reason)
+		}
+		if n := logs.count("is off"); n != 1 {
+			t.Errorf("%d lines say the check is off, want 1:\n%s", n, logs)
+		}
 	})
 	t.Run("DatabaseRecord", func(t *testing.T) {
 		// Nothing in memory nor in the fleet: the database's own record

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -118,5 +119,35 @@ func TestCheckPrimary(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) == 0 || seen[0] != p {
 		t.Errorf("CheckPrimary saw %v, want the server's identity %v", seen, p)
+	}
+}
+
+// TestCheckPrimary_NotAllowed runs a server of its own where the control
+// data is not readable by pihu's role (an administrator revoked
+// pg_control_system from PUBLIC, as a managed service might): the store
+// opens and works, every connection is used without asking CheckPrimary,
+// and Primary fails with an error that is not unavailability, which the
+// guard takes as "the check is off".
+func TestCheckPrimary_NotAllowed(t *testing.T) {
+	c := postgrestest.StartCluster(t, postgrestest.ClusterOptions{})
+	c.Exec(`CREATE ROLE pihu LOGIN`)
+	c.Exec(`CREATE DATABASE pihu OWNER pihu`)
+	c.ExecIn("pihu", `REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC`)
+	u := fmt.Sprintf("postgres://pihu@%s/pihu?sslmode=disable", c.Host())
+	asked := false
+	db, err := postgres.OpenWith(t.Context(), u, postgres.Options{CheckPrimary: func(context.Context, pihu.Primary) error {
+		asked = true
+		return pihu.Errorf(pihu.EUnavailable, "refused")
+	}})
+	if err != nil {
+		t.Fatalf("OpenWith: %v", err)
+	}
+	defer db.Close()
+	createAccount(t, db, "Acme")
+	if asked {
+		t.Error("CheckPrimary was asked about a server whose identity cannot be read")
+	}
+	if _, err := db.Primary(t.Context()); err == nil || pihu.ErrorCode(err) == pihu.EUnavailable {
+		t.Errorf("Primary: got %v, want an error that is not %s", err, pihu.EUnavailable)
 	}
 }

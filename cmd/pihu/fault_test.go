@@ -227,6 +227,20 @@ func (l *load) firstOK(tb testing.TB, client string, from time.Duration, within 
 	}
 }
 
+// metric returns the value of the series named series (with its labels,
+// as the text format writes them) on s's /metrics, -1 if none.
+func metric(tb testing.TB, s *server, series string) float64 {
+	tb.Helper()
+	for _, line := range strings.Split(scrape(tb, s.url+"/metrics"), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
+}
+
 var logMessage = regexp.MustCompile(`level=(WARN|ERROR) msg=("(?:[^"\\]|\\.)*"|\S+)`)
 
 // problems counts the warning and error lines of s's log by message.
@@ -301,6 +315,14 @@ func TestFault_PostgresStopped(t *testing.T) {
 			t.Errorf("readyz during the outage: got %d %v, want 200 degraded, unreachable, with the reason", code, body)
 		}
 	}
+	if m := metric(t, a, `pihu_store_state{state="down"}`); m != 1 {
+		t.Errorf("pihu_store_state{state=\"down\"} during the outage: got %v, want 1", m)
+	}
+	for _, series := range []string{"pihu_store_failed_fast_total", "pihu_key_cache_stale_total"} {
+		if m := metric(t, a, series); m <= 0 {
+			t.Errorf("%s during the outage: got %v, want more than 0", series, m)
+		}
+	}
 	time.Sleep(outage - l.now() + down)
 	up := l.now()
 	pg.Start()
@@ -349,6 +371,9 @@ func TestFault_PostgresStopped(t *testing.T) {
 	for _, s := range []*server{a, b} {
 		if code, body := readyz(t, s); code != 200 || body["status"] != "ok" {
 			t.Errorf("readyz once back: got %d %v", code, body)
+		}
+		if m := metric(t, s, `pihu_store_state{state="up"}`); m != 1 {
+			t.Errorf("pihu_store_state{state=\"up\"} once back: got %v, want 1", m)
 		}
 	}
 	fmt.Printf("fault: PostgreSQL stopped %.1f s under load: warm key on --stale-if-error 1h: %d errors in %d requests (TTL 1 s); "+
@@ -596,8 +621,9 @@ func TestFault_Promotion(t *testing.T) {
 	if reason := fmt.Sprint(body["reason"]); !strings.Contains(reason, "older timeline") {
 		t.Errorf("reason: got %q, want it to say the timeline is older", reason)
 	}
-	if !strings.Contains(c.stderr.String(), "database refused") {
-		t.Errorf("no line saying the database is refused:\n%s", c.stderr.String())
+	waitFor(t, c, "database refused")
+	if m := metric(t, c, `pihu_store_state{state="refused"}`); m != 1 {
+		t.Errorf("pihu_store_state{state=\"refused\"}: got %v, want 1", m)
 	}
 	// A key created on the new primary: A knows it, C does not answer
 	// for it (503), rather than call it unknown.

@@ -342,6 +342,28 @@ func (c *Cluster) Promote() {
 	c.run("pg_ctl", "-D", c.data(), "-w", "-t", "60", "promote")
 }
 
+// Exec runs sql on the cluster's database postgres, as the superuser.
+func (c *Cluster) Exec(sql string) {
+	c.tb.Helper()
+	c.ExecIn("postgres", sql)
+}
+
+// ExecIn runs sql on the cluster's database named database, as the
+// superuser.
+func (c *Cluster) ExecIn(database, sql string) {
+	c.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, strings.Replace(c.URL(), "/postgres?", "/"+database+"?", 1))
+	if err != nil {
+		c.tb.Fatalf("connecting to the cluster on port %d: %v", c.Port, err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		c.tb.Fatalf("%s: %v", sql, err)
+	}
+}
+
 // Count runs sql, a query of one number, on the cluster's database
 // postgres, as the superuser, and returns the number.
 func (c *Cluster) Count(sql string, args ...any) int64 {
