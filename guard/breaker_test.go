@@ -90,6 +90,22 @@ func TestBreaker(t *testing.T) {
 			t.Errorf("next probe in %v after opening again, want 250ms", got)
 		}
 	})
+	t.Run("Defaults", func(t *testing.T) {
+		b := guard.NewBreaker(guard.BreakerOptions{Now: c.now})
+		for range 2 {
+			b.Failure()
+		}
+		wantAllow(t, b, true)
+		b.Failure()
+		wantAllow(t, b, false)
+		for _, want := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 2 * time.Second} {
+			if got := b.ProbeIn(); got != want {
+				t.Fatalf("next probe in %v, want %v", got, want)
+			}
+			c.add(want)
+			b.Probed(false)
+		}
+	})
 	t.Run("Trip", func(t *testing.T) {
 		b := guard.NewBreaker(guard.BreakerOptions{Now: c.now})
 		b.Trip()
