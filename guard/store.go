@@ -105,7 +105,10 @@ type Options struct {
 type Opener func(ctx context.Context) (pihu.Store, error)
 
 // Store is a pihu.Store guarded as the package comment says. It is safe
-// for concurrent use.
+// for concurrent use. Its methods of pihu.Store are in store_gen.go, each
+// a call through do.
+//
+//go:generate go run gen.go
 type Store struct {
 	opts    Options
 	breaker *Breaker
