@@ -14,6 +14,13 @@
 // With several instances, Options.Invalidations carries every Invalidate
 // to the others, which drop the key too; while that channel is down, the
 // cache trusts an entry for UnsubscribedTTL only.
+//
+// When the store cannot be reached (pihu.EUnavailable), a key whose entry
+// is past its TTL is answered from the cache, stale, for up to
+// Options.StaleIfError more, the way HTTP caches do stale-if-error: the
+// known keys keep working through a database outage, while unknown keys
+// still need the store. Invalidations still apply to stale entries, and a
+// stale entry is read again at its next use once the store answers.
 package auth
 
 import (
@@ -40,6 +47,15 @@ type Authenticator struct {
 	ttl    time.Duration
 	logger *slog.Logger
 	obs    Observer
+	// staleIfError is how long past its TTL an entry may answer while
+	// the store is unavailable; 0: never.
+	staleIfError time.Duration
+	// stale counts the stale answers of the outage under way, and
+	// staling is whether one is under way (a stale answer given since the
+	// store last answered), for one log line when it starts and one when
+	// it ends.
+	stale   atomic.Int64
+	staling atomic.Bool
 
 	// inv, if not nil, shares invalidations with other instances;
 	// subscribed is whether this one hears theirs, and while it does not,
@@ -121,6 +137,13 @@ type Options struct {
 	// Observer, if not nil, is told of cache hits and misses and of
 	// flushes, for metrics.
 	Observer Observer
+	// StaleIfError is how long past its TTL a cached key keeps working
+	// while the store is unavailable (its reads fail with
+	// pihu.EUnavailable): a key verified before a database outage keeps
+	// authenticating for up to TTL + StaleIfError from when it was last
+	// read. Zero (the default) or less: never; a key past its TTL then
+	// fails with the store.
+	StaleIfError time.Duration
 }
 
 // Invalidations carries the invalidations of keys between the instances
@@ -177,8 +200,10 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 		obs:      opts.Observer,
 		inv:      opts.Invalidations,
 		shortTTL: min(opts.UnsubscribedTTL, opts.TTL),
-		usage:    make(map[string]time.Time),
-		hourly:   make(map[hourKey]tally),
+
+		staleIfError: max(opts.StaleIfError, 0),
+		usage:        make(map[string]time.Time),
+		hourly:       make(map[hourKey]tally),
 	}
 }
 
@@ -379,12 +404,13 @@ func (a *Authenticator) miss(ctx context.Context, secret string, digest [32]byte
 
 	k, err := a.store.KeyByDigest(ctx, digest[:])
 	if pihu.ErrorCode(err) == pihu.ENotFound {
+		a.storeAnswered()
 		if !shaped {
 			a.remember(&digest, now, gen)
 		}
 		return nil, nil, errInvalid
 	} else if err != nil {
-		return nil, nil, err
+		return a.staleOr(func() *slot { return a.c.get(&digest) }, now, err)
 	}
 	// The store found the key by its digest; compare again in constant
 	// time so that no code path ever decides on a variable-time compare.
@@ -393,9 +419,43 @@ func (a *Authenticator) miss(ctx context.Context, secret string, digest [32]byte
 	}
 	rules, err := a.put(ctx, k, gen)
 	if err != nil {
+		return a.staleOr(func() *slot { return a.c.get(&digest) }, now, err)
+	}
+	a.storeAnswered()
+	return k, rules, nil
+}
+
+// staleOr answers a lookup whose read of the store failed with err: from
+// the cache entry find returns (called under the read lock), stale, if
+// err is the store's unavailability and the entry is within StaleIfError
+// past its TTL; else with err.
+func (a *Authenticator) staleOr(find func() *slot, now int64, err error) (*pihu.Key, *Rules, error) {
+	if a.staleIfError <= 0 || pihu.ErrorCode(err) != pihu.EUnavailable {
 		return nil, nil, err
 	}
+	a.mu.RLock()
+	s := find()
+	if s == nil || now-s.loaded >= int64(a.ttl+a.staleIfError) {
+		a.mu.RUnlock()
+		return nil, nil, err
+	}
+	k, rules := a.c.key(s), a.c.rules(s)
+	a.mu.RUnlock()
+	a.obs.StaleHit()
+	a.stale.Add(1)
+	if a.staling.CompareAndSwap(false, true) {
+		a.logger.Warn("the store is unavailable: keys already verified are answered from the cache, for up to stale-if-error past their TTL; unknown keys get 503",
+			"stale_if_error", a.staleIfError, "err", err)
+	}
 	return k, rules, nil
+}
+
+// storeAnswered records that the store answered a read: an outage during
+// which stale answers were given is over (logged once, with their count).
+func (a *Authenticator) storeAnswered() {
+	if a.staling.Load() && a.staling.CompareAndSwap(true, false) {
+		a.logger.Info("the store answers again: cached keys are read again at their next use", "stale_answers", a.stale.Swap(0))
+	}
 }
 
 // put caches k, read from the store while the invalidation count was gen,
@@ -455,15 +515,21 @@ func (a *Authenticator) Invalidate(id string) {
 
 // Listen drops the keys other instances invalidate from the cache, until
 // ctx is done; it does nothing without Options.Invalidations. Each time
-// the subscription is made (again) the whole cache is emptied, since the
-// invalidations published while it was down are lost; while it is down,
-// entries are trusted for UnsubscribedTTL only.
+// the subscription is made (again) every cached key is read again at its
+// next use, since the invalidations published while it was down are lost
+// (while the store is unavailable, such a key may still answer stale,
+// within StaleIfError); while it is down, entries are trusted for
+// UnsubscribedTTL only.
 func (a *Authenticator) Listen(ctx context.Context) {
 	if a.inv == nil {
 		return
 	}
 	a.inv.Subscribe(ctx, a.drop, a.setSubscribed)
 }
+
+// StaleIfError is how long past its TTL a cached key answers while the
+// store is unavailable (Options.StaleIfError); 0: never.
+func (a *Authenticator) StaleIfError() time.Duration { return a.staleIfError }
 
 // Subscribed reports whether this Authenticator hears the invalidations of
 // other instances: true once Listen has subscribed and while the
@@ -473,13 +539,16 @@ func (a *Authenticator) Subscribed() bool { return a.inv == nil || a.subscribed.
 func (a *Authenticator) setSubscribed(up bool) {
 	if up {
 		// Entries cached while the subscription was down may have missed
-		// an invalidation; nothing is missed from now on.
+		// an invalidation; nothing is missed from now on. Each is read
+		// again at its next use; while the store cannot be read, it may
+		// still answer stale, within StaleIfError past its TTL.
 		a.mu.Lock()
 		a.invalidations++
-		old := a.c
-		a.c = newCache(a.c.max)
-		old.release()
+		a.c.expire(a.now().UnixNano() - int64(a.ttl))
 		a.mu.Unlock()
+		a.negMu.Lock()
+		clear(a.neg)
+		a.negMu.Unlock()
 		a.publishFailing.Store(false)
 	}
 	a.subscribed.Store(up)
@@ -662,10 +731,14 @@ func (a *Authenticator) Usage(ctx context.Context, accountID, keyID string, from
 }
 
 // Run flushes recorded uses every interval until ctx is done, then flushes
-// once more with a fresh context so that no use is lost on shutdown.
+// once more with a fresh context so that no use is lost on shutdown. A
+// flush that fails is logged when it is the first to fail, and the first
+// that succeeds after failures is logged with their count: one line when
+// the store goes, one when it is back, however long the outage.
 func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	failed := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -676,8 +749,17 @@ func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
 			}
 			return
 		case <-t.C:
-			if err := a.Flush(ctx); err != nil {
-				a.logger.Error("flushing key uses", "err", err)
+			err := a.Flush(ctx)
+			switch {
+			case err != nil && failed == 0:
+				a.logger.Error("flushing key uses failed: they are kept in memory and written at the first flush that succeeds", "err", err)
+			case err == nil && failed > 0:
+				a.logger.Info("flushing key uses works again: what was kept is written", "failed_flushes", failed)
+			}
+			if err != nil {
+				failed++
+			} else {
+				failed = 0
 			}
 		}
 	}

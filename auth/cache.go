@@ -425,6 +425,17 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, rules *Rules, now int64) {
 	c.live++
 }
 
+// expire makes every entry read before at (Unix nanoseconds) count as
+// read at at, or earlier if it was: past its TTL if at is a TTL ago, so
+// that it is read again at its next use. Write lock.
+func (c *cache) expire(at int64) {
+	for i := range c.n {
+		if s := c.at(i); s.flags&flagLive != 0 && s.loaded > at {
+			s.loaded = at
+		}
+	}
+}
+
 // alloc returns an empty slot: a freed one, a new one, or one taken from
 // the key CLOCK picks. Write lock.
 func (c *cache) alloc() int32 {

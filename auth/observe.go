@@ -9,6 +9,9 @@ type Observer interface {
 	CacheHit()
 	// CacheMiss is called for a lookup that reads the store.
 	CacheMiss()
+	// StaleHit is called for a lookup answered from the cache, past its
+	// TTL, because the store was unavailable (Options.StaleIfError).
+	StaleHit()
 	// Flushed is called after each Flush, with its error.
 	Flushed(err error)
 }
@@ -17,6 +20,7 @@ type nopObserver struct{}
 
 func (nopObserver) CacheHit()     {}
 func (nopObserver) CacheMiss()    {}
+func (nopObserver) StaleHit()     {}
 func (nopObserver) Flushed(error) {}
 
 // CacheLen returns the number of keys in the cache.

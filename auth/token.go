@@ -440,8 +440,11 @@ func (t *Tokens) loadFailed(err error) error {
 	t.mu.RUnlock()
 	if have {
 		// Keep serving with the keys already read; try again after
-		// ReloadInterval rather than on every request.
-		t.logger.Error("reading the signing keys; using the ones read before", "err", err)
+		// ReloadInterval rather than on every request. An outage of the
+		// store is logged by its guard.
+		if pihu.ErrorCode(err) != pihu.EUnavailable {
+			t.logger.Error("reading the signing keys; using the ones read before", "err", err)
+		}
 		t.mu.Lock()
 		t.loaded = t.now()
 		t.mu.Unlock()
@@ -484,15 +487,28 @@ func (a *Authenticator) keyByID(ctx context.Context, accountID, id string, guard
 	}
 	k, err := a.store.Key(ctx, accountID, id)
 	if pihu.ErrorCode(err) == pihu.ENotFound {
+		a.storeAnswered()
 		return nil, nil, invalidToken("the API key it was minted with does not exist")
 	} else if err != nil {
-		return nil, nil, err
+		return a.staleOr(a.cachedID(accountID, id), now, err)
 	}
 	rules, err := a.put(ctx, k, gen)
 	if err != nil {
-		return nil, nil, err
+		return a.staleOr(a.cachedID(accountID, id), now, err)
 	}
+	a.storeAnswered()
 	return k, rules, nil
+}
+
+// cachedID returns the finder of the cache entry of key id of account
+// accountID, for staleOr.
+func (a *Authenticator) cachedID(accountID, id string) func() *slot {
+	return func() *slot {
+		if s := a.c.getID(id); s != nil && a.c.acct(s).account.ID == accountID {
+			return s
+		}
+		return nil
+	}
 }
 
 // Token verifies the access token s and returns it with its parent key as

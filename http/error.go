@@ -84,9 +84,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Accept-Post", "application/json")
 	}
 	if c.status == http.StatusServiceUnavailable {
-		// The message is safe to show; the cause is for the log.
-		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "dependency unavailable",
-			slog.String("request_id", obj.RequestID), slog.String("err", pihu.MaskSecrets(err.Error())))
+		// Not logged: an outage would log every request it fails. The
+		// store's guard logs each change of its state, with counts (see
+		// package guard), and the request's own line has its status.
 		w.Header().Set("Retry-After", unavailableRetryAfter)
 	}
 	if v := challenge(code, obj); v != "" {

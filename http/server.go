@@ -39,13 +39,14 @@ type Server struct {
 	trustedProxies  []netip.Prefix
 	// proxyWarned is set once the server warned of a request that came
 	// through a proxy while no proxy is trusted (see warnProxy).
-	proxyWarned atomic.Bool
-	leaksLimit  ratelimit.Limit
-	dashboard   http.Handler
-	redisStatus func() string
-	metrics     *metrics.Metrics
-	draining    draining
-	keyEvents   KeyEvents
+	proxyWarned   atomic.Bool
+	leaksLimit    ratelimit.Limit
+	dashboard     http.Handler
+	redisStatus   func() string
+	databaseState func() (string, string)
+	metrics       *metrics.Metrics
+	draining      draining
+	keyEvents     KeyEvents
 	// adm is the admission path every door takes (see auth.Admission).
 	adm             *auth.Admission
 	webhookLoopback bool
@@ -119,6 +120,12 @@ type Options struct {
 	// share, for /readyz: "ok", or "degraded" while it cannot be reached
 	// and the server gets by without it. Nil: "unused".
 	RedisStatus func() string
+	// DatabaseState, if set, tells /readyz why the store's Ping failed:
+	// "connecting" (not reached since the server started),
+	// "unreachable", or "refused" (a primary this instance may not write
+	// to: see package guard), and a sentence saying why. Nil: a failed
+	// Ping is "unreachable".
+	DatabaseState func() (state, reason string)
 	// Metrics, if not nil, records every request, authentication and
 	// rate-limit decision (see package metrics).
 	Metrics *metrics.Metrics
@@ -155,6 +162,7 @@ type Options struct {
 func New(opts Options) *Server {
 	s := &Server{store: opts.Store, auth: opts.Auth, logger: opts.Logger, now: opts.Now, mux: http.NewServeMux(), dashboard: opts.Dashboard}
 	s.redisStatus = opts.RedisStatus
+	s.databaseState = opts.DatabaseState
 	s.keyEvents = opts.KeyEvents
 	s.webhookLoopback = opts.WebhookLoopback
 	s.githubKeys = opts.GitHubKeys
@@ -692,29 +700,4 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	// A degraded Redis leaves the server ready: limits fall back to the
-	// process and cache entries to a short life, so it still serves
-	// correctly; the detail is there for monitoring.
-	if s.answerDraining(w) {
-		return
-	}
-	redis := "unused"
-	if s.redisStatus != nil {
-		redis = s.redisStatus()
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		s.logger.Error("readiness: database unreachable", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable", "redis": redis})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok", "redis": redis})
 }

@@ -33,6 +33,7 @@ type Metrics struct {
 	rateLimit       *prometheus.CounterVec
 	cacheHits       prometheus.Counter
 	cacheMisses     prometheus.Counter
+	cacheStale      prometheus.Counter
 	storeDuration   *prometheus.HistogramVec
 	storeErrors     *prometheus.CounterVec
 	flushes         *prometheus.CounterVec
@@ -87,6 +88,10 @@ func New() *Metrics {
 			Name: "pihu_key_cache_misses_total",
 			Help: "Key lookups that read the store: not cached, or cached for longer than the TTL.",
 		}),
+		cacheStale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pihu_key_cache_stale_total",
+			Help: "Key lookups answered from the cache past their TTL because the store was unavailable (--stale-if-error).",
+		}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "pihu_store_query_duration_seconds",
 			Help:    "Time of each store call, by operation.",
@@ -111,7 +116,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.requestDuration, m.authOutcomes, m.rateLimit,
-		m.cacheHits, m.cacheMisses, m.storeDuration, m.storeErrors, m.flushes, m.webhooks,
+		m.cacheHits, m.cacheMisses, m.cacheStale, m.storeDuration, m.storeErrors, m.flushes, m.webhooks,
 	)
 	return m
 }
@@ -199,6 +204,40 @@ func (m *Metrics) CacheMiss() {
 	if m != nil {
 		m.cacheMisses.Inc()
 	}
+}
+
+// StaleHit records a key lookup answered from the cache, past its TTL,
+// because the store was unavailable.
+func (m *Metrics) StaleHit() {
+	if m != nil {
+		m.cacheStale.Inc()
+	}
+}
+
+// StoreState reports, at each scrape, the state of the store as state
+// names it, one of states: pihu_store_state is 1 for that state's series
+// and 0 for the others; and the calls failed at once, without reaching the
+// store, as failedFast counts them.
+func (m *Metrics) StoreState(states []string, state func() string, failedFast func() int64) {
+	if m == nil {
+		return
+	}
+	for _, name := range states {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "pihu_store_state",
+			Help:        "The state of the database: 1 for the current one of connecting (not reached since start), up, down (the breaker is open: calls fail at once until a probe gets an answer) and refused (not a primary this instance may write to).",
+			ConstLabels: prometheus.Labels{"state": name},
+		}, func() float64 {
+			if state() == name {
+				return 1
+			}
+			return 0
+		}))
+	}
+	m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "pihu_store_failed_fast_total",
+		Help: "Store calls failed at once, without reaching the database, while it was not up.",
+	}, func() float64 { return float64(failedFast()) }))
 }
 
 // Flushed records a batched write of key uses, failed if err is not nil.

@@ -178,7 +178,7 @@ func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return db.inTx(ctx, "touch keys", func(ctx context.Context, tx pgx.Tx) error {
+	return db.inTxWithin(ctx, max(db.CallTimeout, batchTimeout), "touch keys", "", func(ctx context.Context, tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, id := range ids {
 			b.Queue(`UPDATE api_keys SET last_used = GREATEST(last_used, $2)

@@ -11,10 +11,18 @@
 // first-start account, the migrations and the signing keys. A transaction that PostgreSQL
 // aborts as a deadlock or a serialization failure is retried.
 //
-// Every call fails fast when the database is unreachable: connections time
-// out (connect_timeout, default 5 s), statements too (statement_timeout,
-// default 10 s), and every call has a deadline of its own; such failures
-// are pihu.EUnavailable, which the API answers with a 503.
+// Every call fails fast when the database is unreachable or frozen: every
+// call has a deadline of its own (Options.CallTimeout), statements and
+// lock waits end on the server a little before it (statement_timeout,
+// lock_timeout), and connections time out (connect_timeout, default 5 s);
+// such failures are pihu.EUnavailable, which the API answers with a 503.
+// The batched writes of key uses (TouchKeys, AddUsage), which no client
+// waits for, have a longer deadline, so that the backlog of an outage can
+// be written once the database is back.
+//
+// Primary and RecordPrimary tell which primary the store writes to (the
+// cluster's system identifier and timeline), so that instances can refuse
+// the old primary of a failover (see pihu.Primary.Admit).
 package postgres
 
 import (
@@ -26,6 +34,7 @@ import (
 	"io/fs"
 	"net"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,9 +58,6 @@ const (
 	// defaultConnectTimeout bounds the opening of a connection
 	// (connect_timeout).
 	defaultConnectTimeout = 5 * time.Second
-	// defaultStatementTimeout bounds one statement on the server
-	// (statement_timeout).
-	defaultStatementTimeout = "10s"
 	// defaultIdleInTransaction ends, on the server, a transaction whose
 	// client went silent (idle_in_transaction_session_timeout).
 	defaultIdleInTransaction = "60s"
@@ -59,8 +65,13 @@ const (
 	defaultMaxConns = 16
 )
 
-// defaultCallTimeout is DB.CallTimeout unless set.
-const defaultCallTimeout = 15 * time.Second
+// DefaultCallTimeout is Options.CallTimeout unless set: the commands that
+// work on the database directly (pihu migrate, pihu accounts) allow a
+// longer call than serve, whose clients wait (serve --database-timeout).
+const DefaultCallTimeout = 5 * time.Second
+
+// batchTimeout bounds the batched writes of key uses, at the least.
+const batchTimeout = 30 * time.Second
 
 // migrateTimeout bounds one migration, the wait for another instance's
 // included.
@@ -85,11 +96,27 @@ type DB struct {
 	// defaults to time.Now; tests replace it to control time.
 	Now func() time.Time
 
-	// CallTimeout bounds every store call on the client side (default
-	// 15 s), so that a database that stops answering mid-call (a
-	// network partition, where no error ever comes back) fails the call
-	// with pihu.EUnavailable instead of hanging it.
+	// CallTimeout bounds every store call on the client side (see
+	// Options), so that a database that stops answering mid-call (a
+	// network partition, a frozen server, where no error ever comes
+	// back) fails the call with pihu.EUnavailable instead of hanging it.
 	CallTimeout time.Duration
+}
+
+// Options configure Open; zero values take the defaults.
+type Options struct {
+	// CallTimeout bounds every store call, waiting for a connection
+	// included (default DefaultCallTimeout). Unless the URL sets them,
+	// statement_timeout is nine tenths of it and lock_timeout half, so
+	// that the server ends a statement that takes too long, keeping its
+	// connection, before the client gives up on it.
+	CallTimeout time.Duration
+	// CheckPrimary, if set, is asked about the server of every new
+	// connection (its pihu.Primary) before the connection is used; an
+	// error refuses it, and with several hosts in the URL the next one is
+	// tried, as for target_session_attrs. Servers whose identity cannot be
+	// read (a role not allowed to) are not asked about.
+	CheckPrimary func(ctx context.Context, p pihu.Primary) error
 }
 
 var _ pihu.Store = (*DB)(nil)
@@ -107,9 +134,18 @@ func IsURL(databaseURL string) bool {
 //
 // Besides libpq's parameters, the URL may hold any server setting, which
 // every connection then starts with: search_path=NAME keeps pihu's tables
-// in schema NAME (it must exist), and statement_timeout overrides the
-// default of 10 s. pool_max_conns sets the pool's size (default 16).
+// in schema NAME (it must exist), and statement_timeout and lock_timeout
+// override the defaults (see Options). pool_max_conns sets the pool's
+// size (default 16).
 func Open(ctx context.Context, databaseURL string) (*DB, error) {
+	return OpenWith(ctx, databaseURL, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's message quotes the URL with its password replaced by
@@ -121,7 +157,8 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	}
 	params := cfg.ConnConfig.RuntimeParams
 	for name, def := range map[string]string{
-		"statement_timeout":                   defaultStatementTimeout,
+		"statement_timeout":                   strconv.FormatInt((opts.CallTimeout*9/10).Milliseconds(), 10) + "ms",
+		"lock_timeout":                        strconv.FormatInt((opts.CallTimeout/2).Milliseconds(), 10) + "ms",
 		"idle_in_transaction_session_timeout": defaultIdleInTransaction,
 		"application_name":                    "pihu",
 	} {
@@ -132,11 +169,14 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	if !strings.Contains(databaseURL, "pool_max_conns=") {
 		cfg.MaxConns = defaultMaxConns
 	}
+	if opts.CheckPrimary != nil {
+		cfg.ConnConfig.ValidateConnect = checkPrimary(cfg.ConnConfig.ValidateConnect, opts.CheckPrimary)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	db := &DB{pool: pool, Now: time.Now, CallTimeout: defaultCallTimeout}
+	db := &DB{pool: pool, Now: time.Now, CallTimeout: opts.CallTimeout}
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -196,8 +236,9 @@ func migrationVersion(name string) (int, error) {
 // since two concurrent CREATE TABLE IF NOT EXISTS can both fail.
 func (db *DB) migrate(ctx context.Context, version int, name string) error {
 	return db.inTxWithin(ctx, migrateTimeout, "migration "+name, "", func(ctx context.Context, tx pgx.Tx) error {
-		// A migration may take longer than a request's statement.
-		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		// A migration may take longer than a request's statement, and
+		// wait for another instance's (the advisory lock).
+		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0`); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, lockMigrate); err != nil {
@@ -237,6 +278,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Reset closes the pool's connections (those in use when they are given
+// back), so that the next ones are made anew: on the primary the URL
+// leads to now, checked by Options.CheckPrimary.
+func (db *DB) Reset() { db.pool.Reset() }
 
 // Close closes every connection of the pool, waiting for those in use to
 // be released.
@@ -376,14 +422,20 @@ func unavailable(err error) bool {
 	)
 	switch {
 	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.Timeout(err),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		// A cancelled context is the caller's: it gave up (a client
+		// that went away); not a fault of the store, and not worth a 500.
 		return true
 	case errors.As(err, &pgErr):
 		// Class 08: connection exceptions; 57P0x: the server is
 		// shutting down or starting; 53300: too many connections;
-		// 57014: a statement cancelled by statement_timeout.
+		// 57014: a statement cancelled by statement_timeout; 55P03: a
+		// lock not granted within lock_timeout; 25006: a write sent to
+		// a read-only server (a replica, or a primary demoted by a
+		// failover while the connection was open).
 		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") ||
-			pgErr.Code == "53300" || pgErr.Code == "57014"
+			slices.Contains([]string{"53300", "57014", "55P03", "25006"}, pgErr.Code)
 	}
 	return false
 }

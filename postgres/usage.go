@@ -50,7 +50,7 @@ func (db *DB) AddUsage(ctx context.Context, counts []pihu.UsageCount, now time.T
 		}
 		return a.hour.Compare(b.hour)
 	})
-	return db.inTx(ctx, "add usage", func(ctx context.Context, tx pgx.Tx) error {
+	return db.inTxWithin(ctx, max(db.CallTimeout, batchTimeout), "add usage", "", func(ctx context.Context, tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, s := range order {
 			c := sum[s]

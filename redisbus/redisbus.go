@@ -7,7 +7,7 @@
 // published, at most once: a subscriber that was disconnected misses what
 // was published meanwhile. So the Bus tells its user when it is connected
 // (auth then trusts its cache for a second only while it is not, and
-// empties it on reconnecting), notices a lost connection at once when it
+// reads every cached key again on reconnecting), notices a lost connection at once when it
 // closes and within two ping intervals when it goes silent, and reconnects
 // with a growing, jittered backoff.
 package redisbus

@@ -230,3 +230,34 @@ func TestBus_Reconnects(t *testing.T) {
 		t.Errorf("got %d lines about the subscription being back, want 2:\n%s", n, logged)
 	}
 }
+
+// TestFleet records primaries in the shared Redis: the first is taken, a
+// later timeline of the same system raises the record, an earlier one or
+// another system leaves it as it is, and each call returns the record as
+// it then stands.
+func TestFleet(t *testing.T) {
+	client, err := ratelimit.DialRedis(redistest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	key := redistest.Prefix(t) + "primary"
+	defer client.Del(context.Background(), key)
+	f := redisbus.NewFleet(client, key)
+	p := func(sys, tl int64) pihu.Primary { return pihu.Primary{SystemID: sys, Timeline: tl} }
+	for _, tc := range []struct{ give, want pihu.Primary }{
+		{p(7312345678901234567, 1), p(7312345678901234567, 1)},
+		{p(7312345678901234567, 2), p(7312345678901234567, 2)},
+		{p(7312345678901234567, 1), p(7312345678901234567, 2)},
+		{p(42, 9), p(7312345678901234567, 2)},
+		{p(7312345678901234567, 2), p(7312345678901234567, 2)},
+	} {
+		got, err := f.RaisePrimary(t.Context(), tc.give)
+		if err != nil || got != tc.want {
+			t.Errorf("RaisePrimary(%v): got %v, %v; want %v", tc.give, got, err, tc.want)
+		}
+	}
+	if ttl := client.PTTL(t.Context(), key).Val(); ttl <= 0 || ttl > redisbus.FleetTTL {
+		t.Errorf("the record's TTL: got %v, want up to %v", ttl, redisbus.FleetTTL)
+	}
+}

@@ -33,8 +33,14 @@ import (
 var migrations embed.FS
 
 // busyTimeout is how long a connection waits for another one, possibly in
-// another process, to release the write lock before it gives up.
-const busyTimeout = 5 * time.Second
+// another process, to release the write lock before it gives up: then the
+// write fails with pihu.EUnavailable (a 503 with Retry-After), well before
+// a client would give up. A variable for the tests.
+var busyTimeout = 5 * time.Second
+
+// errBusy is a write that waited busyTimeout for the write lock, held by
+// another process, in vain.
+var errBusy = pihu.Errorf(pihu.EUnavailable, "The database is busy at the moment; try again in a few seconds.")
 
 // DB is the SQLite store. It is safe for concurrent use, and several DBs,
 // in one process or several, may use the same file at once.
@@ -159,6 +165,10 @@ func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err erro
 	tx, err = db.db.BeginTx(ctx, nil)
 	if err != nil {
 		done()
+		var serr *driver.Error
+		if errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_BUSY {
+			err = fmt.Errorf("%w: %w", errBusy, err)
+		}
 		return nil, nil, err
 	}
 	if a, ok := pihu.ActorFromContext(ctx); ok {

@@ -349,3 +349,28 @@ func TestMigrate_Memberships(t *testing.T) {
 	}
 	storetest.CheckTeamsUpgrade(t, db, u)
 }
+
+// TestBusy holds the write lock of the file from another connection, as
+// another process in the middle of a long write would: a write through the
+// store waits the busy timeout, then fails with EUnavailable (a 503 with
+// Retry-After), not an internal error.
+func TestBusy(t *testing.T) {
+	defer sqlite.SetBusyTimeout(100 * time.Millisecond)()
+	path := filepath.Join(t.TempDir(), "pihu.db")
+	db := mustOpen(t, path)
+	defer db.Close()
+	a := createAccount(t, db, "Acme")
+	conn, err := rawOpen(t, path).Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(t.Context(), `ROLLBACK`)
+	_, err = db.RevokeKey(t.Context(), a.ID, "key_none", time.Now())
+	if code := pihu.ErrorCode(err); code != pihu.EUnavailable {
+		t.Errorf("a write while another connection holds the write lock: got %v (%s), want %s", err, code, pihu.EUnavailable)
+	}
+}

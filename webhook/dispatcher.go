@@ -134,16 +134,16 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	for {
 		if d.Notifier != nil && d.Now().Sub(lastExpiry) >= d.ExpiryInterval {
 			lastExpiry = d.Now()
-			if err := d.Notifier.CheckExpiring(context.WithoutCancel(ctx)); err != nil {
+			if err := d.Notifier.CheckExpiring(context.WithoutCancel(ctx)); err != nil && !unavailable(err) {
 				d.Logger.Error("webhooks: expiring keys", "err", err)
 			}
-			if _, err := d.Store.PruneWebhooks(context.WithoutCancel(ctx), d.Now().Add(-pihu.WebhookRetention)); err != nil {
+			if _, err := d.Store.PruneWebhooks(context.WithoutCancel(ctx), d.Now().Add(-pihu.WebhookRetention)); err != nil && !unavailable(err) {
 				d.Logger.Error("webhooks: prune", "err", err)
 			}
 		}
 		for {
 			n, err := d.RunOnce(ctx)
-			if err != nil {
+			if err != nil && !unavailable(err) {
 				d.Logger.Error("webhooks: claim deliveries", "err", err)
 			}
 			if n < d.Batch || ctx.Err() != nil {
@@ -157,6 +157,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 	}
 }
+
+// unavailable reports whether err is the store's unavailability: not
+// logged here, at every poll of an outage; the store's guard logs the
+// outage once (see package guard), and the deliveries wait for it.
+func unavailable(err error) bool { return pihu.ErrorCode(err) == pihu.EUnavailable }
 
 // RunOnce claims the deliveries due now, sends them at once, records every
 // attempt, and returns how many it sent. The attempts run to their end

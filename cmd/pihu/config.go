@@ -121,6 +121,24 @@ type Config struct {
 	// --key-cache-size, PIHU_KEY_CACHE_SIZE, default
 	// auth.DefaultCacheSize (1,000,000).
 	KeyCacheSize int
+	// KeyCacheTTL is how long a verified key is trusted from the cache
+	// before it is read again: --key-cache-ttl, PIHU_KEY_CACHE_TTL,
+	// default 30s.
+	KeyCacheTTL time.Duration
+	// StaleIfError is how long past KeyCacheTTL a cached key keeps
+	// working while the database is unreachable; 0 turns it off:
+	// --stale-if-error, PIHU_STALE_IF_ERROR, default 15m.
+	StaleIfError time.Duration
+	// DatabaseTimeout is the deadline of each call to PostgreSQL (and,
+	// a little under it, statement_timeout and lock_timeout, unless the
+	// URL sets them): --database-timeout, PIHU_DATABASE_TIMEOUT, default
+	// 800ms.
+	DatabaseTimeout time.Duration
+	// RequireDatabaseAtStart makes serve exit when its database cannot
+	// be reached at start, instead of starting without it (not ready)
+	// and connecting in the background: --require-database-at-start,
+	// PIHU_REQUIRE_DATABASE_AT_START, default false.
+	RequireDatabaseAtStart bool
 	// APIURL is the API the keys commands call: --api-url,
 	// PIHU_API_URL, default http://127.0.0.1:8080.
 	APIURL string
@@ -216,6 +234,11 @@ func warnNewDatabase(w io.Writer, path string) {
 // openStore opens the store the database URL names and applies its
 // migrations.
 func openStore(ctx context.Context, url string) (pihu.Store, error) {
+	return openStoreWith(ctx, url, postgres.Options{})
+}
+
+// openStoreWith is openStore with the options of a PostgreSQL store.
+func openStoreWith(ctx context.Context, url string, opts postgres.Options) (pihu.Store, error) {
 	if url == "" {
 		if os.Getenv("PIHU_DATABASE_URL") != "" && os.Getenv("PIHU_DATABASE") != "" {
 			return nil, usageError{"no database: PIHU_DATABASE_URL and PIHU_DATABASE are both set, to different databases; unset one, or give --database"}
@@ -230,7 +253,7 @@ func openStore(ctx context.Context, url string) (pihu.Store, error) {
 		return db, nil
 	}
 	if postgres.IsURL(url) {
-		db, err := postgres.Open(ctx, url)
+		db, err := postgres.OpenWith(ctx, url, opts)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", redactURL(url), err)
 		}

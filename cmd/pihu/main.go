@@ -52,6 +52,8 @@ Usage:
              [--access-log off|text|json] [--key-cache-size N] [--pprof ADDR]
              [--webhooks on|off] [--webhook-retry D] [--webhook-loopback allow|deny]
              [--github-keys-url URL | --github-keys-file FILE]
+             [--key-cache-ttl D] [--stale-if-error D] [--database-timeout D]
+             [--require-database-at-start]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key

@@ -270,8 +270,9 @@ func TestPostgres_Unavailable(t *testing.T) {
 			t.Errorf("%s: got %d %v (Retry-After %q), want a 503 unavailable error body", tt.name, res.StatusCode, body, res.Header.Get("Retry-After"))
 		}
 	}
-	if res, _ := doFull(t, "GET", s.url+"/readyz", ""); res.StatusCode != 503 {
-		t.Errorf("readyz: got %d, want 503", res.StatusCode)
+	// Keys already verified are served (stale-if-error): ready, degraded.
+	if res, body := doFull(t, "GET", s.url+"/readyz", ""); res.StatusCode != 200 || body["status"] != "degraded" || body["database"] != "unreachable" {
+		t.Errorf("readyz: got %d %v, want 200 degraded with the database unreachable", res.StatusCode, body)
 	}
 
 	proxy.Start(t)

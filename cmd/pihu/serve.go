@@ -21,6 +21,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/guard"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/internal/gcheadroom"
 	"github.com/pihu-ai/pihu/logbuf"
@@ -59,6 +60,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := c.operationsFlags(fs); err != nil {
 		return err
 	}
+	if err := c.outageFlags(fs); err != nil {
+		return err
+	}
 	fs.StringVar(&c.Webhooks, "webhooks", env("PIHU_WEBHOOKS", "on"), "on: send the webhook outbox from this instance; off: record events only, for other instances to send (PIHU_WEBHOOKS)")
 	if err := durationFlag(fs, &c.WebhookRetry, "webhook-retry", "PIHU_WEBHOOK_RETRY", 30*time.Second, "the wait before a failed webhook delivery's first retry, doubling up to 6h (PIHU_WEBHOOK_RETRY)"); err != nil {
 		return err
@@ -78,6 +82,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("--key-cache-size %q: give a whole number of keys, 0 or more", cacheSize)}
 	}
 	c.KeyCacheSize = n
+	if err := c.checkOutageFlags(); err != nil {
+		return err
+	}
 	if c.Webhooks != "on" && c.Webhooks != "off" {
 		return usageError{fmt.Sprintf("--webhooks %q: use on or off", c.Webhooks)}
 	}
@@ -155,15 +162,10 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 			return err
 		}
 	}
-	store, err := openStore(ctx, c.Database)
-	if err != nil {
+	if c.Database == "" {
+		_, err := openStore(ctx, c.Database) // the usage error that says why
 		return err
 	}
-	defer store.Close()
-	warnNewDatabase(stderr, fresh)
-	m := metrics.New()
-	store = m.Store(store)
-
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -176,10 +178,23 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		Dashboard: url, KeyFile: ownerKeyFile(c.Database), SetupFile: setupLinkFile(c.Database),
 		Terminal: isTerminal(stderr), Stderr: stderr, Logger: logger,
 	}
-	if err := first.run(ctx, store); err != nil {
+	// Every call to the store goes through the guard: its breaker, its
+	// check of the primary, and the store itself when it was not there at
+	// start. The first start's account is made when the store is first
+	// up.
+	g := guard.New(guard.Options{Logger: logger, Fleet: shared.fleet(c.Database),
+		Prepare: func(ctx context.Context, st pihu.Store) error {
+			warnNewDatabase(stderr, fresh)
+			return first.run(ctx, st)
+		}})
+	defer g.Close()
+	if err := connectStore(ctx, c, g); err != nil {
 		ln.Close()
 		return err
 	}
+	m := metrics.New()
+	m.StoreState(storeStates(), func() string { st, _ := g.State(); return st.String() }, g.FailedFast)
+	store := m.Store(g)
 
 	issuer := c.Issuer
 	if issuer == "" {
@@ -191,6 +206,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		cacheSize = -1 // no cache
 	}
 	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens, MaxEntries: cacheSize,
+		TTL: c.KeyCacheTTL, StaleIfError: c.StaleIfError,
 		Invalidations: shared.invalidations(), Observer: m})
 	m.CacheSize(authn.CacheLen)
 	// One limiter for the API and the dashboard (in Redis with --redis):
@@ -217,6 +233,11 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	var flushing sync.WaitGroup
 	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
 	flushing.Go(func() { authn.Listen(flushCtx) })
+	// The guard connects, probes and checks the store until the end; an
+	// error it returns (a migration that fails once the database is back)
+	// stops the server.
+	guarding := make(chan error, 1)
+	flushing.Go(func() { guarding <- g.Run(flushCtx, c.storeOpener(g)) })
 	if os.Getenv("GOGC") == "" {
 		// The live heap is a few megabytes (the key cache is outside it):
 		// without headroom the collector would run every few hundred
@@ -238,7 +259,8 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	}
 	api := pihuhttp.New(pihuhttp.Options{
 		Store: store, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
-		DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
+		DatabaseState: databaseState(g),
+		DefaultLimit:  limits.key, FailedAuthLimit: limits.failedAuth,
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		WebhookLoopback: c.WebhookLoopback == "allow", CORSOrigins: origins,
 		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
@@ -286,6 +308,9 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	case err = <-served:
 	case <-ctx.Done():
 		err = drain(api, srv, served, c, logger)
+	case err = <-guarding:
+		logger.Error("the database cannot be used", "err", err)
+		srv.Close()
 	}
 	stopDispatch()
 	dispatching.Wait()
