@@ -182,13 +182,16 @@ func (e ErrorErrorType) Valid() bool {
 
 // Defines values for HealthDatabase.
 const (
-	HealthDatabaseOk HealthDatabase = "ok"
+	HealthDatabaseOk          HealthDatabase = "ok"
+	HealthDatabaseUnreachable HealthDatabase = "unreachable"
 )
 
 // Valid indicates whether the value is a known member of the HealthDatabase enum.
 func (e HealthDatabase) Valid() bool {
 	switch e {
 	case HealthDatabaseOk:
+		return true
+	case HealthDatabaseUnreachable:
 		return true
 	default:
 		return false
@@ -218,12 +221,15 @@ func (e HealthRedis) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	HealthStatusOk HealthStatus = "ok"
+	HealthStatusDegraded HealthStatus = "degraded"
+	HealthStatusOk       HealthStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
+	case HealthStatusDegraded:
+		return true
 	case HealthStatusOk:
 		return true
 	default:
@@ -590,28 +596,19 @@ func (e TokenCreatedTokenType) Valid() bool {
 
 // Defines values for UnavailableDatabase.
 const (
-	Unreachable UnavailableDatabase = "unreachable"
+	UnavailableDatabaseConnecting  UnavailableDatabase = "connecting"
+	UnavailableDatabaseRefused     UnavailableDatabase = "refused"
+	UnavailableDatabaseUnreachable UnavailableDatabase = "unreachable"
 )
 
 // Valid indicates whether the value is a known member of the UnavailableDatabase enum.
 func (e UnavailableDatabase) Valid() bool {
 	switch e {
-	case Unreachable:
+	case UnavailableDatabaseConnecting:
 		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for UnavailableReason.
-const (
-	Draining UnavailableReason = "draining"
-)
-
-// Valid indicates whether the value is a known member of the UnavailableReason enum.
-func (e UnavailableReason) Valid() bool {
-	switch e {
-	case Draining:
+	case UnavailableDatabaseRefused:
+		return true
+	case UnavailableDatabaseUnreachable:
 		return true
 	default:
 		return false
@@ -997,6 +994,9 @@ type ErrorErrorType string
 // Health defines model for Health.
 type Health struct {
 	Database *HealthDatabase `json:"database,omitempty"`
+
+	// Reason Why the status is degraded, in sentences an operator can act on; absent when ok.
+	Reason *string `json:"reason,omitempty"`
 
 	// Redis /readyz only. The Redis instances share (--redis): ok; degraded while it cannot be reached (rate limits are kept in process and cached keys trusted for a second until it is back: the server stays ready); unused without --redis.
 	Redis  *HealthRedis `json:"redis,omitempty"`
@@ -1763,21 +1763,19 @@ type TokenCreatedTokenType string
 
 // Unavailable defines model for Unavailable.
 type Unavailable struct {
+	// Database unreachable: the database does not answer; connecting: not reached since the server started; refused: it answers, but is not a primary this instance may write to (the old primary of a failover, another cluster than the fleet's, or a standby).
 	Database *UnavailableDatabase `json:"database,omitempty"`
 
-	// Reason "draining": the server is shutting down and finishing the requests in flight.
-	Reason *UnavailableReason `json:"reason,omitempty"`
+	// Reason "draining": the server is shutting down and finishing the requests in flight. Otherwise, why the database makes the instance unavailable, in sentences an operator can act on.
+	Reason *string `json:"reason,omitempty"`
 
 	// Redis /readyz only. The Redis instances share (--redis): ok; degraded while it cannot be reached (rate limits are kept in process and cached keys trusted for a second until it is back: the server stays ready); unused without --redis.
 	Redis  *UnavailableRedis `json:"redis,omitempty"`
 	Status UnavailableStatus `json:"status"`
 }
 
-// UnavailableDatabase defines model for Unavailable.Database.
+// UnavailableDatabase unreachable: the database does not answer; connecting: not reached since the server started; refused: it answers, but is not a primary this instance may write to (the old primary of a failover, another cluster than the fleet's, or a standby).
 type UnavailableDatabase string
-
-// UnavailableReason "draining": the server is shutting down and finishing the requests in flight.
-type UnavailableReason string
 
 // UnavailableRedis /readyz only. The Redis instances share (--redis): ok; degraded while it cannot be reached (rate limits are kept in process and cached keys trusted for a second until it is back: the server stays ready); unused without --redis.
 type UnavailableRedis string
@@ -2621,7 +2619,7 @@ type ClientInterface interface {
 
 	// Readyz Readiness
 	//
-	// 200 while the database answers; 503 when it does not, or as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
+	// 200 while the instance should get traffic: status `ok` when the database answers (and Redis, with --redis), `degraded` when it serves without all it needs, with the `reason`: Redis unreachable (limits kept in process, cached keys trusted for a second), or the database unreachable while keys already verified are answered from the cache (serve --stale-if-error). 503 when it should not: the database unreachable with --stale-if-error 0, not reached since the server started (`connecting`), or `refused` (the old primary of a failover, another cluster than the other instances', or a standby), with the `reason`; and as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. A check whose client hangs up gets no answer.
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3143,7 +3141,7 @@ func (c *Client) Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // Readyz Readiness
 //
-// 200 while the database answers; 503 when it does not, or as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
+// 200 while the instance should get traffic: status `ok` when the database answers (and Redis, with --redis), `degraded` when it serves without all it needs, with the `reason`: Redis unreachable (limits kept in process, cached keys trusted for a second), or the database unreachable while keys already verified are answered from the cache (serve --stale-if-error). 503 when it should not: the database unreachable with --stale-if-error 0, not reached since the server started (`connecting`), or `refused` (the old primary of a failover, another cluster than the other instances', or a standby), with the `reason`; and as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. A check whose client hangs up gets no answer.
 //
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6037,7 +6035,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReadyzWithResponse Readiness
 	//
-	// 200 while the database answers; 503 when it does not, or as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
+	// 200 while the instance should get traffic: status `ok` when the database answers (and Redis, with --redis), `degraded` when it serves without all it needs, with the `reason`: Redis unreachable (limits kept in process, cached keys trusted for a second), or the database unreachable while keys already verified are answered from the cache (serve --stale-if-error). 503 when it should not: the database unreachable with --stale-if-error 0, not reached since the server started (`connecting`), or `refused` (the old primary of a failover, another cluster than the other instances', or a standby), with the `reason`; and as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. A check whose client hangs up gets no answer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13747,7 +13745,7 @@ func (c *ClientWithResponses) MetricsWithResponse(ctx context.Context, reqEditor
 
 // ReadyzWithResponse Readiness
 //
-// 200 while the database answers; 503 when it does not, or as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. `redis` says whether the Redis of --redis answers; a degraded Redis leaves the server ready, since it serves without it (limits in process, cached keys trusted for a second).
+// 200 while the instance should get traffic: status `ok` when the database answers (and Redis, with --redis), `degraded` when it serves without all it needs, with the `reason`: Redis unreachable (limits kept in process, cached keys trusted for a second), or the database unreachable while keys already verified are answered from the cache (serve --stale-if-error). 503 when it should not: the database unreachable with --stale-if-error 0, not reached since the server started (`connecting`), or `refused` (the old primary of a failover, another cluster than the other instances', or a standby), with the `reason`; and as soon as the server starts shutting down (SIGTERM), while it drains the requests in flight. A check whose client hangs up gets no answer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
