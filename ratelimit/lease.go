@@ -92,9 +92,13 @@ type Leased struct {
 	shards      [shardCount]leaseShard
 
 	// The time in Redis is estimated as the time since base (on the
-	// monotonic clock) plus offset, which each lease answered sets.
-	base   time.Time
-	offset atomic.Int64
+	// monotonic clock) plus offset: the least of the offsets the leases
+	// answered since offsetAt (see sample), which is at most slack later
+	// than the true one.
+	base     time.Time
+	offset   atomic.Int64
+	offsetAt atomic.Int64
+	slack    atomic.Int64
 
 	// spawn starts background work (a lease taken ahead of need, a lease
 	// given back); bg counts the work under way, which Close waits for.
@@ -177,6 +181,7 @@ func newLeased(r *Redis, store leaseStore, opts LeasedOptions) *Leased {
 		spawn:       func(f func()) { go f() },
 	}
 	l.offset.Store(l.base.UnixNano())
+	l.offsetAt.Store(-offsetLife)
 	for i := range l.shards {
 		l.shards[i].m = make(map[string]*lease)
 	}
@@ -235,7 +240,7 @@ func (l *Leased) once(ctx context.Context, key string, limit Limit, cost int64) 
 		return l.r.decideLocally(ctx, key, limit, cost)
 	}
 	interval, burst := int64(limit.Interval()), int64(limit.BurstSize())
-	q := leaseQuery{interval: interval, burstOffset: interval * burst, want: interval * cost, after: -1}
+	q := leaseQuery{interval: interval, burstOffset: interval * burst, want: interval * cost, after: -1, fresh: interval * cost}
 	if l.r.now != nil {
 		q.now = l.r.now().UnixNano()
 	}
@@ -339,12 +344,43 @@ func (l *Leased) shard(key string) *leaseShard {
 }
 
 // clock is the estimated time in Redis, never earlier than the real one
-// (see runLease), or the injected clock's.
+// (see sample), or the injected clock's.
 func (l *Leased) clock() int64 {
 	if l.r.now != nil {
 		return l.r.now().UnixNano()
 	}
 	return int64(time.Since(l.base)) + l.offset.Load()
+}
+
+// offsetLife is how long the least offset sampled is kept: a fresh start
+// then lets the estimate follow the clocks' drift.
+const offsetLife = int64(10 * time.Second)
+
+// sample takes in what a lease answered: Redis read its clock (redisNow)
+// after the query was sent (sent, on the monotonic clock since base) and
+// before it was answered (got), so redisNow - sent is never less than the
+// true offset between the two clocks, and more by at most the round trip.
+// The least of these since offsetAt is the estimate's offset, and its
+// round trip the slack added to each lease so that a lease starting now
+// still holds its requests when spent from the (later) estimate of now.
+func (l *Leased) sample(redisNow, sent, got int64) {
+	off, rtt := redisNow-sent, got-sent
+	if got-l.offsetAt.Load() > offsetLife {
+		l.offsetAt.Store(got)
+		l.offset.Store(off)
+		l.slack.Store(rtt)
+		return
+	}
+	for {
+		cur := l.offset.Load()
+		if off >= cur {
+			return
+		}
+		if l.offset.CompareAndSwap(cur, off) {
+			l.slack.Store(rtt)
+			return
+		}
+	}
 }
 
 // step decides a request from what the process holds, or returns the
@@ -446,9 +482,13 @@ func (l *Leased) startLease(key string, e *lease, now, chunk int64, background b
 	if e.call != nil {
 		return e.call
 	}
+	// The slack covers the estimate of now being later than Redis's: a
+	// lease starting at Redis's now still holds chunk requests from it.
+	slack := min(l.slack.Load(), chunk*e.interval)
 	q := leaseQuery{
 		interval: e.interval, burstOffset: e.interval * e.burst,
-		want: max(chunk*e.interval-e.left(now), e.interval), after: e.end,
+		want: max(chunk*e.interval-e.left(now), e.interval) + slack, after: e.end,
+		fresh: chunk*e.interval + slack,
 	}
 	c := &leaseCall{}
 	c.run = func() error { return l.runLease(key, e, q) }
@@ -469,9 +509,7 @@ func (l *Leased) runLease(key string, e *lease, q leaseQuery) error {
 	sent := int64(time.Since(l.base))
 	g, err := l.store.lease(ctx, key, q)
 	if err == nil && q.now == 0 {
-		// Redis read its clock after the query was sent: its time minus
-		// the time of sending is never less than the true offset.
-		l.offset.Store(g.now - sent)
+		l.sample(g.now, sent, int64(time.Since(l.base)))
 	}
 	s := l.shard(key)
 	s.mu.Lock()
@@ -590,8 +628,9 @@ type leaseQuery struct {
 	now         int64 // 0: Redis's clock
 	interval    int64
 	burstOffset int64
-	want        int64 // the span wanted
+	want        int64 // the span wanted right after the caller's
 	after       int64 // the end of the caller's span: a short lease only there
+	fresh       int64 // the span wanted anywhere else
 }
 
 // leaseGrant is a lease: [start, end), empty if end is start, which is
@@ -631,7 +670,7 @@ func clockArg(now int64) string {
 
 func (s redisLeases) lease(ctx context.Context, key string, q leaseQuery) (leaseGrant, error) {
 	v, err := leaseScript.Run(ctx, s.client, []string{s.prefix + key},
-		clockArg(q.now), q.interval, q.burstOffset, q.want, idleTTL.Milliseconds(), strconv.FormatInt(q.after, 10)).StringSlice()
+		clockArg(q.now), q.interval, q.burstOffset, q.want, idleTTL.Milliseconds(), strconv.FormatInt(q.after, 10), q.fresh).StringSlice()
 	if err != nil {
 		return leaseGrant{}, err
 	}

@@ -34,8 +34,12 @@ func (m *memLeases) lease(_ context.Context, key string, q leaseQuery) (leaseGra
 	defer m.mu.Unlock()
 	now := q.now
 	tat := max(now, m.tats[key])
-	span := min(q.want, now+q.burstOffset-tat)
-	if span <= 0 || (span < q.interval && tat != q.after) {
+	after := tat == q.after
+	span := min(q.fresh, now+q.burstOffset-tat)
+	if after {
+		span = min(q.want, now+q.burstOffset-tat)
+	}
+	if span <= 0 || (span < q.interval && !after) {
 		return leaseGrant{now: now, start: tat, end: tat}, nil
 	}
 	m.tats[key] = tat + span
