@@ -1,15 +1,21 @@
 package main_test
 
 import (
+	"context"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pihu-ai/pihu/internal/redistest"
 	"github.com/pihu-ai/pihu/postgres/postgrestest"
+	"github.com/redis/go-redis/v9"
 )
 
 // status sends a GET of path with key and returns the status code.
@@ -20,6 +26,19 @@ func status(tb testing.TB, url, path, key string) int {
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// statusOf is status for a goroutine of its own: 0 when the request
+// failed.
+func statusOf(url, key string) int {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
 	}
 	res.Body.Close()
 	return res.StatusCode
@@ -105,6 +124,42 @@ func severalInstances(t *testing.T, args ...string) {
 		}
 		if allowed != 6 {
 			t.Errorf("12 requests at 6/m alternating between the instances: got %d allowed, want 6", allowed)
+		}
+	})
+
+	t.Run("LeasedLimitHoldsUnderLoad", func(t *testing.T) {
+		// 120/m is decided from leases of 2 requests in each instance;
+		// 8 clients on each send 25 requests at once. Together the
+		// instances admit no more than one exact limiter could in the time
+		// the run takes (the burst, plus one every 500 ms), and no fewer
+		// than the burst less what each may hold unspent.
+		_, secret := createKey(t, one, owner, `{"name":"leased","permissions":["candidate:read"],"rate_limit":"120/m"}`)
+		var admitted atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for _, s := range []*server{one, two} {
+			for range 8 {
+				wg.Go(func() {
+					for range 25 {
+						switch code := statusOf(s.url+"/v1/auth/whoami", secret); code {
+						case 200:
+							admitted.Add(1)
+						case 429:
+						default:
+							t.Errorf("got %d, want 200 or 429", code)
+							return
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		most, least := 120+int64(elapsed/(500*time.Millisecond))+1, int64(120-2*2)
+		got := admitted.Load()
+		t.Logf("400 requests at 120/m over two instances in %s: %d admitted (between %d and %d)", elapsed.Round(time.Millisecond), got, least, most)
+		if got < least || got > most {
+			t.Errorf("400 requests at 120/m over two instances in %s: got %d admitted, want %d to %d", elapsed, got, least, most)
 		}
 	})
 
@@ -225,5 +280,62 @@ func TestServe_RedisDownAtStart(t *testing.T) {
 	}
 	if strings.Contains(logs, "level=DEBUG") || strings.Contains(logs, "redis: ") {
 		t.Errorf("go-redis's own lines reached the log:\n%s", logs)
+	}
+}
+
+// scriptCalls is how many scripts Redis at url has run.
+func scriptCalls(tb testing.TB, url string) int {
+	tb.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, m := range regexp.MustCompile(`cmdstat_eval(?:sha)?:calls=(\d+)`).FindAllStringSubmatch(info, -1) {
+		v, _ := strconv.Atoi(m[1])
+		n += v
+	}
+	return n
+}
+
+// TestServe_ExactLimits: by default an instance with Redis decides a
+// warm key's limit from its lease, with about one call to Redis for
+// every ten requests at 1000/m; --exact-limits (or PIHU_EXACT_LIMITS)
+// asks Redis on every request.
+func TestServe_ExactLimits(t *testing.T) {
+	rs := redistest.Start(t)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		env   string
+		exact bool
+	}{
+		{"Leased", nil, "", false},
+		{"Flag", []string{"--exact-limits"}, "", true},
+		{"Environment", nil, "true", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PIHU_EXACT_LIMITS", tc.env)
+			s := startServer(t, t.TempDir(), append([]string{"--redis", rs.URL()}, tc.args...)...)
+			owner := ownerKey(t, s)
+			waitRedis(t, "ok", s)
+			status(t, s.url, "/v1/auth/whoami", owner) // warm: leased if it is to be
+			before := scriptCalls(t, rs.URL())
+			for i := range 100 {
+				if code := status(t, s.url, "/v1/auth/whoami", owner); code != 200 {
+					t.Fatalf("request %d: got %d", i+1, code)
+				}
+			}
+			calls := scriptCalls(t, rs.URL()) - before
+			if tc.exact && calls < 100 || !tc.exact && calls > 20 {
+				t.Errorf("100 requests of a 1000/m key made %d calls to Redis (exact: %v)", calls, tc.exact)
+			}
+		})
 	}
 }
