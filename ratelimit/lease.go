@@ -91,14 +91,10 @@ type Leased struct {
 	seed        maphash.Seed
 	shards      [shardCount]leaseShard
 
-	// The time in Redis is estimated as the time since base (on the
-	// monotonic clock) plus offset: the least of the offsets the leases
-	// answered since offsetAt (see sample), which is at most slack later
-	// than the true one.
-	base     time.Time
-	offset   atomic.Int64
-	offsetAt atomic.Int64
-	slack    atomic.Int64
+	// The time in Redis is estimated from the time since base, on the
+	// monotonic clock, and sync: see clock and sample.
+	base time.Time
+	sync atomic.Pointer[clockSync]
 
 	// spawn starts background work (a lease taken ahead of need, a lease
 	// given back); bg counts the work under way, which Close waits for.
@@ -180,8 +176,9 @@ func newLeased(r *Redis, store leaseStore, opts LeasedOptions) *Leased {
 		base:        time.Now(),
 		spawn:       func(f func()) { go f() },
 	}
-	l.offset.Store(l.base.UnixNano())
-	l.offsetAt.Store(-offsetLife)
+	// Until a lease answers, this clock's own time; nothing is decided
+	// on it (every key starts with a lease).
+	l.sync.Store(&clockSync{offset: l.base.UnixNano(), window: -syncWindow})
 	for i := range l.shards {
 		l.shards[i].m = make(map[string]*lease)
 	}
@@ -343,44 +340,65 @@ func (l *Leased) shard(key string) *leaseShard {
 	return &l.shards[maphash.String(l.seed, key)%shardCount]
 }
 
+// clockSync is what the estimate of the time in Redis rests on.
+type clockSync struct {
+	// offset is what to add to the time since base: the least offset
+	// sampled since window, sampled at at, with a round trip of rtt.
+	offset, at, rtt int64
+	window          int64
+}
+
+// syncWindow is how long the least offset sampled is kept before a fresh
+// sample replaces it, so that the estimate follows the clocks' drift.
+const syncWindow = int64(time.Second)
+
+// driftRate is how fast the two clocks may drift apart: 1/2000 (500 ppm,
+// the most NTP slews a clock by; a clock off by more is broken). The
+// estimate moves ahead of its sample by that much, so that it stays no
+// earlier than Redis's time however far the clocks drift.
+const driftRate = 2000
+
 // clock is the estimated time in Redis, never earlier than the real one
 // (see sample), or the injected clock's.
 func (l *Leased) clock() int64 {
 	if l.r.now != nil {
 		return l.r.now().UnixNano()
 	}
-	return int64(time.Since(l.base)) + l.offset.Load()
+	since := int64(time.Since(l.base))
+	s := l.sync.Load()
+	return since + s.offset + (since-s.at)/driftRate
 }
-
-// offsetLife is how long the least offset sampled is kept: a fresh start
-// then lets the estimate follow the clocks' drift.
-const offsetLife = int64(10 * time.Second)
 
 // sample takes in what a lease answered: Redis read its clock (redisNow)
 // after the query was sent (sent, on the monotonic clock since base) and
 // before it was answered (got), so redisNow - sent is never less than the
 // true offset between the two clocks, and more by at most the round trip.
-// The least of these since offsetAt is the estimate's offset, and its
-// round trip the slack added to each lease so that a lease starting now
-// still holds its requests when spent from the (later) estimate of now.
+// The least of these in the last syncWindow is the estimate's offset.
 func (l *Leased) sample(redisNow, sent, got int64) {
-	off, rtt := redisNow-sent, got-sent
-	if got-l.offsetAt.Load() > offsetLife {
-		l.offsetAt.Store(got)
-		l.offset.Store(off)
-		l.slack.Store(rtt)
-		return
-	}
+	next := &clockSync{offset: redisNow - sent, at: sent, rtt: got - sent, window: sent}
 	for {
-		cur := l.offset.Load()
-		if off >= cur {
-			return
+		cur := l.sync.Load()
+		if sent-cur.window <= syncWindow {
+			if next.offset >= cur.offset {
+				return
+			}
+			next.window = cur.window
 		}
-		if l.offset.CompareAndSwap(cur, off) {
-			l.slack.Store(rtt)
+		if l.sync.CompareAndSwap(cur, next) {
 			return
 		}
 	}
+}
+
+// slack is how much longer than wanted a lease is taken, so that one
+// starting at Redis's now still holds what was wanted when spent from
+// the (later) estimate of now: the estimate's round trip and drift.
+func (l *Leased) slack() int64 {
+	if l.r.now != nil {
+		return 0
+	}
+	s := l.sync.Load()
+	return s.rtt + (int64(time.Since(l.base))-s.at)/driftRate
 }
 
 // step decides a request from what the process holds, or returns the
@@ -484,7 +502,7 @@ func (l *Leased) startLease(key string, e *lease, now, chunk int64, background b
 	}
 	// The slack covers the estimate of now being later than Redis's: a
 	// lease starting at Redis's now still holds chunk requests from it.
-	slack := min(l.slack.Load(), chunk*e.interval)
+	slack := min(l.slack(), chunk*e.interval)
 	q := leaseQuery{
 		interval: e.interval, burstOffset: e.interval * e.burst,
 		want: max(chunk*e.interval-e.left(now), e.interval) + slack, after: e.end,
