@@ -40,6 +40,12 @@ type Config struct {
 	// each instance takes of it (see docs/rate-limits.md): --exact-limits,
 	// PIHU_EXACT_LIMITS, default false.
 	ExactLimits bool
+	// ExactCredits, with Redis, spends every request's credits in the
+	// database, instead of from the leases each instance takes of a
+	// key's balance (see docs/keys.md): --exact-credits,
+	// PIHU_EXACT_CREDITS, default false. Without Redis, credits are
+	// always spent in the database.
+	ExactCredits bool
 	// RateLimit is the default per-key limit, "N/s", "N/m" or "N/h":
 	// --rate-limit, PIHU_RATE_LIMIT, default 1000/m.
 	RateLimit string

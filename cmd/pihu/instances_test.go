@@ -339,3 +339,95 @@ func TestServe_ExactLimits(t *testing.T) {
 		})
 	}
 }
+
+// remainingOf is key id's "remaining" as the API shows it through s.
+func remainingOf(tb testing.TB, s *server, owner, id string) int64 {
+	tb.Helper()
+	code, k := do(tb, "GET", s.url+"/v1/auth/api-keys/"+id, owner, "")
+	if code != 200 {
+		tb.Fatalf("GET key: got %d %v", code, k)
+	}
+	n, _ := k["remaining"].(float64)
+	return int64(n)
+}
+
+// TestServe_CreditsLeased: with Redis, two instances spend a key's
+// credits from leases: 16 clients on both never spend more than the key
+// has, and once both have stopped (SIGTERM) what their leases held is
+// back, so the balance is exactly what the 200s did not spend. With
+// --exact-credits, every request's credit is spent in the database at
+// once.
+func TestServe_CreditsLeased(t *testing.T) {
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	one := startServer(t, dir, "--redis", rs.URL())
+	owner := ownerKey(t, one)
+	two := startServer(t, dir, "--redis", rs.URL())
+	waitRedis(t, "ok", one, two)
+	hammer := func(secret string) (admitted int64) {
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		for _, s := range []*server{one, two} {
+			for range 8 {
+				wg.Go(func() {
+					for range 20 {
+						switch code := statusOf(s.url+"/v1/auth/whoami", secret); code {
+						case 200:
+							n.Add(1)
+						case 403:
+						default:
+							t.Errorf("got %d, want 200 or 403", code)
+							return
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		return n.Load()
+	}
+	plenty, plentySecret := createKey(t, one, owner, `{"name":"plenty","permissions":["candidate:read"],"remaining":1000}`)
+	few, fewSecret := createKey(t, one, owner, `{"name":"few","permissions":["candidate:read"],"remaining":150}`)
+	if got := hammer(plentySecret); got != 320 {
+		t.Errorf("320 requests of a key with 1,000 credits: got %d admitted, want 320", got)
+	}
+	t.Logf("while the instances run, the database shows %d of the 680 left (the rest in their leases)", remainingOf(t, one, owner, plenty))
+	spentFew := hammer(fewSecret)
+	if spentFew > 150 {
+		t.Errorf("320 requests of a key with 150 credits: got %d admitted, more than it had", spentFew)
+	}
+	if spentFew < 150-2*3 {
+		t.Errorf("320 requests of a key with 150 credits: got %d admitted, want all but what two leases hold (3 each at most)", spentFew)
+	}
+	// A balance set through one instance is the balance everywhere: the
+	// other drops its lease when it hears of the change, and spends the
+	// next requests from the new balance.
+	code, body := do(t, "PATCH", one.url+"/v1/auth/api-keys/"+plenty, owner, `{"remaining":5000}`)
+	if code != 200 {
+		t.Fatalf("PATCH remaining: got %d %v", code, body)
+	}
+	time.Sleep(100 * time.Millisecond) // the invalidation's way through Redis, measured in milliseconds
+	for i := range 10 {
+		if code := status(t, two.url, "/v1/auth/whoami", plentySecret); code != 200 {
+			t.Fatalf("request %d after the PATCH: got %d", i+1, code)
+		}
+	}
+	one.stop(t)
+	two.stop(t)
+	three := startServer(t, dir, "--redis", rs.URL(), "--exact-credits")
+	if got := remainingOf(t, three, owner, plenty); got != 4990 {
+		t.Errorf("after both instances stopped: the key set to 5,000 credits, then 10 requests, has %d left, want 4990", got)
+	}
+	if got := remainingOf(t, three, owner, few); got != 150-spentFew {
+		t.Errorf("after both instances stopped: the key of 150 credits has %d left, want %d", got, 150-spentFew)
+	}
+	// --exact-credits: each request's credit is in the database at once.
+	for i := range 5 {
+		if code := status(t, three.url, "/v1/auth/whoami", plentySecret); code != 200 {
+			t.Fatalf("request %d: got %d", i+1, code)
+		}
+		if got := remainingOf(t, three, owner, plenty); got != int64(4989-i) {
+			t.Fatalf("with --exact-credits, after request %d: %d left, want %d", i+1, got, 4989-i)
+		}
+	}
+}

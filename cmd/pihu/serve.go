@@ -52,6 +52,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := boolFlag(fs, &c.ExactLimits, "exact-limits", "PIHU_EXACT_LIMITS", "with --redis, decide every rate limit in Redis on every request instead of from the leases each instance takes (PIHU_EXACT_LIMITS)"); err != nil {
 		return err
 	}
+	if err := boolFlag(fs, &c.ExactCredits, "exact-credits", "PIHU_EXACT_CREDITS", "with --redis, spend every request's credits in the database instead of from the leases each instance takes (PIHU_EXACT_CREDITS)"); err != nil {
+		return err
+	}
 	fs.StringVar(&c.RateLimit, "rate-limit", env("PIHU_RATE_LIMIT", "1000/m"), "default per-key rate limit: N/s, N/m or N/h (PIHU_RATE_LIMIT)")
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", env("PIHU_FAILED_AUTH_LIMIT", "30/m"), "failed authentications allowed per client address: N/s, N/m or N/h (PIHU_FAILED_AUTH_LIMIT)")
 	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; believed only from --trusted-proxies; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
@@ -159,6 +162,15 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	warnNewDatabase(stderr, fresh)
 	m := metrics.New()
 	store = m.Store(store)
+	// With Redis, several instances spend credits from leases, given back
+	// here once the requests have drained, before the store closes.
+	var credits auth.CreditSpender = store
+	if shared.bus != nil && !c.ExactCredits {
+		leases := auth.NewCreditLeases(store, auth.CreditLeaseOptions{Logger: logger})
+		defer leases.Close()
+		shared.forget = append(shared.forget, leases.Forget)
+		credits = leases
+	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -232,7 +244,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		metricsHandler = m.Handler()
 	}
 	api := pihuhttp.New(pihuhttp.Options{
-		Store: store, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
+		Store: store, Credits: credits, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
 		DefaultLimit: limits.key, FailedAuthLimit: limits.failedAuth,
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		WebhookLoopback: c.WebhookLoopback == "allow",
@@ -306,6 +318,9 @@ type sharedState struct {
 	client  *redis.Client
 	rl      *ratelimit.Leased
 	bus     *redisbus.Bus
+	// forget is called with every key invalidated, by any instance: it
+	// gives back this instance's leases of the key's limit and credits.
+	forget []func(keyID string)
 }
 
 // connectRedis sets up the shared state on the Redis of url, if any: the
@@ -331,6 +346,7 @@ func connectRedis(ctx context.Context, url string, exact bool, logger *slog.Logg
 		bus:    redisbus.New(client, redisbus.Options{Logger: logger}),
 	}
 	s.limiter = s.rl
+	s.forget = []func(string){s.rl.Forget}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
@@ -347,25 +363,29 @@ func connectRedis(ctx context.Context, url string, exact bool, logger *slog.Logg
 
 // invalidations is what carries key changes to the other instances: nil
 // without Redis. Every key it says changed (revoked, rotated, its limit
-// changed), wherever the change was made, also gives back this
-// instance's lease of the key's rate limit.
+// or credits changed), wherever the change was made, also gives back this
+// instance's leases of the key's rate limit and credits (s.forget, as it
+// is when the subscription starts).
 func (s *sharedState) invalidations() auth.Invalidations {
 	if s.bus == nil {
 		return nil
 	}
-	return forgetting{Invalidations: s.bus, forget: s.rl.Forget}
+	return forgetting{Invalidations: s.bus, s: s}
 }
 
-// forgetting is Invalidations that also calls forget with each key id
+// forgetting is Invalidations that also calls s.forget with each key id
 // heard, before the cache drops it.
 type forgetting struct {
 	auth.Invalidations
-	forget func(keyID string)
+	s *sharedState
 }
 
 func (f forgetting) Subscribe(ctx context.Context, invalidated func(keyID string), connected func(up bool)) {
+	forget := f.s.forget
 	f.Invalidations.Subscribe(ctx, func(id string) {
-		f.forget(id)
+		for _, g := range forget {
+			g(id)
+		}
 		invalidated(id)
 	}, connected)
 }
