@@ -206,14 +206,16 @@ func (e *creditLease) take(sp pihu.Spend, held int64) {
 
 // Forget gives back, in the background, what the process holds of key
 // id's credits, and forgets what it knew of them: call it when the key
-// changes or is revoked, so that a changed balance is read afresh.
+// changes or is revoked, so that a changed balance is read afresh. It
+// does not wait, not even for a spend of the key under way.
 func (c *CreditLeases) Forget(id string) {
 	c.mu.Lock()
 	e := c.keys[id]
 	delete(c.keys, id)
 	c.mu.Unlock()
 	if e != nil {
-		c.release(id, e, time.Now())
+		now := time.Now()
+		c.background(func() { c.release(id, e, now) })
 	}
 }
 
@@ -267,31 +269,33 @@ func (c *CreditLeases) sweep(now time.Time) {
 		e.mu.Unlock()
 		if idle {
 			delete(c.keys, id)
-			c.release(id, e, now)
+			c.background(func() { c.release(id, e, now) })
 		}
 	}
 }
 
-// release gives back what e holds, in the background; e is no longer
-// in c.keys.
+// release gives back what e holds, once no spend of it is under way; e
+// is no longer in c.keys.
 func (c *CreditLeases) release(id string, e *creditLease, now time.Time) {
 	e.mu.Lock()
 	n, refilled := e.held, e.refilled
 	e.held, e.gone = 0, true
 	e.mu.Unlock()
-	if n <= 0 {
-		return
-	}
-	c.bgMu.Lock()
-	defer c.bgMu.Unlock()
-	if c.closed {
-		return
-	}
-	c.bg.Go(func() {
+	if n > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 		defer cancel()
 		c.giveBack(ctx, id, n, refilled, now)
-	})
+	}
+}
+
+// background runs f in a goroutine Close waits for, unless closed (then
+// Close gives back what is held itself).
+func (c *CreditLeases) background(f func()) {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if !c.closed {
+		c.bg.Go(f)
+	}
 }
 
 func (c *CreditLeases) giveBack(ctx context.Context, id string, n int64, refilled, now time.Time) {

@@ -374,7 +374,7 @@ func (s *sharedState) invalidations() auth.Invalidations {
 }
 
 // forgetting is Invalidations that also calls s.forget with each key id
-// heard, before the cache drops it.
+// heard, once the cache has dropped it (none of them waits).
 type forgetting struct {
 	auth.Invalidations
 	s *sharedState
@@ -383,10 +383,10 @@ type forgetting struct {
 func (f forgetting) Subscribe(ctx context.Context, invalidated func(keyID string), connected func(up bool)) {
 	forget := f.s.forget
 	f.Invalidations.Subscribe(ctx, func(id string) {
+		invalidated(id)
 		for _, g := range forget {
 			g(id)
 		}
-		invalidated(id)
 	}, connected)
 }
 
