@@ -86,6 +86,11 @@ type creditLease struct {
 	refilled time.Time
 	until    time.Time
 	next     *time.Time
+	// sealed: the held credits were leased in the second their balance
+	// was set or refilled, when a change later in that second would
+	// leave the same refilled (stores keep seconds): they are spent,
+	// never given back.
+	sealed bool
 	// used is the last spend's time, for IdleAfter; gone is set once the
 	// key is forgotten, so that a spend that waited for it starts over.
 	used time.Time
@@ -161,7 +166,8 @@ func (c *CreditLeases) spend(ctx context.Context, id string, e *creditLease, cos
 		e.held -= cost
 		return pihu.Spend{OK: true, Remaining: e.remaining + e.held, NextRefill: e.next, Refilled: e.refilled}, nil
 	}
-	if chunk := e.remaining / c.share; e.known && chunk >= c.minLease && cost > 0 {
+	if c.leasable(e, cost, now) {
+		chunk := e.remaining / c.share
 		sp, err := c.store.SpendCredits(ctx, id, cost+chunk, now)
 		if err != nil {
 			return sp, err
@@ -171,23 +177,41 @@ func (c *CreditLeases) spend(ctx context.Context, id string, e *creditLease, cos
 				e.held = 0 // from before a refill or a change: not this balance's
 			}
 			e.take(sp, chunk)
+			e.sealed = e.sealed || !now.Truncate(time.Second).After(sp.Refilled)
 			return pihu.Spend{OK: true, Remaining: e.remaining + e.held, NextRefill: e.next, Refilled: e.refilled}, nil
 		}
 	}
 	// The exact path: what is held goes back first, so that the store has
 	// every credit of the key.
-	if e.held > 0 {
-		if _, err := c.store.GiveBackCredits(ctx, id, e.held, e.refilled, now); err != nil {
+	if n, refilled := e.returnable(); n > 0 {
+		if _, err := c.store.GiveBackCredits(ctx, id, n, refilled, now); err != nil {
 			return pihu.Spend{}, err
 		}
-		e.held = 0
 	}
+	e.held, e.sealed = 0, false
 	sp, err := c.store.SpendCredits(ctx, id, cost, now)
 	if err != nil {
 		return sp, err
 	}
 	e.take(sp, 0)
 	return sp, nil
+}
+
+// leasable reports whether a spend of cost at now may take a lease: the
+// balance is known and large enough, no refill is due, and it was not
+// set or refilled in this second (see sealed).
+func (c *CreditLeases) leasable(e *creditLease, cost int64, now time.Time) bool {
+	return e.known && cost > 0 && e.remaining/c.share >= c.minLease &&
+		(e.until.IsZero() || now.Before(e.until)) && now.Truncate(time.Second).After(e.refilled)
+}
+
+// returnable is what e holds that may be given back, and the refilled
+// of its balance.
+func (e *creditLease) returnable() (int64, time.Time) {
+	if e.sealed {
+		return 0, e.refilled
+	}
+	return e.held, e.refilled
 }
 
 // take records a spend that answered sp and left held more credits to
@@ -248,7 +272,7 @@ func (c *CreditLeases) Close() error {
 	now := time.Now()
 	for id, e := range keys {
 		e.mu.Lock()
-		n, refilled := e.held, e.refilled
+		n, refilled := e.returnable()
 		e.held, e.gone = 0, true
 		e.mu.Unlock()
 		if n > 0 {
@@ -278,7 +302,7 @@ func (c *CreditLeases) sweep(now time.Time) {
 // is no longer in c.keys.
 func (c *CreditLeases) release(id string, e *creditLease, now time.Time) {
 	e.mu.Lock()
-	n, refilled := e.held, e.refilled
+	n, refilled := e.returnable()
 	e.held, e.gone = 0, true
 	e.mu.Unlock()
 	if n > 0 {

@@ -296,3 +296,28 @@ func TestCreditLeases_Refill(t *testing.T) {
 		}
 	})
 }
+
+// No lease is taken in the second a balance was set (created, changed,
+// refilled): the store keeps seconds, and a change later in that second
+// could not be told from it when the lease is given back. From the next
+// second on, leases are taken.
+func TestCreditLeases_SameSecond(t *testing.T) {
+	creditStores(t, func(t *testing.T, db pihu.Store) {
+		s := &spendCounter{Store: db}
+		k := meteredKey(t, db, 1000, nil) // created at creditsEpoch
+		c := leases(t, s, auth.CreditLeaseOptions{})
+		ctx := context.Background()
+		for range 10 {
+			c.SpendCredits(ctx, k.ID, 1, creditsEpoch.Add(500*time.Millisecond))
+		}
+		if n := s.spends.Load(); n != 10 {
+			t.Errorf("10 spends in the second the balance was set reached the store %d times, want 10", n)
+		}
+		for range 10 {
+			c.SpendCredits(ctx, k.ID, 1, creditsEpoch.Add(time.Second))
+		}
+		if n := s.spends.Load(); n != 11 {
+			t.Errorf("10 spends the second after reached the store %d times in all, want 11 (one lease)", n)
+		}
+	})
+}
