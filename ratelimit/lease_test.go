@@ -29,7 +29,8 @@ func newLeased(t testing.TB, c redis.UniversalClient, opts ratelimit.LeasedOptio
 // as the exact ones: alone, an instance's leases are contiguous spans of
 // the key's time line, and what it holds is what it would have left. It
 // runs with leases of the whole burst, of half of it (one lease ahead of
-// need, taken in the background), of a quarter, and with the defaults.
+// need, taken in the background), of a quarter, with the defaults, and
+// with no lease at all (Exact).
 func TestLeased(t *testing.T) {
 	c := dial(t, redistest.URL(t))
 	for _, tc := range []struct {
@@ -40,6 +41,7 @@ func TestLeased(t *testing.T) {
 		{"HalfBurst", ratelimit.LeasedOptions{Share: 2, MinLease: 1}},
 		{"QuarterBurst", ratelimit.LeasedOptions{Share: 4, MinLease: 1}},
 		{"Defaults", ratelimit.LeasedOptions{}},
+		{"Exact", ratelimit.LeasedOptions{Exact: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ratelimittest.Run(t, func(t *testing.T, now func() time.Time) ratelimit.Limiter {
