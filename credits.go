@@ -207,6 +207,10 @@ type Spend struct {
 	Remaining int64
 	// NextRefill is the next refill, nil without one.
 	NextRefill *time.Time
+	// Refilled is when the balance was last set or refilled, as stored
+	// after the spend (see Credits.Refilled): what a lease gives back to
+	// (Credits.GiveBack).
+	Refilled time.Time
 }
 
 // Spend checks that c, at now, holds cost credits (at least one when cost
@@ -216,12 +220,30 @@ type Spend struct {
 // never both see the same credits.
 func (c *Credits) Spend(cost int64, now time.Time) (Spend, Credits) {
 	remaining, refilled := c.At(now)
-	out := Spend{Remaining: remaining, NextRefill: c.NextRefill(now)}
+	out := Spend{Remaining: remaining, NextRefill: c.NextRefill(now), Refilled: c.Refilled}
 	if remaining < max(cost, 1) {
 		return out, *c
 	}
+	out.Refilled = refilled
 	out.OK, out.Remaining = true, remaining-cost
 	return out, Credits{Remaining: remaining - cost, Refill: c.Refill, Refilled: refilled}
+}
+
+// GiveBack returns the credits to store once n credits of a lease (a
+// process spends cost+n at once, then the n request by request without
+// asking the store) that were not used are given back at now; and false,
+// storing nothing, if they no longer belong to the balance: the credits
+// were set (changed through the API) or refilled since the lease, whose
+// spend left them with Refilled leased (Spend.Refilled), or a refill is
+// due since. Unused credits of a lease taken before a refill are not
+// carried over, as unused credits are not at a refill; a balance set
+// after the lease is the balance. It never goes over MaxCredits.
+func (c *Credits) GiveBack(n int64, leased, now time.Time) (Credits, bool) {
+	remaining, refilled := c.At(now)
+	if n <= 0 || !refilled.Equal(leased) {
+		return *c, false
+	}
+	return Credits{Remaining: min(remaining+n, MaxCredits), Refill: c.Refill, Refilled: refilled}, true
 }
 
 // CreditStore spends keys' credits. Implementations are safe for
@@ -237,4 +259,12 @@ type CreditStore interface {
 	// share one balance for the grace period.
 	// Returns ENotFound if the key does not exist.
 	SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (Spend, error)
+
+	// GiveBackCredits gives n unused credits of a lease back to key id
+	// (its successor's, as SpendCredits spends them) at now, as
+	// Credits.GiveBack says, in one transaction: the lease was taken by a
+	// SpendCredits that answered Refilled leased. It reports whether they
+	// were given back; false for a key without credits. Returns ENotFound
+	// if the key does not exist.
+	GiveBackCredits(ctx context.Context, id string, n int64, leased, now time.Time) (bool, error)
 }

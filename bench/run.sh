@@ -13,10 +13,15 @@
 #                                          SAMPLE distinct keys (default 20,000)
 #   bench/run.sh create [SECONDS]          keys created by 8 concurrent clients (default 10 s)
 #   bench/run.sh instances [ROUNDS] [SECONDS]
-#                                          whoami on one instance against two, both on one
-#                                          PostgreSQL and one Redis (default 3 × 5 s); needs
-#                                          psql, and reads PIHU_TEST_POSTGRES_URL and
-#                                          PIHU_TEST_REDIS_URL
+#                                          whoami on PostgreSQL, alternating (default 3 × 5 s):
+#                                          the bare server, one instance without Redis, one
+#                                          with Redis (leased limits), one with --exact-limits,
+#                                          two with Redis, and one and two with Redis behind a
+#                                          proxy adding REDIS_DELAY (default 1ms); then each
+#                                          round a key at LIMIT (default 6000/m) hammered on two
+#                                          instances, its admitted requests against the bound of
+#                                          docs/rate-limits.md (exit 1 if over); needs psql, and
+#                                          reads PIHU_TEST_POSTGRES_URL and PIHU_TEST_REDIS_URL
 #   bench/run.sh startup [N]               start-up time with 1,000 keys and with N, alternating
 #   bench/run.sh profile [SECONDS] [DIR]   a CPU profile of each of the three warm targets
 #                                          under wrk (default 10 s), saved in DIR (default
@@ -210,50 +215,138 @@ instances)
 	}
 	rounds=${2:-3}
 	secs=${3:-5}
+	limit=${LIMIT:-6000/m}
 	pg=${PIHU_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 	redis=${PIHU_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 	schema=pihu_bench_$$
 	psql "$pg" -qc "CREATE SCHEMA $schema"
 	trap 'cleanup; psql "$pg" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true' EXIT
 	case $pg in *\?*) db="$pg&search_path=$schema" ;; *) db="$pg?search_path=$schema" ;; esac
-	# start_instance NAME: serve on PostgreSQL and Redis, in its own folder
-	# (where the first start writes the owner key); sets pid and url.
+	# The same Redis behind a proxy that delays every byte sent to it by
+	# REDIS_DELAY (default 1ms): Redis across a network.
+	hostport=${redis#*://}
+	hostport=${hostport##*@}
+	hostport=${hostport%%/*}
+	"$work/pihubench" proxy -to "$hostport" -delay "${REDIS_DELAY:-1ms}" >"$work/proxy.addr" &
+	pids+=("$!")
+	for _ in $(seq 1 100); do [ -s "$work/proxy.addr" ] && break; sleep 0.05; done
+	slow=${redis/$hostport/$(cat "$work/proxy.addr")}
+	# start_instance NAME [ARGS…]: serve on PostgreSQL with ARGS, in its
+	# own folder (where the first start writes the owner key); sets pid
+	# and url, and NAME_pid and NAME_url.
 	start_instance() {
-		mkdir -p "$work/$1"
-		(cd "$work/$1" && exec "$pihu" serve --addr 127.0.0.1:0 --database "$db" --redis "$redis" \
-			--rate-limit 1000000/s ${PIHU_ARGS:-} 2>"$work/$1.log") &
+		local name=$1
+		shift
+		mkdir -p "$work/$name"
+		(cd "$work/$name" && exec "$pihu" serve --addr 127.0.0.1:0 --database "$db" \
+			--rate-limit 1000000/s "$@" ${PIHU_ARGS:-} 2>"$work/$name.log") &
 		pid=$!
 		pids+=("$pid")
 		for _ in $(seq 1 6000); do
-			url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$work/$1.log" | head -1)
-			[ -n "$url" ] && return 0
+			url=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/http:\/\/\1/p' "$work/$name.log" | head -1)
+			if [ -n "$url" ]; then
+				printf -v "${name}_pid" %s "$pid"
+				printf -v "${name}_url" %s "$url"
+				return 0
+			fi
 			sleep 0.01
 		done
 		echo "pihu did not start:" >&2
-		cat "$work/$1.log" >&2
+		cat "$work/$name.log" >&2
 		exit 1
 	}
-	start_instance one
-	url_one=$url
-	start_instance two
-	url_two=$url
-	key=$(cat "$work/one/pihu.owner-key")
-	rps() { awk '/^Requests\/sec/ {print $2}'; }
+	start_instance solo
+	start_instance one --redis "$redis"
+	start_instance two --redis "$redis"
+	start_instance exact --redis "$redis" --exact-limits
+	start_instance slow1 --redis "$slow"
+	start_instance slow2 --redis "$slow"
+	key=$(cat "$work/solo/pihu.owner-key")
+	"$work/pihubench" bare -from "$solo_url" -key "$key" >"$work/bare.addr" &
+	bare_pid=$!
+	pids+=("$bare_pid")
+	for _ in $(seq 1 100); do [ -s "$work/bare.addr" ] && break; sleep 0.1; done
+	bare_url="http://$(cat "$work/bare.addr")"
+	hz=$(getconf CLK_TCK)
+	# run TARGET: wrk on the target's instances (32 connections in all),
+	# sets rps, n (requests), non2xx, dur (seconds) and cpu (µs a request,
+	# of the target's processes).
+	run() {
+		local names u k
+		case $1 in
+		bare) names=(bare) ;;
+		two) names=(one two) ;;
+		slowtwo) names=(slow1 slow2) ;;
+		*) names=("$1") ;;
+		esac
+		k=${2:-$key}
+		local before=0 after=0 p ws=()
+		for name in "${names[@]}"; do
+			p=${name}_pid
+			before=$((before + $(cpu_ticks "${!p}")))
+		done
+		for name in "${names[@]}"; do
+			u=${name}_url
+			wrk -t1 -c$((32 / ${#names[@]})) -d"${secs}s" --latency -H "Authorization: Bearer $k" "${!u}/v1/auth/whoami" >"$work/$name.wrk" &
+			ws+=("$!")
+		done
+		wait "${ws[@]}"
+		for name in "${names[@]}"; do
+			p=${name}_pid
+			after=$((after + $(cpu_ticks "${!p}")))
+		done
+		rps=0 n=0 non2xx=0 dur=0
+		for name in "${names[@]}"; do
+			rps=$(awk -v a="$rps" '/^Requests\/sec/ {print a + $2}' "$work/$name.wrk")
+			n=$((n + $(awk '/requests in/ {print $1}' "$work/$name.wrk")))
+			non2xx=$((non2xx + $(awk '/Non-2xx/ {print $5} END {print 0}' "$work/$name.wrk" | head -1)))
+			dur=$(awk -v a="$dur" '/requests in/ {d = $4; sub(/s,$/, "", d); print (d > a ? d : a)}' "$work/$name.wrk")
+		done
+		cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
+		p99=$(awk '$1=="99%" {print $2}' "$work/${names[0]}.wrk")
+	}
 	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '%-6s %12s %12s %8s\n' round "one req/s" "two req/s" ratio
-	sum1=0 sum2=0
+	echo "targets: bare (the same bytes, no pihu); solo (no Redis); one (Redis, leased limits); exact (Redis, --exact-limits);"
+	echo "         two (two instances on Redis); slow, slowtwo (one and two instances on Redis ${REDIS_DELAY:-1ms} away)"
+	printf '%-6s %-8s %10s %9s %12s\n' round target "req/s" p99 "cpu/req µs"
+	targets="bare solo one exact two slow1 slowtwo"
+	declare -A sum_rps sum_cpu
+	over=0
 	for r in $(seq 1 "$rounds"); do
-		one=$(wrk -t1 -c32 -d"${secs}s" -H "Authorization: Bearer $key" "$url_one/v1/auth/whoami" | rps)
-		wrk -t1 -c16 -d"${secs}s" -H "Authorization: Bearer $key" "$url_one/v1/auth/whoami" >"$work/a.out" &
-		a=$!
-		wrk -t1 -c16 -d"${secs}s" -H "Authorization: Bearer $key" "$url_two/v1/auth/whoami" >"$work/b.out"
-		wait "$a"
-		two=$(awk -v a="$(rps <"$work/a.out")" -v b="$(rps <"$work/b.out")" 'BEGIN {print a + b}')
-		printf '%-6s %12s %12s %8.2f\n' "$r" "$one" "$two" "$(awk -v a="$one" -v b="$two" 'BEGIN {print b / a}')"
-		sum1=$(awk -v a="$sum1" -v b="$one" 'BEGIN {print a + b}')
-		sum2=$(awk -v a="$sum2" -v b="$two" 'BEGIN {print a + b}')
+		for target in $targets; do
+			run "$target"
+			printf '%-6s %-8s %10s %9s %12s\n' "$r" "${target/slow1/slow}" "$rps" "$p99" "$cpu"
+			sum_rps[$target]=$(awk -v a="${sum_rps[$target]:-0}" -v b="$rps" 'BEGIN {print a + b}')
+			sum_cpu[$target]=$(awk -v a="${sum_cpu[$target]:-0}" -v b="$cpu" 'BEGIN {print a + b}')
+		done
+		# A key at $limit hammered on two instances, on Redis and on the
+		# slow Redis: the admitted requests (2xx) against the bound of
+		# docs/rate-limits.md, burst + duration / interval (+1 for the
+		# duration's rounding).
+		for pair in two slowtwo; do
+			where=Redis
+			[ "$pair" = slowtwo ] && where="the slow Redis"
+			created=$(curl -s -X POST "$one_url/v1/auth/api-keys" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+				-d "{\"name\":\"bench limit $r $pair\",\"permissions\":[\"candidate:read\"],\"rate_limit\":\"$limit\"}")
+			limited=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$created")
+			[ -n "$limited" ] || { echo "creating the limited key: $created" >&2; exit 1; }
+			run "$pair" "$limited"
+			bound=$(awk -v l="$limit" -v d="$dur" 'BEGIN {
+				split(l, a, "/"); n = a[1]; p = (a[2] == "s" ? 1 : a[2] == "m" ? 60 : 3600)
+				b = n + int(d * n / p) + 1; print b }')
+			admitted=$((n - non2xx))
+			verdict=ok
+			[ "$admitted" -le "$bound" ] || { verdict=OVER; over=$((over + 1)); }
+			printf '%-6s %-8s %s on two instances on %s for %ss: %d admitted of %d, bound %d: %s\n' "$r" limit "$limit" "$where" "$dur" "$admitted" "$n" "$bound" "$verdict"
+		done
 	done
-	awk -v a="$sum1" -v b="$sum2" 'BEGIN {printf "two instances / one (means of the rounds): %.2f\n", b / a}'
+	awk -v s="${sum_rps[solo]}" -v o="${sum_rps[one]}" -v e="${sum_rps[exact]}" -v t="${sum_rps[two]}" \
+		-v sl="${sum_rps[slow1]}" -v st="${sum_rps[slowtwo]}" \
+		-v bc="${sum_cpu[bare]}" -v sc="${sum_cpu[solo]}" -v oc="${sum_cpu[one]}" -v ec="${sum_cpu[exact]}" -v slc="${sum_cpu[slow1]}" 'BEGIN {
+		printf "req/s against solo (means of the rounds): one %.2f, exact %.2f, two %.2f, slow %.2f, slowtwo %.2f\n", o / s, e / s, t / s, sl / s, st / s
+		printf "cpu per request against bare: solo %.2f, one %.2f, exact %.2f, slow %.2f\n", sc / bc, oc / bc, ec / bc, slc / bc
+	}'
+	[ "$over" = 0 ] || { echo "$over limit runs admitted more than the bound" >&2; exit 1; }
 	;;
 profile)
 	command -v wrk >/dev/null || {

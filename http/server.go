@@ -70,6 +70,10 @@ type KeyEvents interface {
 type Options struct {
 	Store pihu.Store
 	Auth  *auth.Authenticator
+	// Credits spends the credits of the keys that have some, for every
+	// door (default Store: each spend in the store; serve gives
+	// auth.CreditLeases with Redis).
+	Credits auth.CreditSpender
 	// Logger receives the server's errors, and one line a request unless
 	// AccessLog is set (default slog.Default()).
 	Logger *slog.Logger
@@ -180,8 +184,12 @@ func New(opts Options) *Server {
 	s.initRateLimits(opts)
 	s.initCORS(opts.CORSOrigins)
 	s.initMetrics(opts)
+	credits := opts.Credits
+	if credits == nil {
+		credits = s.store
+	}
 	s.adm = auth.NewAdmission(s.auth, auth.AdmissionOptions{
-		Limiter: s.limiter, DefaultLimit: s.defaultLimit, Credits: s.store, Now: s.now,
+		Limiter: s.limiter, DefaultLimit: s.defaultLimit, Credits: credits, Now: s.now,
 		Events: s.keyEvents, Observe: s.observeDecision,
 		LimiterError: func(ctx context.Context, err error) {
 			s.logger.Error("rate limiter failed; request let through", "request_id", requestID(ctx), "err", err)

@@ -71,13 +71,18 @@ type Redis struct {
 
 var _ Limiter = (*Redis)(nil)
 
-//go:embed redis.lua
-var gcraSource string
+var (
+	//go:embed time.lua
+	timeSource string
+	//go:embed redis.lua
+	gcraSource string
+)
 
 // gcraScript is the GCRA of Memory in Lua. Times are Unix nanoseconds in
 // decimal strings, computed on as pairs of numbers (seconds, nanoseconds)
-// since Lua's numbers are doubles, exact only to 2⁵³.
-var gcraScript = redis.NewScript(gcraSource)
+// since Lua's numbers are doubles, exact only to 2⁵³: time.lua, the
+// prelude of every script, does that arithmetic.
+var gcraScript = redis.NewScript(timeSource + gcraSource)
 
 // idleTTL is how long a key stays in Redis after its budget is full again:
 // a key with a full budget needs no state, and the slack keeps a key whose

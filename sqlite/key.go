@@ -454,6 +454,44 @@ func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time
 	return out, nil
 }
 
+// GiveBackCredits gives n unused credits of a lease back to key id (the
+// key holding its credits), as pihu.Credits.GiveBack says, in one
+// immediate transaction, so that no spend reads the credits between
+// this one's read and its write.
+func (db *DB) GiveBackCredits(ctx context.Context, id string, n int64, leased, now time.Time) (bool, error) {
+	given := false
+	err := db.inTx(ctx, "give back credits of key "+id, func(tx *sql.Tx) error {
+		holder, err := creditHolder(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
+		}
+		var c credits
+		err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, holder).
+			Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
+		if errors.Is(err, sql.ErrNoRows) {
+			return pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
+		}
+		cur := c.credits()
+		if cur == nil {
+			return nil
+		}
+		next, ok := cur.GiveBack(n, leased, now)
+		if !ok {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ?`,
+			next.Remaining, unixTime(next.Refilled), holder); err != nil {
+			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
+		}
+		given = true
+		return nil
+	})
+	return given, err
+}
+
 // creditHolder is the key whose credits a spend of key id takes: id
 // itself or, while id is in the grace period of a rotation, its successor
 // (and that one's, if it was rotated in turn). A rotated key and its

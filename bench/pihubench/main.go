@@ -9,6 +9,7 @@
 //	pihubench cold -url URL -secrets FILE -n N -c C       each key once
 //	pihubench create -url URL -key KEY -c 8 -d 10s        create keys
 //	pihubench logstats -log FILE -path P -skip N          server durations
+//	pihubench proxy -to ADDR -delay 1ms                   a slow way to Redis
 package main
 
 import (
@@ -38,10 +39,10 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: pihubench bare|seed|cold|create|logstats [flags]")
+		fmt.Fprintln(os.Stderr, "usage: pihubench bare|seed|cold|create|logstats|proxy [flags]")
 		os.Exit(2)
 	}
-	cmds := map[string]func([]string) error{"bare": bare, "seed": seed, "cold": cold, "create": create, "logstats": logstats}
+	cmds := map[string]func([]string) error{"bare": bare, "seed": seed, "cold": cold, "create": create, "logstats": logstats, "proxy": proxy}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "pihubench: unknown command %q\n", os.Args[1])
@@ -385,4 +386,77 @@ func pct(ds []time.Duration, p int) time.Duration {
 		return 0
 	}
 	return ds[min(len(ds)-1, len(ds)*p/100)].Round(time.Microsecond)
+}
+
+// proxy forwards TCP connections from a loopback address to a loopback
+// target (Redis), delaying every byte sent to the target by -delay and
+// none of the answer: a round trip to the target as slow as one across a
+// network, to show what the latency to Redis costs. It prints the address
+// it listens on.
+func proxy(args []string) error {
+	fs := flag.NewFlagSet("proxy", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+	to := fs.String("to", "127.0.0.1:6379", "the target's host:port")
+	delay := fs.Duration("delay", time.Millisecond, "the delay added to every byte sent to the target")
+	fs.Parse(args)
+	for _, a := range []string{*addr, *to} {
+		if err := loopback("tcp://" + a); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			up, err := net.Dial("tcp", *to)
+			if err != nil {
+				c.Close()
+				return
+			}
+			go func() {
+				io.Copy(c, up)
+				c.Close()
+			}()
+			delayed(up, c, *delay)
+			up.Close()
+		}()
+	}
+}
+
+// delayed copies src to dst, each chunk written delay after it was read,
+// in order, without waiting for one chunk's delay to read the next.
+func delayed(dst io.Writer, src io.Reader, delay time.Duration) {
+	type chunk struct {
+		b  []byte
+		at time.Time
+	}
+	q := make(chan chunk, 1024)
+	go func() {
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{buf[:n], time.Now().Add(delay)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range q {
+		time.Sleep(time.Until(c.at))
+		if _, err := dst.Write(c.b); err != nil {
+			for range q {
+			}
+			return
+		}
+	}
 }

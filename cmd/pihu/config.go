@@ -10,6 +10,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,17 @@ type Config struct {
 	// Redis, if set, shares rate limits and revocations between
 	// instances: --redis, PIHU_REDIS_URL. Empty keeps them in process.
 	Redis string
+	// ExactLimits, with Redis, decides every rate limit in Redis on every
+	// request, as one shared limiter would, instead of from the leases
+	// each instance takes of it (see docs/rate-limits.md): --exact-limits,
+	// PIHU_EXACT_LIMITS, default false.
+	ExactLimits bool
+	// ExactCredits, with Redis, spends every request's credits in the
+	// database, instead of from the leases each instance takes of a
+	// key's balance (see docs/keys.md): --exact-credits,
+	// PIHU_EXACT_CREDITS, default false. Without Redis, credits are
+	// always spent in the database.
+	ExactCredits bool
 	// RateLimit is the default per-key limit, "N/s", "N/m" or "N/h":
 	// --rate-limit, PIHU_RATE_LIMIT, default 1000/m.
 	RateLimit string
@@ -167,6 +179,23 @@ func durationFlag(fs *flag.FlagSet, p *time.Duration, flagName, envName string, 
 		def = d
 	}
 	fs.DurationVar(p, flagName, def, usage)
+	return nil
+}
+
+// boolFlag defines a boolean flag whose default is the environment
+// variable envName if set (true, false, 1 or 0, as strconv.ParseBool
+// reads them), else false. A bad value in the environment is a usage
+// error.
+func boolFlag(fs *flag.FlagSet, p *bool, flagName, envName, usage string) error {
+	def := false
+	if v, ok := os.LookupEnv(envName); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return usageError{fmt.Sprintf("%s=%q: give true or false", envName, v)}
+		}
+		def = b
+	}
+	fs.BoolVar(p, flagName, def, usage)
 	return nil
 }
 

@@ -1,15 +1,21 @@
 package main_test
 
 import (
+	"context"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pihu-ai/pihu/internal/redistest"
 	"github.com/pihu-ai/pihu/postgres/postgrestest"
+	"github.com/redis/go-redis/v9"
 )
 
 // status sends a GET of path with key and returns the status code.
@@ -20,6 +26,19 @@ func status(tb testing.TB, url, path, key string) int {
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// statusOf is status for a goroutine of its own: 0 when the request
+// failed.
+func statusOf(url, key string) int {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
 	}
 	res.Body.Close()
 	return res.StatusCode
@@ -105,6 +124,42 @@ func severalInstances(t *testing.T, args ...string) {
 		}
 		if allowed != 6 {
 			t.Errorf("12 requests at 6/m alternating between the instances: got %d allowed, want 6", allowed)
+		}
+	})
+
+	t.Run("LeasedLimitHoldsUnderLoad", func(t *testing.T) {
+		// 120/m is decided from leases of 2 requests in each instance;
+		// 8 clients on each send 25 requests at once. Together the
+		// instances admit no more than one exact limiter could in the time
+		// the run takes (the burst, plus one every 500 ms), and no fewer
+		// than the burst less what each may hold unspent.
+		_, secret := createKey(t, one, owner, `{"name":"leased","permissions":["candidate:read"],"rate_limit":"120/m"}`)
+		var admitted atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for _, s := range []*server{one, two} {
+			for range 8 {
+				wg.Go(func() {
+					for range 25 {
+						switch code := statusOf(s.url+"/v1/auth/whoami", secret); code {
+						case 200:
+							admitted.Add(1)
+						case 429:
+						default:
+							t.Errorf("got %d, want 200 or 429", code)
+							return
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		most, least := 120+int64(elapsed/(500*time.Millisecond))+1, int64(120-2*2)
+		got := admitted.Load()
+		t.Logf("400 requests at 120/m over two instances in %s: %d admitted (between %d and %d)", elapsed.Round(time.Millisecond), got, least, most)
+		if got < least || got > most {
+			t.Errorf("400 requests at 120/m over two instances in %s: got %d admitted, want %d to %d", elapsed, got, least, most)
 		}
 	})
 
@@ -225,5 +280,154 @@ func TestServe_RedisDownAtStart(t *testing.T) {
 	}
 	if strings.Contains(logs, "level=DEBUG") || strings.Contains(logs, "redis: ") {
 		t.Errorf("go-redis's own lines reached the log:\n%s", logs)
+	}
+}
+
+// scriptCalls is how many scripts Redis at url has run.
+func scriptCalls(tb testing.TB, url string) int {
+	tb.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, m := range regexp.MustCompile(`cmdstat_eval(?:sha)?:calls=(\d+)`).FindAllStringSubmatch(info, -1) {
+		v, _ := strconv.Atoi(m[1])
+		n += v
+	}
+	return n
+}
+
+// TestServe_ExactLimits: by default an instance with Redis decides a
+// warm key's limit from its lease, with about one call to Redis for
+// every ten requests at 1000/m; --exact-limits (or PIHU_EXACT_LIMITS)
+// asks Redis on every request.
+func TestServe_ExactLimits(t *testing.T) {
+	rs := redistest.Start(t)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		env   string
+		exact bool
+	}{
+		{"Leased", nil, "", false},
+		{"Flag", []string{"--exact-limits"}, "", true},
+		{"Environment", nil, "true", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PIHU_EXACT_LIMITS", tc.env)
+			s := startServer(t, t.TempDir(), append([]string{"--redis", rs.URL()}, tc.args...)...)
+			owner := ownerKey(t, s)
+			waitRedis(t, "ok", s)
+			status(t, s.url, "/v1/auth/whoami", owner) // warm: leased if it is to be
+			before := scriptCalls(t, rs.URL())
+			for i := range 100 {
+				if code := status(t, s.url, "/v1/auth/whoami", owner); code != 200 {
+					t.Fatalf("request %d: got %d", i+1, code)
+				}
+			}
+			calls := scriptCalls(t, rs.URL()) - before
+			if tc.exact && calls < 100 || !tc.exact && calls > 20 {
+				t.Errorf("100 requests of a 1000/m key made %d calls to Redis (exact: %v)", calls, tc.exact)
+			}
+		})
+	}
+}
+
+// remainingOf is key id's "remaining" as the API shows it through s.
+func remainingOf(tb testing.TB, s *server, owner, id string) int64 {
+	tb.Helper()
+	code, k := do(tb, "GET", s.url+"/v1/auth/api-keys/"+id, owner, "")
+	if code != 200 {
+		tb.Fatalf("GET key: got %d %v", code, k)
+	}
+	n, _ := k["remaining"].(float64)
+	return int64(n)
+}
+
+// TestServe_CreditsLeased: with Redis, two instances spend a key's
+// credits from leases: 16 clients on both never spend more than the key
+// has, and once both have stopped (SIGTERM) what their leases held is
+// back, so the balance is exactly what the 200s did not spend. With
+// --exact-credits, every request's credit is spent in the database at
+// once.
+func TestServe_CreditsLeased(t *testing.T) {
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	one := startServer(t, dir, "--redis", rs.URL())
+	owner := ownerKey(t, one)
+	two := startServer(t, dir, "--redis", rs.URL())
+	waitRedis(t, "ok", one, two)
+	hammer := func(secret string) (admitted int64) {
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		for _, s := range []*server{one, two} {
+			for range 8 {
+				wg.Go(func() {
+					for range 20 {
+						switch code := statusOf(s.url+"/v1/auth/whoami", secret); code {
+						case 200:
+							n.Add(1)
+						case 403:
+						default:
+							t.Errorf("got %d, want 200 or 403", code)
+							return
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		return n.Load()
+	}
+	plenty, plentySecret := createKey(t, one, owner, `{"name":"plenty","permissions":["candidate:read"],"remaining":1000}`)
+	few, fewSecret := createKey(t, one, owner, `{"name":"few","permissions":["candidate:read"],"remaining":150}`)
+	if got := hammer(plentySecret); got != 320 {
+		t.Errorf("320 requests of a key with 1,000 credits: got %d admitted, want 320", got)
+	}
+	t.Logf("while the instances run, the database shows %d of the 680 left (the rest in their leases)", remainingOf(t, one, owner, plenty))
+	spentFew := hammer(fewSecret)
+	if spentFew > 150 {
+		t.Errorf("320 requests of a key with 150 credits: got %d admitted, more than it had", spentFew)
+	}
+	if spentFew < 150-2*3 {
+		t.Errorf("320 requests of a key with 150 credits: got %d admitted, want all but what two leases hold (3 each at most)", spentFew)
+	}
+	// A balance set through one instance is the balance everywhere: the
+	// other drops its lease when it hears of the change, and spends the
+	// next requests from the new balance.
+	code, body := do(t, "PATCH", one.url+"/v1/auth/api-keys/"+plenty, owner, `{"remaining":5000}`)
+	if code != 200 {
+		t.Fatalf("PATCH remaining: got %d %v", code, body)
+	}
+	time.Sleep(100 * time.Millisecond) // the invalidation's way through Redis, measured in milliseconds
+	for i := range 10 {
+		if code := status(t, two.url, "/v1/auth/whoami", plentySecret); code != 200 {
+			t.Fatalf("request %d after the PATCH: got %d", i+1, code)
+		}
+	}
+	one.stop(t)
+	two.stop(t)
+	three := startServer(t, dir, "--redis", rs.URL(), "--exact-credits")
+	if got := remainingOf(t, three, owner, plenty); got != 4990 {
+		t.Errorf("after both instances stopped: the key set to 5,000 credits, then 10 requests, has %d left, want 4990", got)
+	}
+	if got := remainingOf(t, three, owner, few); got != 150-spentFew {
+		t.Errorf("after both instances stopped: the key of 150 credits has %d left, want %d", got, 150-spentFew)
+	}
+	// --exact-credits: each request's credit is in the database at once.
+	for i := range 5 {
+		if code := status(t, three.url, "/v1/auth/whoami", plentySecret); code != 200 {
+			t.Fatalf("request %d: got %d", i+1, code)
+		}
+		if got := remainingOf(t, three, owner, plenty); got != int64(4989-i) {
+			t.Fatalf("with --exact-credits, after request %d: %d left, want %d", i+1, got, 4989-i)
+		}
 	}
 }

@@ -45,6 +45,7 @@ const usage = `pihu: the Pihu.ai API authentication service
 
 Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
+             [--exact-limits] [--exact-credits]
              [--failed-auth-limit N/m] [--issuer URL] [--log-format text|json]
              [--trusted-proxy-header NAME --trusted-proxies CIDR,…] [--cors-origins ORIGIN,…]
              [--tls-cert FILE --tls-key FILE] [--metrics-addr ADDR]

@@ -50,6 +50,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Addr, "addr", env("PIHU_ADDR", "127.0.0.1:8080"), "address to listen on (PIHU_ADDR)")
 	c.databaseFlag(fs)
 	fs.StringVar(&c.Redis, "redis", env("PIHU_REDIS_URL", ""), "Redis URL for shared rate limits and revocations; empty keeps them in process (PIHU_REDIS_URL)")
+	if err := boolFlag(fs, &c.ExactLimits, "exact-limits", "PIHU_EXACT_LIMITS", "with --redis, decide every rate limit in Redis on every request instead of from the leases each instance takes (PIHU_EXACT_LIMITS)"); err != nil {
+		return err
+	}
+	if err := boolFlag(fs, &c.ExactCredits, "exact-credits", "PIHU_EXACT_CREDITS", "with --redis, spend every request's credits in the database instead of from the leases each instance takes (PIHU_EXACT_CREDITS)"); err != nil {
+		return err
+	}
 	fs.StringVar(&c.RateLimit, "rate-limit", env("PIHU_RATE_LIMIT", "1000/m"), "default per-key rate limit: N/s, N/m or N/h (PIHU_RATE_LIMIT)")
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", env("PIHU_FAILED_AUTH_LIMIT", "30/m"), "failed authentications allowed per client address: N/s, N/m or N/h (PIHU_FAILED_AUTH_LIMIT)")
 	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; believed only from --trusted-proxies; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
@@ -147,7 +153,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	if err != nil {
 		return usageError{"--cors-origins: " + err.Error()}
 	}
-	shared, err := connectRedis(ctx, c.Redis, logger)
+	shared, err := connectRedis(ctx, c.Redis, c.ExactLimits, logger)
 	if err != nil {
 		return err
 	}
@@ -195,6 +201,15 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	m := metrics.New()
 	m.StoreState(storeStates(), func() string { st, _ := g.State(); return st.String() }, g.FailedFast)
 	store := m.Store(g)
+	// With Redis, several instances spend credits from leases, given back
+	// here once the requests have drained, before the store closes.
+	var credits auth.CreditSpender = store
+	if shared.bus != nil && !c.ExactCredits {
+		leases := auth.NewCreditLeases(store, auth.CreditLeaseOptions{Logger: logger})
+		defer leases.Close()
+		shared.forget = append(shared.forget, leases.Forget)
+		credits = leases
+	}
 
 	issuer := c.Issuer
 	if issuer == "" {
@@ -258,7 +273,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		metricsHandler = m.Handler()
 	}
 	api := pihuhttp.New(pihuhttp.Options{
-		Store: store, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
+		Store: store, Credits: credits, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
 		DatabaseState: databaseState(g),
 		DefaultLimit:  limits.key, FailedAuthLimit: limits.failedAuth,
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
@@ -335,14 +350,19 @@ type sharedState struct {
 	// authentications, leak reports (and the dashboard's sign-ins).
 	limiter ratelimit.Limiter
 	client  *redis.Client
-	rl      *ratelimit.Redis
+	rl      *ratelimit.Leased
 	bus     *redisbus.Bus
+	// forget is called with every key invalidated, by any instance: it
+	// gives back this instance's leases of the key's limit and credits.
+	forget []func(keyID string)
 }
 
-// connectRedis sets up the shared state on the Redis of url, if any. An
-// unreachable Redis does not stop the server: it is logged, limits are
-// kept in process and cache entries live a second until Redis answers.
-func connectRedis(ctx context.Context, url string, logger *slog.Logger) (*sharedState, error) {
+// connectRedis sets up the shared state on the Redis of url, if any: the
+// limits decided from leases of Redis's budgets, or in Redis on every
+// request if exact. An unreachable Redis does not stop the server: it is
+// logged, limits are kept in process and cache entries live a second
+// until Redis answers.
+func connectRedis(ctx context.Context, url string, exact bool, logger *slog.Logger) (*sharedState, error) {
 	if url == "" {
 		return &sharedState{limiter: ratelimit.NewMemory(ratelimit.MemoryOptions{})}, nil
 	}
@@ -356,27 +376,52 @@ func connectRedis(ctx context.Context, url string, logger *slog.Logger) (*shared
 	redis.SetLogger(redisLogger{logger})
 	s := &sharedState{
 		client: client,
-		rl:     ratelimit.NewRedis(client, ratelimit.RedisOptions{Logger: logger}),
+		rl:     ratelimit.NewLeased(client, ratelimit.LeasedOptions{Exact: exact, Redis: ratelimit.RedisOptions{Logger: logger}}),
 		bus:    redisbus.New(client, redisbus.Options{Logger: logger}),
 	}
 	s.limiter = s.rl
+	s.forget = []func(string){s.rl.Forget}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
 		logger.Error("Redis does not answer; starting anyway, with rate limits in this process until it does", "redis_addr", client.Options().Addr, "err", err)
 	} else {
-		logger.Info("rate limits and key revocations are shared through Redis", "redis_addr", client.Options().Addr)
+		mode := "leased"
+		if exact {
+			mode = "exact"
+		}
+		logger.Info("rate limits and key revocations are shared through Redis", "redis_addr", client.Options().Addr, "limits", mode)
 	}
 	return s, nil
 }
 
 // invalidations is what carries key changes to the other instances: nil
-// without Redis.
+// without Redis. Every key it says changed (revoked, rotated, its limit
+// or credits changed), wherever the change was made, also gives back this
+// instance's leases of the key's rate limit and credits (s.forget, as it
+// is when the subscription starts).
 func (s *sharedState) invalidations() auth.Invalidations {
 	if s.bus == nil {
 		return nil
 	}
-	return s.bus
+	return forgetting{Invalidations: s.bus, s: s}
+}
+
+// forgetting is Invalidations that also calls s.forget with each key id
+// heard, once the cache has dropped it (none of them waits).
+type forgetting struct {
+	auth.Invalidations
+	s *sharedState
+}
+
+func (f forgetting) Subscribe(ctx context.Context, invalidated func(keyID string), connected func(up bool)) {
+	forget := f.s.forget
+	f.Invalidations.Subscribe(ctx, func(id string) {
+		invalidated(id)
+		for _, g := range forget {
+			g(id)
+		}
+	}, connected)
 }
 
 // status reports Redis for /readyz: "ok", or "degraded" while either the
