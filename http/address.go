@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/pihu-ai/pihu/auth"
 )
 
 // clientAddress resolves the address of r's client. It is the TCP peer,
@@ -130,15 +132,6 @@ func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// addressGroup is the unit failed authentications are counted by: an IPv4
-// address, or the /64 network of an IPv6 address, since one IPv6 client
-// usually holds a whole /64 and could otherwise take a fresh address for
-// every guess.
-func addressGroup(addr string) string {
-	a, err := netip.ParseAddr(addr)
-	if err != nil || !a.Is6() {
-		return addr
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
-}
+// addressGroup is the unit failed authentications are counted by (see
+// auth.AddressGroup).
+func addressGroup(addr string) string { return auth.AddressGroup(addr) }

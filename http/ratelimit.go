@@ -50,57 +50,40 @@ func (s *Server) initRateLimits(opts Options) {
 	}
 }
 
-// authenticate returns the key of the request's bearer secret. A failure
-// that is a 401 spends one of the client address's failure budget, and
-// becomes a 429 when that budget is spent. An address with no budget left
-// gets a 429 without its secret being looked up, unless the secret's key
-// is one this process has seen (cached), so that a valid key behind the
-// same address as someone guessing goes on working.
-//
-// A request with more than one Authorization header is refused (400)
-// before any key is looked up: which one counts would be for each proxy
-// and server on the way to decide, and they need not agree.
+// authenticate returns the key of the request's bearer secret, through
+// the admission's Authenticate: a failed authentication spends one of the
+// client address's failure budget, and an address with none left gets a
+// 429 (with its headers) without its secret being looked up, unless the
+// secret's key is one this process has seen (cached), so that a valid key
+// behind the same address as someone guessing goes on working. A request
+// with more than one Authorization header is refused (400) before any key
+// is looked up.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, *auth.Rules, error) {
 	// The name is canonical: one map lookup, no canonicalising.
-	values := r.Header["Authorization"]
-	if len(values) > 1 {
-		return nil, nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
-			"The request has %d Authorization headers; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".", len(values))
+	k, rules, err := s.adm.Authenticate(r.Context(), r.Header["Authorization"], clientIP(r))
+	if err != nil && failureHeaders(w, err) {
+		// The address's failures, not a key, are refused.
+		w.Header().Set("WWW-Authenticate", err.(*auth.TooManyFailures).Challenge())
 	}
-	var header string
-	if len(values) == 1 {
-		header = values[0]
-	}
-	secret, err := BearerToken(header)
-	var k *pihu.Key
-	var rules *auth.Rules
-	if err == nil {
-		k, rules, err = s.auth.AuthenticateRequest(r.Context(), secret, func() error { return s.checkAddress(w, r) })
-	}
-	if err == nil {
-		return k, rules, nil
-	}
-	if codes[pihu.ErrorCode(err)].status == http.StatusUnauthorized {
-		err = s.countFailure(w, r, err)
-	}
-	if pihu.ErrorCode(err) == pihu.ERateLimited {
-		// The address's failures, not a key, are refused: the challenge
-		// tells the client how to authenticate, with no error code, as
-		// no token was judged.
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pihu", error_description=`+authParam(pihu.ErrorMessage(err)))
-	}
-	return nil, nil, err
+	return k, rules, err
 }
 
-// failureKey is the limiter key of the failures of r's client.
-func failureKey(r *http.Request) string {
-	return "authfail:" + addressGroup(clientIP(r))
+// failureHeaders sets the headers of err if it is an address out of
+// failed authentications (*auth.TooManyFailures), and reports whether it
+// is.
+func failureHeaders(w http.ResponseWriter, err error) bool {
+	e, ok := err.(*auth.TooManyFailures)
+	if ok {
+		var buf [3]pihu.Header
+		setHeaders(w.Header(), e.AppendHeaders(buf[:0]))
+	}
+	return ok
 }
 
 // limitLeakReport spends one of the leaked-key report budget of r's client
 // address. Returns ERateLimited, with Retry-After set, if it has none left.
 func (s *Server) limitLeakReport(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.limiter.Allow(r.Context(), "leaks:"+addressGroup(clientIP(r)), s.leaksLimit)
+	res, err := s.limiter.Allow(r.Context(), "leaks:"+auth.AddressGroup(clientIP(r)), s.leaksLimit)
 	if err != nil {
 		s.limiterFailed(r, err)
 		return nil
@@ -115,92 +98,43 @@ func (s *Server) limitLeakReport(w http.ResponseWriter, r *http.Request) error {
 		seconds(secs), pihu.MaxLeakedKeys)
 }
 
-// checkAddress returns a rate-limit error if r's client address has no
-// failure budget left.
+// checkAddress returns a rate-limit error, with its headers set, if r's
+// client address has no failure budget left.
 func (s *Server) checkAddress(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.limiter.Peek(r.Context(), failureKey(r), s.failedAuthLimit)
-	if err != nil {
-		s.limiterFailed(r, err)
-		return nil
-	}
-	if res.Allowed {
-		return nil
-	}
-	return s.tooManyFailures(w, res)
+	err := s.adm.PeekFailures(r.Context(), clientIP(r))
+	failureHeaders(w, err)
+	return err
 }
 
 // countFailure spends one of the failure budget of r's client address for
 // the authentication error authErr, and returns authErr, or a rate-limit
-// error if the budget was already spent.
+// error (with its headers set) if the budget was already spent.
 func (s *Server) countFailure(w http.ResponseWriter, r *http.Request, authErr error) error {
-	res, err := s.limiter.Allow(r.Context(), failureKey(r), s.failedAuthLimit)
-	if err != nil {
-		s.limiterFailed(r, err)
-		return authErr
-	}
-	if res.Allowed {
-		return authErr
-	}
-	return s.tooManyFailures(w, res)
-}
-
-func (s *Server) tooManyFailures(w http.ResponseWriter, res ratelimit.Result) error {
-	rateLimitHeaders(w.Header(), "failed-auth", s.failedAuthLimit, res)
-	secs := retryAfter(w, res)
-	return pihu.Errorf(pihu.ERateLimited,
-		"Too many failed authentications from your address. Check your API key, and retry in %s.", seconds(secs))
+	err := s.adm.CountFailure(r.Context(), clientIP(r), authErr)
+	failureHeaders(w, err)
+	return err
 }
 
 // rateLimitHeaders sets the rate-limit headers of a response to a request
-// that spent one of policy's limit l, with the result res:
-//
-//   - RateLimit-Policy and RateLimit of draft-ietf-httpapi-ratelimit-headers
-//     (`"default";q=100;w=60` and `"default";r=99;t=1`): the quota, its
-//     window in seconds, what is left and the seconds until it is whole
-//     again, so that a client can tell 5/m from 5/s. The policy is
-//     "default" for an API key's own limit, "failed-auth" and "leaked-keys"
-//     for the limits of a client address.
-//   - RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset, the
-//     draft's older form, kept so that the clients that read them go on
-//     working: for a key's limit only, since they name no policy and a
-//     client reads them as its key's state.
-//
-// The names are written in their canonical form straight into the map.
+// that spent one of policy's limit l, with the result res (see
+// ratelimit.AppendHeaders).
 func rateLimitHeaders(h http.Header, policy string, l ratelimit.Limit, res ratelimit.Result) {
-	remaining := strconv.Itoa(res.Remaining)
-	reset := strconv.Itoa(ceilSeconds(res.ResetAfter))
-	h["Ratelimit-Policy"] = []string{`"` + policy + `";q=` + strconv.Itoa(l.Rate) + ";w=" + strconv.FormatInt(int64(l.Period/time.Second), 10)}
-	h["Ratelimit"] = []string{`"` + policy + `";r=` + remaining + ";t=" + reset}
-	if policy != "default" {
-		return
-	}
-	h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)}
-	h["Ratelimit-Remaining"] = []string{remaining}
-	h["Ratelimit-Reset"] = []string{reset}
+	var buf [5]pihu.Header
+	setHeaders(h, ratelimit.AppendHeaders(buf[:0], policy, l, res))
 }
 
 // retryAfter sets the Retry-After header of a refused request, in whole
 // seconds rounded up and at least 1, and returns it.
 func retryAfter(w http.ResponseWriter, res ratelimit.Result) int {
-	secs := max(1, ceilSeconds(res.RetryAfter))
+	secs := res.RetryAfterSeconds()
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return secs
 }
 
-func seconds(n int) string {
-	if n == 1 {
-		return "1 second"
-	}
-	return strconv.Itoa(n) + " seconds"
-}
+func seconds(n int) string { return ratelimit.Seconds(n) }
 
 // ceilSeconds is d in whole seconds, rounded up, and 0 for d ≤ 0.
-func ceilSeconds(d time.Duration) int {
-	if d <= 0 {
-		return 0
-	}
-	return int((d + time.Second - 1) / time.Second)
-}
+func ceilSeconds(d time.Duration) int { return ratelimit.CeilSeconds(d) }
 
 func (s *Server) limiterFailed(r *http.Request, err error) {
 	s.logger.Error("rate limiter failed; request let through",
