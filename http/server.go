@@ -15,6 +15,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/gateway"
 	"github.com/pihu-ai/pihu/logbuf"
 	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/ratelimit"
@@ -45,6 +46,9 @@ type Server struct {
 	// adm is the admission path every door takes (see auth.Admission).
 	adm             *auth.Admission
 	webhookLoopback bool
+	// gatewayRoutes is the route table of the forward-auth endpoint; nil
+	// if none.
+	gatewayRoutes *gateway.Routes
 }
 
 // KeyEvents is told of the key events the HTTP layer sees that no store
@@ -126,6 +130,11 @@ type Options struct {
 	// Off, creating or changing an endpoint to such a URL is a 400 on
 	// "url", and the dispatcher refuses to connect there anyway.
 	WebhookLoopback bool
+	// GatewayRoutes, if not nil, is the operator's route table (serve
+	// --gateway-routes): what each route behind a gateway requires of the
+	// key of a request the forward-auth endpoint is asked about. With it,
+	// a request that matches no route is refused.
+	GatewayRoutes *gateway.Routes
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -158,6 +167,7 @@ func New(opts Options) *Server {
 		},
 	})
 	s.routes()
+	s.initGateway(opts)
 	return s
 }
 

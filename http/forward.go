@@ -1,0 +1,292 @@
+package http
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/gateway"
+)
+
+// The forward-auth endpoint: a gateway (nginx auth_request, Caddy
+// forward_auth, Traefik forwardAuth, APISIX forward-auth) asks about each
+// request it is about to forward, and passes it on if the answer is a 2xx,
+// with the identity headers of the answer (see package gateway). Its
+// answer is the admission's, as for a request made to the API: a refusal
+// is exactly the API's (status, WWW-Authenticate, Retry-After, RateLimit
+// headers and error body), so that a client behind a gateway sees the
+// errors of a client calling pihu.
+
+// forwardAuthPath is the path of the forward-auth endpoint.
+const forwardAuthPath = "/v1/auth/forward"
+
+// forwardAuthMethods are the methods it takes: nginx, Caddy and Traefik
+// send GET, APISIX GET or POST; a gateway that sends the client's own
+// method (Traefik's preserveRequestMethod) may send any of them.
+var forwardAuthMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// Parameters of the forward-auth URL besides the requirements of package
+// gateway (permission, environment, cost).
+const (
+	// paramAuthRequest=1 asks for the answers nginx's auth_request can
+	// pass on: it turns any answer but a 2xx, 401 or 403 into a 500, and
+	// drops the body of every answer. Every refusal then carries its
+	// status in HeaderStatus and its error body in HeaderError, and one
+	// that is not a 401 is answered as 403, for the nginx config to
+	// answer the client with them (see docs/gateways.md).
+	paramAuthRequest = "auth_request"
+	// HeaderStatus is the status of a refusal, with auth_request=1.
+	HeaderStatus = "X-Pihu-Status"
+	// HeaderError is the error body of a refusal, with auth_request=1.
+	HeaderError = "X-Pihu-Error"
+)
+
+var forwardAuthParams = []string{gateway.ParamPermission, gateway.ParamEnvironment, gateway.ParamCost, paramAuthRequest}
+
+// forwarded is what a gateway says of the request it asks about: its
+// method, URI (path and query) and host, from the headers the gateway
+// sets; known only if the gateway is a trusted proxy.
+type forwarded struct {
+	method, uri, host string
+	known             bool
+}
+
+// initGateway registers the forward-auth endpoint, with the route table
+// of the options.
+func (s *Server) initGateway(opts Options) {
+	s.gatewayRoutes = opts.GatewayRoutes
+	for _, m := range forwardAuthMethods {
+		s.handle(m+" "+forwardAuthPath, http.HandlerFunc(s.forwardAuth))
+	}
+}
+
+// Admission is the admission path of s, for another door of the same
+// server to decide through, counting and refusing as the API does
+// (Envoy's Check, package extauthz).
+func (s *Server) Admission() *auth.Admission { return s.adm }
+
+// forwardAuth decides about the request a gateway is about to forward.
+func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
+	orig, err := s.original(r)
+	clients := orig.known && r.URL.RawQuery != "" && r.URL.RawQuery == rawQuery(orig.uri)
+	nginx := !clients && lenientQuery(r.URL.RawQuery).Get(paramAuthRequest) == "1"
+	if err == nil {
+		err = s.forwardDecide(w, r, orig, clients)
+	}
+	if err != nil {
+		s.forwardRefuse(w, r, err, nginx)
+	}
+}
+
+// forwardDecide authenticates the request's key and admits the original
+// request it describes, and answers 200 with the identity headers; or
+// returns the error to refuse it with.
+func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forwarded, clients bool) error {
+	need, err := s.forwardNeed(r, orig, clients)
+	if err != nil {
+		return err
+	}
+	k, rules, err := s.authenticate(w, r)
+	if err != nil {
+		s.observeAuthFailure(err)
+		return err
+	}
+	if rw, ok := w.(*responseWriter); ok {
+		rw.key = k
+	}
+	d, err := s.check(w, r, k, rules, need)
+	if err != nil {
+		return err
+	}
+	if err := s.adm.Charge(r.Context(), &d, need.Cost, true); err != nil {
+		return err
+	}
+	if err := s.refusal(w, r, d); err != nil {
+		return err
+	}
+	var buf [5]pihu.Header
+	h := w.Header()
+	setHeaders(h, gateway.AppendIdentity(buf[:0], k))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// forwardNeed is what the original request needs of its key: what the
+// forward-auth URL's parameters and the route table require.
+//
+// The URL's parameters are the gateway config's. A gateway that sends the
+// client's own query string instead (Caddy does, when its uri has none)
+// makes the two look alike: when the query is the original request's,
+// clients is true, and the parameters it does not take are ignored rather
+// than refused, one it cannot read makes none, and a cost can only raise
+// what is spent, never lower it.
+func (s *Server) forwardNeed(r *http.Request, orig forwarded, clients bool) (auth.Need, error) {
+	q, err := s.forwardQuery(r, clients)
+	if err != nil {
+		return auth.Need{}, err
+	}
+	p, err := gateway.ParseParams(func(name string) []string { return q[name] })
+	if err != nil {
+		if !clients {
+			return auth.Need{}, err
+		}
+		p = gateway.Params{}
+	}
+	var route *gateway.Route
+	if s.gatewayRoutes != nil {
+		if !orig.known {
+			return auth.Need{}, pihu.ParamErrorf(pihu.EParameterMissing, "X-Forwarded-Uri",
+				"The gateway did not say which request it asks about, so its route cannot be found: it must send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI), and be one of the server's trusted proxies.")
+		}
+		if route = s.gatewayRoutes.Match(orig.method, orig.host, orig.uri); route == nil {
+			path, _, _ := strings.Cut(orig.uri, "?")
+			return auth.Need{}, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s behind this gateway: no route of its route table matches it.",
+				pihu.MaskSecrets(orig.method), pihu.MaskSecrets(path))
+		}
+	}
+	cost := p.Cost
+	if clients {
+		p.Cost = nil
+	}
+	need, err := gateway.Need(route, p, clientIP(r))
+	if clients && cost != nil && *cost > need.Cost {
+		need.Cost = *cost
+	}
+	return need, err
+}
+
+// forwardQuery reads the forward-auth URL's parameters: each one known,
+// environment and cost once (see forwardNeed for the client's own query).
+func (s *Server) forwardQuery(r *http.Request, clients bool) (url.Values, error) {
+	if clients {
+		return lenientQuery(r.URL.RawQuery), nil
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, malformedQuery(r.URL.RawQuery)
+	}
+	for name, vs := range q {
+		switch {
+		case !slices.Contains(forwardAuthParams, name):
+			return nil, unknownParameter(name, forwardAuthParams)
+		case name == paramAuthRequest && (len(vs) > 1 || vs[0] != "1"):
+			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q takes the value 1, once: auth_request=1 asks for the answers nginx's auth_request can pass on.", name)
+		}
+	}
+	return q, nil
+}
+
+// lenientQuery is what can be read of a query string, ignoring the parts
+// that cannot.
+func lenientQuery(raw string) url.Values {
+	q, _ := url.ParseQuery(raw)
+	return q
+}
+
+// rawQuery is the query string of a request URI, "" if none.
+func rawQuery(uri string) string {
+	_, q, _ := strings.Cut(uri, "?")
+	return q
+}
+
+// original reads what a gateway says of the request it asks about:
+// X-Forwarded-Method, X-Forwarded-Uri and X-Forwarded-Host (Caddy,
+// Traefik, APISIX), or X-Original-Method and X-Original-URI (nginx). They
+// are believed from a trusted proxy only (Options.TrustedProxies): from
+// any other peer the original request is unknown. Returns
+// EParameterInvalid, naming the header, for one that is given twice or
+// is not a method or a request URI.
+func (s *Server) original(r *http.Request) (forwarded, error) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if !auth.Trusted(host, s.trustedProxies) {
+		return forwarded{}, nil
+	}
+	var f forwarded
+	if f.method, err = forwardedHeader(r, "X-Forwarded-Method", "X-Original-Method"); err != nil {
+		return f, err
+	}
+	if f.uri, err = forwardedHeader(r, "X-Forwarded-Uri", "X-Original-Uri"); err != nil {
+		return f, err
+	}
+	if f.method == "" || f.uri == "" {
+		return forwarded{}, nil
+	}
+	if !validMethod(f.method) {
+		return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Method", "The gateway's X-Forwarded-Method (or X-Original-Method) is not an HTTP method.")
+	}
+	if _, err := url.ParseRequestURI(f.uri); err != nil {
+		return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Uri", "The gateway's X-Forwarded-Uri (or X-Original-URI) is not the path and query of a request.")
+	}
+	// A list is the proxies' in turn: the last is the one in front of
+	// pihu.
+	hosts := strings.Split(r.Header.Get("X-Forwarded-Host"), ",")
+	f.host = strings.TrimSpace(hosts[len(hosts)-1])
+	f.known = true
+	return f, nil
+}
+
+// forwardedHeader is the value of the first of names r has, "" for none;
+// EParameterInvalid if it is given more than once.
+func forwardedHeader(r *http.Request, names ...string) (string, error) {
+	for _, name := range names {
+		switch vs := r.Header[name]; len(vs) {
+		case 0:
+			continue
+		case 1:
+			return vs[0], nil
+		default:
+			return "", pihu.ParamErrorf(pihu.EParameterInvalid, name, "The gateway sent %s %d times; it must set it once.", name, len(vs))
+		}
+	}
+	return "", nil
+}
+
+// validMethod reports whether m is an HTTP method: a token of RFC 9110.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// forwardRefuse writes the refusal of err: the API's error response; with
+// auth_request=1 (nginx), with its status and body in headers too, as a
+// 403 unless it is a 401.
+func (s *Server) forwardRefuse(w http.ResponseWriter, r *http.Request, err error, nginx bool) {
+	status, body := s.errorResponse(w, r, err)
+	if !nginx {
+		writeJSON(w, status, body)
+		return
+	}
+	b, merr := json.Marshal(body)
+	if merr != nil {
+		writeJSON(w, status, body)
+		return
+	}
+	h := w.Header()
+	h.Set(HeaderStatus, strconv.Itoa(status))
+	h.Set(HeaderError, string(b))
+	if status != http.StatusUnauthorized {
+		status = http.StatusForbidden
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
