@@ -47,6 +47,7 @@ Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
              [--failed-auth-limit N/m] [--issuer URL] [--log-format text|json]
              [--trusted-proxy-header NAME --trusted-proxies CIDR,…]
+             [--gateway-routes FILE] [--ext-authz-addr ADDR]
              [--tls-cert FILE --tls-key FILE] [--metrics-addr ADDR]
              [--drain-delay D] [--drain-timeout D]
              [--access-log off|text|json] [--key-cache-size N] [--pprof ADDR]
