@@ -198,7 +198,8 @@ func rawQuery(uri string) string {
 
 // original reads what a gateway says of the request it asks about:
 // X-Forwarded-Method, X-Forwarded-Uri and X-Forwarded-Host (Caddy,
-// Traefik, APISIX), or X-Original-Method and X-Original-URI (nginx). They
+// Traefik, APISIX), or X-Original-Method and X-Original-URI (nginx) or
+// X-Original-URL (ingress-nginx, an absolute URL). They
 // are believed from a trusted proxy only (Options.TrustedProxies): from
 // any other peer the original request is unknown. Returns
 // EParameterInvalid, naming the header, for one that is given twice or
@@ -215,7 +216,7 @@ func (s *Server) original(r *http.Request) (forwarded, error) {
 	if f.method, err = forwardedHeader(r, "X-Forwarded-Method", "X-Original-Method"); err != nil {
 		return f, err
 	}
-	if f.uri, err = forwardedHeader(r, "X-Forwarded-Uri", "X-Original-Uri"); err != nil {
+	if f.uri, err = forwardedHeader(r, "X-Forwarded-Uri", "X-Original-Uri", "X-Original-Url"); err != nil {
 		return f, err
 	}
 	if f.method == "" || f.uri == "" {
@@ -224,13 +225,17 @@ func (s *Server) original(r *http.Request) (forwarded, error) {
 	if !validMethod(f.method) {
 		return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Method", "The gateway's X-Forwarded-Method (or X-Original-Method) is not an HTTP method.")
 	}
-	if _, err := url.ParseRequestURI(f.uri); err != nil {
-		return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Uri", "The gateway's X-Forwarded-Uri (or X-Original-URI) is not the path and query of a request.")
+	u, err := url.ParseRequestURI(f.uri)
+	if err != nil {
+		return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Uri", "The gateway's X-Forwarded-Uri (or X-Original-URI, X-Original-URL) is not the path and query of a request.")
 	}
 	// A list is the proxies' in turn: the last is the one in front of
-	// pihu.
+	// pihu. Without one, the host of an absolute URI (ingress-nginx's
+	// X-Original-URL).
 	hosts := strings.Split(r.Header.Get("X-Forwarded-Host"), ",")
-	f.host = strings.TrimSpace(hosts[len(hosts)-1])
+	if f.host = strings.TrimSpace(hosts[len(hosts)-1]); f.host == "" {
+		f.host = u.Host
+	}
 	f.known = true
 	return f, nil
 }

@@ -273,6 +273,8 @@ func TestForwardAuth_Routes(t *testing.T) {
 	}{
 		{"Route", reader, orig("GET", "/v1/interviews/intv_1?x=1", "api.example.com"), 200, ""},
 		{"RouteOfNginx", reader, nginx("GET", "/v1/interviews/intv_1"), 200, ""},
+		{"RouteOfIngressNginx", reader, map[string]string{"X-Original-Method": "GET", "X-Original-URL": "https://api.example.com/v1/interviews/intv_1?x=1"}, 200, ""},
+		{"ErrRouteOfIngressNginxHost", reader, map[string]string{"X-Original-Method": "GET", "X-Original-URL": "https://admin.example.com/v1/interviews/intv_1"}, 403, "insufficient_permissions"},
 		{"HeadIsGet", reader, orig("HEAD", "/v1/interviews/intv_1", ""), 200, ""},
 		{"ErrRoutePermission", reader, orig("POST", "/v1/interviews", ""), 403, "insufficient_permissions"},
 		{"ErrRouteOfHost", reader, orig("GET", "/v1/interviews/intv_1", "admin.example.com:8443"), 403, "insufficient_permissions"},
