@@ -48,10 +48,16 @@ func (s *Server) errorResponse(w http.ResponseWriter, r *http.Request, err error
 }
 
 // setHeaders sets each of hs on h, replacing any value it had; the names
-// are canonical, so they go straight into the map.
+// are canonical, so they go straight into the map. The values share one
+// allocation, each a slice at its capacity, which an Add would copy.
 func setHeaders(h http.Header, hs []pihu.Header) {
-	for _, f := range hs {
-		h[f.Name] = []string{f.Value}
+	if len(hs) == 0 {
+		return
+	}
+	vs := make([]string, len(hs))
+	for i, f := range hs {
+		vs[i] = f.Value
+		h[f.Name] = vs[i : i+1 : i+1]
 	}
 }
 

@@ -74,21 +74,39 @@ func (s *Server) Admission() *auth.Admission { return s.adm }
 // forwardAuth decides about the request a gateway is about to forward.
 func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	orig, err := s.original(r)
-	clients := orig.known && r.URL.RawQuery != "" && r.URL.RawQuery == rawQuery(orig.uri)
-	nginx := !clients && lenientQuery(r.URL.RawQuery).Get(paramAuthRequest) == "1"
+	var q forwardQuery
+	if q.raw = r.URL.RawQuery; q.raw != "" {
+		q.values, q.err = url.ParseQuery(q.raw)
+		q.clients = orig.known && q.raw == rawQuery(orig.uri)
+	}
+	nginx := !q.clients && q.values.Get(paramAuthRequest) == "1"
 	if err == nil {
-		err = s.forwardDecide(w, r, orig, clients)
+		err = s.forwardDecide(w, r, orig, q)
 	}
 	if err != nil {
 		s.forwardRefuse(w, r, err, nginx)
 	}
 }
 
+// forwardQuery is the forward-auth URL's query string, read once: values is what
+// could be read of it, err why the rest could not; clients is whether it
+// is the original request's own (see forwardNeed).
+type forwardQuery struct {
+	raw     string
+	values  url.Values
+	err     error
+	clients bool
+}
+
+// noStore is the Cache-Control of a decision, shared: a slice of one
+// value at its capacity, which an Add would copy, never change.
+var noStore = []string{"no-store"}
+
 // forwardDecide authenticates the request's key and admits the original
 // request it describes, and answers 200 with the identity headers; or
 // returns the error to refuse it with.
-func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forwarded, clients bool) error {
-	need, err := s.forwardNeed(r, orig, clients)
+func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forwarded, q forwardQuery) error {
+	need, err := s.forwardNeed(r, orig, q)
 	if err != nil {
 		return err
 	}
@@ -113,7 +131,7 @@ func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forw
 	var buf [5]pihu.Header
 	h := w.Header()
 	setHeaders(h, gateway.AppendIdentity(buf[:0], k))
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -127,12 +145,12 @@ func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forw
 // clients is true, and the parameters it does not take are ignored rather
 // than refused, one it cannot read makes none, and a cost can only raise
 // what is spent, never lower it.
-func (s *Server) forwardNeed(r *http.Request, orig forwarded, clients bool) (auth.Need, error) {
-	q, err := s.forwardQuery(r, clients)
-	if err != nil {
+func (s *Server) forwardNeed(r *http.Request, orig forwarded, q forwardQuery) (auth.Need, error) {
+	if err := q.check(); err != nil {
 		return auth.Need{}, err
 	}
-	p, err := gateway.ParseParams(func(name string) []string { return q[name] })
+	clients := q.clients
+	p, err := gateway.ParseParams(func(name string) []string { return q.values[name] })
 	if err != nil {
 		if !clients {
 			return auth.Need{}, err
@@ -162,32 +180,27 @@ func (s *Server) forwardNeed(r *http.Request, orig forwarded, clients bool) (aut
 	return need, err
 }
 
-// forwardQuery reads the forward-auth URL's parameters: each one known,
-// environment and cost once (see forwardNeed for the client's own query).
-func (s *Server) forwardQuery(r *http.Request, clients bool) (url.Values, error) {
-	if clients {
-		return lenientQuery(r.URL.RawQuery), nil
+// check refuses a query string of the gateway's config that is not right:
+// one it cannot read, a parameter the endpoint does not take, or
+// auth_request with another value than 1. The original request's own
+// query string is not the config's, and is not checked (see
+// forwardNeed).
+func (q forwardQuery) check() error {
+	if q.clients {
+		return nil
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, malformedQuery(r.URL.RawQuery)
+	if q.err != nil {
+		return malformedQuery(q.raw)
 	}
-	for name, vs := range q {
+	for name, vs := range q.values {
 		switch {
 		case !slices.Contains(forwardAuthParams, name):
-			return nil, unknownParameter(name, forwardAuthParams)
+			return unknownParameter(name, forwardAuthParams)
 		case name == paramAuthRequest && (len(vs) > 1 || vs[0] != "1"):
-			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q takes the value 1, once: auth_request=1 asks for the answers nginx's auth_request can pass on.", name)
+			return pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q takes the value 1, once: auth_request=1 asks for the answers nginx's auth_request can pass on.", name)
 		}
 	}
-	return q, nil
-}
-
-// lenientQuery is what can be read of a query string, ignoring the parts
-// that cannot.
-func lenientQuery(raw string) url.Values {
-	q, _ := url.ParseQuery(raw)
-	return q
+	return nil
 }
 
 // rawQuery is the query string of a request URI, "" if none.
@@ -225,16 +238,20 @@ func (s *Server) original(r *http.Request) (forwarded, error) {
 	if !validMethod(f.method) {
 		return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Method", "The gateway's X-Forwarded-Method (or X-Original-Method) is not an HTTP method.")
 	}
-	u, err := url.ParseRequestURI(f.uri)
-	if err != nil {
-		return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Uri", "The gateway's X-Forwarded-Uri (or X-Original-URI, X-Original-URL) is not the path and query of a request.")
-	}
 	// A list is the proxies' in turn: the last is the one in front of
-	// pihu. Without one, the host of an absolute URI (ingress-nginx's
-	// X-Original-URL).
-	hosts := strings.Split(r.Header.Get("X-Forwarded-Host"), ",")
-	if f.host = strings.TrimSpace(hosts[len(hosts)-1]); f.host == "" {
-		f.host = u.Host
+	// pihu.
+	f.host = r.Header.Get("X-Forwarded-Host")
+	f.host = strings.TrimSpace(f.host[strings.LastIndexByte(f.host, ',')+1:])
+	if !strings.HasPrefix(f.uri, "/") {
+		// An absolute URI (ingress-nginx's X-Original-URL), whose host
+		// is the original request's when no X-Forwarded-Host says.
+		u, err := url.ParseRequestURI(f.uri)
+		if err != nil || u.Host == "" {
+			return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Uri", "The gateway's X-Forwarded-Uri (or X-Original-URI, X-Original-URL) is not the path and query of a request.")
+		}
+		if f.host == "" {
+			f.host = u.Host
+		}
 	}
 	f.known = true
 	return f, nil
