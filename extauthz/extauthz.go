@@ -161,15 +161,7 @@ func (s *Server) need(c *check, host string, ext map[string]string) (auth.Need, 
 	if err != nil {
 		return auth.Need{}, err
 	}
-	var route *gateway.Route
-	if s.routes != nil {
-		if route = s.routes.Match(c.method, host, c.path); route == nil {
-			path, _, _ := strings.Cut(c.path, "?")
-			return auth.Need{}, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s behind this gateway: no route of its route table matches it.",
-				pihu.MaskSecrets(c.method), pihu.MaskSecrets(path))
-		}
-	}
-	return gateway.Need(route, p, c.ip)
+	return s.routes.Need(c.method, host, c.path, p, c.ip)
 }
 
 // allow is the OK response: the identity headers for the upstream, in

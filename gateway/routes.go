@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/auth"
 )
 
 // Routes is an operator's route table (serve --gateway-routes FILE): what
@@ -141,4 +142,20 @@ func (rt *Routes) Match(method, host, uri string) *Route {
 	h, _ := rt.mux.Handler(&http.Request{Method: method, Host: host, URL: u})
 	r, _ := h.(*Route)
 	return r
+}
+
+// Need is what a request needs of its key (see the function Need): what
+// the gateway's parameters p ask, and, if rt is not nil, what the route of
+// the original request (its method, host and URI) requires. Returns
+// ENotFound if rt has no route for the request.
+func (rt *Routes) Need(method, host, uri string, p Params, ip string) (auth.Need, error) {
+	var route *Route
+	if rt != nil {
+		if route = rt.Match(method, host, uri); route == nil {
+			path, _, _ := strings.Cut(uri, "?")
+			return auth.Need{}, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s behind this gateway: no route of its route table matches it.",
+				pihu.MaskSecrets(method), pihu.MaskSecrets(path))
+		}
+	}
+	return Need(route, p, ip)
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	"github.com/pihu-ai/pihu/gateway"
@@ -157,23 +159,15 @@ func (s *Server) forwardNeed(r *http.Request, orig forwarded, q forwardQuery) (a
 		}
 		p = gateway.Params{}
 	}
-	var route *gateway.Route
-	if s.gatewayRoutes != nil {
-		if !orig.known {
-			return auth.Need{}, pihu.ParamErrorf(pihu.EParameterMissing, "X-Forwarded-Uri",
-				"The gateway did not say which request it asks about, so its route cannot be found: it must send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI), and be one of the server's trusted proxies.")
-		}
-		if route = s.gatewayRoutes.Match(orig.method, orig.host, orig.uri); route == nil {
-			path, _, _ := strings.Cut(orig.uri, "?")
-			return auth.Need{}, pihu.Errorf(pihu.ENotFound, "There is nothing at %s %s behind this gateway: no route of its route table matches it.",
-				pihu.MaskSecrets(orig.method), pihu.MaskSecrets(path))
-		}
+	if s.gatewayRoutes != nil && !orig.known {
+		return auth.Need{}, pihu.ParamErrorf(pihu.EParameterMissing, "X-Forwarded-Uri",
+			"The gateway did not say which request it asks about, so its route cannot be found: it must send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI), and be one of the server's trusted proxies.")
 	}
 	cost := p.Cost
 	if clients {
 		p.Cost = nil
 	}
-	need, err := gateway.Need(route, p, clientIP(r))
+	need, err := s.gatewayRoutes.Need(orig.method, orig.host, orig.uri, p, clientIP(r))
 	if clients && cost != nil && *cost > need.Cost {
 		need.Cost = *cost
 	}
@@ -235,7 +229,7 @@ func (s *Server) original(r *http.Request) (forwarded, error) {
 	if f.method == "" || f.uri == "" {
 		return forwarded{}, nil
 	}
-	if !validMethod(f.method) {
+	if !httpguts.ValidHeaderFieldName(f.method) { // a method is a token, as a header name is
 		return f, pihu.ParamErrorf(pihu.EParameterInvalid, "X-Forwarded-Method", "The gateway's X-Forwarded-Method (or X-Original-Method) is not an HTTP method.")
 	}
 	// A list is the proxies' in turn: the last is the one in front of
@@ -271,20 +265,6 @@ func forwardedHeader(r *http.Request, names ...string) (string, error) {
 		}
 	}
 	return "", nil
-}
-
-// validMethod reports whether m is an HTTP method: a token of RFC 9110.
-func validMethod(m string) bool {
-	if m == "" {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // forwardRefuse writes the refusal of err: the API's error response; with
