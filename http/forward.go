@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -186,8 +187,9 @@ func (q forwardQuery) check() error {
 	if q.err != nil {
 		return malformedQuery(q.raw)
 	}
-	for name, vs := range q.values {
-		switch {
+	// In the order of the names, as every query string of the API.
+	for _, name := range slices.Sorted(maps.Keys(q.values)) {
+		switch vs := q.values[name]; {
 		case !slices.Contains(forwardAuthParams, name):
 			return unknownParameter(name, forwardAuthParams)
 		case name == paramAuthRequest && (len(vs) > 1 || vs[0] != "1"):

@@ -348,13 +348,25 @@ func TestForwardAuth_ClientAddress(t *testing.T) {
 }
 
 // TestForwardAuth_Methods: a gateway may ask with the client's own
-// method; HEAD and OPTIONS are not served, as on the whole API.
+// method; HEAD and OPTIONS are not served, as on the whole API. A POST is
+// a question, not a write: the client's Idempotency-Key, which a gateway
+// may pass on, is the original request's, and replays nothing: a key
+// revoked after a first question is refused at the second.
 func TestForwardAuth_Methods(t *testing.T) {
 	ts := newTestServer(t)
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		if r := ts.do(t, m, "/v1/auth/forward", ts.Owner, ""); r.status != 200 {
 			t.Errorf("%s: got %d %s", m, r.status, r.body)
 		}
+	}
+	k := ts.newKey(t, ts.Owner, `{"name":"once","permissions":["interview:read"]}`)
+	h := map[string]string{"Authorization": bearer(k.Key), "Idempotency-Key": "order-1"}
+	if r := ts.doWith(t, "POST", "/v1/auth/forward", "", h); r.status != 200 || r.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("a first POST: %d %v", r.status, r.header)
+	}
+	ts.do(t, "DELETE", "/v1/auth/api-keys/"+k.ID, ts.Owner, "")
+	if r := ts.doWith(t, "POST", "/v1/auth/forward", "", h); r.status != 401 || r.header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("the same POST after revocation: got %d %v, want 401", r.status, r.header)
 	}
 	for _, m := range []string{"HEAD", "OPTIONS"} {
 		if r := ts.do(t, m, "/v1/auth/forward", ts.Owner, ""); r.status != 405 || !strings.Contains(r.header.Get("Allow"), "DELETE") {
