@@ -12,7 +12,8 @@ import (
 // authenticated key or access token: the API's require, verify, the OAuth
 // token endpoint, an idempotent replay, and the gateway doors. It runs the
 // ordered checks of SPEC §4 and §5 once (the client's address, then the
-// key's rate limit, then the permissions, then the credits), counts the
+// key's rate limit, then the environment and the permissions, then the
+// credits), counts the
 // request in the key's usage and in the metrics once, and returns a
 // Decision that each door turns into its own answer (an HTTP error, a
 // verify code, an OAuth error, a gRPC denial). A door never checks or
@@ -23,6 +24,7 @@ type Admission struct {
 	auth         *Authenticator
 	limiter      ratelimit.Limiter
 	defaultLimit ratelimit.Limit
+	failedAuth   ratelimit.Limit
 	credits      CreditSpender
 	now          func() time.Time
 	events       KeyEvents
@@ -49,7 +51,10 @@ type AdmissionOptions struct {
 	Limiter ratelimit.Limiter
 	// DefaultLimit is the rate limit of a key without its own.
 	DefaultLimit ratelimit.Limit
-	Credits      CreditSpender
+	// FailedAuthLimit is how many failed authentications a client address
+	// may make (see Authenticate); default 30/m.
+	FailedAuthLimit ratelimit.Limit
+	Credits         CreditSpender
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Events, if not nil, is told of rate-limited and out-of-credit keys.
@@ -68,8 +73,11 @@ func NewAdmission(a *Authenticator, opts AdmissionOptions) *Admission {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.FailedAuthLimit == (ratelimit.Limit{}) {
+		opts.FailedAuthLimit = ratelimit.PerMinute(30)
+	}
 	return &Admission{
-		auth: a, limiter: opts.Limiter, defaultLimit: opts.DefaultLimit, credits: opts.Credits,
+		auth: a, limiter: opts.Limiter, defaultLimit: opts.DefaultLimit, failedAuth: opts.FailedAuthLimit, credits: opts.Credits,
 		now: opts.Now, events: opts.Events, observe: opts.Observe, limiterError: opts.LimiterError,
 	}
 }
@@ -80,6 +88,9 @@ type Need struct {
 	// door knows it; "" when it does not, which a key with allowed_ips
 	// refuses.
 	ClientIP string
+	// Environment, if not "", is the environment the key must be of: a
+	// gateway's location that serves live data only, or test data only.
+	Environment pihu.Environment
 	// Permissions are the permissions the request needs, each of them.
 	Permissions []pihu.Permission
 	// Cost is how many credits the request spends of a key that has
@@ -105,6 +116,8 @@ const (
 	RefusedPermission
 	// RefusedCredits: the key's credits do not cover the cost.
 	RefusedCredits
+	// RefusedEnvironment: the key is not of Decision.Environment.
+	RefusedEnvironment
 )
 
 func (o Outcome) String() string {
@@ -121,7 +134,7 @@ func (o Outcome) Code() string {
 		return pihu.EIPNotAllowed
 	case RefusedRateLimit:
 		return pihu.ERateLimited
-	case RefusedPermission:
+	case RefusedPermission, RefusedEnvironment:
 		return pihu.EInsufficientPermissions
 	case RefusedCredits:
 		return pihu.EUsageExceeded
@@ -135,6 +148,8 @@ type Decision struct {
 	Outcome Outcome
 	// Missing is the first permission needed that the key lacks.
 	Missing pihu.Permission
+	// Environment is the environment needed, that the key is not of.
+	Environment pihu.Environment
 	// Limit and Rate are the key's rate limit and what the request left
 	// of it, when RateDecided (false before the limit was reached, or
 	// when the limiter failed and the request went through).
@@ -162,7 +177,8 @@ func (a *Admission) Admit(ctx context.Context, k *pihu.Key, rules *Rules, need N
 
 // Check runs the checks that come before the work: the client's address,
 // then one request of the key's rate limit (spent here, so that a refused
-// request costs the limit what a guess would), then the permissions. A
+// request costs the limit what a guess would), then the environment, then
+// the permissions. A
 // refusal is counted in the key's usage and observed; a request it admits
 // must then be Charged, which counts it. The error is a fault (a key whose
 // stored rate limit does not parse), never a refusal.
@@ -182,9 +198,7 @@ func (a *Admission) Check(ctx context.Context, k *pihu.Key, rules *Rules, need N
 	res, err := a.limiter.Allow(ctx, k.ID, limit)
 	switch {
 	case err != nil:
-		if a.limiterError != nil {
-			a.limiterError(ctx, err)
-		}
+		a.limiterFailed(ctx, err)
 	case !res.Allowed:
 		d.Rate, d.RateDecided = res, true
 		if a.events != nil {
@@ -193,6 +207,10 @@ func (a *Admission) Check(ctx context.Context, k *pihu.Key, rules *Rules, need N
 		return a.refuse(d, RefusedRateLimit), nil
 	default:
 		d.Rate, d.RateDecided = res, true
+	}
+	if need.Environment != "" && k.Environment != need.Environment {
+		d.Environment = need.Environment
+		return a.refuse(d, RefusedEnvironment), nil
 	}
 	for _, p := range need.Permissions {
 		if !k.Permissions.Grants(p) {

@@ -49,6 +49,11 @@ func TestAdmission(t *testing.T) {
 		// The address is checked before the limit, which it does not spend.
 		{name: "AddressBeforeLimit", allowed: []string{"10.0.0.0/8"}, rateLimit: "2/m", before: 2, need: auth.Need{ClientIP: "203.0.113.7"}, want: auth.RefusedAddress},
 		{name: "PermissionMissing", need: auth.Need{Permissions: []pihu.Permission{"candidate:read", "webhook:write"}}, want: auth.RefusedPermission, missing: "webhook:write", rateTold: true},
+		// A gateway may ask for a key of one environment.
+		{name: "EnvironmentOther", need: auth.Need{Environment: pihu.Test, Permissions: []pihu.Permission{"candidate:read"}}, want: auth.RefusedEnvironment, rateTold: true},
+		{name: "EnvironmentSame", need: auth.Need{Environment: pihu.Live}, want: auth.Admitted, rateTold: true},
+		// The environment is checked before the permissions.
+		{name: "EnvironmentBeforePermission", need: auth.Need{Environment: pihu.Test, Permissions: []pihu.Permission{"webhook:write"}}, want: auth.RefusedEnvironment, rateTold: true},
 		// The limit is spent before the permission is looked at.
 		{name: "LimitBeforePermission", rateLimit: "1/m", before: 1, need: auth.Need{Permissions: []pihu.Permission{"webhook:write"}}, want: auth.RefusedRateLimit, rateTold: true},
 		{name: "CreditsSpent", credits: &ten, need: auth.Need{Cost: 4}, want: auth.Admitted, remaining: 6, rateTold: true},

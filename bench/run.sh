@@ -22,6 +22,20 @@
 #                                          instances, its admitted requests against the bound of
 #                                          docs/rate-limits.md (exit 1 if over); needs psql, and
 #                                          reads PIHU_TEST_POSTGRES_URL and PIHU_TEST_REDIS_URL
+#                                          whoami on one instance against two, both on one
+#                                          PostgreSQL and one Redis (default 3 × 5 s); needs
+#                                          psql, and reads PIHU_TEST_POSTGRES_URL and
+#                                          PIHU_TEST_REDIS_URL
+#   bench/run.sh gateway [ROUNDS] [SECONDS]
+#                                          through nginx with one worker (default 3 × 5 s):
+#                                          nginx alone in front of a bare upstream; nginx
+#                                          auth_request to a bare server answering the
+#                                          forward-auth endpoint's 200; nginx auth_request
+#                                          to pihu's forward-auth checking a permission,
+#                                          with docs/gateways.md's nginx config; needs
+#                                          nginx (apt-get install -y nginx-light). CONNS=N
+#                                          sets wrk's connections (default 32; CONNS=1 with
+#                                          1 round of 1 s is a smoke run)
 #   bench/run.sh startup [N]               start-up time with 1,000 keys and with N, alternating
 #   bench/run.sh profile [SECONDS] [DIR]   a CPU profile of each of the three warm targets
 #                                          under wrk (default 10 s), saved in DIR (default
@@ -348,6 +362,116 @@ instances)
 	}'
 	[ "$over" = 0 ] || { echo "$over limit runs admitted more than the bound" >&2; exit 1; }
 	;;
+gateway)
+	for tool in wrk nginx; do
+		command -v "$tool" >/dev/null || {
+			echo "$tool is missing: install it with 'apt-get install -y $tool' (nginx: the Debian package nginx-light)" >&2
+			exit 1
+		}
+	done
+	rounds=${2:-3}
+	secs=${3:-5}
+	conns=${CONNS:-32}
+	PIHU_ARGS="${PIHU_ARGS:-} --trusted-proxy-header X-Forwarded-For --trusted-proxies 127.0.0.1" start_pihu "$work/pihu.db"
+	key=$(cat "$work/pihu.db.owner-key")
+	pihu_pid=$pid
+	# bare_server NAME PATH: a bare server answering pihu's 200 to GET PATH
+	# (headers and body), on a free port; sets bare_pid and bare_addr.
+	bare_server() {
+		"$work/pihubench" bare -from "$url" -key "$key" -path "$2" >"$work/$1.addr" &
+		bare_pid=$!
+		pids+=("$bare_pid")
+		for _ in $(seq 1 100); do [ -s "$work/$1.addr" ] && break; sleep 0.1; done
+		bare_addr=$(cat "$work/$1.addr")
+	}
+	need="permission=interview:read"
+	bare_server upstream /v1/auth/whoami
+	upstream=$bare_addr upstream_pid=$bare_pid
+	# The bare auth server answers what the forward-auth endpoint answers
+	# nginx's question, X-Pihu-* headers included.
+	bare_server authbare "/v1/auth/forward?auth_request=1&$need"
+	authbare=$bare_addr authbare_pid=$bare_pid
+	# docs/gateways.md's nginx config, as the gateway tests run it.
+	site=$(awk '/<!-- gateway-config: nginx -->/ {on=1; getline; next} on && /^```/ {exit} on' docs/gateways.md)
+	# start_nginx NAME PORT SITE: one nginx process, one worker.
+	start_nginx() {
+		set -- "nginx-$1" "$2" "$3"
+		mkdir -p "$work/$1"
+		printf '%s\n' "$3" >"$work/$1/site.conf"
+		cat >"$work/$1/nginx.conf" <<-EOF
+			daemon off;
+			master_process off;
+			worker_processes 1;
+			pid $work/$1/nginx.pid;
+			error_log $work/$1/error.log warn;
+			events { worker_connections 1024; }
+			http {
+			    access_log off;
+			    client_body_temp_path $work/$1/body;
+			    proxy_temp_path $work/$1/proxy;
+			    fastcgi_temp_path $work/$1/fastcgi;
+			    uwsgi_temp_path $work/$1/uwsgi;
+			    scgi_temp_path $work/$1/scgi;
+			    include $work/$1/site.conf;
+			}
+		EOF
+		nginx -p "$work/$1" -e "$work/$1/error.log" -c "$work/$1/nginx.conf" &
+		nginx_pid=$!
+		pids+=("$nginx_pid")
+		for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$2/status" && return 0; sleep 0.05; done
+		echo "nginx $1 did not start:" >&2
+		cat "$work/$1/error.log" >&2
+		exit 1
+	}
+	read -r p_alone p_bare p_pihu <<<"$("$work/pihubench" freeports 3)"
+	start_nginx alone "$p_alone" "server { listen 127.0.0.1:$p_alone; location / { proxy_pass http://$upstream; } }"
+	alone_pid=$nginx_pid
+	configure() { sed -e "s/127.0.0.1:8080/$1/; s/127.0.0.1:3000/$upstream/g; s/listen 8443;/listen 127.0.0.1:$2;/" <<<"$site"; }
+	start_nginx authbare "$p_bare" "$(configure "$authbare" "$p_bare")"
+	bare_nginx_pid=$nginx_pid
+	start_nginx pihu "$p_pihu" "$(configure "${url#http://}" "$p_pihu")"
+	pihu_nginx_pid=$nginx_pid
+	path=/v1/interviews/intv_1
+	for target in authbare pihu; do
+		p=$p_bare
+		[ "$target" = pihu ] && p=$p_pihu
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "http://127.0.0.1:$p$path")
+		[ "$code" = 200 ] || { echo "nginx auth_request to $target: $code, not 200" >&2; exit 1; }
+	done
+	hz=$(getconf CLK_TCK)
+	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-6s %-9s %10s %9s %9s %12s %12s\n' round target "req/s" p50 p99 "nginx µs/req" "auth µs/req"
+	declare -A sum_rps
+	for r in $(seq 1 "$rounds"); do
+		for target in alone authbare pihu; do
+			case $target in
+			alone) p=$p_alone np=$alone_pid ap= ;;
+			authbare) p=$p_bare np=$bare_nginx_pid ap=$authbare_pid ;;
+			pihu) p=$p_pihu np=$pihu_nginx_pid ap=$pihu_pid ;;
+			esac
+			n0=$(cpu_ticks "$np")
+			a0=0
+			[ -n "$ap" ] && a0=$(cpu_ticks "$ap")
+			out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency -H "Authorization: Bearer $key" "http://127.0.0.1:$p$path")
+			n1=$(cpu_ticks "$np")
+			a1=0
+			[ -n "$ap" ] && a1=$(cpu_ticks "$ap")
+			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+			n=$(awk '/requests in/ {print $1}' <<<"$out")
+			non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+			[ -z "$non2xx" ] || { echo "$target: $non2xx answers that were not 2xx" >&2; exit 1; }
+			p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+			p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+			ncpu=$(awk -v t=$((n1 - n0)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
+			acpu=$(awk -v t=$((a1 - a0)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
+			printf '%-6s %-9s %10s %9s %9s %12s %12s\n' "$r" "$target" "$rps" "$p50" "$p99" "$ncpu" "$acpu"
+			sum_rps[$target]=$(awk -v a="${sum_rps[$target]:-0}" -v b="$rps" 'BEGIN {print a + b}')
+		done
+	done
+	awk -v a="${sum_rps[alone]}" -v b="${sum_rps[authbare]}" -v p="${sum_rps[pihu]}" 'BEGIN {
+		printf "ratios (means of the rounds): auth_request to the bare server / nginx alone %.2f; to pihu / to the bare server %.2f\n", b / a, p / b
+	}'
+	;;
 profile)
 	command -v wrk >/dev/null || {
 		echo "wrk is missing: install it with 'apt-get install -y wrk' (Debian package wrk)" >&2
@@ -380,7 +504,7 @@ profile)
 	done
 	;;
 *)
-	echo "usage: bench/run.sh warm|cold|create|startup|instances|profile" >&2
+	echo "usage: bench/run.sh warm|cold|create|startup|instances|gateway|profile" >&2
 	exit 2
 	;;
 esac

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -20,11 +21,12 @@ type door struct {
 	do   func(t *testing.T, ts *testServer, id, secret string) string
 }
 
-// doors are every door of the HTTP API that admits a request made with a
-// key: require (the API's routes), verify, and the OAuth token endpoint.
-// Each needs one permission of the key: candidate:read for the first two
-// (a route that needs it, and a verification asking for it), token:write
-// for the third.
+// doors are every door that admits a request made with a key: require
+// (the API's routes), verify, the OAuth token endpoint, the forward-auth
+// endpoint of gateways and Envoy's Check (package extauthz, over gRPC).
+// Each needs one permission of the key: candidate:read for all but the
+// OAuth token endpoint (a route that needs it, a verification or a
+// gateway asking for it), token:write for that one.
 var doors = []door{
 	{"Require", func(t *testing.T, ts *testServer, id, secret string) string {
 		res := ts.do(t, "GET", "/v1/candidates", secret, "")
@@ -64,6 +66,24 @@ var doors = []door{
 		}
 		t.Fatalf("OAuth token: %d %s", res.status, res.body)
 		return ""
+	}},
+	{"ForwardAuth", func(t *testing.T, ts *testServer, id, secret string) string {
+		res := ts.do(t, "GET", "/v1/auth/forward?permission=candidate:read", secret, "")
+		if res.status == 200 {
+			return ""
+		}
+		return res.errorBody(t).Code
+	}},
+	{"Check", func(t *testing.T, ts *testServer, id, secret string) string {
+		res := ts.check(t, checkRequest("GET", "/v1/candidates", map[string]string{"authorization": "Bearer " + secret}, map[string]string{"permission": "candidate:read"}))
+		if res.GetOkResponse() != nil {
+			return ""
+		}
+		var e pihuhttp.ErrorBody
+		if err := json.Unmarshal([]byte(res.GetDeniedResponse().GetBody()), &e); err != nil {
+			t.Fatal(err)
+		}
+		return e.Error.Code
 	}},
 }
 

@@ -134,6 +134,9 @@ func TestRateLimit_FailedAuthSpentBeforeLookup(t *testing.T) {
 			body := `{"keys":[{"hash":"` + hex.EncodeToString(make([]byte, 32)) + `","name":"x","permissions":["candidate:read"]}]}`
 			return ts.doWith(t, "POST", "/v1/auth/api-keys/import", body, map[string]string{"Authorization": bearer(secret), "Content-Type": "application/json"}).status
 		}},
+		{"ForwardAuth", func(ts *testServer, secret string) int {
+			return ts.doWith(t, "GET", "/v1/auth/forward", "", map[string]string{"Authorization": bearer(secret)}).status
+		}},
 		{"OAuthClientCredentials", func(ts *testServer, secret string) int {
 			return ts.oauth(t, "grant_type=client_credentials", map[string]string{"Authorization": basic("key_0000000000000000000000", secret)}).status
 		}},

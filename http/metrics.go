@@ -53,12 +53,5 @@ func (s *Server) observeDecision(d auth.Decision) {
 // observeAuthFailure records a request refused before its key was known:
 // no key, a bad one, or an address out of failed attempts.
 func (s *Server) observeAuthFailure(err error) {
-	if s.metrics == nil {
-		return
-	}
-	code := pihu.ErrorCode(err)
-	if code == pihu.ERateLimited {
-		s.metrics.RateLimit("failed_auth", "limited")
-	}
-	s.metrics.AuthOutcome(code)
+	s.metrics.AuthFailed(pihu.ErrorCode(err))
 }

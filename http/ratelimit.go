@@ -1,7 +1,6 @@
 package http
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -51,118 +50,41 @@ func (s *Server) initRateLimits(opts Options) {
 	}
 }
 
-// authenticate returns the key of the request's bearer secret. A failure
-// that is a 401 spends one of the client address's failure budget, and
-// becomes a 429 when that budget is spent. A secret this process has not
-// seen (not cached) is looked up only after one failure of its address's
-// budget is spent, and that one is given back when the secret is a valid
-// key: so an address with no budget left gets a 429 without its secret
-// being looked up, unless the secret's key is cached, and a valid key
-// behind the same address as someone guessing goes on working; and
-// concurrent guesses cannot all pass a look at the budget taken before
-// any of them was counted (see failureGuard).
-//
-// A request with more than one Authorization header is refused (400)
-// before any key is looked up: which one counts would be for each proxy
-// and server on the way to decide, and they need not agree.
+// authenticate returns the key of the request's bearer secret, through
+// the admission's Authenticate: a failed authentication spends one of the
+// client address's failure budget, spent before a secret this process has
+// not seen (not cached) is looked up and given back when it is a valid key
+// (see auth.FailureGuard), and an address with none left gets a 429 (with
+// its headers) without its secret being looked up, unless the secret's
+// key is cached, so that a valid key behind the same address as someone
+// guessing goes on working. A request with more than one Authorization
+// header is refused (400) before any key is looked up.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, *auth.Rules, error) {
 	// The name is canonical: one map lookup, no canonicalising.
-	values := r.Header["Authorization"]
-	if len(values) > 1 {
-		return nil, nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
-			"The request has %d Authorization headers; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".", len(values))
+	k, rules, err := s.adm.Authenticate(r.Context(), r.Header["Authorization"], clientIP(r))
+	if err != nil && failureHeaders(w, err) {
+		// The address's failures, not a key, are refused.
+		w.Header().Set("WWW-Authenticate", err.(*auth.TooManyFailures).Challenge())
 	}
-	var header string
-	if len(values) == 1 {
-		header = values[0]
-	}
-	secret, err := BearerToken(header)
-	var k *pihu.Key
-	var rules *auth.Rules
-	g := failureGuard{s: s, w: w, r: r}
-	if err == nil {
-		k, rules, err = s.auth.AuthenticateRequest(r.Context(), secret, g.reserve)
-	}
-	if err == nil {
-		g.refund()
-		return k, rules, nil
-	}
-	if codes[pihu.ErrorCode(err)].status == http.StatusUnauthorized {
-		err = g.fail(err)
-	}
-	if pihu.ErrorCode(err) == pihu.ERateLimited {
-		// The address's failures, not a key, are refused: the challenge
-		// tells the client how to authenticate, with no error code, as
-		// no token was judged.
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pihu", error_description=`+authParam(pihu.ErrorMessage(err)))
-	}
-	return nil, nil, err
+	return k, rules, err
 }
 
-// failureGuard spends the failed-authentication budget of a request's
-// client address before the work it guards (looking up a secret the cache
-// does not hold, verifying a token's signature), not after: a budget only
-// looked at first and spent after the lookup failed lets every one of
-// many concurrent guesses through, since none of them is counted before
-// all have looked. reserve is the guard the authenticator calls; once the
-// authentication is decided, refund gives the failure back if the secret
-// was valid, and fail counts a failure that reserve did not.
-type failureGuard struct {
-	s     *Server
-	w     http.ResponseWriter
-	r     *http.Request
-	spent bool
-}
-
-// reserve spends one failure of the address's budget (once a request,
-// however many times it is called), and returns a rate-limit error if none
-// is left.
-func (g *failureGuard) reserve() error {
-	if g.spent {
-		return nil
+// failureHeaders sets the headers of err if it is an address out of
+// failed authentications (*auth.TooManyFailures), and reports whether it
+// is.
+func failureHeaders(w http.ResponseWriter, err error) bool {
+	e, ok := err.(*auth.TooManyFailures)
+	if ok {
+		var buf [3]pihu.Header
+		setHeaders(w.Header(), e.AppendHeaders(buf[:0]))
 	}
-	res, err := g.s.limiter.Allow(g.r.Context(), failureKey(g.r), g.s.failedAuthLimit)
-	if err != nil {
-		g.s.limiterFailed(g.r, err)
-		return nil
-	}
-	if !res.Allowed {
-		return g.s.tooManyFailures(g.w, res)
-	}
-	g.spent = true
-	return nil
-}
-
-// refund gives back the failure reserve spent: the secret was valid.
-func (g *failureGuard) refund() {
-	if !g.spent {
-		return
-	}
-	g.spent = false
-	if err := g.s.limiter.Refund(context.WithoutCancel(g.r.Context()), failureKey(g.r), g.s.failedAuthLimit); err != nil {
-		g.s.limiterFailed(g.r, err)
-	}
-}
-
-// fail counts the authentication error authErr as a failure of the
-// address, unless reserve counted it already, and returns authErr, or a
-// rate-limit error if the budget was spent already.
-func (g *failureGuard) fail(authErr error) error {
-	if g.spent {
-		return authErr
-	}
-	return g.s.countFailure(g.w, g.r, authErr)
-}
-
-// failureKey is the limiter key of the failures of r's client.
-func failureKey(r *http.Request) string {
-	return "authfail:" + addressGroup(clientIP(r))
+	return ok
 }
 
 // limitLeakReport spends one of the leaked-key report budget of r's client
 // address. Returns ERateLimited, with Retry-After set, if it has none left.
 func (s *Server) limitLeakReport(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.limiter.Allow(r.Context(), "leaks:"+addressGroup(clientIP(r)), s.leaksLimit)
+	res, err := s.limiter.Allow(r.Context(), "leaks:"+auth.AddressGroup(clientIP(r)), s.leaksLimit)
 	if err != nil {
 		s.limiterFailed(r, err)
 		return nil
@@ -177,78 +99,26 @@ func (s *Server) limitLeakReport(w http.ResponseWriter, r *http.Request) error {
 		seconds(secs), pihu.MaxLeakedKeys)
 }
 
-// countFailure spends one of the failure budget of r's client address for
-// the authentication error authErr, and returns authErr, or a rate-limit
-// error if the budget was already spent.
-func (s *Server) countFailure(w http.ResponseWriter, r *http.Request, authErr error) error {
-	res, err := s.limiter.Allow(r.Context(), failureKey(r), s.failedAuthLimit)
-	if err != nil {
-		s.limiterFailed(r, err)
-		return authErr
-	}
-	if res.Allowed {
-		return authErr
-	}
-	return s.tooManyFailures(w, res)
-}
-
-func (s *Server) tooManyFailures(w http.ResponseWriter, res ratelimit.Result) error {
-	rateLimitHeaders(w.Header(), "failed-auth", s.failedAuthLimit, res)
-	secs := retryAfter(w, res)
-	return pihu.Errorf(pihu.ERateLimited,
-		"Too many failed authentications from your address. Check your API key, and retry in %s.", seconds(secs))
-}
-
 // rateLimitHeaders sets the rate-limit headers of a response to a request
-// that spent one of policy's limit l, with the result res:
-//
-//   - RateLimit-Policy and RateLimit of draft-ietf-httpapi-ratelimit-headers
-//     (`"default";q=100;w=60` and `"default";r=99;t=1`): the quota, its
-//     window in seconds, what is left and the seconds until it is whole
-//     again, so that a client can tell 5/m from 5/s. The policy is
-//     "default" for an API key's own limit, "failed-auth" and "leaked-keys"
-//     for the limits of a client address.
-//   - RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset, the
-//     draft's older form, kept so that the clients that read them go on
-//     working: for a key's limit only, since they name no policy and a
-//     client reads them as its key's state.
-//
-// The names are written in their canonical form straight into the map.
+// that spent one of policy's limit l, with the result res (see
+// ratelimit.AppendHeaders).
 func rateLimitHeaders(h http.Header, policy string, l ratelimit.Limit, res ratelimit.Result) {
-	remaining := strconv.Itoa(res.Remaining)
-	reset := strconv.Itoa(ceilSeconds(res.ResetAfter))
-	h["Ratelimit-Policy"] = []string{`"` + policy + `";q=` + strconv.Itoa(l.Rate) + ";w=" + strconv.FormatInt(int64(l.Period/time.Second), 10)}
-	h["Ratelimit"] = []string{`"` + policy + `";r=` + remaining + ";t=" + reset}
-	if policy != "default" {
-		return
-	}
-	h["Ratelimit-Limit"] = []string{strconv.Itoa(res.Limit)}
-	h["Ratelimit-Remaining"] = []string{remaining}
-	h["Ratelimit-Reset"] = []string{reset}
+	var buf [5]pihu.Header
+	setHeaders(h, ratelimit.AppendHeaders(buf[:0], policy, l, res))
 }
 
 // retryAfter sets the Retry-After header of a refused request, in whole
 // seconds rounded up and at least 1, and returns it.
 func retryAfter(w http.ResponseWriter, res ratelimit.Result) int {
-	secs := max(1, ceilSeconds(res.RetryAfter))
+	secs := res.RetryAfterSeconds()
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return secs
 }
 
-func seconds(n int) string {
-	if n == 1 {
-		return "1 second"
-	}
-	return strconv.Itoa(n) + " seconds"
-}
+func seconds(n int) string { return ratelimit.Seconds(n) }
 
 // ceilSeconds is d in whole seconds, rounded up, and 0 for d ≤ 0.
-func ceilSeconds(d time.Duration) int {
-	if d <= 0 {
-		return 0
-	}
-	return int((d + time.Second - 1) / time.Second)
-}
+func ceilSeconds(d time.Duration) int { return ratelimit.CeilSeconds(d) }
 
 func (s *Server) limiterFailed(r *http.Request, err error) {
 	s.logger.Error("rate limiter failed; request let through",

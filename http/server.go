@@ -16,6 +16,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/gateway"
 	"github.com/pihu-ai/pihu/logbuf"
 	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/ratelimit"
@@ -54,6 +55,9 @@ type Server struct {
 	// cors.go); nil: none.
 	corsOrigins map[string]bool
 	githubKeys  *GitHubKeys
+	// gatewayRoutes is the route table of the forward-auth endpoint; nil
+	// if none.
+	gatewayRoutes *gateway.Routes
 }
 
 // KeyEvents is told of the key events the HTTP layer sees that no store
@@ -156,6 +160,11 @@ type Options struct {
 	// scanning reports, which POST /v1/secret-scanning/github takes
 	// (see NewGitHubKeys). Nil: that endpoint answers 404.
 	GitHubKeys *GitHubKeys
+	// GatewayRoutes, if not nil, is the operator's route table (serve
+	// --gateway-routes): what each route behind a gateway requires of the
+	// key of a request the forward-auth endpoint is asked about. With it,
+	// a request that matches no route is refused.
+	GatewayRoutes *gateway.Routes
 }
 
 // New returns a Server answering every route of the API. It panics if a
@@ -189,13 +198,14 @@ func New(opts Options) *Server {
 		credits = s.store
 	}
 	s.adm = auth.NewAdmission(s.auth, auth.AdmissionOptions{
-		Limiter: s.limiter, DefaultLimit: s.defaultLimit, Credits: credits, Now: s.now,
+		Limiter: s.limiter, DefaultLimit: s.defaultLimit, FailedAuthLimit: s.failedAuthLimit, Credits: credits, Now: s.now,
 		Events: s.keyEvents, Observe: s.observeDecision,
 		LimiterError: func(ctx context.Context, err error) {
 			s.logger.Error("rate limiter failed; request let through", "request_id", requestID(ctx), "err", err)
 		},
 	})
 	s.routes()
+	s.initGateway(opts)
 	return s
 }
 
@@ -576,27 +586,9 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, k *pihu.Key, rule
 // refusal sets the headers of d (RateLimit, and Retry-After for a refusal
 // that has one) and returns the error of its refusal, nil if admitted.
 func (s *Server) refusal(w http.ResponseWriter, r *http.Request, d auth.Decision) error {
-	if d.RateDecided {
-		rateLimitHeaders(w.Header(), "default", d.Limit, d.Rate)
-	}
-	switch d.Outcome {
-	case auth.RefusedAddress:
-		return pihu.Errorf(pihu.EIPNotAllowed,
-			"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", clientIP(r))
-	case auth.RefusedRateLimit:
-		secs := retryAfter(w, d.Rate)
-		return pihu.Errorf(pihu.ERateLimited,
-			"This API key has made too many requests: its limit is %s. Retry in %s.", d.Limit, seconds(secs))
-	case auth.RefusedPermission:
-		return &pihu.Error{
-			Code:     pihu.EInsufficientPermissions,
-			Required: string(d.Missing),
-			Message:  "This API key does not have the \"" + string(d.Missing) + "\" permission that this request needs.",
-		}
-	case auth.RefusedCredits:
-		return s.usageExceeded(w, d.Key, *d.Spend)
-	}
-	return nil
+	var buf [7]pihu.Header
+	setHeaders(w.Header(), d.AppendHeaders(buf[:0], s.now()))
+	return d.Err(clientIP(r), s.now())
 }
 
 // admit ends the admission of a request that check admitted
@@ -625,53 +617,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, d *auth.Decision,
 // "Authorization", a 400 whose challenge says error="invalid_request":
 // two credentials joined by a comma (as a proxy may join two headers),
 // anything after the token, or a token that is not a b64token.
-func BearerToken(header string) (string, error) {
-	if header == "" {
-		return "", pihu.Errorf(pihu.EMissingAPIKey, "No API key was given. Send it as the header Authorization: Bearer YOUR_API_KEY.")
-	}
-	if strings.EqualFold(strings.TrimSpace(header), "Bearer") {
-		return "", pihu.Errorf(pihu.EMissingAPIKey, "No API key was given after \"Bearer\". Send it as the header Authorization: Bearer YOUR_API_KEY.")
-	}
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		if _, isKey := pihu.ParseSecret(strings.TrimSpace(header)); isKey {
-			return "", pihu.Errorf(pihu.EMissingAPIKey, "The Authorization header holds a key without the Bearer scheme; send it as \"Authorization: Bearer YOUR_API_KEY\".")
-		}
-		return "", pihu.Errorf(pihu.EMissingAPIKey, "The Authorization header is not of the Bearer scheme, the only one this API takes; send \"Authorization: Bearer YOUR_API_KEY\".")
-	}
-	token = strings.TrimLeft(token, " ")
-	if strings.Contains(token, ",") {
-		// No token has a comma (RFC 6750's b64token): this is two
-		// credentials in one header, "Bearer a, Bearer b".
-		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
-			"The Authorization header holds more than one credential; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".")
-	}
-	if strings.ContainsAny(token, " \t") {
-		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
-			"The Authorization header must read \"Bearer YOUR_API_KEY\", with nothing after the key.")
-	}
-	if !isB64Token(token) {
-		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
-			"The token of the Authorization header has a character no API key or access token has; send \"Authorization: Bearer YOUR_API_KEY\".")
-	}
-	return token, nil
-}
-
-// isB64Token reports whether s is a b64token of RFC 6750 §2.1:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
-	}
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
+func BearerToken(header string) (string, error) { return auth.BearerToken(header) }
 
 // methods are tried, in this order, to tell a wrong method from a wrong
 // path. HEAD counts only where a route names it (see route): a GET route

@@ -306,24 +306,26 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (auth.Decis
 		return none, nil, invalid("client_secret is not a secret API key (ph_live_… or ph_test_…).")
 	}
 	// The address's failure budget is spent before the secret is looked
-	// up, and given back once it names its client_id (see failureGuard).
-	g := failureGuard{s: s, w: w, r: r}
-	k, err := s.auth.AuthenticateGuarded(r.Context(), secret, g.reserve)
+	// up, and given back once it names its client_id (see
+	// auth.FailureGuard).
+	g := s.adm.FailureGuard(r.Context(), clientIP(r))
+	k, err := s.auth.AuthenticateGuarded(r.Context(), secret, g.Reserve)
 	switch code := pihu.ErrorCode(err); {
 	case err == nil:
 	case code == pihu.ERateLimited:
+		failureHeaders(w, err)
 		return none, nil, rateLimited(w, err)
 	case code == pihu.EInvalidAPIKey, code == pihu.ERevokedAPIKey, code == pihu.EExpiredAPIKey:
-		return none, nil, g.oauthFailure(oauthErr(401, "invalid_client", pihu.ErrorMessage(err)))
+		return none, nil, oauthFailure(w, g, oauthErr(401, "invalid_client", pihu.ErrorMessage(err)))
 	default:
-		g.refund()
+		g.Refund()
 		return none, nil, err
 	}
 	// The secret authenticates one key; client_id must name that key.
 	if subtle.ConstantTimeCompare([]byte(id), []byte(k.ID)) != 1 {
-		return none, nil, g.oauthFailure(oauthErr(401, "invalid_client", "client_secret is not the secret of the key client_id."))
+		return none, nil, oauthFailure(w, g, oauthErr(401, "invalid_client", "client_secret is not the secret of the key client_id."))
 	}
-	g.refund()
+	g.Refund()
 	// The admission's checks, as for a bearer key, counted the same way.
 	ip := clientIP(r)
 	d, err := s.adm.Check(r.Context(), k, nil, auth.Need{ClientIP: ip, Permissions: tokenWrite, Cost: 1})
@@ -371,15 +373,16 @@ func (s *Server) oauthAdmit(w http.ResponseWriter, r *http.Request, d *auth.Deci
 // client's address, as a failed bearer key is: e, or a 429 once the
 // address has no budget left.
 func (s *Server) oauthFailure(w http.ResponseWriter, r *http.Request, e *oauthError) *oauthError {
-	g := failureGuard{s: s, w: w, r: r}
-	return g.oauthFailure(e)
+	return oauthFailure(w, s.adm.FailureGuard(r.Context(), clientIP(r)), e)
 }
 
 // oauthFailure is Server.oauthFailure for a client authentication whose
 // failure g may have counted already.
-func (g *failureGuard) oauthFailure(e *oauthError) *oauthError {
-	if err := g.fail(pihu.Errorf(pihu.EInvalidAPIKey, "%s", e.description)); pihu.ErrorCode(err) == pihu.ERateLimited {
-		return rateLimited(g.w, err)
+func oauthFailure(w http.ResponseWriter, g *auth.FailureGuard, e *oauthError) *oauthError {
+	err := g.Fail(pihu.Errorf(pihu.EInvalidAPIKey, "%s", e.description))
+	if pihu.ErrorCode(err) == pihu.ERateLimited {
+		failureHeaders(w, err)
+		return rateLimited(w, err)
 	}
 	return e
 }

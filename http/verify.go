@@ -164,6 +164,9 @@ var verifyCodes = map[auth.Outcome]string{
 	auth.RefusedRateLimit:  VerifyRateLimited,
 	auth.RefusedPermission: VerifyInsufficientPermissions,
 	auth.RefusedCredits:    VerifyUsageExceeded,
+	// verify asks for no environment, so it never refuses one; a key of
+	// the wrong environment would be short of a permission.
+	auth.RefusedEnvironment: VerifyInsufficientPermissions,
 }
 
 // need checks the request's fields and returns what the verification asks

@@ -179,6 +179,19 @@ func (m *Metrics) AuthOutcome(outcome string) {
 	m.authOutcomes.WithLabelValues(outcome).Inc()
 }
 
+// AuthFailed records a request refused before its key was known, by its
+// error code: no key, a bad one, or "rate_limited" for an address out of
+// failed authentications (also a "failed_auth" rate-limit decision).
+func (m *Metrics) AuthFailed(code string) {
+	if m == nil {
+		return
+	}
+	if code == "rate_limited" {
+		m.RateLimit("failed_auth", "limited")
+	}
+	m.AuthOutcome(code)
+}
+
 // RateLimit records one rate-limit decision on limit ("key",
 // "failed_auth", "leaked_keys"): "allowed", "limited" or "error".
 func (m *Metrics) RateLimit(limit, decision string) {

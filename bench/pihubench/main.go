@@ -5,11 +5,13 @@
 // every loop it runs is bounded in count and time.
 //
 //	pihubench bare -addr 127.0.0.1:0 -from URL -key KEY   serve whoami's bytes
+//	          [-path P]                                   (or those of GET P)
 //	pihubench seed -db FILE -n N -secrets FILE            bulk-insert N keys
 //	pihubench cold -url URL -secrets FILE -n N -c C       each key once
 //	pihubench create -url URL -key KEY -c 8 -d 10s        create keys
 //	pihubench logstats -log FILE -path P -skip N          server durations
 //	pihubench proxy -to ADDR -delay 1ms                   a slow way to Redis
+//	pihubench freeports N                                 N free loopback ports
 package main
 
 import (
@@ -39,10 +41,10 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: pihubench bare|seed|cold|create|logstats|proxy [flags]")
+		fmt.Fprintln(os.Stderr, "usage: pihubench bare|seed|cold|create|logstats|proxy|freeports [flags]")
 		os.Exit(2)
 	}
-	cmds := map[string]func([]string) error{"bare": bare, "seed": seed, "cold": cold, "create": create, "logstats": logstats, "proxy": proxy}
+	cmds := map[string]func([]string) error{"bare": bare, "seed": seed, "cold": cold, "create": create, "logstats": logstats, "proxy": proxy, "freeports": freeports}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "pihubench: unknown command %q\n", os.Args[1])
@@ -72,13 +74,15 @@ func loopback(raw string) error {
 }
 
 // bare serves, for every request, the body and headers pihu answered to
-// one whoami: the floor that pihu's own cost is compared with.
+// one whoami (or one GET of -path, such as the forward-auth endpoint's):
+// the floor that pihu's own cost is compared with.
 func bare(args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	from := fs.String("from", "", "pihu's base URL")
 	key := fs.String("key", "", "the key to ask whoami with")
 	pprofAddr := fs.String("pprof", "", "loopback address to serve net/http/pprof on, to profile the floor too")
+	path := fs.String("path", "/v1/auth/whoami", "the request whose answer to serve: a path and query of pihu's")
 	fs.Parse(args)
 	if err := loopback(*from); err != nil {
 		return err
@@ -94,7 +98,7 @@ func bare(args []string) error {
 		fmt.Fprintln(os.Stderr, "pprof_addr="+pln.Addr().String())
 		go http.Serve(pln, nil) // net/http/pprof registers on the default mux
 	}
-	req, _ := http.NewRequest("GET", *from+"/v1/auth/whoami", nil)
+	req, _ := http.NewRequest("GET", *from+*path, nil)
 	req.Header.Set("Authorization", "Bearer "+*key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -103,7 +107,7 @@ func bare(args []string) error {
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != 200 {
-		return fmt.Errorf("whoami: %d %s %v", resp.StatusCode, body, err)
+		return fmt.Errorf("%s: %d %s %v", *path, resp.StatusCode, body, err)
 	}
 	header := resp.Header.Clone()
 	for _, h := range []string{"Date", "Content-Length"} {
@@ -459,4 +463,27 @@ func delayed(dst io.Writer, src io.Reader, delay time.Duration) {
 			return
 		}
 	}
+}
+
+// freeports prints N ports free on 127.0.0.1, for servers that cannot
+// listen on port 0 and say which port they got (nginx): all held open at
+// once, so that they are N different ports.
+func freeports(args []string) error {
+	n := 1
+	if len(args) > 0 {
+		if _, err := fmt.Sscan(args[0], &n); err != nil || n < 1 || n > 100 {
+			return fmt.Errorf("freeports: %q is not a number from 1 to 100", args[0])
+		}
+	}
+	ports := make([]string, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		_, ports[i], _ = net.SplitHostPort(ln.Addr().String())
+	}
+	fmt.Println(strings.Join(ports, " "))
+	return nil
 }

@@ -70,6 +70,18 @@ type Config struct {
 	// https://app.example.com: --cors-origins, PIHU_CORS_ORIGINS, default
 	// empty (none).
 	CORSOrigins string
+	// GatewayRoutes, if set, is the file of the operator's route table
+	// for the gateways (see package gateway): what each route behind a
+	// gateway requires of the key of a request the forward-auth endpoint
+	// or Check is asked about; a request that matches none is refused.
+	// Checked at start-up. --gateway-routes, PIHU_GATEWAY_ROUTES, default
+	// empty (the gateways' configs say what each location requires).
+	GatewayRoutes string
+	// ExtAuthzAddr, if set, is the address serve answers Envoy's external
+	// authorization Check on, over gRPC (plain HTTP/2, for a private
+	// network): --ext-authz-addr, PIHU_EXT_AUTHZ_ADDR, default empty
+	// (off).
+	ExtAuthzAddr string
 	// Issuer is the "iss" of the access tokens serve mints, and the base
 	// of the URLs its discovery document gives: the server's public URL,
 	// as clients and verifiers reach it (https://auth.example.com).

@@ -48,6 +48,7 @@ Usage:
              [--exact-limits] [--exact-credits]
              [--failed-auth-limit N/m] [--issuer URL] [--log-format text|json]
              [--trusted-proxy-header NAME --trusted-proxies CIDR,…] [--cors-origins ORIGIN,…]
+             [--gateway-routes FILE] [--ext-authz-addr ADDR]
              [--tls-cert FILE --tls-key FILE] [--metrics-addr ADDR]
              [--drain-delay D] [--drain-timeout D]
              [--access-log off|text|json] [--key-cache-size N] [--pprof ADDR]

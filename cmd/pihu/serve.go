@@ -21,6 +21,8 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/extauthz"
+	"github.com/pihu-ai/pihu/gateway"
 	"github.com/pihu-ai/pihu/guard"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/internal/gcheadroom"
@@ -61,6 +63,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; believed only from --trusted-proxies; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("PIHU_TRUSTED_PROXIES", ""), "comma-separated addresses and CIDR ranges of your proxies, e.g. 10.0.0.0/8; only requests from them may set --trusted-proxy-header (PIHU_TRUSTED_PROXIES)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", env("PIHU_CORS_ORIGINS", ""), "comma-separated origins whose web pages may call the API from a browser with an access token, e.g. https://app.example.com; empty: none (PIHU_CORS_ORIGINS)")
+	fs.StringVar(&c.GatewayRoutes, "gateway-routes", env("PIHU_GATEWAY_ROUTES", ""), "JSON file of the routes behind your gateways and what each requires of a key (see docs/gateways.md); a request matching none is refused (PIHU_GATEWAY_ROUTES)")
+	fs.StringVar(&c.ExtAuthzAddr, "ext-authz-addr", env("PIHU_EXT_AUTHZ_ADDR", ""), "address to answer Envoy's ext_authz Check on, over gRPC, e.g. 127.0.0.1:9191; empty: off (PIHU_EXT_AUTHZ_ADDR)")
 	fs.StringVar(&c.Issuer, "issuer", env("PIHU_ISSUER", ""), "the public URL of this server, the \"iss\" of its access tokens, e.g. https://auth.example.com; empty: http:// and the address it listens on (PIHU_ISSUER)")
 	fs.StringVar(&c.LogFormat, "log-format", env("PIHU_LOG_FORMAT", "text"), "log format: text or json (PIHU_LOG_FORMAT)")
 	if err := c.operationsFlags(fs); err != nil {
@@ -152,6 +156,12 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	origins, err := pihuhttp.ParseCORSOrigins(c.CORSOrigins)
 	if err != nil {
 		return usageError{"--cors-origins: " + err.Error()}
+	}
+	var routes *gateway.Routes
+	if c.GatewayRoutes != "" {
+		if routes, err = gateway.LoadRoutes(c.GatewayRoutes); err != nil {
+			return usageError{"--gateway-routes: " + err.Error()}
+		}
 	}
 	shared, err := connectRedis(ctx, c.Redis, c.ExactLimits, logger)
 	if err != nil {
@@ -268,6 +278,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 	notifier := &webhook.Notifier{Store: store, Logger: logger}
 	githubKeys := c.githubKeys()
 
+	stopCheck := func() {}
 	var metricsHandler http.Handler
 	if c.MetricsAddr == "" {
 		metricsHandler = m.Handler()
@@ -279,7 +290,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
 		WebhookLoopback: c.WebhookLoopback == "allow", CORSOrigins: origins,
 		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
-		GitHubKeys: githubKeys,
+		GitHubKeys: githubKeys, GatewayRoutes: routes,
 	})
 	srv := &http.Server{
 		Handler:           withHSTS(api),
@@ -294,6 +305,19 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	metricsSrv, err := serveMetrics(c.MetricsAddr, m, logger)
+	if err == nil {
+		var accessLog *slog.Logger
+		if requests != nil {
+			accessLog = logger
+		}
+		stopCheck, err = serveExtAuthz(c.ExtAuthzAddr, extauthz.Options{
+			Admission: api.Admission(), Routes: routes, TrustedProxies: limits.proxies,
+			Logger: logger, AccessLog: accessLog, Metrics: m,
+		})
+		if err != nil && metricsSrv != nil {
+			metricsSrv.Close()
+		}
+	}
 	if err != nil {
 		ln.Close()
 		stopFlush()
@@ -327,6 +351,7 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.
 		logger.Error("the database cannot be used", "err", err)
 		srv.Close()
 	}
+	stopCheck()
 	stopDispatch()
 	dispatching.Wait()
 	notifier.Wait()
