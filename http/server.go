@@ -596,7 +596,9 @@ func (s *Server) refusal(w http.ResponseWriter, r *http.Request, d auth.Decision
 // whether it may run; if not, the error is written.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, d *auth.Decision, run bool) bool {
 	err := s.adm.Charge(r.Context(), d, 1, run)
-	if err == nil {
+	if err == nil && !d.Allowed() {
+		// Only a refusal of the credits is new: an admitted request's
+		// headers were set by check.
 		err = s.refusal(w, r, *d)
 	}
 	if err != nil {

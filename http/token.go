@@ -353,7 +353,9 @@ var tokenWrite = []pihu.Permission{"token:write"}
 // carrying Retry-After and Pihu-Credits-Refill.
 func (s *Server) oauthAdmit(w http.ResponseWriter, r *http.Request, d *auth.Decision, run bool) bool {
 	err := s.adm.Charge(r.Context(), d, 1, run)
-	if err == nil {
+	if err == nil && !d.Allowed() {
+		// Only a refusal of the credits is new: an admitted request's
+		// headers were set by check.
 		err = s.refusal(w, r, *d)
 	}
 	switch {
