@@ -8,6 +8,11 @@
 #                                          with BASE_BIN=path, also /healthz and whoami of
 #                                          that binary (healthz0, whoami0) in the same
 #                                          rounds: a before/after in one run
+#   bench/run.sh doors [ROUNDS] [SECONDS]  every door of a key against a bare server answering
+#                                          its bytes, alternating (default 3 × 5 s): whoami with
+#                                          the key, whoami with an access token minted from it,
+#                                          POST /v1/auth/verify (the bare server reads the same
+#                                          body first); a CPU-per-request ratio for each door
 #   bench/run.sh cold [N] [SAMPLE]         N keys in SQLite (default 1,000,000), start-up
 #                                          time (3 starts), then whoami once with each of
 #                                          SAMPLE distinct keys (default 20,000)
@@ -22,10 +27,6 @@
 #                                          instances, its admitted requests against the bound of
 #                                          docs/rate-limits.md (exit 1 if over); needs psql, and
 #                                          reads PIHU_TEST_POSTGRES_URL and PIHU_TEST_REDIS_URL
-#                                          whoami on one instance against two, both on one
-#                                          PostgreSQL and one Redis (default 3 × 5 s); needs
-#                                          psql, and reads PIHU_TEST_POSTGRES_URL and
-#                                          PIHU_TEST_REDIS_URL
 #   bench/run.sh gateway [ROUNDS] [SECONDS]
 #                                          through nginx with one worker (default 3 × 5 s):
 #                                          nginx alone in front of a bare upstream; nginx
@@ -153,6 +154,78 @@ warm)
 			printf "mean cpu/req µs: bare %.1f; healthz %.1f -> %.1f (BASE_BIN -> this), whoami %.1f -> %.1f\n", bc / n, hc / n, nhc / n, wc / n, nwc / n
 		}'
 	fi
+	;;
+doors)
+	command -v wrk >/dev/null || {
+		echo "wrk is missing: install it with 'apt-get install -y wrk' (Debian package wrk)" >&2
+		exit 1
+	}
+	rounds=${2:-3}
+	secs=${3:-5}
+	start_pihu "$work/pihu.db"
+	key=$(cat "$work/pihu.db.owner-key")
+	token=$(curl -fsS -X POST "$url/v1/auth/tokens" -H "Authorization: Bearer $key" \
+		-H "Content-Type: application/json" -d '{"permissions": ["candidate:read"], "expires_in": "1h"}' |
+		sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+	[ -n "$token" ] || { echo "could not mint an access token" >&2; exit 1; }
+	verify_body="{\"key\":\"$key\"}"
+	# bare_for NAME CREDENTIAL [pihubench flags]: a bare server answering
+	# what pihu answered to that request; sets NAME's URL and pid.
+	declare -A door_url door_pid
+	bare_for() {
+		local name=$1 cred=$2
+		shift 2
+		"$work/pihubench" bare -from "$url" -key "$cred" "$@" >"$work/$name.addr" &
+		door_pid[$name]=$!
+		pids+=("$!")
+		for _ in $(seq 1 100); do [ -s "$work/$name.addr" ] && break; sleep 0.1; done
+		door_url[$name]="http://$(cat "$work/$name.addr")"
+	}
+	bare_for bare-whoami "$key"
+	bare_for bare-token "$token"
+	bare_for bare-verify "$key" -method POST -path /v1/auth/verify -data "$verify_body"
+	cat >"$work/verify.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$verify_body'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+	hz=$(getconf CLK_TCK)
+	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-6s %-12s %10s %9s %9s %12s\n' round target "req/s" p50 p99 "cpu/req µs"
+	declare -A sum_cpu
+	doors="bare-whoami whoami bare-token token bare-verify verify"
+	for r in $(seq 1 "$rounds"); do
+		for target in $doors; do
+			extra=()
+			case $target in
+			whoami) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $key") ;;
+			token) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $token") ;;
+			verify) u=$url/v1/auth/verify p=$pid hdr=(-H "Authorization: Bearer $key") extra=(-s "$work/verify.lua") ;;
+			bare-whoami) u=${door_url[$target]}/v1/auth/whoami p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $key") ;;
+			bare-token) u=${door_url[$target]}/v1/auth/whoami p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $token") ;;
+			bare-verify) u=${door_url[$target]}/v1/auth/verify p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $key") extra=(-s "$work/verify.lua") ;;
+			esac
+			before=$(cpu_ticks "$p")
+			out=$(wrk -t1 -c32 -d"${secs}s" --latency "${hdr[@]}" "${extra[@]}" "$u")
+			after=$(cpu_ticks "$p")
+			if grep -q 'Non-2xx' <<<"$out"; then
+				echo "$target: answers other than 2xx:" >&2
+				echo "$out" >&2
+				exit 1
+			fi
+			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+			n=$(awk '/requests in/ {print $1}' <<<"$out")
+			p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+			p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+			cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
+			printf '%-6s %-12s %10s %9s %9s %12s\n' "$r" "$target" "$rps" "$p50" "$p99" "$cpu"
+			sum_cpu[$target]=$(awk -v a="${sum_cpu[$target]:-0}" -v b="$cpu" 'BEGIN {print a + b}')
+		done
+	done
+	for d in whoami token verify; do
+		awk -v d="$d" -v c="${sum_cpu[$d]}" -v b="${sum_cpu[bare-$d]}" -v n="$rounds" \
+			'BEGIN {printf "%-7s cpu per request %.1f µs, bare %.1f µs: %.2fx\n", d, c / n, b / n, c / b}'
+	done
 	;;
 cold)
 	n=${2:-1000000}

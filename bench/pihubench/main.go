@@ -83,6 +83,8 @@ func bare(args []string) error {
 	key := fs.String("key", "", "the key to ask whoami with")
 	pprofAddr := fs.String("pprof", "", "loopback address to serve net/http/pprof on, to profile the floor too")
 	path := fs.String("path", "/v1/auth/whoami", "the request whose answer to serve: a path and query of pihu's")
+	method := fs.String("method", "GET", "the request's method")
+	data := fs.String("data", "", "the request's JSON body (for POST /v1/auth/verify); the bare server reads every request's body before answering, as pihu does")
 	fs.Parse(args)
 	if err := loopback(*from); err != nil {
 		return err
@@ -98,8 +100,11 @@ func bare(args []string) error {
 		fmt.Fprintln(os.Stderr, "pprof_addr="+pln.Addr().String())
 		go http.Serve(pln, nil) // net/http/pprof registers on the default mux
 	}
-	req, _ := http.NewRequest("GET", *from+*path, nil)
+	req, _ := http.NewRequest(*method, *from+*path, strings.NewReader(*data))
 	req.Header.Set("Authorization", "Bearer "+*key)
+	if *data != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -119,6 +124,7 @@ func bare(args []string) error {
 	}
 	fmt.Println(ln.Addr().String())
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
 		h := w.Header()
 		for k, v := range header {
 			h[k] = v
