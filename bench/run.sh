@@ -13,6 +13,12 @@
 #                                          the key, whoami with an access token minted from it,
 #                                          POST /v1/auth/verify (the bare server reads the same
 #                                          body first); a CPU-per-request ratio for each door
+#   bench/run.sh extauthz [ROUNDS] [SECONDS]
+#                                          Envoy's Check from 32 concurrent streams of one
+#                                          connection (STREAMS=N), pihu's --ext-authz-addr
+#                                          checking a permission against a bare gRPC server
+#                                          answering pihu's OK, alternating (default 3 × 5 s):
+#                                          calls a second, p50, p99 and server CPU per call
 #   bench/run.sh cold [N] [SAMPLE]         N keys in SQLite (default 1,000,000), start-up
 #                                          time (3 starts), then whoami once with each of
 #                                          SAMPLE distinct keys (default 20,000)
@@ -226,6 +232,41 @@ LUA
 		awk -v d="$d" -v c="${sum_cpu[$d]}" -v b="${sum_cpu[bare-$d]}" -v n="$rounds" \
 			'BEGIN {printf "%-7s cpu per request %.1f µs, bare %.1f µs: %.2fx\n", d, c / n, b / n, c / b}'
 	done
+	;;
+extauthz)
+	rounds=${2:-3}
+	secs=${3:-5}
+	streams=${STREAMS:-32}
+	PIHU_ARGS="${PIHU_ARGS:-} --ext-authz-addr 127.0.0.1:0" start_pihu "$work/pihu.db"
+	key=$(cat "$work/pihu.db.owner-key")
+	check_addr=$(sed -n 's/.*ext_authz_addr=\([^ ]*\).*/\1/p' "$work/pihu.log" | head -1)
+	[ -n "$check_addr" ] || { echo "pihu does not serve Check:" >&2; cat "$work/pihu.log" >&2; exit 1; }
+	"$work/pihubench" barecheck -from "$check_addr" -key "$key" >"$work/barecheck.addr" &
+	bare_pid=$!
+	pids+=("$bare_pid")
+	for _ in $(seq 1 100); do [ -s "$work/barecheck.addr" ] && break; sleep 0.1; done
+	bare_addr=$(cat "$work/barecheck.addr")
+	hz=$(getconf CLK_TCK)
+	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-6s %-8s %10s %10s %10s %12s\n' round target "calls/s" p50 p99 "cpu/call µs"
+	declare -A sum_cpu
+	for r in $(seq 1 "$rounds"); do
+		for target in bare pihu; do
+			case $target in
+			bare) a=$bare_addr p=$bare_pid ;;
+			pihu) a=$check_addr p=$pid ;;
+			esac
+			before=$(cpu_ticks "$p")
+			out=$("$work/pihubench" checkload -addr "$a" -key "$key" -c "$streams" -d "${secs}s")
+			after=$(cpu_ticks "$p")
+			read -r _ n _ rps _ p50 _ p99 <<<"$out"
+			cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
+			printf '%-6s %-8s %10s %10s %10s %12s\n' "$r" "$target" "$rps" "$p50" "$p99" "$cpu"
+			sum_cpu[$target]=$(awk -v a="${sum_cpu[$target]:-0}" -v b="$cpu" 'BEGIN {print a + b}')
+		done
+	done
+	awk -v c="${sum_cpu[pihu]}" -v b="${sum_cpu[bare]}" -v n="$rounds" \
+		'BEGIN {printf "Check cpu per call %.1f µs, bare %.1f µs: %.2fx\n", c / n, b / n, c / b}'
 	;;
 cold)
 	n=${2:-1000000}

@@ -12,6 +12,8 @@
 //	pihubench logstats -log FILE -path P -skip N          server durations
 //	pihubench proxy -to ADDR -delay 1ms                   a slow way to Redis
 //	pihubench freeports N                                 N free loopback ports
+//	pihubench barecheck -from ADDR -key KEY               serve pihu's Check answer
+//	pihubench checkload -addr ADDR -key KEY -c 32 -d 5s   Envoy's Check, concurrently
 package main
 
 import (
@@ -41,10 +43,10 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: pihubench bare|seed|cold|create|logstats|proxy|freeports [flags]")
+		fmt.Fprintln(os.Stderr, "usage: pihubench bare|seed|cold|create|logstats|proxy|freeports|barecheck|checkload [flags]")
 		os.Exit(2)
 	}
-	cmds := map[string]func([]string) error{"bare": bare, "seed": seed, "cold": cold, "create": create, "logstats": logstats, "proxy": proxy, "freeports": freeports}
+	cmds := map[string]func([]string) error{"bare": bare, "seed": seed, "cold": cold, "create": create, "logstats": logstats, "proxy": proxy, "freeports": freeports, "barecheck": barecheck, "checkload": checkload}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "pihubench: unknown command %q\n", os.Args[1])
