@@ -146,225 +146,370 @@ func newLogger(format string, w *logbuf.Writer) (*slog.Logger, error) {
 // line of each request goes to requests (none if nil), everything else to
 // logger.
 func Serve(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.RequestLog, stderr io.Writer) error {
-	limits, err := c.rateLimits()
+	a, err := newApp(ctx, c, logger, requests, stderr)
 	if err != nil {
 		return err
 	}
-	if err := checkIssuer(c.Issuer); err != nil {
+	return a.run(ctx)
+}
+
+// closers are cleanups run by close in the reverse of the order they were
+// added, as defers are: what was opened last is closed first.
+type closers []func()
+
+func (cs *closers) add(f func()) { *cs = append(*cs, f) }
+
+func (cs *closers) close() {
+	for i := len(*cs) - 1; i >= 0; i-- {
+		(*cs)[i]()
+	}
+	*cs = nil
+}
+
+// app is `pihu serve` built from its Config by newApp: the shared state
+// in Redis, the listener, the guarded store, the authenticator and the
+// dashboard, each of which registered its cleanup in closers when it was
+// opened. run serves with them, then closes them.
+type app struct {
+	c        Config
+	logger   *slog.Logger
+	requests *logbuf.RequestLog
+	stderr   io.Writer
+
+	// From the configuration, checked before anything is opened.
+	limits  limits
+	origins []string
+	routes  *gateway.Routes
+	cert    *certificate
+
+	shared    *sharedState
+	fresh     string       // the SQLite file this start creates, if any (newDatabaseFile)
+	ln        net.Listener // wrapped in TLS by newServer with a certificate
+	url       string       // the dashboard's address
+	issuer    string
+	guard     *guard.Store
+	metrics   *metrics.Metrics
+	store     pihu.Store
+	credits   auth.CreditSpender
+	authn     *auth.Authenticator
+	dashboard *web.Handler
+
+	// Made by start.
+	notifier *webhook.Notifier
+	api      *pihuhttp.Server
+	srv      *http.Server
+	guarding chan error // what the guard's Run returns, an error that stops the server
+
+	// closers close what newApp opened, once run is over or on an error
+	// before it.
+	closers closers
+}
+
+// newApp checks c and opens what serve needs, in this order: the shared
+// state in Redis, the certificate, the listener, the store through its
+// guard, the authenticator, the dashboard and --pprof. On an error it
+// closes what it had opened.
+func newApp(ctx context.Context, c Config, logger *slog.Logger, requests *logbuf.RequestLog, stderr io.Writer) (*app, error) {
+	a := &app{c: c, logger: logger, requests: requests, stderr: stderr}
+	if err := a.checkConfig(); err != nil {
+		return nil, err
+	}
+	if err := a.open(ctx); err != nil {
+		a.closers.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// checkConfig parses the settings that need no connection; a bad one is
+// a usage error.
+func (a *app) checkConfig() error {
+	var err error
+	if a.limits, err = a.c.rateLimits(); err != nil {
 		return err
 	}
-	origins, err := pihuhttp.ParseCORSOrigins(c.CORSOrigins)
-	if err != nil {
+	if err := checkIssuer(a.c.Issuer); err != nil {
+		return err
+	}
+	if a.origins, err = pihuhttp.ParseCORSOrigins(a.c.CORSOrigins); err != nil {
 		return usageError{"--cors-origins: " + err.Error()}
 	}
-	var routes *gateway.Routes
-	if c.GatewayRoutes != "" {
-		if routes, err = gateway.LoadRoutes(c.GatewayRoutes); err != nil {
+	if a.c.GatewayRoutes != "" {
+		if a.routes, err = gateway.LoadRoutes(a.c.GatewayRoutes); err != nil {
 			return usageError{"--gateway-routes: " + err.Error()}
 		}
 	}
-	shared, err := connectRedis(ctx, c.Redis, c.ExactLimits, logger)
+	return nil
+}
+
+// open opens what newApp says, registering each part's cleanup.
+func (a *app) open(ctx context.Context) error {
+	if err := a.listen(ctx); err != nil {
+		return err
+	}
+	if err := a.openStore(ctx); err != nil {
+		return err
+	}
+	a.newAuth()
+	var err error
+	a.dashboard, err = web.New(web.Options{
+		Store: a.store, Usage: a.authn, Auth: a.authn, Limiter: a.limiter(), ClientIP: pihuhttp.ClientIP, Logger: a.logger,
+		WebhookLoopback: a.c.WebhookLoopback == "allow",
+	})
+	if err != nil || a.c.Pprof == "" {
+		return err
+	}
+	stopPprof, err := servePprof(a.c.Pprof, a.logger)
 	if err != nil {
 		return err
 	}
-	defer shared.close()
-	fresh := newDatabaseFile(c.Database)
-	if err := c.checkTLS(); err != nil {
+	a.closers.add(stopPprof)
+	return nil
+}
+
+// listen connects to Redis, loads the certificate and listens on
+// --addr; without --database it stops at the usage error that says why.
+func (a *app) listen(ctx context.Context) error {
+	shared, err := connectRedis(ctx, a.c.Redis, a.c.ExactLimits, a.logger)
+	if err != nil {
 		return err
 	}
-	var cert *certificate
-	if c.TLSCert != "" {
-		if cert, err = loadCertificate(c.TLSCert, c.TLSKey); err != nil {
+	a.shared = shared
+	a.closers.add(shared.close)
+	a.fresh = newDatabaseFile(a.c.Database)
+	if err := a.c.checkTLS(); err != nil {
+		return err
+	}
+	if a.c.TLSCert != "" {
+		if a.cert, err = loadCertificate(a.c.TLSCert, a.c.TLSKey); err != nil {
 			return err
 		}
 	}
-	if c.Database == "" {
-		_, err := openStore(ctx, c.Database) // the usage error that says why
+	if a.c.Database == "" {
+		_, err := openStore(ctx, a.c.Database) // the usage error that says why
 		return err
 	}
-	ln, err := net.Listen("tcp", c.Addr)
+	ln, err := net.Listen("tcp", a.c.Addr)
 	if err != nil {
 		return err
 	}
-	url := "http://" + ln.Addr().String() + "/"
-	if cert != nil {
-		url = "https://" + ln.Addr().String() + "/"
+	// Once served, the server closes ln; closing it again does nothing.
+	a.closers.add(func() { ln.Close() })
+	a.ln = ln
+	a.url = "http://" + ln.Addr().String() + "/"
+	if a.cert != nil {
+		a.url = "https://" + ln.Addr().String() + "/"
 	}
+	return nil
+}
+
+// openStore makes the guard, through which every call to the store goes
+// (its breaker, its check of the primary, and the store itself when it
+// was not there at start), and makes the first attempt to connect it.
+// The first start's account is made when the store is first up.
+func (a *app) openStore(ctx context.Context) error {
 	first := firstStart{
-		Dashboard: url, KeyFile: ownerKeyFile(c.Database), SetupFile: setupLinkFile(c.Database),
-		Terminal: isTerminal(stderr), Stderr: stderr, Logger: logger,
+		Dashboard: a.url, KeyFile: ownerKeyFile(a.c.Database), SetupFile: setupLinkFile(a.c.Database),
+		Terminal: isTerminal(a.stderr), Stderr: a.stderr, Logger: a.logger,
 	}
-	// Every call to the store goes through the guard: its breaker, its
-	// check of the primary, and the store itself when it was not there at
-	// start. The first start's account is made when the store is first
-	// up.
-	g := guard.New(guard.Options{Logger: logger, Fleet: shared.fleet(c.Database),
+	g := guard.New(guard.Options{Logger: a.logger, Fleet: a.shared.fleet(a.c.Database),
 		Prepare: func(ctx context.Context, st pihu.Store) error {
-			warnNewDatabase(stderr, fresh)
+			warnNewDatabase(a.stderr, a.fresh)
 			return first.run(ctx, st)
 		}})
-	defer g.Close()
-	if err := connectStore(ctx, c, g); err != nil {
-		ln.Close()
+	a.guard = g
+	a.closers.add(func() { g.Close() })
+	if err := connectStore(ctx, a.c, g); err != nil {
 		return err
 	}
 	m := metrics.New()
 	m.StoreState(storeStates(), func() string { st, _ := g.State(); return st.String() }, g.FailedFast)
-	store := m.Store(g)
+	a.metrics = m
+	a.store = m.Store(g)
 	// With Redis, several instances spend credits from leases, given back
 	// here once the requests have drained, before the store closes.
-	var credits auth.CreditSpender = store
-	if shared.bus != nil && !c.ExactCredits {
-		leases := auth.NewCreditLeases(store, auth.CreditLeaseOptions{Logger: logger})
-		defer leases.Close()
-		shared.forget = append(shared.forget, leases.Forget)
-		credits = leases
+	a.credits = a.store
+	if a.shared.bus != nil && !a.c.ExactCredits {
+		leases := auth.NewCreditLeases(a.store, auth.CreditLeaseOptions{Logger: a.logger})
+		a.closers.add(func() { leases.Close() })
+		a.shared.forget = append(a.shared.forget, leases.Forget)
+		a.credits = leases
 	}
+	return nil
+}
 
-	issuer := c.Issuer
-	if issuer == "" {
-		issuer = strings.TrimSuffix(url, "/")
+// newAuth makes the authenticator of keys and access tokens, with its
+// cache of verified keys.
+func (a *app) newAuth() {
+	a.issuer = a.c.Issuer
+	if a.issuer == "" {
+		a.issuer = strings.TrimSuffix(a.url, "/")
 	}
-	tokens := auth.NewTokens(store, auth.TokenOptions{Issuer: issuer, Logger: logger})
-	cacheSize := c.KeyCacheSize
+	tokens := auth.NewTokens(a.store, auth.TokenOptions{Issuer: a.issuer, Logger: a.logger})
+	cacheSize := a.c.KeyCacheSize
 	if cacheSize == 0 {
 		cacheSize = -1 // no cache
 	}
-	authn := auth.New(store, auth.Options{Logger: logger, Tokens: tokens, MaxEntries: cacheSize,
-		TTL: c.KeyCacheTTL, StaleIfError: c.StaleIfError,
-		Invalidations: shared.invalidations(), Observer: m})
-	m.CacheSize(authn.CacheLen)
-	// One limiter for the API and the dashboard (in Redis with --redis):
-	// an address guessing keys and passwords spends one budget of each
-	// kind, wherever it guesses.
-	limiter := shared.limiter
-	dashboard, err := web.New(web.Options{
-		Store: store, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger,
-		WebhookLoopback: c.WebhookLoopback == "allow",
-	})
-	if err != nil {
-		ln.Close()
+	a.authn = auth.New(a.store, auth.Options{Logger: a.logger, Tokens: tokens, MaxEntries: cacheSize,
+		TTL: a.c.KeyCacheTTL, StaleIfError: a.c.StaleIfError,
+		Invalidations: a.shared.invalidations(), Observer: a.metrics})
+	a.metrics.CacheSize(a.authn.CacheLen)
+}
+
+// limiter is the one limiter of the API and the dashboard (in Redis with
+// --redis): an address guessing keys and passwords spends one budget of
+// each kind, wherever it guesses.
+func (a *app) limiter() ratelimit.Limiter { return a.shared.limiter }
+
+// run starts the background work and the other listeners, serves until
+// ctx is done (or the server or the database fails), then shuts down in
+// this order: the API drains (see drain), ext_authz stops, the webhook
+// dispatcher records the attempts under way, the metrics listener
+// closes, the key uses not yet written are written, "stopped" is logged,
+// and what newApp opened closes, last opened first.
+func (a *app) run(ctx context.Context) error {
+	defer a.closers.close()
+	var workers closers
+	if err := a.start(&workers); err != nil {
+		workers.close()
 		return err
 	}
-	if c.Pprof != "" {
-		stopPprof, err := servePprof(c.Pprof, logger)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		defer stopPprof()
+	stopReload := reloadOnSIGHUP(a.cert, a.logger)
+	defer stopReload()
+	err := a.serve(ctx)
+	workers.close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
 	}
-	flushCtx, stopFlush := context.WithCancel(context.Background())
-	var flushing sync.WaitGroup
-	flushing.Go(func() { authn.Run(flushCtx, flushInterval) })
-	flushing.Go(func() { authn.Listen(flushCtx) })
+	a.logger.Info("stopped")
+	return err
+}
+
+// start starts the background work, builds the API's server, and starts
+// --metrics-addr, --ext-authz-addr and the webhook dispatcher, adding to
+// w how to stop each.
+func (a *app) start(w *closers) error {
+	a.startBackground(w)
+	a.newServer()
+	metricsSrv, err := serveMetrics(a.c.MetricsAddr, a.metrics, a.logger)
+	if err != nil {
+		return err
+	}
+	if metricsSrv != nil {
+		w.add(func() { metricsSrv.Close() })
+	}
+	var accessLog *slog.Logger
+	if a.requests != nil {
+		accessLog = a.logger
+	}
+	stopCheck, err := serveExtAuthz(a.c.ExtAuthzAddr, extauthz.Options{
+		Admission: a.api.Admission(), Routes: a.routes, TrustedProxies: a.limits.proxies,
+		Logger: a.logger, AccessLog: accessLog, Metrics: a.metrics,
+	})
+	if err != nil {
+		return err
+	}
+	a.startDispatcher(w)
+	// Added last, ext_authz stops first, as it did before the dispatcher
+	// started.
+	w.add(stopCheck)
+	return nil
+}
+
+// startBackground starts what runs until the key uses are written at the
+// end: the authenticator's flush of key uses and its subscription to
+// invalidations, the guard, and the GC headroom.
+func (a *app) startBackground(w *closers) {
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	w.add(func() { stop(); wg.Wait() })
+	wg.Go(func() { a.authn.Run(ctx, flushInterval) })
+	wg.Go(func() { a.authn.Listen(ctx) })
 	// The guard connects, probes and checks the store until the end; an
 	// error it returns (a migration that fails once the database is back)
 	// stops the server.
-	guarding := make(chan error, 1)
-	flushing.Go(func() { guarding <- g.Run(flushCtx, c.storeOpener(g)) })
+	a.guarding = make(chan error, 1)
+	wg.Go(func() { a.guarding <- a.guard.Run(ctx, a.c.storeOpener(a.guard)) })
 	if os.Getenv("GOGC") == "" {
 		// The live heap is a few megabytes (the key cache is outside it):
 		// without headroom the collector would run every few hundred
 		// requests. GOGC, when set, is the operator's choice.
-		flushing.Go(func() { gcheadroom.Run(flushCtx, gcHeadroom, time.Second) })
+		wg.Go(func() { gcheadroom.Run(ctx, gcHeadroom, time.Second) })
 	}
 	// Changes are published only while subscribed: give the subscription
 	// a moment, so that the first requests' changes reach the others.
-	for deadline := time.Now().Add(2 * time.Second); !authn.Subscribed() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(2 * time.Second); !a.authn.Subscribed() && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
+}
 
-	notifier := &webhook.Notifier{Store: store, Logger: logger}
-	githubKeys := c.githubKeys()
-
-	stopCheck := func() {}
+// newServer builds the API and its HTTP server, over TLS with a
+// certificate.
+func (a *app) newServer() {
+	a.notifier = &webhook.Notifier{Store: a.store, Logger: a.logger}
 	var metricsHandler http.Handler
-	if c.MetricsAddr == "" {
-		metricsHandler = m.Handler()
+	if a.c.MetricsAddr == "" {
+		metricsHandler = a.metrics.Handler()
 	}
-	api := pihuhttp.New(pihuhttp.Options{
-		Store: store, Credits: credits, Auth: authn, Logger: logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: requests, Limiter: limiter, RedisStatus: shared.status(),
-		DatabaseState: databaseState(g),
-		DefaultLimit:  limits.key, FailedAuthLimit: limits.failedAuth,
-		TrustedProxyHeader: c.TrustedProxyHeader, TrustedProxies: limits.proxies,
-		WebhookLoopback: c.WebhookLoopback == "allow", CORSOrigins: origins,
-		Dashboard: dashboard, Metrics: m, MetricsHandler: metricsHandler, KeyEvents: notifier,
-		GitHubKeys: githubKeys, GatewayRoutes: routes,
+	a.api = pihuhttp.New(pihuhttp.Options{
+		Store: a.store, Credits: a.credits, Auth: a.authn, Logger: a.logger, AccessLog: slog.New(slog.DiscardHandler), RequestLog: a.requests, Limiter: a.limiter(), RedisStatus: a.shared.status(),
+		DatabaseState: databaseState(a.guard),
+		DefaultLimit:  a.limits.key, FailedAuthLimit: a.limits.failedAuth,
+		TrustedProxyHeader: a.c.TrustedProxyHeader, TrustedProxies: a.limits.proxies,
+		WebhookLoopback: a.c.WebhookLoopback == "allow", CORSOrigins: a.origins,
+		Dashboard: a.dashboard, Metrics: a.metrics, MetricsHandler: metricsHandler, KeyEvents: a.notifier,
+		GitHubKeys: a.c.githubKeys(), GatewayRoutes: a.routes,
 	})
-	srv := &http.Server{
-		Handler:           withHSTS(api),
+	a.srv = &http.Server{
+		Handler:           withHSTS(a.api),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
-	if cert != nil {
-		srv.TLSConfig = cert.tlsConfig()
-		ln = tls.NewListener(ln, srv.TLSConfig)
+	if a.cert != nil {
+		a.srv.TLSConfig = a.cert.tlsConfig()
+		a.ln = tls.NewListener(a.ln, a.srv.TLSConfig)
 	}
-	metricsSrv, err := serveMetrics(c.MetricsAddr, m, logger)
-	if err == nil {
-		var accessLog *slog.Logger
-		if requests != nil {
-			accessLog = logger
-		}
-		stopCheck, err = serveExtAuthz(c.ExtAuthzAddr, extauthz.Options{
-			Admission: api.Admission(), Routes: routes, TrustedProxies: limits.proxies,
-			Logger: logger, AccessLog: accessLog, Metrics: m,
-		})
-		if err != nil && metricsSrv != nil {
-			metricsSrv.Close()
-		}
+}
+
+// startDispatcher starts the webhook dispatcher, unless --webhooks off.
+// It stops after the requests have drained, and records the attempts it
+// has under way before serve returns; then the notifications of key
+// events in flight are waited for.
+func (a *app) startDispatcher(w *closers) {
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	w.add(func() { stop(); wg.Wait(); a.notifier.Wait() })
+	if a.c.Webhooks == "off" {
+		return
 	}
-	if err != nil {
-		ln.Close()
-		stopFlush()
-		flushing.Wait()
+	retry := a.c.WebhookRetry
+	if retry == 0 {
+		retry = 30 * time.Second
+	}
+	d := &webhook.Dispatcher{Store: a.store, Logger: a.logger, Metrics: a.metrics, Notifier: a.notifier, Backoff: webhook.Exponential(retry),
+		AllowLoopback: a.c.WebhookLoopback == "allow"}
+	wg.Go(func() { d.Run(ctx) })
+}
+
+// serve serves the API until it fails, ctx is done (then it drains) or
+// the guard returns an error.
+func (a *app) serve(ctx context.Context) error {
+	served := make(chan error, 1)
+	go func() { served <- a.srv.Serve(a.ln) }()
+	a.logger.Info("listening", "addr", a.ln.Addr().String(), "url", a.url, "issuer", a.issuer, "version", buildVersion())
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+		return drain(a.api, a.srv, served, a.c, a.logger)
+	case err := <-a.guarding:
+		a.logger.Error("the database cannot be used", "err", err)
+		a.srv.Close()
 		return err
 	}
-	// The webhook dispatcher stops after the requests have drained, and
-	// records the attempts it has under way before serve returns.
-	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
-	var dispatching sync.WaitGroup
-	if c.Webhooks != "off" {
-		retry := c.WebhookRetry
-		if retry == 0 {
-			retry = 30 * time.Second
-		}
-		d := &webhook.Dispatcher{Store: store, Logger: logger, Metrics: m, Notifier: notifier, Backoff: webhook.Exponential(retry),
-			AllowLoopback: c.WebhookLoopback == "allow"}
-		dispatching.Go(func() { d.Run(dispatchCtx) })
-	}
-	stopReload := reloadOnSIGHUP(cert, logger)
-	defer stopReload()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "url", url, "issuer", issuer, "version", buildVersion())
-
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		err = drain(api, srv, served, c, logger)
-	case err = <-guarding:
-		logger.Error("the database cannot be used", "err", err)
-		srv.Close()
-	}
-	stopCheck()
-	stopDispatch()
-	dispatching.Wait()
-	notifier.Wait()
-	if metricsSrv != nil {
-		metricsSrv.Close()
-	}
-	stopFlush()
-	flushing.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	logger.Info("stopped")
-	return err
 }
 
 // sharedState is what several instances share through Redis (--redis):
