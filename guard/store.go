@@ -378,13 +378,20 @@ func (s *Store) connectFailed(err error) {
 	}
 	msg := err.Error()
 	s.mu.Lock()
-	changed := msg != s.lastErr
+	first, changed := s.lastErr == "", msg != s.lastErr
 	s.lastErr = msg
 	s.reason = reasonConnecting
 	attempts := s.attempts
 	s.mu.Unlock()
-	if changed {
+	switch {
+	case first:
+		// One warning an outage (docs/deploy.md: "each of these is
+		// logged once").
 		s.logger.Warn("database unreachable: serving without it, not ready, and trying again with backoff", "attempts", attempts, "err", msg)
+	case changed:
+		// A database starting up answers "connection refused", then "the
+		// database system is starting up": news, not a second outage.
+		s.logger.Info("database still not reached, with another error", "attempts", attempts, "err", msg)
 	}
 }
 

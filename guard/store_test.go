@@ -232,6 +232,36 @@ func TestStore_StartWithout(t *testing.T) {
 	}
 }
 
+// TestStore_StartWithoutChangingError: a database starting up refuses
+// connections, then answers that it is starting up. That is one outage,
+// one warning; the new error is an Info line.
+func TestStore_StartWithoutChangingError(t *testing.T) {
+	f := openFlaky(t)
+	var attempts atomic.Int64
+	g, logs := newGuard(t, guard.Options{})
+	open := func(ctx context.Context) (pihu.Store, error) {
+		switch n := attempts.Add(1); {
+		case n < 3:
+			return nil, pihu.Errorf(pihu.EUnavailable, "connection refused")
+		case n < 6:
+			return nil, pihu.Errorf(pihu.EUnavailable, "the database system is starting up")
+		}
+		return f, nil
+	}
+	if err := g.Connect(t.Context(), open); pihu.ErrorCode(err) != pihu.EUnavailable {
+		t.Fatalf("Connect: got %v, want %s", err, pihu.EUnavailable)
+	}
+	run(t, g, open)
+	waitState(t, g, guard.Up)
+	if n := logs.count("level=WARN"); n != 1 || logs.count("database unreachable") != 1 {
+		t.Errorf("%d warnings, want 1 saying the database is unreachable:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "level=INFO msg=\"database still not reached, with another error\"") ||
+		!strings.Contains(logs.String(), "starting up") {
+		t.Errorf("no Info line with the new error:\n%s", logs)
+	}
+}
+
 // TestStore_Breaker takes the database down under a guard that is up:
 // after three calls that fail for it the breaker opens and later calls
 // fail at once without reaching it; a call whose caller gave up counts for
