@@ -133,9 +133,12 @@ type CreditLeaseStore interface {
 	// expired and returned by ExpireCreditLeases.
 	ReportCreditLease(ctx context.Context, id, instance string, held int64, expires time.Time) (bool, error)
 
-	// RenewCreditLeases moves the expiry of every lease instance holds to
-	// expires, in one transaction, and returns them as recorded.
-	RenewCreditLeases(ctx context.Context, instance string, expires time.Time) ([]CreditLease, error)
+	// RenewCreditLeases moves the expiry of the leases instance holds of
+	// the keys ids to expires, in one transaction, and returns them as
+	// recorded (a key of ids without a lease of instance is left out).
+	// A lease the instance no longer lists (it lost track of it, after an
+	// error) is not renewed, and expires.
+	RenewCreditLeases(ctx context.Context, instance string, ids []string, expires time.Time) ([]CreditLease, error)
 
 	// ReturnCreditLease gives unspent credits of the lease of instance on
 	// key id back to the key (Credits.GiveBack, to the balance the lease

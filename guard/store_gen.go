@@ -433,9 +433,9 @@ func (s *Store) RemoveMember(ctx context.Context, a1 string, a2 string, a3 ...*p
 	return
 }
 
-func (s *Store) RenewCreditLeases(ctx context.Context, a1 string, a2 time.Time) (r0 []pihu.CreditLease, err error) {
+func (s *Store) RenewCreditLeases(ctx context.Context, a1 string, a2 []string, a3 time.Time) (r0 []pihu.CreditLease, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
-		r0, err = st.RenewCreditLeases(ctx, a1, a2)
+		r0, err = st.RenewCreditLeases(ctx, a1, a2, a3)
 		return err
 	})
 	return

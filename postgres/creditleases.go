@@ -74,14 +74,17 @@ func (db *DB) ReportCreditLease(ctx context.Context, id, instance string, held i
 	return found, err
 }
 
-// RenewCreditLeases moves the expiry of every lease of instance to
-// expires, and returns them.
-func (db *DB) RenewCreditLeases(ctx context.Context, instance string, expires time.Time) ([]pihu.CreditLease, error) {
+// RenewCreditLeases moves the expiry of the leases of instance on keys
+// ids to expires, and returns them.
+func (db *DB) RenewCreditLeases(ctx context.Context, instance string, ids []string, expires time.Time) ([]pihu.CreditLease, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	var out []pihu.CreditLease
 	err := db.inTx(ctx, "renew leases of "+instance, func(ctx context.Context, tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `UPDATE credit_leases SET expires_at = $1 WHERE instance = $2
-			RETURNING key_id, held, refilled, expires_at`, expires.UTC(), instance)
+		rows, err := tx.Query(ctx, `UPDATE credit_leases SET expires_at = $1 WHERE instance = $2 AND key_id = ANY($3)
+			RETURNING key_id, held, refilled, expires_at`, expires.UTC(), instance, ids)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -90,14 +91,22 @@ func (db *DB) ReportCreditLease(ctx context.Context, id, instance string, held i
 	return found, err
 }
 
-// RenewCreditLeases moves the expiry of every lease of instance to
-// expires, and returns them.
-func (db *DB) RenewCreditLeases(ctx context.Context, instance string, expires time.Time) ([]pihu.CreditLease, error) {
+// RenewCreditLeases moves the expiry of the leases of instance on keys
+// ids to expires, and returns them.
+func (db *DB) RenewCreditLeases(ctx context.Context, instance string, ids []string, expires time.Time) ([]pihu.CreditLease, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: renew leases of %s: %w", instance, err)
+	}
 	var out []pihu.CreditLease
-	err := db.inTx(ctx, "renew leases of "+instance, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, "renew leases of "+instance, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE credit_leases SET expires_at = ? WHERE instance = ?
-			RETURNING key_id, held, refilled, expires_at`, unixMilli(expires), instance)
+		rows, err := tx.QueryContext(ctx, `UPDATE credit_leases SET expires_at = ?
+			WHERE instance = ? AND key_id IN (SELECT value FROM json_each(?))
+			RETURNING key_id, held, refilled, expires_at`, unixMilli(expires), instance, string(list))
 		if err != nil {
 			return fmt.Errorf("sqlite: renew leases of %s: %w", instance, err)
 		}

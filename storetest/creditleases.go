@@ -40,10 +40,11 @@ func mustLease(tb testing.TB, s pihu.Store, r pihu.LeaseRequest, now time.Time) 
 	return sp
 }
 
-// leasesOf is the leases of instance as recorded (renewed to expires).
-func leasesOf(tb testing.TB, s pihu.Store, instance string, expires time.Time) map[string]pihu.CreditLease {
+// leasesOf is the leases of instance on keys ids as recorded (renewed to
+// expires).
+func leasesOf(tb testing.TB, s pihu.Store, instance string, expires time.Time, ids ...string) map[string]pihu.CreditLease {
 	tb.Helper()
-	ls, err := s.RenewCreditLeases(tb.Context(), instance, expires)
+	ls, err := s.RenewCreditLeases(tb.Context(), instance, ids, expires)
 	if err != nil {
 		tb.Fatalf("RenewCreditLeases(%s): %v", instance, err)
 	}
@@ -74,7 +75,7 @@ func testCreditLeasesRecorded(t *testing.T, s pihu.Store) {
 	if !sp.Refilled.Equal(epoch) {
 		t.Errorf("Spend.Refilled: got %v, want %v", sp.Refilled, epoch)
 	}
-	got := leasesOf(t, s, "inst_a", now.Add(time.Minute))
+	got := leasesOf(t, s, "inst_a", now.Add(time.Minute), k.ID)
 	l, ok := got[k.ID]
 	if !ok || len(got) != 1 {
 		t.Fatalf("leases of inst_a: got %+v, want one of key %s", got, k.ID)
@@ -82,7 +83,7 @@ func testCreditLeasesRecorded(t *testing.T, s pihu.Store) {
 	if l.Held != 18 || !l.Refilled.Equal(epoch) || !l.Expires.Equal(now.Add(time.Minute)) {
 		t.Errorf("lease: got %+v, want 18 held, refilled %v, expiring %v", l, epoch, now.Add(time.Minute))
 	}
-	if other := leasesOf(t, s, "inst_b", now.Add(time.Minute)); len(other) != 0 {
+	if other := leasesOf(t, s, "inst_b", now.Add(time.Minute), k.ID); len(other) != 0 {
 		t.Errorf("leases of inst_b: got %+v, want none", other)
 	}
 	checkSpend(t, mustSpend(t, s, k.ID, 0, now), true, 79)
@@ -98,7 +99,7 @@ func testCreditLeasesReplaced(t *testing.T, s pihu.Store) {
 	r := leaseReq(k.ID, "inst_a", 10, 10, now.Add(time.Minute))
 	r.Unspent = 5
 	checkSpend(t, mustLease(t, s, r, now), true, 79+5-11)
-	if l := leasesOf(t, s, "inst_a", now.Add(time.Minute))[k.ID]; l.Held != 0 {
+	if l := leasesOf(t, s, "inst_a", now.Add(time.Minute), k.ID)[k.ID]; l.Held != 0 {
 		t.Errorf("the second lease, all of it unreported: got %d held, want 0", l.Held)
 	}
 }
@@ -113,7 +114,7 @@ func testCreditLeasesRefused(t *testing.T, s pihu.Store) {
 	r := leaseReq(k.ID, "inst_a", 90, 9, now.Add(time.Minute))
 	r.Unspent = 7
 	checkSpend(t, mustLease(t, s, r, now), false, 86)
-	if got := leasesOf(t, s, "inst_a", now.Add(time.Minute)); len(got) != 0 {
+	if got := leasesOf(t, s, "inst_a", now.Add(time.Minute), k.ID); len(got) != 0 {
 		t.Errorf("after a refused lease: got %+v, want no lease", got)
 	}
 	if n := mustExpire(t, s, now.Add(time.Hour)); n != 0 {
@@ -129,7 +130,7 @@ func testCreditLeasesSealed(t *testing.T, s pihu.Store) {
 	k := creditKey(t, s, 100, nil, epoch)
 	now := epoch.Add(500 * time.Millisecond)
 	checkSpend(t, mustLease(t, s, leaseReq(k.ID, "inst_a", 20, 2, now.Add(time.Minute)), now), true, 79)
-	if l := leasesOf(t, s, "inst_a", now.Add(time.Minute))[k.ID]; l.Held != 0 {
+	if l := leasesOf(t, s, "inst_a", now.Add(time.Minute), k.ID)[k.ID]; l.Held != 0 {
 		t.Errorf("a lease in the second the balance was set: got %d held, want 0", l.Held)
 	}
 	mustExpire(t, s, now.Add(time.Hour))
@@ -157,7 +158,7 @@ func testCreditLeasesReport(t *testing.T, s pihu.Store) {
 	if !report(17, now.Add(3*time.Minute)) {
 		t.Fatal("ReportCreditLease of a recorded lease: got false")
 	}
-	ls, err := s.RenewCreditLeases(t.Context(), "inst_b", now) // another instance's: nothing
+	ls, err := s.RenewCreditLeases(t.Context(), "inst_b", []string{k.ID}, now) // another instance's: nothing
 	if err != nil || len(ls) != 0 {
 		t.Fatalf("RenewCreditLeases(inst_b): got %+v, %v; want none", ls, err)
 	}
@@ -193,7 +194,7 @@ func testCreditLeasesExpireReturnsOnce(t *testing.T, s pihu.Store) {
 		t.Errorf("ExpireCreditLeases again: got %d, want 0", n)
 	}
 	checkSpend(t, mustSpend(t, s, k.ID, 0, now.Add(time.Minute)), true, 848+90)
-	if got := leasesOf(t, s, "inst_b", now.Add(time.Hour)); len(got) != 1 {
+	if got := leasesOf(t, s, "inst_b", now.Add(time.Hour), k.ID); len(got) != 1 {
 		t.Errorf("the lease not expired: got %+v, want it still recorded", got)
 	}
 }
@@ -272,19 +273,23 @@ func testCreditLeasesExpireNoCredits(t *testing.T, s pihu.Store) {
 }
 
 // testCreditLeasesRenewExtends: a renewed lease does not expire at its
-// old expiry, and does at the new one.
+// old expiry, and does at the new one; a lease of the instance on a key
+// it does not list is not renewed.
 func testCreditLeasesRenewExtends(t *testing.T, s pihu.Store) {
 	k := creditKey(t, s, 100, nil, epoch)
+	other := creditKey(t, s, 100, nil, epoch)
 	now := epoch.Add(time.Minute)
 	mustLease(t, s, leaseReq(k.ID, "inst_a", 20, 2, now.Add(30*time.Second)), now)
-	got := leasesOf(t, s, "inst_a", now.Add(90*time.Second))
-	if l := got[k.ID]; !l.Expires.Equal(now.Add(90 * time.Second)) {
-		t.Errorf("renewed lease: got %+v, want it expiring at %v", l, now.Add(90*time.Second))
+	mustLease(t, s, leaseReq(other.ID, "inst_a", 20, 2, now.Add(30*time.Second)), now)
+	got := leasesOf(t, s, "inst_a", now.Add(90*time.Second), k.ID, "key_unknown")
+	if l := got[k.ID]; len(got) != 1 || !l.Expires.Equal(now.Add(90*time.Second)) {
+		t.Errorf("renewed leases: got %+v, want the one of %s, expiring at %v", got, k.ID, now.Add(90*time.Second))
 	}
-	if n := mustExpire(t, s, now.Add(time.Minute)); n != 0 {
-		t.Errorf("ExpireCreditLeases after the old expiry: got %d, want 0", n)
+	if n := mustExpire(t, s, now.Add(time.Minute)); n != 1 {
+		t.Errorf("ExpireCreditLeases after the old expiry: got %d, want 1 (the lease not renewed)", n)
 	}
 	checkSpend(t, mustSpend(t, s, k.ID, 0, now.Add(time.Minute)), true, 79)
+	checkSpend(t, mustSpend(t, s, other.ID, 0, now.Add(time.Minute)), true, 97)
 	if n := mustExpire(t, s, now.Add(90*time.Second)); n != 1 {
 		t.Errorf("ExpireCreditLeases at the new expiry: got %d, want 1", n)
 	}
