@@ -558,3 +558,71 @@ func TestCreditLeases_Run(t *testing.T) {
 		}
 	})
 }
+
+// Several processes spending one key at once, with costs of 1 to 3 and
+// keys forgotten at random, two of them dying (never closed) part way:
+// no credit is spent twice, and once the dead ones' leases have expired
+// and been swept and the live ones have closed, the store has what was
+// not admitted less at most one tranche per dead process (a tenth of a
+// lease of 2% of the balance: 6 credits of 3,000).
+func TestCreditLeases_FleetWithDeaths(t *testing.T) {
+	creditStores(t, func(t *testing.T, db pihu.Store) {
+		const total = 3000
+		const tranche = (total/50 + 9) / 10
+		k := meteredKey(t, db, total, nil)
+		clock := &fakeClock{t: creditsEpoch.Add(time.Minute)}
+		now := clock.Now()
+		fleet := make([]*auth.CreditLeases, 4)
+		for i := range fleet {
+			fleet[i] = auth.NewCreditLeases(db, auth.CreditLeaseOptions{Now: clock.Now})
+		}
+		var dead [2]atomic.Bool // fleet[0] and fleet[1] die
+		var spent atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 12 {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(g), 27))
+				for {
+					i := rng.IntN(len(fleet))
+					if i < 2 && dead[i].Load() {
+						continue
+					}
+					c := fleet[i]
+					if i < 2 && rng.IntN(400) == 0 {
+						dead[i].Store(true) // dies: never used or closed again
+						continue
+					}
+					if rng.IntN(50) == 0 {
+						c.Forget(k.ID)
+					}
+					cost := int64(1 + rng.IntN(3))
+					sp, err := c.SpendCredits(context.Background(), k.ID, cost, now)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !sp.OK {
+						return
+					}
+					spent.Add(cost)
+				}
+			})
+		}
+		wg.Wait()
+		if got := spent.Load(); got > total {
+			t.Fatalf("admitted %d credits of %d: some were spent twice", got, total)
+		}
+		for _, c := range fleet[2:] {
+			c.Close()
+		}
+		if _, err := db.ExpireCreditLeases(context.Background(), clock.Now().Add(time.Hour), 100); err != nil {
+			t.Fatal(err)
+		}
+		got := stored(t, db, k, now)
+		lost := total - spent.Load() - got
+		t.Logf("%d admitted, %d left, %d lost by the dead processes (died: %v, %v)", spent.Load(), got, lost, dead[0].Load(), dead[1].Load())
+		if lost < 0 || lost > 2*tranche {
+			t.Errorf("%d in the store + %d admitted = %d, want %d less at most %d (a tranche per dead process)", got, spent.Load(), got+spent.Load(), total, 2*tranche)
+		}
+	})
+}
