@@ -146,8 +146,10 @@ type creditLease struct {
 	// the key (read without mu by Run).
 	recorded atomic.Bool
 	// reporting, while a report is under way in the background, is
-	// closed when it ends.
+	// closed when it ends. After a report that failed, the next is not
+	// tried in the background before retryAt.
 	reporting chan struct{}
+	retryAt   time.Time
 	// sealed: the held credits were leased in the second their balance
 	// was set or refilled (pihu.LeaseSealed): they are spent, never
 	// given back, and the record holds none of them.
@@ -285,7 +287,7 @@ func (c *CreditLeases) warm(id string, e *creditLease, cost int64, now time.Time
 		return pihu.Spend{}, false
 	}
 	e.held -= cost
-	if e.reporting == nil && e.reported > 0 && 2*(e.held-e.reported) <= e.tranche {
+	if e.reporting == nil && e.reported > 0 && 2*(e.held-e.reported) <= e.tranche && !now.Before(e.retryAt) {
 		c.reportAhead(id, e, max(0, e.held-e.tranche))
 	}
 	return pihu.Spend{OK: true, Remaining: e.remaining + e.held, NextRefill: e.next, Refilled: e.refilled}, true
@@ -382,6 +384,7 @@ func (c *CreditLeases) reportAhead(id string, e *creditLease, target int64) {
 		e.mu.Lock()
 		if err != nil {
 			c.logger.Warn("could not report a lease of credits; its next tranche waits for the store", "key_id", id, "err", err)
+			e.retryAt = sent.Add(time.Second)
 		} else {
 			c.reported(e, target, sent, ok)
 		}

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -623,6 +624,92 @@ func TestCreditLeases_FleetWithDeaths(t *testing.T) {
 		t.Logf("%d admitted, %d left, %d lost by the dead processes (died: %v, %v)", spent.Load(), got, lost, dead[0].Load(), dead[1].Load())
 		if lost < 0 || lost > 2*tranche {
 			t.Errorf("%d in the store + %d admitted = %d, want %d less at most %d (a tranche per dead process)", got, spent.Load(), got+spent.Load(), total, 2*tranche)
+		}
+	})
+}
+
+// flakyStore fails every call about credits while down.
+type flakyStore struct {
+	pihu.Store
+	down atomic.Bool
+}
+
+var errDown = pihu.Errorf(pihu.EUnavailable, "The database is unreachable at the moment; try again in a few seconds.")
+
+func (s *flakyStore) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error) {
+	if s.down.Load() {
+		return pihu.Spend{}, errDown
+	}
+	return s.Store.SpendCredits(ctx, id, cost, now)
+}
+
+func (s *flakyStore) LeaseCredits(ctx context.Context, r pihu.LeaseRequest, now time.Time) (pihu.Spend, error) {
+	if s.down.Load() {
+		return pihu.Spend{}, errDown
+	}
+	return s.Store.LeaseCredits(ctx, r, now)
+}
+
+func (s *flakyStore) ReportCreditLease(ctx context.Context, id, instance string, held int64, expires time.Time) (bool, error) {
+	if s.down.Load() {
+		return false, errDown
+	}
+	return s.Store.ReportCreditLease(ctx, id, instance, held, expires)
+}
+
+// While the store is down, a process spends only what it has reported
+// of its lease (at most a tranche), then a key's spends fail as exact
+// ones would; once the store is back, spending goes on, and on Close the
+// store has exactly what was not admitted.
+func TestCreditLeases_StoreDown(t *testing.T) {
+	creditStores(t, func(t *testing.T, db pihu.Store) {
+		const total = 100_000
+		s := &flakyStore{Store: db}
+		k := meteredKey(t, db, total, nil)
+		c := auth.NewCreditLeases(s, auth.CreditLeaseOptions{Logger: slog.New(slog.DiscardHandler)})
+		ctx := context.Background()
+		now := creditsEpoch.Add(time.Minute)
+		spent := int64(0)
+		spend := func() error {
+			sp, err := c.SpendCredits(ctx, k.ID, 1, now)
+			if err == nil && !sp.OK {
+				t.Fatalf("spend refused: %+v", sp)
+			}
+			if err == nil {
+				spent++
+			}
+			return err
+		}
+		for range 50 {
+			if err := spend(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.down.Store(true)
+		during := 0
+		for range 1000 {
+			if err := spend(); err != nil {
+				if pihu.ErrorCode(err) != pihu.EUnavailable {
+					t.Fatalf("spend while the store is down: got %v, want EUnavailable", err)
+				}
+				break
+			}
+			during++
+		}
+		const tranche = ((total-1)/50 + 9) / 10
+		t.Logf("spends while the store was down: %d (a tranche is %d)", during, tranche)
+		if during == 0 || during > tranche {
+			t.Errorf("spends while the store was down: got %d, want 1 to a tranche (%d)", during, tranche)
+		}
+		s.down.Store(false)
+		for range 50 {
+			if err := spend(); err != nil {
+				t.Fatalf("spend once the store is back: %v", err)
+			}
+		}
+		c.Close()
+		if got := stored(t, db, k, now); got+spent != total {
+			t.Errorf("after Close: %d in the store + %d admitted = %d, want %d", got, spent, got+spent, total)
 		}
 	})
 }
