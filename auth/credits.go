@@ -23,10 +23,11 @@ type CreditLeaseOptions struct {
 	// would be smaller is spent in the store on every request (default
 	// 2: balances under 100 credits).
 	MinLease int64
-	// Tranches is how many tranches a lease is spent in: the process
-	// reports to the store that it no longer holds a tranche before it
-	// spends it, so that what an instance that dies loses is at most one
-	// tranche, a lease divided by Tranches, rounded up (default 10).
+	// Tranches sets the tranche, a lease divided by Tranches, rounded up
+	// (default 10): the most the process may spend of a lease beyond
+	// what the store's record of it says is spent, and so the most an
+	// instance that dies loses of each lease. It reports half a tranche
+	// at a time, when half a tranche is left.
 	Tranches int64
 	// TTL is how long a lease lives in the store without being renewed:
 	// when it has expired, any instance's SweepCreditLeases gives what it
@@ -61,23 +62,24 @@ type CreditLeaseOptions struct {
 // held is given back first, so that the store has every credit.
 //
 // The store records each lease (pihu.CreditLease) with what the process
-// still holds of it, as reported ahead of spending: a lease is spent in
-// Tranches, and before the process hands out a tranche it lowers what
-// the record holds by it, in the background while the tranche before is
-// spent (a request that finds the next tranche not yet reported waits
-// for that one write). The record never holds more than the process has
-// unspent. Run renews the records every TTL/3; a record not renewed
-// for TTL expires, and SweepCreditLeases, run by every instance, gives
-// what it holds back to the key. So if the process dies, its leases
-// come back within TTL (and SweepCreditLeases's interval), less what it
-// had reported and not yet spent: at most one tranche per key, a tenth
-// of a lease, 0.2% of what the key had left when the lease was taken
-// (rounded up: at least 1 credit). A process that cannot renew a lease
-// for 2·TTL/3 stops spending it, and takes a new one (or spends
-// exactly) at its next request. That credits are never spent twice does
-// not depend on clocks or timing: the process only ever spends what it
-// took out of the record first, in a transaction, and a record is
-// returned to the key by one transaction that deletes it.
+// still holds of it, as reported ahead of spending: the process may
+// spend at most a tranche (a tenth of the lease) beyond what the record
+// says is spent, and when half of that is left it lowers what the record
+// holds by the next half, in the background (one write every half
+// tranche; a request that finds nothing reported left waits for that
+// write). The record never holds more than the process has unspent.
+// Run renews the records every TTL/3; a record not renewed for TTL
+// expires, and SweepCreditLeases, run by every instance, gives what it
+// holds back to the key at its next sweep. So if the process dies, its
+// leases come back once they expire, less what it had reported as spent
+// and not yet spent: at most one tranche per key, a tenth of a lease,
+// 0.2% of what the key had left when the lease was taken (rounded up: at
+// least 1 credit). A process that cannot renew a lease for 2·TTL/3 stops
+// spending it, and takes a new one (or spends exactly) at its next
+// request. That credits are never spent twice does not depend on clocks
+// or timing: the process only ever spends what it took out of the
+// record first, in a committed transaction, and a record is returned to
+// the key by the one transaction that deletes it.
 //
 // What a lease does not spend goes back to the store (ReturnCreditLease,
 // which deletes the record in the same transaction) when the key changes
@@ -136,7 +138,7 @@ type creditLease struct {
 	// reported is what the store's record of the lease holds, as far as
 	// the process knows (when a report's outcome is unknown, the higher
 	// of the two): held − reported may be spent without a store call.
-	// tranche is what a report takes out of the record.
+	// tranche is the most held − reported is once a report is through.
 	reported int64
 	tranche  int64
 	// valid is when the process stops spending the lease unless it is
