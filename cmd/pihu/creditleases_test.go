@@ -13,17 +13,21 @@ import (
 // with a short --credit-lease-ttl, gives back what the dead one's lease
 // recorded once it expires. The key ends with what it had less what was
 // admitted, less at most one tranche of the lease (a tenth of it), and
-// never more than that.
+// never more than that. Here the second instance runs without Redis, so
+// takes no lease itself: every instance sweeps.
 func TestServe_CreditsCrash(t *testing.T) {
-	creditsCrash(t)
+	creditsCrash(t, false)
 }
 
-// TestServe_CreditsCrashPostgres is TestServe_CreditsCrash on PostgreSQL.
+// TestServe_CreditsCrashPostgres is TestServe_CreditsCrash on PostgreSQL,
+// the second instance on Redis too (leasing, as the first).
 func TestServe_CreditsCrashPostgres(t *testing.T) {
-	creditsCrash(t, "--database", postgrestest.NewSchema(t))
+	creditsCrash(t, true, "--database", postgrestest.NewSchema(t))
 }
 
-func creditsCrash(t *testing.T, args ...string) {
+// creditsCrash runs TestServe_CreditsCrash on the database args give,
+// the second instance with Redis if redis.
+func creditsCrash(t *testing.T, redis bool, args ...string) {
 	rs := redistest.Start(t)
 	dir := t.TempDir()
 	one := startServer(t, dir, append([]string{"--redis", rs.URL(), "--credit-lease-ttl", "2s"}, args...)...)
@@ -47,7 +51,11 @@ func creditsCrash(t *testing.T, args ...string) {
 	one.cmd.Process.Kill()
 	err := <-one.done
 	one.done <- err // for the cleanup
-	two := startServer(t, dir, append([]string{"--redis", rs.URL(), "--credit-lease-ttl", "1s"}, args...)...)
+	second := append([]string{"--credit-lease-ttl", "1s"}, args...)
+	if redis {
+		second = append(second, "--redis", rs.URL())
+	}
+	two := startServer(t, dir, second...)
 	want := int64(initial - spent)
 	start := time.Now()
 	var got int64
