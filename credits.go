@@ -246,10 +246,13 @@ func (c *Credits) GiveBack(n int64, leased, now time.Time) (Credits, bool) {
 	return Credits{Remaining: min(remaining+n, MaxCredits), Refill: c.Refill, Refilled: refilled}, true
 }
 
-// CreditStore spends keys' credits. Implementations are safe for
+// CreditStore spends keys' credits, and records the leases processes
+// take of them (CreditLeaseStore). Implementations are safe for
 // concurrent use, and exact across every process that shares the
 // database: no two spends see the same credits.
 type CreditStore interface {
+	CreditLeaseStore
+
 	// SpendCredits spends cost credits of key id at now, after the refill
 	// due by then if any (see Credits.Spend), in one transaction. A key
 	// without credits spends nothing and is OK with Remaining -1. A key

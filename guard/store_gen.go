@@ -217,6 +217,14 @@ func (s *Store) EmitWebhookEvent(ctx context.Context, a1 *pihu.WebhookEvent, a2 
 	return
 }
 
+func (s *Store) ExpireCreditLeases(ctx context.Context, a1 time.Time, a2 int) (r0 int, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.ExpireCreditLeases(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
 func (s *Store) ExpiringKeys(ctx context.Context, a1 time.Time, a2 time.Time, a3 time.Duration, a4 string) (r0 []*pihu.Key, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.ExpiringKeys(ctx, a1, a2, a3, a4)
@@ -284,6 +292,14 @@ func (s *Store) Key(ctx context.Context, a1 string, a2 string) (r0 *pihu.Key, er
 func (s *Store) KeyByDigest(ctx context.Context, a1 []byte) (r0 *pihu.Key, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.KeyByDigest(ctx, a1)
+		return err
+	})
+	return
+}
+
+func (s *Store) LeaseCredits(ctx context.Context, a1 pihu.LeaseRequest, a2 time.Time) (r0 pihu.Spend, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.LeaseCredits(ctx, a1, a2)
 		return err
 	})
 	return
@@ -417,9 +433,33 @@ func (s *Store) RemoveMember(ctx context.Context, a1 string, a2 string, a3 ...*p
 	return
 }
 
+func (s *Store) RenewCreditLeases(ctx context.Context, a1 string, a2 []string, a3 time.Time) (r0 []pihu.CreditLease, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.RenewCreditLeases(ctx, a1, a2, a3)
+		return err
+	})
+	return
+}
+
+func (s *Store) ReportCreditLease(ctx context.Context, a1 string, a2 string, a3 int64, a4 time.Time) (r0 bool, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.ReportCreditLease(ctx, a1, a2, a3, a4)
+		return err
+	})
+	return
+}
+
 func (s *Store) ReserveIdempotency(ctx context.Context, a1 *pihu.IdempotencyRecord) (r0 *pihu.IdempotencyRecord, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.ReserveIdempotency(ctx, a1)
+		return err
+	})
+	return
+}
+
+func (s *Store) ReturnCreditLease(ctx context.Context, a1 string, a2 string, a3 int64, a4 time.Time) (r0 bool, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.ReturnCreditLease(ctx, a1, a2, a3, a4)
 		return err
 	})
 	return

@@ -106,6 +106,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("SigningKeys", func(t *testing.T) { runSigningKeys(t, run) })
 	t.Run("Webhooks", func(t *testing.T) { runWebhooks(t, run) })
 	t.Run("Credits", func(t *testing.T) { runCredits(t, run) })
+	t.Run("CreditLeases", func(t *testing.T) { runCreditLeases(t, run) })
 	t.Run("Actors", func(t *testing.T) { runActors(t, run) })
 	t.Run("Leaks", func(t *testing.T) { runLeaks(t, run) })
 }

@@ -46,6 +46,12 @@ type Config struct {
 	// PIHU_EXACT_CREDITS, default false. Without Redis, credits are
 	// always spent in the database.
 	ExactCredits bool
+	// CreditLeaseTTL is how long a lease of credits lives in the database
+	// unless its instance renews it (every third of it): an instance that
+	// dies without stopping has what its leases hold given back, less at
+	// most a tenth of each, once they expire (see docs/keys.md):
+	// --credit-lease-ttl, PIHU_CREDIT_LEASE_TTL, default 30s, at least 1s.
+	CreditLeaseTTL time.Duration
 	// RateLimit is the default per-key limit, "N/s", "N/m" or "N/h":
 	// --rate-limit, PIHU_RATE_LIMIT, default 1000/m.
 	RateLimit string

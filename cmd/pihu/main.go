@@ -45,7 +45,7 @@ const usage = `pihu: the Pihu.ai API authentication service
 
 Usage:
   pihu serve [--addr ADDR] [--database URL] [--redis URL] [--rate-limit N/m]
-             [--exact-limits] [--exact-credits]
+             [--exact-limits] [--exact-credits] [--credit-lease-ttl D]
              [--failed-auth-limit N/m] [--issuer URL] [--log-format text|json]
              [--trusted-proxy-header NAME --trusted-proxies CIDR,…] [--cors-origins ORIGIN,…]
              [--gateway-routes FILE] [--ext-authz-addr ADDR]

@@ -58,6 +58,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := boolFlag(fs, &c.ExactCredits, "exact-credits", "PIHU_EXACT_CREDITS", "with --redis, spend every request's credits in the database instead of from the leases each instance takes (PIHU_EXACT_CREDITS)"); err != nil {
 		return err
 	}
+	if err := durationFlag(fs, &c.CreditLeaseTTL, "credit-lease-ttl", "PIHU_CREDIT_LEASE_TTL", auth.DefaultCreditLeaseTTL,
+		"how long a lease of credits lives unless renewed: what an instance that died held comes back after it (PIHU_CREDIT_LEASE_TTL)"); err != nil {
+		return err
+	}
 	fs.StringVar(&c.RateLimit, "rate-limit", env("PIHU_RATE_LIMIT", "1000/m"), "default per-key rate limit: N/s, N/m or N/h (PIHU_RATE_LIMIT)")
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", env("PIHU_FAILED_AUTH_LIMIT", "30/m"), "failed authentications allowed per client address: N/s, N/m or N/h (PIHU_FAILED_AUTH_LIMIT)")
 	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", env("PIHU_TRUSTED_PROXY_HEADER", ""), "header holding the client address, set by your proxy, e.g. X-Forwarded-For; believed only from --trusted-proxies; empty uses the TCP peer (PIHU_TRUSTED_PROXY_HEADER)")
@@ -92,6 +96,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("--key-cache-size %q: give a whole number of keys, 0 or more", cacheSize)}
 	}
 	c.KeyCacheSize = n
+	if c.CreditLeaseTTL < time.Second {
+		return usageError{fmt.Sprintf("--credit-lease-ttl %s: give at least 1s", c.CreditLeaseTTL)}
+	}
 	if err := c.checkOutageFlags(); err != nil {
 		return err
 	}
@@ -191,6 +198,7 @@ type app struct {
 	metrics   *metrics.Metrics
 	store     pihu.Store
 	credits   auth.CreditSpender
+	leases    *auth.CreditLeases // with Redis, unless --exact-credits
 	authn     *auth.Authenticator
 	dashboard *web.Handler
 
@@ -326,14 +334,16 @@ func (a *app) openStore(ctx context.Context) error {
 	m.StoreState(storeStates(), func() string { st, _ := g.State(); return st.String() }, g.FailedFast)
 	a.metrics = m
 	a.store = m.Store(g)
-	// With Redis, several instances spend credits from leases, given back
-	// here once the requests have drained, before the store closes.
+	// With Redis, several instances spend credits from leases, renewed
+	// while it runs and given back here once the requests have drained,
+	// before the store closes.
 	a.credits = a.store
 	if a.shared.bus != nil && !a.c.ExactCredits {
-		leases := auth.NewCreditLeases(a.store, auth.CreditLeaseOptions{Logger: a.logger})
+		leases := auth.NewCreditLeases(a.store, auth.CreditLeaseOptions{Logger: a.logger, TTL: a.c.CreditLeaseTTL})
 		a.closers.add(func() { leases.Close() })
 		a.shared.forget = append(a.shared.forget, leases.Forget)
 		a.credits = leases
+		a.leases = leases
 	}
 	return nil
 }
@@ -425,6 +435,12 @@ func (a *app) startBackground(w *closers) {
 	w.add(func() { stop(); wg.Wait() })
 	wg.Go(func() { a.authn.Run(ctx, flushInterval) })
 	wg.Go(func() { a.authn.Listen(ctx) })
+	// Every instance, leasing or not, gives back what the expired leases
+	// of credits hold (those of instances that died).
+	wg.Go(func() { auth.SweepCreditLeases(ctx, a.store, a.c.CreditLeaseTTL/3, a.logger) })
+	if a.leases != nil {
+		wg.Go(func() { a.leases.Run(ctx) })
+	}
 	// The guard connects, probes and checks the store until the end; an
 	// error it returns (a migration that fails once the database is back)
 	// stops the server.
