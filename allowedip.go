@@ -15,14 +15,30 @@ const MaxAllowedIPs = 100
 // the key works from anywhere. It is a value: copies share a list that
 // nothing changes.
 type AllowedIPs struct {
-	// prefixes are the entries, a single address as a range of one; nil
-	// means anywhere, and an empty list nowhere. A stored entry that does
-	// not parse is the invalid Prefix, which contains nothing.
+	// l is the list, which nothing changes once made; nil means anywhere.
+	// A pointer, so that every key, copied on each request, carries one
+	// word for it.
+	l *allowedList
+}
+
+// allowedList is the list of an AllowedIPs.
+type allowedList struct {
+	// prefixes are the entries, a single address as a range of one; an
+	// empty list allows nowhere. A stored entry that does not parse is
+	// the invalid Prefix, which contains nothing.
 	prefixes []netip.Prefix
 	// stored is the list as stored when it is not in the normal form
 	// (only a key written around the API has such a list): it is shown
 	// and stored again as it is. nil otherwise.
 	stored []string
+}
+
+// prefixes are a's entries; nil for anywhere.
+func (a AllowedIPs) prefixes() []netip.Prefix {
+	if a.l == nil {
+		return nil
+	}
+	return a.l.prefixes
 }
 
 // ParseAllowedIPs checks a key's allowed_ips, 1 to MaxAllowedIPs addresses
@@ -59,7 +75,7 @@ func ParseAllowedIPs(ips []string) (AllowedIPs, error) {
 		seen[p] = true
 		out = append(out, p)
 	}
-	return AllowedIPs{prefixes: out}, nil
+	return AllowedIPs{&allowedList{prefixes: out}}, nil
 }
 
 // StoredAllowedIPs is the allowed_ips stored as ips: nil is no
@@ -71,37 +87,37 @@ func StoredAllowedIPs(ips []string) AllowedIPs {
 	if ips == nil {
 		return AllowedIPs{}
 	}
-	a := AllowedIPs{prefixes: make([]netip.Prefix, len(ips))}
+	l := &allowedList{prefixes: make([]netip.Prefix, len(ips))}
 	normal := true
 	for i, s := range ips {
 		p, ok := parsePrefix(s)
 		if ok {
-			a.prefixes[i] = p
+			l.prefixes[i] = p
 		}
 		normal = normal && ok && formatPrefix(p) == s
 	}
 	if !normal {
-		a.stored = append([]string{}, ips...)
+		l.stored = append([]string{}, ips...)
 	}
-	return a
+	return AllowedIPs{l}
 }
 
 // Anywhere reports whether a is no restriction.
-func (a AllowedIPs) Anywhere() bool { return a.prefixes == nil }
+func (a AllowedIPs) Anywhere() bool { return a.l == nil }
 
 // Len is the number of entries.
-func (a AllowedIPs) Len() int { return len(a.prefixes) }
+func (a AllowedIPs) Len() int { return len(a.prefixes()) }
 
 // Strings is the list as the API shows and stores it; nil for anywhere.
 func (a AllowedIPs) Strings() []string {
-	if a.stored != nil {
-		return append([]string{}, a.stored...)
-	}
-	if a.prefixes == nil {
+	if a.l == nil {
 		return nil
 	}
-	out := make([]string, len(a.prefixes))
-	for i, p := range a.prefixes {
+	if a.l.stored != nil {
+		return append([]string{}, a.l.stored...)
+	}
+	out := make([]string, len(a.l.prefixes))
+	for i, p := range a.l.prefixes {
 		out[i] = formatPrefix(p)
 	}
 	return out
@@ -113,17 +129,17 @@ func (a AllowedIPs) String() string { return strings.Join(a.Strings(), ", ") }
 
 // entry is the text of entry i, as shown.
 func (a AllowedIPs) entry(i int) string {
-	if a.stored != nil {
-		return a.stored[i]
+	if a.l.stored != nil {
+		return a.l.stored[i]
 	}
-	return formatPrefix(a.prefixes[i])
+	return formatPrefix(a.l.prefixes[i])
 }
 
 // Allows reports whether a key with the allowed_ips a may be used from the
 // client address addr. Anywhere allows every address; an address that
 // does not parse is allowed by no list.
 func (a AllowedIPs) Allows(addr string) bool {
-	if a.prefixes == nil {
+	if a.l == nil {
 		return true
 	}
 	ip, err := netip.ParseAddr(addr)
@@ -131,7 +147,7 @@ func (a AllowedIPs) Allows(addr string) bool {
 		return false
 	}
 	ip = ip.Unmap().WithZone("")
-	for _, p := range a.prefixes {
+	for _, p := range a.l.prefixes {
 		if p.Contains(ip) {
 			return true
 		}
@@ -142,14 +158,14 @@ func (a AllowedIPs) Allows(addr string) bool {
 // Within reports whether every address a allows, outer allows too: a is
 // no wider than outer. Anywhere is within anywhere only.
 func (a AllowedIPs) Within(outer AllowedIPs) bool {
-	if outer.prefixes == nil {
+	if outer.l == nil {
 		return true
 	}
-	if a.prefixes == nil {
+	if a.l == nil {
 		return false
 	}
-	for _, p := range a.prefixes {
-		if !prefixWithin(p, outer.prefixes) {
+	for _, p := range a.l.prefixes {
+		if !prefixWithin(p, outer.l.prefixes) {
 			return false
 		}
 	}
@@ -202,8 +218,8 @@ func checkAllowedIPs(creator *Key, ips AllowedIPs) (AllowedIPs, error) {
 	if ips.Anywhere() {
 		return creator.AllowedIPs, nil
 	}
-	for i, p := range ips.prefixes {
-		if !prefixWithin(p, creator.AllowedIPs.prefixes) {
+	for i, p := range ips.l.prefixes {
+		if !prefixWithin(p, creator.AllowedIPs.l.prefixes) {
 			return AllowedIPs{}, &Error{
 				Code:    EInsufficientPermissions,
 				Param:   "allowed_ips",

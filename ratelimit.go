@@ -20,8 +20,9 @@ type RateLimit struct {
 	Rate   int
 	Period time.Duration
 	// stored is the text of a stored limit that does not parse: only a
-	// key written around the API has one, and Err reports it.
-	stored string
+	// key written around the API has one, and Err reports it. A pointer,
+	// so that every key, copied on each request, carries one word for it.
+	stored *string
 }
 
 // ParseRateLimit reads a limit written "N/s", "N/m" or "N/h": N requests a
@@ -79,7 +80,7 @@ func StoredRateLimit(s string) RateLimit {
 	if l, ok := parseRateLimit(s); ok {
 		return l
 	}
-	return RateLimit{stored: s}
+	return RateLimit{stored: &s}
 }
 
 // IsZero reports whether l is none: the server's default applies.
@@ -88,18 +89,21 @@ func (l RateLimit) IsZero() bool { return l == RateLimit{} }
 // Err is why l, as stored, does not parse; nil for a limit that does, and
 // for none.
 func (l RateLimit) Err() error {
-	if l.stored == "" {
+	if l.stored == nil {
 		return nil
 	}
-	_, err := ParseRateLimit(l.stored, "rate_limit")
+	_, err := ParseRateLimit(*l.stored, "rate_limit")
 	return err
 }
 
 // String is l as the API shows and stores it: "100/m", "" for none, and
 // the stored text of a limit that does not parse.
 func (l RateLimit) String() string {
-	if l.stored != "" || l.Rate == 0 {
-		return l.stored
+	if l.stored != nil {
+		return *l.stored
+	}
+	if l.Rate == 0 {
+		return ""
 	}
 	switch l.Period {
 	case time.Second:
@@ -116,7 +120,7 @@ func (l RateLimit) String() string {
 // once, and none more over time. A limit that does not parse is within
 // nothing, and has nothing within it.
 func (l RateLimit) Within(cur RateLimit) bool {
-	if l.Rate < 1 || cur.Rate < 1 || l.stored != "" || cur.stored != "" {
+	if l.Rate < 1 || cur.Rate < 1 || l.stored != nil || cur.stored != nil {
 		return false
 	}
 	// l.Rate/l.Period <= cur.Rate/cur.Period; both rates are at most

@@ -668,7 +668,7 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 		{"Environment", got.Environment, want.Environment},
 		{"Hint", got.Hint, want.Hint},
 		{"RotatedFrom", got.RotatedFrom, want.RotatedFrom},
-		{"RateLimit", got.RateLimit, want.RateLimit},
+		{"RateLimit", got.RateLimit.String(), want.RateLimit.String()},
 		{"CreatedBy", got.CreatedBy, want.CreatedBy},
 		{"Metadata", string(got.Metadata), string(want.Metadata)},
 		{"Imported", got.Imported, want.Imported},
