@@ -8,41 +8,168 @@ import (
 // MaxAllowedIPs is the most entries a key's allowed_ips may hold.
 const MaxAllowedIPs = 100
 
+// AllowedIPs are the addresses and CIDR ranges a key may be used from (its
+// allowed_ips), parsed once, when a request gives them (ParseAllowedIPs)
+// or a store reads a key (Key.SetStoredRestrictions), so that the checks
+// of a request never parse them. The zero AllowedIPs is no restriction:
+// the key works from anywhere. It is a value: copies share a list that
+// nothing changes.
+type AllowedIPs struct {
+	// l is the list, which nothing changes once made; nil means anywhere.
+	// A pointer, so that every key, copied on each request, carries one
+	// word for it.
+	l *allowedList
+}
+
+// allowedList is the list of an AllowedIPs.
+type allowedList struct {
+	// prefixes are the entries, a single address as a range of one; an
+	// empty list allows nowhere. A stored entry that does not parse is
+	// the invalid Prefix, which contains nothing.
+	prefixes []netip.Prefix
+	// stored is the list as stored when it is not in the normal form
+	// (only a key written around the API has such a list): it is shown
+	// and stored again as it is. nil otherwise.
+	stored []string
+}
+
+// prefixes are a's entries; nil for anywhere.
+func (a AllowedIPs) prefixes() []netip.Prefix {
+	if a.l == nil {
+		return nil
+	}
+	return a.l.prefixes
+}
+
 // ParseAllowedIPs checks a key's allowed_ips, 1 to MaxAllowedIPs addresses
 // ("203.0.113.7", "2001:db8::1") or CIDR ranges ("10.0.0.0/8"), and
 // returns them normalised, so that the same rule is always stored and shown
 // the same way: a range has its host bits cleared ("10.1.2.3/8" is
 // "10.0.0.0/8"), an IPv4 address written as IPv6 ("::ffff:10.0.0.1") is
 // IPv4, IPv6 is in its short form, and duplicates are dropped. A nil list
-// is nil (the key works from anywhere). Returns EParameterInvalid on
-// "allowed_ips" otherwise.
-func ParseAllowedIPs(ips []string) ([]string, error) {
+// is no restriction (the key works from anywhere). Returns
+// EParameterInvalid on "allowed_ips" otherwise.
+func ParseAllowedIPs(ips []string) (AllowedIPs, error) {
 	if ips == nil {
-		return nil, nil
+		return AllowedIPs{}, nil
 	}
 	if len(ips) == 0 {
-		return nil, ParamErrorf(EParameterInvalid, "allowed_ips",
+		return AllowedIPs{}, ParamErrorf(EParameterInvalid, "allowed_ips",
 			"\"allowed_ips\" is empty, so the key could be used from nowhere; leave it out for a key usable from anywhere, or list addresses such as \"203.0.113.7\" or ranges such as \"10.0.0.0/8\".")
 	}
 	if len(ips) > MaxAllowedIPs {
-		return nil, ParamErrorf(EParameterInvalid, "allowed_ips",
+		return AllowedIPs{}, ParamErrorf(EParameterInvalid, "allowed_ips",
 			"\"allowed_ips\" has %d entries; at most %d are allowed. Use CIDR ranges to cover several addresses.", len(ips), MaxAllowedIPs)
 	}
-	out := make([]string, 0, len(ips))
+	out := make([]netip.Prefix, 0, len(ips))
 	seen := make(map[netip.Prefix]bool, len(ips))
 	for _, s := range ips {
 		p, ok := parsePrefix(s)
 		if !ok {
-			return nil, ParamErrorf(EParameterInvalid, "allowed_ips",
+			return AllowedIPs{}, ParamErrorf(EParameterInvalid, "allowed_ips",
 				"%q in \"allowed_ips\" is not an IP address or CIDR range; write addresses as \"203.0.113.7\" or \"2001:db8::1\" and ranges as \"10.0.0.0/8\" or \"2001:db8::/32\".", s)
 		}
 		if seen[p] {
 			continue
 		}
 		seen[p] = true
-		out = append(out, formatPrefix(p))
+		out = append(out, p)
 	}
-	return out, nil
+	return AllowedIPs{&allowedList{prefixes: out}}, nil
+}
+
+// StoredAllowedIPs is the allowed_ips stored as ips: nil is no
+// restriction. A list not in the normal form of ParseAllowedIPs (only a
+// key written around the API has one) is kept as it is, to be shown and
+// stored again unchanged; an entry of it that does not parse allows
+// nothing.
+func StoredAllowedIPs(ips []string) AllowedIPs {
+	if ips == nil {
+		return AllowedIPs{}
+	}
+	l := &allowedList{prefixes: make([]netip.Prefix, len(ips))}
+	normal := true
+	for i, s := range ips {
+		p, ok := parsePrefix(s)
+		if ok {
+			l.prefixes[i] = p
+		}
+		normal = normal && ok && formatPrefix(p) == s
+	}
+	if !normal {
+		l.stored = append([]string{}, ips...)
+	}
+	return AllowedIPs{l}
+}
+
+// Anywhere reports whether a is no restriction.
+func (a AllowedIPs) Anywhere() bool { return a.l == nil }
+
+// Len is the number of entries.
+func (a AllowedIPs) Len() int { return len(a.prefixes()) }
+
+// Strings is the list as the API shows and stores it; nil for anywhere.
+func (a AllowedIPs) Strings() []string {
+	if a.l == nil {
+		return nil
+	}
+	if a.l.stored != nil {
+		return append([]string{}, a.l.stored...)
+	}
+	out := make([]string, len(a.l.prefixes))
+	for i, p := range a.l.prefixes {
+		out[i] = formatPrefix(p)
+	}
+	return out
+}
+
+// String is the list as a sentence shows it: its entries separated by
+// commas.
+func (a AllowedIPs) String() string { return strings.Join(a.Strings(), ", ") }
+
+// entry is the text of entry i, as shown.
+func (a AllowedIPs) entry(i int) string {
+	if a.l.stored != nil {
+		return a.l.stored[i]
+	}
+	return formatPrefix(a.l.prefixes[i])
+}
+
+// Allows reports whether a key with the allowed_ips a may be used from the
+// client address addr. Anywhere allows every address; an address that
+// does not parse is allowed by no list.
+func (a AllowedIPs) Allows(addr string) bool {
+	if a.l == nil {
+		return true
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap().WithZone("")
+	for _, p := range a.l.prefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Within reports whether every address a allows, outer allows too: a is
+// no wider than outer. Anywhere is within anywhere only.
+func (a AllowedIPs) Within(outer AllowedIPs) bool {
+	if outer.l == nil {
+		return true
+	}
+	if a.l == nil {
+		return false
+	}
+	for _, p := range a.l.prefixes {
+		if !prefixWithin(p, outer.l.prefixes) {
+			return false
+		}
+	}
+	return true
 }
 
 // parsePrefix parses an address (as a single-address range) or a CIDR
@@ -79,45 +206,24 @@ func formatPrefix(p netip.Prefix) string {
 	return p.String()
 }
 
-// IPAllowed reports whether a key with the allowed_ips list allowed may be
-// used from the client address addr. A nil list allows every address; an
-// address that does not parse is allowed by no list.
-func IPAllowed(allowed []string, addr string) bool {
-	if allowed == nil {
-		return true
-	}
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap().WithZone("")
-	for _, s := range allowed {
-		if p, ok := parsePrefix(s); ok && p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // checkAllowedIPs applies to allowed_ips the rule that a key never widens
 // what its creator may do: if the creator is limited to some addresses, a
 // key it makes with no list of its own gets the creator's list, and a list
 // given must lie within the creator's (else EInsufficientPermissions on
 // "allowed_ips"). It returns the list the new key gets.
-func checkAllowedIPs(creator *Key, ips []string) ([]string, error) {
-	if creator == nil || creator.AllowedIPs == nil {
+func checkAllowedIPs(creator *Key, ips AllowedIPs) (AllowedIPs, error) {
+	if creator == nil || creator.AllowedIPs.Anywhere() {
 		return ips, nil
 	}
-	if ips == nil {
-		return append([]string(nil), creator.AllowedIPs...), nil
+	if ips.Anywhere() {
+		return creator.AllowedIPs, nil
 	}
-	for _, s := range ips {
-		p, _ := parsePrefix(s)
-		if !prefixWithin(p, creator.AllowedIPs) {
-			return nil, &Error{
+	for i, p := range ips.l.prefixes {
+		if !prefixWithin(p, creator.AllowedIPs.l.prefixes) {
+			return AllowedIPs{}, &Error{
 				Code:    EInsufficientPermissions,
 				Param:   "allowed_ips",
-				Message: "This key may only be used from " + strings.Join(creator.AllowedIPs, ", ") + ", so it cannot make a key usable from " + s + "; give \"allowed_ips\" within its own, or leave it out to copy them.",
+				Message: "This key may only be used from " + creator.AllowedIPs.String() + ", so it cannot make a key usable from " + ips.entry(i) + "; give \"allowed_ips\" within its own, or leave it out to copy them.",
 			}
 		}
 	}
@@ -126,13 +232,12 @@ func checkAllowedIPs(creator *Key, ips []string) ([]string, error) {
 
 // prefixWithin reports whether every address of p is in one of the ranges
 // of allowed.
-func prefixWithin(p netip.Prefix, allowed []string) bool {
+func prefixWithin(p netip.Prefix, allowed []netip.Prefix) bool {
 	if !p.IsValid() {
 		return false
 	}
-	for _, s := range allowed {
-		q, ok := parsePrefix(s)
-		if ok && q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+	for _, q := range allowed {
+		if q.IsValid() && q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
 			return true
 		}
 	}

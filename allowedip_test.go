@@ -25,9 +25,9 @@ func TestParseAllowedIPs(t *testing.T) {
 		{[]string{"0.0.0.0/0", "::/0"}, []string{"0.0.0.0/0", "::/0"}},             // everything, explicitly
 		{[]string{"192.0.2.1", "10.0.0.0/8"}, []string{"192.0.2.1", "10.0.0.0/8"}}, // order kept
 	} {
-		got, err := pihu.ParseAllowedIPs(tt.in)
+		a, err := pihu.ParseAllowedIPs(tt.in)
 		assertNoError(t, err)
-		if !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+		if got := a.Strings(); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) || a.Anywhere() != (tt.want == nil) {
 			t.Errorf("ParseAllowedIPs(%q): got %#v, want %#v", tt.in, got, tt.want)
 		}
 	}
@@ -35,8 +35,8 @@ func TestParseAllowedIPs(t *testing.T) {
 	for i := range hundred {
 		hundred[i] = fmt.Sprintf("10.0.%d.%d", i/250, i%250)
 	}
-	if got, err := pihu.ParseAllowedIPs(hundred); err != nil || len(got) != 100 {
-		t.Errorf("100 entries: got %d, %v; want all", len(got), err)
+	if got, err := pihu.ParseAllowedIPs(hundred); err != nil || got.Len() != 100 {
+		t.Errorf("100 entries: got %d, %v; want all", got.Len(), err)
 	}
 	for _, in := range [][]string{
 		{},
@@ -58,7 +58,7 @@ func TestParseAllowedIPs(t *testing.T) {
 	}
 }
 
-func TestIPAllowed(t *testing.T) {
+func TestAllowedIPs_Allows(t *testing.T) {
 	list := []string{"203.0.113.0/24", "2001:db8::/32", "198.51.100.7"}
 	for _, tt := range []struct {
 		allowed []string
@@ -82,8 +82,8 @@ func TestIPAllowed(t *testing.T) {
 		{[]string{"::1"}, "::1", true},
 		{[]string{"::1"}, "127.0.0.1", false},
 	} {
-		if got := pihu.IPAllowed(tt.allowed, tt.addr); got != tt.want {
-			t.Errorf("IPAllowed(%q, %q): got %v, want %v", tt.allowed, tt.addr, got, tt.want)
+		if got := pihu.StoredAllowedIPs(tt.allowed).Allows(tt.addr); got != tt.want {
+			t.Errorf("%q allows %q: got %v, want %v", tt.allowed, tt.addr, got, tt.want)
 		}
 	}
 }
@@ -98,7 +98,7 @@ func TestNewKey_AllowedIPs(t *testing.T) {
 	}
 	open := newCreator(t, pihu.Live, nil, "*")
 	limited := newCreator(t, pihu.Live, nil, "*")
-	limited.AllowedIPs = []string{"10.0.0.0/8", "203.0.113.7"}
+	limited.AllowedIPs = pihu.StoredAllowedIPs([]string{"10.0.0.0/8", "203.0.113.7"})
 
 	for _, tt := range []struct {
 		name    string
@@ -127,17 +127,18 @@ func TestNewKey_AllowedIPs(t *testing.T) {
 				return
 			}
 			assertNoError(t, err)
-			if !slices.Equal(k.AllowedIPs, tt.want) || (k.AllowedIPs == nil) != (tt.want == nil) {
-				t.Errorf("AllowedIPs: got %#v, want %#v", k.AllowedIPs, tt.want)
+			if got := k.AllowedIPs.Strings(); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+				t.Errorf("AllowedIPs: got %#v, want %#v", got, tt.want)
 			}
 		})
 	}
-	// The new key's list is its own: changing it leaves the creator's.
+	// The new key's list is its own: changing what it shows leaves the
+	// creator's.
 	k, _, err := pihu.NewKey("acct_1", req(), limited, testNow)
 	assertNoError(t, err)
-	k.AllowedIPs[0] = "192.0.2.0/24"
-	if limited.AllowedIPs[0] != "10.0.0.0/8" {
-		t.Errorf("the creator's list changed with its child's: %v", limited.AllowedIPs)
+	k.AllowedIPs.Strings()[0] = "192.0.2.0/24"
+	if got := limited.AllowedIPs.Strings(); got[0] != "10.0.0.0/8" || k.AllowedIPs.Strings()[0] != "10.0.0.0/8" {
+		t.Errorf("a list changed with what it showed: %v", got)
 	}
 }
 
@@ -148,9 +149,77 @@ func BenchmarkIPAllowed(b *testing.B) {
 	for i := range list {
 		list[i] = fmt.Sprintf("10.%d.0.0/16", i)
 	}
+	allowed, err := pihu.ParseAllowedIPs(list)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
-		if pihu.IPAllowed(list, "192.0.2.1") {
+		if allowed.Allows("192.0.2.1") {
 			b.Fatal("allowed")
+		}
+	}
+}
+
+// TestStoredAllowedIPs: a stored list is parsed once; one in normal form
+// is shown as stored, and one that is not (written around the API) is
+// shown and stored again exactly as it was, an entry that does not parse
+// allowing nothing.
+func TestStoredAllowedIPs(t *testing.T) {
+	if a := pihu.StoredAllowedIPs(nil); !a.Anywhere() || a.Strings() != nil || !a.Allows("203.0.113.7") {
+		t.Errorf("nil: got %v, want anywhere", a.Strings())
+	}
+	if a := pihu.StoredAllowedIPs([]string{}); a.Anywhere() || a.Strings() == nil || len(a.Strings()) != 0 || a.Allows("203.0.113.7") {
+		t.Errorf("[]: got %#v, want nowhere", a.Strings())
+	}
+	for _, tt := range []struct {
+		in      []string
+		allowed []string
+		refused []string
+	}{
+		{[]string{"10.0.0.0/8", "2001:db8::1"}, []string{"10.1.2.3", "2001:db8::1"}, []string{"11.0.0.1", "2001:db8::2"}},
+		{[]string{"10.1.2.3/8", "garbage"}, []string{"10.9.9.9"}, []string{"11.0.0.1", "garbage"}},
+		{[]string{"garbage"}, nil, []string{"10.0.0.1", "garbage", ""}},
+		{[]string{"::ffff:10.0.0.1", "10.0.0.1"}, []string{"10.0.0.1"}, []string{"10.0.0.2"}},
+	} {
+		a := pihu.StoredAllowedIPs(tt.in)
+		if got := a.Strings(); !slices.Equal(got, tt.in) || a.Len() != len(tt.in) {
+			t.Errorf("%q: shown as %q, want as stored", tt.in, got)
+		}
+		for _, ip := range tt.allowed {
+			if !a.Allows(ip) {
+				t.Errorf("%q: %q refused", tt.in, ip)
+			}
+		}
+		for _, ip := range tt.refused {
+			if a.Allows(ip) {
+				t.Errorf("%q: %q allowed", tt.in, ip)
+			}
+		}
+	}
+}
+
+func TestAllowedIPs_Within(t *testing.T) {
+	list := func(ips ...string) pihu.AllowedIPs { return pihu.StoredAllowedIPs(ips) }
+	outer := list("10.0.0.0/8", "203.0.113.7")
+	for _, tt := range []struct {
+		name  string
+		inner pihu.AllowedIPs
+		outer pihu.AllowedIPs
+		want  bool
+	}{
+		{"Same", outer, outer, true},
+		{"Narrower", list("10.1.0.0/16", "203.0.113.7"), outer, true},
+		{"Wider", list("10.0.0.0/7"), outer, false},
+		{"Other", list("10.0.0.1", "192.0.2.1"), outer, false},
+		{"RangeAroundAddress", list("203.0.113.0/24"), outer, false},
+		{"Garbage", list("garbage"), outer, false},
+		{"AnywhereInList", pihu.AllowedIPs{}, outer, false},
+		{"ListInAnywhere", outer, pihu.AllowedIPs{}, true},
+		{"AnywhereInAnywhere", pihu.AllowedIPs{}, pihu.AllowedIPs{}, true},
+		{"InGarbage", list("10.0.0.1"), list("garbage"), false},
+	} {
+		if got := tt.inner.Within(tt.outer); got != tt.want {
+			t.Errorf("%s: %v within %v: got %v, want %v", tt.name, tt.inner, tt.outer, got, tt.want)
 		}
 	}
 }

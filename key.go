@@ -139,12 +139,12 @@ type Key struct {
 	// the key this one replaced); "" for an account's owner keys, made by
 	// an operator. Revoking a key may cascade along it.
 	CreatedBy string
-	// RateLimit is the key's own limit ("100/m"); "" means the server's
-	// default.
-	RateLimit string
+	// RateLimit is the key's own limit ("100/m"); the zero RateLimit
+	// means the server's default.
+	RateLimit RateLimit
 	// AllowedIPs are the addresses and CIDR ranges the key may be used
-	// from; nil means anywhere.
-	AllowedIPs []string
+	// from; the zero AllowedIPs means anywhere.
+	AllowedIPs AllowedIPs
 	// Metadata is the key's metadata, a compacted JSON object (see
 	// ValidateMetadata); nil: none.
 	Metadata json.RawMessage
@@ -161,6 +161,16 @@ type Key struct {
 	// access token: the key is then the token's parent as the token
 	// restricts it (see AccessToken.Restrict).
 	Token *AccessToken
+}
+
+// SetStoredRestrictions sets k's rate limit and allowed_ips from the forms
+// a store keeps them in ("100/m" or "" for the server's default; a list,
+// or nil for anywhere), parsing them once, when the key is read: see
+// StoredRateLimit and StoredAllowedIPs for what was stored around the
+// API. Stores write them back as k.RateLimit.String() and
+// k.AllowedIPs.Strings().
+func (k *Key) SetStoredRestrictions(rateLimit string, allowedIPs []string) {
+	k.RateLimit, k.AllowedIPs = StoredRateLimit(rateLimit), StoredAllowedIPs(allowedIPs)
 }
 
 // Active reports whether k authenticates at now, and if not, the error code
@@ -182,8 +192,14 @@ type KeyRequest struct {
 	Expiration  string      // "" or e.g. "30d"
 	Environment Environment // "" means the creator's
 	AllowedIPs  []string    // nil: the creator's (anywhere for an unlimited creator)
-	Metadata    json.RawMessage
-	Credits     *Credits // nil: not counted; Refilled is set by NewKey
+	// RateLimit is the key's own rate limit as given ("100/m"); nil: the
+	// server's default.
+	RateLimit *string
+	Metadata  json.RawMessage
+	Credits   *Credits // nil: not counted; Refilled is set by NewKey
+
+	// allowed is AllowedIPs as Validate parsed them.
+	allowed AllowedIPs
 }
 
 // Validate checks the request's own fields (not the creator's rights) and
@@ -221,7 +237,7 @@ func (r *KeyRequest) Validate(creator Environment) error {
 	if err != nil {
 		return err
 	}
-	r.AllowedIPs = allowed
+	r.AllowedIPs, r.allowed = allowed.Strings(), allowed
 	if r.Metadata, err = ValidateMetadata(r.Metadata, "metadata"); err != nil {
 		return err
 	}
@@ -343,9 +359,18 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 			return nil, "", err
 		}
 	}
-	allowed, err := checkAllowedIPs(creator, req.AllowedIPs)
+	allowed, err := checkAllowedIPs(creator, req.allowed)
 	if err != nil {
 		return nil, "", err
+	}
+	var limit RateLimit
+	if req.RateLimit != nil {
+		// A key's limit is its own: it need not be below its creator's,
+		// since a key that may create keys can spread its requests over
+		// as many keys as it likes anyway.
+		if limit, err = ParseRateLimit(*req.RateLimit, "rate_limit"); err != nil {
+			return nil, "", err
+		}
 	}
 	secret := NewSecret(req.Environment)
 	k := &Key{
@@ -358,6 +383,7 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		Hint:        Hint(secret),
 		Created:     now,
 		Expires:     expires,
+		RateLimit:   limit,
 		AllowedIPs:  allowed,
 		Metadata:    req.Metadata,
 	}

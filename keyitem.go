@@ -77,8 +77,8 @@ func NewKeyItem(k *Key, now time.Time) KeyItem {
 	return KeyItem{
 		ID: k.ID, Name: k.Name, Created: FormatTime(k.Created), Expires: formatTimePtr(k.Expires),
 		LastUsed: formatTimePtr(k.LastUsed), Permissions: k.Permissions.Strings(),
-		Environment: string(k.Environment), Hint: optionalString(k.Hint), RateLimit: optionalString(k.RateLimit),
-		AllowedIPs: k.AllowedIPs, CreatedBy: optionalString(k.CreatedBy), Leaked: k.Leaked, KeyExtras: NewKeyExtras(k, now),
+		Environment: string(k.Environment), Hint: optionalString(k.Hint), RateLimit: optionalString(k.RateLimit.String()),
+		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optionalString(k.CreatedBy), Leaked: k.Leaked, KeyExtras: NewKeyExtras(k, now),
 	}
 }
 

@@ -2,7 +2,6 @@ package pihu
 
 import (
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -41,7 +40,7 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		}
 		return nil, "", err
 	}
-	if k.AllowedIPs == nil && creator.AllowedIPs != nil {
+	if k.AllowedIPs.Anywhere() && !creator.AllowedIPs.Anywhere() {
 		// Creating a key, no list means the creator's; a rotation must
 		// keep the old key's reach exactly, or refuse.
 		return nil, "", &Error{
@@ -68,7 +67,7 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		RotatedFrom: k.ID,
 		CreatedBy:   creator.ID,
 		RateLimit:   k.RateLimit,
-		AllowedIPs:  slices.Clone(allowed),
+		AllowedIPs:  allowed,
 		Metadata:    k.Metadata,
 		Credits:     k.Credits,
 	}, secret, nil
@@ -167,21 +166,10 @@ func CheckRevoke(caller, target *Key) error {
 			}
 		}
 	}
-	if caller.AllowedIPs == nil {
-		return nil
-	}
-	narrower := target.AllowedIPs == nil
-	for _, s := range target.AllowedIPs {
-		p, _ := parsePrefix(s)
-		if !prefixWithin(p, caller.AllowedIPs) {
-			narrower = true
-			break
-		}
-	}
-	if narrower {
+	if !target.AllowedIPs.Within(caller.AllowedIPs) {
 		return &Error{
 			Code:    EInsufficientPermissions,
-			Message: "This key may only be used from " + strings.Join(caller.AllowedIPs, ", ") + ", and the key " + target.ID + " reaches further, so this key cannot revoke it. Revoke it with a key usable from every address it is.",
+			Message: "This key may only be used from " + caller.AllowedIPs.String() + ", and the key " + target.ID + " reaches further, so this key cannot revoke it. Revoke it with a key usable from every address it is.",
 		}
 	}
 	return nil

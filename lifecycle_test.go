@@ -15,8 +15,8 @@ func oldKey(tb testing.TB) *pihu.Key {
 	req := pihu.KeyRequest{Name: "Deploy", Permissions: pihu.Permissions{"candidate:read", "interview:write"}, Expiration: "30d", Environment: pihu.Test}
 	k, _, err := pihu.NewKey("acct_1", req, nil, testNow.Add(-24*time.Hour))
 	assertNoError(tb, err)
-	k.RateLimit = "100/m"
-	k.AllowedIPs = []string{"10.0.0.0/8"}
+	k.RateLimit = pihu.StoredRateLimit("100/m")
+	k.AllowedIPs = pihu.StoredAllowedIPs([]string{"10.0.0.0/8"})
 	return k
 }
 
@@ -38,14 +38,14 @@ func TestKey_Successor(t *testing.T) {
 			{"AccountID", next.AccountID, old.AccountID},
 			{"Name", next.Name, old.Name},
 			{"Environment", string(next.Environment), string(old.Environment)},
-			{"RateLimit", next.RateLimit, old.RateLimit},
+			{"RateLimit", next.RateLimit.String(), old.RateLimit.String()},
 			{"RotatedFrom", next.RotatedFrom, old.ID},
 		} {
 			if f.got != f.want {
 				t.Errorf("%s: got %v, want %v", f.name, f.got, f.want)
 			}
 		}
-		if !slices.Equal(next.Permissions, old.Permissions) || !slices.Equal(next.AllowedIPs, old.AllowedIPs) {
+		if !slices.Equal(next.Permissions, old.Permissions) || !slices.Equal(next.AllowedIPs.Strings(), old.AllowedIPs.Strings()) {
 			t.Errorf("Permissions, AllowedIPs: got %v %v, want %v %v", next.Permissions, next.AllowedIPs, old.Permissions, old.AllowedIPs)
 		}
 		if !next.Created.Equal(testCreated) || next.Created.Location() != time.UTC {
@@ -58,9 +58,9 @@ func TestKey_Successor(t *testing.T) {
 		if next.LastUsed != nil || next.Revoked != nil {
 			t.Errorf("LastUsed, Revoked: got %v %v, want nil", next.LastUsed, next.Revoked)
 		}
-		// The new key's slices are its own.
-		next.Permissions[0], next.AllowedIPs[0] = "*", "0.0.0.0/0"
-		if old.Permissions[0] != "candidate:read" || old.AllowedIPs[0] != "10.0.0.0/8" {
+		// The new key's slices are its own (its AllowedIPs are a value).
+		next.Permissions[0], next.AllowedIPs.Strings()[0] = "*", "0.0.0.0/0"
+		if old.Permissions[0] != "candidate:read" || old.AllowedIPs.Strings()[0] != "10.0.0.0/8" {
 			t.Errorf("changing the new key changed the old one: %v %v", old.Permissions, old.AllowedIPs)
 		}
 	})
@@ -76,9 +76,9 @@ func TestKey_Successor(t *testing.T) {
 
 	soon := testCreated.Add(time.Hour)
 	limited := newCreator(t, pihu.Live, nil, "*")
-	limited.AllowedIPs = []string{"10.0.0.0/8"}
+	limited.AllowedIPs = pihu.StoredAllowedIPs([]string{"10.0.0.0/8"})
 	narrower := newCreator(t, pihu.Live, nil, "*")
-	narrower.AllowedIPs = []string{"10.1.0.0/16"}
+	narrower.AllowedIPs = pihu.StoredAllowedIPs([]string{"10.1.0.0/16"})
 	for _, tt := range []struct {
 		name    string
 		creator *pihu.Key
@@ -92,7 +92,7 @@ func TestKey_Successor(t *testing.T) {
 		{"ErrNeverExpiresButCreatorDoes", newCreator(t, pihu.Live, &soon, "*"), func(k *pihu.Key) { k.Expires = nil }, pihu.EParameterInvalid, "expiration"},
 		{"ErrTestCreatorLiveKey", newCreator(t, pihu.Test, nil, "*"), func(k *pihu.Key) { k.Environment = pihu.Live }, pihu.EInsufficientPermissions, "environment"},
 		{"ErrWiderAddresses", narrower, nil, pihu.EInsufficientPermissions, "allowed_ips"},
-		{"ErrAnywhereFromLimited", limited, func(k *pihu.Key) { k.AllowedIPs = nil }, pihu.EInsufficientPermissions, "allowed_ips"},
+		{"ErrAnywhereFromLimited", limited, func(k *pihu.Key) { k.AllowedIPs = pihu.AllowedIPs{} }, pihu.EInsufficientPermissions, "allowed_ips"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			old := oldKey(t)
@@ -154,7 +154,7 @@ func TestLeakedSecrets(t *testing.T) {
 
 func TestCheckRevoke(t *testing.T) {
 	narrow := func(k *pihu.Key, ips ...string) *pihu.Key {
-		k.AllowedIPs = ips
+		k.AllowedIPs = pihu.StoredAllowedIPs(ips)
 		return k
 	}
 	owner := newCreator(t, pihu.Live, nil, "*")

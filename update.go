@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -16,10 +15,11 @@ import (
 type KeyChange struct {
 	Name        *string
 	Permissions Permissions // nil: unchanged
-	// RateLimit is the new limit in its normal form; null (or "") for
-	// the server's default.
-	RateLimit Optional[string]
-	// AllowedIPs are the new addresses; null for anywhere.
+	// RateLimit is the new limit; null (or the zero RateLimit) for the
+	// server's default.
+	RateLimit Optional[RateLimit]
+	// AllowedIPs are the new addresses, as given (Validate parses them);
+	// null for anywhere.
 	AllowedIPs Optional[[]string]
 	// Metadata is the new metadata; null for none.
 	Metadata Optional[json.RawMessage]
@@ -31,11 +31,15 @@ type KeyChange struct {
 	Add       *int64
 	// Refill is the new refill; null for none.
 	Refill Optional[Refill]
-	// DefaultRateLimit is the server's default limit in its normal form
-	// ("1000/m"), which a key without its own has: a key changing itself
-	// may give itself a limit only within it (see Apply). "" refuses it
-	// any limit of its own while it has the default.
-	DefaultRateLimit string
+	// DefaultRateLimit is the server's default limit, which a key
+	// without its own has: a key changing itself may give itself a limit
+	// only within it (see Apply). The zero RateLimit (a default that is
+	// not of the form a key's limit takes) refuses it any limit of its
+	// own while it has the default.
+	DefaultRateLimit RateLimit
+
+	// allowed is AllowedIPs as Validate parsed them.
+	allowed AllowedIPs
 }
 
 // Fields names the fields c changes, in a fixed order: what the audit
@@ -94,7 +98,7 @@ func (c *KeyChange) validateKey(now time.Time) error {
 		if err != nil {
 			return err
 		}
-		c.AllowedIPs.Value = allowed
+		c.AllowedIPs.Value, c.allowed = allowed.Strings(), allowed
 	}
 	if c.Metadata.Set {
 		m, err := ValidateMetadata(c.Metadata.Value, "metadata")
@@ -168,6 +172,15 @@ func checkExpires(t, now time.Time, param string) error {
 //     access token, which never changes its key) may only narrow its
 //     limits (see checkNarrowing).
 func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
+	if ips := c.AllowedIPs.Ptr(); ips != nil && c.allowed.Anywhere() {
+		// Not validated: parsed here, so that a list given never makes
+		// the key usable from anywhere.
+		allowed, err := ParseAllowedIPs(*ips)
+		if err != nil {
+			return err
+		}
+		c.allowed = allowed
+	}
 	if err := CheckRevoke(caller, k); err != nil {
 		if e, ok := err.(*Error); ok {
 			// The rule is revocation's; the words are this change's.
@@ -190,14 +203,14 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 			"A key cannot outlive the key that changes it: this key expires at %s, so give an \"expires\" by then.",
 			caller.Expires.UTC().Format(time.RFC3339))
 	}
-	if c.AllowedIPs.Set && caller.AllowedIPs != nil {
+	if c.AllowedIPs.Set && !caller.AllowedIPs.Anywhere() {
 		if c.AllowedIPs.Null {
 			return &Error{
 				Code: EInsufficientPermissions, Param: "allowed_ips",
 				Message: "This key may only be used from some addresses, so it cannot make a key usable from anywhere; give \"allowed_ips\" within its own.",
 			}
 		}
-		if _, err := checkAllowedIPs(caller, c.AllowedIPs.Value); err != nil {
+		if _, err := checkAllowedIPs(caller, c.allowed); err != nil {
 			return err
 		}
 	}
@@ -211,7 +224,7 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 		k.RateLimit = c.RateLimit.Value
 	}
 	if c.AllowedIPs.Set {
-		k.AllowedIPs = slices.Clone(c.AllowedIPs.Value)
+		k.AllowedIPs = c.allowed
 	}
 	if c.Metadata.Set {
 		k.Metadata = c.Metadata.Value
@@ -240,7 +253,7 @@ func (c *KeyChange) checkNarrowing(k *Key, now time.Time) error {
 	if c.Expires.Set && k.Expires != nil && (c.Expires.Null || c.Expires.Value.After(*k.Expires)) {
 		return deny("expires", "this key cannot make itself expire later, or never, only sooner.")
 	}
-	if c.AllowedIPs.Set && k.AllowedIPs != nil && (c.AllowedIPs.Null || !allWithin(c.AllowedIPs.Value, k.AllowedIPs)) {
+	if c.AllowedIPs.Set && !k.AllowedIPs.Anywhere() && (c.AllowedIPs.Null || !c.allowed.Within(k.AllowedIPs)) {
 		return deny("allowed_ips", "this key cannot widen or remove its own allowed_ips, only keep addresses within them.")
 	}
 	return c.checkCreditsNarrowing(k, now, deny)
@@ -272,51 +285,16 @@ func refillWithin(next, cur *Refill) bool {
 	return cur != nil && next.Interval == cur.Interval && next.Day == cur.Day && next.Amount <= cur.Amount
 }
 
-// allWithin reports whether every address or range of list is within one
-// of allowed's.
-func allWithin(list, allowed []string) bool {
-	for _, s := range list {
-		p, ok := parsePrefix(s)
-		if !ok || !prefixWithin(p, allowed) {
-			return false
-		}
-	}
-	return true
-}
-
-// rateWithin reports whether the rate limit next (in normal form, "" for
-// def, the server's default) allows no more than cur (likewise): no more
-// requests at once, and none more over time.
-func rateWithin(next, cur, def string) bool {
-	if next == "" {
+// rateWithin reports whether the rate limit next (the zero RateLimit
+// for def, the server's default) allows no more than cur (likewise).
+func rateWithin(next, cur, def RateLimit) bool {
+	if next.IsZero() {
 		next = def
 	}
-	if cur == "" {
+	if cur.IsZero() {
 		cur = def
 	}
-	nn, np, ok1 := parseRate(next)
-	cn, cp, ok2 := parseRate(cur)
-	// nn/np <= cn/cp; both counts are at most a million and both periods
-	// at most an hour, so the products fit in an int64.
-	return ok1 && ok2 && nn <= cn && nn*int64(cp) <= cn*int64(np)
-}
-
-// parseRate reads a rate limit in its normal form, "N/s", "N/m" or "N/h".
-func parseRate(s string) (n int64, per time.Duration, ok bool) {
-	count, unit, found := strings.Cut(s, "/")
-	n, err := strconv.ParseInt(count, 10, 64)
-	if !found || err != nil || n < 1 || n > 1_000_000 {
-		return 0, 0, false
-	}
-	switch unit {
-	case "s":
-		return n, time.Second, true
-	case "m":
-		return n, time.Minute, true
-	case "h":
-		return n, time.Hour, true
-	}
-	return 0, 0, false
+	return next.Within(cur)
 }
 
 // applyCredits makes the change to k's credits.
@@ -405,7 +383,7 @@ func ImportKey(accountID string, i int, req ImportRequest, creator *Key, now tim
 	k := &Key{
 		ID: NewID(PrefixKey), AccountID: accountID, Name: kr.Name, Environment: kr.Environment,
 		Permissions: kr.Permissions, Digest: digest, Created: now, Expires: req.Expires,
-		AllowedIPs: slices.Clone(creator.AllowedIPs), Metadata: kr.Metadata, CreatedBy: creator.ID, Imported: true,
+		AllowedIPs: creator.AllowedIPs, Metadata: kr.Metadata, CreatedBy: creator.ID, Imported: true,
 	}
 	if kr.Credits != nil {
 		c := *kr.Credits

@@ -12,7 +12,7 @@ func TestKeyChange_ApplySelfNarrows(t *testing.T) {
 	expires := now.Add(30 * 24 * time.Hour)
 	self := func() *pihu.Key {
 		return &pihu.Key{ID: "key_1", AccountID: "acct_1", Environment: pihu.Live, Permissions: pihu.Permissions{"api_key:write"},
-			RateLimit: "100/m", Expires: &expires, AllowedIPs: []string{"10.0.0.0/8"},
+			RateLimit: pihu.StoredRateLimit("100/m"), Expires: &expires, AllowedIPs: pihu.StoredAllowedIPs([]string{"10.0.0.0/8"}),
 			Credits: &pihu.Credits{Remaining: 100, Refill: &pihu.Refill{Interval: pihu.RefillDaily, Amount: 100}, Refilled: now}}
 	}
 	later, sooner := expires.Add(time.Hour), expires.Add(-time.Hour)
@@ -22,12 +22,12 @@ func TestKeyChange_ApplySelfNarrows(t *testing.T) {
 		change pihu.KeyChange
 		param  string // "": allowed
 	}{
-		{"HigherRate", pihu.KeyChange{RateLimit: pihu.Some("101/m")}, "rate_limit"},
-		{"SameAverageLargerBurst", pihu.KeyChange{RateLimit: pihu.Some("6000/h")}, "rate_limit"},
-		{"DefaultAbove", pihu.KeyChange{RateLimit: pihu.Null[string](), DefaultRateLimit: "1000/m"}, "rate_limit"},
-		{"DefaultUnknown", pihu.KeyChange{RateLimit: pihu.Null[string]()}, "rate_limit"},
-		{"LowerRate", pihu.KeyChange{RateLimit: pihu.Some("1/s")}, ""},
-		{"DefaultBelow", pihu.KeyChange{RateLimit: pihu.Null[string](), DefaultRateLimit: "10/m"}, ""},
+		{"HigherRate", pihu.KeyChange{RateLimit: pihu.Some(pihu.StoredRateLimit("101/m"))}, "rate_limit"},
+		{"SameAverageLargerBurst", pihu.KeyChange{RateLimit: pihu.Some(pihu.StoredRateLimit("6000/h"))}, "rate_limit"},
+		{"DefaultAbove", pihu.KeyChange{RateLimit: pihu.Null[pihu.RateLimit](), DefaultRateLimit: pihu.StoredRateLimit("1000/m")}, "rate_limit"},
+		{"DefaultUnknown", pihu.KeyChange{RateLimit: pihu.Null[pihu.RateLimit]()}, "rate_limit"},
+		{"LowerRate", pihu.KeyChange{RateLimit: pihu.Some(pihu.StoredRateLimit("1/s"))}, ""},
+		{"DefaultBelow", pihu.KeyChange{RateLimit: pihu.Null[pihu.RateLimit](), DefaultRateLimit: pihu.StoredRateLimit("10/m")}, ""},
 		{"LaterExpiry", pihu.KeyChange{Expires: pihu.Some(later)}, "expires"},
 		{"NoExpiry", pihu.KeyChange{Expires: pihu.Null[time.Time]()}, "expires"},
 		{"SoonerExpiry", pihu.KeyChange{Expires: pihu.Some(sooner)}, ""},
@@ -53,7 +53,7 @@ func TestKeyChange_ApplySelfNarrows(t *testing.T) {
 			// Another key with rights over it may make the same change.
 			owner := &pihu.Key{ID: "key_owner", AccountID: "acct_1", Environment: pihu.Live, Permissions: pihu.Permissions{"*"}}
 			c := tt.change
-			c.DefaultRateLimit = "1000/m"
+			c.DefaultRateLimit = pihu.StoredRateLimit("1000/m")
 			assertNoError(t, c.Apply(owner, self(), now))
 		})
 	}

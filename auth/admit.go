@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -164,11 +165,10 @@ type Decision struct {
 // Allowed reports whether the request may run.
 func (d Decision) Allowed() bool { return d.Outcome == Admitted }
 
-// Admit runs every check for a request made with k (rules: its parsed
-// restrictions, as Authenticate returned them; nil computes them) and,
-// when it passes, spends its credits: Check then Charge with run true.
-func (a *Admission) Admit(ctx context.Context, k *pihu.Key, rules *Rules, need Need) (Decision, error) {
-	d, err := a.Check(ctx, k, rules, need)
+// Admit runs every check for a request made with k and, when it passes,
+// spends its credits: Check then Charge with run true.
+func (a *Admission) Admit(ctx context.Context, k *pihu.Key, need Need) (Decision, error) {
+	d, err := a.Check(ctx, k, need)
 	if err != nil || !d.Allowed() {
 		return d, err
 	}
@@ -182,17 +182,17 @@ func (a *Admission) Admit(ctx context.Context, k *pihu.Key, rules *Rules, need N
 // refusal is counted in the key's usage and observed; a request it admits
 // must then be Charged, which counts it. The error is a fault (a key whose
 // stored rate limit does not parse), never a refusal.
-func (a *Admission) Check(ctx context.Context, k *pihu.Key, rules *Rules, need Need) (Decision, error) {
+func (a *Admission) Check(ctx context.Context, k *pihu.Key, need Need) (Decision, error) {
 	d := Decision{Key: k}
-	if rules == nil {
-		rules = NewRules(k)
-	}
-	if !need.Self && !rules.IPAllowed(need.ClientIP) {
+	if !need.Self && !k.AllowedIPs.Allows(need.ClientIP) {
 		return a.refuse(d, RefusedAddress), nil
 	}
-	limit, err := rules.Limit(a.defaultLimit)
-	if err != nil {
-		return d, err
+	limit := a.defaultLimit
+	if !k.RateLimit.IsZero() {
+		if err := k.RateLimit.Err(); err != nil {
+			return d, errors.New("key " + k.ID + " has an invalid stored rate limit " + k.RateLimit.String() + ": " + err.Error())
+		}
+		limit = ratelimit.KeyLimit(k.RateLimit)
 	}
 	d.Limit = limit
 	res, err := a.limiter.Allow(ctx, k.ID, limit)

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +74,7 @@ func TestAdmission(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			k.RateLimit = tc.rateLimit
+			k.RateLimit = pihu.StoredRateLimit(tc.rateLimit)
 			if err := store.CreateKey(ctx, k); err != nil {
 				t.Fatal(err)
 			}
@@ -90,12 +91,12 @@ func TestAdmission(t *testing.T) {
 				LimiterError: func(context.Context, error) { limiterErrors++ },
 			})
 			for range tc.before {
-				if d, err := adm.Admit(ctx, k, nil, auth.Need{ClientIP: "10.1.2.3"}); err != nil || !d.Allowed() {
+				if d, err := adm.Admit(ctx, k, auth.Need{ClientIP: "10.1.2.3"}); err != nil || !d.Allowed() {
 					t.Fatalf("a request before: %v, %v", d.Outcome, err)
 				}
 			}
 			observed = nil
-			d, err := adm.Check(ctx, k, nil, tc.need)
+			d, err := adm.Check(ctx, k, tc.need)
 			if err == nil && d.Allowed() {
 				err = adm.Charge(ctx, &d, tc.need.Cost, !tc.notCharged)
 			}
@@ -147,6 +148,45 @@ func TestOutcome_Code(t *testing.T) {
 	} {
 		if got := o.Code(); got != want {
 			t.Errorf("%v: got %q, want %q", o, got, want)
+		}
+	}
+}
+
+// TestAdmission_ErrStoredRateLimit: a key whose stored rate limit does not
+// parse (only a key written around the API has one) is a fault for every
+// request made with it, never a request run under another limit; an
+// address outside its allowed_ips is still refused first.
+func TestAdmission_ErrStoredRateLimit(t *testing.T) {
+	ctx := context.Background()
+	store, owner, _, now := setup(t)
+	clock := func() time.Time { return *now }
+	req := pihu.KeyRequest{Name: "bad", Permissions: pihu.Permissions{"candidate:*"}, AllowedIPs: []string{"10.0.0.0/8"}}
+	k, secret, err := pihu.NewKey(owner.AccountID, req, nil, *now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.SetStoredRestrictions("often", k.AllowedIPs.Strings())
+	if err := store.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	a := auth.New(store, auth.Options{Now: clock})
+	adm := auth.NewAdmission(a, auth.AdmissionOptions{
+		Limiter: ratelimit.NewMemory(ratelimit.MemoryOptions{Now: clock}), DefaultLimit: ratelimit.PerMinute(100), Credits: store, Now: clock,
+	})
+	for i := range 2 { // a miss, then a hit
+		got, err := a.AuthenticateGuarded(ctx, secret, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RateLimit.String() != "often" {
+			t.Errorf("use %d: rate limit shown as %q, want it as stored", i, got.RateLimit)
+		}
+		_, err = adm.Check(ctx, got, auth.Need{ClientIP: "10.1.2.3"})
+		if err == nil || !strings.Contains(err.Error(), "key "+k.ID+" has an invalid stored rate limit often") {
+			t.Errorf("use %d: got %v; want the fault", i, err)
+		}
+		if d, err := adm.Check(ctx, got, auth.Need{ClientIP: "203.0.113.7"}); err != nil || d.Outcome != auth.RefusedAddress {
+			t.Errorf("use %d from outside: got %v, %v; want %v", i, d.Outcome, err, auth.RefusedAddress)
 		}
 	}
 }

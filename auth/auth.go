@@ -224,29 +224,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*pihu.
 //
 // A secret shaped like a JWT is an access token (see authenticateToken).
 func (a *Authenticator) AuthenticateGuarded(ctx context.Context, secret string, guard func() error) (*pihu.Key, error) {
-	k, _, err := a.AuthenticateRequest(ctx, secret, guard)
-	return k, err
-}
-
-// AuthenticateRequest is AuthenticateGuarded, and also returns the key's
-// Rules (allowed_ips and its own rate limit), parsed when the key was read,
-// for the checks a request makes next; nil Rules are no restriction.
-func (a *Authenticator) AuthenticateRequest(ctx context.Context, secret string, guard func() error) (*pihu.Key, *Rules, error) {
 	if token, err := a.IsToken(ctx, secret, guard); err != nil {
-		return nil, nil, err
+		return nil, err
 	} else if token {
 		return a.authenticateToken(ctx, secret, guard)
 	}
 	now := a.now()
-	k, rules, err := a.lookup(ctx, secret, now, guard)
+	k, err := a.lookup(ctx, secret, now, guard)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if ok, code := k.Active(now); !ok {
-		return nil, nil, &pihu.Error{Code: code, Message: activeMessage(code)}
+		return nil, &pihu.Error{Code: code, Message: activeMessage(code)}
 	}
 	a.recordUse(k.ID, now)
-	return k, rules, nil
+	return k, nil
 }
 
 // IsToken reports whether secret is to be read as an access token rather
@@ -265,7 +257,7 @@ func (a *Authenticator) IsToken(ctx context.Context, secret string, guard func()
 	if !pihu.ImportableSecret(secret) {
 		return true, nil
 	}
-	_, _, err := a.lookup(ctx, secret, a.now(), guard)
+	_, err := a.lookup(ctx, secret, a.now(), guard)
 	switch code := pihu.ErrorCode(err); {
 	case err == nil:
 		return false, nil
@@ -339,13 +331,6 @@ var errInvalid = pihu.Errorf(pihu.EInvalidAPIKey, "The API key is not valid. Che
 // (revoked and expired keys included), from the cache when it can. Returns
 // EInvalidAPIKey for a malformed or unknown secret.
 func (a *Authenticator) Lookup(ctx context.Context, secret string) (*pihu.Key, error) {
-	k, _, err := a.lookup(ctx, secret, a.now(), nil)
-	return k, err
-}
-
-// LookupRules is Lookup, with the key's rules (allowed addresses and rate
-// limit) as the cache holds them, parsed once.
-func (a *Authenticator) LookupRules(ctx context.Context, secret string) (*pihu.Key, *Rules, error) {
 	return a.lookup(ctx, secret, a.now(), nil)
 }
 
@@ -355,12 +340,12 @@ func (a *Authenticator) fresh(s *slot, now int64) bool {
 	return now-s.loaded < int64(a.ttlNow()) && !a.c.acct(s).stale
 }
 
-// lookup is Lookup at time at, with the key's rules; guard, if not nil,
+// lookup is Lookup at time at; guard, if not nil,
 // is asked before reading the store for a digest the cache does not hold
 // (see AuthenticateGuarded).
-func (a *Authenticator) lookup(ctx context.Context, secret string, at time.Time, guard func() error) (*pihu.Key, *Rules, error) {
+func (a *Authenticator) lookup(ctx context.Context, secret string, at time.Time, guard func() error) (*pihu.Key, error) {
 	if len(secret) > maxSecret {
-		return nil, nil, errInvalid
+		return nil, errInvalid
 	}
 	// The digest first: a key in the cache is known well-formed (its
 	// digest is a stored key's), so its shape and checksum need no check.
@@ -371,10 +356,10 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, at time.Time,
 	a.mu.RLock()
 	s := a.c.get(&digest)
 	if s != nil && a.fresh(s, now) {
-		k, rules := a.c.key(s), a.c.rules(s)
+		k := a.c.key(s)
 		a.mu.RUnlock()
 		a.obs.CacheHit()
-		return k, rules, nil
+		return k, nil
 	}
 	gen := a.invalidations
 	a.mu.RUnlock()
@@ -386,19 +371,19 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, at time.Time,
 // (uncached), or not fresh: it reads the store, while the invalidation
 // count is gen, and caches what it finds. The digest is passed by value,
 // so that only a miss moves it to the heap.
-func (a *Authenticator) miss(ctx context.Context, secret string, digest [32]byte, uncached bool, now int64, gen uint64, guard func() error) (*pihu.Key, *Rules, error) {
+func (a *Authenticator) miss(ctx context.Context, secret string, digest [32]byte, uncached bool, now int64, gen uint64, guard func() error) (*pihu.Key, error) {
 	_, shaped := pihu.ParseSecret(secret)
 	if !shaped && !pihu.ImportableSecret(secret) {
-		return nil, nil, errInvalid
+		return nil, errInvalid
 	}
 	if uncached && !shaped && a.unknown(&digest, now) {
 		// A secret of another shape than pihu's can only be an imported
 		// key's; one that was unknown a moment ago is still unknown.
-		return nil, nil, errInvalid
+		return nil, errInvalid
 	}
 	if uncached && guard != nil {
 		if err := guard(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 
@@ -408,38 +393,37 @@ func (a *Authenticator) miss(ctx context.Context, secret string, digest [32]byte
 		if !shaped {
 			a.remember(&digest, now, gen)
 		}
-		return nil, nil, errInvalid
+		return nil, errInvalid
 	} else if err != nil {
 		return a.staleOr(func() *slot { return a.c.get(&digest) }, now, err)
 	}
 	// The store found the key by its digest; compare again in constant
 	// time so that no code path ever decides on a variable-time compare.
 	if subtle.ConstantTimeCompare(k.Digest, digest[:]) != 1 {
-		return nil, nil, errInvalid
+		return nil, errInvalid
 	}
-	rules, err := a.put(ctx, k, gen)
-	if err != nil {
+	if err := a.put(ctx, k, gen); err != nil {
 		return a.staleOr(func() *slot { return a.c.get(&digest) }, now, err)
 	}
 	a.storeAnswered()
-	return k, rules, nil
+	return k, nil
 }
 
 // staleOr answers a lookup whose read of the store failed with err: from
 // the cache entry find returns (called under the read lock), stale, if
 // err is the store's unavailability and the entry is within StaleIfError
 // past its TTL; else with err.
-func (a *Authenticator) staleOr(find func() *slot, now int64, err error) (*pihu.Key, *Rules, error) {
+func (a *Authenticator) staleOr(find func() *slot, now int64, err error) (*pihu.Key, error) {
 	if a.staleIfError <= 0 || pihu.ErrorCode(err) != pihu.EUnavailable {
-		return nil, nil, err
+		return nil, err
 	}
 	a.mu.RLock()
 	s := find()
 	if s == nil || now-s.loaded >= int64(a.ttl+a.staleIfError) {
 		a.mu.RUnlock()
-		return nil, nil, err
+		return nil, err
 	}
-	k, rules := a.c.key(s), a.c.rules(s)
+	k := a.c.key(s)
 	a.mu.RUnlock()
 	a.obs.StaleHit()
 	a.stale.Add(1)
@@ -447,7 +431,7 @@ func (a *Authenticator) staleOr(find func() *slot, now int64, err error) (*pihu.
 		a.logger.Warn("the store is unavailable: keys already verified are answered from the cache, for up to stale-if-error past their TTL; unknown keys get 503",
 			"stale_if_error", a.staleIfError, "err", err)
 	}
-	return k, rules, nil
+	return k, nil
 }
 
 // storeAnswered records that the store answered a read: an outage during
@@ -459,23 +443,21 @@ func (a *Authenticator) storeAnswered() {
 }
 
 // put caches k, read from the store while the invalidation count was gen,
-// with its account (read too if the cache has it not, or not fresh), and
-// returns its rules.
-func (a *Authenticator) put(ctx context.Context, k *pihu.Key, gen uint64) (*Rules, error) {
-	rules := NewRules(k)
+// with its account (read too if the cache has it not, or not fresh).
+func (a *Authenticator) put(ctx context.Context, k *pihu.Key, gen uint64) error {
 	acct, err := a.accountFor(ctx, k.AccountID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.invalidations != gen {
 		// A key changed while this one was read: it may be this one, as
 		// it was before the change. Use it for this request only.
-		return rules, nil
+		return nil
 	}
-	a.c.put(k, acct, rules, a.now().UnixNano())
-	return rules, nil
+	a.c.put(k, acct, a.now().UnixNano())
+	return nil
 }
 
 // ttlNow is how long a cache entry is trusted: TTL, or UnsubscribedTTL

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/maphash"
-	"net/netip"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 	"unsafe"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // DefaultCacheSize is how many keys an Authenticator caches unless told
@@ -43,8 +41,9 @@ const DefaultCacheSize = 1_000_000
 //   - a key handed out is a copy (key), whose strings are copied out of
 //     the slot with it, so that nothing a request holds is overwritten
 //     when the slot is reused;
-//   - allowed_ips and the key's own rate limit are parsed once, when the
-//     key is read (Rules);
+//   - allowed_ips and the key's own rate limit are kept as the store
+//     parsed them, once, when it read the key (pihu.RateLimit and
+//     pihu.AllowedIPs, values that copies share);
 //   - when the cache is full, the key to drop is chosen by CLOCK, the
 //     classic approximation of least-recently-used: every hit sets the
 //     slot's reference bit (an atomic store under the read lock), and the
@@ -76,7 +75,7 @@ type slot struct {
 	loaded  int64
 	perms   uint32 // in cache.perms, shared with every key that has the same
 	acct    uint32 // in cache.accts, shared with the account's other keys
-	extra   uint32 // in cache.extras, plus one; 0: no expiry, not revoked, no rules of its own
+	extra   uint32 // in cache.extras, plus one; 0: no expiry, not revoked, no restrictions of its own
 	used    uint32 // CLOCK's reference bit, set atomically on a hit
 	id      [idInline]byte
 	name    [nameInline]byte
@@ -93,9 +92,10 @@ const (
 // extra is what most keys do not have, kept out of the slot so that
 // those keys do not pay for it.
 type extra struct {
-	expires *time.Time
-	revoked *time.Time
-	rules   *Rules
+	expires   *time.Time
+	revoked   *time.Time
+	rateLimit pihu.RateLimit
+	allowed   pihu.AllowedIPs
 	// metadata and credits are the key's, as read (the credits tell the
 	// handlers that the key is counted, and how it refills; what is left
 	// is in the store).
@@ -117,96 +117,6 @@ type sharedPerms struct {
 	perms pihu.Permissions
 	name  string // the key of cache.permIndex
 	refs  int
-}
-
-// Rules are the restrictions of a key of its own, parsed once when the
-// key was read, for the checks every request makes.
-type Rules struct {
-	// AllowedIPs are the key's allowed_ips, parsed; nil means anywhere.
-	AllowedIPs []netip.Prefix
-	// RateLimit is the key's own rate limit; the zero Limit means the
-	// server's default.
-	RateLimit ratelimit.Limit
-	// err is why the stored rate limit does not parse.
-	err error
-	// allowed and limit are the stored forms, for the handlers that show
-	// or copy them.
-	allowed []string
-	limit   string
-}
-
-// NewRules parses the restrictions of k. A stored rate limit that does not
-// parse (only a key written around the API has one) makes Limit return an
-// error; an allowed_ips entry that does not parse allows nothing, as for
-// pihu.IPAllowed. It returns nil for a key with no restriction of its own.
-func NewRules(k *pihu.Key) *Rules {
-	if k.AllowedIPs == nil && k.RateLimit == "" {
-		return nil
-	}
-	r := &Rules{allowed: k.AllowedIPs, limit: k.RateLimit}
-	if k.AllowedIPs != nil {
-		r.AllowedIPs = make([]netip.Prefix, 0, len(k.AllowedIPs))
-		for _, s := range k.AllowedIPs {
-			if p, ok := parsePrefix(s); ok {
-				r.AllowedIPs = append(r.AllowedIPs, p)
-			}
-		}
-	}
-	if k.RateLimit != "" {
-		l, err := ratelimit.ParseLimit(k.RateLimit, "rate_limit")
-		if err != nil {
-			r.err = errors.New("key " + k.ID + " has an invalid stored rate limit " + k.RateLimit + ": " + err.Error())
-		}
-		r.RateLimit = l
-	}
-	return r
-}
-
-// parsePrefix parses a stored allowed_ips entry, which is normalised: an
-// address alone or a CIDR range.
-func parsePrefix(s string) (netip.Prefix, bool) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err == nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), true
-}
-
-// IPAllowed reports whether a request from addr may use the key; like
-// pihu.IPAllowed, without parsing the key's list again. A nil Rules allows
-// every address.
-func (r *Rules) IPAllowed(addr string) bool {
-	if r == nil || r.AllowedIPs == nil {
-		return true
-	}
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap().WithZone("")
-	for _, p := range r.AllowedIPs {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// Limit is the key's own rate limit, or def if it has none. It returns an
-// error if the stored limit does not parse.
-func (r *Rules) Limit(def ratelimit.Limit) (ratelimit.Limit, error) {
-	switch {
-	case r == nil || r.RateLimit == (ratelimit.Limit{}) && r.err == nil:
-		return def, nil
-	case r.err != nil:
-		return def, r.err
-	}
-	return r.RateLimit, nil
 }
 
 // cache is the verified keys; see the comment above.
@@ -332,14 +242,6 @@ func spillNum(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 // acct returns the account entry of the key s holds. Read lock.
 func (c *cache) acct(s *slot) *cachedAccount { return c.accts.items[s.acct] }
 
-// rules returns the rules of the key s holds. Read lock.
-func (c *cache) rules(s *slot) *Rules {
-	if s.extra == 0 {
-		return nil
-	}
-	return c.extras.items[s.extra-1].rules
-}
-
 // keyCopy is a key handed out and the bytes of its id and name: one
 // allocation.
 type keyCopy struct {
@@ -366,9 +268,7 @@ func (c *cache) key(s *slot) *pihu.Key {
 	if s.extra != 0 {
 		x := c.extras.items[s.extra-1]
 		k.Expires, k.Revoked = x.expires, x.revoked
-		if x.rules != nil {
-			k.RateLimit, k.AllowedIPs = x.rules.limit, x.rules.allowed
-		}
+		k.RateLimit, k.AllowedIPs = x.rateLimit, x.allowed
 		k.Metadata = x.metadata
 		if x.credits != nil {
 			cr := *x.credits
@@ -393,9 +293,8 @@ func (c *cache) copyString(f []byte, n uint8, buf []byte) (string, []byte) {
 	return unsafe.String(&buf[start], int(n)), buf
 }
 
-// put caches k, whose account is acct, read at now, with its rules. Write
-// lock.
-func (c *cache) put(k *pihu.Key, acct *pihu.Account, rules *Rules, now int64) {
+// put caches k, whose account is acct, read at now. Write lock.
+func (c *cache) put(k *pihu.Key, acct *pihu.Account, now int64) {
 	if c.max <= 0 {
 		return
 	}
@@ -417,8 +316,9 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, rules *Rules, now int64) {
 	}
 	c.setString(s.id[:], &s.idLen, k.ID)
 	c.setString(s.name[:], &s.nameLen, k.Name)
-	if k.Expires != nil || k.Revoked != nil || rules != nil || k.Metadata != nil || k.Credits != nil {
-		s.extra = c.extras.add(&extra{expires: k.Expires, revoked: k.Revoked, rules: rules, metadata: k.Metadata, credits: k.Credits}) + 1
+	if k.Expires != nil || k.Revoked != nil || !k.RateLimit.IsZero() || !k.AllowedIPs.Anywhere() || k.Metadata != nil || k.Credits != nil {
+		s.extra = c.extras.add(&extra{expires: k.Expires, revoked: k.Revoked, rateLimit: k.RateLimit, allowed: k.AllowedIPs,
+			metadata: k.Metadata, credits: k.Credits}) + 1
 	}
 	c.byDigest.insert(digestHash(&d), i)
 	c.byID.insert(c.idHash(k.ID), i)

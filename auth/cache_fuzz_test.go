@@ -126,7 +126,7 @@ func FuzzCache(f *testing.F) {
 						delete(m, id)
 					}
 				}
-				c.put(k, accounts[v%2], nil, now.UnixNano())
+				c.put(k, accounts[v%2], now.UnixNano())
 				m[k.ID] = k
 				evicted = evicted || len(m) > c.max
 			case 2: // drop key v%24

@@ -70,7 +70,7 @@ func TestCache_ReusesFreedSpace(t *testing.T) {
 	c := newCache(100)
 	defer c.release()
 	for i := range 10 {
-		c.put(testKey(i, 50), testAccount, nil, 1) // 50 bytes: spilled
+		c.put(testKey(i, 50), testAccount, 1) // 50 bytes: spilled
 	}
 	bytes := c.own.mem.bytes
 	for round := range 20 {
@@ -81,7 +81,7 @@ func TestCache_ReusesFreedSpace(t *testing.T) {
 			t.Fatalf("round %d: %d keys, %d accounts, %d permission lists left", round, c.live, len(c.accounts), len(c.permIdx))
 		}
 		for i := range 10 {
-			c.put(testKey(i+round+1, 50), testAccount, nil, 1)
+			c.put(testKey(i+round+1, 50), testAccount, 1)
 		}
 	}
 	if c.n != 10 || len(c.spill.items) != 10 || len(c.accts.items) != 1 || len(c.perms.items) != 1 || c.own.mem.bytes != bytes {
@@ -105,20 +105,20 @@ func TestCache_ClockWrapsAround(t *testing.T) {
 		}
 	}
 	for i := range 4 {
-		c.put(testKey(i, 5), testAccount, nil, 1)
+		c.put(testKey(i, 5), testAccount, 1)
 	}
 	use(0, 1, 2, 3)
-	c.put(testKey(4, 5), testAccount, nil, 1) // every bit set: a full turn, then slot 0
+	c.put(testKey(4, 5), testAccount, 1) // every bit set: a full turn, then slot 0
 	if got := fmt.Sprint(holds(&c, 10)); got != "[1 2 3 4]" {
 		t.Fatalf("after a full turn: got %s, want [1 2 3 4]", got)
 	}
 	use(1, 2)
-	c.put(testKey(5, 5), testAccount, nil, 1) // 1 and 2 spared, 3 taken
+	c.put(testKey(5, 5), testAccount, 1) // 1 and 2 spared, 3 taken
 	if got := fmt.Sprint(holds(&c, 10)); got != "[1 2 4 5]" {
 		t.Fatalf("got %s, want [1 2 4 5]", got)
 	}
 	use(5)
-	c.put(testKey(6, 5), testAccount, nil, 1) // past the end: 5 (slot 3) spared, 4 (slot 0) taken
+	c.put(testKey(6, 5), testAccount, 1) // past the end: 5 (slot 3) spared, 4 (slot 0) taken
 	if got := fmt.Sprint(holds(&c, 10)); got != "[1 2 5 6]" {
 		t.Fatalf("after wrapping around: got %s, want [1 2 5 6]", got)
 	}
@@ -132,9 +132,9 @@ func TestCache_ClockWrapsAround(t *testing.T) {
 func TestCache_KeyIsACopy(t *testing.T) {
 	c := newCache(1)
 	defer c.release()
-	c.put(testKey(1, 10), testAccount, nil, 1)
+	c.put(testKey(1, 10), testAccount, 1)
 	k := c.key(c.getID(testKey(1, 0).ID))
-	c.put(testKey(2, 20), testAccount, nil, 1) // evicts key 1, same slot
+	c.put(testKey(2, 20), testAccount, 1) // evicts key 1, same slot
 	if k.ID != testKey(1, 0).ID || k.Name != strings.Repeat("x", 10) {
 		t.Errorf("got %q %q after the slot was reused", k.ID, k.Name)
 	}

@@ -159,45 +159,10 @@ func TestCache_NegativeSizeCachesNothing(t *testing.T) {
 	}
 }
 
-// TestRules parses allowed_ips and the rate limit once, and answers as
-// pihu.IPAllowed and ratelimit.ParseLimit do.
-func TestRules(t *testing.T) {
-	def := ratelimit.PerMinute(1000)
-	t.Run("None", func(t *testing.T) {
-		r := auth.NewRules(&pihu.Key{})
-		if r != nil || !r.IPAllowed("203.0.113.7") {
-			t.Errorf("got %+v, want nil Rules allowing every address", r)
-		}
-		if l, err := r.Limit(def); l != def || err != nil {
-			t.Errorf("got %v, %v, want the default", l, err)
-		}
-	})
-	t.Run("AllowedIPs", func(t *testing.T) {
-		allowed := []string{"203.0.113.7", "10.0.0.0/8", "2001:db8::/32", "garbage"}
-		r := auth.NewRules(&pihu.Key{AllowedIPs: allowed})
-		for _, ip := range []string{"203.0.113.7", "203.0.113.8", "10.1.2.3", "::ffff:10.1.2.3", "2001:db8::1", "2001:db9::1", "fe80::1%eth0", "", "nonsense"} {
-			if got, want := r.IPAllowed(ip), pihu.IPAllowed(allowed, ip); got != want {
-				t.Errorf("%q: got %v, want %v", ip, got, want)
-			}
-		}
-	})
-	t.Run("RateLimit", func(t *testing.T) {
-		r := auth.NewRules(&pihu.Key{RateLimit: "100/s"})
-		if l, err := r.Limit(def); l != ratelimit.PerSecond(100) || err != nil {
-			t.Errorf("got %v, %v, want 100/s", l, err)
-		}
-	})
-	t.Run("ErrStoredRateLimit", func(t *testing.T) {
-		r := auth.NewRules(&pihu.Key{ID: "key_x", RateLimit: "often"})
-		if _, err := r.Limit(def); err == nil {
-			t.Error("got no error for a stored rate limit that does not parse")
-		}
-	})
-}
-
-// TestRules_CachedKeyKeepsThem: a key read from the cache has its
-// allowed_ips and rate limit as stored, and rules parsed from them.
-func TestRules_CachedKeyKeepsThem(t *testing.T) {
+// TestRestrictions_CachedKeyKeepsThem: a key read from the cache has its
+// allowed_ips and rate limit as the store parsed them, on a miss and on a
+// hit alike.
+func TestRestrictions_CachedKeyKeepsThem(t *testing.T) {
 	ctx := context.Background()
 	store, acct, _, now := setup(t)
 	req := pihu.KeyRequest{Name: "r", Permissions: pihu.Permissions{"candidate:read"}, AllowedIPs: []string{"10.0.0.0/8"}}
@@ -205,21 +170,21 @@ func TestRules_CachedKeyKeepsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.RateLimit = "5/m"
+	k.RateLimit = pihu.StoredRateLimit("5/m")
 	if err := store.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
 	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})
 	for i := range 2 { // a miss, then a hit
-		got, rules, err := a.AuthenticateRequest(ctx, secret, nil)
+		got, err := a.AuthenticateGuarded(ctx, secret, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.RateLimit != "5/m" || fmt.Sprint(got.AllowedIPs) != "[10.0.0.0/8]" || got.Name != "r" || got.ID != k.ID {
+		if got.RateLimit.String() != "5/m" || fmt.Sprint(got.AllowedIPs.Strings()) != "[10.0.0.0/8]" || got.Name != "r" || got.ID != k.ID {
 			t.Errorf("use %d: got %+v", i, got)
 		}
-		if l, _ := rules.Limit(ratelimit.PerSecond(1)); l != ratelimit.PerMinute(5) || !rules.IPAllowed("10.9.9.9") || rules.IPAllowed("11.0.0.1") {
-			t.Errorf("use %d: rules %+v", i, rules)
+		if l := ratelimit.KeyLimit(got.RateLimit); l != ratelimit.PerMinute(5) || !got.AllowedIPs.Allows("10.9.9.9") || got.AllowedIPs.Allows("11.0.0.1") {
+			t.Errorf("use %d: limit %v, allowed_ips %v", i, l, got.AllowedIPs)
 		}
 	}
 }

@@ -146,7 +146,7 @@ func (a *Admission) CountFailure(ctx context.Context, ip string, authErr error) 
 }
 
 // Authenticate returns the key of a request's bearer credential (an API
-// key or an access token), with its rules, for the checks that follow:
+// key or an access token), for the checks that follow:
 // authorization is the request's Authorization header values, and ip the
 // address of its original client, whose failed authentications are
 // counted. It returns EParameterInvalid on "Authorization" for more than
@@ -160,9 +160,9 @@ func (a *Admission) CountFailure(ctx context.Context, ip string, authErr error) 
 // address with no budget left gets a 429 without its secret being looked
 // up, unless its key is cached, and a valid key behind the same address
 // as someone guessing goes on working.
-func (a *Admission) Authenticate(ctx context.Context, authorization []string, ip string) (*pihu.Key, *Rules, error) {
+func (a *Admission) Authenticate(ctx context.Context, authorization []string, ip string) (*pihu.Key, error) {
 	if len(authorization) > 1 {
-		return nil, nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
 			"The request has %d Authorization headers; send exactly one, \"Authorization: Bearer YOUR_API_KEY\".", len(authorization))
 	}
 	var header string
@@ -173,19 +173,18 @@ func (a *Admission) Authenticate(ctx context.Context, authorization []string, ip
 	g := a.FailureGuard(ctx, ip)
 	if err == nil {
 		var k *pihu.Key
-		var rules *Rules
-		k, rules, err = a.auth.AuthenticateRequest(ctx, secret, g.Reserve)
+		k, err = a.auth.AuthenticateGuarded(ctx, secret, g.Reserve)
 		if err == nil {
 			g.Refund()
-			return k, rules, nil
+			return k, nil
 		}
 	}
 	if status, _ := pihu.ErrorStatus(pihu.ErrorCode(err)); status == 401 {
-		return nil, nil, g.Fail(err)
+		return nil, g.Fail(err)
 	}
 	// The store's error: the secret was not found valid, so a failure
 	// reserved for it stays spent.
-	return nil, nil, err
+	return nil, err
 }
 
 func (a *Admission) limiterFailed(ctx context.Context, err error) {

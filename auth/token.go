@@ -464,40 +464,33 @@ func (a *Authenticator) Tokens() *Tokens { return a.tokens }
 // key, and Invalidate drops it. Returns EInvalidAPIKey if there is no such
 // key.
 func (a *Authenticator) KeyByID(ctx context.Context, accountID, id string, guard func() error) (*pihu.Key, error) {
-	k, _, err := a.keyByID(ctx, accountID, id, guard)
-	return k, err
-}
-
-// keyByID is KeyByID, with the key's rules.
-func (a *Authenticator) keyByID(ctx context.Context, accountID, id string, guard func() error) (*pihu.Key, *Rules, error) {
 	now := a.now().UnixNano()
 	a.mu.RLock()
 	s := a.c.getID(id)
 	if s != nil && a.c.acct(s).account.ID == accountID && a.fresh(s, now) {
-		k, rules := a.c.key(s), a.c.rules(s)
+		k := a.c.key(s)
 		a.mu.RUnlock()
-		return k, rules, nil
+		return k, nil
 	}
 	gen := a.invalidations
 	a.mu.RUnlock()
 	if s == nil && guard != nil {
 		if err := guard(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	k, err := a.store.Key(ctx, accountID, id)
 	if pihu.ErrorCode(err) == pihu.ENotFound {
 		a.storeAnswered()
-		return nil, nil, invalidToken("the API key it was minted with does not exist")
+		return nil, invalidToken("the API key it was minted with does not exist")
 	} else if err != nil {
 		return a.staleOr(a.cachedID(accountID, id), now, err)
 	}
-	rules, err := a.put(ctx, k, gen)
-	if err != nil {
+	if err := a.put(ctx, k, gen); err != nil {
 		return a.staleOr(a.cachedID(accountID, id), now, err)
 	}
 	a.storeAnswered()
-	return k, rules, nil
+	return k, nil
 }
 
 // cachedID returns the finder of the cache entry of key id of account
@@ -517,24 +510,18 @@ func (a *Authenticator) cachedID(accountID, id string) func() *slot {
 // token, and no key) for an expired one, and the store's errors. guard is
 // as for AuthenticateGuarded.
 func (a *Authenticator) Token(ctx context.Context, s string, guard func() error) (*pihu.AccessToken, *pihu.Key, error) {
-	at, k, _, err := a.token(ctx, s, guard)
-	return at, k, err
-}
-
-// token is Token, with the parent key's rules.
-func (a *Authenticator) token(ctx context.Context, s string, guard func() error) (*pihu.AccessToken, *pihu.Key, *Rules, error) {
 	if a.tokens == nil {
-		return nil, nil, nil, errInvalid
+		return nil, nil, errInvalid
 	}
 	at, err := a.tokens.verifyGuarded(ctx, s, guard)
 	if err != nil {
-		return at, nil, nil, err
+		return at, nil, err
 	}
-	k, rules, err := a.keyByID(ctx, at.AccountID, at.KeyID, guard)
+	k, err := a.KeyByID(ctx, at.AccountID, at.KeyID, guard)
 	if err != nil {
-		return at, nil, nil, err
+		return at, nil, err
 	}
-	return at, k, rules, nil
+	return at, k, nil
 }
 
 // authenticateToken returns the key a request with access token s runs
@@ -543,10 +530,10 @@ func (a *Authenticator) token(ctx context.Context, s string, guard func() error)
 // token dies with its parent: ERevokedAPIKey or EExpiredAPIKey when the
 // parent is revoked or expired, at once for a change made through this
 // process (Invalidate) and within TTL for one made elsewhere.
-func (a *Authenticator) authenticateToken(ctx context.Context, s string, guard func() error) (*pihu.Key, *Rules, error) {
-	at, k, rules, err := a.token(ctx, s, guard)
+func (a *Authenticator) authenticateToken(ctx context.Context, s string, guard func() error) (*pihu.Key, error) {
+	at, k, err := a.Token(ctx, s, guard)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	now := a.now()
 	if ok, code := k.Active(now); !ok {
@@ -554,8 +541,8 @@ func (a *Authenticator) authenticateToken(ctx context.Context, s string, guard f
 		if code == pihu.EExpiredAPIKey {
 			what = "expired"
 		}
-		return nil, nil, pihu.Errorf(code, "The API key this access token was minted with has %s, and its tokens with it. Mint a token with a key that works.", what)
+		return nil, pihu.Errorf(code, "The API key this access token was minted with has %s, and its tokens with it. Mint a token with a key that works.", what)
 	}
 	a.recordUse(k.ID, now)
-	return at.Restrict(k), rules, nil
+	return at.Restrict(k), nil
 }

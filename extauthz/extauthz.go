@@ -124,7 +124,7 @@ func (s *Server) decide(ctx context.Context, c *check, host string, ext map[stri
 	if err != nil {
 		return s.deny(ctx, c, err)
 	}
-	k, rules, err := s.adm.Authenticate(ctx, c.headers.values("authorization"), c.ip)
+	k, err := s.adm.Authenticate(ctx, c.headers.values("authorization"), c.ip)
 	if err != nil {
 		s.metrics.AuthFailed(pihu.ErrorCode(err))
 		if e, ok := err.(*auth.TooManyFailures); ok {
@@ -133,7 +133,7 @@ func (s *Server) decide(ctx context.Context, c *check, host string, ext map[stri
 		return s.deny(ctx, c, err)
 	}
 	c.key = k
-	d, err := s.adm.Admit(ctx, k, rules, need)
+	d, err := s.adm.Admit(ctx, k, need)
 	if err != nil {
 		return s.deny(ctx, c, err)
 	}

@@ -95,7 +95,7 @@ func (e *env) key(t *testing.T, req pihu.KeyRequest, rateLimit string) (*pihu.Ke
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.RateLimit = rateLimit
+	k.RateLimit = pihu.StoredRateLimit(rateLimit)
 	if err := e.store.CreateKey(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}

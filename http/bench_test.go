@@ -79,7 +79,7 @@ func benchStore(b testing.TB) (*sqlite.DB, *pihu.Key, string) {
 	b.Cleanup(func() { db.Close() })
 	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Bench", Created: time.Now()}
 	k, secret, _ := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
-	k.RateLimit = "1000000/s"
+	k.RateLimit = pihu.StoredRateLimit("1000000/s")
 	if err := db.CreateAccount(context.Background(), a, k); err != nil {
 		b.Fatal(err)
 	}

@@ -113,7 +113,7 @@ func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forw
 	if err != nil {
 		return err
 	}
-	k, rules, err := s.authenticate(w, r)
+	k, err := s.authenticate(w, r)
 	if err != nil {
 		s.observeAuthFailure(err)
 		return err
@@ -121,7 +121,7 @@ func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forw
 	if rw, ok := w.(*responseWriter); ok {
 		rw.key = k
 	}
-	d, err := s.check(w, r, k, rules, need)
+	d, err := s.check(w, r, k, need)
 	if err != nil {
 		return err
 	}

@@ -309,7 +309,7 @@ func (s *Server) replayToEndedKey(w http.ResponseWriter, r *http.Request, perm p
 	if perm != "" {
 		need.Permissions = []pihu.Permission{perm}
 	}
-	d, err := s.adm.Check(r.Context(), k, nil, need)
+	d, err := s.adm.Check(r.Context(), k, need)
 	if err == nil && (d.Outcome == auth.RefusedAddress || d.Outcome == auth.RefusedPermission) {
 		return false
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // KeyCreated is the response to creating or rotating a key: the only one
@@ -48,8 +47,8 @@ type KeyList struct {
 func NewKeyCreated(k *pihu.Key, secret string, now time.Time) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
-		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), RateLimit: rateLimit(k),
-		AllowedIPs: k.AllowedIPs, CreatedBy: optional(k.CreatedBy), KeyExtras: pihu.NewKeyExtras(k, now),
+		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), RateLimit: optional(k.RateLimit.String()),
+		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optional(k.CreatedBy), KeyExtras: pihu.NewKeyExtras(k, now),
 	}
 }
 
@@ -63,15 +62,6 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// rateLimit is k's own rate limit as the API shows it: null for the
-// server's default.
-func rateLimit(k *pihu.Key) *string {
-	if k.RateLimit == "" {
-		return nil
-	}
-	return &k.RateLimit
 }
 
 // timestamp formats t as the API shows every time: RFC 3339, UTC, seconds.
@@ -135,6 +125,7 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 		}
 	}
 	req.Metadata = b.Metadata
+	req.RateLimit = b.RateLimit
 	if b.Refill != nil && b.Remaining == nil {
 		return req, pihu.ParamErrorf(pihu.EParameterMissing, "remaining", "A \"refill\" needs \"remaining\": the credits the key starts with.")
 	}
@@ -164,17 +155,6 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	if body.RateLimit != nil {
-		// A key's limit is its own: it need not be below its creator's,
-		// since a key that may create keys can spread its requests over
-		// as many keys as it likes anyway.
-		limit, err := ratelimit.ParseLimit(*body.RateLimit, "rate_limit")
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		k.RateLimit = limit.String()
 	}
 	ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, caller.ID, clientIP(r), k, k.Created)
 	if err := s.store.CreateKey(r.Context(), k, ev); err != nil {

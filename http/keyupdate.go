@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // updateKeyRequest is the body of PATCH /v1/auth/api-keys/{id}. An
@@ -66,11 +65,11 @@ func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
 	}
 	c.RateLimit.Set, c.RateLimit.Null = b.RateLimit.Set, b.RateLimit.Null
 	if s := b.RateLimit.Ptr(); s != nil {
-		l, err := ratelimit.ParseLimit(*s, "rate_limit")
+		l, err := pihu.ParseRateLimit(*s, "rate_limit")
 		if err != nil {
 			return nil, err
 		}
-		c.RateLimit.Value = l.String()
+		c.RateLimit.Value = l
 	}
 	c.Expires.Set, c.Expires.Null = b.Expires.Set, b.Expires.Null
 	if s := b.Expires.Ptr(); s != nil {
@@ -105,7 +104,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 	}
 	change, err := body.change()
 	if err == nil {
-		change.DefaultRateLimit = s.defaultLimit.String()
+		change.DefaultRateLimit = s.defaultLimit.RateLimit()
 		err = change.Validate(s.now())
 	}
 	if err != nil {

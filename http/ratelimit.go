@@ -59,14 +59,14 @@ func (s *Server) initRateLimits(opts Options) {
 // key is cached, so that a valid key behind the same address as someone
 // guessing goes on working. A request with more than one Authorization
 // header is refused (400) before any key is looked up.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, *auth.Rules, error) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*pihu.Key, error) {
 	// The name is canonical: one map lookup, no canonicalising.
-	k, rules, err := s.adm.Authenticate(r.Context(), r.Header["Authorization"], clientIP(r))
+	k, err := s.adm.Authenticate(r.Context(), r.Header["Authorization"], clientIP(r))
 	if err != nil && failureHeaders(w, err) {
 		// The address's failures, not a key, are refused.
 		w.Header().Set("WWW-Authenticate", err.(*auth.TooManyFailures).Challenge())
 	}
-	return k, rules, err
+	return k, err
 }
 
 // failureHeaders sets the headers of err if it is an address out of

@@ -536,7 +536,7 @@ func (s *Server) requireRoute(perm pihu.Permission, self bool, h http.HandlerFun
 		perms = []pihu.Permission{perm}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, rules, err := s.authenticate(w, r)
+		k, err := s.authenticate(w, r)
 		if err != nil {
 			s.observeAuthFailure(err)
 			if !s.replayToEndedKey(w, r, perm, err) {
@@ -554,7 +554,7 @@ func (s *Server) requireRoute(perm pihu.Permission, self bool, h http.HandlerFun
 		if onItself {
 			need = auth.Need{Self: true}
 		}
-		d, err := s.check(w, r, k, rules, need)
+		d, err := s.check(w, r, k, need)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -575,8 +575,8 @@ func (s *Server) requireRoute(perm pihu.Permission, self bool, h http.HandlerFun
 // for a request made with k, sets the RateLimit headers, and returns the
 // error to answer for a refusal: every door of the HTTP API words its
 // refusals here, the same way.
-func (s *Server) check(w http.ResponseWriter, r *http.Request, k *pihu.Key, rules *auth.Rules, need auth.Need) (auth.Decision, error) {
-	d, err := s.adm.Check(r.Context(), k, rules, need)
+func (s *Server) check(w http.ResponseWriter, r *http.Request, k *pihu.Key, need auth.Need) (auth.Decision, error) {
+	d, err := s.adm.Check(r.Context(), k, need)
 	if err != nil {
 		return d, err
 	}

@@ -35,7 +35,7 @@ func BenchmarkSocket(b *testing.B) {
 	defer db.Close()
 	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Bench", Created: time.Now()}
 	k, secret, _ := pihu.NewKey(a.ID, pihu.OwnerKeyRequest(), nil, time.Now())
-	k.RateLimit = "1000000/s"
+	k.RateLimit = pihu.StoredRateLimit("1000000/s")
 	if err := db.CreateAccount(ctx, a, k); err != nil {
 		b.Fatal(err)
 	}

@@ -328,7 +328,7 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (auth.Decis
 	g.Refund()
 	// The admission's checks, as for a bearer key, counted the same way.
 	ip := clientIP(r)
-	d, err := s.adm.Check(r.Context(), k, nil, auth.Need{ClientIP: ip, Permissions: tokenWrite, Cost: 1})
+	d, err := s.adm.Check(r.Context(), k, auth.Need{ClientIP: ip, Permissions: tokenWrite, Cost: 1})
 	if err != nil {
 		return d, nil, err
 	}

@@ -100,10 +100,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := VerifyResult{Code: VerifyNotFound, Kind: VerifyKindAPIKey}
-	var (
-		k     *pihu.Key
-		rules *auth.Rules // as cached: parsed once, not per verification
-	)
+	var k *pihu.Key
 	token, err := s.auth.IsToken(r.Context(), *body.Key, nil)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -116,7 +113,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		k, rules, err = s.auth.LookupRules(r.Context(), *body.Key)
+		k, err = s.auth.Lookup(r.Context(), *body.Key)
 		if pihu.ErrorCode(err) == pihu.EInvalidAPIKey || err == nil && !visible(caller, k) {
 			writeJSON(w, http.StatusOK, out)
 			return
@@ -138,10 +135,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auth.RecordUse(k)
-	// The admission's checks, as for a request made with the key
-	// (rules nil, for an access token's parent restricted to the token,
-	// are computed).
-	d, err := s.adm.Admit(r.Context(), k, rules, need)
+	// The admission's checks, as for a request made with the key.
+	d, err := s.adm.Admit(r.Context(), k, need)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

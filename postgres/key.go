@@ -54,10 +54,7 @@ func permissions(p pihu.Permissions) []string {
 }
 
 func insertKey(ctx context.Context, q querier, k *pihu.Key) error {
-	var allowed []string
-	if k.AllowedIPs != nil {
-		allowed = append([]string{}, k.AllowedIPs...) // NULL only for nil
-	}
+	allowed := k.AllowedIPs.Strings() // NULL only for anywhere
 	c := creditColumns(k.Credits)
 	leaked, err := leakColumn(k.Leaked)
 	if err != nil {
@@ -67,7 +64,7 @@ func insertKey(ctx context.Context, q querier, k *pihu.Key) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), permissions(k.Permissions), k.Digest, k.Hint,
 		ts(k.Created), nullTS(k.Expires), nullTS(k.LastUsed), nullTS(k.Revoked), nullString(k.RotatedFrom),
-		k.RateLimit, allowed, nullString(k.CreatedBy),
+		k.RateLimit.String(), allowed, nullString(k.CreatedBy),
 		nullString(string(k.Metadata)), c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported, leaked)
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
@@ -85,10 +82,12 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		expires, lastUsed, revoked *time.Time
 		rotatedFrom, createdBy     *string
 		metadata, leaked           *string
+		rateLimit                  string
+		allowed                    []string
 		c                          credits
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
-		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &k.AllowedIPs, &createdBy,
+		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
 		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
 		return nil, err
 	}
@@ -115,6 +114,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 	if createdBy != nil {
 		k.CreatedBy = *createdBy
 	}
+	k.SetStoredRestrictions(rateLimit, allowed)
 	return &k, nil
 }
 
@@ -344,15 +344,12 @@ func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error
 		if err := u.Apply(k); err != nil {
 			return err
 		}
-		var allowed []string
-		if k.AllowedIPs != nil {
-			allowed = append([]string{}, k.AllowedIPs...)
-		}
+		allowed := k.AllowedIPs.Strings()
 		c := creditColumns(k.Credits)
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = $1, permissions = $2, rate_limit = $3, allowed_ips = $4,
 			metadata = $5, expires = $6, remaining = $7, refill_interval = $8, refill_amount = $9, refill_day = $10, refilled = $11
 			WHERE id = $12`,
-			k.Name, permissions(k.Permissions), k.RateLimit, allowed, nullString(string(k.Metadata)),
+			k.Name, permissions(k.Permissions), k.RateLimit.String(), allowed, nullString(string(k.Metadata)),
 			nullTS(k.Expires), c.remaining, c.interval, c.amount, c.day, c.refilled, k.ID); err != nil {
 			return fmt.Errorf("update key %s: %w", u.ID, err)
 		}

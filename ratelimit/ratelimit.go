@@ -16,7 +16,6 @@ import (
 	"context"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -67,7 +66,7 @@ type Limit struct {
 // MaxRate is the largest number of requests a limit may allow per period
 // (and the largest burst): beyond it a limit is no limit, and one request
 // per period's millionth is as fine as the clock needs to be.
-const MaxRate = 1_000_000
+const MaxRate = pihu.MaxRate
 
 // PerSecond returns the limit of n requests a second.
 func PerSecond(n int) Limit { return Limit{Rate: n, Period: time.Second} }
@@ -132,43 +131,34 @@ func (l Limit) String() string {
 	return strconv.Itoa(l.Rate) + " per " + l.Period.String() + ", burst " + strconv.Itoa(l.BurstSize())
 }
 
-// ParseLimit reads a limit written "N/s", "N/m" or "N/h": N requests a
-// second, minute or hour, N a whole number from 1 to MaxRate without sign
-// or leading zero. Returns EParameterInvalid with param (the name of the
-// field or flag it came from) otherwise.
+// ParseLimit reads a limit written "N/s", "N/m" or "N/h", as
+// pihu.ParseRateLimit does: N requests a second, minute or hour, N a whole
+// number from 1 to MaxRate without sign or leading zero. Returns
+// EParameterInvalid with param (the name of the field or flag it came
+// from) otherwise.
 func ParseLimit(s, param string) (Limit, error) {
-	bad := func() (Limit, error) {
-		return Limit{}, pihu.ParamErrorf(pihu.EParameterInvalid, param,
-			"%q is not a rate limit: use a whole number of requests from 1 to %d, then /s, /m or /h (per second, minute or hour), such as \"100/m\".",
-			s, MaxRate)
+	l, err := pihu.ParseRateLimit(s, param)
+	if err != nil {
+		return Limit{}, err
 	}
-	i := strings.LastIndexByte(s, '/')
-	if i < 0 {
-		return bad()
+	return KeyLimit(l), nil
+}
+
+// KeyLimit is the Limit of a key's own rate limit l, which is set and
+// parsed (see pihu.RateLimit.Err).
+func KeyLimit(l pihu.RateLimit) Limit { return Limit{Rate: l.Rate, Period: l.Period} }
+
+// RateLimit is l as a key's own rate limit, to compare keys' limits with:
+// the zero pihu.RateLimit if l is not of the form one takes (N/s, N/m or
+// N/h, with no burst of its own).
+func (l Limit) RateLimit() pihu.RateLimit {
+	switch {
+	case l.Burst != 0 && l.Burst != l.Rate, l.Rate < 1 || l.Rate > MaxRate:
+		return pihu.RateLimit{}
+	case l.Period == time.Second, l.Period == time.Minute, l.Period == time.Hour:
+		return pihu.RateLimit{Rate: l.Rate, Period: l.Period}
 	}
-	n, unit := s[:i], s[i+1:]
-	if len(n) == 0 || len(n) > 7 || n[0] < '1' || n[0] > '9' {
-		return bad()
-	}
-	rate := 0
-	for i := 0; i < len(n); i++ {
-		if n[i] < '0' || n[i] > '9' {
-			return bad()
-		}
-		rate = rate*10 + int(n[i]-'0')
-	}
-	if rate > MaxRate {
-		return bad()
-	}
-	switch unit {
-	case "s":
-		return PerSecond(rate), nil
-	case "m":
-		return PerMinute(rate), nil
-	case "h":
-		return PerHour(rate), nil
-	}
-	return bad()
+	return pihu.RateLimit{}
 }
 
 // Result is a Limiter's decision and the state of the key's budget after

@@ -188,8 +188,8 @@ func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
 	rotatedFrom := sql.Null[string]{V: k.RotatedFrom, Valid: k.RotatedFrom != ""}
 	createdBy := sql.Null[string]{V: k.CreatedBy, Valid: k.CreatedBy != ""}
 	var allowed sql.Null[string]
-	if k.AllowedIPs != nil {
-		b, err := json.Marshal(k.AllowedIPs)
+	if ips := k.AllowedIPs.Strings(); ips != nil {
+		b, err := json.Marshal(ips)
 		if err != nil {
 			return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
 		}
@@ -204,7 +204,7 @@ func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), string(perms), k.Digest, k.Hint,
 		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom,
-		k.RateLimit, allowed, createdBy,
+		k.RateLimit.String(), allowed, createdBy,
 		sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil}, c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported, leaked)
 	if err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
@@ -221,11 +221,13 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		expires, lastUsed, revoked sql.Null[int64]
 		rotatedFrom, allowed       sql.Null[string]
 		createdBy, metadata        sql.Null[string]
+		rateLimit                  string
+		allowedIPs                 []string
 		leaked                     sql.Null[string]
 		c                          credits
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
-		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &k.RateLimit, &allowed, &createdBy,
+		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
 		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
 		return nil, err
 	}
@@ -249,10 +251,11 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 	k.RotatedFrom = rotatedFrom.V
 	k.CreatedBy = createdBy.V
 	if allowed.Valid {
-		if err := json.Unmarshal([]byte(allowed.V), &k.AllowedIPs); err != nil {
+		if err := json.Unmarshal([]byte(allowed.V), &allowedIPs); err != nil {
 			return nil, fmt.Errorf("allowed_ips of key %s: %w", k.ID, err)
 		}
 	}
+	k.SetStoredRestrictions(rateLimit, allowedIPs)
 	return &k, nil
 }
 
@@ -534,15 +537,15 @@ func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error
 			return err
 		}
 		var allowed sql.Null[string]
-		if k.AllowedIPs != nil {
-			b, _ := json.Marshal(k.AllowedIPs)
+		if ips := k.AllowedIPs.Strings(); ips != nil {
+			b, _ := json.Marshal(ips)
 			allowed = sql.Null[string]{V: string(b), Valid: true}
 		}
 		c := creditColumns(k.Credits)
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = ?, permissions = ?, rate_limit = ?, allowed_ips = ?,
 			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?
 			WHERE id = ?`,
-			k.Name, string(perms), k.RateLimit, allowed, sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil},
+			k.Name, string(perms), k.RateLimit.String(), allowed, sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil},
 			nullTime(k.Expires), c.remaining, c.interval, c.amount, c.day, c.refilled, k.ID); err != nil {
 			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
 		}

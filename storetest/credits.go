@@ -238,8 +238,8 @@ func testCreditsUpdate(t *testing.T, s pihu.Store) {
 		Apply: func(k *pihu.Key) error {
 			k.Name = "renamed"
 			k.Permissions = pihu.Permissions{"candidate:read", "interview:read"}
-			k.RateLimit = "5/s"
-			k.AllowedIPs = []string{"203.0.113.0/24"}
+			k.RateLimit = pihu.StoredRateLimit("5/s")
+			k.AllowedIPs = pihu.StoredAllowedIPs([]string{"203.0.113.0/24"})
 			k.Metadata = json.RawMessage(`{"plan":"team"}`)
 			k.Expires = &exp
 			k.Credits = &pihu.Credits{Remaining: 42, Refill: &pihu.Refill{Interval: pihu.RefillDaily, Amount: 50}, Refilled: epoch.Add(time.Hour)}
@@ -267,7 +267,7 @@ func testCreditsUpdate(t *testing.T, s pihu.Store) {
 	// Clearing: metadata and credits go back to none.
 	got, err = s.UpdateKey(t.Context(), pihu.KeyUpdate{AccountID: k.AccountID, ID: k.ID,
 		Apply: func(k *pihu.Key) error {
-			k.Metadata, k.Credits, k.Expires, k.AllowedIPs = nil, nil, nil, nil
+			k.Metadata, k.Credits, k.Expires, k.AllowedIPs = nil, nil, nil, pihu.AllowedIPs{}
 			return nil
 		}})
 	if err != nil {

@@ -146,8 +146,8 @@ func rotationEvents(next, old *pihu.Key, actor string) []*pihu.AuditEvent {
 func testLifecycleRotateNow(t *testing.T, s pihu.Store) {
 	a, owner := mustCreateAccount(t, s, "Acme")
 	old := newKey(t, a.ID, pihu.KeyRequest{Name: "Deploy", Permissions: pihu.Permissions{"candidate:read"}, Expiration: "30d"}, epoch)
-	old.RateLimit = "100/m"
-	old.AllowedIPs = []string{"10.0.0.0/8"}
+	old.RateLimit = pihu.StoredRateLimit("100/m")
+	old.AllowedIPs = pihu.StoredAllowedIPs([]string{"10.0.0.0/8"})
 	mustCreateKey(t, s, old)
 
 	now := epoch.Add(24 * time.Hour)
@@ -170,7 +170,7 @@ func testLifecycleRotateNow(t *testing.T, s pihu.Store) {
 		t.Fatalf("KeyByDigest(new): %v", err)
 	}
 	checkKey(t, stored, next)
-	if stored.RotatedFrom != old.ID || stored.RateLimit != "100/m" || len(stored.AllowedIPs) != 1 {
+	if stored.RotatedFrom != old.ID || stored.RateLimit.String() != "100/m" || stored.AllowedIPs.Len() != 1 {
 		t.Errorf("new key: got %+v, want the old key's settings", stored)
 	}
 	keys, _ := mustList(t, s, pihu.KeyFilter{AccountID: a.ID, Limit: 10})

@@ -243,8 +243,8 @@ func testKeysRoundTripAllFields(t *testing.T, s pihu.Store) {
 	k.LastUsed = timePtr(epoch.Add(10 * time.Second))
 	k.Revoked = timePtr(epoch.Add(20 * time.Second))
 	k.RotatedFrom = owner.ID
-	k.RateLimit = "100/m"
-	k.AllowedIPs = []string{"10.0.0.0/8", "2001:db8::1"}
+	k.RateLimit = pihu.StoredRateLimit("100/m")
+	k.AllowedIPs = pihu.StoredAllowedIPs([]string{"10.0.0.0/8", "2001:db8::1"})
 	mustCreateKey(t, s, k)
 
 	got, err := s.KeyByDigest(t.Context(), k.Digest)
@@ -669,7 +669,7 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 		{"Environment", got.Environment, want.Environment},
 		{"Hint", got.Hint, want.Hint},
 		{"RotatedFrom", got.RotatedFrom, want.RotatedFrom},
-		{"RateLimit", got.RateLimit, want.RateLimit},
+		{"RateLimit", got.RateLimit.String(), want.RateLimit.String()},
 		{"CreatedBy", got.CreatedBy, want.CreatedBy},
 		{"Metadata", string(got.Metadata), string(want.Metadata)},
 		{"Imported", got.Imported, want.Imported},
@@ -681,8 +681,8 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 	if !slices.Equal(got.Permissions, want.Permissions) {
 		tb.Errorf("key %s: Permissions: got %v, want %v", want.ID, got.Permissions, want.Permissions)
 	}
-	if !slices.Equal(got.AllowedIPs, want.AllowedIPs) || (got.AllowedIPs == nil) != (want.AllowedIPs == nil) {
-		tb.Errorf("key %s: AllowedIPs: got %#v, want %#v", want.ID, got.AllowedIPs, want.AllowedIPs)
+	if g, w := got.AllowedIPs.Strings(), want.AllowedIPs.Strings(); !slices.Equal(g, w) || got.AllowedIPs.Anywhere() != want.AllowedIPs.Anywhere() {
+		tb.Errorf("key %s: AllowedIPs: got %#v, want %#v", want.ID, g, w)
 	}
 	if !bytes.Equal(got.Digest, want.Digest) {
 		tb.Errorf("key %s: Digest: got %x, want %x", want.ID, got.Digest, want.Digest)

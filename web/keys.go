@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // Warnings on the keys page: a key this old should be rotated, and one
@@ -188,12 +187,10 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		_, err := pihu.ParseAllowedIPs(req.AllowedIPs)
 		f.Fail(err, keyFields...)
 	}
-	var limit string
 	if raw := strings.TrimSpace(pf.Get("rate_limit")); raw != "" {
-		l, err := ratelimit.ParseLimit(raw, "rate_limit")
-		if !f.Fail(err, keyFields...) {
-			limit = l.String()
-		}
+		req.RateLimit = &raw
+		_, err := pihu.ParseRateLimit(raw, "rate_limit")
+		f.Fail(err, keyFields...)
 	}
 	if len(f.Errors) > 0 || f.Message != "" {
 		fail()
@@ -208,7 +205,6 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		fail()
 		return
 	}
-	k.RateLimit = limit
 	ev := pihu.NewAuditEvent(pihu.ActionKeyCreated, s.user.ID, h.clientIP(r), k, k.Created)
 	if err := h.store.CreateKey(r.Context(), k, ev); err != nil {
 		if !f.Fail(err, keyFields...) {

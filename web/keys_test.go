@@ -92,9 +92,9 @@ func TestKeys_Create(t *testing.T) {
 			t.Fatalf("the new key does not authenticate: %v", err)
 		}
 		u := mustUser(t, d, "ada@example.com")
-		if k.AccountID != u.AccountID || k.Name != "Billing" || k.CreatedBy != "" || k.RateLimit != "100/m" ||
+		if k.AccountID != u.AccountID || k.Name != "Billing" || k.CreatedBy != "" || k.RateLimit.String() != "100/m" ||
 			strings.Join(k.Permissions.Strings(), ",") != "candidate:read,interview:write" ||
-			strings.Join(k.AllowedIPs, ",") != "203.0.113.0/24,198.51.100.7" ||
+			k.AllowedIPs.String() != "203.0.113.0/24, 198.51.100.7" ||
 			k.Expires == nil || !k.Expires.Equal(k.Created.Add(30*24*time.Hour)) {
 			t.Errorf("key: got %+v", k)
 		}
@@ -276,7 +276,7 @@ func TestKeys_Rotate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the new key: %v", err)
 	}
-	if nk.RotatedFrom != id || nk.CreatedBy != "" || nk.RateLimit != "50/m" || nk.Name != "Billing" {
+	if nk.RotatedFrom != id || nk.CreatedBy != "" || nk.RateLimit.String() != "50/m" || nk.Name != "Billing" {
 		t.Errorf("new key: got %+v", nk)
 	}
 	// The old key's cache entry was dropped: it now carries its end.
