@@ -100,7 +100,7 @@ func (db *DB) CreateOwnerKey(ctx context.Context, owner *pihu.Key, events ...*pi
 			return err
 		}
 		if !exists {
-			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", owner.AccountID)
+			return pihu.AccountNotFound(owner.AccountID)
 		}
 		if err := insertKey(ctx, tx, owner); err != nil {
 			return err
@@ -120,7 +120,7 @@ func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
 	err := db.pool.QueryRow(ctx, `SELECT id, name, created, leak_policy FROM accounts WHERE id = $1`, id).
 		Scan(&a.ID, &a.Name, &a.Created, &policy)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
+		return nil, pihu.AccountNotFound(id)
 	}
 	if err != nil {
 		return nil, wrap("account "+id, err)

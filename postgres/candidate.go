@@ -38,7 +38,7 @@ func scanCandidate(row pgx.Row) (*pihu.Candidate, error) {
 }
 
 func candidateNotFound(id string) error {
-	return pihu.Errorf(pihu.ENotFound, "There is no candidate %q.", id)
+	return pihu.CandidateNotFound(id)
 }
 
 // Candidate returns the candidate id in scope s. Returns ENotFound if it

@@ -75,7 +75,7 @@ func (db *DB) CompleteIdempotency(ctx context.Context, rec *pihu.IdempotencyReco
 		return wrap("complete idempotency key", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return pihu.Errorf(pihu.ENotFound, "The reservation of this Idempotency-Key is gone.")
+		return pihu.ErrIdempotencyReservationGone
 	}
 	return nil
 }
@@ -101,7 +101,7 @@ func (db *DB) IdempotencyRecord(ctx context.Context, lookup []byte, now time.Tim
 		`SELECT `+idempotencyColumns+` FROM idempotency_records WHERE lookup = $1 AND created > $2`,
 		lookup, pihu.Timestamp(now).Add(-pihu.IdempotencyTTL)))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "There is no record of this Idempotency-Key.")
+		return nil, pihu.ErrIdempotencyKeyUnknown
 	}
 	if err != nil {
 		return nil, wrap("idempotency record", err)

@@ -32,8 +32,7 @@ func (db *DB) CreateInterview(ctx context.Context, iv *pihu.Interview) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return pihu.ParamErrorf(pihu.EParameterInvalid, "candidate_id",
-				"There is no candidate %q in this account and environment; create the candidate first with POST /v1/candidates.", pihu.MaskSecrets(iv.CandidateID))
+			return pihu.InterviewCandidateNotFound(iv.CandidateID)
 		}
 		return nil
 	})
@@ -57,7 +56,7 @@ func scanInterview(row pgx.Row) (*pihu.Interview, error) {
 }
 
 func interviewNotFound(id string) error {
-	return pihu.Errorf(pihu.ENotFound, "There is no interview %q.", id)
+	return pihu.InterviewNotFound(id)
 }
 
 // Interview returns the interview id in scope s. Returns ENotFound if it

@@ -105,7 +105,7 @@ func (db *DB) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, e
 		err := tx.QueryRow(ctx, `UPDATE accounts SET leak_policy = $1 WHERE id = $2 RETURNING id, name, created, leak_policy`,
 			string(p), id).Scan(&a.ID, &a.Name, &a.Created, &policy)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
+			return pihu.AccountNotFound(id)
 		}
 		if err != nil {
 			return fmt.Errorf("set leak policy of %s: %w", id, err)

@@ -25,7 +25,7 @@ func (db *DB) RevokeKey(ctx context.Context, accountID, id string, at time.Time,
 			WHERE id = $2 AND account_id = $3 AND revoked IS NULL
 			RETURNING `+keyColumns, ts(at), id, accountID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", id)
+			return pihu.UnrevokedKeyNotFound(id)
 		}
 		if err != nil {
 			return err
@@ -58,7 +58,7 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		err := tx.QueryRow(ctx, `SELECT 1 FROM api_keys WHERE id = $1 AND account_id = $2 AND revoked IS NULL FOR UPDATE`,
 			oldID, next.AccountID).Scan(&found)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", oldID)
+			return pihu.UnrevokedKeyNotFound(oldID)
 		}
 		if err != nil {
 			return err
@@ -71,9 +71,7 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		err = tx.QueryRow(ctx, `SELECT id FROM api_keys WHERE rotated_from = $1 AND account_id = $2`,
 			oldID, next.AccountID).Scan(&successor)
 		if err == nil {
-			return pihu.Errorf(pihu.EAlreadyRotated,
-				"The API key %q has already been rotated (its successor is %s) and only works until its grace period ends; rotate %s instead.",
-				oldID, successor, successor)
+			return pihu.KeyAlreadyRotated(oldID, successor)
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
@@ -91,7 +89,7 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		}
 		old, err = scanKey(row)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", oldID)
+			return pihu.UnrevokedKeyNotFound(oldID)
 		}
 		if err != nil {
 			return err
@@ -136,7 +134,7 @@ func (db *DB) RevokeKeys(ctx context.Context, rev pihu.Revocation) ([]*pihu.Key,
 		root, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 			WHERE id = $1 AND account_id = $2 AND revoked IS NULL FOR UPDATE`, rev.ID, rev.AccountID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", rev.ID)
+			return pihu.UnrevokedKeyNotFound(rev.ID)
 		}
 		if err != nil {
 			return err

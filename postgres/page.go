@@ -61,8 +61,7 @@ func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(pgx.Row
 	query := `SELECT ` + q.columns + ` FROM ` + q.table + ` WHERE ` + q.where
 	args := q.args
 	if q.startingAfter != "" && q.endingBefore != "" {
-		return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "ending_before",
-			"Give starting_after (the next page) or ending_before (the previous page), not both.")
+		return nil, false, pihu.ErrBothCursors
 	}
 	order := ` ORDER BY seq DESC LIMIT $`
 	for _, c := range []struct{ param, id, op, which, page string }{
@@ -76,8 +75,7 @@ func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(pgx.Row
 		err := db.pool.QueryRow(ctx, `SELECT seq FROM `+q.table+` WHERE id = $1 AND `+q.cursorWhere,
 			append([]any{c.id}, q.cursorArgs...)...).Scan(&seq)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, c.param,
-				"%q is not the id of one of %s; give the id of the %s item of the %s page.", pihu.MaskSecrets(c.id), q.items, c.which, c.page)
+			return nil, false, pihu.UnknownCursor(c.param, c.id, q.items)
 		}
 		if err != nil {
 			return nil, false, wrap(q.table+" cursor", err)

@@ -39,24 +39,18 @@ func scanUser(row pgx.Row) (*pihu.User, error) {
 	return &u, nil
 }
 
-// errEmailTaken is the answer to an email another person has: the sign-up
-// or setup form shows it next to the field.
-func errEmailTaken(email string) error {
-	return pihu.ParamErrorf(pihu.EParameterInvalid, "email", "A user with the email %q already exists; sign in instead, or use another address.", email)
-}
-
 // emailTaken turns a violation of the unique index on users' emails into
-// errEmailTaken: two transactions that both checked the email free before
+// pihu.EmailTaken: two transactions that both checked the email free before
 // either committed are told apart by the index, and the second one gets
 // the same answer as if it had checked after the first.
 func emailTaken(err error, email string) error {
 	if uniqueViolation(err, "users_email") {
-		return errEmailTaken(email)
+		return pihu.EmailTaken(email)
 	}
 	return err
 }
 
-// checkEmailFree returns errEmailTaken if a person has email ("" is never
+// checkEmailFree returns pihu.EmailTaken if a person has email ("" is never
 // taken).
 func checkEmailFree(ctx context.Context, tx pgx.Tx, email string) error {
 	if email == "" {
@@ -67,7 +61,7 @@ func checkEmailFree(ctx context.Context, tx pgx.Tx, email string) error {
 		return fmt.Errorf("check email: %w", err)
 	}
 	if taken {
-		return errEmailTaken(email)
+		return pihu.EmailTaken(email)
 	}
 	return nil
 }
@@ -103,7 +97,7 @@ func member(ctx context.Context, q interface {
 }, accountID, id string) (*pihu.User, error) {
 	u, err := scanUser(q.QueryRow(ctx, `SELECT `+memberColumns+memberFrom+` WHERE m.account_id = $1 AND u.id = $2`, accountID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", id)
+		return nil, pihu.MemberNotFound(id)
 	}
 	if err != nil {
 		return nil, wrap("user "+id, err)
@@ -118,7 +112,7 @@ func lockAccount(ctx context.Context, tx pgx.Tx, id string) error {
 	var one int
 	err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, id).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
+		return pihu.AccountNotFound(id)
 	}
 	return err
 }
@@ -205,13 +199,13 @@ func (db *DB) CreateLink(ctx context.Context, l *pihu.Link) error {
 // there is none.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*pihu.User, error) {
 	if email == "" {
-		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
+		return nil, pihu.ErrNoUserWithEmail
 	}
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+personColumns+` FROM users WHERE email = $1`, email))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
+		return nil, pihu.ErrNoUserWithEmail
 	}
 	if err != nil {
 		return nil, wrap("user by email", err)
@@ -276,7 +270,7 @@ func (db *DB) RemoveMember(ctx context.Context, accountID, userID string, events
 	return db.inTx(ctx, "remove member "+userID, func(ctx context.Context, tx pgx.Tx) error {
 		if err := lockAccount(ctx, tx, accountID); err != nil {
 			if pihu.ErrorCode(err) == pihu.ENotFound {
-				return pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", userID)
+				return pihu.MemberNotFound(userID)
 			}
 			return err
 		}
@@ -321,8 +315,6 @@ func scanInvite(row pgx.Row) (*pihu.Invite, error) {
 	inv.Role, inv.Created, inv.Expires = pihu.Role(role), inv.Created.UTC(), inv.Expires.UTC()
 	return &inv, nil
 }
-
-var errInviteNotFound = pihu.Errorf(pihu.ENotFound, "This invite is not valid: it was used, canceled or replaced already, it has expired, it is for another email, or it was never issued.")
 
 // CreateInvite stores a pending invite, replacing the account's pending
 // invites of the same email, and the events given. Returns inv.Validate's
@@ -384,7 +376,7 @@ func (db *DB) CancelInvite(ctx context.Context, accountID, id string, at time.Ti
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return pihu.Errorf(pihu.ENotFound, "No pending invite has the id %q in this account.", id)
+			return pihu.InviteNotFound(id)
 		}
 		return insertEvents(ctx, tx, events)
 	})
@@ -397,7 +389,7 @@ func (db *DB) InviteByDigest(ctx context.Context, digest []byte, at time.Time) (
 	defer cancel()
 	inv, err := scanInvite(db.pool.QueryRow(ctx, `SELECT `+inviteColumns+` FROM invites WHERE `+pendingInvite+` AND digest = $2`, ts(at), digest))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errInviteNotFound
+		return nil, pihu.ErrInviteInvalid
 	}
 	if err != nil {
 		return nil, wrap("invite", err)
@@ -419,7 +411,7 @@ func (db *DB) AcceptInvite(ctx context.Context, digest []byte, person *pihu.User
 		err := tx.QueryRow(ctx, `UPDATE invites SET accepted = $1 WHERE `+pendingInvite+` AND digest = $2 AND email = $3
 			RETURNING account_id, role`, at, digest, person.Email).Scan(&accountID, &role)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errInviteNotFound
+			return pihu.ErrInviteInvalid
 		}
 		if err != nil {
 			return err
@@ -434,7 +426,7 @@ func (db *DB) AcceptInvite(ctx context.Context, digest []byte, person *pihu.User
 		case err != nil:
 			return err
 		case known != person.ID:
-			return errEmailTaken(person.Email)
+			return pihu.EmailTaken(person.Email)
 		}
 		if err := insertMembership(ctx, tx, person.ID, accountID, pihu.Role(role), at); err != nil {
 			return err
@@ -464,7 +456,7 @@ func (db *DB) SwitchSession(ctx context.Context, digest []byte, accountID string
 		return wrap("switch session", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return pihu.Errorf(pihu.ENotFound, "You are not a member of the account %q.", accountID)
+		return pihu.NotAMember(accountID)
 	}
 	return nil
 }
@@ -484,7 +476,7 @@ func (db *DB) UseLink(ctx context.Context, digest []byte, email, passwordHash st
 			WHERE digest = $2 AND purpose = 'setup' AND used IS NULL AND expires > $1
 			RETURNING user_id, account_id`, at, digest).Scan(&userID, &accountID)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "This link is not valid: it was used already, it has expired, or it was never issued. Ask for a new one.")
+			return pihu.ErrLinkInvalid
 		}
 		if err != nil {
 			return err
@@ -519,7 +511,7 @@ func setPassword(ctx context.Context, tx pgx.Tx, userID, hash string, at time.Ti
 		return fmt.Errorf("set password of %s: %w", userID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return pihu.Errorf(pihu.ENotFound, "No user has the id %q.", userID)
+		return pihu.UserNotFound(userID)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
 		return fmt.Errorf("sign out %s: %w", userID, err)
@@ -563,7 +555,7 @@ func (db *DB) SessionByDigest(ctx context.Context, digest []byte) (*pihu.Session
 	err := db.pool.QueryRow(ctx, `SELECT digest, user_id, account_id, created, last_seen, expires
 		FROM sessions WHERE digest = $1`, digest).Scan(&s.Digest, &s.UserID, &s.AccountID, &s.Created, &s.LastSeen, &s.Expires)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No such session.")
+		return nil, pihu.ErrSessionNotFound
 	}
 	if err != nil {
 		return nil, wrap("session", err)

@@ -33,7 +33,7 @@ func scanEndpoint(row pgx.Row) (*pihu.WebhookEndpoint, error) {
 }
 
 func endpointNotFound(id string) error {
-	return pihu.Errorf(pihu.ENotFound, "There is no webhook endpoint %q.", id)
+	return pihu.WebhookEndpointNotFound(id)
 }
 
 // CreateWebhookEndpoint stores e and the audit events given, atomically.

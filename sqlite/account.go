@@ -95,7 +95,7 @@ func (db *DB) CreateOwnerKey(ctx context.Context, owner *pihu.Key, events ...*pi
 			return fmt.Errorf("sqlite: create owner key %s: %w", owner.ID, err)
 		}
 		if !exists {
-			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", owner.AccountID)
+			return pihu.AccountNotFound(owner.AccountID)
 		}
 		if err := insertKey(ctx, tx, owner); err != nil {
 			return err
@@ -112,7 +112,7 @@ func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {
 	)
 	err := db.account.QueryRowContext(ctx, id).Scan(&a.ID, &a.Name, &created, &a.LeakPolicy)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
+		return nil, pihu.AccountNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: account %s: %w", id, err)

@@ -65,7 +65,7 @@ func (db *DB) CompleteIdempotency(ctx context.Context, rec *pihu.IdempotencyReco
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("sqlite: complete idempotency key: %w", err)
 	} else if n == 0 {
-		return pihu.Errorf(pihu.ENotFound, "The reservation of this Idempotency-Key is gone.")
+		return pihu.ErrIdempotencyReservationGone
 	}
 	return nil
 }
@@ -88,7 +88,7 @@ func (db *DB) IdempotencyRecord(ctx context.Context, lookup []byte, now time.Tim
 		`SELECT `+idempotencyColumns+` FROM idempotency_records WHERE lookup = ? AND created > ?`,
 		lookup, unixTime(pihu.Timestamp(now).Add(-pihu.IdempotencyTTL))))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "There is no record of this Idempotency-Key.")
+		return nil, pihu.ErrIdempotencyKeyUnknown
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: idempotency record: %w", err)

@@ -261,7 +261,7 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
 	k, err := scanKey(db.keyByDigest.QueryRowContext(ctx, digest))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No API key matches.")
+		return nil, pihu.ErrNoKeyMatches
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: key by digest: %w", err)
@@ -274,7 +274,7 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
 	k, err := scanKey(db.keyByID.QueryRowContext(ctx, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+		return nil, pihu.KeyIDNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: key %s: %w", id, err)
@@ -430,7 +430,7 @@ func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time
 	err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, id).
 		Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
 	if errors.Is(err, sql.ErrNoRows) {
-		return pihu.Spend{}, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+		return pihu.Spend{}, pihu.KeyIDNotFound(id)
 	}
 	if err != nil {
 		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
@@ -469,7 +469,7 @@ func (db *DB) GiveBackCredits(ctx context.Context, id string, n int64, leased, n
 		err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, holder).
 			Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+			return pihu.KeyIDNotFound(id)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
@@ -521,7 +521,7 @@ func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error
 		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
 			WHERE id = ? AND account_id = ? AND revoked IS NULL`, u.ID, u.AccountID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", u.ID)
+			return pihu.KeyNotFound(u.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
@@ -565,8 +565,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.
 			var one int
 			err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE digest = ?`, k.Digest).Scan(&one)
 			if err == nil {
-				return pihu.ParamErrorf(pihu.EKeyExists, fmt.Sprintf("keys[%d].hash", i),
-					"keys[%d]: a key with this hash exists already; nothing was imported. Leave it out and import the others again.", i)
+				return pihu.ImportedKeyExists(i)
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("sqlite: import key %s: %w", k.ID, err)

@@ -134,7 +134,7 @@ func (db *DB) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, e
 		err := tx.QueryRowContext(ctx, `UPDATE accounts SET leak_policy = ? WHERE id = ? RETURNING id, name, created, leak_policy`,
 			string(p), id).Scan(&a.ID, &a.Name, &created, &a.LeakPolicy)
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
+			return pihu.AccountNotFound(id)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: set leak policy of %s: %w", id, err)

@@ -46,7 +46,7 @@ func (db *DB) RevokeKey(ctx context.Context, accountID, id string, at time.Time,
 			WHERE id = ? AND account_id = ? AND revoked IS NULL
 			RETURNING `+keyColumns, unixTime(pihu.Timestamp(at)), id, accountID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", id)
+			return pihu.UnrevokedKeyNotFound(id)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: revoke key %s: %w", id, err)
@@ -76,7 +76,7 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE id = ? AND account_id = ? AND revoked IS NULL`,
 			oldID, next.AccountID).Scan(&found)
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", oldID)
+			return pihu.UnrevokedKeyNotFound(oldID)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: rotate key %s: %w", oldID, err)
@@ -89,9 +89,7 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		err = tx.QueryRowContext(ctx, `SELECT id FROM api_keys WHERE rotated_from = ? AND account_id = ?`,
 			oldID, next.AccountID).Scan(&successor)
 		if err == nil {
-			return pihu.Errorf(pihu.EAlreadyRotated,
-				"The API key %q has already been rotated (its successor is %s) and only works until its grace period ends; rotate %s instead.",
-				oldID, successor, successor)
+			return pihu.KeyAlreadyRotated(oldID, successor)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: rotate key %s: %w", oldID, err)
@@ -110,7 +108,7 @@ func (db *DB) RotateKey(ctx context.Context, next *pihu.Key, retire time.Time, e
 		}
 		old, err = scanKey(row)
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", oldID)
+			return pihu.UnrevokedKeyNotFound(oldID)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: rotate key %s: %w", oldID, err)
@@ -144,7 +142,7 @@ func (db *DB) RevokeKeys(ctx context.Context, rev pihu.Revocation) ([]*pihu.Key,
 		root, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
 			WHERE id = ? AND account_id = ? AND revoked IS NULL`, rev.ID, rev.AccountID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no unrevoked API key %q in this account.", rev.ID)
+			return pihu.UnrevokedKeyNotFound(rev.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: revoke key %s: %w", rev.ID, err)

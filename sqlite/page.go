@@ -54,8 +54,7 @@ func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(rowScan
 	query := `SELECT ` + q.columns + ` FROM ` + q.table + ` WHERE ` + q.where
 	args := q.args
 	if q.startingAfter != "" && q.endingBefore != "" {
-		return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, "ending_before",
-			"Give starting_after (the next page) or ending_before (the previous page), not both.")
+		return nil, false, pihu.ErrBothCursors
 	}
 	order := ` ORDER BY seq DESC LIMIT ?`
 	for _, c := range []struct{ param, id, op, which, page string }{
@@ -69,8 +68,7 @@ func listPage[T any](ctx context.Context, db *DB, q pageQuery, scan func(rowScan
 		err := db.db.QueryRowContext(ctx, `SELECT seq FROM `+q.table+` WHERE id = ? AND `+q.cursorWhere,
 			append([]any{c.id}, q.cursorArgs...)...).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, pihu.ParamErrorf(pihu.EParameterInvalid, c.param,
-				"%q is not the id of one of %s; give the id of the %s item of the %s page.", pihu.MaskSecrets(c.id), q.items, c.which, c.page)
+			return nil, false, pihu.UnknownCursor(c.param, c.id, q.items)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("sqlite: %s cursor: %w", q.table, err)

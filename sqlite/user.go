@@ -35,13 +35,7 @@ func scanUser(row rowScanner) (*pihu.User, error) {
 	return &u, nil
 }
 
-// errEmailTaken is the answer to an email another person has: the sign-up
-// or setup form shows it next to the field.
-func errEmailTaken(email string) error {
-	return pihu.ParamErrorf(pihu.EParameterInvalid, "email", "A user with the email %q already exists; sign in instead, or use another address.", email)
-}
-
-// checkEmailFree returns errEmailTaken if a person has email ("" is never
+// checkEmailFree returns pihu.EmailTaken if a person has email ("" is never
 // taken). It runs inside the write transaction that stores the email, so
 // that the check and the write are one step.
 func checkEmailFree(ctx context.Context, tx *sql.Tx, email string) error {
@@ -53,7 +47,7 @@ func checkEmailFree(ctx context.Context, tx *sql.Tx, email string) error {
 		return fmt.Errorf("sqlite: check email: %w", err)
 	}
 	if taken {
-		return errEmailTaken(email)
+		return pihu.EmailTaken(email)
 	}
 	return nil
 }
@@ -90,7 +84,7 @@ func member(ctx context.Context, q interface {
 }, accountID, id string) (*pihu.User, error) {
 	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+memberColumns+memberFrom+` WHERE m.account_id = ? AND u.id = ?`, accountID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No user has the id %q in this account.", id)
+		return nil, pihu.MemberNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user %s: %w", id, err)
@@ -104,7 +98,7 @@ func accountExists(ctx context.Context, tx *sql.Tx, id string) error {
 		return fmt.Errorf("sqlite: account %s: %w", id, err)
 	}
 	if !exists {
-		return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
+		return pihu.AccountNotFound(id)
 	}
 	return nil
 }
@@ -191,11 +185,11 @@ func (db *DB) CreateLink(ctx context.Context, l *pihu.Link) error {
 // there is none.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*pihu.User, error) {
 	if email == "" {
-		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
+		return nil, pihu.ErrNoUserWithEmail
 	}
 	u, err := scanUser(db.db.QueryRowContext(ctx, `SELECT `+personColumns+` FROM users WHERE email = ?`, email))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No user has this email.")
+		return nil, pihu.ErrNoUserWithEmail
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user by email: %w", err)
@@ -372,7 +366,7 @@ func (db *DB) CancelInvite(ctx context.Context, accountID, id string, at time.Ti
 			return fmt.Errorf("sqlite: cancel invite %s: %w", id, err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return pihu.Errorf(pihu.ENotFound, "No pending invite has the id %q in this account.", id)
+			return pihu.InviteNotFound(id)
 		}
 		return insertEvents(ctx, tx, events)
 	})
@@ -384,15 +378,13 @@ func (db *DB) InviteByDigest(ctx context.Context, digest []byte, at time.Time) (
 	inv, err := scanInvite(db.db.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE digest = ? AND `+pendingInvite,
 		digest, unixTime(pihu.Timestamp(at))))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errInviteNotFound
+		return nil, pihu.ErrInviteInvalid
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: invite: %w", err)
 	}
 	return inv, nil
 }
-
-var errInviteNotFound = pihu.Errorf(pihu.ENotFound, "This invite is not valid: it was used, canceled or replaced already, it has expired, it is for another email, or it was never issued.")
 
 // AcceptInvite uses the pending invite of the digest for person.Email and
 // makes person (stored if new) a member of its account, with the events
@@ -410,7 +402,7 @@ func (db *DB) AcceptInvite(ctx context.Context, digest []byte, person *pihu.User
 		err := tx.QueryRowContext(ctx, `UPDATE invites SET accepted = ? WHERE digest = ? AND email = ? AND `+pendingInvite+`
 			RETURNING account_id, role`, unixTime(at), digest, person.Email, unixTime(at)).Scan(&accountID, &role)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errInviteNotFound
+			return pihu.ErrInviteInvalid
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: accept invite: %w", err)
@@ -425,7 +417,7 @@ func (db *DB) AcceptInvite(ctx context.Context, digest []byte, person *pihu.User
 		case err != nil:
 			return fmt.Errorf("sqlite: accept invite: %w", err)
 		case known != person.ID:
-			return errEmailTaken(person.Email)
+			return pihu.EmailTaken(person.Email)
 		}
 		if err := insertMembership(ctx, tx, person.ID, accountID, role, at); err != nil {
 			return err
@@ -454,7 +446,7 @@ func (db *DB) SwitchSession(ctx context.Context, digest []byte, accountID string
 			return fmt.Errorf("sqlite: switch session: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return pihu.Errorf(pihu.ENotFound, "You are not a member of the account %q.", accountID)
+			return pihu.NotAMember(accountID)
 		}
 		return nil
 	})
@@ -474,7 +466,7 @@ func (db *DB) UseLink(ctx context.Context, digest []byte, email, passwordHash st
 			WHERE digest = ? AND purpose = 'setup' AND used IS NULL AND expires > ?
 			RETURNING user_id, account_id`, unixTime(at), digest, unixTime(at)).Scan(&userID, &accountID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "This link is not valid: it was used already, it has expired, or it was never issued. Ask for a new one.")
+			return pihu.ErrLinkInvalid
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: use link: %w", err)
@@ -509,7 +501,7 @@ func setPassword(ctx context.Context, tx *sql.Tx, userID, hash string, at time.T
 		return fmt.Errorf("sqlite: set password of %s: %w", userID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return pihu.Errorf(pihu.ENotFound, "No user has the id %q.", userID)
+		return pihu.UserNotFound(userID)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
 		return fmt.Errorf("sqlite: sign out %s: %w", userID, err)
@@ -554,7 +546,7 @@ func (db *DB) SessionByDigest(ctx context.Context, digest []byte) (*pihu.Session
 	err := db.db.QueryRowContext(ctx, `SELECT digest, user_id, account_id, created, last_seen, expires
 		FROM sessions WHERE digest = ?`, digest).Scan(&s.Digest, &s.UserID, &s.AccountID, &created, &seen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No such session.")
+		return nil, pihu.ErrSessionNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: session: %w", err)

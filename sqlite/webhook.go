@@ -34,7 +34,7 @@ func scanEndpoint(row rowScanner) (*pihu.WebhookEndpoint, error) {
 }
 
 func endpointNotFound(id string) error {
-	return pihu.Errorf(pihu.ENotFound, "There is no webhook endpoint %q.", id)
+	return pihu.WebhookEndpointNotFound(id)
 }
 
 // CreateWebhookEndpoint stores e and the audit events given, atomically.
