@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // keyColumns are the columns scanKey reads, in its order.
@@ -16,11 +17,6 @@ const keyColumns = `id, account_id, name, environment, permissions, digest, hint
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
 	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported, leaked`
 
-// Page sizes for ListKeys when the filter's Limit is out of range.
-const (
-	defaultLimit = 10
-	maxLimit     = 100
-)
 
 // CreateKey stores k, revocation and last use included, and the audit
 // events given, atomically. An id or digest already stored, or an
@@ -291,22 +287,10 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 // Keys are ordered by insertion sequence, not by creation time, so that
 // keys created in the same second still page without gaps or repeats.
 func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
-	q := pageQuery{
-		table: "api_keys", columns: keyColumns,
-		where: "account_id = ? AND revoked IS NULL", args: []any{f.AccountID},
-		limit: f.Limit, startingAfter: f.StartingAfter, endingBefore: f.EndingBefore,
-		cursorWhere: "account_id = ?", cursorArgs: []any{f.AccountID},
-		items: "this account's API keys",
-	}
-	if f.Environment != "" {
-		// A cursor of the other environment is as unknown as one that
-		// never existed: a test key learns nothing about live ones.
-		q.where += " AND environment = ?"
-		q.args = append(q.args, string(f.Environment))
-		q.cursorWhere += " AND environment = ?"
-		q.cursorArgs = append(q.cursorArgs, string(f.Environment))
-	}
-	return listPage(ctx, db, q, scanKey)
+	q := sqlstore.AccountPage("api_keys", keyColumns, f.AccountID, f.Environment, "revoked IS NULL",
+		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
+		"this account's API keys")
+	return sqlstore.ListPage(ctx, conn{db.db}, q, scanKey)
 }
 
 // TouchKeys records when keys were last used, in one transaction. A time
