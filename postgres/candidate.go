@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // candidateColumns are the columns scanCandidate reads, in its order.
@@ -62,7 +63,7 @@ func (db *DB) Candidate(ctx context.Context, s pihu.Scope, id string) (*pihu.Can
 // "starting_after" if that id was never a candidate in s; a deleted
 // candidate's id is a valid cursor.
 func (db *DB) ListCandidates(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Candidate, bool, error) {
-	return listPage(ctx, db, scopedPage("candidates", candidateColumns, s, p), scanCandidate)
+	return listPage(ctx, db, sqlstore.ScopedPage("candidates", candidateColumns, s, p), scanCandidate)
 }
 
 // DeleteCandidate erases the candidate id in scope s and every interview

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // interviewColumns are the columns scanInterview reads, in its order.
@@ -80,7 +81,7 @@ func (db *DB) Interview(ctx context.Context, s pihu.Scope, id string) (*pihu.Int
 // "starting_after" if that id was never an interview in s; a deleted
 // interview's id is a valid cursor.
 func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Interview, bool, error) {
-	return listPage(ctx, db, scopedPage("interviews", interviewColumns, s, p), scanInterview)
+	return listPage(ctx, db, sqlstore.ScopedPage("interviews", interviewColumns, s, p), scanInterview)
 }
 
 // DeleteInterview erases the interview id in scope s, leaving a tombstone

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // keyColumns are the columns scanKey reads, in its order.
@@ -157,7 +158,7 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 // Keys are ordered by insertion sequence, not by creation time, so that
 // keys created in the same second still page without gaps or repeats.
 func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
-	q := accountPage("api_keys", keyColumns, f.AccountID, f.Environment, "revoked IS NULL",
+	q := sqlstore.AccountPage("api_keys", keyColumns, f.AccountID, f.Environment, "revoked IS NULL",
 		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
 		"this account's API keys")
 	return listPage(ctx, db, q, scanKey)

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // endpointColumns are the columns scanEndpoint reads, in its order.
@@ -62,14 +62,6 @@ func (db *DB) WebhookEndpoint(ctx context.Context, s pihu.Scope, id string) (*pi
 		return nil, wrap("webhook endpoint "+id, err)
 	}
 	return e, nil
-}
-
-// ListWebhookEndpoints returns a page of the endpoints in scope s, newest
-// first, and whether more follow.
-func (db *DB) ListWebhookEndpoints(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.WebhookEndpoint, bool, error) {
-	q := scopedPage("webhook_endpoints", endpointColumns, s, p)
-	q.items = "this list's webhook endpoints"
-	return listPage(ctx, db, q, scanEndpoint)
 }
 
 // UpdateWebhookEndpoint stores e's URL, description, events and enabled
@@ -134,153 +126,6 @@ func scanDelivery(row pgx.Row) (*pihu.Delivery, error) {
 	d.NextAttempt = utc(next)
 	d.Created = created.UTC()
 	return &d, nil
-}
-
-// ListDeliveries returns a page of the deliveries to endpoint endpointID
-// in scope s, newest first, and whether more follow. Returns ENotFound if
-// the endpoint is not in s.
-func (db *DB) ListDeliveries(ctx context.Context, s pihu.Scope, endpointID string, p pihu.Page) ([]*pihu.Delivery, bool, error) {
-	if _, err := db.WebhookEndpoint(ctx, s, endpointID); err != nil {
-		return nil, false, err
-	}
-	return listPage(ctx, db, pageQuery{
-		table: "webhook_deliveries", columns: deliveryColumns,
-		where: "endpoint_id = $1", args: []any{endpointID},
-		limit: p.Limit, startingAfter: p.StartingAfter, endingBefore: p.EndingBefore,
-		cursorWhere: "endpoint_id = $2", cursorArgs: []any{endpointID},
-		items: "this endpoint's deliveries",
-	}, scanDelivery)
-}
-
-// outboxKeyEvent writes, inside the transaction q of a key change, the
-// webhook event of the audit event ev if it is a key change endpoints may
-// subscribe to, with a delivery to every enabled endpoint of the key's
-// account and environment that does. The payload is the key as q sees it
-// after the change. Nothing is written when no endpoint subscribes.
-func outboxKeyEvent(ctx context.Context, q querier, ev *pihu.AuditEvent) error {
-	switch ev.Action {
-	case pihu.EventKeyCreated, pihu.EventKeyRevoked, pihu.EventKeyRotated, pihu.EventKeyLeaked:
-	default:
-		return nil
-	}
-	if !strings.HasPrefix(ev.Target, pihu.PrefixKey) || ev.Environment == "" {
-		return nil
-	}
-	endpoints, err := subscribedEndpoints(ctx, q, ev.AccountID, ev.Environment, ev.Action)
-	if err != nil || len(endpoints) == 0 {
-		return err
-	}
-	k, err := scanKey(q.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`, ev.Target, ev.AccountID))
-	if err != nil {
-		return fmt.Errorf("webhook event %s: key %s: %w", ev.ID, ev.Target, err)
-	}
-	hide, err := creatorHidden(ctx, q, k)
-	if err != nil {
-		return err
-	}
-	wev, err := pihu.NewKeyEvent(ev.ID, ev.Action, k, hide, ev.Created)
-	if err != nil {
-		return err
-	}
-	return insertWebhookEvent(ctx, q, wev, "", endpoints)
-}
-
-// creatorHidden reports whether k's creator must be left out of its
-// events: a test key's creator that is a live key, which test endpoints may
-// not learn about.
-func creatorHidden(ctx context.Context, q querier, k *pihu.Key) (bool, error) {
-	if k.Environment != pihu.Test || k.CreatedBy == "" {
-		return false, nil
-	}
-	var env string
-	err := q.QueryRow(ctx, `SELECT environment FROM api_keys WHERE id = $1`, k.CreatedBy).Scan(&env)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("creator of key %s: %w", k.ID, err)
-	}
-	return env != string(pihu.Test), nil
-}
-
-// subscribedEndpoints returns the ids of the enabled endpoints of the
-// account and environment subscribed to typ.
-func subscribedEndpoints(ctx context.Context, q querier, accountID string, env pihu.Environment, typ string) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT id FROM webhook_endpoints
-		WHERE account_id = $1 AND environment = $2 AND enabled AND deleted IS NULL AND $3 = ANY (events)
-		ORDER BY seq`, accountID, string(env), typ)
-	if err != nil {
-		return nil, fmt.Errorf("webhook endpoints of %s: %w", accountID, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("webhook endpoints of %s: %w", accountID, err)
-	}
-	return ids, nil
-}
-
-// insertWebhookEvent stores ev (named dedupe if not "") and a delivery to
-// each endpoint, due at once.
-func insertWebhookEvent(ctx context.Context, q querier, ev *pihu.WebhookEvent, dedupe string, endpoints []string) error {
-	if _, err := q.Exec(ctx, `INSERT INTO webhook_events (id, account_id, environment, type, created, payload, dedupe)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		ev.ID, ev.AccountID, string(ev.Environment), ev.Type, ts(ev.Created), ev.Payload, nullString(dedupe)); err != nil {
-		return fmt.Errorf("webhook event %s: %w", ev.ID, err)
-	}
-	for _, id := range endpoints {
-		if _, err := q.Exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, next_attempt, created)
-			VALUES ($1, $2, $3, $4, 'pending', $5, $5)`,
-			pihu.NewID(pihu.PrefixDelivery), id, ev.ID, ev.Type, ts(ev.Created)); err != nil {
-			return fmt.Errorf("delivery of webhook event %s: %w", ev.ID, err)
-		}
-	}
-	return nil
-}
-
-// EmitWebhookEvent stores ev with a delivery to each enabled endpoint of
-// its account and environment subscribed to its type. An event named
-// dedupe already stored, by this instance or another, is not stored
-// again: emitted is false. The unique constraint on the name decides
-// between instances that emit the same event at once.
-func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedupe string) (bool, error) {
-	emitted := false
-	err := db.inTx(ctx, "webhook event "+ev.ID, func(ctx context.Context, tx pgx.Tx) error {
-		emitted = false
-		if dedupe != "" {
-			tag, err := tx.Exec(ctx, `INSERT INTO webhook_events (id, account_id, environment, type, created, payload, dedupe)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe) DO NOTHING`,
-				ev.ID, ev.AccountID, string(ev.Environment), ev.Type, ts(ev.Created), ev.Payload, dedupe)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return nil
-			}
-		}
-		endpoints, err := subscribedEndpoints(ctx, tx, ev.AccountID, ev.Environment, ev.Type)
-		if err != nil {
-			return err
-		}
-		if dedupe == "" {
-			if len(endpoints) == 0 {
-				return nil
-			}
-			if err := insertWebhookEvent(ctx, tx, ev, "", endpoints); err != nil {
-				return err
-			}
-		} else {
-			for _, id := range endpoints {
-				if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, next_attempt, created)
-					VALUES ($1, $2, $3, $4, 'pending', $5, $5)`,
-					pihu.NewID(pihu.PrefixDelivery), id, ev.ID, ev.Type, ts(ev.Created)); err != nil {
-					return err
-				}
-			}
-		}
-		emitted = true
-		return nil
-	})
-	return emitted, err
 }
 
 // ExpiringKeys returns the unrevoked keys that expire after from and no
@@ -424,4 +269,31 @@ func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) 
 		return nil
 	})
 	return int(n), err
+}
+
+// ListWebhookEndpoints returns a page of the endpoints in scope s, newest
+// first, and whether more follow.
+func (db *DB) ListWebhookEndpoints(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.WebhookEndpoint, bool, error) {
+	q := sqlstore.ScopedPage("webhook_endpoints", endpointColumns, s, p)
+	q.Items = "this list's webhook endpoints"
+	return listPage(ctx, db, q, scanEndpoint)
+}
+
+// ListDeliveries returns a page of the deliveries to endpoint endpointID
+// in scope s, newest first, and whether more follow. Returns ENotFound if
+// the endpoint is not in s.
+func (db *DB) ListDeliveries(ctx context.Context, s pihu.Scope, endpointID string, p pihu.Page) ([]*pihu.Delivery, bool, error) {
+	if _, err := db.WebhookEndpoint(ctx, s, endpointID); err != nil {
+		return nil, false, err
+	}
+	return listPage(ctx, db, sqlstore.DeliveriesPage(deliveryColumns, endpointID, p), scanDelivery)
+}
+
+// EmitWebhookEvent stores ev with its deliveries (see
+// sqlstore.EmitWebhookEvent). The unique constraint on dedupe decides
+// between instances that emit the same event at once.
+func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedupe string) (bool, error) {
+	return inTxDo(ctx, db, "webhook event "+ev.ID, "", func(ctx context.Context, tx txn) (bool, error) {
+		return sqlstore.EmitWebhookEvent(ctx, tx, ev, dedupe)
+	})
 }

@@ -17,7 +17,6 @@ const keyColumns = `id, account_id, name, environment, permissions, digest, hint
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
 	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported, leaked`
 
-
 // CreateKey stores k, revocation and last use included, and the audit
 // events given, atomically. An id or digest already stored, or an
 // unknown account, is an error (EInternal), and then nothing is stored.

@@ -10,6 +10,7 @@ import (
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
+
 // inTx runs f in a write transaction and commits it if f returns nil.
 // what names the work in errors. If ctx carries an actor, f runs only if
 // the actor may act, checked in the same transaction (see beginWrite);

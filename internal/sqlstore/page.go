@@ -149,4 +149,3 @@ func DeliveriesPage(columns, endpointID string, p pihu.Page) PageQuery {
 		Items: "this endpoint's deliveries",
 	}
 }
-
