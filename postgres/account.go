@@ -3,111 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
 )
-
-// CreateAccount stores a, its first key, owner, and the audit events given
-// in one transaction, so that no account is ever left without a key. An
-// empty owner.AccountID is set to a.ID, and a zero a.Created to the store's
-// clock. Returns EParameterMissing or EParameterInvalid on "name" if a is
-// invalid.
-func (db *DB) CreateAccount(ctx context.Context, a *pihu.Account, owner *pihu.Key, events ...*pihu.AuditEvent) error {
-	if err := db.prepareAccount(a, owner); err != nil {
-		return err
-	}
-	return db.inTx(ctx, "create account "+a.ID, func(ctx context.Context, tx pgx.Tx) error {
-		return insertAccount(ctx, tx, a, owner, events)
-	})
-}
-
-// CreateFirstAccount is CreateAccount if the database holds no account, and
-// does nothing (created is false) if it holds one. The transaction first
-// takes an advisory lock held until it ends, so that of several servers
-// starting at once on an empty database, in one process or many, one
-// checks and creates while the others wait, then find its account.
-func (db *DB) CreateFirstAccount(ctx context.Context, a *pihu.Account, owner *pihu.Key, events ...*pihu.AuditEvent) (created bool, err error) {
-	if err := db.prepareAccount(a, owner); err != nil {
-		return false, err
-	}
-	err = db.inTx(ctx, "create first account "+a.ID, func(ctx context.Context, tx pgx.Tx) error {
-		created = false
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, lockFirstAccount); err != nil {
-			return err
-		}
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)`).Scan(&exists); err != nil {
-			return err
-		}
-		if exists {
-			return nil
-		}
-		if err := insertAccount(ctx, tx, a, owner, events); err != nil {
-			return err
-		}
-		created = true
-		return nil
-	})
-	if err != nil {
-		return false, err
-	}
-	return created, nil
-}
-
-// prepareAccount validates a and owner and fills in their defaults.
-func (db *DB) prepareAccount(a *pihu.Account, owner *pihu.Key) error {
-	if err := a.Validate(); err != nil {
-		return err
-	}
-	if a.ID == "" || owner == nil {
-		return errors.New("postgres: create account: an account needs an id and an owner key")
-	}
-	if owner.AccountID == "" {
-		owner.AccountID = a.ID
-	}
-	if owner.AccountID != a.ID {
-		return fmt.Errorf("postgres: create account %s: owner key %s belongs to account %s", a.ID, owner.ID, owner.AccountID)
-	}
-	if a.Created.IsZero() {
-		a.Created = db.Now()
-	}
-	a.Created = pihu.Timestamp(a.Created)
-	return nil
-}
-
-func insertAccount(ctx context.Context, tx pgx.Tx, a *pihu.Account, owner *pihu.Key, events []*pihu.AuditEvent) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created) VALUES ($1, $2, $3)`,
-		a.ID, a.Name, ts(a.Created)); err != nil {
-		return fmt.Errorf("create account %s: %w", a.ID, err)
-	}
-	if err := insertKey(ctx, tx, owner); err != nil {
-		return err
-	}
-	return insertEvents(ctx, tx, events)
-}
-
-// CreateOwnerKey stores owner, a new key of the existing account
-// owner.AccountID, and the audit events given, in one transaction. Returns
-// ENotFound, and stores nothing, if the account does not exist.
-func (db *DB) CreateOwnerKey(ctx context.Context, owner *pihu.Key, events ...*pihu.AuditEvent) error {
-	return db.inTx(ctx, "create owner key "+owner.ID, func(ctx context.Context, tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)`, owner.AccountID).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return pihu.AccountNotFound(owner.AccountID)
-		}
-		if err := insertKey(ctx, tx, owner); err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
-}
 
 // Account returns the account id. Returns ENotFound if there is none.
 func (db *DB) Account(ctx context.Context, id string) (*pihu.Account, error) {

@@ -56,20 +56,3 @@ func scanEvent(row pgx.Row) (*pihu.AuditEvent, error) {
 	ev.Created = created.UTC()
 	return &ev, nil
 }
-
-// ListAuditEvents returns a page of the account's audit events, newest
-// first, and whether more follow. A Limit out of 1 to 100 means 10 if
-// below, 100 if above. Returns EParameterInvalid on "starting_after" if
-// that id is not one of the account's events.
-func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
-	q := sqlstore.AccountPage("audit_events", eventColumns, f.AccountID, f.Environment, "",
-		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
-		"this account's audit events")
-	if f.Target != "" {
-		// The cursor may be any event of the list's environment: a page
-		// of one key's history continues after an event of another.
-		q.Where += " AND target = ?"
-		q.Args = append(q.Args, f.Target)
-	}
-	return listPage(ctx, db, q, scanEvent)
-}

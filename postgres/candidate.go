@@ -2,13 +2,11 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // candidateColumns are the columns scanCandidate reads, in its order.
@@ -40,30 +38,6 @@ func scanCandidate(row pgx.Row) (*pihu.Candidate, error) {
 
 func candidateNotFound(id string) error {
 	return pihu.CandidateNotFound(id)
-}
-
-// Candidate returns the candidate id in scope s. Returns ENotFound if it
-// does not exist, was deleted, or is outside s.
-func (db *DB) Candidate(ctx context.Context, s pihu.Scope, id string) (*pihu.Candidate, error) {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	c, err := scanCandidate(db.pool.QueryRow(ctx, `SELECT `+candidateColumns+` FROM candidates
-		WHERE id = $1 AND account_id = $2 AND environment = $3 AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, candidateNotFound(id)
-	}
-	if err != nil {
-		return nil, wrap("candidate "+id, err)
-	}
-	return c, nil
-}
-
-// ListCandidates returns a page of the candidates in scope s, newest
-// first, and whether more follow. Returns EParameterInvalid on
-// "starting_after" if that id was never a candidate in s; a deleted
-// candidate's id is a valid cursor.
-func (db *DB) ListCandidates(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Candidate, bool, error) {
-	return listPage(ctx, db, sqlstore.ScopedPage("candidates", candidateColumns, s, p), scanCandidate)
 }
 
 // DeleteCandidate erases the candidate id in scope s and every interview

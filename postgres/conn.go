@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,11 +16,55 @@ import (
 // sqlstore): times are timestamptz, a webhook endpoint's events a text[],
 // and rows that must stay as read are locked FOR UPDATE.
 var dialect = &sqlstore.Dialect{
-	ForUpdate:  " FOR UPDATE",
-	HasEvent:   `? = ANY (events)`,
-	KeyColumns: keyColumns,
-	ScanKey:    func(r sqlstore.Row) (*pihu.Key, error) { return scanKey(r) },
-	Time:       func(t time.Time) any { return ts(t) },
+	ForUpdate: " FOR UPDATE",
+	// An advisory lock held until the transaction ends, keyed by the
+	// schema, so that stores in different schemas do not wait for each
+	// other.
+	LockFirstAccount: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))`, lockFirstAccount),
+	HasEvent:         `? = ANY (events)`,
+	Time:             func(t time.Time) any { return ts(t) },
+	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: row(scanKey)},
+	Events:           sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: row(scanEvent)},
+	Candidates:       sqlstore.Scanner[*pihu.Candidate]{Columns: candidateColumns, Scan: row(scanCandidate)},
+	Interviews:       sqlstore.Scanner[*pihu.Interview]{Columns: interviewColumns, Scan: row(scanInterview)},
+	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
+	Deliveries:       sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: row(scanDelivery)},
+}
+
+// row turns a scanner of pgx rows into one of sqlstore rows (the same
+// method).
+func row[T any](scan func(pgx.Row) (T, error)) func(sqlstore.Row) (T, error) {
+	return func(r sqlstore.Row) (T, error) { return scan(r) }
+}
+
+// shared is the part of the store written once for every SQL database;
+// embedded under this name, its methods are the store's and its fields
+// stay unexported.
+type shared = sqlstore.Store
+
+// runner runs sqlstore's work on the store's pool.
+type runner struct{ db *DB }
+
+// Write runs f in a transaction (see inTxLocking).
+func (r runner) Write(ctx context.Context, what, lockKey string, f func(ctx context.Context, tx sqlstore.Tx) error) error {
+	return r.db.inTxLocking(ctx, what, lockKey, func(ctx context.Context, tx pgx.Tx) error {
+		return f(ctx, txn{conn{tx}, tx, lockKey})
+	})
+}
+
+// Now reads the store's clock (DB.Now).
+func (r runner) Now() time.Time { return r.db.Now() }
+
+// Read runs f on the pool, within CallTimeout.
+func (r runner) Read(ctx context.Context, what string, f func(ctx context.Context, c sqlstore.Conn) error) error {
+	ctx, cancel := withTimeout(ctx, r.db.CallTimeout)
+	defer cancel()
+	err := f(ctx, conn{r.db.pool})
+	var e *pihu.Error
+	if err == nil || errors.As(err, &e) {
+		return err
+	}
+	return wrap(what, err)
 }
 
 // conn is a pool or a transaction as sqlstore sees it: its ? placeholders
@@ -57,31 +102,4 @@ func (t txn) InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error 
 
 func (t txn) CheckCreator(ctx context.Context, k *pihu.Key) error {
 	return checkCreator(ctx, t.tx, k, t.lockKey)
-}
-
-// inTxDo is inTxLocking for work that returns a value; lockKey may be "".
-// f may run more than once (see inTx).
-func inTxDo[T any](ctx context.Context, db *DB, what, lockKey string, f func(ctx context.Context, tx txn) (T, error)) (T, error) {
-	var v T
-	err := db.inTxLocking(ctx, what, lockKey, func(ctx context.Context, tx pgx.Tx) (err error) {
-		v, err = f(ctx, txn{conn{tx}, tx, lockKey})
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return v, nil
-}
-
-// listPage runs q (see sqlstore.ListPage) on the pool, within CallTimeout.
-func listPage[T any](ctx context.Context, db *DB, q sqlstore.PageQuery, scan func(pgx.Row) (T, error)) ([]T, bool, error) {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	out, more, err := sqlstore.ListPage(ctx, conn{db.pool}, q, func(r sqlstore.Row) (T, error) { return scan(r) })
-	var e *pihu.Error
-	if err != nil && !errors.As(err, &e) {
-		return nil, false, wrap("list "+q.Table, err)
-	}
-	return out, more, err
 }

@@ -2,13 +2,11 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // interviewColumns are the columns scanInterview reads, in its order.
@@ -58,30 +56,6 @@ func scanInterview(row pgx.Row) (*pihu.Interview, error) {
 
 func interviewNotFound(id string) error {
 	return pihu.InterviewNotFound(id)
-}
-
-// Interview returns the interview id in scope s. Returns ENotFound if it
-// does not exist, was deleted, or is outside s.
-func (db *DB) Interview(ctx context.Context, s pihu.Scope, id string) (*pihu.Interview, error) {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	iv, err := scanInterview(db.pool.QueryRow(ctx, `SELECT `+interviewColumns+` FROM interviews
-		WHERE id = $1 AND account_id = $2 AND environment = $3 AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, interviewNotFound(id)
-	}
-	if err != nil {
-		return nil, wrap("interview "+id, err)
-	}
-	return iv, nil
-}
-
-// ListInterviews returns a page of the interviews in scope s, newest
-// first, and whether more follow. Returns EParameterInvalid on
-// "starting_after" if that id was never an interview in s; a deleted
-// interview's id is a valid cursor.
-func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Interview, bool, error) {
-	return listPage(ctx, db, sqlstore.ScopedPage("interviews", interviewColumns, s, p), scanInterview)
 }
 
 // DeleteInterview erases the interview id in scope s, leaving a tombstone

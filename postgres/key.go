@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // keyColumns are the columns scanKey reads, in its order.
@@ -148,20 +147,6 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 		return nil, wrap("key "+id, err)
 	}
 	return k, nil
-}
-
-// ListKeys returns a page of the account's unrevoked keys, newest first,
-// and whether more follow. A Limit out of 1 to 100 means 10 if below, 100
-// if above. Returns EParameterInvalid on "starting_after" if that id is not
-// one of the account's keys (a revoked one is a valid cursor).
-//
-// Keys are ordered by insertion sequence, not by creation time, so that
-// keys created in the same second still page without gaps or repeats.
-func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
-	q := sqlstore.AccountPage("api_keys", keyColumns, f.AccountID, f.Environment, "revoked IS NULL",
-		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
-		"this account's API keys")
-	return listPage(ctx, db, q, scanKey)
 }
 
 // TouchKeys records when keys were last used, in one transaction. A time

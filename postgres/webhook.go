@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // endpointColumns are the columns scanEndpoint reads, in its order.
@@ -46,22 +45,6 @@ func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint
 		}
 		return insertEvents(ctx, tx, events)
 	})
-}
-
-// WebhookEndpoint returns the endpoint id in scope s. Returns ENotFound if
-// it does not exist, was deleted, or is outside s.
-func (db *DB) WebhookEndpoint(ctx context.Context, s pihu.Scope, id string) (*pihu.WebhookEndpoint, error) {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	e, err := scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
-		WHERE id = $1 AND account_id = $2 AND environment = $3 AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, endpointNotFound(id)
-	}
-	if err != nil {
-		return nil, wrap("webhook endpoint "+id, err)
-	}
-	return e, nil
 }
 
 // UpdateWebhookEndpoint stores e's URL, description, events and enabled
@@ -269,31 +252,4 @@ func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) 
 		return nil
 	})
 	return int(n), err
-}
-
-// ListWebhookEndpoints returns a page of the endpoints in scope s, newest
-// first, and whether more follow.
-func (db *DB) ListWebhookEndpoints(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.WebhookEndpoint, bool, error) {
-	q := sqlstore.ScopedPage("webhook_endpoints", endpointColumns, s, p)
-	q.Items = "this list's webhook endpoints"
-	return listPage(ctx, db, q, scanEndpoint)
-}
-
-// ListDeliveries returns a page of the deliveries to endpoint endpointID
-// in scope s, newest first, and whether more follow. Returns ENotFound if
-// the endpoint is not in s.
-func (db *DB) ListDeliveries(ctx context.Context, s pihu.Scope, endpointID string, p pihu.Page) ([]*pihu.Delivery, bool, error) {
-	if _, err := db.WebhookEndpoint(ctx, s, endpointID); err != nil {
-		return nil, false, err
-	}
-	return listPage(ctx, db, sqlstore.DeliveriesPage(deliveryColumns, endpointID, p), scanDelivery)
-}
-
-// EmitWebhookEvent stores ev with its deliveries (see
-// sqlstore.EmitWebhookEvent). The unique constraint on dedupe decides
-// between instances that emit the same event at once.
-func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedupe string) (bool, error) {
-	return inTxDo(ctx, db, "webhook event "+ev.ID, "", func(ctx context.Context, tx txn) (bool, error) {
-		return sqlstore.EmitWebhookEvent(ctx, tx, ev, dedupe)
-	})
 }

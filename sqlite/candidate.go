@@ -3,11 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // candidateColumns are the columns scanCandidate reads, in its order.
@@ -40,28 +38,6 @@ func scanCandidate(row rowScanner) (*pihu.Candidate, error) {
 
 func candidateNotFound(id string) error {
 	return pihu.CandidateNotFound(id)
-}
-
-// Candidate returns the candidate id in scope s. Returns ENotFound if it
-// does not exist, was deleted, or is outside s.
-func (db *DB) Candidate(ctx context.Context, s pihu.Scope, id string) (*pihu.Candidate, error) {
-	c, err := scanCandidate(db.db.QueryRowContext(ctx, `SELECT `+candidateColumns+` FROM candidates
-		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, candidateNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: candidate %s: %w", id, err)
-	}
-	return c, nil
-}
-
-// ListCandidates returns a page of the candidates in scope s, newest
-// first, and whether more follow. Returns EParameterInvalid on
-// "starting_after" if that id was never a candidate in s; a deleted
-// candidate's id is a valid cursor.
-func (db *DB) ListCandidates(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Candidate, bool, error) {
-	return sqlstore.ListPage(ctx, conn{db.db}, sqlstore.ScopedPage("candidates", candidateColumns, s, p), scanCandidate)
 }
 
 // DeleteCandidate erases the candidate id in scope s and every interview

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -15,9 +17,47 @@ import (
 var dialect = &sqlstore.Dialect{
 	WriteLocked: true,
 	HasEvent:    `EXISTS (SELECT 1 FROM json_each(events) WHERE value = ?)`,
-	KeyColumns:  keyColumns,
-	ScanKey:     func(r sqlstore.Row) (*pihu.Key, error) { return scanKey(r) },
 	Time:        func(t time.Time) any { return unixTime(t) },
+	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: scanKey},
+	Events:      sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: scanEvent},
+	Candidates:  sqlstore.Scanner[*pihu.Candidate]{Columns: candidateColumns, Scan: scanCandidate},
+	Interviews:  sqlstore.Scanner[*pihu.Interview]{Columns: interviewColumns, Scan: scanInterview},
+	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
+	Deliveries:  sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
+}
+
+// shared is the part of the store written once for every SQL database;
+// embedded under this name, its methods are the store's and its fields
+// stay unexported.
+type shared = sqlstore.Store
+
+// runner runs sqlstore's work on the store's database.
+type runner struct{ db *DB }
+
+// Write runs f in a write transaction (see inTx). lockKey is for stores
+// that lock rows: this transaction holds the file's write lock.
+func (d runner) Write(ctx context.Context, what, lockKey string, f func(ctx context.Context, tx sqlstore.Tx) error) error {
+	return d.db.inTx(ctx, what, func(tx *sql.Tx) error {
+		return named(what, f(ctx, newTxn(tx)))
+	})
+}
+
+// Now reads the store's clock (DB.Now).
+func (d runner) Now() time.Time { return d.db.Now() }
+
+// Read runs f on the database's connections.
+func (d runner) Read(ctx context.Context, what string, f func(ctx context.Context, c sqlstore.Conn) error) error {
+	return named(what, f(ctx, conn{d.db.db}))
+}
+
+// named names what failed in err, unless err is nil or a *pihu.Error, which
+// goes to the caller as it is.
+func named(what string, err error) error {
+	var e *pihu.Error
+	if err == nil || errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
 }
 
 // conn is a *sql.DB or a *sql.Tx as sqlstore sees it.
@@ -71,20 +111,6 @@ func (t txn) InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error 
 }
 
 func (t txn) CheckCreator(ctx context.Context, k *pihu.Key) error { return checkCreator(ctx, t.tx, k) }
-
-// inTxDo is inTx for work that returns a value.
-func inTxDo[T any](ctx context.Context, db *DB, what string, f func(tx txn) (T, error)) (T, error) {
-	var v T
-	err := db.inTx(ctx, what, func(tx *sql.Tx) (err error) {
-		v, err = f(newTxn(tx))
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return v, nil
-}
 
 // rowScanner is a *sql.Row or *sql.Rows.
 type rowScanner = sqlstore.Row

@@ -3,11 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // interviewColumns are the columns scanInterview reads, in its order.
@@ -55,28 +53,6 @@ func scanInterview(row rowScanner) (*pihu.Interview, error) {
 
 func interviewNotFound(id string) error {
 	return pihu.InterviewNotFound(id)
-}
-
-// Interview returns the interview id in scope s. Returns ENotFound if it
-// does not exist, was deleted, or is outside s.
-func (db *DB) Interview(ctx context.Context, s pihu.Scope, id string) (*pihu.Interview, error) {
-	iv, err := scanInterview(db.db.QueryRowContext(ctx, `SELECT `+interviewColumns+` FROM interviews
-		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, interviewNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: interview %s: %w", id, err)
-	}
-	return iv, nil
-}
-
-// ListInterviews returns a page of the interviews in scope s, newest
-// first, and whether more follow. Returns EParameterInvalid on
-// "starting_after" if that id was never an interview in s; a deleted
-// interview's id is a valid cursor.
-func (db *DB) ListInterviews(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.Interview, bool, error) {
-	return sqlstore.ListPage(ctx, conn{db.db}, sqlstore.ScopedPage("interviews", interviewColumns, s, p), scanInterview)
 }
 
 // DeleteInterview erases the interview id in scope s, leaving a tombstone

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // endpointColumns are the columns scanEndpoint reads, in its order.
@@ -51,20 +50,6 @@ func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint
 		}
 		return insertEvents(ctx, tx, events)
 	})
-}
-
-// WebhookEndpoint returns the endpoint id in scope s. Returns ENotFound if
-// it does not exist, was deleted, or is outside s.
-func (db *DB) WebhookEndpoint(ctx context.Context, s pihu.Scope, id string) (*pihu.WebhookEndpoint, error) {
-	e, err := scanEndpoint(db.db.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
-		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, endpointNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook endpoint %s: %w", id, err)
-	}
-	return e, nil
 }
 
 // UpdateWebhookEndpoint stores e's URL, description, events and enabled
@@ -300,30 +285,4 @@ func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) 
 		return nil
 	})
 	return int(n), err
-}
-
-// ListWebhookEndpoints returns a page of the endpoints in scope s, newest
-// first, and whether more follow.
-func (db *DB) ListWebhookEndpoints(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.WebhookEndpoint, bool, error) {
-	q := sqlstore.ScopedPage("webhook_endpoints", endpointColumns, s, p)
-	q.Items = "this list's webhook endpoints"
-	return sqlstore.ListPage(ctx, conn{db.db}, q, scanEndpoint)
-}
-
-// ListDeliveries returns a page of the deliveries to endpoint endpointID
-// in scope s, newest first, and whether more follow. Returns ENotFound if
-// the endpoint is not in s.
-func (db *DB) ListDeliveries(ctx context.Context, s pihu.Scope, endpointID string, p pihu.Page) ([]*pihu.Delivery, bool, error) {
-	if _, err := db.WebhookEndpoint(ctx, s, endpointID); err != nil {
-		return nil, false, err
-	}
-	return sqlstore.ListPage(ctx, conn{db.db}, sqlstore.DeliveriesPage(deliveryColumns, endpointID, p), scanDelivery)
-}
-
-// EmitWebhookEvent stores ev with its deliveries (see
-// sqlstore.EmitWebhookEvent).
-func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedupe string) (bool, error) {
-	return inTxDo(ctx, db, "webhook event "+ev.ID, func(tx txn) (bool, error) {
-		return sqlstore.EmitWebhookEvent(ctx, tx, ev, dedupe)
-	})
 }

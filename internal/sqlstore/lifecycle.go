@@ -19,9 +19,9 @@ import (
 // row; the others then see it revoked and match nothing.
 func RevokeKey(ctx context.Context, tx Tx, accountID, id string, at time.Time, events []*pihu.AuditEvent) (*pihu.Key, error) {
 	d := tx.Dialect()
-	k, err := d.ScanKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked = ?
+	k, err := d.Keys.Scan(tx.QueryRow(ctx, `UPDATE api_keys SET revoked = ?
 		WHERE id = ? AND account_id = ? AND revoked IS NULL
-		RETURNING `+d.KeyColumns, d.Time(at), id, accountID))
+		RETURNING `+d.Keys.Columns, d.Time(at), id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.UnrevokedKeyNotFound(id)
 	}
@@ -92,13 +92,13 @@ func retireKey(ctx context.Context, tx Tx, next *pihu.Key, retire time.Time) (*p
 		row = tx.QueryRow(ctx, `UPDATE api_keys
 			SET expires = CASE WHEN expires IS NULL OR expires > ? THEN ? ELSE expires END
 			WHERE id = ? AND account_id = ? AND revoked IS NULL
-			RETURNING `+d.KeyColumns, end, end, next.RotatedFrom, next.AccountID)
+			RETURNING `+d.Keys.Columns, end, end, next.RotatedFrom, next.AccountID)
 	} else {
 		row = tx.QueryRow(ctx, `UPDATE api_keys SET revoked = ?
 			WHERE id = ? AND account_id = ? AND revoked IS NULL
-			RETURNING `+d.KeyColumns, d.Time(next.Created), next.RotatedFrom, next.AccountID)
+			RETURNING `+d.Keys.Columns, d.Time(next.Created), next.RotatedFrom, next.AccountID)
 	}
-	old, err := d.ScanKey(row)
+	old, err := d.Keys.Scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.UnrevokedKeyNotFound(next.RotatedFrom)
 	}
@@ -142,7 +142,7 @@ func RevokeKeys(ctx context.Context, tx Tx, rev pihu.Revocation) ([]*pihu.Key, e
 	revoked := make([]*pihu.Key, 0, len(keys))
 	var events []*pihu.AuditEvent
 	for _, k := range keys {
-		done, err := d.ScanKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL RETURNING `+d.KeyColumns, at, k.ID))
+		done, err := d.Keys.Scan(tx.QueryRow(ctx, `UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL RETURNING `+d.Keys.Columns, at, k.ID))
 		if err != nil {
 			return nil, fmt.Errorf("revoke key %s: %w", k.ID, err)
 		}
@@ -158,7 +158,7 @@ func RevokeKeys(ctx context.Context, tx Tx, rev pihu.Revocation) ([]*pihu.Key, e
 // if rev.Cascade its descendants, oldest first.
 func revocationTree(ctx context.Context, tx Tx, rev pihu.Revocation) ([]*pihu.Key, error) {
 	d := tx.Dialect()
-	root, err := d.ScanKey(tx.QueryRow(ctx, `SELECT `+d.KeyColumns+` FROM api_keys
+	root, err := d.Keys.Scan(tx.QueryRow(ctx, `SELECT `+d.Keys.Columns+` FROM api_keys
 		WHERE id = ? AND account_id = ? AND revoked IS NULL`+d.ForUpdate, rev.ID, rev.AccountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.UnrevokedKeyNotFound(rev.ID)
@@ -194,12 +194,12 @@ func lockDescendants(ctx context.Context, tx Tx, accountID, id string) ([]*pihu.
 			UNION
 			SELECT k.id FROM api_keys k JOIN tree ON k.created_by = tree.id WHERE k.account_id = ?
 		)
-		SELECT `+d.KeyColumns+` FROM api_keys
+		SELECT `+d.Keys.Columns+` FROM api_keys
 		WHERE id IN (SELECT id FROM tree) AND revoked IS NULL ORDER BY seq`+d.ForUpdate, accountID, id, accountID)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, d.ScanKey)
+	return collect(rows, d.Keys.Scan)
 }
 
 // collect reads every row of rows with scan, and closes them.

@@ -67,15 +67,21 @@ type Dialect struct {
 	// transaction ends: " FOR UPDATE" where rows are locked one by one,
 	// "" where the transaction is WriteLocked.
 	ForUpdate string
+	// LockFirstAccount, if not "", is a statement that waits for any
+	// other transaction running it to end, run before a first account
+	// is created: "" where the transaction is WriteLocked.
+	LockFirstAccount string
 	// HasEvent is the condition, with one ? for an event type, that a
 	// webhook endpoint's events column holds that type.
 	HasEvent string
 
-	// KeyColumns are the columns of api_keys that ScanKey reads, in its
-	// order.
-	KeyColumns string
-	// ScanKey reads a key from a row of KeyColumns.
-	ScanKey func(Row) (*pihu.Key, error)
+	// The rows of each table, as the database's column types read.
+	Keys       Scanner[*pihu.Key]
+	Events     Scanner[*pihu.AuditEvent]
+	Candidates Scanner[*pihu.Candidate]
+	Interviews Scanner[*pihu.Interview]
+	Endpoints  Scanner[*pihu.WebhookEndpoint]
+	Deliveries Scanner[*pihu.Delivery]
 	// Time is t as the database stores it (the second, UTC: domain times
 	// are whole seconds already).
 	Time func(t time.Time) any

@@ -42,7 +42,7 @@ func OutboxKeyEvent(ctx context.Context, tx Tx, ev *pihu.AuditEvent, subs Subscr
 		return err
 	}
 	d := tx.Dialect()
-	k, err := d.ScanKey(tx.QueryRow(ctx, `SELECT `+d.KeyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`, ev.Target, ev.AccountID))
+	k, err := d.Keys.Scan(tx.QueryRow(ctx, `SELECT `+d.Keys.Columns+` FROM api_keys WHERE id = ? AND account_id = ?`, ev.Target, ev.AccountID))
 	if err != nil {
 		return fmt.Errorf("webhook event %s: key %s: %w", ev.ID, ev.Target, err)
 	}
