@@ -17,6 +17,7 @@ import (
 // and rows that must stay as read are locked FOR UPDATE.
 var dialect = &sqlstore.Dialect{
 	ForUpdate: " FOR UPDATE",
+	ForShare:  " FOR SHARE",
 	// An advisory lock held until the transaction ends, keyed by the
 	// schema, so that stores in different schemas do not wait for each
 	// other.
@@ -29,6 +30,9 @@ var dialect = &sqlstore.Dialect{
 	Interviews:       sqlstore.Scanner[*pihu.Interview]{Columns: interviewColumns, Scan: row(scanInterview)},
 	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
 	Deliveries:       sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: row(scanDelivery)},
+	Invites:          sqlstore.Scanner[*pihu.Invite]{Columns: inviteColumns, Scan: row(scanInvite)},
+	Users:            sqlstore.Scanner[*pihu.User]{Columns: sqlstore.MemberColumns, Scan: row(scanUser)},
+	UniqueViolation:  uniqueViolation,
 }
 
 // row turns a scanner of pgx rows into one of sqlstore rows (the same

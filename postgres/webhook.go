@@ -68,28 +68,6 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint
 	})
 }
 
-// DeleteWebhookEndpoint deletes the endpoint id in scope s and its
-// deliveries, and records the audit events given, atomically, leaving a
-// tombstone whose id stays valid as a cursor. Returns ENotFound as
-// WebhookEndpoint does.
-func (db *DB) DeleteWebhookEndpoint(ctx context.Context, s pihu.Scope, id string, events ...*pihu.AuditEvent) error {
-	now := ts(db.Now())
-	return db.inTx(ctx, "delete webhook endpoint "+id, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET deleted = $1, url = '', secret = '', description = '', enabled = false
-			WHERE id = $2 AND account_id = $3 AND environment = $4 AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return endpointNotFound(id)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE endpoint_id = $1`, id); err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
-}
-
 // deliveryColumns are the columns scanDelivery reads, in its order.
 const deliveryColumns = `id, endpoint_id, event_id, event_type, status, attempts, next_attempt, created`
 
@@ -230,26 +208,4 @@ func (db *DB) FinishDelivery(ctx context.Context, d *pihu.Delivery, o pihu.Deliv
 		return err
 	})
 	return failing, err
-}
-
-// PruneWebhooks deletes up to 10,000 deliveries created before before, and
-// the events created before it with no delivery left.
-func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
-	var n int64
-	err := db.inTx(ctx, "prune webhooks", func(ctx context.Context, tx pgx.Tx) error {
-		d, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN
-			(SELECT id FROM webhook_deliveries WHERE created < $1 LIMIT 10000)`, before)
-		if err != nil {
-			return err
-		}
-		e, err := tx.Exec(ctx, `DELETE FROM webhook_events WHERE id IN
-			(SELECT id FROM webhook_events v WHERE created < $1
-				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = v.id) LIMIT 10000)`, before)
-		if err != nil {
-			return err
-		}
-		n = d.RowsAffected() + e.RowsAffected()
-		return nil
-	})
-	return int(n), err
 }

@@ -24,6 +24,8 @@ var dialect = &sqlstore.Dialect{
 	Interviews:  sqlstore.Scanner[*pihu.Interview]{Columns: interviewColumns, Scan: scanInterview},
 	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
 	Deliveries:  sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
+	Invites:     sqlstore.Scanner[*pihu.Invite]{Columns: inviteColumns, Scan: scanInvite},
+	Users:       sqlstore.Scanner[*pihu.User]{Columns: sqlstore.MemberColumns, Scan: scanUser},
 }
 
 // shared is the part of the store written once for every SQL database;

@@ -79,30 +79,6 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint
 	})
 }
 
-// DeleteWebhookEndpoint deletes the endpoint id in scope s and its
-// deliveries, and records the audit events given, atomically, leaving a
-// tombstone whose id stays valid as a cursor. Returns ENotFound as
-// WebhookEndpoint does.
-func (db *DB) DeleteWebhookEndpoint(ctx context.Context, s pihu.Scope, id string, events ...*pihu.AuditEvent) error {
-	now := unixTime(pihu.Timestamp(db.Now()))
-	return db.inTx(ctx, "delete webhook endpoint "+id, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET deleted = ?, url = '', secret = '', description = '', enabled = 0
-			WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))
-		if err != nil {
-			return fmt.Errorf("sqlite: delete webhook endpoint %s: %w", id, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("sqlite: delete webhook endpoint %s: %w", id, err)
-		} else if n == 0 {
-			return endpointNotFound(id)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE endpoint_id = ?`, id); err != nil {
-			return fmt.Errorf("sqlite: delete deliveries of webhook endpoint %s: %w", id, err)
-		}
-		return insertEvents(ctx, tx, events)
-	})
-}
-
 // deliveryColumns are the columns scanDelivery reads, in its order.
 const deliveryColumns = `id, endpoint_id, event_id, event_type, status, attempts, next_attempt, created`
 
@@ -261,28 +237,4 @@ func (db *DB) FinishDelivery(ctx context.Context, d *pihu.Delivery, o pihu.Deliv
 		return nil
 	})
 	return failing, err
-}
-
-// PruneWebhooks deletes up to 10,000 deliveries created before before, and
-// the events created before it with no delivery left.
-func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
-	var n int64
-	err := db.inTx(ctx, "prune webhooks", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id IN
-			(SELECT id FROM webhook_deliveries WHERE created < ? LIMIT 10000)`, unixTime(before))
-		if err != nil {
-			return fmt.Errorf("sqlite: prune deliveries: %w", err)
-		}
-		d, _ := res.RowsAffected()
-		res, err = tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE id IN
-			(SELECT id FROM webhook_events v WHERE created < ?
-				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = v.id) LIMIT 10000)`, unixTime(before))
-		if err != nil {
-			return fmt.Errorf("sqlite: prune webhook events: %w", err)
-		}
-		e, _ := res.RowsAffected()
-		n = d + e
-		return nil
-	})
-	return int(n), err
 }

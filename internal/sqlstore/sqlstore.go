@@ -67,6 +67,9 @@ type Dialect struct {
 	// transaction ends: " FOR UPDATE" where rows are locked one by one,
 	// "" where the transaction is WriteLocked.
 	ForUpdate string
+	// ForShare is ForUpdate for rows that others may read, and not
+	// change, until the transaction ends: " FOR SHARE", or "".
+	ForShare string
 	// LockFirstAccount, if not "", is a statement that waits for any
 	// other transaction running it to end, run before a first account
 	// is created: "" where the transaction is WriteLocked.
@@ -82,6 +85,15 @@ type Dialect struct {
 	Interviews Scanner[*pihu.Interview]
 	Endpoints  Scanner[*pihu.WebhookEndpoint]
 	Deliveries Scanner[*pihu.Delivery]
+	Invites    Scanner[*pihu.Invite]
+	// Users reads a person as a member (MemberColumns), or alone
+	// (PersonColumns).
+	Users Scanner[*pihu.User]
+
+	// UniqueViolation, if set, reports whether err is a write that broke
+	// the named unique constraint or index. Unset where the transaction
+	// is WriteLocked: a check before the write sees every other write.
+	UniqueViolation func(err error, constraint string) bool
 	// Time is t as the database stores it (the second, UTC: domain times
 	// are whole seconds already).
 	Time func(t time.Time) any

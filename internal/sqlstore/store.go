@@ -94,6 +94,17 @@ func one[T any](ctx context.Context, s Store, what string, scan func(Row) (T, er
 	})
 }
 
+// all reads every row of query with scan.
+func all[T any](ctx context.Context, s Store, what string, scan func(Row) (T, error), query string, args ...any) ([]T, error) {
+	return read(ctx, s, what, func(ctx context.Context, c Conn) ([]T, error) {
+		rows, err := c.Query(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		return collect(rows, scan)
+	})
+}
+
 // RevokeKey revokes key id of account accountID (see RevokeKey), the key's
 // row locked first.
 func (s Store) RevokeKey(ctx context.Context, accountID, id string, at time.Time, events ...*pihu.AuditEvent) (*pihu.Key, error) {
