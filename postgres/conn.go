@@ -22,6 +22,8 @@ var dialect = &sqlstore.Dialect{
 	// schema, so that stores in different schemas do not wait for each
 	// other.
 	LockFirstAccount: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))`, lockFirstAccount),
+	LockSigningKeys:  fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))`, lockSigning),
+	Seq:              "seq",
 	HasEvent:         `? = ANY (events)`,
 	Time:             func(t time.Time) any { return ts(t) },
 	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: row(scanKey)},
@@ -31,6 +33,7 @@ var dialect = &sqlstore.Dialect{
 	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
 	Deliveries:       sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: row(scanDelivery)},
 	Invites:          sqlstore.Scanner[*pihu.Invite]{Columns: inviteColumns, Scan: row(scanInvite)},
+	Idempotency:      sqlstore.Scanner[*pihu.IdempotencyRecord]{Columns: idempotencyColumns, Scan: row(scanIdempotency)},
 	Users:            sqlstore.Scanner[*pihu.User]{Columns: sqlstore.MemberColumns, Scan: row(scanUser)},
 	UniqueViolation:  uniqueViolation,
 }

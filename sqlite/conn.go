@@ -16,6 +16,7 @@ import (
 // write transaction holds the file's write lock from its start.
 var dialect = &sqlstore.Dialect{
 	WriteLocked: true,
+	Seq:         "rowid",
 	HasEvent:    `EXISTS (SELECT 1 FROM json_each(events) WHERE value = ?)`,
 	Time:        func(t time.Time) any { return unixTime(t) },
 	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: scanKey},
@@ -25,6 +26,7 @@ var dialect = &sqlstore.Dialect{
 	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
 	Deliveries:  sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
 	Invites:     sqlstore.Scanner[*pihu.Invite]{Columns: inviteColumns, Scan: scanInvite},
+	Idempotency: sqlstore.Scanner[*pihu.IdempotencyRecord]{Columns: idempotencyColumns, Scan: scanIdempotency},
 	Users:       sqlstore.Scanner[*pihu.User]{Columns: sqlstore.MemberColumns, Scan: scanUser},
 }
 

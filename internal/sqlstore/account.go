@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -93,5 +94,35 @@ func (s Store) CreateOwnerKey(ctx context.Context, owner *pihu.Key, events ...*p
 			return err
 		}
 		return tx.InsertEvents(ctx, events)
+	})
+}
+
+// ListAccounts returns every account, oldest first (those created in the
+// same second in the order they were stored), each with the number of its
+// keys neither revoked nor expired at the time at.
+func (s Store) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountSummary, error) {
+	now := s.Dialect.Time(pihu.Timestamp(at))
+	return all(ctx, s, "list accounts", func(r Row) (*pihu.AccountSummary, error) {
+		var (
+			a       pihu.AccountSummary
+			created TimeValue
+			policy  string
+		)
+		if err := r.Scan(&a.ID, &a.Name, &created, &policy, &a.Keys); err != nil {
+			return nil, err
+		}
+		a.Created, a.LeakPolicy = created.Time(), pihu.LeakPolicy(policy)
+		return &a, nil
+	}, `SELECT a.id, a.name, a.created, a.leak_policy,
+			(SELECT count(*) FROM api_keys k WHERE k.account_id = a.id
+				AND (k.revoked IS NULL OR k.revoked > ?)
+				AND (k.expires IS NULL OR k.expires > ?))
+		FROM accounts a ORDER BY a.created, a.`+s.Dialect.Seq, now, now)
+}
+
+// CountAccounts returns how many accounts exist.
+func (s Store) CountAccounts(ctx context.Context) (int, error) {
+	return read(ctx, s, "count accounts", func(ctx context.Context, c Conn) (n int, err error) {
+		return n, c.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
 	})
 }

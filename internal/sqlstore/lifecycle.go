@@ -202,10 +202,11 @@ func lockDescendants(ctx context.Context, tx Tx, accountID, id string) ([]*pihu.
 	return collect(rows, d.Keys.Scan)
 }
 
-// collect reads every row of rows with scan, and closes them.
+// collect reads every row of rows with scan, and closes them. No row is
+// an empty slice, not nil, as the lists the stores return are.
 func collect[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
+	out := []T{}
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {

@@ -74,6 +74,12 @@ type Dialect struct {
 	// other transaction running it to end, run before a first account
 	// is created: "" where the transaction is WriteLocked.
 	LockFirstAccount string
+	// LockSigningKeys is LockFirstAccount for the changes of the active
+	// signing key.
+	LockSigningKeys string
+	// Seq is the column that orders a table's rows as inserted, for the
+	// tables without their own seq column.
+	Seq string
 	// HasEvent is the condition, with one ? for an event type, that a
 	// webhook endpoint's events column holds that type.
 	HasEvent string
@@ -86,6 +92,8 @@ type Dialect struct {
 	Endpoints  Scanner[*pihu.WebhookEndpoint]
 	Deliveries Scanner[*pihu.Delivery]
 	Invites    Scanner[*pihu.Invite]
+	// Idempotency reads idempotency_records.
+	Idempotency Scanner[*pihu.IdempotencyRecord]
 	// Users reads a person as a member (MemberColumns), or alone
 	// (PersonColumns).
 	Users Scanner[*pihu.User]

@@ -1,6 +1,9 @@
 package sqlstore
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestRebind(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
@@ -23,5 +26,29 @@ func TestPageLimit(t *testing.T) {
 		if got := pageLimit(tt.in); got != tt.want {
 			t.Errorf("pageLimit(%d) = %d, want %d", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestTimeValue_Scan(t *testing.T) {
+	at := time.Date(2024, 2, 20, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		src  any
+		want *time.Time
+	}{
+		{nil, nil},
+		{at.Unix(), &at},
+		{at.In(time.FixedZone("x", 3600)), &at},
+	} {
+		var v TimeValue
+		if err := v.Scan(tt.src); err != nil {
+			t.Fatalf("Scan(%v): %v", tt.src, err)
+		}
+		if (v.T == nil) != (tt.want == nil) || v.T != nil && (!v.T.Equal(*tt.want) || v.T.Location() != time.UTC) {
+			t.Errorf("Scan(%v) = %v, want %v in UTC", tt.src, v.T, tt.want)
+		}
+	}
+	var v TimeValue
+	if err := v.Scan("2024"); err == nil {
+		t.Error(`Scan("2024") = nil, want an error`)
 	}
 }
