@@ -28,13 +28,8 @@ var dialect = &sqlstore.Dialect{
 	Time:             func(t time.Time) any { return ts(t) },
 	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: row(scanKey)},
 	Events:           sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: row(scanEvent)},
-	Candidates:       sqlstore.Scanner[*pihu.Candidate]{Columns: candidateColumns, Scan: row(scanCandidate)},
-	Interviews:       sqlstore.Scanner[*pihu.Interview]{Columns: interviewColumns, Scan: row(scanInterview)},
 	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
 	Deliveries:       sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: row(scanDelivery)},
-	Invites:          sqlstore.Scanner[*pihu.Invite]{Columns: inviteColumns, Scan: row(scanInvite)},
-	Idempotency:      sqlstore.Scanner[*pihu.IdempotencyRecord]{Columns: idempotencyColumns, Scan: row(scanIdempotency)},
-	Users:            sqlstore.Scanner[*pihu.User]{Columns: sqlstore.MemberColumns, Scan: row(scanUser)},
 	UniqueViolation:  uniqueViolation,
 }
 

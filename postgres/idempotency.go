@@ -3,13 +3,8 @@ package postgres
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pihu-ai/pihu"
 )
-
-// idempotencyColumns are the columns scanIdempotency reads, in its order.
-const idempotencyColumns = `lookup, fingerprint, token, created, status, response, ended_key`
 
 // CompleteIdempotency stores the response of a reserved record; see
 // pihu.IdempotencyStore.
@@ -38,13 +33,4 @@ func (db *DB) ReleaseIdempotency(ctx context.Context, rec *pihu.IdempotencyRecor
 		return wrap("release idempotency key", err)
 	}
 	return nil
-}
-
-func scanIdempotency(row pgx.Row) (*pihu.IdempotencyRecord, error) {
-	var rec pihu.IdempotencyRecord
-	if err := row.Scan(&rec.Lookup, &rec.Fingerprint, &rec.Token, &rec.Created, &rec.Status, &rec.Response, &rec.EndedKey); err != nil {
-		return nil, err
-	}
-	rec.Created = rec.Created.UTC()
-	return &rec, nil
 }

@@ -4,46 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pihu-ai/pihu"
 )
-
-// scanUser reads a person as a member of an account
-// (sqlstore.MemberColumns), or alone (sqlstore.PersonColumns).
-func scanUser(row pgx.Row) (*pihu.User, error) {
-	var (
-		u       pihu.User
-		email   *string
-		role    string
-		changed *time.Time
-	)
-	if err := row.Scan(&u.ID, &u.AccountID, &email, &u.PasswordHash, &role, &u.Created, &changed); err != nil {
-		return nil, err
-	}
-	if email != nil {
-		u.Email = *email
-	}
-	u.Role = pihu.Role(role)
-	u.Created = u.Created.UTC()
-	u.PasswordChanged = utc(changed)
-	return &u, nil
-}
-
-// inviteColumns are the columns scanInvite reads, in its order.
-const inviteColumns = `id, account_id, email, role, digest, invited_by, created, expires`
-
-func scanInvite(row pgx.Row) (*pihu.Invite, error) {
-	var (
-		inv  pihu.Invite
-		role string
-	)
-	if err := row.Scan(&inv.ID, &inv.AccountID, &inv.Email, &role, &inv.Digest, &inv.InvitedBy, &inv.Created, &inv.Expires); err != nil {
-		return nil, err
-	}
-	inv.Role, inv.Created, inv.Expires = pihu.Role(role), inv.Created.UTC(), inv.Expires.UTC()
-	return &inv, nil
-}
 
 // SwitchSession moves a session to account accountID, of which its person
 // must be a member. Returns ENotFound otherwise.

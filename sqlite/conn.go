@@ -21,13 +21,8 @@ var dialect = &sqlstore.Dialect{
 	Time:        func(t time.Time) any { return unixTime(t) },
 	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: scanKey},
 	Events:      sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: scanEvent},
-	Candidates:  sqlstore.Scanner[*pihu.Candidate]{Columns: candidateColumns, Scan: scanCandidate},
-	Interviews:  sqlstore.Scanner[*pihu.Interview]{Columns: interviewColumns, Scan: scanInterview},
 	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
 	Deliveries:  sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
-	Invites:     sqlstore.Scanner[*pihu.Invite]{Columns: inviteColumns, Scan: scanInvite},
-	Idempotency: sqlstore.Scanner[*pihu.IdempotencyRecord]{Columns: idempotencyColumns, Scan: scanIdempotency},
-	Users:       sqlstore.Scanner[*pihu.User]{Columns: sqlstore.MemberColumns, Scan: scanUser},
 }
 
 // shared is the part of the store written once for every SQL database;

@@ -7,9 +7,6 @@ import (
 	"github.com/pihu-ai/pihu"
 )
 
-// idempotencyColumns are the columns scanIdempotency reads, in its order.
-const idempotencyColumns = `lookup, fingerprint, token, created, status, response, ended_key`
-
 // CompleteIdempotency stores the response of a reserved record; see
 // pihu.IdempotencyStore.
 func (db *DB) CompleteIdempotency(ctx context.Context, rec *pihu.IdempotencyRecord) error {
@@ -37,16 +34,4 @@ func (db *DB) ReleaseIdempotency(ctx context.Context, rec *pihu.IdempotencyRecor
 		return fmt.Errorf("sqlite: release idempotency key: %w", err)
 	}
 	return nil
-}
-
-func scanIdempotency(row rowScanner) (*pihu.IdempotencyRecord, error) {
-	var (
-		rec     pihu.IdempotencyRecord
-		created int64
-	)
-	if err := row.Scan(&rec.Lookup, &rec.Fingerprint, &rec.Token, &created, &rec.Status, &rec.Response, &rec.EndedKey); err != nil {
-		return nil, err
-	}
-	rec.Created = fromUnix(created)
-	return &rec, nil
 }

@@ -9,39 +9,6 @@ import (
 	"github.com/pihu-ai/pihu"
 )
 
-// scanUser reads a person as a member of an account
-// (sqlstore.MemberColumns), or alone (sqlstore.PersonColumns).
-func scanUser(row rowScanner) (*pihu.User, error) {
-	var (
-		u       pihu.User
-		email   sql.Null[string]
-		created int64
-		changed sql.Null[int64]
-	)
-	if err := row.Scan(&u.ID, &u.AccountID, &email, &u.PasswordHash, &u.Role, &created, &changed); err != nil {
-		return nil, err
-	}
-	u.Email = email.V
-	u.Created = fromUnix(created)
-	u.PasswordChanged = fromNullUnix(changed)
-	return &u, nil
-}
-
-// inviteColumns are the columns scanInvite reads, in its order.
-const inviteColumns = `id, account_id, email, role, digest, invited_by, created, expires`
-
-func scanInvite(row rowScanner) (*pihu.Invite, error) {
-	var (
-		inv              pihu.Invite
-		created, expires int64
-	)
-	if err := row.Scan(&inv.ID, &inv.AccountID, &inv.Email, &inv.Role, &inv.Digest, &inv.InvitedBy, &created, &expires); err != nil {
-		return nil, err
-	}
-	inv.Created, inv.Expires = fromUnix(created), fromUnix(expires)
-	return &inv, nil
-}
-
 // SwitchSession moves a session to account accountID, of which its person
 // must be a member. Returns ENotFound otherwise.
 func (db *DB) SwitchSession(ctx context.Context, digest []byte, accountID string) error {

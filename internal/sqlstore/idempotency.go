@@ -57,15 +57,15 @@ func claimIdempotency(ctx context.Context, tx Tx, rec *pihu.IdempotencyRecord, n
 	if err != nil || n == 1 {
 		return nil, err
 	}
-	return d.Idempotency.Scan(tx.QueryRow(ctx,
-		`SELECT `+d.Idempotency.Columns+` FROM idempotency_records WHERE lookup = ?`+d.ForUpdate, rec.Lookup))
+	return Idempotency.Scan(tx.QueryRow(ctx,
+		`SELECT `+Idempotency.Columns+` FROM idempotency_records WHERE lookup = ?`+d.ForUpdate, rec.Lookup))
 }
 
 // IdempotencyRecord returns the unexpired record of lookup; see
 // pihu.IdempotencyStore.
 func (s Store) IdempotencyRecord(ctx context.Context, lookup []byte, now time.Time) (*pihu.IdempotencyRecord, error) {
 	d := s.Dialect
-	return one(ctx, s, "idempotency record", d.Idempotency.Scan, pihu.ErrIdempotencyKeyUnknown,
-		`SELECT `+d.Idempotency.Columns+` FROM idempotency_records WHERE lookup = ? AND created > ?`,
+	return one(ctx, s, "idempotency record", Idempotency.Scan, pihu.ErrIdempotencyKeyUnknown,
+		`SELECT `+Idempotency.Columns+` FROM idempotency_records WHERE lookup = ? AND created > ?`,
 		lookup, d.Time(pihu.Timestamp(now).Add(-pihu.IdempotencyTTL)))
 }

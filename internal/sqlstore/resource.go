@@ -12,7 +12,7 @@ import (
 // is an error (EInternal).
 func (s Store) CreateCandidate(ctx context.Context, c *pihu.Candidate) error {
 	return s.Driver.Write(ctx, "create candidate "+c.ID, "", func(ctx context.Context, tx Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO candidates (`+tx.Dialect().Candidates.Columns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(ctx, `INSERT INTO candidates (`+Candidates.Columns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.AccountID, string(c.Environment), c.Name, c.Email, tx.Dialect().Time(c.Created))
 		return err
 	})
@@ -51,7 +51,7 @@ func (s Store) DeleteCandidate(ctx context.Context, sc pihu.Scope, id string) er
 func (s Store) CreateInterview(ctx context.Context, iv *pihu.Interview) error {
 	return s.Driver.Write(ctx, "create interview "+iv.ID, "", func(ctx context.Context, tx Tx) error {
 		d := tx.Dialect()
-		n, err := tx.Exec(ctx, `INSERT INTO interviews (`+d.Interviews.Columns+`)
+		n, err := tx.Exec(ctx, `INSERT INTO interviews (`+Interviews.Columns+`)
 			SELECT ?, ?, ?, c.id, ?, ?, ?, ? FROM candidates c
 			WHERE c.id = ? AND c.account_id = ? AND c.environment = ? AND c.deleted IS NULL`+d.ForShare,
 			iv.ID, iv.AccountID, string(iv.Environment), iv.Position, d.NullTime(iv.ScheduledAt),

@@ -87,16 +87,8 @@ type Dialect struct {
 	// The rows of each table, as the database's column types read.
 	Keys       Scanner[*pihu.Key]
 	Events     Scanner[*pihu.AuditEvent]
-	Candidates Scanner[*pihu.Candidate]
-	Interviews Scanner[*pihu.Interview]
 	Endpoints  Scanner[*pihu.WebhookEndpoint]
 	Deliveries Scanner[*pihu.Delivery]
-	Invites    Scanner[*pihu.Invite]
-	// Idempotency reads idempotency_records.
-	Idempotency Scanner[*pihu.IdempotencyRecord]
-	// Users reads a person as a member (MemberColumns), or alone
-	// (PersonColumns).
-	Users Scanner[*pihu.User]
 
 	// UniqueViolation, if set, reports whether err is a write that broke
 	// the named unique constraint or index. Unset where the transaction

@@ -171,7 +171,7 @@ func (s Store) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu
 // pihu.CandidateNotFound if it does not exist, was deleted, or is outside
 // s.
 func (s Store) Candidate(ctx context.Context, sc pihu.Scope, id string) (*pihu.Candidate, error) {
-	c := s.Dialect.Candidates
+	c := Candidates
 	return one(ctx, s, "candidate "+id, c.Scan, pihu.CandidateNotFound(id), `SELECT `+c.Columns+` FROM candidates
 		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, id, sc.AccountID, string(sc.Environment))
 }
@@ -181,14 +181,14 @@ func (s Store) Candidate(ctx context.Context, sc pihu.Scope, id string) (*pihu.C
 // "starting_after" if that id was never a candidate in sc; a deleted
 // candidate's id is a valid cursor.
 func (s Store) ListCandidates(ctx context.Context, sc pihu.Scope, p pihu.Page) ([]*pihu.Candidate, bool, error) {
-	return page(ctx, s, ScopedPage("candidates", s.Dialect.Candidates.Columns, sc, p), s.Dialect.Candidates.Scan)
+	return page(ctx, s, ScopedPage("candidates", Candidates.Columns, sc, p), Candidates.Scan)
 }
 
 // Interview returns the interview id in scope sc. Returns
 // pihu.InterviewNotFound if it does not exist, was deleted, or is outside
 // sc.
 func (s Store) Interview(ctx context.Context, sc pihu.Scope, id string) (*pihu.Interview, error) {
-	c := s.Dialect.Interviews
+	c := Interviews
 	return one(ctx, s, "interview "+id, c.Scan, pihu.InterviewNotFound(id), `SELECT `+c.Columns+` FROM interviews
 		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, id, sc.AccountID, string(sc.Environment))
 }
@@ -196,7 +196,7 @@ func (s Store) Interview(ctx context.Context, sc pihu.Scope, id string) (*pihu.I
 // ListInterviews returns a page of the interviews in scope sc, as
 // ListCandidates does.
 func (s Store) ListInterviews(ctx context.Context, sc pihu.Scope, p pihu.Page) ([]*pihu.Interview, bool, error) {
-	return page(ctx, s, ScopedPage("interviews", s.Dialect.Interviews.Columns, sc, p), s.Dialect.Interviews.Scan)
+	return page(ctx, s, ScopedPage("interviews", Interviews.Columns, sc, p), Interviews.Scan)
 }
 
 // WebhookEndpoint returns the endpoint id in scope sc. Returns

@@ -26,7 +26,7 @@ const pendingInvite = `accepted IS NULL AND canceled IS NULL AND expires > ?`
 // member reads user id as a member of account accountID. Returns
 // pihu.MemberNotFound if they are not one.
 func member(ctx context.Context, c Conn, d *Dialect, accountID, id string) (*pihu.User, error) {
-	u, err := d.Users.Scan(c.QueryRow(ctx, `SELECT `+d.Users.Columns+memberFrom+` WHERE m.account_id = ? AND u.id = ?`, accountID, id))
+	u, err := Users.Scan(c.QueryRow(ctx, `SELECT `+Users.Columns+memberFrom+` WHERE m.account_id = ? AND u.id = ?`, accountID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.MemberNotFound(id)
 	}
@@ -196,7 +196,7 @@ func (s Store) UserByEmail(ctx context.Context, email string) (*pihu.User, error
 	if email == "" {
 		return nil, pihu.ErrNoUserWithEmail
 	}
-	return one(ctx, s, "user by email", s.Dialect.Users.Scan, pihu.ErrNoUserWithEmail,
+	return one(ctx, s, "user by email", Users.Scan, pihu.ErrNoUserWithEmail,
 		`SELECT `+PersonColumns+` FROM users WHERE email = ?`, email)
 }
 
@@ -210,8 +210,8 @@ func (s Store) User(ctx context.Context, accountID, id string) (*pihu.User, erro
 
 // ListUsers returns the account's members, in the order they joined.
 func (s Store) ListUsers(ctx context.Context, accountID string) ([]*pihu.User, error) {
-	return all(ctx, s, "list users", s.Dialect.Users.Scan,
-		`SELECT `+s.Dialect.Users.Columns+memberFrom+` WHERE m.account_id = ? ORDER BY m.seq`, accountID)
+	return all(ctx, s, "list users", Users.Scan,
+		`SELECT `+Users.Columns+memberFrom+` WHERE m.account_id = ? ORDER BY m.seq`, accountID)
 }
 
 // RemoveMember removes user userID from account accountID and ends their
@@ -280,7 +280,7 @@ func (s Store) CreateInvite(ctx context.Context, inv *pihu.Invite, events ...*pi
 			created, inv.AccountID, inv.Email, created); err != nil {
 			return fmt.Errorf("create invite: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO invites (`+d.Invites.Columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO invites (`+Invites.Columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			inv.ID, inv.AccountID, inv.Email, string(inv.Role), inv.Digest, inv.InvitedBy, created, d.Time(inv.Expires)); err != nil {
 			return fmt.Errorf("create invite: %w", err)
 		}
@@ -292,8 +292,8 @@ func (s Store) CreateInvite(ctx context.Context, inv *pihu.Invite, events ...*pi
 // first.
 func (s Store) ListInvites(ctx context.Context, accountID string, at time.Time) ([]*pihu.Invite, error) {
 	d := s.Dialect
-	return all(ctx, s, "list invites", d.Invites.Scan,
-		`SELECT `+d.Invites.Columns+` FROM invites WHERE account_id = ? AND `+pendingInvite+` ORDER BY seq`,
+	return all(ctx, s, "list invites", Invites.Scan,
+		`SELECT `+Invites.Columns+` FROM invites WHERE account_id = ? AND `+pendingInvite+` ORDER BY seq`,
 		accountID, d.Time(pihu.Timestamp(at)))
 }
 
@@ -317,8 +317,8 @@ func (s Store) CancelInvite(ctx context.Context, accountID, id string, at time.T
 // is pending at the time at. Returns pihu.ErrInviteInvalid otherwise.
 func (s Store) InviteByDigest(ctx context.Context, digest []byte, at time.Time) (*pihu.Invite, error) {
 	d := s.Dialect
-	return one(ctx, s, "invite", d.Invites.Scan, pihu.ErrInviteInvalid,
-		`SELECT `+d.Invites.Columns+` FROM invites WHERE digest = ? AND `+pendingInvite, digest, d.Time(pihu.Timestamp(at)))
+	return one(ctx, s, "invite", Invites.Scan, pihu.ErrInviteInvalid,
+		`SELECT `+Invites.Columns+` FROM invites WHERE digest = ? AND `+pendingInvite, digest, d.Time(pihu.Timestamp(at)))
 }
 
 // AcceptInvite uses the pending invite of the digest for person.Email and
