@@ -1,9 +1,11 @@
 // Package sqlstore holds, once, the work the SQL stores (sqlite and
 // postgres) do alike: the rules of key rotation and cascading revocation,
-// the webhook outbox and its payloads, and paged lists. Each store keeps
-// only what differs by driver, and hands it over as a Conn (its driver's
-// queries behind one small interface) and a Dialect (the SQL and the
-// column types that differ).
+// the webhook outbox and its payloads, people, invites and their rules,
+// idempotency reservations, signing keys, and paged lists. Store
+// implements those methods of pihu.Store; each store embeds it and keeps
+// only what differs by driver, handed over as a Driver (its transactions
+// and reads), Conns and Txs (its driver's queries behind one small
+// interface) and a Dialect (the SQL and the column types that differ).
 //
 // Queries here are written with ? placeholders, one per argument, in
 // order: SQLite takes them as they are, and the postgres store numbers
@@ -84,7 +86,8 @@ type Dialect struct {
 	// webhook endpoint's events column holds that type.
 	HasEvent string
 
-	// The rows of each table, as the database's column types read.
+	// The rows whose columns the databases type differently (JSON text
+	// against arrays and jsonb), each read by its store's scanner.
 	Keys       Scanner[*pihu.Key]
 	Events     Scanner[*pihu.AuditEvent]
 	Endpoints  Scanner[*pihu.WebhookEndpoint]
