@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // eventColumns are the columns scanEvent reads, in its order.
@@ -18,8 +19,9 @@ const eventColumns = `id, account_id, environment, action, actor, target, ip, cr
 // outboxKeyEvent), so that a change committed has its deliveries
 // committed.
 func insertEvents(ctx context.Context, q querier, events []*pihu.AuditEvent) error {
+	var subs sqlstore.Subscriptions
 	for _, ev := range events {
-		if err := outboxKeyEvent(ctx, q, ev); err != nil {
+		if err := sqlstore.OutboxKeyEvent(ctx, txn{conn: conn{q}}, ev, subs); err != nil {
 			return err
 		}
 		if _, err := q.Exec(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -53,21 +55,4 @@ func scanEvent(row pgx.Row) (*pihu.AuditEvent, error) {
 	}
 	ev.Created = created.UTC()
 	return &ev, nil
-}
-
-// ListAuditEvents returns a page of the account's audit events, newest
-// first, and whether more follow. A Limit out of 1 to 100 means 10 if
-// below, 100 if above. Returns EParameterInvalid on "starting_after" if
-// that id is not one of the account's events.
-func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
-	q := accountPage("audit_events", eventColumns, f.AccountID, f.Environment, "",
-		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
-		"this account's audit events")
-	if f.Target != "" {
-		// The cursor may be any event of the list's environment: a page
-		// of one key's history continues after an event of another.
-		q.args = append(q.args, f.Target)
-		q.where += fmt.Sprintf(" AND target = $%d", len(q.args))
-	}
-	return listPage(ctx, db, q, scanEvent)
 }

@@ -125,7 +125,7 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 	defer cancel()
 	k, err := scanKey(db.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE digest = $1`, digest))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No API key matches.")
+		return nil, pihu.ErrNoKeyMatches
 	}
 	if err != nil {
 		return nil, wrap("key by digest", err)
@@ -141,26 +141,12 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 	k, err := scanKey(db.pool.QueryRow(ctx,
 		`SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+		return nil, pihu.KeyIDNotFound(id)
 	}
 	if err != nil {
 		return nil, wrap("key "+id, err)
 	}
 	return k, nil
-}
-
-// ListKeys returns a page of the account's unrevoked keys, newest first,
-// and whether more follow. A Limit out of 1 to 100 means 10 if below, 100
-// if above. Returns EParameterInvalid on "starting_after" if that id is not
-// one of the account's keys (a revoked one is a valid cursor).
-//
-// Keys are ordered by insertion sequence, not by creation time, so that
-// keys created in the same second still page without gaps or repeats.
-func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
-	q := accountPage("api_keys", keyColumns, f.AccountID, f.Environment, "revoked IS NULL",
-		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
-		"this account's API keys")
-	return listPage(ctx, db, q, scanKey)
 }
 
 // TouchKeys records when keys were last used, in one transaction. A time
@@ -305,7 +291,7 @@ func lockCredits(ctx context.Context, tx pgx.Tx, id string) (credits, string, er
 		err := tx.QueryRow(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled
 			FROM api_keys WHERE id = $1 FOR UPDATE`, holder).Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return c, "", pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+			return c, "", pihu.KeyIDNotFound(id)
 		}
 		if err != nil {
 			return c, "", err
@@ -336,7 +322,7 @@ func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error
 		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 			WHERE id = $1 AND account_id = $2 AND revoked IS NULL FOR UPDATE`, u.ID, u.AccountID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", u.ID)
+			return pihu.KeyNotFound(u.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("update key %s: %w", u.ID, err)
@@ -390,8 +376,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.
 		}
 		for i, k := range keys {
 			if seen[string(k.Digest)] {
-				return pihu.ParamErrorf(pihu.EKeyExists, fmt.Sprintf("keys[%d].hash", i),
-					"keys[%d]: a key with this hash exists already; nothing was imported. Leave it out and import the others again.", i)
+				return pihu.ImportedKeyExists(i)
 			}
 			seen[string(k.Digest)] = true
 		}

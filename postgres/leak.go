@@ -92,29 +92,3 @@ func recordLeak(ctx context.Context, tx pgx.Tx, r pihu.LeakReport, policies map[
 	}
 	return o, insertEvents(ctx, tx, []*pihu.AuditEvent{pihu.NewLeakEvent(leak, r.IP, k)})
 }
-
-// SetLeakPolicy sets the leak policy of account id and records the events
-// given, atomically. Returns ENotFound if there is no such account.
-func (db *DB) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, events ...*pihu.AuditEvent) (*pihu.Account, error) {
-	if _, err := pihu.ParseLeakPolicy(string(p), "leak_policy"); err != nil {
-		return nil, err
-	}
-	var a pihu.Account
-	err := db.inTx(ctx, "set leak policy of "+id, func(ctx context.Context, tx pgx.Tx) error {
-		var policy string
-		err := tx.QueryRow(ctx, `UPDATE accounts SET leak_policy = $1 WHERE id = $2 RETURNING id, name, created, leak_policy`,
-			string(p), id).Scan(&a.ID, &a.Name, &a.Created, &policy)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
-		}
-		if err != nil {
-			return fmt.Errorf("set leak policy of %s: %w", id, err)
-		}
-		a.Created, a.LeakPolicy = a.Created.UTC(), pihu.LeakPolicy(policy)
-		return insertEvents(ctx, tx, events)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
-}

@@ -33,7 +33,6 @@ import (
 	"io"
 	"io/fs"
 	"net"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +43,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // migrations holds the schema, one file a version, applied in file-name
@@ -89,6 +89,8 @@ const (
 // DB is the PostgreSQL store. It is safe for concurrent use, and any number
 // of DBs, in one process or many, may share one database.
 type DB struct {
+	shared // the methods written once for SQL stores (package sqlstore)
+
 	pool *pgxpool.Pool
 
 	// Now is the clock the store reads when it has to date something
@@ -177,6 +179,7 @@ func OpenWith(ctx context.Context, databaseURL string, opts Options) (*DB, error
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	db := &DB{pool: pool, Now: time.Now, CallTimeout: opts.CallTimeout}
+	db.shared = shared{Driver: runner{db}, Dialect: dialect}
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -198,36 +201,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if schema == nil {
 		return errors.New("postgres: migrate: the search_path names no schema that exists: create it (CREATE SCHEMA name) or fix the search_path parameter of the database URL")
 	}
-	entries, err := fs.ReadDir(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("postgres: read migrations: %w", err)
-	}
-	last := 0
-	for _, e := range entries {
-		version, err := migrationVersion(e.Name())
-		if err != nil {
-			return err
-		}
-		if version <= last {
-			return fmt.Errorf("postgres: migration %s: version %d does not follow %d", e.Name(), version, last)
-		}
-		last = version
-		if err := db.migrate(ctx, version, path.Join("migrations", e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// migrationVersion is the number a migration file's name starts with, as
-// in "0001_init.sql".
-func migrationVersion(name string) (int, error) {
-	digits, _, _ := strings.Cut(name, "_")
-	v, err := strconv.Atoi(digits)
-	if err != nil || v < 1 {
-		return 0, fmt.Errorf("postgres: migration %s: the name must start with a version number such as 0001_", name)
-	}
-	return v, nil
+	return sqlstore.Migrate(ctx, migrations, db.migrate)
 }
 
 // migrate applies one migration unless it is recorded. The advisory lock

@@ -75,7 +75,7 @@ func (db *DB) Usage(ctx context.Context, accountID, keyID string, from, to time.
 	var one int
 	err := db.pool.QueryRow(ctx, `SELECT 1 FROM api_keys WHERE id = $1 AND account_id = $2`, keyID, accountID).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", pihu.MaskSecrets(keyID))
+		return nil, pihu.KeyNotFound(keyID)
 	} else if err != nil {
 		return nil, wrap("usage of key "+keyID, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +32,7 @@ func scanEndpoint(row pgx.Row) (*pihu.WebhookEndpoint, error) {
 }
 
 func endpointNotFound(id string) error {
-	return pihu.Errorf(pihu.ENotFound, "There is no webhook endpoint %q.", id)
+	return pihu.WebhookEndpointNotFound(id)
 }
 
 // CreateWebhookEndpoint stores e and the audit events given, atomically.
@@ -46,30 +45,6 @@ func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint
 		}
 		return insertEvents(ctx, tx, events)
 	})
-}
-
-// WebhookEndpoint returns the endpoint id in scope s. Returns ENotFound if
-// it does not exist, was deleted, or is outside s.
-func (db *DB) WebhookEndpoint(ctx context.Context, s pihu.Scope, id string) (*pihu.WebhookEndpoint, error) {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	e, err := scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
-		WHERE id = $1 AND account_id = $2 AND environment = $3 AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, endpointNotFound(id)
-	}
-	if err != nil {
-		return nil, wrap("webhook endpoint "+id, err)
-	}
-	return e, nil
-}
-
-// ListWebhookEndpoints returns a page of the endpoints in scope s, newest
-// first, and whether more follow.
-func (db *DB) ListWebhookEndpoints(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.WebhookEndpoint, bool, error) {
-	q := scopedPage("webhook_endpoints", endpointColumns, s, p)
-	q.items = "this list's webhook endpoints"
-	return listPage(ctx, db, q, scanEndpoint)
 }
 
 // UpdateWebhookEndpoint stores e's URL, description, events and enabled
@@ -88,28 +63,6 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint
 		}
 		if tag.RowsAffected() == 0 {
 			return endpointNotFound(e.ID)
-		}
-		return insertEvents(ctx, tx, events)
-	})
-}
-
-// DeleteWebhookEndpoint deletes the endpoint id in scope s and its
-// deliveries, and records the audit events given, atomically, leaving a
-// tombstone whose id stays valid as a cursor. Returns ENotFound as
-// WebhookEndpoint does.
-func (db *DB) DeleteWebhookEndpoint(ctx context.Context, s pihu.Scope, id string, events ...*pihu.AuditEvent) error {
-	now := ts(db.Now())
-	return db.inTx(ctx, "delete webhook endpoint "+id, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET deleted = $1, url = '', secret = '', description = '', enabled = false
-			WHERE id = $2 AND account_id = $3 AND environment = $4 AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return endpointNotFound(id)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE endpoint_id = $1`, id); err != nil {
-			return err
 		}
 		return insertEvents(ctx, tx, events)
 	})
@@ -134,153 +87,6 @@ func scanDelivery(row pgx.Row) (*pihu.Delivery, error) {
 	d.NextAttempt = utc(next)
 	d.Created = created.UTC()
 	return &d, nil
-}
-
-// ListDeliveries returns a page of the deliveries to endpoint endpointID
-// in scope s, newest first, and whether more follow. Returns ENotFound if
-// the endpoint is not in s.
-func (db *DB) ListDeliveries(ctx context.Context, s pihu.Scope, endpointID string, p pihu.Page) ([]*pihu.Delivery, bool, error) {
-	if _, err := db.WebhookEndpoint(ctx, s, endpointID); err != nil {
-		return nil, false, err
-	}
-	return listPage(ctx, db, pageQuery{
-		table: "webhook_deliveries", columns: deliveryColumns,
-		where: "endpoint_id = $1", args: []any{endpointID},
-		limit: p.Limit, startingAfter: p.StartingAfter, endingBefore: p.EndingBefore,
-		cursorWhere: "endpoint_id = $2", cursorArgs: []any{endpointID},
-		items: "this endpoint's deliveries",
-	}, scanDelivery)
-}
-
-// outboxKeyEvent writes, inside the transaction q of a key change, the
-// webhook event of the audit event ev if it is a key change endpoints may
-// subscribe to, with a delivery to every enabled endpoint of the key's
-// account and environment that does. The payload is the key as q sees it
-// after the change. Nothing is written when no endpoint subscribes.
-func outboxKeyEvent(ctx context.Context, q querier, ev *pihu.AuditEvent) error {
-	switch ev.Action {
-	case pihu.EventKeyCreated, pihu.EventKeyRevoked, pihu.EventKeyRotated, pihu.EventKeyLeaked:
-	default:
-		return nil
-	}
-	if !strings.HasPrefix(ev.Target, pihu.PrefixKey) || ev.Environment == "" {
-		return nil
-	}
-	endpoints, err := subscribedEndpoints(ctx, q, ev.AccountID, ev.Environment, ev.Action)
-	if err != nil || len(endpoints) == 0 {
-		return err
-	}
-	k, err := scanKey(q.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`, ev.Target, ev.AccountID))
-	if err != nil {
-		return fmt.Errorf("webhook event %s: key %s: %w", ev.ID, ev.Target, err)
-	}
-	hide, err := creatorHidden(ctx, q, k)
-	if err != nil {
-		return err
-	}
-	wev, err := pihu.NewKeyEvent(ev.ID, ev.Action, k, hide, ev.Created)
-	if err != nil {
-		return err
-	}
-	return insertWebhookEvent(ctx, q, wev, "", endpoints)
-}
-
-// creatorHidden reports whether k's creator must be left out of its
-// events: a test key's creator that is a live key, which test endpoints may
-// not learn about.
-func creatorHidden(ctx context.Context, q querier, k *pihu.Key) (bool, error) {
-	if k.Environment != pihu.Test || k.CreatedBy == "" {
-		return false, nil
-	}
-	var env string
-	err := q.QueryRow(ctx, `SELECT environment FROM api_keys WHERE id = $1`, k.CreatedBy).Scan(&env)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("creator of key %s: %w", k.ID, err)
-	}
-	return env != string(pihu.Test), nil
-}
-
-// subscribedEndpoints returns the ids of the enabled endpoints of the
-// account and environment subscribed to typ.
-func subscribedEndpoints(ctx context.Context, q querier, accountID string, env pihu.Environment, typ string) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT id FROM webhook_endpoints
-		WHERE account_id = $1 AND environment = $2 AND enabled AND deleted IS NULL AND $3 = ANY (events)
-		ORDER BY seq`, accountID, string(env), typ)
-	if err != nil {
-		return nil, fmt.Errorf("webhook endpoints of %s: %w", accountID, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("webhook endpoints of %s: %w", accountID, err)
-	}
-	return ids, nil
-}
-
-// insertWebhookEvent stores ev (named dedupe if not "") and a delivery to
-// each endpoint, due at once.
-func insertWebhookEvent(ctx context.Context, q querier, ev *pihu.WebhookEvent, dedupe string, endpoints []string) error {
-	if _, err := q.Exec(ctx, `INSERT INTO webhook_events (id, account_id, environment, type, created, payload, dedupe)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		ev.ID, ev.AccountID, string(ev.Environment), ev.Type, ts(ev.Created), ev.Payload, nullString(dedupe)); err != nil {
-		return fmt.Errorf("webhook event %s: %w", ev.ID, err)
-	}
-	for _, id := range endpoints {
-		if _, err := q.Exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, next_attempt, created)
-			VALUES ($1, $2, $3, $4, 'pending', $5, $5)`,
-			pihu.NewID(pihu.PrefixDelivery), id, ev.ID, ev.Type, ts(ev.Created)); err != nil {
-			return fmt.Errorf("delivery of webhook event %s: %w", ev.ID, err)
-		}
-	}
-	return nil
-}
-
-// EmitWebhookEvent stores ev with a delivery to each enabled endpoint of
-// its account and environment subscribed to its type. An event named
-// dedupe already stored, by this instance or another, is not stored
-// again: emitted is false. The unique constraint on the name decides
-// between instances that emit the same event at once.
-func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedupe string) (bool, error) {
-	emitted := false
-	err := db.inTx(ctx, "webhook event "+ev.ID, func(ctx context.Context, tx pgx.Tx) error {
-		emitted = false
-		if dedupe != "" {
-			tag, err := tx.Exec(ctx, `INSERT INTO webhook_events (id, account_id, environment, type, created, payload, dedupe)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe) DO NOTHING`,
-				ev.ID, ev.AccountID, string(ev.Environment), ev.Type, ts(ev.Created), ev.Payload, dedupe)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return nil
-			}
-		}
-		endpoints, err := subscribedEndpoints(ctx, tx, ev.AccountID, ev.Environment, ev.Type)
-		if err != nil {
-			return err
-		}
-		if dedupe == "" {
-			if len(endpoints) == 0 {
-				return nil
-			}
-			if err := insertWebhookEvent(ctx, tx, ev, "", endpoints); err != nil {
-				return err
-			}
-		} else {
-			for _, id := range endpoints {
-				if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, next_attempt, created)
-					VALUES ($1, $2, $3, $4, 'pending', $5, $5)`,
-					pihu.NewID(pihu.PrefixDelivery), id, ev.ID, ev.Type, ts(ev.Created)); err != nil {
-					return err
-				}
-			}
-		}
-		emitted = true
-		return nil
-	})
-	return emitted, err
 }
 
 // ExpiringKeys returns the unrevoked keys that expire after from and no
@@ -402,26 +208,4 @@ func (db *DB) FinishDelivery(ctx context.Context, d *pihu.Delivery, o pihu.Deliv
 		return err
 	})
 	return failing, err
-}
-
-// PruneWebhooks deletes up to 10,000 deliveries created before before, and
-// the events created before it with no delivery left.
-func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
-	var n int64
-	err := db.inTx(ctx, "prune webhooks", func(ctx context.Context, tx pgx.Tx) error {
-		d, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN
-			(SELECT id FROM webhook_deliveries WHERE created < $1 LIMIT 10000)`, before)
-		if err != nil {
-			return err
-		}
-		e, err := tx.Exec(ctx, `DELETE FROM webhook_events WHERE id IN
-			(SELECT id FROM webhook_events v WHERE created < $1
-				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = v.id) LIMIT 10000)`, before)
-		if err != nil {
-			return err
-		}
-		n = d.RowsAffected() + e.RowsAffected()
-		return nil
-	})
-	return int(n), err
 }

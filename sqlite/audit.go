@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // eventColumns are the columns scanEvent reads, in its order.
@@ -30,10 +31,10 @@ func insertEvents(ctx context.Context, e *sql.Tx, events []*pihu.AuditEvent) err
 		}
 		defer insert.Close()
 	}
-	subscribed := make(map[subscription][]string)
+	subs := make(sqlstore.Subscriptions)
 	for _, ev := range events {
 		env := sql.Null[string]{V: string(ev.Environment), Valid: ev.Environment != ""}
-		if err := outboxKeyEvent(ctx, e, ev, subscribed); err != nil {
+		if err := sqlstore.OutboxKeyEvent(ctx, newTxn(e), ev, subs); err != nil {
 			return err
 		}
 		var changes sql.Null[string]
@@ -79,34 +80,4 @@ func scanEvent(row rowScanner) (*pihu.AuditEvent, error) {
 	ev.Environment = pihu.Environment(env.V)
 	ev.Created = fromUnix(created)
 	return &ev, nil
-}
-
-// ListAuditEvents returns a page of the account's audit events, newest
-// first, and whether more follow. A Limit out of 1 to 100 means 10 if
-// below, 100 if above. Returns EParameterInvalid on "starting_after" or
-// "ending_before" if that id is not one of the account's events, or on
-// "ending_before" if both are given.
-func (db *DB) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
-	q := pageQuery{
-		table: "audit_events", columns: eventColumns,
-		where: "account_id = ?", args: []any{f.AccountID},
-		limit: f.Limit, startingAfter: f.StartingAfter, endingBefore: f.EndingBefore,
-		cursorWhere: "account_id = ?", cursorArgs: []any{f.AccountID},
-		items: "this account's audit events",
-	}
-	if f.Environment != "" {
-		// A cursor of the other environment is as unknown as one that
-		// never existed: a test key learns nothing about live ones.
-		q.where += " AND environment = ?"
-		q.args = append(q.args, string(f.Environment))
-		q.cursorWhere += " AND environment = ?"
-		q.cursorArgs = append(q.cursorArgs, string(f.Environment))
-	}
-	if f.Target != "" {
-		// The cursor may be any event of the list's environment: a page
-		// of one key's history continues after an event of another.
-		q.where += " AND target = ?"
-		q.args = append(q.args, f.Target)
-	}
-	return listPage(ctx, db, q, scanEvent)
 }

@@ -16,12 +16,6 @@ const keyColumns = `id, account_id, name, environment, permissions, digest, hint
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
 	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported, leaked`
 
-// Page sizes for ListKeys when the filter's Limit is out of range.
-const (
-	defaultLimit = 10
-	maxLimit     = 100
-)
-
 // CreateKey stores k, revocation and last use included, and the audit
 // events given, atomically. An id or digest already stored, or an
 // unknown account, is an error (EInternal), and then nothing is stored.
@@ -264,7 +258,7 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
 	k, err := scanKey(db.keyByDigest.QueryRowContext(ctx, digest))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No API key matches.")
+		return nil, pihu.ErrNoKeyMatches
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: key by digest: %w", err)
@@ -277,39 +271,12 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
 	k, err := scanKey(db.keyByID.QueryRowContext(ctx, id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+		return nil, pihu.KeyIDNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: key %s: %w", id, err)
 	}
 	return k, nil
-}
-
-// ListKeys returns a page of the account's unrevoked keys, newest first,
-// and whether more follow. A Limit out of 1 to 100 means 10 if below, 100
-// if above. Returns EParameterInvalid on "starting_after" or
-// "ending_before" if that id is not one of the account's keys (a revoked
-// one is a valid cursor), or on "ending_before" if both are given.
-//
-// Keys are ordered by insertion sequence, not by creation time, so that
-// keys created in the same second still page without gaps or repeats.
-func (db *DB) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
-	q := pageQuery{
-		table: "api_keys", columns: keyColumns,
-		where: "account_id = ? AND revoked IS NULL", args: []any{f.AccountID},
-		limit: f.Limit, startingAfter: f.StartingAfter, endingBefore: f.EndingBefore,
-		cursorWhere: "account_id = ?", cursorArgs: []any{f.AccountID},
-		items: "this account's API keys",
-	}
-	if f.Environment != "" {
-		// A cursor of the other environment is as unknown as one that
-		// never existed: a test key learns nothing about live ones.
-		q.where += " AND environment = ?"
-		q.args = append(q.args, string(f.Environment))
-		q.cursorWhere += " AND environment = ?"
-		q.cursorArgs = append(q.cursorArgs, string(f.Environment))
-	}
-	return listPage(ctx, db, q, scanKey)
 }
 
 // TouchKeys records when keys were last used, in one transaction. A time
@@ -433,7 +400,7 @@ func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time
 	err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, id).
 		Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
 	if errors.Is(err, sql.ErrNoRows) {
-		return pihu.Spend{}, pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+		return pihu.Spend{}, pihu.KeyIDNotFound(id)
 	}
 	if err != nil {
 		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
@@ -472,7 +439,7 @@ func (db *DB) GiveBackCredits(ctx context.Context, id string, n int64, leased, n
 		err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, holder).
 			Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "No API key has the id %q.", id)
+			return pihu.KeyIDNotFound(id)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
@@ -524,7 +491,7 @@ func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error
 		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
 			WHERE id = ? AND account_id = ? AND revoked IS NULL`, u.ID, u.AccountID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", u.ID)
+			return pihu.KeyNotFound(u.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
@@ -568,8 +535,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.
 			var one int
 			err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE digest = ?`, k.Digest).Scan(&one)
 			if err == nil {
-				return pihu.ParamErrorf(pihu.EKeyExists, fmt.Sprintf("keys[%d].hash", i),
-					"keys[%d]: a key with this hash exists already; nothing was imported. Leave it out and import the others again.", i)
+				return pihu.ImportedKeyExists(i)
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("sqlite: import key %s: %w", k.ID, err)

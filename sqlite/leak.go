@@ -121,29 +121,3 @@ func (lt *leakTx) record(ctx context.Context, r pihu.LeakReport) (pihu.LeakOutco
 	}
 	return o, pihu.NewLeakEvent(leak, r.IP, k), nil
 }
-
-// SetLeakPolicy sets the leak policy of account id and records the events
-// given, atomically. Returns ENotFound if there is no such account.
-func (db *DB) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, events ...*pihu.AuditEvent) (*pihu.Account, error) {
-	if _, err := pihu.ParseLeakPolicy(string(p), "leak_policy"); err != nil {
-		return nil, err
-	}
-	var a pihu.Account
-	err := db.inTx(ctx, "set leak policy of "+id, func(tx *sql.Tx) error {
-		var created int64
-		err := tx.QueryRowContext(ctx, `UPDATE accounts SET leak_policy = ? WHERE id = ? RETURNING id, name, created, leak_policy`,
-			string(p), id).Scan(&a.ID, &a.Name, &created, &a.LeakPolicy)
-		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.Errorf(pihu.ENotFound, "No account has the id %q.", id)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: set leak policy of %s: %w", id, err)
-		}
-		a.Created = fromUnix(created)
-		return insertEvents(ctx, tx, events)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
-}

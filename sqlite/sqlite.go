@@ -15,13 +15,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 	driver "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -45,6 +45,8 @@ var errBusy = pihu.Errorf(pihu.EUnavailable, "The database is busy at the moment
 // DB is the SQLite store. It is safe for concurrent use, and several DBs,
 // in one process or several, may use the same file at once.
 type DB struct {
+	shared // the methods written once for SQL stores (package sqlstore)
+
 	db *sql.DB
 
 	// The queries of the hot path, prepared once: each connection
@@ -104,6 +106,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	sqldb.SetConnMaxIdleTime(0)
 	sqldb.SetConnMaxLifetime(0)
 	db := &DB{db: sqldb, Now: time.Now, writer: make(chan struct{}, 1)}
+	db.shared = shared{Driver: runner{db}, Dialect: dialect}
 	if err := db.firstConn(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -267,25 +270,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := db.createMigrationsTable(ctx); err != nil {
 		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 	}
-	entries, err := fs.ReadDir(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("sqlite: read migrations: %w", err)
-	}
-	last := 0
-	for _, e := range entries {
-		version, err := migrationVersion(e.Name())
-		if err != nil {
-			return err
-		}
-		if version <= last {
-			return fmt.Errorf("sqlite: migration %s: version %d does not follow %d", e.Name(), version, last)
-		}
-		last = version
-		if err := db.migrate(ctx, version, path.Join("migrations", e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlstore.Migrate(ctx, migrations, db.migrate)
 }
 
 // createMigrationsTable creates schema_migrations if it is missing, in an
@@ -307,17 +292,6 @@ func (db *DB) createMigrationsTable(ctx context.Context) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// migrationVersion is the number a migration file's name starts with, as
-// in "0001_init.sql".
-func migrationVersion(name string) (int, error) {
-	digits, _, _ := strings.Cut(name, "_")
-	v, err := strconv.Atoi(digits)
-	if err != nil || v < 1 {
-		return 0, fmt.Errorf("sqlite: migration %s: the name must start with a version number such as 0001_", name)
-	}
-	return v, nil
 }
 
 // migrate applies one migration unless it is recorded. The check is inside
@@ -399,4 +373,28 @@ func fromNullUnix(n sql.Null[int64]) *time.Time {
 	}
 	t := fromUnix(n.V)
 	return &t
+}
+
+// inTx runs f in a write transaction and commits it if f returns nil.
+// what names the work in errors. If ctx carries an actor, f runs only if
+// the actor may act, checked in the same transaction (see beginWrite);
+// else inTx returns the actor's error.
+func (db *DB) inTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
+	tx, done, err := db.beginWrite(ctx)
+	if err != nil {
+		var e *pihu.Error
+		if errors.As(err, &e) { // the actor may not act
+			return err
+		}
+		return fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	defer done()
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return nil
 }

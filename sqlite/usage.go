@@ -55,7 +55,7 @@ func (db *DB) Usage(ctx context.Context, accountID, keyID string, from, to time.
 	var one int
 	err := db.db.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE id = ? AND account_id = ?`, keyID, accountID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", pihu.MaskSecrets(keyID))
+		return nil, pihu.KeyNotFound(keyID)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: usage of key %s: %w", keyID, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -34,7 +33,7 @@ func scanEndpoint(row rowScanner) (*pihu.WebhookEndpoint, error) {
 }
 
 func endpointNotFound(id string) error {
-	return pihu.Errorf(pihu.ENotFound, "There is no webhook endpoint %q.", id)
+	return pihu.WebhookEndpointNotFound(id)
 }
 
 // CreateWebhookEndpoint stores e and the audit events given, atomically.
@@ -51,28 +50,6 @@ func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint
 		}
 		return insertEvents(ctx, tx, events)
 	})
-}
-
-// WebhookEndpoint returns the endpoint id in scope s. Returns ENotFound if
-// it does not exist, was deleted, or is outside s.
-func (db *DB) WebhookEndpoint(ctx context.Context, s pihu.Scope, id string) (*pihu.WebhookEndpoint, error) {
-	e, err := scanEndpoint(db.db.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
-		WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, id, s.AccountID, string(s.Environment)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, endpointNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook endpoint %s: %w", id, err)
-	}
-	return e, nil
-}
-
-// ListWebhookEndpoints returns a page of the endpoints in scope s, newest
-// first, and whether more follow.
-func (db *DB) ListWebhookEndpoints(ctx context.Context, s pihu.Scope, p pihu.Page) ([]*pihu.WebhookEndpoint, bool, error) {
-	q := scopedPage("webhook_endpoints", endpointColumns, s, p)
-	q.items = "this list's webhook endpoints"
-	return listPage(ctx, db, q, scanEndpoint)
 }
 
 // UpdateWebhookEndpoint stores e's URL, description, events and enabled
@@ -102,30 +79,6 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint
 	})
 }
 
-// DeleteWebhookEndpoint deletes the endpoint id in scope s and its
-// deliveries, and records the audit events given, atomically, leaving a
-// tombstone whose id stays valid as a cursor. Returns ENotFound as
-// WebhookEndpoint does.
-func (db *DB) DeleteWebhookEndpoint(ctx context.Context, s pihu.Scope, id string, events ...*pihu.AuditEvent) error {
-	now := unixTime(pihu.Timestamp(db.Now()))
-	return db.inTx(ctx, "delete webhook endpoint "+id, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET deleted = ?, url = '', secret = '', description = '', enabled = 0
-			WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`, now, id, s.AccountID, string(s.Environment))
-		if err != nil {
-			return fmt.Errorf("sqlite: delete webhook endpoint %s: %w", id, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("sqlite: delete webhook endpoint %s: %w", id, err)
-		} else if n == 0 {
-			return endpointNotFound(id)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE endpoint_id = ?`, id); err != nil {
-			return fmt.Errorf("sqlite: delete deliveries of webhook endpoint %s: %w", id, err)
-		}
-		return insertEvents(ctx, tx, events)
-	})
-}
-
 // deliveryColumns are the columns scanDelivery reads, in its order.
 const deliveryColumns = `id, endpoint_id, event_id, event_type, status, attempts, next_attempt, created`
 
@@ -145,165 +98,6 @@ func scanDelivery(row rowScanner) (*pihu.Delivery, error) {
 	d.NextAttempt = fromNullUnix(next)
 	d.Created = fromUnix(created)
 	return &d, nil
-}
-
-// ListDeliveries returns a page of the deliveries to endpoint endpointID
-// in scope s, newest first, and whether more follow. Returns ENotFound if
-// the endpoint is not in s.
-func (db *DB) ListDeliveries(ctx context.Context, s pihu.Scope, endpointID string, p pihu.Page) ([]*pihu.Delivery, bool, error) {
-	if _, err := db.WebhookEndpoint(ctx, s, endpointID); err != nil {
-		return nil, false, err
-	}
-	return listPage(ctx, db, pageQuery{
-		table: "webhook_deliveries", columns: deliveryColumns,
-		where: "endpoint_id = ?", args: []any{endpointID},
-		limit: p.Limit, startingAfter: p.StartingAfter, endingBefore: p.EndingBefore,
-		cursorWhere: "endpoint_id = ?", cursorArgs: []any{endpointID},
-		items: "this endpoint's deliveries",
-	}, scanDelivery)
-}
-
-// outboxKeyEvent writes, inside the transaction tx of a key change, the
-// webhook event of the audit event ev if it is a key change endpoints may
-// subscribe to, with a delivery to every enabled endpoint of the key's
-// account and environment that does. The payload is the key as tx sees it
-// after the change. Nothing is written when no endpoint subscribes.
-// subscribed keeps the endpoints read so far in tx, by account,
-// environment and type.
-func outboxKeyEvent(ctx context.Context, tx *sql.Tx, ev *pihu.AuditEvent, subscribed map[subscription][]string) error {
-	switch ev.Action {
-	case pihu.EventKeyCreated, pihu.EventKeyRevoked, pihu.EventKeyRotated, pihu.EventKeyLeaked:
-	default:
-		return nil
-	}
-	if !strings.HasPrefix(ev.Target, pihu.PrefixKey) || ev.Environment == "" {
-		return nil
-	}
-	sub := subscription{ev.AccountID, ev.Environment, ev.Action}
-	endpoints, ok := subscribed[sub]
-	if !ok {
-		var err error
-		if endpoints, err = subscribedEndpoints(ctx, tx, ev.AccountID, ev.Environment, ev.Action); err != nil {
-			return err
-		}
-		subscribed[sub] = endpoints
-	}
-	if len(endpoints) == 0 {
-		return nil
-	}
-	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`, ev.Target, ev.AccountID))
-	if err != nil {
-		return fmt.Errorf("sqlite: webhook event %s: key %s: %w", ev.ID, ev.Target, err)
-	}
-	hide, err := creatorHidden(ctx, tx, k)
-	if err != nil {
-		return err
-	}
-	wev, err := pihu.NewKeyEvent(ev.ID, ev.Action, k, hide, ev.Created)
-	if err != nil {
-		return err
-	}
-	return insertWebhookEvent(ctx, tx, wev, "", endpoints)
-}
-
-// creatorHidden reports whether k's creator must be left out of its
-// events: a test key's creator that is a live key, which test endpoints may
-// not learn about.
-func creatorHidden(ctx context.Context, tx *sql.Tx, k *pihu.Key) (bool, error) {
-	if k.Environment != pihu.Test || k.CreatedBy == "" {
-		return false, nil
-	}
-	var env string
-	err := tx.QueryRowContext(ctx, `SELECT environment FROM api_keys WHERE id = ?`, k.CreatedBy).Scan(&env)
-	if errors.Is(err, sql.ErrNoRows) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("sqlite: creator of key %s: %w", k.ID, err)
-	}
-	return env != string(pihu.Test), nil
-}
-
-// subscription names the endpoints of an account and environment
-// subscribed to an event type.
-type subscription struct {
-	accountID string
-	env       pihu.Environment
-	typ       string
-}
-
-// subscribedEndpoints returns the ids of the enabled endpoints of the
-// account and environment subscribed to typ.
-func subscribedEndpoints(ctx context.Context, tx *sql.Tx, accountID string, env pihu.Environment, typ string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints
-		WHERE account_id = ? AND environment = ? AND enabled AND deleted IS NULL
-			AND EXISTS (SELECT 1 FROM json_each(events) WHERE value = ?)
-		ORDER BY seq`, accountID, string(env), typ)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook endpoints of %s: %w", accountID, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("sqlite: webhook endpoints of %s: %w", accountID, err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
-// insertWebhookEvent stores ev (named dedupe if not "") and a delivery to
-// each endpoint, due at once. It reports false, storing nothing, if an
-// event named dedupe is stored already.
-func insertWebhookEvent(ctx context.Context, tx *sql.Tx, ev *pihu.WebhookEvent, dedupe string, endpoints []string) error {
-	name := sql.Null[string]{V: dedupe, Valid: dedupe != ""}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (id, account_id, environment, type, created, payload, dedupe)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		ev.ID, ev.AccountID, string(ev.Environment), ev.Type, unixTime(ev.Created), ev.Payload, name); err != nil {
-		return fmt.Errorf("sqlite: webhook event %s: %w", ev.ID, err)
-	}
-	for _, id := range endpoints {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, next_attempt, created)
-			VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
-			pihu.NewID(pihu.PrefixDelivery), id, ev.ID, ev.Type, unixTime(ev.Created), unixTime(ev.Created)); err != nil {
-			return fmt.Errorf("sqlite: delivery of webhook event %s: %w", ev.ID, err)
-		}
-	}
-	return nil
-}
-
-// EmitWebhookEvent stores ev with a delivery to each enabled endpoint of
-// its account and environment subscribed to its type. An event named
-// dedupe already stored is not stored again: emitted is false.
-func (db *DB) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedupe string) (bool, error) {
-	emitted := false
-	err := db.inTx(ctx, "webhook event "+ev.ID, func(tx *sql.Tx) error {
-		if dedupe != "" {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_events WHERE dedupe = ?`, dedupe).Scan(&one)
-			if err == nil {
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("sqlite: webhook event %s: %w", ev.ID, err)
-			}
-		}
-		endpoints, err := subscribedEndpoints(ctx, tx, ev.AccountID, ev.Environment, ev.Type)
-		if err != nil {
-			return err
-		}
-		if dedupe == "" && len(endpoints) == 0 {
-			return nil
-		}
-		if err := insertWebhookEvent(ctx, tx, ev, dedupe, endpoints); err != nil {
-			return err
-		}
-		emitted = true
-		return nil
-	})
-	return emitted, err
 }
 
 // ExpiringKeys returns the unrevoked keys that expire after from and no
@@ -443,28 +237,4 @@ func (db *DB) FinishDelivery(ctx context.Context, d *pihu.Delivery, o pihu.Deliv
 		return nil
 	})
 	return failing, err
-}
-
-// PruneWebhooks deletes up to 10,000 deliveries created before before, and
-// the events created before it with no delivery left.
-func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
-	var n int64
-	err := db.inTx(ctx, "prune webhooks", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id IN
-			(SELECT id FROM webhook_deliveries WHERE created < ? LIMIT 10000)`, unixTime(before))
-		if err != nil {
-			return fmt.Errorf("sqlite: prune deliveries: %w", err)
-		}
-		d, _ := res.RowsAffected()
-		res, err = tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE id IN
-			(SELECT id FROM webhook_events v WHERE created < ?
-				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = v.id) LIMIT 10000)`, unixTime(before))
-		if err != nil {
-			return fmt.Errorf("sqlite: prune webhook events: %w", err)
-		}
-		e, _ := res.RowsAffected()
-		n = d + e
-		return nil
-	})
-	return int(n), err
 }
