@@ -172,6 +172,15 @@ func checkExpires(t, now time.Time, param string) error {
 //     access token, which never changes its key) may only narrow its
 //     limits (see checkNarrowing).
 func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
+	if err := c.authorize(caller, k, now); err != nil {
+		return err
+	}
+	c.assign(k)
+	return c.applyCredits(k, now)
+}
+
+// authorize applies Apply's rules of who may make the change.
+func (c *KeyChange) authorize(caller, k *Key, now time.Time) error {
 	if ips := c.AllowedIPs.Ptr(); ips != nil && c.allowed.Anywhere() {
 		// Not validated: parsed here, so that a list given never makes
 		// the key usable from anywhere.
@@ -198,22 +207,33 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 			return err
 		}
 	}
+	return c.checkCallerLimits(caller)
+}
+
+// checkCallerLimits applies the rules of no outliving and of addresses:
+// the change gives the key no later expiry than the caller's, and no
+// addresses beyond the caller's allowed_ips.
+func (c *KeyChange) checkCallerLimits(caller *Key) error {
 	if c.Expires.Set && caller.Expires != nil && (c.Expires.Null || c.Expires.Value.After(*caller.Expires)) {
 		return ParamErrorf(EParameterInvalid, "expires",
 			"A key cannot outlive the key that changes it: this key expires at %s, so give an \"expires\" by then.",
 			caller.Expires.UTC().Format(time.RFC3339))
 	}
-	if c.AllowedIPs.Set && !caller.AllowedIPs.Anywhere() {
-		if c.AllowedIPs.Null {
-			return &Error{
-				Code: EInsufficientPermissions, Param: "allowed_ips",
-				Message: "This key may only be used from some addresses, so it cannot make a key usable from anywhere; give \"allowed_ips\" within its own.",
-			}
-		}
-		if _, err := checkAllowedIPs(caller, c.allowed); err != nil {
-			return err
+	if !c.AllowedIPs.Set || caller.AllowedIPs.Anywhere() {
+		return nil
+	}
+	if c.AllowedIPs.Null {
+		return &Error{
+			Code: EInsufficientPermissions, Param: "allowed_ips",
+			Message: "This key may only be used from some addresses, so it cannot make a key usable from anywhere; give \"allowed_ips\" within its own.",
 		}
 	}
+	_, err := checkAllowedIPs(caller, c.allowed)
+	return err
+}
+
+// assign sets on k the fields the change gives, but its credits.
+func (c *KeyChange) assign(k *Key) {
 	if c.Name != nil {
 		k.Name = *c.Name
 	}
@@ -232,7 +252,6 @@ func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 	if c.Expires.Set {
 		k.Expires = c.Expires.Ptr()
 	}
-	return c.applyCredits(k, now)
 }
 
 // checkNarrowing applies the rule for a key that changes itself, k as
