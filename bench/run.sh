@@ -100,6 +100,22 @@ start_pihu() {
 # cpu_ticks PID: user + system time of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# wrk_round PID WRK-ARGS...: one round of wrk (one thread, 32 connections,
+# $secs seconds) with WRK-ARGS against the server of PID; sets out (wrk's
+# report), rps, n, p50, p99 and cpu (the server's CPU a request, in µs).
+wrk_round() {
+	local p=$1 before after
+	shift
+	before=$(cpu_ticks "$p")
+	out=$(wrk -t1 -c32 -d"${secs}s" --latency "$@")
+	after=$(cpu_ticks "$p")
+	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
+	p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+	p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+	cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
+}
+
 case $mode in
 warm)
 	command -v wrk >/dev/null || {
@@ -135,14 +151,7 @@ warm)
 			healthz0) u=$base_url/healthz p=$base_pid hdr=() ;;
 			whoami0) u=$base_url/v1/auth/whoami p=$base_pid hdr=(-H "Authorization: Bearer $base_key") ;;
 			esac
-			before=$(cpu_ticks "$p")
-			out=$(wrk -t1 -c32 -d"${secs}s" --latency "${hdr[@]}" "$u")
-			after=$(cpu_ticks "$p")
-			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-			n=$(awk '/requests in/ {print $1}' <<<"$out")
-			p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-			p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-			cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
+			wrk_round "$p" "${hdr[@]}" "$u"
 			printf '%-6s %-8s %10s %9s %9s %12s\n' "$r" "$target" "$rps" "$p50" "$p99" "$cpu"
 			sum_rps[$target]=$(awk -v a="${sum_rps[$target]:-0}" -v b="$rps" 'BEGIN {print a + b}')
 			sum_cpu[$target]=$(awk -v a="${sum_cpu[$target]:-0}" -v b="$cpu" 'BEGIN {print a + b}')
@@ -211,19 +220,12 @@ LUA
 			bare-token) u=${door_url[$target]}/v1/auth/whoami p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $token") ;;
 			bare-verify) u=${door_url[$target]}/v1/auth/verify p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $key") extra=(-s "$work/verify.lua") ;;
 			esac
-			before=$(cpu_ticks "$p")
-			out=$(wrk -t1 -c32 -d"${secs}s" --latency "${hdr[@]}" "${extra[@]}" "$u")
-			after=$(cpu_ticks "$p")
+			wrk_round "$p" "${hdr[@]}" "${extra[@]}" "$u"
 			if grep -q 'Non-2xx' <<<"$out"; then
 				echo "$target: answers other than 2xx:" >&2
 				echo "$out" >&2
 				exit 1
 			fi
-			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-			n=$(awk '/requests in/ {print $1}' <<<"$out")
-			p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-			p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-			cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
 			printf '%-6s %-12s %10s %9s %9s %12s\n' "$r" "$target" "$rps" "$p50" "$p99" "$cpu"
 			sum_cpu[$target]=$(awk -v a="${sum_cpu[$target]:-0}" -v b="$cpu" 'BEGIN {print a + b}')
 		done
