@@ -18,7 +18,10 @@
 #                                          connection (STREAMS=N), pihu's --ext-authz-addr
 #                                          checking a permission against a bare gRPC server
 #                                          answering pihu's OK, alternating (default 3 × 5 s):
-#                                          calls a second, p50, p99 and server CPU per call
+#                                          calls a second, p50, p99 and server CPU per call;
+#                                          then both again at RATE calls a second in all
+#                                          (default 5000; the @rate rows): the latency of a
+#                                          server that keeps up, not of a full queue
 #   bench/run.sh cold [N] [SAMPLE]         N keys in SQLite (default 1,000,000), start-up
 #                                          time (3 starts), then whoami once with each of
 #                                          SAMPLE distinct keys (default 20,000)
@@ -239,6 +242,7 @@ extauthz)
 	rounds=${2:-3}
 	secs=${3:-5}
 	streams=${STREAMS:-32}
+	rate=${RATE:-5000}
 	PIHU_ARGS="${PIHU_ARGS:-} --ext-authz-addr 127.0.0.1:0" start_pihu "$work/pihu.db"
 	key=$(cat "$work/pihu.db.owner-key")
 	check_addr=$(sed -n 's/.*ext_authz_addr=\([^ ]*\).*/\1/p' "$work/pihu.log" | head -1)
@@ -250,20 +254,23 @@ extauthz)
 	bare_addr=$(cat "$work/barecheck.addr")
 	hz=$(getconf CLK_TCK)
 	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '%-6s %-8s %10s %10s %10s %12s\n' round target "calls/s" p50 p99 "cpu/call µs"
+	printf '%-6s %-10s %10s %10s %10s %12s\n' round target "calls/s" p50 p99 "cpu/call µs"
 	declare -A sum_cpu
 	for r in $(seq 1 "$rounds"); do
-		for target in bare pihu; do
+		for target in bare pihu bare@rate pihu@rate; do
+			pace=()
 			case $target in
 			bare) a=$bare_addr p=$bare_pid ;;
 			pihu) a=$check_addr p=$pid ;;
+			bare@rate) a=$bare_addr p=$bare_pid pace=(-rate "$rate") ;;
+			pihu@rate) a=$check_addr p=$pid pace=(-rate "$rate") ;;
 			esac
 			before=$(cpu_ticks "$p")
-			out=$("$work/pihubench" checkload -addr "$a" -key "$key" -c "$streams" -d "${secs}s")
+			out=$("$work/pihubench" checkload -addr "$a" -key "$key" -c "$streams" -d "${secs}s" "${pace[@]}")
 			after=$(cpu_ticks "$p")
 			read -r _ n _ rps _ p50 _ p99 <<<"$out"
 			cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
-			printf '%-6s %-8s %10s %10s %10s %12s\n' "$r" "$target" "$rps" "$p50" "$p99" "$cpu"
+			printf '%-6s %-10s %10s %10s %10s %12s\n' "$r" "$target" "$rps" "$p50" "$p99" "$cpu"
 			sum_cpu[$target]=$(awk -v a="${sum_cpu[$target]:-0}" -v b="$cpu" 'BEGIN {print a + b}')
 		done
 	done

@@ -104,6 +104,7 @@ func checkload(args []string) error {
 	addr := fs.String("addr", "", "the ext_authz address (host:port)")
 	conc := fs.Int("c", 32, "concurrent streams")
 	d := fs.Duration("d", 5*time.Second, "how long (at most 1m)")
+	rate := fs.Float64("rate", 0, "calls a second in all, spread over the streams (0: as fast as answered)")
 	var f checkFlags
 	f.register(fs)
 	fs.Parse(args)
@@ -116,8 +117,12 @@ func checkload(args []string) error {
 	}
 	defer conn.Close()
 	req := f.request()
-	ctx, cancel := context.WithTimeout(context.Background(), *d)
-	defer cancel()
+	// The calls run without a deadline and stop when -d has passed: a
+	// deadline on them would end the last in flight with an error that
+	// is no answer of the server's (gRPC's own timer can fire before the
+	// context's).
+	ctx := context.Background()
+	end := time.Now().Add(*d)
 	var (
 		mu       sync.Mutex
 		all      []time.Duration
@@ -125,15 +130,24 @@ func checkload(args []string) error {
 		wg       sync.WaitGroup
 	)
 	start := time.Now()
-	for range *conc {
+	// With -rate, each stream starts a call every interval (later if the
+	// last is not answered yet): the latency of a server that keeps up,
+	// not of a queue that the load keeps full.
+	var interval time.Duration
+	if *rate > 0 {
+		interval = time.Duration(float64(*conc) / *rate * float64(time.Second))
+	}
+	for i := range *conc {
 		wg.Go(func() {
 			var own []time.Duration
-			for ctx.Err() == nil {
-				t := time.Now()
-				res, err := client.Check(ctx, req)
-				if ctx.Err() != nil {
-					break
+			next := time.Now().Add(interval * time.Duration(i) / time.Duration(*conc))
+			for t := time.Now(); t.Before(end); t = time.Now() {
+				if interval > 0 {
+					time.Sleep(time.Until(next))
+					next = next.Add(interval)
+					t = time.Now()
 				}
+				res, err := client.Check(ctx, req)
 				if err == nil && res.GetStatus().GetCode() != int32(codes.OK) {
 					err = fmt.Errorf("denied (code %d)", res.GetStatus().GetCode())
 				}

@@ -14,6 +14,7 @@
 //	pihubench freeports N                                 N free loopback ports
 //	pihubench barecheck -from ADDR -key KEY               serve pihu's Check answer
 //	pihubench checkload -addr ADDR -key KEY -c 32 -d 5s   Envoy's Check, concurrently
+//	                    [-rate N]                         (N calls a second in all)
 package main
 
 import (
