@@ -128,8 +128,10 @@ func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forw
 	if err := s.adm.Charge(r.Context(), &d, need.Cost, true); err != nil {
 		return err
 	}
-	if err := s.refusal(w, r, d); err != nil {
-		return err
+	if !d.Allowed() {
+		// Only a refusal of the credits is new: an admitted request's
+		// headers were set by check.
+		return s.refusal(w, r, d)
 	}
 	var buf [5]pihu.Header
 	h := w.Header()
