@@ -30,6 +30,11 @@ var dialect = &sqlstore.Dialect{
 	Events:           sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: row(scanEvent)},
 	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
 	Deliveries:       sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: row(scanDelivery)},
+	Credits:          sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: row(scanCredits)},
+	InList:           `= ANY (?)`,
+	Least:            "LEAST",
+	LeaseTime:        func(t time.Time) any { return t.UTC() },
+	Strings:          func(ss []string) any { return ss },
 	UniqueViolation:  uniqueViolation,
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // keyColumns are the columns scanKey reads, in its order.
@@ -196,6 +197,15 @@ func creditColumns(c *pihu.Credits) credits {
 	return out
 }
 
+// scanCredits reads a row of sqlstore.CreditColumns.
+func scanCredits(row pgx.Row) (*pihu.Credits, error) {
+	var c credits
+	if err := row.Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled); err != nil {
+		return nil, err
+	}
+	return c.credits(), nil
+}
+
 func (c credits) credits() *pihu.Credits {
 	if c.remaining == nil {
 		return nil
@@ -217,99 +227,12 @@ func (c credits) credits() *pihu.Credits {
 // credits. The write is conditional all the same (remaining unchanged),
 // and a refused spend writes nothing. A key without credits is OK with
 // Remaining -1.
-func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error) {
-	var out pihu.Spend
-	err := db.inTxLocking(ctx, "spend credits of key "+id, id, func(ctx context.Context, tx pgx.Tx) error {
-		c, holder, err := lockCredits(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		cur := c.credits()
-		if cur == nil {
-			out = pihu.Spend{OK: true, Remaining: -1}
-			return nil
-		}
-		var next pihu.Credits
-		out, next = cur.Spend(cost, now)
-		if !out.OK || cost == 0 && next.Refilled.Equal(cur.Refilled) {
-			return nil
-		}
-		tag, err := tx.Exec(ctx, `UPDATE api_keys SET remaining = $1, refilled = $2 WHERE id = $3 AND remaining = $4`,
-			next.Remaining, ts(next.Refilled), holder, *c.remaining)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("credits of key %s changed during the spend", id)
-		}
-		return nil
+func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (out pihu.Spend, err error) {
+	err = db.inTxLocking(ctx, "spend credits of key "+id, id, func(ctx context.Context, tx pgx.Tx) error {
+		out, err = sqlstore.Spend(ctx, txn{conn{tx}, tx, id}, id, cost, now)
+		return err
 	})
 	return out, err
-}
-
-// GiveBackCredits gives n unused credits of a lease back to key id (the
-// key holding its credits, found as SpendCredits finds it), as
-// pihu.Credits.GiveBack says, in one transaction that reads the key's
-// row FOR UPDATE.
-func (db *DB) GiveBackCredits(ctx context.Context, id string, n int64, leased, now time.Time) (bool, error) {
-	given := false
-	err := db.inTx(ctx, "give back credits of key "+id, func(ctx context.Context, tx pgx.Tx) error {
-		given = false
-		c, holder, err := lockCredits(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		cur := c.credits()
-		if cur == nil {
-			return nil
-		}
-		next, ok := cur.GiveBack(n, leased, now)
-		if !ok {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `UPDATE api_keys SET remaining = $1, refilled = $2 WHERE id = $3`,
-			next.Remaining, ts(next.Refilled), holder); err != nil {
-			return err
-		}
-		given = true
-		return nil
-	})
-	return given, err
-}
-
-// lockCredits reads FOR UPDATE the credits that a spend of key id takes,
-// and the key holding them: id, or while id is in the grace period of a
-// rotation its successor (and so on). Each row is locked before its
-// successor is looked for, so a rotation that committed while this
-// transaction waited for the lock is followed: the old key's balance,
-// copied by the rotation, is never spent again. Returns ENotFound if
-// the key does not exist.
-func lockCredits(ctx context.Context, tx pgx.Tx, id string) (credits, string, error) {
-	var c credits
-	holder := id
-	for i := range pihu.MaxRotations {
-		err := tx.QueryRow(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled
-			FROM api_keys WHERE id = $1 FOR UPDATE`, holder).Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return c, "", pihu.KeyIDNotFound(id)
-		}
-		if err != nil {
-			return c, "", err
-		}
-		if i == pihu.MaxRotations-1 {
-			break
-		}
-		var next string
-		err = tx.QueryRow(ctx, `SELECT id FROM api_keys WHERE rotated_from = $1 ORDER BY created, id LIMIT 1`, holder).Scan(&next)
-		if errors.Is(err, pgx.ErrNoRows) {
-			break
-		}
-		if err != nil {
-			return c, "", err
-		}
-		holder = next
-	}
-	return c, holder, nil
 }
 
 // UpdateKey changes an unrevoked key of an account in one transaction

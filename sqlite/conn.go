@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +24,12 @@ var dialect = &sqlstore.Dialect{
 	Events:      sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: scanEvent},
 	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
 	Deliveries:  sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
+	Credits:     sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: scanCredits},
+	InList:      `IN (SELECT value FROM json_each(?))`,
+	Least:       "MIN",
+	// A lease lives for seconds: its expiry is kept in milliseconds.
+	LeaseTime: func(t time.Time) any { return t.UnixMilli() },
+	Strings:   jsonStrings,
 }
 
 // shared is the part of the store written once for every SQL database;
@@ -113,3 +120,12 @@ func (t txn) CheckCreator(ctx context.Context, k *pihu.Key) error { return check
 
 // rowScanner is a *sql.Row or *sql.Rows.
 type rowScanner = sqlstore.Row
+
+// jsonStrings is ss as SQLite keeps a list: a JSON array; nil is NULL.
+func jsonStrings(ss []string) any {
+	if ss == nil {
+		return nil
+	}
+	b, _ := json.Marshal(ss) // strings always marshal
+	return string(b)
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // keyColumns are the columns scanKey reads, in its order.
@@ -36,7 +37,7 @@ func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditE
 // submit): run does it inside the group's transaction, and done receives
 // its outcome once the group is committed.
 type groupRequest interface {
-	run(ctx context.Context, tx *sql.Tx) error
+	run(ctx context.Context, tx *sql.Tx, t sqlstore.Tx) error
 	// failed is the error of this request when the group's commit
 	// failed with err.
 	failed(err error) error
@@ -109,8 +110,9 @@ func commitGroups[R groupRequest](ctx context.Context, db *DB, queue *[]R) {
 				return err
 			}
 			defer tx.Rollback()
+			var t sqlstore.Tx = newTxn(tx) // once a group, not once a request
 			for i, req := range group {
-				errs[i] = req.run(ctx, tx)
+				errs[i] = req.run(ctx, tx, t)
 			}
 			return tx.Commit()
 		}()
@@ -123,7 +125,7 @@ func commitGroups[R groupRequest](ctx context.Context, db *DB, queue *[]R) {
 	}
 }
 
-func (req *createRequest) run(ctx context.Context, tx *sql.Tx) error {
+func (req *createRequest) run(ctx context.Context, tx *sql.Tx, _ sqlstore.Tx) error {
 	return createInSavepoint(ctx, tx, req)
 }
 
@@ -330,6 +332,15 @@ func creditColumns(c *pihu.Credits) credits {
 	return out
 }
 
+// scanCredits reads a row of sqlstore.CreditColumns.
+func scanCredits(row rowScanner) (*pihu.Credits, error) {
+	var c credits
+	if err := row.Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled); err != nil {
+		return nil, err
+	}
+	return c.credits(), nil
+}
+
 func (c credits) credits() *pihu.Credits {
 	if !c.remaining.Valid {
 		return nil
@@ -373,12 +384,15 @@ type spendRequest struct {
 	hasActor bool
 }
 
-func (req *spendRequest) run(ctx context.Context, tx *sql.Tx) error {
+func (req *spendRequest) run(ctx context.Context, tx *sql.Tx, t sqlstore.Tx) error {
 	if err := checkOwnActor(ctx, tx, req.actor, req.hasActor); err != nil {
 		return err
 	}
 	var err error
-	req.out, err = spend(ctx, tx, req.id, req.cost, req.now)
+	req.out, err = sqlstore.Spend(ctx, t, req.id, req.cost, req.now)
+	if err != nil {
+		err = named("spend credits of key "+req.id, err)
+	}
 	return err
 }
 
@@ -388,98 +402,6 @@ func (req *spendRequest) failed(err error) error {
 }
 
 func (req *spendRequest) done() chan error { return req.result }
-
-// spend is one spend of credits inside the group's transaction.
-func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time) (pihu.Spend, error) {
-	holder, err := creditHolder(ctx, tx, id)
-	if err != nil {
-		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
-	}
-	id = holder
-	var c credits
-	err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, id).
-		Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
-	if errors.Is(err, sql.ErrNoRows) {
-		return pihu.Spend{}, pihu.KeyIDNotFound(id)
-	}
-	if err != nil {
-		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
-	}
-	cur := c.credits()
-	if cur == nil {
-		return pihu.Spend{OK: true, Remaining: -1}, nil
-	}
-	out, next := cur.Spend(cost, now)
-	if !out.OK || cost == 0 && unixTime(next.Refilled) == c.refilled.V {
-		return out, nil
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ? AND remaining = ?`,
-		next.Remaining, unixTime(next.Refilled), id, c.remaining.V)
-	if err != nil {
-		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return pihu.Spend{}, fmt.Errorf("sqlite: credits of key %s changed during the spend", id)
-	}
-	return out, nil
-}
-
-// GiveBackCredits gives n unused credits of a lease back to key id (the
-// key holding its credits), as pihu.Credits.GiveBack says, in one
-// immediate transaction, so that no spend reads the credits between
-// this one's read and its write.
-func (db *DB) GiveBackCredits(ctx context.Context, id string, n int64, leased, now time.Time) (bool, error) {
-	given := false
-	err := db.inTx(ctx, "give back credits of key "+id, func(tx *sql.Tx) error {
-		holder, err := creditHolder(ctx, tx, id)
-		if err != nil {
-			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
-		}
-		var c credits
-		err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, holder).
-			Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
-		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.KeyIDNotFound(id)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
-		}
-		cur := c.credits()
-		if cur == nil {
-			return nil
-		}
-		next, ok := cur.GiveBack(n, leased, now)
-		if !ok {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ?`,
-			next.Remaining, unixTime(next.Refilled), holder); err != nil {
-			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
-		}
-		given = true
-		return nil
-	})
-	return given, err
-}
-
-// creditHolder is the key whose credits a spend of key id takes: id
-// itself or, while id is in the grace period of a rotation, its successor
-// (and that one's, if it was rotated in turn). A rotated key and its
-// successor share one balance, so a grace period doubles no credit.
-func creditHolder(ctx context.Context, tx *sql.Tx, id string) (string, error) {
-	for range pihu.MaxRotations - 1 {
-		var next string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM api_keys WHERE rotated_from = ? ORDER BY created, id LIMIT 1`, id).Scan(&next)
-		if errors.Is(err, sql.ErrNoRows) {
-			return id, nil
-		}
-		if err != nil {
-			return "", err
-		}
-		id = next
-	}
-	return id, nil
-}
 
 // UpdateKey changes an unrevoked key of an account in one immediate
 // transaction (see pihu.KeyStore.UpdateKey): the write lock it holds from

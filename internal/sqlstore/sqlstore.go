@@ -85,6 +85,12 @@ type Dialect struct {
 	// HasEvent is the condition, with one ? for an event type, that a
 	// webhook endpoint's events column holds that type.
 	HasEvent string
+	// InList is the condition, with one ? for a list of strings (see
+	// Strings), that a column's value is in it: the column's name goes
+	// before it.
+	InList string
+	// Least is the SQL function of the least of its arguments.
+	Least string
 
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.
@@ -92,6 +98,8 @@ type Dialect struct {
 	Events     Scanner[*pihu.AuditEvent]
 	Endpoints  Scanner[*pihu.WebhookEndpoint]
 	Deliveries Scanner[*pihu.Delivery]
+	// Credits reads a key's credits (CreditColumns): nil for none.
+	Credits Scanner[*pihu.Credits]
 
 	// UniqueViolation, if set, reports whether err is a write that broke
 	// the named unique constraint or index. Unset where the transaction
@@ -100,6 +108,12 @@ type Dialect struct {
 	// Time is t as the database stores it (the second, UTC: domain times
 	// are whole seconds already).
 	Time func(t time.Time) any
+	// LeaseTime is Time for the expiry of a lease of credits, kept
+	// finer than the second.
+	LeaseTime func(t time.Time) any
+	// Strings is a list of strings as the database stores it; nil is
+	// NULL.
+	Strings func(ss []string) any
 }
 
 // NullTime is d.Time(*t), or NULL for nil.
