@@ -26,7 +26,7 @@ var dialect = &sqlstore.Dialect{
 	Seq:              "seq",
 	HasEvent:         `? = ANY (events)`,
 	Time:             func(t time.Time) any { return ts(t) },
-	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: row(scanKey)},
+	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: row(scanKey)},
 	Events:           sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: row(scanEvent)},
 	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
 	Deliveries:       sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: row(scanDelivery)},
@@ -35,6 +35,7 @@ var dialect = &sqlstore.Dialect{
 	Least:            "LEAST",
 	LeaseTime:        func(t time.Time) any { return t.UTC() },
 	Strings:          func(ss []string) any { return ss },
+	Permissions:      permissions,
 	UniqueViolation:  uniqueViolation,
 }
 
@@ -101,12 +102,19 @@ type txn struct {
 
 func (t txn) Dialect() *sqlstore.Dialect { return dialect }
 
-func (t txn) InsertKey(ctx context.Context, k *pihu.Key) error { return insertKey(ctx, t.tx, k) }
-
 func (t txn) InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error {
 	return insertEvents(ctx, t.tx, events)
 }
 
 func (t txn) CheckCreator(ctx context.Context, k *pihu.Key) error {
 	return checkCreator(ctx, t.tx, k, t.lockKey)
+}
+
+// permissions is p as the text[] the database keeps: never NULL.
+func permissions(p pihu.Permissions) any {
+	out := make([]string, len(p))
+	for i, v := range p {
+		out[i] = string(v)
+	}
+	return out
 }

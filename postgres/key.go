@@ -9,15 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
-
-// keyColumns are the columns scanKey reads, in its order.
-const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
-	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
-	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported, leaked`
 
 // CreateKey stores k, revocation and last use included, and the audit
 // events given, in one transaction. An id or digest already stored, or an
@@ -27,7 +23,7 @@ func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditE
 		if err := checkCreator(ctx, tx, k, ""); err != nil {
 			return err
 		}
-		if err := insertKey(ctx, tx, k); err != nil {
+		if err := sqlstore.InsertKey(ctx, txn{conn{tx}, tx, ""}, k); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, events)
@@ -45,35 +41,7 @@ func checkCreator(ctx context.Context, tx pgx.Tx, k *pihu.Key, lockKey string) e
 	return checkActor(ctx, tx, pihu.CreatorOf(k), lockKey)
 }
 
-// permissions is p as the text[] the database keeps: never NULL.
-func permissions(p pihu.Permissions) []string {
-	out := make([]string, len(p))
-	for i, v := range p {
-		out[i] = string(v)
-	}
-	return out
-}
-
-func insertKey(ctx context.Context, q querier, k *pihu.Key) error {
-	allowed := k.AllowedIPs.Strings() // NULL only for anywhere
-	c := creditColumns(k.Credits)
-	leaked, err := leakColumn(k.Leaked)
-	if err != nil {
-		return fmt.Errorf("create key %s: %w", k.ID, err)
-	}
-	_, err = q.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
-		k.ID, k.AccountID, k.Name, string(k.Environment), permissions(k.Permissions), k.Digest, k.Hint,
-		ts(k.Created), nullTS(k.Expires), nullTS(k.LastUsed), nullTS(k.Revoked), nullString(k.RotatedFrom),
-		k.RateLimit.String(), allowed, nullString(k.CreatedBy),
-		nullString(string(k.Metadata)), c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported, leaked)
-	if err != nil {
-		return fmt.Errorf("create key %s: %w", k.ID, err)
-	}
-	return nil
-}
-
-// scanKey reads one row of keyColumns.
+// scanKey reads one row of sqlstore.KeyColumns.
 func scanKey(row pgx.Row) (*pihu.Key, error) {
 	var (
 		k                          pihu.Key
@@ -124,7 +92,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	k, err := scanKey(db.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE digest = $1`, digest))
+	k, err := scanKey(db.pool.QueryRow(ctx, `SELECT `+sqlstore.KeyColumns+` FROM api_keys WHERE digest = $1`, digest))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, pihu.ErrNoKeyMatches
 	}
@@ -140,7 +108,7 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
 	k, err := scanKey(db.pool.QueryRow(ctx,
-		`SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))
+		`SELECT `+sqlstore.KeyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, pihu.KeyIDNotFound(id)
 	}
@@ -175,26 +143,13 @@ func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 	})
 }
 
-// credits are the columns of a key's credits.
+// credits are the columns of a key's credits, read as pgx reads them
+// without allocating.
 type credits struct {
-	remaining, amount *int64
-	day               *int32
-	interval          *string
-	refilled          *time.Time
-}
-
-func creditColumns(c *pihu.Credits) credits {
-	var out credits
-	if c == nil {
-		return out
-	}
-	refilled := ts(c.Refilled)
-	out.remaining, out.refilled = &c.Remaining, &refilled
-	if r := c.Refill; r != nil {
-		day := int32(r.Day)
-		out.interval, out.amount, out.day = &r.Interval, &r.Amount, &day
-	}
-	return out
+	remaining, amount pgtype.Int8
+	day               pgtype.Int4
+	interval          pgtype.Text
+	refilled          pgtype.Timestamptz
 }
 
 // scanCredits reads a row of sqlstore.CreditColumns.
@@ -207,15 +162,15 @@ func scanCredits(row pgx.Row) (*pihu.Credits, error) {
 }
 
 func (c credits) credits() *pihu.Credits {
-	if c.remaining == nil {
+	if !c.remaining.Valid {
 		return nil
 	}
-	out := &pihu.Credits{Remaining: *c.remaining}
-	if c.refilled != nil {
-		out.Refilled = c.refilled.UTC()
+	out := &pihu.Credits{Remaining: c.remaining.Int64}
+	if c.refilled.Valid {
+		out.Refilled = c.refilled.Time.UTC()
 	}
-	if c.interval != nil && c.amount != nil && c.day != nil {
-		out.Refill = &pihu.Refill{Interval: *c.interval, Amount: *c.amount, Day: int(*c.day)}
+	if c.interval.Valid && c.amount.Valid && c.day.Valid {
+		out.Refill = &pihu.Refill{Interval: c.interval.String, Amount: c.amount.Int64, Day: int(c.day.Int32)}
 	}
 	return out
 }
@@ -233,81 +188,4 @@ func (db *DB) SpendCredits(ctx context.Context, id string, cost int64, now time.
 		return err
 	})
 	return out, err
-}
-
-// UpdateKey changes an unrevoked key of an account in one transaction
-// that reads it FOR UPDATE (see pihu.KeyStore.UpdateKey): the key u.Apply
-// checks is the key it changes.
-func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error) {
-	var k *pihu.Key
-	err := db.inTxLocking(ctx, "update key "+u.ID, u.ID, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
-			WHERE id = $1 AND account_id = $2 AND revoked IS NULL FOR UPDATE`, u.ID, u.AccountID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return pihu.KeyNotFound(u.ID)
-		}
-		if err != nil {
-			return fmt.Errorf("update key %s: %w", u.ID, err)
-		}
-		if err := u.Apply(k); err != nil {
-			return err
-		}
-		allowed := k.AllowedIPs.Strings()
-		c := creditColumns(k.Credits)
-		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = $1, permissions = $2, rate_limit = $3, allowed_ips = $4,
-			metadata = $5, expires = $6, remaining = $7, refill_interval = $8, refill_amount = $9, refill_day = $10, refilled = $11
-			WHERE id = $12`,
-			k.Name, permissions(k.Permissions), k.RateLimit.String(), allowed, nullString(string(k.Metadata)),
-			nullTS(k.Expires), c.remaining, c.interval, c.amount, c.day, c.refilled, k.ID); err != nil {
-			return fmt.Errorf("update key %s: %w", u.ID, err)
-		}
-		if u.Event != nil {
-			return insertEvents(ctx, tx, []*pihu.AuditEvent{u.Event(k)})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-// ImportKeys stores keys and the events given in one transaction, or
-// nothing (see pihu.KeyStore.ImportKeys).
-func (db *DB) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.AuditEvent) error {
-	return db.inTx(ctx, "import keys", func(ctx context.Context, tx pgx.Tx) error {
-		digests := make([][]byte, len(keys))
-		for i, k := range keys {
-			digests[i] = k.Digest
-		}
-		// One read finds the digests stored already; digests repeated in
-		// the list, and one stored by a transaction committing meanwhile,
-		// fail the insert on the unique index instead.
-		var found [][]byte
-		rows, err := tx.Query(ctx, `SELECT digest FROM api_keys WHERE digest = ANY($1)`, digests)
-		if err != nil {
-			return fmt.Errorf("import keys: %w", err)
-		}
-		found, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
-		if err != nil {
-			return fmt.Errorf("import keys: %w", err)
-		}
-		seen := make(map[string]bool, len(keys))
-		for _, d := range found {
-			seen[string(d)] = true
-		}
-		for i, k := range keys {
-			if seen[string(k.Digest)] {
-				return pihu.ImportedKeyExists(i)
-			}
-			seen[string(k.Digest)] = true
-		}
-		for _, k := range keys {
-			if err := insertKey(ctx, tx, k); err != nil {
-				return err
-			}
-		}
-		return insertEvents(ctx, tx, events)
-	})
 }

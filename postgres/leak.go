@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,20 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
-
-// leakColumn is the api_keys.leaked value of l: its JSON, or NULL.
-func leakColumn(l *pihu.Leak) (*string, error) {
-	if l == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return nil, err
-	}
-	s := string(b)
-	return &s, nil
-}
 
 // RecordLeaks handles the reports in one transaction: each key is read as
 // stored (FOR UPDATE, so that two reports of the same key at once are
@@ -55,7 +42,7 @@ func (db *DB) RecordLeaks(ctx context.Context, reports []pihu.LeakReport) ([]pih
 // recordLeak handles one report inside tx; policies caches the accounts'
 // policies as tx reads them.
 func recordLeak(ctx context.Context, tx pgx.Tx, r pihu.LeakReport, policies map[string]pihu.LeakPolicy) (pihu.LeakOutcome, error) {
-	k, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2 FOR UPDATE`, r.KeyID, r.AccountID))
+	k, err := scanKey(tx.QueryRow(ctx, `SELECT `+sqlstore.KeyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2 FOR UPDATE`, r.KeyID, r.AccountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pihu.LeakIgnored, nil
 	}
@@ -77,7 +64,7 @@ func recordLeak(ctx context.Context, tx pgx.Tx, r pihu.LeakReport, policies map[
 	}
 	leak := r.Leak
 	leak.Revoked = o == pihu.LeakRevoked
-	col, err := leakColumn(&leak)
+	col, err := sqlstore.LeakArg(&leak)
 	if err != nil {
 		return 0, fmt.Errorf("leaked key %s: %w", k.ID, err)
 	}

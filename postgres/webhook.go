@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // endpointColumns are the columns scanEndpoint reads, in its order.
@@ -94,7 +95,7 @@ func scanDelivery(row pgx.Row) (*pihu.Delivery, error) {
 func (db *DB) ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime time.Duration, dedupePrefix string) ([]*pihu.Key, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	rows, err := db.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys k
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.KeyColumns+` FROM api_keys k
 		WHERE revoked IS NULL AND expires > $1 AND expires <= $2 AND expires - created > $3 * interval '1 second'
 			AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE dedupe = $4 || k.id)
 		ORDER BY expires LIMIT 1000`, from, to, int64(minLifetime/time.Second), dedupePrefix)

@@ -20,7 +20,7 @@ var dialect = &sqlstore.Dialect{
 	Seq:         "rowid",
 	HasEvent:    `EXISTS (SELECT 1 FROM json_each(events) WHERE value = ?)`,
 	Time:        func(t time.Time) any { return unixTime(t) },
-	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: scanKey},
+	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: scanKey},
 	Events:      sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: scanEvent},
 	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
 	Deliveries:  sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
@@ -30,6 +30,10 @@ var dialect = &sqlstore.Dialect{
 	// A lease lives for seconds: its expiry is kept in milliseconds.
 	LeaseTime: func(t time.Time) any { return t.UnixMilli() },
 	Strings:   jsonStrings,
+	Permissions: func(p pihu.Permissions) any {
+		b, _ := json.Marshal(p) // strings always marshal
+		return string(b)
+	},
 }
 
 // shared is the part of the store written once for every SQL database;
@@ -109,8 +113,6 @@ type txn struct {
 func newTxn(tx *sql.Tx) txn { return txn{conn{tx}, tx} }
 
 func (t txn) Dialect() *sqlstore.Dialect { return dialect }
-
-func (t txn) InsertKey(ctx context.Context, k *pihu.Key) error { return insertKey(ctx, t.tx, k) }
 
 func (t txn) InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error {
 	return insertEvents(ctx, t.tx, events)

@@ -12,11 +12,6 @@ import (
 	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
-// keyColumns are the columns scanKey reads, in its order.
-const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
-	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
-	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported, leaked`
-
 // CreateKey stores k, revocation and last use included, and the audit
 // events given, atomically. An id or digest already stored, or an
 // unknown account, is an error (EInternal), and then nothing is stored.
@@ -125,8 +120,8 @@ func commitGroups[R groupRequest](ctx context.Context, db *DB, queue *[]R) {
 	}
 }
 
-func (req *createRequest) run(ctx context.Context, tx *sql.Tx, _ sqlstore.Tx) error {
-	return createInSavepoint(ctx, tx, req)
+func (req *createRequest) run(ctx context.Context, tx *sql.Tx, t sqlstore.Tx) error {
+	return createInSavepoint(ctx, tx, t, req)
 }
 
 func (req *createRequest) failed(err error) error {
@@ -137,7 +132,7 @@ func (req *createRequest) done() chan error { return req.result }
 
 // createInSavepoint stores one key and its events inside the group's
 // transaction, or nothing if any of it fails.
-func createInSavepoint(ctx context.Context, tx *sql.Tx, req *createRequest) error {
+func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *createRequest) error {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", req.k.ID, err)
 	}
@@ -146,7 +141,10 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, req *createRequest) erro
 		err = checkCreator(ctx, tx, req.k)
 	}
 	if err == nil {
-		err = insertKey(ctx, tx, req.k)
+		err = sqlstore.InsertKey(ctx, t, req.k)
+		if err != nil {
+			err = named("create key "+req.k.ID, err)
+		}
 	}
 	if err == nil {
 		err = insertEvents(ctx, tx, req.events)
@@ -176,39 +174,7 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
-	perms, err := json.Marshal(k.Permissions)
-	if err != nil {
-		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-	}
-	rotatedFrom := sql.Null[string]{V: k.RotatedFrom, Valid: k.RotatedFrom != ""}
-	createdBy := sql.Null[string]{V: k.CreatedBy, Valid: k.CreatedBy != ""}
-	var allowed sql.Null[string]
-	if ips := k.AllowedIPs.Strings(); ips != nil {
-		b, err := json.Marshal(ips)
-		if err != nil {
-			return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-		}
-		allowed = sql.Null[string]{V: string(b), Valid: true}
-	}
-	c := creditColumns(k.Credits)
-	leaked, err := leakColumn(k.Leaked)
-	if err != nil {
-		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-	}
-	_, err = e.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.AccountID, k.Name, string(k.Environment), string(perms), k.Digest, k.Hint,
-		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom,
-		k.RateLimit.String(), allowed, createdBy,
-		sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil}, c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported, leaked)
-	if err != nil {
-		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-	}
-	return nil
-}
-
-// scanKey reads one row of keyColumns.
+// scanKey reads one row of sqlstore.KeyColumns.
 func scanKey(row rowScanner) (*pihu.Key, error) {
 	var (
 		k                          pihu.Key
@@ -317,21 +283,6 @@ type credits struct {
 	interval                         sql.Null[string]
 }
 
-func creditColumns(c *pihu.Credits) credits {
-	var out credits
-	if c == nil {
-		return out
-	}
-	out.remaining = sql.Null[int64]{V: c.Remaining, Valid: true}
-	out.refilled = sql.Null[int64]{V: unixTime(c.Refilled), Valid: true}
-	if r := c.Refill; r != nil {
-		out.interval = sql.Null[string]{V: r.Interval, Valid: true}
-		out.amount = sql.Null[int64]{V: r.Amount, Valid: true}
-		out.day = sql.Null[int64]{V: int64(r.Day), Valid: true}
-	}
-	return out
-}
-
 // scanCredits reads a row of sqlstore.CreditColumns.
 func scanCredits(row rowScanner) (*pihu.Credits, error) {
 	var c credits
@@ -402,70 +353,3 @@ func (req *spendRequest) failed(err error) error {
 }
 
 func (req *spendRequest) done() chan error { return req.result }
-
-// UpdateKey changes an unrevoked key of an account in one immediate
-// transaction (see pihu.KeyStore.UpdateKey): the write lock it holds from
-// its start means the key u.Apply checks is the key it changes.
-func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error) {
-	var k *pihu.Key
-	err := db.inTx(ctx, "update key "+u.ID, func(tx *sql.Tx) error {
-		var err error
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
-			WHERE id = ? AND account_id = ? AND revoked IS NULL`, u.ID, u.AccountID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.KeyNotFound(u.ID)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
-		}
-		if err := u.Apply(k); err != nil {
-			return err
-		}
-		perms, err := json.Marshal(k.Permissions)
-		if err != nil {
-			return err
-		}
-		var allowed sql.Null[string]
-		if ips := k.AllowedIPs.Strings(); ips != nil {
-			b, _ := json.Marshal(ips)
-			allowed = sql.Null[string]{V: string(b), Valid: true}
-		}
-		c := creditColumns(k.Credits)
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = ?, permissions = ?, rate_limit = ?, allowed_ips = ?,
-			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?
-			WHERE id = ?`,
-			k.Name, string(perms), k.RateLimit.String(), allowed, sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil},
-			nullTime(k.Expires), c.remaining, c.interval, c.amount, c.day, c.refilled, k.ID); err != nil {
-			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
-		}
-		if u.Event != nil {
-			return insertEvents(ctx, tx, []*pihu.AuditEvent{u.Event(k)})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-// ImportKeys stores keys and the events given in one immediate
-// transaction, or nothing (see pihu.KeyStore.ImportKeys).
-func (db *DB) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.AuditEvent) error {
-	return db.inTx(ctx, "import keys", func(tx *sql.Tx) error {
-		for i, k := range keys {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE digest = ?`, k.Digest).Scan(&one)
-			if err == nil {
-				return pihu.ImportedKeyExists(i)
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("sqlite: import key %s: %w", k.ID, err)
-			}
-			if err := insertKey(ctx, tx, k); err != nil {
-				return err
-			}
-		}
-		return insertEvents(ctx, tx, events)
-	})
-}

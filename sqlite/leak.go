@@ -3,24 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
-
-// leakColumn is the api_keys.leaked value of l: its JSON, or NULL.
-func leakColumn(l *pihu.Leak) (sql.Null[string], error) {
-	if l == nil {
-		return sql.Null[string]{}, nil
-	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return sql.Null[string]{}, err
-	}
-	return sql.Null[string]{V: string(b), Valid: true}, nil
-}
 
 // RecordLeaks handles the reports in one transaction: each key is read as
 // stored, with its account's policy, and revoked or flagged as
@@ -70,7 +58,7 @@ type leakTx struct {
 func newLeakTx(ctx context.Context, tx *sql.Tx) (*leakTx, error) {
 	lt := &leakTx{tx: tx, policies: make(map[string]pihu.LeakPolicy)}
 	var err error
-	if lt.selectKey, err = tx.PrepareContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`); err != nil {
+	if lt.selectKey, err = tx.PrepareContext(ctx, `SELECT `+sqlstore.KeyColumns+` FROM api_keys WHERE id = ? AND account_id = ?`); err != nil {
 		return nil, fmt.Errorf("sqlite: record leaked keys: %w", err)
 	}
 	if lt.apply, err = tx.PrepareContext(ctx, `UPDATE api_keys SET leaked = ?, revoked = coalesce(?, revoked) WHERE id = ?`); err != nil {
@@ -108,7 +96,7 @@ func (lt *leakTx) record(ctx context.Context, r pihu.LeakReport) (pihu.LeakOutco
 	}
 	leak := r.Leak
 	leak.Revoked = o == pihu.LeakRevoked
-	col, err := leakColumn(&leak)
+	col, err := sqlstore.LeakArg(&leak)
 	if err != nil {
 		return 0, nil, fmt.Errorf("sqlite: leaked key %s: %w", k.ID, err)
 	}

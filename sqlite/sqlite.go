@@ -213,8 +213,8 @@ func (db *DB) prepare(ctx context.Context) error {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&db.keyByDigest, `SELECT ` + keyColumns + ` FROM api_keys WHERE digest = ?`},
-		{&db.keyByID, `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`},
+		{&db.keyByDigest, `SELECT ` + sqlstore.KeyColumns + ` FROM api_keys WHERE digest = ?`},
+		{&db.keyByID, `SELECT ` + sqlstore.KeyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`},
 		{&db.account, `SELECT id, name, created, leak_policy FROM accounts WHERE id = ?`},
 	} {
 		stmt, err := db.db.PrepareContext(ctx, q.query)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
 
 // endpointColumns are the columns scanEndpoint reads, in its order.
@@ -103,7 +104,7 @@ func scanDelivery(row rowScanner) (*pihu.Delivery, error) {
 // ExpiringKeys returns the unrevoked keys that expire after from and no
 // later than to, with no event named dedupePrefix and their id yet.
 func (db *DB) ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime time.Duration, dedupePrefix string) ([]*pihu.Key, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys k
+	rows, err := db.db.QueryContext(ctx, `SELECT `+sqlstore.KeyColumns+` FROM api_keys k
 		WHERE revoked IS NULL AND expires > ? AND expires <= ? AND expires - created > ?
 			AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE dedupe = ? || k.id)
 		ORDER BY expires LIMIT 1000`, unixTime(from), unixTime(to), int64(minLifetime/time.Second), dedupePrefix)

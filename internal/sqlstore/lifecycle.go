@@ -76,7 +76,7 @@ func RotateKey(ctx context.Context, tx Tx, next *pihu.Key, retire time.Time, eve
 	// from now on the two keys share them: a spend with the old key
 	// during its grace period takes the successor's.
 	next.Credits = old.Credits.Clone()
-	if err := tx.InsertKey(ctx, next); err != nil {
+	if err := InsertKey(ctx, tx, next); err != nil {
 		return nil, err
 	}
 	return old, tx.InsertEvents(ctx, events)

@@ -49,8 +49,6 @@ type Conn interface {
 type Tx interface {
 	Conn
 	Dialect() *Dialect
-	// InsertKey stores k.
-	InsertKey(ctx context.Context, k *pihu.Key) error
 	// InsertEvents stores audit events and their webhook events (see
 	// OutboxKeyEvent).
 	InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error
@@ -111,6 +109,8 @@ type Dialect struct {
 	// LeaseTime is Time for the expiry of a lease of credits, kept
 	// finer than the second.
 	LeaseTime func(t time.Time) any
+	// Permissions are a key's permissions as the database stores them.
+	Permissions func(p pihu.Permissions) any
 	// Strings is a list of strings as the database stores it; nil is
 	// NULL.
 	Strings func(ss []string) any
