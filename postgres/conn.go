@@ -29,14 +29,19 @@ var dialect = &sqlstore.Dialect{
 	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: row(scanKey)},
 	Events:           sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: row(scanEvent)},
 	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
-	Deliveries:       sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: row(scanDelivery)},
 	Credits:          sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: row(scanCredits)},
 	InList:           `= ANY (?)`,
 	Least:            "LEAST",
 	LeaseTime:        func(t time.Time) any { return t.UTC() },
 	Strings:          func(ss []string) any { return ss },
-	Permissions:      permissions,
-	UniqueViolation:  uniqueViolation,
+	SkipLocked:       " FOR UPDATE OF d SKIP LOCKED",
+	Seconds:          "? * interval '1 second'",
+	AppendJSON: func(column string) string {
+		return column + " || jsonb_build_array(?::jsonb)"
+	},
+	Epoch:           "'-infinity'",
+	Permissions:     permissions,
+	UniqueViolation: uniqueViolation,
 }
 
 // row turns a scanner of pgx rows into one of sqlstore rows (the same

@@ -23,13 +23,17 @@ var dialect = &sqlstore.Dialect{
 	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: scanKey},
 	Events:      sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: scanEvent},
 	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
-	Deliveries:  sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
 	Credits:     sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: scanCredits},
 	InList:      `IN (SELECT value FROM json_each(?))`,
 	Least:       "MIN",
 	// A lease lives for seconds: its expiry is kept in milliseconds.
 	LeaseTime: func(t time.Time) any { return t.UnixMilli() },
 	Strings:   jsonStrings,
+	Seconds:   "?",
+	AppendJSON: func(column string) string {
+		return "json_insert(" + column + ", '$[#]', json(?))"
+	},
+	Epoch: "0",
 	Permissions: func(p pihu.Permissions) any {
 		b, _ := json.Marshal(p) // strings always marshal
 		return string(b)

@@ -90,12 +90,26 @@ type Dialect struct {
 	// Least is the SQL function of the least of its arguments.
 	Least string
 
+	// SkipLocked ends the subquery that picks the deliveries a claim
+	// takes (d, joined with their endpoints): " FOR UPDATE OF d SKIP
+	// LOCKED" where rows are locked, "" where the transaction is
+	// WriteLocked.
+	SkipLocked string
+	// Seconds is a number of seconds, one ?, as the difference of two
+	// times of the database.
+	Seconds string
+	// AppendJSON is the SQL of a JSON array column with one element
+	// more, one ? for its JSON.
+	AppendJSON func(column string) string
+	// Epoch is the SQL of a time before any other (a lease that has
+	// ended).
+	Epoch string
+
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.
-	Keys       Scanner[*pihu.Key]
-	Events     Scanner[*pihu.AuditEvent]
-	Endpoints  Scanner[*pihu.WebhookEndpoint]
-	Deliveries Scanner[*pihu.Delivery]
+	Keys      Scanner[*pihu.Key]
+	Events    Scanner[*pihu.AuditEvent]
+	Endpoints Scanner[*pihu.WebhookEndpoint]
 	// Credits reads a key's credits (CreditColumns): nil for none.
 	Credits Scanner[*pihu.Credits]
 

@@ -224,10 +224,10 @@ func (s Store) ListDeliveries(ctx context.Context, sc pihu.Scope, endpointID str
 		return nil, false, err
 	}
 	return page(ctx, s, PageQuery{
-		Table: "webhook_deliveries", Columns: s.Dialect.Deliveries.Columns,
+		Table: "webhook_deliveries", Columns: Deliveries.Columns,
 		Where: "endpoint_id = ?", Args: []any{endpointID},
 		Limit: p.Limit, StartingAfter: p.StartingAfter, EndingBefore: p.EndingBefore,
 		CursorWhere: "endpoint_id = ?", CursorArgs: []any{endpointID},
 		Items: "this endpoint's deliveries",
-	}, s.Dialect.Deliveries.Scan)
+	}, Deliveries.Scan)
 }
