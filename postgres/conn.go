@@ -27,7 +27,6 @@ var dialect = &sqlstore.Dialect{
 	HasEvent:         `? = ANY (events)`,
 	Time:             func(t time.Time) any { return ts(t) },
 	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: row(scanKey)},
-	Events:           sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: row(scanEvent)},
 	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
 	Credits:          sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: row(scanCredits)},
 	InList:           `= ANY (?)`,
@@ -62,6 +61,19 @@ type runner struct{ db *DB }
 func (r runner) Write(ctx context.Context, what, lockKey string, f func(ctx context.Context, tx sqlstore.Tx) error) error {
 	return r.db.inTxLocking(ctx, what, lockKey, func(ctx context.Context, tx pgx.Tx) error {
 		return f(ctx, txn{conn{tx}, tx, lockKey})
+	})
+}
+
+// WriteOne is Read: the pool writes as it reads.
+func (r runner) WriteOne(ctx context.Context, what string, f func(ctx context.Context, c sqlstore.Conn) error) error {
+	return r.Read(ctx, what, f)
+}
+
+// Batch runs f in a transaction as Write does, within batchTimeout at
+// the least.
+func (r runner) Batch(ctx context.Context, what string, f func(ctx context.Context, tx sqlstore.Tx) error) error {
+	return r.db.inTxWithin(ctx, max(r.db.CallTimeout, batchTimeout), what, "", func(ctx context.Context, tx pgx.Tx) error {
+		return f(ctx, txn{conn{tx}, tx, ""})
 	})
 }
 
@@ -107,8 +119,17 @@ type txn struct {
 
 func (t txn) Dialect() *sqlstore.Dialect { return dialect }
 
-func (t txn) InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error {
-	return insertEvents(ctx, t.tx, events)
+// ExecBatch sends query for each of args in one round trip.
+func (t txn) ExecBatch(ctx context.Context, query string, args [][]any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	query = sqlstore.Rebind(query)
+	b := &pgx.Batch{}
+	for _, a := range args {
+		b.Queue(query, a...)
+	}
+	return t.tx.SendBatch(ctx, b).Close()
 }
 
 func (t txn) CheckCreator(ctx context.Context, k *pihu.Key) error {

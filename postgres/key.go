@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,10 +22,11 @@ func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditE
 		if err := checkCreator(ctx, tx, k, ""); err != nil {
 			return err
 		}
-		if err := sqlstore.InsertKey(ctx, txn{conn{tx}, tx, ""}, k); err != nil {
+		t := txn{conn{tx}, tx, ""}
+		if err := sqlstore.InsertKey(ctx, t, k); err != nil {
 			return err
 		}
-		return insertEvents(ctx, tx, events)
+		return sqlstore.InsertEvents(ctx, t, events)
 	})
 }
 
@@ -116,31 +116,6 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 		return nil, wrap("key "+id, err)
 	}
 	return k, nil
-}
-
-// TouchKeys records when keys were last used, in one transaction. A time
-// earlier than the one stored is ignored (GREATEST, so that of two
-// instances flushing the same key the later use wins, whichever commits
-// last); unknown ids are skipped. The updates go in one round trip, in the
-// order of the ids, so that two flushes lock rows in the same order and
-// never deadlock.
-func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
-	if len(uses) == 0 {
-		return nil
-	}
-	ids := make([]string, 0, len(uses))
-	for id := range uses {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return db.inTxWithin(ctx, max(db.CallTimeout, batchTimeout), "touch keys", "", func(ctx context.Context, tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, id := range ids {
-			b.Queue(`UPDATE api_keys SET last_used = GREATEST(last_used, $2)
-				WHERE id = $1 AND (last_used IS NULL OR last_used < $2)`, id, ts(uses[id]))
-		}
-		return tx.SendBatch(ctx, b).Close()
-	})
 }
 
 // credits are the columns of a key's credits, read as pgx reads them

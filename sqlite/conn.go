@@ -21,7 +21,6 @@ var dialect = &sqlstore.Dialect{
 	HasEvent:    `EXISTS (SELECT 1 FROM json_each(events) WHERE value = ?)`,
 	Time:        func(t time.Time) any { return unixTime(t) },
 	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: scanKey},
-	Events:      sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: scanEvent},
 	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
 	Credits:     sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: scanCredits},
 	InList:      `IN (SELECT value FROM json_each(?))`,
@@ -54,6 +53,18 @@ func (d runner) Write(ctx context.Context, what, lockKey string, f func(ctx cont
 	return d.db.inTx(ctx, what, func(tx *sql.Tx) error {
 		return named(what, f(ctx, newTxn(tx)))
 	})
+}
+
+// WriteOne runs f once this process's other writes are done (see
+// queueWrite).
+func (d runner) WriteOne(ctx context.Context, what string, f func(ctx context.Context, c sqlstore.Conn) error) error {
+	defer d.db.queueWrite()()
+	return named(what, f(ctx, conn{d.db.db}))
+}
+
+// Batch is Write: SQLite's calls have no deadline.
+func (d runner) Batch(ctx context.Context, what string, f func(ctx context.Context, tx sqlstore.Tx) error) error {
+	return d.Write(ctx, what, "", f)
 }
 
 // Now reads the store's clock (DB.Now).
@@ -118,8 +129,22 @@ func newTxn(tx *sql.Tx) txn { return txn{conn{tx}, tx} }
 
 func (t txn) Dialect() *sqlstore.Dialect { return dialect }
 
-func (t txn) InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error {
-	return insertEvents(ctx, t.tx, events)
+// ExecBatch runs query for each of args, prepared once.
+func (t txn) ExecBatch(ctx context.Context, query string, args [][]any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	stmt, err := t.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, a := range args {
+		if _, err := stmt.ExecContext(ctx, a...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t txn) CheckCreator(ctx context.Context, k *pihu.Key) error { return checkCreator(ctx, t.tx, k) }

@@ -147,7 +147,7 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *crea
 		}
 	}
 	if err == nil {
-		err = insertEvents(ctx, tx, req.events)
+		err = sqlstore.InsertEvents(ctx, t, req.events)
 	}
 	if err != nil {
 		tx.ExecContext(ctx, `ROLLBACK TO create_key`)
@@ -245,36 +245,6 @@ func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) 
 		return nil, fmt.Errorf("sqlite: key %s: %w", id, err)
 	}
 	return k, nil
-}
-
-// TouchKeys records when keys were last used, in one transaction. A time
-// earlier than the one stored is ignored; unknown ids are skipped.
-func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
-	if len(uses) == 0 {
-		return nil
-	}
-	tx, done, err := db.beginWrite(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	defer done()
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx,
-		`UPDATE api_keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	defer stmt.Close()
-	for id, t := range uses {
-		s := unixTime(t)
-		if _, err := stmt.ExecContext(ctx, s, id, s); err != nil {
-			return fmt.Errorf("sqlite: touch key %s: %w", id, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	return nil
 }
 
 // credits are the columns of a key's credits.

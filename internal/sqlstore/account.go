@@ -75,7 +75,7 @@ func insertAccount(ctx context.Context, tx Tx, a *pihu.Account, owner *pihu.Key,
 	if err := InsertKey(ctx, tx, owner); err != nil {
 		return err
 	}
-	return tx.InsertEvents(ctx, events)
+	return InsertEvents(ctx, tx, events)
 }
 
 // CreateOwnerKey stores owner, a new key of the existing account
@@ -93,7 +93,7 @@ func (s Store) CreateOwnerKey(ctx context.Context, owner *pihu.Key, events ...*p
 		if err := InsertKey(ctx, tx, owner); err != nil {
 			return err
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 

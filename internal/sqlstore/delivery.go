@@ -170,7 +170,7 @@ func (s Store) CreateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoin
 			d.Time(e.Created), d.NullTime(e.FailingSince)); err != nil {
 			return err
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -191,6 +191,6 @@ func (s Store) UpdateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoin
 		if n == 0 {
 			return pihu.WebhookEndpointNotFound(e.ID)
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }

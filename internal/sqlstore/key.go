@@ -71,7 +71,7 @@ func (s Store) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, erro
 			return nil, fmt.Errorf("update key %s: %w", u.ID, err)
 		}
 		if u.Event != nil {
-			return k, tx.InsertEvents(ctx, []*pihu.AuditEvent{u.Event(k)})
+			return k, InsertEvents(ctx, tx, []*pihu.AuditEvent{u.Event(k)})
 		}
 		return k, nil
 	})
@@ -97,6 +97,6 @@ func (s Store) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu
 				return err
 			}
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }

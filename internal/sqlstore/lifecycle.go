@@ -28,7 +28,7 @@ func RevokeKey(ctx context.Context, tx Tx, accountID, id string, at time.Time, e
 	if err != nil {
 		return nil, fmt.Errorf("revoke key %s: %w", id, err)
 	}
-	return k, tx.InsertEvents(ctx, events)
+	return k, InsertEvents(ctx, tx, events)
 }
 
 // RotateKey stores next, the successor of key next.RotatedFrom, ends the
@@ -79,7 +79,7 @@ func RotateKey(ctx context.Context, tx Tx, next *pihu.Key, retire time.Time, eve
 	if err := InsertKey(ctx, tx, next); err != nil {
 		return nil, err
 	}
-	return old, tx.InsertEvents(ctx, events)
+	return old, InsertEvents(ctx, tx, events)
 }
 
 // retireKey ends next's predecessor at retire, or revokes it at
@@ -151,7 +151,7 @@ func RevokeKeys(ctx context.Context, tx Tx, rev pihu.Revocation) ([]*pihu.Key, e
 			events = append(events, rev.Event(done))
 		}
 	}
-	return revoked, tx.InsertEvents(ctx, events)
+	return revoked, InsertEvents(ctx, tx, events)
 }
 
 // revocationTree returns the keys rev revokes, unchanged yet: rev.ID, and

@@ -49,9 +49,9 @@ type Conn interface {
 type Tx interface {
 	Conn
 	Dialect() *Dialect
-	// InsertEvents stores audit events and their webhook events (see
-	// OutboxKeyEvent).
-	InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error
+	// ExecBatch runs query once for each list of arguments, in order:
+	// prepared once, or sent in one round trip.
+	ExecBatch(ctx context.Context, query string, args [][]any) error
 	// CheckCreator checks, as the transaction sees it, that the key
 	// that created k may still act (pihu.CreatorOf), if k has a creator.
 	CheckCreator(ctx context.Context, k *pihu.Key) error
@@ -108,7 +108,6 @@ type Dialect struct {
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.
 	Keys      Scanner[*pihu.Key]
-	Events    Scanner[*pihu.AuditEvent]
 	Endpoints Scanner[*pihu.WebhookEndpoint]
 	// Credits reads a key's credits (CreditColumns): nil for none.
 	Credits Scanner[*pihu.Credits]

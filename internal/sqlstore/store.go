@@ -31,6 +31,15 @@ type Driver interface {
 	// Read runs f on the connection for reads, within the store's bound
 	// on a call, and returns its error as Write does.
 	Read(ctx context.Context, what string, f func(ctx context.Context, c Conn) error) error
+	// WriteOne runs f, a single write outside a transaction, on the
+	// connection for writes, as Read does: queued with the store's other
+	// writes where the database takes one writer at a time.
+	WriteOne(ctx context.Context, what string, f func(ctx context.Context, c Conn) error) error
+	// Batch is Write, locking no row, for the batched
+	// writes of key uses (TouchKeys, AddUsage), which no client waits
+	// for: where calls have a deadline, theirs is longer, so that the
+	// backlog of an outage can be written once the database is back.
+	Batch(ctx context.Context, what string, f func(ctx context.Context, tx Tx) error) error
 	// Now is the store's clock, for what it dates itself.
 	Now() time.Time
 }
@@ -157,14 +166,14 @@ func (s Store) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, boo
 // cursor: a page of one key's history continues after an event of
 // another.
 func (s Store) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
-	q := AccountPage("audit_events", s.Dialect.Events.Columns, f.AccountID, f.Environment, "",
+	q := AccountPage("audit_events", Events.Columns, f.AccountID, f.Environment, "",
 		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
 		"this account's audit events")
 	if f.Target != "" {
 		q.Where += " AND target = ?"
 		q.Args = append(q.Args, f.Target)
 	}
-	return page(ctx, s, q, s.Dialect.Events.Scan)
+	return page(ctx, s, q, Events.Scan)
 }
 
 // Candidate returns the candidate id in scope s. Returns
