@@ -27,14 +27,16 @@ var dialect = &sqlstore.Dialect{
 	HasEvent:         `? = ANY (events)`,
 	Time:             func(t time.Time) any { return ts(t) },
 	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: row(scanKey)},
-	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
 	Credits:          sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: row(scanCredits)},
 	InList:           `= ANY (?)`,
 	Least:            "LEAST",
 	LeaseTime:        func(t time.Time) any { return t.UTC() },
 	Strings:          func(ss []string) any { return ss },
-	SkipLocked:       " FOR UPDATE OF d SKIP LOCKED",
-	Seconds:          "? * interval '1 second'",
+	// pgx reads a text[] into a *[]string as it is.
+	Events:     sqlstore.EventsScanner(func(p *[]string) any { return p }),
+	Endpoints:  sqlstore.EndpointsScanner(func(p *[]string) any { return p }),
+	SkipLocked: " FOR UPDATE OF d SKIP LOCKED",
+	Seconds:    "? * interval '1 second'",
 	AppendJSON: func(column string) string {
 		return column + " || jsonb_build_array(?::jsonb)"
 	},
@@ -133,7 +135,7 @@ func (t txn) ExecBatch(ctx context.Context, query string, args [][]any) error {
 }
 
 func (t txn) CheckCreator(ctx context.Context, k *pihu.Key) error {
-	return checkCreator(ctx, t.tx, k, t.lockKey)
+	return sqlstore.CheckCreator(ctx, t, dialect, k, t.lockKey)
 }
 
 // permissions is p as the text[] the database keeps: never NULL.

@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,26 +17,15 @@ import (
 // unknown account, is an error (EInternal), and then nothing is stored.
 func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditEvent) error {
 	return db.inTx(ctx, "create key "+k.ID, func(ctx context.Context, tx pgx.Tx) error {
-		if err := checkCreator(ctx, tx, k, ""); err != nil {
+		t := txn{conn{tx}, tx, ""}
+		if err := t.CheckCreator(ctx, k); err != nil {
 			return err
 		}
-		t := txn{conn{tx}, tx, ""}
 		if err := sqlstore.InsertKey(ctx, t, k); err != nil {
 			return err
 		}
 		return sqlstore.InsertEvents(ctx, t, events)
 	})
-}
-
-// checkCreator checks, inside the transaction that stores k, that the key
-// that creates it (k.CreatedBy, if any) may act at k.Created, as an actor
-// does (see checkActor, whose lock it takes, lockKey as there): a key
-// revoked, or expired, while it was creating another key creates nothing.
-func checkCreator(ctx context.Context, tx pgx.Tx, k *pihu.Key, lockKey string) error {
-	if k.CreatedBy == "" {
-		return nil
-	}
-	return checkActor(ctx, tx, pihu.CreatorOf(k), lockKey)
 }
 
 // scanKey reads one row of sqlstore.KeyColumns.
@@ -60,14 +47,8 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
 		return nil, err
 	}
-	if leaked != nil {
-		k.Leaked = new(pihu.Leak)
-		if err := json.Unmarshal([]byte(*leaked), k.Leaked); err != nil {
-			return nil, fmt.Errorf("leaked of key %s: %w", k.ID, err)
-		}
-	}
-	if metadata != nil {
-		k.Metadata = json.RawMessage(*metadata)
+	if err := sqlstore.KeyJSON(&k, metadata, leaked); err != nil {
+		return nil, err
 	}
 	k.Credits = c.credits()
 	k.Environment = pihu.Environment(env)
@@ -98,22 +79,6 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 	}
 	if err != nil {
 		return nil, wrap("key by digest", err)
-	}
-	return k, nil
-}
-
-// Key returns the key id of account accountID, revoked keys included.
-// Returns ENotFound if it does not exist or belongs to another account.
-func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
-	ctx, cancel := withTimeout(ctx, db.CallTimeout)
-	defer cancel()
-	k, err := scanKey(db.pool.QueryRow(ctx,
-		`SELECT `+sqlstore.KeyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, pihu.KeyIDNotFound(id)
-	}
-	if err != nil {
-		return nil, wrap("key "+id, err)
 	}
 	return k, nil
 }

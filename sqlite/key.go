@@ -71,11 +71,11 @@ type createRequest struct {
 
 // checkOwnActor checks, inside the group's transaction, the actor of a
 // request of a group (see pihu.Actor), if it has one.
-func checkOwnActor(ctx context.Context, tx *sql.Tx, a pihu.Actor, has bool) error {
+func checkOwnActor(ctx context.Context, t sqlstore.Tx, a pihu.Actor, has bool) error {
 	if !has {
 		return nil
 	}
-	return checkActor(ctx, tx, a)
+	return sqlstore.CheckActor(ctx, t, dialect, a, "")
 }
 
 // maxGroup is the most requests (key creations, or spends of credits)
@@ -136,9 +136,9 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *crea
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", req.k.ID, err)
 	}
-	err := checkOwnActor(ctx, tx, req.actor, req.hasActor)
+	err := checkOwnActor(ctx, t, req.actor, req.hasActor)
 	if err == nil {
-		err = checkCreator(ctx, tx, req.k)
+		err = t.CheckCreator(ctx, req.k)
 	}
 	if err == nil {
 		err = sqlstore.InsertKey(ctx, t, req.k)
@@ -156,17 +156,6 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *crea
 		err = fmt.Errorf("sqlite: create key %s: %w", req.k.ID, rerr)
 	}
 	return err
-}
-
-// checkCreator checks, inside the transaction that stores k, that the key
-// that creates it (k.CreatedBy, if any) may act at k.Created, as an actor
-// does (see checkActor): a key revoked, or expired, while it was creating
-// another key creates nothing.
-func checkCreator(ctx context.Context, tx *sql.Tx, k *pihu.Key) error {
-	if k.CreatedBy == "" {
-		return nil
-	}
-	return checkActor(ctx, tx, pihu.CreatorOf(k))
 }
 
 // execer is what insertKey needs of a *sql.DB or a *sql.Tx.
@@ -193,14 +182,8 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
 		return nil, err
 	}
-	if leaked.Valid {
-		k.Leaked = new(pihu.Leak)
-		if err := json.Unmarshal([]byte(leaked.V), k.Leaked); err != nil {
-			return nil, fmt.Errorf("leaked of key %s: %w", k.ID, err)
-		}
-	}
-	if metadata.Valid {
-		k.Metadata = json.RawMessage(metadata.V)
+	if err := sqlstore.KeyJSON(&k, nullPtr(&metadata), nullPtr(&leaked)); err != nil {
+		return nil, err
 	}
 	k.Credits = c.credits()
 	if err := json.Unmarshal([]byte(perms), &k.Permissions); err != nil {
@@ -230,19 +213,6 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: key by digest: %w", err)
-	}
-	return k, nil
-}
-
-// Key returns the key id of account accountID, revoked keys included.
-// Returns ENotFound if it does not exist or belongs to another account.
-func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
-	k, err := scanKey(db.keyByID.QueryRowContext(ctx, id, accountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.KeyIDNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: key %s: %w", id, err)
 	}
 	return k, nil
 }
@@ -306,7 +276,7 @@ type spendRequest struct {
 }
 
 func (req *spendRequest) run(ctx context.Context, tx *sql.Tx, t sqlstore.Tx) error {
-	if err := checkOwnActor(ctx, tx, req.actor, req.hasActor); err != nil {
+	if err := checkOwnActor(ctx, t, req.actor, req.hasActor); err != nil {
 		return err
 	}
 	var err error
@@ -323,3 +293,11 @@ func (req *spendRequest) failed(err error) error {
 }
 
 func (req *spendRequest) done() chan error { return req.result }
+
+// nullPtr is the string n holds, nil for NULL.
+func nullPtr(n *sql.Null[string]) *string {
+	if !n.Valid {
+		return nil
+	}
+	return &n.V
+}

@@ -3,36 +3,47 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/pihu-ai/pihu"
 )
 
-// Events reads audit events (their changes a JSON object, as text or
-// jsonb).
-var Events = Scanner[*pihu.AuditEvent]{
-	Columns: eventColumns,
-	Scan: func(row Row) (*pihu.AuditEvent, error) {
+// EventsScanner reads audit events, their changes through list (see
+// Dialect.StringList).
+func EventsScanner(list func(*[]string) any) Scanner[*pihu.AuditEvent] {
+	return Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: func(row Row) (*pihu.AuditEvent, error) {
 		var (
 			ev               pihu.AuditEvent
 			env, url, source sql.Null[string]
 			created          timeDest
-			changes          []byte
 		)
-		if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created, &changes, &url, &source); err != nil {
+		if err := row.Scan(&ev.ID, &ev.AccountID, &env, &ev.Action, &ev.Actor, &ev.Target, &ev.IP, &created, list(&ev.Changes), &url, &source); err != nil {
 			return nil, err
-		}
-		if changes != nil {
-			if err := json.Unmarshal(changes, &ev.Changes); err != nil {
-				return nil, fmt.Errorf("changes of event %s: %w", ev.ID, err)
-			}
 		}
 		ev.Environment, ev.Created = pihu.Environment(env.V), time.Time(created)
 		ev.URL, ev.Source = url.V, source.V
 		return &ev, nil
-	},
+	}}
+}
+
+// EndpointsScanner reads webhook endpoints, their events through list
+// (see Dialect.StringList).
+func EndpointsScanner(list func(*[]string) any) Scanner[*pihu.WebhookEndpoint] {
+	return Scanner[*pihu.WebhookEndpoint]{Columns: `id, account_id, environment, url, description, events, enabled, secret, created, failing_since`,
+		Scan: func(row Row) (*pihu.WebhookEndpoint, error) {
+			var (
+				e       pihu.WebhookEndpoint
+				env     string
+				created timeDest
+				failing TimeValue
+			)
+			if err := row.Scan(&e.ID, &e.AccountID, &env, &e.URL, &e.Description, list(&e.Events), &e.Enabled, &e.Secret, &created, &failing); err != nil {
+				return nil, err
+			}
+			e.Environment, e.Created, e.FailingSince = pihu.Environment(env), time.Time(created), failing.T
+			return &e, nil
+		}}
 }
 
 // eventColumns are the columns of audit_events, in the order of Events.
@@ -55,16 +66,8 @@ func InsertEvents(ctx context.Context, tx Tx, events []*pihu.AuditEvent) error {
 		if err := OutboxKeyEvent(ctx, tx, ev, subs); err != nil {
 			return err
 		}
-		var changes any
-		if ev.Changes != nil {
-			b, err := json.Marshal(ev.Changes)
-			if err != nil {
-				return fmt.Errorf("record event %s: %w", ev.ID, err)
-			}
-			changes = string(b)
-		}
 		args[i] = []any{ev.ID, ev.AccountID, NullString(string(ev.Environment)), ev.Action, ev.Actor, ev.Target, ev.IP,
-			d.Time(ev.Created), changes, NullString(ev.URL), NullString(ev.Source)}
+			d.Time(ev.Created), d.Strings(ev.Changes), NullString(ev.URL), NullString(ev.Source)}
 	}
 	if err := tx.ExecBatch(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args); err != nil {
 		return fmt.Errorf("record events: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -99,4 +100,48 @@ func (s Store) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu
 		}
 		return InsertEvents(ctx, tx, events)
 	})
+}
+
+// KeyJSON sets what a key's JSON columns hold, as read (nil for NULL):
+// its metadata and its leak.
+func KeyJSON(k *pihu.Key, metadata, leaked *string) error {
+	if leaked != nil {
+		k.Leaked = new(pihu.Leak)
+		if err := json.Unmarshal([]byte(*leaked), k.Leaked); err != nil {
+			return fmt.Errorf("leaked of key %s: %w", k.ID, err)
+		}
+	}
+	if metadata != nil {
+		k.Metadata = json.RawMessage(*metadata)
+	}
+	return nil
+}
+
+// The reads of one key by id and of one account, constants so that a
+// store may prepare them once (sqlite does).
+const (
+	KeyByIDQuery = `SELECT ` + KeyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`
+	AccountQuery = `SELECT id, name, created, leak_policy FROM accounts WHERE id = ?`
+)
+
+// Key returns the key id of account accountID, revoked keys included.
+// Returns ENotFound if it does not exist or belongs to another account.
+func (s Store) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
+	return one(ctx, s, "key "+id, s.Dialect.Keys.Scan, pihu.KeyIDNotFound(id), KeyByIDQuery, id, accountID)
+}
+
+// Account returns the account id. Returns ENotFound if there is none.
+func (s Store) Account(ctx context.Context, id string) (*pihu.Account, error) {
+	return one(ctx, s, "account "+id, func(row Row) (*pihu.Account, error) {
+		var (
+			a       pihu.Account
+			created timeDest
+			policy  string
+		)
+		if err := row.Scan(&a.ID, &a.Name, &created, &policy); err != nil {
+			return nil, err
+		}
+		a.Created, a.LeakPolicy = time.Time(created), pihu.LeakPolicy(policy)
+		return &a, nil
+	}, pihu.AccountNotFound(id), AccountQuery, id)
 }

@@ -216,3 +216,40 @@ func collect[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
 	}
 	return out, rows.Err()
 }
+
+// CheckActor applies a.Check to a's key as c, a transaction, reads it (see
+// pihu.Actor): FOR SHARE where rows are locked (FOR UPDATE if it is the
+// key lockKey, which the transaction locks so anyway), so that a
+// revocation of the key, an UPDATE of its row, waits for the transaction
+// to end, and this read waits for a revocation in progress to end and
+// then sees the row as it committed. Where the transaction is WriteLocked,
+// its lock orders it with every revocation alike. Either way one of the
+// two is wholly first, and a key revoked while its request ran writes
+// nothing after the revocation.
+func CheckActor(ctx context.Context, c Conn, d *Dialect, a pihu.Actor, lockKey string) error {
+	lock := d.ForShare
+	if a.KeyID == lockKey {
+		lock = d.ForUpdate
+	}
+	var revoked, expires TimeValue
+	err := c.QueryRow(ctx, `SELECT revoked, expires FROM api_keys WHERE id = ? AND account_id = ?`+lock,
+		a.KeyID, a.AccountID).Scan(&revoked, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a.Check(nil)
+	}
+	if err != nil {
+		return fmt.Errorf("actor %s: %w", a.KeyID, err)
+	}
+	return a.Check(&pihu.Key{ID: a.KeyID, AccountID: a.AccountID, Revoked: revoked.T, Expires: expires.T})
+}
+
+// CheckCreator checks, inside the transaction that stores k, that the key
+// that creates it (k.CreatedBy, if any) may act at k.Created, as an actor
+// does (see CheckActor, whose lock it takes, lockKey as there): a key
+// revoked, or expired, while it was creating another key creates nothing.
+func CheckCreator(ctx context.Context, c Conn, d *Dialect, k *pihu.Key, lockKey string) error {
+	if k.CreatedBy == "" {
+		return nil
+	}
+	return CheckActor(ctx, c, d, pihu.CreatorOf(k), lockKey)
+}

@@ -1,11 +1,15 @@
 // Package sqlstore holds, once, the work the SQL stores (sqlite and
-// postgres) do alike: the rules of key rotation and cascading revocation,
-// the webhook outbox and its payloads, people, invites and their rules,
-// idempotency reservations, signing keys, and paged lists. Store
-// implements those methods of pihu.Store; each store embeds it and keeps
-// only what differs by driver, handed over as a Driver (its transactions
-// and reads), Conns and Txs (its driver's queries behind one small
-// interface) and a Dialect (the SQL and the column types that differ).
+// postgres) do alike: keys' inserts, updates and imports, spends and
+// leases of credits, the rules of key rotation and cascading revocation,
+// leak reports, audit events, the webhook outbox (its events, claims and
+// deliveries) and its payloads, usage counts and key uses, people,
+// invites and their rules, sessions, idempotency reservations, signing
+// keys, and paged lists. Store implements those methods of pihu.Store;
+// each store embeds it and keeps only what differs by driver, handed over
+// as a Driver (its transactions, reads, single writes and batches), Conns
+// and Txs (its driver's queries behind one small interface) and a Dialect
+// (the SQL and the column types that differ, and the scanners of the rows
+// its driver reads its own way).
 //
 // Queries here are written with ? placeholders, one per argument, in
 // order: SQLite takes them as they are, and the postgres store numbers
@@ -108,6 +112,7 @@ type Dialect struct {
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.
 	Keys      Scanner[*pihu.Key]
+	Events    Scanner[*pihu.AuditEvent]
 	Endpoints Scanner[*pihu.WebhookEndpoint]
 	// Credits reads a key's credits (CreditColumns): nil for none.
 	Credits Scanner[*pihu.Credits]

@@ -166,14 +166,14 @@ func (s Store) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, boo
 // cursor: a page of one key's history continues after an event of
 // another.
 func (s Store) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu.AuditEvent, bool, error) {
-	q := AccountPage("audit_events", Events.Columns, f.AccountID, f.Environment, "",
+	q := AccountPage("audit_events", s.Dialect.Events.Columns, f.AccountID, f.Environment, "",
 		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
 		"this account's audit events")
 	if f.Target != "" {
 		q.Where += " AND target = ?"
 		q.Args = append(q.Args, f.Target)
 	}
-	return page(ctx, s, q, Events.Scan)
+	return page(ctx, s, q, s.Dialect.Events.Scan)
 }
 
 // Candidate returns the candidate id in scope s. Returns
