@@ -141,9 +141,8 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *crea
 		err = t.CheckCreator(ctx, req.k)
 	}
 	if err == nil {
-		err = sqlstore.InsertKey(ctx, t, req.k)
-		if err != nil {
-			err = named("create key "+req.k.ID, err)
+		if err = sqlstore.InsertKey(ctx, t, req.k); err != nil {
+			err = fmt.Errorf("sqlite: %w", err) // InsertKey names the key
 		}
 	}
 	if err == nil {
