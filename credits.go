@@ -262,12 +262,4 @@ type CreditStore interface {
 	// share one balance for the grace period.
 	// Returns ENotFound if the key does not exist.
 	SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (Spend, error)
-
-	// GiveBackCredits gives n unused credits of a lease back to key id
-	// (its successor's, as SpendCredits spends them) at now, as
-	// Credits.GiveBack says, in one transaction: the lease was taken by a
-	// SpendCredits that answered Refilled leased. It reports whether they
-	// were given back; false for a key without credits. Returns ENotFound
-	// if the key does not exist.
-	GiveBackCredits(ctx context.Context, id string, n int64, leased, now time.Time) (bool, error)
 }

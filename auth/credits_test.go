@@ -45,11 +45,6 @@ func (s *spendCounter) ReturnCreditLease(ctx context.Context, id, instance strin
 	return s.Store.ReturnCreditLease(ctx, id, instance, unspent, now)
 }
 
-func (s *spendCounter) GiveBackCredits(ctx context.Context, id string, n int64, leased, now time.Time) (bool, error) {
-	s.givebacks.Add(1)
-	return s.Store.GiveBackCredits(ctx, id, n, leased, now)
-}
-
 // creditStores runs f on SQLite and, with PIHU_TEST_POSTGRES_URL, on
 // PostgreSQL (a schema of its own).
 func creditStores(t *testing.T, f func(t *testing.T, s pihu.Store)) {

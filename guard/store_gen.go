@@ -241,14 +241,6 @@ func (s *Store) FinishDelivery(ctx context.Context, a1 *pihu.Delivery, a2 pihu.D
 	return
 }
 
-func (s *Store) GiveBackCredits(ctx context.Context, a1 string, a2 int64, a3 time.Time, a4 time.Time) (r0 bool, err error) {
-	err = s.do(ctx, func(st pihu.Store) error {
-		r0, err = st.GiveBackCredits(ctx, a1, a2, a3, a4)
-		return err
-	})
-	return
-}
-
 func (s *Store) IdempotencyRecord(ctx context.Context, a1 []byte, a2 time.Time) (r0 *pihu.IdempotencyRecord, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.IdempotencyRecord(ctx, a1, a2)

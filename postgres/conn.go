@@ -26,11 +26,23 @@ var dialect = &sqlstore.Dialect{
 	Seq:              "seq",
 	HasEvent:         `? = ANY (events)`,
 	Time:             func(t time.Time) any { return ts(t) },
-	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: row(scanKey)},
-	Events:           sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: row(scanEvent)},
-	Endpoints:        sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: row(scanEndpoint)},
-	Deliveries:       sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: row(scanDelivery)},
-	UniqueViolation:  uniqueViolation,
+	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: row(scanKey)},
+	Credits:          sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: row(scanCredits)},
+	InList:           `= ANY (?)`,
+	Least:            "LEAST",
+	LeaseTime:        func(t time.Time) any { return t.UTC() },
+	Strings:          func(ss []string) any { return ss },
+	// pgx reads a text[] into a *[]string as it is.
+	Events:     sqlstore.EventsScanner(func(p *[]string) any { return p }),
+	Endpoints:  sqlstore.EndpointsScanner(func(p *[]string) any { return p }),
+	SkipLocked: " FOR UPDATE OF d SKIP LOCKED",
+	Seconds:    "? * interval '1 second'",
+	AppendJSON: func(column string) string {
+		return column + " || jsonb_build_array(?::jsonb)"
+	},
+	Epoch:           "'-infinity'",
+	Permissions:     permissions,
+	UniqueViolation: uniqueViolation,
 }
 
 // row turns a scanner of pgx rows into one of sqlstore rows (the same
@@ -51,6 +63,19 @@ type runner struct{ db *DB }
 func (r runner) Write(ctx context.Context, what, lockKey string, f func(ctx context.Context, tx sqlstore.Tx) error) error {
 	return r.db.inTxLocking(ctx, what, lockKey, func(ctx context.Context, tx pgx.Tx) error {
 		return f(ctx, txn{conn{tx}, tx, lockKey})
+	})
+}
+
+// WriteOne is Read: the pool writes as it reads.
+func (r runner) WriteOne(ctx context.Context, what string, f func(ctx context.Context, c sqlstore.Conn) error) error {
+	return r.Read(ctx, what, f)
+}
+
+// Batch runs f in a transaction as Write does, within batchTimeout at
+// the least.
+func (r runner) Batch(ctx context.Context, what string, f func(ctx context.Context, tx sqlstore.Tx) error) error {
+	return r.db.inTxWithin(ctx, max(r.db.CallTimeout, batchTimeout), what, "", func(ctx context.Context, tx pgx.Tx) error {
+		return f(ctx, txn{conn{tx}, tx, ""})
 	})
 }
 
@@ -96,12 +121,28 @@ type txn struct {
 
 func (t txn) Dialect() *sqlstore.Dialect { return dialect }
 
-func (t txn) InsertKey(ctx context.Context, k *pihu.Key) error { return insertKey(ctx, t.tx, k) }
-
-func (t txn) InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error {
-	return insertEvents(ctx, t.tx, events)
+// ExecBatch sends query for each of args in one round trip.
+func (t txn) ExecBatch(ctx context.Context, query string, args [][]any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	query = sqlstore.Rebind(query)
+	b := &pgx.Batch{}
+	for _, a := range args {
+		b.Queue(query, a...)
+	}
+	return t.tx.SendBatch(ctx, b).Close()
 }
 
 func (t txn) CheckCreator(ctx context.Context, k *pihu.Key) error {
-	return checkCreator(ctx, t.tx, k, t.lockKey)
+	return sqlstore.CheckCreator(ctx, t, dialect, k, t.lockKey)
+}
+
+// permissions is p as the text[] the database keeps: never NULL.
+func permissions(p pihu.Permissions) any {
+	out := make([]string, len(p))
+	for i, v := range p {
+		out[i] = string(v)
+	}
+	return out
 }

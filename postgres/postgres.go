@@ -285,7 +285,7 @@ const maxAttempts = 5
 // other is wrapped, naming what.
 //
 // If ctx carries an actor (pihu.Actor), each run of the transaction first
-// checks it (checkActor), and f runs only if the actor may act: every
+// checks it (sqlstore.CheckActor), and f runs only if the actor may act: every
 // write this store makes for a caller goes through here.
 func (db *DB) inTx(ctx context.Context, what string, f func(ctx context.Context, tx pgx.Tx) error) error {
 	return db.inTxWithin(ctx, db.CallTimeout, what, "", f)
@@ -309,7 +309,7 @@ func (db *DB) inTxWithin(ctx context.Context, limit time.Duration, what, keyID s
 	actor, hasActor := pihu.ActorFromContext(ctx)
 	run := func(tx pgx.Tx) error {
 		if hasActor {
-			if err := checkActor(ctx, tx, actor, keyID); err != nil {
+			if err := sqlstore.CheckActor(ctx, conn{tx}, dialect, actor, keyID); err != nil {
 				return err
 			}
 		}
@@ -337,30 +337,6 @@ func (db *DB) inTxWithin(ctx context.Context, limit time.Duration, what, keyID s
 		return err
 	}
 	return wrap(what, err)
-}
-
-// checkActor applies a.Check to a's key as tx reads it (see pihu.Actor),
-// FOR SHARE (FOR UPDATE if it is the key lockKey, see inTxLocking): a
-// revocation of the key, an UPDATE of its row, waits for this transaction
-// to end, and this read waits for a revocation in progress to end and
-// then sees the row as it committed, so that one of the two is wholly
-// first, and a key revoked while its request ran writes nothing after the
-// revocation.
-func checkActor(ctx context.Context, tx pgx.Tx, a pihu.Actor, lockKey string) error {
-	lock := "FOR SHARE"
-	if a.KeyID == lockKey {
-		lock = "FOR UPDATE"
-	}
-	var revoked, expires *time.Time
-	err := tx.QueryRow(ctx, `SELECT revoked, expires FROM api_keys WHERE id = $1 AND account_id = $2 `+lock,
-		a.KeyID, a.AccountID).Scan(&revoked, &expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return a.Check(nil)
-	}
-	if err != nil {
-		return fmt.Errorf("actor %s: %w", a.KeyID, err)
-	}
-	return a.Check(&pihu.Key{ID: a.KeyID, AccountID: a.AccountID, Revoked: utc(revoked), Expires: utc(expires)})
 }
 
 // retryable reports whether err aborted a transaction that may succeed if

@@ -9,12 +9,8 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlstore"
 )
-
-// keyColumns are the columns scanKey reads, in its order.
-const keyColumns = `id, account_id, name, environment, permissions, digest, hint,
-	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
-	metadata, remaining, refill_interval, refill_amount, refill_day, refilled, imported, leaked`
 
 // CreateKey stores k, revocation and last use included, and the audit
 // events given, atomically. An id or digest already stored, or an
@@ -75,11 +71,11 @@ type createRequest struct {
 
 // checkOwnActor checks, inside the group's transaction, the actor of a
 // request of a group (see pihu.Actor), if it has one.
-func checkOwnActor(ctx context.Context, tx *sql.Tx, a pihu.Actor, has bool) error {
+func checkOwnActor(ctx context.Context, t sqlstore.Tx, a pihu.Actor, has bool) error {
 	if !has {
 		return nil
 	}
-	return checkActor(ctx, tx, a)
+	return sqlstore.CheckActor(ctx, t, dialect, a, "")
 }
 
 // maxGroup is the most requests (key creations, or spends of credits)
@@ -124,7 +120,7 @@ func commitGroups[R groupRequest](ctx context.Context, db *DB, queue *[]R) {
 }
 
 func (req *createRequest) run(ctx context.Context, tx *sql.Tx) error {
-	return createInSavepoint(ctx, tx, req)
+	return createInSavepoint(ctx, tx, newTxn(tx), req)
 }
 
 func (req *createRequest) failed(err error) error {
@@ -135,19 +131,21 @@ func (req *createRequest) done() chan error { return req.result }
 
 // createInSavepoint stores one key and its events inside the group's
 // transaction, or nothing if any of it fails.
-func createInSavepoint(ctx context.Context, tx *sql.Tx, req *createRequest) error {
+func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *createRequest) error {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
 		return fmt.Errorf("sqlite: create key %s: %w", req.k.ID, err)
 	}
-	err := checkOwnActor(ctx, tx, req.actor, req.hasActor)
+	err := checkOwnActor(ctx, t, req.actor, req.hasActor)
 	if err == nil {
-		err = checkCreator(ctx, tx, req.k)
+		err = t.CheckCreator(ctx, req.k)
 	}
 	if err == nil {
-		err = insertKey(ctx, tx, req.k)
+		if err = sqlstore.InsertKey(ctx, t, req.k); err != nil {
+			err = fmt.Errorf("sqlite: %w", err) // InsertKey names the key
+		}
 	}
 	if err == nil {
-		err = insertEvents(ctx, tx, req.events)
+		err = sqlstore.InsertEvents(ctx, t, req.events)
 	}
 	if err != nil {
 		tx.ExecContext(ctx, `ROLLBACK TO create_key`)
@@ -158,55 +156,12 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, req *createRequest) erro
 	return err
 }
 
-// checkCreator checks, inside the transaction that stores k, that the key
-// that creates it (k.CreatedBy, if any) may act at k.Created, as an actor
-// does (see checkActor): a key revoked, or expired, while it was creating
-// another key creates nothing.
-func checkCreator(ctx context.Context, tx *sql.Tx, k *pihu.Key) error {
-	if k.CreatedBy == "" {
-		return nil
-	}
-	return checkActor(ctx, tx, pihu.CreatorOf(k))
-}
-
 // execer is what insertKey needs of a *sql.DB or a *sql.Tx.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func insertKey(ctx context.Context, e execer, k *pihu.Key) error {
-	perms, err := json.Marshal(k.Permissions)
-	if err != nil {
-		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-	}
-	rotatedFrom := sql.Null[string]{V: k.RotatedFrom, Valid: k.RotatedFrom != ""}
-	createdBy := sql.Null[string]{V: k.CreatedBy, Valid: k.CreatedBy != ""}
-	var allowed sql.Null[string]
-	if ips := k.AllowedIPs.Strings(); ips != nil {
-		b, err := json.Marshal(ips)
-		if err != nil {
-			return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-		}
-		allowed = sql.Null[string]{V: string(b), Valid: true}
-	}
-	c := creditColumns(k.Credits)
-	leaked, err := leakColumn(k.Leaked)
-	if err != nil {
-		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-	}
-	_, err = e.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.AccountID, k.Name, string(k.Environment), string(perms), k.Digest, k.Hint,
-		unixTime(k.Created), nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), rotatedFrom,
-		k.RateLimit.String(), allowed, createdBy,
-		sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil}, c.remaining, c.interval, c.amount, c.day, c.refilled, k.Imported, leaked)
-	if err != nil {
-		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-	}
-	return nil
-}
-
-// scanKey reads one row of keyColumns.
+// scanKey reads one row of sqlstore.KeyColumns.
 func scanKey(row rowScanner) (*pihu.Key, error) {
 	var (
 		k                          pihu.Key
@@ -225,14 +180,8 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
 		return nil, err
 	}
-	if leaked.Valid {
-		k.Leaked = new(pihu.Leak)
-		if err := json.Unmarshal([]byte(leaked.V), k.Leaked); err != nil {
-			return nil, fmt.Errorf("leaked of key %s: %w", k.ID, err)
-		}
-	}
-	if metadata.Valid {
-		k.Metadata = json.RawMessage(metadata.V)
+	if err := sqlstore.KeyJSON(&k, nullPtr(&metadata), nullPtr(&leaked)); err != nil {
+		return nil, err
 	}
 	k.Credits = c.credits()
 	if err := json.Unmarshal([]byte(perms), &k.Permissions); err != nil {
@@ -266,68 +215,19 @@ func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error)
 	return k, nil
 }
 
-// Key returns the key id of account accountID, revoked keys included.
-// Returns ENotFound if it does not exist or belongs to another account.
-func (db *DB) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
-	k, err := scanKey(db.keyByID.QueryRowContext(ctx, id, accountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pihu.KeyIDNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: key %s: %w", id, err)
-	}
-	return k, nil
-}
-
-// TouchKeys records when keys were last used, in one transaction. A time
-// earlier than the one stored is ignored; unknown ids are skipped.
-func (db *DB) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
-	if len(uses) == 0 {
-		return nil
-	}
-	tx, done, err := db.beginWrite(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	defer done()
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx,
-		`UPDATE api_keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	defer stmt.Close()
-	for id, t := range uses {
-		s := unixTime(t)
-		if _, err := stmt.ExecContext(ctx, s, id, s); err != nil {
-			return fmt.Errorf("sqlite: touch key %s: %w", id, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	return nil
-}
-
 // credits are the columns of a key's credits.
 type credits struct {
 	remaining, amount, day, refilled sql.Null[int64]
 	interval                         sql.Null[string]
 }
 
-func creditColumns(c *pihu.Credits) credits {
-	var out credits
-	if c == nil {
-		return out
+// scanCredits reads a row of sqlstore.CreditColumns.
+func scanCredits(row rowScanner) (*pihu.Credits, error) {
+	var c credits
+	if err := row.Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled); err != nil {
+		return nil, err
 	}
-	out.remaining = sql.Null[int64]{V: c.Remaining, Valid: true}
-	out.refilled = sql.Null[int64]{V: unixTime(c.Refilled), Valid: true}
-	if r := c.Refill; r != nil {
-		out.interval = sql.Null[string]{V: r.Interval, Valid: true}
-		out.amount = sql.Null[int64]{V: r.Amount, Valid: true}
-		out.day = sql.Null[int64]{V: int64(r.Day), Valid: true}
-	}
-	return out
+	return c.credits(), nil
 }
 
 func (c credits) credits() *pihu.Credits {
@@ -374,22 +274,21 @@ type spendRequest struct {
 }
 
 func (req *spendRequest) run(ctx context.Context, tx *sql.Tx) error {
-	if err := checkOwnActor(ctx, tx, req.actor, req.hasActor); err != nil {
-		return err
+	if req.hasActor {
+		if err := checkOwnActor(ctx, newTxn(tx), req.actor, true); err != nil {
+			return err
+		}
 	}
 	var err error
 	req.out, err = spend(ctx, tx, req.id, req.cost, req.now)
 	return err
 }
 
-func (req *spendRequest) failed(err error) error {
-	req.out = pihu.Spend{}
-	return fmt.Errorf("sqlite: spend credits of key %s: %w", req.id, err)
-}
-
-func (req *spendRequest) done() chan error { return req.result }
-
-// spend is one spend of credits inside the group's transaction.
+// spend is one spend of credits inside the group's transaction: what
+// sqlstore.Spend does (and creditHolder what sqlstore.LockCredits does,
+// with no row to lock), on the *sql.Tx itself. This is the hot path of
+// SQLite's writes: through sqlstore's interfaces the arguments of each
+// query escape to the heap, 9 allocations more a spend.
 func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time) (pihu.Spend, error) {
 	holder, err := creditHolder(ctx, tx, id)
 	if err != nil {
@@ -424,44 +323,6 @@ func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time
 	return out, nil
 }
 
-// GiveBackCredits gives n unused credits of a lease back to key id (the
-// key holding its credits), as pihu.Credits.GiveBack says, in one
-// immediate transaction, so that no spend reads the credits between
-// this one's read and its write.
-func (db *DB) GiveBackCredits(ctx context.Context, id string, n int64, leased, now time.Time) (bool, error) {
-	given := false
-	err := db.inTx(ctx, "give back credits of key "+id, func(tx *sql.Tx) error {
-		holder, err := creditHolder(ctx, tx, id)
-		if err != nil {
-			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
-		}
-		var c credits
-		err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, holder).
-			Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
-		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.KeyIDNotFound(id)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
-		}
-		cur := c.credits()
-		if cur == nil {
-			return nil
-		}
-		next, ok := cur.GiveBack(n, leased, now)
-		if !ok {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ?`,
-			next.Remaining, unixTime(next.Refilled), holder); err != nil {
-			return fmt.Errorf("sqlite: give back credits of key %s: %w", id, err)
-		}
-		given = true
-		return nil
-	})
-	return given, err
-}
-
 // creditHolder is the key whose credits a spend of key id takes: id
 // itself or, while id is in the grace period of a rotation, its successor
 // (and that one's, if it was rotated in turn). A rotated key and its
@@ -481,69 +342,17 @@ func creditHolder(ctx context.Context, tx *sql.Tx, id string) (string, error) {
 	return id, nil
 }
 
-// UpdateKey changes an unrevoked key of an account in one immediate
-// transaction (see pihu.KeyStore.UpdateKey): the write lock it holds from
-// its start means the key u.Apply checks is the key it changes.
-func (db *DB) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error) {
-	var k *pihu.Key
-	err := db.inTx(ctx, "update key "+u.ID, func(tx *sql.Tx) error {
-		var err error
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
-			WHERE id = ? AND account_id = ? AND revoked IS NULL`, u.ID, u.AccountID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return pihu.KeyNotFound(u.ID)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
-		}
-		if err := u.Apply(k); err != nil {
-			return err
-		}
-		perms, err := json.Marshal(k.Permissions)
-		if err != nil {
-			return err
-		}
-		var allowed sql.Null[string]
-		if ips := k.AllowedIPs.Strings(); ips != nil {
-			b, _ := json.Marshal(ips)
-			allowed = sql.Null[string]{V: string(b), Valid: true}
-		}
-		c := creditColumns(k.Credits)
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = ?, permissions = ?, rate_limit = ?, allowed_ips = ?,
-			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?
-			WHERE id = ?`,
-			k.Name, string(perms), k.RateLimit.String(), allowed, sql.Null[string]{V: string(k.Metadata), Valid: k.Metadata != nil},
-			nullTime(k.Expires), c.remaining, c.interval, c.amount, c.day, c.refilled, k.ID); err != nil {
-			return fmt.Errorf("sqlite: update key %s: %w", u.ID, err)
-		}
-		if u.Event != nil {
-			return insertEvents(ctx, tx, []*pihu.AuditEvent{u.Event(k)})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return k, nil
+func (req *spendRequest) failed(err error) error {
+	req.out = pihu.Spend{}
+	return fmt.Errorf("sqlite: spend credits of key %s: %w", req.id, err)
 }
 
-// ImportKeys stores keys and the events given in one immediate
-// transaction, or nothing (see pihu.KeyStore.ImportKeys).
-func (db *DB) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.AuditEvent) error {
-	return db.inTx(ctx, "import keys", func(tx *sql.Tx) error {
-		for i, k := range keys {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE digest = ?`, k.Digest).Scan(&one)
-			if err == nil {
-				return pihu.ImportedKeyExists(i)
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("sqlite: import key %s: %w", k.ID, err)
-			}
-			if err := insertKey(ctx, tx, k); err != nil {
-				return err
-			}
-		}
-		return insertEvents(ctx, tx, events)
-	})
+func (req *spendRequest) done() chan error { return req.result }
+
+// nullPtr is the string n holds, nil for NULL.
+func nullPtr(n *sql.Null[string]) *string {
+	if !n.Valid {
+		return nil
+	}
+	return &n.V
 }

@@ -51,7 +51,10 @@ type DB struct {
 
 	// The queries of the hot path, prepared once: each connection
 	// compiles them the first time it runs them and keeps them.
-	keyByDigest, keyByID, account *sql.Stmt
+	// keyByDigest is KeyByDigest's; stmts are sqlstore's reads, by
+	// their text, which the connection for reads runs (conn).
+	keyByDigest *sql.Stmt
+	stmts       map[string]*sql.Stmt
 
 	// writer admits one write transaction of this DB at a time. SQLite
 	// takes one writer at a time anyway; queueing here, where the next
@@ -154,7 +157,7 @@ func (db *DB) firstConn(ctx context.Context) error {
 // has committed or rolled back.
 //
 // If ctx carries an actor (pihu.Actor), the transaction first checks it
-// (checkActor), and beginWrite returns its error, a *pihu.Error, with no
+// (sqlstore.CheckActor), and beginWrite returns its error, a *pihu.Error, with no
 // transaction if it may not act: every write transaction of this store
 // starts here, or in commitGroups, which checks the actor of each request
 // of its group.
@@ -175,31 +178,13 @@ func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err erro
 		return nil, nil, err
 	}
 	if a, ok := pihu.ActorFromContext(ctx); ok {
-		if err := checkActor(ctx, tx, a); err != nil {
+		if err := sqlstore.CheckActor(ctx, conn{q: tx}, dialect, a, ""); err != nil {
 			tx.Rollback()
 			done()
 			return nil, nil, err
 		}
 	}
 	return tx, done, nil
-}
-
-// checkActor applies a.Check to a's key as tx reads it (see pihu.Actor).
-// The write lock an immediate transaction holds from its start orders it
-// with every revocation: one of the two commits first, and the other sees
-// it, so a key revoked while its request ran writes nothing after the
-// revocation.
-func checkActor(ctx context.Context, tx *sql.Tx, a pihu.Actor) error {
-	var revoked, expires sql.Null[int64]
-	err := tx.QueryRowContext(ctx, `SELECT revoked, expires FROM api_keys WHERE id = ? AND account_id = ?`,
-		a.KeyID, a.AccountID).Scan(&revoked, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a.Check(nil)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: actor %s: %w", a.KeyID, err)
-	}
-	return a.Check(&pihu.Key{ID: a.KeyID, AccountID: a.AccountID, Revoked: fromNullUnix(revoked), Expires: fromNullUnix(expires)})
 }
 
 // maxConns is how many connections a DB opens at most, and keeps open.
@@ -209,22 +194,20 @@ const maxConns = 16
 
 // prepare prepares the queries of the hot path.
 func (db *DB) prepare(ctx context.Context) error {
-	for _, q := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{
-		{&db.keyByDigest, `SELECT ` + keyColumns + ` FROM api_keys WHERE digest = ?`},
-		{&db.keyByID, `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`},
-		{&db.account, `SELECT id, name, created, leak_policy FROM accounts WHERE id = ?`},
-	} {
-		stmt, err := db.db.PrepareContext(ctx, q.query)
+	db.stmts = make(map[string]*sql.Stmt)
+	for _, query := range []string{keyByDigest, sqlstore.KeyByIDQuery, sqlstore.AccountQuery} {
+		stmt, err := db.db.PrepareContext(ctx, query)
 		if err != nil {
 			return err
 		}
-		*q.stmt = stmt
+		db.stmts[query] = stmt
 	}
+	db.keyByDigest = db.stmts[keyByDigest]
 	return nil
 }
+
+// keyByDigest is the query of KeyByDigest.
+const keyByDigest = `SELECT ` + sqlstore.KeyColumns + ` FROM api_keys WHERE digest = ?`
 
 // dsn is the driver's name for the file at path with the connection
 // settings every connection needs. The path goes in a "file:" URI, escaped,
@@ -340,10 +323,8 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the database. Writes already committed are in the file; the
 // WAL is checkpointed by SQLite when the last connection to it closes.
 func (db *DB) Close() error {
-	for _, stmt := range []*sql.Stmt{db.keyByDigest, db.keyByID, db.account} {
-		if stmt != nil {
-			stmt.Close()
-		}
+	for _, stmt := range db.stmts {
+		stmt.Close()
 	}
 	if err := db.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)

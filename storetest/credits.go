@@ -23,11 +23,6 @@ func runCredits(t *testing.T, run func(*testing.T, string, func(*testing.T, pihu
 	run(t, "Update", testCreditsUpdate)
 	run(t, "UpdateRefused", testCreditsUpdateRefused)
 	run(t, "UpdateNotFound", testCreditsUpdateNotFound)
-	run(t, "GiveBack", testCreditsGiveBack)
-	run(t, "GiveBackAfterSet", testCreditsGiveBackAfterSet)
-	run(t, "GiveBackAfterRefill", testCreditsGiveBackAfterRefill)
-	run(t, "GiveBackRotated", testCreditsGiveBackRotated)
-	run(t, "GiveBackNoCredits", testCreditsGiveBackNoCredits)
 	run(t, "Import", testCreditsImport)
 	run(t, "ImportDuplicate", testCreditsImportDuplicate)
 	run(t, "ImportMany", testCreditsImportMany)
@@ -391,103 +386,5 @@ func testInstancesSpendCredits(t *testing.T, s [2]pihu.Store) {
 	k := creditKey(t, s[0], 100, nil, epoch)
 	if n := spendAll(t, s[:], []string{k.ID}, epoch.Add(time.Minute)); n != 100 {
 		t.Errorf("successful spends: got %d, want 100", n)
-	}
-}
-
-func mustGiveBack(tb testing.TB, s pihu.Store, id string, n int64, leased, now time.Time) bool {
-	tb.Helper()
-	ok, err := s.GiveBackCredits(tb.Context(), id, n, leased, now)
-	if err != nil {
-		tb.Fatalf("GiveBackCredits(%s, %d): %v", id, n, err)
-	}
-	return ok
-}
-
-// testCreditsGiveBack takes a lease (a spend of 30: one request and 29
-// to spend later), uses 9 of it and gives the other 20 back: the
-// balance is what was spent less, exactly. Giving back more than
-// MaxCredits allows stops at MaxCredits.
-func testCreditsGiveBack(t *testing.T, s pihu.Store) {
-	k := creditKey(t, s, 100, nil, epoch)
-	now := epoch.Add(time.Minute)
-	lease := mustSpend(t, s, k.ID, 30, now)
-	checkSpend(t, lease, true, 70)
-	if !mustGiveBack(t, s, k.ID, 20, lease.Refilled, now.Add(time.Minute)) {
-		t.Fatal("GiveBackCredits: got false, want the 20 given back")
-	}
-	checkSpend(t, mustSpend(t, s, k.ID, 0, now.Add(time.Minute)), true, 90)
-	if !mustGiveBack(t, s, k.ID, pihu.MaxCredits, lease.Refilled, now.Add(time.Minute)) {
-		t.Fatal("GiveBackCredits of MaxCredits: got false")
-	}
-	checkSpend(t, mustSpend(t, s, k.ID, 0, now.Add(time.Minute)), true, pihu.MaxCredits)
-	_, err := s.GiveBackCredits(t.Context(), "key_unknown", 1, lease.Refilled, now)
-	checkError(t, err, pihu.ENotFound, "")
-}
-
-// testCreditsGiveBackAfterSet: a balance set through the API after a
-// lease is the balance; what the lease held is not added to it.
-func testCreditsGiveBackAfterSet(t *testing.T, s pihu.Store) {
-	k := creditKey(t, s, 100, nil, epoch)
-	now := epoch.Add(time.Minute)
-	lease := mustSpend(t, s, k.ID, 30, now)
-	// What a PATCH of "remaining" stores: the balance, set now.
-	if _, err := s.UpdateKey(t.Context(), pihu.KeyUpdate{AccountID: k.AccountID, ID: k.ID,
-		Apply: func(k *pihu.Key) error {
-			k.Credits = &pihu.Credits{Remaining: 500, Refilled: now.Add(time.Second)}
-			return nil
-		}}); err != nil {
-		t.Fatalf("UpdateKey: %v", err)
-	}
-	if mustGiveBack(t, s, k.ID, 20, lease.Refilled, now.Add(time.Minute)) {
-		t.Error("GiveBackCredits after the balance was set: got true, want false")
-	}
-	checkSpend(t, mustSpend(t, s, k.ID, 0, now.Add(time.Minute)), true, 500)
-}
-
-// testCreditsGiveBackAfterRefill: what a lease taken before a refill
-// held is not carried over it, as unused credits are not.
-func testCreditsGiveBackAfterRefill(t *testing.T, s pihu.Store) {
-	k := creditKey(t, s, 100, &pihu.Refill{Interval: pihu.RefillDaily, Amount: 50}, epoch) // 12:00
-	now := epoch.Add(time.Hour)
-	lease := mustSpend(t, s, k.ID, 30, now)
-	tomorrow := time.Date(2024, 2, 21, 1, 0, 0, 0, time.UTC)
-	if mustGiveBack(t, s, k.ID, 20, lease.Refilled, tomorrow) {
-		t.Error("GiveBackCredits after a refill: got true, want false")
-	}
-	checkSpend(t, mustSpend(t, s, k.ID, 0, tomorrow), true, 50)
-	// Before the refill, it is given back.
-	lease = mustSpend(t, s, k.ID, 10, tomorrow)
-	if !mustGiveBack(t, s, k.ID, 9, lease.Refilled, tomorrow.Add(time.Hour)) {
-		t.Error("GiveBackCredits within the day: got false, want true")
-	}
-	checkSpend(t, mustSpend(t, s, k.ID, 0, tomorrow.Add(time.Hour)), true, 49)
-}
-
-// testCreditsGiveBackRotated: a lease taken with a key that was rotated
-// since goes back to the balance its successor holds.
-func testCreditsGiveBackRotated(t *testing.T, s pihu.Store) {
-	k := creditKey(t, s, 100, nil, epoch)
-	now := epoch.Add(time.Minute)
-	lease := mustSpend(t, s, k.ID, 30, now)
-	next, _, err := k.Successor(k, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.RotateKey(t.Context(), next, now.Add(time.Hour)); err != nil {
-		t.Fatalf("RotateKey: %v", err)
-	}
-	if !mustGiveBack(t, s, k.ID, 20, lease.Refilled, now.Add(time.Minute)) {
-		t.Fatal("GiveBackCredits with the rotated key: got false, want true")
-	}
-	checkSpend(t, mustSpend(t, s, next.ID, 0, now.Add(time.Minute)), true, 90)
-}
-
-// testCreditsGiveBackNoCredits: a key without credits takes nothing back.
-func testCreditsGiveBackNoCredits(t *testing.T, s pihu.Store) {
-	a, _ := mustCreateAccount(t, s, "Acme")
-	k := newKey(t, a.ID, readKey("free"), epoch)
-	mustCreateKey(t, s, k)
-	if mustGiveBack(t, s, k.ID, 5, epoch, epoch) {
-		t.Error("GiveBackCredits of a key without credits: got true, want false")
 	}
 }

@@ -72,10 +72,10 @@ func insertAccount(ctx context.Context, tx Tx, a *pihu.Account, owner *pihu.Key,
 		a.ID, a.Name, tx.Dialect().Time(a.Created)); err != nil {
 		return fmt.Errorf("create account %s: %w", a.ID, err)
 	}
-	if err := tx.InsertKey(ctx, owner); err != nil {
+	if err := InsertKey(ctx, tx, owner); err != nil {
 		return err
 	}
-	return tx.InsertEvents(ctx, events)
+	return InsertEvents(ctx, tx, events)
 }
 
 // CreateOwnerKey stores owner, a new key of the existing account
@@ -90,10 +90,10 @@ func (s Store) CreateOwnerKey(ctx context.Context, owner *pihu.Key, events ...*p
 		if !exists {
 			return pihu.AccountNotFound(owner.AccountID)
 		}
-		if err := tx.InsertKey(ctx, owner); err != nil {
+		if err := InsertKey(ctx, tx, owner); err != nil {
 			return err
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 

@@ -69,3 +69,29 @@ func (s Store) IdempotencyRecord(ctx context.Context, lookup []byte, now time.Ti
 		`SELECT `+Idempotency.Columns+` FROM idempotency_records WHERE lookup = ? AND created > ?`,
 		lookup, d.Time(pihu.Timestamp(now).Add(-pihu.IdempotencyTTL)))
 }
+
+// CompleteIdempotency stores the response of a reserved record; see
+// pihu.IdempotencyStore.
+func (s Store) CompleteIdempotency(ctx context.Context, rec *pihu.IdempotencyRecord) error {
+	return s.Driver.WriteOne(ctx, "complete idempotency key", func(ctx context.Context, c Conn) error {
+		n, err := c.Exec(ctx, `UPDATE idempotency_records SET status = ?, response = ?, ended_key = ?
+			WHERE lookup = ? AND token = ? AND status = 0`,
+			rec.Status, rec.Response, rec.EndedKey, rec.Lookup, rec.Token)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return pihu.ErrIdempotencyReservationGone
+		}
+		return nil
+	})
+}
+
+// ReleaseIdempotency deletes a reserved record that was not completed; see
+// pihu.IdempotencyStore.
+func (s Store) ReleaseIdempotency(ctx context.Context, rec *pihu.IdempotencyRecord) error {
+	return s.Driver.WriteOne(ctx, "release idempotency key", func(ctx context.Context, c Conn) error {
+		_, err := c.Exec(ctx, `DELETE FROM idempotency_records WHERE lookup = ? AND token = ? AND status = 0`, rec.Lookup, rec.Token)
+		return err
+	})
+}

@@ -28,7 +28,7 @@ func RevokeKey(ctx context.Context, tx Tx, accountID, id string, at time.Time, e
 	if err != nil {
 		return nil, fmt.Errorf("revoke key %s: %w", id, err)
 	}
-	return k, tx.InsertEvents(ctx, events)
+	return k, InsertEvents(ctx, tx, events)
 }
 
 // RotateKey stores next, the successor of key next.RotatedFrom, ends the
@@ -76,10 +76,10 @@ func RotateKey(ctx context.Context, tx Tx, next *pihu.Key, retire time.Time, eve
 	// from now on the two keys share them: a spend with the old key
 	// during its grace period takes the successor's.
 	next.Credits = old.Credits.Clone()
-	if err := tx.InsertKey(ctx, next); err != nil {
+	if err := InsertKey(ctx, tx, next); err != nil {
 		return nil, err
 	}
-	return old, tx.InsertEvents(ctx, events)
+	return old, InsertEvents(ctx, tx, events)
 }
 
 // retireKey ends next's predecessor at retire, or revokes it at
@@ -151,7 +151,7 @@ func RevokeKeys(ctx context.Context, tx Tx, rev pihu.Revocation) ([]*pihu.Key, e
 			events = append(events, rev.Event(done))
 		}
 	}
-	return revoked, tx.InsertEvents(ctx, events)
+	return revoked, InsertEvents(ctx, tx, events)
 }
 
 // revocationTree returns the keys rev revokes, unchanged yet: rev.ID, and
@@ -215,4 +215,41 @@ func collect[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// CheckActor applies a.Check to a's key as c, a transaction, reads it (see
+// pihu.Actor): FOR SHARE where rows are locked (FOR UPDATE if it is the
+// key lockKey, which the transaction locks so anyway), so that a
+// revocation of the key, an UPDATE of its row, waits for the transaction
+// to end, and this read waits for a revocation in progress to end and
+// then sees the row as it committed. Where the transaction is WriteLocked,
+// its lock orders it with every revocation alike. Either way one of the
+// two is wholly first, and a key revoked while its request ran writes
+// nothing after the revocation.
+func CheckActor(ctx context.Context, c Conn, d *Dialect, a pihu.Actor, lockKey string) error {
+	lock := d.ForShare
+	if a.KeyID == lockKey {
+		lock = d.ForUpdate
+	}
+	var revoked, expires TimeValue
+	err := c.QueryRow(ctx, `SELECT revoked, expires FROM api_keys WHERE id = ? AND account_id = ?`+lock,
+		a.KeyID, a.AccountID).Scan(&revoked, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a.Check(nil)
+	}
+	if err != nil {
+		return fmt.Errorf("actor %s: %w", a.KeyID, err)
+	}
+	return a.Check(&pihu.Key{ID: a.KeyID, AccountID: a.AccountID, Revoked: revoked.T, Expires: expires.T})
+}
+
+// CheckCreator checks, inside the transaction that stores k, that the key
+// that creates it (k.CreatedBy, if any) may act at k.Created, as an actor
+// does (see CheckActor, whose lock it takes, lockKey as there): a key
+// revoked, or expired, while it was creating another key creates nothing.
+func CheckCreator(ctx context.Context, c Conn, d *Dialect, k *pihu.Key, lockKey string) error {
+	if k.CreatedBy == "" {
+		return nil
+	}
+	return CheckActor(ctx, c, d, pihu.CreatorOf(k), lockKey)
 }

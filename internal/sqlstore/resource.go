@@ -104,7 +104,7 @@ func (s Store) DeleteWebhookEndpoint(ctx context.Context, sc pihu.Scope, id stri
 		if _, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE endpoint_id = ?`, id); err != nil {
 			return fmt.Errorf("delete deliveries of webhook endpoint %s: %w", id, err)
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 

@@ -52,7 +52,7 @@ func (s Store) CreateSession(ctx context.Context, sess *pihu.Session, events ...
 			d.Time(pihu.Timestamp(sess.Created)), d.Time(pihu.Timestamp(sess.LastSeen)), d.Time(pihu.Timestamp(sess.Expires))); err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -80,7 +80,7 @@ func (s Store) DeleteSession(ctx context.Context, digest []byte, events ...*pihu
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE digest = ?`, digest); err != nil {
 			return fmt.Errorf("delete session: %w", err)
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -122,6 +122,32 @@ func (s Store) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, 
 			return nil, fmt.Errorf("set leak policy of %s: %w", id, err)
 		}
 		a.Created, a.LeakPolicy = created.Time(), pihu.LeakPolicy(policy)
-		return &a, tx.InsertEvents(ctx, events)
+		return &a, InsertEvents(ctx, tx, events)
+	})
+}
+
+// SwitchSession moves a session to account accountID, of which its person
+// must be a member. Returns ENotFound otherwise.
+func (s Store) SwitchSession(ctx context.Context, digest []byte, accountID string) error {
+	return s.Driver.WriteOne(ctx, "switch session", func(ctx context.Context, c Conn) error {
+		n, err := c.Exec(ctx, `UPDATE sessions SET account_id = ? WHERE digest = ?
+			AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = sessions.user_id AND m.account_id = ?)`, accountID, digest, accountID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return pihu.NotAMember(accountID)
+		}
+		return nil
+	})
+}
+
+// TouchSession sets a session's LastSeen; an earlier time than the one
+// stored is ignored.
+func (s Store) TouchSession(ctx context.Context, digest []byte, at time.Time) error {
+	return s.Driver.WriteOne(ctx, "touch session", func(ctx context.Context, c Conn) error {
+		t := s.Dialect.Time(pihu.Timestamp(at))
+		_, err := c.Exec(ctx, `UPDATE sessions SET last_seen = ? WHERE digest = ? AND last_seen < ?`, t, digest, t)
+		return err
 	})
 }

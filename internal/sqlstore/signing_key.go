@@ -119,6 +119,6 @@ func (s Store) RecordToken(ctx context.Context, ev *pihu.AuditEvent) error {
 		if err := tx.CheckCreator(ctx, minter); err != nil {
 			return err
 		}
-		return tx.InsertEvents(ctx, []*pihu.AuditEvent{ev})
+		return InsertEvents(ctx, tx, []*pihu.AuditEvent{ev})
 	})
 }

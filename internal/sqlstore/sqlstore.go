@@ -1,11 +1,15 @@
 // Package sqlstore holds, once, the work the SQL stores (sqlite and
-// postgres) do alike: the rules of key rotation and cascading revocation,
-// the webhook outbox and its payloads, people, invites and their rules,
-// idempotency reservations, signing keys, and paged lists. Store
-// implements those methods of pihu.Store; each store embeds it and keeps
-// only what differs by driver, handed over as a Driver (its transactions
-// and reads), Conns and Txs (its driver's queries behind one small
-// interface) and a Dialect (the SQL and the column types that differ).
+// postgres) do alike: keys' inserts, updates and imports, spends and
+// leases of credits, the rules of key rotation and cascading revocation,
+// leak reports, audit events, the webhook outbox (its events, claims and
+// deliveries) and its payloads, usage counts and key uses, people,
+// invites and their rules, sessions, idempotency reservations, signing
+// keys, and paged lists. Store implements those methods of pihu.Store;
+// each store embeds it and keeps only what differs by driver, handed over
+// as a Driver (its transactions, reads, single writes and batches), Conns
+// and Txs (its driver's queries behind one small interface) and a Dialect
+// (the SQL and the column types that differ, and the scanners of the rows
+// its driver reads its own way).
 //
 // Queries here are written with ? placeholders, one per argument, in
 // order: SQLite takes them as they are, and the postgres store numbers
@@ -49,11 +53,9 @@ type Conn interface {
 type Tx interface {
 	Conn
 	Dialect() *Dialect
-	// InsertKey stores k.
-	InsertKey(ctx context.Context, k *pihu.Key) error
-	// InsertEvents stores audit events and their webhook events (see
-	// OutboxKeyEvent).
-	InsertEvents(ctx context.Context, events []*pihu.AuditEvent) error
+	// ExecBatch runs query once for each list of arguments, in order:
+	// prepared once, or sent in one round trip.
+	ExecBatch(ctx context.Context, query string, args [][]any) error
 	// CheckCreator checks, as the transaction sees it, that the key
 	// that created k may still act (pihu.CreatorOf), if k has a creator.
 	CheckCreator(ctx context.Context, k *pihu.Key) error
@@ -85,13 +87,35 @@ type Dialect struct {
 	// HasEvent is the condition, with one ? for an event type, that a
 	// webhook endpoint's events column holds that type.
 	HasEvent string
+	// InList is the condition, with one ? for a list of strings (see
+	// Strings), that a column's value is in it: the column's name goes
+	// before it.
+	InList string
+	// Least is the SQL function of the least of its arguments.
+	Least string
+
+	// SkipLocked ends the subquery that picks the deliveries a claim
+	// takes (d, joined with their endpoints): " FOR UPDATE OF d SKIP
+	// LOCKED" where rows are locked, "" where the transaction is
+	// WriteLocked.
+	SkipLocked string
+	// Seconds is a number of seconds, one ?, as the difference of two
+	// times of the database.
+	Seconds string
+	// AppendJSON is the SQL of a JSON array column with one element
+	// more, one ? for its JSON.
+	AppendJSON func(column string) string
+	// Epoch is the SQL of a time before any other (a lease that has
+	// ended).
+	Epoch string
 
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.
-	Keys       Scanner[*pihu.Key]
-	Events     Scanner[*pihu.AuditEvent]
-	Endpoints  Scanner[*pihu.WebhookEndpoint]
-	Deliveries Scanner[*pihu.Delivery]
+	Keys      Scanner[*pihu.Key]
+	Events    Scanner[*pihu.AuditEvent]
+	Endpoints Scanner[*pihu.WebhookEndpoint]
+	// Credits reads a key's credits (CreditColumns): nil for none.
+	Credits Scanner[*pihu.Credits]
 
 	// UniqueViolation, if set, reports whether err is a write that broke
 	// the named unique constraint or index. Unset where the transaction
@@ -100,6 +124,14 @@ type Dialect struct {
 	// Time is t as the database stores it (the second, UTC: domain times
 	// are whole seconds already).
 	Time func(t time.Time) any
+	// LeaseTime is Time for the expiry of a lease of credits, kept
+	// finer than the second.
+	LeaseTime func(t time.Time) any
+	// Permissions are a key's permissions as the database stores them.
+	Permissions func(p pihu.Permissions) any
+	// Strings is a list of strings as the database stores it; nil is
+	// NULL.
+	Strings func(ss []string) any
 }
 
 // NullTime is d.Time(*t), or NULL for nil.

@@ -31,6 +31,15 @@ type Driver interface {
 	// Read runs f on the connection for reads, within the store's bound
 	// on a call, and returns its error as Write does.
 	Read(ctx context.Context, what string, f func(ctx context.Context, c Conn) error) error
+	// WriteOne runs f, a single write outside a transaction, on the
+	// connection for writes, as Read does: queued with the store's other
+	// writes where the database takes one writer at a time.
+	WriteOne(ctx context.Context, what string, f func(ctx context.Context, c Conn) error) error
+	// Batch is Write, locking no row, for the batched
+	// writes of key uses (TouchKeys, AddUsage), which no client waits
+	// for: where calls have a deadline, theirs is longer, so that the
+	// backlog of an outage can be written once the database is back.
+	Batch(ctx context.Context, what string, f func(ctx context.Context, tx Tx) error) error
 	// Now is the store's clock, for what it dates itself.
 	Now() time.Time
 }
@@ -224,10 +233,10 @@ func (s Store) ListDeliveries(ctx context.Context, sc pihu.Scope, endpointID str
 		return nil, false, err
 	}
 	return page(ctx, s, PageQuery{
-		Table: "webhook_deliveries", Columns: s.Dialect.Deliveries.Columns,
+		Table: "webhook_deliveries", Columns: Deliveries.Columns,
 		Where: "endpoint_id = ?", Args: []any{endpointID},
 		Limit: p.Limit, StartingAfter: p.StartingAfter, EndingBefore: p.EndingBefore,
 		CursorWhere: "endpoint_id = ?", CursorArgs: []any{endpointID},
 		Items: "this endpoint's deliveries",
-	}, s.Dialect.Deliveries.Scan)
+	}, Deliveries.Scan)
 }

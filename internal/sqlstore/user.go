@@ -148,7 +148,7 @@ func (s Store) CreateAccountWithOwner(ctx context.Context, a *pihu.Account, owne
 		if err := insertMembership(ctx, tx, owner.ID, a.ID, pihu.RoleOwner, owner.Created); err != nil {
 			return err
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -175,7 +175,7 @@ func (s Store) CreateUser(ctx context.Context, u *pihu.User, link *pihu.Link, ev
 				return err
 			}
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -247,7 +247,7 @@ func (s Store) RemoveMember(ctx context.Context, accountID, userID string, event
 				return fmt.Errorf("remove member %s: %w", userID, err)
 			}
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -284,7 +284,7 @@ func (s Store) CreateInvite(ctx context.Context, inv *pihu.Invite, events ...*pi
 			inv.ID, inv.AccountID, inv.Email, string(inv.Role), inv.Digest, inv.InvitedBy, created, d.Time(inv.Expires)); err != nil {
 			return fmt.Errorf("create invite: %w", err)
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -309,7 +309,7 @@ func (s Store) CancelInvite(ctx context.Context, accountID, id string, at time.T
 		if n == 0 {
 			return pihu.InviteNotFound(id)
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -353,7 +353,7 @@ func (s Store) AcceptInvite(ctx context.Context, digest []byte, person *pihu.Use
 		for _, ev := range events {
 			ev.AccountID = accountID
 		}
-		return u, tx.InsertEvents(ctx, events)
+		return u, InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -404,7 +404,7 @@ func (s Store) UseLink(ctx context.Context, digest []byte, email, passwordHash s
 		if err != nil {
 			return nil, err
 		}
-		return u, tx.InsertEvents(ctx, events)
+		return u, InsertEvents(ctx, tx, events)
 	})
 }
 
@@ -451,6 +451,6 @@ func (s Store) SetPassword(ctx context.Context, accountID, userID, passwordHash 
 		if err := setPassword(ctx, tx, userID, passwordHash, pihu.Timestamp(at)); err != nil {
 			return err
 		}
-		return tx.InsertEvents(ctx, events)
+		return InsertEvents(ctx, tx, events)
 	})
 }

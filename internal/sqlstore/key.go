@@ -1,0 +1,147 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// KeyColumns are the columns of api_keys that a Dialect's Keys scanner
+// reads, in its order.
+const KeyColumns = `id, account_id, name, environment, permissions, digest, hint,
+	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
+	metadata, ` + CreditColumns + `, imported, leaked`
+
+// InsertKey stores k, inside tx.
+func InsertKey(ctx context.Context, tx Tx, k *pihu.Key) error {
+	d := tx.Dialect()
+	leaked, err := LeakArg(k.Leaked)
+	if err != nil {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
+	args := append(make([]any, 0, 23), k.ID, k.AccountID, k.Name, string(k.Environment), d.Permissions(k.Permissions), k.Digest, k.Hint,
+		d.Time(k.Created), d.NullTime(k.Expires), d.NullTime(k.LastUsed), d.NullTime(k.Revoked), NullString(k.RotatedFrom),
+		k.RateLimit.String(), d.Strings(k.AllowedIPs.Strings()), NullString(k.CreatedBy), NullString(string(k.Metadata)))
+	args = append(append(args, CreditArgs(d, k.Credits)...), k.Imported, leaked)
+	if _, err := tx.Exec(ctx, `INSERT INTO api_keys (`+KeyColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
+	return nil
+}
+
+// LeakArg is the api_keys.leaked value of l: its JSON, or NULL.
+func LeakArg(l *pihu.Leak) (any, error) {
+	if l == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// UpdateKey changes an unrevoked key of an account in one transaction
+// that reads it FOR UPDATE where rows are locked (see
+// pihu.KeyStore.UpdateKey): the key u.Apply checks is the key it changes.
+func (s Store) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error) {
+	return write(ctx, s, "update key "+u.ID, u.ID, func(ctx context.Context, tx Tx) (*pihu.Key, error) {
+		d := tx.Dialect()
+		k, err := d.Keys.Scan(tx.QueryRow(ctx, `SELECT `+d.Keys.Columns+` FROM api_keys
+			WHERE id = ? AND account_id = ? AND revoked IS NULL`+d.ForUpdate, u.ID, u.AccountID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, pihu.KeyNotFound(u.ID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("update key %s: %w", u.ID, err)
+		}
+		if err := u.Apply(k); err != nil {
+			return nil, err
+		}
+		args := append([]any{k.Name, d.Permissions(k.Permissions), k.RateLimit.String(), d.Strings(k.AllowedIPs.Strings()),
+			NullString(string(k.Metadata)), d.NullTime(k.Expires)}, CreditArgs(d, k.Credits)...)
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = ?, permissions = ?, rate_limit = ?, allowed_ips = ?,
+			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?
+			WHERE id = ?`, append(args, k.ID)...); err != nil {
+			return nil, fmt.Errorf("update key %s: %w", u.ID, err)
+		}
+		if u.Event != nil {
+			return k, InsertEvents(ctx, tx, []*pihu.AuditEvent{u.Event(k)})
+		}
+		return k, nil
+	})
+}
+
+// ImportKeys stores keys and the events given in one transaction, or
+// nothing (see pihu.KeyStore.ImportKeys). Returns
+// pihu.ImportedKeyExists(i) for the first key i whose digest is stored,
+// or repeated earlier in the list; one stored by a transaction
+// committing meanwhile fails the insert on the unique index instead.
+func (s Store) ImportKeys(ctx context.Context, keys []*pihu.Key, events ...*pihu.AuditEvent) error {
+	return s.Driver.Write(ctx, "import keys", "", func(ctx context.Context, tx Tx) error {
+		for i, k := range keys {
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM api_keys WHERE digest = ?`, k.Digest).Scan(&one)
+			if err == nil {
+				return pihu.ImportedKeyExists(i)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("import key %s: %w", k.ID, err)
+			}
+			if err := InsertKey(ctx, tx, k); err != nil {
+				return err
+			}
+		}
+		return InsertEvents(ctx, tx, events)
+	})
+}
+
+// KeyJSON sets what a key's JSON columns hold, as read (nil for NULL):
+// its metadata and its leak.
+func KeyJSON(k *pihu.Key, metadata, leaked *string) error {
+	if leaked != nil {
+		k.Leaked = new(pihu.Leak)
+		if err := json.Unmarshal([]byte(*leaked), k.Leaked); err != nil {
+			return fmt.Errorf("leaked of key %s: %w", k.ID, err)
+		}
+	}
+	if metadata != nil {
+		k.Metadata = json.RawMessage(*metadata)
+	}
+	return nil
+}
+
+// The reads of one key by id and of one account, constants so that a
+// store may prepare them once (sqlite does).
+const (
+	KeyByIDQuery = `SELECT ` + KeyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`
+	AccountQuery = `SELECT id, name, created, leak_policy FROM accounts WHERE id = ?`
+)
+
+// Key returns the key id of account accountID, revoked keys included.
+// Returns ENotFound if it does not exist or belongs to another account.
+func (s Store) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
+	return one(ctx, s, "key "+id, s.Dialect.Keys.Scan, pihu.KeyIDNotFound(id), KeyByIDQuery, id, accountID)
+}
+
+// Account returns the account id. Returns ENotFound if there is none.
+func (s Store) Account(ctx context.Context, id string) (*pihu.Account, error) {
+	return one(ctx, s, "account "+id, func(row Row) (*pihu.Account, error) {
+		var (
+			a       pihu.Account
+			created timeDest
+			policy  string
+		)
+		if err := row.Scan(&a.ID, &a.Name, &created, &policy); err != nil {
+			return nil, err
+		}
+		a.Created, a.LeakPolicy = time.Time(created), pihu.LeakPolicy(policy)
+		return &a, nil
+	}, pihu.AccountNotFound(id), AccountQuery, id)
+}
