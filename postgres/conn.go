@@ -25,6 +25,7 @@ var dialect = &sqlstore.Dialect{
 	LockSigningKeys:  fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))`, lockSigning),
 	Seq:              "seq",
 	HasEvent:         `? = ANY (events)`,
+	HasPermission:    `? = ANY (permissions)`,
 	Time:             func(t time.Time) any { return ts(t) },
 	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: row(scanKey)},
 	Events:           sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: row(scanEvent)},

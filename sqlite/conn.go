@@ -15,14 +15,15 @@ import (
 // times are unix seconds, a webhook endpoint's events a JSON array, and a
 // write transaction holds the file's write lock from its start.
 var dialect = &sqlstore.Dialect{
-	WriteLocked: true,
-	Seq:         "rowid",
-	HasEvent:    `EXISTS (SELECT 1 FROM json_each(events) WHERE value = ?)`,
-	Time:        func(t time.Time) any { return unixTime(t) },
-	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: scanKey},
-	Events:      sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: scanEvent},
-	Endpoints:   sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
-	Deliveries:  sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
+	WriteLocked:   true,
+	Seq:           "rowid",
+	HasEvent:      `EXISTS (SELECT 1 FROM json_each(events) WHERE value = ?)`,
+	HasPermission: `EXISTS (SELECT 1 FROM json_each(permissions) WHERE value = ?)`,
+	Time:          func(t time.Time) any { return unixTime(t) },
+	Keys:          sqlstore.Scanner[*pihu.Key]{Columns: keyColumns, Scan: scanKey},
+	Events:        sqlstore.Scanner[*pihu.AuditEvent]{Columns: eventColumns, Scan: scanEvent},
+	Endpoints:     sqlstore.Scanner[*pihu.WebhookEndpoint]{Columns: endpointColumns, Scan: scanEndpoint},
+	Deliveries:    sqlstore.Scanner[*pihu.Delivery]{Columns: deliveryColumns, Scan: scanDelivery},
 }
 
 // shared is the part of the store written once for every SQL database;

@@ -85,6 +85,9 @@ type Dialect struct {
 	// HasEvent is the condition, with one ? for an event type, that a
 	// webhook endpoint's events column holds that type.
 	HasEvent string
+	// HasPermission is the condition, with one ? for a permission, that
+	// a key's permissions column names that permission.
+	HasPermission string
 
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.
