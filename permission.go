@@ -330,11 +330,12 @@ func PermissionNames(ps []*DefinedPermission) []Permission {
 // key's own list of permissions is all a request is checked against. It
 // is safe for concurrent use.
 type PermissionStore interface {
-	// DefinePermission stores p. Returns EPermissionExists if p's
+	// DefinePermission stores p, and the audit events given, in one
+	// transaction. Returns EPermissionExists if p's
 	// account (or, for a server-wide p, the server) defines that name
 	// already, or if p is an account's and a server-wide permission has
 	// that name.
-	DefinePermission(ctx context.Context, p *DefinedPermission) error
+	DefinePermission(ctx context.Context, p *DefinedPermission, events ...*AuditEvent) error
 
 	// DefinedPermissions returns the permissions account accountID may
 	// give: its own and the server-wide ones, ordered by name, the
@@ -343,14 +344,15 @@ type PermissionStore interface {
 	DefinedPermissions(ctx context.Context, accountID string) ([]*DefinedPermission, error)
 
 	// DeletePermission deletes the permission name that account
-	// accountID defines ("" for a server-wide one) and returns it, with
+	// accountID defines ("" for a server-wide one), recording the audit
+	// events given in the same transaction, and returns it, with
 	// the number of keys that still hold it (unrevoked keys of the
 	// account, or of every account for a server-wide one, whose
 	// permissions name it exactly). Unless force, it deletes nothing if
 	// that number is not 0, and returns EPermissionInUse with KeyCount
 	// set. Keys that hold a permission deleted by force keep it until
 	// changed. Returns ENotFound if there is no such permission.
-	DeletePermission(ctx context.Context, accountID string, name Permission, force bool) (*DefinedPermission, int, error)
+	DeletePermission(ctx context.Context, accountID string, name Permission, force bool, events ...*AuditEvent) (*DefinedPermission, int, error)
 }
 
 // PermissionInUse is the error of deleting, without force, a permission
@@ -392,3 +394,34 @@ func BuiltInDescription(p Permission) string { return builtInDescriptions[p] }
 // MaxDefinedPermissions is how many permissions one account may define:
 // the list of GET /v1/permissions is one page.
 const MaxDefinedPermissions = 1000
+
+// Audit actions of an account's own permissions: the target is the
+// permission's name, and the event belongs to no environment (live and
+// test keys share the catalogue).
+const (
+	ActionPermissionCreated = "permission.created"
+	ActionPermissionDeleted = "permission.deleted"
+)
+
+// NewPermissionEvent returns the event of actor, at client address ip,
+// doing action (ActionPermission…) to account accountID's permission
+// name at the time at.
+func NewPermissionEvent(action, actor, ip, accountID string, name Permission, at time.Time) *AuditEvent {
+	return &AuditEvent{
+		ID: NewID(PrefixEvent), AccountID: accountID, Action: action, Actor: actor, Target: string(name), IP: ip, Created: Timestamp(at),
+	}
+}
+
+// CheckPermissionWriter applies the rule for who may define or delete an
+// account's permissions: an API key, not an access token, which must
+// leave nothing behind that outlives it (as CheckWebhookWriter). Returns
+// EInsufficientPermissions for a key that authenticated with a token.
+func CheckPermissionWriter(k *Key) error {
+	if k.Token == nil {
+		return nil
+	}
+	return &Error{
+		Code:    EInsufficientPermissions,
+		Message: "An access token cannot define or delete permissions, which outlive it; use an API key with the \"permission:write\" permission.",
+	}
+}

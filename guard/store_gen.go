@@ -177,9 +177,9 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, a1 *pihu.WebhookEndpo
 	return
 }
 
-func (s *Store) DefinePermission(ctx context.Context, a1 *pihu.DefinedPermission) (err error) {
+func (s *Store) DefinePermission(ctx context.Context, a1 *pihu.DefinedPermission, a2 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
-		err = st.DefinePermission(ctx, a1)
+		err = st.DefinePermission(ctx, a1, a2...)
 		return err
 	})
 	return
@@ -209,9 +209,9 @@ func (s *Store) DeleteInterview(ctx context.Context, a1 pihu.Scope, a2 string) (
 	return
 }
 
-func (s *Store) DeletePermission(ctx context.Context, a1 string, a2 pihu.Permission, a3 bool) (r0 *pihu.DefinedPermission, r1 int, err error) {
+func (s *Store) DeletePermission(ctx context.Context, a1 string, a2 pihu.Permission, a3 bool, a4 ...*pihu.AuditEvent) (r0 *pihu.DefinedPermission, r1 int, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
-		r0, r1, err = st.DeletePermission(ctx, a1, a2, a3)
+		r0, r1, err = st.DeletePermission(ctx, a1, a2, a3, a4...)
 		return err
 	})
 	return

@@ -54,8 +54,12 @@ type createPermissionRequest struct {
 }
 
 // liveOnly refuses a test key the changes of the catalogue, which live and
-// test keys share: a test key sees nothing of live keys.
+// test keys share (a test key sees nothing of live keys), and an access
+// token (pihu.CheckPermissionWriter).
 func liveOnly(caller *pihu.Key) error {
+	if err := pihu.CheckPermissionWriter(caller); err != nil {
+		return err
+	}
 	if caller.Environment == pihu.Test {
 		return &pihu.Error{Code: pihu.EInsufficientPermissions, Required: string(pihu.PermissionWrite),
 			Message: "Live and test keys share the account's permissions: define or delete them with a live key."}
@@ -76,7 +80,8 @@ func (s *Server) createPermission(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := pihu.NewDefinedPermission(caller.AccountID, pihu.Permission(deref(body.Name)), deref(body.Description), s.now())
 	if err == nil {
-		err = s.store.DefinePermission(r.Context(), p)
+		err = s.store.DefinePermission(r.Context(), p,
+			pihu.NewPermissionEvent(pihu.ActionPermissionCreated, caller.ID, clientIP(r), caller.AccountID, p.Name, p.Created))
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -132,7 +137,8 @@ func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := pihu.Permission(r.PathValue("name"))
-	p, n, err := s.store.DeletePermission(r.Context(), caller.AccountID, name, force)
+	p, n, err := s.store.DeletePermission(r.Context(), caller.AccountID, name, force,
+		pihu.NewPermissionEvent(pihu.ActionPermissionDeleted, caller.ID, clientIP(r), caller.AccountID, name, s.now()))
 	if err != nil {
 		s.writeError(w, r, s.permissionNotDeleted(r.Context(), caller.AccountID, name, err))
 		return

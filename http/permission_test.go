@@ -80,6 +80,23 @@ func TestPermissions(t *testing.T) {
 			t.Errorf("test key: got %v", got)
 		}
 	})
+	t.Run("Audited", func(t *testing.T) {
+		r := ts.do(t, "GET", "/v1/auth/audit-events?limit=100", ts.Owner, "")
+		if !strings.Contains(string(r.body), `"action":"permission.created","actor":"`) || !strings.Contains(string(r.body), `"target":"billing:read"`) {
+			t.Errorf("no permission.created event for billing:read: %s", r.body)
+		}
+	})
+	t.Run("AccessTokenRefused", func(t *testing.T) {
+		r := ts.do(t, "POST", "/v1/auth/tokens", ts.Owner, `{}`)
+		var tok pihuhttp.TokenCreated
+		r.decode(t, &tok)
+		if r := ts.do(t, "POST", "/v1/permissions", tok.AccessToken, `{"name":"tok:en"}`); r.status != 403 || r.errorBody(t).Code != "insufficient_permissions" {
+			t.Errorf("token: got %d %s, want 403", r.status, r.body)
+		}
+		if got := permissionNames(t, ts, tok.AccessToken); len(got["account"]) != 2 {
+			t.Errorf("token reading: got %v", got)
+		}
+	})
 	t.Run("OtherAccountInvisible", func(t *testing.T) {
 		got := permissionNames(t, ts, other)
 		if len(got["account"]) != 0 || strings.Join(got["server"], ",") != "audit:export" {

@@ -15,6 +15,7 @@ func runPermissions(t *testing.T, run runFunc) {
 	run(t, "DeleteUnused", testPermissionsDeleteUnused)
 	run(t, "DeleteInUse", testPermissionsDeleteInUse)
 	run(t, "DeleteServerWideCountsEveryAccount", testPermissionsDeleteServerWide)
+	run(t, "Events", testPermissionsEvents)
 }
 
 func mustDefine(tb testing.TB, s pihu.Store, accountID string, name pihu.Permission, description string) *pihu.DefinedPermission {
@@ -179,5 +180,37 @@ func testPermissionsDeleteServerWide(t *testing.T, s pihu.Store) {
 	}
 	if _, n, err := s.DeletePermission(t.Context(), "", "audit:export", true); err != nil || n != 2 {
 		t.Fatalf("forced: got %d, %v; want 2, nil", n, err)
+	}
+}
+
+// testPermissionsEvents checks that the audit events given are recorded
+// with a definition and a deletion, and not with a refused one.
+func testPermissionsEvents(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	p, _ := pihu.NewDefinedPermission(a.ID, "billing:read", "", epoch)
+	created := pihu.NewPermissionEvent(pihu.ActionPermissionCreated, owner.ID, "203.0.113.7", a.ID, p.Name, epoch)
+	if err := s.DefinePermission(t.Context(), p, created); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := pihu.NewDefinedPermission(a.ID, "billing:read", "", epoch)
+	if err := s.DefinePermission(t.Context(), again, pihu.NewPermissionEvent(pihu.ActionPermissionCreated, owner.ID, "", a.ID, p.Name, epoch)); err == nil {
+		t.Fatal("defined twice")
+	}
+	mustCreateKey(t, s, childKey(t, owner, pihu.KeyRequest{Name: "K", Permissions: pihu.Permissions{"billing:read"}, Defined: []pihu.Permission{"billing:read"}}, epoch))
+	if _, _, err := s.DeletePermission(t.Context(), a.ID, p.Name, false, pihu.NewPermissionEvent(pihu.ActionPermissionDeleted, owner.ID, "", a.ID, p.Name, epoch)); err == nil {
+		t.Fatal("deleted while held")
+	}
+	if _, _, err := s.DeletePermission(t.Context(), a.ID, p.Name, true, pihu.NewPermissionEvent(pihu.ActionPermissionDeleted, owner.ID, "", a.ID, p.Name, epoch.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	events, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Limit: 100})
+	var got []string
+	for _, ev := range events {
+		if ev.Target == "billing:read" {
+			got = append(got, ev.Action)
+		}
+	}
+	if want := []string{pihu.ActionPermissionDeleted, pihu.ActionPermissionCreated}; !slices.Equal(got, want) {
+		t.Errorf("events: got %v, want %v (newest first)", got, want)
 	}
 }

@@ -48,7 +48,8 @@ func (h *Handler) definePermission(w http.ResponseWriter, r *http.Request, s *se
 	p, err := pihu.NewDefinedPermission(s.account.ID, pihu.Permission(strings.TrimSpace(r.PostForm.Get("name"))),
 		strings.TrimSpace(r.PostForm.Get("description")), h.now())
 	if err == nil {
-		err = h.store.DefinePermission(r.Context(), p)
+		err = h.store.DefinePermission(r.Context(), p,
+			pihu.NewPermissionEvent(pihu.ActionPermissionCreated, s.user.ID, h.clientIP(r), s.account.ID, p.Name, p.Created))
 	}
 	if err != nil {
 		if !f.Fail(err, "name", "description") {
@@ -70,7 +71,8 @@ func (h *Handler) deletePermission(w http.ResponseWriter, r *http.Request, s *se
 		return
 	}
 	name := pihu.Permission(r.PathValue("name"))
-	_, _, err := h.store.DeletePermission(r.Context(), s.account.ID, name, r.PostForm.Get("force") == "true")
+	_, _, err := h.store.DeletePermission(r.Context(), s.account.ID, name, r.PostForm.Get("force") == "true",
+		pihu.NewPermissionEvent(pihu.ActionPermissionDeleted, s.user.ID, h.clientIP(r), s.account.ID, name, h.now()))
 	switch pihu.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, "/permissions?deleted="+string(name), http.StatusSeeOther)

@@ -1031,7 +1031,7 @@ type AccountUpdateRequest struct {
 
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
-	// Action What happened: `api_key.created`, `api_key.revoked`, `api_key.rotated`, `api_key.leaked`, `api_key.updated` (a `PATCH`; see `changes`), `token.created` (an access token was minted with the target key; the token itself is never recorded), `account.updated` (target: the account; see `changes`), `webhook_endpoint.created`, `webhook_endpoint.updated`, `webhook_endpoint.deleted`, `webhook_endpoint.disabled` (target: the endpoint), `user.login`, …
+	// Action What happened: `api_key.created`, `api_key.revoked`, `api_key.rotated`, `api_key.leaked`, `api_key.updated` (a `PATCH`; see `changes`), `token.created` (an access token was minted with the target key; the token itself is never recorded), `account.updated` (target: the account; see `changes`), `webhook_endpoint.created`, `webhook_endpoint.updated`, `webhook_endpoint.deleted`, `webhook_endpoint.disabled` (target: the endpoint), `permission.created`, `permission.deleted` (target: the permission's name, such as `billing:read`), `user.login`, …
 	//
 	// Example: api_key.created
 	Action string `json:"action"`
@@ -3526,7 +3526,7 @@ type ClientInterface interface {
 
 	// CreatePermissionWithBody Define a permission
 	//
-	// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. Permission: `permission:write`.
+	// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.created` audit event. Permission: `permission:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3535,7 +3535,7 @@ type ClientInterface interface {
 
 	// CreatePermission Define a permission
 	//
-	// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. Permission: `permission:write`.
+	// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.created` audit event. Permission: `permission:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3544,7 +3544,7 @@ type ClientInterface interface {
 
 	// DeletePermission Delete a permission
 	//
-	// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
+	// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
 	//
 	// Corresponds with DELETE /v1/permissions/{name} (the `DeletePermission` operationId).
 	DeletePermission(ctx context.Context, name PermissionNamePath, params *DeletePermissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4545,7 +4545,7 @@ func (c *Client) ListPermissions(ctx context.Context, reqEditors ...RequestEdito
 
 // CreatePermissionWithBody Define a permission
 //
-// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. Permission: `permission:write`.
+// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.created` audit event. Permission: `permission:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4564,7 +4564,7 @@ func (c *Client) CreatePermissionWithBody(ctx context.Context, params *CreatePer
 
 // CreatePermission Define a permission
 //
-// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. Permission: `permission:write`.
+// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.created` audit event. Permission: `permission:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4583,7 +4583,7 @@ func (c *Client) CreatePermission(ctx context.Context, params *CreatePermissionP
 
 // DeletePermission Delete a permission
 //
-// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
+// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
 //
 // Corresponds with DELETE /v1/permissions/{name} (the `DeletePermission` operationId).
 func (c *Client) DeletePermission(ctx context.Context, name PermissionNamePath, params *DeletePermissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8151,7 +8151,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePermissionWithBodyWithResponse Define a permission
 	//
-	// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. Permission: `permission:write`.
+	// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.created` audit event. Permission: `permission:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8160,7 +8160,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePermissionWithResponse Define a permission
 	//
-	// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. Permission: `permission:write`.
+	// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.created` audit event. Permission: `permission:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8169,7 +8169,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeletePermissionWithResponse Delete a permission
 	//
-	// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
+	// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17821,7 +17821,7 @@ func (c *ClientWithResponses) ListPermissionsWithResponse(ctx context.Context, r
 
 // CreatePermissionWithBodyWithResponse Define a permission
 //
-// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. Permission: `permission:write`.
+// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.created` audit event. Permission: `permission:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17836,7 +17836,7 @@ func (c *ClientWithResponses) CreatePermissionWithBodyWithResponse(ctx context.C
 
 // CreatePermissionWithResponse Define a permission
 //
-// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. Permission: `permission:write`.
+// Adds a `resource:action` permission to the account's catalogue, with a description: keys, access tokens, verify and forward-auth then take it like a built-in one (wildcards such as `billing:*` cover it, and `billing:write` grants `billing:read`). Live and test keys share the catalogue: it is changed with a live key only (a test key gets a 403). A name the account or the server defines already is a 409 `permission_exists`; a built-in resource (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`) is a 400. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.created` audit event. Permission: `permission:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17851,7 +17851,7 @@ func (c *ClientWithResponses) CreatePermissionWithResponse(ctx context.Context, 
 
 // DeletePermissionWithResponse Delete a permission
 //
-// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
+// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -54,7 +54,7 @@ func permissionExists(p *pihu.DefinedPermission, server bool) error {
 // DefinePermission stores p, unless its account or the server defines its
 // name already (EPermissionExists), or the account has defined
 // pihu.MaxDefinedPermissions already (EParameterInvalid on "name").
-func (s Store) DefinePermission(ctx context.Context, p *pihu.DefinedPermission) error {
+func (s Store) DefinePermission(ctx context.Context, p *pihu.DefinedPermission, events ...*pihu.AuditEvent) error {
 	return s.Driver.Write(ctx, "define permission "+string(p.Name), "", func(ctx context.Context, tx Tx) error {
 		owners := []string{p.AccountID}
 		if p.AccountID != "" {
@@ -86,7 +86,7 @@ func (s Store) DefinePermission(ctx context.Context, p *pihu.DefinedPermission) 
 		if err != nil {
 			return fmt.Errorf("store permission %s: %w", p.Name, err)
 		}
-		return nil
+		return tx.InsertEvents(ctx, events)
 	})
 }
 
@@ -101,7 +101,7 @@ func (s Store) DefinedPermissions(ctx context.Context, accountID string) ([]*pih
 // DeletePermission deletes the permission name of account accountID (""
 // for a server-wide one), unless keys hold it and force is false
 // (EPermissionInUse); see pihu.PermissionStore.
-func (s Store) DeletePermission(ctx context.Context, accountID string, name pihu.Permission, force bool) (*pihu.DefinedPermission, int, error) {
+func (s Store) DeletePermission(ctx context.Context, accountID string, name pihu.Permission, force bool, events ...*pihu.AuditEvent) (*pihu.DefinedPermission, int, error) {
 	type result struct {
 		p *pihu.DefinedPermission
 		n int
@@ -124,7 +124,7 @@ func (s Store) DeletePermission(ctx context.Context, accountID string, name pihu
 		if _, err := tx.Exec(ctx, `DELETE FROM defined_permissions WHERE account_id = ? AND name = ?`, accountID, string(name)); err != nil {
 			return result{}, err
 		}
-		return result{p, n}, nil
+		return result{p, n}, tx.InsertEvents(ctx, events)
 	})
 	return r.p, r.n, err
 }
