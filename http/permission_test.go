@@ -2,10 +2,17 @@ package http_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/extauthz"
+	"github.com/pihu-ai/pihu/gateway"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 )
 
@@ -233,4 +240,68 @@ func TestPermissions_Keys(t *testing.T) {
 			t.Errorf("unused: got %d %s", r.status, r.body)
 		}
 	})
+}
+
+// TestPermissions_Gateways: a route table may name the permissions
+// accounts define (it is read before any account exists), and
+// forward-auth and Envoy's Check grant them as the API grants built-in
+// ones.
+func TestPermissions_Gateways(t *testing.T) {
+	routes, err := gateway.ParseRoutes([]byte(`{"routes":[
+		{"route":"GET /invoices/{id}","permissions":["billing:read"]},
+		{"route":"POST /invoices","permissions":["billing:write"]}
+	]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, behindProxy(t), func(o *pihuhttp.Options) { o.GatewayRoutes = routes })
+	// Check with the same route table, as serve --ext-authz-addr runs it.
+	api := ts.Server.Config.Handler.(*pihuhttp.Server)
+	g := grpc.NewServer()
+	extauthz.New(extauthz.Options{Admission: api.Admission(), Now: ts.Clock.Now, Routes: routes}).Register(g)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go g.Serve(ln)
+	t.Cleanup(g.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	check := authv3.NewAuthorizationClient(conn)
+	for _, name := range []string{"billing:read", "billing:write"} {
+		if r := ts.do(t, "POST", "/v1/permissions", ts.Owner, `{"name":"`+name+`"}`); r.status != 200 {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+	}
+	reader := ts.newKey(t, ts.Owner, `{"name":"reader","permissions":["billing:read"]}`).Key
+	writer := ts.newKey(t, ts.Owner, `{"name":"writer","permissions":["billing:write"]}`).Key
+	wildcard := ts.newKey(t, ts.Owner, `{"name":"all","permissions":["billing:*"]}`).Key
+	for _, tc := range []struct {
+		name, key, method, path string
+		status                  int
+	}{
+		{"Reader", reader, "GET", "/invoices/inv_1", 200},
+		{"ReaderCannotWrite", reader, "POST", "/invoices", 403},
+		{"WriterReads", writer, "GET", "/invoices/inv_1", 200},
+		{"Writer", writer, "POST", "/invoices", 200},
+		{"Wildcard", wildcard, "POST", "/invoices", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ts.doWith(t, "GET", "/v1/auth/forward", "", map[string]string{"Authorization": bearer(tc.key),
+				"X-Forwarded-Method": tc.method, "X-Forwarded-Uri": tc.path, "X-Forwarded-Host": "api.example.com"})
+			if r.status != tc.status {
+				t.Errorf("forward-auth: got %d %s, want %d", r.status, r.body, tc.status)
+			}
+			res, err := check.Check(t.Context(), checkRequest(tc.method, tc.path, map[string]string{"authorization": "Bearer " + tc.key}, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := asResponse(res); c.status != tc.status {
+				t.Errorf("Check: got %d %s, want %d", c.status, c.body, tc.status)
+			}
+		})
+	}
 }
