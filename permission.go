@@ -207,6 +207,9 @@ func resourceNames(res string) []string {
 	return out
 }
 
+// maxNamesShown is how many defined permissions an error lists by name.
+const maxNamesShown = 20
+
 // ValidateIn is Validate for an account that may also give the
 // permissions defined, its own and the server-wide ones (see
 // DefinedPermission): each permission of ps must be built-in or defined,
@@ -225,7 +228,11 @@ func (ps Permissions) ValidateIn(defined []Permission) error {
 			continue
 		}
 		names := catalogueNames()
-		for _, d := range defined {
+		for i, d := range defined {
+			if i == maxNamesShown {
+				names = append(names, fmt.Sprintf("and %d more of the account's (GET /v1/permissions lists them)", len(defined)-i))
+				break
+			}
 			names = append(names, string(d))
 		}
 		return ParamErrorf(EParameterInvalid, "permissions",

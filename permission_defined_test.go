@@ -1,6 +1,7 @@
 package pihu_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -112,3 +113,14 @@ func TestPermissionInUse(t *testing.T) {
 }
 
 var epochTime = time.Date(2024, 2, 20, 12, 0, 0, 0, time.UTC)
+
+func TestPermissions_ValidateInLongCatalogue(t *testing.T) {
+	var defined []pihu.Permission
+	for i := range 50 {
+		defined = append(defined, pihu.Permission(fmt.Sprintf("res%d:read", i)))
+	}
+	err := pihu.Permissions{"orders:read"}.ValidateIn(defined)
+	if m := pihu.ErrorMessage(err); !strings.Contains(m, "res19:read") || strings.Contains(m, "res20:read") || !strings.Contains(m, "and 30 more") {
+		t.Errorf("got %q, want 20 names and the count of the rest", m)
+	}
+}
