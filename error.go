@@ -34,7 +34,13 @@ const (
 	// EKeyExists is a key imported with the hash of a key stored
 	// already.
 	EKeyExists = "key_exists"
-	EInternal  = "internal"
+	// EPermissionExists is a permission defined twice (see
+	// PermissionStore).
+	EPermissionExists = "permission_exists"
+	// EPermissionInUse is the deletion, without force, of a defined
+	// permission that keys still hold (Error.KeyCount of them).
+	EPermissionInUse = "permission_in_use"
+	EInternal        = "internal"
 	// EUnavailable is a dependency (the database) that cannot be reached
 	// or did not answer in time: the request may work if sent again in a
 	// few seconds, so it is a 503, not a 500.
@@ -60,6 +66,9 @@ type Error struct {
 	// Required is the permission that was missing, for
 	// EInsufficientPermissions.
 	Required string
+	// KeyCount is the number of keys that hold the permission, for
+	// EPermissionInUse.
+	KeyCount int
 }
 
 func (e *Error) Error() string {

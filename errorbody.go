@@ -14,11 +14,14 @@ type ErrorBody struct {
 
 // ErrorObject is the `error` member of an ErrorBody.
 type ErrorObject struct {
-	Type      string `json:"type"`
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Param     string `json:"param,omitempty"`
-	Required  string `json:"required,omitempty"`
+	Type     string `json:"type"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	Param    string `json:"param,omitempty"`
+	Required string `json:"required,omitempty"`
+	// KeyCount is the number of keys that hold a permission whose
+	// deletion was refused (permission_in_use).
+	KeyCount  int    `json:"key_count,omitempty"`
 	RequestID string `json:"request_id"`
 }
 
@@ -43,6 +46,8 @@ var errorStatuses = map[string]struct {
 	EIPNotAllowed:            {403, "permission_error"},
 	EUsageExceeded:           {403, "permission_error"},
 	EKeyExists:               {409, "invalid_request_error"},
+	EPermissionExists:        {409, "invalid_request_error"},
+	EPermissionInUse:         {409, "invalid_request_error"},
 	ENotFound:                {404, "invalid_request_error"},
 	EIdempotencyKeyInUse:     {409, "invalid_request_error"},
 	EMethodNotAllowed:        {405, "invalid_request_error"},
@@ -82,6 +87,7 @@ func NewErrorBody(err error, requestID string) (int, ErrorBody) {
 	obj := ErrorObject{Type: typ, Code: code, Message: MaskSecrets(ErrorMessage(err)), RequestID: requestID}
 	if e, ok := err.(*Error); ok {
 		obj.Param, obj.Required = MaskSecrets(e.Param), MaskSecrets(e.Required)
+		obj.KeyCount = e.KeyCount
 	}
 	if code == EInternal {
 		obj.Message = InternalMessage

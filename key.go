@@ -197,6 +197,10 @@ type KeyRequest struct {
 	RateLimit *string
 	Metadata  json.RawMessage
 	Credits   *Credits // nil: not counted; Refilled is set by NewKey
+	// Defined are the permissions, besides the built-in ones, that
+	// Permissions may name: the account's own and the server-wide ones
+	// (PermissionStore.DefinedPermissions).
+	Defined []Permission
 
 	// allowed is AllowedIPs as Validate parsed them.
 	allowed AllowedIPs
@@ -218,7 +222,7 @@ func (r *KeyRequest) Validate(creator Environment) error {
 	if len(r.Permissions) == 0 {
 		return ParamErrorf(EParameterInvalid, "permissions", "\"permissions\" is empty; a key needs at least one permission.")
 	}
-	if err := r.Permissions.Validate(); err != nil {
+	if err := r.Permissions.ValidateIn(r.Defined); err != nil {
 		return err
 	}
 	r.Permissions = r.Permissions.Normalize()

@@ -15,7 +15,8 @@ var universe = pihu.Permissions{
 	"api_key:read", "api_key:write", "api_key:verify",
 	"token:write",
 	"webhook:read", "webhook:write",
-	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "*",
+	"permission:read", "permission:write",
+	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "permission:*", "*",
 }
 
 func TestPermission_Valid(t *testing.T) {
@@ -65,7 +66,7 @@ func TestPermission_Valid(t *testing.T) {
 		})
 	}
 	t.Run("Catalogue", func(t *testing.T) {
-		if got, want := pihu.Catalogue, universe[:10]; !slices.Equal(got, want) {
+		if got, want := pihu.Catalogue, universe[:12]; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})

@@ -40,6 +40,7 @@ type Store interface {
 	WebhookStore
 	CreditStore
 	LeakStore
+	PermissionStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

@@ -139,6 +139,9 @@ type TokenRequest struct {
 	ExpiresIn string
 	// Audience is who the token is for; "" means the issuer (pihu itself).
 	Audience string
+	// Defined are the permissions, besides the built-in ones, that
+	// Permissions may name (as KeyRequest.Defined).
+	Defined []Permission
 }
 
 // NewAccessToken builds the token that key parent asks for with req at
@@ -155,7 +158,7 @@ func NewAccessToken(parent *Key, req TokenRequest, issuer string, now time.Time)
 			return nil, ParamErrorf(EParameterInvalid, "permissions",
 				"\"permissions\" is empty; leave it out for all of the key's permissions, or list some of them.")
 		}
-		if err := req.Permissions.Validate(); err != nil {
+		if err := req.Permissions.ValidateIn(req.Defined); err != nil {
 			return nil, err
 		}
 		perms = req.Permissions.Normalize()

@@ -37,6 +37,9 @@ type KeyChange struct {
 	// not of the form a key's limit takes) refuses it any limit of its
 	// own while it has the default.
 	DefaultRateLimit RateLimit
+	// Defined are the permissions, besides the built-in ones, that
+	// Permissions may name (as KeyRequest.Defined).
+	Defined []Permission
 
 	// allowed is AllowedIPs as Validate parsed them.
 	allowed AllowedIPs
@@ -88,7 +91,7 @@ func (c *KeyChange) validateKey(now time.Time) error {
 		if len(c.Permissions) == 0 {
 			return ParamErrorf(EParameterInvalid, "permissions", "\"permissions\" is empty; a key needs at least one permission.")
 		}
-		if err := c.Permissions.Validate(); err != nil {
+		if err := c.Permissions.ValidateIn(c.Defined); err != nil {
 			return err
 		}
 		c.Permissions = c.Permissions.Normalize()
@@ -362,6 +365,9 @@ type ImportRequest struct {
 	Environment Environment
 	Metadata    json.RawMessage
 	Credits     *Credits
+	// Defined are the permissions, besides the built-in ones, that
+	// Permissions may name (as KeyRequest.Defined).
+	Defined []Permission
 }
 
 // ImportKey builds the key of req, number i of an import (for the
@@ -382,7 +388,7 @@ func ImportKey(accountID string, i int, req ImportRequest, creator *Key, now tim
 	if err != nil || len(digest) != 32 {
 		return nil, at(ParamErrorf(EParameterInvalid, "hash", "\"hash\" must be the SHA-256 of the secret in hexadecimal: 64 characters 0-9 and a-f."))
 	}
-	kr := KeyRequest{Name: req.Name, Permissions: req.Permissions, Environment: req.Environment, Metadata: req.Metadata, Credits: req.Credits}
+	kr := KeyRequest{Name: req.Name, Permissions: req.Permissions, Environment: req.Environment, Metadata: req.Metadata, Credits: req.Credits, Defined: req.Defined}
 	if err := kr.Validate(creator.Environment); err != nil {
 		return nil, at(err)
 	}

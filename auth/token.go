@@ -302,7 +302,7 @@ func (c *claims) accessToken() (*pihu.AccessToken, error) {
 	for p := range strings.FieldsSeq(c.Scope) {
 		perms = append(perms, pihu.Permission(p))
 	}
-	if len(perms) == 0 || perms.Validate() != nil {
+	if len(perms) == 0 || perms.CheckFormat("scope") != nil {
 		return nil, invalidToken("its \"scope\" is not a list of permissions")
 	}
 	return &pihu.AccessToken{

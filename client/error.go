@@ -31,6 +31,9 @@ type Error struct {
 	// Required is the permission the key lacks, for
 	// insufficient_permissions.
 	Required string
+	// KeyCount is how many keys hold the permission, for
+	// permission_in_use.
+	KeyCount int
 	// RequestID identifies the request in the server's log.
 	RequestID string
 	// RetryAfter is how long to wait before trying again, for a 429.
@@ -68,6 +71,7 @@ func newError(res *http.Response, raw []byte) *Error {
 			Message   string `json:"message"`
 			Param     string `json:"param"`
 			Required  string `json:"required"`
+			KeyCount  int    `json:"key_count"`
 			RequestID string `json:"request_id"`
 		} `json:"error"`
 	}
@@ -76,7 +80,7 @@ func newError(res *http.Response, raw []byte) *Error {
 		e.Message = "unexpected response: " + res.Status
 	} else {
 		b := body.Error
-		e.Type, e.Code, e.Message, e.Param, e.Required = b.Type, b.Code, b.Message, b.Param, b.Required
+		e.Type, e.Code, e.Message, e.Param, e.Required, e.KeyCount = b.Type, b.Code, b.Message, b.Param, b.Required, b.KeyCount
 		if b.RequestID != "" {
 			e.RequestID = b.RequestID
 		}

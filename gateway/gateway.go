@@ -106,7 +106,7 @@ func ParseParams(get func(name string) []string) (Params, error) {
 	for _, v := range get(ParamPermission) {
 		p.Permissions = append(p.Permissions, pihu.Permission(v))
 	}
-	if err := pihu.Permissions(p.Permissions).Validate(); err != nil {
+	if err := pihu.Permissions(p.Permissions).CheckFormat(ParamPermission); err != nil {
 		return p, pihu.ParamErrorf(pihu.EParameterInvalid, ParamPermission, "%s", pihu.ErrorMessage(err))
 	}
 	env, err := once(get, ParamEnvironment)

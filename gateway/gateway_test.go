@@ -26,7 +26,7 @@ func TestParseRoutes_Errors(t *testing.T) {
 		{"BadPattern", `{"routes":[{"route":"/"},{"route":"GET /a/{x"}]}`, `route 2 ("GET /a/{x")`},
 		{"Conflict", `{"routes":[{"route":"GET /a/{x}"},{"route":"GET /a/{y}"}]}`, `route 2 ("GET /a/{y}"): `},
 		{"Duplicate", `{"routes":[{"route":"/a"},{"route":"/a"}]}`, `route 2 ("/a")`},
-		{"BadPermission", `{"routes":[{"route":"/","permissions":["orders:write"]}]}`, `"orders:write" is not a permission`},
+		{"BadPermission", `{"routes":[{"route":"/","permissions":["Orders:write"]}]}`, `"Orders:write" is not a permission`},
 		{"BadEnvironment", `{"routes":[{"route":"/","environment":"prod"}]}`, `"environment" must be "live" or "test"`},
 		{"BadCost", `{"routes":[{"route":"/","cost":-1}]}`, `"cost" must be a whole number`},
 	} {

@@ -106,7 +106,7 @@ func (rt *Routes) add(r *Route) (err error) {
 	if strings.TrimSpace(r.Pattern) == "" {
 		return errors.New(`"route" is missing: give a pattern such as "GET /v1/orders/{id}"`)
 	}
-	if err := pihu.Permissions(r.Permissions).Validate(); err != nil {
+	if err := pihu.Permissions(r.Permissions).CheckFormat("permissions"); err != nil {
 		return errors.New(pihu.ErrorMessage(err))
 	}
 	if r.Environment != "" {

@@ -177,6 +177,22 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, a1 *pihu.WebhookEndpo
 	return
 }
 
+func (s *Store) DefinePermission(ctx context.Context, a1 *pihu.DefinedPermission, a2 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.DefinePermission(ctx, a1, a2...)
+		return err
+	})
+	return
+}
+
+func (s *Store) DefinedPermissions(ctx context.Context, a1 string) (r0 []*pihu.DefinedPermission, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.DefinedPermissions(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) DeleteCandidate(ctx context.Context, a1 pihu.Scope, a2 string) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.DeleteCandidate(ctx, a1, a2)
@@ -188,6 +204,14 @@ func (s *Store) DeleteCandidate(ctx context.Context, a1 pihu.Scope, a2 string) (
 func (s *Store) DeleteInterview(ctx context.Context, a1 pihu.Scope, a2 string) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.DeleteInterview(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
+func (s *Store) DeletePermission(ctx context.Context, a1 string, a2 pihu.Permission, a3 bool, a4 ...*pihu.AuditEvent) (r0 *pihu.DefinedPermission, r1 int, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, r1, err = st.DeletePermission(ctx, a1, a2, a3, a4...)
 		return err
 	})
 	return

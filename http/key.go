@@ -147,6 +147,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := body.keyRequest()
+	if err == nil && req.Permissions != nil {
+		req.Defined, err = s.defined(r.Context(), caller.AccountID)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -103,6 +103,9 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	change, err := body.change()
+	if err == nil && change.Permissions != nil {
+		change.Defined, err = s.defined(r.Context(), caller.AccountID)
+	}
 	if err == nil {
 		change.DefaultRateLimit = s.defaultLimit.RateLimit()
 		err = change.Validate(s.now())
@@ -199,6 +202,11 @@ func (s *Server) importKeys(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "keys", "\"keys\" has %d keys; give 1 to %d (send more in several imports).", n, pihu.MaxImportKeys))
 		return
 	}
+	defined, err := s.defined(r.Context(), caller.AccountID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	now := s.now()
 	keys := make([]*pihu.Key, 0, len(*body.Keys))
 	events := make([]*pihu.AuditEvent, 0, len(*body.Keys))
@@ -208,6 +216,7 @@ func (s *Server) importKeys(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
+		req.Defined = defined
 		k, err := pihu.ImportKey(caller.AccountID, i, req, caller, now)
 		if err != nil {
 			s.writeError(w, r, err)

@@ -255,6 +255,9 @@ func (s *Server) routes() {
 	s.handle("PATCH /v1/webhook-endpoints/{id}", s.require("webhook:write", s.updateWebhookEndpoint))
 	s.handle("DELETE /v1/webhook-endpoints/{id}", s.require("webhook:write", s.deleteWebhookEndpoint))
 	s.handle("GET /v1/webhook-endpoints/{id}/deliveries", s.require("webhook:read", s.listDeliveries))
+	s.handle("POST /v1/permissions", s.require("permission:write", s.createPermission))
+	s.handle("GET /v1/permissions", s.require("permission:read", s.listPermissions))
+	s.handle("DELETE /v1/permissions/{name}", s.require("permission:write", s.deletePermission))
 	s.handle("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
 
 	if s.dashboard == nil {

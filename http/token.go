@@ -49,6 +49,13 @@ var errNoTokens = pihu.Errorf(pihu.ENotFound, "This server does not issue access
 // gets no token.
 func (s *Server) mint(ctx context.Context, r *http.Request, caller *pihu.Key, req pihu.TokenRequest) (*pihu.AccessToken, string, error) {
 	tokens := s.tokens()
+	if req.Permissions != nil {
+		defined, err := s.defined(ctx, caller.AccountID)
+		if err != nil {
+			return nil, "", err
+		}
+		req.Defined = defined
+	}
 	at, err := pihu.NewAccessToken(caller, req, tokens.Issuer(), s.now())
 	if err != nil {
 		return nil, "", err

@@ -176,7 +176,7 @@ func (body *verifyRequest) need() (auth.Need, error) {
 	}
 	if body.Permissions != nil {
 		need.Permissions = *body.Permissions
-		if err := pihu.Permissions(need.Permissions).Validate(); err != nil {
+		if err := pihu.Permissions(need.Permissions).CheckFormat("permissions"); err != nil {
 			return need, err
 		}
 	}

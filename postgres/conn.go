@@ -25,6 +25,7 @@ var dialect = &sqlstore.Dialect{
 	LockSigningKeys:  fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))`, lockSigning),
 	Seq:              "seq",
 	HasEvent:         `? = ANY (events)`,
+	HasPermission:    `? = ANY (permissions)`,
 	Time:             func(t time.Time) any { return ts(t) },
 	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyColumns, Scan: row(scanKey)},
 	Credits:          sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: row(scanCredits)},

@@ -33,7 +33,8 @@ var dialect = &sqlstore.Dialect{
 	AppendJSON: func(column string) string {
 		return "json_insert(" + column + ", '$[#]', json(?))"
 	},
-	Epoch: "0",
+	Epoch:         "0",
+	HasPermission: `EXISTS (SELECT 1 FROM json_each(permissions) WHERE value = ?)`,
 	Permissions: func(p pihu.Permissions) any {
 		b, _ := json.Marshal(p) // strings always marshal
 		return string(b)

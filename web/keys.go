@@ -114,15 +114,25 @@ func parseEnv(s string) (pihu.Environment, bool) {
 // keyFormData is the create form.
 type keyFormData struct {
 	Form        *form
-	Permissions []string
+	Permissions []permissionChoice
 }
 
-// permissionChoices are the create form's boxes: every permission of the
-// catalogue, and "*".
-func permissionChoices() []string {
-	out := []string{string(pihu.Wildcard)}
+// permissionChoice is one box of the create form: a permission, what it
+// allows, and where it comes from (pihu.PermissionSource…).
+type permissionChoice struct {
+	Name, Description, Source string
+}
+
+// permissionChoices are the create form's boxes: "*", every permission of
+// the built-in catalogue, then the server-wide ones and the account's
+// own (defined), with their descriptions.
+func permissionChoices(defined []*pihu.DefinedPermission) []permissionChoice {
+	out := []permissionChoice{{Name: string(pihu.Wildcard), Description: "everything", Source: pihu.PermissionSourceBuiltIn}}
 	for _, p := range pihu.Catalogue {
-		out = append(out, string(p))
+		out = append(out, permissionChoice{string(p), pihu.BuiltInDescription(p), pihu.PermissionSourceBuiltIn})
+	}
+	for _, p := range defined {
+		out = append(out, permissionChoice{string(p.Name), p.Description, p.Source()})
 	}
 	return out
 }
@@ -134,8 +144,13 @@ func (h *Handler) newKeyPage(w http.ResponseWriter, r *http.Request, s *session)
 		env = pihu.Live
 	}
 	f.Values.Set("environment", string(env))
+	defined, err := h.store.DefinedPermissions(r.Context(), s.account.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "key_new", view{Title: "Create an API key", Me: s.user, Account: s.account, Nav: "keys",
-		Data: keyFormData{Form: f, Permissions: permissionChoices()}})
+		Data: keyFormData{Form: f, Permissions: permissionChoices(defined)}})
 }
 
 // keyFields are the create form's fields, by the API's names.
@@ -151,8 +166,13 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	f := newForm(r)
+	defined, err := h.store.DefinedPermissions(r.Context(), s.account.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	fail := func() {
-		v.Data = keyFormData{Form: f, Permissions: permissionChoices()}
+		v.Data = keyFormData{Form: f, Permissions: permissionChoices(defined)}
 		h.render(w, r, http.StatusBadRequest, "key_new", v)
 	}
 	pf := r.PostForm
@@ -174,7 +194,8 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 	if req.Permissions == nil {
 		f.Errors["permissions"] = "Choose at least one permission."
 	} else {
-		f.Fail(req.Permissions.Validate(), keyFields...)
+		req.Defined = pihu.PermissionNames(defined)
+		f.Fail(req.Permissions.ValidateIn(req.Defined), keyFields...)
 	}
 	if req.Expiration != "" {
 		_, err := pihu.ParseExpiration(req.Expiration)

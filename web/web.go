@@ -131,7 +131,7 @@ var pageNames = []string{
 	"login", "signup", "setup", "invite",
 	"keys", "key_new", "key_created", "key", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
-	"webhooks", "webhook", "webhook_created", "webhook_delete",
+	"webhooks", "webhook", "webhook_created", "webhook_delete", "permissions",
 }
 
 // New returns the dashboard. It parses every template once, and returns an
@@ -250,6 +250,9 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /webhooks/{id}/enabled", h.signedIn(keyManagers, h.toggleWebhook))
 	h.mux.Handle("GET /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhookPage))
 	h.mux.Handle("POST /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhook))
+	h.mux.Handle("GET /permissions", h.signedIn(anyone, h.permissionsPage))
+	h.mux.Handle("POST /permissions", h.signedIn(keyManagers, h.definePermission))
+	h.mux.Handle("POST /permissions/{name}/delete", h.signedIn(keyManagers, h.deletePermission))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
 	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.invite))

@@ -15,6 +15,7 @@ var commands = [][]string{
 	{"serve"}, {"migrate"}, {"scan"}, {"version"},
 	{"accounts", "create"}, {"accounts", "list"}, {"accounts", "recover"},
 	{"keys", "list"}, {"keys", "create"}, {"keys", "get"}, {"keys", "revoke"}, {"keys", "rotate"},
+	{"permissions", "list"}, {"permissions", "add"}, {"permissions", "delete"},
 	{"signing-keys", "list"}, {"signing-keys", "rotate"},
 	{"completion"},
 }

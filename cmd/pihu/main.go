@@ -65,6 +65,8 @@ Usage:
   pihu keys get ID [--api-url URL] [--json]
   pihu keys revoke ID [--cascade] [--api-url URL] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--api-url URL] [--json]
+  pihu permissions list|add|delete [NAME] [--description TEXT] [--force] [--server [--database URL]] [--api-url URL] [--json]
+                                          the account's own permissions, or with --server every account's
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
   pihu scan [--revoke] [--json | --format text|json|sarif] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
@@ -97,6 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAccounts(ctx, rest, stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, rest, stdout, stderr)
+	case "permissions":
+		err = runPermissions(ctx, rest, stdout, stderr)
 	case "signing-keys":
 		err = runSigningKeys(ctx, rest, stdout, stderr)
 	case "migrate":

@@ -108,6 +108,9 @@ type Dialect struct {
 	// Epoch is the SQL of a time before any other (a lease that has
 	// ended).
 	Epoch string
+	// HasPermission is the condition, with one ? for a permission, that
+	// a key's permissions column names that permission.
+	HasPermission string
 
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.
