@@ -74,7 +74,7 @@ func TestBrowserFirstVisit(t *testing.T) {
 	}
 
 	b.run("front page", chromedp.Navigate(d.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#setup-notice`)))
-	if s := text("#setup-notice"); !strings.Contains(s, "setup link") || !strings.Contains(s, "file beside its database") || !strings.Contains(s, "log") {
+	if s := text("#setup-notice"); !strings.Contains(s, "setup link") || !strings.Contains(s, "beside its SQLite database") || !strings.Contains(s, "log") {
 		t.Errorf("the setup notice says %q", s)
 	}
 	if s := text(`a[href="/signup"]`); s != "Create a new, separate account" {

@@ -188,10 +188,10 @@ func TestSetup_Notice(t *testing.T) {
 			continue
 		}
 		checkStatus(t, p, http.StatusOK)
-		checkContains(t, p, notice, "has no owner signed in yet", "printed the link in the terminal", "file beside its database", "until 2024-02-21 12:00 UTC", "new, separate account")
+		checkContains(t, p, notice, "has no owner signed in yet", "it printed the link there", "beside its SQLite database", "until <span class=\"nowrap\">2024-02-21 12:00 UTC</span>", "new, separate account")
 	}
 	d.Clock.Add(web.LinkLifetime)
-	checkContains(t, d.browser(t).get("/login"), notice, "That link expired on 2024-02-21 12:00 UTC")
+	checkContains(t, d.browser(t).get("/login"), notice, "That link expired on <span class=\"nowrap\">2024-02-21 12:00 UTC</span>")
 	d.Clock.Add(-web.LinkLifetime)
 
 	checkRedirect(t, d.browser(t).post("/setup", form("token", token, "email", "ops@example.com", "password", password)), "/keys")

@@ -44,7 +44,7 @@ func TestServe_Dashboard(t *testing.T) {
 	// link is, and that signing up makes another account.
 	const notice = `id="setup-notice"`
 	if status, page := getPage(t, client, s.url+"/login"); status != 200 || !strings.Contains(page, notice) ||
-		!strings.Contains(page, "file beside its database") || !strings.Contains(page, "Create a new, separate account") {
+		!strings.Contains(page, "beside its SQLite database") || !strings.Contains(page, "Create a new, separate account") {
 		t.Errorf("GET /login before setup: got %d, want the setup notice and sign-up as a separate account\n%s", status, page)
 	}
 	res, err = client.Get(link)
