@@ -208,6 +208,8 @@ type Link struct {
 	Purpose   LinkPurpose
 	Created   time.Time
 	Expires   time.Time
+	// Used is when the link was used; nil while it was not.
+	Used *time.Time
 }
 
 // UserStore keeps dashboard users (people), their memberships of
@@ -298,6 +300,18 @@ type UserStore interface {
 	// for. Returns ENotFound if the link is unknown, used, expired or not
 	// a setup link; EParameterInvalid on "email" if the email is taken.
 	UseLink(ctx context.Context, digest []byte, email, passwordHash string, at time.Time, events ...*AuditEvent) (*User, error)
+
+	// SetupLink returns the setup link (LinkSetup) whose token has the
+	// given SHA-256, used or not, expired or not, so that a page can say
+	// which before it shows a form. Returns ENotFound if there is no such
+	// setup link.
+	SetupLink(ctx context.Context, digest []byte) (*Link, error)
+
+	// PendingSetup returns the newest setup link not used yet, expired or
+	// not: while there is one, the first start's owner has not set an
+	// email and a password, nor signed in. Returns ENotFound if there is
+	// none.
+	PendingSetup(ctx context.Context) (*Link, error)
 
 	// SetPassword changes the password hash of person userID, a member of
 	// account accountID, at the time at, and deletes all of their

@@ -401,6 +401,14 @@ func (s *Store) Memberships(ctx context.Context, a1 string) (r0 []pihu.Membershi
 	return
 }
 
+func (s *Store) PendingSetup(ctx context.Context) (r0 *pihu.Link, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.PendingSetup(ctx)
+		return err
+	})
+	return
+}
+
 func (s *Store) Ping(ctx context.Context) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.Ping(ctx)
@@ -532,6 +540,14 @@ func (s *Store) SetLeakPolicy(ctx context.Context, a1 string, a2 pihu.LeakPolicy
 func (s *Store) SetPassword(ctx context.Context, a1 string, a2 string, a3 string, a4 time.Time, a5 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.SetPassword(ctx, a1, a2, a3, a4, a5...)
+		return err
+	})
+	return
+}
+
+func (s *Store) SetupLink(ctx context.Context, a1 []byte) (r0 *pihu.Link, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.SetupLink(ctx, a1)
 		return err
 	})
 	return

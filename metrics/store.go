@@ -249,6 +249,16 @@ func (s *store) Usage(ctx context.Context, a1 string, a2 string, a3 time.Time, a
 	return s.Store.Usage(ctx, a1, a2, a3, a4)
 }
 
+func (s *store) SetupLink(ctx context.Context, a1 []byte) (r0 *pihu.Link, err error) {
+	defer func(start time.Time) { s.observe("SetupLink", start, err) }(time.Now())
+	return s.Store.SetupLink(ctx, a1)
+}
+
+func (s *store) PendingSetup(ctx context.Context) (r0 *pihu.Link, err error) {
+	defer func(start time.Time) { s.observe("PendingSetup", start, err) }(time.Now())
+	return s.Store.PendingSetup(ctx)
+}
+
 func (s *store) UseLink(ctx context.Context, a1 []byte, a2 string, a3 string, a4 time.Time, a5 ...*pihu.AuditEvent) (r0 *pihu.User, err error) {
 	defer func(start time.Time) { s.observe("UseLink", start, err) }(time.Now())
 	return s.Store.UseLink(ctx, a1, a2, a3, a4, a5...)

@@ -20,6 +20,7 @@ func runUsers(t *testing.T, run runFunc) {
 	run(t, "UseLinkOnlySetup", testUsersUseLinkOnlySetup)
 	run(t, "UseLinkEmailTaken", testUsersUseLinkEmailTaken)
 	run(t, "UseLinkConcurrent", testUsersUseLinkConcurrent)
+	run(t, "SetupLinkState", testUsersSetupLinkState)
 	run(t, "Sessions", testUsersSessions)
 	run(t, "SessionEvents", testUsersSessionEvents)
 	run(t, "SetPasswordSignsOut", testUsersSetPasswordSignsOut)
@@ -171,6 +172,47 @@ func testUsersUseLinkOnce(t *testing.T, s pihu.Store) {
 		t.Errorf("a used link changed the user: %+v", stored)
 	}
 	_, err = s.UseLink(t.Context(), bytes.Repeat([]byte{9}, 32), "", "h", at)
+	checkError(t, err, pihu.ENotFound, "")
+}
+
+// testUsersSetupLinkState: SetupLink reads a setup link whether or not it
+// was used, and PendingSetup finds the unused one until it is used.
+func testUsersSetupLinkState(t *testing.T, s pihu.Store) {
+	_, err := s.PendingSetup(t.Context())
+	checkError(t, err, pihu.ENotFound, "")
+	a, _ := mustSignUp(t, s, "ada@example.com")
+	setup := newUser(a.ID, "", pihu.RoleOwner, "")
+	link := newLink(setup, pihu.LinkSetup, epoch.Add(24*time.Hour))
+	if err := s.CreateUser(t.Context(), setup, link); err != nil {
+		t.Fatal(err)
+	}
+	invite := newUser(a.ID, "", pihu.RoleViewer, "")
+	old := newLink(invite, pihu.LinkInvite, epoch.Add(time.Hour))
+	if err := s.CreateUser(t.Context(), invite, old); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SetupLink(t.Context(), link.Digest)
+	if err != nil || got.UserID != setup.ID || got.AccountID != a.ID || got.Used != nil || !got.Expires.Equal(link.Expires) {
+		t.Errorf("SetupLink before use: got %+v, %v", got, err)
+	}
+	pending, err := s.PendingSetup(t.Context())
+	if err != nil || !bytes.Equal(pending.Digest, link.Digest) {
+		t.Errorf("PendingSetup: got %+v, %v, want the setup link", pending, err)
+	}
+	_, err = s.SetupLink(t.Context(), old.Digest) // no setup link
+	checkError(t, err, pihu.ENotFound, "")
+	_, err = s.SetupLink(t.Context(), bytes.Repeat([]byte{9}, 32))
+	checkError(t, err, pihu.ENotFound, "")
+
+	at := epoch.Add(time.Minute)
+	if _, err := s.UseLink(t.Context(), link.Digest, "owner@example.com", "$argon2id$new", at); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.SetupLink(t.Context(), link.Digest)
+	if err != nil || got.Used == nil || !got.Used.Equal(at) {
+		t.Errorf("SetupLink after use: got %+v, %v, want used at %v", got, err, at)
+	}
+	_, err = s.PendingSetup(t.Context())
 	checkError(t, err, pihu.ENotFound, "")
 }
 

@@ -164,6 +164,16 @@ func (b *browser) post(path string, form url.Values, header ...string) *page {
 	return b.do("POST", path, form, header...)
 }
 
+// created follows the 303 that a form creating something answers with
+// (post/redirect/get) to the page that shows it, which it checks is 200.
+func (b *browser) created(p *page) *page {
+	b.tb.Helper()
+	checkStatus(b.tb, p, http.StatusSeeOther)
+	next := b.get(p.Header.Get("Location"))
+	checkStatus(b.tb, next, http.StatusOK)
+	return next
+}
+
 // form builds url.Values from name, value pairs.
 func form(kv ...string) url.Values {
 	v := url.Values{}
@@ -198,8 +208,7 @@ func (d *dashboard) login(tb testing.TB, email string) *browser {
 // up with), and returns the member's browser.
 func (d *dashboard) member(tb testing.TB, owner *browser, email string, role pihu.Role) *browser {
 	tb.Helper()
-	p := owner.post("/team", form("email", email, "role", string(role)))
-	checkStatus(tb, p, http.StatusOK)
+	p := owner.created(owner.post("/team", form("email", email, "role", string(role))))
 	link := inviteLink.FindStringSubmatch(p.Body)
 	if link == nil {
 		tb.Fatalf("no invite link on the team page:\n%s", p.Body)
@@ -229,8 +238,7 @@ func (b *browser) createKey(name string, extra ...string) (id, secret string) {
 	for i := 0; i+1 < len(extra); i += 2 {
 		f.Set(extra[i], extra[i+1])
 	}
-	p := b.post("/keys", f)
-	checkStatus(b.tb, p, http.StatusOK)
+	p := b.created(b.post("/keys", f))
 	secret = secretRe.FindString(p.Body)
 	id = keyIDRe.FindString(p.Body)
 	if secret == "" || id == "" {

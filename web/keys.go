@@ -158,7 +158,8 @@ var keyFields = []string{"name", "permissions", "expiration", "environment", "al
 
 // createKey creates a key as POST /v1/auth/api-keys does, with the
 // account's authority (no creator key: CreatedBy is empty, the event's
-// actor is the user), and shows its secret once, on this response only.
+// actor is the user), and sends the browser to the one view of its secret
+// (303), so that a reload shows the page again without creating a key.
 func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) {
 	v := view{Title: "Create an API key", Me: s.user, Account: s.account, Nav: "keys"}
 	if err := parseForm(w, r); err != nil {
@@ -235,9 +236,31 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		fail()
 		return
 	}
-	v.Title = "API key created"
-	v.Data = keyCreatedData{Key: h.keyRow(k), Secret: secret}
-	h.render(w, r, http.StatusOK, "key_created", v)
+	view := h.once.put(s.digest, k.ID, keyCreatedData{Key: h.keyRow(k), Secret: secret})
+	http.Redirect(w, r, "/keys/"+k.ID+"/secret/"+view, http.StatusSeeOther)
+}
+
+// keySecretPage shows a new key's secret (made by createKey or rotateKey)
+// on its one view; any later view, a reload included, says it was shown
+// once.
+func (h *Handler) keySecretPage(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	data, _ := h.once.take(s.digest, id, r.PathValue("view"))
+	d, ok := data.(keyCreatedData)
+	if !ok {
+		h.shownOnce(w, r, s, "keys", shownOnceData{
+			What:    "Secret key",
+			Message: "The secret of this key was shown once, on the page that followed its creation, and cannot be shown again: Pihu keeps only its hash. If you did not copy it, rotate the key to get a new secret.",
+			Link:    "/keys/" + id, LinkLabel: "View the key",
+			Back: "/keys", BackLabel: "Back to keys",
+		})
+		return
+	}
+	title := "API key created"
+	if d.Old != nil {
+		title = "API key rotated"
+	}
+	h.render(w, r, http.StatusOK, "key_created", view{Title: title, Me: s.user, Account: s.account, Nav: "keys", Data: d})
 }
 
 // splitList reads a list typed one item a line or separated by commas;
@@ -458,8 +481,8 @@ func (h *Handler) rotatePage(w http.ResponseWriter, r *http.Request, s *session)
 
 // rotateKey replaces a key by a new one with its settings, as POST
 // /v1/auth/api-keys/{id}/rotate does, ends the old one after the grace
-// period chosen, drops it from the API's cache, and shows the new secret
-// once.
+// period chosen, drops it from the API's cache, and sends the browser to
+// the one view of the new secret (303).
 func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
@@ -516,7 +539,6 @@ func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request, s *session) 
 	if ends == nil {
 		ends = changed.Expires
 	}
-	v.Title = "API key rotated"
-	v.Data = keyCreatedData{Key: h.keyRow(next), Secret: secret, Old: changed, OldEnds: ends}
-	h.render(w, r, http.StatusOK, "key_created", v)
+	view := h.once.put(s.digest, next.ID, keyCreatedData{Key: h.keyRow(next), Secret: secret, Old: changed, OldEnds: ends})
+	http.Redirect(w, r, "/keys/"+next.ID+"/secret/"+view, http.StatusSeeOther)
 }

@@ -70,7 +70,7 @@ func TestNames_SameRulesAsAPI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			want, wantAPI := http.StatusBadRequest, http.StatusBadRequest
 			if tt.ok {
-				want, wantAPI = http.StatusOK, http.StatusOK
+				want, wantAPI = http.StatusSeeOther, http.StatusOK
 			}
 			p := owner.post("/keys", form("name", tt.text, "permissions", "candidate:read", "environment", "live"))
 			if p.StatusCode != want || !tt.ok && !strings.Contains(p.Body, `id="name-error"`) {
@@ -81,7 +81,7 @@ func TestNames_SameRulesAsAPI(t *testing.T) {
 			}
 
 			p = owner.post("/webhooks", form("url", "https://example.com/hooks", "events", "api_key.created", "description", tt.text, "environment", "live"))
-			if tt.ok && p.StatusCode != http.StatusOK || !tt.ok && (p.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, `id="description-error"`)) {
+			if tt.ok && p.StatusCode != http.StatusSeeOther || !tt.ok && (p.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, `id="description-error"`)) {
 				t.Errorf("dashboard webhook description: got %d, want %d with the error next to the description", p.StatusCode, want)
 			}
 			if got := api("/v1/webhook-endpoints", map[string]any{"url": "https://example.com/hooks", "events": []string{"api_key.created"}, "description": tt.text}); got != wantAPI {

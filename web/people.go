@@ -28,7 +28,24 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/keys", http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Data: newForm(nil)})
+	h.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Data: newForm(nil), Setup: h.pendingSetup(r)})
+}
+
+// pendingSetup is the first start's setup link while it has not been
+// used (expired or not), for the sign-in and sign-up pages to say where
+// it is: until then the person opening the dashboard is most likely its
+// operator, who wants the Default account, not a new one. nil once it was
+// used, or if the store could not tell (logged: the notice is a help, not
+// a rule).
+func (h *Handler) pendingSetup(r *http.Request) *setupNotice {
+	l, err := h.store.PendingSetup(r.Context())
+	if err != nil {
+		if pihu.ErrorCode(err) != pihu.ENotFound {
+			h.logger.Error("dashboard: reading the pending setup link", "err", err)
+		}
+		return nil
+	}
+	return &setupNotice{Expires: l.Expires, Expired: !h.now().Before(l.Expires)}
 }
 
 // login signs a user in. Failures are limited per client address and per
@@ -184,7 +201,7 @@ func (h *Handler) busy(w http.ResponseWriter, r *http.Request, page string, v vi
 }
 
 func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "signup", view{Title: "Create an account", Data: newForm(nil)})
+	h.render(w, r, http.StatusOK, "signup", view{Title: "Create a new account", Data: newForm(nil), Setup: h.pendingSetup(r)})
 }
 
 // signup creates an account and its owner user, and signs the owner in.
@@ -196,7 +213,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm(r)
-	v := view{Title: "Create an account", Data: f}
+	v := view{Title: "Create a new account", Data: f}
 	password := r.PostForm.Get("password")
 	now := pihu.Timestamp(h.now())
 	a := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: r.PostForm.Get("account_name"), Created: now}
@@ -291,8 +308,59 @@ func linkForm(r *http.Request) *form {
 	return f
 }
 
+// setupData is the setup page: its form, or, for a link that cannot be
+// used, why (and then no form).
+type setupData struct {
+	Form *form
+	// Invalid says why the link cannot be used: Used, Expired or
+	// neither (unknown); "" if it can.
+	Invalid string
+	// At is when the link was used, or expired.
+	At *time.Time
+}
+
+// The reasons a setup link cannot be used.
+const (
+	linkUnknown = "unknown"
+	linkUsed    = "used"
+	linkExpired = "expired"
+)
+
+// setupLinkState says whether the setup link of token can be used now,
+// and if not why: used (and when), expired (and when) or unknown.
+func (h *Handler) setupLinkState(r *http.Request, token string) (invalid string, at *time.Time, err error) {
+	if _, ok := linkUser(token); !ok {
+		return linkUnknown, nil, nil
+	}
+	l, err := h.store.SetupLink(r.Context(), LinkDigest(token))
+	switch {
+	case pihu.ErrorCode(err) == pihu.ENotFound:
+		return linkUnknown, nil, nil
+	case err != nil:
+		return "", nil, err
+	case l.Used != nil:
+		return linkUsed, l.Used, nil
+	case !h.now().Before(l.Expires):
+		return linkExpired, &l.Expires, nil
+	}
+	return "", nil, nil
+}
+
+// setupPage shows the setup form of a setup link that can be used, and
+// for one that cannot, says why (used, expired, unknown) before any form
+// is shown, so that nobody types a password for nothing.
 func (h *Handler) setupPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "setup", view{Title: "Set up your account", Data: linkForm(r)})
+	f := linkForm(r)
+	invalid, at, err := h.setupLinkState(r, f.Get("token"))
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if invalid != "" {
+		status = http.StatusBadRequest
+	}
+	h.render(w, r, status, "setup", view{Title: "Set up your account", Data: setupData{Form: f, Invalid: invalid, At: at}})
 }
 
 // setup uses the first start's setup link: its owner sets an email and a
@@ -304,7 +372,18 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm(r)
-	v := view{Title: "Set up your account", Data: f}
+	d := setupData{Form: f}
+	v := view{Title: "Set up your account", Data: &d}
+	// A link that cannot be used says so before the form is checked.
+	var err error
+	if d.Invalid, d.At, err = h.setupLinkState(r, r.PostForm.Get("token")); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if d.Invalid != "" {
+		h.render(w, r, http.StatusBadRequest, "setup", v)
+		return
+	}
 	password := r.PostForm.Get("password")
 	email, err := pihu.NormalizeEmail(r.PostForm.Get("email"))
 	f.Fail(err, "email")
@@ -329,7 +408,15 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if pihu.ErrorCode(err) == pihu.ENotFound {
-			f.Message = "This link is not valid: it may have been used already, or have expired (links work for 24 hours)."
+			// Used or expired meanwhile, or never valid: say which, without
+			// the form.
+			if d.Invalid, d.At, err = h.setupLinkState(r, token); err != nil {
+				h.internalError(w, r, err)
+				return
+			}
+			if d.Invalid == "" {
+				d.Invalid = linkUnknown
+			}
 			h.render(w, r, http.StatusBadRequest, "setup", v)
 			return
 		}

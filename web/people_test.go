@@ -3,6 +3,7 @@ package web_test
 import (
 	"crypto/sha256"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,9 @@ func TestLogin(t *testing.T) {
 		var known, unknown time.Duration
 		for range 3 {
 			for _, email := range []string{"ada@example.com", "bob@example.com"} {
+				// The garbage of earlier sign-ins (and tests) is
+				// collected before, not during, the one measured.
+				runtime.GC()
 				start := processCPU()
 				d.browser(t).post("/login", form("email", email, "password", "wrong password"), clientHeader, "198.51.100."+email[:1])
 				if used := processCPU() - start; email[0] == 'a' {
@@ -325,7 +329,7 @@ func TestSetup(t *testing.T) {
 	// Once only.
 	p = d.browser(t).post("/setup", form("token", token, "email", "eve@example.com", "password", password))
 	checkStatus(t, p, http.StatusBadRequest)
-	checkContains(t, p, "This link is not valid")
+	checkContains(t, p, "This setup link was used already")
 	events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: a.ID, Target: u.ID, Limit: 10})
 	if len(events) != 2 || events[1].Action != pihu.ActionUserPasswordSet || events[1].Actor != u.ID {
 		t.Errorf("events: got %v, want the password set, then the sign-in", events)
@@ -335,7 +339,7 @@ func TestSetup(t *testing.T) {
 func TestInvite_Expired(t *testing.T) {
 	d := newDashboard(t)
 	owner := d.signUp(t, "ada@example.com")
-	p := owner.post("/team", form("email", "bob@example.com", "role", "viewer"))
+	p := owner.created(owner.post("/team", form("email", "bob@example.com", "role", "viewer")))
 	link := inviteLink.FindStringSubmatch(p.Body)
 	d.Clock.Add(web.LinkLifetime)
 	p = d.browser(t).post("/invite", form("token", html(link[1]), "email", "bob@example.com", "password", password))

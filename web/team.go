@@ -59,8 +59,8 @@ func (h *Handler) renderTeam(w http.ResponseWriter, r *http.Request, s *session,
 }
 
 // invite invites an email to the account with the role chosen (admin or
-// viewer) and shows the owner a one-time invite link, valid for
-// LinkLifetime, that the invited person uses with that email: to join
+// viewer) and sends the owner (303) to the one view of its invite link,
+// valid for LinkLifetime, that the invited person uses with that email: to join
 // with their password if they use pihu already, or to choose one. The
 // answer is the same whether or not the email is a person's elsewhere.
 // Invites are limited per account (Options.InviteLimit), spent before
@@ -103,9 +103,32 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, s *session) {
 		h.renderTeam(w, r, s, http.StatusBadRequest, teamData{Form: f})
 		return
 	}
-	f = newForm(nil)
+	view := h.once.put(s.digest, inv.ID, invitedData{Invite: inv, URL: origin(r) + InvitePath(token)})
+	http.Redirect(w, r, "/team/invites/"+inv.ID+"/link/"+view, http.StatusSeeOther)
+}
+
+// invitedData is what the one view of an invite link shows.
+type invitedData struct {
+	Invite *pihu.Invite
+	URL    string
+}
+
+// inviteLinkPage shows the team page with a new invite's link, on its
+// one view; any later view says it was shown once.
+func (h *Handler) inviteLinkPage(w http.ResponseWriter, r *http.Request, s *session) {
+	data, _ := h.once.take(s.digest, r.PathValue("id"), r.PathValue("view"))
+	d, ok := data.(invitedData)
+	if !ok {
+		h.shownOnce(w, r, s, "team", shownOnceData{
+			What:    "Invite link",
+			Message: "This invite's link was shown once, on the page that followed the invitation, and cannot be shown again: Pihu keeps only its hash. If you did not copy it, invite the same email again: that makes a new link, and the old one stops working.",
+			Link:    "/team", LinkLabel: "Back to the team",
+		})
+		return
+	}
+	f := newForm(nil)
 	f.Values.Set("role", string(pihu.RoleViewer))
-	h.renderTeam(w, r, s, http.StatusOK, teamData{Form: f, Invited: inv, InviteURL: origin(r) + InvitePath(token)})
+	h.renderTeam(w, r, s, http.StatusOK, teamData{Form: f, Invited: d.Invite, InviteURL: d.URL})
 }
 
 // cancelInvite cancels a pending invite of the account: its link stops

@@ -119,6 +119,9 @@ type Handler struct {
 	// so that it takes as long as one that does.
 	dummyHash string
 
+	// once holds the secrets waiting for the one page that shows them.
+	once *onceViews
+
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
@@ -132,6 +135,7 @@ var pageNames = []string{
 	"keys", "key_new", "key_created", "key", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
 	"webhooks", "webhook", "webhook_created", "webhook_delete", "permissions",
+	"shown_once",
 }
 
 // New returns the dashboard. It parses every template once, and returns an
@@ -183,6 +187,7 @@ func New(opts Options) (*Handler, error) {
 		opts.PasswordHashes = runtime.GOMAXPROCS(0)
 	}
 	h.passwords = newPasswords(h.password, opts.PasswordHashes)
+	h.once = newOnceViews(h.now)
 	h.dummyHash = HashPassword(pihu.NewID("dummy_"), h.password)
 	pages, err := parsePages(templateFiles)
 	if err != nil {
@@ -240,6 +245,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /keys/new", h.signedIn(keyManagers, h.newKeyPage))
 	h.mux.Handle("POST /keys", h.signedIn(keyManagers, h.createKey))
 	h.mux.Handle("GET /keys/{id}", h.signedIn(anyone, h.keyPage))
+	h.mux.Handle("GET /keys/{id}/secret/{view}", h.signedIn(keyManagers, h.keySecretPage))
 	h.mux.Handle("GET /keys/{id}/revoke", h.signedIn(keyManagers, h.revokePage))
 	h.mux.Handle("POST /keys/{id}/revoke", h.signedIn(keyManagers, h.revokeKey))
 	h.mux.Handle("GET /keys/{id}/rotate", h.signedIn(keyManagers, h.rotatePage))
@@ -247,6 +253,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /webhooks", h.signedIn(anyone, h.webhooksPage))
 	h.mux.Handle("POST /webhooks", h.signedIn(keyManagers, h.createWebhook))
 	h.mux.Handle("GET /webhooks/{id}", h.signedIn(anyone, h.webhookPage))
+	h.mux.Handle("GET /webhooks/{id}/secret/{view}", h.signedIn(keyManagers, h.webhookSecretPage))
 	h.mux.Handle("POST /webhooks/{id}/enabled", h.signedIn(keyManagers, h.toggleWebhook))
 	h.mux.Handle("GET /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhookPage))
 	h.mux.Handle("POST /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhook))
@@ -256,6 +263,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
 	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.invite))
+	h.mux.Handle("GET /team/invites/{id}/link/{view}", h.signedIn(teamManagers, h.inviteLinkPage))
 	h.mux.Handle("POST /team/invites/{id}/cancel", h.signedIn(teamManagers, h.cancelInvite))
 	h.mux.Handle("POST /team/members/{id}/remove", h.signedIn(teamManagers, h.removeMember))
 	h.mux.Handle("GET /account", h.signedIn(anyone, h.accountPage))
@@ -319,6 +327,15 @@ type view struct {
 	Nav string
 	// Data is the page's own.
 	Data any
+	// Setup, on the sign-in and sign-up pages, says that the first
+	// start's setup link has not been used yet; nil once it has.
+	Setup *setupNotice
+}
+
+// setupNotice is the first start's setup link, not used yet.
+type setupNotice struct {
+	Expires time.Time
+	Expired bool
 }
 
 // render writes page with status. A template that fails (a bug) is logged

@@ -53,7 +53,7 @@ func (h *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, s *sess
 var webhookFields = []string{"url", "events", "description", "environment"}
 
 // createWebhook creates an endpoint as POST /v1/webhook-endpoints does,
-// and shows its secret once.
+// and sends the browser to the one view of its secret (303).
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
@@ -84,6 +84,25 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, s *sessi
 	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookEndpointCreated, s.user.ID, h.clientIP(r), e, e.Created)
 	if err := h.store.CreateWebhookEndpoint(r.Context(), e, ev); err != nil {
 		h.internalError(w, r, err)
+		return
+	}
+	view := h.once.put(s.digest, e.ID, e)
+	http.Redirect(w, r, "/webhooks/"+e.ID+"/secret/"+view, http.StatusSeeOther)
+}
+
+// webhookSecretPage shows a new endpoint's signing secret on its one
+// view; any later view says it was shown once.
+func (h *Handler) webhookSecretPage(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	data, _ := h.once.take(s.digest, id, r.PathValue("view"))
+	e, ok := data.(*pihu.WebhookEndpoint)
+	if !ok {
+		h.shownOnce(w, r, s, "webhooks", shownOnceData{
+			What:    "Signing secret",
+			Message: "The signing secret of this endpoint was shown once, on the page that followed its creation, and cannot be shown again.",
+			Link:    "/webhooks/" + id, LinkLabel: "View the endpoint",
+			Back: "/webhooks", BackLabel: "Back to webhooks",
+		})
 		return
 	}
 	h.render(w, r, http.StatusOK, "webhook_created", view{Title: "Webhook endpoint created", Me: s.user, Account: s.account, Nav: "webhooks", Data: e})

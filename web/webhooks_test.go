@@ -33,8 +33,7 @@ func TestWebhooks_Dashboard(t *testing.T) {
 		checkContains(t, p, "does not deliver webhooks to its own machine", "--webhook-loopback allow")
 	}
 
-	p = b.post("/webhooks", form("environment", "live", "url", "https://example.com/hooks", "events", "api_key.created", "events", "api_key.revoked", "description", "Alerts"))
-	checkStatus(t, p, http.StatusOK)
+	p = b.created(b.post("/webhooks", form("environment", "live", "url", "https://example.com/hooks", "events", "api_key.created", "events", "api_key.revoked", "description", "Alerts")))
 	secret, id := whSecretRe.FindString(p.Body), endpointIDRe.FindString(p.Body)
 	if secret == "" || id == "" {
 		t.Fatalf("no secret or id on the created page:\n%s", p.Body)

@@ -40,6 +40,13 @@ func TestServe_Dashboard(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
 		t.Errorf("GET /: got %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
 	}
+	// Until the owner has set up, the sign-in page says where the setup
+	// link is, and that signing up makes another account.
+	const notice = `id="setup-notice"`
+	if status, page := getPage(t, client, s.url+"/login"); status != 200 || !strings.Contains(page, notice) ||
+		!strings.Contains(page, "beside its SQLite database") || !strings.Contains(page, "Create a new, separate account") {
+		t.Errorf("GET /login before setup: got %d, want the setup notice and sign-up as a separate account\n%s", status, page)
+	}
 	res, err = client.Get(link)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +75,15 @@ func TestServe_Dashboard(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body.String(), "Default") || !strings.Contains(body.String(), "ops@example.com") {
 		t.Errorf("GET /keys after setup: got %d\n%s", res.StatusCode, body)
 	}
+	// Set up, the notice is gone, and the link says it was used, with no
+	// form.
+	other := &http.Client{CheckRedirect: client.CheckRedirect}
+	if status, page := getPage(t, other, s.url+"/login"); status != 200 || strings.Contains(page, notice) {
+		t.Errorf("GET /login after setup: got %d, want no setup notice\n%s", status, page)
+	}
+	if status, page := getPage(t, other, link); status != 400 || !strings.Contains(page, "was used already") || strings.Contains(page, "<form") {
+		t.Errorf("GET the used setup link: got %d, want 400 saying it was used, without a form\n%s", status, page)
+	}
 	// The API keeps its JSON answers.
 	status, out := do(t, "GET", s.url+"/v1/nowhere", "", "")
 	if status != 404 || out["error"] == nil {
@@ -80,4 +96,19 @@ func TestServe_Dashboard(t *testing.T) {
 	if !strings.Contains(logs, "path=/setup") {
 		t.Errorf("the dashboard's requests are not logged:\n%s", logs)
 	}
+}
+
+// getPage GETs url with client and returns the status and the body.
+func getPage(t *testing.T, client *http.Client, url string) (int, string) {
+	t.Helper()
+	res, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body bytes.Buffer
+	if _, err := body.ReadFrom(res.Body); err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, body.String()
 }

@@ -263,6 +263,15 @@ func TestNoSecretAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	res.Body.Close()
+	// The form answers 303 to the page that shows the key once.
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /keys: got %d, want 303", res.StatusCode)
+	}
+	res, err = browser.Get(s.url + res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if m := keyPattern.Find(page); m != nil {

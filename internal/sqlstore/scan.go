@@ -82,6 +82,23 @@ var (
 		},
 	}
 
+	// Links reads one-time links.
+	Links = Scanner[*pihu.Link]{
+		Columns: `digest, user_id, account_id, purpose, created, expires, used`,
+		Scan: func(row Row) (*pihu.Link, error) {
+			var (
+				l                      pihu.Link
+				purpose                string
+				created, expires, used TimeValue
+			)
+			if err := row.Scan(&l.Digest, &l.UserID, &l.AccountID, &purpose, &created, &expires, &used); err != nil {
+				return nil, err
+			}
+			l.Purpose, l.Created, l.Expires, l.Used = pihu.LinkPurpose(purpose), created.Time(), expires.Time(), used.T
+			return &l, nil
+		},
+	}
+
 	// Idempotency reads idempotency_records.
 	Idempotency = Scanner[*pihu.IdempotencyRecord]{
 		Columns: `lookup, fingerprint, token, created, status, response, ended_key`,

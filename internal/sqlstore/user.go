@@ -408,6 +408,20 @@ func (s Store) UseLink(ctx context.Context, digest []byte, email, passwordHash s
 	})
 }
 
+// SetupLink returns the setup link whose token has the digest, used or
+// not, expired or not. Returns pihu.ErrLinkInvalid if there is none.
+func (s Store) SetupLink(ctx context.Context, digest []byte) (*pihu.Link, error) {
+	return one(ctx, s, "setup link", Links.Scan, pihu.ErrLinkInvalid,
+		`SELECT `+Links.Columns+` FROM links WHERE digest = ? AND purpose = 'setup'`, digest)
+}
+
+// PendingSetup returns the newest setup link not used yet, expired or
+// not. Returns pihu.ErrLinkInvalid if there is none.
+func (s Store) PendingSetup(ctx context.Context) (*pihu.Link, error) {
+	return one(ctx, s, "pending setup", Links.Scan, pihu.ErrLinkInvalid,
+		`SELECT `+Links.Columns+` FROM links WHERE purpose = 'setup' AND used IS NULL ORDER BY created DESC LIMIT 1`)
+}
+
 // setEmail sets user userID's email, unless it is "".
 func setEmail(ctx context.Context, tx Tx, userID, email string) error {
 	if email == "" {

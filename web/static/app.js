@@ -24,3 +24,13 @@ document.addEventListener("submit", function (e) {
   var message = e.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) e.preventDefault();
 });
+// A secret shown once (data-secret-once) leaves no copy in the browser's
+// back/forward cache: its fields are emptied when the page is left, and a
+// page brought back from that cache asks the server again, which answers
+// that the secret was shown once.
+window.addEventListener("pagehide", function () {
+  document.querySelectorAll("[data-secret-once] .secret").forEach(function (field) { field.value = ""; });
+});
+window.addEventListener("pageshow", function (e) {
+  if (e.persisted && document.querySelector("[data-secret-once]")) window.location.reload();
+});
