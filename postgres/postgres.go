@@ -408,15 +408,6 @@ type querier interface {
 // times are already whole seconds (pihu.Timestamp).
 func ts(t time.Time) time.Time { return pihu.Timestamp(t) }
 
-// nullTS is ts for an optional time; nil is NULL.
-func nullTS(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := ts(*t)
-	return &v
-}
-
 // utc returns an optional time read from the database in UTC.
 func utc(t *time.Time) *time.Time {
 	if t == nil {
@@ -424,12 +415,4 @@ func utc(t *time.Time) *time.Time {
 	}
 	v := t.UTC()
 	return &v
-}
-
-// nullString is s, or NULL if s is "".
-func nullString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

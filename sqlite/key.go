@@ -156,11 +156,6 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *crea
 	return err
 }
 
-// execer is what insertKey needs of a *sql.DB or a *sql.Tx.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 // scanKey reads one row of sqlstore.KeyColumns.
 func scanKey(row rowScanner) (*pihu.Key, error) {
 	var (

@@ -336,14 +336,6 @@ func (db *DB) Close() error {
 // times are already whole seconds (pihu.Timestamp).
 func unixTime(t time.Time) int64 { return t.Unix() }
 
-// nullTime is unixTime for an optional time; nil is NULL.
-func nullTime(t *time.Time) sql.Null[int64] {
-	if t == nil {
-		return sql.Null[int64]{}
-	}
-	return sql.Null[int64]{V: unixTime(*t), Valid: true}
-}
-
 // fromUnix converts unix seconds back to a time in UTC.
 func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
 
