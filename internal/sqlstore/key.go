@@ -53,8 +53,7 @@ func LeakArg(l *pihu.Leak) (any, error) {
 func (s Store) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, error) {
 	return write(ctx, s, "update key "+u.ID, u.ID, func(ctx context.Context, tx Tx) (*pihu.Key, error) {
 		d := tx.Dialect()
-		k, err := d.Keys.Scan(tx.QueryRow(ctx, `SELECT `+d.Keys.Columns+` FROM api_keys
-			WHERE id = ? AND account_id = ? AND revoked IS NULL`+d.ForUpdate, u.ID, u.AccountID))
+		k, err := lockUnrevokedKey(ctx, tx, u.ID, u.AccountID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, pihu.KeyNotFound(u.ID)
 		}
@@ -144,4 +143,12 @@ func (s Store) Account(ctx context.Context, id string) (*pihu.Account, error) {
 		a.Created, a.LeakPolicy = time.Time(created), pihu.LeakPolicy(policy)
 		return &a, nil
 	}, pihu.AccountNotFound(id), AccountQuery, id)
+}
+
+// lockUnrevokedKey reads the unrevoked key id of account accountID, FOR
+// UPDATE where rows are locked; sql.ErrNoRows if there is none.
+func lockUnrevokedKey(ctx context.Context, tx Tx, id, accountID string) (*pihu.Key, error) {
+	d := tx.Dialect()
+	return d.Keys.Scan(tx.QueryRow(ctx, `SELECT `+d.Keys.Columns+` FROM api_keys
+		WHERE id = ? AND account_id = ? AND revoked IS NULL`+d.ForUpdate, id, accountID))
 }

@@ -158,8 +158,7 @@ func RevokeKeys(ctx context.Context, tx Tx, rev pihu.Revocation) ([]*pihu.Key, e
 // if rev.Cascade its descendants, oldest first.
 func revocationTree(ctx context.Context, tx Tx, rev pihu.Revocation) ([]*pihu.Key, error) {
 	d := tx.Dialect()
-	root, err := d.Keys.Scan(tx.QueryRow(ctx, `SELECT `+d.Keys.Columns+` FROM api_keys
-		WHERE id = ? AND account_id = ? AND revoked IS NULL`+d.ForUpdate, rev.ID, rev.AccountID))
+	root, err := lockUnrevokedKey(ctx, tx, rev.ID, rev.AccountID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pihu.UnrevokedKeyNotFound(rev.ID)
 	}
