@@ -2,6 +2,8 @@ package http_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -141,4 +143,32 @@ func TestOpenAPI_Served(t *testing.T) {
 			}},
 		{name: "ErrWrongMethod", method: "POST", path: "/v1/openapi.json", body: `{}`, status: 405, code: "method_not_allowed"},
 	})
+}
+
+// TestOpenAPI_NullableHasType walks the raw document: OpenAPI 3.0 reads
+// `nullable` only beside a `type` in the same schema (Redocly's
+// nullable-type-sibling), so a nullable `allOf` or `$ref` silently means
+// "not null" to generators and linters.
+func TestOpenAPI_NullableHasType(t *testing.T) {
+	var doc any
+	if err := json.Unmarshal(pihuhttp.OpenAPIDocument(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["nullable"] == true && v["type"] == nil {
+				t.Errorf("%s: nullable without a type beside it", path)
+			}
+			for k, c := range v {
+				walk(path+"/"+k, c)
+			}
+		case []any:
+			for i, c := range v {
+				walk(fmt.Sprintf("%s/%d", path, i), c)
+			}
+		}
+	}
+	walk("#", doc)
 }

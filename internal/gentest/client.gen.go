@@ -1851,7 +1851,9 @@ type PermissionDeletedSource string
 // PermissionItem defines model for PermissionItem.
 type PermissionItem struct {
 	// Created When it was defined; null for a built-in permission.
-	Created *Timestamp `json:"created"`
+	//
+	// Example: 2024-02-20T12:00:00Z
+	Created *time.Time `json:"created"`
 
 	// Description Example: Read invoices.
 	Description string `json:"description"`
