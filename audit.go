@@ -12,6 +12,12 @@ const (
 	ActionKeyRotated = "api_key.rotated"
 	ActionKeyLeaked  = "api_key.leaked"
 	ActionKeyUpdated = "api_key.updated"
+	// ActionKeyDisabled and ActionKeyEnabled are a key disabled or
+	// enabled again (PATCH enabled): recorded when its state changes
+	// only, beside an api_key.updated of the other fields the same change
+	// gives, if any.
+	ActionKeyDisabled = "api_key.disabled"
+	ActionKeyEnabled  = "api_key.enabled"
 
 	// Dashboard users: their target is the user, or for an invite the
 	// invite ("inv_…"), which names no user until it is accepted.

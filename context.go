@@ -60,8 +60,9 @@ func ActorFromContext(ctx context.Context) (Actor, bool) {
 // Check applies the rule of an actor to k, the actor's key as the write's
 // transaction reads it (nil if there is no key a.KeyID in a.AccountID):
 // ERevokedAPIKey if there is none or it is revoked (whenever the
-// revocation is dated: a key being revoked is not trusted to act), and
-// EExpiredAPIKey if it has expired at a.At. nil if it may act.
+// revocation is dated: a key being revoked is not trusted to act),
+// EExpiredAPIKey if it has expired at a.At, and EDisabledAPIKey if it is
+// disabled. nil if it may act.
 func (a Actor) Check(k *Key) error {
 	switch {
 	case k == nil || k.AccountID != a.AccountID:
@@ -70,6 +71,8 @@ func (a Actor) Check(k *Key) error {
 		return Errorf(ERevokedAPIKey, "The API key making this request was revoked before the request could finish; nothing was changed.")
 	case k.Expires != nil && !a.At.Before(*k.Expires):
 		return Errorf(EExpiredAPIKey, "The API key making this request expired before the request could finish; nothing was changed.")
+	case k.Disabled:
+		return Errorf(EDisabledAPIKey, "The API key making this request was disabled before the request could finish; nothing was changed.")
 	}
 	return nil
 }

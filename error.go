@@ -16,9 +16,13 @@ const (
 	EInvalidAPIKey    = "invalid_api_key"
 	// EInvalidSignature is a signed report (GitHub's secret scanning)
 	// whose signature is missing, malformed, or not the named key's.
-	EInvalidSignature        = "invalid_signature"
-	EExpiredAPIKey           = "expired_api_key"
-	ERevokedAPIKey           = "revoked_api_key"
+	EInvalidSignature = "invalid_signature"
+	EExpiredAPIKey    = "expired_api_key"
+	ERevokedAPIKey    = "revoked_api_key"
+	// EDisabledAPIKey is a key disabled with PATCH (enabled: false), or
+	// an access token minted from one: refused until the key is enabled
+	// again. Unlike a revocation it can be undone.
+	EDisabledAPIKey          = "disabled_api_key"
 	EInsufficientPermissions = "insufficient_permissions"
 	EIPNotAllowed            = "ip_not_allowed"
 	ENotFound                = "not_found"

@@ -41,6 +41,7 @@ var errorStatuses = map[string]struct {
 	EInvalidAPIKey:           {401, "authentication_error"},
 	EExpiredAPIKey:           {401, "authentication_error"},
 	ERevokedAPIKey:           {401, "authentication_error"},
+	EDisabledAPIKey:          {401, "authentication_error"},
 	EInvalidSignature:        {401, "authentication_error"},
 	EInsufficientPermissions: {403, "permission_error"},
 	EIPNotAllowed:            {403, "permission_error"},

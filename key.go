@@ -134,7 +134,11 @@ type Key struct {
 	Expires     *time.Time // nil: never
 	LastUsed    *time.Time // nil: never used
 	Revoked     *time.Time // nil: not revoked
-	RotatedFrom string     // the id of the key this one replaced, if any
+	// Disabled is true for a key disabled with PATCH (enabled: false):
+	// refused everywhere, it and the access tokens minted from it, with
+	// EDisabledAPIKey until it is enabled again. The zero Key is enabled.
+	Disabled    bool
+	RotatedFrom string // the id of the key this one replaced, if any
 	// CreatedBy is the id of the key that created this one (or rotated
 	// the key this one replaced); "" for an account's owner keys, made by
 	// an operator. Revoking a key may cascade along it.
@@ -174,13 +178,19 @@ func (k *Key) SetStoredRestrictions(rateLimit string, allowedIPs []string) {
 }
 
 // Active reports whether k authenticates at now, and if not, the error code
-// saying why (ERevokedAPIKey or EExpiredAPIKey).
+// saying why: ERevokedAPIKey, EExpiredAPIKey, or EDisabledAPIKey for a key
+// that is disabled (and neither revoked nor expired, which are for good).
+// It is the one rule of whether a key works, that every door applies (see
+// package auth), to the key and to the access tokens minted from it.
 func (k *Key) Active(now time.Time) (ok bool, code string) {
 	if k.Revoked != nil && !now.Before(*k.Revoked) {
 		return false, ERevokedAPIKey
 	}
 	if k.Expires != nil && !now.Before(*k.Expires) {
 		return false, EExpiredAPIKey
+	}
+	if k.Disabled {
+		return false, EDisabledAPIKey
 	}
 	return true, ""
 }
@@ -496,6 +506,10 @@ type KeyFilter struct {
 	// reports whether newer ones remain. Giving both is EParameterInvalid
 	// on "ending_before".
 	EndingBefore string
+	// Enabled, if not nil, limits the page to the keys that are enabled
+	// (true) or disabled (false). A cursor may be any of the list's keys,
+	// of either state.
+	Enabled *bool
 }
 
 // Revocation is what KeyStore.RevokeKeys revokes.
@@ -578,8 +592,8 @@ type KeyStore interface {
 	// change against the key as it is now, may refuse it with an error
 	// that is returned, and changes the key in place), writes the fields a
 	// change may touch (Name, Permissions, RateLimit, AllowedIPs,
-	// Metadata, Expires, Credits) and records u.Event's audit event, if
-	// u.Event is not nil, and returns the key as changed. Returns
+	// Metadata, Expires, Credits, Disabled) and records u.Events' audit
+	// events, if u.Events is not nil, and returns the key as changed. Returns
 	// ENotFound if the key does not exist, belongs to another account or
 	// is revoked; nothing is changed then.
 	UpdateKey(ctx context.Context, u KeyUpdate) (*Key, error)
@@ -597,9 +611,9 @@ type KeyUpdate struct {
 	ID        string
 	// Apply checks and makes the change to the key as stored.
 	Apply func(*Key) error
-	// Event, if not nil, is the audit event recorded for the key as
-	// changed.
-	Event func(*Key) *AuditEvent
+	// Events, if not nil, are the audit events recorded for the key as
+	// changed (none, one, or several: see KeyChange.Events).
+	Events func(*Key) []*AuditEvent
 }
 
 // Limits of an imported key's secret, as ImportableSecret checks it.

@@ -24,6 +24,9 @@ type KeyItem struct {
 	// owner key, and for a test key created by a live key when a test
 	// key (or a test webhook endpoint) is shown it.
 	CreatedBy *string `json:"created_by"`
+	// Enabled is false for a key disabled with PATCH: refused everywhere
+	// (disabled_api_key) until it is enabled again.
+	Enabled bool `json:"enabled"`
 	// Leaked is the last report that the key was found in public which
 	// revoked or flagged it; null if none did.
 	Leaked *Leak `json:"leaked"`
@@ -77,7 +80,7 @@ func NewKeyItem(k *Key, now time.Time) KeyItem {
 	return KeyItem{
 		ID: k.ID, Name: k.Name, Created: FormatTime(k.Created), Expires: formatTimePtr(k.Expires),
 		LastUsed: formatTimePtr(k.LastUsed), Permissions: k.Permissions.Strings(),
-		Environment: string(k.Environment), Hint: optionalString(k.Hint), RateLimit: optionalString(k.RateLimit.String()),
+		Environment: string(k.Environment), Enabled: !k.Disabled, Hint: optionalString(k.Hint), RateLimit: optionalString(k.RateLimit.String()),
 		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optionalString(k.CreatedBy), Leaked: k.Leaked, KeyExtras: NewKeyExtras(k, now),
 	}
 }

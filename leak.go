@@ -103,13 +103,15 @@ const (
 )
 
 // LeakAction decides what the report l does to key k, as stored, under
-// its account's policy: nothing to a key that no longer works (revoked or
-// expired at l.At), or that is flagged already for the same place (a
-// report sent again); otherwise revoke it if force or the policy is
-// LeakRevoke, and else flag it. A report that is forced (someone holding
-// the key asks to revoke it) revokes whatever the policy.
+// its account's policy: nothing to a key that no longer works for good
+// (revoked or expired at l.At), or that is flagged already for the same
+// place (a report sent again); otherwise revoke it if force or the policy
+// is LeakRevoke, and else flag it. A report that is forced (someone holding
+// the key asks to revoke it) revokes whatever the policy. A disabled key
+// is not ignored: it could be enabled again, so its leak is acted on as an
+// enabled key's.
 func (l Leak) LeakAction(k *Key, policy LeakPolicy, force bool) LeakOutcome {
-	if ok, _ := k.Active(l.At); !ok {
+	if ok, code := k.Active(l.At); !ok && code != EDisabledAPIKey {
 		return LeakIgnored
 	}
 	if force || policy != LeakFlag {

@@ -7,8 +7,9 @@ import (
 
 // Successor builds the key that replaces k when creator rotates it at now:
 // a new secret with k's name, permissions, environment, rate limit,
-// allowed addresses and lifetime (k's Expires minus its Created, counted
-// from now; none if k never expires), RotatedFrom set to k.ID and
+// allowed addresses, lifetime (k's Expires minus its Created, counted
+// from now; none if k never expires) and state (a disabled key's successor
+// is disabled: enable it to use it), RotatedFrom set to k.ID and
 // CreatedBy to creator.ID.
 //
 // The rules for keys that create keys apply with creator as the creator
@@ -70,6 +71,7 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		AllowedIPs:  allowed,
 		Metadata:    k.Metadata,
 		Credits:     k.Credits,
+		Disabled:    k.Disabled,
 	}, secret, nil
 }
 

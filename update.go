@@ -40,9 +40,17 @@ type KeyChange struct {
 	// Defined are the permissions, besides the built-in ones, that
 	// Permissions may name (as KeyRequest.Defined).
 	Defined []Permission
+	// Enabled disables (false) or enables (true) the key; nil: left as
+	// it is. A disabled key is refused everywhere (EDisabledAPIKey), with
+	// the access tokens minted from it, until it is enabled again; the
+	// keys it created are not (no cascade).
+	Enabled *bool
 
 	// allowed is AllowedIPs as Validate parsed them.
 	allowed AllowedIPs
+	// toggled is whether the last Apply found the key in the other state
+	// than Enabled: the change disables or enables it (see Events).
+	toggled bool
 }
 
 // Fields names the fields c changes, in a fixed order: what the audit
@@ -63,6 +71,29 @@ func (c *KeyChange) Fields() []string {
 	add(c.Remaining.Set, "remaining")
 	add(c.Add != nil, "add")
 	add(c.Refill.Set, "refill")
+	add(c.Enabled != nil, "enabled")
+	return out
+}
+
+// Events are the audit events of the change c, as Apply made it to k, by
+// actor from client address ip at now: api_key.updated naming the fields
+// given but "enabled", if any; then api_key.disabled or api_key.enabled
+// if the key's state changed. A change that only gives "enabled" as the
+// key is already records nothing.
+func (c *KeyChange) Events(actor, ip string, k *Key, now time.Time) []*AuditEvent {
+	var out []*AuditEvent
+	if fields := slices.DeleteFunc(c.Fields(), func(f string) bool { return f == "enabled" }); len(fields) > 0 {
+		ev := NewAuditEvent(ActionKeyUpdated, actor, ip, k, now)
+		ev.Changes = fields
+		out = append(out, ev)
+	}
+	if c.toggled {
+		action := ActionKeyEnabled
+		if k.Disabled {
+			action = ActionKeyDisabled
+		}
+		out = append(out, NewAuditEvent(action, actor, ip, k, now))
+	}
 	return out
 }
 
@@ -70,7 +101,7 @@ func (c *KeyChange) Fields() []string {
 // Returns EParameterInvalid (or EParameterMissing) with the field.
 func (c *KeyChange) Validate(now time.Time) error {
 	if len(c.Fields()) == 0 {
-		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, rate_limit, allowed_ips, metadata, expires, remaining, add or refill.")
+		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, rate_limit, allowed_ips, metadata, expires, remaining, add, refill or enabled.")
 	}
 	for _, check := range []func(time.Time) error{c.validateKey, c.validateCredits} {
 		if err := check(now); err != nil {
@@ -173,8 +204,11 @@ func checkExpires(t, now time.Time, param string) error {
 //     "allowed_ips");
 //   - a key changing itself (caller.IsSelf(k.ID): its own secret, not an
 //     access token, which never changes its key) may only narrow its
-//     limits (see checkNarrowing).
+//     limits (see checkNarrowing); it may disable itself, after which it
+//     is refused, so that only another key (or the dashboard) can enable
+//     it again.
 func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
+	c.toggled = false
 	if err := c.authorize(caller, k, now); err != nil {
 		return err
 	}
@@ -255,6 +289,10 @@ func (c *KeyChange) assign(k *Key) {
 	if c.Expires.Set {
 		k.Expires = c.Expires.Ptr()
 	}
+	if c.Enabled != nil {
+		c.toggled = k.Disabled == *c.Enabled
+		k.Disabled = !*c.Enabled
+	}
 }
 
 // checkNarrowing applies the rule for a key that changes itself, k as
@@ -277,6 +315,11 @@ func (c *KeyChange) checkNarrowing(k *Key, now time.Time) error {
 	}
 	if c.AllowedIPs.Set && !k.AllowedIPs.Anywhere() && (c.AllowedIPs.Null || !c.allowed.Within(k.AllowedIPs)) {
 		return deny("allowed_ips", "this key cannot widen or remove its own allowed_ips, only keep addresses within them.")
+	}
+	if c.Enabled != nil && *c.Enabled && k.Disabled {
+		// Unreachable through the API, which refuses a disabled key
+		// before any change: the rule is here all the same.
+		return deny("enabled", "a disabled key cannot enable itself.")
 	}
 	return c.checkCreditsNarrowing(k, now, deny)
 }

@@ -18,6 +18,8 @@ const (
 	EventKeyRevoked       = ActionKeyRevoked
 	EventKeyRotated       = ActionKeyRotated
 	EventKeyLeaked        = ActionKeyLeaked
+	EventKeyDisabled      = ActionKeyDisabled
+	EventKeyEnabled       = ActionKeyEnabled
 	EventKeyExpiringSoon  = "api_key.expiring_soon"
 	EventKeyUsageExceeded = "api_key.usage_exceeded"
 	EventKeyRateLimited   = "api_key.rate_limited"
@@ -27,6 +29,7 @@ const (
 // the order the docs list them.
 var WebhookEventTypes = []string{
 	EventKeyCreated, EventKeyRevoked, EventKeyRotated, EventKeyLeaked,
+	EventKeyDisabled, EventKeyEnabled,
 	EventKeyExpiringSoon, EventKeyUsageExceeded, EventKeyRateLimited,
 }
 

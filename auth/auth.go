@@ -209,8 +209,8 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 
 // Authenticate returns the key whose secret is given, and records its use.
 // Returns EInvalidAPIKey for a malformed or unknown secret, EExpiredAPIKey
-// or ERevokedAPIKey for one that no longer works. Any other error is the
-// store's.
+// or ERevokedAPIKey for one that no longer works, EDisabledAPIKey for a
+// disabled one (see Active). Any other error is the store's.
 func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*pihu.Key, error) {
 	return a.AuthenticateGuarded(ctx, secret, nil)
 }
@@ -234,11 +234,39 @@ func (a *Authenticator) AuthenticateGuarded(ctx context.Context, secret string, 
 	if err != nil {
 		return nil, err
 	}
-	if ok, code := k.Active(now); !ok {
-		return nil, &pihu.Error{Code: code, Message: activeMessage(code)}
+	if err := a.active(k, now, false); err != nil {
+		return nil, err
 	}
 	a.recordUse(k.ID, now)
 	return k, nil
+}
+
+// Active returns nil if key k works now, and else the refusal every door
+// gives it, from pihu.Key.Active, the one rule: ERevokedAPIKey,
+// EExpiredAPIKey or EDisabledAPIKey. A disabled key's refusal is counted
+// in its usage, as refused (a revoked or expired key's is not): its owner
+// sees who still uses it before enabling it again or revoking it. The
+// doors that check a key given some other way than as their bearer
+// credential (POST /v1/auth/verify) call it; Authenticate does for the
+// others.
+func (a *Authenticator) Active(k *pihu.Key) error {
+	return a.active(k, a.now(), false)
+}
+
+// active is Active at now; token words the refusal for an access token
+// minted from k rather than for k itself.
+func (a *Authenticator) active(k *pihu.Key, now time.Time, token bool) error {
+	ok, code := k.Active(now)
+	if ok {
+		return nil
+	}
+	if code == pihu.EDisabledAPIKey {
+		a.CountRefused(k)
+	}
+	if token {
+		return &pihu.Error{Code: code, Message: tokenParentMessage(k, code)}
+	}
+	return &pihu.Error{Code: code, Message: activeMessage(k, code)}
 }
 
 // IsToken reports whether secret is to be read as an access token rather
@@ -314,11 +342,29 @@ func hourOf(t time.Time) int64 {
 	return s - ((s%3600)+3600)%3600
 }
 
-func activeMessage(code string) string {
-	if code == pihu.ERevokedAPIKey {
+// activeMessage is the message of the refusal code of key k, to the one
+// who holds it.
+func activeMessage(k *pihu.Key, code string) string {
+	switch code {
+	case pihu.ERevokedAPIKey:
 		return "This API key has been revoked. Create a new key in the dashboard or with POST /v1/auth/api-keys."
+	case pihu.EDisabledAPIKey:
+		return "This API key is disabled. An admin can enable it again with PATCH /v1/auth/api-keys/" + k.ID + ` and {"enabled": true}, or in the dashboard.`
 	}
 	return "This API key has expired. Create a new key in the dashboard or with POST /v1/auth/api-keys."
+}
+
+// tokenParentMessage is the message of the refusal code of key k to an
+// access token minted from it: a token dies with its key, and is disabled
+// with it.
+func tokenParentMessage(k *pihu.Key, code string) string {
+	switch code {
+	case pihu.ERevokedAPIKey:
+		return "The API key this access token was minted with has been revoked, and its tokens with it. Mint a token with a key that works."
+	case pihu.EDisabledAPIKey:
+		return "The API key this access token was minted with is disabled, and its tokens with it. An admin can enable it again with PATCH /v1/auth/api-keys/" + k.ID + ` and {"enabled": true}, or in the dashboard.`
+	}
+	return "The API key this access token was minted with has expired, and its tokens with it. Mint a token with a key that works."
 }
 
 // maxSecret is the length of the longest secret that may be a key: the

@@ -81,12 +81,13 @@ type slot struct {
 	name    [nameInline]byte
 	idLen   uint8
 	nameLen uint8
-	flags   uint8 // flagLive, flagTest
+	flags   uint8 // flagLive, flagTest, flagDisabled
 }
 
 const (
-	flagLive = 1 << iota // the slot holds a key
-	flagTest             // environment test (else live)
+	flagLive     = 1 << iota // the slot holds a key
+	flagTest                 // environment test (else live)
+	flagDisabled             // the key is disabled (pihu.Key.Disabled)
 )
 
 // extra is what most keys do not have, kept out of the slot so that
@@ -264,6 +265,7 @@ func (c *cache) key(s *slot) *pihu.Key {
 	if s.flags&flagTest != 0 {
 		k.Environment = pihu.Test
 	}
+	k.Disabled = s.flags&flagDisabled != 0
 	k.Permissions = c.perms.items[s.perms].perms
 	if s.extra != 0 {
 		x := c.extras.items[s.extra-1]
@@ -313,6 +315,9 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, now int64) {
 	*s = slot{digest: d, loaded: now, perms: c.intern(k.Permissions), acct: c.account(acct, now), flags: flagLive}
 	if k.Environment == pihu.Test {
 		s.flags |= flagTest
+	}
+	if k.Disabled {
+		s.flags |= flagDisabled
 	}
 	c.setString(s.id[:], &s.idLen, k.ID)
 	c.setString(s.name[:], &s.nameLen, k.Name)

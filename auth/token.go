@@ -528,20 +528,17 @@ func (a *Authenticator) Token(ctx context.Context, s string, guard func() error)
 // as: its parent key, restricted by the token (pihu.AccessToken.Restrict),
 // provided the parent is still active; and records the parent's use. A
 // token dies with its parent: ERevokedAPIKey or EExpiredAPIKey when the
-// parent is revoked or expired, at once for a change made through this
-// process (Invalidate) and within TTL for one made elsewhere.
+// parent is revoked or expired, and EDisabledAPIKey while it is disabled
+// (see Active), at once for a change made through this process
+// (Invalidate) and within TTL for one made elsewhere.
 func (a *Authenticator) authenticateToken(ctx context.Context, s string, guard func() error) (*pihu.Key, error) {
 	at, k, err := a.Token(ctx, s, guard)
 	if err != nil {
 		return nil, err
 	}
 	now := a.now()
-	if ok, code := k.Active(now); !ok {
-		what := "revoked"
-		if code == pihu.EExpiredAPIKey {
-			what = "expired"
-		}
-		return nil, pihu.Errorf(code, "The API key this access token was minted with has %s, and its tokens with it. Mint a token with a key that works.", what)
+	if err := a.active(k, now, true); err != nil {
+		return nil, err
 	}
 	a.recordUse(k.ID, now)
 	return at.Restrict(k), nil

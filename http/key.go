@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ type KeyCreated struct {
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
 	CreatedBy   *string  `json:"created_by"` // null: an owner key
+	// Enabled is true, but for the successor of a disabled key, which a
+	// rotation leaves disabled.
+	Enabled bool `json:"enabled"`
 	KeyExtras
 }
 
@@ -47,7 +51,7 @@ type KeyList struct {
 func NewKeyCreated(k *pihu.Key, secret string, now time.Time) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
-		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), RateLimit: optional(k.RateLimit.String()),
+		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), Enabled: !k.Disabled, RateLimit: optional(k.RateLimit.String()),
 		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optional(k.CreatedBy), KeyExtras: pihu.NewKeyExtras(k, now),
 	}
 }
@@ -182,15 +186,22 @@ func keyScope(caller *pihu.Key) pihu.Environment {
 	return ""
 }
 
+// listKeys lists the caller's keys: GET /v1/auth/api-keys, with the
+// filter `enabled` (true: the enabled keys only; false: the disabled ones).
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	page, err := parsePage(r)
+	page, err := parsePage(r, "enabled")
+	var enabled *bool
+	if err == nil {
+		enabled, err = boolParam(page.query, "enabled")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	keys, more, err := s.store.ListKeys(r.Context(), pihu.KeyFilter{
 		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter, EndingBefore: page.endingBefore,
+		Enabled: enabled,
 	})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -340,17 +351,21 @@ type page struct {
 	limit         int
 	startingAfter string
 	endingBefore  string
+	// query is the query string, for the list's own filters (extra).
+	query url.Values
 }
 
 // parsePage reads `limit` (1–100, default 10), and `starting_after` or
 // `ending_before` (not both: a 400 on ending_before), and rejects any
-// other query parameter (see query).
-func parsePage(r *http.Request) (page, error) {
+// other query parameter (see query) but the list's own filters, extra,
+// which it leaves in page.query for the list to read.
+func parsePage(r *http.Request, extra ...string) (page, error) {
 	p := page{limit: 10}
-	q, err := query(r, "limit", "starting_after", "ending_before")
+	q, err := query(r, append([]string{"limit", "starting_after", "ending_before"}, extra...)...)
 	if err != nil {
 		return p, err
 	}
+	p.query = q
 	if vs, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(vs[0])
 		if err != nil || n < 1 || n > 100 {
@@ -375,6 +390,22 @@ func parsePage(r *http.Request) (page, error) {
 		p.endingBefore = vs[0]
 	}
 	return p, nil
+}
+
+// boolParam reads the query parameter name: nil if it is not given, else
+// true or false; anything else is EParameterInvalid on name.
+func boolParam(q url.Values, name string) (*bool, error) {
+	vs, ok := q[name]
+	if !ok {
+		return nil, nil
+	}
+	switch vs[0] {
+	case "true":
+		return new(true), nil
+	case "false":
+		return new(false), nil
+	}
+	return nil, pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q must be true or false.", name)
 }
 
 func deref(s *string) string {

@@ -22,7 +22,8 @@ type updateKeyRequest struct {
 	Expires     pihu.Optional[string]          `json:"expires"`     // RFC 3339; null: never
 	Remaining   pihu.Optional[int64]           `json:"remaining"`   // null: not counted
 	Add         *int64                         `json:"add"`
-	Refill      pihu.Optional[RefillJSON]      `json:"refill"` // null: none
+	Refill      pihu.Optional[RefillJSON]      `json:"refill"`  // null: none
+	Enabled     pihu.Optional[bool]            `json:"enabled"` // null: refused
 }
 
 // updateKeyHints are the messages of PATCH's members given as the wrong
@@ -33,6 +34,7 @@ var updateKeyHints = map[string]string{
 	"expires":     "\"expires\" must be a time in RFC 3339, such as \"2030-01-01T00:00:00Z\", or null for never.",
 	"remaining":   "\"remaining\" must be a whole number from 0 to " + strconv.FormatInt(pihu.MaxCredits, 10) + ", or null to stop counting the key's use.",
 	"refill":      "\"refill\" must be an object such as {\"interval\": \"monthly\", \"amount\": 1000, \"day\": 1}, or null.",
+	"enabled":     "\"enabled\" must be true or false: false disables the key, true enables it again. Leave it out to keep the key as it is.",
 }
 
 // hintUpdate gives a decoding error of PATCH's body its member's message.
@@ -54,6 +56,10 @@ func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
 	if b.Name != nil && *b.Name == "" {
 		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "name", "\"name\" is empty; give the key a name of 1 to 100 characters.")
 	}
+	if b.Enabled.Null {
+		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "enabled", "%s", updateKeyHints["enabled"])
+	}
+	c.Enabled = b.Enabled.Ptr()
 	if b.Permissions != nil {
 		c.Permissions = pihu.Permissions(*b.Permissions)
 		if c.Permissions == nil {
@@ -94,7 +100,8 @@ func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
 // needs rights over the key as for revoking it, and gives only rights it
 // holds (see pihu.KeyChange.Apply), checked against the key as stored in
 // the transaction that changes it; the change reaches every instance's
-// cache as a revocation does.
+// cache as a revocation does. "enabled": false disables the key (and the
+// tokens minted from it), true enables it again.
 func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
 	var body updateKeyRequest
@@ -128,10 +135,8 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 			}
 			return change.Apply(caller, k, now)
 		},
-		Event: func(k *pihu.Key) *pihu.AuditEvent {
-			ev := pihu.NewAuditEvent(pihu.ActionKeyUpdated, caller.ID, clientIP(r), k, now)
-			ev.Changes = change.Fields()
-			return ev
+		Events: func(k *pihu.Key) []*pihu.AuditEvent {
+			return change.Events(caller.ID, clientIP(r), k, now)
 		},
 	})
 	if err != nil {

@@ -259,7 +259,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		case code == pihu.EInsufficientPermissions, code == pihu.EParameterInvalid && errorParam(err) == "permissions":
 			s.writeOAuthError(w, oauthErr(400, "invalid_scope", pihu.ErrorMessage(err)))
 			return
-		case code == pihu.ERevokedAPIKey, code == pihu.EExpiredAPIKey:
+		case code == pihu.ERevokedAPIKey, code == pihu.EExpiredAPIKey, code == pihu.EDisabledAPIKey:
 			s.writeOAuthError(w, oauthErr(401, "invalid_client", pihu.ErrorMessage(err)))
 			return
 		default:
@@ -322,7 +322,7 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (auth.Decis
 	case code == pihu.ERateLimited:
 		failureHeaders(w, err)
 		return none, nil, rateLimited(w, err)
-	case code == pihu.EInvalidAPIKey, code == pihu.ERevokedAPIKey, code == pihu.EExpiredAPIKey:
+	case code == pihu.EInvalidAPIKey, code == pihu.ERevokedAPIKey, code == pihu.EExpiredAPIKey, code == pihu.EDisabledAPIKey:
 		return none, nil, oauthFailure(w, g, oauthErr(401, "invalid_client", pihu.ErrorMessage(err)))
 	default:
 		g.Refund()

@@ -11,10 +11,13 @@ import (
 
 // Codes of POST /v1/auth/verify: why a key is valid or not.
 const (
-	VerifyValid                   = "VALID"
-	VerifyNotFound                = "NOT_FOUND"
-	VerifyExpired                 = "EXPIRED"
-	VerifyRevoked                 = "REVOKED"
+	VerifyValid    = "VALID"
+	VerifyNotFound = "NOT_FOUND"
+	VerifyExpired  = "EXPIRED"
+	VerifyRevoked  = "REVOKED"
+	// VerifyDisabled is a key disabled with PATCH (enabled: false), or
+	// an access token minted from one.
+	VerifyDisabled                = "DISABLED"
 	VerifyInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
 	VerifyIPNotAllowed            = "IP_NOT_ALLOWED"
 	VerifyRateLimited             = "RATE_LIMITED"
@@ -78,7 +81,8 @@ type verifyRequest struct {
 // if the key had been sent to this API, in the API's order: NOT_FOUND for
 // anything that is not a key of the caller's account and environments
 // (malformed, unknown, another account's: nothing about it is shown), then
-// EXPIRED or REVOKED, then IP_NOT_ALLOWED if the key has allowed_ips and
+// EXPIRED or REVOKED, then DISABLED (counted in the key's usage, refused),
+// then IP_NOT_ALLOWED if the key has allowed_ips and
 // the client address given as ip is not in them (or none is given), then
 // the key's rate limit (one request is spent: RATE_LIMITED when none is
 // left), then the permissions asked for, then, for a key with credits,
@@ -126,11 +130,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	out.KeyID, out.AccountID, out.Environment = &k.ID, &k.AccountID, &env
 	out.Permissions, out.Expires = k.Permissions.Strings(), timestampPtr(k.Expires)
 	out.Metadata = k.Metadata
-	if ok, code := k.Active(s.now()); !ok {
-		out.Code = VerifyExpired
-		if code == pihu.ERevokedAPIKey {
-			out.Code = VerifyRevoked
-		}
+	if err := s.auth.Active(k); err != nil {
+		out.Code = activeCodes[pihu.ErrorCode(err)]
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
@@ -150,6 +151,14 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	out.Code = verifyCodes[d.Outcome]
 	out.Valid = d.Allowed()
 	writeJSON(w, http.StatusOK, out)
+}
+
+// activeCodes are verify's words for the refusals of a key that does not
+// work (auth.Authenticator.Active).
+var activeCodes = map[string]string{
+	pihu.ERevokedAPIKey:  VerifyRevoked,
+	pihu.EExpiredAPIKey:  VerifyExpired,
+	pihu.EDisabledAPIKey: VerifyDisabled,
 }
 
 // verifyCodes are verify's words for the admission's outcomes.

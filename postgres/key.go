@@ -41,12 +41,14 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		rateLimit                  string
 		allowed                    []string
 		c                          credits
+		enabled                    bool
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled); err != nil {
 		return nil, err
 	}
+	k.Disabled = !enabled
 	if err := sqlstore.KeyJSON(&k, metadata, leaked); err != nil {
 		return nil, err
 	}

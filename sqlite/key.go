@@ -169,12 +169,14 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		allowedIPs                 []string
 		leaked                     sql.Null[string]
 		c                          credits
+		enabled                    bool
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled); err != nil {
 		return nil, err
 	}
+	k.Disabled = !enabled
 	if err := sqlstore.KeyJSON(&k, nullPtr(&metadata), nullPtr(&leaked)); err != nil {
 		return nil, err
 	}

@@ -240,10 +240,10 @@ func testCreditsUpdate(t *testing.T, s pihu.Store) {
 			k.Credits = &pihu.Credits{Remaining: 42, Refill: &pihu.Refill{Interval: pihu.RefillDaily, Amount: 50}, Refilled: epoch.Add(time.Hour)}
 			return nil
 		},
-		Event: func(k *pihu.Key) *pihu.AuditEvent {
+		Events: func(k *pihu.Key) []*pihu.AuditEvent {
 			ev = pihu.NewAuditEvent(pihu.ActionKeyUpdated, k.ID, "203.0.113.7", k, epoch.Add(time.Hour))
 			ev.Changes = []string{"name", "permissions"}
-			return ev
+			return []*pihu.AuditEvent{ev}
 		},
 	})
 	if err != nil {
@@ -281,8 +281,8 @@ func testCreditsUpdateRefused(t *testing.T, s pihu.Store) {
 	refusal := pihu.Errorf(pihu.EInsufficientPermissions, "no")
 	_, err := s.UpdateKey(t.Context(), pihu.KeyUpdate{AccountID: k.AccountID, ID: k.ID,
 		Apply: func(k *pihu.Key) error { k.Name = "changed"; return refusal },
-		Event: func(k *pihu.Key) *pihu.AuditEvent {
-			return pihu.NewAuditEvent(pihu.ActionKeyUpdated, k.ID, "", k, epoch)
+		Events: func(k *pihu.Key) []*pihu.AuditEvent {
+			return []*pihu.AuditEvent{pihu.NewAuditEvent(pihu.ActionKeyUpdated, k.ID, "", k, epoch)}
 		}})
 	checkError(t, err, pihu.EInsufficientPermissions, "")
 	stored, err := s.Key(t.Context(), k.AccountID, k.ID)

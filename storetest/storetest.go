@@ -674,6 +674,7 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 		{"CreatedBy", got.CreatedBy, want.CreatedBy},
 		{"Metadata", string(got.Metadata), string(want.Metadata)},
 		{"Imported", got.Imported, want.Imported},
+		{"Disabled", got.Disabled, want.Disabled},
 	} {
 		if f.got != f.want {
 			tb.Errorf("key %s: %s: got %v, want %v", want.ID, f.name, f.got, f.want)

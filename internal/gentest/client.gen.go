@@ -76,6 +76,7 @@ func (e Environment) Valid() bool {
 const (
 	ErrorErrorCodeAlreadyRotated          ErrorErrorCode = "already_rotated"
 	ErrorErrorCodeBodyTooLarge            ErrorErrorCode = "body_too_large"
+	ErrorErrorCodeDisabledApiKey          ErrorErrorCode = "disabled_api_key"
 	ErrorErrorCodeExpiredApiKey           ErrorErrorCode = "expired_api_key"
 	ErrorErrorCodeIdempotencyKeyInUse     ErrorErrorCode = "idempotency_key_in_use"
 	ErrorErrorCodeIdempotencyKeyReused    ErrorErrorCode = "idempotency_key_reused"
@@ -107,6 +108,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodeAlreadyRotated:
 		return true
 	case ErrorErrorCodeBodyTooLarge:
+		return true
+	case ErrorErrorCodeDisabledApiKey:
 		return true
 	case ErrorErrorCodeExpiredApiKey:
 		return true
@@ -650,6 +653,7 @@ func (e UnavailableStatus) Valid() bool {
 
 // Defines values for VerifyResultCode.
 const (
+	DISABLED                VerifyResultCode = "DISABLED"
 	EXPIRED                 VerifyResultCode = "EXPIRED"
 	INSUFFICIENTPERMISSIONS VerifyResultCode = "INSUFFICIENT_PERMISSIONS"
 	IPNOTALLOWED            VerifyResultCode = "IP_NOT_ALLOWED"
@@ -663,6 +667,8 @@ const (
 // Valid indicates whether the value is a known member of the VerifyResultCode enum.
 func (e VerifyResultCode) Valid() bool {
 	switch e {
+	case DISABLED:
+		return true
 	case EXPIRED:
 		return true
 	case INSUFFICIENTPERMISSIONS:
@@ -726,6 +732,8 @@ func (e VerifyResultKind) Valid() bool {
 // Defines values for WebhookEventType.
 const (
 	ApiKeyCreated       WebhookEventType = "api_key.created"
+	ApiKeyDisabled      WebhookEventType = "api_key.disabled"
+	ApiKeyEnabled       WebhookEventType = "api_key.enabled"
 	ApiKeyExpiringSoon  WebhookEventType = "api_key.expiring_soon"
 	ApiKeyLeaked        WebhookEventType = "api_key.leaked"
 	ApiKeyRateLimited   WebhookEventType = "api_key.rate_limited"
@@ -739,6 +747,10 @@ func (e WebhookEventType) Valid() bool {
 	switch e {
 	case ApiKeyCreated:
 		return true
+	case ApiKeyDisabled:
+		return true
+	case ApiKeyEnabled:
+		return true
 	case ApiKeyExpiringSoon:
 		return true
 	case ApiKeyLeaked:
@@ -750,6 +762,24 @@ func (e WebhookEventType) Valid() bool {
 	case ApiKeyRotated:
 		return true
 	case ApiKeyUsageExceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Enabled.
+const (
+	EnabledFalse Enabled = "false"
+	EnabledTrue  Enabled = "true"
+)
+
+// Valid indicates whether the value is a known member of the Enabled enum.
+func (e Enabled) Valid() bool {
+	switch e {
+	case EnabledFalse:
+		return true
+	case EnabledTrue:
 		return true
 	default:
 		return false
@@ -801,6 +831,24 @@ func (e ForwardEnvironment) Valid() bool {
 	case ForwardEnvironmentLive:
 		return true
 	case ForwardEnvironmentTest:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeysParamsEnabled.
+const (
+	ListKeysParamsEnabledFalse ListKeysParamsEnabled = "false"
+	ListKeysParamsEnabledTrue  ListKeysParamsEnabled = "true"
+)
+
+// Valid indicates whether the value is a known member of the ListKeysParamsEnabled enum.
+func (e ListKeysParamsEnabled) Valid() bool {
+	switch e {
+	case ListKeysParamsEnabledFalse:
+		return true
+	case ListKeysParamsEnabledTrue:
 		return true
 	default:
 		return false
@@ -1031,7 +1079,7 @@ type AccountUpdateRequest struct {
 
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
-	// Action What happened: `api_key.created`, `api_key.revoked`, `api_key.rotated`, `api_key.leaked`, `api_key.updated` (a `PATCH`; see `changes`), `token.created` (an access token was minted with the target key; the token itself is never recorded), `account.updated` (target: the account; see `changes`), `webhook_endpoint.created`, `webhook_endpoint.updated`, `webhook_endpoint.deleted`, `webhook_endpoint.disabled` (target: the endpoint), `permission.created`, `permission.deleted` (target: the permission's name, such as `billing:read`), `user.login`, …
+	// Action What happened: `api_key.created`, `api_key.revoked`, `api_key.rotated`, `api_key.leaked`, `api_key.updated` (a `PATCH`; see `changes`), `api_key.disabled`, `api_key.enabled` (a `PATCH` of `enabled` that changed the key's state), `token.created` (an access token was minted with the target key; the token itself is never recorded), `account.updated` (target: the account; see `changes`), `webhook_endpoint.created`, `webhook_endpoint.updated`, `webhook_endpoint.deleted`, `webhook_endpoint.disabled` (target: the endpoint), `permission.created`, `permission.deleted` (target: the permission's name, such as `billing:read`), `user.login`, …
 	//
 	// Example: api_key.created
 	Action string `json:"action"`
@@ -1196,7 +1244,7 @@ type Environment string
 // Example: {"error":{"code":"parameter_missing","message":"A key needs a name: give \"name\", 1 to 100 characters.","param":"name","request_id":"req_4cT2dK9sV1qLmN8bX0zYwA","type":"invalid_request_error"}}
 type Error struct {
 	Error struct {
-		// Code What went wrong, for programs: one value per cause. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead.
+		// Code What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead.
 		Code ErrorErrorCode `json:"code"`
 
 		// KeyCount For `permission_in_use`: how many keys (neither revoked nor expired) hold the permission.
@@ -1219,7 +1267,7 @@ type Error struct {
 	} `json:"error"`
 }
 
-// ErrorErrorCode What went wrong, for programs: one value per cause. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead.
+// ErrorErrorCode What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead.
 type ErrorErrorCode string
 
 // ErrorErrorType The kind of failure.
@@ -1429,6 +1477,9 @@ type KeyCreated struct {
 	// CreatedBy The id of the key that created this one (or rotated the key it replaces); `null` for an owner key, made by an operator. A test key is shown `null` for a live creator.
 	CreatedBy *string `json:"created_by"`
 
+	// Enabled `true`: a new key works at once.
+	Enabled bool `json:"enabled"`
+
 	// Environment `live` for real traffic, `test` for tests. A key and everything it creates belong to one; data of one is invisible to keys of the other.
 	Environment Environment `json:"environment"`
 
@@ -1500,6 +1551,9 @@ type KeyItem struct {
 
 	// CreatedBy The id of the key that created this one (or rotated the key it replaces); `null` for an owner key, made by an operator. A test key is shown `null` for a live creator.
 	CreatedBy *string `json:"created_by"`
+
+	// Enabled `false` for a disabled key (`PATCH` with `"enabled": false`): it is refused everywhere with 401 `disabled_api_key`, and so are the access tokens minted from it, until it is enabled again. `true` otherwise.
+	Enabled bool `json:"enabled"`
 
 	// Environment `live` for real traffic, `test` for tests. A key and everything it creates belong to one; data of one is invisible to keys of the other.
 	Environment Environment `json:"environment"`
@@ -1581,6 +1635,9 @@ type KeyRotated struct {
 	// CreatedBy The id of the key that created this one (or rotated the key it replaces); `null` for an owner key, made by an operator. A test key is shown `null` for a live creator.
 	CreatedBy *string `json:"created_by"`
 
+	// Enabled `false` when the rotated key was disabled: its successor is disabled too, until enabled with `PATCH`. `true` otherwise.
+	Enabled bool `json:"enabled"`
+
 	// Environment `live` for real traffic, `test` for tests. A key and everything it creates belong to one; data of one is invisible to keys of the other.
 	Environment Environment `json:"environment"`
 
@@ -1642,6 +1699,9 @@ type KeyUpdateRequest struct {
 
 	// AllowedIps Addresses and CIDR ranges the key may be used from; `null`: anywhere.
 	AllowedIps *[]string `json:"allowed_ips,omitempty"`
+
+	// Enabled `false` disables the key: it is refused everywhere with 401 `disabled_api_key` (the API, `POST /v1/auth/verify` with `DISABLED`, forward auth, Envoy's `Check`, and the access tokens minted from it) until `true` enables it again. Not a revocation: nothing else about the key changes, and the keys it created keep working. A key may disable itself; only another key (or the dashboard) can enable it again. `null` is a 400.
+	Enabled *bool `json:"enabled,omitempty"`
 
 	// Expires When the key stops working (RFC 3339, in the future, within 3650 days); `null`: never. Not after the calling key's own expiry.
 	//
@@ -1909,6 +1969,9 @@ type RevokedKey struct {
 	// CreatedBy The id of the key that created this one (or rotated the key it replaces); `null` for an owner key, made by an operator. A test key is shown `null` for a live creator.
 	CreatedBy *string `json:"created_by"`
 
+	// Enabled `false` for a disabled key (`PATCH` with `"enabled": false`): it is refused everywhere with 401 `disabled_api_key`, and so are the access tokens minted from it, until it is enabled again. `true` otherwise.
+	Enabled bool `json:"enabled"`
+
 	// Environment `live` for real traffic, `test` for tests. A key and everything it creates belong to one; data of one is invisible to keys of the other.
 	Environment Environment `json:"environment"`
 
@@ -2119,7 +2182,7 @@ type VerifyResult struct {
 	// AccountId The key's account; `null` if it is not found.
 	AccountId *string `json:"account_id"`
 
-	// Code `VALID`, or why not.
+	// Code `VALID`, or why not. `DISABLED`: the key (or an access token's key) is disabled; it is counted in the key's usage as refused.
 	Code VerifyResultCode `json:"code"`
 
 	// Environment The key's environment (a live service should refuse `test` keys); `null` if it is not found.
@@ -2161,7 +2224,7 @@ type VerifyResult struct {
 	Valid     bool   `json:"valid"`
 }
 
-// VerifyResultCode `VALID`, or why not.
+// VerifyResultCode `VALID`, or why not. `DISABLED`: the key (or an access token's key) is disabled; it is counted in the key's usage as refused.
 type VerifyResultCode string
 
 // VerifyResultEnvironment The key's environment (a live service should refuse `test` keys); `null` if it is not found.
@@ -2303,6 +2366,9 @@ type Whoami struct {
 
 // CandidateIDPath defines model for CandidateIDPath.
 type CandidateIDPath = string
+
+// Enabled defines model for Enabled.
+type Enabled string
 
 // EndingBefore defines model for EndingBefore.
 type EndingBefore = string
@@ -2466,7 +2532,13 @@ type ListKeysParams struct {
 
 	// EndingBefore The first id of the next page, to page back towards the newest (as Stripe's `ending_before`): the page holds the `limit` items next newer than it, still newest first, and `has_more` says whether newer ones remain. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `starting_after` (a 400 on `ending_before`).
 	EndingBefore *EndingBefore `form:"ending_before,omitempty" json:"ending_before,omitempty"`
+
+	// Enabled `true` lists the enabled keys only, `false` the disabled ones; left out, both.
+	Enabled *ListKeysParamsEnabled `form:"enabled,omitempty" json:"enabled,omitempty"`
 }
+
+// ListKeysParamsEnabled defines parameters for ListKeys.
+type ListKeysParamsEnabled string
 
 // CreateKeyParams defines parameters for CreateKey.
 type CreateKeyParams struct {
@@ -3215,7 +3287,7 @@ type ClientInterface interface {
 
 	// ListKeys List API keys
 	//
-	// The account's unrevoked keys, newest first. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
+	// The account's unrevoked keys, newest first; `enabled` keeps the enabled or the disabled ones. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
 	//
 	// Corresponds with GET /v1/auth/api-keys (the `ListKeys` operationId).
 	ListKeys(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3272,7 +3344,7 @@ type ClientInterface interface {
 
 	// UpdateKeyWithBody Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3281,7 +3353,7 @@ type ClientInterface interface {
 
 	// UpdateKey Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3393,7 +3465,7 @@ type ClientInterface interface {
 
 	// VerifyKeyWithBody Verify a key
 	//
-	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error. Permission: `api_key:verify`.
+	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3402,7 +3474,7 @@ type ClientInterface interface {
 
 	// VerifyKey Verify a key
 	//
-	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error. Permission: `api_key:verify`.
+	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3844,7 +3916,7 @@ func (c *Client) UpdateAccount(ctx context.Context, body UpdateAccountJSONReques
 
 // ListKeys List API keys
 //
-// The account's unrevoked keys, newest first. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
+// The account's unrevoked keys, newest first; `enabled` keeps the enabled or the disabled ones. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
 //
 // Corresponds with GET /v1/auth/api-keys (the `ListKeys` operationId).
 func (c *Client) ListKeys(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3971,7 +4043,7 @@ func (c *Client) GetKey(ctx context.Context, id KeyIDPath, reqEditors ...Request
 
 // UpdateKeyWithBody Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3990,7 +4062,7 @@ func (c *Client) UpdateKeyWithBody(ctx context.Context, id KeyIDPath, contentTyp
 
 // UpdateKey Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4242,7 +4314,7 @@ func (c *Client) CreateToken(ctx context.Context, params *CreateTokenParams, bod
 
 // VerifyKeyWithBody Verify a key
 //
-// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error. Permission: `api_key:verify`.
+// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4261,7 +4333,7 @@ func (c *Client) VerifyKeyWithBody(ctx context.Context, params *VerifyKeyParams,
 
 // VerifyKey Verify a key
 //
-// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error. Permission: `api_key:verify`.
+// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5147,6 +5219,18 @@ func NewListKeysRequest(server string, params *ListKeysParams) (*http.Request, e
 		if params.EndingBefore != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Enabled != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "enabled", *params.Enabled, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -7802,7 +7886,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListKeysWithResponse List API keys
 	//
-	// The account's unrevoked keys, newest first. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
+	// The account's unrevoked keys, newest first; `enabled` keeps the enabled or the disabled ones. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7865,7 +7949,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateKeyWithBodyWithResponse Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7874,7 +7958,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateKeyWithResponse Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8000,7 +8084,7 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyKeyWithBodyWithResponse Verify a key
 	//
-	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error. Permission: `api_key:verify`.
+	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8009,7 +8093,7 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyKeyWithResponse Verify a key
 	//
-	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error. Permission: `api_key:verify`.
+	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -17238,7 +17322,7 @@ func (c *ClientWithResponses) UpdateAccountWithResponse(ctx context.Context, bod
 
 // ListKeysWithResponse List API keys
 //
-// The account's unrevoked keys, newest first. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
+// The account's unrevoked keys, newest first; `enabled` keeps the enabled or the disabled ones. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17343,7 +17427,7 @@ func (c *ClientWithResponses) GetKeyWithResponse(ctx context.Context, id KeyIDPa
 
 // UpdateKeyWithBodyWithResponse Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17358,7 +17442,7 @@ func (c *ClientWithResponses) UpdateKeyWithBodyWithResponse(ctx context.Context,
 
 // UpdateKeyWithResponse Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires` and the credits (`remaining` sets them, `add` adds to them, `refill`); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17568,7 +17652,7 @@ func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, param
 
 // VerifyKeyWithBodyWithResponse Verify a key
 //
-// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error. Permission: `api_key:verify`.
+// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17583,7 +17667,7 @@ func (c *ClientWithResponses) VerifyKeyWithBodyWithResponse(ctx context.Context,
 
 // VerifyKeyWithResponse Verify a key
 //
-// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error. Permission: `api_key:verify`.
+// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -15,7 +15,7 @@ import (
 // reads, in its order.
 const KeyColumns = `id, account_id, name, environment, permissions, digest, hint,
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
-	metadata, ` + CreditColumns + `, imported, leaked`
+	metadata, ` + CreditColumns + `, imported, leaked, enabled`
 
 // InsertKey stores k, inside tx.
 func InsertKey(ctx context.Context, tx Tx, k *pihu.Key) error {
@@ -24,12 +24,12 @@ func InsertKey(ctx context.Context, tx Tx, k *pihu.Key) error {
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
-	args := append(make([]any, 0, 23), k.ID, k.AccountID, k.Name, string(k.Environment), d.Permissions(k.Permissions), k.Digest, k.Hint,
+	args := append(make([]any, 0, 24), k.ID, k.AccountID, k.Name, string(k.Environment), d.Permissions(k.Permissions), k.Digest, k.Hint,
 		d.Time(k.Created), d.NullTime(k.Expires), d.NullTime(k.LastUsed), d.NullTime(k.Revoked), NullString(k.RotatedFrom),
 		k.RateLimit.String(), d.Strings(k.AllowedIPs.Strings()), NullString(k.CreatedBy), NullString(string(k.Metadata)))
-	args = append(append(args, CreditArgs(d, k.Credits)...), k.Imported, leaked)
+	args = append(append(args, CreditArgs(d, k.Credits)...), k.Imported, leaked, !k.Disabled)
 	if _, err := tx.Exec(ctx, `INSERT INTO api_keys (`+KeyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
 	return nil
@@ -66,12 +66,13 @@ func (s Store) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, erro
 		args := append([]any{k.Name, d.Permissions(k.Permissions), k.RateLimit.String(), d.Strings(k.AllowedIPs.Strings()),
 			NullString(string(k.Metadata)), d.NullTime(k.Expires)}, CreditArgs(d, k.Credits)...)
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = ?, permissions = ?, rate_limit = ?, allowed_ips = ?,
-			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?
-			WHERE id = ?`, append(args, k.ID)...); err != nil {
+			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?,
+			enabled = ?
+			WHERE id = ?`, append(args, !k.Disabled, k.ID)...); err != nil {
 			return nil, fmt.Errorf("update key %s: %w", u.ID, err)
 		}
-		if u.Event != nil {
-			return k, InsertEvents(ctx, tx, []*pihu.AuditEvent{u.Event(k)})
+		if u.Events != nil {
+			return k, InsertEvents(ctx, tx, u.Events(k))
 		}
 		return k, nil
 	})

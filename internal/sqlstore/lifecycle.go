@@ -230,16 +230,19 @@ func CheckActor(ctx context.Context, c Conn, d *Dialect, a pihu.Actor, lockKey s
 	if a.KeyID == lockKey {
 		lock = d.ForUpdate
 	}
-	var revoked, expires TimeValue
-	err := c.QueryRow(ctx, `SELECT revoked, expires FROM api_keys WHERE id = ? AND account_id = ?`+lock,
-		a.KeyID, a.AccountID).Scan(&revoked, &expires)
+	var (
+		revoked, expires TimeValue
+		enabled          bool
+	)
+	err := c.QueryRow(ctx, `SELECT revoked, expires, enabled FROM api_keys WHERE id = ? AND account_id = ?`+lock,
+		a.KeyID, a.AccountID).Scan(&revoked, &expires, &enabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a.Check(nil)
 	}
 	if err != nil {
 		return fmt.Errorf("actor %s: %w", a.KeyID, err)
 	}
-	return a.Check(&pihu.Key{ID: a.KeyID, AccountID: a.AccountID, Revoked: revoked.T, Expires: expires.T})
+	return a.Check(&pihu.Key{ID: a.KeyID, AccountID: a.AccountID, Revoked: revoked.T, Expires: expires.T, Disabled: !enabled})
 }
 
 // CheckCreator checks, inside the transaction that stores k, that the key

@@ -157,6 +157,10 @@ func (s Store) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, boo
 	q := AccountPage("api_keys", s.Dialect.Keys.Columns, f.AccountID, f.Environment, "revoked IS NULL",
 		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
 		"this account's API keys")
+	if f.Enabled != nil {
+		q.Where += " AND enabled = ?"
+		q.Args = append(q.Args, *f.Enabled)
+	}
 	return page(ctx, s, q, s.Dialect.Keys.Scan)
 }
 

@@ -30,7 +30,8 @@ type subscription struct {
 // after the change. Nothing is written when no endpoint subscribes.
 func OutboxKeyEvent(ctx context.Context, tx Tx, ev *pihu.AuditEvent, subs Subscriptions) error {
 	switch ev.Action {
-	case pihu.EventKeyCreated, pihu.EventKeyRevoked, pihu.EventKeyRotated, pihu.EventKeyLeaked:
+	case pihu.EventKeyCreated, pihu.EventKeyRevoked, pihu.EventKeyRotated, pihu.EventKeyLeaked,
+		pihu.EventKeyDisabled, pihu.EventKeyEnabled:
 	default:
 		return nil
 	}
