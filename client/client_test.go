@@ -342,3 +342,43 @@ func TestClient_CandidatesAndInterviews(t *testing.T) {
 	_, err = owner.DeleteInterview(ctx, iv.ID)
 	apiError(t, err, 404, "not_found")
 }
+
+// TestClient_DisableKey disables a key and enables it again through the
+// client: the key answers with its state, the list filters by it, and the
+// disabled key is refused with disabled_api_key.
+func TestClient_DisableKey(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	c := s.client(t, s.Owner)
+	created, err := c.CreateKey(ctx, client.KeyParams{Name: "Paused", Permissions: []string{"candidate:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created.Enabled {
+		t.Errorf("CreateKey: got enabled false, want a new key enabled")
+	}
+	k, err := c.DisableKey(ctx, created.ID)
+	if err != nil || k.Enabled {
+		t.Fatalf("DisableKey: got %+v, %v", k, err)
+	}
+	off, err := c.ListKeysWith(ctx, client.KeyListParams{Enabled: new(false)})
+	if err != nil || len(off.Data) != 1 || off.Data[0].ID != created.ID {
+		t.Fatalf("ListKeysWith enabled=false: got %+v, %v", off, err)
+	}
+	_, err = s.client(t, created.Key).Whoami(ctx)
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != "disabled_api_key" || e.StatusCode != 401 {
+		t.Fatalf("Whoami with the disabled key: got %v, want 401 disabled_api_key", err)
+	}
+	k, err = c.EnableKey(ctx, created.ID)
+	if err != nil || !k.Enabled {
+		t.Fatalf("EnableKey: got %+v, %v", k, err)
+	}
+	on, err := c.ListKeysWith(ctx, client.KeyListParams{Enabled: new(true)})
+	if err != nil || len(on.Data) != 2 {
+		t.Fatalf("ListKeysWith enabled=true: got %+v, %v", on, err)
+	}
+	if _, err := s.client(t, created.Key).Whoami(ctx); err != nil {
+		t.Errorf("Whoami with the key enabled again: %v", err)
+	}
+}

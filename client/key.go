@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -29,6 +30,10 @@ type Key struct {
 	// CreatedBy is the id of the key that created this one; nil for an
 	// owner key (and, for a test key asking, for a live creator).
 	CreatedBy *string `json:"created_by"`
+	// Enabled is false for a disabled key (see DisableKey): refused
+	// everywhere with 401 disabled_api_key, and so are the access tokens
+	// minted from it, until it is enabled again.
+	Enabled bool `json:"enabled"`
 	// Leaked is the last report that the key was found in public which
 	// revoked or flagged it (GitHub's secret scanning, or a report of
 	// leaked keys); nil if none did.
@@ -77,6 +82,9 @@ type CreatedKey struct {
 	// CreatedBy is the id of the key that created this one: the calling
 	// key.
 	CreatedBy *string `json:"created_by"`
+	// Enabled is true, but for the successor of a disabled key: a
+	// rotation leaves it disabled.
+	Enabled bool `json:"enabled"`
 	// RotatedFrom is the id of the key this one replaces, for RotateKey.
 	RotatedFrom string `json:"rotated_from"`
 	KeyExtras
@@ -163,8 +171,25 @@ func (c *Client) CreateKey(ctx context.Context, p KeyParams) (*CreatedKey, error
 // ListKeys returns a page of the account's unrevoked keys (permission
 // api_key:read).
 func (c *Client) ListKeys(ctx context.Context, p ListParams) (*KeyList, error) {
+	return c.ListKeysWith(ctx, KeyListParams{ListParams: p})
+}
+
+// KeyListParams select a page of keys: ListParams, and a filter.
+type KeyListParams struct {
+	ListParams
+	// Enabled, if not nil, lists the enabled keys only (true) or the
+	// disabled ones (false).
+	Enabled *bool
+}
+
+// ListKeysWith is ListKeys with a filter.
+func (c *Client) ListKeysWith(ctx context.Context, p KeyListParams) (*KeyList, error) {
+	q := p.query()
+	if p.Enabled != nil {
+		q.Set("enabled", strconv.FormatBool(*p.Enabled))
+	}
 	var out KeyList
-	if err := c.do(ctx, http.MethodGet, "/v1/auth/api-keys", p.query(), nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/auth/api-keys", q, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -290,6 +315,7 @@ const (
 	VerifyNotFound                = "NOT_FOUND"
 	VerifyExpired                 = "EXPIRED"
 	VerifyRevoked                 = "REVOKED"
+	VerifyDisabled                = "DISABLED"
 	VerifyInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
 	VerifyIPNotAllowed            = "IP_NOT_ALLOWED"
 	VerifyRateLimited             = "RATE_LIMITED"
@@ -374,6 +400,9 @@ type UpdateKeyParams struct {
 	// Refill sets the refill; NoRefill removes it.
 	Refill   *Refill
 	NoRefill bool
+	// Enabled, if not nil, disables the key (false) or enables it again
+	// (true); see DisableKey.
+	Enabled *bool
 }
 
 // MarshalJSON is the PATCH body: the members to change, null for those
@@ -401,6 +430,9 @@ func (p UpdateKeyParams) MarshalJSON() ([]byte, error) {
 	set("add", p.Add, p.Add != nil)
 	set("refill", p.Refill, p.Refill != nil)
 	set("refill", nil, p.NoRefill)
+	if p.Enabled != nil {
+		m["enabled"] = *p.Enabled
+	}
 	return json.Marshal(m)
 }
 
@@ -418,6 +450,21 @@ func (c *Client) UpdateKey(ctx context.Context, id string, p UpdateKeyParams) (*
 		return nil, err
 	}
 	return &out, nil
+}
+
+// DisableKey disables the key id and returns it: it is refused everywhere
+// with 401 disabled_api_key (the API, verification, gateways, and the
+// access tokens minted from it) until EnableKey, at once on every
+// instance. Nothing else about the key changes: it is not revoked, and the
+// keys it created keep working. The rights needed are UpdateKey's; a key
+// may disable itself, and then cannot enable itself again.
+func (c *Client) DisableKey(ctx context.Context, id string) (*Key, error) {
+	return c.UpdateKey(ctx, id, UpdateKeyParams{Enabled: new(false)})
+}
+
+// EnableKey enables the disabled key id again, and returns it.
+func (c *Client) EnableKey(ctx context.Context, id string) (*Key, error) {
+	return c.UpdateKey(ctx, id, UpdateKeyParams{Enabled: new(true)})
 }
 
 // ImportKeyParams describe a key made by another system, imported by the

@@ -94,7 +94,7 @@ func IdentityFromContext(ctx context.Context) *Identity {
 // status, the WWW-Authenticate challenge and the error body pihu itself
 // gives for it ({"error":{"type","code","message",…,"request_id"}}, with
 // pihu's request id when pihu was asked): 401 missing_api_key,
-// invalid_api_key, expired_api_key or revoked_api_key; 400
+// invalid_api_key, expired_api_key, revoked_api_key or disabled_api_key; 400
 // parameter_invalid for a malformed Authorization header; 403
 // insufficient_permissions or ip_not_allowed; 429 rate_limited with
 // Retry-After. When pihu cannot be reached it is a 503 api_error
@@ -235,6 +235,8 @@ func (m *middleware) refuse(v *Verification) *refusal {
 		ref = invalid("expired_api_key", "This API key has expired. Create a new key, or rotate it before it expires.")
 	case VerifyRevoked:
 		ref = invalid("revoked_api_key", "This API key has been revoked. Create a new key in the dashboard or with POST /v1/auth/api-keys.")
+	case VerifyDisabled:
+		ref = invalid("disabled_api_key", "This API key is disabled. An admin can enable it again with PATCH /v1/auth/api-keys/"+v.KeyID+" and {\"enabled\": true}, or in the dashboard.")
 	case VerifyInsufficientPermissions:
 		missing := ""
 		for _, p := range m.cfg.Permissions {

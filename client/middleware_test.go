@@ -111,6 +111,13 @@ func TestMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	disabled, err := owner.CreateKey(ctx, client.KeyParams{Name: "disabled", Permissions: []string{"candidate:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := owner.DisableKey(ctx, disabled.ID); err != nil || k.Enabled {
+		t.Fatalf("DisableKey: got %+v, %v", k, err)
+	}
 	forged := "ph_live_" + strings.Repeat("a", 40)
 
 	t.Run("ValidKey", func(t *testing.T) {
@@ -133,6 +140,7 @@ func TestMiddleware(t *testing.T) {
 		{"UnknownKey", "Bearer " + forged, 401, "invalid_api_key", ""},
 		{"WithoutPermission", "Bearer " + writerOnly.Key, 403, "insufficient_permissions", ""},
 		{"FromAnotherAddress", "Bearer " + elsewhere.Key, 403, "ip_not_allowed", ""},
+		{"Disabled", "Bearer " + disabled.Key, 401, "disabled_api_key", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := call(t, svc.URL, tc.authorization)

@@ -42,6 +42,7 @@ var doors = []door{
 		return map[string]string{
 			pihuhttp.VerifyValid: "", pihuhttp.VerifyIPNotAllowed: "ip_not_allowed", pihuhttp.VerifyRateLimited: "rate_limited",
 			pihuhttp.VerifyInsufficientPermissions: "insufficient_permissions", pihuhttp.VerifyUsageExceeded: "usage_exceeded",
+			pihuhttp.VerifyDisabled: "disabled_api_key",
 		}[out.Code]
 	}},
 	{"OAuthToken", func(t *testing.T, ts *testServer, id, secret string) string {
@@ -57,6 +58,8 @@ var doors = []door{
 			return ""
 		case res.status == 429:
 			return "rate_limited"
+		case res.status == 401 && e.Error == "invalid_client" && strings.Contains(e.Description, "is disabled"):
+			return "disabled_api_key"
 		case strings.Contains(e.Description, "allowed_ips"):
 			return "ip_not_allowed"
 		case strings.Contains(e.Description, "permission"):

@@ -55,3 +55,14 @@ func (s *Server) observeDecision(d auth.Decision) {
 func (s *Server) observeAuthFailure(err error) {
 	s.metrics.AuthFailed(pihu.ErrorCode(err))
 }
+
+// observeInactive records, at the doors that check a key other than as
+// the request's own credential (verify, the OAuth client), the refusal of
+// a disabled key: a key the server knows, counted like the admission's
+// refusals (as the doors that authenticate a bearer key count it through
+// observeAuthFailure). A revoked or expired key is not counted there.
+func (s *Server) observeInactive(err error) {
+	if code := pihu.ErrorCode(err); code == pihu.EDisabledAPIKey {
+		s.metrics.AuthOutcome(code)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/metrics"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/sqlite"
 )
@@ -55,6 +56,9 @@ type testServer struct {
 	// GitHub signs secret scanning reports with the key the server
 	// reads from its --github-keys-file (unless an option changed it).
 	GitHub *githubSigner
+	// metrics are the server's metrics (nil if an option removed them),
+	// shared with its Check service, as serve shares them.
+	metrics *metrics.Metrics
 }
 
 // newTestServer starts the real API on a fresh database. Each option, if
@@ -87,7 +91,7 @@ func newTestServer(tb testing.TB, options ...func(*pihuhttp.Options)) *testServe
 	srv.Config.Handler = pihuhttp.New(opts)
 	srv.Start()
 	tb.Cleanup(srv.Close)
-	ts := &testServer{Server: srv, Store: db, Auth: authn, Tokens: tokens, Clock: clk, logs: logs, dbPath: dbPath, GitHub: signer}
+	ts := &testServer{Server: srv, Store: db, Auth: authn, Tokens: tokens, Clock: clk, logs: logs, dbPath: dbPath, GitHub: signer, metrics: opts.Metrics}
 	ts.Account, ts.Owner = ts.newAccount(tb, "Default")
 	return ts
 }

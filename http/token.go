@@ -323,6 +323,7 @@ func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request) (auth.Decis
 		failureHeaders(w, err)
 		return none, nil, rateLimited(w, err)
 	case code == pihu.EInvalidAPIKey, code == pihu.ERevokedAPIKey, code == pihu.EExpiredAPIKey, code == pihu.EDisabledAPIKey:
+		s.observeInactive(err)
 		return none, nil, oauthFailure(w, g, oauthErr(401, "invalid_client", pihu.ErrorMessage(err)))
 	default:
 		g.Refund()

@@ -131,6 +131,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	out.Permissions, out.Expires = k.Permissions.Strings(), timestampPtr(k.Expires)
 	out.Metadata = k.Metadata
 	if err := s.auth.Active(k); err != nil {
+		s.observeInactive(err)
 		out.Code = activeCodes[pihu.ErrorCode(err)]
 		writeJSON(w, http.StatusOK, out)
 		return

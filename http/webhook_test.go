@@ -156,6 +156,9 @@ func TestWebhooks_EveryEventSigned(t *testing.T) {
 	if res := ts.do(t, "POST", "/v1/auth/verify", ts.Owner, `{"key":"`+metered.Key+`"}`); res.status != 200 || !strings.Contains(string(res.body), `"USAGE_EXCEEDED"`) {
 		t.Fatalf("verify metered: got %d %s", res.status, res.body)
 	}
+	// Metered disabled, then enabled again: an event each.
+	ts.setEnabled(t, ts.Owner, metered.ID, false)
+	ts.setEnabled(t, ts.Owner, metered.ID, true)
 	notifier.Wait()
 	// Eight days' key: a day later it is within 7 days of expiring.
 	ts.Clock.Add(24*time.Hour + time.Minute)
@@ -183,6 +186,7 @@ func TestWebhooks_EveryEventSigned(t *testing.T) {
 		// lifetime too short for a notice.
 		pihu.EventKeyExpiringSoon: 1,
 		pihu.EventKeyLeaked:       1, pihu.EventKeyRevoked: 1,
+		pihu.EventKeyDisabled:     1, pihu.EventKeyEnabled: 1,
 	}
 	for typ, n := range want {
 		if got[typ] != n {
@@ -199,13 +203,16 @@ func TestWebhooks_EveryEventSigned(t *testing.T) {
 		if ev.Type == pihu.EventKeyRotated && (ev.Data.ID != created.ID || ev.Data.Expires == nil) {
 			t.Errorf("rotated: got data %+v, want the old key with its new expiry", ev.Data)
 		}
+		if (ev.Type == pihu.EventKeyDisabled || ev.Type == pihu.EventKeyEnabled) && (ev.Data.ID != metered.ID || ev.Data.Enabled != (ev.Type == pihu.EventKeyEnabled)) {
+			t.Errorf("%s: got data %+v, want Metered as the change left it", ev.Type, ev.Data)
+		}
 	}
 	// Every delivery is visible with its attempt.
 	res := ts.do(t, "GET", "/v1/webhook-endpoints/"+ep.ID+"/deliveries?limit=100", ts.Owner, "")
 	var list pihuhttp.DeliveryList
 	res.decode(t, &list)
-	if len(list.Data) != 10 {
-		t.Fatalf("deliveries: got %d, want 10: %s", len(list.Data), res.body)
+	if len(list.Data) != 12 {
+		t.Fatalf("deliveries: got %d, want 12: %s", len(list.Data), res.body)
 	}
 	for _, dl := range list.Data {
 		if dl.Status != pihu.DeliveryDelivered || len(dl.Attempts) != 1 || dl.Attempts[0].StatusCode == nil || *dl.Attempts[0].StatusCode != 204 || dl.NextAttempt != nil {

@@ -261,3 +261,45 @@ func TestFleet(t *testing.T) {
 		t.Errorf("the record's TTL: got %v, want up to %v", ttl, redisbus.FleetTTL)
 	}
 }
+
+// A key warm in B's cache is refused by B, disabled_api_key, within a
+// second of being disabled through A, and works again on B within a
+// second of being enabled through A: the change is carried as a
+// revocation is.
+func TestBus_DisableAcrossInstances(t *testing.T) {
+	url := redistest.URL(t)
+	channel := redistest.Prefix(t) + "invalidate"
+	db, account := openStore(t)
+	var logs logBuffer
+	a := newInstance(t, db, url, channel, &logs)
+	b := newInstance(t, db, url, channel, &logs)
+	if _, ok := waitFor(5*time.Second, func() bool { return a.Subscribed() && b.Subscribed() }); !ok {
+		t.Fatal("the instances did not subscribe within 5 s")
+	}
+	ctx := context.Background()
+	k, secret := newKey(t, db, account)
+	if _, err := b.Authenticate(ctx, secret); err != nil {
+		t.Fatalf("warming B's cache: %v", err)
+	}
+	for _, disabled := range []bool{true, false} {
+		if _, err := db.UpdateKey(ctx, pihu.KeyUpdate{AccountID: account, ID: k.ID,
+			Apply: func(k *pihu.Key) error { k.Disabled = disabled; return nil }}); err != nil {
+			t.Fatal(err)
+		}
+		a.Invalidate(k.ID)
+		took, ok := waitFor(time.Second, func() bool {
+			_, err := b.Authenticate(ctx, secret)
+			if disabled {
+				return pihu.ErrorCode(err) == pihu.EDisabledAPIKey
+			}
+			return err == nil
+		})
+		t.Logf("disabled=%t through A was seen by B after %s", disabled, took)
+		if !ok {
+			t.Fatalf("disabled=%t through A: B did not see it within 1 s", disabled)
+		}
+	}
+	if s := logs.String(); strings.Contains(s, "level=ERROR") || strings.Contains(s, "level=WARN") {
+		t.Errorf("errors logged with Redis up:\n%s", s)
+	}
+}

@@ -259,7 +259,7 @@ var actorWrites = []actorWrite{
 }
 
 // testActorWrite makes write c as actors that may not act (revoked,
-// expired, of another account, unknown), each of which changes nothing,
+// expired, disabled, of another account, unknown), each of which changes nothing,
 // records no audit event and answers why; then as an active actor, which
 // makes it.
 func testActorWrite(t *testing.T, s pihu.Store, c actorWrite) {
@@ -274,6 +274,9 @@ func testActorWrite(t *testing.T, s pihu.Store, c actorWrite) {
 	expiring.Expiration = "1m"
 	expired := childKey(t, f.owner, expiring, epoch)
 	mustCreateKey(t, s, expired)
+	disabled := childKey(t, f.owner, writer, epoch)
+	disabled.Disabled = true
+	mustCreateKey(t, s, disabled)
 	active := childKey(t, f.owner, writer, epoch)
 	mustCreateKey(t, s, active)
 	_, foreign := mustCreateAccount(t, s, "Other")
@@ -284,6 +287,7 @@ func testActorWrite(t *testing.T, s pihu.Store, c actorWrite) {
 	}{
 		{"Revoked", revoked.ID, pihu.ERevokedAPIKey},
 		{"Expired", expired.ID, pihu.EExpiredAPIKey},
+		{"Disabled", disabled.ID, pihu.EDisabledAPIKey},
 		{"OtherAccount", foreign.ID, pihu.ERevokedAPIKey},
 		{"Unknown", pihu.NewID(pihu.PrefixKey), pihu.ERevokedAPIKey},
 	} {

@@ -110,6 +110,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Actors", func(t *testing.T) { runActors(t, run) })
 	t.Run("Leaks", func(t *testing.T) { runLeaks(t, run) })
 	t.Run("Permissions", func(t *testing.T) { runPermissions(t, run) })
+	t.Run("Disable", func(t *testing.T) { runDisable(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,
