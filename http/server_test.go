@@ -16,8 +16,8 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
-	"github.com/pihu-ai/pihu/metrics"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 

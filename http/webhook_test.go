@@ -186,7 +186,7 @@ func TestWebhooks_EveryEventSigned(t *testing.T) {
 		// lifetime too short for a notice.
 		pihu.EventKeyExpiringSoon: 1,
 		pihu.EventKeyLeaked:       1, pihu.EventKeyRevoked: 1,
-		pihu.EventKeyDisabled:     1, pihu.EventKeyEnabled: 1,
+		pihu.EventKeyDisabled: 1, pihu.EventKeyEnabled: 1,
 	}
 	for typ, n := range want {
 		if got[typ] != n {
