@@ -445,6 +445,49 @@ func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, s *session) 
 	http.Redirect(w, r, "/keys?env="+string(k.Environment)+"&revoked="+k.ID, http.StatusSeeOther)
 }
 
+// toggleKey disables or enables a key (enabled=false|true) as PATCH
+// /v1/auth/api-keys/{id} with "enabled" does, with the account's
+// authority: the same rules (pihu.KeyChange), the same audit and webhook
+// events (api_key.disabled, api_key.enabled) with the user as actor, and
+// the key dropped from every instance's cache; then back to the key's
+// page (303).
+func (h *Handler) toggleKey(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	var enabled bool
+	switch r.PostForm.Get("enabled") {
+	case "true":
+		enabled = true
+	case "false":
+	default:
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "Say whether to enable the key: true or false.")
+		return
+	}
+	k, ok := h.findKey(w, r, s, false)
+	if !ok {
+		return
+	}
+	now, ip := h.now(), h.clientIP(r)
+	owner := ownerCreator(s.account.ID)
+	change := &pihu.KeyChange{Enabled: &enabled}
+	_, err := h.store.UpdateKey(r.Context(), pihu.KeyUpdate{AccountID: s.account.ID, ID: k.ID,
+		Apply:  func(k *pihu.Key) error { return change.Apply(owner, k, now) },
+		Events: func(k *pihu.Key) []*pihu.AuditEvent { return change.Events(s.user.ID, ip, k, now) },
+	})
+	if pihu.ErrorCode(err) == pihu.ENotFound {
+		h.errorPage(w, r, s, http.StatusNotFound, "Key not found", "This account has no key with this id, or it has been revoked.")
+		return
+	}
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.auth.Invalidate(k.ID)
+	http.Redirect(w, r, "/keys/"+k.ID, http.StatusSeeOther)
+}
+
 // ownerCreator is the creator of the keys the dashboard makes or rotates:
 // the account's own authority, as an owner key has it (every permission,
 // live, anywhere), with no id, so that the keys it makes have no CreatedBy

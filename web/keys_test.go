@@ -322,3 +322,55 @@ func mustUser(tb testing.TB, d *dashboard, email string) *pihu.User {
 	tb.Helper()
 	return memberOf(tb, d.Store, email)
 }
+
+// TestKeys_Disable disables a key from its page and enables it again: the
+// API refuses it at once (though cached) with disabled_api_key and takes
+// it again after, the page and the list show the state, each change is an
+// audit event by the user, and a viewer or another account cannot do it.
+func TestKeys_Disable(t *testing.T) {
+	d := newDashboard(t)
+	b := d.signUp(t, "ada@example.com")
+	id, secret := b.createKey("Billing")
+	if _, err := d.Auth.Authenticate(t.Context(), secret); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get("/keys/" + id)
+	checkContains(t, p, `method="post" action="/keys/`+id+`/enabled"`, `name="enabled" value="false"`, ">Disable</button>")
+
+	checkRedirect(t, b.post("/keys/"+id+"/enabled", form("enabled", "false")), "/keys/"+id)
+	if _, err := d.Auth.Authenticate(t.Context(), secret); pihu.ErrorCode(err) != pihu.EDisabledAPIKey {
+		t.Errorf("authenticating after disabling: got %v, want disabled_api_key", err)
+	}
+	checkContains(t, b.get("/keys/"+id), `<span class="badge disabled">disabled</span>`, "This key is disabled", `name="enabled" value="true"`, ">Enable</button>")
+	checkContains(t, b.get("/keys"), `<span class="badge disabled">disabled</span>`)
+
+	t.Run("NotByOthers", func(t *testing.T) {
+		other := d.signUp(t, "eve@example.com")
+		checkStatus(t, other.post("/keys/"+id+"/enabled", form("enabled", "true")), http.StatusNotFound)
+		viewer := d.member(t, b, "grace@example.com", pihu.RoleViewer)
+		if p := viewer.post("/keys/"+id+"/enabled", form("enabled", "true")); p.StatusCode == http.StatusSeeOther {
+			t.Errorf("a viewer enabled the key: got %d", p.StatusCode)
+		}
+		if strings.Contains(viewer.get("/keys/"+id).Body, `action="/keys/`+id+`/enabled"`) {
+			t.Error("a viewer is offered the button")
+		}
+		checkStatus(t, b.post("/keys/"+id+"/enabled", form("enabled", "maybe")), http.StatusBadRequest)
+		if _, err := d.Auth.Authenticate(t.Context(), secret); pihu.ErrorCode(err) != pihu.EDisabledAPIKey {
+			t.Errorf("after the others' attempts: got %v, want the key still disabled", err)
+		}
+	})
+
+	checkRedirect(t, b.post("/keys/"+id+"/enabled", form("enabled", "true")), "/keys/"+id)
+	if _, err := d.Auth.Authenticate(t.Context(), secret); err != nil {
+		t.Errorf("authenticating after enabling: %v", err)
+	}
+	if strings.Contains(b.get("/keys").Body, "badge disabled") {
+		t.Error("the list still shows the key disabled")
+	}
+	u := mustUser(t, d, "ada@example.com")
+	events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: u.AccountID, Target: id, Limit: 2})
+	if len(events) != 2 || events[0].Action != pihu.ActionKeyEnabled || events[1].Action != pihu.ActionKeyDisabled || events[0].Actor != u.ID {
+		t.Errorf("events: got %+v, want api_key.disabled then api_key.enabled by the user", events)
+	}
+	checkContains(t, b.get("/keys/"+id), "api_key.disabled", "api_key.enabled")
+}

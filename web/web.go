@@ -250,6 +250,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /keys/{id}/revoke", h.signedIn(keyManagers, h.revokeKey))
 	h.mux.Handle("GET /keys/{id}/rotate", h.signedIn(keyManagers, h.rotatePage))
 	h.mux.Handle("POST /keys/{id}/rotate", h.signedIn(keyManagers, h.rotateKey))
+	h.mux.Handle("POST /keys/{id}/enabled", h.signedIn(keyManagers, h.toggleKey))
 	h.mux.Handle("GET /webhooks", h.signedIn(anyone, h.webhooksPage))
 	h.mux.Handle("POST /webhooks", h.signedIn(keyManagers, h.createWebhook))
 	h.mux.Handle("GET /webhooks/{id}", h.signedIn(anyone, h.webhookPage))
