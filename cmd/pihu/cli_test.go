@@ -14,7 +14,7 @@ import (
 var commands = [][]string{
 	{"serve"}, {"migrate"}, {"scan"}, {"version"},
 	{"accounts", "create"}, {"accounts", "list"}, {"accounts", "recover"},
-	{"keys", "list"}, {"keys", "create"}, {"keys", "get"}, {"keys", "revoke"}, {"keys", "rotate"},
+	{"keys", "list"}, {"keys", "create"}, {"keys", "get"}, {"keys", "revoke"}, {"keys", "rotate"}, {"keys", "disable"}, {"keys", "enable"},
 	{"permissions", "list"}, {"permissions", "add"}, {"permissions", "delete"},
 	{"signing-keys", "list"}, {"signing-keys", "rotate"},
 	{"completion"},

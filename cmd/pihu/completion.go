@@ -46,7 +46,7 @@ _pihu() {
     elif [[ $COMP_CWORD -eq 2 && $cur != -* ]]; then
         case $cmd in
             accounts) words="create list recover help" ;;
-            keys) words="list create get revoke rotate help" ;;
+            keys) words="list create get revoke rotate disable enable help" ;;
             permissions) words="list add delete help" ;;
             signing-keys) words="list rotate help" ;;
             completion) words="bash zsh fish" ;;
@@ -57,7 +57,7 @@ _pihu() {
             serve\ *) words="--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --help" ;;
             "accounts create") words="--name --database --json --help" ;;
             accounts\ *) words="--database --json --help" ;;
-            "keys list") words="--limit --starting-after --ending-before --api-url --json --help" ;;
+            "keys list") words="--limit --starting-after --ending-before --enabled --api-url --json --help" ;;
             "keys create") words="--name --permission --expiration --environment --rate-limit --allowed-ip --api-url --json --help" ;;
             "keys revoke") words="--cascade --api-url --json --help" ;;
             "keys rotate") words="--expire-old-in --api-url --json --help" ;;
@@ -89,7 +89,7 @@ _pihu() {
     elif (( CURRENT == 3 )) && [[ ${words[CURRENT]} != -* ]]; then
         case ${words[2]} in
             accounts) cands=(create list recover help) ;;
-            keys) cands=(list create get revoke rotate help) ;;
+            keys) cands=(list create get revoke rotate disable enable help) ;;
             permissions) cands=(list add delete help) ;;
             signing-keys) cands=(list rotate help) ;;
             completion) cands=(bash zsh fish) ;;
@@ -99,7 +99,7 @@ _pihu() {
         serve\ *) cands+=(--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --help) ;;
         "accounts create") cands+=(--name --database --json --help) ;;
         accounts\ *) cands+=(--database --json --help) ;;
-        "keys list") cands+=(--limit --starting-after --ending-before --api-url --json --help) ;;
+        "keys list") cands+=(--limit --starting-after --ending-before --enabled --api-url --json --help) ;;
         "keys create") cands+=(--name --permission --expiration --environment --rate-limit --allowed-ip --api-url --json --help) ;;
         "keys revoke") cands+=(--cascade --api-url --json --help) ;;
         "keys rotate") cands+=(--expire-old-in --api-url --json --help) ;;
@@ -125,7 +125,7 @@ const fishCompletion = `# fish completion for pihu: pihu completion fish | sourc
 complete -c pihu -f
 complete -c pihu -n __fish_use_subcommand -a 'serve accounts keys permissions signing-keys migrate scan completion version help'
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -a 'create list recover help'
-complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get revoke rotate help'
+complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get revoke rotate disable enable help'
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -a 'list add delete help'
 complete -c pihu -n '__fish_seen_subcommand_from signing-keys' -a 'list rotate help'
 complete -c pihu -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
@@ -133,7 +133,7 @@ complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l r
 complete -c pihu -n '__fish_seen_subcommand_from accounts permissions signing-keys migrate' -l database
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -l server -l description -l force -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -l name
-complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l name -l permission -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in
+complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l enabled -l name -l permission -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in
 complete -c pihu -n '__fish_seen_subcommand_from scan' -F -l revoke -l format -l allow-skipped -l progress -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts keys permissions signing-keys scan version' -l json
 complete -c pihu -l help

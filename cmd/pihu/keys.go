@@ -15,12 +15,14 @@ import (
 )
 
 const keysUsage = `usage:
-  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--json]
+  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test]
                    [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]
   pihu keys get ID [--json]
   pihu keys revoke ID [--cascade] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--json]
+  pihu keys disable ID [--json]   refused everywhere (disabled_api_key) until enabled
+  pihu keys enable ID [--json]
 
 Each takes --api-url URL (PIHU_API_URL, default http://127.0.0.1:8080) and
 sends the key in PIHU_API_KEY.`
@@ -44,6 +46,10 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		run = keysRevoke
 	case "rotate":
 		run = keysRotate
+	case "disable":
+		run = keysSetEnabled(false)
+	case "enable":
+		run = keysSetEnabled(true)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, keysUsage)
 		return nil
@@ -141,21 +147,32 @@ func (o *output) printJSON(raw []byte) error {
 }
 
 func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
-	var p client.ListParams
+	var (
+		p       client.KeyListParams
+		enabled string
+	)
 	fs.IntVar(&p.Limit, "limit", 100, "how many keys to show, 1 to 100")
 	fs.StringVar(&p.StartingAfter, "starting-after", "", "show the keys after this id (the last one of the previous page)")
 	fs.StringVar(&p.EndingBefore, "ending-before", "", "show the keys before this id (the first one of the next page), to page back")
-	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID | --ending-before ID] [--json]"); err != nil {
+	fs.StringVar(&enabled, "enabled", "", "true: show the enabled keys only; false: the disabled ones")
+	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--json]"); err != nil {
 		return err
 	}
 	if p.StartingAfter != "" && p.EndingBefore != "" {
 		return usageError{"keys list: give --starting-after or --ending-before, not both"}
 	}
+	switch enabled {
+	case "":
+	case "true", "false":
+		p.Enabled = new(enabled == "true")
+	default:
+		return usageError{"keys list: --enabled must be true or false"}
+	}
 	c, err := o.client()
 	if err != nil {
 		return err
 	}
-	list, err := c.ListKeys(ctx, p)
+	list, err := c.ListKeysWith(ctx, p)
 	if err != nil {
 		return apiError(err)
 	}
@@ -163,7 +180,7 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 		return o.printJSON(list.RawJSON())
 	}
 	t := newTable(o.w)
-	t.row("ID", "NAME", "ENVIRONMENT", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "HINT", "CREDITS")
+	t.row("ID", "NAME", "ENVIRONMENT", "STATE", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "HINT", "CREDITS")
 	for _, k := range list.Data {
 		hint, credits := k.Hint, "-"
 		if hint == "" {
@@ -172,7 +189,7 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 		if k.Remaining != nil {
 			credits = strconv.FormatInt(*k.Remaining, 10)
 		}
-		t.row(k.ID, k.Name, k.Environment, strings.Join(k.Permissions, ","),
+		t.row(k.ID, k.Name, k.Environment, state(k.Enabled), strings.Join(k.Permissions, ","),
 			when(&k.Created, ""), when(k.Expires, "never"), when(k.LastUsed, "never"), hint, credits)
 	}
 	if err := t.flush(); err != nil {
@@ -185,6 +202,14 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 		fmt.Fprintf(o.w, "\nMore keys follow: pihu keys list --starting-after %s\n", cell(list.Data[len(list.Data)-1].ID))
 	}
 	return nil
+}
+
+// state is how the tables show whether a key is enabled.
+func state(enabled bool) string {
+	if enabled {
+		return "enabled"
+	}
+	return "disabled"
 }
 
 // when formats an optional time as the API does, or none if it is nil.
@@ -292,6 +317,7 @@ func (o *output) keyTable(k *client.Key) error {
 	t.row("ID", k.ID)
 	t.row("Name", k.Name)
 	t.row("Environment", k.Environment)
+	t.row("State", state(k.Enabled))
 	t.row("Permissions", strings.Join(k.Permissions, ", "))
 	t.row("Created", when(&k.Created, ""))
 	t.row("Expires", when(k.Expires, "never"))
@@ -353,6 +379,35 @@ func keysRevoke(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	}
 	fmt.Fprintln(o.w)
 	return o.keyTable(k)
+}
+
+// keysSetEnabled is `pihu keys disable ID` (enabled false) or `pihu keys
+// enable ID` (true): PATCH enabled.
+func keysSetEnabled(enabled bool) func(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	return func(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+		pos, err := parseArgs(fs, args, 1, "ID [--json]")
+		if err != nil {
+			return err
+		}
+		c, err := o.client()
+		if err != nil {
+			return err
+		}
+		k, err := c.UpdateKey(ctx, pos[0], client.UpdateKeyParams{Enabled: &enabled})
+		if err != nil {
+			return apiError(err)
+		}
+		if o.json {
+			return o.printJSON(k.RawJSON())
+		}
+		if enabled {
+			fmt.Fprintf(o.w, "Enabled the API key %q (%s): it works again.\n\n", k.Name, cell(k.ID))
+		} else {
+			fmt.Fprintf(o.w, "Disabled the API key %q (%s): it and its access tokens are refused (disabled_api_key) until pihu keys enable %s.\n\n",
+				k.Name, cell(k.ID), cell(k.ID))
+		}
+		return o.keyTable(k)
+	}
 }
 
 func keysRotate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {

@@ -293,3 +293,39 @@ func TestKeysCommands_Rotate(t *testing.T) {
 		}
 	})
 }
+
+// TestKeysCommands_Disable disables a key with the CLI and enables it
+// again: the key is refused with disabled_api_key meanwhile, the tables
+// show its state, and list --enabled filters by it.
+func TestKeysCommands_Disable(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	owner := ownerKey(t, s)
+	k := cliCreate(t, s.url, owner, "CI runner", "--permission", "api_key:read")
+	pihuCLI(t, s.url, k.Key, "keys", "list").ok(t)
+
+	r := pihuCLI(t, s.url, owner, "keys", "disable", k.ID).ok(t)
+	for _, want := range []string{`Disabled the API key "CI runner" (` + k.ID + `)`, "pihu keys enable " + k.ID, "State        disabled"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("disable: want %q in\n%s", want, r.stdout)
+		}
+	}
+	pihuCLI(t, s.url, k.Key, "keys", "list").failsWith(t, "disabled_api_key", owner, k.Key)
+	r = pihuCLI(t, s.url, owner, "keys", "list", "--enabled", "false").ok(t)
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], " STATE ") || !strings.HasPrefix(lines[1], k.ID) || !strings.Contains(lines[1], " disabled ") {
+		t.Errorf("list --enabled false: got\n%s", r.stdout)
+	}
+	r = pihuCLI(t, s.url, owner, "keys", "list", "--enabled", "true").ok(t)
+	if strings.Contains(r.stdout, k.ID) || !strings.Contains(r.stdout, " enabled ") {
+		t.Errorf("list --enabled true: got\n%s", r.stdout)
+	}
+	if r := pihuCLI(t, s.url, owner, "keys", "list", "--enabled", "no"); r.code != 2 || !strings.Contains(r.stderr, "--enabled must be true or false") {
+		t.Errorf("list --enabled no: exit %d, stderr %q; want 2 and why", r.code, r.stderr)
+	}
+
+	r = pihuCLI(t, s.url, owner, "keys", "enable", k.ID, "--json").ok(t)
+	if !strings.Contains(r.stdout, `"enabled":true`) {
+		t.Errorf("enable --json: got %s", r.stdout)
+	}
+	pihuCLI(t, s.url, k.Key, "keys", "list").ok(t)
+}

@@ -59,12 +59,13 @@ Usage:
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
-  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
+  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--api-url URL] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d]
              [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--api-url URL] [--json]
   pihu keys get ID [--api-url URL] [--json]
   pihu keys revoke ID [--cascade] [--api-url URL] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--api-url URL] [--json]
+  pihu keys disable|enable ID [--api-url URL] [--json]   refuse a key everywhere until enabled again
   pihu permissions list|add|delete [NAME] [--description TEXT] [--force] [--server [--database URL]] [--api-url URL] [--json]
                                           the account's own permissions, or with --server every account's
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
