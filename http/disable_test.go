@@ -172,6 +172,12 @@ func TestKeys_Disable(t *testing.T) {
 		if res.status != 401 || res.errorBody(t).Code != "disabled_api_key" {
 			t.Fatalf("enabling itself: got %d %s", res.status, res.body)
 		}
+		// Nor revoke itself with its own secret (a report of leaked keys
+		// does that, see LeakedWhileDisabled).
+		res = ts.do(t, "DELETE", path+self.ID, self.Key, "")
+		if res.status != 401 || res.errorBody(t).Code != "disabled_api_key" {
+			t.Fatalf("revoking itself: got %d %s", res.status, res.body)
+		}
 		// No cascade: the key it created works.
 		ts.works(t, child.Key, 200, "")
 		ts.setEnabled(t, ts.Owner, self.ID, true)
