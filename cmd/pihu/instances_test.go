@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"regexp"
@@ -190,6 +191,32 @@ func severalInstances(t *testing.T, args ...string) {
 		}
 		took := time.Since(revoked)
 		t.Logf("a key warm in the second instance was refused there %s after its revocation on the first returned (%d requests)", took, requests)
+	})
+
+	t.Run("DisabledOnOneRefusedOnTheOtherWithinASecond", func(t *testing.T) {
+		id, secret := createKey(t, one, owner, `{"name":"disabled","permissions":["candidate:read"]}`)
+		for range 3 { // warm in the second instance's cache
+			if code := status(t, two.url, "/v1/auth/whoami", secret); code != 200 {
+				t.Fatalf("whoami on the second instance: got %d", code)
+			}
+		}
+		for _, enabled := range []bool{false, true} {
+			if code, body := do(t, "PATCH", one.url+"/v1/auth/api-keys/"+id, owner, fmt.Sprintf(`{"enabled":%t}`, enabled)); code != 200 {
+				t.Fatalf("PATCH enabled %t on the first instance: got %d %v", enabled, code, body)
+			}
+			changed := time.Now()
+			for {
+				code, body := do(t, "GET", two.url+"/v1/auth/whoami", secret, "")
+				e, _ := body["error"].(map[string]any)
+				if enabled && code == 200 || !enabled && code == 401 && e["code"] == "disabled_api_key" {
+					break
+				}
+				if time.Since(changed) > time.Second {
+					t.Fatalf("enabled %t on the first instance: the second still answered %d %v after %s", enabled, code, body, time.Since(changed))
+				}
+			}
+			t.Logf("enabled %t on the first instance was seen by the second after %s", enabled, time.Since(changed))
+		}
 	})
 
 	t.Run("RedisStopped", func(t *testing.T) {
