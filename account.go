@@ -66,7 +66,7 @@ type AccountStore interface {
 
 	// ListAccounts returns every account, oldest first, each with the
 	// number of its keys that work at the time at (neither revoked nor
-	// expired). It returns an empty list, not an error, on an empty
+	// expired nor disabled). It returns an empty list, not an error, on an empty
 	// store.
 	ListAccounts(ctx context.Context, at time.Time) ([]*AccountSummary, error)
 

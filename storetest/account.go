@@ -217,13 +217,15 @@ func testAccountsList(t *testing.T, s pihu.Store) {
 	expiresNow := newKey(t, a.ID, pihu.KeyRequest{Name: "Expires at the listing", Permissions: pihu.Permissions{"candidate:read"}, Expiration: "2h"}, epoch)
 	expiresLater := newKey(t, a.ID, pihu.KeyRequest{Name: "Expires later", Permissions: pihu.Permissions{"candidate:read"}, Expiration: "1d"}, epoch)
 	test := newKey(t, a.ID, pihu.KeyRequest{Name: "Test", Permissions: pihu.Permissions{"candidate:read"}, Environment: pihu.Test}, epoch)
-	for _, k := range []*pihu.Key{revoked, expired, expiresNow, expiresLater, test} {
+	disabled := newKey(t, a.ID, readKey("Disabled"), epoch)
+	disabled.Disabled = true
+	for _, k := range []*pihu.Key{revoked, expired, expiresNow, expiresLater, test, disabled} {
 		mustCreateKey(t, s, k)
 	}
 
 	list := mustListAccounts(t, s, at)
 	want := []string{
-		fmt.Sprintf("%s Acme %s 3", a.ID, epoch.Format(time.RFC3339)), // owner, expiresLater, test
+		fmt.Sprintf("%s Acme %s 3", a.ID, epoch.Format(time.RFC3339)), // owner, expiresLater, test; not disabled
 		fmt.Sprintf("%s Later %s 1", later.ID, later.Created.Format(time.RFC3339)),
 	}
 	if got := summaries(list); fmt.Sprint(got) != fmt.Sprint(want) {

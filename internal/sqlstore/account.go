@@ -116,7 +116,7 @@ func (s Store) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountS
 	}, `SELECT a.id, a.name, a.created, a.leak_policy,
 			(SELECT count(*) FROM api_keys k WHERE k.account_id = a.id
 				AND (k.revoked IS NULL OR k.revoked > ?)
-				AND (k.expires IS NULL OR k.expires > ?))
+				AND (k.expires IS NULL OR k.expires > ?) AND k.enabled)
 		FROM accounts a ORDER BY a.created, a.`+s.Dialect.Seq, now, now)
 }
 
