@@ -28,7 +28,7 @@ func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditE
 	})
 }
 
-// scanKey reads one row of sqlstore.KeyColumns.
+// scanKey reads one row of sqlstore.KeyReadColumns.
 func scanKey(row pgx.Row) (*pihu.Key, error) {
 	var (
 		k                          pihu.Key
@@ -37,14 +37,14 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		created                    time.Time
 		expires, lastUsed, revoked *time.Time
 		rotatedFrom, createdBy     *string
-		metadata, leaked           *string
+		metadata, leaked, roles    *string
 		rateLimit                  string
 		allowed                    []string
 		c                          credits
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &roles); err != nil {
 		return nil, err
 	}
 	if err := sqlstore.KeyJSON(&k, metadata, leaked); err != nil {
@@ -65,6 +65,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		k.CreatedBy = *createdBy
 	}
 	k.SetStoredRestrictions(rateLimit, allowed)
+	k.Roles = sqlstore.SplitRoles(roles)
 	return &k, nil
 }
 
@@ -73,7 +74,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	k, err := scanKey(db.pool.QueryRow(ctx, `SELECT `+sqlstore.KeyColumns+` FROM api_keys WHERE digest = $1`, digest))
+	k, err := scanKey(db.pool.QueryRow(ctx, `SELECT `+sqlstore.KeyReadColumns+` FROM api_keys WHERE digest = $1`, digest))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, pihu.ErrNoKeyMatches
 	}
