@@ -212,6 +212,7 @@ func TestRoles_Keys(t *testing.T) {
 		{name: "PatchLastRoleAway", method: "PATCH", path: "/v1/auth/api-keys/" + roleOnly.ID, key: ts.Owner, body: `{"roles":null}`, status: 400, code: "parameter_invalid", param: "permissions"},
 		// The owner holds everything: it may change the manager, but the
 		// manager may not change a key whose role gives more than it has.
+		{name: "ChangeKeyWithBiggerRole", method: "PATCH", path: "/v1/auth/api-keys/" + ts.newKey(t, ts.Owner, `{"name":"admin","roles":["`+admin.ID+`"]}`).ID, key: manager.Key, body: `{"name":"renamed"}`, status: 403, code: "insufficient_permissions"},
 		{name: "RevokeKeyWithBiggerRole", method: "DELETE", path: "/v1/auth/api-keys/" + ts.newKey(t, ts.Owner, `{"name":"admin","roles":["`+admin.ID+`"]}`).ID, key: manager.Key, status: 403, code: "insufficient_permissions"},
 	})
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func runRoles(t *testing.T, run runFunc) {
 	run(t, "RotationKeepsRoles", testRolesRotationKeepsRoles)
 	run(t, "Events", testRolesEvents)
 	run(t, "PermissionInUseThroughRole", testRolesPermissionInUse)
+	run(t, "AtMostMaxRoles", testRolesAtMostMaxRoles)
 }
 
 // mustRole stores a role of owner's account, made by owner, its owner key.
@@ -443,5 +445,26 @@ func testRolesPermissionInUse(t *testing.T, s pihu.Store) {
 	_, _, err := s.DeletePermission(t.Context(), a.ID, "billing:read", false)
 	if e, ok := err.(*pihu.Error); !ok || e.Code != pihu.EPermissionInUse || e.KeyCount != 1 {
 		t.Fatalf("got %v, want %s with KeyCount 1", err, pihu.EPermissionInUse)
+	}
+}
+
+// testRolesAtMostMaxRoles checks that an account has at most
+// pihu.MaxRoles roles, deleted ones not counted.
+func testRolesAtMostMaxRoles(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	var first *pihu.KeyRole
+	for i := range pihu.MaxRoles {
+		r := mustRole(t, s, owner, fmt.Sprintf("role %d", i), "candidate:read")
+		if i == 0 {
+			first = r
+		}
+	}
+	extra, _ := pihu.NewKeyRole(a.ID, pihu.RoleRequest{Name: "one more", Permissions: pihu.Permissions{"candidate:read"}}, owner, epoch)
+	checkError(t, s.CreateRole(t.Context(), extra), pihu.EParameterInvalid, "name")
+	if _, _, err := s.DeleteRole(t.Context(), pihu.RoleDeletion{AccountID: a.ID, ID: first.ID, At: epoch}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateRole(t.Context(), extra); err != nil {
+		t.Errorf("after deleting one: got %v", err)
 	}
 }
