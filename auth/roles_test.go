@@ -309,3 +309,45 @@ func BenchmarkAuthenticate_WarmRoles(b *testing.B) {
 		}
 	}
 }
+
+// TestRoles_ConcurrentChanges changes a role while keys holding it are
+// authenticated from several goroutines: no race, and once the last change
+// is invalidated, every key has its rights.
+func TestRoles_ConcurrentChanges(t *testing.T) {
+	ctx := context.Background()
+	f := newRoleFixture(t)
+	r := f.role(t, "r", "candidate:read")
+	secrets := f.keys(t, 20, pihu.Permissions{"webhook:read"}, r)
+	a := auth.New(f.store, auth.Options{Now: func() time.Time { return f.now }, TTL: time.Hour})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := i; ; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := a.Authenticate(ctx, secrets[j%len(secrets)]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	perms := []pihu.Permission{"candidate:read", "interview:read", "candidate:write"}
+	for i := range 30 {
+		f.setPermissions(t, r, perms[i%len(perms)])
+		a.InvalidateRoles(r.AccountID)
+	}
+	close(stop)
+	wg.Wait()
+	want := pihu.Permissions{"webhook:read", perms[29%len(perms)]}
+	for _, s := range secrets {
+		k, err := a.Authenticate(ctx, s)
+		if err != nil || !slices.Equal(k.Rights(), want) {
+			t.Fatalf("after the last change: got %v, %v; want %v", k.Rights(), err, want)
+		}
+	}
+}
