@@ -44,7 +44,13 @@ const (
 	// EPermissionInUse is the deletion, without force, of a defined
 	// permission that keys still hold (Error.KeyCount of them).
 	EPermissionInUse = "permission_in_use"
-	EInternal        = "internal"
+	// ERoleExists is a second role of an account with the same name
+	// (see RoleStore).
+	ERoleExists = "role_exists"
+	// ERoleInUse is the deletion, without force, of a role that keys
+	// still hold (Error.KeyCount of them).
+	ERoleInUse = "role_in_use"
+	EInternal  = "internal"
 	// EUnavailable is a dependency (the database) that cannot be reached
 	// or did not answer in time: the request may work if sent again in a
 	// few seconds, so it is a 503, not a 500.
@@ -70,8 +76,8 @@ type Error struct {
 	// Required is the permission that was missing, for
 	// EInsufficientPermissions.
 	Required string
-	// KeyCount is the number of keys that hold the permission, for
-	// EPermissionInUse.
+	// KeyCount is the number of keys that hold the permission or role,
+	// for EPermissionInUse and ERoleInUse.
 	KeyCount int
 }
 

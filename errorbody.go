@@ -19,8 +19,8 @@ type ErrorObject struct {
 	Message  string `json:"message"`
 	Param    string `json:"param,omitempty"`
 	Required string `json:"required,omitempty"`
-	// KeyCount is the number of keys that hold a permission whose
-	// deletion was refused (permission_in_use).
+	// KeyCount is the number of keys that hold a permission or role
+	// whose deletion was refused (permission_in_use, role_in_use).
 	KeyCount  int    `json:"key_count,omitempty"`
 	RequestID string `json:"request_id"`
 }
@@ -49,6 +49,8 @@ var errorStatuses = map[string]struct {
 	EKeyExists:               {409, "invalid_request_error"},
 	EPermissionExists:        {409, "invalid_request_error"},
 	EPermissionInUse:         {409, "invalid_request_error"},
+	ERoleExists:              {409, "invalid_request_error"},
+	ERoleInUse:               {409, "invalid_request_error"},
 	ENotFound:                {404, "invalid_request_error"},
 	EIdempotencyKeyInUse:     {409, "invalid_request_error"},
 	EMethodNotAllowed:        {405, "invalid_request_error"},

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -165,7 +166,46 @@ type Key struct {
 	// access token: the key is then the token's parent as the token
 	// restricts it (see AccessToken.Restrict).
 	Token *AccessToken
+	// Roles are the ids of the roles the key holds (see Role), in the
+	// order given; nil or empty: none.
+	Roles []string
+
+	// rights, if not nil, are Permissions with the permissions of Roles,
+	// as resolved (see Rights); never stored.
+	rights Permissions
 }
+
+// Rights are what k may do: its own Permissions and those of its roles,
+// as they were when its roles were resolved (ResolveRoles, SetRights).
+// The authenticator resolves every key it hands out, from the roles as
+// they are now, and stores resolve the keys they read for a rule (Key,
+// UpdateKey, RevokeKeys). A key whose roles were not resolved has its own
+// permissions only. Every rule about what a key may do or give (admission,
+// no escalation, revocation) reads Rights, never Permissions.
+func (k *Key) Rights() Permissions {
+	if k.rights != nil {
+		return k.rights
+	}
+	return k.Permissions
+}
+
+// ResolveRoles sets k's rights from roles, its account's roles: its own
+// permissions and those of each of its roles found among them (a role
+// deleted since grants nothing).
+func (k *Key) ResolveRoles(roles []*KeyRole) {
+	lists := make([]Permissions, 0, len(k.Roles))
+	for _, id := range k.Roles {
+		if i := slices.IndexFunc(roles, func(r *KeyRole) bool { return r.ID == id }); i >= 0 {
+			lists = append(lists, roles[i].Permissions)
+		}
+	}
+	k.rights = RoleRights(k.Permissions, lists...)
+}
+
+// SetRights sets k's rights as resolved elsewhere (RoleRights of its
+// permissions and its roles'): the authenticator resolves them once for
+// the keys that share permissions and roles. nil: its own permissions.
+func (k *Key) SetRights(rights Permissions) { k.rights = rights }
 
 // SetStoredRestrictions sets k's rate limit and allowed_ips from the forms
 // a store keeps them in ("100/m" or "" for the server's default; a list,
@@ -211,9 +251,16 @@ type KeyRequest struct {
 	// Permissions may name: the account's own and the server-wide ones
 	// (PermissionStore.DefinedPermissions).
 	Defined []Permission
+	// Roles are the ids of the roles the key is given; nil: none.
+	Roles []string
+	// AccountRoles are the account's roles (RoleStore.Roles), which Roles
+	// must name; needed only when Roles is not empty.
+	AccountRoles []*KeyRole
 
-	// allowed is AllowedIPs as Validate parsed them.
+	// allowed is AllowedIPs as Validate parsed them; roles are the roles
+	// Roles names.
 	allowed AllowedIPs
+	roles   []*KeyRole
 }
 
 // Validate checks the request's own fields (not the creator's rights) and
@@ -226,16 +273,9 @@ func (r *KeyRequest) Validate(creator Environment) error {
 	if err := ValidateKeyName(r.Name); err != nil {
 		return err
 	}
-	if r.Permissions == nil {
-		return ParamErrorf(EParameterMissing, "permissions", "Give \"permissions\": a non-empty list such as [\"candidate:read\"].")
-	}
-	if len(r.Permissions) == 0 {
-		return ParamErrorf(EParameterInvalid, "permissions", "\"permissions\" is empty; a key needs at least one permission.")
-	}
-	if err := r.Permissions.ValidateIn(r.Defined); err != nil {
+	if err := r.validateRights(); err != nil {
 		return err
 	}
-	r.Permissions = r.Permissions.Normalize()
 	if r.Expiration != "" {
 		if _, err := ParseExpiration(r.Expiration); err != nil {
 			return err
@@ -265,6 +305,29 @@ func (r *KeyRequest) Validate(creator Environment) error {
 			}
 		}
 	}
+	return nil
+}
+
+// validateRights is Validate for the permissions and roles: a key needs
+// at least one of either.
+func (r *KeyRequest) validateRights() error {
+	if r.Roles != nil {
+		roles, err := FindRoles(r.Roles, r.AccountRoles)
+		if err != nil {
+			return err
+		}
+		r.roles, r.Roles = roles, RoleIDs(roles)
+	}
+	switch {
+	case r.Permissions == nil && len(r.roles) == 0:
+		return ParamErrorf(EParameterMissing, "permissions", "Give \"permissions\": a non-empty list such as [\"candidate:read\"] (or \"roles\": a list of role ids).")
+	case len(r.Permissions) == 0 && len(r.roles) == 0:
+		return ParamErrorf(EParameterInvalid, "permissions", "\"permissions\" is empty; a key needs at least one permission, or a role.")
+	}
+	if err := r.Permissions.ValidateIn(r.Defined); err != nil {
+		return err
+	}
+	r.Permissions = r.Permissions.Normalize()
 	return nil
 }
 
@@ -369,7 +432,7 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		expires = &t
 	}
 	if creator != nil {
-		if err := CheckGrant(creator, req.Permissions, req.Environment, expires); err != nil {
+		if err := CheckGrant(creator, req.Permissions, req.Environment, expires, req.roles...); err != nil {
 			return nil, "", err
 		}
 	}
@@ -393,6 +456,7 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		Name:        req.Name,
 		Environment: req.Environment,
 		Permissions: req.Permissions,
+		Roles:       req.Roles,
 		Digest:      Digest(secret),
 		Hint:        Hint(secret),
 		Created:     now,
@@ -413,8 +477,11 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 }
 
 // CheckGrant applies the rules for a key (creator) that makes another key
-// with perms in env, expiring at expires (nil: never). See NewKey.
-func CheckGrant(creator *Key, perms Permissions, env Environment, expires *time.Time) error {
+// with perms and roles in env, expiring at expires (nil: never). See
+// NewKey. No escalation counts the creator's rights (Key.Rights: its
+// permissions and its roles'), and every permission of the roles given
+// as given.
+func CheckGrant(creator *Key, perms Permissions, env Environment, expires *time.Time, roles ...*KeyRole) error {
 	if !creator.Environment.CanUse(env) {
 		return &Error{
 			Code:     EInsufficientPermissions,
@@ -423,15 +490,8 @@ func CheckGrant(creator *Key, perms Permissions, env Environment, expires *time.
 			Required: "",
 		}
 	}
-	for _, p := range perms {
-		if !creator.Permissions.Grants(p) {
-			return &Error{
-				Code:     EInsufficientPermissions,
-				Param:    "permissions",
-				Required: string(p),
-				Message:  "This key does not hold \"" + string(p) + "\", so it cannot give it to another key.",
-			}
-		}
+	if err := checkGiven(creator, perms, roles, "give it to another key"); err != nil {
+		return err
 	}
 	if creator.Expires != nil && (expires == nil || expires.After(*creator.Expires)) {
 		return ParamErrorf(EParameterInvalid, "expiration",

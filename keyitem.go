@@ -16,6 +16,9 @@ type KeyItem struct {
 	Expires     *string  `json:"expires"`
 	LastUsed    *string  `json:"last_used"`
 	Permissions []string `json:"permissions"`
+	// Roles are the ids of the roles the key holds, whose permissions it
+	// holds too; [] for none.
+	Roles       []string `json:"roles"`
 	Environment string   `json:"environment"`
 	Hint        *string  `json:"hint"`       // null for an imported key
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
@@ -79,10 +82,19 @@ func NewKeyExtras(k *Key, now time.Time) KeyExtras {
 func NewKeyItem(k *Key, now time.Time) KeyItem {
 	return KeyItem{
 		ID: k.ID, Name: k.Name, Created: FormatTime(k.Created), Expires: formatTimePtr(k.Expires),
-		LastUsed: formatTimePtr(k.LastUsed), Permissions: k.Permissions.Strings(),
+		LastUsed: formatTimePtr(k.LastUsed), Permissions: k.Permissions.Strings(), Roles: RoleList(k.Roles),
 		Environment: string(k.Environment), Enabled: !k.Disabled, Hint: optionalString(k.Hint), RateLimit: optionalString(k.RateLimit.String()),
 		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optionalString(k.CreatedBy), Leaked: k.Leaked, KeyExtras: NewKeyExtras(k, now),
 	}
+}
+
+// RoleList is a key's role ids as every answer shows them: [] for none,
+// never null.
+func RoleList(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
 }
 
 // FormatTime formats t as the API shows every time: RFC 3339, UTC, to the

@@ -29,7 +29,10 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		t := now.Add(k.Expires.Sub(k.Created))
 		expires = &t
 	}
-	if err := CheckGrant(creator, k.Permissions, k.Environment, expires); err != nil {
+	// The new key holds the old one's roles: the creator must hold what
+	// they give, as the old key's rights (resolved by the store that read
+	// it) count them.
+	if err := CheckGrant(creator, k.Rights(), k.Environment, expires); err != nil {
 		if e, ok := err.(*Error); ok && e.Param == "expiration" {
 			lives := "never expire"
 			if expires != nil {
@@ -61,6 +64,7 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		Name:        k.Name,
 		Environment: k.Environment,
 		Permissions: slices.Clone(k.Permissions),
+		Roles:       slices.Clone(k.Roles),
 		Digest:      Digest(secret),
 		Hint:        Hint(secret),
 		Created:     now,
@@ -136,7 +140,8 @@ func checkTokenParent(caller, target *Key, verb string) error {
 
 // CheckRevoke applies the rule for a key (caller) that revokes another
 // (target): it may, if it is the target itself, or if it holds every
-// permission of the target, may use the target's environment, and is not
+// right of the target (Key.Rights: its permissions and its roles', the
+// target's resolved by the store that read it), may use the target's environment, and is not
 // more narrowly restricted by allowed_ips than the target (every address
 // the target may be used from, the caller may be used from too). A key
 // that may revoke another cannot take from the account more than it could
@@ -159,13 +164,11 @@ func CheckRevoke(caller, target *Key) error {
 			Message: "A test key cannot revoke a live key; use a live key.",
 		}
 	}
-	for _, p := range target.Permissions {
-		if !caller.Permissions.Grants(p) {
-			return &Error{
-				Code:     EInsufficientPermissions,
-				Required: string(p),
-				Message:  "The key " + target.ID + " holds \"" + string(p) + "\", which this key does not, so this key cannot revoke it. Revoke it with a key that holds all of its permissions.",
-			}
+	if p, _, ok := missing(caller.Rights(), target.Rights(), nil); ok {
+		return &Error{
+			Code:     EInsufficientPermissions,
+			Required: string(p),
+			Message:  "The key " + target.ID + " holds \"" + string(p) + "\", which this key does not, so this key cannot revoke it. Revoke it with a key that holds all of its permissions.",
 		}
 	}
 	if !target.AllowedIPs.Within(caller.AllowedIPs) {

@@ -22,6 +22,7 @@ var Catalogue = []Permission{
 	"token:write",
 	"webhook:read", "webhook:write",
 	"permission:read", "permission:write",
+	"role:read", "role:write",
 }
 
 // Wildcard is the permission that grants everything.
@@ -355,7 +356,7 @@ type PermissionStore interface {
 	// events given in the same transaction, and returns it, with
 	// the number of keys that still hold it (unrevoked keys of the
 	// account, or of every account for a server-wide one, whose
-	// permissions name it exactly). Unless force, it deletes nothing if
+	// permissions, or one of whose roles' permissions, name it exactly). Unless force, it deletes nothing if
 	// that number is not 0, and returns EPermissionInUse with KeyCount
 	// set. Keys that hold a permission deleted by force keep it until
 	// changed. Returns ENotFound if there is no such permission.
@@ -392,6 +393,8 @@ var builtInDescriptions = map[Permission]string{
 	"webhook:write":    "Create, change and delete webhook endpoints (and read them).",
 	"permission:read":  "List the permissions the account defines.",
 	"permission:write": "Define and delete the account's own permissions (and read them).",
+	"role:read":        "List the account's roles.",
+	"role:write":       "Create, change and delete the account's roles (and read them).",
 }
 
 // BuiltInDescription says what built-in permission p allows; "" for

@@ -16,7 +16,8 @@ var universe = pihu.Permissions{
 	"token:write",
 	"webhook:read", "webhook:write",
 	"permission:read", "permission:write",
-	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "permission:*", "*",
+	"role:read", "role:write",
+	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "permission:*", "role:*", "*",
 }
 
 func TestPermission_Valid(t *testing.T) {
@@ -66,7 +67,7 @@ func TestPermission_Valid(t *testing.T) {
 		})
 	}
 	t.Run("Catalogue", func(t *testing.T) {
-		if got, want := pihu.Catalogue, universe[:12]; !slices.Equal(got, want) {
+		if got, want := pihu.Catalogue, universe[:14]; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})

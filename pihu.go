@@ -41,6 +41,7 @@ type Store interface {
 	CreditStore
 	LeakStore
 	PermissionStore
+	RoleStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error
@@ -106,6 +107,7 @@ const (
 	PrefixRequest   = "req_"
 	PrefixUser      = "user_"
 	PrefixInvite    = "inv_"
+	PrefixRole      = "role_"
 )
 
 // IDLength is the number of random base62 characters of an id, after its

@@ -131,7 +131,9 @@ type AccessToken struct {
 // TokenRequest is what a key asks for when it mints a token.
 type TokenRequest struct {
 	// Permissions, if not nil, are the token's permissions: a non-empty
-	// subset of the key's. nil: all of the key's.
+	// subset of the key's rights (its permissions and its roles'). nil:
+	// all of them, as they are at minting; a token never has more than
+	// its key has now (Restrict).
 	Permissions Permissions
 	// ExpiresIn is the lifetime, as for a key's expiration ("15m"), at
 	// most MaxTokenLifetime; "" is DefaultTokenLifetime, shortened to the
@@ -152,7 +154,7 @@ type TokenRequest struct {
 // "expires_in" or "audience" for an invalid field.
 func NewAccessToken(parent *Key, req TokenRequest, issuer string, now time.Time) (*AccessToken, error) {
 	now = Timestamp(now)
-	perms := slices.Clone(parent.Permissions)
+	perms := slices.Clone(parent.Rights())
 	if req.Permissions != nil {
 		if len(req.Permissions) == 0 {
 			return nil, ParamErrorf(EParameterInvalid, "permissions",
@@ -246,7 +248,10 @@ func ValidateAudience(aud string) error {
 // tokens it creates can therefore not outlive the token.
 func (t *AccessToken) Restrict(k *Key) *Key {
 	r := *k
-	r.Permissions = Intersect(t.Permissions, k.Permissions)
+	r.Permissions = Intersect(t.Permissions, k.Rights())
+	// The token's rights are its permissions: the parent's roles are
+	// counted in them already.
+	r.Roles, r.rights = nil, nil
 	if r.Expires == nil || t.Expires.Before(*r.Expires) {
 		exp := t.Expires
 		r.Expires = &exp

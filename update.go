@@ -45,12 +45,20 @@ type KeyChange struct {
 	// the access tokens minted from it, until it is enabled again; the
 	// keys it created are not (no cascade).
 	Enabled *bool
+	// Roles are the ids of the key's new roles, [] for none; nil:
+	// unchanged.
+	Roles []string
+	// AccountRoles are the account's roles (RoleStore.Roles), which Roles
+	// must name; needed only when Roles is not empty.
+	AccountRoles []*KeyRole
 
-	// allowed is AllowedIPs as Validate parsed them.
+	// allowed is AllowedIPs as Validate parsed them; roles are the roles
+	// Roles names.
 	allowed AllowedIPs
 	// toggled is whether the last Apply found the key in the other state
 	// than Enabled: the change disables or enables it (see Events).
 	toggled bool
+	roles   []*KeyRole
 }
 
 // Fields names the fields c changes, in a fixed order: what the audit
@@ -64,6 +72,7 @@ func (c *KeyChange) Fields() []string {
 	}
 	add(c.Name != nil, "name")
 	add(c.Permissions != nil, "permissions")
+	add(c.Roles != nil, "roles")
 	add(c.RateLimit.Set, "rate_limit")
 	add(c.AllowedIPs.Set, "allowed_ips")
 	add(c.Metadata.Set, "metadata")
@@ -101,7 +110,7 @@ func (c *KeyChange) Events(actor, ip string, k *Key, now time.Time) []*AuditEven
 // Returns EParameterInvalid (or EParameterMissing) with the field.
 func (c *KeyChange) Validate(now time.Time) error {
 	if len(c.Fields()) == 0 {
-		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, rate_limit, allowed_ips, metadata, expires, remaining, add, refill or enabled.")
+		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, roles, rate_limit, allowed_ips, metadata, expires, remaining, add, refill or enabled.")
 	}
 	for _, check := range []func(time.Time) error{c.validateKey, c.validateCredits} {
 		if err := check(now); err != nil {
@@ -119,13 +128,18 @@ func (c *KeyChange) validateKey(now time.Time) error {
 		}
 	}
 	if c.Permissions != nil {
-		if len(c.Permissions) == 0 {
-			return ParamErrorf(EParameterInvalid, "permissions", "\"permissions\" is empty; a key needs at least one permission.")
-		}
+		// Empty is refused by Apply unless the key keeps a role.
 		if err := c.Permissions.ValidateIn(c.Defined); err != nil {
 			return err
 		}
 		c.Permissions = c.Permissions.Normalize()
+	}
+	if c.Roles != nil {
+		roles, err := FindRoles(c.Roles, c.AccountRoles)
+		if err != nil {
+			return err
+		}
+		c.roles, c.Roles = roles, RoleIDs(roles)
 	}
 	if ips := c.AllowedIPs.Ptr(); ips != nil {
 		allowed, err := ParseAllowedIPs(*ips)
@@ -195,8 +209,8 @@ func checkExpires(t, now time.Time, param string) error {
 //     every permission of k, may use its environment, and is not more
 //     narrowly restricted by allowed_ips; a key may change itself, within
 //     the next rules;
-//   - no escalation: every permission given is held by the caller
-//     (EInsufficientPermissions);
+//   - no escalation: every permission given, and every permission of
+//     the roles given, is held by the caller (EInsufficientPermissions);
 //   - no outliving: a new expiry is no later than the caller's
 //     (EParameterInvalid on "expires");
 //   - addresses: a caller limited to allowed_ips gives a list within its
@@ -207,12 +221,18 @@ func checkExpires(t, now time.Time, param string) error {
 //     limits (see checkNarrowing); it may disable itself, after which it
 //     is refused, so that only another key (or the dashboard) can enable
 //     it again.
+//
+// A key keeps at least one permission or role (EParameterInvalid on
+// "permissions" otherwise).
 func (c *KeyChange) Apply(caller, k *Key, now time.Time) error {
 	c.toggled = false
 	if err := c.authorize(caller, k, now); err != nil {
 		return err
 	}
 	c.assign(k)
+	if len(k.Permissions) == 0 && len(k.Roles) == 0 {
+		return ParamErrorf(EParameterInvalid, "permissions", "\"permissions\" is empty and the key has no role; a key needs at least one permission, or a role.")
+	}
 	return c.applyCredits(k, now)
 }
 
@@ -239,8 +259,8 @@ func (c *KeyChange) authorize(caller, k *Key, now time.Time) error {
 			return err
 		}
 	}
-	if c.Permissions != nil {
-		if err := CheckGrant(caller, c.Permissions, k.Environment, caller.Expires); err != nil {
+	if c.Permissions != nil || c.Roles != nil {
+		if err := CheckGrant(caller, c.Permissions, k.Environment, caller.Expires, c.roles...); err != nil {
 			return err
 		}
 	}
@@ -276,6 +296,12 @@ func (c *KeyChange) assign(k *Key) {
 	}
 	if c.Permissions != nil {
 		k.Permissions = slices.Clone(c.Permissions)
+	}
+	if c.Roles != nil {
+		k.Roles = slices.Clone(c.Roles)
+	}
+	if c.Permissions != nil || c.Roles != nil {
+		k.rights = nil // resolved again when next read
 	}
 	if c.RateLimit.Set {
 		k.RateLimit = c.RateLimit.Value

@@ -212,8 +212,9 @@ func (a *Admission) Check(ctx context.Context, k *pihu.Key, need Need) (Decision
 		d.Environment = need.Environment
 		return a.refuse(d, RefusedEnvironment), nil
 	}
+	rights := k.Rights()
 	for _, p := range need.Permissions {
-		if !k.Permissions.Grants(p) {
+		if !rights.Grants(p) {
 			d.Missing = p
 			return a.refuse(d, RefusedPermission), nil
 		}

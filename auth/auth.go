@@ -66,8 +66,10 @@ type Authenticator struct {
 	publishFailing atomic.Bool
 
 	// accounts reads the accounts cached next to their keys; nil if the
-	// store cannot (then Account fails).
+	// store cannot (then Account fails). roles reads the roles of the
+	// accounts whose cached keys hold roles (see roles.go).
 	accounts accountReader
+	roles    roleReader
 
 	mu sync.RWMutex
 	c  cache
@@ -75,6 +77,9 @@ type Authenticator struct {
 	// is cached only if none happened during the read, so that a read
 	// that raced a revocation cannot put the key back for a whole TTL.
 	invalidations uint64
+	// roleEpoch does the same for the roles of accounts (InvalidateRoles),
+	// and roleLoads numbers the tables of roles read (roleTable.gen).
+	roleEpoch, roleLoads uint64
 
 	// neg remembers, for a TTL, the digests of secrets of another shape
 	// than pihu's (candidates for imported keys) that the store did not
@@ -149,14 +154,17 @@ type Options struct {
 // Invalidations carries the invalidations of keys between the instances
 // that share one store (Redis pub/sub in package redisbus), so that a key
 // revoked or changed through one instance is refused by every other one
-// at once, even where it is cached. Implementations are safe for
+// at once, even where it is cached; and so do the invalidations of an
+// account's roles (InvalidateRoles). Implementations are safe for
 // concurrent use.
 type Invalidations interface {
-	// Publish tells every instance, this one included, that key keyID
-	// changed. It returns an error if the message could not be sent.
-	Publish(ctx context.Context, keyID string) error
-	// Subscribe calls invalidated with the id of every key published by
-	// any instance, until ctx is done. It calls connected(true) each time
+	// Publish tells every instance, this one included, that what msg
+	// names changed: the id of a key, or "roles:" and the id of an
+	// account whose roles changed. It returns an error if the message
+	// could not be sent.
+	Publish(ctx context.Context, msg string) error
+	// Subscribe calls invalidated with every message published by any
+	// instance, until ctx is done. It calls connected(true) each time
 	// the subscription is made (again), from when every later publication
 	// reaches invalidated, and connected(false) when it is lost (messages
 	// published until it is made again may never arrive); it reconnects
@@ -188,9 +196,11 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 		opts.Observer = nopObserver{}
 	}
 	accounts, _ := store.(accountReader)
+	roles, _ := store.(roleReader)
 	return &Authenticator{
 		store:    store,
 		accounts: accounts,
+		roles:    roles,
 		counts:   opts.Usage,
 		tokens:   opts.Tokens,
 		now:      opts.Now,
@@ -403,9 +413,10 @@ func (a *Authenticator) lookup(ctx context.Context, secret string, at time.Time,
 	s := a.c.get(&digest)
 	if s != nil && a.fresh(s, now) {
 		k := a.c.key(s)
+		resolved := a.rightsOf(s, k, now)
 		a.mu.RUnlock()
 		a.obs.CacheHit()
-		return k, nil
+		return a.withRights(ctx, k, resolved)
 	}
 	gen := a.invalidations
 	a.mu.RUnlock()
@@ -441,7 +452,7 @@ func (a *Authenticator) miss(ctx context.Context, secret string, digest [32]byte
 		}
 		return nil, errInvalid
 	} else if err != nil {
-		return a.staleOr(func() *slot { return a.c.get(&digest) }, now, err)
+		return a.staleOr(ctx, func() *slot { return a.c.get(&digest) }, now, err)
 	}
 	// The store found the key by its digest; compare again in constant
 	// time so that no code path ever decides on a variable-time compare.
@@ -449,17 +460,17 @@ func (a *Authenticator) miss(ctx context.Context, secret string, digest [32]byte
 		return nil, errInvalid
 	}
 	if err := a.put(ctx, k, gen); err != nil {
-		return a.staleOr(func() *slot { return a.c.get(&digest) }, now, err)
+		return a.staleOr(ctx, func() *slot { return a.c.get(&digest) }, now, err)
 	}
 	a.storeAnswered()
-	return k, nil
+	return a.withRights(ctx, k, false)
 }
 
 // staleOr answers a lookup whose read of the store failed with err: from
 // the cache entry find returns (called under the read lock), stale, if
 // err is the store's unavailability and the entry is within StaleIfError
 // past its TTL; else with err.
-func (a *Authenticator) staleOr(find func() *slot, now int64, err error) (*pihu.Key, error) {
+func (a *Authenticator) staleOr(ctx context.Context, find func() *slot, now int64, err error) (*pihu.Key, error) {
 	if a.staleIfError <= 0 || pihu.ErrorCode(err) != pihu.EUnavailable {
 		return nil, err
 	}
@@ -470,6 +481,7 @@ func (a *Authenticator) staleOr(find func() *slot, now int64, err error) (*pihu.
 		return nil, err
 	}
 	k := a.c.key(s)
+	resolved := a.rightsOf(s, k, now)
 	a.mu.RUnlock()
 	a.obs.StaleHit()
 	a.stale.Add(1)
@@ -477,7 +489,7 @@ func (a *Authenticator) staleOr(find func() *slot, now int64, err error) (*pihu.
 		a.logger.Warn("the store is unavailable: keys already verified are answered from the cache, for up to stale-if-error past their TTL; unknown keys get 503",
 			"stale_if_error", a.staleIfError, "err", err)
 	}
-	return k, nil
+	return a.withRights(ctx, k, resolved)
 }
 
 // storeAnswered records that the store answered a read: an outage during
@@ -524,17 +536,23 @@ func (a *Authenticator) ttlNow() time.Duration {
 // reaches the hot path.
 func (a *Authenticator) Invalidate(id string) {
 	a.drop(id)
+	a.publish(id)
+}
+
+// publish sends msg (a key id, or rolesMessage and an account id) to the
+// other instances with Options.Invalidations, waiting at most 250 ms.
+func (a *Authenticator) publish(msg string) {
 	if a.inv == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 	defer cancel()
-	if err := a.inv.Publish(ctx, id); err != nil {
+	if err := a.inv.Publish(ctx, msg); err != nil {
 		// Logged once until a publication succeeds or the subscription
 		// is back: a cascade of many keys during an outage is one line.
 		if a.publishFailing.CompareAndSwap(false, true) {
-			a.logger.Warn("could not tell the other instances that a key changed: until the subscription is up again, they see such changes only when their cache entries end (30 s at most)",
-				"key_id", id, "err", err)
+			a.logger.Warn("could not tell the other instances that a key or role changed: until the subscription is up again, they see such changes only when their cache entries end (30 s at most)",
+				"changed", msg, "err", err)
 		}
 		return
 	}
@@ -552,7 +570,7 @@ func (a *Authenticator) Listen(ctx context.Context) {
 	if a.inv == nil {
 		return
 	}
-	a.inv.Subscribe(ctx, a.drop, a.setSubscribed)
+	a.inv.Subscribe(ctx, a.heard, a.setSubscribed)
 }
 
 // StaleIfError is how long past its TTL a cached key answers while the
@@ -572,7 +590,9 @@ func (a *Authenticator) setSubscribed(up bool) {
 		// still answer stale, within StaleIfError past its TTL.
 		a.mu.Lock()
 		a.invalidations++
-		a.c.expire(a.now().UnixNano() - int64(a.ttl))
+		at := a.now().UnixNano() - int64(a.ttl)
+		a.c.expire(at)
+		a.expireRoles(at)
 		a.mu.Unlock()
 		a.negMu.Lock()
 		clear(a.neg)

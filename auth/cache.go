@@ -111,13 +111,24 @@ type cachedAccount struct {
 	refs    int    // cached keys pointing at it
 	num     uint32 // in cache.accts
 	stale   bool   // InvalidateAccount dropped it: its keys are read again
+	// roles are the account's roles, shared by every entry of the
+	// account (a fresh read of the account keeps them): see roles.go.
+	roles *roleTable
 }
 
-// sharedPerms is a permission list as the cached keys that have it share it.
+// sharedPerms is a permission list, and list of role ids, as the cached
+// keys that have both share them.
 type sharedPerms struct {
 	perms pihu.Permissions
-	name  string // the key of cache.permIndex
+	roles []string // the role ids; nil for none
+	name  string   // the key of cache.permIndex
 	refs  int
+	// rights and live are what the keys may do and the roles of roles
+	// that exist, as resolved against the account's roles of load
+	// generation gen (0: never); see roles.go.
+	rights pihu.Permissions
+	live   []string
+	gen    uint64
 }
 
 // cache is the verified keys; see the comment above.
@@ -266,7 +277,8 @@ func (c *cache) key(s *slot) *pihu.Key {
 		k.Environment = pihu.Test
 	}
 	k.Disabled = s.flags&flagDisabled != 0
-	k.Permissions = c.perms.items[s.perms].perms
+	sp := &c.perms.items[s.perms]
+	k.Permissions, k.Roles = sp.perms, sp.roles
 	if s.extra != 0 {
 		x := c.extras.items[s.extra-1]
 		k.Expires, k.Revoked = x.expires, x.revoked
@@ -312,7 +324,7 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, now int64) {
 	}
 	i := c.alloc()
 	s := c.at(i)
-	*s = slot{digest: d, loaded: now, perms: c.intern(k.Permissions), acct: c.account(acct, now), flags: flagLive}
+	*s = slot{digest: d, loaded: now, perms: c.intern(k.Permissions, k.Roles), acct: c.account(acct, now), flags: flagLive}
 	if k.Environment == pihu.Test {
 		s.flags |= flagTest
 	}
@@ -422,8 +434,13 @@ func (c *cache) account(acct *pihu.Account, now int64) uint32 {
 	a := c.accounts[acct.ID]
 	if a == nil || a.stale || a.account != acct {
 		// A fresh read replaces the entry for the keys read from now on;
-		// keys that point at the old one keep it until they are read again.
-		a = &cachedAccount{account: acct, loaded: now, num: c.accts.add(nil)}
+		// keys that point at the old one keep it until they are read
+		// again. Both share the account's roles.
+		roles := &roleTable{}
+		if a != nil && !a.stale {
+			roles = a.roles
+		}
+		a = &cachedAccount{account: acct, loaded: now, num: c.accts.add(nil), roles: roles}
 		c.accts.items[a.num] = a
 		c.accounts[acct.ID] = a
 	}
@@ -431,21 +448,39 @@ func (c *cache) account(acct *pihu.Account, now int64) uint32 {
 	return a.num
 }
 
-// intern returns the number of the shared copy of a permission list, and
-// counts one more key pointing at it. Write lock.
-func (c *cache) intern(p pihu.Permissions) uint32 {
+// intern returns the number of the shared copy of a permission list and
+// list of role ids, and counts one more key pointing at it. Write lock.
+func (c *cache) intern(p pihu.Permissions, roles []string) uint32 {
+	name := permsName(p, roles)
+	i, ok := c.permIdx[name]
+	if !ok {
+		sp := sharedPerms{perms: append(pihu.Permissions(nil), p...), name: name}
+		if len(roles) > 0 {
+			sp.roles = append([]string(nil), roles...)
+		}
+		i = c.perms.add(sp)
+		c.permIdx[name] = i
+	}
+	c.perms.items[i].refs++
+	return i
+}
+
+// permsName is the key of cache.permIdx of permissions p and role ids
+// roles ("|" is in neither).
+func permsName(p pihu.Permissions, roles []string) string {
 	var b strings.Builder
 	for _, s := range p {
 		b.WriteString(string(s))
 		b.WriteByte(' ')
 	}
-	i, ok := c.permIdx[b.String()]
-	if !ok {
-		i = c.perms.add(sharedPerms{perms: append(pihu.Permissions(nil), p...), name: b.String()})
-		c.permIdx[b.String()] = i
+	if len(roles) > 0 {
+		b.WriteByte('|')
+		for _, r := range roles {
+			b.WriteString(r)
+			b.WriteByte(' ')
+		}
 	}
-	c.perms.items[i].refs++
-	return i
+	return b.String()
 }
 
 // accountReader is what an Authenticator needs of a store to cache

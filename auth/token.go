@@ -469,8 +469,9 @@ func (a *Authenticator) KeyByID(ctx context.Context, accountID, id string, guard
 	s := a.c.getID(id)
 	if s != nil && a.c.acct(s).account.ID == accountID && a.fresh(s, now) {
 		k := a.c.key(s)
+		resolved := a.rightsOf(s, k, now)
 		a.mu.RUnlock()
-		return k, nil
+		return a.withRights(ctx, k, resolved)
 	}
 	gen := a.invalidations
 	a.mu.RUnlock()
@@ -484,13 +485,13 @@ func (a *Authenticator) KeyByID(ctx context.Context, accountID, id string, guard
 		a.storeAnswered()
 		return nil, invalidToken("the API key it was minted with does not exist")
 	} else if err != nil {
-		return a.staleOr(a.cachedID(accountID, id), now, err)
+		return a.staleOr(ctx, a.cachedID(accountID, id), now, err)
 	}
 	if err := a.put(ctx, k, gen); err != nil {
-		return a.staleOr(a.cachedID(accountID, id), now, err)
+		return a.staleOr(ctx, a.cachedID(accountID, id), now, err)
 	}
 	a.storeAnswered()
-	return k, nil
+	return a.withRights(ctx, k, false)
 }
 
 // cachedID returns the finder of the cache entry of key id of account

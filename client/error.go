@@ -31,8 +31,8 @@ type Error struct {
 	// Required is the permission the key lacks, for
 	// insufficient_permissions.
 	Required string
-	// KeyCount is how many keys hold the permission, for
-	// permission_in_use.
+	// KeyCount is how many keys hold the permission or role, for
+	// permission_in_use and role_in_use.
 	KeyCount int
 	// RequestID identifies the request in the server's log.
 	RequestID string

@@ -19,7 +19,10 @@ type Key struct {
 	Expires     *time.Time `json:"expires"`   // nil: never
 	LastUsed    *time.Time `json:"last_used"` // nil: not used yet
 	Permissions []string   `json:"permissions"`
-	Environment string     `json:"environment"`
+	// Roles are the ids of the roles the key holds; the key may do what
+	// its Permissions and its roles' permissions allow.
+	Roles       []string `json:"roles"`
+	Environment string   `json:"environment"`
 	// Hint is the key's prefix and last 4 characters.
 	Hint string `json:"hint"`
 	// RateLimit is the key's own limit ("100/m"); nil for the server's
@@ -76,6 +79,7 @@ type CreatedKey struct {
 	Created     time.Time  `json:"created"`
 	Expires     *time.Time `json:"expires"` // nil: never
 	Permissions []string   `json:"permissions"`
+	Roles       []string   `json:"roles"`
 	Environment string     `json:"environment"`
 	RateLimit   *string    `json:"rate_limit"`
 	AllowedIPs  []string   `json:"allowed_ips"`
@@ -136,8 +140,12 @@ type KeyList struct {
 type KeyParams struct {
 	// Name is required: 1 to 100 characters.
 	Name string `json:"name"`
-	// Permissions is required, such as []string{"candidate:read"}.
+	// Permissions is required, such as []string{"candidate:read"},
+	// unless Roles gives the key a role.
 	Permissions []string `json:"permissions"`
+	// Roles are the ids of roles of the account to give the key
+	// (ListRoles): it also holds their permissions, as they change.
+	Roles []string `json:"roles,omitempty"`
 	// Expiration is the lifetime, such as "30d"; "" for a key that
 	// never expires.
 	Expiration string `json:"expiration,omitempty"`
@@ -267,6 +275,7 @@ type Whoami struct {
 		ID          string     `json:"id"`
 		Name        string     `json:"name"`
 		Permissions []string   `json:"permissions"`
+		Roles       []string   `json:"roles"`
 		Environment string     `json:"environment"`
 		Expires     *time.Time `json:"expires"`
 	} `json:"key"`
@@ -377,6 +386,10 @@ func (c *Client) Verify(ctx context.Context, p VerifyParams) (*Verification, err
 type UpdateKeyParams struct {
 	Name        string
 	Permissions []string
+	// Roles replaces the key's roles (ids of the account's roles);
+	// NoRoles takes every role from it.
+	Roles   []string
+	NoRoles bool
 	// RateLimit sets the key's own limit ("100/m"); DefaultRateLimit
 	// gives it the server's default instead.
 	RateLimit        string
@@ -416,6 +429,8 @@ func (p UpdateKeyParams) MarshalJSON() ([]byte, error) {
 	}
 	set("name", p.Name, p.Name != "")
 	set("permissions", p.Permissions, p.Permissions != nil)
+	set("roles", p.Roles, p.Roles != nil)
+	set("roles", []string{}, p.NoRoles)
 	set("rate_limit", p.RateLimit, p.RateLimit != "")
 	set("rate_limit", nil, p.DefaultRateLimit)
 	set("allowed_ips", p.AllowedIPs, p.AllowedIPs != nil)

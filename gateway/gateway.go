@@ -42,7 +42,8 @@ var IdentityHeaders = []string{HeaderKeyID, HeaderAccountID, HeaderEnvironment, 
 
 // AppendIdentity appends to dst the headers that tell the upstream who
 // made a request admitted with k: its key id (an access token's parent's),
-// account, environment, permissions (a token's are its own) and kind.
+// account, environment, rights (its permissions and its roles'; a
+// token's are its own) and kind.
 func AppendIdentity(dst []pihu.Header, k *pihu.Key) []pihu.Header {
 	kind := KindAPIKey
 	if k.Token != nil {
@@ -52,7 +53,7 @@ func AppendIdentity(dst []pihu.Header, k *pihu.Key) []pihu.Header {
 		pihu.Header{Name: HeaderKeyID, Value: k.ID},
 		pihu.Header{Name: HeaderAccountID, Value: k.AccountID},
 		pihu.Header{Name: HeaderEnvironment, Value: string(k.Environment)},
-		pihu.Header{Name: HeaderPermissions, Value: joinPermissions(k.Permissions)},
+		pihu.Header{Name: HeaderPermissions, Value: joinPermissions(k.Rights())},
 		pihu.Header{Name: HeaderKind, Value: kind})
 }
 

@@ -153,6 +153,14 @@ func (s *Store) CreateOwnerKey(ctx context.Context, a1 *pihu.Key, a2 ...*pihu.Au
 	return
 }
 
+func (s *Store) CreateRole(ctx context.Context, a1 *pihu.KeyRole, a2 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.CreateRole(ctx, a1, a2...)
+		return err
+	})
+	return
+}
+
 func (s *Store) CreateSession(ctx context.Context, a1 *pihu.Session, a2 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.CreateSession(ctx, a1, a2...)
@@ -212,6 +220,14 @@ func (s *Store) DeleteInterview(ctx context.Context, a1 pihu.Scope, a2 string) (
 func (s *Store) DeletePermission(ctx context.Context, a1 string, a2 pihu.Permission, a3 bool, a4 ...*pihu.AuditEvent) (r0 *pihu.DefinedPermission, r1 int, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, r1, err = st.DeletePermission(ctx, a1, a2, a3, a4...)
+		return err
+	})
+	return
+}
+
+func (s *Store) DeleteRole(ctx context.Context, a1 pihu.RoleDeletion) (r0 *pihu.KeyRole, r1 int, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, r1, err = st.DeleteRole(ctx, a1)
 		return err
 	})
 	return
@@ -377,6 +393,14 @@ func (s *Store) ListKeys(ctx context.Context, a1 pihu.KeyFilter) (r0 []*pihu.Key
 	return
 }
 
+func (s *Store) ListRoles(ctx context.Context, a1 pihu.RoleFilter) (r0 []*pihu.KeyRole, r1 bool, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, r1, err = st.ListRoles(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) ListUsers(ctx context.Context, a1 string) (r0 []*pihu.User, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.ListUsers(ctx, a1)
@@ -505,6 +529,22 @@ func (s *Store) RevokeKeys(ctx context.Context, a1 pihu.Revocation) (r0 []*pihu.
 	return
 }
 
+func (s *Store) Role(ctx context.Context, a1 string, a2 string) (r0 *pihu.KeyRole, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.Role(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
+func (s *Store) Roles(ctx context.Context, a1 string) (r0 []*pihu.KeyRole, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.Roles(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) RotateKey(ctx context.Context, a1 *pihu.Key, a2 time.Time, a3 ...*pihu.AuditEvent) (r0 *pihu.Key, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.RotateKey(ctx, a1, a2, a3...)
@@ -596,6 +636,14 @@ func (s *Store) TouchSession(ctx context.Context, a1 []byte, a2 time.Time) (err 
 func (s *Store) UpdateKey(ctx context.Context, a1 pihu.KeyUpdate) (r0 *pihu.Key, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.UpdateKey(ctx, a1)
+		return err
+	})
+	return
+}
+
+func (s *Store) UpdateRole(ctx context.Context, a1 pihu.RoleUpdate) (r0 *pihu.KeyRole, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.UpdateRole(ctx, a1)
 		return err
 	})
 	return

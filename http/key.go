@@ -20,6 +20,7 @@ type KeyCreated struct {
 	Created     string   `json:"created"`
 	Expires     *string  `json:"expires"`
 	Permissions []string `json:"permissions"`
+	Roles       []string `json:"roles"`
 	Environment string   `json:"environment"`
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
@@ -51,7 +52,7 @@ type KeyList struct {
 func NewKeyCreated(k *pihu.Key, secret string, now time.Time) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
-		Permissions: k.Permissions.Strings(), Environment: string(k.Environment), Enabled: !k.Disabled, RateLimit: optional(k.RateLimit.String()),
+		Permissions: k.Permissions.Strings(), Roles: pihu.RoleList(k.Roles), Environment: string(k.Environment), Enabled: !k.Disabled, RateLimit: optional(k.RateLimit.String()),
 		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optional(k.CreatedBy), KeyExtras: pihu.NewKeyExtras(k, now),
 	}
 }
@@ -83,6 +84,7 @@ type createKeyRequest struct {
 	Name        *string            `json:"name"`
 	Expiration  *string            `json:"expiration"`
 	Permissions *[]pihu.Permission `json:"permissions"`
+	Roles       *[]string          `json:"roles"`
 	Environment *string            `json:"environment"`
 	RateLimit   *string            `json:"rate_limit"`
 	AllowedIPs  *[]string          `json:"allowed_ips"`
@@ -122,6 +124,12 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 	if b.Permissions != nil {
 		req.Permissions = pihu.Permissions(*b.Permissions)
 	}
+	if b.Roles != nil {
+		req.Roles = *b.Roles
+		if req.Roles == nil {
+			req.Roles = []string{}
+		}
+	}
 	if b.AllowedIPs != nil {
 		req.AllowedIPs = *b.AllowedIPs
 		if req.AllowedIPs == nil {
@@ -153,6 +161,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	req, err := body.keyRequest()
 	if err == nil && req.Permissions != nil {
 		req.Defined, err = s.defined(r.Context(), caller.AccountID)
+	}
+	if err == nil {
+		req.AccountRoles, err = s.accountRoles(r.Context(), caller.AccountID, req.Roles)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -315,6 +326,7 @@ type whoamiResponse struct {
 		ID          string   `json:"id"`
 		Name        string   `json:"name"`
 		Permissions []string `json:"permissions"`
+		Roles       []string `json:"roles"`
 		Environment string   `json:"environment"`
 		Expires     *string  `json:"expires"`
 	} `json:"key"`
@@ -326,7 +338,7 @@ type whoamiResponse struct {
 
 func newWhoamiResponse(k *pihu.Key, a *pihu.Account) whoamiResponse {
 	var out whoamiResponse
-	out.Key.ID, out.Key.Name, out.Key.Permissions = k.ID, k.Name, k.Permissions.Strings()
+	out.Key.ID, out.Key.Name, out.Key.Permissions, out.Key.Roles = k.ID, k.Name, k.Permissions.Strings(), pihu.RoleList(k.Roles)
 	out.Key.Environment, out.Key.Expires = string(k.Environment), timestampPtr(k.Expires)
 	out.Account.ID, out.Account.Name = a.ID, a.Name
 	return out

@@ -16,6 +16,7 @@ import (
 type updateKeyRequest struct {
 	Name        *string                        `json:"name"`
 	Permissions *[]pihu.Permission             `json:"permissions"`
+	Roles       pihu.Optional[[]string]        `json:"roles"`       // null: none
 	RateLimit   pihu.Optional[string]          `json:"rate_limit"`  // null: the server's default
 	AllowedIPs  pihu.Optional[[]string]        `json:"allowed_ips"` // null: anywhere
 	Metadata    pihu.Optional[json.RawMessage] `json:"metadata"`    // null: none
@@ -29,6 +30,7 @@ type updateKeyRequest struct {
 // updateKeyHints are the messages of PATCH's members given as the wrong
 // kind of JSON value, by member.
 var updateKeyHints = map[string]string{
+	"roles":       "\"roles\" must be a list of role ids such as [\"role_…\"], [] or null for none.",
 	"rate_limit":  "\"rate_limit\" must be a string such as \"100/m\", or null for the server's default.",
 	"allowed_ips": "\"allowed_ips\" must be a list of addresses and CIDR ranges, or null for anywhere.",
 	"expires":     "\"expires\" must be a time in RFC 3339, such as \"2030-01-01T00:00:00Z\", or null for never.",
@@ -64,6 +66,12 @@ func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
 		c.Permissions = pihu.Permissions(*b.Permissions)
 		if c.Permissions == nil {
 			c.Permissions = pihu.Permissions{} // null is refused as empty
+		}
+	}
+	if b.Roles.Set {
+		c.Roles = []string{} // null: none
+		if ids := b.Roles.Ptr(); ids != nil && *ids != nil {
+			c.Roles = *ids
 		}
 	}
 	if ips := c.AllowedIPs.Ptr(); ips != nil && *ips == nil {
@@ -112,6 +120,9 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 	change, err := body.change()
 	if err == nil && change.Permissions != nil {
 		change.Defined, err = s.defined(r.Context(), caller.AccountID)
+	}
+	if err == nil {
+		change.AccountRoles, err = s.accountRoles(r.Context(), caller.AccountID, change.Roles)
 	}
 	if err == nil {
 		change.DefaultRateLimit = s.defaultLimit.RateLimit()

@@ -113,24 +113,13 @@ func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	q, err := query(r, "force")
+	force, err := parseForce(r)
 	if err == nil {
 		err = liveOnly(caller)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	force := false
-	if vs, ok := q["force"]; ok {
-		switch vs[0] {
-		case "true":
-			force = true
-		case "false":
-		default:
-			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "force", "\"force\" must be \"true\" or \"false\"."))
-			return
-		}
 	}
 	if err := deleteBody(w, r, &struct{}{}); err != nil {
 		s.writeError(w, r, err)

@@ -258,6 +258,11 @@ func (s *Server) routes() {
 	s.handle("POST /v1/permissions", s.require("permission:write", s.createPermission))
 	s.handle("GET /v1/permissions", s.require("permission:read", s.listPermissions))
 	s.handle("DELETE /v1/permissions/{name}", s.require("permission:write", s.deletePermission))
+	s.handle("POST /v1/roles", s.require(pihu.RoleWrite, s.createRole))
+	s.handle("GET /v1/roles", s.require(pihu.RoleRead, s.listRoles))
+	s.handle("GET /v1/roles/{id}", s.require(pihu.RoleRead, s.getRole))
+	s.handle("PATCH /v1/roles/{id}", s.require(pihu.RoleWrite, s.updateRole))
+	s.handle("DELETE /v1/roles/{id}", s.require(pihu.RoleWrite, s.deleteRole))
 	s.handle("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
 
 	if s.dashboard == nil {

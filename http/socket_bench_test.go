@@ -25,7 +25,10 @@ import (
 // sub-benchmarks of one run: Whoami/Bare is pihu's cost over net/http's
 // own, Whoami/Healthz the cost of authentication and the handler.
 // cpu-ns/op is the process's CPU time per request, client and server
-// together (steadier than ns/op on a busy machine).
+// together (steadier than ns/op on a busy machine). WhoamiRoles is whoami
+// with a key holding two roles (and no permission of its own), whose
+// rights are resolved from the roles the cache holds: compare it with
+// Whoami.
 func BenchmarkSocket(b *testing.B) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "pihu.db"))
@@ -39,6 +42,7 @@ func BenchmarkSocket(b *testing.B) {
 	if err := db.CreateAccount(ctx, a, k); err != nil {
 		b.Fatal(err)
 	}
+	rolesSecret := roleKey(b, db, k)
 	logs := logbuf.New(io.Discard, 100*time.Millisecond)
 	defer logs.Close()
 	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logs, nil), logs))
@@ -48,7 +52,7 @@ func BenchmarkSocket(b *testing.B) {
 	defer srv.Close()
 	client := srv.Client()
 
-	get := func(b *testing.B, url string) (http.Header, []byte) {
+	get := func(b *testing.B, url, secret string) (http.Header, []byte) {
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", "Bearer "+secret)
 		resp, err := client.Do(req)
@@ -62,7 +66,7 @@ func BenchmarkSocket(b *testing.B) {
 		}
 		return resp.Header, body
 	}
-	header, body := get(b, srv.URL+"/v1/auth/whoami")
+	header, body := get(b, srv.URL+"/v1/auth/whoami", secret)
 	header.Del("Date")
 	header.Del("Content-Length")
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -75,10 +79,11 @@ func BenchmarkSocket(b *testing.B) {
 	}))
 	defer bare.Close()
 
-	for _, bc := range []struct{ name, url string }{
-		{"Bare", bare.URL + "/v1/auth/whoami"},
-		{"Healthz", srv.URL + "/healthz"},
-		{"Whoami", srv.URL + "/v1/auth/whoami"},
+	for _, bc := range []struct{ name, url, secret string }{
+		{"Bare", bare.URL + "/v1/auth/whoami", secret},
+		{"Healthz", srv.URL + "/healthz", secret},
+		{"Whoami", srv.URL + "/v1/auth/whoami", secret},
+		{"WhoamiRoles", srv.URL + "/v1/auth/whoami", rolesSecret},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -86,10 +91,40 @@ func BenchmarkSocket(b *testing.B) {
 			cpu := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					get(b, bc.url)
+					get(b, bc.url, bc.secret)
 				}
 			})
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// roleKey stores two roles of owner's account and a key holding both, with
+// no permission of its own and no rate limit to speak of, and returns its
+// secret.
+func roleKey(b *testing.B, db *sqlite.DB, owner *pihu.Key) string {
+	ctx := context.Background()
+	var roles []*pihu.KeyRole
+	for _, r := range []pihu.RoleRequest{
+		{Name: "readers", Permissions: pihu.Permissions{"candidate:read", "interview:read"}},
+		{Name: "webhooks", Permissions: pihu.Permissions{"webhook:read"}},
+	} {
+		role, err := pihu.NewKeyRole(owner.AccountID, r, owner, time.Now())
+		if err == nil {
+			err = db.CreateRole(ctx, role)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		roles = append(roles, role)
+	}
+	limit := "1000000/s"
+	k, secret, err := pihu.NewKey(owner.AccountID, pihu.KeyRequest{Name: "with roles", Roles: pihu.RoleIDs(roles), AccountRoles: roles, RateLimit: &limit}, owner, time.Now())
+	if err == nil {
+		err = db.CreateKey(ctx, k)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return secret
 }

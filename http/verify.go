@@ -128,7 +128,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	env := string(k.Environment)
 	out.KeyID, out.AccountID, out.Environment = &k.ID, &k.AccountID, &env
-	out.Permissions, out.Expires = k.Permissions.Strings(), timestampPtr(k.Expires)
+	out.Permissions, out.Expires = k.Rights().Strings(), timestampPtr(k.Expires)
 	out.Metadata = k.Metadata
 	if err := s.auth.Active(k); err != nil {
 		s.observeInactive(err)

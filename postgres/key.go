@@ -28,7 +28,7 @@ func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditE
 	})
 }
 
-// scanKey reads one row of sqlstore.KeyColumns.
+// scanKey reads one row of sqlstore.KeyReadColumns.
 func scanKey(row pgx.Row) (*pihu.Key, error) {
 	var (
 		k                          pihu.Key
@@ -37,7 +37,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		created                    time.Time
 		expires, lastUsed, revoked *time.Time
 		rotatedFrom, createdBy     *string
-		metadata, leaked           *string
+		metadata, leaked, roles    *string
 		rateLimit                  string
 		allowed                    []string
 		c                          credits
@@ -45,7 +45,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &roles); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -67,6 +67,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		k.CreatedBy = *createdBy
 	}
 	k.SetStoredRestrictions(rateLimit, allowed)
+	k.Roles = sqlstore.SplitRoles(roles)
 	return &k, nil
 }
 
@@ -75,7 +76,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 func (db *DB) KeyByDigest(ctx context.Context, digest []byte) (*pihu.Key, error) {
 	ctx, cancel := withTimeout(ctx, db.CallTimeout)
 	defer cancel()
-	k, err := scanKey(db.pool.QueryRow(ctx, `SELECT `+sqlstore.KeyColumns+` FROM api_keys WHERE digest = $1`, digest))
+	k, err := scanKey(db.pool.QueryRow(ctx, `SELECT `+sqlstore.KeyReadColumns+` FROM api_keys WHERE digest = $1`, digest))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, pihu.ErrNoKeyMatches
 	}

@@ -1,7 +1,9 @@
 // Package redisbus carries the invalidations of cached keys between pihu
 // instances over Redis pub/sub: every instance publishes the id of each key
-// it changes on one channel, and every instance subscribes to it and drops
-// those keys from its cache. It implements auth.Invalidations.
+// it changes on one channel (and "roles:" and an account's id when it
+// changes one of the account's roles), and every instance subscribes to it
+// and drops those keys (or the account's roles) from its cache. It
+// implements auth.Invalidations.
 //
 // Pub/sub delivers a message to the subscribers connected when it is
 // published, at most once: a subscriber that was disconnected misses what
@@ -78,11 +80,11 @@ var ErrNotConnected = errors.New("redisbus: not connected to Redis")
 // (Redis unreachable, as far as this instance can tell) it returns
 // ErrNotConnected at once rather than wait for Redis, so that a change of
 // many keys (a cascading revocation) is not slowed down by an outage.
-func (b *Bus) Publish(ctx context.Context, keyID string) error {
+func (b *Bus) Publish(ctx context.Context, msg string) error {
 	if !b.up.Load() {
 		return ErrNotConnected
 	}
-	return b.client.Publish(ctx, b.channel, keyID).Err()
+	return b.client.Publish(ctx, b.channel, msg).Err()
 }
 
 // Connected reports whether the subscription is up: whether this instance

@@ -141,7 +141,9 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *crea
 	}
 	if err == nil {
 		if err = sqlstore.InsertKey(ctx, t, req.k); err != nil {
-			err = fmt.Errorf("sqlite: %w", err) // InsertKey names the key
+			if _, ok := err.(*pihu.Error); !ok {
+				err = fmt.Errorf("sqlite: %w", err) // InsertKey names the key
+			}
 		}
 	}
 	if err == nil {
@@ -156,7 +158,7 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *crea
 	return err
 }
 
-// scanKey reads one row of sqlstore.KeyColumns.
+// scanKey reads one row of sqlstore.KeyReadColumns.
 func scanKey(row rowScanner) (*pihu.Key, error) {
 	var (
 		k                          pihu.Key
@@ -167,13 +169,13 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		createdBy, metadata        sql.Null[string]
 		rateLimit                  string
 		allowedIPs                 []string
-		leaked                     sql.Null[string]
+		leaked, roles              sql.Null[string]
 		c                          credits
 		enabled                    bool
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &roles); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -196,6 +198,7 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		}
 	}
 	k.SetStoredRestrictions(rateLimit, allowedIPs)
+	k.Roles = sqlstore.SplitRoles(nullPtr(&roles))
 	return &k, nil
 }
 

@@ -207,7 +207,7 @@ func (db *DB) prepare(ctx context.Context) error {
 }
 
 // keyByDigest is the query of KeyByDigest.
-const keyByDigest = `SELECT ` + sqlstore.KeyColumns + ` FROM api_keys WHERE digest = ?`
+const keyByDigest = `SELECT ` + sqlstore.KeyReadColumns + ` FROM api_keys WHERE digest = ?`
 
 // dsn is the driver's name for the file at path with the connection
 // settings every connection needs. The path goes in a "file:" URI, escaped,

@@ -111,6 +111,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Leaks", func(t *testing.T) { runLeaks(t, run) })
 	t.Run("Permissions", func(t *testing.T) { runPermissions(t, run) })
 	t.Run("Disable", func(t *testing.T) { runDisable(t, run) })
+	t.Run("Roles", func(t *testing.T) { runRoles(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,
@@ -683,6 +684,11 @@ func checkKey(tb testing.TB, got, want *pihu.Key) {
 	}
 	if !slices.Equal(got.Permissions, want.Permissions) {
 		tb.Errorf("key %s: Permissions: got %v, want %v", want.ID, got.Permissions, want.Permissions)
+	}
+	if len(got.Roles) != 0 || len(want.Roles) != 0 {
+		if !slices.Equal(got.Roles, want.Roles) {
+			tb.Errorf("key %s: Roles: got %v, want %v", want.ID, got.Roles, want.Roles)
+		}
 	}
 	if g, w := got.AllowedIPs.Strings(), want.AllowedIPs.Strings(); !slices.Equal(g, w) || got.AllowedIPs.Anywhere() != want.AllowedIPs.Anywhere() {
 		tb.Errorf("key %s: AllowedIPs: got %#v, want %#v", want.ID, g, w)

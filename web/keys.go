@@ -30,6 +30,38 @@ type keyRow struct {
 	NextRefill *time.Time
 	// Metadata is the key's metadata, indented for reading; "" if none.
 	Metadata string
+	// RoleRefs are the key's roles, by name (see withRoles).
+	RoleRefs []roleRef
+}
+
+// roleRef is a role a key holds, as pages name it.
+type roleRef struct{ ID, Name string }
+
+// withRoles names the roles of the keys of rows, from their account's
+// roles (read once, if any key holds a role).
+func (h *Handler) withRoles(r *http.Request, accountID string, rows []keyRow) error {
+	var roles []*pihu.KeyRole
+	for i := range rows {
+		if len(rows[i].Key.Roles) == 0 {
+			continue
+		}
+		if roles == nil {
+			var err error
+			if roles, err = h.store.Roles(r.Context(), accountID); err != nil {
+				return err
+			}
+		}
+		for _, id := range rows[i].Key.Roles {
+			ref := roleRef{ID: id, Name: id}
+			for _, role := range roles {
+				if role.ID == id {
+					ref.Name = role.Name
+				}
+			}
+			rows[i].RoleRefs = append(rows[i].RoleRefs, ref)
+		}
+	}
+	return nil
 }
 
 func (h *Handler) keyRow(k *pihu.Key) keyRow {
@@ -90,6 +122,10 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, k := range keys {
 		d.Keys = append(d.Keys, h.keyRow(k))
 	}
+	if err := h.withRoles(r, s.account.ID, d.Keys); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	if more {
 		d.Next = keys[len(keys)-1].ID
 	}
@@ -115,6 +151,7 @@ func parseEnv(s string) (pihu.Environment, bool) {
 type keyFormData struct {
 	Form        *form
 	Permissions []permissionChoice
+	Roles       []*pihu.KeyRole
 }
 
 // permissionChoice is one box of the create form: a permission, what it
@@ -149,12 +186,17 @@ func (h *Handler) newKeyPage(w http.ResponseWriter, r *http.Request, s *session)
 		h.internalError(w, r, err)
 		return
 	}
+	roles, err := h.store.Roles(r.Context(), s.account.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "key_new", view{Title: "Create an API key", Me: s.user, Account: s.account, Nav: "keys",
-		Data: keyFormData{Form: f, Permissions: permissionChoices(defined)}})
+		Data: keyFormData{Form: f, Permissions: permissionChoices(defined), Roles: roles}})
 }
 
 // keyFields are the create form's fields, by the API's names.
-var keyFields = []string{"name", "permissions", "expiration", "environment", "allowed_ips", "rate_limit"}
+var keyFields = []string{"name", "permissions", "roles", "expiration", "environment", "allowed_ips", "rate_limit"}
 
 // createKey creates a key as POST /v1/auth/api-keys does, with the
 // account's authority (no creator key: CreatedBy is empty, the event's
@@ -172,8 +214,13 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		h.internalError(w, r, err)
 		return
 	}
+	roles, err := h.store.Roles(r.Context(), s.account.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	fail := func() {
-		v.Data = keyFormData{Form: f, Permissions: permissionChoices(defined)}
+		v.Data = keyFormData{Form: f, Permissions: permissionChoices(defined), Roles: roles}
 		h.render(w, r, http.StatusBadRequest, "key_new", v)
 	}
 	pf := r.PostForm
@@ -192,10 +239,15 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 	// every mistake at once; NewKey then checks them all again, as the
 	// API does.
 	f.Fail(pihu.ValidateKeyName(req.Name), keyFields...)
-	if req.Permissions == nil {
-		f.Errors["permissions"] = "Choose at least one permission."
+	req.Defined = pihu.PermissionNames(defined)
+	if ids := pf["roles"]; len(ids) > 0 {
+		req.Roles, req.AccountRoles = ids, roles
+		_, err := pihu.FindRoles(ids, roles)
+		f.Fail(err, keyFields...)
+	}
+	if req.Permissions == nil && req.Roles == nil {
+		f.Errors["permissions"] = "Choose at least one permission or role."
 	} else {
-		req.Defined = pihu.PermissionNames(defined)
 		f.Fail(req.Permissions.ValidateIn(req.Defined), keyFields...)
 	}
 	if req.Expiration != "" {
@@ -236,7 +288,12 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		fail()
 		return
 	}
-	view := h.once.put(s.digest, k.ID, keyCreatedData{Key: h.keyRow(k), Secret: secret})
+	rows := []keyRow{h.keyRow(k)}
+	if err := h.withRoles(r, s.account.ID, rows); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	view := h.once.put(s.digest, k.ID, keyCreatedData{Key: rows[0], Secret: secret})
 	http.Redirect(w, r, "/keys/"+k.ID+"/secret/"+view, http.StatusSeeOther)
 }
 
@@ -327,9 +384,12 @@ func (h *Handler) eventRows(r *http.Request, accountID string, events []*pihu.Au
 		if row.ActorName == "" {
 			row.ActorName = keyName(ev.Actor)
 		}
-		if strings.HasPrefix(ev.Target, pihu.PrefixKey) {
+		switch {
+		case strings.HasPrefix(ev.Target, pihu.PrefixKey):
 			row.TargetName = keyName(ev.Target)
 			row.TargetLink = "/keys/" + ev.Target
+		case strings.HasPrefix(ev.Target, pihu.PrefixRole):
+			row.TargetLink = "/roles/" + ev.Target
 		}
 		out = append(out, row)
 	}
@@ -364,6 +424,12 @@ func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d := keyData{Key: h.keyRow(k), Events: rows, MoreEvent: more, CanManage: s.user.Role.CanManageKeys() && k.Revoked == nil}
+	keys := []keyRow{d.Key}
+	if err := h.withRoles(r, s.account.ID, keys); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	d.Key = keys[0]
 	if h.usage == nil {
 		d.NoUsage = true
 	} else {

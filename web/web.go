@@ -134,7 +134,7 @@ var pageNames = []string{
 	"login", "signup", "setup", "invite",
 	"keys", "key_new", "key_created", "key", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
-	"webhooks", "webhook", "webhook_created", "webhook_delete", "permissions",
+	"webhooks", "webhook", "webhook_created", "webhook_delete", "permissions", "roles", "role",
 	"shown_once",
 }
 
@@ -261,6 +261,11 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /permissions", h.signedIn(anyone, h.permissionsPage))
 	h.mux.Handle("POST /permissions", h.signedIn(keyManagers, h.definePermission))
 	h.mux.Handle("POST /permissions/{name}/delete", h.signedIn(keyManagers, h.deletePermission))
+	h.mux.Handle("GET /roles", h.signedIn(anyone, h.rolesPage))
+	h.mux.Handle("POST /roles", h.signedIn(keyManagers, h.createRole))
+	h.mux.Handle("GET /roles/{id}", h.signedIn(anyone, h.rolePage))
+	h.mux.Handle("POST /roles/{id}", h.signedIn(keyManagers, h.updateRole))
+	h.mux.Handle("POST /roles/{id}/delete", h.signedIn(keyManagers, h.deleteRole))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
 	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.invite))

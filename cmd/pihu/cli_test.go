@@ -16,6 +16,7 @@ var commands = [][]string{
 	{"accounts", "create"}, {"accounts", "list"}, {"accounts", "recover"},
 	{"keys", "list"}, {"keys", "create"}, {"keys", "get"}, {"keys", "revoke"}, {"keys", "rotate"}, {"keys", "disable"}, {"keys", "enable"},
 	{"permissions", "list"}, {"permissions", "add"}, {"permissions", "delete"},
+	{"roles", "list"}, {"roles", "get"}, {"roles", "create"}, {"roles", "update"}, {"roles", "delete"},
 	{"signing-keys", "list"}, {"signing-keys", "rotate"},
 	{"completion"},
 }

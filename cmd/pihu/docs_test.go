@@ -24,7 +24,7 @@ type docExample struct {
 
 var (
 	fence       = regexp.MustCompile("(?s)```(\\w*)\n(.*?)```")
-	placeholder = regexp.MustCompile(`(key|cand|intv|we)_…`)
+	placeholder = regexp.MustCompile(`(key|cand|intv|we|role)_…`)
 )
 
 // docExamples reads every curl command of README.md and docs/*.md. A
@@ -181,7 +181,7 @@ func sameShape(doc, got any, path string) []string {
 }
 
 // TestDocs runs every curl example of README.md and docs/ against a real
-// server, with its placeholders (key_…, ph_live_…, cand_…) made real, and
+// server, with its placeholders (key_…, ph_live_…, cand_…, role_…) made real, and
 // checks that it succeeds and that its answer has the members the docs
 // show, no fewer and no more: the docs cannot drift from the server.
 func TestDocs(t *testing.T) {
@@ -218,6 +218,16 @@ func TestDocs(t *testing.T) {
 		return e["id"].(string)
 	}
 
+	roles := 0
+	role := func() string {
+		roles++
+		code, r := do(t, "POST", s.url+"/v1/roles", owner, fmt.Sprintf(`{"name":"docs %d","permissions":["candidate:read"]}`, roles))
+		if code != 200 {
+			t.Fatalf("creating a role for the docs: %d %v", code, r)
+		}
+		return r["id"].(string)
+	}
+
 	for _, ex := range examples {
 		t.Run(ex.where, func(t *testing.T) {
 			cmd := strings.NewReplacer("$PIHU_API_KEY", owner, "$PIHU_VERIFY_KEY", owner,
@@ -231,6 +241,8 @@ func TestDocs(t *testing.T) {
 					return candidate()
 				case "we_…":
 					return endpoint()
+				case "role_…":
+					return role()
 				}
 				return p
 			})

@@ -79,7 +79,8 @@ func createKey(tb testing.TB, s *server, owner, body string) (id, secret string)
 // TestServe_SeveralInstances runs two `pihu serve` on one SQLite file and
 // one Redis of the test's own: a key created on one works on the other, a
 // key's limit holds across both together, a key warm in the second's cache
-// is refused there within a second of its revocation on the first, and
+// is refused there within a second of its revocation on the first (and
+// loses a permission of its role within a second of the role's change), and
 // with Redis stopped, valid keys keep working and limits still hold (per
 // instance) until it is back.
 func TestServe_SeveralInstances(t *testing.T) {
@@ -217,6 +218,34 @@ func severalInstances(t *testing.T, args ...string) {
 			}
 			t.Logf("enabled %t on the first instance was seen by the second after %s", enabled, time.Since(changed))
 		}
+	})
+	t.Run("RoleChangedOnOneSeenOnTheOtherWithinASecond", func(t *testing.T) {
+		code, role := do(t, "POST", one.url+"/v1/roles", owner, `{"name":"readers","permissions":["candidate:read"]}`)
+		if code != 200 {
+			t.Fatalf("create a role: got %d %v", code, role)
+		}
+		roleID, _ := role["id"].(string)
+		_, secret := createKey(t, one, owner, `{"name":"with a role","roles":["`+roleID+`"]}`)
+		for range 3 { // warm in the second instance's cache, with its roles
+			if code := status(t, two.url, "/v1/candidates", secret); code != 200 {
+				t.Fatalf("candidates on the second instance: got %d", code)
+			}
+		}
+		if code, body := do(t, "PATCH", one.url+"/v1/roles/"+roleID, owner, `{"permissions":["interview:read"]}`); code != 200 {
+			t.Fatalf("change the role on the first instance: got %d %v", code, body)
+		}
+		changed := time.Now()
+		requests := 0
+		for status(t, two.url, "/v1/candidates", secret) != 403 {
+			requests++
+			if time.Since(changed) > time.Second {
+				t.Fatalf("the second instance still let the key read candidates %s (%d requests) after its role lost the permission on the first", time.Since(changed), requests)
+			}
+		}
+		if code := status(t, two.url, "/v1/interviews", secret); code != 200 {
+			t.Errorf("interviews on the second instance, through the changed role: got %d, want 200", code)
+		}
+		t.Logf("a key warm in the second instance lost its role's permission there %s after the role changed on the first (%d requests)", time.Since(changed).Round(time.Millisecond), requests+1)
 	})
 
 	t.Run("RedisStopped", func(t *testing.T) {

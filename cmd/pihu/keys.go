@@ -16,8 +16,8 @@ import (
 
 const keysUsage = `usage:
   pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--json]
-  pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test]
-                   [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]
+  pihu keys create --name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d]
+                   [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]
   pihu keys get ID [--json]
   pihu keys revoke ID [--cascade] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--json]
@@ -232,26 +232,27 @@ func (p *permissionFlag) Set(v string) error {
 
 func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
 	var (
-		p          client.KeyParams
-		perms, ips permissionFlag
+		p                 client.KeyParams
+		perms, ips, roles permissionFlag
 	)
 	fs.StringVar(&p.Name, "name", "", "the key's name (required)")
-	fs.Var(&perms, "permission", "a permission to give, such as candidate:read (required; repeat for more)")
+	fs.Var(&perms, "permission", "a permission to give, such as candidate:read (required unless --role; repeat for more)")
+	fs.Var(&roles, "role", "the id of a role of the account to give, such as role_… (pihu roles list; repeat for more)")
 	fs.StringVar(&p.Expiration, "expiration", "", "lifetime, such as 30d or 12h (default: never expires)")
 	fs.StringVar(&p.Environment, "environment", "", "live or test (default: the calling key's)")
 	fs.StringVar(&p.RateLimit, "rate-limit", "", "the key's own rate limit: N/s, N/m or N/h (default: the server's --rate-limit)")
 	fs.Var(&ips, "allowed-ip", "an address or CIDR range the key may be used from, such as 203.0.113.7 or 10.0.0.0/8 (repeat for more; default: anywhere)")
-	const usage = "--name NAME --permission P [--permission P …] [--expiration 30d] [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]"
+	const usage = "--name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d] [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]"
 	if _, err := parseArgs(fs, args, 0, usage); err != nil {
 		return err
 	}
 	switch {
 	case p.Name == "":
 		return usageError{"keys create: --name is required\nusage: pihu keys create " + usage}
-	case len(perms) == 0:
-		return usageError{"keys create: --permission is required (repeat it for each permission, such as --permission candidate:read)\nusage: pihu keys create " + usage}
+	case len(perms) == 0 && len(roles) == 0:
+		return usageError{"keys create: --permission is required, unless --role gives the key a role (repeat it for each permission, such as --permission candidate:read)\nusage: pihu keys create " + usage}
 	}
-	p.Permissions = perms
+	p.Permissions, p.Roles = perms, roles
 	p.AllowedIPs = ips
 	c, err := o.client()
 	if err != nil {
@@ -275,6 +276,9 @@ func (o *output) createdTable(k *client.CreatedKey) error {
 	t.row("Name", k.Name)
 	t.row("Environment", k.Environment)
 	t.row("Permissions", strings.Join(k.Permissions, ", "))
+	if len(k.Roles) > 0 {
+		t.row("Roles", strings.Join(k.Roles, ", "))
+	}
 	t.row("Created", when(&k.Created, ""))
 	t.row("Expires", when(k.Expires, "never"))
 	if k.RateLimit != nil {
@@ -319,6 +323,9 @@ func (o *output) keyTable(k *client.Key) error {
 	t.row("Environment", k.Environment)
 	t.row("State", state(k.Enabled))
 	t.row("Permissions", strings.Join(k.Permissions, ", "))
+	if len(k.Roles) > 0 {
+		t.row("Roles", strings.Join(k.Roles, ", "))
+	}
 	t.row("Created", when(&k.Created, ""))
 	t.row("Expires", when(k.Expires, "never"))
 	t.row("Last used", when(k.LastUsed, "never"))

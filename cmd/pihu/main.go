@@ -60,7 +60,7 @@ Usage:
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
   pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--api-url URL] [--json]
-  pihu keys create --name NAME --permission P [--permission P …] [--expiration 30d]
+  pihu keys create --name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d]
              [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--api-url URL] [--json]
   pihu keys get ID [--api-url URL] [--json]
   pihu keys revoke ID [--cascade] [--api-url URL] [--json]
@@ -68,6 +68,9 @@ Usage:
   pihu keys disable|enable ID [--api-url URL] [--json]   refuse a key everywhere until enabled again
   pihu permissions list|add|delete [NAME] [--description TEXT] [--force] [--server [--database URL]] [--api-url URL] [--json]
                                           the account's own permissions, or with --server every account's
+  pihu roles list|get|create|update|delete [ID] [--name NAME] [--description TEXT] [--permission P …] [--force]
+             [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
+                                          the account's roles: named sets of permissions keys are given
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
   pihu scan [--revoke] [--json | --format text|json|sarif] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
@@ -102,6 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeys(ctx, rest, stdout, stderr)
 	case "permissions":
 		err = runPermissions(ctx, rest, stdout, stderr)
+	case "roles":
+		err = runRoles(ctx, rest, stdout, stderr)
 	case "signing-keys":
 		err = runSigningKeys(ctx, rest, stdout, stderr)
 	case "migrate":

@@ -97,6 +97,8 @@ const (
 	ErrorErrorCodePermissionInUse         ErrorErrorCode = "permission_in_use"
 	ErrorErrorCodeRateLimited             ErrorErrorCode = "rate_limited"
 	ErrorErrorCodeRevokedApiKey           ErrorErrorCode = "revoked_api_key"
+	ErrorErrorCodeRoleExists              ErrorErrorCode = "role_exists"
+	ErrorErrorCodeRoleInUse               ErrorErrorCode = "role_in_use"
 	ErrorErrorCodeUnavailable             ErrorErrorCode = "unavailable"
 	ErrorErrorCodeUnsupportedMediaType    ErrorErrorCode = "unsupported_media_type"
 	ErrorErrorCodeUsageExceeded           ErrorErrorCode = "usage_exceeded"
@@ -150,6 +152,10 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodeRateLimited:
 		return true
 	case ErrorErrorCodeRevokedApiKey:
+		return true
+	case ErrorErrorCodeRoleExists:
+		return true
+	case ErrorErrorCodeRoleInUse:
 		return true
 	case ErrorErrorCodeUnavailable:
 		return true
@@ -561,6 +567,21 @@ func (e RevokedKeyRevoked) Valid() bool {
 	}
 }
 
+// Defines values for RoleDeletedDeleted.
+const (
+	RoleDeletedDeletedTrue RoleDeletedDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the RoleDeletedDeleted enum.
+func (e RoleDeletedDeleted) Valid() bool {
+	switch e {
+	case RoleDeletedDeletedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SecretScanningLabelLabel.
 const (
 	FalsePositive SecretScanningLabelLabel = "false_positive"
@@ -837,6 +858,24 @@ func (e ForwardEnvironment) Valid() bool {
 	}
 }
 
+// Defines values for RoleForce.
+const (
+	RoleForceFalse RoleForce = "false"
+	RoleForceTrue  RoleForce = "true"
+)
+
+// Valid indicates whether the value is a known member of the RoleForce enum.
+func (e RoleForce) Valid() bool {
+	switch e {
+	case RoleForceFalse:
+		return true
+	case RoleForceTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListKeysParamsEnabled.
 const (
 	ListKeysParamsEnabledFalse ListKeysParamsEnabled = "false"
@@ -1056,6 +1095,24 @@ func (e DeletePermissionParamsForce) Valid() bool {
 	}
 }
 
+// Defines values for DeleteRoleParamsForce.
+const (
+	DeleteRoleParamsForceFalse DeleteRoleParamsForce = "false"
+	DeleteRoleParamsForceTrue  DeleteRoleParamsForce = "true"
+)
+
+// Valid indicates whether the value is a known member of the DeleteRoleParamsForce enum.
+func (e DeleteRoleParamsForce) Valid() bool {
+	switch e {
+	case DeleteRoleParamsForceFalse:
+		return true
+	case DeleteRoleParamsForceTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Account The caller's account and its settings.
 type Account struct {
 	// Created RFC 3339, UTC, to the second.
@@ -1079,7 +1136,7 @@ type AccountUpdateRequest struct {
 
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
-	// Action What happened: `api_key.created`, `api_key.revoked`, `api_key.rotated`, `api_key.leaked`, `api_key.updated` (a `PATCH`; see `changes`), `api_key.disabled`, `api_key.enabled` (a `PATCH` of `enabled` that changed the key's state), `token.created` (an access token was minted with the target key; the token itself is never recorded), `account.updated` (target: the account; see `changes`), `webhook_endpoint.created`, `webhook_endpoint.updated`, `webhook_endpoint.deleted`, `webhook_endpoint.disabled` (target: the endpoint), `permission.created`, `permission.deleted` (target: the permission's name, such as `billing:read`), `user.login`, …
+	// Action What happened: `api_key.created`, `api_key.revoked`, `api_key.rotated`, `api_key.leaked`, `api_key.updated` (a `PATCH`; see `changes`), `api_key.disabled`, `api_key.enabled` (a `PATCH` of `enabled` that changed the key's state), `token.created` (an access token was minted with the target key; the token itself is never recorded), `account.updated` (target: the account; see `changes`), `webhook_endpoint.created`, `webhook_endpoint.updated`, `webhook_endpoint.deleted`, `webhook_endpoint.disabled` (target: the endpoint), `permission.created`, `permission.deleted` (target: the permission's name, such as `billing:read`), `role.created`, `role.updated` (see `changes`), `role.deleted` (target: the role's id), `user.login`, …
 	//
 	// Example: api_key.created
 	Action string `json:"action"`
@@ -1244,10 +1301,10 @@ type Environment string
 // Example: {"error":{"code":"parameter_missing","message":"A key needs a name: give \"name\", 1 to 100 characters.","param":"name","request_id":"req_4cT2dK9sV1qLmN8bX0zYwA","type":"invalid_request_error"}}
 type Error struct {
 	Error struct {
-		// Code What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead.
+		// Code What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead. `role_exists` (409) is a role named as another of the account's. `role_in_use` (409) is the deletion of a role that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead (they lose it).
 		Code ErrorErrorCode `json:"code"`
 
-		// KeyCount For `permission_in_use`: how many keys (neither revoked nor expired) hold the permission.
+		// KeyCount For `permission_in_use` and `role_in_use`: how many keys (neither revoked nor expired) hold the permission or the role.
 		KeyCount *int `json:"key_count,omitempty"`
 
 		// Message A sentence a person can act on. It never holds internals or a key.
@@ -1267,7 +1324,7 @@ type Error struct {
 	} `json:"error"`
 }
 
-// ErrorErrorCode What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead.
+// ErrorErrorCode What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead. `role_exists` (409) is a role named as another of the account's. `role_in_use` (409) is the deletion of a role that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead (they lose it).
 type ErrorErrorCode string
 
 // ErrorErrorType The kind of failure.
@@ -1442,10 +1499,10 @@ type KeyCreateRequest struct {
 	// Example: My API Key
 	Name string `json:"name"`
 
-	// Permissions The rights a key holds.
+	// Permissions The rights the key holds: required, and not empty, unless `roles` gives it at least one role. Only permissions the creating key holds.
 	//
 	// Example: ["interview:write","candidate:read"]
-	Permissions Permissions `json:"permissions"`
+	Permissions *[]Permission `json:"permissions,omitempty"`
 
 	// RateLimit The key's own limit. Omitted: the server's default (`--rate-limit`). `null` is the same as omitting it.
 	//
@@ -1459,6 +1516,11 @@ type KeyCreateRequest struct {
 
 	// Remaining Usage credits: the key works for this many requests and verifications, then gets 403 `usage_exceeded` until a refill or a `PATCH`. Omitted or `null`: its use is not counted (and costs no database write).
 	Remaining *int64 `json:"remaining,omitempty"`
+
+	// Roles The ids of roles of the account to give the key (`GET /v1/roles`): it then also holds their permissions, as they are now and as they change. Only roles whose every permission the creating key holds (403 otherwise). An id that is not one of the account's roles is a 400.
+	//
+	// Example: ["role_3nN8bW2kQvR1xY7zLp0aTc"]
+	Roles *[]RoleID `json:"roles,omitempty"`
 }
 
 // KeyCreateRequestEnvironment Default: the creating key's. A test key creates test keys only. `null` is the same as omitting it.
@@ -1512,10 +1574,10 @@ type KeyCreated struct {
 	// Example: 2024-03-01T00:00:00Z
 	NextRefill *time.Time `json:"next_refill"`
 
-	// Permissions The rights a key holds.
+	// Permissions The key's own permissions; `[]` only for a key that holds roles. What the key may do is these and its roles' permissions.
 	//
 	// Example: ["interview:write","candidate:read"]
-	Permissions Permissions `json:"permissions"`
+	Permissions KeyPermissions `json:"permissions"`
 
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
@@ -1527,6 +1589,11 @@ type KeyCreated struct {
 
 	// Remaining The usage credits left (a refill due included): each request made with the key, and each verification of it, spends one (a verification `cost`); at 0 the key gets 403 `usage_exceeded`. `null`: the key's use is not counted.
 	Remaining *int64 `json:"remaining"`
+
+	// Roles The ids of the roles the key holds, in the order given; `[]` for none. The key may do what its own `permissions` allow and what each of its roles allows, as the role is now: a change of a role changes what every key holding it may do, at once.
+	//
+	// Example: ["role_3nN8bW2kQvR1xY7zLp0aTc"]
+	Roles KeyRoles `json:"roles"`
 }
 
 // KeyID The id of an API key; not secret.
@@ -1597,10 +1664,10 @@ type KeyItem struct {
 	// Example: 2024-03-01T00:00:00Z
 	NextRefill *time.Time `json:"next_refill"`
 
-	// Permissions The rights a key holds.
+	// Permissions The key's own permissions; `[]` only for a key that holds roles. What the key may do is these and its roles' permissions.
 	//
 	// Example: ["interview:write","candidate:read"]
-	Permissions Permissions `json:"permissions"`
+	Permissions KeyPermissions `json:"permissions"`
 
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
@@ -1612,6 +1679,11 @@ type KeyItem struct {
 
 	// Remaining The usage credits left (a refill due included): each request made with the key, and each verification of it, spends one (a verification `cost`); at 0 the key gets 403 `usage_exceeded`. `null`: the key's use is not counted.
 	Remaining *int64 `json:"remaining"`
+
+	// Roles The ids of the roles the key holds, in the order given; `[]` for none. The key may do what its own `permissions` allow and what each of its roles allows, as the role is now: a change of a role changes what every key holding it may do, at once.
+	//
+	// Example: ["role_3nN8bW2kQvR1xY7zLp0aTc"]
+	Roles KeyRoles `json:"roles"`
 }
 
 // KeyList A page of unrevoked keys, newest first.
@@ -1621,6 +1693,16 @@ type KeyList struct {
 	// HasMore Whether more items follow in the direction paged: older ones (ask for them with `starting_after` set to the last id of this page), or, for a page asked with `ending_before`, newer ones (ask with `ending_before` set to the first id of this page).
 	HasMore bool `json:"has_more"`
 }
+
+// KeyPermissions The key's own permissions; `[]` only for a key that holds roles. What the key may do is these and its roles' permissions.
+//
+// Example: ["interview:write","candidate:read"]
+type KeyPermissions = []Permission
+
+// KeyRoles The ids of the roles the key holds, in the order given; `[]` for none. The key may do what its own `permissions` allow and what each of its roles allows, as the role is now: a change of a role changes what every key holding it may do, at once.
+//
+// Example: ["role_3nN8bW2kQvR1xY7zLp0aTc"]
+type KeyRoles = []RoleID
 
 // KeyRotated The key that replaces a rotated one: the old one's name, permissions, environment and lifetime (counted from now), with its secret.
 type KeyRotated struct {
@@ -1670,10 +1752,10 @@ type KeyRotated struct {
 	// Example: 2024-03-01T00:00:00Z
 	NextRefill *time.Time `json:"next_refill"`
 
-	// Permissions The rights a key holds.
+	// Permissions The key's own permissions; `[]` only for a key that holds roles. What the key may do is these and its roles' permissions.
 	//
 	// Example: ["interview:write","candidate:read"]
-	Permissions Permissions `json:"permissions"`
+	Permissions KeyPermissions `json:"permissions"`
 
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
@@ -1685,6 +1767,11 @@ type KeyRotated struct {
 
 	// Remaining The usage credits left (a refill due included): each request made with the key, and each verification of it, spends one (a verification `cost`); at 0 the key gets 403 `usage_exceeded`. `null`: the key's use is not counted.
 	Remaining *int64 `json:"remaining"`
+
+	// Roles The ids of the roles the key holds, in the order given; `[]` for none. The key may do what its own `permissions` allow and what each of its roles allows, as the role is now: a change of a role changes what every key holding it may do, at once.
+	//
+	// Example: ["role_3nN8bW2kQvR1xY7zLp0aTc"]
+	Roles KeyRoles `json:"roles"`
 
 	// RotatedFrom The key this one replaces.
 	RotatedFrom KeyID `json:"rotated_from"`
@@ -1714,10 +1801,8 @@ type KeyUpdateRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 	Name     *string   `json:"name,omitempty"`
 
-	// Permissions The rights a key holds.
-	//
-	// Example: ["interview:write","candidate:read"]
-	Permissions *Permissions `json:"permissions,omitempty"`
+	// Permissions The key's new own permissions; `[]` only if the key keeps a role.
+	Permissions *[]Permission `json:"permissions,omitempty"`
 
 	// RateLimit The key's own limit; `null`: the server's default.
 	RateLimit *string `json:"rate_limit,omitempty"`
@@ -1729,6 +1814,9 @@ type KeyUpdateRequest struct {
 
 	// Remaining Sets the credits left; `null` stops counting the key's use. Not with `add`.
 	Remaining *int64 `json:"remaining,omitempty"`
+
+	// Roles The key's new roles (ids of the account's roles), replacing its roles; `[]` or `null`: none. The caller must hold every permission of every role given (403).
+	Roles *[]RoleID `json:"roles,omitempty"`
 }
 
 // KeyUsage A key's requests per bucket of its window, oldest first, every bucket present.
@@ -1867,7 +1955,7 @@ type OpenIDConfiguration struct {
 // OpenIDConfigurationSubjectTypesSupported defines model for OpenIDConfiguration.SubjectTypesSupported.
 type OpenIDConfigurationSubjectTypesSupported string
 
-// Permission A right, as `resource:action`, or a wildcard: `*` (everything) or `resource:*`. `X:write` implies `X:read`. Built in: `candidate:read`, `candidate:write`, `interview:read`, `interview:write`, `api_key:read`, `api_key:write`, `api_key:verify`, `token:write`, `webhook:read`, `webhook:write`, `permission:read`, `permission:write`; an account adds its own with `POST /v1/permissions`, and the operator server-wide ones. A key may be given only permissions in one of those catalogues (or wildcards over their resources); each part is 1 to 50 lowercase letters, digits, `_`, `-` or `.`, starting with a letter.
+// Permission A right, as `resource:action`, or a wildcard: `*` (everything) or `resource:*`. `X:write` implies `X:read`. Built in: `candidate:read`, `candidate:write`, `interview:read`, `interview:write`, `api_key:read`, `api_key:write`, `api_key:verify`, `token:write`, `webhook:read`, `webhook:write`, `permission:read`, `permission:write`, `role:read`, `role:write`; an account adds its own with `POST /v1/permissions`, and the operator server-wide ones. A key may be given only permissions in one of those catalogues (or wildcards over their resources); each part is 1 to 50 lowercase letters, digits, `_`, `-` or `.`, starting with a letter.
 //
 // Example: candidate:read
 type Permission = string
@@ -1879,7 +1967,7 @@ type PermissionCreateRequest struct {
 	// Example: Read invoices.
 	Description *string `json:"description,omitempty"`
 
-	// Name The permission, as `resource:action`: each part 1 to 50 lowercase letters, digits, `_`, `-` or `.`, starting with a letter; no wildcard, and not on a resource of pihu's own (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`).
+	// Name The permission, as `resource:action`: each part 1 to 50 lowercase letters, digits, `_`, `-` or `.`, starting with a letter; no wildcard, and not on a resource of pihu's own (`candidate`, `interview`, `api_key`, `token`, `webhook`, `permission`, `role`).
 	//
 	// Example: billing:read
 	Name string `json:"name"`
@@ -2014,10 +2102,10 @@ type RevokedKey struct {
 	// Example: 2024-03-01T00:00:00Z
 	NextRefill *time.Time `json:"next_refill"`
 
-	// Permissions The rights a key holds.
+	// Permissions The key's own permissions; `[]` only for a key that holds roles. What the key may do is these and its roles' permissions.
 	//
 	// Example: ["interview:write","candidate:read"]
-	Permissions Permissions `json:"permissions"`
+	Permissions KeyPermissions `json:"permissions"`
 
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
@@ -2035,10 +2123,128 @@ type RevokedKey struct {
 
 	// RevokedDescendants How many keys created by this one, at any depth, were revoked with it (`cascade=true`); 0 otherwise.
 	RevokedDescendants int `json:"revoked_descendants"`
+
+	// Roles The ids of the roles the key holds, in the order given; `[]` for none. The key may do what its own `permissions` allow and what each of its roles allows, as the role is now: a change of a role changes what every key holding it may do, at once.
+	//
+	// Example: ["role_3nN8bW2kQvR1xY7zLp0aTc"]
+	Roles KeyRoles `json:"roles"`
 }
 
 // RevokedKeyRevoked Always true: the key no longer works, anywhere.
 type RevokedKeyRevoked bool
+
+// Role A named set of permissions of the account. A key given the role holds its permissions besides its own, as the role is now.
+type Role struct {
+	// Created RFC 3339, UTC, to the second.
+	//
+	// Example: 2024-02-20T12:00:00Z
+	Created Timestamp `json:"created"`
+
+	// Description What the role is for.
+	//
+	// Example: First-line support: reads candidates and interviews.
+	Description string `json:"description"`
+
+	// Id A role's id.
+	//
+	// Example: role_3nN8bW2kQvR1xY7zLp0aTc
+	Id RoleID `json:"id"`
+
+	// Name The role's name, unique in the account.
+	//
+	// Example: support
+	Name string `json:"name"`
+
+	// Permissions The rights a key holds.
+	//
+	// Example: ["interview:write","candidate:read"]
+	Permissions Permissions `json:"permissions"`
+
+	// Updated RFC 3339, UTC, to the second.
+	//
+	// Example: 2024-02-20T12:00:00Z
+	Updated Timestamp `json:"updated"`
+}
+
+// RoleCreateRequest Example: {"description":"First-line support: reads candidates and interviews.","name":"support","permissions":["candidate:read","interview:read"]}
+type RoleCreateRequest struct {
+	// Description What the role is for; no control character.
+	//
+	// Example: First-line support: reads candidates and interviews.
+	Description *string `json:"description,omitempty"`
+
+	// Name A name unique in the account: 1 to 100 characters, no control character.
+	//
+	// Example: support
+	Name string `json:"name"`
+
+	// Permissions The role's permissions: built-in, server-wide or the account's own, or wildcards, as a key's; only ones the creating key holds.
+	Permissions Permissions `json:"permissions"`
+}
+
+// RoleDeleted defines model for RoleDeleted.
+type RoleDeleted struct {
+	// Created RFC 3339, UTC, to the second.
+	//
+	// Example: 2024-02-20T12:00:00Z
+	Created Timestamp          `json:"created"`
+	Deleted RoleDeletedDeleted `json:"deleted"`
+
+	// Description What the role is for.
+	//
+	// Example: First-line support: reads candidates and interviews.
+	Description string `json:"description"`
+
+	// Id A role's id.
+	//
+	// Example: role_3nN8bW2kQvR1xY7zLp0aTc
+	Id RoleID `json:"id"`
+
+	// KeyCount How many keys held it: 0, unless deleted with `force=true`; they lost it, and its permissions, at once.
+	KeyCount int `json:"key_count"`
+
+	// Name The role's name, unique in the account.
+	//
+	// Example: support
+	Name string `json:"name"`
+
+	// Permissions The rights a key holds.
+	//
+	// Example: ["interview:write","candidate:read"]
+	Permissions Permissions `json:"permissions"`
+
+	// Updated RFC 3339, UTC, to the second.
+	//
+	// Example: 2024-02-20T12:00:00Z
+	Updated Timestamp `json:"updated"`
+}
+
+// RoleDeletedDeleted defines model for RoleDeleted.Deleted.
+type RoleDeletedDeleted bool
+
+// RoleID A role's id.
+//
+// Example: role_3nN8bW2kQvR1xY7zLp0aTc
+type RoleID = string
+
+// RoleList defines model for RoleList.
+type RoleList struct {
+	Data []Role `json:"data"`
+
+	// HasMore Whether older roles follow.
+	HasMore bool `json:"has_more"`
+}
+
+// RoleUpdateRequest The fields to change; each one left out stays as it is.
+//
+// Example: {"permissions":["candidate:read","interview:read","interview:write"]}
+type RoleUpdateRequest struct {
+	Description *string `json:"description,omitempty"`
+	Name        *string `json:"name,omitempty"`
+
+	// Permissions The role's new permissions, replacing them: every key holding the role may then do what they allow, and no longer what they do not.
+	Permissions *Permissions `json:"permissions,omitempty"`
+}
 
 // RotateRequest defines model for RotateRequest.
 type RotateRequest struct {
@@ -2207,7 +2413,7 @@ type VerifyResult struct {
 	// NextRefill When the key's credits next come back, with `remaining`; `null` otherwise.
 	NextRefill *time.Time `json:"next_refill"`
 
-	// Permissions The key's permissions; `null` if it is not found.
+	// Permissions What the key may do: its own permissions and its roles' (an access token's: its own); `null` if it is not found.
 	Permissions *[]Permission `json:"permissions"`
 
 	// Ratelimit The verified key's limit after this check spent one request of it; `null` if it is not found.
@@ -2357,10 +2563,15 @@ type Whoami struct {
 		Id   KeyID  `json:"id"`
 		Name string `json:"name"`
 
-		// Permissions The rights a key holds.
+		// Permissions The key's own permissions; `[]` only for a key that holds roles. What the key may do is these and its roles' permissions.
 		//
 		// Example: ["interview:write","candidate:read"]
-		Permissions Permissions `json:"permissions"`
+		Permissions KeyPermissions `json:"permissions"`
+
+		// Roles The ids of the roles the key holds, in the order given; `[]` for none. The key may do what its own `permissions` allow and what each of its roles allows, as the role is now: a change of a role changes what every key holding it may do, at once.
+		//
+		// Example: ["role_3nN8bW2kQvR1xY7zLp0aTc"]
+		Roles KeyRoles `json:"roles"`
 	} `json:"key"`
 }
 
@@ -2402,6 +2613,12 @@ type Limit = int
 
 // PermissionNamePath defines model for PermissionNamePath.
 type PermissionNamePath = string
+
+// RoleForce defines model for RoleForce.
+type RoleForce string
+
+// RoleIDPath defines model for RoleIDPath.
+type RoleIDPath = string
 
 // StartingAfter defines model for StartingAfter.
 type StartingAfter = string
@@ -2496,6 +2713,11 @@ type PublicBadRequest = Error
 //
 // Example: {"error":{"code":"parameter_missing","message":"A key needs a name: give \"name\", 1 to 100 characters.","param":"name","request_id":"req_4cT2dK9sV1qLmN8bX0zYwA","type":"invalid_request_error"}}
 type PublicTooManyRequests = Error
+
+// RoleConflict The body of every error response.
+//
+// Example: {"error":{"code":"parameter_missing","message":"A key needs a name: give \"name\", 1 to 100 characters.","param":"name","request_id":"req_4cT2dK9sV1qLmN8bX0zYwA","type":"invalid_request_error"}}
+type RoleConflict = Error
 
 // ServiceUnavailable The body of every error response.
 //
@@ -2875,6 +3097,33 @@ type DeletePermissionParams struct {
 // DeletePermissionParamsForce defines parameters for DeletePermission.
 type DeletePermissionParamsForce string
 
+// ListRolesParams defines parameters for ListRoles.
+type ListRolesParams struct {
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// StartingAfter The last id of the previous page: the page holds the items next older than it. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `ending_before` (a 400).
+	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// EndingBefore The first id of the next page, to page back towards the newest (as Stripe's `ending_before`): the page holds the `limit` items next newer than it, still newest first, and `has_more` says whether newer ones remain. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `starting_after` (a 400 on `ending_before`).
+	EndingBefore *EndingBefore `form:"ending_before,omitempty" json:"ending_before,omitempty"`
+}
+
+// CreateRoleParams defines parameters for CreateRole.
+type CreateRoleParams struct {
+	// IdempotencyKey Makes the request safe to retry: 1 to 255 printable ASCII characters, best a random value such as a UUID. A retry with the same key and the same method, path and body within 24 hours gets the first response again (with `Idempotent-Replayed: true`) instead of acting twice; the same key with another request is a 400 `idempotency_key_reused`; a retry while the first request still runs is a 409 `idempotency_key_in_use`. Keys are scoped to the API key that sends them (to the client address where there is none). Anything else in the header is a 400 `parameter_invalid` with `param` `Idempotency-Key`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteRoleParams defines parameters for DeleteRole.
+type DeleteRoleParams struct {
+	// Force `true` deletes the role even though keys hold it: they lose it, and its permissions, at once.
+	Force *DeleteRoleParamsForce `form:"force,omitempty" json:"force,omitempty"`
+}
+
+// DeleteRoleParamsForce defines parameters for DeleteRole.
+type DeleteRoleParamsForce string
+
 // GithubSecretScanningJSONBody defines parameters for GithubSecretScanning.
 type GithubSecretScanningJSONBody = []SecretScanningMatch
 
@@ -2955,6 +3204,12 @@ type OauthTokenFormdataRequestBody = OAuthTokenRequest
 
 // CreatePermissionJSONRequestBody defines body for CreatePermission for application/json ContentType.
 type CreatePermissionJSONRequestBody = PermissionCreateRequest
+
+// CreateRoleJSONRequestBody defines body for CreateRole for application/json ContentType.
+type CreateRoleJSONRequestBody = RoleCreateRequest
+
+// UpdateRoleJSONRequestBody defines body for UpdateRole for application/json ContentType.
+type UpdateRoleJSONRequestBody = RoleUpdateRequest
 
 // GithubSecretScanningJSONRequestBody defines body for GithubSecretScanning for application/json ContentType.
 type GithubSecretScanningJSONRequestBody = GithubSecretScanningJSONBody
@@ -3294,7 +3549,7 @@ type ClientInterface interface {
 
 	// CreateKeyWithBody Create an API key
 	//
-	// Creates a key and shows its secret, once. The creating key may only give permissions it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
+	// Creates a key and shows its secret, once. The creating key may only give permissions it holds, and roles whose every permission it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3303,7 +3558,7 @@ type ClientInterface interface {
 
 	// CreateKey Create an API key
 	//
-	// Creates a key and shows its secret, once. The creating key may only give permissions it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
+	// Creates a key and shows its secret, once. The creating key may only give permissions it holds, and roles whose every permission it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3344,7 +3599,7 @@ type ClientInterface interface {
 
 	// UpdateKeyWithBody Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `roles`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds, and roles whose every permission it holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key (its own and its roles'), may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3353,7 +3608,7 @@ type ClientInterface interface {
 
 	// UpdateKey Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `roles`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds, and roles whose every permission it holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key (its own and its roles'), may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3465,7 +3720,7 @@ type ClientInterface interface {
 
 	// VerifyKeyWithBody Verify a key
 	//
-	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
+	// For services that use Pihu as their auth server: tells what a key presented to them is worth: its `permissions` are everything it may do, its own and its roles'. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3474,7 +3729,7 @@ type ClientInterface interface {
 
 	// VerifyKey Verify a key
 	//
-	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
+	// For services that use Pihu as their auth server: tells what a key presented to them is worth: its `permissions` are everything it may do, its own and its roles'. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3483,7 +3738,7 @@ type ClientInterface interface {
 
 	// Whoami Who am I
 	//
-	// The key making the request and its account. Any valid key may call it.
+	// The key making the request and its account: its own `permissions` and its `roles` (what it may do is both). Any valid key may call it.
 	//
 	// Corresponds with GET /v1/auth/whoami (the `Whoami` operationId).
 	Whoami(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3618,10 +3873,67 @@ type ClientInterface interface {
 
 	// DeletePermission Delete a permission
 	//
-	// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
+	// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, themselves or through one of their roles, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
 	//
 	// Corresponds with DELETE /v1/permissions/{name} (the `DeletePermission` operationId).
 	DeletePermission(ctx context.Context, name PermissionNamePath, params *DeletePermissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListRoles List roles
+	//
+	// The account's roles, newest first, paged as every list. Live and test keys see the same roles. Permission: `role:read`.
+	//
+	// Corresponds with GET /v1/roles (the `ListRoles` operationId).
+	ListRoles(ctx context.Context, params *ListRolesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateRoleWithBody Create a role
+	//
+	// Creates a named set of permissions (built-in, server-wide or the account's own, or wildcards). Keys are given roles by id, at creation or by `PATCH`, and then hold their permissions besides their own, as the roles are now. Live and test keys share the account's roles, and a change of a role reaches every key holding it: roles are created, changed and deleted with a live API key only (a test key or an access token gets a 403). The creating key must hold every permission it puts in the role (403 `insufficient_permissions`). A name the account has already is a 409 `role_exists`. Recorded as a `role.created` audit event. Permission: `role:write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/roles (the `CreateRole` operationId).
+	CreateRoleWithBody(ctx context.Context, params *CreateRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateRole Create a role
+	//
+	// Creates a named set of permissions (built-in, server-wide or the account's own, or wildcards). Keys are given roles by id, at creation or by `PATCH`, and then hold their permissions besides their own, as the roles are now. Live and test keys share the account's roles, and a change of a role reaches every key holding it: roles are created, changed and deleted with a live API key only (a test key or an access token gets a 403). The creating key must hold every permission it puts in the role (403 `insufficient_permissions`). A name the account has already is a 409 `role_exists`. Recorded as a `role.created` audit event. Permission: `role:write`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/roles (the `CreateRole` operationId).
+	CreateRole(ctx context.Context, params *CreateRoleParams, body CreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteRole Delete a role
+	//
+	// Deletes a role. If keys (neither revoked nor expired) hold it, it is refused with a 409 `role_in_use` whose `key_count` says how many, unless `force=true`: those keys then lose the role, and what it gave them, at once on every instance. The caller must hold every permission the role gives (403), and be a live API key (a test key or an access token gets a 403). Another account's role is a 404. Recorded as a `role.deleted` audit event. Permission: `role:write`. A body, if any, must be `{}`, as on every DELETE.
+	//
+	// Corresponds with DELETE /v1/roles/{id} (the `DeleteRole` operationId).
+	DeleteRole(ctx context.Context, id RoleIDPath, params *DeleteRoleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRole Get a role
+	//
+	// One role of the account; another account's, or a deleted one, is a 404. Permission: `role:read`.
+	//
+	// Corresponds with GET /v1/roles/{id} (the `GetRole` operationId).
+	GetRole(ctx context.Context, id RoleIDPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateRoleWithBody Update a role
+	//
+	// Changes a role's `name`, `description` or `permissions` (which replace its own). A change of its permissions changes what every key holding the role may do, on every instance, at once (as a revocation reaches them), and what the access tokens minted from them may do. The caller must hold every permission the role gives now and every one it gives it (403 `insufficient_permissions`), and be a live API key (a test key or an access token gets a 403). Another role's name is a 409 `role_exists`. Recorded as a `role.updated` audit event naming the fields. Permission: `role:write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/roles/{id} (the `UpdateRole` operationId).
+	UpdateRoleWithBody(ctx context.Context, id RoleIDPath, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateRole Update a role
+	//
+	// Changes a role's `name`, `description` or `permissions` (which replace its own). A change of its permissions changes what every key holding the role may do, on every instance, at once (as a revocation reaches them), and what the access tokens minted from them may do. The caller must hold every permission the role gives now and every one it gives it (403 `insufficient_permissions`), and be a live API key (a test key or an access token gets a 403). Another role's name is a 409 `role_exists`. Recorded as a `role.updated` audit event naming the fields. Permission: `role:write`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/roles/{id} (the `UpdateRole` operationId).
+	UpdateRole(ctx context.Context, id RoleIDPath, body UpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GithubSecretScanningWithBody GitHub secret scanning report
 	//
@@ -3933,7 +4245,7 @@ func (c *Client) ListKeys(ctx context.Context, params *ListKeysParams, reqEditor
 
 // CreateKeyWithBody Create an API key
 //
-// Creates a key and shows its secret, once. The creating key may only give permissions it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
+// Creates a key and shows its secret, once. The creating key may only give permissions it holds, and roles whose every permission it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3952,7 +4264,7 @@ func (c *Client) CreateKeyWithBody(ctx context.Context, params *CreateKeyParams,
 
 // CreateKey Create an API key
 //
-// Creates a key and shows its secret, once. The creating key may only give permissions it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
+// Creates a key and shows its secret, once. The creating key may only give permissions it holds, and roles whose every permission it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4043,7 +4355,7 @@ func (c *Client) GetKey(ctx context.Context, id KeyIDPath, reqEditors ...Request
 
 // UpdateKeyWithBody Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `roles`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds, and roles whose every permission it holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key (its own and its roles'), may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4062,7 +4374,7 @@ func (c *Client) UpdateKeyWithBody(ctx context.Context, id KeyIDPath, contentTyp
 
 // UpdateKey Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `roles`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds, and roles whose every permission it holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key (its own and its roles'), may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4314,7 +4626,7 @@ func (c *Client) CreateToken(ctx context.Context, params *CreateTokenParams, bod
 
 // VerifyKeyWithBody Verify a key
 //
-// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
+// For services that use Pihu as their auth server: tells what a key presented to them is worth: its `permissions` are everything it may do, its own and its roles'. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4333,7 +4645,7 @@ func (c *Client) VerifyKeyWithBody(ctx context.Context, params *VerifyKeyParams,
 
 // VerifyKey Verify a key
 //
-// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
+// For services that use Pihu as their auth server: tells what a key presented to them is worth: its `permissions` are everything it may do, its own and its roles'. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4352,7 +4664,7 @@ func (c *Client) VerifyKey(ctx context.Context, params *VerifyKeyParams, body Ve
 
 // Whoami Who am I
 //
-// The key making the request and its account. Any valid key may call it.
+// The key making the request and its account: its own `permissions` and its `roles` (what it may do is both). Any valid key may call it.
 //
 // Corresponds with GET /v1/auth/whoami (the `Whoami` operationId).
 func (c *Client) Whoami(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4657,11 +4969,138 @@ func (c *Client) CreatePermission(ctx context.Context, params *CreatePermissionP
 
 // DeletePermission Delete a permission
 //
-// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
+// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, themselves or through one of their roles, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
 //
 // Corresponds with DELETE /v1/permissions/{name} (the `DeletePermission` operationId).
 func (c *Client) DeletePermission(ctx context.Context, name PermissionNamePath, params *DeletePermissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeletePermissionRequest(c.Server, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListRoles List roles
+//
+// The account's roles, newest first, paged as every list. Live and test keys see the same roles. Permission: `role:read`.
+//
+// Corresponds with GET /v1/roles (the `ListRoles` operationId).
+func (c *Client) ListRoles(ctx context.Context, params *ListRolesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListRolesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateRoleWithBody Create a role
+//
+// Creates a named set of permissions (built-in, server-wide or the account's own, or wildcards). Keys are given roles by id, at creation or by `PATCH`, and then hold their permissions besides their own, as the roles are now. Live and test keys share the account's roles, and a change of a role reaches every key holding it: roles are created, changed and deleted with a live API key only (a test key or an access token gets a 403). The creating key must hold every permission it puts in the role (403 `insufficient_permissions`). A name the account has already is a 409 `role_exists`. Recorded as a `role.created` audit event. Permission: `role:write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/roles (the `CreateRole` operationId).
+func (c *Client) CreateRoleWithBody(ctx context.Context, params *CreateRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateRoleRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateRole Create a role
+//
+// Creates a named set of permissions (built-in, server-wide or the account's own, or wildcards). Keys are given roles by id, at creation or by `PATCH`, and then hold their permissions besides their own, as the roles are now. Live and test keys share the account's roles, and a change of a role reaches every key holding it: roles are created, changed and deleted with a live API key only (a test key or an access token gets a 403). The creating key must hold every permission it puts in the role (403 `insufficient_permissions`). A name the account has already is a 409 `role_exists`. Recorded as a `role.created` audit event. Permission: `role:write`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/roles (the `CreateRole` operationId).
+func (c *Client) CreateRole(ctx context.Context, params *CreateRoleParams, body CreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateRoleRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteRole Delete a role
+//
+// Deletes a role. If keys (neither revoked nor expired) hold it, it is refused with a 409 `role_in_use` whose `key_count` says how many, unless `force=true`: those keys then lose the role, and what it gave them, at once on every instance. The caller must hold every permission the role gives (403), and be a live API key (a test key or an access token gets a 403). Another account's role is a 404. Recorded as a `role.deleted` audit event. Permission: `role:write`. A body, if any, must be `{}`, as on every DELETE.
+//
+// Corresponds with DELETE /v1/roles/{id} (the `DeleteRole` operationId).
+func (c *Client) DeleteRole(ctx context.Context, id RoleIDPath, params *DeleteRoleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteRoleRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRole Get a role
+//
+// One role of the account; another account's, or a deleted one, is a 404. Permission: `role:read`.
+//
+// Corresponds with GET /v1/roles/{id} (the `GetRole` operationId).
+func (c *Client) GetRole(ctx context.Context, id RoleIDPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRoleRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateRoleWithBody Update a role
+//
+// Changes a role's `name`, `description` or `permissions` (which replace its own). A change of its permissions changes what every key holding the role may do, on every instance, at once (as a revocation reaches them), and what the access tokens minted from them may do. The caller must hold every permission the role gives now and every one it gives it (403 `insufficient_permissions`), and be a live API key (a test key or an access token gets a 403). Another role's name is a 409 `role_exists`. Recorded as a `role.updated` audit event naming the fields. Permission: `role:write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/roles/{id} (the `UpdateRole` operationId).
+func (c *Client) UpdateRoleWithBody(ctx context.Context, id RoleIDPath, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateRoleRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateRole Update a role
+//
+// Changes a role's `name`, `description` or `permissions` (which replace its own). A change of its permissions changes what every key holding the role may do, on every instance, at once (as a revocation reaches them), and what the access tokens minted from them may do. The caller must hold every permission the role gives now and every one it gives it (403 `insufficient_permissions`), and be a live API key (a test key or an access token gets a 403). Another role's name is a 409 `role_exists`. Recorded as a `role.updated` audit event naming the fields. Permission: `role:write`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/roles/{id} (the `UpdateRole` operationId).
+func (c *Client) UpdateRole(ctx context.Context, id RoleIDPath, body UpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateRoleRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7326,6 +7765,281 @@ func NewDeletePermissionRequest(server string, name PermissionNamePath, params *
 	return req, nil
 }
 
+// NewListRolesRequest constructs an http.Request for the ListRoles method
+func NewListRolesRequest(server string, params *ListRolesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartingAfter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "starting_after", *params.StartingAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndingBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateRoleRequest calls the generic CreateRole builder with application/json body
+func NewCreateRoleRequest(server string, params *CreateRoleParams, body CreateRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateRoleRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateRoleRequestWithBody constructs an http.Request for the CreateRole method, with any body, and a specified content type
+func NewCreateRoleRequestWithBody(server string, params *CreateRoleParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteRoleRequest constructs an http.Request for the DeleteRole method
+func NewDeleteRoleRequest(server string, id RoleIDPath, params *DeleteRoleParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Force != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "force", *params.Force, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRoleRequest constructs an http.Request for the GetRole method
+func NewGetRoleRequest(server string, id RoleIDPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateRoleRequest calls the generic UpdateRole builder with application/json body
+func NewUpdateRoleRequest(server string, id RoleIDPath, body UpdateRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateRoleRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateRoleRequestWithBody constructs an http.Request for the UpdateRole method, with any body, and a specified content type
+func NewUpdateRoleRequestWithBody(server string, id RoleIDPath, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGithubSecretScanningRequest calls the generic GithubSecretScanning builder with application/json body
 func NewGithubSecretScanningRequest(server string, params *GithubSecretScanningParams, body GithubSecretScanningJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -7895,7 +8609,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateKeyWithBodyWithResponse Create an API key
 	//
-	// Creates a key and shows its secret, once. The creating key may only give permissions it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
+	// Creates a key and shows its secret, once. The creating key may only give permissions it holds, and roles whose every permission it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7904,7 +8618,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateKeyWithResponse Create an API key
 	//
-	// Creates a key and shows its secret, once. The creating key may only give permissions it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
+	// Creates a key and shows its secret, once. The creating key may only give permissions it holds, and roles whose every permission it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7949,7 +8663,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateKeyWithBodyWithResponse Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `roles`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds, and roles whose every permission it holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key (its own and its roles'), may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7958,7 +8672,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateKeyWithResponse Update an API key
 	//
-	// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+	// Changes `name`, `permissions`, `roles`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds, and roles whose every permission it holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key (its own and its roles'), may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8084,7 +8798,7 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyKeyWithBodyWithResponse Verify a key
 	//
-	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
+	// For services that use Pihu as their auth server: tells what a key presented to them is worth: its `permissions` are everything it may do, its own and its roles'. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8093,7 +8807,7 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyKeyWithResponse Verify a key
 	//
-	// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
+	// For services that use Pihu as their auth server: tells what a key presented to them is worth: its `permissions` are everything it may do, its own and its roles'. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8102,7 +8816,7 @@ type ClientWithResponsesInterface interface {
 
 	// WhoamiWithResponse Who am I
 	//
-	// The key making the request and its account. Any valid key may call it.
+	// The key making the request and its account: its own `permissions` and its `roles` (what it may do is both). Any valid key may call it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8255,12 +8969,75 @@ type ClientWithResponsesInterface interface {
 
 	// DeletePermissionWithResponse Delete a permission
 	//
-	// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
+	// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, themselves or through one of their roles, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/permissions/{name} (the `DeletePermission` operationId).
 	DeletePermissionWithResponse(ctx context.Context, name PermissionNamePath, params *DeletePermissionParams, reqEditors ...RequestEditorFn) (*DeletePermissionResponse, error)
+
+	// ListRolesWithResponse List roles
+	//
+	// The account's roles, newest first, paged as every list. Live and test keys see the same roles. Permission: `role:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/roles (the `ListRoles` operationId).
+	ListRolesWithResponse(ctx context.Context, params *ListRolesParams, reqEditors ...RequestEditorFn) (*ListRolesResponse, error)
+
+	// CreateRoleWithBodyWithResponse Create a role
+	//
+	// Creates a named set of permissions (built-in, server-wide or the account's own, or wildcards). Keys are given roles by id, at creation or by `PATCH`, and then hold their permissions besides their own, as the roles are now. Live and test keys share the account's roles, and a change of a role reaches every key holding it: roles are created, changed and deleted with a live API key only (a test key or an access token gets a 403). The creating key must hold every permission it puts in the role (403 `insufficient_permissions`). A name the account has already is a 409 `role_exists`. Recorded as a `role.created` audit event. Permission: `role:write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/roles (the `CreateRole` operationId).
+	CreateRoleWithBodyWithResponse(ctx context.Context, params *CreateRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateRoleResponse, error)
+
+	// CreateRoleWithResponse Create a role
+	//
+	// Creates a named set of permissions (built-in, server-wide or the account's own, or wildcards). Keys are given roles by id, at creation or by `PATCH`, and then hold their permissions besides their own, as the roles are now. Live and test keys share the account's roles, and a change of a role reaches every key holding it: roles are created, changed and deleted with a live API key only (a test key or an access token gets a 403). The creating key must hold every permission it puts in the role (403 `insufficient_permissions`). A name the account has already is a 409 `role_exists`. Recorded as a `role.created` audit event. Permission: `role:write`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/roles (the `CreateRole` operationId).
+	CreateRoleWithResponse(ctx context.Context, params *CreateRoleParams, body CreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateRoleResponse, error)
+
+	// DeleteRoleWithResponse Delete a role
+	//
+	// Deletes a role. If keys (neither revoked nor expired) hold it, it is refused with a 409 `role_in_use` whose `key_count` says how many, unless `force=true`: those keys then lose the role, and what it gave them, at once on every instance. The caller must hold every permission the role gives (403), and be a live API key (a test key or an access token gets a 403). Another account's role is a 404. Recorded as a `role.deleted` audit event. Permission: `role:write`. A body, if any, must be `{}`, as on every DELETE.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/roles/{id} (the `DeleteRole` operationId).
+	DeleteRoleWithResponse(ctx context.Context, id RoleIDPath, params *DeleteRoleParams, reqEditors ...RequestEditorFn) (*DeleteRoleResponse, error)
+
+	// GetRoleWithResponse Get a role
+	//
+	// One role of the account; another account's, or a deleted one, is a 404. Permission: `role:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/roles/{id} (the `GetRole` operationId).
+	GetRoleWithResponse(ctx context.Context, id RoleIDPath, reqEditors ...RequestEditorFn) (*GetRoleResponse, error)
+
+	// UpdateRoleWithBodyWithResponse Update a role
+	//
+	// Changes a role's `name`, `description` or `permissions` (which replace its own). A change of its permissions changes what every key holding the role may do, on every instance, at once (as a revocation reaches them), and what the access tokens minted from them may do. The caller must hold every permission the role gives now and every one it gives it (403 `insufficient_permissions`), and be a live API key (a test key or an access token gets a 403). Another role's name is a 409 `role_exists`. Recorded as a `role.updated` audit event naming the fields. Permission: `role:write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/roles/{id} (the `UpdateRole` operationId).
+	UpdateRoleWithBodyWithResponse(ctx context.Context, id RoleIDPath, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateRoleResponse, error)
+
+	// UpdateRoleWithResponse Update a role
+	//
+	// Changes a role's `name`, `description` or `permissions` (which replace its own). A change of its permissions changes what every key holding the role may do, on every instance, at once (as a revocation reaches them), and what the access tokens minted from them may do. The caller must hold every permission the role gives now and every one it gives it (403 `insufficient_permissions`), and be a live API key (a test key or an access token gets a 403). Another role's name is a 409 `role_exists`. Recorded as a `role.updated` audit event naming the fields. Permission: `role:write`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/roles/{id} (the `UpdateRole` operationId).
+	UpdateRoleWithResponse(ctx context.Context, id RoleIDPath, body UpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRoleResponse, error)
 
 	// GithubSecretScanningWithBodyWithResponse GitHub secret scanning report
 	//
@@ -15724,6 +16501,1083 @@ func (r DeletePermissionResponse) ContentType() string {
 	return ""
 }
 
+// ListRolesResponse200Headers the declared response headers of an HTTP 200 response for ListRoles
+type ListRolesResponse200Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// ListRolesResponse400Headers the declared response headers of an HTTP 400 response for ListRoles
+type ListRolesResponse400Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	WWWAuthenticate    *string
+}
+
+// ListRolesResponse401Headers the declared response headers of an HTTP 401 response for ListRoles
+type ListRolesResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ListRolesResponse403Headers the declared response headers of an HTTP 403 response for ListRoles
+type ListRolesResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         *int
+	WWWAuthenticate    *string
+}
+
+// ListRolesResponse405Headers the declared response headers of an HTTP 405 response for ListRoles
+type ListRolesResponse405Headers struct {
+	Allow     string
+	RequestId string
+}
+
+// ListRolesResponse429Headers the declared response headers of an HTTP 429 response for ListRoles
+type ListRolesResponse429Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         int
+	WWWAuthenticate    *string
+}
+
+// ListRolesResponse500Headers the declared response headers of an HTTP 500 response for ListRoles
+type ListRolesResponse500Headers struct {
+	RequestId string
+}
+
+// ListRolesResponse503Headers the declared response headers of an HTTP 503 response for ListRoles
+type ListRolesResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+type ListRolesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RoleList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListRolesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListRolesResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListRolesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListRolesResponse403Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ListRolesResponse405Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListRolesResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListRolesResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRolesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListRolesResponse) GetJSON200() *RoleList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListRolesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListRolesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListRolesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ListRolesResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListRolesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListRolesResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListRolesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListRolesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListRolesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListRolesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListRolesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateRoleResponse200Headers the declared response headers of an HTTP 200 response for CreateRole
+type CreateRoleResponse200Headers struct {
+	IdempotentReplayed *string
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// CreateRoleResponse400Headers the declared response headers of an HTTP 400 response for CreateRole
+type CreateRoleResponse400Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	WWWAuthenticate    *string
+}
+
+// CreateRoleResponse401Headers the declared response headers of an HTTP 401 response for CreateRole
+type CreateRoleResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// CreateRoleResponse403Headers the declared response headers of an HTTP 403 response for CreateRole
+type CreateRoleResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         *int
+	WWWAuthenticate    *string
+}
+
+// CreateRoleResponse405Headers the declared response headers of an HTTP 405 response for CreateRole
+type CreateRoleResponse405Headers struct {
+	Allow     string
+	RequestId string
+}
+
+// CreateRoleResponse409Headers the declared response headers of an HTTP 409 response for CreateRole
+type CreateRoleResponse409Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// CreateRoleResponse413Headers the declared response headers of an HTTP 413 response for CreateRole
+type CreateRoleResponse413Headers struct {
+	RequestId string
+}
+
+// CreateRoleResponse415Headers the declared response headers of an HTTP 415 response for CreateRole
+type CreateRoleResponse415Headers struct {
+	AcceptPost string
+	RequestId  string
+}
+
+// CreateRoleResponse429Headers the declared response headers of an HTTP 429 response for CreateRole
+type CreateRoleResponse429Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         int
+	WWWAuthenticate    *string
+}
+
+// CreateRoleResponse500Headers the declared response headers of an HTTP 500 response for CreateRole
+type CreateRoleResponse500Headers struct {
+	RequestId string
+}
+
+// CreateRoleResponse503Headers the declared response headers of an HTTP 503 response for CreateRole
+type CreateRoleResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+type CreateRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Role
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *RoleConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateRoleResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateRoleResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateRoleResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateRoleResponse403Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *CreateRoleResponse405Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateRoleResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateRoleResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateRoleResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateRoleResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateRoleResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateRoleResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateRoleResponse) GetJSON200() *Role {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateRoleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateRoleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateRoleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r CreateRoleResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateRoleResponse) GetJSON409() *RoleConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateRoleResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateRoleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateRoleResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateRoleResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateRoleResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteRoleResponse200Headers the declared response headers of an HTTP 200 response for DeleteRole
+type DeleteRoleResponse200Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// DeleteRoleResponse400Headers the declared response headers of an HTTP 400 response for DeleteRole
+type DeleteRoleResponse400Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	WWWAuthenticate    *string
+}
+
+// DeleteRoleResponse401Headers the declared response headers of an HTTP 401 response for DeleteRole
+type DeleteRoleResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// DeleteRoleResponse403Headers the declared response headers of an HTTP 403 response for DeleteRole
+type DeleteRoleResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         *int
+	WWWAuthenticate    *string
+}
+
+// DeleteRoleResponse404Headers the declared response headers of an HTTP 404 response for DeleteRole
+type DeleteRoleResponse404Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// DeleteRoleResponse405Headers the declared response headers of an HTTP 405 response for DeleteRole
+type DeleteRoleResponse405Headers struct {
+	Allow     string
+	RequestId string
+}
+
+// DeleteRoleResponse409Headers the declared response headers of an HTTP 409 response for DeleteRole
+type DeleteRoleResponse409Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// DeleteRoleResponse413Headers the declared response headers of an HTTP 413 response for DeleteRole
+type DeleteRoleResponse413Headers struct {
+	RequestId string
+}
+
+// DeleteRoleResponse415Headers the declared response headers of an HTTP 415 response for DeleteRole
+type DeleteRoleResponse415Headers struct {
+	AcceptPost string
+	RequestId  string
+}
+
+// DeleteRoleResponse429Headers the declared response headers of an HTTP 429 response for DeleteRole
+type DeleteRoleResponse429Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         int
+	WWWAuthenticate    *string
+}
+
+// DeleteRoleResponse500Headers the declared response headers of an HTTP 500 response for DeleteRole
+type DeleteRoleResponse500Headers struct {
+	RequestId string
+}
+
+// DeleteRoleResponse503Headers the declared response headers of an HTTP 503 response for DeleteRole
+type DeleteRoleResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+type DeleteRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RoleDeleted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *RoleConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeleteRoleResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteRoleResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteRoleResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteRoleResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteRoleResponse404Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *DeleteRoleResponse405Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeleteRoleResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeleteRoleResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeleteRoleResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteRoleResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteRoleResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteRoleResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteRoleResponse) GetJSON200() *RoleDeleted {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteRoleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteRoleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteRoleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteRoleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r DeleteRoleResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteRoleResponse) GetJSON409() *RoleConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r DeleteRoleResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r DeleteRoleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteRoleResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteRoleResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteRoleResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetRoleResponse200Headers the declared response headers of an HTTP 200 response for GetRole
+type GetRoleResponse200Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// GetRoleResponse400Headers the declared response headers of an HTTP 400 response for GetRole
+type GetRoleResponse400Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	WWWAuthenticate    *string
+}
+
+// GetRoleResponse401Headers the declared response headers of an HTTP 401 response for GetRole
+type GetRoleResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// GetRoleResponse403Headers the declared response headers of an HTTP 403 response for GetRole
+type GetRoleResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         *int
+	WWWAuthenticate    *string
+}
+
+// GetRoleResponse404Headers the declared response headers of an HTTP 404 response for GetRole
+type GetRoleResponse404Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// GetRoleResponse405Headers the declared response headers of an HTTP 405 response for GetRole
+type GetRoleResponse405Headers struct {
+	Allow     string
+	RequestId string
+}
+
+// GetRoleResponse429Headers the declared response headers of an HTTP 429 response for GetRole
+type GetRoleResponse429Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         int
+	WWWAuthenticate    *string
+}
+
+// GetRoleResponse500Headers the declared response headers of an HTTP 500 response for GetRole
+type GetRoleResponse500Headers struct {
+	RequestId string
+}
+
+// GetRoleResponse503Headers the declared response headers of an HTTP 503 response for GetRole
+type GetRoleResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+type GetRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Role
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetRoleResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetRoleResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRoleResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetRoleResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetRoleResponse404Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetRoleResponse405Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetRoleResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetRoleResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetRoleResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRoleResponse) GetJSON200() *Role {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetRoleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetRoleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetRoleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetRoleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetRoleResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetRoleResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetRoleResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetRoleResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateRoleResponse200Headers the declared response headers of an HTTP 200 response for UpdateRole
+type UpdateRoleResponse200Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// UpdateRoleResponse400Headers the declared response headers of an HTTP 400 response for UpdateRole
+type UpdateRoleResponse400Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	WWWAuthenticate    *string
+}
+
+// UpdateRoleResponse401Headers the declared response headers of an HTTP 401 response for UpdateRole
+type UpdateRoleResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// UpdateRoleResponse403Headers the declared response headers of an HTTP 403 response for UpdateRole
+type UpdateRoleResponse403Headers struct {
+	PihuCreditsRefill  *time.Time
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         *int
+	WWWAuthenticate    *string
+}
+
+// UpdateRoleResponse404Headers the declared response headers of an HTTP 404 response for UpdateRole
+type UpdateRoleResponse404Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// UpdateRoleResponse405Headers the declared response headers of an HTTP 405 response for UpdateRole
+type UpdateRoleResponse405Headers struct {
+	Allow     string
+	RequestId string
+}
+
+// UpdateRoleResponse409Headers the declared response headers of an HTTP 409 response for UpdateRole
+type UpdateRoleResponse409Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+}
+
+// UpdateRoleResponse413Headers the declared response headers of an HTTP 413 response for UpdateRole
+type UpdateRoleResponse413Headers struct {
+	RequestId string
+}
+
+// UpdateRoleResponse415Headers the declared response headers of an HTTP 415 response for UpdateRole
+type UpdateRoleResponse415Headers struct {
+	AcceptPost string
+	RequestId  string
+}
+
+// UpdateRoleResponse429Headers the declared response headers of an HTTP 429 response for UpdateRole
+type UpdateRoleResponse429Headers struct {
+	RateLimit          *string
+	RateLimitLimit     *int
+	RateLimitPolicy    *string
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RequestId          string
+	RetryAfter         int
+	WWWAuthenticate    *string
+}
+
+// UpdateRoleResponse500Headers the declared response headers of an HTTP 500 response for UpdateRole
+type UpdateRoleResponse500Headers struct {
+	RequestId string
+}
+
+// UpdateRoleResponse503Headers the declared response headers of an HTTP 503 response for UpdateRole
+type UpdateRoleResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+type UpdateRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Role
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *RoleConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateRoleResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateRoleResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateRoleResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateRoleResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateRoleResponse404Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *UpdateRoleResponse405Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpdateRoleResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateRoleResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *UpdateRoleResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateRoleResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *UpdateRoleResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateRoleResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateRoleResponse) GetJSON200() *Role {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateRoleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateRoleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateRoleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateRoleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r UpdateRoleResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateRoleResponse) GetJSON409() *RoleConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateRoleResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateRoleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateRoleResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateRoleResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateRoleResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GithubSecretScanningResponse200Headers the declared response headers of an HTTP 200 response for GithubSecretScanning
 type GithubSecretScanningResponse200Headers struct {
 	IdempotentReplayed *string
@@ -17337,7 +19191,7 @@ func (c *ClientWithResponses) ListKeysWithResponse(ctx context.Context, params *
 
 // CreateKeyWithBodyWithResponse Create an API key
 //
-// Creates a key and shows its secret, once. The creating key may only give permissions it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
+// Creates a key and shows its secret, once. The creating key may only give permissions it holds, and roles whose every permission it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17352,7 +19206,7 @@ func (c *ClientWithResponses) CreateKeyWithBodyWithResponse(ctx context.Context,
 
 // CreateKeyWithResponse Create an API key
 //
-// Creates a key and shows its secret, once. The creating key may only give permissions it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
+// Creates a key and shows its secret, once. The creating key may only give permissions it holds, and roles whose every permission it holds (else 403), may not be outlived by it (else 400 on `expiration`, saying when the creating key expires), and a test key creates test keys only (403). Permission: `api_key:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17427,7 +19281,7 @@ func (c *ClientWithResponses) GetKeyWithResponse(ctx context.Context, id KeyIDPa
 
 // UpdateKeyWithBodyWithResponse Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `roles`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds, and roles whose every permission it holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key (its own and its roles'), may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17442,7 +19296,7 @@ func (c *ClientWithResponses) UpdateKeyWithBodyWithResponse(ctx context.Context,
 
 // UpdateKeyWithResponse Update an API key
 //
-// Changes `name`, `permissions`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key, may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
+// Changes `name`, `permissions`, `roles`, `rate_limit`, `allowed_ips`, `metadata`, `expires`, the credits (`remaining` sets them, `add` adds to them, `refill`) and `enabled` (`false` disables the key, `true` enables it again); never the secret. Every rule of creating a key holds: only permissions the caller holds, and roles whose every permission it holds (403), not outliving the caller (400 on `expires`), `allowed_ips` within the caller's (403). And the caller needs rights over the key as for revoking it: it holds every permission of the key (its own and its roles'), may use its environment, and is not more narrowly restricted by `allowed_ips` (403 `insufficient_permissions`); a key may change itself within these rules, and only to narrow its own limits: a higher or removed `rate_limit`, a later or null `expires`, wider or null `allowed_ips`, more or uncounted credits, `add`, or a new or larger `refill` is a 403 `insufficient_permissions` on that field. An access token never changes the key it was minted from (403). The change is recorded as `api_key.updated` (naming the fields but `enabled`), and a change of the key's state as `api_key.disabled` or `api_key.enabled` (audit and webhook events), and reaches every instance at once, as a revocation does. Permission: `api_key:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17652,7 +19506,7 @@ func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, param
 
 // VerifyKeyWithBodyWithResponse Verify a key
 //
-// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
+// For services that use Pihu as their auth server: tells what a key presented to them is worth: its `permissions` are everything it may do, its own and its roles'. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17667,7 +19521,7 @@ func (c *ClientWithResponses) VerifyKeyWithBodyWithResponse(ctx context.Context,
 
 // VerifyKeyWithResponse Verify a key
 //
-// For services that use Pihu as their auth server: tells what a key presented to them is worth. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
+// For services that use Pihu as their auth server: tells what a key presented to them is worth: its `permissions` are everything it may do, its own and its roles'. Spends one request of the verified key's limit. An invalid key is a 200 with `valid: false`, not an error; a disabled one too, with `code` `DISABLED`. Permission: `api_key:verify`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17682,7 +19536,7 @@ func (c *ClientWithResponses) VerifyKeyWithResponse(ctx context.Context, params 
 
 // WhoamiWithResponse Who am I
 //
-// The key making the request and its account. Any valid key may call it.
+// The key making the request and its account: its own `permissions` and its `roles` (what it may do is both). Any valid key may call it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17937,7 +19791,7 @@ func (c *ClientWithResponses) CreatePermissionWithResponse(ctx context.Context, 
 
 // DeletePermissionWithResponse Delete a permission
 //
-// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
+// Deletes one of the account's own permissions. If keys (neither revoked nor expired) hold it by name, themselves or through one of their roles, it is refused with a 409 `permission_in_use` whose `key_count` says how many, unless `force=true`: those keys then keep it until changed (a PATCH that lists it is refused), and a wildcard such as `billing:*` is not affected. A built-in or server-wide permission cannot be deleted here (400); another account's is a 404. With a live key only. An access token cannot (403), as it must leave nothing behind that outlives it. Recorded as a `permission.deleted` audit event. Permission: `permission:write`. A body, if any, must be `{}`, as on every DELETE.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17948,6 +19802,111 @@ func (c *ClientWithResponses) DeletePermissionWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseDeletePermissionResponse(rsp)
+}
+
+// ListRolesWithResponse List roles
+//
+// The account's roles, newest first, paged as every list. Live and test keys see the same roles. Permission: `role:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/roles (the `ListRoles` operationId).
+func (c *ClientWithResponses) ListRolesWithResponse(ctx context.Context, params *ListRolesParams, reqEditors ...RequestEditorFn) (*ListRolesResponse, error) {
+	rsp, err := c.ListRoles(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListRolesResponse(rsp)
+}
+
+// CreateRoleWithBodyWithResponse Create a role
+//
+// Creates a named set of permissions (built-in, server-wide or the account's own, or wildcards). Keys are given roles by id, at creation or by `PATCH`, and then hold their permissions besides their own, as the roles are now. Live and test keys share the account's roles, and a change of a role reaches every key holding it: roles are created, changed and deleted with a live API key only (a test key or an access token gets a 403). The creating key must hold every permission it puts in the role (403 `insufficient_permissions`). A name the account has already is a 409 `role_exists`. Recorded as a `role.created` audit event. Permission: `role:write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/roles (the `CreateRole` operationId).
+func (c *ClientWithResponses) CreateRoleWithBodyWithResponse(ctx context.Context, params *CreateRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateRoleResponse, error) {
+	rsp, err := c.CreateRoleWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateRoleResponse(rsp)
+}
+
+// CreateRoleWithResponse Create a role
+//
+// Creates a named set of permissions (built-in, server-wide or the account's own, or wildcards). Keys are given roles by id, at creation or by `PATCH`, and then hold their permissions besides their own, as the roles are now. Live and test keys share the account's roles, and a change of a role reaches every key holding it: roles are created, changed and deleted with a live API key only (a test key or an access token gets a 403). The creating key must hold every permission it puts in the role (403 `insufficient_permissions`). A name the account has already is a 409 `role_exists`. Recorded as a `role.created` audit event. Permission: `role:write`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/roles (the `CreateRole` operationId).
+func (c *ClientWithResponses) CreateRoleWithResponse(ctx context.Context, params *CreateRoleParams, body CreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateRoleResponse, error) {
+	rsp, err := c.CreateRole(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateRoleResponse(rsp)
+}
+
+// DeleteRoleWithResponse Delete a role
+//
+// Deletes a role. If keys (neither revoked nor expired) hold it, it is refused with a 409 `role_in_use` whose `key_count` says how many, unless `force=true`: those keys then lose the role, and what it gave them, at once on every instance. The caller must hold every permission the role gives (403), and be a live API key (a test key or an access token gets a 403). Another account's role is a 404. Recorded as a `role.deleted` audit event. Permission: `role:write`. A body, if any, must be `{}`, as on every DELETE.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/roles/{id} (the `DeleteRole` operationId).
+func (c *ClientWithResponses) DeleteRoleWithResponse(ctx context.Context, id RoleIDPath, params *DeleteRoleParams, reqEditors ...RequestEditorFn) (*DeleteRoleResponse, error) {
+	rsp, err := c.DeleteRole(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteRoleResponse(rsp)
+}
+
+// GetRoleWithResponse Get a role
+//
+// One role of the account; another account's, or a deleted one, is a 404. Permission: `role:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/roles/{id} (the `GetRole` operationId).
+func (c *ClientWithResponses) GetRoleWithResponse(ctx context.Context, id RoleIDPath, reqEditors ...RequestEditorFn) (*GetRoleResponse, error) {
+	rsp, err := c.GetRole(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRoleResponse(rsp)
+}
+
+// UpdateRoleWithBodyWithResponse Update a role
+//
+// Changes a role's `name`, `description` or `permissions` (which replace its own). A change of its permissions changes what every key holding the role may do, on every instance, at once (as a revocation reaches them), and what the access tokens minted from them may do. The caller must hold every permission the role gives now and every one it gives it (403 `insufficient_permissions`), and be a live API key (a test key or an access token gets a 403). Another role's name is a 409 `role_exists`. Recorded as a `role.updated` audit event naming the fields. Permission: `role:write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/roles/{id} (the `UpdateRole` operationId).
+func (c *ClientWithResponses) UpdateRoleWithBodyWithResponse(ctx context.Context, id RoleIDPath, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateRoleResponse, error) {
+	rsp, err := c.UpdateRoleWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateRoleResponse(rsp)
+}
+
+// UpdateRoleWithResponse Update a role
+//
+// Changes a role's `name`, `description` or `permissions` (which replace its own). A change of its permissions changes what every key holding the role may do, on every instance, at once (as a revocation reaches them), and what the access tokens minted from them may do. The caller must hold every permission the role gives now and every one it gives it (403 `insufficient_permissions`), and be a live API key (a test key or an access token gets a 403). Another role's name is a 409 `role_exists`. Recorded as a `role.updated` audit event naming the fields. Permission: `role:write`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/roles/{id} (the `UpdateRole` operationId).
+func (c *ClientWithResponses) UpdateRoleWithResponse(ctx context.Context, id RoleIDPath, body UpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRoleResponse, error) {
+	rsp, err := c.UpdateRole(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateRoleResponse(rsp)
 }
 
 // GithubSecretScanningWithBodyWithResponse GitHub secret scanning report
@@ -32690,6 +34649,2253 @@ func ParseDeletePermissionResponse(rsp *http.Response) (*DeletePermissionRespons
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeletePermissionResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListRolesResponse parses an HTTP response from a ListRolesWithResponse call
+func ParseListRolesResponse(rsp *http.Response) (*ListRolesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListRolesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RoleList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListRolesResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListRolesResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListRolesResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListRolesResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 405:
+		var headers ListRolesResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListRolesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListRolesResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRolesResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateRoleResponse parses an HTTP response from a CreateRoleWithResponse call
+func ParseCreateRoleResponse(rsp *http.Response) (*CreateRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Role
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest RoleConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateRoleResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateRoleResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateRoleResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateRoleResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 405:
+		var headers CreateRoleResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateRoleResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateRoleResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateRoleResponse415Headers
+		if values := rsp.Header.Values("Accept-Post"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Accept-Post", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AcceptPost = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateRoleResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateRoleResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateRoleResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteRoleResponse parses an HTTP response from a DeleteRoleWithResponse call
+func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RoleDeleted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest RoleConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeleteRoleResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeleteRoleResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteRoleResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteRoleResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteRoleResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 405:
+		var headers DeleteRoleResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 409:
+		var headers DeleteRoleResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeleteRoleResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeleteRoleResponse415Headers
+		if values := rsp.Header.Values("Accept-Post"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Accept-Post", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AcceptPost = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteRoleResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteRoleResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteRoleResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetRoleResponse parses an HTTP response from a GetRoleWithResponse call
+func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Role
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetRoleResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetRoleResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetRoleResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetRoleResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetRoleResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 405:
+		var headers GetRoleResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetRoleResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetRoleResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetRoleResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateRoleResponse parses an HTTP response from a UpdateRoleWithResponse call
+func ParseUpdateRoleResponse(rsp *http.Response) (*UpdateRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Role
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest RoleConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateRoleResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UpdateRoleResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateRoleResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateRoleResponse403Headers
+		if values := rsp.Header.Values("Pihu-Credits-Refill"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Credits-Refill", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.PihuCreditsRefill = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateRoleResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 405:
+		var headers UpdateRoleResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpdateRoleResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateRoleResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers UpdateRoleResponse415Headers
+		if values := rsp.Header.Values("Accept-Post"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Accept-Post", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AcceptPost = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateRoleResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers UpdateRoleResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateRoleResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

@@ -95,7 +95,7 @@ func TestGenerated_Flow(t *testing.T) {
 	expiration := "30d"
 	created, err := c.CreateKeyWithResponse(ctx, nil, gentest.CreateKeyJSONRequestBody{
 		Name:        "My API Key",
-		Permissions: gentest.Permissions{"interview:write", "candidate:read"},
+		Permissions: &[]gentest.Permission{"interview:write", "candidate:read"},
 		Expiration:  &expiration,
 	})
 	if err != nil {
@@ -128,7 +128,7 @@ func TestGenerated_Flow(t *testing.T) {
 	})
 
 	t.Run("ErrNameEmpty", func(t *testing.T) {
-		r, err := c.CreateKeyWithResponse(ctx, nil, gentest.CreateKeyJSONRequestBody{Permissions: gentest.Permissions{"*"}})
+		r, err := c.CreateKeyWithResponse(ctx, nil, gentest.CreateKeyJSONRequestBody{Permissions: &[]gentest.Permission{"*"}})
 		if err != nil {
 			t.Fatal(err)
 		}

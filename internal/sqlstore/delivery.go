@@ -151,9 +151,9 @@ func (s Store) FinishDelivery(ctx context.Context, dl *pihu.Delivery, o pihu.Del
 // later than to, with no event named dedupePrefix and their id yet.
 func (s Store) ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime time.Duration, dedupePrefix string) ([]*pihu.Key, error) {
 	d := s.Dialect
-	keys, err := all(ctx, s, "expiring keys", d.Keys.Scan, `SELECT `+d.Keys.Columns+` FROM api_keys k
+	keys, err := all(ctx, s, "expiring keys", d.Keys.Scan, `SELECT `+d.Keys.Columns+` FROM api_keys
 		WHERE revoked IS NULL AND expires > ? AND expires <= ? AND expires - created > `+d.Seconds+`
-			AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE dedupe = ? || k.id)
+			AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE dedupe = ? || api_keys.id)
 		ORDER BY expires LIMIT 1000`, d.Time(from), d.Time(to), int64(minLifetime/time.Second), dedupePrefix)
 	if len(keys) == 0 {
 		keys = nil

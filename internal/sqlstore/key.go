@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pihu-ai/pihu"
 )
 
-// KeyColumns are the columns of api_keys that a Dialect's Keys scanner
-// reads, in its order.
+// KeyColumns are the columns of api_keys, in the order a Dialect's Keys
+// scanner reads them (followed by KeyRolesColumn: see KeyReadColumns).
 const KeyColumns = `id, account_id, name, environment, permissions, digest, hint,
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
 	metadata, ` + CreditColumns + `, imported, leaked, enabled`
@@ -32,7 +33,7 @@ func InsertKey(ctx context.Context, tx Tx, k *pihu.Key) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
-	return nil
+	return insertKeyRoles(ctx, tx, k)
 }
 
 // LeakArg is the api_keys.leaked value of l: its JSON, or NULL.
@@ -60,8 +61,17 @@ func (s Store) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, erro
 		if err != nil {
 			return nil, fmt.Errorf("update key %s: %w", u.ID, err)
 		}
+		if err := resolveRoles(ctx, tx, d, k.AccountID, k); err != nil {
+			return nil, err
+		}
+		roles := slices.Clone(k.Roles)
 		if err := u.Apply(k); err != nil {
 			return nil, err
+		}
+		if !slices.Equal(roles, k.Roles) {
+			if err := replaceKeyRoles(ctx, tx, k); err != nil {
+				return nil, err
+			}
 		}
 		args := append([]any{k.Name, d.Permissions(k.Permissions), k.RateLimit.String(), d.Strings(k.AllowedIPs.Strings()),
 			NullString(string(k.Metadata)), d.NullTime(k.Expires)}, CreditArgs(d, k.Credits)...)
@@ -120,14 +130,24 @@ func KeyJSON(k *pihu.Key, metadata, leaked *string) error {
 // The reads of one key by id and of one account, constants so that a
 // store may prepare them once (sqlite does).
 const (
-	KeyByIDQuery = `SELECT ` + KeyColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`
+	KeyByIDQuery = `SELECT ` + KeyReadColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`
 	AccountQuery = `SELECT id, name, created, leak_policy FROM accounts WHERE id = ?`
 )
 
-// Key returns the key id of account accountID, revoked keys included.
-// Returns ENotFound if it does not exist or belongs to another account.
+// Key returns the key id of account accountID, revoked keys included,
+// with its rights resolved (pihu.Key.ResolveRoles). Returns ENotFound if
+// it does not exist or belongs to another account.
 func (s Store) Key(ctx context.Context, accountID, id string) (*pihu.Key, error) {
-	return one(ctx, s, "key "+id, s.Dialect.Keys.Scan, pihu.KeyIDNotFound(id), KeyByIDQuery, id, accountID)
+	return read(ctx, s, "key "+id, func(ctx context.Context, c Conn) (*pihu.Key, error) {
+		k, err := s.Dialect.Keys.Scan(c.QueryRow(ctx, KeyByIDQuery, id, accountID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, pihu.KeyIDNotFound(id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return k, resolveRoles(ctx, c, s.Dialect, accountID, k)
+	})
 }
 
 // Account returns the account id. Returns ENotFound if there is none.

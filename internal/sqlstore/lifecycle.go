@@ -131,6 +131,9 @@ func RevokeKeys(ctx context.Context, tx Tx, rev pihu.Revocation) ([]*pihu.Key, e
 		return nil, err
 	}
 	if rev.Check != nil {
+		if err := resolveRoles(ctx, tx, tx.Dialect(), rev.AccountID, keys...); err != nil {
+			return nil, err
+		}
 		for _, k := range keys {
 			if err := rev.Check(k); err != nil {
 				return nil, err

@@ -131,11 +131,15 @@ func (s Store) DeletePermission(ctx context.Context, accountID string, name pihu
 
 // keysHolding counts the keys, of account accountID or of every account
 // for "", that are neither revoked nor expired at now and whose
-// permissions name name exactly.
+// permissions, or the permissions of one of whose roles, name name
+// exactly. (HasPermission names the column "permissions", which inside
+// the subquery is the role's.)
 func keysHolding(ctx context.Context, tx Tx, accountID string, name pihu.Permission, now time.Time) (int, error) {
 	d := tx.Dialect()
-	q := `SELECT count(*) FROM api_keys WHERE (revoked IS NULL OR revoked > ?) AND (expires IS NULL OR expires > ?) AND ` + d.HasPermission
-	args := []any{d.Time(now), d.Time(now), string(name)}
+	q := `SELECT count(*) FROM api_keys WHERE (revoked IS NULL OR revoked > ?) AND (expires IS NULL OR expires > ?) AND (` + d.HasPermission + `
+		OR EXISTS (SELECT 1 FROM key_roles JOIN roles ON roles.id = key_roles.role_id
+			WHERE key_roles.key_id = api_keys.id AND roles.deleted IS NULL AND ` + d.HasPermission + `))`
+	args := []any{d.Time(now), d.Time(now), string(name), string(name)}
 	if accountID != "" {
 		q += ` AND account_id = ?`
 		args = append(args, accountID)

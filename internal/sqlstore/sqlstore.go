@@ -114,7 +114,9 @@ type Dialect struct {
 
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.
+	// Keys reads KeyReadColumns: a key and its role ids.
 	Keys      Scanner[*pihu.Key]
+	Roles     Scanner[*pihu.KeyRole]
 	Events    Scanner[*pihu.AuditEvent]
 	Endpoints Scanner[*pihu.WebhookEndpoint]
 	// Credits reads a key's credits (CreditColumns): nil for none.
