@@ -1700,6 +1700,9 @@ type KeyUsage struct {
 
 		// Refused Requests refused in the window after the key was recognised.
 		Refused int `json:"refused"`
+
+		// RefusedBy Refused requests split by the error code each was answered with (a verification's codes count as theirs: `RATE_LIMITED` as `rate_limited`, and so on). The fields add up to `refused`.
+		RefusedBy RefusedBy `json:"refused_by"`
 	} `json:"total"`
 }
 
@@ -1896,6 +1899,24 @@ type Refill struct {
 // RefillInterval defines model for Refill.Interval.
 type RefillInterval string
 
+// RefusedBy Refused requests split by the error code each was answered with (a verification's codes count as theirs: `RATE_LIMITED` as `rate_limited`, and so on). The fields add up to `refused`.
+type RefusedBy struct {
+	// InsufficientPermissions Refused because the key lacks a permission, or is of another environment than asked for.
+	InsufficientPermissions int `json:"insufficient_permissions"`
+
+	// IpNotAllowed Refused because the client's address is outside the key's `allowed_ips`.
+	IpNotAllowed int `json:"ip_not_allowed"`
+
+	// Other Refused before the server kept reasons (history from an earlier version of pihu).
+	Other int `json:"other"`
+
+	// RateLimited Refused because the key's rate limit was spent.
+	RateLimited int `json:"rate_limited"`
+
+	// UsageExceeded Refused because the key's credits did not cover the request's cost.
+	UsageExceeded int `json:"usage_exceeded"`
+}
+
 // RevokedKey A key just revoked.
 type RevokedKey struct {
 	// AllowedIps Where the key may be used from; `null` for anywhere.
@@ -2088,8 +2109,11 @@ type UsageBucket struct {
 	// Allowed Requests let through, whatever the endpoint then answered.
 	Allowed int `json:"allowed"`
 
-	// Refused Requests refused after the key was recognised: `ip_not_allowed`, `rate_limited`, `insufficient_permissions` (or the same codes of a verification).
+	// Refused Requests refused after the key was recognised: `ip_not_allowed`, `rate_limited`, `insufficient_permissions`, `usage_exceeded` (or the same codes of a verification); `refused_by` says which.
 	Refused int `json:"refused"`
+
+	// RefusedBy Refused requests split by the error code each was answered with (a verification's codes count as theirs: `RATE_LIMITED` as `rate_limited`, and so on). The fields add up to `refused`.
+	RefusedBy RefusedBy `json:"refused_by"`
 
 	// Start The start of the hour or UTC day.
 	//
