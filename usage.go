@@ -11,12 +11,60 @@ const UsageRetention = 90 * 24 * time.Hour
 // UsageCount is how many requests one key made in one hour: those let
 // through (Allowed) and those refused after the key was recognised
 // (Refused: rate limited, an address outside allowed_ips, a missing
-// permission).
+// permission, credits used up), with why (By).
 type UsageCount struct {
 	KeyID   string
 	Hour    time.Time // the start of the hour, UTC
 	Allowed int64
 	Refused int64
+	// By splits Refused by reason. Its sum is at most Refused: refusals
+	// counted before the reasons were kept (an upgraded server's
+	// history) have none, and show as Refused less the sum.
+	By Refusals
+}
+
+// Add adds o's counts to c's.
+func (c *UsageCount) Add(o UsageCount) {
+	c.Allowed += o.Allowed
+	c.Refused += o.Refused
+	c.By.Add(o.By)
+}
+
+// Refusal is why a request made with a recognised key was refused, as its
+// usage counts it: each is the error code the client got.
+type Refusal uint8
+
+const (
+	RefusalRateLimit  Refusal = iota // rate_limited
+	RefusalAddress                   // ip_not_allowed
+	RefusalPermission                // insufficient_permissions (a permission or environment the key lacks)
+	RefusalCredits                   // usage_exceeded
+	RefusalDisabled                  // disabled_api_key
+	NumRefusals       = iota         // the number of reasons
+)
+
+// Code is the error code a request refused for r was answered with.
+func (r Refusal) Code() string {
+	return [...]string{ERateLimited, EIPNotAllowed, EInsufficientPermissions, EUsageExceeded, EDisabledAPIKey}[r]
+}
+
+// Refusals counts refused requests by reason, indexed by Refusal.
+type Refusals [NumRefusals]int64
+
+// Add adds o to rs.
+func (rs *Refusals) Add(o Refusals) {
+	for i, n := range o {
+		rs[i] += n
+	}
+}
+
+// Sum is the refusals of every reason.
+func (rs Refusals) Sum() int64 {
+	var n int64
+	for _, c := range rs {
+		n += c
+	}
+	return n
 }
 
 // UsageStore keeps usage counts, written in batches off the request path.
@@ -82,6 +130,13 @@ type UsageBucket struct {
 	Start   time.Time // UTC
 	Allowed int64
 	Refused int64
+	By      Refusals // as UsageCount.By
+}
+
+func (b *UsageBucket) add(c UsageCount) {
+	b.Allowed += c.Allowed
+	b.Refused += c.Refused
+	b.By.Add(c.By)
 }
 
 // UsageSeries is a key's usage in the buckets of one granularity, oldest
@@ -91,8 +146,9 @@ type UsageSeries struct {
 	// Start and End are the window (see UsageGranularity.Window).
 	Start, End time.Time
 	Buckets    []UsageBucket
-	// Allowed and Refused are the totals of the buckets.
+	// Allowed, Refused and By are the totals of the buckets.
 	Allowed, Refused int64
+	By               Refusals
 }
 
 // NewUsageSeries sums hourly counts (as UsageStore.Usage returns them for
@@ -110,10 +166,10 @@ func NewUsageSeries(g UsageGranularity, now time.Time, counts []UsageCount) Usag
 			continue
 		}
 		b := &s.Buckets[c.Hour.Sub(from)/size]
-		b.Allowed += c.Allowed
-		b.Refused += c.Refused
+		b.add(c)
 		s.Allowed += c.Allowed
 		s.Refused += c.Refused
+		s.By.Add(c.By)
 	}
 	return s
 }

@@ -143,6 +143,19 @@ func (o Outcome) Code() string {
 	return ""
 }
 
+// refusal is why a refusal with o counts in its key's usage.
+func (o Outcome) refusal() pihu.Refusal {
+	switch o {
+	case RefusedAddress:
+		return pihu.RefusalAddress
+	case RefusedRateLimit:
+		return pihu.RefusalRateLimit
+	case RefusedCredits:
+		return pihu.RefusalCredits
+	}
+	return pihu.RefusalPermission
+}
+
 // Decision is an admission's answer, with what a door needs to word it.
 type Decision struct {
 	Key     *pihu.Key
@@ -257,7 +270,7 @@ func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run boo
 // refuse counts and observes a refusal of d's key.
 func (a *Admission) refuse(d Decision, o Outcome) Decision {
 	d.Outcome = o
-	a.auth.CountRefused(d.Key)
+	a.auth.CountRefused(d.Key, o.refusal())
 	if a.observe != nil {
 		a.observe(d)
 	}

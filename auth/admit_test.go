@@ -134,6 +134,7 @@ func TestAdmission(t *testing.T) {
 				want.Allowed++
 			} else {
 				want.Refused++
+				want.By[refusalOf[tc.want]]++
 			}
 			checkCounts(t, "usage", usage, want)
 		})
@@ -187,6 +188,26 @@ func TestAdmission_ErrStoredRateLimit(t *testing.T) {
 		}
 		if d, err := adm.Check(ctx, got, auth.Need{ClientIP: "203.0.113.7"}); err != nil || d.Outcome != auth.RefusedAddress {
 			t.Errorf("use %d from outside: got %v, %v; want %v", i, d.Outcome, err, auth.RefusedAddress)
+		}
+	}
+}
+
+// refusalOf is the reason each refusal counts under in usage: the error
+// code the client gets.
+var refusalOf = map[auth.Outcome]pihu.Refusal{
+	auth.RefusedAddress:     pihu.RefusalAddress,
+	auth.RefusedRateLimit:   pihu.RefusalRateLimit,
+	auth.RefusedPermission:  pihu.RefusalPermission,
+	auth.RefusedEnvironment: pihu.RefusalPermission,
+	auth.RefusedCredits:     pihu.RefusalCredits,
+}
+
+// TestAdmission_RefusalCodes: the reason a refusal counts under in usage
+// is named by the error code its door answers with.
+func TestAdmission_RefusalCodes(t *testing.T) {
+	for o, r := range refusalOf {
+		if r.Code() != o.Code() {
+			t.Errorf("%v counts as %s, answered %s", o, r.Code(), o.Code())
 		}
 	}
 }

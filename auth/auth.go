@@ -106,7 +106,23 @@ type hourKey struct {
 	hour int64
 }
 
-type tally struct{ allowed, refused int64 }
+// tally is the requests of one key in one hour: allowed, and refused by
+// reason.
+type tally struct {
+	allowed int64
+	by      pihu.Refusals
+}
+
+func (t tally) add(o tally) tally {
+	t.allowed += o.allowed
+	t.by.Add(o.by)
+	return t
+}
+
+// count is t as a count of key id in hour.
+func (t tally) count(id string, hour int64) pihu.UsageCount {
+	return pihu.UsageCount{KeyID: id, Hour: time.Unix(hour, 0).UTC(), Allowed: t.allowed, Refused: t.by.Sum(), By: t.by}
+}
 
 // Options configure an Authenticator; zero values take the defaults.
 type Options struct {
@@ -271,7 +287,7 @@ func (a *Authenticator) active(k *pihu.Key, now time.Time, token bool) error {
 		return nil
 	}
 	if code == pihu.EDisabledAPIKey {
-		a.CountRefused(k)
+		a.CountRefused(k, pihu.RefusalDisabled)
 	}
 	if token {
 		return &pihu.Error{Code: code, Message: tokenParentMessage(k, code)}
@@ -323,14 +339,14 @@ func (a *Authenticator) recordUse(id string, now time.Time) {
 // (whatever the handler then answered); it reaches the store with the next
 // Flush. It costs a lock and a map update, and allocates nothing once k
 // has been counted in the current hour.
-func (a *Authenticator) CountAllowed(k *pihu.Key) { a.count(k.ID, false) }
+func (a *Authenticator) CountAllowed(k *pihu.Key) { a.count(k.ID, false, 0) }
 
 // CountRefused counts one request of key k, now, that was refused after
 // the key was recognised: an address outside its allowed_ips, its rate
-// limit spent, a permission it lacks.
-func (a *Authenticator) CountRefused(k *pihu.Key) { a.count(k.ID, true) }
+// limit spent, a permission it lacks, its credits used up; why is kept.
+func (a *Authenticator) CountRefused(k *pihu.Key, why pihu.Refusal) { a.count(k.ID, true, why) }
 
-func (a *Authenticator) count(id string, refused bool) {
+func (a *Authenticator) count(id string, refused bool, why pihu.Refusal) {
 	if a.counts == nil {
 		return
 	}
@@ -338,7 +354,7 @@ func (a *Authenticator) count(id string, refused bool) {
 	a.usageMu.Lock()
 	t := a.hourly[hk]
 	if refused {
-		t.refused++
+		t.by[why]++
 	} else {
 		t.allowed++
 	}
@@ -700,7 +716,7 @@ func (a *Authenticator) flushCounts(ctx context.Context) error {
 	}
 	counts := make([]pihu.UsageCount, 0, len(hourly))
 	for hk, t := range hourly {
-		counts = append(counts, pihu.UsageCount{KeyID: hk.id, Hour: time.Unix(hk.hour, 0).UTC(), Allowed: t.allowed, Refused: t.refused})
+		counts = append(counts, t.count(hk.id, hk.hour))
 	}
 	now := a.now()
 	if err := a.counts.AddUsage(ctx, counts, now); err != nil {
@@ -714,7 +730,7 @@ func (a *Authenticator) flushCounts(ctx context.Context) error {
 				continue
 			}
 			cur := a.hourly[hk]
-			a.hourly[hk] = tally{allowed: cur.allowed + t.allowed, refused: cur.refused + t.refused}
+			a.hourly[hk] = cur.add(t)
 		}
 		a.usageMu.Unlock()
 		return err
@@ -750,8 +766,7 @@ func (a *Authenticator) Usage(ctx context.Context, accountID, keyID string, from
 		if !ok {
 			c = pihu.UsageCount{KeyID: keyID, Hour: time.Unix(hour, 0).UTC()}
 		}
-		c.Allowed += t.allowed
-		c.Refused += t.refused
+		c.Add(t.count(keyID, hour))
 		byHour[hour] = c
 	}
 	a.usageMu.Lock()

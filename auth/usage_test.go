@@ -45,11 +45,15 @@ func TestCount(t *testing.T) {
 	*now = start.Add(10 * time.Minute)
 	a.CountAllowed(k)
 	a.CountAllowed(k)
-	a.CountRefused(k)
+	a.CountRefused(k, pihu.RefusalRateLimit)
 	*now = start.Add(70 * time.Minute) // the next hour
 	a.CountAllowed(k)
-	h0 := pihu.UsageCount{KeyID: k.ID, Hour: start, Allowed: 2, Refused: 1}
-	h1 := pihu.UsageCount{KeyID: k.ID, Hour: start.Add(time.Hour), Allowed: 1}
+	a.CountRefused(k, pihu.RefusalCredits)
+	a.CountRefused(k, pihu.RefusalAddress)
+	a.CountRefused(k, pihu.RefusalCredits)
+	h0 := pihu.UsageCount{KeyID: k.ID, Hour: start, Allowed: 2, Refused: 1, By: pihu.Refusals{pihu.RefusalRateLimit: 1}}
+	h1 := pihu.UsageCount{KeyID: k.ID, Hour: start.Add(time.Hour), Allowed: 1, Refused: 3,
+		By: pihu.Refusals{pihu.RefusalAddress: 1, pihu.RefusalCredits: 2}}
 
 	t.Run("NothingStoredBeforeFlush", func(t *testing.T) {
 		from, to := window()
@@ -82,11 +86,12 @@ func TestCount(t *testing.T) {
 		checkCounts(t, "usage", got, h0, h1)
 	})
 	t.Run("StoredPlusPending", func(t *testing.T) {
-		a.CountRefused(k)
+		a.CountRefused(k, pihu.RefusalRateLimit)
 		from, to := window()
 		got, _ := a.Usage(ctx, k.AccountID, k.ID, from, to)
 		h1 := h1
 		h1.Refused++
+		h1.By[pihu.RefusalRateLimit]++
 		checkCounts(t, "usage", got, h0, h1)
 		if err := a.Flush(ctx); err != nil {
 			t.Fatal(err)
@@ -112,14 +117,14 @@ func TestCount_FlushFailureKeepsCounts(t *testing.T) {
 	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})
 	from, to := *now, now.Add(time.Hour)
 	a.CountAllowed(k)
-	a.CountRefused(k)
+	a.CountRefused(k, pihu.RefusalRateLimit)
 	a.RecordUse(k)
 
 	if err := a.Flush(ctx); err == nil {
 		t.Fatal("Flush: got nil error, want the store's")
 	}
 	a.CountAllowed(k) // counted while the store was down
-	want := pihu.UsageCount{KeyID: k.ID, Hour: from, Allowed: 2, Refused: 1}
+	want := pihu.UsageCount{KeyID: k.ID, Hour: from, Allowed: 2, Refused: 1, By: pihu.Refusals{pihu.RefusalRateLimit: 1}}
 	got, err := a.Usage(ctx, k.AccountID, k.ID, from, to)
 	if err != nil {
 		t.Fatal(err)
@@ -153,12 +158,13 @@ func TestCount_FailureDropsExpiredHours(t *testing.T) {
 	start := *now
 	a.CountAllowed(k)
 	*now = start.Add(pihu.UsageRetention + time.Hour)
-	a.CountRefused(k)
+	a.CountRefused(k, pihu.RefusalRateLimit)
 	if err := a.Flush(ctx); err == nil {
 		t.Fatal("Flush: got nil error, want the store's")
 	}
 	got, _ := a.Usage(ctx, k.AccountID, k.ID, start, now.Add(time.Hour))
-	checkCounts(t, "usage", got, pihu.UsageCount{KeyID: k.ID, Hour: start.Add(pihu.UsageRetention + time.Hour), Refused: 1})
+	checkCounts(t, "usage", got, pihu.UsageCount{KeyID: k.ID, Hour: start.Add(pihu.UsageRetention + time.Hour), Refused: 1,
+		By: pihu.Refusals{pihu.RefusalRateLimit: 1}})
 }
 
 // TestCount_NoAllocation: counting a key already counted this hour, the
@@ -167,8 +173,8 @@ func TestCount_NoAllocation(t *testing.T) {
 	store, k, _, now := setup(t)
 	a := auth.New(store, auth.Options{Now: func() time.Time { return *now }})
 	a.CountAllowed(k)
-	a.CountRefused(k)
-	if n := testing.AllocsPerRun(100, func() { a.CountAllowed(k); a.CountRefused(k) }); n != 0 {
+	a.CountRefused(k, pihu.RefusalRateLimit)
+	if n := testing.AllocsPerRun(100, func() { a.CountAllowed(k); a.CountRefused(k, pihu.RefusalRateLimit) }); n != 0 {
 		t.Errorf("allocations per count: got %v, want 0", n)
 	}
 }

@@ -40,10 +40,23 @@ type KeyUsage struct {
 // UsageCounts are the requests let through (Allowed, whatever the endpoint
 // then answered) and those refused after the key was recognised (Refused:
 // an address outside its allowed_ips, its rate limit spent, a missing
-// permission).
+// permission, its credits used up), with why (RefusedBy).
 type UsageCounts struct {
-	Allowed int64 `json:"allowed"`
-	Refused int64 `json:"refused"`
+	Allowed   int64     `json:"allowed"`
+	Refused   int64     `json:"refused"`
+	RefusedBy RefusedBy `json:"refused_by"`
+}
+
+// RefusedBy splits Refused by the error code each request was answered
+// with; the fields add up to Refused. Other is refusals the server counted
+// before it kept reasons (history from an earlier version).
+type RefusedBy struct {
+	RateLimited             int64 `json:"rate_limited"`
+	IPNotAllowed            int64 `json:"ip_not_allowed"`
+	InsufficientPermissions int64 `json:"insufficient_permissions"`
+	UsageExceeded           int64 `json:"usage_exceeded"`
+	DisabledAPIKey          int64 `json:"disabled_api_key"`
+	Other                   int64 `json:"other"`
 }
 
 // UsageBucket is the requests of one hour or UTC day.

@@ -45,8 +45,8 @@ func TestClient_KeyUsage(t *testing.T) {
 		if u.KeyID != k.ID || u.Granularity != want || len(u.Data) != tt.buckets || u.End.Sub(u.Start) != time.Duration(tt.buckets)*tt.step {
 			t.Fatalf("KeyUsage(%q): got %s %s from %v to %v with %d buckets", tt.granularity, u.KeyID, u.Granularity, u.Start, u.End, len(u.Data))
 		}
-		if u.Total != (client.UsageCounts{Allowed: 2, Refused: 1}) {
-			t.Errorf("KeyUsage(%q): total %+v, want 2 allowed and 1 refused", tt.granularity, u.Total)
+		if want := (client.UsageCounts{Allowed: 2, Refused: 1, RefusedBy: client.RefusedBy{InsufficientPermissions: 1}}); u.Total != want {
+			t.Errorf("KeyUsage(%q): total %+v, want %+v", tt.granularity, u.Total, want)
 		}
 		var sum client.UsageCounts
 		for i, b := range u.Data {
@@ -55,6 +55,7 @@ func TestClient_KeyUsage(t *testing.T) {
 			}
 			sum.Allowed += b.Allowed
 			sum.Refused += b.Refused
+			sum.RefusedBy.InsufficientPermissions += b.RefusedBy.InsufficientPermissions
 		}
 		if sum != u.Total {
 			t.Errorf("KeyUsage(%q): buckets sum to %+v, total says %+v", tt.granularity, sum, u.Total)

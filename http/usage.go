@@ -23,17 +23,40 @@ type KeyUsage struct {
 
 // UsageCounts are requests let through (allowed) and refused after the
 // key was recognised (refused: an address outside allowed_ips, the rate
-// limit spent, a missing permission).
+// limit spent, a missing permission, credits used up), with why.
 type UsageCounts struct {
-	Allowed int64 `json:"allowed"`
-	Refused int64 `json:"refused"`
+	Allowed   int64     `json:"allowed"`
+	Refused   int64     `json:"refused"`
+	RefusedBy RefusedBy `json:"refused_by"`
+}
+
+// RefusedBy splits refused requests by the error code they were answered
+// with. Other is those refused before the server kept reasons (its
+// history from an earlier version): the fields always add up to refused.
+type RefusedBy struct {
+	RateLimited             int64 `json:"rate_limited"`
+	IPNotAllowed            int64 `json:"ip_not_allowed"`
+	InsufficientPermissions int64 `json:"insufficient_permissions"`
+	UsageExceeded           int64 `json:"usage_exceeded"`
+	DisabledAPIKey          int64 `json:"disabled_api_key"`
+	Other                   int64 `json:"other"`
+}
+
+func newRefusedBy(refused int64, by pihu.Refusals) RefusedBy {
+	return RefusedBy{
+		RateLimited:             by[pihu.RefusalRateLimit],
+		IPNotAllowed:            by[pihu.RefusalAddress],
+		InsufficientPermissions: by[pihu.RefusalPermission],
+		UsageExceeded:           by[pihu.RefusalCredits],
+		DisabledAPIKey:          by[pihu.RefusalDisabled],
+		Other:                   refused - by.Sum(),
+	}
 }
 
 // UsageBucket is one hour or day of a KeyUsage.
 type UsageBucket struct {
-	Start   string `json:"start"`
-	Allowed int64  `json:"allowed"`
-	Refused int64  `json:"refused"`
+	Start string `json:"start"`
+	UsageCounts
 }
 
 // NewKeyUsage is the response showing series, the usage of key id.
@@ -41,11 +64,11 @@ func NewKeyUsage(id string, series pihu.UsageSeries) KeyUsage {
 	out := KeyUsage{
 		KeyID: id, Granularity: string(series.Granularity),
 		Start: timestamp(series.Start), End: timestamp(series.End),
-		Total: UsageCounts{Allowed: series.Allowed, Refused: series.Refused},
+		Total: UsageCounts{series.Allowed, series.Refused, newRefusedBy(series.Refused, series.By)},
 		Data:  make([]UsageBucket, len(series.Buckets)),
 	}
 	for i, b := range series.Buckets {
-		out.Data[i] = UsageBucket{Start: timestamp(b.Start), Allowed: b.Allowed, Refused: b.Refused}
+		out.Data[i] = UsageBucket{timestamp(b.Start), UsageCounts{b.Allowed, b.Refused, newRefusedBy(b.Refused, b.By)}}
 	}
 	return out
 }

@@ -57,6 +57,7 @@ func TestUsage_Counting(t *testing.T) {
 		key              pihuhttp.KeyCreated
 		requests         func(k pihuhttp.KeyCreated) []func(*testing.T)
 		allowed, refused int64
+		by               pihuhttp.RefusedBy
 	}{
 		{name: "Allowed", key: reader("ok"), allowed: 2, requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 			return []func(*testing.T){request("GET", "/v1/candidates", k, "", 200), request("GET", "/v1/auth/whoami", k, "", 200)}
@@ -64,16 +65,16 @@ func TestUsage_Counting(t *testing.T) {
 		{name: "AllowedWhateverTheHandlerAnswers", key: reader("handler"), allowed: 2, requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 			return []func(*testing.T){request("GET", "/v1/candidates/cand_nope", k, "", 404), request("GET", "/v1/candidates?limit=0", k, "", 400)}
 		}},
-		{name: "RefusedIPNotAllowed", key: newKey(`{"name":"elsewhere","permissions":["*"],"allowed_ips":["203.0.113.0/24"]}`), refused: 1,
+		{name: "RefusedIPNotAllowed", key: newKey(`{"name":"elsewhere","permissions":["*"],"allowed_ips":["203.0.113.0/24"]}`), refused: 1, by: pihuhttp.RefusedBy{IPNotAllowed: 1},
 			requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 				return []func(*testing.T){request("GET", "/v1/auth/whoami", k, "", 403)}
 			}},
-		{name: "RefusedRateLimited", key: newKey(`{"name":"one","permissions":["*"],"rate_limit":"1/m"}`), allowed: 1, refused: 2,
+		{name: "RefusedRateLimited", key: newKey(`{"name":"one","permissions":["*"],"rate_limit":"1/m"}`), allowed: 1, refused: 2, by: pihuhttp.RefusedBy{RateLimited: 2},
 			requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 				return []func(*testing.T){request("GET", "/v1/auth/whoami", k, "", 200), request("GET", "/v1/auth/whoami", k, "", 429),
 					request("POST", "/v1/candidates", k, `{"name":"A","email":"a@example.com"}`, 429)}
 			}},
-		{name: "RefusedInsufficientPermissions", key: reader("narrow"), refused: 1, requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
+		{name: "RefusedInsufficientPermissions", key: reader("narrow"), refused: 1, by: pihuhttp.RefusedBy{InsufficientPermissions: 1}, requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 			return []func(*testing.T){request("POST", "/v1/candidates", k, `{"name":"A","email":"a@example.com"}`, 403)}
 		}},
 		{name: "RevokedCountsNothing", key: reader("revoked"), requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
@@ -86,14 +87,20 @@ func TestUsage_Counting(t *testing.T) {
 		{name: "VerifyValid", key: reader("verified"), allowed: 1, requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 			return []func(*testing.T){verify(k, `,"permissions":["candidate:read"]`)}
 		}},
-		{name: "VerifyInsufficientPermissions", key: reader("verified narrow"), refused: 1, requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
+		{name: "RefusedUsageExceeded", key: newKey(`{"name":"metered","permissions":["*"],"remaining":1}`), allowed: 1, refused: 1,
+			by: pihuhttp.RefusedBy{UsageExceeded: 1}, requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
+				return []func(*testing.T){request("GET", "/v1/auth/whoami", k, "", 200), request("GET", "/v1/auth/whoami", k, "", 403)}
+			}},
+		{name: "VerifyInsufficientPermissions", key: reader("verified narrow"), refused: 1, by: pihuhttp.RefusedBy{InsufficientPermissions: 1}, requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 			return []func(*testing.T){verify(k, `,"permissions":["candidate:write"]`)}
 		}},
 		{name: "VerifyIPNotAllowed", key: newKey(`{"name":"verified elsewhere","permissions":["*"],"allowed_ips":["203.0.113.0/24"]}`), allowed: 1, refused: 1,
+			by: pihuhttp.RefusedBy{IPNotAllowed: 1},
 			requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 				return []func(*testing.T){verify(k, `,"ip":"198.51.100.1"`), verify(k, `,"ip":"203.0.113.9"`)}
 			}},
 		{name: "VerifyRateLimited", key: newKey(`{"name":"verified once","permissions":["*"],"rate_limit":"1/m"}`), allowed: 1, refused: 1,
+			by: pihuhttp.RefusedBy{RateLimited: 1},
 			requests: func(k pihuhttp.KeyCreated) []func(*testing.T) {
 				return []func(*testing.T){verify(k, ""), verify(k, "")}
 			}},
@@ -104,8 +111,9 @@ func TestUsage_Counting(t *testing.T) {
 			}
 			u := ts.usageOf(t, tt.key.ID, "")
 			last := u.Data[len(u.Data)-1]
-			if last.Allowed != tt.allowed || last.Refused != tt.refused || u.Total != (pihuhttp.UsageCounts{Allowed: tt.allowed, Refused: tt.refused}) {
-				t.Errorf("usage of this hour: got %+v (total %+v), want %d allowed and %d refused", last, u.Total, tt.allowed, tt.refused)
+			want := pihuhttp.UsageCounts{Allowed: tt.allowed, Refused: tt.refused, RefusedBy: tt.by}
+			if last.UsageCounts != want || u.Total != want {
+				t.Errorf("usage of this hour: got %+v (total %+v), want %+v", last, u.Total, want)
 			}
 		})
 	}
@@ -177,7 +185,7 @@ func TestUsage_Get(t *testing.T) {
 	// ago (outside); and a request now, not flushed.
 	now := ts.Clock.Now()
 	if err := ts.Store.AddUsage(ctx, []pihu.UsageCount{
-		{KeyID: k.ID, Hour: now.Add(-3 * time.Hour), Allowed: 5, Refused: 2},
+		{KeyID: k.ID, Hour: now.Add(-3 * time.Hour), Allowed: 5, Refused: 2, By: pihu.Refusals{pihu.RefusalCredits: 1}},
 		{KeyID: k.ID, Hour: now.Add(-23 * time.Hour), Allowed: 7},
 		{KeyID: k.ID, Hour: now.Add(-24 * time.Hour), Allowed: 11},
 		{KeyID: k.ID, Hour: now.Add(-29 * 24 * time.Hour), Refused: 13},
@@ -210,23 +218,26 @@ func TestUsage_Get(t *testing.T) {
 				if want := first.Add(time.Duration(i) * step).Format(time.RFC3339); b.Start != want {
 					t.Errorf("bucket %d: starts at %s, want %s", i, b.Start, want)
 				}
-				if got, want := (pihuhttp.UsageCounts{Allowed: b.Allowed, Refused: b.Refused}), nonzero[i]; got != want {
+				if got, want := b.UsageCounts, nonzero[i]; got != want {
 					t.Errorf("bucket %d (%s): got %+v, want %+v", i, b.Start, got, want)
 				}
 			}
 		}
 	}
 
+	// Of the 2 refused 3 hours ago, the store has a reason for 1; the
+	// other was counted before reasons were kept (as were the 13).
+	oneAndOne := pihuhttp.RefusedBy{UsageExceeded: 1, Other: 1}
 	ts.run(t, []scenario{
 		{name: "Hourly", method: "GET", path: path, key: ts.Owner, status: 200,
-			check: series("hour", 24, "2024-02-19T13:00:00Z", "2024-02-20T13:00:00Z", pihuhttp.UsageCounts{Allowed: 13, Refused: 2},
-				map[int]pihuhttp.UsageCounts{0: {Allowed: 7}, 20: {Allowed: 5, Refused: 2}, 23: {Allowed: 1}})},
+			check: series("hour", 24, "2024-02-19T13:00:00Z", "2024-02-20T13:00:00Z", pihuhttp.UsageCounts{Allowed: 13, Refused: 2, RefusedBy: oneAndOne},
+				map[int]pihuhttp.UsageCounts{0: {Allowed: 7}, 20: {Allowed: 5, Refused: 2, RefusedBy: oneAndOne}, 23: {Allowed: 1}})},
 		{name: "HourlyByName", method: "GET", path: path + "?granularity=hour", key: ts.Owner, status: 200,
-			check: series("hour", 24, "2024-02-19T13:00:00Z", "2024-02-20T13:00:00Z", pihuhttp.UsageCounts{Allowed: 13, Refused: 2},
-				map[int]pihuhttp.UsageCounts{0: {Allowed: 7}, 20: {Allowed: 5, Refused: 2}, 23: {Allowed: 1}})},
+			check: series("hour", 24, "2024-02-19T13:00:00Z", "2024-02-20T13:00:00Z", pihuhttp.UsageCounts{Allowed: 13, Refused: 2, RefusedBy: oneAndOne},
+				map[int]pihuhttp.UsageCounts{0: {Allowed: 7}, 20: {Allowed: 5, Refused: 2, RefusedBy: oneAndOne}, 23: {Allowed: 1}})},
 		{name: "Daily", method: "GET", path: path + "?granularity=day", key: ts.Owner, status: 200,
-			check: series("day", 30, "2024-01-22T00:00:00Z", "2024-02-21T00:00:00Z", pihuhttp.UsageCounts{Allowed: 24, Refused: 15},
-				map[int]pihuhttp.UsageCounts{0: {Refused: 13}, 28: {Allowed: 18}, 29: {Allowed: 6, Refused: 2}})},
+			check: series("day", 30, "2024-01-22T00:00:00Z", "2024-02-21T00:00:00Z", pihuhttp.UsageCounts{Allowed: 24, Refused: 15, RefusedBy: pihuhttp.RefusedBy{UsageExceeded: 1, Other: 14}},
+				map[int]pihuhttp.UsageCounts{0: {Refused: 13, RefusedBy: pihuhttp.RefusedBy{Other: 13}}, 28: {Allowed: 18}, 29: {Allowed: 6, Refused: 2, RefusedBy: oneAndOne}})},
 		{name: "RevokedKeyHasUsage", method: "GET", path: "/v1/auth/api-keys/" + revoked.ID + "/usage", key: ts.Owner, status: 200,
 			check: func(t *testing.T, r response) {
 				var u pihuhttp.KeyUsage

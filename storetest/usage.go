@@ -27,36 +27,42 @@ func testUsageAdd(t *testing.T, s pihu.Store) {
 
 	h0, h1, h3 := epoch, epoch.Add(time.Hour), epoch.Add(3*time.Hour)
 	mustAddUsage(t, s, h3, []pihu.UsageCount{
-		{KeyID: owner.ID, Hour: h3, Allowed: 4, Refused: 1},
+		{KeyID: owner.ID, Hour: h3, Allowed: 4, Refused: 1, By: pihu.Refusals{pihu.RefusalAddress: 1}},
 		{KeyID: owner.ID, Hour: h0, Allowed: 10},
-		{KeyID: revoked.ID, Hour: h1, Refused: 7},
+		{KeyID: revoked.ID, Hour: h1, Refused: 7, By: pihu.Refusals{1, 2, 2, 1, 1}},
 		{KeyID: owner.ID, Hour: h1}, // nothing to count: no row
 	})
 
 	checkUsage(t, s, a.ID, owner.ID, h0, h3.Add(time.Hour), []pihu.UsageCount{
 		{KeyID: owner.ID, Hour: h0, Allowed: 10},
-		{KeyID: owner.ID, Hour: h3, Allowed: 4, Refused: 1},
+		{KeyID: owner.ID, Hour: h3, Allowed: 4, Refused: 1, By: pihu.Refusals{pihu.RefusalAddress: 1}},
 	})
 	// from is inclusive, to exclusive.
 	checkUsage(t, s, a.ID, owner.ID, h1, h3, nil)
 	checkUsage(t, s, a.ID, owner.ID, h3, h3.Add(time.Hour), []pihu.UsageCount{
-		{KeyID: owner.ID, Hour: h3, Allowed: 4, Refused: 1},
+		{KeyID: owner.ID, Hour: h3, Allowed: 4, Refused: 1, By: pihu.Refusals{pihu.RefusalAddress: 1}},
 	})
 	checkUsage(t, s, a.ID, revoked.ID, h0, h3, []pihu.UsageCount{
-		{KeyID: revoked.ID, Hour: h1, Refused: 7},
+		{KeyID: revoked.ID, Hour: h1, Refused: 7, By: pihu.Refusals{1, 2, 2, 1, 1}},
 	})
 }
 
 // testUsageAccumulate adds counts to those already stored for the same key
-// and hour, and files a time inside an hour under the hour's start.
+// and hour, the refusals of each reason to theirs, and files a time inside
+// an hour under the hour's start. A refusal without a reason (counted
+// before reasons were kept) stays in Refused only.
 func testUsageAccumulate(t *testing.T, s pihu.Store) {
 	a, owner := mustCreateAccount(t, s, "Acme")
 	inside := epoch.Add(34*time.Minute + 56*time.Second)
 	mustAddUsage(t, s, epoch, []pihu.UsageCount{{KeyID: owner.ID, Hour: epoch, Allowed: 2, Refused: 1}})
 	mustAddUsage(t, s, inside, []pihu.UsageCount{{KeyID: owner.ID, Hour: inside, Allowed: 3}})
-	mustAddUsage(t, s, inside, []pihu.UsageCount{{KeyID: owner.ID, Hour: inside, Refused: 5}})
+	mustAddUsage(t, s, inside, []pihu.UsageCount{{KeyID: owner.ID, Hour: inside, Refused: 5, By: pihu.Refusals{2, 1, 1, 0, 1}}})
+	mustAddUsage(t, s, inside, []pihu.UsageCount{
+		{KeyID: owner.ID, Hour: inside, Refused: 2, By: pihu.Refusals{pihu.RefusalCredits: 2}},
+		{KeyID: owner.ID, Hour: epoch, Refused: 1, By: pihu.Refusals{pihu.RefusalRateLimit: 1}},
+	})
 	checkUsage(t, s, a.ID, owner.ID, epoch, epoch.Add(time.Hour), []pihu.UsageCount{
-		{KeyID: owner.ID, Hour: epoch, Allowed: 5, Refused: 6},
+		{KeyID: owner.ID, Hour: epoch, Allowed: 5, Refused: 9, By: pihu.Refusals{3, 1, 1, 2, 1}},
 	})
 }
 

@@ -312,7 +312,9 @@ func syntheticUsage(id string, now time.Time) []pihu.UsageCount {
 		if hour.Weekday() == time.Saturday || hour.Weekday() == time.Sunday {
 			base /= 3
 		}
-		out = append(out, pihu.UsageCount{KeyID: id, Hour: hour, Allowed: base, Refused: int64((h * 13) % 9)})
+		rl, perm := int64((h*13)%9), int64(h%4/3)
+		out = append(out, pihu.UsageCount{KeyID: id, Hour: hour, Allowed: base, Refused: rl + perm,
+			By: pihu.Refusals{pihu.RefusalRateLimit: rl, pihu.RefusalPermission: perm}})
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -20,8 +21,10 @@ type chart struct {
 	Labels         []label
 	Grid           []gridLine
 	Allowed, Refus int64
-	// AllowedText and RefusedText are the totals, written for people.
+	// AllowedText and RefusedText are the totals, written for people;
+	// Why is why the refused were refused, the reasons that occurred.
 	AllowedText, RefusedText string
+	Why                      []reasonCount
 	Empty                    bool
 	PlotTop, PlotBt          float64
 }
@@ -32,6 +35,47 @@ type bar struct {
 	RefusedY, RefusedH   float64
 	Title                string
 	HasAllowed, HasRefus bool
+}
+
+// reasonCount is how many requests were refused for one reason, in words.
+type reasonCount struct{ Count, Reason string }
+
+// reasonWords are the dashboard's words for the reasons of pihu.Refusal.
+var reasonWords = [pihu.NumRefusals]string{
+	pihu.RefusalRateLimit:  "rate limited",
+	pihu.RefusalAddress:    "address not allowed",
+	pihu.RefusalPermission: "missing permission",
+	pihu.RefusalCredits:    "credits used up",
+	pihu.RefusalDisabled:   "key disabled",
+}
+
+// why is the reasons of refused requests split by by, those that
+// occurred, in the order of pihu.Refusal; refusals without a reason (from
+// before reasons were kept) last.
+func why(refused int64, by pihu.Refusals) []reasonCount {
+	var out []reasonCount
+	for r, n := range by {
+		if n > 0 {
+			out = append(out, reasonCount{thousands(n), reasonWords[r]})
+		}
+	}
+	if other := refused - by.Sum(); other > 0 {
+		out = append(out, reasonCount{thousands(other), "reason not recorded"})
+	}
+	return out
+}
+
+// whyText is why's reasons in a sentence: " (3 rate limited, 1 missing
+// permission)", or "" for none.
+func whyText(rs []reasonCount) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.Count + " " + r.Reason
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 type label struct {
@@ -95,6 +139,7 @@ func dailyChart(counts []pihu.UsageCount, now time.Time) *chart {
 func drawChart(title string, names []string, ticks map[int]string, s pihu.UsageSeries) *chart {
 	c := &chart{Title: title, Width: chartWidth, Height: chartHeight, PlotTop: plotTop, PlotBt: chartHeight - plotBottom,
 		Allowed: s.Allowed, Refus: s.Refused}
+	c.Why = why(s.Refused, s.By)
 	allowed, refused := make([]int64, len(s.Buckets)), make([]int64, len(s.Buckets))
 	var peak int64
 	for i, b := range s.Buckets {
@@ -117,7 +162,8 @@ func drawChart(title string, names []string, ticks map[int]string, s pihu.UsageS
 			AllowedY: round1(base - ah), AllowedH: round1(ah),
 			RefusedY: round1(base - ah - rh), RefusedH: round1(rh),
 			HasAllowed: allowed[i] > 0, HasRefus: refused[i] > 0,
-			Title: fmt.Sprintf("%s: %s allowed, %s refused", names[i], thousands(allowed[i]), thousands(refused[i])),
+			Title: fmt.Sprintf("%s: %s allowed, %s refused%s", names[i], thousands(allowed[i]), thousands(refused[i]),
+				whyText(why(refused[i], s.Buckets[i].By))),
 		}
 		c.Bars = append(c.Bars, b)
 		if t, ok := ticks[i]; ok {
@@ -128,8 +174,8 @@ func drawChart(title string, names []string, ticks map[int]string, s pihu.UsageS
 		c.Grid = append(c.Grid, gridLine{Y: round1(base - scale(n)), Text: short(n)})
 	}
 	c.AllowedText, c.RefusedText = thousands(c.Allowed), thousands(c.Refus)
-	c.Summary = fmt.Sprintf("%s: %s requests allowed and %s refused in all, at most %s in one bar.",
-		title, thousands(c.Allowed), thousands(c.Refus), thousands(peak))
+	c.Summary = fmt.Sprintf("%s: %s requests allowed and %s refused%s in all, at most %s in one bar.",
+		title, thousands(c.Allowed), thousands(c.Refus), whyText(c.Why), thousands(peak))
 	return c
 }
 

@@ -169,7 +169,7 @@ func TestKeys_Page(t *testing.T) {
 	id, _ := b.createKey("Billing")
 	now := d.Clock.Now()
 	d.Store.AddUsage(t.Context(), []pihu.UsageCount{
-		{KeyID: id, Hour: now.Truncate(time.Hour), Allowed: 1200, Refused: 30},
+		{KeyID: id, Hour: now.Truncate(time.Hour), Allowed: 1200, Refused: 30, By: pihu.Refusals{pihu.RefusalRateLimit: 25, pihu.RefusalAddress: 5}},
 		{KeyID: id, Hour: now.Truncate(time.Hour).Add(-5 * time.Hour), Allowed: 400},
 		{KeyID: id, Hour: now.Truncate(time.Hour).Add(-10 * 24 * time.Hour), Allowed: 5000, Refused: 7},
 	}, now)
@@ -178,6 +178,11 @@ func TestKeys_Page(t *testing.T) {
 	checkContains(t, p, "Billing", id, "api_key.created", "ada@example.com",
 		"Last 24 hours, by hour (UTC)", "Last 30 days, by day (UTC)", `<svg viewBox="0 0 720 200" role="img"`,
 		"1,600 allowed, 30 refused", "6,600 allowed, 37 refused", `class="bar-refused"`,
+		// Why, in the captions (the 7 of 10 days ago have no reason: they
+		// were counted before reasons were kept) and in the bar's title.
+		`Why refused: <span class="nowrap">25 rate limited</span> · <span class="nowrap">5 address not allowed</span></span>`,
+		`<span class="nowrap">5 address not allowed</span> · <span class="nowrap">7 reason not recorded</span>`,
+		"1,200 allowed, 30 refused (25 rate limited, 5 address not allowed)</title>",
 		`href="/keys/`+id+`/rotate"`, `href="/keys/`+id+`/revoke"`)
 
 	t.Run("CountsNotYetFlushed", func(t *testing.T) {
@@ -188,8 +193,9 @@ func TestKeys_Page(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.Auth.CountAllowed(k)
-		d.Auth.CountRefused(k)
-		checkContains(t, b.get("/keys/"+id), "1,601 allowed, 31 refused", "6,601 allowed, 38 refused")
+		d.Auth.CountRefused(k, pihu.RefusalCredits)
+		checkContains(t, b.get("/keys/"+id), "1,601 allowed, 31 refused", "6,601 allowed, 38 refused",
+			"5 address not allowed</span> · <span class=\"nowrap\">1 credits used up</span>")
 	})
 	t.Run("NoUsageStore", func(t *testing.T) {
 		d := newDashboard(t, func(o *web.Options) { o.Usage = nil })

@@ -1848,6 +1848,9 @@ type KeyUsage struct {
 
 		// Refused Requests refused in the window after the key was recognised.
 		Refused int `json:"refused"`
+
+		// RefusedBy Refused requests split by the error code each was answered with (a verification's codes count as theirs: `RATE_LIMITED` as `rate_limited`, `DISABLED` as `disabled_api_key`, and so on). The fields add up to `refused`.
+		RefusedBy RefusedBy `json:"refused_by"`
 	} `json:"total"`
 }
 
@@ -2043,6 +2046,27 @@ type Refill struct {
 
 // RefillInterval defines model for Refill.Interval.
 type RefillInterval string
+
+// RefusedBy Refused requests split by the error code each was answered with (a verification's codes count as theirs: `RATE_LIMITED` as `rate_limited`, `DISABLED` as `disabled_api_key`, and so on). The fields add up to `refused`.
+type RefusedBy struct {
+	// DisabledApiKey Refused because the key was disabled (`"enabled": false`).
+	DisabledApiKey int `json:"disabled_api_key"`
+
+	// InsufficientPermissions Refused because the key lacks a permission, or is of another environment than asked for.
+	InsufficientPermissions int `json:"insufficient_permissions"`
+
+	// IpNotAllowed Refused because the client's address is outside the key's `allowed_ips`.
+	IpNotAllowed int `json:"ip_not_allowed"`
+
+	// Other Refused before the server kept reasons (history from an earlier version of pihu).
+	Other int `json:"other"`
+
+	// RateLimited Refused because the key's rate limit was spent.
+	RateLimited int `json:"rate_limited"`
+
+	// UsageExceeded Refused because the key's credits did not cover the request's cost.
+	UsageExceeded int `json:"usage_exceeded"`
+}
 
 // RevokedKey A key just revoked.
 type RevokedKey struct {
@@ -2357,8 +2381,11 @@ type UsageBucket struct {
 	// Allowed Requests let through, whatever the endpoint then answered.
 	Allowed int `json:"allowed"`
 
-	// Refused Requests refused after the key was recognised: `ip_not_allowed`, `rate_limited`, `insufficient_permissions` (or the same codes of a verification).
+	// Refused Requests refused after the key was recognised: `ip_not_allowed`, `rate_limited`, `insufficient_permissions`, `usage_exceeded`, `disabled_api_key` (or the same codes of a verification); `refused_by` says which.
 	Refused int `json:"refused"`
+
+	// RefusedBy Refused requests split by the error code each was answered with (a verification's codes count as theirs: `RATE_LIMITED` as `rate_limited`, `DISABLED` as `disabled_api_key`, and so on). The fields add up to `refused`.
+	RefusedBy RefusedBy `json:"refused_by"`
 
 	// Start The start of the hour or UTC day.
 	//

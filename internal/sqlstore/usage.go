@@ -40,8 +40,7 @@ func (s Store) AddUsage(ctx context.Context, counts []pihu.UsageCount, now time.
 			sum[s] = &pihu.UsageCount{KeyID: c.KeyID, Hour: s.hour}
 			order = append(order, s)
 		}
-		sum[s].Allowed += c.Allowed
-		sum[s].Refused += c.Refused
+		sum[s].Add(c)
 	}
 	slices.SortFunc(order, func(a, b slot) int {
 		if c := strings.Compare(a.key, b.key); c != 0 {
@@ -54,13 +53,21 @@ func (s Store) AddUsage(ctx context.Context, counts []pihu.UsageCount, now time.
 		args := make([][]any, len(order))
 		for i, s := range order {
 			c := sum[s]
-			args[i] = []any{d.Time(c.Hour), c.Allowed, c.Refused, c.KeyID}
+			by := c.By
+			args[i] = []any{d.Time(c.Hour), c.Allowed, c.Refused,
+				by[pihu.RefusalRateLimit], by[pihu.RefusalAddress], by[pihu.RefusalPermission], by[pihu.RefusalCredits], by[pihu.RefusalDisabled], c.KeyID}
 		}
-		if err := tx.ExecBatch(ctx, `INSERT INTO api_key_usage (key_id, hour, allowed, refused)
-			SELECT id, ?, ?, ? FROM api_keys WHERE id = ?
+		if err := tx.ExecBatch(ctx, `INSERT INTO api_key_usage (key_id, hour, allowed, refused,
+				rate_limited, ip_not_allowed, insufficient_permissions, usage_exceeded, disabled_api_key)
+			SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM api_keys WHERE id = ?
 			ON CONFLICT (key_id, hour) DO UPDATE SET
 				allowed = api_key_usage.allowed + excluded.allowed,
-				refused = api_key_usage.refused + excluded.refused`, args); err != nil {
+				refused = api_key_usage.refused + excluded.refused,
+				rate_limited = api_key_usage.rate_limited + excluded.rate_limited,
+				ip_not_allowed = api_key_usage.ip_not_allowed + excluded.ip_not_allowed,
+				insufficient_permissions = api_key_usage.insufficient_permissions + excluded.insufficient_permissions,
+				usage_exceeded = api_key_usage.usage_exceeded + excluded.usage_exceeded,
+				disabled_api_key = api_key_usage.disabled_api_key + excluded.disabled_api_key`, args); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM api_key_usage WHERE hour < ?`, d.Time(hourStart(now.Add(-pihu.UsageRetention))))
@@ -82,14 +89,17 @@ func (s Store) Usage(ctx context.Context, accountID, keyID string, from, to time
 			return nil, err
 		}
 		d := s.Dialect
-		rows, err := c.Query(ctx, `SELECT hour, allowed, refused FROM api_key_usage
+		rows, err := c.Query(ctx, `SELECT hour, allowed, refused,
+				rate_limited, ip_not_allowed, insufficient_permissions, usage_exceeded, disabled_api_key FROM api_key_usage
 			WHERE key_id = ? AND hour >= ? AND hour < ? ORDER BY hour`, keyID, d.Time(from), d.Time(to))
 		if err != nil {
 			return nil, err
 		}
 		return collect(rows, func(row Row) (pihu.UsageCount, error) {
 			c := pihu.UsageCount{KeyID: keyID}
-			err := row.Scan((*timeDest)(&c.Hour), &c.Allowed, &c.Refused)
+			by := &c.By
+			err := row.Scan((*timeDest)(&c.Hour), &c.Allowed, &c.Refused,
+				&by[pihu.RefusalRateLimit], &by[pihu.RefusalAddress], &by[pihu.RefusalPermission], &by[pihu.RefusalCredits], &by[pihu.RefusalDisabled])
 			return c, err
 		})
 	})
