@@ -28,8 +28,9 @@ func (ts *testServer) setEnabled(tb testing.TB, secret, id string, enabled bool)
 	return k
 }
 
-// usageOfKey returns the requests of key id counted so far, allowed and
-// refused, after a flush.
+// usageOfKey returns the requests of key id counted so far, after a
+// flush: allowed, and refused as disabled_api_key (every refusal must have
+// that reason: one counted under another fails the test).
 func (ts *testServer) usageOfKey(tb testing.TB, id string) (allowed, refused int64) {
 	tb.Helper()
 	if err := ts.Auth.Flush(context.Background()); err != nil {
@@ -40,7 +41,10 @@ func (ts *testServer) usageOfKey(tb testing.TB, id string) (allowed, refused int
 		tb.Fatal(err)
 	}
 	for _, u := range usage {
-		allowed, refused = allowed+u.Allowed, refused+u.Refused
+		if u.By[pihu.RefusalDisabled] != u.Refused {
+			tb.Errorf("usage of %s: %d refused, %d of them as disabled_api_key (%v)", id, u.Refused, u.By[pihu.RefusalDisabled], u.By)
+		}
+		allowed, refused = allowed+u.Allowed, refused+u.By[pihu.RefusalDisabled]
 	}
 	return allowed, refused
 }
