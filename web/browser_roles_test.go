@@ -23,7 +23,8 @@ import (
 // Chromium: an owner creates a role, creates a key holding only that role,
 // uses it; disables it from its page, sees the badge and the notice, and
 // the API refuses the key with disabled_api_key, which the key's usage
-// then names as the reason of its refusal; enabling it restores it.
+// then names as the reason of its refusal; edits its name and limit;
+// enabling it restores it.
 func TestBrowserRolesAndDisable(t *testing.T) {
 	b := startBrowser(t)
 	run, read, shot := b.run, b.read, b.shot
@@ -133,6 +134,25 @@ func TestBrowserRolesAndDisable(t *testing.T) {
 		t.Errorf("the usage caption: %q, want the refusal counted as disabled", s)
 	}
 	shot("key-disabled")
+
+	run("edit it",
+		chromedp.Click(chromedp.CSS(`a[href$="/edit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/edit"] #name`)),
+		chromedp.Clear(chromedp.CSS(`#name`)),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Help desk (EU)"),
+		chromedp.SendKeys(chromedp.CSS(`#rate_limit`), "120/m"),
+	)
+	shot("key-edit")
+	run("save the edit",
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(chromedp.CSS(`.alert.success`)),
+	)
+	if s := text(".alert.success"); !strings.Contains(s, "Help desk (EU)") {
+		t.Errorf("after saving: %q, want a notice naming the key", s)
+	}
+	if s := text("dl"); !strings.Contains(s, "120/m") {
+		t.Errorf("the key's details after the edit: %q, want its rate limit 120/m", s)
+	}
 
 	run("enable it",
 		chromedp.Click(chromedp.CSS(`form[action$="/enabled"] button`)),

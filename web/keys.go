@@ -404,6 +404,10 @@ type keyData struct {
 	Daily     *chart
 	NoUsage   bool
 	CanManage bool
+	// Saved is what the edit form just did (?saved=N, N the fields it
+	// changed): "changed", "nothing", or "" when the page does not follow
+	// an edit.
+	Saved string
 }
 
 // keyPage shows one key: its details, its history and its usage. Another
@@ -424,6 +428,12 @@ func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d := keyData{Key: h.keyRow(k), Events: rows, MoreEvent: more, CanManage: s.user.Role.CanManageKeys() && k.Revoked == nil}
+	switch saved := r.URL.Query().Get("saved"); {
+	case saved == "0":
+		d.Saved = "nothing"
+	case saved != "":
+		d.Saved = "changed"
+	}
 	keys := []keyRow{d.Key}
 	if err := h.withRoles(r, s.account.ID, keys); err != nil {
 		h.internalError(w, r, err)

@@ -132,7 +132,7 @@ type Handler struct {
 // that every one exists and parses.
 var pageNames = []string{
 	"login", "signup", "setup", "invite",
-	"keys", "key_new", "key_created", "key", "key_revoke", "key_rotate",
+	"keys", "key_new", "key_created", "key", "key_edit", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
 	"webhooks", "webhook", "webhook_created", "webhook_delete", "permissions", "roles", "role",
 	"shown_once",
@@ -251,6 +251,8 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /keys/{id}/rotate", h.signedIn(keyManagers, h.rotatePage))
 	h.mux.Handle("POST /keys/{id}/rotate", h.signedIn(keyManagers, h.rotateKey))
 	h.mux.Handle("POST /keys/{id}/enabled", h.signedIn(keyManagers, h.toggleKey))
+	h.mux.Handle("GET /keys/{id}/edit", h.signedIn(keyManagers, h.editKeyPage))
+	h.mux.Handle("POST /keys/{id}/edit", h.signedIn(keyManagers, h.editKey))
 	h.mux.Handle("GET /webhooks", h.signedIn(anyone, h.webhooksPage))
 	h.mux.Handle("POST /webhooks", h.signedIn(keyManagers, h.createWebhook))
 	h.mux.Handle("GET /webhooks/{id}", h.signedIn(anyone, h.webhookPage))
