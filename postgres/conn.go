@@ -26,6 +26,10 @@ var dialect = &sqlstore.Dialect{
 	Seq:              "seq",
 	HasEvent:         `? = ANY (events)`,
 	HasPermission:    `? = ANY (permissions)`,
+	HoldsAny:         `permissions && ?::text[]`,
+	// Containment of {name: value} matches a member of that name whose
+	// value is that string, and no other JSON value.
+	HasMetadata: `metadata::jsonb @> jsonb_build_object(?::text, ?::text)`,
 	Time:             func(t time.Time) any { return ts(t) },
 	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyReadColumns, Scan: row(scanKey)},
 	Roles:            sqlstore.RolesScanner(func(p *[]string) any { return p }),
