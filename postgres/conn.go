@@ -30,14 +30,14 @@ var dialect = &sqlstore.Dialect{
 	// Containment of {name: value} matches a member of that name whose
 	// value is that string, and no other JSON value.
 	HasMetadata: `metadata::jsonb @> jsonb_build_object(?::text, ?::text)`,
-	Time:             func(t time.Time) any { return ts(t) },
-	Keys:             sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyReadColumns, Scan: row(scanKey)},
-	Roles:            sqlstore.RolesScanner(func(p *[]string) any { return p }),
-	Credits:          sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: row(scanCredits)},
-	InList:           `= ANY (?)`,
-	Least:            "LEAST",
-	LeaseTime:        func(t time.Time) any { return t.UTC() },
-	Strings:          func(ss []string) any { return ss },
+	Time:        func(t time.Time) any { return ts(t) },
+	Keys:        sqlstore.Scanner[*pihu.Key]{Columns: sqlstore.KeyReadColumns, Scan: row(scanKey)},
+	Roles:       sqlstore.RolesScanner(func(p *[]string) any { return p }),
+	Credits:     sqlstore.Scanner[*pihu.Credits]{Columns: sqlstore.CreditColumns, Scan: row(scanCredits)},
+	InList:      `= ANY (?)`,
+	Least:       "LEAST",
+	LeaseTime:   func(t time.Time) any { return t.UTC() },
+	Strings:     func(ss []string) any { return ss },
 	// pgx reads a text[] into a *[]string as it is.
 	Events:     sqlstore.EventsScanner(func(p *[]string) any { return p }),
 	Endpoints:  sqlstore.EndpointsScanner(func(p *[]string) any { return p }),
