@@ -570,6 +570,32 @@ type KeyFilter struct {
 	// (true) or disabled (false). A cursor may be any of the list's keys,
 	// of either state.
 	Enabled *bool
+
+	// The filters below, with Environment and Enabled, all apply (AND);
+	// Validate checks them, and a cursor may be any key of the account
+	// (of the environment, if set), whether the filters keep it or not.
+
+	// NamePrefix, if not "", keeps the keys whose name starts with it,
+	// exactly: case-sensitive, every character literal (no wildcard).
+	NamePrefix string
+	// Role, if not "", keeps the keys holding the role of that id. An id
+	// that is no role of the account (another account's, or none) keeps
+	// no key: it is not an error, which would tell one account about
+	// another's roles.
+	Role string
+	// Permission, if not "", keeps the keys whose rights grant it, as
+	// admission decides (Rights().Grants): through their own permissions
+	// or a role's, "*" and "res:*" included, "res:write" granting
+	// "res:read". Stores match the permissions and roles' permissions
+	// against Permission.GrantedBy, in the query that pages.
+	Permission Permission
+	// Metadata, if not empty, keeps the keys whose metadata has each of
+	// its members with that string value, exactly (a number or any other
+	// JSON value matches no string).
+	Metadata map[string]string
+	// Revoked lists the revoked keys instead of the unrevoked ones (the
+	// dashboard's revoked filter).
+	Revoked bool
 }
 
 // Revocation is what KeyStore.RevokeKeys revokes.

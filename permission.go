@@ -96,6 +96,27 @@ func (ps Permissions) Grants(want Permission) bool {
 	return false
 }
 
+// GrantedBy returns every permission that, held alone, grants p
+// (Permissions{q}.Grants(p) for each q returned, and for no other q): "*",
+// p itself, "res:*", and "res:write" for "res:read". Holding a list grants
+// p exactly when the list holds one of them, since Grants looks at each
+// permission held on its own. A store finds the keys holding p
+// (KeyFilter.Permission) by matching their permissions, and their roles',
+// against this list in the query that pages, so that the filter and
+// admission cannot disagree: the candidates are kept only when Grants
+// says so, and TestPermission_GrantedBy checks that none is missing.
+func (p Permission) GrantedBy() Permissions {
+	res, _, _ := strings.Cut(string(p), ":")
+	candidates := Permissions{Wildcard, p, Permission(res + ":*"), Permission(res + ":write")}.Normalize()
+	out := candidates[:0]
+	for _, q := range candidates {
+		if (Permissions{q}).Grants(p) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 // Strings returns ps as plain strings.
 func (ps Permissions) Strings() []string {
 	out := make([]string, len(ps))

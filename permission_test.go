@@ -257,6 +257,10 @@ func FuzzGrants(f *testing.F) {
 		if got != byMember {
 			t.Fatalf("%q.Grants(%q): got %v, want %v (what one member grants)", ps, w, got, byMember)
 		}
+		granting := w.GrantedBy()
+		if inList := slices.ContainsFunc(ps, func(p pihu.Permission) bool { return slices.Contains(granting, p) }); got != inList {
+			t.Fatalf("%q.Grants(%q): got %v, but holding one of GrantedBy %q: %v (the list filter would disagree)", ps, w, got, granting, inList)
+		}
 		if res, ok := strings.CutSuffix(want, ":*"); ok && got && w.Valid() {
 			if !slices.Contains(ps, "*") && !slices.Contains(ps, pihu.Permission(res+":*")) {
 				t.Fatalf("%q.Grants(%q): got true, want false (only %q or \"*\" grants it)", ps, w, w)

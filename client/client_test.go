@@ -2,10 +2,12 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -381,4 +383,53 @@ func TestClient_DisableKey(t *testing.T) {
 	if _, err := s.client(t, created.Key).Whoami(ctx); err != nil {
 		t.Errorf("Whoami with the key enabled again: %v", err)
 	}
+}
+
+// TestClient_ListKeysFilters lists keys through the client with each
+// filter of KeyListParams, and all of them together: the query the client
+// sends is the one the server reads (a metadata name with characters
+// a URL escapes included).
+func TestClient_ListKeysFilters(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	c := s.client(t, s.Owner)
+	role, err := c.CreateRole(ctx, client.RoleParams{Name: "support", Permissions: []string{"candidate:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []client.KeyParams{
+		{Name: "web_1", Permissions: []string{"candidate:read"}, Metadata: json.RawMessage(`{"team":"web","a&b":"x y"}`)},
+		{Name: "web%2", Permissions: []string{"interview:read"}, Roles: []string{role.ID}, Metadata: json.RawMessage(`{"team":"web"}`)},
+		{Name: "webX3", Permissions: []string{"interview:read"}, Metadata: json.RawMessage(`{"team":"data"}`)},
+	} {
+		if _, err := c.CreateKey(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		p    client.KeyListParams
+		want []string
+	}{
+		{"NamePrefix", client.KeyListParams{NamePrefix: "web_"}, []string{"web_1"}},
+		{"NamePrefixPercent", client.KeyListParams{NamePrefix: "web%"}, []string{"web%2"}},
+		{"Role", client.KeyListParams{Role: role.ID}, []string{"web%2"}},
+		{"Permission", client.KeyListParams{Permission: "candidate:read", NamePrefix: "web"}, []string{"web%2", "web_1"}},
+		{"Metadata", client.KeyListParams{Metadata: map[string]string{"team": "web", "a&b": "x y"}}, []string{"web_1"}},
+		{"All", client.KeyListParams{NamePrefix: "web", Role: role.ID, Permission: "candidate:write", Metadata: map[string]string{"team": "web"}, Enabled: new(true)}, []string{"web%2"}},
+	} {
+		l, err := c.ListKeysWith(ctx, tt.p)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var got []string
+		for _, k := range l.Data {
+			got = append(got, k.Name)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	_, err = c.ListKeysWith(ctx, client.KeyListParams{Role: "support"})
+	apiError(t, err, 400, "parameter_invalid")
 }

@@ -182,22 +182,52 @@ func (c *Client) ListKeys(ctx context.Context, p ListParams) (*KeyList, error) {
 	return c.ListKeysWith(ctx, KeyListParams{ListParams: p})
 }
 
-// KeyListParams select a page of keys: ListParams, and a filter.
+// KeyListParams select a page of keys: ListParams, and filters, all of
+// which a key must match (zero values filter nothing).
 type KeyListParams struct {
 	ListParams
 	// Enabled, if not nil, lists the enabled keys only (true) or the
 	// disabled ones (false).
 	Enabled *bool
+	// NamePrefix keeps the keys whose name starts with it, exactly
+	// (case-sensitive; "%" and "_" are themselves).
+	NamePrefix string
+	// Role keeps the keys holding the role of this id ("role_…"); a role
+	// of no key, or of another account, lists nothing.
+	Role string
+	// Permission keeps the keys holding it, as the API decides their
+	// requests: themselves or through a role, by a wildcard, or as
+	// "X:read" by "X:write".
+	Permission string
+	// Metadata keeps the keys whose metadata has each member with that
+	// string value (metadata[NAME]=VALUE).
+	Metadata map[string]string
 }
 
-// ListKeysWith is ListKeys with a filter.
-func (c *Client) ListKeysWith(ctx context.Context, p KeyListParams) (*KeyList, error) {
-	q := p.query()
+// query is p as the list's query string.
+func (p KeyListParams) query() url.Values {
+	q := p.ListParams.query()
 	if p.Enabled != nil {
 		q.Set("enabled", strconv.FormatBool(*p.Enabled))
 	}
+	set := func(name, v string) {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
+	set("name_prefix", p.NamePrefix)
+	set("role", p.Role)
+	set("permission", p.Permission)
+	for name, v := range p.Metadata {
+		q.Set("metadata["+name+"]", v)
+	}
+	return q
+}
+
+// ListKeysWith is ListKeys with filters.
+func (c *Client) ListKeysWith(ctx context.Context, p KeyListParams) (*KeyList, error) {
 	var out KeyList
-	if err := c.do(ctx, http.MethodGet, "/v1/auth/api-keys", q, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/auth/api-keys", p.query(), nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

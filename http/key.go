@@ -2,8 +2,10 @@ package http
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -198,22 +200,29 @@ func keyScope(caller *pihu.Key) pihu.Environment {
 }
 
 // listKeys lists the caller's keys: GET /v1/auth/api-keys, with the
-// filter `enabled` (true: the enabled keys only; false: the disabled ones).
+// filters of keyListFilters, all applied (AND).
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	page, err := parsePage(r, "enabled")
-	var enabled *bool
-	if err == nil {
-		enabled, err = boolParam(page.query, "enabled")
+	params := make([]string, len(keyListFilters))
+	for i, kf := range keyListFilters {
+		params[i] = kf.param
+	}
+	page, err := parsePage(r, params...)
+	f := pihu.KeyFilter{
+		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter, EndingBefore: page.endingBefore,
+	}
+	for _, name := range slices.Sorted(maps.Keys(page.query)) {
+		for _, kf := range keyListFilters {
+			if err == nil && matchParam(kf.param, name) {
+				err = kf.set(&f, name, page.query.Get(name))
+			}
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	keys, more, err := s.store.ListKeys(r.Context(), pihu.KeyFilter{
-		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter, EndingBefore: page.endingBefore,
-		Enabled: enabled,
-	})
+	keys, more, err := s.store.ListKeys(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -228,6 +237,39 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 		out.Data = append(out.Data, s.keyItem(k, hidden))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// keyListFilters are the filters of GET /v1/auth/api-keys, by query
+// parameter: each sets its field of the filter from the parameter's value
+// (a filter more is a line more here). pihu.KeyFilter.Validate, which the
+// store calls, checks the values; here only their syntax is read.
+var keyListFilters = []struct {
+	param string // a name, or a pattern such as "metadata[KEY]" (see matchParam)
+	set   func(f *pihu.KeyFilter, name, value string) error
+}{
+	{"enabled", func(f *pihu.KeyFilter, name, v string) (err error) { f.Enabled, err = parseBool(name, v); return err }},
+	{"name_prefix", func(f *pihu.KeyFilter, name, v string) error { f.NamePrefix = v; return nonEmpty(name, v) }},
+	{"role", func(f *pihu.KeyFilter, name, v string) error { f.Role = v; return nonEmpty(name, v) }},
+	{"permission", func(f *pihu.KeyFilter, name, v string) error {
+		f.Permission = pihu.Permission(v)
+		return nonEmpty(name, v)
+	}},
+	{"metadata[KEY]", func(f *pihu.KeyFilter, name, v string) error {
+		if f.Metadata == nil {
+			f.Metadata = make(map[string]string)
+		}
+		f.Metadata[name[len("metadata["):len(name)-1]] = v
+		return nil
+	}},
+}
+
+// nonEmpty refuses a filter given without a value: "name_prefix=" is a
+// 400, not a filter that keeps everything.
+func nonEmpty(name, v string) error {
+	if v == "" {
+		return pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q is given without a value; give one, or leave the parameter out.", name)
+	}
+	return nil
 }
 
 func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
@@ -404,14 +446,10 @@ func parsePage(r *http.Request, extra ...string) (page, error) {
 	return p, nil
 }
 
-// boolParam reads the query parameter name: nil if it is not given, else
-// true or false; anything else is EParameterInvalid on name.
-func boolParam(q url.Values, name string) (*bool, error) {
-	vs, ok := q[name]
-	if !ok {
-		return nil, nil
-	}
-	switch vs[0] {
+// parseBool reads v, the value of the query parameter name: true or
+// false; anything else is EParameterInvalid on name.
+func parseBool(name, v string) (*bool, error) {
+	switch v {
 	case "true":
 		return new(true), nil
 	case "false":

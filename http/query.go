@@ -29,7 +29,7 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 		return nil, malformedQuery(r.URL.RawQuery)
 	}
 	for _, name := range slices.Sorted(maps.Keys(q)) {
-		if !slices.Contains(allowed, name) {
+		if !slices.ContainsFunc(allowed, func(a string) bool { return matchParam(a, name) }) {
 			return nil, unknownParameter(name, allowed)
 		}
 		if n := len(q[name]); n > 1 {
@@ -37,6 +37,23 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 		}
 	}
 	return q, nil
+}
+
+// matchParam reports whether the query parameter name is allowed, a name
+// or a pattern of names: "metadata[KEY]" allows "metadata[plan]" and any
+// other non-empty name between the brackets (Stripe's way of giving a
+// map), with any characters but "]" in it.
+func matchParam(allowed, name string) bool {
+	prefix, ok := strings.CutSuffix(allowed, "[KEY]")
+	if !ok {
+		return allowed == name
+	}
+	key, ok := strings.CutPrefix(name, prefix+"[")
+	if !ok {
+		return false
+	}
+	key, ok = strings.CutSuffix(key, "]")
+	return ok && key != "" && !strings.Contains(key, "]")
 }
 
 // noParameters refuses any query string, on an endpoint that takes none

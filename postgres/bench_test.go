@@ -13,3 +13,9 @@ import (
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) pihu.Store { return mustOpen(b, postgrestest.NewSchema(b)) })
 }
+
+// BenchmarkListKeys measures a page of keys among 10,000, whole and
+// filtered (see storetest.BenchFilters).
+func BenchmarkListKeys(b *testing.B) {
+	storetest.BenchFilters(b, func(b *testing.B) pihu.Store { return mustOpen(b, postgrestest.NewSchema(b)) })
+}

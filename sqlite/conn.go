@@ -36,6 +36,8 @@ var dialect = &sqlstore.Dialect{
 	},
 	Epoch:         "0",
 	HasPermission: `EXISTS (SELECT 1 FROM json_each(permissions) WHERE value = ?)`,
+	HoldsAny:      `EXISTS (SELECT 1 FROM json_each(permissions) WHERE value IN (SELECT value FROM json_each(?)))`,
+	HasMetadata:   `EXISTS (SELECT 1 FROM json_each(metadata) WHERE key = ? AND type = 'text' AND value = ?)`,
 	Permissions: func(p pihu.Permissions) any {
 		b, _ := json.Marshal(p) // strings always marshal
 		return string(b)

@@ -97,3 +97,50 @@ func benchBoth(b *testing.B, name string, parallelism int, op func(ctx context.C
 		})
 	})
 }
+
+// BenchFilters measures a page of an account's keys (ListKeys, 10 keys)
+// among 10,000, whole and filtered, the same way for every backend: open
+// must return a new, empty store; BenchFilters closes it. One key in 100
+// holds the role that gives candidate:write, the others interview:read;
+// every key is named "svc-…" and has the metadata {"team":"core"}.
+//
+//   - All: the first page, unfiltered.
+//   - Permission: candidate:read, found through the role (1 key in 100:
+//     about 1,000 rows read for a page).
+//   - PermissionNone, MetadataNone, NamePrefixNone: filters no key
+//     matches, the worst case (every row of the account read).
+func BenchFilters(b *testing.B, open func(b *testing.B) pihu.Store) {
+	s := open(b)
+	b.Cleanup(func() { s.Close() })
+	a, owner := mustCreateAccount(b, s, "Bench")
+	role := mustRole(b, s, owner, "writer", "candidate:write")
+	roles := []*pihu.KeyRole{role}
+	for i := range 10_000 {
+		req := pihu.KeyRequest{Name: fmt.Sprint("svc-", i), Permissions: pihu.Permissions{"interview:read"},
+			Metadata: []byte(`{"team":"core"}`), AccountRoles: roles}
+		if i%100 == 0 {
+			req.Roles = []string{role.ID}
+		}
+		mustCreateKey(b, s, childKey(b, owner, req, epoch))
+	}
+	for _, bc := range []struct {
+		name string
+		f    pihu.KeyFilter
+	}{
+		{"All", pihu.KeyFilter{}},
+		{"Permission", pihu.KeyFilter{Permission: "candidate:read", NamePrefix: "svc-"}},
+		{"PermissionNone", pihu.KeyFilter{Permission: "webhook:read"}},
+		{"MetadataNone", pihu.KeyFilter{Metadata: map[string]string{"team": "web"}}},
+		{"NamePrefixNone", pihu.KeyFilter{NamePrefix: "web-"}},
+	} {
+		f := bc.f
+		f.AccountID, f.Limit = a.ID, 10
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := s.ListKeys(b.Context(), f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

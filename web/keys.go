@@ -3,7 +3,10 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"html/template"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,13 +95,66 @@ type keysData struct {
 	Env       pihu.Environment
 	Keys      []keyRow
 	HasMore   bool
-	Next      string
 	CanManage bool
 	Notice    string
+	// Filter is the search and filters of the page, as its URL gives
+	// them; Roles are the account's roles, the role filter's choices.
+	Filter keysFilter
+	Roles  []*pihu.KeyRole
+	// Live, Test and Next are the links of the environment switch and
+	// of the next page, which keep the search and filters.
+	Live, Test, Next template.URL
+}
+
+// keysFilter is the keys page's search and filters, read from its URL
+// (a GET form): the parameters of the API's list that the page offers,
+// with status for the state of a key (revoked keys are not in the
+// API's list).
+type keysFilter struct {
+	NamePrefix string // name_prefix
+	Status     string // status: "" (all but revoked), enabled, disabled or revoked
+	Role       string // role: a role id, or "" for any
+}
+
+// keyStatus is a choice of the status filter, as the page names it, and
+// how it sets the list's filter.
+type keyStatus struct {
+	Value, Label string
+	set          func(*pihu.KeyFilter)
+}
+
+// keyStatuses are the status filter's choices.
+var keyStatuses = []keyStatus{
+	{"", "All but revoked", func(*pihu.KeyFilter) {}},
+	{"enabled", "Enabled", func(f *pihu.KeyFilter) { f.Enabled = new(true) }},
+	{"disabled", "Disabled", func(f *pihu.KeyFilter) { f.Enabled = new(false) }},
+	{"revoked", "Revoked", func(f *pihu.KeyFilter) { f.Revoked = true }},
+}
+
+// Active reports whether any filter is set.
+func (f keysFilter) Active() bool { return f != keysFilter{} }
+
+// Statuses are the status filter's choices.
+func (keysFilter) Statuses() []keyStatus { return keyStatuses }
+
+// url is the keys page of environment env with f, after the key
+// startingAfter ("" for the first page).
+func (f keysFilter) url(env pihu.Environment, startingAfter string) template.URL {
+	q := url.Values{"env": {string(env)}}
+	for name, v := range map[string]string{"name_prefix": f.NamePrefix, "status": f.Status, "role": f.Role, "starting_after": startingAfter} {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
+	return template.URL("/keys?" + q.Encode()) // every value escaped by Encode
 }
 
 // keysPage lists the account's keys of one environment, live or test, as
-// Stripe's test-mode switch does; never their secrets.
+// Stripe's test-mode switch does; never their secrets. A GET form
+// searches them by name prefix and filters them by status and role, as
+// the API's list does (pihu.KeyFilter, validated by the store): the
+// filters stay in the URL, so that a search can be shared, reloaded, and
+// paged.
 func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v := view{Title: "API keys", Me: s.user, Account: s.account, Nav: "keys"}
 	q := r.URL.Query()
@@ -107,9 +163,16 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The environment must be live or test.")
 		return
 	}
-	keys, more, err := h.store.ListKeys(r.Context(), pihu.KeyFilter{
-		AccountID: s.account.ID, Environment: env, Limit: 25, StartingAfter: q.Get("starting_after"),
-	})
+	f := keysFilter{NamePrefix: strings.TrimSpace(q.Get("name_prefix")), Status: q.Get("status"), Role: q.Get("role")}
+	lf := pihu.KeyFilter{AccountID: s.account.ID, Environment: env, Limit: 25, StartingAfter: q.Get("starting_after"),
+		NamePrefix: f.NamePrefix, Role: f.Role}
+	i := slices.IndexFunc(keyStatuses, func(st keyStatus) bool { return st.Value == f.Status })
+	if i < 0 {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The status must be enabled, disabled or revoked.")
+		return
+	}
+	keyStatuses[i].set(&lf)
+	keys, more, err := h.store.ListKeys(r.Context(), lf)
 	if pihu.ErrorCode(err) == pihu.EParameterInvalid {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", pihu.ErrorMessage(err))
 		return
@@ -118,7 +181,13 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 		h.internalError(w, r, err)
 		return
 	}
-	d := keysData{Env: env, HasMore: more, CanManage: s.user.Role.CanManageKeys()}
+	roles, err := h.store.Roles(r.Context(), s.account.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	d := keysData{Env: env, HasMore: more, CanManage: s.user.Role.CanManageKeys(), Filter: f, Roles: roles,
+		Live: f.url(pihu.Live, ""), Test: f.url(pihu.Test, "")}
 	for _, k := range keys {
 		d.Keys = append(d.Keys, h.keyRow(k))
 	}
@@ -127,7 +196,7 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	if more {
-		d.Next = keys[len(keys)-1].ID
+		d.Next = f.url(env, keys[len(keys)-1].ID)
 	}
 	if id := q.Get("revoked"); strings.HasPrefix(id, pihu.PrefixKey) && len(id) < 64 {
 		d.Notice = "The key " + id + " was revoked: the API refuses it from now on."

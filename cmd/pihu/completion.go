@@ -58,7 +58,7 @@ _pihu() {
             serve\ *) words="--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --help" ;;
             "accounts create") words="--name --database --json --help" ;;
             accounts\ *) words="--database --json --help" ;;
-            "keys list") words="--limit --starting-after --ending-before --enabled --api-url --json --help" ;;
+            "keys list") words="--limit --starting-after --ending-before --enabled --name-prefix --role --permission --metadata --api-url --json --help" ;;
             "keys create") words="--name --permission --role --expiration --environment --rate-limit --allowed-ip --api-url --json --help" ;;
             "keys revoke") words="--cascade --api-url --json --help" ;;
             "keys rotate") words="--expire-old-in --api-url --json --help" ;;
@@ -106,7 +106,7 @@ _pihu() {
         serve\ *) cands+=(--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --help) ;;
         "accounts create") cands+=(--name --database --json --help) ;;
         accounts\ *) cands+=(--database --json --help) ;;
-        "keys list") cands+=(--limit --starting-after --ending-before --enabled --api-url --json --help) ;;
+        "keys list") cands+=(--limit --starting-after --ending-before --enabled --name-prefix --role --permission --metadata --api-url --json --help) ;;
         "keys create") cands+=(--name --permission --role --expiration --environment --rate-limit --allowed-ip --api-url --json --help) ;;
         "keys revoke") cands+=(--cascade --api-url --json --help) ;;
         "keys rotate") cands+=(--expire-old-in --api-url --json --help) ;;
@@ -147,7 +147,7 @@ complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l r
 complete -c pihu -n '__fish_seen_subcommand_from accounts permissions signing-keys migrate' -l database
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -l server -l description -l force -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -l name
-complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l enabled -l name -l permission -l role -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in
+complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l enabled -l name-prefix -l metadata -l name -l permission -l role -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in
 complete -c pihu -n '__fish_seen_subcommand_from scan' -F -l revoke -l format -l allow-skipped -l progress -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts keys permissions roles signing-keys scan version' -l json
 complete -c pihu -l help

@@ -15,7 +15,8 @@ import (
 )
 
 const keysUsage = `usage:
-  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--json]
+  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false]
+                 [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d]
                    [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]
   pihu keys get ID [--json]
@@ -155,8 +156,23 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 	fs.StringVar(&p.StartingAfter, "starting-after", "", "show the keys after this id (the last one of the previous page)")
 	fs.StringVar(&p.EndingBefore, "ending-before", "", "show the keys before this id (the first one of the next page), to page back")
 	fs.StringVar(&enabled, "enabled", "", "true: show the enabled keys only; false: the disabled ones")
-	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--json]"); err != nil {
+	fs.StringVar(&p.NamePrefix, "name-prefix", "", "show the keys whose name starts with this (case-sensitive)")
+	fs.StringVar(&p.Role, "role", "", "show the keys holding this role (role_…)")
+	fs.StringVar(&p.Permission, "permission", "", "show the keys holding this permission (themselves, through a role or a wildcard)")
+	var metadata permissionFlag
+	fs.Var(&metadata, "metadata", "show the keys whose metadata has NAME=VALUE (a string); repeat it to require several")
+	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--json]"); err != nil {
 		return err
+	}
+	for _, m := range metadata {
+		name, value, ok := strings.Cut(m, "=")
+		if !ok || name == "" {
+			return usageError{"keys list: --metadata takes NAME=VALUE, such as --metadata plan=pro"}
+		}
+		if p.Metadata == nil {
+			p.Metadata = make(map[string]string)
+		}
+		p.Metadata[name] = value
 	}
 	if p.StartingAfter != "" && p.EndingBefore != "" {
 		return usageError{"keys list: give --starting-after or --ending-before, not both"}

@@ -286,3 +286,57 @@ func TestKeysCommands_Errors(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysCommands_ListFilters lists keys with each filter flag of keys
+// list, and all together: the table holds the keys the API keeps, and a
+// --metadata without "=" is a usage error (exit 2).
+func TestKeysCommands_ListFilters(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	owner := ownerKey(t, s)
+	c, err := client.New(client.Config{BaseURL: s.url, APIKey: owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := c.CreateRole(t.Context(), client.RoleParams{Name: "support", Permissions: []string{"candidate:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, p := range []client.KeyParams{
+		{Name: "web_1", Permissions: []string{"candidate:read"}, Metadata: json.RawMessage(`{"team":"web","tier":"gold"}`)},
+		{Name: "web-2", Permissions: []string{"interview:read"}, Roles: []string{role.ID}, Metadata: json.RawMessage(`{"team":"web"}`)},
+		{Name: "db", Permissions: []string{"interview:read"}, Metadata: json.RawMessage(`{"team":"data"}`)},
+	} {
+		k, err := c.CreateKey(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[p.Name] = k.ID
+	}
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--name-prefix", "web_"}, []string{"web_1"}},
+		{[]string{"--role", role.ID}, []string{"web-2"}},
+		{[]string{"--permission", "candidate:read", "--name-prefix", "web"}, []string{"web-2", "web_1"}},
+		{[]string{"--metadata", "team=web", "--metadata", "tier=gold"}, []string{"web_1"}},
+		{[]string{"--name-prefix", "w", "--role", role.ID, "--permission", "candidate:write", "--metadata", "team=web", "--enabled", "true"}, []string{"web-2"}},
+	} {
+		r := pihuCLI(t, s.url, owner, append([]string{"keys", "list"}, tt.args...)...).ok(t)
+		lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")[1:]
+		if len(lines) != len(tt.want) {
+			t.Errorf("list %v: got\n%s\nwant %v", tt.args, r.stdout, tt.want)
+			continue
+		}
+		for i, name := range tt.want {
+			if !strings.HasPrefix(lines[i], ids[name]+" ") {
+				t.Errorf("list %v: line %d is %q, want %s (%s)", tt.args, i+1, lines[i], name, ids[name])
+			}
+		}
+	}
+	if r := pihuCLI(t, s.url, owner, "keys", "list", "--metadata", "team"); r.code != 2 || !strings.Contains(r.stderr, "--metadata takes NAME=VALUE") {
+		t.Errorf("list --metadata team: exit %d, stderr %q; want 2 and why", r.code, r.stderr)
+	}
+	pihuCLI(t, s.url, owner, "keys", "list", "--role", "support").failsWith(t, "parameter_invalid", owner)
+}

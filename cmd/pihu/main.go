@@ -59,7 +59,8 @@ Usage:
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
-  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--api-url URL] [--json]
+  pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false]
+             [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--api-url URL] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d]
              [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--api-url URL] [--json]
   pihu keys get ID [--api-url URL] [--json]

@@ -2784,6 +2784,18 @@ type ListKeysParams struct {
 
 	// Enabled `true` lists the enabled keys only, `false` the disabled ones; left out, both.
 	Enabled *ListKeysParamsEnabled `form:"enabled,omitempty" json:"enabled,omitempty"`
+
+	// NamePrefix Keeps the keys whose name starts with this, exactly: case-sensitive, and every character is itself (`%` and `_` are no wildcards). 1 to 100 characters.
+	NamePrefix *string `form:"name_prefix,omitempty" json:"name_prefix,omitempty"`
+
+	// Role Keeps the keys holding this role (`role_…`). An id that is no role of this account keeps no key (an empty list, not an error); a value that is not shaped like a role id is a 400.
+	Role *string `form:"role,omitempty" json:"role,omitempty"`
+
+	// Permission Keeps the keys that hold this permission, as the API decides it for their requests: held themselves or through one of their roles, by a wildcard (`*`, `candidate:*`), or as `X:read` by `X:write`. A wildcard asked for is held only by an equal or wider one.
+	Permission *string `form:"permission,omitempty" json:"permission,omitempty"`
+
+	// Metadata `metadata[NAME]=VALUE` keeps the keys whose metadata has the member `NAME` with the string value `VALUE`, exactly (a number or another JSON value is not matched). Several are all required.
+	Metadata *map[string]string `json:"metadata,omitempty"`
 }
 
 // ListKeysParamsEnabled defines parameters for ListKeys.
@@ -3569,7 +3581,7 @@ type ClientInterface interface {
 
 	// ListKeys List API keys
 	//
-	// The account's unrevoked keys, newest first; `enabled` keeps the enabled or the disabled ones. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
+	// The account's unrevoked keys, newest first. Filters keep the keys that match all of them (`enabled`, `name_prefix`, `role`, `permission`, `metadata[NAME]`); a page of a filtered list is full and `has_more` exact, and `starting_after` and `ending_before` take any key of the list the filters would keep or not. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
 	//
 	// Corresponds with GET /v1/auth/api-keys (the `ListKeys` operationId).
 	ListKeys(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4255,7 +4267,7 @@ func (c *Client) UpdateAccount(ctx context.Context, body UpdateAccountJSONReques
 
 // ListKeys List API keys
 //
-// The account's unrevoked keys, newest first; `enabled` keeps the enabled or the disabled ones. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
+// The account's unrevoked keys, newest first. Filters keep the keys that match all of them (`enabled`, `name_prefix`, `role`, `permission`, `metadata[NAME]`); a page of a filtered list is full and `has_more` exact, and `starting_after` and `ending_before` take any key of the list the filters would keep or not. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
 //
 // Corresponds with GET /v1/auth/api-keys (the `ListKeys` operationId).
 func (c *Client) ListKeys(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5697,6 +5709,54 @@ func NewListKeysRequest(server string, params *ListKeysParams) (*http.Request, e
 		if params.Enabled != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "enabled", *params.Enabled, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.NamePrefix != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name_prefix", *params.NamePrefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Role != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "role", *params.Role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Permission != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "permission", *params.Permission, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8627,7 +8687,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListKeysWithResponse List API keys
 	//
-	// The account's unrevoked keys, newest first; `enabled` keeps the enabled or the disabled ones. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
+	// The account's unrevoked keys, newest first. Filters keep the keys that match all of them (`enabled`, `name_prefix`, `role`, `permission`, `metadata[NAME]`); a page of a filtered list is full and `has_more` exact, and `starting_after` and `ending_before` take any key of the list the filters would keep or not. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -19203,7 +19263,7 @@ func (c *ClientWithResponses) UpdateAccountWithResponse(ctx context.Context, bod
 
 // ListKeysWithResponse List API keys
 //
-// The account's unrevoked keys, newest first; `enabled` keeps the enabled or the disabled ones. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
+// The account's unrevoked keys, newest first. Filters keep the keys that match all of them (`enabled`, `name_prefix`, `role`, `permission`, `metadata[NAME]`); a page of a filtered list is full and `has_more` exact, and `starting_after` and `ending_before` take any key of the list the filters would keep or not. A test key sees test keys only; a live key sees both. Permission: `api_key:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //

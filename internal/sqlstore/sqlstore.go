@@ -111,6 +111,13 @@ type Dialect struct {
 	// HasPermission is the condition, with one ? for a permission, that
 	// a key's permissions column names that permission.
 	HasPermission string
+	// HoldsAny is HasPermission for a list of permissions, one ? for
+	// them (see Strings): the permissions column names one of them.
+	HoldsAny string
+	// HasMetadata is the condition, with a ? for a member's name and a ?
+	// for a string, that a key's metadata has that member with that
+	// string value (a value of another JSON type does not match).
+	HasMetadata string
 
 	// The rows whose columns the databases type differently (JSON text
 	// against arrays and jsonb), each read by its store's scanner.

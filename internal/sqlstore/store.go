@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -145,23 +148,71 @@ func (s Store) EmitWebhookEvent(ctx context.Context, ev *pihu.WebhookEvent, dedu
 	})
 }
 
-// ListKeys returns a page of the account's unrevoked keys, newest first,
-// and whether more follow. A Limit out of 1 to 100 means 10 if below, 100
-// if above. Returns EParameterInvalid on "starting_after" or
-// "ending_before" if that id is not one of the account's keys (a revoked
-// one is a valid cursor), or on "ending_before" if both are given.
+// ListKeys returns a page of the account's unrevoked keys (or, with
+// f.Revoked, revoked ones), newest first, and whether more follow, kept by
+// every filter of f (see keyFilters). A Limit out of 1 to 100 means 10 if
+// below, 100 if above. Returns EParameterInvalid on a filter f.Validate
+// refuses, on "starting_after" or "ending_before" if that id is not one of
+// the account's keys (a revoked one, or one the filters leave out, is a
+// valid cursor), or on "ending_before" if both are given.
 //
 // Keys are ordered by insertion sequence, not by creation time, so that
 // keys created in the same second still page without gaps or repeats.
+// Every filter is a condition of the query that pages, so that a page of
+// a filtered list is full and has_more exact.
 func (s Store) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, bool, error) {
-	q := AccountPage("api_keys", s.Dialect.Keys.Columns, f.AccountID, f.Environment, "revoked IS NULL",
+	if err := f.Validate(); err != nil {
+		return nil, false, err
+	}
+	revoked := "revoked IS NULL"
+	if f.Revoked {
+		revoked = "revoked IS NOT NULL"
+	}
+	q := AccountPage("api_keys", s.Dialect.Keys.Columns, f.AccountID, f.Environment, revoked,
 		pihu.Page{Limit: f.Limit, StartingAfter: f.StartingAfter, EndingBefore: f.EndingBefore},
 		"this account's API keys")
-	if f.Enabled != nil {
-		q.Where += " AND enabled = ?"
-		q.Args = append(q.Args, *f.Enabled)
+	for _, c := range keyFilters(s.Dialect, f) {
+		q.Where += " AND " + c.where
+		q.Args = append(q.Args, c.args...)
 	}
 	return page(ctx, s, q, s.Dialect.Keys.Scan)
+}
+
+// condition is a condition of a query's WHERE, with its arguments.
+type condition struct {
+	where string
+	args  []any
+}
+
+// keyFilters are the conditions of the filters f sets, one a filter (a
+// filter more is a line more here), ANDed by ListKeys.
+func keyFilters(d *Dialect, f pihu.KeyFilter) []condition {
+	var cs []condition
+	add := func(set bool, where string, args ...any) {
+		if set {
+			cs = append(cs, condition{where, args})
+		}
+	}
+	add(f.Enabled != nil, "enabled = ?", f.Enabled != nil && *f.Enabled)
+	add(f.NamePrefix != "", "substr(name, 1, ?) = ?", utf8.RuneCountInString(f.NamePrefix), f.NamePrefix)
+	add(f.Role != "", keyHoldsRole, f.Role)
+	granting := d.Strings(f.Permission.GrantedBy().Strings())
+	add(f.Permission != "", "("+d.HoldsAny+" OR "+roleHolds(d.HoldsAny)+")", granting, granting)
+	for _, name := range slices.Sorted(maps.Keys(f.Metadata)) {
+		add(true, d.HasMetadata, name, f.Metadata[name])
+	}
+	return cs
+}
+
+// keyHoldsRole is the condition that a key (the row of api_keys) holds
+// the role of an id.
+const keyHoldsRole = `EXISTS (SELECT 1 FROM key_roles WHERE key_roles.key_id = api_keys.id AND key_roles.role_id = ?)`
+
+// roleHolds is the condition that one of a key's roles (not deleted) meets
+// cond, which sees the role's permissions as the column "permissions".
+func roleHolds(cond string) string {
+	return `EXISTS (SELECT 1 FROM key_roles JOIN roles ON roles.id = key_roles.role_id
+		WHERE key_roles.key_id = api_keys.id AND roles.deleted IS NULL AND ` + cond + `)`
 }
 
 // ListAuditEvents returns a page of the account's audit events, newest
