@@ -2,6 +2,8 @@ package pihu
 
 import (
 	"context"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -95,6 +97,19 @@ type AuditFilter struct {
 	// Target, if set, limits the page to events about that key (or
 	// user): a key's history, as the dashboard's key page shows it.
 	Target string
+	// Targets, if not nil, limits the page to events about one of these
+	// keys (or users); empty: none matches (a key name that names no key).
+	Targets []string
+	// Actions, if any, limit the page to events of one of these actions
+	// (see ParseAuditActions): an action ending in ".*" stands for every
+	// action of its resource, such as "user.*".
+	Actions []string
+	// Actor, if set, limits the page to events made by that key or user
+	// (or ActorOperator, ActorAnonymous).
+	Actor string
+	// Since and Until, if not zero, limit the page to events created at
+	// or after Since and before Until.
+	Since, Until time.Time
 	// Limit is the page size, 1 to 100.
 	Limit int
 	// StartingAfter is the id of the event the page starts after (""
@@ -106,6 +121,52 @@ type AuditFilter struct {
 	// hasMore reports whether newer ones remain. Giving both is
 	// EParameterInvalid on "ending_before".
 	EndingBefore string
+}
+
+// MaxAuditActions is how many actions one filter may name.
+const MaxAuditActions = 20
+
+// auditAction is the shape of an action, or of a resource's actions
+// ("user.*"): lower-case words joined by underscores, a dot between the
+// resource and the action.
+var auditAction = regexp.MustCompile(`^[a-z][a-z_]*\.([a-z][a-z_]*|\*)$`)
+
+// ParseAuditActions reads a list of actions separated by commas, such as
+// "api_key.revoked,user.*", for the filter on param. Any action of that
+// shape is taken, known or not (a filter of an action that never happened
+// matches nothing): the list of actions grows with the product. Returns
+// EParameterInvalid on param for a malformed one, or too many.
+func ParseAuditActions(s, param string) ([]string, error) {
+	actions := strings.Split(s, ",")
+	if len(actions) > MaxAuditActions {
+		return nil, ParamErrorf(EParameterInvalid, param, "Give at most %d actions, separated by commas.", MaxAuditActions)
+	}
+	for i, a := range actions {
+		a = strings.TrimSpace(a)
+		if !auditAction.MatchString(a) {
+			return nil, ParamErrorf(EParameterInvalid, param, "%q is not an action: give actions such as api_key.revoked, or every action of a resource such as user.*, separated by commas.", MaskSecrets(a))
+		}
+		actions[i] = a
+	}
+	return actions, nil
+}
+
+// MatchAction reports whether action is one that the filter's pattern
+// names: the action itself, or every action of its resource ("user.*").
+func MatchAction(pattern, action string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(action, prefix)
+	}
+	return pattern == action
+}
+
+// Validate checks f's time range: Until after Since. Returns
+// EParameterInvalid on param.
+func (f *AuditFilter) Validate(param string) error {
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return ParamErrorf(EParameterInvalid, param, "The end of the range must come after its start.")
+	}
+	return nil
 }
 
 // AuditStore keeps the audit log. Events are written by the KeyStore

@@ -2,6 +2,8 @@ package http
 
 import (
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -39,19 +41,59 @@ func NewAuditEventItem(ev *pihu.AuditEvent) AuditEventItem {
 	return AuditEventItem{ID: ev.ID, Action: ev.Action, Actor: ev.Actor, Target: ev.Target, IP: ev.IP, Created: timestamp(ev.Created), Changes: ev.Changes, URL: ev.URL, Source: ev.Source}
 }
 
+// The audit log's filters, as query parameters.
+const (
+	paramAction     = "action"
+	paramActor      = "actor"
+	paramTarget     = "target"
+	paramCreatedGTE = "created[gte]"
+	paramCreatedLT  = "created[lt]"
+)
+
+// auditFilter reads the filters of GET /v1/auth/audit-events from q into
+// f: action (actions separated by commas, "user.*" for a resource's),
+// actor, target (ids), created[gte] and created[lt] (RFC 3339 times).
+func auditFilter(q url.Values, f *pihu.AuditFilter) error {
+	var err error
+	if vs, ok := q[paramAction]; ok {
+		if f.Actions, err = pihu.ParseAuditActions(vs[0], paramAction); err != nil {
+			return err
+		}
+	}
+	f.Actor, f.Target = q.Get(paramActor), q.Get(paramTarget)
+	for _, t := range []struct {
+		param string
+		to    *time.Time
+	}{{paramCreatedGTE, &f.Since}, {paramCreatedLT, &f.Until}} {
+		vs, ok := q[t.param]
+		if !ok {
+			continue
+		}
+		if *t.to, err = time.Parse(time.RFC3339, vs[0]); err != nil {
+			return pihu.ParamErrorf(pihu.EParameterInvalid, t.param, "%q must be a time in RFC 3339, such as 2026-12-01T00:00:00Z.", t.param)
+		}
+	}
+	return f.Validate(paramCreatedLT)
+}
+
 // listAuditEvents shows the account's audit log, newest first, paginated
-// like keys. A test key sees only the events of test keys, as it sees only
-// test keys.
+// like keys, filtered by action, actor, target and time (see
+// auditFilter). A test key sees only the events of test keys, as it sees
+// only test keys.
 func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	page, err := parsePage(r)
+	page, err := parsePage(r, paramAction, paramActor, paramTarget, paramCreatedGTE, paramCreatedLT)
+	f := pihu.AuditFilter{
+		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter, EndingBefore: page.endingBefore,
+	}
+	if err == nil {
+		err = auditFilter(page.query, &f)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	events, more, err := s.store.ListAuditEvents(r.Context(), pihu.AuditFilter{
-		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter, EndingBefore: page.endingBefore,
-	})
+	events, more, err := s.store.ListAuditEvents(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

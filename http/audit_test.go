@@ -129,7 +129,24 @@ func TestAuditEvents(t *testing.T) {
 		{name: "ErrLimitTooLarge", method: "GET", path: "/v1/auth/audit-events?limit=101", key: ts.Owner, status: 400, code: "parameter_invalid", param: "limit"},
 		{name: "ErrStartingAfterUnknown", method: "GET", path: "/v1/auth/audit-events?starting_after=evt_nope", key: ts.Owner, status: 400, code: "parameter_invalid", param: "starting_after"},
 		{name: "ErrStartingAfterKey", method: "GET", path: "/v1/auth/audit-events?starting_after=" + writer.ID, key: ts.Owner, status: 400, code: "parameter_invalid", param: "starting_after"},
-		{name: "ErrUnknownParameter", method: "GET", path: "/v1/auth/audit-events?action=api_key.created", key: ts.Owner, status: 400, code: "parameter_unknown", param: "action"},
+		{name: "ErrUnknownParameter", method: "GET", path: "/v1/auth/audit-events?actions=api_key.created", key: ts.Owner, status: 400, code: "parameter_unknown", param: "actions"},
+		// The filters, alone and together.
+		{name: "FilterAction", method: "GET", path: "/v1/auth/audit-events?action=api_key.revoked", key: ts.Owner, status: 200,
+			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[4]}) }},
+		{name: "FilterActions", method: "GET", path: "/v1/auth/audit-events?action=api_key.revoked,api_key.leaked", key: ts.Owner, status: 200,
+			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[0], want[4]}) }},
+		{name: "FilterResourceAndActor", method: "GET", path: "/v1/auth/audit-events?action=api_key.*&actor=" + writer.ID, key: ts.Owner, status: 200,
+			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[4], want[5]}) }},
+		{name: "FilterOtherResource", method: "GET", path: "/v1/auth/audit-events?action=user.*", key: ts.Owner, status: 200,
+			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), nil) }},
+		{name: "FilterTarget", method: "GET", path: "/v1/auth/audit-events?target=" + testKey.ID, key: ts.Owner, status: 200,
+			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[2], want[5]}) }},
+		{name: "FilterTime", method: "GET", path: "/v1/auth/audit-events?created%5Bgte%5D=" + t1 + "&created%5Blt%5D=" + t2, key: ts.Owner, status: 200,
+			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), want[5:7]) }},
+		{name: "ErrAction", method: "GET", path: "/v1/auth/audit-events?action=Revoked", key: ts.Owner, status: 400, code: "parameter_invalid", param: "action"},
+		{name: "ErrActionTwice", method: "GET", path: "/v1/auth/audit-events?action=user.*&action=api_key.*", key: ts.Owner, status: 400, code: "parameter_invalid", param: "action"},
+		{name: "ErrCreated", method: "GET", path: "/v1/auth/audit-events?created%5Bgte%5D=yesterday", key: ts.Owner, status: 400, code: "parameter_invalid", param: "created[gte]"},
+		{name: "ErrCreatedRange", method: "GET", path: "/v1/auth/audit-events?created%5Bgte%5D=" + t2 + "&created%5Blt%5D=" + t1, key: ts.Owner, status: 400, code: "parameter_invalid", param: "created[lt]"},
 		{name: "ErrNoKey", method: "GET", path: "/v1/auth/audit-events", status: 401, code: "missing_api_key"},
 		{name: "ErrRevokedKey", method: "GET", path: "/v1/auth/audit-events", key: created.Key, status: 401, code: "revoked_api_key"},
 		{name: "ErrNoPermission", method: "GET", path: "/v1/auth/audit-events", key: noPerm.Key, status: 403, code: "insufficient_permissions"},
@@ -159,4 +176,12 @@ func TestAuditEvents(t *testing.T) {
 		r.decode(t, &list)
 		check(t, list.Data, want[3:6])
 	})
+}
+
+// decodeEvents is the events of a page of the audit log.
+func decodeEvents(tb testing.TB, r response) []pihuhttp.AuditEventItem {
+	tb.Helper()
+	var list pihuhttp.AuditEventList
+	r.decode(tb, &list)
+	return list.Data
 }

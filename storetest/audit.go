@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,4 +264,99 @@ func checkEvent(tb testing.TB, got, want *pihu.AuditEvent) {
 		tb.Errorf("event %s: got %+v, want %+v", want.ID, *got, *want)
 	}
 	checkTime(tb, want.ID+" Created", &got.Created, &want.Created)
+}
+
+// testAuditListFilters checks the filters by actions (exact and a
+// resource's), actor, targets and time, alone and together, and with a
+// cursor.
+func testAuditListFilters(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	other, otherOwner := mustCreateAccount(t, s, "Other")
+	// Key i is created at epoch + i hours by owner (even i) or by key 0
+	// (odd i), and revoked an hour later; key 3 is left alone.
+	var keys []*pihu.Key
+	for i := range 4 {
+		at := epoch.Add(time.Duration(i) * time.Hour)
+		k := newKey(t, a.ID, readKey(fmt.Sprint("Key ", i)), at)
+		actor := owner.ID
+		if i%2 == 1 {
+			actor = keys[0].ID
+		}
+		if err := s.CreateKey(t.Context(), k, pihu.NewAuditEvent(pihu.ActionKeyCreated, actor, "127.0.0.1", k, at)); err != nil {
+			t.Fatalf("CreateKey: %v", err)
+		}
+		if i != 3 {
+			if _, err := s.RevokeKey(t.Context(), a.ID, k.ID, at.Add(time.Hour), pihu.NewAuditEvent(pihu.ActionKeyRevoked, owner.ID, "127.0.0.1", k, at.Add(time.Hour))); err != nil {
+				t.Fatalf("RevokeKey: %v", err)
+			}
+		}
+		keys = append(keys, k)
+	}
+	// The other account's events match no filter of this one.
+	ok := newKey(t, other.ID, readKey("Theirs"), epoch)
+	if err := s.CreateKey(t.Context(), ok, pihu.NewAuditEvent(pihu.ActionKeyCreated, otherOwner.ID, "127.0.0.1", ok, epoch)); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	// Every event of this account, to compare each filter's page with.
+	all, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Limit: 100})
+	want := func(keep func(ev *pihu.AuditEvent) bool) []*pihu.AuditEvent {
+		var out []*pihu.AuditEvent
+		for _, ev := range all {
+			if keep(ev) {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	ids := func(ks ...*pihu.Key) []string {
+		var out []string
+		for _, k := range ks {
+			out = append(out, k.ID)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		f    pihu.AuditFilter
+		keep func(ev *pihu.AuditEvent) bool
+	}{
+		{"Action", pihu.AuditFilter{Actions: []string{pihu.ActionKeyRevoked}}, func(ev *pihu.AuditEvent) bool { return ev.Action == pihu.ActionKeyRevoked }},
+		{"Resource", pihu.AuditFilter{Actions: []string{"api_key.*"}}, func(ev *pihu.AuditEvent) bool { return strings.HasPrefix(ev.Action, "api_key.") }},
+		{"NoSuchResource", pihu.AuditFilter{Actions: []string{"apixkey.*", "api_key.nothing"}}, func(*pihu.AuditEvent) bool { return false }},
+		{"Actor", pihu.AuditFilter{Actor: keys[0].ID}, func(ev *pihu.AuditEvent) bool { return ev.Actor == keys[0].ID }},
+		{"Targets", pihu.AuditFilter{Targets: ids(keys[1], keys[3])}, func(ev *pihu.AuditEvent) bool { return ev.Target == keys[1].ID || ev.Target == keys[3].ID }},
+		{"NoTargets", pihu.AuditFilter{Targets: []string{}}, func(*pihu.AuditEvent) bool { return false }},
+		{"Since", pihu.AuditFilter{Since: epoch.Add(2 * time.Hour)}, func(ev *pihu.AuditEvent) bool { return !ev.Created.Before(epoch.Add(2 * time.Hour)) }},
+		{"Until", pihu.AuditFilter{Until: epoch.Add(2 * time.Hour)}, func(ev *pihu.AuditEvent) bool { return ev.Created.Before(epoch.Add(2 * time.Hour)) }},
+		{"All", pihu.AuditFilter{Actions: []string{pihu.ActionKeyCreated}, Actor: owner.ID, Since: epoch.Add(time.Hour), Until: epoch.Add(3 * time.Hour)},
+			func(ev *pihu.AuditEvent) bool {
+				return ev.Action == pihu.ActionKeyCreated && ev.Actor == owner.ID && !ev.Created.Before(epoch.Add(time.Hour)) && ev.Created.Before(epoch.Add(3*time.Hour))
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.f
+			f.AccountID, f.Limit = a.ID, 100
+			got, more := mustListEvents(t, s, f)
+			checkEvents(t, got, want(tt.keep))
+			if more {
+				t.Errorf("more is true, want false")
+			}
+			if len(got) < 2 {
+				return
+			}
+			// A page of one, then the rest after it.
+			f.Limit = 1
+			first, more := mustListEvents(t, s, f)
+			checkEvents(t, first, got[:1])
+			if !more {
+				t.Errorf("a page of one: more is false, want true")
+			}
+			f.Limit, f.StartingAfter = 100, first[0].ID
+			rest, _ := mustListEvents(t, s, f)
+			checkEvents(t, rest, got[1:])
+		})
+	}
+	if len(want(func(ev *pihu.AuditEvent) bool { return ev.Action == pihu.ActionKeyRevoked })) != 3 {
+		t.Fatalf("the account's events: %v, want 3 revocations among them", all)
+	}
 }

@@ -98,6 +98,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 		run(t, "ListEnvironmentFilter", testAuditListEnvironmentFilter)
 		run(t, "ListOnlyOwnAccount", testAuditListOnlyOwnAccount)
 		run(t, "ListTargetFilter", testAuditListTargetFilter)
+		run(t, "ListFilters", testAuditListFilters)
 		run(t, "ListStartingAfterOtherEnvironment", testAuditListStartingAfterOtherEnvironment)
 		run(t, "ListEndingBefore", testAuditListEndingBefore)
 	})

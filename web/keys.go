@@ -416,6 +416,8 @@ type eventRow struct {
 	ActorName  string
 	TargetName string
 	TargetLink string
+	// Words is the event as a sentence (see eventWords).
+	Words string
 }
 
 // eventRows names the actors and targets of events: users by email, keys
@@ -447,6 +449,7 @@ func (h *Handler) eventRows(r *http.Request, accountID string, events []*pihu.Au
 		}
 		return k.Name
 	}
+	var roles []*pihu.KeyRole
 	out := make([]eventRow, 0, len(events))
 	for _, ev := range events {
 		row := eventRow{AuditEvent: ev, ActorName: names[ev.Actor], TargetName: names[ev.Target]}
@@ -459,7 +462,16 @@ func (h *Handler) eventRows(r *http.Request, accountID string, events []*pihu.Au
 			row.TargetLink = "/keys/" + ev.Target
 		case strings.HasPrefix(ev.Target, pihu.PrefixRole):
 			row.TargetLink = "/roles/" + ev.Target
+			if roles == nil {
+				if roles, err = h.store.Roles(r.Context(), accountID); err != nil {
+					return nil, err
+				}
+			}
+			if i := slices.IndexFunc(roles, func(role *pihu.KeyRole) bool { return role.ID == ev.Target }); i >= 0 {
+				row.TargetName = roles[i].Name
+			}
 		}
+		row.Words = eventWords(ev, row.TargetName, keys[ev.Target])
 		out = append(out, row)
 	}
 	return out, nil

@@ -269,6 +269,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /roles/{id}", h.signedIn(keyManagers, h.updateRole))
 	h.mux.Handle("POST /roles/{id}/delete", h.signedIn(keyManagers, h.deleteRole))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
+	h.mux.Handle("GET /audit.csv", h.signedIn(anyone, h.auditCSV))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
 	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.invite))
 	h.mux.Handle("GET /team/invites/{id}/link/{view}", h.signedIn(teamManagers, h.inviteLinkPage))

@@ -224,7 +224,7 @@ func TestAudit(t *testing.T) {
 	}
 	p := owner.get("/audit")
 	checkStatus(t, p, http.StatusOK)
-	checkContains(t, p, "api_key.created", "ada@example.com", last, "Older events")
+	checkContains(t, p, "api_key.created", "Created the key", "ada@example.com", last, "Older events")
 	if strings.Contains(p.Body, `href="/keys/`+first+`"`) {
 		t.Errorf("the first page shows the oldest event")
 	}

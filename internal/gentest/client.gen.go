@@ -2602,8 +2602,23 @@ type Whoami struct {
 	} `json:"key"`
 }
 
+// AuditAction Example: api_key.revoked,api_key.rotated
+type AuditAction = string
+
+// AuditActor defines model for AuditActor.
+type AuditActor = string
+
+// AuditTarget defines model for AuditTarget.
+type AuditTarget = string
+
 // CandidateIDPath defines model for CandidateIDPath.
 type CandidateIDPath = string
+
+// CreatedGTE defines model for CreatedGTE.
+type CreatedGTE = time.Time
+
+// CreatedLT defines model for CreatedLT.
+type CreatedLT = time.Time
 
 // Enabled defines model for Enabled.
 type Enabled string
@@ -2844,6 +2859,21 @@ type ListAuditEventsParams struct {
 
 	// EndingBefore The first id of the next page, to page back towards the newest (as Stripe's `ending_before`): the page holds the `limit` items next newer than it, still newest first, and `has_more` says whether newer ones remain. An id that was never in this list is a 400; a deleted or revoked item's id still works. Not with `starting_after` (a 400 on `ending_before`).
 	EndingBefore *EndingBefore `form:"ending_before,omitempty" json:"ending_before,omitempty"`
+
+	// Action Only events of these actions, separated by commas: an action such as `api_key.revoked`, or every action of a resource such as `user.*` (sign-ins and the team) or `api_key.*`. At most 20. An action that never happened matches nothing.
+	Action *AuditAction `form:"action,omitempty" json:"action,omitempty"`
+
+	// Actor Only events made by this key or user (its id), or by `operator` or `anonymous`.
+	Actor *AuditActor `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Target Only events about this key or user (its id): a key's history.
+	Target *AuditTarget `form:"target,omitempty" json:"target,omitempty"`
+
+	// CreatedGte Only events created at or after this time (RFC 3339).
+	CreatedGte *CreatedGTE `form:"created[gte],omitempty" json:"created[gte],omitempty"`
+
+	// CreatedLt Only events created before this time (RFC 3339); after `created[gte]` if both are given.
+	CreatedLt *CreatedLT `form:"created[lt],omitempty" json:"created[lt],omitempty"`
 }
 
 // ForwardAuthDeleteParams defines parameters for ForwardAuthDelete.
@@ -6210,6 +6240,66 @@ func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*h
 		if params.EndingBefore != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Actor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Target != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "target", *params.Target, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedGte != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created[gte]", *params.CreatedGte, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedLt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created[lt]", *params.CreatedLt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

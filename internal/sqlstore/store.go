@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -227,6 +228,42 @@ func (s Store) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu
 	if f.Target != "" {
 		q.Where += " AND target = ?"
 		q.Args = append(q.Args, f.Target)
+	}
+	switch {
+	case f.Targets == nil:
+	case len(f.Targets) == 0:
+		q.Where += " AND 1 = 0"
+	default:
+		q.Where += " AND target IN (?" + strings.Repeat(", ?", len(f.Targets)-1) + ")"
+		for _, t := range f.Targets {
+			q.Args = append(q.Args, t)
+		}
+	}
+	if len(f.Actions) > 0 {
+		// A resource's actions by substr, not LIKE, whose _ is a wildcard.
+		var or []string
+		for _, a := range f.Actions {
+			if prefix, ok := strings.CutSuffix(a, "*"); ok {
+				or = append(or, "substr(action, 1, ?) = ?")
+				q.Args = append(q.Args, len(prefix), prefix)
+			} else {
+				or = append(or, "action = ?")
+				q.Args = append(q.Args, a)
+			}
+		}
+		q.Where += " AND (" + strings.Join(or, " OR ") + ")"
+	}
+	if f.Actor != "" {
+		q.Where += " AND actor = ?"
+		q.Args = append(q.Args, f.Actor)
+	}
+	if !f.Since.IsZero() {
+		q.Where += " AND created >= ?"
+		q.Args = append(q.Args, s.Dialect.Time(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q.Where += " AND created < ?"
+		q.Args = append(q.Args, s.Dialect.Time(f.Until))
 	}
 	return page(ctx, s, q, s.Dialect.Events.Scan)
 }
