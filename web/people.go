@@ -112,11 +112,21 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // signInTo signs person userID in to account accountID (a membership of
-// theirs), with a sign-in event, and sends them to the keys.
+// theirs), with a sign-in event, and sends them to the keys; or, for a
+// person with a second factor, starts a sign-in that waits for it and
+// sends them to the page that asks for the code.
 func (h *Handler) signInTo(w http.ResponseWriter, r *http.Request, userID, accountID string) {
 	member, err := h.store.User(r.Context(), accountID, userID)
 	if err != nil {
 		h.internalError(w, r, err)
+		return
+	}
+	if member.TwoFactor != nil {
+		if err := h.startSession(w, r, member, true, pendingLifetime); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/login/two-factor", http.StatusSeeOther)
 		return
 	}
 	if err := h.signIn(w, r, member, pihu.NewUserEvent(pihu.ActionUserLogin, member.ID, h.clientIP(r), member, h.now())); err != nil {
