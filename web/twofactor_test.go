@@ -255,3 +255,148 @@ func TestTwoFactor_Disable(t *testing.T) {
 	})
 	_ = secret
 }
+
+// An account that requires two-factor sign-in sends a member without it
+// to enrol, from every page, until they have; only an owner or an admin
+// with a second factor of their own turns it on; a member keeps theirs
+// while it is required.
+func TestTwoFactor_Required(t *testing.T) {
+	d := newDashboard(t)
+	owner := d.signUp(t, "ada@example.com")
+	viewer := d.member(t, owner, "grace@example.com", pihu.RoleViewer)
+	checkStatus(t, viewer.post("/account/two-factor-required", form("two_factor_required", "on")), http.StatusForbidden)
+
+	p := owner.post("/account/two-factor-required", form("two_factor_required", "on"))
+	checkStatus(t, p, http.StatusBadRequest)
+	checkContains(t, p, "Add an authenticator app to your own sign-in first")
+	checkStatus(t, owner.post("/account/two-factor-required", form("two_factor_required", "maybe")), http.StatusBadRequest)
+
+	d.enrol(t, owner)
+	checkRedirect(t, owner.post("/account/two-factor-required", form("two_factor_required", "on")), "/account?twofactor=1#two-factor-required")
+	u := mustUser(t, d, "ada@example.com")
+	events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: u.AccountID, Limit: 1})
+	if len(events) != 1 || events[0].Action != pihu.ActionAccountUpdated || strings.Join(events[0].Changes, ",") != "two_factor_required" {
+		t.Errorf("events: got %+v, want account.updated of two_factor_required", events)
+	}
+	checkStatus(t, owner.get("/keys"), http.StatusOK)
+
+	// The viewer, signed in already, is sent to enrol from every page.
+	for _, path := range []string{"/keys", "/account", "/audit", "/team"} {
+		checkRedirect(t, viewer.get(path), "/account/two-factor")
+	}
+	p = viewer.get("/account/two-factor")
+	checkStatus(t, p, http.StatusOK)
+	checkContains(t, p, "requires two-factor sign-in")
+	secret, _ := d.enrol(t, viewer)
+	checkStatus(t, viewer.get("/keys"), http.StatusOK)
+	p = viewer.post("/account/two-factor/disable", form("password", password))
+	checkStatus(t, p, http.StatusBadRequest)
+	checkContains(t, p, "requires two-factor sign-in of every member")
+
+	// Signing in asks for the code, then opens the dashboard.
+	d.Clock.Add(30 * time.Second)
+	b := d.password(t, "grace@example.com")
+	checkRedirect(t, b.post("/login/two-factor", form("code", d.code(t, secret))), "/keys")
+
+	// Not required any more: one may remove theirs.
+	checkRedirect(t, owner.post("/account/two-factor-required", form("two_factor_required", "off")), "/account?twofactor=1#two-factor-required")
+	checkRedirect(t, viewer.post("/account/two-factor/disable", form("password", password)), "/account/two-factor?removed=1")
+}
+
+// A member who must enrol may still sign out.
+func TestTwoFactor_RequiredSignOut(t *testing.T) {
+	d := newDashboard(t)
+	owner := d.signUp(t, "ada@example.com")
+	viewer := d.member(t, owner, "grace@example.com", pihu.RoleViewer)
+	d.enrol(t, owner)
+	checkStatus(t, owner.post("/account/two-factor-required", form("two_factor_required", "on")), http.StatusSeeOther)
+	checkRedirect(t, viewer.post("/logout", nil), "/login")
+	checkRedirect(t, viewer.get("/account/two-factor"), "/login")
+}
+
+// The Account page lists one's sessions, with browser, address and
+// times, and signs out one of them, or all the others, at once.
+func TestSessions_List(t *testing.T) {
+	d := newDashboard(t)
+	const firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	const safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+	a := d.browser(t)
+	a.header.Set("User-Agent", firefox)
+	checkRedirect(t, a.post("/signup", form("email", "ada@example.com", "password", password, "account_name", "Acme")), "/keys")
+	d.Clock.Add(time.Hour)
+	phone := d.browser(t)
+	phone.header.Set("User-Agent", safari)
+	phone.header.Set(clientHeader, "198.51.100.7")
+	checkRedirect(t, phone.post("/login", form("email", "ada@example.com", "password", password)), "/keys")
+	third := d.login(t, "ada@example.com")
+	other := d.signUp(t, "grace@example.com")
+
+	p := a.get("/account")
+	checkContains(t, p, "Firefox on Windows", "Safari on iPhone", "<code>198.51.100.7</code>", "This browser", "Sign out all other sessions")
+	if strings.Index(p.Body, "Safari on iPhone") > strings.Index(p.Body, "Firefox on Windows") {
+		t.Errorf("sessions: want the newest first")
+	}
+	ids := regexp.MustCompile(`action="/account/sessions/(sess_[0-9A-Za-z]+)/revoke"`).FindAllStringSubmatch(p.Body, -1)
+	if len(ids) != 2 {
+		t.Fatalf("sign-out buttons: got %d, want 2 (not this browser's)", len(ids))
+	}
+	// Another person cannot sign out Ada's sessions.
+	checkStatus(t, other.post("/account/sessions/"+ids[0][1]+"/revoke", nil), http.StatusNotFound)
+	checkStatus(t, phone.get("/keys"), http.StatusOK)
+
+	// Last seen moves at most once a minute: no write per request.
+	lastSeen := func() time.Time {
+		t.Helper()
+		sess, _ := d.Store.ListSessions(t.Context(), mustUser(t, d, "ada@example.com").ID)
+		return sess[0].LastSeen // the newest: the third browser's
+	}
+	signedIn := lastSeen()
+	d.Clock.Add(30 * time.Second)
+	checkStatus(t, third.get("/keys"), http.StatusOK)
+	if got := lastSeen(); !got.Equal(signedIn) {
+		t.Errorf("last seen 30 s later: got %v, want %v", got, signedIn)
+	}
+	d.Clock.Add(31 * time.Second)
+	checkStatus(t, third.get("/keys"), http.StatusOK)
+	if got := lastSeen(); !got.Equal(signedIn.Add(61 * time.Second)) {
+		t.Errorf("last seen 61 s later: got %v, want %v", got, signedIn.Add(61*time.Second))
+	}
+
+	var phoneID string
+	for _, m := range ids {
+		sess, _ := d.Store.ListSessions(t.Context(), mustUser(t, d, "ada@example.com").ID)
+		for _, s := range sess {
+			if s.ID == m[1] && s.IP == "198.51.100.7" {
+				phoneID = s.ID
+			}
+		}
+	}
+	checkRedirect(t, a.post("/account/sessions/"+phoneID+"/revoke", nil), "/account?signedout=1#sessions")
+	checkRedirect(t, phone.get("/keys"), "/login")
+	checkStatus(t, third.get("/keys"), http.StatusOK)
+	checkStatus(t, a.post("/account/sessions/"+phoneID+"/revoke", nil), http.StatusNotFound)
+
+	checkRedirect(t, a.post("/account/sessions/revoke-others", nil), "/account?signedout=all#sessions")
+	checkRedirect(t, third.get("/keys"), "/login")
+	checkStatus(t, a.get("/keys"), http.StatusOK)
+	checkStatus(t, other.get("/keys"), http.StatusOK)
+	u := mustUser(t, d, "ada@example.com")
+	if got := actions(t, d, u.AccountID, 1); got[0] != pihu.ActionUserSessionsRevoked {
+		t.Errorf("events: got %v, want user.sessions_revoked", got)
+	}
+}
+
+func TestBrowserName(t *testing.T) {
+	for ua, want := range map[string]string{
+		"": "Unknown browser",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36":                 "Chrome on Linux",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15": "Safari on macOS",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0": "Edge on Windows",
+		"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36":              "Chrome on Android",
+		"curl/8.5.0": "curl",
+	} {
+		if got := web.BrowserName(ua); got != want {
+			t.Errorf("%q: got %q, want %q", ua, got, want)
+		}
+	}
+}

@@ -282,6 +282,9 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /account/two-factor/recovery-codes/{view}", h.enrolling(h.recoveryCodesPage))
 	h.mux.Handle("POST /account/two-factor/disable", h.signedIn(anyone, h.disableTwoFactor))
 	h.mux.Handle("POST /account/leak-policy", h.signedIn(teamManagers, h.setLeakPolicy))
+	h.mux.Handle("POST /account/two-factor-required", h.signedIn(keyManagers, h.setTwoFactorRequired))
+	h.mux.Handle("POST /account/sessions/{id}/revoke", h.signedIn(anyone, h.revokeSession))
+	h.mux.Handle("POST /account/sessions/revoke-others", h.signedIn(anyone, h.revokeOtherSessions))
 
 	h.mux.HandleFunc("/", h.notFound)
 }
