@@ -108,6 +108,10 @@ type AuditFilter struct {
 	// Target, if set, limits the page to events about that key (or
 	// user): a key's history, as the dashboard's key page shows it.
 	Target string
+	// Action, if set, limits the page to events of that action
+	// ("user.login"), or, ending with a dot, of every action it starts
+	// ("user.": the events of dashboard users).
+	Action string
 	// Limit is the page size, 1 to 100.
 	Limit int
 	// StartingAfter is the id of the event the page starts after (""

@@ -17,6 +17,7 @@ func runTwoFactor(t *testing.T, run runFunc) {
 	run(t, "Required", testTwoFactorRequired)
 	run(t, "ListSessions", testSessionsList)
 	run(t, "DeleteSessions", testSessionsDelete)
+	run(t, "AuditByAction", testAuditByAction)
 }
 
 const testSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -292,4 +293,23 @@ func testSessionsDelete(t *testing.T, s pihu.Store) {
 		t.Fatalf("events: got %v", events)
 	}
 	checkEvent(t, events[0], ev)
+}
+
+// The audit log filters by action, or by a prefix of actions.
+func testAuditByAction(t *testing.T, s pihu.Store) {
+	a, u := mustSignUp(t, s, "ada@example.com")
+	login := pihu.NewUserEvent(pihu.ActionUserLogin, u.ID, "127.0.0.1", u, epoch)
+	failed := pihu.NewUserEvent(pihu.ActionUserLoginFailed, u.ID, "127.0.0.1", u, epoch)
+	account := pihu.NewAccountEvent(u.ID, "127.0.0.1", a, []string{"two_factor_required"}, epoch)
+	if err := s.RecordUserEvents(t.Context(), login, failed, account); err != nil {
+		t.Fatalf("RecordUserEvents: %v", err)
+	}
+	got, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Action: pihu.ActionUserLoginFailed, Limit: 10})
+	checkEvents(t, got, []*pihu.AuditEvent{failed})
+	got, _ = mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Action: "user.", Limit: 10})
+	if len(got) != 3 || got[0].ID != failed.ID || got[1].ID != login.ID || got[2].Action != pihu.ActionUserSignedUp {
+		t.Errorf("user. events: got %v", got)
+	}
+	got, _ = mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Action: "account.", Limit: 10})
+	checkEvents(t, got, []*pihu.AuditEvent{account})
 }

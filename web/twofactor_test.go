@@ -406,3 +406,19 @@ func TestBrowserName(t *testing.T) {
 		}
 	}
 }
+
+// The audit log filters sign-in events by action.
+func TestAudit_ByAction(t *testing.T) {
+	d := newDashboard(t)
+	b := d.signUp(t, "ada@example.com")
+	d.enrol(t, b)
+	checkStatus(t, d.password(t, "ada@example.com").post("/login/two-factor", form("code", "000000")), http.StatusUnauthorized)
+	p := b.get("/audit?action=user.login_failed")
+	checkStatus(t, p, http.StatusOK)
+	checkContains(t, p, `<span class="action">user.login_failed</span>`, `<option value="user.login_failed" selected>`)
+	if strings.Contains(p.Body, `<span class="action">user.two_factor_enabled</span>`) {
+		t.Errorf("the filtered log shows another action")
+	}
+	checkContains(t, b.get("/audit?action=user."), `<span class="action">user.two_factor_enabled</span>`, `<span class="action">user.login_failed</span>`)
+	checkStatus(t, b.get("/audit?action=nonsense"), http.StatusBadRequest)
+}

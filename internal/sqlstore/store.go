@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/pihu-ai/pihu"
@@ -176,6 +177,15 @@ func (s Store) ListAuditEvents(ctx context.Context, f pihu.AuditFilter) ([]*pihu
 	if f.Target != "" {
 		q.Where += " AND target = ?"
 		q.Args = append(q.Args, f.Target)
+	}
+	if prefix, ok := strings.CutSuffix(f.Action, "."); ok {
+		// A prefix of action names, which hold no LIKE wildcard: the
+		// range of names that start with it.
+		q.Where += " AND action >= ? AND action < ?"
+		q.Args = append(q.Args, prefix+".", prefix+"/")
+	} else if f.Action != "" {
+		q.Where += " AND action = ?"
+		q.Args = append(q.Args, f.Action)
 	}
 	return page(ctx, s, q, s.Dialect.Events.Scan)
 }
