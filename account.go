@@ -15,6 +15,9 @@ type Account struct {
 	// secret scanning reports found in public; stores read "" as
 	// LeakRevoke, the default.
 	LeakPolicy LeakPolicy
+	// TwoFactorRequired makes every member sign in with a second factor:
+	// one who has none enrols one before any other page opens.
+	TwoFactorRequired bool
 }
 
 // Validate checks the account's own fields: its name follows the rules of

@@ -36,6 +36,19 @@ const (
 	// ActionInviteCanceled is a pending invite canceled by an owner (or
 	// replaced by a new invite of the same email).
 	ActionInviteCanceled = "user.invite_canceled"
+	// ActionUserLoginFailed is a sign-in whose password was right and
+	// whose second factor was not.
+	ActionUserLoginFailed = "user.login_failed"
+	// ActionUserTwoFactorEnabled and ActionUserTwoFactorDisabled are a
+	// person enrolling an authenticator app, and removing it.
+	ActionUserTwoFactorEnabled  = "user.two_factor_enabled"
+	ActionUserTwoFactorDisabled = "user.two_factor_disabled"
+	// ActionUserRecoveryCodeUsed is a sign-in with a recovery code instead
+	// of the authenticator app's code.
+	ActionUserRecoveryCodeUsed = "user.recovery_code_used"
+	// ActionUserSessionsRevoked is a person signing out one of their
+	// other sessions, or all of them, from the Account page.
+	ActionUserSessionsRevoked = "user.sessions_revoked"
 )
 
 // ActorAnonymous is the actor of a change made without a key or a user:

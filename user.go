@@ -58,6 +58,23 @@ type User struct {
 	// PasswordChanged is when the password was last set; sessions made
 	// before it are no longer valid.
 	PasswordChanged *time.Time
+	// TOTPSecret is the base32 secret of the person's authenticator app
+	// (RFC 6238), "" while they have none. It is stored as it is: see
+	// docs/dashboard.md for why it is not encrypted.
+	TOTPSecret string
+	// TwoFactor is when the person enrolled their authenticator app; nil
+	// while they sign in with their password alone.
+	TwoFactor *time.Time
+}
+
+// SignInMethods names how the person signs in: "password", and "totp"
+// when an authenticator app is their second factor.
+func (u *User) SignInMethods() []string {
+	m := []string{"password"}
+	if u.TwoFactor != nil {
+		m = append(m, "totp")
+	}
+	return m
 }
 
 // Membership is one account a person belongs to.
@@ -176,6 +193,9 @@ func ValidatePassword(p string) error {
 // keeps only its SHA-256 (Digest), as for keys. AccountID is the account
 // the browser is looking at, one of the person's (see SwitchSession).
 type Session struct {
+	// ID names the session where the person sees it (the Account page
+	// lists their sessions, and signs one out by it); it is no secret.
+	ID        string // "sess_…"
 	Digest    []byte
 	UserID    string
 	AccountID string
@@ -185,7 +205,21 @@ type Session struct {
 	LastSeen time.Time
 	// Expires is the absolute end of the session, however active.
 	Expires time.Time
+	// UserAgent and IP are the browser (its User-Agent header, at most
+	// MaxUserAgentLength bytes) and the client address of the sign-in.
+	UserAgent string
+	IP        string
+	// Pending is a sign-in whose password was right and whose second
+	// factor is awaited: it opens no page but the one that asks for the
+	// code, and ends when the code is given (a new session then starts).
+	Pending bool
 }
+
+// PrefixSession starts a session's id.
+const PrefixSession = "sess_"
+
+// MaxUserAgentLength bounds the User-Agent a session keeps.
+const MaxUserAgentLength = 512
 
 // LinkPurpose is what a one-time link lets its holder do.
 type LinkPurpose string
@@ -339,4 +373,60 @@ type UserStore interface {
 	// DeleteSession deletes a session (sign-out) and records the events
 	// given, in one transaction; deleting an unknown one is not an error.
 	DeleteSession(ctx context.Context, digest []byte, events ...*AuditEvent) error
+
+	// ListSessions returns person userID's sessions that are signed in
+	// (not Pending), in every account, newest first. Expiry is the
+	// caller's to check.
+	ListSessions(ctx context.Context, userID string) ([]*Session, error)
+
+	// DeleteUserSession deletes person userID's session id and records
+	// the events given, in one transaction. Returns ENotFound if they
+	// have no such session (another person's is not theirs).
+	DeleteUserSession(ctx context.Context, userID, id string, events ...*AuditEvent) error
+
+	// DeleteOtherSessions deletes every session of person userID but the
+	// one whose digest is keep, and records the events given, in one
+	// transaction. It returns how many it deleted.
+	DeleteOtherSessions(ctx context.Context, userID string, keep []byte, events ...*AuditEvent) (int, error)
+
+	// EnableTwoFactor makes secret the TOTP secret of person userID, a
+	// member of account accountID, enrolled at the time at; lastStep is
+	// the time step of the code that confirmed it, which no later sign-in
+	// may use again. The person's recovery codes become those whose
+	// digests are given (RecoveryCodeDigest), all unused. It records the
+	// events given, in the same transaction. Returns ENotFound if they
+	// are not a member of the account.
+	EnableTwoFactor(ctx context.Context, accountID, userID, secret string, lastStep int64, recovery [][]byte, at time.Time, events ...*AuditEvent) error
+
+	// DisableTwoFactor removes person userID's TOTP secret and recovery
+	// codes and records the events given, in one transaction. Returns
+	// ENotFound if they are not a member of account accountID.
+	DisableTwoFactor(ctx context.Context, accountID, userID string, events ...*AuditEvent) error
+
+	// UseTOTPStep records that a code of time step step was accepted for
+	// person userID, and the events given, in one transaction. It
+	// returns false, and records nothing, if the person has no second
+	// factor or a code of that step or a later one was accepted already:
+	// a code works once, however many sign-ins race with it.
+	UseTOTPStep(ctx context.Context, userID string, step int64, events ...*AuditEvent) (bool, error)
+
+	// UseRecoveryCode marks person userID's unused recovery code whose
+	// digest is given used at the time at, and records the events given,
+	// in one transaction. It returns false, and records nothing, if
+	// there is no such unused code: each works once.
+	UseRecoveryCode(ctx context.Context, userID string, digest []byte, at time.Time, events ...*AuditEvent) (bool, error)
+
+	// RecoveryCodesLeft returns how many unused recovery codes person
+	// userID has.
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+
+	// SetTwoFactorRequired sets whether every member of account id must
+	// sign in with a second factor, and records the events given, in one
+	// transaction. It returns the account as it is after. Returns
+	// ENotFound if there is no such account.
+	SetTwoFactorRequired(ctx context.Context, id string, required bool, events ...*AuditEvent) (*Account, error)
+
+	// RecordUserEvents records events about dashboard users that no
+	// change of the store goes with: a failed sign-in.
+	RecordUserEvents(ctx context.Context, events ...*AuditEvent) error
 }

@@ -217,6 +217,14 @@ func (s *Store) DeleteInterview(ctx context.Context, a1 pihu.Scope, a2 string) (
 	return
 }
 
+func (s *Store) DeleteOtherSessions(ctx context.Context, a1 string, a2 []byte, a3 ...*pihu.AuditEvent) (r0 int, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.DeleteOtherSessions(ctx, a1, a2, a3...)
+		return err
+	})
+	return
+}
+
 func (s *Store) DeletePermission(ctx context.Context, a1 string, a2 pihu.Permission, a3 bool, a4 ...*pihu.AuditEvent) (r0 *pihu.DefinedPermission, r1 int, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, r1, err = st.DeletePermission(ctx, a1, a2, a3, a4...)
@@ -241,6 +249,14 @@ func (s *Store) DeleteSession(ctx context.Context, a1 []byte, a2 ...*pihu.AuditE
 	return
 }
 
+func (s *Store) DeleteUserSession(ctx context.Context, a1 string, a2 string, a3 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.DeleteUserSession(ctx, a1, a2, a3...)
+		return err
+	})
+	return
+}
+
 func (s *Store) DeleteWebhookEndpoint(ctx context.Context, a1 pihu.Scope, a2 string, a3 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.DeleteWebhookEndpoint(ctx, a1, a2, a3...)
@@ -249,9 +265,25 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, a1 pihu.Scope, a2 str
 	return
 }
 
+func (s *Store) DisableTwoFactor(ctx context.Context, a1 string, a2 string, a3 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.DisableTwoFactor(ctx, a1, a2, a3...)
+		return err
+	})
+	return
+}
+
 func (s *Store) EmitWebhookEvent(ctx context.Context, a1 *pihu.WebhookEvent, a2 string) (r0 bool, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.EmitWebhookEvent(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
+func (s *Store) EnableTwoFactor(ctx context.Context, a1 string, a2 string, a3 string, a4 int64, a5 [][]byte, a6 time.Time, a7 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.EnableTwoFactor(ctx, a1, a2, a3, a4, a5, a6, a7...)
 		return err
 	})
 	return
@@ -401,6 +433,14 @@ func (s *Store) ListRoles(ctx context.Context, a1 pihu.RoleFilter) (r0 []*pihu.K
 	return
 }
 
+func (s *Store) ListSessions(ctx context.Context, a1 string) (r0 []*pihu.Session, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.ListSessions(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) ListUsers(ctx context.Context, a1 string) (r0 []*pihu.User, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.ListUsers(ctx, a1)
@@ -460,6 +500,22 @@ func (s *Store) RecordLeaks(ctx context.Context, a1 []pihu.LeakReport) (r0 []pih
 func (s *Store) RecordToken(ctx context.Context, a1 *pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.RecordToken(ctx, a1)
+		return err
+	})
+	return
+}
+
+func (s *Store) RecordUserEvents(ctx context.Context, a1 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.RecordUserEvents(ctx, a1...)
+		return err
+	})
+	return
+}
+
+func (s *Store) RecoveryCodesLeft(ctx context.Context, a1 string) (r0 int, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.RecoveryCodesLeft(ctx, a1)
 		return err
 	})
 	return
@@ -585,6 +641,14 @@ func (s *Store) SetPassword(ctx context.Context, a1 string, a2 string, a3 string
 	return
 }
 
+func (s *Store) SetTwoFactorRequired(ctx context.Context, a1 string, a2 bool, a3 ...*pihu.AuditEvent) (r0 *pihu.Account, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.SetTwoFactorRequired(ctx, a1, a2, a3...)
+		return err
+	})
+	return
+}
+
 func (s *Store) SetupLink(ctx context.Context, a1 []byte) (r0 *pihu.Link, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.SetupLink(ctx, a1)
@@ -668,6 +732,22 @@ func (s *Store) Usage(ctx context.Context, a1 string, a2 string, a3 time.Time, a
 func (s *Store) UseLink(ctx context.Context, a1 []byte, a2 string, a3 string, a4 time.Time, a5 ...*pihu.AuditEvent) (r0 *pihu.User, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.UseLink(ctx, a1, a2, a3, a4, a5...)
+		return err
+	})
+	return
+}
+
+func (s *Store) UseRecoveryCode(ctx context.Context, a1 string, a2 []byte, a3 time.Time, a4 ...*pihu.AuditEvent) (r0 bool, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.UseRecoveryCode(ctx, a1, a2, a3, a4...)
+		return err
+	})
+	return
+}
+
+func (s *Store) UseTOTPStep(ctx context.Context, a1 string, a2 int64, a3 ...*pihu.AuditEvent) (r0 bool, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.UseTOTPStep(ctx, a1, a2, a3...)
 		return err
 	})
 	return

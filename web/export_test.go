@@ -13,3 +13,6 @@ func ParsePages(files fs.FS) error {
 	_, err := parsePages(files)
 	return err
 }
+
+// BrowserName is browserName, for the tests.
+var BrowserName = browserName

@@ -128,11 +128,8 @@ func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	if err := h.signIn(w, r, member, pihu.NewUserEvent(pihu.ActionUserLogin, member.ID, h.clientIP(r), member, now)); err != nil {
-		h.internalError(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/keys", http.StatusSeeOther)
+	// A person with a second factor gives it before the session starts.
+	h.signInTo(w, r, member.ID, member.AccountID)
 }
 
 // invitedPerson is the person who joins with email and password: the

@@ -112,11 +112,21 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // signInTo signs person userID in to account accountID (a membership of
-// theirs), with a sign-in event, and sends them to the keys.
+// theirs), with a sign-in event, and sends them to the keys; or, for a
+// person with a second factor, starts a sign-in that waits for it and
+// sends them to the page that asks for the code.
 func (h *Handler) signInTo(w http.ResponseWriter, r *http.Request, userID, accountID string) {
 	member, err := h.store.User(r.Context(), accountID, userID)
 	if err != nil {
 		h.internalError(w, r, err)
+		return
+	}
+	if member.TwoFactor != nil {
+		if err := h.startSession(w, r, member, true, pendingLifetime); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/login/two-factor", http.StatusSeeOther)
 		return
 	}
 	if err := h.signIn(w, r, member, pihu.NewUserEvent(pihu.ActionUserLogin, member.ID, h.clientIP(r), member, h.now())); err != nil {
@@ -438,12 +448,16 @@ type accountData struct {
 	Form *form
 	// Accounts are the accounts the person belongs to, to switch to.
 	Accounts []pihu.Membership
+	// Sessions are the person's sessions, in every account.
+	Sessions []sessionRow
 }
 
 func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(nil)
 	f.Values.Set("changed", r.URL.Query().Get("changed"))
 	f.Values.Set("policy", r.URL.Query().Get("policy"))
+	f.Values.Set("twofactor", r.URL.Query().Get("twofactor"))
+	f.Values.Set("signedout", r.URL.Query().Get("signedout"))
 	h.renderAccount(w, r, s, http.StatusOK, f)
 }
 
@@ -453,7 +467,12 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s *sessi
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, r, status, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f, Accounts: accounts}})
+	sessions, err := h.sessionRows(r, s, accounts)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, status, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f, Accounts: accounts, Sessions: sessions}})
 }
 
 // switchAccount moves the session to another account of the person's. An

@@ -135,7 +135,7 @@ var pageNames = []string{
 	"keys", "key_new", "key_created", "key", "key_edit", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
 	"webhooks", "webhook", "webhook_created", "webhook_delete", "permissions", "roles", "role",
-	"shown_once",
+	"shown_once", "two_factor", "recovery_codes", "login_two_factor",
 }
 
 // New returns the dashboard. It parses every template once, and returns an
@@ -239,7 +239,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /setup", h.setup)
 	h.mux.HandleFunc("GET /invite", h.invitePage)
 	h.mux.HandleFunc("POST /invite", h.acceptInvite)
-	h.mux.Handle("POST /logout", h.signedIn(anyone, h.logout))
+	h.mux.HandleFunc("GET /login/two-factor", h.twoFactorLoginPage)
+	h.mux.HandleFunc("POST /login/two-factor", h.twoFactorLogin)
+	h.mux.Handle("POST /logout", h.enrolling(h.logout))
 
 	h.mux.Handle("GET /keys", h.signedIn(anyone, h.keysPage))
 	h.mux.Handle("GET /keys/new", h.signedIn(keyManagers, h.newKeyPage))
@@ -277,8 +279,15 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /team/members/{id}/remove", h.signedIn(teamManagers, h.removeMember))
 	h.mux.Handle("GET /account", h.signedIn(anyone, h.accountPage))
 	h.mux.Handle("POST /account/password", h.signedIn(anyone, h.changePassword))
-	h.mux.Handle("POST /account/switch", h.signedIn(anyone, h.switchAccount))
+	h.mux.Handle("POST /account/switch", h.enrolling(h.switchAccount))
+	h.mux.Handle("GET /account/two-factor", h.enrolling(h.twoFactorPage))
+	h.mux.Handle("POST /account/two-factor", h.enrolling(h.enrolTwoFactor))
+	h.mux.Handle("GET /account/two-factor/recovery-codes/{view}", h.enrolling(h.recoveryCodesPage))
+	h.mux.Handle("POST /account/two-factor/disable", h.signedIn(anyone, h.disableTwoFactor))
 	h.mux.Handle("POST /account/leak-policy", h.signedIn(teamManagers, h.setLeakPolicy))
+	h.mux.Handle("POST /account/two-factor-required", h.signedIn(keyManagers, h.setTwoFactorRequired))
+	h.mux.Handle("POST /account/sessions/{id}/revoke", h.signedIn(anyone, h.revokeSession))
+	h.mux.Handle("POST /account/sessions/revoke-others", h.signedIn(anyone, h.revokeOtherSessions))
 
 	h.mux.HandleFunc("/", h.notFound)
 }

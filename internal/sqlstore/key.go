@@ -131,7 +131,7 @@ func KeyJSON(k *pihu.Key, metadata, leaked *string) error {
 // store may prepare them once (sqlite does).
 const (
 	KeyByIDQuery = `SELECT ` + KeyReadColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`
-	AccountQuery = `SELECT id, name, created, leak_policy FROM accounts WHERE id = ?`
+	AccountQuery = `SELECT id, name, created, leak_policy, two_factor_required FROM accounts WHERE id = ?`
 )
 
 // Key returns the key id of account accountID, revoked keys included,
@@ -158,7 +158,7 @@ func (s Store) Account(ctx context.Context, id string) (*pihu.Account, error) {
 			created timeDest
 			policy  string
 		)
-		if err := row.Scan(&a.ID, &a.Name, &created, &policy); err != nil {
+		if err := row.Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired); err != nil {
 			return nil, err
 		}
 		a.Created, a.LeakPolicy = time.Time(created), pihu.LeakPolicy(policy)

@@ -55,12 +55,13 @@ var (
 				email            sql.Null[string]
 				role             string
 				created, changed TimeValue
+				enrolled         TimeValue
 			)
-			if err := row.Scan(&u.ID, &u.AccountID, &email, &u.PasswordHash, &role, &created, &changed); err != nil {
+			if err := row.Scan(&u.ID, &u.AccountID, &email, &u.PasswordHash, &role, &created, &changed, &u.TOTPSecret, &enrolled); err != nil {
 				return nil, err
 			}
 			u.Email, u.Role = email.V, pihu.Role(role)
-			u.Created, u.PasswordChanged = created.Time(), changed.T
+			u.Created, u.PasswordChanged, u.TwoFactor = created.Time(), changed.T, enrolled.T
 			return &u, nil
 		},
 	}

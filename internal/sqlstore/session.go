@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -47,9 +48,13 @@ func (v TimeValue) Time() time.Time {
 func (s Store) CreateSession(ctx context.Context, sess *pihu.Session, events ...*pihu.AuditEvent) error {
 	return s.Driver.Write(ctx, "create session", "", func(ctx context.Context, tx Tx) error {
 		d := tx.Dialect()
-		if _, err := tx.Exec(ctx, `INSERT INTO sessions (digest, user_id, account_id, created, last_seen, expires)
-			VALUES (?, ?, ?, ?, ?, ?)`, sess.Digest, sess.UserID, sess.AccountID,
-			d.Time(pihu.Timestamp(sess.Created)), d.Time(pihu.Timestamp(sess.LastSeen)), d.Time(pihu.Timestamp(sess.Expires))); err != nil {
+		if sess.ID == "" {
+			sess.ID = pihu.NewID(pihu.PrefixSession)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sess.ID, sess.Digest, sess.UserID, sess.AccountID,
+			d.Time(pihu.Timestamp(sess.Created)), d.Time(pihu.Timestamp(sess.LastSeen)), d.Time(pihu.Timestamp(sess.Expires)),
+			truncate(sess.UserAgent, pihu.MaxUserAgentLength), sess.IP, sess.Pending); err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
 		return InsertEvents(ctx, tx, events)
@@ -59,18 +64,66 @@ func (s Store) CreateSession(ctx context.Context, sess *pihu.Session, events ...
 // SessionByDigest returns the session whose id has the given SHA-256.
 // Returns pihu.ErrSessionNotFound if there is none.
 func (s Store) SessionByDigest(ctx context.Context, digest []byte) (*pihu.Session, error) {
-	return one(ctx, s, "session", func(r Row) (*pihu.Session, error) {
-		var (
-			sess                   pihu.Session
-			created, seen, expires TimeValue
-		)
-		if err := r.Scan(&sess.Digest, &sess.UserID, &sess.AccountID, &created, &seen, &expires); err != nil {
-			return nil, err
+	return one(ctx, s, "session", scanSession, pihu.ErrSessionNotFound, `SELECT `+sessionColumns+` FROM sessions WHERE digest = ?`, digest)
+}
+
+// sessionColumns are the columns scanSession reads.
+const sessionColumns = `id, digest, user_id, account_id, created, last_seen, expires, user_agent, ip, pending`
+
+func scanSession(r Row) (*pihu.Session, error) {
+	var (
+		sess                   pihu.Session
+		created, seen, expires TimeValue
+	)
+	if err := r.Scan(&sess.ID, &sess.Digest, &sess.UserID, &sess.AccountID, &created, &seen, &expires, &sess.UserAgent, &sess.IP, &sess.Pending); err != nil {
+		return nil, err
+	}
+	sess.Created, sess.LastSeen, sess.Expires = created.Time(), seen.Time(), expires.Time()
+	return &sess, nil
+}
+
+// truncate is s cut to at most n bytes, on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// ListSessions returns person userID's signed-in sessions, newest first.
+func (s Store) ListSessions(ctx context.Context, userID string) ([]*pihu.Session, error) {
+	return all(ctx, s, "list sessions", scanSession,
+		`SELECT `+sessionColumns+` FROM sessions WHERE user_id = ? AND NOT pending ORDER BY created DESC, id`, userID)
+}
+
+// DeleteUserSession deletes person userID's session id and records the
+// events given. Returns pihu.ErrSessionNotFound if they have none such.
+func (s Store) DeleteUserSession(ctx context.Context, userID, id string, events ...*pihu.AuditEvent) error {
+	return s.Driver.Write(ctx, "delete session", "", func(ctx context.Context, tx Tx) error {
+		n, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id = ?`, userID, id)
+		if err != nil {
+			return fmt.Errorf("delete session: %w", err)
 		}
-		sess.Created, sess.LastSeen, sess.Expires = created.Time(), seen.Time(), expires.Time()
-		return &sess, nil
-	}, pihu.ErrSessionNotFound, `SELECT digest, user_id, account_id, created, last_seen, expires
-		FROM sessions WHERE digest = ?`, digest)
+		if n == 0 {
+			return pihu.ErrSessionNotFound
+		}
+		return InsertEvents(ctx, tx, events)
+	})
+}
+
+// DeleteOtherSessions deletes person userID's sessions but keep, and
+// records the events given; it returns how many it deleted.
+func (s Store) DeleteOtherSessions(ctx context.Context, userID string, keep []byte, events ...*pihu.AuditEvent) (int, error) {
+	return write(ctx, s, "delete other sessions", "", func(ctx context.Context, tx Tx) (int, error) {
+		n, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND digest <> ?`, userID, keep)
+		if err != nil {
+			return 0, fmt.Errorf("delete other sessions: %w", err)
+		}
+		return int(n), InsertEvents(ctx, tx, events)
+	})
 }
 
 // DeleteSession deletes a session and records the events given, in one
@@ -113,8 +166,8 @@ func (s Store) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, 
 			created TimeValue
 			policy  string
 		)
-		err := tx.QueryRow(ctx, `UPDATE accounts SET leak_policy = ? WHERE id = ? RETURNING id, name, created, leak_policy`,
-			string(p), id).Scan(&a.ID, &a.Name, &created, &policy)
+		err := tx.QueryRow(ctx, `UPDATE accounts SET leak_policy = ? WHERE id = ? RETURNING id, name, created, leak_policy, two_factor_required`,
+			string(p), id).Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, pihu.AccountNotFound(id)
 		}

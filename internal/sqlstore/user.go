@@ -15,8 +15,8 @@ import (
 // alone (no account, no role).
 const (
 	memberFrom    = ` FROM memberships m JOIN users u ON u.id = m.user_id`
-	MemberColumns = `u.id, m.account_id, u.email, u.password_hash, m.role, m.created, u.password_changed`
-	PersonColumns = `id, '', email, password_hash, '', created, password_changed`
+	MemberColumns = `u.id, m.account_id, u.email, u.password_hash, m.role, m.created, u.password_changed, u.totp_secret, u.totp_enabled`
+	PersonColumns = `id, '', email, password_hash, '', created, password_changed, totp_secret, totp_enabled`
 )
 
 // pendingInvite is the condition of an invite pending at the time given

@@ -1,0 +1,33 @@
+-- Two-factor sign-in with an authenticator app (TOTP), the account setting
+-- that requires it of every member, and sessions a person can see.
+
+-- A person's authenticator: the TOTP secret (base32, as the app was given
+-- it; '' while none is enrolled), when it was enrolled (NULL: no second
+-- factor), and the last time step a code was accepted for, so that a code
+-- works once (a reused one, or an older one, is refused).
+ALTER TABLE users ADD COLUMN totp_secret TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN totp_enabled INTEGER;
+ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
+
+-- A person's recovery codes: only a SHA-256 of each (salted with the
+-- person's id), each used once.
+CREATE TABLE recovery_codes (
+	user_id TEXT NOT NULL REFERENCES users (id),
+	digest  BLOB NOT NULL,
+	used    INTEGER,
+	PRIMARY KEY (user_id, digest)
+);
+
+-- Every member signs in with a second factor, and enrols one first.
+ALTER TABLE accounts ADD COLUMN two_factor_required INTEGER NOT NULL DEFAULT 0;
+
+-- Sessions get an id that is not a secret (the Account page names one to
+-- sign it out), the browser and address they started from, and whether
+-- the sign-in waits for its second factor (pending: the password was
+-- right, the code is not given yet).
+ALTER TABLE sessions ADD COLUMN id TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET id = 'sess_' || lower(hex(randomblob(11)));
+CREATE UNIQUE INDEX sessions_id ON sessions (id);
+ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
