@@ -400,6 +400,34 @@ func PermissionInUse(name Permission, n int, server bool) *Error {
 		n, keys, string(name), how)}
 }
 
+// PermissionExists is the error of defining a permission that existing
+// names already: the account's own, or a server-wide one (existing's
+// AccountID is ""). server says whether the operator defines it, for the
+// whole server, rather than an account.
+func PermissionExists(existing *DefinedPermission, server bool) *Error {
+	where := "This account defines"
+	if server {
+		where = "The server defines"
+	}
+	if existing.AccountID == "" {
+		return ParamErrorf(EPermissionExists, "name", "%s %q already (a server-wide permission, offered to every account).", where, string(existing.Name))
+	}
+	return ParamErrorf(EPermissionExists, "name", "%s %q already.", where, string(existing.Name))
+}
+
+// TooManyPermissions is the error of defining one more permission in an
+// account that defines n, MaxDefinedPermissions, already.
+func TooManyPermissions(n int) *Error {
+	return ParamErrorf(EParameterInvalid, "name",
+		"This account defines %d permissions, the most it may: delete some it no longer gives, or use wildcards such as \"billing:*\".", n)
+}
+
+// PermissionNotFound is permission name, to delete, missing from the
+// account (or from the server's).
+func PermissionNotFound(name Permission) *Error {
+	return Errorf(ENotFound, "There is no permission %q to delete.", MaskSecrets(string(name)))
+}
+
 // builtInDescriptions say what each built-in permission allows.
 var builtInDescriptions = map[Permission]string{
 	"candidate:read":   "Read candidates.",

@@ -112,6 +112,47 @@ func TestPermissionInUse(t *testing.T) {
 	}
 }
 
+func TestPermissionExists(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		existing       *pihu.DefinedPermission
+		server         bool
+		contains, lack string
+	}{
+		{"AccountsOwn", &pihu.DefinedPermission{AccountID: "acct_1", Name: "billing:read"}, false, `This account defines "billing:read" already.`, "server-wide"},
+		{"ServerWideForAnAccount", &pihu.DefinedPermission{Name: "billing:read"}, false, `This account defines "billing:read" already (a server-wide permission`, ""},
+		{"ServerWideForTheServer", &pihu.DefinedPermission{Name: "billing:read"}, true, `The server defines "billing:read" already (a server-wide permission`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := pihu.PermissionExists(tt.existing, tt.server)
+			status, body := pihu.NewErrorBody(e, "req_1")
+			if status != 409 || body.Error.Code != pihu.EPermissionExists || body.Error.Param != "name" {
+				t.Errorf("got %d %+v, want 409 %s on name", status, body.Error, pihu.EPermissionExists)
+			}
+			if !strings.Contains(body.Error.Message, tt.contains) || tt.lack != "" && strings.Contains(body.Error.Message, tt.lack) {
+				t.Errorf("got %q, want it to say %q", body.Error.Message, tt.contains)
+			}
+		})
+	}
+}
+
+func TestPermissionNotFound(t *testing.T) {
+	e := pihu.PermissionNotFound(pihu.Permission("ph_live_" + strings.Repeat("a", 40)))
+	status, body := pihu.NewErrorBody(e, "req_1")
+	if status != 404 || body.Error.Code != pihu.ENotFound || strings.Contains(body.Error.Message, strings.Repeat("a", 40)) {
+		t.Errorf("got %d %+v, want 404 %s with the secret-shaped name masked", status, body.Error, pihu.ENotFound)
+	}
+}
+
+func TestTooManyPermissionsAndRoles(t *testing.T) {
+	for _, e := range []*pihu.Error{pihu.TooManyPermissions(pihu.MaxDefinedPermissions), pihu.TooManyRoles(pihu.MaxRoles)} {
+		status, body := pihu.NewErrorBody(e, "req_1")
+		if status != 400 || body.Error.Code != pihu.EParameterInvalid || body.Error.Param != "name" || !strings.Contains(body.Error.Message, "1000") {
+			t.Errorf("got %d %+v, want 400 %s on name, naming the limit", status, body.Error, pihu.EParameterInvalid)
+		}
+	}
+}
+
 var epochTime = time.Date(2024, 2, 20, 12, 0, 0, 0, time.UTC)
 
 func TestPermissions_ValidateInLongCatalogue(t *testing.T) {

@@ -425,6 +425,13 @@ func RoleExists(name string) *Error {
 	return ParamErrorf(ERoleExists, "name", "This account has a role named %q already: give another name, or change that role.", name)
 }
 
+// TooManyRoles is the error of creating one more role in an account that
+// has n, MaxRoles, already.
+func TooManyRoles(n int) *Error {
+	return ParamErrorf(EParameterInvalid, "name",
+		"This account has %d roles, the most it may: delete some it no longer gives.", n)
+}
+
 // RoleNotFound is role id missing from the account.
 func RoleNotFound(id string) *Error {
 	return Errorf(ENotFound, "There is no role %q in this account.", MaskSecrets(id))

@@ -357,7 +357,7 @@ func (s *Server) lookupKey(r *http.Request, revoked bool) (*pihu.Key, error) {
 		err = pihu.Errorf(pihu.ENotFound, "not visible")
 	}
 	if pihu.ErrorCode(err) == pihu.ENotFound {
-		return nil, pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", pihu.MaskSecrets(id))
+		return nil, pihu.KeyNotFound(id)
 	}
 	return k, err
 }

@@ -142,7 +142,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) {
 		AccountID: caller.AccountID, ID: target.ID,
 		Apply: func(k *pihu.Key) error {
 			if !visible(caller, k) {
-				return pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", k.ID)
+				return pihu.KeyNotFound(k.ID)
 			}
 			return change.Apply(caller, k, now)
 		},

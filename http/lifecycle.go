@@ -61,7 +61,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 		},
 	})
 	if pihu.ErrorCode(err) == pihu.ENotFound { // revoked since findKey read it
-		err = pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", k.ID)
+		err = pihu.KeyNotFound(k.ID)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -133,7 +133,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 		pihu.NewAuditEvent(pihu.ActionKeyCreated, caller.ID, ip, next, next.Created),
 		pihu.NewAuditEvent(pihu.ActionKeyRotated, caller.ID, ip, old, next.Created))
 	if pihu.ErrorCode(err) == pihu.ENotFound { // revoked since findKey read it
-		err = pihu.Errorf(pihu.ENotFound, "There is no API key %q in this account.", old.ID)
+		err = pihu.KeyNotFound(old.ID)
 	}
 	if err != nil {
 		s.writeError(w, r, err)

@@ -17,14 +17,7 @@ import (
 // unknown account, is an error (EInternal), and then nothing is stored.
 func (db *DB) CreateKey(ctx context.Context, k *pihu.Key, events ...*pihu.AuditEvent) error {
 	return db.inTx(ctx, "create key "+k.ID, func(ctx context.Context, tx pgx.Tx) error {
-		t := txn{conn{tx}, tx, ""}
-		if err := t.CheckCreator(ctx, k); err != nil {
-			return err
-		}
-		if err := sqlstore.InsertKey(ctx, t, k); err != nil {
-			return err
-		}
-		return sqlstore.InsertEvents(ctx, t, events)
+		return sqlstore.CreateKey(ctx, txn{conn{tx}, tx, ""}, k, events)
 	})
 }
 

@@ -31,7 +31,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"slices"
 	"strconv"
@@ -224,22 +223,10 @@ func (db *DB) migrate(ctx context.Context, version int, name string) error {
 		)`); err != nil {
 			return err
 		}
-		var applied bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&applied); err != nil {
+		return sqlstore.ApplyMigration(ctx, txn{conn{tx}, tx, ""}, migrations, version, name, db.Now(), func(ctx context.Context, script string) error {
+			_, err := tx.Exec(ctx, script)
 			return err
-		}
-		if applied {
-			return nil
-		}
-		script, err := fs.ReadFile(migrations, name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, string(script)); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, db.Now().UTC())
-		return err
+		})
 	})
 }
 

@@ -137,17 +137,10 @@ func createInSavepoint(ctx context.Context, tx *sql.Tx, t sqlstore.Tx, req *crea
 	}
 	err := checkOwnActor(ctx, t, req.actor, req.hasActor)
 	if err == nil {
-		err = t.CheckCreator(ctx, req.k)
-	}
-	if err == nil {
-		if err = sqlstore.InsertKey(ctx, t, req.k); err != nil {
-			if _, ok := err.(*pihu.Error); !ok {
-				err = fmt.Errorf("sqlite: %w", err) // InsertKey names the key
-			}
+		err = sqlstore.CreateKey(ctx, t, req.k, req.events)
+		if _, ok := err.(*pihu.Error); err != nil && !ok {
+			err = fmt.Errorf("sqlite: %w", err) // InsertKey names the key
 		}
-	}
-	if err == nil {
-		err = sqlstore.InsertEvents(ctx, t, req.events)
 	}
 	if err != nil {
 		tx.ExecContext(ctx, `ROLLBACK TO create_key`)

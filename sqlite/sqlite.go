@@ -13,7 +13,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"strconv"
 	"strings"
@@ -280,36 +279,26 @@ func (db *DB) createMigrationsTable(ctx context.Context) error {
 // migrate applies one migration unless it is recorded. The check is inside
 // the transaction, which holds the write lock, so that two processes
 // cannot both apply it.
-func (db *DB) migrate(ctx context.Context, version int, name string) error {
+func (db *DB) migrate(ctx context.Context, version int, name string) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("sqlite: migration %s: %w", name, err)
+		}
+	}()
 	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", name, err)
+		return err
 	}
 	defer done()
 	defer tx.Rollback()
-
-	var applied int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&applied); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", name, err)
-	}
-	if applied > 0 {
-		return nil
-	}
-	script, err := fs.ReadFile(migrations, name)
+	err = sqlstore.ApplyMigration(ctx, newTxn(tx), migrations, version, name, db.Now(), func(ctx context.Context, script string) error {
+		_, err := tx.ExecContext(ctx, script)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", name, err)
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, string(script)); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", name, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		version, db.Now().Unix()); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", name, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", name, err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 // Ping reports whether the database answers; it backs /readyz.

@@ -80,6 +80,14 @@ func testDisableAndEnable(t *testing.T, s pihu.Store) {
 	if want := []string{pihu.ActionKeyCreated, pihu.ActionKeyDisabled, pihu.ActionKeyEnabled}; !slices.Equal(actions, want) && !slices.Equal(actions, want[1:]) {
 		t.Errorf("events: got %v, want %v", actions, want[1:])
 	}
+	checkDisableDeliveries(t, s, owner, e, k)
+}
+
+// checkDisableDeliveries checks that endpoint e of owner's account has
+// two deliveries, api_key.disabled and api_key.enabled, each carrying key
+// k as that change left it.
+func checkDisableDeliveries(t *testing.T, s pihu.Store, owner *pihu.Key, e *pihu.WebhookEndpoint, k *pihu.Key) {
+	t.Helper()
 	ds := mustDeliveries(t, s, pihu.ScopeOf(owner), e.ID)
 	if len(ds) != 2 {
 		t.Fatalf("deliveries: got %d, want 2 (disabled, enabled)", len(ds))

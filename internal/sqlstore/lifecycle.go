@@ -11,6 +11,20 @@ import (
 	"github.com/pihu-ai/pihu"
 )
 
+// CreateKey stores k and records the events given, inside tx, once the key
+// that created k, if any, is found still active as tx sees it
+// (Tx.CheckCreator): a key revoked, disabled or expired while it created
+// another creates nothing.
+func CreateKey(ctx context.Context, tx Tx, k *pihu.Key, events []*pihu.AuditEvent) error {
+	if err := tx.CheckCreator(ctx, k); err != nil {
+		return err
+	}
+	if err := InsertKey(ctx, tx, k); err != nil {
+		return err
+	}
+	return InsertEvents(ctx, tx, events)
+}
+
 // RevokeKey revokes key id of account accountID at the time at and records
 // the events given, and returns the key as revoked (see
 // pihu.KeyStore.RevokeKey). Returns pihu.UnrevokedKeyNotFound if the key

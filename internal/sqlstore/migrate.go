@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Migrate applies the migrations of fsys's directory "migrations", in
@@ -33,6 +34,32 @@ func Migrate(ctx context.Context, fsys fs.FS, apply func(ctx context.Context, ve
 		}
 	}
 	return nil
+}
+
+// ApplyMigration applies migration name of fsys, version version, in tx
+// unless schema_migrations records it, and records it, applied at now.
+// The store holds its lock for migrations (the write lock, an advisory
+// lock) around tx, so that of two processes migrating at once one applies
+// it and the other then finds it recorded. exec runs the script as it is
+// written, on tx's connection, without the rewriting of placeholders
+// tx's own Exec may do.
+func ApplyMigration(ctx context.Context, tx Tx, fsys fs.FS, version int, name string, now time.Time, exec func(ctx context.Context, script string) error) error {
+	var applied int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&applied); err != nil {
+		return err
+	}
+	if applied > 0 {
+		return nil
+	}
+	script, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return err
+	}
+	if err := exec(ctx, string(script)); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, tx.Dialect().Time(now))
+	return err
 }
 
 // migrationVersion is the number a migration file's name starts with, as

@@ -40,17 +40,6 @@ func definedPermission(ctx context.Context, c Conn, accountID string, name pihu.
 		accountID, string(name)))
 }
 
-func permissionExists(p *pihu.DefinedPermission, server bool) error {
-	where := "This account defines"
-	if server {
-		where = "The server defines"
-	}
-	if p.AccountID == "" {
-		return pihu.ParamErrorf(pihu.EPermissionExists, "name", "%s %q already (a server-wide permission, offered to every account).", where, string(p.Name))
-	}
-	return pihu.ParamErrorf(pihu.EPermissionExists, "name", "%s %q already.", where, string(p.Name))
-}
-
 // DefinePermission stores p, unless its account or the server defines its
 // name already (EPermissionExists), or the account has defined
 // pihu.MaxDefinedPermissions already (EParameterInvalid on "name").
@@ -63,7 +52,7 @@ func (s Store) DefinePermission(ctx context.Context, p *pihu.DefinedPermission, 
 		for _, owner := range owners {
 			found, err := definedPermission(ctx, tx, owner, p.Name)
 			if err == nil {
-				return permissionExists(found, p.AccountID == "")
+				return pihu.PermissionExists(found, p.AccountID == "")
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
@@ -74,14 +63,13 @@ func (s Store) DefinePermission(ctx context.Context, p *pihu.DefinedPermission, 
 			return err
 		}
 		if n >= pihu.MaxDefinedPermissions {
-			return pihu.ParamErrorf(pihu.EParameterInvalid, "name",
-				"This account defines %d permissions, the most it may: delete some it no longer gives, or use wildcards such as \"billing:*\".", n)
+			return pihu.TooManyPermissions(n)
 		}
 		d := tx.Dialect()
 		_, err := tx.Exec(ctx, `INSERT INTO defined_permissions (`+definedPermissionColumns+`) VALUES (?, ?, ?, ?)`,
 			p.AccountID, string(p.Name), p.Description, d.Time(pihu.Timestamp(p.Created)))
 		if err != nil && d.UniqueViolation != nil && d.UniqueViolation(err, pkeyDefinedPermissions) {
-			return permissionExists(p, p.AccountID == "")
+			return pihu.PermissionExists(p, p.AccountID == "")
 		}
 		if err != nil {
 			return fmt.Errorf("store permission %s: %w", p.Name, err)
@@ -109,7 +97,7 @@ func (s Store) DeletePermission(ctx context.Context, accountID string, name pihu
 	r, err := write(ctx, s, "delete permission "+string(name), "", func(ctx context.Context, tx Tx) (result, error) {
 		p, err := definedPermission(ctx, tx, accountID, name)
 		if errors.Is(err, sql.ErrNoRows) {
-			return result{}, pihu.Errorf(pihu.ENotFound, "There is no permission %q to delete.", pihu.MaskSecrets(string(name)))
+			return result{}, pihu.PermissionNotFound(name)
 		}
 		if err != nil {
 			return result{}, err

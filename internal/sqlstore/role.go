@@ -151,8 +151,7 @@ func (s Store) CreateRole(ctx context.Context, r *pihu.KeyRole, events ...*pihu.
 			return err
 		}
 		if n >= pihu.MaxRoles {
-			return pihu.ParamErrorf(pihu.EParameterInvalid, "name",
-				"This account has %d roles, the most it may: delete some it no longer gives.", n)
+			return pihu.TooManyRoles(n)
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.AccountID, r.Name, r.Description, d.Permissions(r.Permissions), d.Time(r.Created), d.Time(r.Updated))

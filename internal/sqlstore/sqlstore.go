@@ -1,15 +1,15 @@
 // Package sqlstore holds, once, the work the SQL stores (sqlite and
-// postgres) do alike: keys' inserts, updates and imports, spends and
-// leases of credits, the rules of key rotation and cascading revocation,
-// leak reports, audit events, the webhook outbox (its events, claims and
-// deliveries) and its payloads, usage counts and key uses, people,
-// invites and their rules, sessions, idempotency reservations, signing
-// keys, and paged lists. Store implements those methods of pihu.Store;
-// each store embeds it and keeps only what differs by driver, handed over
-// as a Driver (its transactions, reads, single writes and batches), Conns
-// and Txs (its driver's queries behind one small interface) and a Dialect
-// (the SQL and the column types that differ, and the scanners of the rows
-// its driver reads its own way).
+// postgres) do alike: keys' creation, inserts, updates and imports, spends
+// and leases of credits, the rules of key rotation and cascading
+// revocation, leak reports, audit events, the webhook outbox (its events,
+// claims and deliveries) and its payloads, usage counts and key uses,
+// people, invites and their rules, sessions, idempotency reservations,
+// signing keys, paged lists, and each migration applied once. Store
+// implements those methods of pihu.Store; each store embeds it and keeps
+// only what differs by driver, handed over as a Driver (its transactions,
+// reads, single writes and batches), Conns and Txs (its driver's queries
+// behind one small interface) and a Dialect (the SQL and the column types
+// that differ, and the scanners of the rows its driver reads its own way).
 //
 // Queries here are written with ? placeholders, one per argument, in
 // order: SQLite takes them as they are, and the postgres store numbers
