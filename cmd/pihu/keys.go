@@ -147,6 +147,28 @@ func (o *output) printJSON(raw []byte) error {
 	return nil
 }
 
+// answer is an answer of the API that the CLI prints: as it came with
+// --json, else as text.
+type answer interface{ RawJSON() []byte }
+
+// request makes one request of the API with the client of o (do), and
+// prints its answer: as it came with --json, else with text. An error of
+// the API is worded for the command line (apiError).
+func request[T answer](o *output, do func(*client.Client) (T, error), text func(T) error) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	v, err := do(c)
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(v.RawJSON())
+	}
+	return text(v)
+}
+
 func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
 	var (
 		p       client.KeyListParams
@@ -184,40 +206,31 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 	default:
 		return usageError{"keys list: --enabled must be true or false"}
 	}
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	list, err := c.ListKeysWith(ctx, p)
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(list.RawJSON())
-	}
-	t := newTable(o.w)
-	t.row("ID", "NAME", "ENVIRONMENT", "STATE", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "HINT", "CREDITS")
-	for _, k := range list.Data {
-		hint, credits := k.Hint, "-"
-		if hint == "" {
-			hint = "- (imported)"
+	return request(o, func(c *client.Client) (*client.KeyList, error) { return c.ListKeysWith(ctx, p) }, func(list *client.KeyList) error {
+		t := newTable(o.w)
+		t.row("ID", "NAME", "ENVIRONMENT", "STATE", "PERMISSIONS", "CREATED", "EXPIRES", "LAST USED", "HINT", "CREDITS")
+		for _, k := range list.Data {
+			hint, credits := k.Hint, "-"
+			if hint == "" {
+				hint = "- (imported)"
+			}
+			if k.Remaining != nil {
+				credits = strconv.FormatInt(*k.Remaining, 10)
+			}
+			t.row(k.ID, k.Name, k.Environment, state(k.Enabled), strings.Join(k.Permissions, ","),
+				when(&k.Created, ""), when(k.Expires, "never"), when(k.LastUsed, "never"), hint, credits)
 		}
-		if k.Remaining != nil {
-			credits = strconv.FormatInt(*k.Remaining, 10)
+		if err := t.flush(); err != nil {
+			return err
 		}
-		t.row(k.ID, k.Name, k.Environment, state(k.Enabled), strings.Join(k.Permissions, ","),
-			when(&k.Created, ""), when(k.Expires, "never"), when(k.LastUsed, "never"), hint, credits)
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	switch {
-	case list.HasMore && p.EndingBefore != "":
-		fmt.Fprintf(o.w, "\nNewer keys come before: pihu keys list --ending-before %s\n", cell(list.Data[0].ID))
-	case list.HasMore:
-		fmt.Fprintf(o.w, "\nMore keys follow: pihu keys list --starting-after %s\n", cell(list.Data[len(list.Data)-1].ID))
-	}
-	return nil
+		switch {
+		case list.HasMore && p.EndingBefore != "":
+			fmt.Fprintf(o.w, "\nNewer keys come before: pihu keys list --ending-before %s\n", cell(list.Data[0].ID))
+		case list.HasMore:
+			fmt.Fprintf(o.w, "\nMore keys follow: pihu keys list --starting-after %s\n", cell(list.Data[len(list.Data)-1].ID))
+		}
+		return nil
+	})
 }
 
 // state is how the tables show whether a key is enabled.
@@ -270,19 +283,10 @@ func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	}
 	p.Permissions, p.Roles = perms, roles
 	p.AllowedIPs = ips
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	k, err := c.CreateKey(ctx, p)
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(k.RawJSON())
-	}
-	fmt.Fprintf(o.w, "Created the API key %q (%s). Its secret, shown only this once:\n\n%s\n\n", k.Name, cell(k.ID), cell(k.Key))
-	return o.createdTable(k)
+	return request(o, func(c *client.Client) (*client.CreatedKey, error) { return c.CreateKey(ctx, p) }, func(k *client.CreatedKey) error {
+		fmt.Fprintf(o.w, "Created the API key %q (%s). Its secret, shown only this once:\n\n%s\n\n", k.Name, cell(k.ID), cell(k.Key))
+		return o.createdTable(k)
+	})
 }
 
 // createdTable prints a new key's fields, but not its secret, one a line.
@@ -364,18 +368,7 @@ func keysGet(ctx context.Context, fs *flag.FlagSet, args []string, o *output) er
 	if err != nil {
 		return err
 	}
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	k, err := c.GetKey(ctx, pos[0])
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(k.RawJSON())
-	}
-	return o.keyTable(k)
+	return request(o, func(c *client.Client) (*client.Key, error) { return c.GetKey(ctx, pos[0]) }, o.keyTable)
 }
 
 func keysRevoke(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
@@ -385,23 +378,14 @@ func keysRevoke(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	if err != nil {
 		return err
 	}
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	k, err := c.RevokeKeyWith(ctx, pos[0], p)
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(k.RawJSON())
-	}
-	fmt.Fprintf(o.w, "Revoked the API key %q (%s): it no longer works.\n", k.Name, cell(k.ID))
-	if p.Cascade {
-		fmt.Fprintf(o.w, "Revoked with it: %d keys it created, at any depth.\n", k.RevokedDescendants)
-	}
-	fmt.Fprintln(o.w)
-	return o.keyTable(k)
+	return request(o, func(c *client.Client) (*client.Key, error) { return c.RevokeKeyWith(ctx, pos[0], p) }, func(k *client.Key) error {
+		fmt.Fprintf(o.w, "Revoked the API key %q (%s): it no longer works.\n", k.Name, cell(k.ID))
+		if p.Cascade {
+			fmt.Fprintf(o.w, "Revoked with it: %d keys it created, at any depth.\n", k.RevokedDescendants)
+		}
+		fmt.Fprintln(o.w)
+		return o.keyTable(k)
+	})
 }
 
 // keysSetEnabled is `pihu keys disable ID` (enabled false) or `pihu keys
@@ -412,24 +396,17 @@ func keysSetEnabled(enabled bool) func(ctx context.Context, fs *flag.FlagSet, ar
 		if err != nil {
 			return err
 		}
-		c, err := o.client()
-		if err != nil {
-			return err
-		}
-		k, err := c.UpdateKey(ctx, pos[0], client.UpdateKeyParams{Enabled: &enabled})
-		if err != nil {
-			return apiError(err)
-		}
-		if o.json {
-			return o.printJSON(k.RawJSON())
-		}
-		if enabled {
-			fmt.Fprintf(o.w, "Enabled the API key %q (%s): it works again.\n\n", k.Name, cell(k.ID))
-		} else {
-			fmt.Fprintf(o.w, "Disabled the API key %q (%s): it and its access tokens are refused (disabled_api_key) until pihu keys enable %s.\n\n",
-				k.Name, cell(k.ID), cell(k.ID))
-		}
-		return o.keyTable(k)
+		return request(o, func(c *client.Client) (*client.Key, error) {
+			return c.UpdateKey(ctx, pos[0], client.UpdateKeyParams{Enabled: &enabled})
+		}, func(k *client.Key) error {
+			if enabled {
+				fmt.Fprintf(o.w, "Enabled the API key %q (%s): it works again.\n\n", k.Name, cell(k.ID))
+			} else {
+				fmt.Fprintf(o.w, "Disabled the API key %q (%s): it and its access tokens are refused (disabled_api_key) until pihu keys enable %s.\n\n",
+					k.Name, cell(k.ID), cell(k.ID))
+			}
+			return o.keyTable(k)
+		})
 	}
 }
 
@@ -440,22 +417,13 @@ func keysRotate(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	if err != nil {
 		return err
 	}
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	k, err := c.RotateKey(ctx, pos[0], p)
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(k.RawJSON())
-	}
-	old := "now"
-	if p.ExpireOldIn != "" && p.ExpireOldIn != "now" {
-		old = "in " + p.ExpireOldIn
-	}
-	fmt.Fprintf(o.w, "Rotated %s: the old key stops working %s. The new key %q (%s), shown only this once:\n\n%s\n\n",
-		cell(k.RotatedFrom), cell(old), k.Name, cell(k.ID), cell(k.Key))
-	return o.createdTable(k)
+	return request(o, func(c *client.Client) (*client.CreatedKey, error) { return c.RotateKey(ctx, pos[0], p) }, func(k *client.CreatedKey) error {
+		old := "now"
+		if p.ExpireOldIn != "" && p.ExpireOldIn != "now" {
+			old = "in " + p.ExpireOldIn
+		}
+		fmt.Fprintf(o.w, "Rotated %s: the old key stops working %s. The new key %q (%s), shown only this once:\n\n%s\n\n",
+			cell(k.RotatedFrom), cell(old), k.Name, cell(k.ID), cell(k.Key))
+		return o.createdTable(k)
+	})
 }

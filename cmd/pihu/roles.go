@@ -67,32 +67,23 @@ func rolesList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) 
 	if p.StartingAfter != "" && p.EndingBefore != "" {
 		return usageError{"roles list: give --starting-after or --ending-before, not both"}
 	}
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	list, err := c.ListRoles(ctx, p)
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(list.RawJSON())
-	}
-	t := newTable(o.w)
-	t.row("ID", "NAME", "PERMISSIONS", "UPDATED", "DESCRIPTION")
-	for _, r := range list.Data {
-		t.row(r.ID, r.Name, strings.Join(r.Permissions, ","), when(&r.Updated, ""), r.Description)
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	switch {
-	case list.HasMore && p.EndingBefore != "":
-		fmt.Fprintf(o.w, "\nNewer roles come before: pihu roles list --ending-before %s\n", cell(list.Data[0].ID))
-	case list.HasMore:
-		fmt.Fprintf(o.w, "\nMore roles follow: pihu roles list --starting-after %s\n", cell(list.Data[len(list.Data)-1].ID))
-	}
-	return nil
+	return request(o, func(c *client.Client) (*client.RoleList, error) { return c.ListRoles(ctx, p) }, func(list *client.RoleList) error {
+		t := newTable(o.w)
+		t.row("ID", "NAME", "PERMISSIONS", "UPDATED", "DESCRIPTION")
+		for _, r := range list.Data {
+			t.row(r.ID, r.Name, strings.Join(r.Permissions, ","), when(&r.Updated, ""), r.Description)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		switch {
+		case list.HasMore && p.EndingBefore != "":
+			fmt.Fprintf(o.w, "\nNewer roles come before: pihu roles list --ending-before %s\n", cell(list.Data[0].ID))
+		case list.HasMore:
+			fmt.Fprintf(o.w, "\nMore roles follow: pihu roles list --starting-after %s\n", cell(list.Data[len(list.Data)-1].ID))
+		}
+		return nil
+	})
 }
 
 // roleTable prints a role's fields one a line.
@@ -114,18 +105,7 @@ func rolesGet(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 	if err != nil {
 		return err
 	}
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	r, err := c.GetRole(ctx, pos[0])
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(r.RawJSON())
-	}
-	return o.roleTable(r)
+	return request(o, func(c *client.Client) (*client.Role, error) { return c.GetRole(ctx, pos[0]) }, o.roleTable)
 }
 
 func rolesCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
@@ -147,19 +127,10 @@ func rolesCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output
 		return usageError{"roles create: --permission is required (repeat it for each permission, such as --permission candidate:read)\nusage: pihu roles create " + usage}
 	}
 	p.Permissions = perms
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	r, err := c.CreateRole(ctx, p)
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(r.RawJSON())
-	}
-	fmt.Fprintf(o.w, "Created the role %q (%s): give it to keys with pihu keys create --role %s.\n\n", r.Name, cell(r.ID), cell(r.ID))
-	return o.roleTable(r)
+	return request(o, func(c *client.Client) (*client.Role, error) { return c.CreateRole(ctx, p) }, func(r *client.Role) error {
+		fmt.Fprintf(o.w, "Created the role %q (%s): give it to keys with pihu keys create --role %s.\n\n", r.Name, cell(r.ID), cell(r.ID))
+		return o.roleTable(r)
+	})
 }
 
 func rolesUpdate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
@@ -187,18 +158,7 @@ func rolesUpdate(ctx context.Context, fs *flag.FlagSet, args []string, o *output
 	if p.Name == "" && p.Description == nil && p.Permissions == nil {
 		return usageError{"roles update: give --name, --description or --permission\nusage: pihu roles update " + usage}
 	}
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	r, err := c.UpdateRole(ctx, pos[0], p)
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(r.RawJSON())
-	}
-	return o.roleTable(r)
+	return request(o, func(c *client.Client) (*client.Role, error) { return c.UpdateRole(ctx, pos[0], p) }, o.roleTable)
 }
 
 func rolesDelete(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
@@ -208,24 +168,15 @@ func rolesDelete(ctx context.Context, fs *flag.FlagSet, args []string, o *output
 	if err != nil {
 		return err
 	}
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	d, err := c.DeleteRole(ctx, pos[0], force)
-	if err != nil {
-		return apiError(err)
-	}
-	if o.json {
-		return o.printJSON(d.RawJSON())
-	}
-	fmt.Fprintf(o.w, "Deleted the role %q (%s).", d.Name, cell(d.ID))
-	switch {
-	case d.KeyCount == 1:
-		fmt.Fprint(o.w, " 1 key held it, and lost it.")
-	case d.KeyCount > 1:
-		fmt.Fprintf(o.w, " %d keys held it, and lost it.", d.KeyCount)
-	}
-	fmt.Fprintln(o.w)
-	return nil
+	return request(o, func(c *client.Client) (*client.RoleDeleted, error) { return c.DeleteRole(ctx, pos[0], force) }, func(d *client.RoleDeleted) error {
+		fmt.Fprintf(o.w, "Deleted the role %q (%s).", d.Name, cell(d.ID))
+		switch {
+		case d.KeyCount == 1:
+			fmt.Fprint(o.w, " 1 key held it, and lost it.")
+		case d.KeyCount > 1:
+			fmt.Fprintf(o.w, " %d keys held it, and lost it.", d.KeyCount)
+		}
+		fmt.Fprintln(o.w)
+		return nil
+	})
 }
