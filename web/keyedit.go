@@ -115,12 +115,7 @@ func (h *Handler) editKey(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	if len(f.Errors) == 0 && f.Message == "" && len(change.Fields()) > 0 {
-		now, ip := h.now(), h.clientIP(r)
-		owner := ownerCreator(s.account.ID)
-		_, err = h.store.UpdateKey(r.Context(), pihu.KeyUpdate{AccountID: s.account.ID, ID: k.ID,
-			Apply:  func(k *pihu.Key) error { return change.Apply(owner, k, now) },
-			Events: func(k *pihu.Key) []*pihu.AuditEvent { return change.Events(s.user.ID, ip, k, now) },
-		})
+		err = h.changeKey(r, s, k, change)
 		if pihu.ErrorCode(err) == pihu.ENotFound {
 			h.errorPage(w, r, s, http.StatusNotFound, "Key not found", "This account has no key with this id, or it has been revoked.")
 			return
@@ -128,9 +123,6 @@ func (h *Handler) editKey(w http.ResponseWriter, r *http.Request, s *session) {
 		if err != nil && !f.Fail(err, editFields...) {
 			h.internalError(w, r, err)
 			return
-		}
-		if err == nil {
-			h.auth.Invalidate(k.ID)
 		}
 	}
 	if len(f.Errors) > 0 || f.Message != "" {

@@ -626,13 +626,7 @@ func (h *Handler) toggleKey(w http.ResponseWriter, r *http.Request, s *session) 
 	if !ok {
 		return
 	}
-	now, ip := h.now(), h.clientIP(r)
-	owner := ownerCreator(s.account.ID)
-	change := &pihu.KeyChange{Enabled: &enabled}
-	_, err := h.store.UpdateKey(r.Context(), pihu.KeyUpdate{AccountID: s.account.ID, ID: k.ID,
-		Apply:  func(k *pihu.Key) error { return change.Apply(owner, k, now) },
-		Events: func(k *pihu.Key) []*pihu.AuditEvent { return change.Events(s.user.ID, ip, k, now) },
-	})
+	err := h.changeKey(r, s, k, &pihu.KeyChange{Enabled: &enabled})
 	if pihu.ErrorCode(err) == pihu.ENotFound {
 		h.errorPage(w, r, s, http.StatusNotFound, "Key not found", "This account has no key with this id, or it has been revoked.")
 		return
@@ -641,8 +635,26 @@ func (h *Handler) toggleKey(w http.ResponseWriter, r *http.Request, s *session) 
 		h.internalError(w, r, err)
 		return
 	}
-	h.auth.Invalidate(k.ID)
 	http.Redirect(w, r, "/keys/"+k.ID, http.StatusSeeOther)
+}
+
+// changeKey makes change to k as PATCH /v1/auth/api-keys/{id} does, with
+// the account's authority: the same rules (pihu.KeyChange.Apply, against
+// the key as stored in the transaction), the same audit and webhook events
+// with the user as actor, and the key dropped from every instance's cache.
+// Returns the store's error: ENotFound for a key revoked meanwhile, a
+// domain error for a change the rules refuse.
+func (h *Handler) changeKey(r *http.Request, s *session, k *pihu.Key, change *pihu.KeyChange) error {
+	now, ip := h.now(), h.clientIP(r)
+	owner := ownerCreator(s.account.ID)
+	_, err := h.store.UpdateKey(r.Context(), pihu.KeyUpdate{AccountID: s.account.ID, ID: k.ID,
+		Apply:  func(k *pihu.Key) error { return change.Apply(owner, k, now) },
+		Events: func(k *pihu.Key) []*pihu.AuditEvent { return change.Events(s.user.ID, ip, k, now) },
+	})
+	if err == nil {
+		h.auth.Invalidate(k.ID)
+	}
+	return err
 }
 
 // ownerCreator is the creator of the keys the dashboard makes or rotates:
