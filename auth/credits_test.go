@@ -518,14 +518,15 @@ func TestCreditLeases_StopsUnrenewed(t *testing.T) {
 	})
 }
 
-// Run renews the leases: with a TTL of 300 ms, a lease lives on, and is
-// spent without a store call, for far longer, and a sweep finds nothing
+// Run renews the leases: with a TTL of 1 s, a lease lives on, and is
+// spent without a store call, for three times as long (a TTL long enough
+// for a renewal every third of it on a loaded machine), and a sweep finds nothing
 // expired; once the process stops (Close), nothing is left recorded.
 func TestCreditLeases_Run(t *testing.T) {
 	creditStores(t, func(t *testing.T, db pihu.Store) {
 		s := &spendCounter{Store: db}
 		k := meteredKey(t, db, 100_000, nil)
-		c := auth.NewCreditLeases(s, auth.CreditLeaseOptions{TTL: 300 * time.Millisecond, Instance: "inst_run"})
+		c := auth.NewCreditLeases(s, auth.CreditLeaseOptions{TTL: time.Second, Instance: "inst_run"})
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		wg.Go(func() { c.Run(ctx) })
@@ -536,7 +537,7 @@ func TestCreditLeases_Run(t *testing.T) {
 		}
 		before := s.spends.Load()
 		for range 10 {
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(300 * time.Millisecond)
 			if sp, err := c.SpendCredits(context.Background(), k.ID, 1, time.Now()); err != nil || !sp.OK {
 				t.Fatalf("spend: %+v, %v", sp, err)
 			}
@@ -545,7 +546,7 @@ func TestCreditLeases_Run(t *testing.T) {
 			}
 		}
 		if got := s.spends.Load(); got != before {
-			t.Errorf("a second of spends from a renewed lease: %d reached the store, want none", got-before)
+			t.Errorf("3 s of spends from a renewed lease: %d reached the store, want none", got-before)
 		}
 		cancel()
 		wg.Wait()
