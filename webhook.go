@@ -95,6 +95,12 @@ func NewWebhookAuditEvent(action, actor, ip string, e *WebhookEndpoint, at time.
 // endpoint may fail before it is disabled.
 const WebhookGiveUp = 72 * time.Hour
 
+// WebhookMaxAttempts is the most attempts a delivery gets: it is given up
+// after this many, or after WebhookGiveUp, whichever comes first. The
+// default schedule (30 s, doubling up to 6 hours) makes about this many in
+// three days.
+const WebhookMaxAttempts = 20
+
 // CheckWebhookWriter applies the rule for who may create or change a
 // webhook endpoint: an API key, not an access token. An endpoint lasts
 // until it is deleted, receiving the account's events all along, and a
@@ -162,6 +168,53 @@ func (e *WebhookEndpoint) Validate() error {
 		return ParamErrorf(EParameterInvalid, "description", "The description is %d characters long; at most %d are allowed.", n, maxWebhookDescription)
 	}
 	return CheckText("description", "description", e.Description)
+}
+
+// WebhookEndpointChange is a change of an endpoint's fields, as PATCH
+// /v1/webhook-endpoints/{id} and the dashboard's edit form give it: a nil
+// field stays as it is.
+type WebhookEndpointChange struct {
+	URL         *string
+	Events      *[]string
+	Description *string
+	Enabled     *bool
+}
+
+// Apply makes the change c to e and validates the result, the one rule of
+// every door that changes an endpoint. Enabling a disabled endpoint clears
+// FailingSince. A new URL to a loopback host is refused unless
+// allowLoopback (see RefuseLoopbackWebhookURL). Returns EParameterInvalid
+// or EParameterMissing with "url", "events" or "description" as Param,
+// with e in an unspecified state then.
+func (e *WebhookEndpoint) Apply(c WebhookEndpointChange, allowLoopback bool) error {
+	if c.URL != nil {
+		if *c.URL == "" {
+			return ParamErrorf(EParameterInvalid, "url", "\"url\" is empty; give the https URL to post events to.")
+		}
+		e.URL = *c.URL
+	}
+	if c.Events != nil {
+		if len(*c.Events) == 0 {
+			return ParamErrorf(EParameterInvalid, "events", "\"events\" is empty; name at least one event type.")
+		}
+		e.Events = *c.Events
+	}
+	if c.Description != nil {
+		e.Description = *c.Description
+	}
+	if c.Enabled != nil {
+		if *c.Enabled && !e.Enabled {
+			e.FailingSince = nil
+		}
+		e.Enabled = *c.Enabled
+	}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if c.URL != nil && !allowLoopback {
+		return RefuseLoopbackWebhookURL(e.URL)
+	}
+	return nil
 }
 
 // Subscribes reports whether the endpoint receives events of type typ.
@@ -429,6 +482,24 @@ type Delivery struct {
 	// Lease names the claim: FinishDelivery records an attempt only
 	// under the lease that claimed it.
 	Lease string
+}
+
+// Describe says in words where the delivery stands, for a person: "pending"
+// before its first attempt, "retrying (attempt 3 of 20)" after 3 failed
+// attempts when another will come, "delivered", or "failed after 20
+// attempts". maxAttempts is the most attempts a delivery gets
+// (WebhookMaxAttempts unless the dispatcher was told otherwise).
+func (d *Delivery) Describe(maxAttempts int) string {
+	n := len(d.Attempts)
+	switch {
+	case d.Status == DeliveryPending && n > 0:
+		return fmt.Sprintf("retrying (attempt %d of %d)", n, max(maxAttempts, n))
+	case d.Status == DeliveryFailed && n == 1:
+		return "failed after 1 attempt"
+	case d.Status == DeliveryFailed && n > 1:
+		return fmt.Sprintf("failed after %d attempts", n)
+	}
+	return d.Status
 }
 
 // DeliveryAttempt is one POST of a delivery.

@@ -159,34 +159,8 @@ func (s *Server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound(err, "webhook endpoint", id))
 		return
 	}
-	if body.URL != nil {
-		if *body.URL == "" {
-			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "url", "\"url\" is empty; give the https URL to post events to."))
-			return
-		}
-		e.URL = *body.URL
-	}
-	if body.Events != nil {
-		if len(*body.Events) == 0 {
-			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "events", "\"events\" is empty; name at least one event type."))
-			return
-		}
-		e.Events = *body.Events
-	}
-	if body.Description != nil {
-		e.Description = *body.Description
-	}
-	if body.Enabled != nil {
-		if *body.Enabled && !e.Enabled {
-			e.FailingSince = nil
-		}
-		e.Enabled = *body.Enabled
-	}
-	err = e.Validate()
-	if err == nil && body.URL != nil && !s.webhookLoopback {
-		err = pihu.RefuseLoopbackWebhookURL(e.URL)
-	}
-	if err != nil {
+	change := pihu.WebhookEndpointChange{URL: body.URL, Events: body.Events, Description: body.Description, Enabled: body.Enabled}
+	if err := e.Apply(change, s.webhookLoopback); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

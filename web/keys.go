@@ -100,13 +100,13 @@ type keysData struct {
 // keysPage lists the account's keys of one environment, live or test, as
 // Stripe's test-mode switch does; never their secrets.
 func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
-	v := view{Title: "API keys", Me: s.user, Account: s.account, Nav: "keys"}
 	q := r.URL.Query()
 	env, ok := parseEnv(q.Get("env"))
 	if !ok {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The environment must be live or test.")
 		return
 	}
+	v := view{Title: "API keys", Me: s.user, Account: s.account, Nav: "keys", Env: env}
 	keys, more, err := h.store.ListKeys(r.Context(), pihu.KeyFilter{
 		AccountID: s.account.ID, Environment: env, Limit: 25, StartingAfter: q.Get("starting_after"),
 	})
@@ -442,7 +442,7 @@ func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		d.Hourly, d.Daily = hourlyChart(counts, now), dailyChart(counts, now)
 	}
-	h.render(w, r, http.StatusOK, "key", view{Title: k.Name, Me: s.user, Account: s.account, Nav: "keys", Data: d})
+	h.render(w, r, http.StatusOK, "key", view{Title: k.Name, Me: s.user, Account: s.account, Nav: "keys", Env: k.Environment, Data: d})
 }
 
 // findKey returns the key of the path's {id} in the visitor's account

@@ -45,7 +45,7 @@ func (h *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, s *sess
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, r, status, "webhooks", view{Title: "Webhooks", Me: s.user, Account: s.account, Nav: "webhooks",
+	h.render(w, r, status, "webhooks", view{Title: "Webhooks", Me: s.user, Account: s.account, Nav: "webhooks", Env: env,
 		Data: webhooksData{Env: env, Endpoints: es, CanManage: s.user.Role.CanManageKeys(), Form: f, Types: pihu.WebhookEventTypes}})
 }
 
@@ -105,7 +105,7 @@ func (h *Handler) webhookSecretPage(w http.ResponseWriter, r *http.Request, s *s
 		})
 		return
 	}
-	h.render(w, r, http.StatusOK, "webhook_created", view{Title: "Webhook endpoint created", Me: s.user, Account: s.account, Nav: "webhooks", Data: e})
+	h.render(w, r, http.StatusOK, "webhook_created", view{Title: "Webhook endpoint created", Me: s.user, Account: s.account, Nav: "webhooks", Env: e.Environment, Data: e})
 }
 
 // webhookEndpoint reads the endpoint of the path in either environment
@@ -130,21 +130,83 @@ type webhookData struct {
 	Endpoint   *pihu.WebhookEndpoint
 	Deliveries []*pihu.Delivery
 	CanManage  bool
+	// MaxAttempts is the most attempts a delivery gets, for its status
+	// ("retrying (attempt 3 of 20)").
+	MaxAttempts int
+	// Form is the edit form, open when it failed.
+	Form  *form
+	Types []string
 }
 
-// webhookPage shows an endpoint and its 50 latest deliveries.
+// webhookPage shows an endpoint, its edit form and its 50 latest
+// deliveries.
 func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, s *session) {
 	e, ok := h.webhookEndpoint(w, r, s)
 	if !ok {
 		return
 	}
+	f := newForm(nil)
+	f.Values.Set("url", e.URL)
+	f.Values.Set("description", e.Description)
+	f.Values["events"] = e.Events
+	h.renderWebhook(w, r, s, http.StatusOK, e, f)
+}
+
+func (h *Handler) renderWebhook(w http.ResponseWriter, r *http.Request, s *session, status int, e *pihu.WebhookEndpoint, f *form) {
 	ds, _, err := h.store.ListDeliveries(r.Context(), webhookScope(s, e.Environment), e.ID, pihu.Page{Limit: 50})
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "webhook", view{Title: e.URL, Me: s.user, Account: s.account, Nav: "webhooks",
-		Data: webhookData{Endpoint: e, Deliveries: ds, CanManage: s.user.Role.CanManageKeys()}})
+	h.render(w, r, status, "webhook", view{Title: e.URL, Me: s.user, Account: s.account, Nav: "webhooks", Env: e.Environment,
+		Data: webhookData{Endpoint: e, Deliveries: ds, CanManage: s.user.Role.CanManageKeys(), MaxAttempts: pihu.WebhookMaxAttempts,
+			Form: f, Types: pihu.WebhookEventTypes}})
+}
+
+// editFields are the edit form's fields, by the API's names.
+var editFields = []string{"url", "events", "description"}
+
+// editWebhook changes an endpoint's URL, events and description as PATCH
+// /v1/webhook-endpoints/{id} does (pihu.WebhookEndpoint.Apply), and shows
+// the form again, with the reason beside its field, when the change is
+// refused.
+func (h *Handler) editWebhook(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	e, ok := h.webhookEndpoint(w, r, s)
+	if !ok {
+		return
+	}
+	f := newForm(r)
+	var change pihu.WebhookEndpointChange
+	// An unchanged URL is not checked again: an endpoint on this machine,
+	// made while the server allowed it, keeps its URL through an edit of
+	// its events.
+	if u := strings.TrimSpace(r.PostForm.Get("url")); u != e.URL {
+		change.URL = &u
+	}
+	events := r.PostForm["events"]
+	if events == nil {
+		events = []string{}
+	}
+	description := strings.TrimSpace(r.PostForm.Get("description"))
+	change.Events, change.Description = &events, &description
+	if err := e.Apply(change, h.loopback); err != nil {
+		if !f.Fail(err, editFields...) {
+			h.internalError(w, r, err)
+			return
+		}
+		h.renderWebhook(w, r, s, http.StatusBadRequest, e, f)
+		return
+	}
+	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookEndpointUpdated, s.user.ID, h.clientIP(r), e, h.now())
+	if err := h.store.UpdateWebhookEndpoint(r.Context(), e, ev); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/webhooks/"+e.ID, http.StatusSeeOther)
 }
 
 // toggleWebhook enables or disables an endpoint (enabled=true|false).
@@ -157,16 +219,17 @@ func (h *Handler) toggleWebhook(w http.ResponseWriter, r *http.Request, s *sessi
 	if !ok {
 		return
 	}
+	var enabled bool
 	switch r.PostForm.Get("enabled") {
 	case "true":
-		if !e.Enabled {
-			e.FailingSince = nil
-		}
-		e.Enabled = true
+		enabled = true
 	case "false":
-		e.Enabled = false
 	default:
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "Say whether to enable the endpoint: true or false.")
+		return
+	}
+	if err := e.Apply(pihu.WebhookEndpointChange{Enabled: &enabled}, h.loopback); err != nil {
+		h.internalError(w, r, err)
 		return
 	}
 	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookEndpointUpdated, s.user.ID, h.clientIP(r), e, h.now())
@@ -183,7 +246,7 @@ func (h *Handler) deleteWebhookPage(w http.ResponseWriter, r *http.Request, s *s
 	if !ok {
 		return
 	}
-	h.render(w, r, http.StatusOK, "webhook_delete", view{Title: "Delete a webhook endpoint", Me: s.user, Account: s.account, Nav: "webhooks", Data: e})
+	h.render(w, r, http.StatusOK, "webhook_delete", view{Title: "Delete a webhook endpoint", Me: s.user, Account: s.account, Nav: "webhooks", Env: e.Environment, Data: e})
 }
 
 // deleteWebhook deletes an endpoint and its pending deliveries.

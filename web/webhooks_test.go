@@ -1,12 +1,17 @@
 package web_test
 
 import (
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/web"
+	"github.com/pihu-ai/pihu/webhook"
 )
 
 var (
@@ -86,4 +91,90 @@ func TestWebhooks_Dashboard(t *testing.T) {
 
 	// Every change is in the audit log.
 	checkContains(t, b.get("/audit?key="+id), pihu.ActionWebhookEndpointCreated, pihu.ActionWebhookEndpointUpdated, pihu.ActionWebhookEndpointDeleted)
+}
+
+// deliver runs a real dispatcher over the dashboard's store once, on the
+// dashboard's clock moved on by the time really spent (so attempts have
+// real durations), giving up after maxAttempts.
+func deliver(t *testing.T, d *dashboard, maxAttempts int) {
+	t.Helper()
+	start := time.Now()
+	disp := &webhook.Dispatcher{Store: d.Store, AllowLoopback: true, MaxAttempts: maxAttempts,
+		Now:     func() time.Time { return d.Clock.Now().Add(time.Since(start)) },
+		Backoff: func(int) time.Duration { return 0 }, Logger: slog.New(slog.DiscardHandler)}
+	if _, err := disp.RunOnce(t.Context()); err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+}
+
+// TestWebhooks_EditAndStatus edits an endpoint on its page, through the
+// rules of PATCH, and reads its failing deliveries: their durations in
+// milliseconds, "retrying (attempt 1 of 20)", then "failed after 2
+// attempts". The Test switch holds in the navigation of a test page.
+func TestWebhooks_EditAndStatus(t *testing.T) {
+	d := newDashboard(t, func(o *web.Options) { o.WebhookLoopback = true })
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(25 * time.Millisecond)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(failing.Close)
+	b := d.signUp(t, "ada@example.com")
+	p := b.created(b.post("/webhooks", form("environment", "test", "url", failing.URL+"/hooks", "events", "api_key.created")))
+	id := endpointIDRe.FindString(p.Body)
+
+	// The test environment stays chosen across the sections.
+	page := b.get("/webhooks/" + id)
+	checkContains(t, page, `href="/keys?env=test"`, `href="/webhooks?env=test"`, "Edit the URL, events and description")
+	checkContains(t, b.get("/webhooks?env=test"), `href="/keys?env=test"`)
+	checkContains(t, b.get("/keys?env=test"), `href="/webhooks?env=test"`)
+	if strings.Contains(b.get("/keys").Body, `href="/webhooks?env=test"`) {
+		t.Error("a live page links to the test webhooks")
+	}
+
+	// The edit form refuses what PATCH refuses, beside the field, and
+	// changes nothing.
+	bad := b.post("/webhooks/"+id+"/edit", form("url", "http://example.com/x", "events", "api_key.created"))
+	checkStatus(t, bad, http.StatusBadRequest)
+	checkContains(t, bad, "must use https", `aria-invalid="true"`, "<details class=\"panel edit-panel\" open>")
+	bad = b.post("/webhooks/"+id+"/edit", form("url", failing.URL+"/hooks"))
+	checkStatus(t, bad, http.StatusBadRequest)
+	checkContains(t, bad, "&#34;events&#34; is empty")
+	bad = b.post("/webhooks/"+id+"/edit", form("url", failing.URL+"/hooks", "events", "api_key.created", "events", "key.nope"))
+	checkStatus(t, bad, http.StatusBadRequest)
+	checkContains(t, bad, "is not an event type")
+	e, err := d.Store.WebhookEndpoint(t.Context(), pihu.Scope{AccountID: memberOf(t, d.Store, "ada@example.com").AccountID, Environment: pihu.Test}, id)
+	if err != nil || e.URL != failing.URL+"/hooks" || len(e.Events) != 1 {
+		t.Fatalf("after refused edits the endpoint is %+v, %v", e, err)
+	}
+	checkRedirect(t, b.post("/webhooks/"+id+"/edit", form("url", failing.URL+"/v2", "events", "api_key.created", "events", "api_key.revoked", "description", "Alerts")), "/webhooks/"+id)
+	page = b.get("/webhooks/" + id)
+	checkContains(t, page, failing.URL+"/v2", "api_key.revoked", "Alerts")
+	// The server's refusal of its own machine holds for a new URL.
+	strict := newDashboard(t)
+	sb := strict.signUp(t, "bob@example.com")
+	sid := endpointIDRe.FindString(sb.created(sb.post("/webhooks", form("environment", "live", "url", "https://example.com/a", "events", "api_key.created"))).Body)
+	bad = sb.post("/webhooks/"+sid+"/edit", form("url", "https://localhost/a", "events", "api_key.created"))
+	checkStatus(t, bad, http.StatusBadRequest)
+	checkContains(t, bad, "does not deliver webhooks to its own machine")
+	viewer := d.member(t, b, "eve@example.com", pihu.RoleViewer)
+	checkStatus(t, viewer.post("/webhooks/"+id+"/edit", form("url", "https://example.com/x", "events", "api_key.created")), http.StatusForbidden)
+	if strings.Contains(viewer.get("/webhooks/"+id).Body, "Edit the URL") {
+		t.Error("the viewer is offered the edit form")
+	}
+
+	// A failing delivery: its attempt's duration in milliseconds, and
+	// where it stands in words.
+	b.createKey("Billing", "environment", "test")
+	deliver(t, d, 2)
+	page = b.get("/webhooks/" + id)
+	checkContains(t, page, "retrying (attempt 1 of 20)", "the endpoint answered 503")
+	if !regexp.MustCompile(`\((2[5-9]|[3-9]\d|\d{3,}) ms\)`).MatchString(page.Body) {
+		t.Errorf("the attempt's duration is not in whole milliseconds:\n%s", page.Body)
+	}
+	if regexp.MustCompile(`\d+\.\d+ms|µs`).MatchString(page.Body) {
+		t.Errorf("a duration is printed raw:\n%s", page.Body)
+	}
+	deliver(t, d, 2)
+	checkContains(t, b.get("/webhooks/"+id), "failed after 2 attempts")
+	checkContains(t, b.get("/audit?key="+id), pihu.ActionWebhookEndpointUpdated)
 }
