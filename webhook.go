@@ -23,6 +23,10 @@ const (
 	EventKeyExpiringSoon  = "api_key.expiring_soon"
 	EventKeyUsageExceeded = "api_key.usage_exceeded"
 	EventKeyRateLimited   = "api_key.rate_limited"
+	// EventWebhookTest is the event a person sends to one endpoint to try
+	// it (POST /v1/webhook-endpoints/{id}/test); no endpoint subscribes to
+	// it, and no other endpoint receives it.
+	EventWebhookTest = "webhook.test"
 )
 
 // WebhookEventTypes is every event type an endpoint may subscribe to, in
@@ -39,6 +43,7 @@ const (
 	ActionWebhookEndpointUpdated  = "webhook_endpoint.updated"
 	ActionWebhookEndpointDeleted  = "webhook_endpoint.deleted"
 	ActionWebhookEndpointDisabled = "webhook_endpoint.disabled"
+	ActionWebhookSecretRolled     = "webhook_endpoint.secret_rolled"
 )
 
 // Prefixes of webhook ids and secrets.
@@ -68,8 +73,14 @@ type WebhookEndpoint struct {
 	// Secret signs the deliveries ("whsec_…"). It is stored as it is,
 	// since signing needs it, and shown once, when the endpoint is
 	// created.
-	Secret  string
-	Created time.Time
+	Secret string
+	// PreviousSecret is the secret Secret replaced when it was rolled
+	// with an overlap: deliveries are signed with both until
+	// PreviousSecretExpires, so that receivers can change theirs
+	// meanwhile. Empty, and PreviousSecretExpires nil, otherwise.
+	PreviousSecret        string
+	PreviousSecretExpires *time.Time
+	Created               time.Time
 	// FailingSince is when deliveries to the endpoint started failing
 	// without a success since; nil while they succeed. An endpoint
 	// failing for WebhookGiveUp is disabled.
@@ -215,6 +226,73 @@ func (e *WebhookEndpoint) Apply(c WebhookEndpointChange, allowLoopback bool) err
 		return RefuseLoopbackWebhookURL(e.URL)
 	}
 	return nil
+}
+
+// MaxWebhookSecretOverlap is the longest the secret a roll replaces may
+// keep signing deliveries.
+const MaxWebhookSecretOverlap = 7 * 24 * time.Hour
+
+// ParseWebhookSecretOverlap parses the expire_old_in of a roll of an
+// endpoint's secret: "now" (0: the old secret stops signing at once), the
+// default, or a duration as for a key's expiration, at most
+// MaxWebhookSecretOverlap. Returns EParameterInvalid on "expire_old_in"
+// otherwise.
+func ParseWebhookSecretOverlap(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := ParseExpireOldIn(s)
+	if err == nil && d > MaxWebhookSecretOverlap {
+		err = ParamErrorf(EParameterInvalid, "expire_old_in", "%q is longer than 7 days, the longest the old signing secret may keep signing; use \"now\" or up to \"7d\".", s)
+	}
+	if err != nil {
+		return 0, ParamErrorf(EParameterInvalid, "expire_old_in", "%s", ErrorMessage(err))
+	}
+	return d, nil
+}
+
+// RollSecret gives e a new secret at now. The one it replaces keeps
+// signing deliveries, beside the new one, for overlap (not at all if 0).
+// Returns EInsufficientPermissions if roller authenticated with an access
+// token (see CheckWebhookWriter).
+func (e *WebhookEndpoint) RollSecret(roller *Key, overlap time.Duration, now time.Time) error {
+	if roller != nil {
+		if err := CheckWebhookWriter(roller); err != nil {
+			return err
+		}
+	}
+	e.PreviousSecret, e.PreviousSecretExpires = "", nil
+	if overlap > 0 {
+		until := Timestamp(now.Add(overlap))
+		e.PreviousSecret, e.PreviousSecretExpires = e.Secret, &until
+	}
+	e.Secret = PrefixWebhookSecret + randomBase62(32)
+	return nil
+}
+
+// NewTestWebhookEvent is an event of type EventWebhookTest for endpoint e
+// at the time at, whose data names the endpoint: what a person sends to
+// try an endpoint.
+func NewTestWebhookEvent(e *WebhookEndpoint, at time.Time) (*WebhookEvent, error) {
+	id := NewID(PrefixEvent)
+	created := Timestamp(at)
+	payload, err := json.Marshal(struct {
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		Created  string `json:"created"`
+		Livemode bool   `json:"livemode"`
+		Data     struct {
+			EndpointID string `json:"endpoint_id"`
+			Message    string `json:"message"`
+		} `json:"data"`
+	}{ID: id, Type: EventWebhookTest, Created: FormatTime(created), Livemode: e.Environment == Live, Data: struct {
+		EndpointID string `json:"endpoint_id"`
+		Message    string `json:"message"`
+	}{e.ID, "A test event, sent on request to this endpoint only."}})
+	if err != nil {
+		return nil, fmt.Errorf("test event for %s: %w", e.ID, err)
+	}
+	return &WebhookEvent{ID: id, AccountID: e.AccountID, Environment: e.Environment, Type: EventWebhookTest, Created: created, Payload: payload}, nil
 }
 
 // Subscribes reports whether the endpoint receives events of type typ.
@@ -478,7 +556,11 @@ type Delivery struct {
 	Environment Environment
 	URL         string
 	Secret      string
-	Payload     []byte
+	// PreviousSecret, if not empty, also signs: the secret a roll
+	// replaced, until its overlap ends.
+	PreviousSecret string
+	// Payload is set by ClaimDeliveries and Delivery.
+	Payload []byte
 	// Lease names the claim: FinishDelivery records an attempt only
 	// under the lease that claimed it.
 	Lease string
@@ -554,6 +636,27 @@ type WebhookStore interface {
 	// Returns ENotFound if the endpoint is not in s, and
 	// EParameterInvalid on a cursor that is not one of its deliveries.
 	ListDeliveries(ctx context.Context, s Scope, endpointID string, p Page) ([]*Delivery, bool, error)
+	// Delivery returns the delivery deliveryID of the endpoint endpointID
+	// in scope s, with its payload. Returns ENotFound if the endpoint is
+	// not in s or the delivery is not one of its.
+	Delivery(ctx context.Context, s Scope, endpointID, deliveryID string) (*Delivery, error)
+	// QueueWebhookEvent stores ev, of the endpoint endpointID's scope,
+	// and one delivery of it, due at once, to that endpoint only, whatever
+	// event types it subscribes to, and returns the delivery. Returns
+	// ENotFound if the endpoint is not in ev's account and environment.
+	QueueWebhookEvent(ctx context.Context, endpointID string, ev *WebhookEvent) (*Delivery, error)
+	// ResendDelivery makes a new delivery, due at once, of the event of
+	// the delivery deliveryID (the same event id and payload) to the
+	// endpoint endpointID in scope s, and returns it. Returns ENotFound
+	// as Delivery does.
+	ResendDelivery(ctx context.Context, s Scope, endpointID, deliveryID string) (*Delivery, error)
+	// RollWebhookSecret makes e.Secret the secret of the endpoint e
+	// names, and records the audit events given, atomically. The secret
+	// it replaces, as stored, keeps signing until
+	// e.PreviousSecretExpires, if set (a secret a former roll kept stops
+	// then); not at all if nil. Returns ENotFound as WebhookEndpoint
+	// does.
+	RollWebhookSecret(ctx context.Context, e *WebhookEndpoint, events ...*AuditEvent) error
 
 	// EmitWebhookEvent stores ev, with one delivery for each enabled
 	// endpoint of its account and environment subscribed to its type,

@@ -231,7 +231,11 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *pihu.Delivery) pihu.Delive
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pihu-webhooks/1")
-	req.Header.Set(SignatureHeader, Sign(dl.Secret, start, dl.Payload))
+	var previous []string
+	if dl.PreviousSecret != "" {
+		previous = append(previous, dl.PreviousSecret)
+	}
+	req.Header.Set(SignatureHeader, Sign(dl.Secret, start, dl.Payload, previous...))
 	req.Header.Set(EventIDHeader, dl.EventID)
 	req.Header.Set("Pihu-Event-Type", dl.EventType)
 	resp, err := d.Client.Do(req)
