@@ -135,7 +135,7 @@ var pageNames = []string{
 	"login", "signup", "setup", "invite",
 	"keys", "key_new", "key_created", "key", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
-	"webhooks", "webhook", "webhook_created", "webhook_delete", "permissions", "roles", "role",
+	"webhooks", "webhook", "webhook_created", "webhook_delete", "webhook_roll", "delivery", "permissions", "roles", "role",
 	"shown_once",
 }
 
@@ -258,6 +258,11 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /webhooks/{id}/secret/{view}", h.signedIn(keyManagers, h.webhookSecretPage))
 	h.mux.Handle("POST /webhooks/{id}/enabled", h.signedIn(keyManagers, h.toggleWebhook))
 	h.mux.Handle("POST /webhooks/{id}/edit", h.signedIn(keyManagers, h.editWebhook))
+	h.mux.Handle("POST /webhooks/{id}/test", h.signedIn(keyManagers, h.testWebhook))
+	h.mux.Handle("GET /webhooks/{id}/roll", h.signedIn(keyManagers, h.rollWebhookPage))
+	h.mux.Handle("POST /webhooks/{id}/roll", h.signedIn(keyManagers, h.rollWebhook))
+	h.mux.Handle("GET /webhooks/{id}/deliveries/{delivery}", h.signedIn(anyone, h.deliveryPage))
+	h.mux.Handle("POST /webhooks/{id}/deliveries/{delivery}/resend", h.signedIn(keyManagers, h.resendDelivery))
 	h.mux.Handle("GET /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhookPage))
 	h.mux.Handle("POST /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhook))
 	h.mux.Handle("GET /permissions", h.signedIn(anyone, h.permissionsPage))
