@@ -496,6 +496,7 @@ func TestWebhookEndpoints_TestEvent(t *testing.T) {
 	reader := ts.newKey(t, ts.Owner, `{"name":"Reader","permissions":["webhook:read"]}`).Key
 	testKey := ts.newKey(t, ts.Owner, `{"name":"Test","permissions":["webhook:*"],"environment":"test"}`).Key
 	limited := ts.newKey(t, ts.Owner, `{"name":"Limited","permissions":["webhook:*"],"rate_limit":"1/m"}`).Key
+	token := ts.mint(t, ts.newKey(t, ts.Owner, `{"name":"Writer","permissions":["webhook:write","token:write"]}`).Key, `{}`).AccessToken
 	_, foreign := ts.newAccount(t, "Foreign")
 	path := "/v1/webhook-endpoints/" + ep.ID + "/test"
 	var sent pihuhttp.Delivery
@@ -507,6 +508,8 @@ func TestWebhookEndpoints_TestEvent(t *testing.T) {
 			}
 		}},
 		{name: "EmptyObject", method: "POST", path: path, key: ts.Owner, body: `{}`, status: 200},
+		// A test event leaves nothing that outlives a token.
+		{name: "Token", method: "POST", path: path, key: token, status: 200},
 		{name: "UnknownField", method: "POST", path: path, key: ts.Owner, body: `{"type":"api_key.created"}`, status: 400, code: "parameter_unknown", param: "type"},
 		{name: "NoKey", method: "POST", path: path, status: 401, code: "missing_api_key"},
 		{name: "ReadOnly", method: "POST", path: path, key: reader, status: 403, code: "insufficient_permissions"},
@@ -517,8 +520,8 @@ func TestWebhookEndpoints_TestEvent(t *testing.T) {
 		{name: "RateLimited", method: "POST", path: path, key: limited, status: 429, code: "rate_limited"},
 	})
 	dispatch(t, &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, AllowLoopback: true}, 5)
-	if got := rc.types(); got[pihu.EventWebhookTest] != 3 || len(got) != 1 {
-		t.Errorf("the endpoint received %v, want 3 test events", got)
+	if got := rc.types(); got[pihu.EventWebhookTest] != 4 || len(got) != 1 {
+		t.Errorf("the endpoint received %v, want 4 test events", got)
 	}
 	if len(rc.bad) > 0 {
 		t.Errorf("bad deliveries: %v", rc.bad)
@@ -528,7 +531,7 @@ func TestWebhookEndpoints_TestEvent(t *testing.T) {
 	}
 	var l pihuhttp.DeliveryList
 	ts.do(t, "GET", "/v1/webhook-endpoints/"+ep.ID+"/deliveries", ts.Owner, "").decode(t, &l)
-	if len(l.Data) != 3 || l.Data[2].ID != sent.ID || l.Data[2].Status != pihu.DeliveryDelivered {
+	if len(l.Data) != 4 || l.Data[3].ID != sent.ID || l.Data[2].Status != pihu.DeliveryDelivered {
 		t.Errorf("deliveries: %+v, want the test ones, delivered", l.Data)
 	}
 }
@@ -550,6 +553,7 @@ func TestWebhookEndpoints_Resend(t *testing.T) {
 	}
 	first := l.Data[0]
 	reader := ts.newKey(t, ts.Owner, `{"name":"Reader","permissions":["webhook:read"]}`).Key
+	token := ts.mint(t, ts.newKey(t, ts.Owner, `{"name":"Writer","permissions":["webhook:write","token:write"]}`).Key, `{}`).AccessToken
 	_, foreign := ts.newAccount(t, "Foreign")
 	path := "/v1/webhook-endpoints/" + ep.ID + "/deliveries/" + first.ID + "/resend"
 	var again pihuhttp.Delivery
@@ -560,6 +564,7 @@ func TestWebhookEndpoints_Resend(t *testing.T) {
 				t.Errorf("got %s, want a new delivery of %s", r.body, first.EventID)
 			}
 		}},
+		{name: "Token", method: "POST", path: path, key: token, status: 200},
 		{name: "UnknownField", method: "POST", path: path, key: ts.Owner, body: `{"to":"x"}`, status: 400, code: "parameter_unknown", param: "to"},
 		{name: "NoKey", method: "POST", path: path, status: 401, code: "missing_api_key"},
 		{name: "ReadOnly", method: "POST", path: path, key: reader, status: 403, code: "insufficient_permissions"},
@@ -576,8 +581,8 @@ func TestWebhookEndpoints_Resend(t *testing.T) {
 			n++
 		}
 	}
-	if n != 2 || len(rc.bad) > 0 {
-		t.Errorf("received %s %d times (bad: %v), want twice", first.EventID, n, rc.bad)
+	if n != 3 || len(rc.bad) > 0 {
+		t.Errorf("received %s %d times (bad: %v), want 3 times (sent, resent twice)", first.EventID, n, rc.bad)
 	}
 }
 
