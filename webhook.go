@@ -242,17 +242,16 @@ func ParseWebhookSecretOverlap(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := ParseExpireOldIn(s)
-	if err == nil && d > MaxWebhookSecretOverlap {
-		err = ParamErrorf(EParameterInvalid, "expire_old_in", "%q is longer than 7 days, the longest the old signing secret may keep signing; use \"now\" or up to \"7d\".", s)
-	}
-	if err != nil {
-		return 0, ParamErrorf(EParameterInvalid, "expire_old_in", "%s", ErrorMessage(err))
+	if err != nil || d > MaxWebhookSecretOverlap {
+		return 0, ParamErrorf(EParameterInvalid, "expire_old_in",
+			"%q is not an overlap the old signing secret may have: use \"now\" to stop it at once, or a whole number followed by m, h, d or w (minutes, hours, days, weeks), such as \"24h\", up to 7 days (\"7d\"); it may not be longer than 7 days.", MaskSecrets(s))
 	}
 	return d, nil
 }
 
 // RollSecret gives e a new secret at now. The one it replaces keeps
 // signing deliveries, beside the new one, for overlap (not at all if 0).
+// roller is the key that rolls it, nil for a person in the dashboard.
 // Returns EInsufficientPermissions if roller authenticated with an access
 // token (see CheckWebhookWriter).
 func (e *WebhookEndpoint) RollSecret(roller *Key, overlap time.Duration, now time.Time) error {
@@ -276,23 +275,27 @@ func (e *WebhookEndpoint) RollSecret(roller *Key, overlap time.Duration, now tim
 func NewTestWebhookEvent(e *WebhookEndpoint, at time.Time) (*WebhookEvent, error) {
 	id := NewID(PrefixEvent)
 	created := Timestamp(at)
-	payload, err := json.Marshal(struct {
-		ID       string `json:"id"`
-		Type     string `json:"type"`
-		Created  string `json:"created"`
-		Livemode bool   `json:"livemode"`
-		Data     struct {
-			EndpointID string `json:"endpoint_id"`
-			Message    string `json:"message"`
-		} `json:"data"`
-	}{ID: id, Type: EventWebhookTest, Created: FormatTime(created), Livemode: e.Environment == Live, Data: struct {
-		EndpointID string `json:"endpoint_id"`
-		Message    string `json:"message"`
-	}{e.ID, "A test event, sent on request to this endpoint only."}})
+	payload, err := json.Marshal(testWebhookPayload{ID: id, Type: EventWebhookTest, Created: FormatTime(created),
+		Livemode: e.Environment == Live, Data: testWebhookData{EndpointID: e.ID, Message: "A test event, sent on request to this endpoint only."}})
 	if err != nil {
 		return nil, fmt.Errorf("test event for %s: %w", e.ID, err)
 	}
 	return &WebhookEvent{ID: id, AccountID: e.AccountID, Environment: e.Environment, Type: EventWebhookTest, Created: created, Payload: payload}, nil
+}
+
+// testWebhookPayload is the body of a test event: WebhookPayload's, with
+// data naming the endpoint rather than a key.
+type testWebhookPayload struct {
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Created  string          `json:"created"`
+	Livemode bool            `json:"livemode"`
+	Data     testWebhookData `json:"data"`
+}
+
+type testWebhookData struct {
+	EndpointID string `json:"endpoint_id"`
+	Message    string `json:"message"`
 }
 
 // Subscribes reports whether the endpoint receives events of type typ.
