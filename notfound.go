@@ -74,6 +74,12 @@ func WebhookEndpointNotFound(id string) *Error {
 	return Errorf(ENotFound, "There is no webhook endpoint %q.", id)
 }
 
+// DeliveryNotFound is delivery id missing from an endpoint of the
+// caller's scope.
+func DeliveryNotFound(id string) *Error {
+	return Errorf(ENotFound, "This webhook endpoint has no delivery %q.", id)
+}
+
 // UserNotFound is a user id that no person has.
 func UserNotFound(id string) *Error {
 	return Errorf(ENotFound, "No user has the id %q.", id)

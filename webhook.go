@@ -23,6 +23,10 @@ const (
 	EventKeyExpiringSoon  = "api_key.expiring_soon"
 	EventKeyUsageExceeded = "api_key.usage_exceeded"
 	EventKeyRateLimited   = "api_key.rate_limited"
+	// EventWebhookTest is the event a person sends to one endpoint to try
+	// it (POST /v1/webhook-endpoints/{id}/test); no endpoint subscribes to
+	// it, and no other endpoint receives it.
+	EventWebhookTest = "webhook.test"
 )
 
 // WebhookEventTypes is every event type an endpoint may subscribe to, in
@@ -39,6 +43,7 @@ const (
 	ActionWebhookEndpointUpdated  = "webhook_endpoint.updated"
 	ActionWebhookEndpointDeleted  = "webhook_endpoint.deleted"
 	ActionWebhookEndpointDisabled = "webhook_endpoint.disabled"
+	ActionWebhookSecretRolled     = "webhook_endpoint.secret_rolled"
 )
 
 // Prefixes of webhook ids and secrets.
@@ -68,8 +73,14 @@ type WebhookEndpoint struct {
 	// Secret signs the deliveries ("whsec_…"). It is stored as it is,
 	// since signing needs it, and shown once, when the endpoint is
 	// created.
-	Secret  string
-	Created time.Time
+	Secret string
+	// PreviousSecret is the secret Secret replaced when it was rolled
+	// with an overlap: deliveries are signed with both until
+	// PreviousSecretExpires, so that receivers can change theirs
+	// meanwhile. Empty, and PreviousSecretExpires nil, otherwise.
+	PreviousSecret        string
+	PreviousSecretExpires *time.Time
+	Created               time.Time
 	// FailingSince is when deliveries to the endpoint started failing
 	// without a success since; nil while they succeed. An endpoint
 	// failing for WebhookGiveUp is disabled.
@@ -94,6 +105,12 @@ func NewWebhookAuditEvent(action, actor, ip string, e *WebhookEndpoint, at time.
 // WebhookGiveUp is how long deliveries are retried, and how long an
 // endpoint may fail before it is disabled.
 const WebhookGiveUp = 72 * time.Hour
+
+// WebhookMaxAttempts is the most attempts a delivery gets: it is given up
+// after this many, or after WebhookGiveUp, whichever comes first. The
+// default schedule (30 s, doubling up to 6 hours) makes about this many in
+// three days.
+const WebhookMaxAttempts = 20
 
 // CheckWebhookWriter applies the rule for who may create or change a
 // webhook endpoint: an API key, not an access token. An endpoint lasts
@@ -162,6 +179,123 @@ func (e *WebhookEndpoint) Validate() error {
 		return ParamErrorf(EParameterInvalid, "description", "The description is %d characters long; at most %d are allowed.", n, maxWebhookDescription)
 	}
 	return CheckText("description", "description", e.Description)
+}
+
+// WebhookEndpointChange is a change of an endpoint's fields, as PATCH
+// /v1/webhook-endpoints/{id} and the dashboard's edit form give it: a nil
+// field stays as it is.
+type WebhookEndpointChange struct {
+	URL         *string
+	Events      *[]string
+	Description *string
+	Enabled     *bool
+}
+
+// Apply makes the change c to e and validates the result, the one rule of
+// every door that changes an endpoint. Enabling a disabled endpoint clears
+// FailingSince. A new URL to a loopback host is refused unless
+// allowLoopback (see RefuseLoopbackWebhookURL). Returns EParameterInvalid
+// or EParameterMissing with "url", "events" or "description" as Param,
+// with e in an unspecified state then.
+func (e *WebhookEndpoint) Apply(c WebhookEndpointChange, allowLoopback bool) error {
+	if c.URL != nil {
+		if *c.URL == "" {
+			return ParamErrorf(EParameterInvalid, "url", "\"url\" is empty; give the https URL to post events to.")
+		}
+		e.URL = *c.URL
+	}
+	if c.Events != nil {
+		if len(*c.Events) == 0 {
+			return ParamErrorf(EParameterInvalid, "events", "\"events\" is empty; name at least one event type.")
+		}
+		e.Events = *c.Events
+	}
+	if c.Description != nil {
+		e.Description = *c.Description
+	}
+	if c.Enabled != nil {
+		if *c.Enabled && !e.Enabled {
+			e.FailingSince = nil
+		}
+		e.Enabled = *c.Enabled
+	}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if c.URL != nil && !allowLoopback {
+		return RefuseLoopbackWebhookURL(e.URL)
+	}
+	return nil
+}
+
+// MaxWebhookSecretOverlap is the longest the secret a roll replaces may
+// keep signing deliveries.
+const MaxWebhookSecretOverlap = 7 * 24 * time.Hour
+
+// ParseWebhookSecretOverlap parses the expire_old_in of a roll of an
+// endpoint's secret: "now" (0: the old secret stops signing at once), the
+// default, or a duration as for a key's expiration, at most
+// MaxWebhookSecretOverlap. Returns EParameterInvalid on "expire_old_in"
+// otherwise.
+func ParseWebhookSecretOverlap(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := ParseExpireOldIn(s)
+	if err != nil || d > MaxWebhookSecretOverlap {
+		return 0, ParamErrorf(EParameterInvalid, "expire_old_in",
+			"%q is not an overlap the old signing secret may have: use \"now\" to stop it at once, or a whole number followed by m, h, d or w (minutes, hours, days, weeks), such as \"24h\", up to 7 days (\"7d\"); it may not be longer than 7 days.", MaskSecrets(s))
+	}
+	return d, nil
+}
+
+// RollSecret gives e a new secret at now. The one it replaces keeps
+// signing deliveries, beside the new one, for overlap (not at all if 0).
+// roller is the key that rolls it, nil for a person in the dashboard.
+// Returns EInsufficientPermissions if roller authenticated with an access
+// token (see CheckWebhookWriter).
+func (e *WebhookEndpoint) RollSecret(roller *Key, overlap time.Duration, now time.Time) error {
+	if roller != nil {
+		if err := CheckWebhookWriter(roller); err != nil {
+			return err
+		}
+	}
+	e.PreviousSecret, e.PreviousSecretExpires = "", nil
+	if overlap > 0 {
+		until := Timestamp(now.Add(overlap))
+		e.PreviousSecret, e.PreviousSecretExpires = e.Secret, &until
+	}
+	e.Secret = PrefixWebhookSecret + randomBase62(32)
+	return nil
+}
+
+// NewTestWebhookEvent is an event of type EventWebhookTest for endpoint e
+// at the time at, whose data names the endpoint: what a person sends to
+// try an endpoint.
+func NewTestWebhookEvent(e *WebhookEndpoint, at time.Time) (*WebhookEvent, error) {
+	id := NewID(PrefixEvent)
+	created := Timestamp(at)
+	payload, err := json.Marshal(testWebhookPayload{ID: id, Type: EventWebhookTest, Created: FormatTime(created),
+		Livemode: e.Environment == Live, Data: testWebhookData{EndpointID: e.ID, Message: "A test event, sent on request to this endpoint only."}})
+	if err != nil {
+		return nil, fmt.Errorf("test event for %s: %w", e.ID, err)
+	}
+	return &WebhookEvent{ID: id, AccountID: e.AccountID, Environment: e.Environment, Type: EventWebhookTest, Created: created, Payload: payload}, nil
+}
+
+// testWebhookPayload is the body of a test event: WebhookPayload's, with
+// data naming the endpoint rather than a key.
+type testWebhookPayload struct {
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Created  string          `json:"created"`
+	Livemode bool            `json:"livemode"`
+	Data     testWebhookData `json:"data"`
+}
+
+type testWebhookData struct {
+	EndpointID string `json:"endpoint_id"`
+	Message    string `json:"message"`
 }
 
 // Subscribes reports whether the endpoint receives events of type typ.
@@ -425,10 +559,32 @@ type Delivery struct {
 	Environment Environment
 	URL         string
 	Secret      string
-	Payload     []byte
+	// PreviousSecret, if not empty, also signs: the secret a roll
+	// replaced, until its overlap ends.
+	PreviousSecret string
+	// Payload is set by ClaimDeliveries and Delivery.
+	Payload []byte
 	// Lease names the claim: FinishDelivery records an attempt only
 	// under the lease that claimed it.
 	Lease string
+}
+
+// Describe says in words where the delivery stands, for a person: "pending"
+// before its first attempt, "retrying (attempt 3 of 20)" after 3 failed
+// attempts when another will come, "delivered", or "failed after 20
+// attempts". maxAttempts is the most attempts a delivery gets
+// (WebhookMaxAttempts unless the dispatcher was told otherwise).
+func (d *Delivery) Describe(maxAttempts int) string {
+	n := len(d.Attempts)
+	switch {
+	case d.Status == DeliveryPending && n > 0:
+		return fmt.Sprintf("retrying (attempt %d of %d)", n, max(maxAttempts, n))
+	case d.Status == DeliveryFailed && n == 1:
+		return "failed after 1 attempt"
+	case d.Status == DeliveryFailed && n > 1:
+		return fmt.Sprintf("failed after %d attempts", n)
+	}
+	return d.Status
 }
 
 // DeliveryAttempt is one POST of a delivery.
@@ -483,6 +639,27 @@ type WebhookStore interface {
 	// Returns ENotFound if the endpoint is not in s, and
 	// EParameterInvalid on a cursor that is not one of its deliveries.
 	ListDeliveries(ctx context.Context, s Scope, endpointID string, p Page) ([]*Delivery, bool, error)
+	// Delivery returns the delivery deliveryID of the endpoint endpointID
+	// in scope s, with its payload. Returns ENotFound if the endpoint is
+	// not in s or the delivery is not one of its.
+	Delivery(ctx context.Context, s Scope, endpointID, deliveryID string) (*Delivery, error)
+	// QueueWebhookEvent stores ev, of the endpoint endpointID's scope,
+	// and one delivery of it, due at once, to that endpoint only, whatever
+	// event types it subscribes to, and returns the delivery. Returns
+	// ENotFound if the endpoint is not in ev's account and environment.
+	QueueWebhookEvent(ctx context.Context, endpointID string, ev *WebhookEvent) (*Delivery, error)
+	// ResendDelivery makes a new delivery, due at once, of the event of
+	// the delivery deliveryID (the same event id and payload) to the
+	// endpoint endpointID in scope s, and returns it. Returns ENotFound
+	// as Delivery does.
+	ResendDelivery(ctx context.Context, s Scope, endpointID, deliveryID string) (*Delivery, error)
+	// RollWebhookSecret makes e.Secret the secret of the endpoint e
+	// names, and records the audit events given, atomically. The secret
+	// it replaces, as stored, keeps signing until
+	// e.PreviousSecretExpires, if set (a secret a former roll kept stops
+	// then); not at all if nil. Returns ENotFound as WebhookEndpoint
+	// does.
+	RollWebhookSecret(ctx context.Context, e *WebhookEndpoint, events ...*AuditEvent) error
 
 	// EmitWebhookEvent stores ev, with one delivery for each enabled
 	// endpoint of its account and environment subscribed to its type,

@@ -1,6 +1,7 @@
 package pihu_test
 
 import (
+	"errors"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -118,5 +119,43 @@ func TestWebhookEndpoint_Description(t *testing.T) {
 			}
 			rejected(t, tt.description, err, pihu.EParameterInvalid, "description")
 		})
+	}
+}
+
+// TestParseWebhookSecretOverlap: "now" (and nothing) ends the old secret
+// at once; a duration keeps it, up to 7 days; anything else is
+// EParameterInvalid on "expire_old_in".
+func TestParseWebhookSecretOverlap(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 0, "now": 0, "30m": 30 * time.Minute, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "1w": 7 * 24 * time.Hour} {
+		if got, err := pihu.ParseWebhookSecretOverlap(in); err != nil || got != want {
+			t.Errorf("%q: got %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"8d", "169h", "2w", "soon", "0h", "-1h", "Now", "24"} {
+		_, err := pihu.ParseWebhookSecretOverlap(in)
+		var e *pihu.Error
+		if !errors.As(err, &e) || e.Code != pihu.EParameterInvalid || e.Param != "expire_old_in" {
+			t.Errorf("%q: got %v, want EParameterInvalid on expire_old_in", in, err)
+		}
+	}
+}
+
+// TestDelivery_Describe: where a delivery stands, in words.
+func TestDelivery_Describe(t *testing.T) {
+	attempts := func(n int) []pihu.DeliveryAttempt { return make([]pihu.DeliveryAttempt, n) }
+	for _, tt := range []struct {
+		d    pihu.Delivery
+		want string
+	}{
+		{pihu.Delivery{Status: pihu.DeliveryPending}, "pending"},
+		{pihu.Delivery{Status: pihu.DeliveryPending, Attempts: attempts(3)}, "retrying (attempt 3 of 20)"},
+		{pihu.Delivery{Status: pihu.DeliveryDelivered, Attempts: attempts(2)}, "delivered"},
+		{pihu.Delivery{Status: pihu.DeliveryFailed, Attempts: attempts(20)}, "failed after 20 attempts"},
+		{pihu.Delivery{Status: pihu.DeliveryFailed, Attempts: attempts(1)}, "failed after 1 attempt"},
+		{pihu.Delivery{Status: pihu.DeliveryFailed}, "failed"},
+	} {
+		if got := tt.d.Describe(pihu.WebhookMaxAttempts); got != tt.want {
+			t.Errorf("%s after %d attempts: got %q, want %q", tt.d.Status, len(tt.d.Attempts), got, tt.want)
+		}
 	}
 }

@@ -27,8 +27,11 @@ type WebhookEndpoint struct {
 	// FailingSince is when deliveries started failing with no success
 	// since; nil while they succeed.
 	FailingSince *time.Time `json:"failing_since"`
-	// Secret signs the deliveries ("whsec_…"): set only in the answer to
-	// CreateWebhookEndpoint. Keep it then.
+	// PreviousSecretExpires is when the secret a roll replaced stops
+	// signing deliveries beside the new one; nil when none does.
+	PreviousSecretExpires *time.Time `json:"previous_secret_expires"`
+	// Secret signs the deliveries ("whsec_…"): set only in the answers to
+	// CreateWebhookEndpoint and RollWebhookSecret. Keep it then.
 	Secret string `json:"secret"`
 	Response
 }
@@ -62,6 +65,7 @@ type Delivery struct {
 	Attempts    []DeliveryAttempt `json:"attempts"`
 	NextAttempt *time.Time        `json:"next_attempt"`
 	Created     time.Time         `json:"created"`
+	Response
 }
 
 // DeliveryAttempt is one POST of a delivery.
@@ -133,6 +137,47 @@ func (c *Client) ListDeliveries(ctx context.Context, id string, p ListParams) (*
 	}
 	var out DeliveryList
 	if err := c.do(ctx, http.MethodGet, "/v1/webhook-endpoints/"+seg+"/deliveries", p.query(), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SendTestEvent queues an event of type "webhook.test" to the endpoint id
+// only, and returns its delivery (permission webhook:write).
+func (c *Client) SendTestEvent(ctx context.Context, id string) (*Delivery, error) {
+	return c.deliveryCall(ctx, id, "/test")
+}
+
+// ResendDelivery makes a new delivery of the event of delivery deliveryID
+// (the same event id and body) to the endpoint id, and returns it
+// (permission webhook:write).
+func (c *Client) ResendDelivery(ctx context.Context, id, deliveryID string) (*Delivery, error) {
+	seg, err := escapeID(deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	return c.deliveryCall(ctx, id, "/deliveries/"+seg+"/resend")
+}
+
+// RollWebhookSecret gives the endpoint id a new signing secret, in the
+// answer's Secret, shown this once; the old one keeps signing deliveries
+// beside it for expireOldIn ("now", the default if "", or a duration such
+// as "24h", at most "7d") (permission webhook:write, with an API key).
+func (c *Client) RollWebhookSecret(ctx context.Context, id, expireOldIn string) (*WebhookEndpoint, error) {
+	body := map[string]string{}
+	if expireOldIn != "" {
+		body["expire_old_in"] = expireOldIn
+	}
+	return c.endpointCall(ctx, http.MethodPost, id, "/roll-secret", body)
+}
+
+func (c *Client) deliveryCall(ctx context.Context, id, suffix string) (*Delivery, error) {
+	seg, err := escapeID(id)
+	if err != nil {
+		return nil, err
+	}
+	var out Delivery
+	if err := c.do(ctx, http.MethodPost, "/v1/webhook-endpoints/"+seg+suffix, nil, struct{}{}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -162,12 +162,18 @@ func TestClient_WebhookEndpoints(t *testing.T) {
 	var (
 		received = make(chan client.Event, 4)
 		secret   string
+		also     string // a second secret each delivery must verify with, if set
 	)
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		ev, err := client.VerifyWebhook(body, r.Header.Get("Pihu-Signature"), secret, time.Minute)
 		if err != nil {
 			t.Errorf("VerifyWebhook: %v", err)
+		}
+		if also != "" {
+			if _, err := client.VerifyWebhook(body, r.Header.Get("Pihu-Signature"), also, time.Minute); err != nil {
+				t.Errorf("VerifyWebhook with the other secret: %v", err)
+			}
 		}
 		received <- ev
 	}))
@@ -200,6 +206,46 @@ func TestClient_WebhookEndpoints(t *testing.T) {
 	if err != nil || len(ds.Data) != 1 || ds.Data[0].Status != "delivered" || len(ds.Data[0].Attempts) != 1 || *ds.Data[0].Attempts[0].StatusCode != 200 {
 		t.Fatalf("ListDeliveries: %+v, %v", ds, err)
 	}
+
+	// A test event, then the same event again.
+	sent, err := c.SendTestEvent(ctx, e.ID)
+	if err != nil || sent.Type != "webhook.test" || sent.Status != "pending" {
+		t.Fatalf("SendTestEvent: %+v, %v", sent, err)
+	}
+	if n, err := d.RunOnce(ctx); n != 1 || err != nil {
+		t.Fatalf("RunOnce: %d, %v", n, err)
+	}
+	if ev := <-received; ev.Type != "webhook.test" || ev.ID != sent.EventID {
+		t.Errorf("received %+v, want the test event %s", ev, sent.EventID)
+	}
+	again, err := c.ResendDelivery(ctx, e.ID, sent.ID)
+	if err != nil || again.ID == sent.ID || again.EventID != sent.EventID {
+		t.Fatalf("ResendDelivery: %+v, %v", again, err)
+	}
+	_, err = c.ResendDelivery(ctx, e.ID, "whd_nope")
+	apiError(t, err, 404, "not_found")
+	if n, err := d.RunOnce(ctx); n != 1 || err != nil {
+		t.Fatalf("RunOnce: %d, %v", n, err)
+	}
+	if ev := <-received; ev.ID != sent.EventID {
+		t.Errorf("received %+v, want %s again", ev, sent.EventID)
+	}
+	// A roll with an overlap: deliveries verify with either secret.
+	rolled, err := c.RollWebhookSecret(ctx, e.ID, "24h")
+	if err != nil || !strings.HasPrefix(rolled.Secret, "whsec_") || rolled.Secret == secret || rolled.PreviousSecretExpires == nil {
+		t.Fatalf("RollWebhookSecret: %+v, %v", rolled, err)
+	}
+	_, err = c.RollWebhookSecret(ctx, e.ID, "30d")
+	apiError(t, err, 400, "parameter_invalid")
+	secret, also = rolled.Secret, secret
+	if _, err := c.SendTestEvent(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.RunOnce(ctx); n != 1 || err != nil {
+		t.Fatalf("RunOnce: %d, %v", n, err)
+	}
+	<-received
+	also = ""
 
 	off, desc := false, "paused"
 	got, err := c.UpdateWebhookEndpoint(ctx, e.ID, client.WebhookEndpointParams{Enabled: &off, Description: &desc})

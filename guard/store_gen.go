@@ -265,6 +265,14 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, a1 pihu.Scope, a2 str
 	return
 }
 
+func (s *Store) Delivery(ctx context.Context, a1 pihu.Scope, a2 string, a3 string) (r0 *pihu.Delivery, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.Delivery(ctx, a1, a2, a3)
+		return err
+	})
+	return
+}
+
 func (s *Store) DisableTwoFactor(ctx context.Context, a1 string, a2 string, a3 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.DisableTwoFactor(ctx, a1, a2, a3...)
@@ -489,6 +497,14 @@ func (s *Store) PruneWebhooks(ctx context.Context, a1 time.Time) (r0 int, err er
 	return
 }
 
+func (s *Store) QueueWebhookEvent(ctx context.Context, a1 string, a2 *pihu.WebhookEvent) (r0 *pihu.Delivery, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.QueueWebhookEvent(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
 func (s *Store) RecordLeaks(ctx context.Context, a1 []pihu.LeakReport) (r0 []pihu.LeakOutcome, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.RecordLeaks(ctx, a1)
@@ -553,6 +569,14 @@ func (s *Store) ReportCreditLease(ctx context.Context, a1 string, a2 string, a3 
 	return
 }
 
+func (s *Store) ResendDelivery(ctx context.Context, a1 pihu.Scope, a2 string, a3 string) (r0 *pihu.Delivery, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.ResendDelivery(ctx, a1, a2, a3)
+		return err
+	})
+	return
+}
+
 func (s *Store) ReserveIdempotency(ctx context.Context, a1 *pihu.IdempotencyRecord) (r0 *pihu.IdempotencyRecord, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.ReserveIdempotency(ctx, a1)
@@ -596,6 +620,14 @@ func (s *Store) Role(ctx context.Context, a1 string, a2 string) (r0 *pihu.KeyRol
 func (s *Store) Roles(ctx context.Context, a1 string) (r0 []*pihu.KeyRole, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.Roles(ctx, a1)
+		return err
+	})
+	return
+}
+
+func (s *Store) RollWebhookSecret(ctx context.Context, a1 *pihu.WebhookEndpoint, a2 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.RollWebhookSecret(ctx, a1, a2...)
 		return err
 	})
 	return

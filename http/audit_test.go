@@ -134,13 +134,19 @@ func TestAuditEvents(t *testing.T) {
 		{name: "FilterAction", method: "GET", path: "/v1/auth/audit-events?action=api_key.revoked", key: ts.Owner, status: 200,
 			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[4]}) }},
 		{name: "FilterActions", method: "GET", path: "/v1/auth/audit-events?action=api_key.revoked,api_key.leaked", key: ts.Owner, status: 200,
-			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[0], want[4]}) }},
+			check: func(t *testing.T, r response) {
+				check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[0], want[4]})
+			}},
 		{name: "FilterResourceAndActor", method: "GET", path: "/v1/auth/audit-events?action=api_key.*&actor=" + writer.ID, key: ts.Owner, status: 200,
-			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[4], want[5]}) }},
+			check: func(t *testing.T, r response) {
+				check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[4], want[5]})
+			}},
 		{name: "FilterOtherResource", method: "GET", path: "/v1/auth/audit-events?action=user.*", key: ts.Owner, status: 200,
 			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), nil) }},
 		{name: "FilterTarget", method: "GET", path: "/v1/auth/audit-events?target=" + testKey.ID, key: ts.Owner, status: 200,
-			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[2], want[5]}) }},
+			check: func(t *testing.T, r response) {
+				check(t, decodeEvents(t, r), []pihuhttp.AuditEventItem{want[2], want[5]})
+			}},
 		{name: "FilterTime", method: "GET", path: "/v1/auth/audit-events?created%5Bgte%5D=" + t1 + "&created%5Blt%5D=" + t2, key: ts.Owner, status: 200,
 			check: func(t *testing.T, r response) { check(t, decodeEvents(t, r), want[5:7]) }},
 		{name: "ErrAction", method: "GET", path: "/v1/auth/audit-events?action=Revoked", key: ts.Owner, status: 400, code: "parameter_invalid", param: "action"},

@@ -19,10 +19,13 @@ type WebhookEndpoint struct {
 	// FailingSince is when deliveries started failing without a success
 	// since; null while they succeed.
 	FailingSince *string `json:"failing_since"`
+	// PreviousSecretExpires is when the secret a roll replaced stops
+	// signing deliveries beside the new one; null when none does.
+	PreviousSecretExpires *string `json:"previous_secret_expires"`
 }
 
-// WebhookEndpointCreated is the response to creating an endpoint: the
-// only one that shows its signing secret.
+// WebhookEndpointCreated is the response to creating an endpoint, or to
+// rolling its secret: the only ones that show its signing secret.
 type WebhookEndpointCreated struct {
 	WebhookEndpoint
 	Secret string `json:"secret"`
@@ -40,6 +43,7 @@ func NewWebhookEndpoint(e *pihu.WebhookEndpoint) WebhookEndpoint {
 	return WebhookEndpoint{
 		ID: e.ID, URL: e.URL, Description: e.Description, Events: events, Enabled: e.Enabled,
 		Environment: string(e.Environment), Created: timestamp(e.Created), FailingSince: timestampPtr(e.FailingSince),
+		PreviousSecretExpires: timestampPtr(e.PreviousSecretExpires),
 	}
 }
 
@@ -159,34 +163,8 @@ func (s *Server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound(err, "webhook endpoint", id))
 		return
 	}
-	if body.URL != nil {
-		if *body.URL == "" {
-			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "url", "\"url\" is empty; give the https URL to post events to."))
-			return
-		}
-		e.URL = *body.URL
-	}
-	if body.Events != nil {
-		if len(*body.Events) == 0 {
-			s.writeError(w, r, pihu.ParamErrorf(pihu.EParameterInvalid, "events", "\"events\" is empty; name at least one event type."))
-			return
-		}
-		e.Events = *body.Events
-	}
-	if body.Description != nil {
-		e.Description = *body.Description
-	}
-	if body.Enabled != nil {
-		if *body.Enabled && !e.Enabled {
-			e.FailingSince = nil
-		}
-		e.Enabled = *body.Enabled
-	}
-	err = e.Validate()
-	if err == nil && body.URL != nil && !s.webhookLoopback {
-		err = pihu.RefuseLoopbackWebhookURL(e.URL)
-	}
-	if err != nil {
+	change := pihu.WebhookEndpointChange{URL: body.URL, Events: body.Events, Description: body.Description, Enabled: body.Enabled}
+	if err := e.Apply(change, s.webhookLoopback); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -241,4 +219,97 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		out.Data = append(out.Data, NewDelivery(d))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// testWebhookEndpoint queues a webhook.test event to the endpoint only,
+// and answers its delivery.
+func (s *Server) testWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	if err := decode(w, r, &struct{}{}, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	e, err := s.store.WebhookEndpoint(r.Context(), pihu.ScopeOf(caller), id)
+	if err != nil {
+		s.writeError(w, r, notFound(err, "webhook endpoint", id))
+		return
+	}
+	ev, err := pihu.NewTestWebhookEvent(e, s.now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, err := s.store.QueueWebhookEvent(r.Context(), e.ID, ev)
+	if err != nil {
+		s.writeError(w, r, notFound(err, "webhook endpoint", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, NewDelivery(d))
+}
+
+// resendDelivery makes a new delivery of a delivery's event (its id and
+// payload the same) to the same endpoint, and answers it.
+func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	if err := decode(w, r, &struct{}{}, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, deliveryID := r.PathValue("id"), r.PathValue("delivery_id")
+	scope := pihu.ScopeOf(caller)
+	if _, err := s.store.WebhookEndpoint(r.Context(), scope, id); err != nil {
+		s.writeError(w, r, notFound(err, "webhook endpoint", id))
+		return
+	}
+	d, err := s.store.ResendDelivery(r.Context(), scope, id, deliveryID)
+	if pihu.ErrorCode(err) == pihu.ENotFound {
+		err = pihu.DeliveryNotFound(pihu.MaskSecrets(deliveryID))
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, NewDelivery(d))
+}
+
+type rollSecretRequest struct {
+	ExpireOldIn *string `json:"expire_old_in"`
+}
+
+// rollWebhookSecret gives an endpoint a new signing secret, shown in this
+// answer only; the old one signs beside it for expire_old_in.
+func (s *Server) rollWebhookSecret(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	if err := pihu.CheckWebhookWriter(caller); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body rollSecretRequest
+	if err := decode(w, r, &body, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	overlap, err := pihu.ParseWebhookSecretOverlap(derefOr(body.ExpireOldIn, pihu.ExpireNow))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	e, err := s.store.WebhookEndpoint(r.Context(), pihu.ScopeOf(caller), id)
+	if err != nil {
+		s.writeError(w, r, notFound(err, "webhook endpoint", id))
+		return
+	}
+	now := s.now()
+	if err := e.RollSecret(caller, overlap, now); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookSecretRolled, caller.ID, clientIP(r), e, now)
+	if err := s.store.RollWebhookSecret(r.Context(), e, ev); err != nil {
+		s.writeError(w, r, notFound(err, "webhook endpoint", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, WebhookEndpointCreated{WebhookEndpoint: NewWebhookEndpoint(e), Secret: e.Secret})
 }

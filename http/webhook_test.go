@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,7 @@ type receiver struct {
 	n      int
 	events []client.Event
 	bad    []string
+	sigs   []string // every delivery's Pihu-Signature
 }
 
 func newReceiver(t *testing.T, clock func() time.Time) *receiver {
@@ -45,6 +47,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.n++
+	rc.sigs = append(rc.sigs, r.Header.Get("Pihu-Signature"))
 	// The deliveries are signed at the server's clock, which the tests
 	// set in the past: the tolerance reaches back to it.
 	tolerance := time.Since(rc.clock()) + time.Minute
@@ -478,5 +481,184 @@ func TestWebhooks_TestKeyEventsGoToTestEndpoints(t *testing.T) {
 		if ev.Data.Name == "Test by live" && ev.Data.CreatedBy != nil {
 			t.Errorf("a test endpoint learned a live key's id: %v", *ev.Data.CreatedBy)
 		}
+	}
+}
+
+// TestWebhookEndpoints_TestEvent sends a test event to one endpoint, which
+// receives it signed as usual while another endpoint of the account
+// receives nothing, and checks who may send one.
+func TestWebhookEndpoints_TestEvent(t *testing.T) {
+	ts, _ := webhookServer(t)
+	rc := newReceiver(t, ts.Clock.Now)
+	bystander := newReceiver(t, ts.Clock.Now)
+	ep := ts.createEndpoint(t, ts.Owner, rc, pihu.EventKeyRevoked)
+	ts.createEndpoint(t, ts.Owner, bystander, pihu.WebhookEventTypes...)
+	reader := ts.newKey(t, ts.Owner, `{"name":"Reader","permissions":["webhook:read"]}`).Key
+	testKey := ts.newKey(t, ts.Owner, `{"name":"Test","permissions":["webhook:*"],"environment":"test"}`).Key
+	limited := ts.newKey(t, ts.Owner, `{"name":"Limited","permissions":["webhook:*"],"rate_limit":"1/m"}`).Key
+	token := ts.mint(t, ts.newKey(t, ts.Owner, `{"name":"Writer","permissions":["webhook:write","token:write"]}`).Key, `{}`).AccessToken
+	_, foreign := ts.newAccount(t, "Foreign")
+	path := "/v1/webhook-endpoints/" + ep.ID + "/test"
+	var sent pihuhttp.Delivery
+	ts.run(t, []scenario{
+		{name: "OK", method: "POST", path: path, key: ts.Owner, status: 200, check: func(t *testing.T, r response) {
+			r.decode(t, &sent)
+			if sent.Type != pihu.EventWebhookTest || sent.Status != pihu.DeliveryPending || len(sent.Attempts) != 0 || !strings.HasPrefix(sent.EventID, "evt_") {
+				t.Errorf("got %s", r.body)
+			}
+		}},
+		{name: "EmptyObject", method: "POST", path: path, key: ts.Owner, body: `{}`, status: 200},
+		// A test event leaves nothing that outlives a token.
+		{name: "Token", method: "POST", path: path, key: token, status: 200},
+		{name: "UnknownField", method: "POST", path: path, key: ts.Owner, body: `{"type":"api_key.created"}`, status: 400, code: "parameter_unknown", param: "type"},
+		{name: "NoKey", method: "POST", path: path, status: 401, code: "missing_api_key"},
+		{name: "ReadOnly", method: "POST", path: path, key: reader, status: 403, code: "insufficient_permissions"},
+		{name: "OtherAccount", method: "POST", path: path, key: foreign, status: 404, code: "not_found"},
+		{name: "OtherEnvironment", method: "POST", path: path, key: testKey, status: 404, code: "not_found"},
+		{name: "Unknown", method: "POST", path: "/v1/webhook-endpoints/we_nope/test", key: ts.Owner, status: 404, code: "not_found"},
+		{name: "RateLimitedFirst", method: "POST", path: path, key: limited, status: 200},
+		{name: "RateLimited", method: "POST", path: path, key: limited, status: 429, code: "rate_limited"},
+	})
+	dispatch(t, &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, AllowLoopback: true}, 5)
+	if got := rc.types(); got[pihu.EventWebhookTest] != 4 || len(got) != 1 {
+		t.Errorf("the endpoint received %v, want 4 test events", got)
+	}
+	if len(rc.bad) > 0 {
+		t.Errorf("bad deliveries: %v", rc.bad)
+	}
+	if got := bystander.types(); got[pihu.EventWebhookTest] != 0 {
+		t.Errorf("another endpoint received %v", got)
+	}
+	var l pihuhttp.DeliveryList
+	ts.do(t, "GET", "/v1/webhook-endpoints/"+ep.ID+"/deliveries", ts.Owner, "").decode(t, &l)
+	if len(l.Data) != 4 || l.Data[3].ID != sent.ID || l.Data[2].Status != pihu.DeliveryDelivered {
+		t.Errorf("deliveries: %+v, want the test ones, delivered", l.Data)
+	}
+}
+
+// TestWebhookEndpoints_Resend resends a delivery: a new delivery of the
+// same event (id and body), which the receiver gets again.
+func TestWebhookEndpoints_Resend(t *testing.T) {
+	ts, _ := webhookServer(t)
+	rc := newReceiver(t, ts.Clock.Now)
+	ep := ts.createEndpoint(t, ts.Owner, rc, pihu.EventKeyCreated)
+	other := ts.createEndpoint(t, ts.Owner, newReceiver(t, ts.Clock.Now), pihu.EventKeyCreated)
+	ts.newKey(t, ts.Owner, `{"name":"Worker","permissions":["candidate:read"]}`)
+	d := &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, AllowLoopback: true}
+	dispatch(t, d, 5)
+	var l pihuhttp.DeliveryList
+	ts.do(t, "GET", "/v1/webhook-endpoints/"+ep.ID+"/deliveries", ts.Owner, "").decode(t, &l)
+	if len(l.Data) != 1 {
+		t.Fatalf("deliveries: %+v", l.Data)
+	}
+	first := l.Data[0]
+	reader := ts.newKey(t, ts.Owner, `{"name":"Reader","permissions":["webhook:read"]}`).Key
+	token := ts.mint(t, ts.newKey(t, ts.Owner, `{"name":"Writer","permissions":["webhook:write","token:write"]}`).Key, `{}`).AccessToken
+	_, foreign := ts.newAccount(t, "Foreign")
+	path := "/v1/webhook-endpoints/" + ep.ID + "/deliveries/" + first.ID + "/resend"
+	var again pihuhttp.Delivery
+	ts.run(t, []scenario{
+		{name: "OK", method: "POST", path: path, key: ts.Owner, status: 200, check: func(t *testing.T, r response) {
+			r.decode(t, &again)
+			if again.ID == first.ID || again.EventID != first.EventID || again.Type != first.Type || again.Status != pihu.DeliveryPending {
+				t.Errorf("got %s, want a new delivery of %s", r.body, first.EventID)
+			}
+		}},
+		{name: "Token", method: "POST", path: path, key: token, status: 200},
+		{name: "UnknownField", method: "POST", path: path, key: ts.Owner, body: `{"to":"x"}`, status: 400, code: "parameter_unknown", param: "to"},
+		{name: "NoKey", method: "POST", path: path, status: 401, code: "missing_api_key"},
+		{name: "ReadOnly", method: "POST", path: path, key: reader, status: 403, code: "insufficient_permissions"},
+		{name: "OtherAccount", method: "POST", path: path, key: foreign, status: 404, code: "not_found"},
+		{name: "ThroughAnotherEndpoint", method: "POST", path: "/v1/webhook-endpoints/" + other.ID + "/deliveries/" + first.ID + "/resend", key: ts.Owner, status: 404, code: "not_found"},
+		{name: "UnknownDelivery", method: "POST", path: "/v1/webhook-endpoints/" + ep.ID + "/deliveries/whd_nope/resend", key: ts.Owner, status: 404, code: "not_found"},
+	})
+	dispatch(t, d, 5)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	for _, ev := range rc.events {
+		if ev.ID == first.EventID {
+			n++
+		}
+	}
+	if n != 3 || len(rc.bad) > 0 {
+		t.Errorf("received %s %d times (bad: %v), want 3 times (sent, resent twice)", first.EventID, n, rc.bad)
+	}
+}
+
+// TestWebhookEndpoints_RollSecret rolls an endpoint's secret with an
+// hour's overlap: meanwhile each delivery carries a signature by each
+// secret, and a receiver holding either accepts it; after the hour, the
+// new secret alone signs.
+func TestWebhookEndpoints_RollSecret(t *testing.T) {
+	ts, _ := webhookServer(t)
+	rc := newReceiver(t, ts.Clock.Now)
+	ep := ts.createEndpoint(t, ts.Owner, rc, pihu.EventKeyCreated)
+	reader := ts.newKey(t, ts.Owner, `{"name":"Reader","permissions":["webhook:read"]}`).Key
+	writer := ts.newKey(t, ts.Owner, `{"name":"Writer","permissions":["webhook:write","token:write"]}`).Key
+	token := ts.mint(t, writer, `{}`).AccessToken
+	_, foreign := ts.newAccount(t, "Foreign")
+	path := "/v1/webhook-endpoints/" + ep.ID + "/roll-secret"
+	var rolled pihuhttp.WebhookEndpointCreated
+	ts.run(t, []scenario{
+		{name: "TooLong", method: "POST", path: path, key: ts.Owner, body: `{"expire_old_in":"8d"}`, status: 400, code: "parameter_invalid", param: "expire_old_in"},
+		{name: "NotADuration", method: "POST", path: path, key: ts.Owner, body: `{"expire_old_in":"soon"}`, status: 400, code: "parameter_invalid", param: "expire_old_in"},
+		{name: "UnknownField", method: "POST", path: path, key: ts.Owner, body: `{"secret":"whsec_mine"}`, status: 400, code: "parameter_unknown", param: "secret"},
+		{name: "NoKey", method: "POST", path: path, status: 401, code: "missing_api_key"},
+		{name: "ReadOnly", method: "POST", path: path, key: reader, status: 403, code: "insufficient_permissions"},
+		{name: "Token", method: "POST", path: path, key: token, status: 403, code: "insufficient_permissions"},
+		{name: "OtherAccount", method: "POST", path: path, key: foreign, status: 404, code: "not_found"},
+		{name: "OK", method: "POST", path: path, key: ts.Owner, body: `{"expire_old_in":"1h"}`, status: 200, check: func(t *testing.T, r response) {
+			r.decode(t, &rolled)
+			want := ts.Clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+			if !strings.HasPrefix(rolled.Secret, "whsec_") || rolled.Secret == ep.Secret || rolled.PreviousSecretExpires == nil || *rolled.PreviousSecretExpires != want {
+				t.Errorf("got %s, want a new secret and the old one until %s", r.body, want)
+			}
+		}},
+	})
+	if res := ts.do(t, "GET", "/v1/webhook-endpoints/"+ep.ID, ts.Owner, ""); res.status != 200 || strings.Contains(string(res.body), "whsec_") || !strings.Contains(string(res.body), `"previous_secret_expires":"`) {
+		t.Errorf("GET after the roll: %d %s", res.status, res.body)
+	}
+	d := &webhook.Dispatcher{Store: ts.Store, Now: ts.Clock.Now, AllowLoopback: true}
+	// During the overlap a receiver with the old secret, then one with
+	// the new, accepts the deliveries.
+	for _, secret := range []string{ep.Secret, rolled.Secret} {
+		rc.mu.Lock()
+		rc.secret = secret
+		rc.mu.Unlock()
+		ts.newKey(t, ts.Owner, `{"name":"During","permissions":["candidate:read"]}`)
+		dispatch(t, d, 5)
+	}
+	rc.mu.Lock()
+	if len(rc.events) < 2 || len(rc.bad) > 0 || slices.ContainsFunc(rc.sigs, func(s string) bool { return strings.Count(s, "v1=") != 2 }) {
+		t.Errorf("during the overlap: received %d, bad %v, signatures %q", len(rc.events), rc.bad, rc.sigs)
+	}
+	rc.secret = ep.Secret
+	rc.mu.Unlock()
+	// After it, the old secret no longer verifies.
+	ts.Clock.Add(time.Hour + time.Second)
+	ts.newKey(t, ts.Owner, `{"name":"After","permissions":["candidate:read"]}`)
+	dispatch(t, d, 5)
+	rc.mu.Lock()
+	if len(rc.bad) != 1 || strings.Count(rc.sigs[len(rc.sigs)-1], "v1=") != 1 {
+		t.Errorf("after the overlap: bad %v, signatures %q; want one signature, not by the old secret", rc.bad, rc.sigs)
+	}
+	rc.mu.Unlock()
+	// "now" (the default) ends the old secret at once.
+	var again pihuhttp.WebhookEndpointCreated
+	ts.do(t, "POST", path, ts.Owner, "").decode(t, &again)
+	if again.Secret == rolled.Secret || again.PreviousSecretExpires != nil {
+		t.Errorf("a roll with no overlap: %+v", again)
+	}
+	var events pihuhttp.AuditEventList
+	ts.do(t, "GET", "/v1/auth/audit-events?limit=100", ts.Owner, "").decode(t, &events)
+	n := 0
+	for _, ev := range events.Data {
+		if ev.Target == ep.ID && ev.Action == pihu.ActionWebhookSecretRolled {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d %s audit events, want 2", n, pihu.ActionWebhookSecretRolled)
 	}
 }

@@ -23,6 +23,142 @@ func runWebhooks(t *testing.T, run runFunc) {
 	run(t, "ExpiringKeys", testWebhooksExpiringKeys)
 	run(t, "DeleteDropsDeliveries", testWebhooksDeleteDropsDeliveries)
 	run(t, "Prune", testWebhooksPrune)
+	run(t, "QueueToOneEndpoint", testWebhooksQueueToOneEndpoint)
+	run(t, "ResendSameEvent", testWebhooksResendSameEvent)
+	run(t, "RollSecretOverlap", testWebhooksRollSecretOverlap)
+}
+
+// later is a time after any store's clock: deliveries queued are due then.
+func later() time.Time { return time.Now().Add(24 * time.Hour) }
+
+func testWebhooksQueueToOneEndpoint(t *testing.T, s pihu.Store) {
+	_, owner := mustCreateAccount(t, s, "Acme")
+	e := mustCreateEndpoint(t, s, owner, pihu.EventKeyRevoked)
+	other := mustCreateEndpoint(t, s, owner, pihu.EventKeyRevoked)
+	ev, err := pihu.NewTestWebhookEvent(e, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err := s.QueueWebhookEvent(t.Context(), e.ID, ev)
+	if err != nil || dl.EventID != ev.ID || dl.EventType != pihu.EventWebhookTest || dl.Status != pihu.DeliveryPending {
+		t.Fatalf("QueueWebhookEvent: %+v, %v", dl, err)
+	}
+	scope := pihu.ScopeOf(owner)
+	if ds := mustDeliveries(t, s, scope, e.ID); len(ds) != 1 || ds[0].ID != dl.ID {
+		t.Errorf("the endpoint's deliveries: %+v, want the test one", ds)
+	}
+	if ds := mustDeliveries(t, s, scope, other.ID); len(ds) != 0 {
+		t.Errorf("another endpoint got the test event: %+v", ds)
+	}
+	got, err := s.Delivery(t.Context(), scope, e.ID, dl.ID)
+	if err != nil || string(got.Payload) != string(ev.Payload) || got.EventID != ev.ID {
+		t.Fatalf("Delivery: %+v, %v; want the payload %s", got, err, ev.Payload)
+	}
+	claimed, err := s.ClaimDeliveries(t.Context(), later(), time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].ID != dl.ID || string(claimed[0].Payload) != string(ev.Payload) {
+		t.Fatalf("ClaimDeliveries: %+v, %v", claimed, err)
+	}
+
+	// Nothing of another account's, or of the other environment's.
+	_, stranger := mustCreateAccount(t, s, "Other")
+	wrong, _ := pihu.NewTestWebhookEvent(&pihu.WebhookEndpoint{ID: e.ID, AccountID: stranger.AccountID, Environment: pihu.Live}, epoch)
+	if _, err := s.QueueWebhookEvent(t.Context(), e.ID, wrong); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("QueueWebhookEvent to another account's endpoint: got %v, want ENotFound", err)
+	}
+	if _, err := s.Delivery(t.Context(), pihu.ScopeOf(stranger), e.ID, dl.ID); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("Delivery from another account: got %v, want ENotFound", err)
+	}
+	if _, err := s.Delivery(t.Context(), pihu.Scope{AccountID: owner.AccountID, Environment: pihu.Test}, e.ID, dl.ID); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("Delivery from the test environment: got %v, want ENotFound", err)
+	}
+	if _, err := s.Delivery(t.Context(), scope, other.ID, dl.ID); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("Delivery through another endpoint: got %v, want ENotFound", err)
+	}
+}
+
+func testWebhooksResendSameEvent(t *testing.T, s pihu.Store) {
+	_, owner := mustCreateAccount(t, s, "Acme")
+	e := mustCreateEndpoint(t, s, owner, pihu.EventKeyRateLimited)
+	other := mustCreateEndpoint(t, s, owner, pihu.EventKeyRateLimited)
+	emitTest(t, s, owner, pihu.EventKeyRateLimited, "")
+	scope := pihu.ScopeOf(owner)
+	first := mustDeliveries(t, s, scope, e.ID)[0]
+	again, err := s.ResendDelivery(t.Context(), scope, e.ID, first.ID)
+	if err != nil || again.ID == first.ID || again.EventID != first.EventID || again.EventType != first.EventType || again.Status != pihu.DeliveryPending {
+		t.Fatalf("ResendDelivery: %+v, %v; want a new delivery of %s", again, err, first.EventID)
+	}
+	ds := mustDeliveries(t, s, scope, e.ID)
+	if len(ds) != 2 || ds[0].ID != again.ID {
+		t.Fatalf("deliveries after a resend: %+v", ds)
+	}
+	if len(mustDeliveries(t, s, scope, other.ID)) != 1 {
+		t.Error("the resend went to another endpoint too")
+	}
+	a, _ := s.Delivery(t.Context(), scope, e.ID, first.ID)
+	b, _ := s.Delivery(t.Context(), scope, e.ID, again.ID)
+	if a == nil || b == nil || string(a.Payload) != string(b.Payload) {
+		t.Errorf("the resent payload differs: %+v, %+v", a, b)
+	}
+	_, stranger := mustCreateAccount(t, s, "Other")
+	if _, err := s.ResendDelivery(t.Context(), pihu.ScopeOf(stranger), e.ID, first.ID); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("ResendDelivery from another account: got %v, want ENotFound", err)
+	}
+	if _, err := s.ResendDelivery(t.Context(), scope, other.ID, first.ID); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("ResendDelivery through another endpoint: got %v, want ENotFound", err)
+	}
+	if _, err := s.ResendDelivery(t.Context(), scope, e.ID, "whd_nope"); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("ResendDelivery of no delivery: got %v, want ENotFound", err)
+	}
+}
+
+func testWebhooksRollSecretOverlap(t *testing.T, s pihu.Store) {
+	_, owner := mustCreateAccount(t, s, "Acme")
+	e := mustCreateEndpoint(t, s, owner, pihu.EventKeyRateLimited)
+	scope := pihu.ScopeOf(owner)
+	old := e.Secret
+	now := later()
+	if err := e.RollSecret(owner, time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	ev := pihu.NewWebhookAuditEvent(pihu.ActionWebhookSecretRolled, owner.ID, "", e, now)
+	if err := s.RollWebhookSecret(t.Context(), e, ev); err != nil {
+		t.Fatalf("RollWebhookSecret: %v", err)
+	}
+	got, _ := s.WebhookEndpoint(t.Context(), scope, e.ID)
+	if got.Secret != e.Secret || got.Secret == old || got.PreviousSecret != old || got.PreviousSecretExpires == nil || !got.PreviousSecretExpires.Equal(now.Add(time.Hour).Truncate(time.Second)) {
+		t.Fatalf("after a roll: %+v", got)
+	}
+	emitTest(t, s, owner, pihu.EventKeyRateLimited, "")
+	claimed, err := s.ClaimDeliveries(t.Context(), now.Add(time.Minute), time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].Secret != e.Secret || claimed[0].PreviousSecret != old {
+		t.Fatalf("claimed during the overlap: %+v, %v; want both secrets", claimed, err)
+	}
+	// After the overlap, the new secret alone signs.
+	claimed, err = s.ClaimDeliveries(t.Context(), now.Add(2*time.Hour), time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].PreviousSecret != "" {
+		t.Fatalf("claimed after the overlap: %+v, %v; want the new secret alone", claimed, err)
+	}
+	// A roll with no overlap drops both former secrets at once.
+	newer := e.Secret
+	if err := e.RollSecret(owner, 0, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RollWebhookSecret(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.WebhookEndpoint(t.Context(), scope, e.ID)
+	if got.Secret == newer || got.PreviousSecret != "" || got.PreviousSecretExpires != nil {
+		t.Errorf("after a roll with no overlap: %+v", got)
+	}
+	_, stranger := mustCreateAccount(t, s, "Other")
+	theirs := *got
+	theirs.AccountID = stranger.AccountID
+	if err := s.RollWebhookSecret(t.Context(), &theirs); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("RollWebhookSecret of another account's endpoint: got %v, want ENotFound", err)
+	}
+	if ds, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: owner.AccountID, Limit: 100}); !slices.ContainsFunc(ds, func(a *pihu.AuditEvent) bool { return a.Action == pihu.ActionWebhookSecretRolled && a.Target == e.ID }) {
+		t.Error("no audit event of the roll")
+	}
 }
 
 // mustCreateEndpoint stores an enabled endpoint of owner's scope

@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,7 +14,8 @@ import (
 
 // auditQuery is the audit log's filters as the page's form gives them.
 type auditQuery struct {
-	// Key is a key's id, or its name (every key of that name, revoked or
+	// Key is a key's id (or another target's, such as a webhook
+	// endpoint's), or a key's name (every key of that name, revoked or
 	// not).
 	Key string
 	// Category is one of auditCategories' values.
@@ -47,6 +50,10 @@ type auditData struct {
 	Problem string
 }
 
+// idShape is the shape of an id ("key_…", "we_…"): a lower-case prefix
+// and pihu.IDLength letters and digits.
+var idShape = regexp.MustCompile(`^[a-z]+_[0-9A-Za-z]{` + strconv.Itoa(pihu.IDLength) + `}$`)
+
 // maxAuditExport is the most events one CSV export holds.
 const maxAuditExport = 10000
 
@@ -60,8 +67,8 @@ func (h *Handler) auditFilter(r *http.Request, accountID string) (auditQuery, pi
 	f := pihu.AuditFilter{AccountID: accountID}
 	switch {
 	case q.Key == "":
-	case strings.HasPrefix(q.Key, pihu.PrefixKey):
-		f.Target = q.Key
+	case idShape.MatchString(q.Key):
+		f.Target = q.Key // a key's id, or another target's (an endpoint's, a role's)
 	default:
 		ids, err := h.keysNamed(r, accountID, q.Key)
 		if err != nil {

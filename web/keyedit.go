@@ -18,8 +18,8 @@ import (
 // (pihu.KeyChange) with the account's authority, as the dashboard's other
 // key actions.
 
-// editFields are the edit form's fields, by the API's names.
-var editFields = []string{"name", "permissions", "roles", "expires", "rate_limit", "allowed_ips", "metadata", "remaining"}
+// keyEditFields are the key edit form's fields, by the API's names.
+var keyEditFields = []string{"name", "permissions", "roles", "expires", "rate_limit", "allowed_ips", "metadata", "remaining"}
 
 // expiresLayout is how the form shows and reads an expiry: a date, the
 // key then expiring at its start, 00:00 UTC.
@@ -120,7 +120,7 @@ func (h *Handler) editKey(w http.ResponseWriter, r *http.Request, s *session) {
 			h.errorPage(w, r, s, http.StatusNotFound, "Key not found", "This account has no key with this id, or it has been revoked.")
 			return
 		}
-		if err != nil && !f.Fail(err, editFields...) {
+		if err != nil && !f.Fail(err, keyEditFields...) {
 			h.internalError(w, r, err)
 			return
 		}
@@ -143,7 +143,7 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 	c := &pihu.KeyChange{}
 	if name := strings.TrimSpace(pf.Get("name")); changed("name") {
 		c.Name = &name
-		f.Fail(pihu.ValidateKeyName(name), editFields...)
+		f.Fail(pihu.ValidateKeyName(name), keyEditFields...)
 	}
 	if perms := pf["permissions"]; !slices.Equal(perms, was["permissions"]) {
 		c.Permissions = pihu.Permissions{}
@@ -181,7 +181,7 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 		c.RateLimit.Set, c.RateLimit.Null = true, raw == ""
 		if raw != "" {
 			l, err := pihu.ParseRateLimit(raw, "rate_limit")
-			f.Fail(err, editFields...)
+			f.Fail(err, keyEditFields...)
 			c.RateLimit.Value = l
 		}
 	}
@@ -205,7 +205,7 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 		}
 	}
 	if len(f.Errors) == 0 && len(c.Fields()) > 0 {
-		f.Fail(c.Validate(h.now()), editFields...)
+		f.Fail(c.Validate(h.now()), keyEditFields...)
 	}
 	return c, nil
 }

@@ -156,13 +156,13 @@ func (f keysFilter) url(env pihu.Environment, startingAfter string) template.URL
 // filters stay in the URL, so that a search can be shared, reloaded, and
 // paged.
 func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
-	v := view{Title: "API keys", Me: s.user, Account: s.account, Nav: "keys"}
 	q := r.URL.Query()
 	env, ok := parseEnv(q.Get("env"))
 	if !ok {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The environment must be live or test.")
 		return
 	}
+	v := view{Title: "API keys", Me: s.user, Account: s.account, Nav: "keys", Env: env}
 	f := keysFilter{NamePrefix: strings.TrimSpace(q.Get("name_prefix")), Status: q.Get("status"), Role: q.Get("role")}
 	lf := pihu.KeyFilter{AccountID: s.account.ID, Environment: env, Limit: 25, StartingAfter: q.Get("starting_after"),
 		NamePrefix: f.NamePrefix, Role: f.Role}
@@ -533,7 +533,7 @@ func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		d.Hourly, d.Daily = hourlyChart(counts, now), dailyChart(counts, now)
 	}
-	h.render(w, r, http.StatusOK, "key", view{Title: k.Name, Me: s.user, Account: s.account, Nav: "keys", Data: d})
+	h.render(w, r, http.StatusOK, "key", view{Title: k.Name, Me: s.user, Account: s.account, Nav: "keys", Env: k.Environment, Data: d})
 }
 
 // findKey returns the key of the path's {id} in the visitor's account

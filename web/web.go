@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,7 +135,7 @@ var pageNames = []string{
 	"login", "signup", "setup", "invite",
 	"keys", "key_new", "key_created", "key", "key_edit", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
-	"webhooks", "webhook", "webhook_created", "webhook_delete", "permissions", "roles", "role",
+	"webhooks", "webhook", "webhook_created", "webhook_delete", "webhook_roll", "delivery", "permissions", "roles", "role",
 	"shown_once", "two_factor", "recovery_codes", "login_two_factor",
 }
 
@@ -260,6 +261,12 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /webhooks/{id}", h.signedIn(anyone, h.webhookPage))
 	h.mux.Handle("GET /webhooks/{id}/secret/{view}", h.signedIn(keyManagers, h.webhookSecretPage))
 	h.mux.Handle("POST /webhooks/{id}/enabled", h.signedIn(keyManagers, h.toggleWebhook))
+	h.mux.Handle("POST /webhooks/{id}/edit", h.signedIn(keyManagers, h.editWebhook))
+	h.mux.Handle("POST /webhooks/{id}/test", h.signedIn(keyManagers, h.testWebhook))
+	h.mux.Handle("GET /webhooks/{id}/roll", h.signedIn(keyManagers, h.rollWebhookPage))
+	h.mux.Handle("POST /webhooks/{id}/roll", h.signedIn(keyManagers, h.rollWebhook))
+	h.mux.Handle("GET /webhooks/{id}/deliveries/{delivery}", h.signedIn(anyone, h.deliveryPage))
+	h.mux.Handle("POST /webhooks/{id}/deliveries/{delivery}/resend", h.signedIn(keyManagers, h.resendDelivery))
 	h.mux.Handle("GET /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhookPage))
 	h.mux.Handle("POST /webhooks/{id}/delete", h.signedIn(keyManagers, h.deleteWebhook))
 	h.mux.Handle("GET /permissions", h.signedIn(anyone, h.permissionsPage))
@@ -343,6 +350,10 @@ type view struct {
 	Account *pihu.Account
 	// Nav is the section of the navigation to highlight.
 	Nav string
+	// Env is the environment the page shows, if it shows one: the
+	// navigation's links to keys and webhooks keep it, so that the
+	// Test switch holds across sections.
+	Env pihu.Environment
 	// Data is the page's own.
 	Data any
 	// Setup, on the sign-in and sign-up pages, says that the first
@@ -480,6 +491,14 @@ var funcs = template.FuncMap{
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		return ""
+	},
+	// ms is a duration in whole milliseconds, as people read it ("20
+	// ms"); under one, "<1 ms".
+	"ms": func(d time.Duration) string {
+		if d > 0 && d < time.Millisecond/2 {
+			return "<1 ms"
+		}
+		return strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10) + " ms"
 	},
 	"iso":   func(t any) string { return deref(t).UTC().Format(time.RFC3339) },
 	"day":   func(t any) string { return deref(t).UTC().Format("2006-01-02") },

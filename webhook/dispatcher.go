@@ -57,6 +57,10 @@ type Dispatcher struct {
 	// endpoint may fail before it is disabled (default
 	// pihu.WebhookGiveUp).
 	GiveUp time.Duration
+	// MaxAttempts is the most attempts a delivery gets before it is
+	// given up, if GiveUp has not passed first (default
+	// pihu.WebhookMaxAttempts).
+	MaxAttempts int
 	// Interval is how often the outbox is polled (default 1s).
 	Interval time.Duration
 	// Lease is how long a claim holds a delivery (default 1 minute, more
@@ -108,6 +112,9 @@ func (d *Dispatcher) defaults() {
 	}
 	if d.GiveUp == 0 {
 		d.GiveUp = pihu.WebhookGiveUp
+	}
+	if d.MaxAttempts == 0 {
+		d.MaxAttempts = pihu.WebhookMaxAttempts
 	}
 	if d.Interval == 0 {
 		d.Interval = time.Second
@@ -192,7 +199,7 @@ func (d *Dispatcher) deliver(ctx context.Context, dl *pihu.Delivery) {
 	result := metrics.WebhookDelivered
 	if !ok {
 		next := attempt.At.Add(d.Backoff(len(dl.Attempts) + 1))
-		if next.Sub(dl.Created) < d.GiveUp {
+		if next.Sub(dl.Created) < d.GiveUp && len(dl.Attempts)+1 < d.MaxAttempts {
 			outcome.NextAttempt = &next
 			result = metrics.WebhookRetrying
 		} else {
@@ -224,7 +231,11 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *pihu.Delivery) pihu.Delive
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pihu-webhooks/1")
-	req.Header.Set(SignatureHeader, Sign(dl.Secret, start, dl.Payload))
+	var previous []string
+	if dl.PreviousSecret != "" {
+		previous = append(previous, dl.PreviousSecret)
+	}
+	req.Header.Set(SignatureHeader, Sign(dl.Secret, start, dl.Payload, previous...))
 	req.Header.Set(EventIDHeader, dl.EventID)
 	req.Header.Set("Pihu-Event-Type", dl.EventType)
 	resp, err := d.Client.Do(req)

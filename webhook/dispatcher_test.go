@@ -153,3 +153,57 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+// TestDispatcher_MaxAttempts: a delivery that always fails is tried
+// pihu.WebhookMaxAttempts times, however soon its retries come, then
+// given up.
+func TestDispatcher_MaxAttempts(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	acct := &pihu.Account{ID: pihu.NewID(pihu.PrefixAccount), Name: "Acme", Created: epoch}
+	owner, _, err := pihu.NewKey(acct.ID, pihu.OwnerKeyRequest(), nil, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateAccount(t.Context(), acct, owner); err != nil {
+		t.Fatal(err)
+	}
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+	t.Cleanup(failing.Close)
+	e, err := pihu.NewWebhookEndpoint(owner, failing.URL, []string{pihu.EventKeyCreated}, "", true, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateWebhookEndpoint(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := pihu.NewKeyEvent("", pihu.EventKeyCreated, owner, false, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.EmitWebhookEvent(t.Context(), ev, ""); err != nil {
+		t.Fatal(err)
+	}
+	now := epoch
+	d := &webhook.Dispatcher{Store: store, AllowLoopback: true, Now: func() time.Time { return now },
+		Backoff: func(int) time.Duration { return time.Second }, Logger: slog.New(slog.DiscardHandler)}
+	for i := 0; i < pihu.WebhookMaxAttempts+3; i++ {
+		if _, err := d.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Second)
+	}
+	ds, _, err := store.ListDeliveries(t.Context(), pihu.ScopeOf(owner), e.ID, pihu.Page{Limit: 10})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries %v, %v", ds, err)
+	}
+	if got := ds[0]; got.Status != pihu.DeliveryFailed || len(got.Attempts) != pihu.WebhookMaxAttempts {
+		t.Errorf("status %s after %d attempts, want failed after %d", got.Status, len(got.Attempts), pihu.WebhookMaxAttempts)
+	}
+	if got, want := ds[0].Describe(pihu.WebhookMaxAttempts), "failed after 20 attempts"; got != want {
+		t.Errorf("Describe: got %q, want %q", got, want)
+	}
+}

@@ -18,10 +18,18 @@ const SignatureHeader = "Pihu-Signature"
 const EventIDHeader = "Pihu-Event-Id"
 
 // Sign returns the Pihu-Signature header of body sent at t, signed with
-// secret (the whole "whsec_…" string is the HMAC key).
-func Sign(secret string, t time.Time, body []byte) string {
+// secret (the whole "whsec_…" string is the HMAC key), then with each of
+// others: "t=<unix seconds>,v1=<by secret>,v1=<by others[0]>…". While a
+// rolled secret's overlap lasts, deliveries carry a signature by the new
+// secret and one by the old, and a receiver that checks either (each v1
+// against its secret, as Stripe's libraries do) accepts them.
+func Sign(secret string, t time.Time, body []byte, others ...string) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+	h := "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+	for _, o := range others {
+		h += ",v1=" + hex.EncodeToString(mac(o, ts, body))
+	}
+	return h
 }
 
 func mac(secret, ts string, body []byte) []byte {

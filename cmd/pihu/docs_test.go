@@ -181,7 +181,8 @@ func sameShape(doc, got any, path string) []string {
 }
 
 // TestDocs runs every curl example of README.md and docs/ against a real
-// server, with its placeholders (key_…, ph_live_…, cand_…, role_…) made real, and
+// server, with its placeholders (key_…, ph_live_…, cand_…, role_…, we_…,
+// whd_…) made real, and
 // checks that it succeeds and that its answer has the members the docs
 // show, no fewer and no more: the docs cannot drift from the server.
 func TestDocs(t *testing.T) {
@@ -232,6 +233,16 @@ func TestDocs(t *testing.T) {
 		t.Run(ex.where, func(t *testing.T) {
 			cmd := strings.NewReplacer("$PIHU_API_KEY", owner, "$PIHU_VERIFY_KEY", owner,
 				"http://127.0.0.1:8080", s.url, "key_…:ph_live_…", ownerID+":"+owner).Replace(ex.command)
+			// A delivery (whd_…) is one of the endpoint the path names: a
+			// test event's, sent to a fresh endpoint.
+			if strings.Contains(cmd, "/we_…/deliveries/whd_…") {
+				e := endpoint()
+				code, d := do(t, "POST", s.url+"/v1/webhook-endpoints/"+e+"/test", owner, "")
+				if code != 200 {
+					t.Fatalf("sending a test event for the docs: %d %v", code, d)
+				}
+				cmd = strings.Replace(cmd, "/we_…/deliveries/whd_…", "/"+e+"/deliveries/"+d["id"].(string), 1)
+			}
 			cmd = placeholder.ReplaceAllStringFunc(cmd, func(p string) string {
 				switch p {
 				case "key_…":

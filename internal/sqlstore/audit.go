@@ -30,18 +30,21 @@ func EventsScanner(list func(*[]string) any) Scanner[*pihu.AuditEvent] {
 // EndpointsScanner reads webhook endpoints, their events through list
 // (see Dialect.StringList).
 func EndpointsScanner(list func(*[]string) any) Scanner[*pihu.WebhookEndpoint] {
-	return Scanner[*pihu.WebhookEndpoint]{Columns: `id, account_id, environment, url, description, events, enabled, secret, created, failing_since`,
+	return Scanner[*pihu.WebhookEndpoint]{Columns: `id, account_id, environment, url, description, events, enabled, secret, created, failing_since,
+		previous_secret, previous_secret_expires`,
 		Scan: func(row Row) (*pihu.WebhookEndpoint, error) {
 			var (
 				e       pihu.WebhookEndpoint
 				env     string
 				created timeDest
 				failing TimeValue
+				prevTil TimeValue
 			)
-			if err := row.Scan(&e.ID, &e.AccountID, &env, &e.URL, &e.Description, list(&e.Events), &e.Enabled, &e.Secret, &created, &failing); err != nil {
+			if err := row.Scan(&e.ID, &e.AccountID, &env, &e.URL, &e.Description, list(&e.Events), &e.Enabled, &e.Secret, &created, &failing,
+				&e.PreviousSecret, &prevTil); err != nil {
 				return nil, err
 			}
-			e.Environment, e.Created, e.FailingSince = pihu.Environment(env), time.Time(created), failing.T
+			e.Environment, e.Created, e.FailingSince, e.PreviousSecretExpires = pihu.Environment(env), time.Time(created), failing.T, prevTil.T
 			return &e, nil
 		}}
 }

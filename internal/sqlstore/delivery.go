@@ -24,7 +24,7 @@ var Deliveries = Scanner[*pihu.Delivery]{
 // claimColumns are the columns scanClaimed reads, in its order: a
 // delivery's, then what sending it takes.
 const claimColumns = `d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.next_attempt, d.created,
-	e.account_id, e.environment, e.url, e.secret, v.payload, d.lease`
+	e.account_id, e.environment, e.url, e.secret, v.payload, d.lease, e.previous_secret, e.previous_secret_expires`
 
 // scanDelivery reads a row of Deliveries.Columns, then the columns
 // more, into d.
@@ -45,16 +45,20 @@ func scanDelivery(row Row, d *pihu.Delivery, more ...any) (*pihu.Delivery, error
 	return d, nil
 }
 
-// scanClaimed reads a row of claimColumns.
-func scanClaimed(row Row) (*pihu.Delivery, error) {
+// scanClaimed reads a row of claimColumns claimed at now.
+func scanClaimed(row Row, now time.Time) (*pihu.Delivery, error) {
 	var (
-		d   pihu.Delivery
-		env string
+		d       pihu.Delivery
+		env     string
+		prevTil TimeValue
 	)
-	if _, err := scanDelivery(row, &d, &d.AccountID, &env, &d.URL, &d.Secret, &d.Payload, &d.Lease); err != nil {
+	if _, err := scanDelivery(row, &d, &d.AccountID, &env, &d.URL, &d.Secret, &d.Payload, &d.Lease, &d.PreviousSecret, &prevTil); err != nil {
 		return nil, err
 	}
 	d.Environment = pihu.Environment(env)
+	if prevTil.T == nil || !prevTil.T.After(now) {
+		d.PreviousSecret = "" // its overlap has ended: the new secret alone signs
+	}
 	return &d, nil
 }
 
@@ -89,7 +93,7 @@ func (s Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Du
 		if err != nil {
 			return nil, err
 		}
-		out, err := collect(rows, scanClaimed)
+		out, err := collect(rows, func(r Row) (*pihu.Delivery, error) { return scanClaimed(r, now) })
 		if len(out) == 0 {
 			out = nil
 		}
@@ -165,9 +169,9 @@ func (s Store) ExpiringKeys(ctx context.Context, from, to time.Time, minLifetime
 func (s Store) CreateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoint, events ...*pihu.AuditEvent) error {
 	return s.Driver.Write(ctx, "create webhook endpoint "+e.ID, "", func(ctx context.Context, tx Tx) error {
 		d := tx.Dialect()
-		if _, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (`+d.Endpoints.Columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (`+d.Endpoints.Columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.AccountID, string(e.Environment), e.URL, e.Description, d.Strings(e.Events), e.Enabled, e.Secret,
-			d.Time(e.Created), d.NullTime(e.FailingSince)); err != nil {
+			d.Time(e.Created), d.NullTime(e.FailingSince), e.PreviousSecret, d.NullTime(e.PreviousSecretExpires)); err != nil {
 			return err
 		}
 		return InsertEvents(ctx, tx, events)
@@ -185,6 +189,100 @@ func (s Store) UpdateWebhookEndpoint(ctx context.Context, e *pihu.WebhookEndpoin
 				enabled = ?
 			WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`,
 			e.URL, e.Description, tx.Dialect().Strings(e.Events), e.Enabled, e.Enabled, e.ID, e.AccountID, string(e.Environment))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return pihu.WebhookEndpointNotFound(e.ID)
+		}
+		return InsertEvents(ctx, tx, events)
+	})
+}
+
+// Delivery returns the delivery deliveryID of the endpoint endpointID in
+// scope sc, with its payload.
+func (s Store) Delivery(ctx context.Context, sc pihu.Scope, endpointID, deliveryID string) (*pihu.Delivery, error) {
+	if _, err := s.WebhookEndpoint(ctx, sc, endpointID); err != nil {
+		return nil, err
+	}
+	return one(ctx, s, "delivery "+deliveryID, func(row Row) (*pihu.Delivery, error) {
+		var d pihu.Delivery
+		return scanDelivery(row, &d, &d.Payload)
+	}, pihu.DeliveryNotFound(deliveryID), `SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.next_attempt, d.created, v.payload
+		FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id
+		WHERE d.id = ? AND d.endpoint_id = ?`, deliveryID, endpointID)
+}
+
+// QueueWebhookEvent stores ev and one delivery of it, due at once, to the
+// endpoint endpointID of ev's account and environment only.
+func (s Store) QueueWebhookEvent(ctx context.Context, endpointID string, ev *pihu.WebhookEvent) (*pihu.Delivery, error) {
+	return write(ctx, s, "queue webhook event "+ev.ID, "", func(ctx context.Context, tx Tx) (*pihu.Delivery, error) {
+		if err := endpointInScope(ctx, tx, pihu.Scope{AccountID: ev.AccountID, Environment: ev.Environment}, endpointID); err != nil {
+			return nil, err
+		}
+		if _, err := insertWebhookEvent(ctx, tx, ev, ""); err != nil {
+			return nil, err
+		}
+		return insertDelivery(ctx, tx, endpointID, ev.ID, ev.Type, ev.Created)
+	})
+}
+
+// ResendDelivery makes a new delivery, due at once, of the event of the
+// delivery deliveryID of the endpoint endpointID in scope sc.
+func (s Store) ResendDelivery(ctx context.Context, sc pihu.Scope, endpointID, deliveryID string) (*pihu.Delivery, error) {
+	at := pihu.Timestamp(s.Driver.Now())
+	return write(ctx, s, "resend delivery "+deliveryID, "", func(ctx context.Context, tx Tx) (*pihu.Delivery, error) {
+		if err := endpointInScope(ctx, tx, sc, endpointID); err != nil {
+			return nil, err
+		}
+		var eventID, typ string
+		err := tx.QueryRow(ctx, `SELECT d.event_id, d.event_type FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id
+			WHERE d.id = ? AND d.endpoint_id = ?`, deliveryID, endpointID).Scan(&eventID, &typ)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, pihu.DeliveryNotFound(deliveryID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return insertDelivery(ctx, tx, endpointID, eventID, typ, at)
+	})
+}
+
+// endpointInScope returns ENotFound unless the endpoint id is in scope
+// sc.
+func endpointInScope(ctx context.Context, tx Tx, sc pihu.Scope, id string) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM webhook_endpoints WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`,
+		id, sc.AccountID, string(sc.Environment)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return pihu.WebhookEndpointNotFound(id)
+	}
+	return err
+}
+
+// insertDelivery stores a delivery of the event eventID to the endpoint
+// endpointID, due at created, and returns it.
+func insertDelivery(ctx context.Context, tx Tx, endpointID, eventID, typ string, created time.Time) (*pihu.Delivery, error) {
+	dl := &pihu.Delivery{ID: pihu.NewID(pihu.PrefixDelivery), EndpointID: endpointID, EventID: eventID, EventType: typ,
+		Status: pihu.DeliveryPending, Attempts: []pihu.DeliveryAttempt{}, NextAttempt: &created, Created: created}
+	t := tx.Dialect().Time(created)
+	if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, status, next_attempt, created)
+		VALUES (?, ?, ?, ?, 'pending', ?, ?)`, dl.ID, endpointID, eventID, typ, t, t); err != nil {
+		return nil, fmt.Errorf("delivery of webhook event %s: %w", eventID, err)
+	}
+	return dl, nil
+}
+
+// RollWebhookSecret makes e.Secret the endpoint's secret; the one it
+// replaces, as stored (not as e was read: of two rolls at once, the later
+// keeps the earlier's secret), signs too until e.PreviousSecretExpires.
+func (s Store) RollWebhookSecret(ctx context.Context, e *pihu.WebhookEndpoint, events ...*pihu.AuditEvent) error {
+	return s.Driver.Write(ctx, "roll webhook secret "+e.ID, "", func(ctx context.Context, tx Tx) error {
+		d := tx.Dialect()
+		n, err := tx.Exec(ctx, `UPDATE webhook_endpoints
+			SET previous_secret = CASE WHEN ? THEN secret ELSE '' END, previous_secret_expires = ?, secret = ?
+			WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`,
+			e.PreviousSecretExpires != nil, d.NullTime(e.PreviousSecretExpires), e.Secret, e.ID, e.AccountID, string(e.Environment))
 		if err != nil {
 			return err
 		}

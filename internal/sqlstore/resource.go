@@ -92,7 +92,7 @@ func (s Store) DeleteInterview(ctx context.Context, sc pihu.Scope, id string) er
 func (s Store) DeleteWebhookEndpoint(ctx context.Context, sc pihu.Scope, id string, events ...*pihu.AuditEvent) error {
 	at := pihu.Timestamp(s.Driver.Now())
 	return s.Driver.Write(ctx, "delete webhook endpoint "+id, "", func(ctx context.Context, tx Tx) error {
-		n, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET deleted = ?, url = '', secret = '', description = '', enabled = ?
+		n, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET deleted = ?, url = '', secret = '', previous_secret = '', previous_secret_expires = NULL, description = '', enabled = ?
 			WHERE id = ? AND account_id = ? AND environment = ? AND deleted IS NULL`,
 			tx.Dialect().Time(at), false, id, sc.AccountID, string(sc.Environment))
 		if err != nil {
