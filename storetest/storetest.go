@@ -112,6 +112,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Permissions", func(t *testing.T) { runPermissions(t, run) })
 	t.Run("Disable", func(t *testing.T) { runDisable(t, run) })
 	t.Run("Roles", func(t *testing.T) { runRoles(t, run) })
+	t.Run("Identities", func(t *testing.T) { runIdentities(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,

@@ -161,6 +161,10 @@ func (s Store) ListKeys(ctx context.Context, f pihu.KeyFilter) ([]*pihu.Key, boo
 		q.Where += " AND enabled = ?"
 		q.Args = append(q.Args, *f.Enabled)
 	}
+	if f.Identity != "" {
+		q.Where += " AND identity_id = ?"
+		q.Args = append(q.Args, f.Identity)
+	}
 	return page(ctx, s, q, s.Dialect.Keys.Scan)
 }
 
