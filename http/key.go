@@ -25,6 +25,8 @@ type KeyCreated struct {
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
 	CreatedBy   *string  `json:"created_by"` // null: an owner key
+	// IdentityID is the id of the key's identity; null: none.
+	IdentityID *string `json:"identity_id"`
 	// Enabled is true, but for the successor of a disabled key, which a
 	// rotation leaves disabled.
 	Enabled bool `json:"enabled"`
@@ -53,7 +55,7 @@ func NewKeyCreated(k *pihu.Key, secret string, now time.Time) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		Permissions: k.Permissions.Strings(), Roles: pihu.RoleList(k.Roles), Environment: string(k.Environment), Enabled: !k.Disabled, RateLimit: optional(k.RateLimit.String()),
-		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optional(k.CreatedBy), KeyExtras: pihu.NewKeyExtras(k, now),
+		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optional(k.CreatedBy), IdentityID: pihu.KeyIdentityID(k), KeyExtras: pihu.NewKeyExtras(k, now),
 	}
 }
 
@@ -91,6 +93,7 @@ type createKeyRequest struct {
 	Metadata    json.RawMessage    `json:"metadata"`
 	Remaining   *int64             `json:"remaining"`
 	Refill      *RefillJSON        `json:"refill"`
+	IdentityID  *string            `json:"identity_id"`
 }
 
 // refillFrom turns a refill given in a body into a pihu.Refill; null is nil.
@@ -138,6 +141,12 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 	}
 	req.Metadata = b.Metadata
 	req.RateLimit = b.RateLimit
+	if b.IdentityID != nil {
+		if *b.IdentityID == "" {
+			return req, pihu.ParamErrorf(pihu.EParameterInvalid, "identity_id", "\"identity_id\" is empty: leave it out for a key of no identity, or give the id of one (\"idt_…\").")
+		}
+		req.IdentityID = *b.IdentityID
+	}
 	if b.Refill != nil && b.Remaining == nil {
 		return req, pihu.ParamErrorf(pihu.EParameterMissing, "remaining", "A \"refill\" needs \"remaining\": the credits the key starts with.")
 	}
@@ -198,13 +207,20 @@ func keyScope(caller *pihu.Key) pihu.Environment {
 }
 
 // listKeys lists the caller's keys: GET /v1/auth/api-keys, with the
-// filter `enabled` (true: the enabled keys only; false: the disabled ones).
+// filters `enabled` (true: the enabled keys only; false: the disabled
+// ones) and `identity_id` (the keys of that identity).
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	page, err := parsePage(r, "enabled")
+	page, err := parsePage(r, "enabled", "identity_id")
 	var enabled *bool
 	if err == nil {
 		enabled, err = boolParam(page.query, "enabled")
+	}
+	identity := ""
+	if vs, ok := page.query["identity_id"]; ok && err == nil {
+		if identity = vs[0]; identity == "" {
+			err = pihu.ParamErrorf(pihu.EParameterInvalid, "identity_id", "\"identity_id\" must be the id of an identity (\"idt_…\").")
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -212,7 +228,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	keys, more, err := s.store.ListKeys(r.Context(), pihu.KeyFilter{
 		AccountID: caller.AccountID, Environment: keyScope(caller), Limit: page.limit, StartingAfter: page.startingAfter, EndingBefore: page.endingBefore,
-		Enabled: enabled,
+		Enabled: enabled, Identity: identity,
 	})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -334,6 +350,8 @@ type whoamiResponse struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"account"`
+	// Identity is the key's identity; null: none.
+	Identity *KeyIdentity `json:"identity"`
 }
 
 func newWhoamiResponse(k *pihu.Key, a *pihu.Account) whoamiResponse {
@@ -341,6 +359,7 @@ func newWhoamiResponse(k *pihu.Key, a *pihu.Account) whoamiResponse {
 	out.Key.ID, out.Key.Name, out.Key.Permissions, out.Key.Roles = k.ID, k.Name, k.Permissions.Strings(), pihu.RoleList(k.Roles)
 	out.Key.Environment, out.Key.Expires = string(k.Environment), timestampPtr(k.Expires)
 	out.Account.ID, out.Account.Name = a.ID, a.Name
+	out.Identity = NewKeyIdentity(k)
 	return out
 }
 
