@@ -33,6 +33,9 @@ type Key struct {
 	// CreatedBy is the id of the key that created this one; nil for an
 	// owner key (and, for a test key asking, for a live creator).
 	CreatedBy *string `json:"created_by"`
+	// IdentityID is the id of the key's identity, whose rate limit all
+	// its keys share; nil for none.
+	IdentityID *string `json:"identity_id"`
 	// Enabled is false for a disabled key (see DisableKey): refused
 	// everywhere with 401 disabled_api_key, and so are the access tokens
 	// minted from it, until it is enabled again.
@@ -86,6 +89,8 @@ type CreatedKey struct {
 	// CreatedBy is the id of the key that created this one: the calling
 	// key.
 	CreatedBy *string `json:"created_by"`
+	// IdentityID is the id of the key's identity; nil for none.
+	IdentityID *string `json:"identity_id"`
 	// Enabled is true, but for the successor of a disabled key: a
 	// rotation leaves it disabled.
 	Enabled bool `json:"enabled"`
@@ -165,6 +170,10 @@ type KeyParams struct {
 	Remaining *int64 `json:"remaining,omitempty"`
 	// Refill, with Remaining, makes the credits come back.
 	Refill *Refill `json:"refill,omitempty"`
+	// IdentityID is the id of the identity the key is made for (of the
+	// key's environment; CreateIdentity): it shares the identity's rate
+	// limit with its other keys. "" for none. Needs identity:read.
+	IdentityID string `json:"identity_id,omitempty"`
 }
 
 // CreateKey creates a key (permission api_key:write).
@@ -188,6 +197,8 @@ type KeyListParams struct {
 	// Enabled, if not nil, lists the enabled keys only (true) or the
 	// disabled ones (false).
 	Enabled *bool
+	// IdentityID, if not "", lists the keys of that identity only.
+	IdentityID string
 }
 
 // ListKeysWith is ListKeys with a filter.
@@ -195,6 +206,9 @@ func (c *Client) ListKeysWith(ctx context.Context, p KeyListParams) (*KeyList, e
 	q := p.query()
 	if p.Enabled != nil {
 		q.Set("enabled", strconv.FormatBool(*p.Enabled))
+	}
+	if p.IdentityID != "" {
+		q.Set("identity_id", p.IdentityID)
 	}
 	var out KeyList
 	if err := c.do(ctx, http.MethodGet, "/v1/auth/api-keys", q, nil, &out); err != nil {
@@ -283,6 +297,8 @@ type Whoami struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"account"`
+	// Identity is the key's identity; nil for none.
+	Identity *KeyIdentity `json:"identity"`
 	Response
 }
 
@@ -354,6 +370,8 @@ type Verification struct {
 	RateLimit *RateLimitStatus `json:"ratelimit"`
 	// Metadata is the key's metadata; nil (or "null") for none.
 	Metadata json.RawMessage `json:"metadata"`
+	// Identity is the key's identity; nil for none.
+	Identity *KeyIdentity `json:"identity"`
 	// Remaining is the key's credits left after this verification; nil
 	// for a key whose use is not counted, or a verification refused
 	// before its credits were looked at.
@@ -416,6 +434,10 @@ type UpdateKeyParams struct {
 	// Enabled, if not nil, disables the key (false) or enables it again
 	// (true); see DisableKey.
 	Enabled *bool
+	// IdentityID gives the key that identity; NoIdentity takes its
+	// identity away.
+	IdentityID string
+	NoIdentity bool
 }
 
 // MarshalJSON is the PATCH body: the members to change, null for those
@@ -448,6 +470,8 @@ func (p UpdateKeyParams) MarshalJSON() ([]byte, error) {
 	if p.Enabled != nil {
 		m["enabled"] = *p.Enabled
 	}
+	set("identity_id", p.IdentityID, p.IdentityID != "")
+	set("identity_id", nil, p.NoIdentity)
 	return json.Marshal(m)
 }
 
