@@ -293,6 +293,12 @@ type IdentityStore interface {
 	// (d.Check, d.KeyEvent). Keys that no longer work lose the identity.
 	// Returns ENotFound if there is no such identity in d.Scope.
 	DeleteIdentity(ctx context.Context, d IdentityDeletion) (*Identity, []*Key, error)
+
+	// IdentityKeys returns the ids of every key of identity id of account
+	// accountID, revoked and expired ones included, oldest first: whose
+	// usage is the identity's. None for an identity that has no key, or
+	// does not exist.
+	IdentityKeys(ctx context.Context, accountID, id string) ([]string, error)
 }
 
 // IdentityInUse is the error of deleting identity i, which n active keys

@@ -47,6 +47,10 @@ func TestClient_Identities(t *testing.T) {
 		t.Errorf("verify: got %+v, %v; want the identity, rate limited", v, err)
 	}
 
+	u, err := c.IdentityUsage(ctx, i.ID, client.UsageParams{})
+	if err != nil || u.IdentityID != i.ID || u.Total.Allowed != 2 || u.Total.RefusedBy.RateLimited != 2 {
+		t.Errorf("IdentityUsage: got %+v, %v; want 2 allowed, 2 rate limited", u, err)
+	}
 	list, err := c.ListKeysWith(ctx, client.KeyListParams{IdentityID: i.ID})
 	if err != nil || len(list.Data) != 2 {
 		t.Fatalf("ListKeysWith identity: got %+v, %v", list, err)

@@ -313,6 +313,14 @@ func (s *Store) Identity(ctx context.Context, a1 pihu.Scope, a2 string) (r0 *pih
 	return
 }
 
+func (s *Store) IdentityKeys(ctx context.Context, a1 string, a2 string) (r0 []string, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.IdentityKeys(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
 func (s *Store) ImportKeys(ctx context.Context, a1 []*pihu.Key, a2 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.ImportKeys(ctx, a1, a2...)

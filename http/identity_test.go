@@ -153,6 +153,21 @@ func TestIdentities_SharedRateLimit(t *testing.T) {
 	if admitted != 5 {
 		t.Errorf("three keys of an identity of 5/m: %d requests admitted, want 5 in all", admitted)
 	}
+	// The identity's usage adds up its keys' requests, by outcome.
+	r := ts.do(t, "GET", "/v1/identities/"+shared.ID+"/usage", ts.Owner, "")
+	var u pihuhttp.IdentityUsage
+	r.decode(t, &u)
+	if r.status != 200 || u.IdentityID != shared.ID || u.Total.Allowed != 5 || u.Total.Refused != 10 || u.Total.RefusedBy.RateLimited != 10 ||
+		len(u.Data) != 24 || u.Data[23].Allowed != 5 {
+		t.Errorf("usage of the identity: got %d %s, want 5 allowed and 10 rate limited", r.status, r.body)
+	}
+	if r := ts.do(t, "GET", "/v1/identities/"+shared.ID+"/usage?granularity=week", ts.Owner, ""); r.status != 400 {
+		t.Errorf("usage with a bad granularity: got %d", r.status)
+	}
+	testKey := ts.newKey(t, ts.Owner, `{"name":"t","permissions":["identity:read"],"environment":"test"}`).Key
+	if r := ts.do(t, "GET", "/v1/identities/"+shared.ID+"/usage", testKey, ""); r.status != 404 {
+		t.Errorf("a live identity's usage with a test key: got %d, want 404", r.status)
+	}
 	plain := ts.newKey(t, ts.Owner, `{"name":"plain","permissions":["candidate:read"]}`).Key
 	if r := ts.do(t, "GET", "/v1/candidates", plain, ""); r.status != 200 {
 		t.Errorf("a key of no identity: got %d, want its own limit", r.status)

@@ -268,6 +268,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/identities/{id}", s.require(pihu.IdentityRead, s.getIdentity))
 	s.handle("PATCH /v1/identities/{id}", s.require(pihu.IdentityWrite, s.updateIdentity))
 	s.handle("DELETE /v1/identities/{id}", s.require(pihu.IdentityWrite, s.deleteIdentity))
+	s.handle("GET /v1/identities/{id}/usage", s.require(pihu.IdentityRead, s.identityUsage))
 	s.handle("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
 
 	if s.dashboard == nil {

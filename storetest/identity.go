@@ -195,6 +195,19 @@ func testIdentitiesKeyRoundTrip(t *testing.T, s pihu.Store) {
 	if keys, _ := mustList(t, s, pihu.KeyFilter{AccountID: a.ID, Identity: pihu.NewID(pihu.PrefixIdentity)}); len(keys) != 0 {
 		t.Errorf("keys of an unknown identity: got %d, want none", len(keys))
 	}
+	// IdentityKeys: every key, revoked ones included, oldest first; none
+	// for another account.
+	if _, err := s.RevokeKey(t.Context(), a.ID, k2.ID, epoch.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.IdentityKeys(t.Context(), a.ID, i.ID)
+	if err != nil || len(ids) != 2 || ids[0] != k.ID || ids[1] != k2.ID {
+		t.Errorf("IdentityKeys: got %v, %v; want K1 and the revoked K2", ids, err)
+	}
+	_, other := mustCreateAccount(t, s, "Other")
+	if ids, err := s.IdentityKeys(t.Context(), other.AccountID, i.ID); err != nil || len(ids) != 0 {
+		t.Errorf("IdentityKeys of another account: got %v, %v; want none", ids, err)
+	}
 }
 
 // testIdentitiesKeyMustBeTheScopes checks that a key may have only an

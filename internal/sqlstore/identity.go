@@ -247,3 +247,12 @@ func (s Store) DeleteIdentity(ctx context.Context, del pihu.IdentityDeletion) (*
 	})
 	return res.i, res.keys, err
 }
+
+// IdentityKeys returns the ids of every key of the identity, revoked ones
+// included, oldest first.
+func (s Store) IdentityKeys(ctx context.Context, accountID, id string) ([]string, error) {
+	return all(ctx, s, "keys of identity "+id, func(row Row) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM api_keys WHERE account_id = ? AND identity_id = ? ORDER BY seq`, accountID, id)
+}
