@@ -55,7 +55,9 @@ func TestBrowserIdentities(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`#rate_limit`), idt.limit),
 			chromedp.SendKeys(chromedp.CSS(`#metadata`), idt.meta),
 			chromedp.Submit(chromedp.CSS(`#external_id`)),
-			chromedp.WaitVisible(chromedp.CSS(`tr[id^="idt_"]`)),
+			// The row of this identity: the list showed the last one's
+			// before the form was sent.
+			chromedp.WaitVisible(`//tr[starts-with(@id, "idt_")]//strong[text()="`+idt.ext+`"]`),
 		)
 	}
 	page := read("read the list", chromedp.OuterHTML(chromedp.CSS("main")))
