@@ -287,3 +287,22 @@ func TestIdentities_Delete(t *testing.T) {
 		t.Errorf("the deleted identity: got %d", r.status)
 	}
 }
+
+// TestIdentities_AccessTokens: an access token minted from a key of an
+// identity names the identity and spends its shared limit, as the key.
+func TestIdentities_AccessTokens(t *testing.T) {
+	ts := newTestServer(t)
+	i := ts.newIdentity(t, ts.Owner, `{"external_id":"org_acme","rate_limit":"3/m"}`)
+	k := ts.newKey(t, ts.Owner, `{"name":"acme","permissions":["candidate:read","token:write"],"identity_id":"`+i.ID+`"}`)
+	tok := ts.mint(t, k.Key, `{"permissions":["candidate:read"]}`) // the first request of the 3
+	r := ts.do(t, "GET", "/v1/auth/whoami", tok.AccessToken, "")
+	if r.status != 200 || !strings.Contains(string(r.body), `"identity":{"id":"`+i.ID+`"`) {
+		t.Fatalf("whoami with the token: got %d %s, want its key's identity", r.status, r.body)
+	}
+	if r := ts.do(t, "GET", "/v1/candidates", k.Key, ""); r.status != 200 {
+		t.Fatalf("the third request: got %d %s", r.status, r.body)
+	}
+	if r := ts.do(t, "GET", "/v1/candidates", tok.AccessToken, ""); r.status != 429 {
+		t.Errorf("the token's request after 3 of the identity's 3/m: got %d %s, want 429", r.status, r.body)
+	}
+}
