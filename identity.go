@@ -162,6 +162,23 @@ func (c *IdentityChange) Validate() error {
 	return nil
 }
 
+// CheckSelf applies the rule for a key (caller) of identity i changing
+// it, as for a key changing itself: it may narrow the limit it shares,
+// never raise or remove it (EInsufficientPermissions on "rate_limit").
+// A caller of another identity, or of none, may change it as it likes.
+func (c *IdentityChange) CheckSelf(caller *Key, i *Identity) error {
+	if !c.RateLimit.Set || caller.Identity == nil || caller.Identity.ID != i.ID || i.RateLimit.IsZero() {
+		return nil
+	}
+	if c.RateLimit.Null || c.RateLimit.Value.IsZero() || !c.RateLimit.Value.Within(i.RateLimit) {
+		return &Error{
+			Code: EInsufficientPermissions, Param: "rate_limit",
+			Message: fmt.Sprintf("This key shares the identity's rate limit of %s, so it may only lower it, never raise or remove it: use a key of another identity, or of none.", i.RateLimit),
+		}
+	}
+	return nil
+}
+
 // Apply makes the change c (validated) to i, as stored, at now.
 func (c *IdentityChange) Apply(i *Identity, now time.Time) {
 	if c.ExternalID != nil {

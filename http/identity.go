@@ -176,7 +176,13 @@ func (s *Server) updateIdentity(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	i, err := s.store.UpdateIdentity(r.Context(), pihu.IdentityUpdate{
 		Scope: pihu.ScopeOf(caller), ID: r.PathValue("id"),
-		Apply: func(i *pihu.Identity) error { change.Apply(i, now); return nil },
+		Apply: func(i *pihu.Identity) error {
+			if err := change.CheckSelf(caller, i); err != nil {
+				return err
+			}
+			change.Apply(i, now)
+			return nil
+		},
 		Event: func(i *pihu.Identity) *pihu.AuditEvent {
 			ev := pihu.NewIdentityEvent(pihu.ActionIdentityUpdated, caller.ID, clientIP(r), i, now)
 			ev.Changes = change.Fields()

@@ -35,6 +35,7 @@ func TestIdentities(t *testing.T) {
 	}
 	testOne := ts.newIdentity(t, test, `{"external_id":"org_acme"}`)
 	theirs := ts.newIdentity(t, other, `{"external_id":"org_acme"}`)
+	member := ts.newKey(t, ts.Owner, `{"name":"member","permissions":["identity:write"],"identity_id":"`+acme.ID+`"}`).Key
 
 	ts.run(t, []scenario{
 		{name: "CreateTwice", method: "POST", path: "/v1/identities", key: writer, body: `{"external_id":"org_acme"}`, status: 409, code: "identity_exists", param: "external_id"},
@@ -75,6 +76,10 @@ func TestIdentities(t *testing.T) {
 		{name: "PatchOtherAccounts", method: "PATCH", path: "/v1/identities/" + theirs.ID, key: writer, body: `{"metadata":null}`, status: 404, code: "not_found"},
 		{name: "PatchBadRateLimit", method: "PATCH", path: "/v1/identities/" + acme.ID, key: writer, body: `{"rate_limit":"0/m"}`, status: 400, code: "parameter_invalid", param: "rate_limit"},
 		{name: "PatchWithoutPermission", method: "PATCH", path: "/v1/identities/" + acme.ID, key: reader, body: `{"metadata":null}`, status: 403, code: "insufficient_permissions"},
+		{name: "PatchOwnIdentityRaisesLimit", method: "PATCH", path: "/v1/identities/" + acme.ID, key: member, body: `{"rate_limit":"101/m"}`, status: 403, code: "insufficient_permissions", param: "rate_limit"},
+		{name: "PatchOwnIdentityRemovesLimit", method: "PATCH", path: "/v1/identities/" + acme.ID, key: member, body: `{"rate_limit":null}`, status: 403, code: "insufficient_permissions", param: "rate_limit"},
+		{name: "PatchOwnIdentityLowersLimit", method: "PATCH", path: "/v1/identities/" + acme.ID, key: member, body: `{"rate_limit":"100/h"}`, status: 200},
+		{name: "PatchOwnIdentityRestoresLimit", method: "PATCH", path: "/v1/identities/" + acme.ID, key: writer, body: `{"rate_limit":"100/m"}`, status: 200},
 		{name: "DeleteOtherAccounts", method: "DELETE", path: "/v1/identities/" + theirs.ID, key: writer, status: 404, code: "not_found"},
 		{name: "DeleteBadRevokeKeys", method: "DELETE", path: "/v1/identities/" + acme.ID + "?revoke_keys=yes", key: writer, status: 400, code: "parameter_invalid", param: "revoke_keys"},
 		{name: "DeleteWithoutPermission", method: "DELETE", path: "/v1/identities/" + acme.ID, key: reader, status: 403, code: "insufficient_permissions"},
@@ -100,7 +105,7 @@ func TestIdentities(t *testing.T) {
 		r := ts.do(t, "GET", "/v1/auth/api-keys?identity_id="+acme.ID, writer, "")
 		var page pihuhttp.KeyList
 		r.decode(t, &page)
-		if r.status != 200 || len(page.Data) != 1 || page.Data[0].ID != k.ID || *page.Data[0].IdentityID != acme.ID {
+		if r.status != 200 || len(page.Data) != 2 || page.Data[0].ID != k.ID || *page.Data[0].IdentityID != acme.ID { // k and member
 			t.Fatalf("keys of the identity: got %d %s", r.status, r.body)
 		}
 		// PATCH gives and takes an identity; a key cannot change its own.

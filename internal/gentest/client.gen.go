@@ -4224,7 +4224,7 @@ type ClientInterface interface {
 
 	// UpdateIdentityWithBody Change an identity
 	//
-	// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
+	// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. A key of the identity may only lower its `rate_limit`, never raise or remove it (403 on `rate_limit`). Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4233,7 +4233,7 @@ type ClientInterface interface {
 
 	// UpdateIdentity Change an identity
 	//
-	// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
+	// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. A key of the identity may only lower its `rate_limit`, never raise or remove it (403 on `rate_limit`). Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5324,7 +5324,7 @@ func (c *Client) GetIdentity(ctx context.Context, id IdentityIDPath, reqEditors 
 
 // UpdateIdentityWithBody Change an identity
 //
-// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
+// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. A key of the identity may only lower its `rate_limit`, never raise or remove it (403 on `rate_limit`). Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5343,7 +5343,7 @@ func (c *Client) UpdateIdentityWithBody(ctx context.Context, id IdentityIDPath, 
 
 // UpdateIdentity Change an identity
 //
-// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
+// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. A key of the identity may only lower its `rate_limit`, never raise or remove it (403 on `rate_limit`). Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9884,7 +9884,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateIdentityWithBodyWithResponse Change an identity
 	//
-	// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
+	// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. A key of the identity may only lower its `rate_limit`, never raise or remove it (403 on `rate_limit`). Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9893,7 +9893,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateIdentityWithResponse Change an identity
 	//
-	// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
+	// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. A key of the identity may only lower its `rate_limit`, never raise or remove it (403 on `rate_limit`). Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -22023,7 +22023,7 @@ func (c *ClientWithResponses) GetIdentityWithResponse(ctx context.Context, id Id
 
 // UpdateIdentityWithBodyWithResponse Change an identity
 //
-// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
+// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. A key of the identity may only lower its `rate_limit`, never raise or remove it (403 on `rate_limit`). Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22038,7 +22038,7 @@ func (c *ClientWithResponses) UpdateIdentityWithBodyWithResponse(ctx context.Con
 
 // UpdateIdentityWithResponse Change an identity
 //
-// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
+// Changes an identity's `external_id`, `metadata` or `rate_limit` (`null` clears the last two). The change reaches every key of the identity, on every instance, at once (as a revocation does): whoami, verify and forward-auth show it, and the new shared limit applies. A key of the identity may only lower its `rate_limit`, never raise or remove it (403 on `rate_limit`). Another identity's `external_id` is a 409 `identity_exists`. Recorded as an `identity.updated` audit event naming the fields. Permission: `identity:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
