@@ -50,7 +50,13 @@ const (
 	// ERoleInUse is the deletion, without force, of a role that keys
 	// still hold (Error.KeyCount of them).
 	ERoleInUse = "role_in_use"
-	EInternal  = "internal"
+	// EIdentityExists is a second identity of an account and
+	// environment with the same external_id (see IdentityStore).
+	EIdentityExists = "identity_exists"
+	// EIdentityInUse is the deletion, without revoke_keys, of an
+	// identity that active keys have (Error.KeyCount of them).
+	EIdentityInUse = "identity_in_use"
+	EInternal      = "internal"
 	// EUnavailable is a dependency (the database) that cannot be reached
 	// or did not answer in time: the request may work if sent again in a
 	// few seconds, so it is a 503, not a 500.
@@ -77,7 +83,8 @@ type Error struct {
 	// EInsufficientPermissions.
 	Required string
 	// KeyCount is the number of keys that hold the permission or role,
-	// for EPermissionInUse and ERoleInUse.
+	// for EPermissionInUse and ERoleInUse; the active keys of the
+	// identity for EIdentityInUse.
 	KeyCount int
 }
 

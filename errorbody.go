@@ -51,6 +51,8 @@ var errorStatuses = map[string]struct {
 	EPermissionInUse:         {409, "invalid_request_error"},
 	ERoleExists:              {409, "invalid_request_error"},
 	ERoleInUse:               {409, "invalid_request_error"},
+	EIdentityExists:          {409, "invalid_request_error"},
+	EIdentityInUse:           {409, "invalid_request_error"},
 	ENotFound:                {404, "invalid_request_error"},
 	EIdempotencyKeyInUse:     {409, "invalid_request_error"},
 	EMethodNotAllowed:        {405, "invalid_request_error"},

@@ -169,6 +169,11 @@ type Key struct {
 	// Roles are the ids of the roles the key holds (see Role), in the
 	// order given; nil or empty: none.
 	Roles []string
+	// Identity is the identity the key belongs to, nil if none, as read
+	// with the key (see IdentityStore): its limits are shared by all its
+	// keys. To give a key an identity, a caller sets Identity to one with
+	// the ID only; the store checks it and stores the ID.
+	Identity *Identity
 
 	// rights, if not nil, are Permissions with the permissions of Roles,
 	// as resolved (see Rights); never stored.
@@ -256,6 +261,10 @@ type KeyRequest struct {
 	// AccountRoles are the account's roles (RoleStore.Roles), which Roles
 	// must name; needed only when Roles is not empty.
 	AccountRoles []*KeyRole
+	// IdentityID is the id of the identity the key is made for; "":
+	// none. The store checks that it is one of the account's and the
+	// key's environment's.
+	IdentityID string
 
 	// allowed is AllowedIPs as Validate parsed them; roles are the roles
 	// Roles names.
@@ -435,6 +444,9 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		if err := CheckGrant(creator, req.Permissions, req.Environment, expires, req.roles...); err != nil {
 			return nil, "", err
 		}
+		if err := CheckKeyIdentity(creator, nil, req.IdentityID); err != nil {
+			return nil, "", err
+		}
 	}
 	allowed, err := checkAllowedIPs(creator, req.allowed)
 	if err != nil {
@@ -469,6 +481,9 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		c := *req.Credits
 		c.Refilled = now
 		k.Credits = &c
+	}
+	if req.IdentityID != "" {
+		k.Identity = &Identity{ID: req.IdentityID}
 	}
 	if creator != nil {
 		k.CreatedBy = creator.ID
@@ -596,6 +611,9 @@ type KeyFilter struct {
 	// Revoked lists the revoked keys instead of the unrevoked ones (the
 	// dashboard's revoked filter).
 	Revoked bool
+	// Identity, if set, limits the page to the keys of the identity of
+	// that id. A cursor may be any of the list's keys.
+	Identity string
 }
 
 // Revocation is what KeyStore.RevokeKeys revokes.
@@ -678,7 +696,7 @@ type KeyStore interface {
 	// change against the key as it is now, may refuse it with an error
 	// that is returned, and changes the key in place), writes the fields a
 	// change may touch (Name, Permissions, RateLimit, AllowedIPs,
-	// Metadata, Expires, Credits, Disabled) and records u.Events' audit
+	// Metadata, Expires, Credits, Disabled, Roles, Identity) and records u.Events' audit
 	// events, if u.Events is not nil, and returns the key as changed. Returns
 	// ENotFound if the key does not exist, belongs to another account or
 	// is revoked; nothing is changed then.

@@ -27,6 +27,9 @@ type KeyItem struct {
 	// owner key, and for a test key created by a live key when a test
 	// key (or a test webhook endpoint) is shown it.
 	CreatedBy *string `json:"created_by"`
+	// IdentityID is the id of the key's identity, whose limits it
+	// shares; null: none.
+	IdentityID *string `json:"identity_id"`
 	// Enabled is false for a key disabled with PATCH: refused everywhere
 	// (disabled_api_key) until it is enabled again.
 	Enabled bool `json:"enabled"`
@@ -84,8 +87,18 @@ func NewKeyItem(k *Key, now time.Time) KeyItem {
 		ID: k.ID, Name: k.Name, Created: FormatTime(k.Created), Expires: formatTimePtr(k.Expires),
 		LastUsed: formatTimePtr(k.LastUsed), Permissions: k.Permissions.Strings(), Roles: RoleList(k.Roles),
 		Environment: string(k.Environment), Enabled: !k.Disabled, Hint: optionalString(k.Hint), RateLimit: optionalString(k.RateLimit.String()),
-		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optionalString(k.CreatedBy), Leaked: k.Leaked, KeyExtras: NewKeyExtras(k, now),
+		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optionalString(k.CreatedBy), IdentityID: KeyIdentityID(k), Leaked: k.Leaked,
+		KeyExtras: NewKeyExtras(k, now),
 	}
+}
+
+// KeyIdentityID is the id of k's identity as every answer shows it: null
+// for none.
+func KeyIdentityID(k *Key) *string {
+	if k.Identity == nil {
+		return nil
+	}
+	return &k.Identity.ID
 }
 
 // RoleList is a key's role ids as every answer shows them: [] for none,

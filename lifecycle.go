@@ -76,6 +76,7 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		Metadata:    k.Metadata,
 		Credits:     k.Credits,
 		Disabled:    k.Disabled,
+		Identity:    k.Identity,
 	}, secret, nil
 }
 

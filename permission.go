@@ -23,6 +23,7 @@ var Catalogue = []Permission{
 	"webhook:read", "webhook:write",
 	"permission:read", "permission:write",
 	"role:read", "role:write",
+	"identity:read", "identity:write",
 }
 
 // Wildcard is the permission that grants everything.
@@ -444,6 +445,8 @@ var builtInDescriptions = map[Permission]string{
 	"permission:write": "Define and delete the account's own permissions (and read them).",
 	"role:read":        "List the account's roles.",
 	"role:write":       "Create, change and delete the account's roles (and read them).",
+	"identity:read":    "List identities (the customer's users or organisations keys are made for).",
+	"identity:write":   "Create, change and delete identities (and read them).",
 }
 
 // BuiltInDescription says what built-in permission p allows; "" for

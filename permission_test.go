@@ -17,7 +17,8 @@ var universe = pihu.Permissions{
 	"webhook:read", "webhook:write",
 	"permission:read", "permission:write",
 	"role:read", "role:write",
-	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "permission:*", "role:*", "*",
+	"identity:read", "identity:write",
+	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "permission:*", "role:*", "identity:*", "*",
 }
 
 func TestPermission_Valid(t *testing.T) {
@@ -67,7 +68,7 @@ func TestPermission_Valid(t *testing.T) {
 		})
 	}
 	t.Run("Catalogue", func(t *testing.T) {
-		if got, want := pihu.Catalogue, universe[:14]; !slices.Equal(got, want) {
+		if got, want := pihu.Catalogue, universe[:16]; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})

@@ -42,6 +42,7 @@ type Store interface {
 	LeakStore
 	PermissionStore
 	RoleStore
+	IdentityStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error
@@ -108,6 +109,7 @@ const (
 	PrefixUser      = "user_"
 	PrefixInvite    = "inv_"
 	PrefixRole      = "role_"
+	PrefixIdentity  = "idt_"
 )
 
 // IDLength is the number of random base62 characters of an id, after its

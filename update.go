@@ -51,6 +51,9 @@ type KeyChange struct {
 	// AccountRoles are the account's roles (RoleStore.Roles), which Roles
 	// must name; needed only when Roles is not empty.
 	AccountRoles []*KeyRole
+	// Identity is the id of the key's new identity; null for none. The
+	// store checks that it is one of the key's account and environment.
+	Identity Optional[string]
 
 	// allowed is AllowedIPs as Validate parsed them; roles are the roles
 	// Roles names.
@@ -81,6 +84,7 @@ func (c *KeyChange) Fields() []string {
 	add(c.Add != nil, "add")
 	add(c.Refill.Set, "refill")
 	add(c.Enabled != nil, "enabled")
+	add(c.Identity.Set, "identity_id")
 	return out
 }
 
@@ -110,7 +114,7 @@ func (c *KeyChange) Events(actor, ip string, k *Key, now time.Time) []*AuditEven
 // Returns EParameterInvalid (or EParameterMissing) with the field.
 func (c *KeyChange) Validate(now time.Time) error {
 	if len(c.Fields()) == 0 {
-		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, roles, rate_limit, allowed_ips, metadata, expires, remaining, add, refill or enabled.")
+		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, roles, rate_limit, allowed_ips, metadata, expires, remaining, add, refill, enabled or identity_id.")
 	}
 	for _, check := range []func(time.Time) error{c.validateKey, c.validateCredits} {
 		if err := check(now); err != nil {
@@ -160,6 +164,9 @@ func (c *KeyChange) validateKey(now time.Time) error {
 			return err
 		}
 		c.Expires.Value = Timestamp(*t)
+	}
+	if c.Identity.Set && !c.Identity.Null && c.Identity.Value == "" {
+		return ParamErrorf(EParameterInvalid, "identity_id", "\"identity_id\" is empty; give the id of an identity (\"idt_…\"), or null for none.")
 	}
 	return nil
 }
@@ -264,6 +271,11 @@ func (c *KeyChange) authorize(caller, k *Key, now time.Time) error {
 			return err
 		}
 	}
+	if c.Identity.Set {
+		if err := CheckKeyIdentity(caller, k, c.Identity.Value); err != nil {
+			return err
+		}
+	}
 	return c.checkCallerLimits(caller)
 }
 
@@ -318,6 +330,12 @@ func (c *KeyChange) assign(k *Key) {
 	if c.Enabled != nil {
 		c.toggled = k.Disabled == *c.Enabled
 		k.Disabled = !*c.Enabled
+	}
+	if c.Identity.Set {
+		k.Identity = nil
+		if !c.Identity.Null {
+			k.Identity = &Identity{ID: c.Identity.Value}
+		}
 	}
 }
 

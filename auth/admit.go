@@ -200,15 +200,11 @@ func (a *Admission) Check(ctx context.Context, k *pihu.Key, need Need) (Decision
 	if !need.Self && !k.AllowedIPs.Allows(need.ClientIP) {
 		return a.refuse(d, RefusedAddress), nil
 	}
-	limit := a.defaultLimit
-	if !k.RateLimit.IsZero() {
-		if err := k.RateLimit.Err(); err != nil {
-			return d, errors.New("key " + k.ID + " has an invalid stored rate limit " + k.RateLimit.String() + ": " + err.Error())
-		}
-		limit = ratelimit.KeyLimit(k.RateLimit)
+	own, shared, ok, err := a.limits(k)
+	if err != nil {
+		return d, err
 	}
-	d.Limit = limit
-	res, err := a.limiter.Allow(ctx, k.ID, limit)
+	res, err := a.allow(ctx, k, own, shared, ok, &d)
 	switch {
 	case err != nil:
 		a.limiterFailed(ctx, err)
@@ -233,6 +229,64 @@ func (a *Admission) Check(ctx context.Context, k *pihu.Key, need Need) (Decision
 		}
 	}
 	return d, nil
+}
+
+// limits returns the rate limits of k: its own (or the default) and, for
+// a key of an identity with a rate limit, the identity's, which all its
+// keys share (ok). The error is a fault: a stored limit that does not
+// parse.
+func (a *Admission) limits(k *pihu.Key) (own, shared ratelimit.Limit, ok bool, err error) {
+	own = a.defaultLimit
+	if !k.RateLimit.IsZero() {
+		if err := k.RateLimit.Err(); err != nil {
+			return own, shared, false, errors.New("key " + k.ID + " has an invalid stored rate limit " + k.RateLimit.String() + ": " + err.Error())
+		}
+		own = ratelimit.KeyLimit(k.RateLimit)
+	}
+	i := k.Identity
+	if i == nil || i.RateLimit.IsZero() {
+		return own, shared, false, nil
+	}
+	if err := i.RateLimit.Err(); err != nil {
+		return own, shared, false, errors.New("identity " + i.ID + " has an invalid stored rate limit " + i.RateLimit.String() + ": " + err.Error())
+	}
+	return own, ratelimit.KeyLimit(i.RateLimit), true, nil
+}
+
+// allow spends one request of k's rate limits (see limits), setting
+// d.Limit to the limit its result is of. A key of an identity with a
+// rate limit spends the identity's, keyed by the identity's id on the
+// memory limiter and on Redis alike, so that all its keys share it; and
+// its own too if it has one: both must admit the request, and the one
+// that refuses it, or else the one with fewer requests left, is the
+// result (a request its own refuses is given back to the identity's).
+// Any other key spends its own limit, or the default. The error is the
+// limiter's.
+func (a *Admission) allow(ctx context.Context, k *pihu.Key, own, shared ratelimit.Limit, ok bool, d *Decision) (ratelimit.Result, error) {
+	if !ok {
+		d.Limit = own
+		return a.limiter.Allow(ctx, k.ID, own)
+	}
+	d.Limit = shared
+	res, err := a.limiter.Allow(ctx, k.Identity.ID, shared)
+	if err != nil || !res.Allowed || k.RateLimit.IsZero() {
+		return res, err
+	}
+	mine, err := a.limiter.Allow(ctx, k.ID, own)
+	switch {
+	case err != nil:
+		a.limiterFailed(ctx, err)
+	case !mine.Allowed:
+		if err := a.limiter.Refund(ctx, k.Identity.ID, shared); err != nil {
+			a.limiterFailed(ctx, err)
+		}
+		d.Limit = own
+		return mine, nil
+	case mine.Remaining < res.Remaining:
+		d.Limit = own
+		return mine, nil
+	}
+	return res, nil
 }
 
 // Charge ends the admission of a request that Check admitted. If run, the

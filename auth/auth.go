@@ -175,8 +175,9 @@ type Options struct {
 // concurrent use.
 type Invalidations interface {
 	// Publish tells every instance, this one included, that what msg
-	// names changed: the id of a key, or "roles:" and the id of an
-	// account whose roles changed. It returns an error if the message
+	// names changed: the id of a key, "roles:" and the id of an
+	// account whose roles changed, or "identity:" and the id of an
+	// identity that changed. It returns an error if the message
 	// could not be sent.
 	Publish(ctx context.Context, msg string) error
 	// Subscribe calls invalidated with every message published by any
@@ -409,7 +410,7 @@ func (a *Authenticator) Lookup(ctx context.Context, secret string) (*pihu.Key, e
 // fresh reports whether slot s may be used at now without reading the
 // store again. Read lock.
 func (a *Authenticator) fresh(s *slot, now int64) bool {
-	return now-s.loaded < int64(a.ttlNow()) && !a.c.acct(s).stale
+	return now-s.loaded < int64(a.ttlNow()) && !a.c.acct(s).stale && !a.c.staleIdentity(s)
 }
 
 // lookup is Lookup at time at; guard, if not nil,

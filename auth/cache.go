@@ -102,6 +102,21 @@ type extra struct {
 	// is in the store).
 	metadata []byte
 	credits  *pihu.Credits
+	// identity is the key's identity as read with it, and ident its
+	// entry in cache.idents, which InvalidateIdentity marks stale.
+	identity *pihu.Identity
+	ident    *identEntry
+}
+
+// identEntry is an identity the cached keys of which are marked stale at
+// once when it changes (InvalidateIdentity): they are read again, with
+// the identity as it is now, at their next use. An identity changes
+// rarely and has few keys, so a read of each of them costs less than
+// keeping identities apart from their keys.
+type identEntry struct {
+	id    string
+	refs  int  // cached keys of the identity
+	stale bool // InvalidateIdentity dropped it
 }
 
 // cachedAccount is an account as its cached keys share it.
@@ -149,6 +164,8 @@ type cache struct {
 	permIdx  map[string]uint32
 	extras   table[*extra]
 	spill    table[string]
+	// idents are the identities of cached keys, by id.
+	idents map[string]*identEntry
 }
 
 // owner is what a cache's memory is given back with when the cache is
@@ -191,6 +208,7 @@ func newCache(max int) cache {
 		seed:     maphash.MakeSeed(),
 		accounts: make(map[string]*cachedAccount),
 		permIdx:  make(map[string]uint32),
+		idents:   make(map[string]*identEntry),
 	}
 }
 
@@ -288,6 +306,7 @@ func (c *cache) key(s *slot) *pihu.Key {
 			cr := *x.credits
 			k.Credits = &cr
 		}
+		k.Identity = x.identity
 	}
 	return k
 }
@@ -333,9 +352,14 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, now int64) {
 	}
 	c.setString(s.id[:], &s.idLen, k.ID)
 	c.setString(s.name[:], &s.nameLen, k.Name)
-	if k.Expires != nil || k.Revoked != nil || !k.RateLimit.IsZero() || !k.AllowedIPs.Anywhere() || k.Metadata != nil || k.Credits != nil {
-		s.extra = c.extras.add(&extra{expires: k.Expires, revoked: k.Revoked, rateLimit: k.RateLimit, allowed: k.AllowedIPs,
-			metadata: k.Metadata, credits: k.Credits}) + 1
+	if k.Expires != nil || k.Revoked != nil || !k.RateLimit.IsZero() || !k.AllowedIPs.Anywhere() || k.Metadata != nil || k.Credits != nil ||
+		k.Identity != nil {
+		x := &extra{expires: k.Expires, revoked: k.Revoked, rateLimit: k.RateLimit, allowed: k.AllowedIPs,
+			metadata: k.Metadata, credits: k.Credits, identity: k.Identity}
+		if k.Identity != nil {
+			x.ident = c.identity(k.Identity.ID)
+		}
+		s.extra = c.extras.add(x) + 1
 	}
 	c.byDigest.insert(digestHash(&d), i)
 	c.byID.insert(c.idHash(k.ID), i)
@@ -421,10 +445,37 @@ func (c *cache) clear(i int32) {
 		c.perms.del(s.perms)
 	}
 	if s.extra != 0 {
+		if e := c.extras.items[s.extra-1].ident; e != nil {
+			if e.refs--; e.refs == 0 && c.idents[e.id] == e {
+				delete(c.idents, e.id)
+			}
+		}
 		c.extras.del(s.extra - 1)
 	}
 	*s = slot{}
 	c.live--
+}
+
+// identity returns the entry of identity id, made if there is none, and
+// counts one more key of it. Write lock.
+func (c *cache) identity(id string) *identEntry {
+	e := c.idents[id]
+	if e == nil {
+		e = &identEntry{id: id}
+		c.idents[id] = e
+	}
+	e.refs++
+	return e
+}
+
+// staleIdentity reports whether the key s holds is of an identity that
+// changed since it was read. Read lock.
+func (c *cache) staleIdentity(s *slot) bool {
+	if s.extra == 0 {
+		return false
+	}
+	e := c.extras.items[s.extra-1].ident
+	return e != nil && e.stale
 }
 
 // account returns the number of the shared entry of acct, made or

@@ -210,11 +210,14 @@ func (a *Authenticator) expireRoles(at int64) {
 }
 
 // heard handles a message of another instance (or of this one) on
-// Options.Invalidations: the id of a key that changed, or the account
-// whose roles did.
+// Options.Invalidations: the id of a key that changed, the account whose
+// roles did, or an identity that did.
 func (a *Authenticator) heard(msg string) {
 	if id, ok := strings.CutPrefix(msg, rolesMessage); ok {
 		a.dropRoles(id)
+		return
+	}
+	if a.heardIdentity(msg) {
 		return
 	}
 	a.drop(msg)

@@ -12,8 +12,9 @@
 #                                          its bytes, alternating (default 3 × 5 s): whoami with
 #                                          the key, whoami with an access token minted from it,
 #                                          POST /v1/auth/verify (the bare server reads the same
-#                                          body first), whoami with a key holding two roles;
-#                                          a CPU-per-request ratio for each door
+#                                          body first), whoami with a key holding two roles,
+#                                          whoami with a key of an identity (metadata, a shared
+#                                          limit); a CPU-per-request ratio for each door
 #   bench/run.sh extauthz [ROUNDS] [SECONDS]
 #                                          Envoy's Check from 32 concurrent streams of one
 #                                          connection (STREAMS=N), pihu's --ext-authz-addr
@@ -198,6 +199,15 @@ doors)
 		-H "Content-Type: application/json" -d "{\"name\": \"roles\", \"roles\": [\"${role_ids[0]}\", \"${role_ids[1]}\"]}" |
 		sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
 	[ -n "$roles_key" ] || { echo "could not create a key with roles" >&2; exit 1; }
+	# A key of an identity with metadata and a shared rate limit (as
+	# high as the server's, so that wrk is never refused).
+	identity_id=$(curl -fsS -X POST "$url/v1/identities" -H "Authorization: Bearer $key" \
+		-H "Content-Type: application/json" -d '{"external_id": "org_acme", "metadata": {"plan": "pro"}, "rate_limit": "1000000/s"}' |
+		sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+	identity_key=$(curl -fsS -X POST "$url/v1/auth/api-keys" -H "Authorization: Bearer $key" \
+		-H "Content-Type: application/json" -d "{\"name\": \"identity\", \"permissions\": [\"candidate:read\"], \"identity_id\": \"$identity_id\"}" |
+		sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+	[ -n "$identity_key" ] || { echo "could not create a key of an identity" >&2; exit 1; }
 	# bare_for NAME CREDENTIAL [pihubench flags]: a bare server answering
 	# what pihu answered to that request; sets NAME's URL and pid.
 	declare -A door_url door_pid
@@ -213,6 +223,7 @@ doors)
 	bare_for bare-whoami "$key"
 	bare_for bare-token "$token"
 	bare_for bare-roles "$roles_key"
+	bare_for bare-identity "$identity_key"
 	bare_for bare-verify "$key" -method POST -path /v1/auth/verify -data "$verify_body"
 	cat >"$work/verify.lua" <<LUA
 wrk.method = "POST"
@@ -223,7 +234,7 @@ LUA
 	printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 	printf '%-6s %-12s %10s %9s %9s %12s\n' round target "req/s" p50 p99 "cpu/req µs"
 	declare -A sum_cpu
-	doors="bare-whoami whoami bare-token token bare-verify verify bare-roles roles"
+	doors="bare-whoami whoami bare-token token bare-verify verify bare-roles roles bare-identity identity"
 	for r in $(seq 1 "$rounds"); do
 		for target in $doors; do
 			extra=()
@@ -231,10 +242,12 @@ LUA
 			whoami) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $key") ;;
 			token) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $token") ;;
 			roles) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $roles_key") ;;
+			identity) u=$url/v1/auth/whoami p=$pid hdr=(-H "Authorization: Bearer $identity_key") ;;
 			verify) u=$url/v1/auth/verify p=$pid hdr=(-H "Authorization: Bearer $key") extra=(-s "$work/verify.lua") ;;
 			bare-whoami) u=${door_url[$target]}/v1/auth/whoami p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $key") ;;
 			bare-token) u=${door_url[$target]}/v1/auth/whoami p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $token") ;;
 			bare-roles) u=${door_url[$target]}/v1/auth/whoami p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $roles_key") ;;
+			bare-identity) u=${door_url[$target]}/v1/auth/whoami p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $identity_key") ;;
 			bare-verify) u=${door_url[$target]}/v1/auth/verify p=${door_pid[$target]} hdr=(-H "Authorization: Bearer $key") extra=(-s "$work/verify.lua") ;;
 			esac
 			wrk_round "$p" "${hdr[@]}" "${extra[@]}" "$u"
@@ -247,12 +260,14 @@ LUA
 			sum_cpu[$target]=$(awk -v a="${sum_cpu[$target]:-0}" -v b="$cpu" 'BEGIN {print a + b}')
 		done
 	done
-	for d in whoami token verify roles; do
+	for d in whoami token verify roles identity; do
 		awk -v d="$d" -v c="${sum_cpu[$d]}" -v b="${sum_cpu[bare-$d]}" -v n="$rounds" \
 			'BEGIN {printf "%-7s cpu per request %.1f µs, bare %.1f µs: %.2fx\n", d, c / n, b / n, c / b}'
 	done
 	awk -v r="${sum_cpu[roles]}" -v w="${sum_cpu[whoami]}" \
 		'BEGIN {printf "roles   cpu per request against whoami with a plain key: %.2fx (the goal: 1.10 or less)\n", r / w}'
+	awk -v r="${sum_cpu[identity]}" -v w="${sum_cpu[whoami]}" \
+		'BEGIN {printf "identity cpu per request against whoami with a plain key: %.2fx (the goal: 1.10 or less)\n", r / w}'
 	;;
 extauthz)
 	rounds=${2:-3}

@@ -33,6 +33,9 @@ type Key struct {
 	// CreatedBy is the id of the key that created this one; nil for an
 	// owner key (and, for a test key asking, for a live creator).
 	CreatedBy *string `json:"created_by"`
+	// IdentityID is the id of the key's identity, whose rate limit all
+	// its keys share; nil for none.
+	IdentityID *string `json:"identity_id"`
 	// Enabled is false for a disabled key (see DisableKey): refused
 	// everywhere with 401 disabled_api_key, and so are the access tokens
 	// minted from it, until it is enabled again.
@@ -86,6 +89,8 @@ type CreatedKey struct {
 	// CreatedBy is the id of the key that created this one: the calling
 	// key.
 	CreatedBy *string `json:"created_by"`
+	// IdentityID is the id of the key's identity; nil for none.
+	IdentityID *string `json:"identity_id"`
 	// Enabled is true, but for the successor of a disabled key: a
 	// rotation leaves it disabled.
 	Enabled bool `json:"enabled"`
@@ -165,6 +170,10 @@ type KeyParams struct {
 	Remaining *int64 `json:"remaining,omitempty"`
 	// Refill, with Remaining, makes the credits come back.
 	Refill *Refill `json:"refill,omitempty"`
+	// IdentityID is the id of the identity the key is made for (of the
+	// key's environment; CreateIdentity): it shares the identity's rate
+	// limit with its other keys. "" for none. Needs identity:read.
+	IdentityID string `json:"identity_id,omitempty"`
 }
 
 // CreateKey creates a key (permission api_key:write).
@@ -202,6 +211,8 @@ type KeyListParams struct {
 	// Metadata keeps the keys whose metadata has each member with that
 	// string value (metadata[NAME]=VALUE).
 	Metadata map[string]string
+	// IdentityID, if not "", lists the keys of that identity only.
+	IdentityID string
 }
 
 // query is p as the list's query string.
@@ -218,6 +229,7 @@ func (p KeyListParams) query() url.Values {
 	set("name_prefix", p.NamePrefix)
 	set("role", p.Role)
 	set("permission", p.Permission)
+	set("identity_id", p.IdentityID)
 	for name, v := range p.Metadata {
 		q.Set("metadata["+name+"]", v)
 	}
@@ -313,6 +325,8 @@ type Whoami struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"account"`
+	// Identity is the key's identity; nil for none.
+	Identity *KeyIdentity `json:"identity"`
 	Response
 }
 
@@ -384,6 +398,8 @@ type Verification struct {
 	RateLimit *RateLimitStatus `json:"ratelimit"`
 	// Metadata is the key's metadata; nil (or "null") for none.
 	Metadata json.RawMessage `json:"metadata"`
+	// Identity is the key's identity; nil for none.
+	Identity *KeyIdentity `json:"identity"`
 	// Remaining is the key's credits left after this verification; nil
 	// for a key whose use is not counted, or a verification refused
 	// before its credits were looked at.
@@ -446,6 +462,10 @@ type UpdateKeyParams struct {
 	// Enabled, if not nil, disables the key (false) or enables it again
 	// (true); see DisableKey.
 	Enabled *bool
+	// IdentityID gives the key that identity; NoIdentity takes its
+	// identity away.
+	IdentityID string
+	NoIdentity bool
 }
 
 // MarshalJSON is the PATCH body: the members to change, null for those
@@ -478,6 +498,8 @@ func (p UpdateKeyParams) MarshalJSON() ([]byte, error) {
 	if p.Enabled != nil {
 		m["enabled"] = *p.Enabled
 	}
+	set("identity_id", p.IdentityID, p.IdentityID != "")
+	set("identity_id", nil, p.NoIdentity)
 	return json.Marshal(m)
 }
 

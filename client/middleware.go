@@ -66,6 +66,9 @@ type Identity struct {
 	Expires *time.Time
 	// TokenID is an access token's id (its jti); "" for an API key.
 	TokenID string
+	// Customer is the key's identity (your user or organisation, see
+	// CustomerIdentity); nil for a key of none.
+	Customer *KeyIdentity
 }
 
 // Has reports whether the identity holds permission p, with pihu's rules:
@@ -175,7 +178,8 @@ func (m *middleware) verify(r *http.Request) (*Identity, *refusal) {
 	if !v.Valid {
 		return nil, m.refuse(v)
 	}
-	id := &Identity{Kind: v.Kind, KeyID: v.KeyID, AccountID: v.AccountID, Environment: v.Environment, Permissions: v.Permissions, Expires: v.Expires}
+	id := &Identity{Kind: v.Kind, KeyID: v.KeyID, AccountID: v.AccountID, Environment: v.Environment, Permissions: v.Permissions, Expires: v.Expires,
+		Customer: v.Identity}
 	if id.Kind == "" {
 		id.Kind = KindAPIKey
 	}

@@ -83,3 +83,33 @@ func (c *Client) KeyUsage(ctx context.Context, id string, p UsageParams) (*KeyUs
 	}
 	return &out, nil
 }
+
+// IdentityUsage is how many requests all the keys of an identity made
+// (revoked ones included), in the buckets of KeyUsage.
+type IdentityUsage struct {
+	IdentityID  string        `json:"identity_id"`
+	Granularity string        `json:"granularity"`
+	Start       time.Time     `json:"start"`
+	End         time.Time     `json:"end"`
+	Total       UsageCounts   `json:"total"`
+	Data        []UsageBucket `json:"data"`
+	Response
+}
+
+// IdentityUsage returns the requests of all the keys of identity id
+// (permission identity:read), added up as KeyUsage counts one key's.
+func (c *Client) IdentityUsage(ctx context.Context, id string, p UsageParams) (*IdentityUsage, error) {
+	seg, err := escapeID(id)
+	if err != nil {
+		return nil, err
+	}
+	var q url.Values
+	if p.Granularity != "" {
+		q = url.Values{"granularity": {p.Granularity}}
+	}
+	var out IdentityUsage
+	if err := c.do(ctx, http.MethodGet, "/v1/identities/"+seg+"/usage", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

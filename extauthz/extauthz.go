@@ -168,7 +168,7 @@ func (s *Server) need(c *check, host string, ext map[string]string) (auth.Need, 
 // place of any the client sent, every other X-Pihu-* header of the client
 // removed, and the RateLimit headers for the client.
 func (s *Server) allow(c *check) *authv3.CheckResponse {
-	var ids [5]pihu.Header
+	var ids [7]pihu.Header
 	ok := &authv3.OkHttpResponse{Headers: options(gateway.AppendIdentity(ids[:0], c.key))}
 	for _, name := range c.headers.names() {
 		if strings.HasPrefix(name, "x-pihu-") && !isIdentity(name) && !slices.Contains(ok.HeadersToRemove, name) {

@@ -29,6 +29,10 @@ const (
 	HeaderPermissions = "X-Pihu-Permissions"
 	// HeaderKind is KindAPIKey or KindAccessToken.
 	HeaderKind = "X-Pihu-Kind"
+	// HeaderIdentityID and HeaderExternalID are the id and external_id
+	// of the key's identity, for a key that has one (empty otherwise).
+	HeaderIdentityID = "X-Pihu-Identity-Id"
+	HeaderExternalID = "X-Pihu-External-Id"
 )
 
 // Kinds of credential a request was made with.
@@ -38,16 +42,20 @@ const (
 )
 
 // IdentityHeaders are the names of the headers AppendIdentity sets.
-var IdentityHeaders = []string{HeaderKeyID, HeaderAccountID, HeaderEnvironment, HeaderPermissions, HeaderKind}
+var IdentityHeaders = []string{HeaderKeyID, HeaderAccountID, HeaderEnvironment, HeaderPermissions, HeaderKind, HeaderIdentityID, HeaderExternalID}
 
 // AppendIdentity appends to dst the headers that tell the upstream who
 // made a request admitted with k: its key id (an access token's parent's),
 // account, environment, rights (its permissions and its roles'; a
-// token's are its own) and kind.
+// token's are its own) and kind; and for a key of an identity (an access
+// token's parent's), the identity's id and external_id.
 func AppendIdentity(dst []pihu.Header, k *pihu.Key) []pihu.Header {
 	kind := KindAPIKey
 	if k.Token != nil {
 		kind = KindAccessToken
+	}
+	if i := k.Identity; i != nil {
+		dst = append(dst, pihu.Header{Name: HeaderIdentityID, Value: i.ID}, pihu.Header{Name: HeaderExternalID, Value: i.ExternalID})
 	}
 	return append(dst,
 		pihu.Header{Name: HeaderKeyID, Value: k.ID},

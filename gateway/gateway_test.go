@@ -136,4 +136,17 @@ func TestAppendIdentity(t *testing.T) {
 			t.Errorf("%s is not in IdentityHeaders", h.Name)
 		}
 	}
+	// A key of an identity (an access token's parent's) names it too.
+	k.Identity = &pihu.Identity{ID: "idt_1", ExternalID: "org_acme"}
+	got = gateway.AppendIdentity(nil, k)
+	for _, want := range []pihu.Header{{Name: gateway.HeaderIdentityID, Value: "idt_1"}, {Name: gateway.HeaderExternalID, Value: "org_acme"}} {
+		if !slices.Contains(got, want) {
+			t.Errorf("a key of an identity: got %v, want %v among them", got, want)
+		}
+	}
+	for _, h := range got {
+		if !slices.Contains(gateway.IdentityHeaders, h.Name) {
+			t.Errorf("%s is not in IdentityHeaders", h.Name)
+		}
+	}
 }

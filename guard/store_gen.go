@@ -113,6 +113,14 @@ func (s *Store) CreateFirstAccount(ctx context.Context, a1 *pihu.Account, a2 *pi
 	return
 }
 
+func (s *Store) CreateIdentity(ctx context.Context, a1 *pihu.Identity, a2 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.CreateIdentity(ctx, a1, a2...)
+		return err
+	})
+	return
+}
+
 func (s *Store) CreateInterview(ctx context.Context, a1 *pihu.Interview) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.CreateInterview(ctx, a1)
@@ -204,6 +212,14 @@ func (s *Store) DefinedPermissions(ctx context.Context, a1 string) (r0 []*pihu.D
 func (s *Store) DeleteCandidate(ctx context.Context, a1 pihu.Scope, a2 string) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.DeleteCandidate(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
+func (s *Store) DeleteIdentity(ctx context.Context, a1 pihu.IdentityDeletion) (r0 *pihu.Identity, r1 []*pihu.Key, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, r1, err = st.DeleteIdentity(ctx, a1)
 		return err
 	})
 	return
@@ -329,6 +345,22 @@ func (s *Store) IdempotencyRecord(ctx context.Context, a1 []byte, a2 time.Time) 
 	return
 }
 
+func (s *Store) Identity(ctx context.Context, a1 pihu.Scope, a2 string) (r0 *pihu.Identity, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.Identity(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
+func (s *Store) IdentityKeys(ctx context.Context, a1 string, a2 string) (r0 []string, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.IdentityKeys(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
 func (s *Store) ImportKeys(ctx context.Context, a1 []*pihu.Key, a2 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.ImportKeys(ctx, a1, a2...)
@@ -404,6 +436,14 @@ func (s *Store) ListCandidates(ctx context.Context, a1 pihu.Scope, a2 pihu.Page)
 func (s *Store) ListDeliveries(ctx context.Context, a1 pihu.Scope, a2 string, a3 pihu.Page) (r0 []*pihu.Delivery, r1 bool, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, r1, err = st.ListDeliveries(ctx, a1, a2, a3)
+		return err
+	})
+	return
+}
+
+func (s *Store) ListIdentities(ctx context.Context, a1 pihu.IdentityFilter) (r0 []*pihu.Identity, r1 bool, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, r1, err = st.ListIdentities(ctx, a1)
 		return err
 	})
 	return
@@ -724,6 +764,14 @@ func (s *Store) TouchKeys(ctx context.Context, a1 map[string]time.Time) (err err
 func (s *Store) TouchSession(ctx context.Context, a1 []byte, a2 time.Time) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.TouchSession(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
+func (s *Store) UpdateIdentity(ctx context.Context, a1 pihu.IdentityUpdate) (r0 *pihu.Identity, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.UpdateIdentity(ctx, a1)
 		return err
 	})
 	return

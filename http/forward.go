@@ -133,7 +133,7 @@ func (s *Server) forwardDecide(w http.ResponseWriter, r *http.Request, orig forw
 		// headers were set by check.
 		return s.refusal(w, r, d)
 	}
-	var buf [5]pihu.Header
+	var buf [7]pihu.Header
 	h := w.Header()
 	setHeaders(h, gateway.AppendIdentity(buf[:0], k))
 	h["Cache-Control"] = noStore

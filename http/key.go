@@ -27,6 +27,8 @@ type KeyCreated struct {
 	RateLimit   *string  `json:"rate_limit"` // null: the server's default
 	AllowedIPs  []string `json:"allowed_ips"`
 	CreatedBy   *string  `json:"created_by"` // null: an owner key
+	// IdentityID is the id of the key's identity; null: none.
+	IdentityID *string `json:"identity_id"`
 	// Enabled is true, but for the successor of a disabled key, which a
 	// rotation leaves disabled.
 	Enabled bool `json:"enabled"`
@@ -55,7 +57,7 @@ func NewKeyCreated(k *pihu.Key, secret string, now time.Time) KeyCreated {
 	return KeyCreated{
 		ID: k.ID, Name: k.Name, Key: secret, Created: timestamp(k.Created), Expires: timestampPtr(k.Expires),
 		Permissions: k.Permissions.Strings(), Roles: pihu.RoleList(k.Roles), Environment: string(k.Environment), Enabled: !k.Disabled, RateLimit: optional(k.RateLimit.String()),
-		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optional(k.CreatedBy), KeyExtras: pihu.NewKeyExtras(k, now),
+		AllowedIPs: k.AllowedIPs.Strings(), CreatedBy: optional(k.CreatedBy), IdentityID: pihu.KeyIdentityID(k), KeyExtras: pihu.NewKeyExtras(k, now),
 	}
 }
 
@@ -93,6 +95,7 @@ type createKeyRequest struct {
 	Metadata    json.RawMessage    `json:"metadata"`
 	Remaining   *int64             `json:"remaining"`
 	Refill      *RefillJSON        `json:"refill"`
+	IdentityID  *string            `json:"identity_id"`
 }
 
 // refillFrom turns a refill given in a body into a pihu.Refill; null is nil.
@@ -140,6 +143,12 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 	}
 	req.Metadata = b.Metadata
 	req.RateLimit = b.RateLimit
+	if b.IdentityID != nil {
+		if *b.IdentityID == "" {
+			return req, pihu.ParamErrorf(pihu.EParameterInvalid, "identity_id", "\"identity_id\" is empty: leave it out for a key of no identity, or give the id of one (\"idt_…\").")
+		}
+		req.IdentityID = *b.IdentityID
+	}
 	if b.Refill != nil && b.Remaining == nil {
 		return req, pihu.ParamErrorf(pihu.EParameterMissing, "remaining", "A \"refill\" needs \"remaining\": the credits the key starts with.")
 	}
@@ -250,6 +259,12 @@ var keyListFilters = []struct {
 	{"enabled", func(f *pihu.KeyFilter, name, v string) (err error) { f.Enabled, err = parseBool(name, v); return err }},
 	{"name_prefix", func(f *pihu.KeyFilter, name, v string) error { f.NamePrefix = v; return nonEmpty(name, v) }},
 	{"role", func(f *pihu.KeyFilter, name, v string) error { f.Role = v; return nonEmpty(name, v) }},
+	{"identity_id", func(f *pihu.KeyFilter, name, v string) error {
+		if f.Identity = v; v == "" {
+			return pihu.ParamErrorf(pihu.EParameterInvalid, name, "%q must be the id of an identity (\"idt_…\").", name)
+		}
+		return nil
+	}},
 	{"permission", func(f *pihu.KeyFilter, name, v string) error {
 		f.Permission = pihu.Permission(v)
 		return nonEmpty(name, v)
@@ -376,6 +391,8 @@ type whoamiResponse struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"account"`
+	// Identity is the key's identity; null: none.
+	Identity *KeyIdentity `json:"identity"`
 }
 
 func newWhoamiResponse(k *pihu.Key, a *pihu.Account) whoamiResponse {
@@ -383,6 +400,7 @@ func newWhoamiResponse(k *pihu.Key, a *pihu.Account) whoamiResponse {
 	out.Key.ID, out.Key.Name, out.Key.Permissions, out.Key.Roles = k.ID, k.Name, k.Permissions.Strings(), pihu.RoleList(k.Roles)
 	out.Key.Environment, out.Key.Expires = string(k.Environment), timestampPtr(k.Expires)
 	out.Account.ID, out.Account.Name = a.ID, a.Name
+	out.Identity = NewKeyIdentity(k)
 	return out
 }
 

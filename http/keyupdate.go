@@ -23,8 +23,9 @@ type updateKeyRequest struct {
 	Expires     pihu.Optional[string]          `json:"expires"`     // RFC 3339; null: never
 	Remaining   pihu.Optional[int64]           `json:"remaining"`   // null: not counted
 	Add         *int64                         `json:"add"`
-	Refill      pihu.Optional[RefillJSON]      `json:"refill"`  // null: none
-	Enabled     pihu.Optional[bool]            `json:"enabled"` // null: refused
+	Refill      pihu.Optional[RefillJSON]      `json:"refill"`      // null: none
+	Enabled     pihu.Optional[bool]            `json:"enabled"`     // null: refused
+	IdentityID  pihu.Optional[string]          `json:"identity_id"` // null: none
 }
 
 // updateKeyHints are the messages of PATCH's members given as the wrong
@@ -37,6 +38,7 @@ var updateKeyHints = map[string]string{
 	"remaining":   "\"remaining\" must be a whole number from 0 to " + strconv.FormatInt(pihu.MaxCredits, 10) + ", or null to stop counting the key's use.",
 	"refill":      "\"refill\" must be an object such as {\"interval\": \"monthly\", \"amount\": 1000, \"day\": 1}, or null.",
 	"enabled":     "\"enabled\" must be true or false: false disables the key, true enables it again. Leave it out to keep the key as it is.",
+	"identity_id": "\"identity_id\" must be the id of an identity such as \"idt_…\", or null for none.",
 }
 
 // hintUpdate gives a decoding error of PATCH's body its member's message.
@@ -54,7 +56,8 @@ func hintUpdate(err error) error {
 
 // change turns the body into a pihu.KeyChange.
 func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
-	c := &pihu.KeyChange{Name: b.Name, AllowedIPs: b.AllowedIPs, Metadata: b.Metadata, Remaining: b.Remaining, Add: b.Add}
+	c := &pihu.KeyChange{Name: b.Name, AllowedIPs: b.AllowedIPs, Metadata: b.Metadata, Remaining: b.Remaining, Add: b.Add,
+		Identity: b.IdentityID}
 	if b.Name != nil && *b.Name == "" {
 		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "name", "\"name\" is empty; give the key a name of 1 to 100 characters.")
 	}

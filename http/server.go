@@ -266,6 +266,12 @@ func (s *Server) routes() {
 	s.handle("GET /v1/roles/{id}", s.require(pihu.RoleRead, s.getRole))
 	s.handle("PATCH /v1/roles/{id}", s.require(pihu.RoleWrite, s.updateRole))
 	s.handle("DELETE /v1/roles/{id}", s.require(pihu.RoleWrite, s.deleteRole))
+	s.handle("POST /v1/identities", s.require(pihu.IdentityWrite, s.createIdentity))
+	s.handle("GET /v1/identities", s.require(pihu.IdentityRead, s.listIdentities))
+	s.handle("GET /v1/identities/{id}", s.require(pihu.IdentityRead, s.getIdentity))
+	s.handle("PATCH /v1/identities/{id}", s.require(pihu.IdentityWrite, s.updateIdentity))
+	s.handle("DELETE /v1/identities/{id}", s.require(pihu.IdentityWrite, s.deleteIdentity))
+	s.handle("GET /v1/identities/{id}/usage", s.require(pihu.IdentityRead, s.identityUsage))
 	s.handle("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
 
 	if s.dashboard == nil {

@@ -28,7 +28,8 @@ import (
 // together (steadier than ns/op on a busy machine). WhoamiRoles is whoami
 // with a key holding two roles (and no permission of its own), whose
 // rights are resolved from the roles the cache holds: compare it with
-// Whoami.
+// Whoami. WhoamiIdentity is whoami with a key of an identity (metadata, a
+// shared rate limit), whose answer names it, from the cached key.
 func BenchmarkSocket(b *testing.B) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "pihu.db"))
@@ -43,6 +44,7 @@ func BenchmarkSocket(b *testing.B) {
 		b.Fatal(err)
 	}
 	rolesSecret := roleKey(b, db, k)
+	identitySecret := identityKey(b, db, k)
 	logs := logbuf.New(io.Discard, 100*time.Millisecond)
 	defer logs.Close()
 	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logs, nil), logs))
@@ -84,6 +86,7 @@ func BenchmarkSocket(b *testing.B) {
 		{"Healthz", srv.URL + "/healthz", secret},
 		{"Whoami", srv.URL + "/v1/auth/whoami", secret},
 		{"WhoamiRoles", srv.URL + "/v1/auth/whoami", rolesSecret},
+		{"WhoamiIdentity", srv.URL + "/v1/auth/whoami", identitySecret},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -120,6 +123,29 @@ func roleKey(b *testing.B, db *sqlite.DB, owner *pihu.Key) string {
 	}
 	limit := "1000000/s"
 	k, secret, err := pihu.NewKey(owner.AccountID, pihu.KeyRequest{Name: "with roles", Roles: pihu.RoleIDs(roles), AccountRoles: roles, RateLimit: &limit}, owner, time.Now())
+	if err == nil {
+		err = db.CreateKey(ctx, k)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return secret
+}
+
+// identityKey stores an identity of owner's account with metadata and a
+// shared limit that is no limit to speak of, and a key of it, and returns
+// the key's secret.
+func identityKey(b *testing.B, db *sqlite.DB, owner *pihu.Key) string {
+	ctx := context.Background()
+	limit := "1000000/s"
+	i, err := pihu.NewIdentity(owner, pihu.IdentityRequest{ExternalID: "org_acme", Metadata: []byte(`{"plan":"pro"}`), RateLimit: &limit}, time.Now())
+	if err == nil {
+		err = db.CreateIdentity(ctx, i)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, secret, err := pihu.NewKey(owner.AccountID, pihu.KeyRequest{Name: "of an identity", Permissions: pihu.Permissions{"candidate:read"}, IdentityID: i.ID}, owner, time.Now())
 	if err == nil {
 		err = db.CreateKey(ctx, k)
 	}

@@ -78,18 +78,10 @@ func NewKeyUsage(id string, series pihu.UsageSeries) KeyUsage {
 // revoked is what an incident review needs. Requests not yet flushed to the
 // store are included (see auth.Authenticator.Usage).
 func (s *Server) keyUsage(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "granularity")
+	g, err := parseGranularity(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	g := pihu.UsageHourly
-	if vs, ok := q["granularity"]; ok {
-		g = pihu.UsageGranularity(vs[0])
-		if err := g.Validate(); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
 	}
 	k, err := s.lookupKey(r, true)
 	if err != nil {
@@ -104,4 +96,68 @@ func (s *Server) keyUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, NewKeyUsage(k.ID, pihu.NewUsageSeries(g, now, counts)))
+}
+
+// IdentityUsage is the response of GET /v1/identities/{id}/usage: the
+// requests of all the identity's keys (revoked ones included), in the
+// buckets of KeyUsage, by outcome.
+type IdentityUsage struct {
+	IdentityID  string        `json:"identity_id"`
+	Granularity string        `json:"granularity"`
+	Start       string        `json:"start"`
+	End         string        `json:"end"`
+	Total       UsageCounts   `json:"total"`
+	Data        []UsageBucket `json:"data"`
+}
+
+// identityUsage answers the usage of an identity of the caller's account
+// and environment: its keys' counts added up, the requests not yet
+// flushed included, as for one key.
+func (s *Server) identityUsage(w http.ResponseWriter, r *http.Request) {
+	caller := pihu.KeyFromContext(r.Context())
+	g, err := parseGranularity(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	i, err := s.store.Identity(r.Context(), pihu.ScopeOf(caller), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ids, err := s.store.IdentityKeys(r.Context(), i.AccountID, i.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	from, to := g.Window(now)
+	var counts []pihu.UsageCount
+	for _, id := range ids {
+		c, err := s.auth.Usage(r.Context(), i.AccountID, id, from, to)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		counts = append(counts, c...)
+	}
+	ku := NewKeyUsage("", pihu.NewUsageSeries(g, now, counts))
+	writeJSON(w, http.StatusOK, IdentityUsage{IdentityID: i.ID, Granularity: ku.Granularity, Start: ku.Start, End: ku.End, Total: ku.Total, Data: ku.Data})
+}
+
+// parseGranularity reads the one query parameter of a usage request:
+// granularity, "hour" (the default) or "day".
+func parseGranularity(r *http.Request) (pihu.UsageGranularity, error) {
+	q, err := query(r, "granularity")
+	if err != nil {
+		return "", err
+	}
+	g := pihu.UsageHourly
+	if vs, ok := q["granularity"]; ok {
+		g = pihu.UsageGranularity(vs[0])
+		if err := g.Validate(); err != nil {
+			return "", err
+		}
+	}
+	return g, nil
 }

@@ -48,6 +48,9 @@ type VerifyResult struct {
 	// Metadata is the key's metadata (an access token's parent's); null
 	// when none, or the key is not found.
 	Metadata json.RawMessage `json:"metadata"`
+	// Identity is the key's identity (an access token's parent's); null
+	// when none, or the key is not found.
+	Identity *KeyIdentity `json:"identity"`
 	// Remaining is the key's credits left after this verification: null
 	// for a key whose use is not counted, and for a verification refused
 	// before its credits were looked at (see verify).
@@ -129,7 +132,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	env := string(k.Environment)
 	out.KeyID, out.AccountID, out.Environment = &k.ID, &k.AccountID, &env
 	out.Permissions, out.Expires = k.Rights().Strings(), timestampPtr(k.Expires)
-	out.Metadata = k.Metadata
+	out.Metadata, out.Identity = k.Metadata, NewKeyIdentity(k)
 	if err := s.auth.Active(k); err != nil {
 		s.observeInactive(err)
 		out.Code = activeCodes[pihu.ErrorCode(err)]

@@ -31,6 +31,8 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		expires, lastUsed, revoked *time.Time
 		rotatedFrom, createdBy     *string
 		metadata, leaked, roles    *string
+		identity, idExt            *string
+		idMeta, idLimit            *string
 		rateLimit                  string
 		allowed                    []string
 		c                          credits
@@ -38,7 +40,8 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &roles); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &roles,
+		&idExt, &idMeta, &idLimit); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -61,6 +64,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 	}
 	k.SetStoredRestrictions(rateLimit, allowed)
 	k.Roles = sqlstore.SplitRoles(roles)
+	sqlstore.KeyIdentity(&k, identity, idExt, idMeta, idLimit)
 	return &k, nil
 }
 

@@ -1,8 +1,10 @@
 // Package redisbus carries the invalidations of cached keys between pihu
 // instances over Redis pub/sub: every instance publishes the id of each key
 // it changes on one channel (and "roles:" and an account's id when it
-// changes one of the account's roles), and every instance subscribes to it
-// and drops those keys (or the account's roles) from its cache. It
+// changes one of the account's roles, "identity:" and an identity's id
+// when it changes an identity), and every instance subscribes to it and
+// drops those keys (or the account's roles, or the identity's keys) from
+// its cache. It
 // implements auth.Invalidations.
 //
 // Pub/sub delivers a message to the subscribers connected when it is

@@ -163,12 +163,15 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		rateLimit                  string
 		allowedIPs                 []string
 		leaked, roles              sql.Null[string]
+		identity, idExt            sql.Null[string]
+		idMeta, idLimit            sql.Null[string]
 		c                          credits
 		enabled                    bool
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &roles); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &roles,
+		&idExt, &idMeta, &idLimit); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -192,6 +195,7 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 	}
 	k.SetStoredRestrictions(rateLimit, allowedIPs)
 	k.Roles = sqlstore.SplitRoles(nullPtr(&roles))
+	sqlstore.KeyIdentity(&k, nullPtr(&identity), nullPtr(&idExt), nullPtr(&idMeta), nullPtr(&idLimit))
 	return &k, nil
 }
 

@@ -115,6 +115,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Disable", func(t *testing.T) { runDisable(t, run) })
 	t.Run("Roles", func(t *testing.T) { runRoles(t, run) })
 	t.Run("Filters", func(t *testing.T) { runFilters(t, run) })
+	t.Run("Identities", func(t *testing.T) { runIdentities(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,

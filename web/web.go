@@ -135,7 +135,7 @@ var pageNames = []string{
 	"login", "signup", "setup", "invite",
 	"keys", "key_new", "key_created", "key", "key_edit", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
-	"webhooks", "webhook", "webhook_created", "webhook_delete", "webhook_roll", "delivery", "permissions", "roles", "role",
+	"webhooks", "webhook", "webhook_created", "webhook_delete", "webhook_roll", "delivery", "permissions", "roles", "role", "identities",
 	"shown_once", "two_factor", "recovery_codes", "login_two_factor",
 }
 
@@ -277,6 +277,9 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /roles/{id}", h.signedIn(anyone, h.rolePage))
 	h.mux.Handle("POST /roles/{id}", h.signedIn(keyManagers, h.updateRole))
 	h.mux.Handle("POST /roles/{id}/delete", h.signedIn(keyManagers, h.deleteRole))
+	h.mux.Handle("GET /identities", h.signedIn(anyone, h.identitiesPage))
+	h.mux.Handle("POST /identities", h.signedIn(keyManagers, h.createIdentity))
+	h.mux.Handle("POST /identities/{id}/delete", h.signedIn(keyManagers, h.deleteIdentity))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
 	h.mux.Handle("GET /audit.csv", h.signedIn(anyone, h.auditCSV))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))

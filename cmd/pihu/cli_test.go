@@ -17,6 +17,7 @@ var commands = [][]string{
 	{"keys", "list"}, {"keys", "create"}, {"keys", "get"}, {"keys", "revoke"}, {"keys", "rotate"}, {"keys", "disable"}, {"keys", "enable"},
 	{"permissions", "list"}, {"permissions", "add"}, {"permissions", "delete"},
 	{"roles", "list"}, {"roles", "get"}, {"roles", "create"}, {"roles", "update"}, {"roles", "delete"},
+	{"identities", "list"}, {"identities", "show"}, {"identities", "create"}, {"identities", "update"}, {"identities", "delete"},
 	{"signing-keys", "list"}, {"signing-keys", "rotate"},
 	{"completion"},
 }

@@ -24,7 +24,7 @@ type docExample struct {
 
 var (
 	fence       = regexp.MustCompile("(?s)```(\\w*)\n(.*?)```")
-	placeholder = regexp.MustCompile(`(key|cand|intv|we|role)_…`)
+	placeholder = regexp.MustCompile(`(key|cand|intv|we|role|idt)_…`)
 )
 
 // docExamples reads every curl command of README.md and docs/*.md. A
@@ -181,8 +181,8 @@ func sameShape(doc, got any, path string) []string {
 }
 
 // TestDocs runs every curl example of README.md and docs/ against a real
-// server, with its placeholders (key_…, ph_live_…, cand_…, role_…, we_…,
-// whd_…) made real, and
+// server, with its placeholders (key_…, ph_live_…, cand_…, role_…, idt_…,
+// we_…, whd_…) made real, and
 // checks that it succeeds and that its answer has the members the docs
 // show, no fewer and no more: the docs cannot drift from the server.
 func TestDocs(t *testing.T) {
@@ -229,6 +229,16 @@ func TestDocs(t *testing.T) {
 		return r["id"].(string)
 	}
 
+	identities := 0
+	identity := func() string {
+		identities++
+		code, i := do(t, "POST", s.url+"/v1/identities", owner, fmt.Sprintf(`{"external_id":"docs %d"}`, identities))
+		if code != 200 {
+			t.Fatalf("creating an identity for the docs: %d %v", code, i)
+		}
+		return i["id"].(string)
+	}
+
 	for _, ex := range examples {
 		t.Run(ex.where, func(t *testing.T) {
 			cmd := strings.NewReplacer("$PIHU_API_KEY", owner, "$PIHU_VERIFY_KEY", owner,
@@ -254,6 +264,8 @@ func TestDocs(t *testing.T) {
 					return endpoint()
 				case "role_…":
 					return role()
+				case "idt_…":
+					return identity()
 				}
 				return p
 			})

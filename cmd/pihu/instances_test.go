@@ -129,6 +129,60 @@ func severalInstances(t *testing.T, args ...string) {
 		}
 	})
 
+	t.Run("IdentityLimitSharedAcrossBoth", func(t *testing.T) {
+		code, idt := do(t, "POST", one.url+"/v1/identities", owner, `{"external_id":"user_42","rate_limit":"6/m"}`)
+		if code != 200 {
+			t.Fatalf("create identity: got %d %v", code, idt)
+		}
+		var secrets []string
+		for _, name := range []string{"a", "b", "c"} {
+			_, secret := createKey(t, one, owner, `{"name":"`+name+`","permissions":["candidate:read"],"identity_id":"`+idt["id"].(string)+`"}`)
+			secrets = append(secrets, secret)
+		}
+		allowed := 0
+		for i := range 18 {
+			s := []*server{one, two}[i%2]
+			switch code := status(t, s.url, "/v1/auth/whoami", secrets[i%3]); code {
+			case 200:
+				allowed++
+			case 429:
+			default:
+				t.Fatalf("request %d: got %d", i+1, code)
+			}
+		}
+		if allowed != 6 {
+			t.Errorf("18 requests with three keys of an identity of 6/m, alternating between the instances: got %d allowed, want 6 in all", allowed)
+		}
+	})
+
+	t.Run("IdentityChangedOnOneSeenOnTheOtherWithinASecond", func(t *testing.T) {
+		code, idt := do(t, "POST", one.url+"/v1/identities", owner, `{"external_id":"org_before"}`)
+		if code != 200 {
+			t.Fatalf("create identity: got %d %v", code, idt)
+		}
+		id := idt["id"].(string)
+		_, secret := createKey(t, one, owner, `{"name":"acme","permissions":["candidate:read"],"identity_id":"`+id+`"}`)
+		for range 3 { // warm in the second instance's cache
+			if code := status(t, two.url, "/v1/auth/whoami", secret); code != 200 {
+				t.Fatalf("whoami on the second instance: got %d", code)
+			}
+		}
+		if code, body := do(t, "PATCH", one.url+"/v1/identities/"+id, owner, `{"external_id":"org_after"}`); code != 200 {
+			t.Fatalf("change on the first instance: got %d %v", code, body)
+		}
+		changed := time.Now()
+		for {
+			_, body := do(t, "GET", two.url+"/v1/auth/whoami", secret, "")
+			if i, _ := body["identity"].(map[string]any); i["external_id"] == "org_after" {
+				break
+			}
+			if time.Since(changed) > time.Second {
+				t.Fatalf("the second instance still answered the old identity %s after its change on the first", time.Since(changed))
+			}
+		}
+		t.Logf("a key warm in the second instance showed its identity's change there %s after it returned on the first", time.Since(changed))
+	})
+
 	t.Run("LeasedLimitHoldsUnderLoad", func(t *testing.T) {
 		// 120/m is decided from leases of 2 requests in each instance;
 		// 8 clients on each send 25 requests at once. Together the

@@ -181,9 +181,10 @@ func keysList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) e
 	fs.StringVar(&p.NamePrefix, "name-prefix", "", "show the keys whose name starts with this (case-sensitive)")
 	fs.StringVar(&p.Role, "role", "", "show the keys holding this role (role_…)")
 	fs.StringVar(&p.Permission, "permission", "", "show the keys holding this permission (themselves, through a role or a wildcard)")
+	fs.StringVar(&p.IdentityID, "identity", "", "show the keys of this identity only (idt_…)")
 	var metadata permissionFlag
 	fs.Var(&metadata, "metadata", "show the keys whose metadata has NAME=VALUE (a string); repeat it to require several")
-	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--json]"); err != nil {
+	if _, err := parseArgs(fs, args, 0, "[--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false] [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--identity ID] [--json]"); err != nil {
 		return err
 	}
 	for _, m := range metadata {
@@ -271,7 +272,8 @@ func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	fs.StringVar(&p.Environment, "environment", "", "live or test (default: the calling key's)")
 	fs.StringVar(&p.RateLimit, "rate-limit", "", "the key's own rate limit: N/s, N/m or N/h (default: the server's --rate-limit)")
 	fs.Var(&ips, "allowed-ip", "an address or CIDR range the key may be used from, such as 203.0.113.7 or 10.0.0.0/8 (repeat for more; default: anywhere)")
-	const usage = "--name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d] [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]"
+	fs.StringVar(&p.IdentityID, "identity", "", "the id of the identity the key is made for, whose rate limit it shares (pihu identities list)")
+	const usage = "--name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d] [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--identity ID] [--json]"
 	if _, err := parseArgs(fs, args, 0, usage); err != nil {
 		return err
 	}
@@ -298,6 +300,9 @@ func (o *output) createdTable(k *client.CreatedKey) error {
 	t.row("Permissions", strings.Join(k.Permissions, ", "))
 	if len(k.Roles) > 0 {
 		t.row("Roles", strings.Join(k.Roles, ", "))
+	}
+	if k.IdentityID != nil {
+		t.row("Identity", *k.IdentityID)
 	}
 	t.row("Created", when(&k.Created, ""))
 	t.row("Expires", when(k.Expires, "never"))
@@ -345,6 +350,9 @@ func (o *output) keyTable(k *client.Key) error {
 	t.row("Permissions", strings.Join(k.Permissions, ", "))
 	if len(k.Roles) > 0 {
 		t.row("Roles", strings.Join(k.Roles, ", "))
+	}
+	if k.IdentityID != nil {
+		t.row("Identity", *k.IdentityID)
 	}
 	t.row("Created", when(&k.Created, ""))
 	t.row("Expires", when(k.Expires, "never"))

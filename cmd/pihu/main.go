@@ -60,9 +60,9 @@ Usage:
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
   pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false]
-             [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--api-url URL] [--json]
+             [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--identity ID] [--api-url URL] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d]
-             [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--api-url URL] [--json]
+             [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--identity ID] [--api-url URL] [--json]
   pihu keys get ID [--api-url URL] [--json]
   pihu keys revoke ID [--cascade] [--api-url URL] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--api-url URL] [--json]
@@ -72,6 +72,9 @@ Usage:
   pihu roles list|get|create|update|delete [ID] [--name NAME] [--description TEXT] [--permission P …] [--force]
              [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
                                           the account's roles: named sets of permissions keys are given
+  pihu identities list|show|create|update|delete [ID] [--external-id ID] [--metadata JSON] [--rate-limit N/m|none]
+             [--revoke-keys] [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
+                                          your users or organisations, whose keys share a rate limit
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
   pihu scan [--revoke] [--json | --format text|json|sarif] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]
@@ -108,6 +111,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runPermissions(ctx, rest, stdout, stderr)
 	case "roles":
 		err = runRoles(ctx, rest, stdout, stderr)
+	case "identities":
+		err = runIdentities(ctx, rest, stdout, stderr)
 	case "signing-keys":
 		err = runSigningKeys(ctx, rest, stdout, stderr)
 	case "migrate":

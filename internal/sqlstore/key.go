@@ -13,10 +13,11 @@ import (
 )
 
 // KeyColumns are the columns of api_keys, in the order a Dialect's Keys
-// scanner reads them (followed by KeyRolesColumn: see KeyReadColumns).
+// scanner reads them (followed by KeyRolesColumn and KeyIdentityColumns:
+// see KeyReadColumns).
 const KeyColumns = `id, account_id, name, environment, permissions, digest, hint,
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
-	metadata, ` + CreditColumns + `, imported, leaked, enabled`
+	metadata, ` + CreditColumns + `, imported, leaked, enabled, identity_id`
 
 // InsertKey stores k, inside tx.
 func InsertKey(ctx context.Context, tx Tx, k *pihu.Key) error {
@@ -28,9 +29,12 @@ func InsertKey(ctx context.Context, tx Tx, k *pihu.Key) error {
 	args := append(make([]any, 0, 24), k.ID, k.AccountID, k.Name, string(k.Environment), d.Permissions(k.Permissions), k.Digest, k.Hint,
 		d.Time(k.Created), d.NullTime(k.Expires), d.NullTime(k.LastUsed), d.NullTime(k.Revoked), NullString(k.RotatedFrom),
 		k.RateLimit.String(), d.Strings(k.AllowedIPs.Strings()), NullString(k.CreatedBy), NullString(string(k.Metadata)))
-	args = append(append(args, CreditArgs(d, k.Credits)...), k.Imported, leaked, !k.Disabled)
+	if err := checkKeyIdentity(ctx, tx, k); err != nil {
+		return err
+	}
+	args = append(append(args, CreditArgs(d, k.Credits)...), k.Imported, leaked, !k.Disabled, identityID(k))
 	if _, err := tx.Exec(ctx, `INSERT INTO api_keys (`+KeyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
 	return insertKeyRoles(ctx, tx, k)
@@ -64,7 +68,7 @@ func (s Store) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, erro
 		if err := resolveRoles(ctx, tx, d, k.AccountID, k); err != nil {
 			return nil, err
 		}
-		roles := slices.Clone(k.Roles)
+		roles, identity := slices.Clone(k.Roles), identityID(k)
 		if err := u.Apply(k); err != nil {
 			return nil, err
 		}
@@ -73,12 +77,17 @@ func (s Store) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, erro
 				return nil, err
 			}
 		}
+		if identityID(k) != identity {
+			if err := checkKeyIdentity(ctx, tx, k); err != nil {
+				return nil, err
+			}
+		}
 		args := append([]any{k.Name, d.Permissions(k.Permissions), k.RateLimit.String(), d.Strings(k.AllowedIPs.Strings()),
 			NullString(string(k.Metadata)), d.NullTime(k.Expires)}, CreditArgs(d, k.Credits)...)
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = ?, permissions = ?, rate_limit = ?, allowed_ips = ?,
 			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?,
-			enabled = ?
-			WHERE id = ?`, append(args, !k.Disabled, k.ID)...); err != nil {
+			enabled = ?, identity_id = ?
+			WHERE id = ?`, append(args, !k.Disabled, identityID(k), k.ID)...); err != nil {
 			return nil, fmt.Errorf("update key %s: %w", u.ID, err)
 		}
 		if u.Events != nil {

@@ -51,9 +51,9 @@ func RolesScanner(list func(*[]string) any) Scanner[*pihu.KeyRole] {
 // an ORDER BY, since 3.44).
 const KeyRolesColumn = `(SELECT string_agg(role_id, ' ' ORDER BY position) FROM key_roles WHERE key_roles.key_id = api_keys.id)`
 
-// KeyReadColumns are KeyColumns and KeyRolesColumn: what the Keys
-// scanners read, from api_keys under its own name.
-const KeyReadColumns = KeyColumns + `, ` + KeyRolesColumn
+// KeyReadColumns are KeyColumns, KeyRolesColumn and KeyIdentityColumns:
+// what the Keys scanners read, from api_keys under its own name.
+const KeyReadColumns = KeyColumns + `, ` + KeyRolesColumn + `, ` + KeyIdentityColumns
 
 // SplitRoles returns the role ids of KeyRolesColumn's value s (nil for
 // NULL or none).

@@ -1,0 +1,179 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// CustomerIdentity is an identity of the API (/v1/identities): the
+// customer's own user or organisation that keys are made for
+// (KeyParams.IdentityID), with its id in your system (ExternalID), your
+// metadata about it, and the rate limit all its keys share, on every
+// instance of the server. (Identity is the caller Middleware verified.)
+type CustomerIdentity struct {
+	ID          string `json:"id"`
+	ExternalID  string `json:"external_id"`
+	Environment string `json:"environment"`
+	// Metadata is your JSON object about it; nil (or "null") for none.
+	Metadata json.RawMessage `json:"metadata"`
+	// RateLimit is the limit its keys share ("100/m"); nil for none.
+	RateLimit *string   `json:"rate_limit"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	Response
+}
+
+// KeyIdentity is a key's identity as Whoami and Verify answer it.
+type KeyIdentity struct {
+	ID         string          `json:"id"`
+	ExternalID string          `json:"external_id"`
+	Metadata   json.RawMessage `json:"metadata"`
+}
+
+// IdentityList is a page of identities, newest first.
+type IdentityList struct {
+	Data    []CustomerIdentity `json:"data"`
+	HasMore bool               `json:"has_more"`
+	Response
+}
+
+// IdentityParams describe an identity to create.
+type IdentityParams struct {
+	// ExternalID is required: your own id of the user or organisation,
+	// unique among the identities of the account and environment.
+	ExternalID string `json:"external_id"`
+	// Metadata is a JSON object; nil for none.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// RateLimit is the limit all its keys share, such as "100/m"; "" for
+	// none.
+	RateLimit string `json:"rate_limit,omitempty"`
+}
+
+// UpdateIdentityParams are the fields of an identity to change; those
+// left zero stay as they are.
+type UpdateIdentityParams struct {
+	ExternalID string
+	// Metadata replaces its metadata; json.RawMessage("null") removes it.
+	Metadata json.RawMessage
+	// RateLimit sets the shared limit; NoRateLimit removes it.
+	RateLimit   string
+	NoRateLimit bool
+}
+
+// MarshalJSON is the PATCH body: the members to change, null for those
+// to clear.
+func (p UpdateIdentityParams) MarshalJSON() ([]byte, error) {
+	m := map[string]any{}
+	if p.ExternalID != "" {
+		m["external_id"] = p.ExternalID
+	}
+	if p.Metadata != nil {
+		m["metadata"] = p.Metadata
+	}
+	if p.RateLimit != "" {
+		m["rate_limit"] = p.RateLimit
+	}
+	if p.NoRateLimit {
+		m["rate_limit"] = nil
+	}
+	return json.Marshal(m)
+}
+
+// IdentityListParams select a page of identities: ListParams, and a
+// filter.
+type IdentityListParams struct {
+	ListParams
+	// ExternalID, if not "", lists the identity of that external id only.
+	ExternalID string
+}
+
+// IdentityDeleted is the answer to DeleteIdentity: the identity, and how
+// many of its keys were revoked with it.
+type IdentityDeleted struct {
+	ID          string          `json:"id"`
+	ExternalID  string          `json:"external_id"`
+	Environment string          `json:"environment"`
+	Metadata    json.RawMessage `json:"metadata"`
+	RateLimit   *string         `json:"rate_limit"`
+	Created     time.Time       `json:"created"`
+	Updated     time.Time       `json:"updated"`
+	Deleted     bool            `json:"deleted"`
+	RevokedKeys int             `json:"revoked_keys"`
+	Response
+}
+
+// CreateIdentity creates an identity in the calling key's account and
+// environment (permission identity:write). An external id that one has
+// already is an *Error with Code "identity_exists".
+func (c *Client) CreateIdentity(ctx context.Context, p IdentityParams) (*CustomerIdentity, error) {
+	var out CustomerIdentity
+	if err := c.do(ctx, http.MethodPost, "/v1/identities", nil, p, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListIdentities returns a page of the identities of the calling key's
+// account and environment, newest first (permission identity:read).
+func (c *Client) ListIdentities(ctx context.Context, p IdentityListParams) (*IdentityList, error) {
+	q := p.query()
+	if p.ExternalID != "" {
+		q.Set("external_id", p.ExternalID)
+	}
+	var out IdentityList
+	if err := c.do(ctx, http.MethodGet, "/v1/identities", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetIdentity returns the identity id (permission identity:read).
+func (c *Client) GetIdentity(ctx context.Context, id string) (*CustomerIdentity, error) {
+	seg, err := escapeID(id)
+	if err != nil {
+		return nil, err
+	}
+	var out CustomerIdentity
+	if err := c.do(ctx, http.MethodGet, "/v1/identities/"+seg, nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateIdentity changes the identity id (permission identity:write) and
+// returns it as changed; the change reaches every key of the identity on
+// every instance at once.
+func (c *Client) UpdateIdentity(ctx context.Context, id string, p UpdateIdentityParams) (*CustomerIdentity, error) {
+	seg, err := escapeID(id)
+	if err != nil {
+		return nil, err
+	}
+	var out CustomerIdentity
+	if err := c.do(ctx, http.MethodPatch, "/v1/identities/"+seg, nil, p, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteIdentity deletes the identity id (permission identity:write). If
+// active keys have it, it is an *Error with Code "identity_in_use" and
+// KeyCount set, unless revokeKeys: the keys are then revoked with it (the
+// calling key needs the right to revoke each).
+func (c *Client) DeleteIdentity(ctx context.Context, id string, revokeKeys bool) (*IdentityDeleted, error) {
+	seg, err := escapeID(id)
+	if err != nil {
+		return nil, err
+	}
+	var q url.Values
+	if revokeKeys {
+		q = url.Values{"revoke_keys": {"true"}}
+	}
+	var out IdentityDeleted
+	if err := c.do(ctx, http.MethodDelete, "/v1/identities/"+seg, q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

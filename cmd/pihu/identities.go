@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/pihu-ai/pihu/client"
+)
+
+const identitiesUsage = `usage:
+  pihu identities list [--external-id ID] [--limit N] [--starting-after ID | --ending-before ID] [--json]
+  pihu identities show ID [--json]
+  pihu identities create --external-id ID [--metadata JSON] [--rate-limit N/m] [--json]
+  pihu identities update ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none] [--json]
+  pihu identities delete ID [--revoke-keys] [--json]
+
+Identities are your own users or organisations that keys are made for, in
+the account and environment of the key in PIHU_API_KEY, through the API
+(--api-url URL, PIHU_API_URL, default http://127.0.0.1:8080). All the keys
+of an identity share its rate limit, on every instance. Make a key for one
+with pihu keys create --identity ID; list its keys with pihu keys list
+--identity ID. delete refuses an identity that active keys have, and says
+how many; --revoke-keys revokes them with it.`
+
+// runIdentities runs `pihu identities SUBCOMMAND`, as runRoles does.
+func runIdentities(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{identitiesUsage}
+	}
+	sub, args := args[0], args[1:]
+	var run func(ctx context.Context, fs *flag.FlagSet, args []string, out *output) error
+	switch sub {
+	case "list":
+		run = identitiesList
+	case "show", "get":
+		run = identitiesShow
+	case "create":
+		run = identitiesCreate
+	case "update":
+		run = identitiesUpdate
+	case "delete":
+		run = identitiesDelete
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, identitiesUsage)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("identities: unknown subcommand %q\n%s", sub, identitiesUsage)}
+	}
+	out := &output{w: stdout}
+	fs := newFlagSet("identities "+sub, stderr)
+	out.cfg.apiFlags(fs)
+	fs.BoolVar(&out.json, "json", false, "print the API's JSON")
+	return run(ctx, fs, args, out)
+}
+
+func identitiesList(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	var p client.IdentityListParams
+	fs.StringVar(&p.ExternalID, "external-id", "", "show the identity of this external id only")
+	fs.IntVar(&p.Limit, "limit", 100, "how many identities to show, 1 to 100")
+	fs.StringVar(&p.StartingAfter, "starting-after", "", "show the identities after this id (the last one of the previous page)")
+	fs.StringVar(&p.EndingBefore, "ending-before", "", "show the identities before this id (the first one of the next page), to page back")
+	if _, err := parseArgs(fs, args, 0, "[--external-id ID] [--limit N] [--starting-after ID | --ending-before ID] [--json]"); err != nil {
+		return err
+	}
+	if p.StartingAfter != "" && p.EndingBefore != "" {
+		return usageError{"identities list: give --starting-after or --ending-before, not both"}
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	list, err := c.ListIdentities(ctx, p)
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(list.RawJSON())
+	}
+	t := newTable(o.w)
+	t.row("ID", "EXTERNAL ID", "ENVIRONMENT", "RATE LIMIT", "UPDATED", "METADATA")
+	for _, i := range list.Data {
+		t.row(i.ID, i.ExternalID, i.Environment, deref(i.RateLimit, "-"), when(&i.Updated, ""), metadata(i.Metadata))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	switch {
+	case list.HasMore && p.EndingBefore != "":
+		fmt.Fprintf(o.w, "\nNewer identities come before: pihu identities list --ending-before %s\n", cell(list.Data[0].ID))
+	case list.HasMore:
+		fmt.Fprintf(o.w, "\nMore identities follow: pihu identities list --starting-after %s\n", cell(list.Data[len(list.Data)-1].ID))
+	}
+	return nil
+}
+
+// metadata is a JSON object as the tables show it: "-" for none.
+func metadata(m json.RawMessage) string {
+	if len(m) == 0 || string(m) == "null" {
+		return "-"
+	}
+	return string(m)
+}
+
+// identityTable prints an identity's fields one a line.
+func (o *output) identityTable(i *client.CustomerIdentity) error {
+	t := newTable(o.w)
+	t.row("ID", i.ID)
+	t.row("External ID", i.ExternalID)
+	t.row("Environment", i.Environment)
+	t.row("Rate limit", deref(i.RateLimit, "none (each key its own)"))
+	t.row("Metadata", metadata(i.Metadata))
+	t.row("Created", when(&i.Created, ""))
+	t.row("Updated", when(&i.Updated, ""))
+	return t.flush()
+}
+
+func identitiesShow(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	pos, err := parseArgs(fs, args, 1, "ID [--json]")
+	if err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	i, err := c.GetIdentity(ctx, pos[0])
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(i.RawJSON())
+	}
+	return o.identityTable(i)
+}
+
+func identitiesCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	var (
+		p    client.IdentityParams
+		meta string
+	)
+	fs.StringVar(&p.ExternalID, "external-id", "", "your own id of the user or organisation (required)")
+	fs.StringVar(&meta, "metadata", "", `a JSON object about it, such as '{"plan":"pro"}'`)
+	fs.StringVar(&p.RateLimit, "rate-limit", "", "the rate limit all its keys share: N/s, N/m or N/h (default: none)")
+	const usage = "--external-id ID [--metadata JSON] [--rate-limit N/m] [--json]"
+	if _, err := parseArgs(fs, args, 0, usage); err != nil {
+		return err
+	}
+	if p.ExternalID == "" {
+		return usageError{"identities create: --external-id is required\nusage: pihu identities create " + usage}
+	}
+	if meta != "" {
+		p.Metadata = json.RawMessage(meta)
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	i, err := c.CreateIdentity(ctx, p)
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(i.RawJSON())
+	}
+	fmt.Fprintf(o.w, "Created the identity %q (%s): make keys for it with pihu keys create --identity %s.\n\n", i.ExternalID, cell(i.ID), cell(i.ID))
+	return o.identityTable(i)
+}
+
+func identitiesUpdate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	var (
+		p           client.UpdateIdentityParams
+		meta, limit string
+	)
+	fs.StringVar(&p.ExternalID, "external-id", "", "the identity's new external id")
+	fs.StringVar(&meta, "metadata", "", "its new metadata, a JSON object; null for none")
+	fs.StringVar(&limit, "rate-limit", "", "its new shared rate limit (N/s, N/m or N/h); none for none")
+	const usage = "ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none] [--json]"
+	pos, err := parseArgs(fs, args, 1, usage)
+	if err != nil {
+		return err
+	}
+	if meta != "" {
+		p.Metadata = json.RawMessage(meta)
+	}
+	if limit == "none" {
+		p.NoRateLimit = true
+	} else {
+		p.RateLimit = limit
+	}
+	if p.ExternalID == "" && p.Metadata == nil && limit == "" {
+		return usageError{"identities update: give --external-id, --metadata or --rate-limit\nusage: pihu identities update " + usage}
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	i, err := c.UpdateIdentity(ctx, pos[0], p)
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(i.RawJSON())
+	}
+	return o.identityTable(i)
+}
+
+func identitiesDelete(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	var revoke bool
+	fs.BoolVar(&revoke, "revoke-keys", false, "delete it even though active keys have it, revoking them")
+	pos, err := parseArgs(fs, args, 1, "ID [--revoke-keys] [--json]")
+	if err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.DeleteIdentity(ctx, pos[0], revoke)
+	if err != nil {
+		return apiError(err)
+	}
+	if o.json {
+		return o.printJSON(d.RawJSON())
+	}
+	fmt.Fprintf(o.w, "Deleted the identity %q (%s).", d.ExternalID, cell(d.ID))
+	switch {
+	case d.RevokedKeys == 1:
+		fmt.Fprint(o.w, " 1 key of it was revoked.")
+	case d.RevokedKeys > 1:
+		fmt.Fprintf(o.w, " %d keys of it were revoked.", d.RevokedKeys)
+	}
+	fmt.Fprintln(o.w)
+	return nil
+}

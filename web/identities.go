@@ -1,0 +1,141 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/pihu-ai/pihu"
+)
+
+// The identities page lists the identities of one environment of the
+// account (live, or test with ?env=test) and, for those who manage
+// keys, creates and deletes them, with the rules of /v1/identities:
+// pihu.NewIdentity checks them, with the account's own authority
+// (ownerCreator in the chosen environment), and a deletion of an identity
+// that active keys have is refused with their count unless the form asks
+// to revoke them, which revokes them as DELETE /v1/auth/api-keys does.
+
+// identityFields are the identity form's fields, by the API's names.
+var identityFields = []string{"external_id", "metadata", "rate_limit"}
+
+type identitiesData struct {
+	Identities  []*pihu.Identity
+	Environment pihu.Environment
+	CanManage   bool
+	Form        *form
+	// Deleted says what the last deletion did, on the page it redirects
+	// to.
+	Deleted string
+}
+
+// identityEnvironment is the environment the page or form names: live
+// unless "test".
+func identityEnvironment(v string) pihu.Environment {
+	if v == string(pihu.Test) {
+		return pihu.Test
+	}
+	return pihu.Live
+}
+
+func (h *Handler) identitiesPage(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	h.renderIdentities(w, r, s, http.StatusOK, identityEnvironment(q.Get("env")), newForm(nil), q.Get("deleted"))
+}
+
+func (h *Handler) renderIdentities(w http.ResponseWriter, r *http.Request, s *session, status int, env pihu.Environment, f *form, deleted string) {
+	list, _, err := h.store.ListIdentities(r.Context(), pihu.IdentityFilter{
+		Scope: pihu.Scope{AccountID: s.account.ID, Environment: env}, Page: pihu.Page{Limit: 100}})
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, status, "identities", view{Title: "Identities", Me: s.user, Account: s.account, Nav: "identities",
+		Data: identitiesData{Identities: list, Environment: env, CanManage: s.user.Role.CanManageKeys(), Form: f, Deleted: deleted}})
+}
+
+// identityCreator is the account's own authority in environment env.
+func identityCreator(accountID string, env pihu.Environment) *pihu.Key {
+	k := ownerCreator(accountID)
+	k.Environment = env
+	return k
+}
+
+// createIdentity creates an identity, as POST /v1/identities does.
+func (h *Handler) createIdentity(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	f := newForm(r)
+	env := identityEnvironment(r.PostForm.Get("environment"))
+	req := pihu.IdentityRequest{ExternalID: strings.TrimSpace(r.PostForm.Get("external_id"))}
+	if m := strings.TrimSpace(r.PostForm.Get("metadata")); m != "" {
+		req.Metadata = json.RawMessage(m)
+	}
+	if l := strings.TrimSpace(r.PostForm.Get("rate_limit")); l != "" {
+		req.RateLimit = &l
+	}
+	var err error
+	if req.Metadata != nil && !json.Valid(req.Metadata) {
+		err = pihu.ParamErrorf(pihu.EParameterInvalid, "metadata", "The metadata is not JSON: give an object such as {\"plan\": \"pro\"}, or leave it empty.")
+	}
+	var i *pihu.Identity
+	if err == nil {
+		i, err = pihu.NewIdentity(identityCreator(s.account.ID, env), req, h.now())
+	}
+	if err == nil {
+		err = h.store.CreateIdentity(r.Context(), i,
+			pihu.NewIdentityEvent(pihu.ActionIdentityCreated, s.user.ID, h.clientIP(r), i, i.Created))
+	}
+	if err != nil {
+		if !f.Fail(err, identityFields...) {
+			h.internalError(w, r, err)
+			return
+		}
+		h.renderIdentities(w, r, s, statusOf(err), env, f, "")
+		return
+	}
+	http.Redirect(w, r, "/identities?env="+string(env)+"#"+i.ID, http.StatusSeeOther)
+}
+
+// deleteIdentity deletes an identity, as DELETE /v1/identities/{id} does:
+// refused, with the count, while active keys have it, unless the form
+// asks to revoke them, when they are revoked with it, at once everywhere.
+func (h *Handler) deleteIdentity(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	env := identityEnvironment(r.PostForm.Get("environment"))
+	owner := identityCreator(s.account.ID, env)
+	now, ip := h.now(), h.clientIP(r)
+	i, revoked, err := h.store.DeleteIdentity(r.Context(), pihu.IdentityDeletion{
+		Scope: pihu.Scope{AccountID: s.account.ID, Environment: env}, ID: r.PathValue("id"), At: now,
+		RevokeKeys: r.PostForm.Get("revoke_keys") == "true",
+		Check:      func(k *pihu.Key) error { return pihu.CheckRevoke(owner, k) },
+		KeyEvent: func(k *pihu.Key) *pihu.AuditEvent {
+			return pihu.NewAuditEvent(pihu.ActionKeyRevoked, s.user.ID, ip, k, now)
+		},
+		Event: func(i *pihu.Identity) *pihu.AuditEvent {
+			return pihu.NewIdentityEvent(pihu.ActionIdentityDeleted, s.user.ID, ip, i, now)
+		},
+	})
+	switch pihu.ErrorCode(err) {
+	case "":
+		for _, k := range revoked {
+			h.auth.Invalidate(k.ID)
+		}
+		h.auth.InvalidateIdentity(i.ID)
+		http.Redirect(w, r, "/identities?env="+string(env)+"&deleted="+url.QueryEscape(i.ExternalID), http.StatusSeeOther)
+	case pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Identity not found", "This account has no identity with this id in this environment, or it has been deleted.")
+	case pihu.EIdentityInUse:
+		f := newForm(nil)
+		f.Message = pihu.ErrorMessage(err)
+		h.renderIdentities(w, r, s, http.StatusConflict, env, f, "")
+	default:
+		h.internalError(w, r, err)
+	}
+}
