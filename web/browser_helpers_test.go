@@ -2,6 +2,9 @@ package web_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +12,12 @@ import (
 
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/pihu-ai/pihu/auth"
+	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/ratelimit"
+	"github.com/pihu-ai/pihu/sqlite"
+	"github.com/pihu-ai/pihu/web"
 )
 
 // chromium is headless Chromium driving the dashboard for one test, each
@@ -91,4 +100,42 @@ func (b *chromium) shot(name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// serverOptions are what a browser test's server has beyond the API and
+// the dashboard on one SQLite store.
+type serverOptions struct {
+	// usage counts requests for the dashboard's charts, with an
+	// in-memory rate limiter and client addresses, as serve does.
+	usage bool
+	// webhookLoopback lets endpoints name a receiver on this machine.
+	webhookLoopback bool
+}
+
+// startServer starts the API with the dashboard at /, on one SQLite store
+// in a temporary folder, for one browser test; they stop when it ends.
+func startServer(t *testing.T, o serverOptions) (*httptest.Server, *sqlite.DB, *auth.Authenticator) {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	authn := auth.New(db, auth.Options{Logger: logger})
+	wo := web.Options{Store: db, Auth: authn, Logger: logger, Password: fastPassword, WebhookLoopback: o.webhookLoopback}
+	ho := pihuhttp.Options{Store: db, Auth: authn, Logger: logger, WebhookLoopback: o.webhookLoopback}
+	if o.usage {
+		limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
+		wo.Usage, wo.Limiter, wo.ClientIP = authn, limiter, pihuhttp.ClientIP
+		ho.Limiter = limiter
+	}
+	dash, err := web.New(wo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ho.Dashboard = dash
+	srv := httptest.NewServer(pihuhttp.New(ho))
+	t.Cleanup(srv.Close)
+	return srv, db, authn
 }

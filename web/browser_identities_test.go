@@ -1,20 +1,12 @@
 package web_test
 
 import (
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/auth"
-	pihuhttp "github.com/pihu-ai/pihu/http"
-	"github.com/pihu-ai/pihu/sqlite"
-	"github.com/pihu-ai/pihu/web"
 )
 
 // TestBrowserIdentities creates an identity in headless Chromium, sees a
@@ -24,19 +16,7 @@ import (
 func TestBrowserIdentities(t *testing.T) {
 	b := startBrowser(t)
 	run, read, shot := b.run, b.read, b.shot
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	authn := auth.New(db, auth.Options{Logger: logger})
-	dash, err := web.New(web.Options{Store: db, Auth: authn, Logger: logger, Password: fastPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Dashboard: dash}))
-	t.Cleanup(srv.Close)
+	srv, db, authn := startServer(t, serverOptions{})
 
 	run("sign up",
 		chromedp.Navigate(srv.URL+"/signup"),

@@ -1,11 +1,7 @@
 package web_test
 
 import (
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/auth"
-	pihuhttp "github.com/pihu-ai/pihu/http"
-	"github.com/pihu-ai/pihu/sqlite"
-	"github.com/pihu-ai/pihu/web"
 )
 
 // TestBrowserKeySearch searches the keys page in headless Chromium as a
@@ -27,19 +19,7 @@ import (
 func TestBrowserKeySearch(t *testing.T) {
 	b := startBrowser(t)
 	run, read, shot := b.run, b.read, b.shot
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	authn := auth.New(db, auth.Options{Logger: logger})
-	dash, err := web.New(web.Options{Store: db, Auth: authn, Logger: logger, Password: fastPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Dashboard: dash}))
-	t.Cleanup(srv.Close)
+	srv, db, _ := startServer(t, serverOptions{})
 
 	run("sign up",
 		chromedp.Navigate(srv.URL+"/signup"),

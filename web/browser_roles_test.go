@@ -2,21 +2,11 @@ package web_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/pihu-ai/pihu/auth"
-	pihuhttp "github.com/pihu-ai/pihu/http"
-	"github.com/pihu-ai/pihu/ratelimit"
-	"github.com/pihu-ai/pihu/sqlite"
-	"github.com/pihu-ai/pihu/web"
 )
 
 // TestBrowserRolesAndDisable drives roles and disabling in headless
@@ -28,20 +18,7 @@ import (
 func TestBrowserRolesAndDisable(t *testing.T) {
 	b := startBrowser(t)
 	run, read, shot := b.run, b.read, b.shot
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	authn := auth.New(db, auth.Options{Logger: logger})
-	limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
-	dash, err := web.New(web.Options{Store: db, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger, Password: fastPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Limiter: limiter, Dashboard: dash}))
-	t.Cleanup(srv.Close)
+	srv, _, authn := startServer(t, serverOptions{usage: true})
 	call := func(secret, path string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

@@ -2,10 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,11 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pihu-ai/pihu"
-	"github.com/pihu-ai/pihu/auth"
-	pihuhttp "github.com/pihu-ai/pihu/http"
-	"github.com/pihu-ai/pihu/ratelimit"
 	"github.com/pihu-ai/pihu/sqlite"
-	"github.com/pihu-ai/pihu/web"
 )
 
 // findBrowser returns the path of a Chromium-based browser, or "".
@@ -52,20 +45,7 @@ func TestBrowser(t *testing.T) {
 	ctx, run, read, shot := b.ctx, b.run, b.read, b.shot
 
 	// The real server: the API with the dashboard at /, on one store.
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	authn := auth.New(db, auth.Options{Logger: logger})
-	limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})
-	dash, err := web.New(web.Options{Store: db, Usage: authn, Auth: authn, Limiter: limiter, ClientIP: pihuhttp.ClientIP, Logger: logger, Password: fastPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Limiter: limiter, Dashboard: dash}))
-	t.Cleanup(srv.Close)
+	srv, db, authn := startServer(t, serverOptions{usage: true})
 
 	text := func(sel string) string {
 		t.Helper()

@@ -2,10 +2,8 @@ package web_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,11 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/pihu-ai/pihu/auth"
 	"github.com/pihu-ai/pihu/client"
-	pihuhttp "github.com/pihu-ai/pihu/http"
-	"github.com/pihu-ai/pihu/sqlite"
-	"github.com/pihu-ai/pihu/web"
 	"github.com/pihu-ai/pihu/webhook"
 )
 
@@ -55,19 +49,7 @@ func (b *chromium) checkWidths(name, waitFor string) {
 // either secret.
 func TestBrowserWebhookFlows(t *testing.T) {
 	b := startBrowser(t)
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	authn := auth.New(db, auth.Options{Logger: logger})
-	dash, err := web.New(web.Options{Store: db, Auth: authn, Logger: logger, Password: fastPassword, WebhookLoopback: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, Logger: logger, Dashboard: dash, WebhookLoopback: true}))
-	t.Cleanup(srv.Close)
+	srv, db, _ := startServer(t, serverOptions{webhookLoopback: true})
 	var (
 		mu       sync.Mutex
 		received [][2]string // body, Pihu-Signature
@@ -96,7 +78,7 @@ func TestBrowserWebhookFlows(t *testing.T) {
 		}
 		return n
 	}
-	disp := &webhook.Dispatcher{Store: db, AllowLoopback: true, Logger: logger, Backoff: func(int) time.Duration { return time.Hour }}
+	disp := &webhook.Dispatcher{Store: db, AllowLoopback: true, Backoff: func(int) time.Duration { return time.Hour }}
 	deliver := func() {
 		t.Helper()
 		if _, err := disp.RunOnce(t.Context()); err != nil {
