@@ -139,3 +139,18 @@ func startServer(t *testing.T, o serverOptions) (*httptest.Server, *sqlite.DB, *
 	t.Cleanup(srv.Close)
 	return srv, db, authn
 }
+
+// signUp signs up in the browser at the server of url, as Ada of Acme
+// Recruiting, and waits for the page that follows (her keys).
+func (b *chromium) signUp(url string) {
+	b.t.Helper()
+	b.run("sign up",
+		chromedp.Navigate(url+"/signup"),
+		chromedp.WaitVisible(chromedp.CSS(`#account_name`)),
+		chromedp.SendKeys(chromedp.CSS(`#account_name`), "Acme Recruiting"),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
+	)
+}

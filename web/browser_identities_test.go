@@ -18,15 +18,7 @@ func TestBrowserIdentities(t *testing.T) {
 	run, read, shot := b.run, b.read, b.shot
 	srv, db, authn := startServer(t, serverOptions{})
 
-	run("sign up",
-		chromedp.Navigate(srv.URL+"/signup"),
-		chromedp.WaitVisible(chromedp.CSS(`#account_name`)),
-		chromedp.SendKeys(chromedp.CSS(`#account_name`), "Acme Recruiting"),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/identities"]`)),
-	)
+	b.signUp(srv.URL)
 	for _, idt := range []struct{ ext, limit, meta string }{{"org_globex", "", `{"plan":"free"}`}, {"org_acme", "100/m", `{"plan":"pro","region":"eu"}`}} {
 		run("create an identity",
 			chromedp.Click(chromedp.CSS(`a[href="/identities"]`)),

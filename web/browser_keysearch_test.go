@@ -21,15 +21,7 @@ func TestBrowserKeySearch(t *testing.T) {
 	run, read, shot := b.run, b.read, b.shot
 	srv, db, _ := startServer(t, serverOptions{})
 
-	run("sign up",
-		chromedp.Navigate(srv.URL+"/signup"),
-		chromedp.WaitVisible(chromedp.CSS(`#account_name`)),
-		chromedp.SendKeys(chromedp.CSS(`#account_name`), "Acme Recruiting"),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`#name_prefix`)),
-	)
+	b.signUp(srv.URL)
 	// The account's keys and roles, made straight in the store.
 	acct := memberOf(t, db, "ada@example.com").AccountID
 	admin := &pihu.Key{AccountID: acct, Environment: pihu.Live, Permissions: pihu.Permissions{"*"}}

@@ -39,15 +39,7 @@ func TestBrowserRolesAndDisable(t *testing.T) {
 		return read("read "+sel, chromedp.Text(chromedp.CSS(sel)))
 	}
 
-	run("sign up",
-		chromedp.Navigate(srv.URL+"/signup"),
-		chromedp.WaitVisible(chromedp.CSS(`#account_name`)),
-		chromedp.SendKeys(chromedp.CSS(`#account_name`), "Acme Recruiting"),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
-	)
+	b.signUp(srv.URL)
 	run("open the roles page",
 		chromedp.Navigate(srv.URL+"/roles"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/roles"] #name`)),

@@ -92,15 +92,7 @@ func TestBrowserTwoFactor(t *testing.T) {
 		)
 	}
 
-	run("sign up",
-		chromedp.Navigate(srv.URL+"/signup"),
-		chromedp.WaitVisible(chromedp.CSS(`#account_name`)),
-		chromedp.SendKeys(chromedp.CSS(`#account_name`), "Acme Recruiting"),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
-	)
+	b.signUp(srv.URL)
 	run("open the two-factor page from the account page",
 		chromedp.Navigate(srv.URL+"/account"),
 		chromedp.WaitVisible(chromedp.CSS(`#two-factor a.button`)),

@@ -86,15 +86,7 @@ func TestBrowserWebhookFlows(t *testing.T) {
 		}
 	}
 
-	b.run("sign up",
-		chromedp.Navigate(srv.URL+"/signup"),
-		chromedp.WaitVisible(chromedp.CSS(`#account_name`)),
-		chromedp.SendKeys(chromedp.CSS(`#account_name`), "Acme Recruiting"),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/webhooks"]`)),
-	)
+	b.signUp(srv.URL)
 	b.run("add an endpoint",
 		chromedp.Navigate(srv.URL+"/webhooks"),
 		chromedp.WaitVisible(chromedp.CSS(`#url`)),

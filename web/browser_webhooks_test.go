@@ -20,15 +20,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	run, read, shot := b.run, b.read, b.shot
 	srv, db, _ := startServer(t, serverOptions{})
 
-	run("sign up",
-		chromedp.Navigate(srv.URL+"/signup"),
-		chromedp.WaitVisible(chromedp.CSS(`#account_name`)),
-		chromedp.SendKeys(chromedp.CSS(`#account_name`), "Acme Recruiting"),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/webhooks"]`)),
-	)
+	b.signUp(srv.URL)
 	run("add an endpoint",
 		chromedp.Click(chromedp.CSS(`a[href="/webhooks"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#url`)),
