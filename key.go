@@ -611,6 +611,9 @@ type KeyFilter struct {
 	// Revoked lists the revoked keys instead of the unrevoked ones (the
 	// dashboard's revoked filter).
 	Revoked bool
+	// RotatedFrom, if not "", keeps the key that replaced the key of that
+	// id (its successor, see Key.RotatedFrom): the dashboard's "rotating".
+	RotatedFrom string
 	// Identity, if set, limits the page to the keys of the identity of
 	// that id. A cursor may be any of the list's keys.
 	Identity string

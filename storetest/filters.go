@@ -15,6 +15,7 @@ func runFilters(t *testing.T, run runFunc) {
 	run(t, "Permission", testFiltersPermission)
 	run(t, "Metadata", testFiltersMetadata)
 	run(t, "Revoked", testFiltersRevoked)
+	run(t, "RotatedFrom", testFiltersRotatedFrom)
 	run(t, "CombinedAndPaged", testFiltersCombinedAndPaged)
 	run(t, "Invalid", testFiltersInvalid)
 }
@@ -232,6 +233,31 @@ func testFiltersRevoked(t *testing.T, s pihu.Store) {
 		t.Errorf("a revoked key listed: got %+v, want its revocation time", got)
 	}
 	checkNames(t, "revoked after an unrevoked cursor", listNames(t, s, pihu.KeyFilter{AccountID: a.ID, Revoked: true, StartingAfter: keys[3].ID}), "cron", "web-1")
+}
+
+// testFiltersRotatedFrom finds a key's successor, and nothing for a key
+// never rotated or another account's.
+func testFiltersRotatedFrom(t *testing.T, s pihu.Store) {
+	a, owner := mustCreateAccount(t, s, "Acme")
+	b, _ := mustCreateAccount(t, s, "Other")
+	old := filterKey(t, s, owner, "billing", 0, nil)
+	filterKey(t, s, owner, "search", 1, nil)
+	next, _, err := old.Successor(owner, epoch.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateKey(t.Context(), next, epoch.Add(time.Hour)); err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	got, _ := mustList(t, s, pihu.KeyFilter{AccountID: a.ID, RotatedFrom: old.ID, Limit: 10})
+	if len(got) != 1 || got[0].ID != next.ID {
+		t.Errorf("the successor of %s: got %v, want %s", old.ID, got, next.ID)
+	}
+	for _, f := range []pihu.KeyFilter{{AccountID: a.ID, RotatedFrom: next.ID}, {AccountID: b.ID, RotatedFrom: old.ID}} {
+		if got, _ := mustList(t, s, f); len(got) != 0 {
+			t.Errorf("%+v: got %v, want none", f, got)
+		}
+	}
 }
 
 // testFiltersCombinedAndPaged checks that filters combine (AND) with

@@ -489,6 +489,9 @@ type keyData struct {
 	// changed): "changed", "nothing", or "" when the page does not follow
 	// an edit.
 	Saved string
+	// Successor is the key that replaced this one by a rotation, if any:
+	// the page says so, links it, and offers no rotation again.
+	Successor *pihu.Key
 }
 
 // keyPage shows one key: its details, its history and its usage. Another
@@ -509,6 +512,10 @@ func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d := keyData{Key: h.keyRow(k), Events: rows, MoreEvent: more, CanManage: s.user.Role.CanManageKeys() && k.Revoked == nil}
+	if d.Successor, err = h.successor(r, k); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	switch saved := r.URL.Query().Get("saved"); {
 	case saved == "0":
 		d.Saved = "nothing"
@@ -657,6 +664,26 @@ func (h *Handler) changeKey(r *http.Request, s *session, k *pihu.Key, change *pi
 	return err
 }
 
+// successor is the key that replaced k by a rotation (revoked or not),
+// or nil if none did.
+func (h *Handler) successor(r *http.Request, k *pihu.Key) (*pihu.Key, error) {
+	for _, revoked := range []bool{false, true} {
+		keys, _, err := h.store.ListKeys(r.Context(), pihu.KeyFilter{AccountID: k.AccountID, RotatedFrom: k.ID, Revoked: revoked, Limit: 1})
+		if err != nil || len(keys) > 0 {
+			return first(keys), err
+		}
+	}
+	return nil, nil
+}
+
+// first is the first of keys, or nil.
+func first(keys []*pihu.Key) *pihu.Key {
+	if len(keys) == 0 {
+		return nil
+	}
+	return keys[0]
+}
+
 // ownerCreator is the creator of the keys the dashboard makes or rotates:
 // the account's own authority, as an owner key has it (every permission,
 // live, anywhere), with no id, so that the keys it makes have no CreatedBy
@@ -683,6 +710,16 @@ type rotateData struct {
 func (h *Handler) rotatePage(w http.ResponseWriter, r *http.Request, s *session) {
 	k, ok := h.findKey(w, r, s, false)
 	if !ok {
+		return
+	}
+	next, err := h.successor(r, k)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if next != nil {
+		h.errorPage(w, r, s, http.StatusConflict, "Already rotated",
+			"This key was already replaced by "+next.Name+" ("+next.ID+"): it stops when its grace period ends. Rotate the new key instead.")
 		return
 	}
 	f := newForm(nil)

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,6 +310,26 @@ func TestKeys_Rotate(t *testing.T) {
 		p := b.post("/keys/"+id+"/rotate", form("expire_old_in", "1h"))
 		checkStatus(t, p, http.StatusConflict)
 		checkContains(t, p, "rotated already")
+		// The old key's page says it is rotating, links its successor,
+		// and offers no rotation; the rotate page says why not.
+		next := keyIDRe.FindAllString(b.get("/keys").Body, -1)
+		p = b.get("/keys/" + id)
+		checkContains(t, p, "Rotating: replaced by", "this key stops working at 2024-02-20 13:00 UTC")
+		if strings.Contains(p.Body, `href="/keys/`+id+`/rotate"`) {
+			t.Errorf("a key already rotated offers Rotate")
+		}
+		if !slices.ContainsFunc(next, func(n string) bool { return n != id && strings.Contains(p.Body, `href="/keys/`+n+`"`) }) {
+			t.Errorf("the old key's page does not link its successor")
+		}
+		p = b.get("/keys/" + id + "/rotate")
+		checkStatus(t, p, http.StatusConflict)
+		checkContains(t, p, "Already rotated", "Rotate the new key instead")
+		// The successor itself may be rotated.
+		for _, n := range next {
+			if n != id {
+				checkStatus(t, b.get("/keys/"+n+"/rotate"), http.StatusOK)
+			}
+		}
 	})
 	t.Run("Now", func(t *testing.T) {
 		d := newDashboard(t)

@@ -198,6 +198,7 @@ func keyFilters(d *Dialect, f pihu.KeyFilter) []condition {
 	add(f.NamePrefix != "", "substr(name, 1, ?) = ?", utf8.RuneCountInString(f.NamePrefix), f.NamePrefix)
 	add(f.Role != "", keyHoldsRole, f.Role)
 	add(f.Identity != "", "identity_id = ?", f.Identity)
+	add(f.RotatedFrom != "", "rotated_from = ?", f.RotatedFrom)
 	granting := d.Strings(f.Permission.GrantedBy().Strings())
 	add(f.Permission != "", "("+d.HoldsAny+" OR "+roleHolds(d.HoldsAny)+")", granting, granting)
 	for _, name := range slices.Sorted(maps.Keys(f.Metadata)) {
