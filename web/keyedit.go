@@ -79,12 +79,7 @@ func (h *Handler) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 
 // renderEdit renders the edit form of k with f's values and errors.
 func (h *Handler) renderEdit(w http.ResponseWriter, r *http.Request, s *session, k *pihu.Key, f *form, status int) {
-	defined, err := h.store.DefinedPermissions(r.Context(), s.account.ID)
-	if err != nil {
-		h.internalError(w, r, err)
-		return
-	}
-	roles, err := h.store.Roles(r.Context(), s.account.ID)
+	defined, roles, err := h.keyChoices(r, s.account.ID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return

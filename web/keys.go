@@ -250,18 +250,24 @@ func (h *Handler) newKeyPage(w http.ResponseWriter, r *http.Request, s *session)
 		env = pihu.Live
 	}
 	f.Values.Set("environment", string(env))
-	defined, err := h.store.DefinedPermissions(r.Context(), s.account.ID)
-	if err != nil {
-		h.internalError(w, r, err)
-		return
-	}
-	roles, err := h.store.Roles(r.Context(), s.account.ID)
+	defined, roles, err := h.keyChoices(r, s.account.ID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
 	h.render(w, r, http.StatusOK, "key_new", view{Title: "Create an API key", Me: s.user, Account: s.account, Nav: "keys",
 		Data: keyFormData{Form: f, Permissions: permissionChoices(defined), Roles: roles}})
+}
+
+// keyChoices are what a key form offers of the account: its own
+// permissions, beside the built-in ones, and its roles.
+func (h *Handler) keyChoices(r *http.Request, accountID string) ([]*pihu.DefinedPermission, []*pihu.KeyRole, error) {
+	defined, err := h.store.DefinedPermissions(r.Context(), accountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	roles, err := h.store.Roles(r.Context(), accountID)
+	return defined, roles, err
 }
 
 // keyFields are the create form's fields, by the API's names.
@@ -278,12 +284,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	f := newForm(r)
-	defined, err := h.store.DefinedPermissions(r.Context(), s.account.ID)
-	if err != nil {
-		h.internalError(w, r, err)
-		return
-	}
-	roles, err := h.store.Roles(r.Context(), s.account.ID)
+	defined, roles, err := h.keyChoices(r, s.account.ID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
