@@ -297,10 +297,21 @@ func (a *Admission) allow(ctx context.Context, k *pihu.Key, own, shared ratelimi
 // nothing is spent. Either way the request is counted once. The error is
 // the store's, and the request is then counted as allowed (a fault, not a
 // refusal).
+//
+// The spending is a write, made by ctx's actor (pihu.ActorFromContext):
+// the caller, for a door that names one (the API's own requests, verify's
+// verifier); where the door names none (forward auth, Envoy's Check), the
+// key admitted, so that on every door a key revoked after it was
+// authenticated spends nothing (the store re-checks the actor) and the
+// request is refused with the revocation's error.
 func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run bool) error {
 	k := d.Key
 	if run && k.Credits != nil {
-		sp, err := a.credits.SpendCredits(ctx, k.ID, cost, a.now())
+		now := a.now()
+		if _, ok := pihu.ActorFromContext(ctx); !ok {
+			ctx = pihu.NewContextWithActor(ctx, pihu.Actor{AccountID: k.AccountID, KeyID: k.ID, At: now})
+		}
+		sp, err := a.credits.SpendCredits(ctx, k.ID, cost, now)
 		if err != nil {
 			a.auth.CountAllowed(k)
 			return err

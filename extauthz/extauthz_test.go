@@ -341,3 +341,28 @@ func TestCheck_Routes(t *testing.T) {
 	denied(t, e.check(t, request{method: "POST", path: "/v1/interviews", headers: bearer(reader)}), 403, "insufficient_permissions")
 	denied(t, e.check(t, request{method: "GET", path: "/v1/candidates", headers: bearer(reader)}), 404, "not_found")
 }
+
+// TestCheck_RevokedBeforeItsSpend: a key with credits, revoked in the
+// store after this instance cached it (by another instance, whose
+// message has not arrived), spends nothing at its next Check and is
+// refused as revoked, as it is on the API's doors: the spending re-checks
+// the key that spends.
+func TestCheck_RevokedBeforeItsSpend(t *testing.T) {
+	e := newEnv(t, extauthz.Options{})
+	ctx := context.Background()
+	k, secret := e.key(t, pihu.KeyRequest{Permissions: pihu.Permissions{"interview:read"}, Credits: &pihu.Credits{Remaining: 10}}, "")
+	if res := e.check(t, request{headers: bearer(secret)}); res.GetOkResponse() == nil {
+		t.Fatalf("before revocation: %v", res)
+	}
+	if _, err := e.store.RevokeKey(ctx, e.account.ID, k.ID, e.now); err != nil {
+		t.Fatal(err)
+	}
+	denied(t, e.check(t, request{headers: bearer(secret)}), 401, "revoked_api_key")
+	got, err := e.store.Key(ctx, e.account.ID, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Credits == nil || got.Credits.Remaining != 9 {
+		t.Errorf("credits after a refused Check: %+v, want 9 (one spent before the revocation, none after)", got.Credits)
+	}
+}

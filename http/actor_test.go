@@ -121,6 +121,66 @@ func (s *writeHookStore) ReserveIdempotency(ctx context.Context, rec *pihu.Idemp
 	return s.Store.ReserveIdempotency(ctx, rec)
 }
 
+func (s *writeHookStore) CreateIdentity(ctx context.Context, i *pihu.Identity, events ...*pihu.AuditEvent) error {
+	s.write()
+	return s.Store.CreateIdentity(ctx, i, events...)
+}
+
+func (s *writeHookStore) UpdateIdentity(ctx context.Context, u pihu.IdentityUpdate) (*pihu.Identity, error) {
+	s.write()
+	return s.Store.UpdateIdentity(ctx, u)
+}
+
+func (s *writeHookStore) DeleteIdentity(ctx context.Context, d pihu.IdentityDeletion) (*pihu.Identity, []*pihu.Key, error) {
+	s.write()
+	return s.Store.DeleteIdentity(ctx, d)
+}
+
+func (s *writeHookStore) CreateRole(ctx context.Context, r *pihu.KeyRole, events ...*pihu.AuditEvent) error {
+	s.write()
+	return s.Store.CreateRole(ctx, r, events...)
+}
+
+func (s *writeHookStore) UpdateRole(ctx context.Context, u pihu.RoleUpdate) (*pihu.KeyRole, error) {
+	s.write()
+	return s.Store.UpdateRole(ctx, u)
+}
+
+func (s *writeHookStore) DeleteRole(ctx context.Context, d pihu.RoleDeletion) (*pihu.KeyRole, int, error) {
+	s.write()
+	return s.Store.DeleteRole(ctx, d)
+}
+
+func (s *writeHookStore) DefinePermission(ctx context.Context, p *pihu.DefinedPermission, events ...*pihu.AuditEvent) error {
+	s.write()
+	return s.Store.DefinePermission(ctx, p, events...)
+}
+
+func (s *writeHookStore) DeletePermission(ctx context.Context, accountID string, name pihu.Permission, force bool, events ...*pihu.AuditEvent) (*pihu.DefinedPermission, int, error) {
+	s.write()
+	return s.Store.DeletePermission(ctx, accountID, name, force, events...)
+}
+
+func (s *writeHookStore) QueueWebhookEvent(ctx context.Context, endpointID string, ev *pihu.WebhookEvent) (*pihu.Delivery, error) {
+	s.write()
+	return s.Store.QueueWebhookEvent(ctx, endpointID, ev)
+}
+
+func (s *writeHookStore) ResendDelivery(ctx context.Context, sc pihu.Scope, endpointID, deliveryID string) (*pihu.Delivery, error) {
+	s.write()
+	return s.Store.ResendDelivery(ctx, sc, endpointID, deliveryID)
+}
+
+func (s *writeHookStore) RollWebhookSecret(ctx context.Context, e *pihu.WebhookEndpoint, events ...*pihu.AuditEvent) error {
+	s.write()
+	return s.Store.RollWebhookSecret(ctx, e, events...)
+}
+
+func (s *writeHookStore) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, events ...*pihu.AuditEvent) (*pihu.Account, error) {
+	s.write()
+	return s.Store.SetLeakPolicy(ctx, id, p, events...)
+}
+
 // newHookServer is newTestServer whose API writes through a
 // writeHookStore.
 func newHookServer(t *testing.T) (*testServer, *writeHookStore) {
@@ -158,11 +218,12 @@ func (ts *testServer) revokeMidRequest(t *testing.T, hs *writeHookStore, id stri
 	}
 }
 
-// TestActor_RevokedMidRequest sends a request to every write endpoint
-// with a key (or an access token of it) that another instance revokes
-// while the request runs, after it was authenticated and before its
-// write: the request answers 401 revoked_api_key, and the database is
-// exactly as the revocation left it.
+// TestActor_RevokedMidRequest sends a request to every write endpoint of
+// the OpenAPI document with a key (or an access token of it) that another
+// instance revokes while the request runs, after it was authenticated and
+// before its write: the request answers 401 revoked_api_key, and the
+// database is exactly as the revocation left it. An operation the document
+// adds without a case here fails the test.
 func TestActor_RevokedMidRequest(t *testing.T) {
 	ts, hs := newHookServer(t)
 	target := ts.newKey(t, ts.Owner, `{"name":"target","permissions":["candidate:read"]}`)
@@ -175,32 +236,72 @@ func TestActor_RevokedMidRequest(t *testing.T) {
 	}
 	var e pihuhttp.WebhookEndpointCreated
 	endpoint.decode(t, &e)
+	if r := ts.do(t, "POST", "/v1/webhook-endpoints/"+e.ID+"/test", ts.Owner, ""); r.status != 200 {
+		t.Fatalf("sending a test event: %d %s", r.status, r.body)
+	}
+	var deliveries pihuhttp.DeliveryList
+	ts.do(t, "GET", "/v1/webhook-endpoints/"+e.ID+"/deliveries", ts.Owner, "").decode(t, &deliveries)
+	if len(deliveries.Data) != 1 {
+		t.Fatalf("deliveries after a test event: %+v", deliveries.Data)
+	}
+	delivery := deliveries.Data[0]
+	if r := ts.do(t, "POST", "/v1/permissions", ts.Owner, `{"name":"billing:read"}`); r.status != 200 {
+		t.Fatalf("defining a permission: %d %s", r.status, r.body)
+	}
+	role := ts.newRole(t, ts.Owner, `{"name":"support","permissions":["candidate:read"]}`)
+	acme := ts.newIdentity(t, ts.Owner, `{"external_id":"org_acme"}`)
 	hash := sha256.Sum256([]byte("legacy-secret-" + pihu.NewID("")))
 
-	for _, tt := range []struct {
-		name, method, path, body string
-		token                    bool // with an access token of the key
+	const (
+		anyKey     = `{"name":"caller","permissions":["*"]}`
+		creditsKey = `{"name":"caller","permissions":["*"],"remaining":10}`
+	)
+	cases := []struct {
+		op, method, path, body string
+		caller                 string // the caller key's creation body
+		token                  bool   // with an access token of the key
 	}{
-		{"CreateKey", "POST", "/v1/auth/api-keys", `{"name":"new","permissions":["candidate:read"]}`, false},
-		{"UpdateKey", "PATCH", "/v1/auth/api-keys/" + target.ID, `{"name":"changed","permissions":["*"]}`, false},
-		{"RotateKey", "POST", "/v1/auth/api-keys/" + target.ID + "/rotate", `{"expire_old_in":"1h"}`, false},
-		{"RevokeKey", "DELETE", "/v1/auth/api-keys/" + target.ID, "", false},
-		{"ImportKeys", "POST", "/v1/auth/api-keys/import", `{"keys":[{"hash":"` + hex.EncodeToString(hash[:]) + `","name":"legacy","permissions":["candidate:read"]}]}`, false},
-		{"CreateToken", "POST", "/v1/auth/tokens", `{}`, false},
-		{"Verify", "POST", "/v1/auth/verify", `{"key":"` + metered.Key + `"}`, false},
-		{"CreateCandidate", "POST", "/v1/candidates", `{"name":"Grace","email":"grace@example.com"}`, false},
-		{"DeleteCandidate", "DELETE", "/v1/candidates/" + cand.ID, "", false},
-		{"CreateInterview", "POST", "/v1/interviews", `{"candidate_id":"` + cand.ID + `","position":"Engineer"}`, false},
-		{"DeleteInterview", "DELETE", "/v1/interviews/" + iv.ID, "", false},
-		{"CreateWebhookEndpoint", "POST", "/v1/webhook-endpoints", `{"url":"https://hooks.example.com/other","events":["api_key.created"]}`, false},
-		{"UpdateWebhookEndpoint", "PATCH", "/v1/webhook-endpoints/" + e.ID, `{"description":"changed"}`, false},
-		{"DeleteWebhookEndpoint", "DELETE", "/v1/webhook-endpoints/" + e.ID, "", false},
-		{"TokenCreateCandidate", "POST", "/v1/candidates", `{"name":"Grace","email":"grace@example.com"}`, true},
-		{"TokenUpdateKey", "PATCH", "/v1/auth/api-keys/" + target.ID, `{"name":"changed"}`, true},
-		{"TokenImportKeys", "POST", "/v1/auth/api-keys/import", `{"keys":[{"hash":"` + hex.EncodeToString(hash[:]) + `","name":"legacy","permissions":["candidate:read"],"expires":"2024-02-20T12:10:00Z"}]}`, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			caller := ts.newKey(t, ts.Owner, `{"name":"caller","permissions":["*"]}`)
+		{"createKey", "POST", "/v1/auth/api-keys", `{"name":"new","permissions":["candidate:read"]}`, anyKey, false},
+		{"updateKey", "PATCH", "/v1/auth/api-keys/" + target.ID, `{"name":"changed","permissions":["*"]}`, anyKey, false},
+		{"rotateKey", "POST", "/v1/auth/api-keys/" + target.ID + "/rotate", `{"expire_old_in":"1h"}`, anyKey, false},
+		{"revokeKey", "DELETE", "/v1/auth/api-keys/" + target.ID, "", anyKey, false},
+		{"importKeys", "POST", "/v1/auth/api-keys/import", `{"keys":[{"hash":"` + hex.EncodeToString(hash[:]) + `","name":"legacy","permissions":["candidate:read"]}]}`, anyKey, false},
+		{"createToken", "POST", "/v1/auth/tokens", `{}`, anyKey, false},
+		{"verifyKey", "POST", "/v1/auth/verify", `{"key":"` + metered.Key + `"}`, anyKey, false},
+		{"forwardAuthPost", "POST", "/v1/auth/forward?permission=candidate:read", "", creditsKey, false},
+		{"updateAccount", "PATCH", "/v1/auth/account", `{"leak_policy":"flag"}`, anyKey, false},
+		{"createCandidate", "POST", "/v1/candidates", `{"name":"Grace","email":"grace@example.com"}`, anyKey, false},
+		{"deleteCandidate", "DELETE", "/v1/candidates/" + cand.ID, "", anyKey, false},
+		{"createInterview", "POST", "/v1/interviews", `{"candidate_id":"` + cand.ID + `","position":"Engineer"}`, anyKey, false},
+		{"deleteInterview", "DELETE", "/v1/interviews/" + iv.ID, "", anyKey, false},
+		{"createWebhookEndpoint", "POST", "/v1/webhook-endpoints", `{"url":"https://hooks.example.com/other","events":["api_key.created"]}`, anyKey, false},
+		{"updateWebhookEndpoint", "PATCH", "/v1/webhook-endpoints/" + e.ID, `{"description":"changed"}`, anyKey, false},
+		{"deleteWebhookEndpoint", "DELETE", "/v1/webhook-endpoints/" + e.ID, "", anyKey, false},
+		{"sendWebhookTestEvent", "POST", "/v1/webhook-endpoints/" + e.ID + "/test", "", anyKey, false},
+		{"resendWebhookDelivery", "POST", "/v1/webhook-endpoints/" + e.ID + "/deliveries/" + delivery.ID + "/resend", "", anyKey, false},
+		{"rollWebhookSecret", "POST", "/v1/webhook-endpoints/" + e.ID + "/roll-secret", `{"expire_old_in":"1h"}`, anyKey, false},
+		{"createPermission", "POST", "/v1/permissions", `{"name":"report:export"}`, anyKey, false},
+		{"deletePermission", "DELETE", "/v1/permissions/billing:read", "", anyKey, false},
+		{"createRole", "POST", "/v1/roles", `{"name":"auditor","permissions":["candidate:read"]}`, anyKey, false},
+		{"updateRole", "PATCH", "/v1/roles/" + role.ID, `{"permissions":["candidate:read","interview:read"]}`, anyKey, false},
+		{"deleteRole", "DELETE", "/v1/roles/" + role.ID, "", anyKey, false},
+		{"createIdentity", "POST", "/v1/identities", `{"external_id":"org_globex"}`, anyKey, false},
+		{"updateIdentity", "PATCH", "/v1/identities/" + acme.ID, `{"metadata":{"plan":"pro"}}`, anyKey, false},
+		{"deleteIdentity", "DELETE", "/v1/identities/" + acme.ID, "", anyKey, false},
+		{"createCandidate", "POST", "/v1/candidates", `{"name":"Grace","email":"grace@example.com"}`, anyKey, true},
+		{"updateKey", "PATCH", "/v1/auth/api-keys/" + target.ID, `{"name":"changed"}`, anyKey, true},
+		{"importKeys", "POST", "/v1/auth/api-keys/import", `{"keys":[{"hash":"` + hex.EncodeToString(hash[:]) + `","name":"legacy","permissions":["candidate:read"],"expires":"2024-02-20T12:10:00Z"}]}`, anyKey, true},
+		{"forwardAuthPost", "POST", "/v1/auth/forward?permission=candidate:read", "", creditsKey, true},
+	}
+	covered := map[string]bool{}
+	for _, tt := range cases {
+		covered[tt.op] = true
+		name := tt.op
+		if tt.token {
+			name = "Token_" + name
+		}
+		t.Run(name, func(t *testing.T) {
+			caller := ts.newKey(t, ts.Owner, tt.caller)
 			secret := caller.Key
 			if tt.token {
 				secret = ts.mint(t, caller.Key, `{}`).AccessToken
@@ -222,6 +323,21 @@ func TestActor_RevokedMidRequest(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// Every write operation of the document has a case above, but those
+	// whose caller is no key (GitHub's and the leak reports', signed by
+	// their sender; OAuth's, TestActor_RevokedMidRequestOAuth) and the
+	// other methods of forward auth, which run forwardAuthPost's handler.
+	exempt := map[string]bool{"reportLeakedKeys": true, "githubSecretScanning": true, "oauthToken": true,
+		"forwardAuthPut": true, "forwardAuthPatch": true, "forwardAuthDelete": true}
+	for _, o := range operations(t) {
+		if o.method == "GET" || o.method == "HEAD" || o.method == "OPTIONS" || exempt[o.op.OperationID] {
+			continue
+		}
+		if !covered[o.op.OperationID] {
+			t.Errorf("%s %s (%s) writes and has no case here: add one", o.method, o.path, o.op.OperationID)
+		}
 	}
 }
 
