@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pihu-ai/pihu"
 )
 
 // TestAudit_Filters filters the audit log by a key's name (revoked keys
@@ -102,5 +104,41 @@ func TestAudit_Filters(t *testing.T) {
 	other := d.signUp(t, "eve@example.com")
 	if p := other.get("/audit.csv"); strings.Contains(p.Body, billing) || strings.Contains(p.Body, "ada@example.com") {
 		t.Errorf("another account's export shows this one's events")
+	}
+}
+
+// TestAudit_ExportCap: the CSV export holds the newest 10,000 events that
+// match, newest first, however many more there are (docs/dashboard.md).
+func TestAudit_ExportCap(t *testing.T) {
+	d := newDashboard(t)
+	owner := d.signUp(t, "ada@example.com")
+	acct := memberOf(t, d.Store, "ada@example.com").AccountID
+	now := d.Clock.Now()
+	k, _, err := pihu.NewKey(acct, pihu.KeyRequest{Name: "Busy", Permissions: pihu.Permissions{"candidate:read"}}, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10,050 events of one key, a second apart, stored with it.
+	const n = 10050
+	events := make([]*pihu.AuditEvent, n)
+	for i := range events {
+		events[i] = pihu.NewAuditEvent(pihu.EventKeyCreated, "key_"+strings.Repeat("0", pihu.IDLength), "", k, now.Add(time.Duration(i-n)*time.Second))
+	}
+	if err := d.Store.CreateKey(t.Context(), k, events...); err != nil {
+		t.Fatal(err)
+	}
+	p := owner.get("/audit.csv?key=" + k.ID)
+	checkStatus(t, p, http.StatusOK)
+	rows, err := csv.NewReader(strings.NewReader(p.Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+10000 {
+		t.Fatalf("the export of %d events has %d rows, want a header and 10,000", n, len(rows))
+	}
+	newest := now.Add(-time.Second).UTC().Format(time.RFC3339)
+	oldest := now.Add(-10000 * time.Second).UTC().Format(time.RFC3339)
+	if rows[1][0] != newest || rows[10000][0] != oldest {
+		t.Errorf("the export runs from %s to %s, want the newest 10,000: %s to %s", rows[1][0], rows[10000][0], newest, oldest)
 	}
 }
