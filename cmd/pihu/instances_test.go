@@ -112,7 +112,7 @@ func severalInstances(t *testing.T, args ...string) {
 	})
 
 	t.Run("LimitHoldsAcrossBoth", func(t *testing.T) {
-		_, secret := createKey(t, one, owner, `{"name":"limited","permissions":["candidate:read"],"rate_limit":"6/m"}`)
+		_, secret := createKey(t, one, owner, `{"name":"limited","permissions":["candidate:read"],"rate_limit":"6/h"}`)
 		allowed := 0
 		for i := range 12 {
 			s := []*server{one, two}[i%2]
@@ -125,12 +125,12 @@ func severalInstances(t *testing.T, args ...string) {
 			}
 		}
 		if allowed != 6 {
-			t.Errorf("12 requests at 6/m alternating between the instances: got %d allowed, want 6", allowed)
+			t.Errorf("12 requests at 6/h alternating between the instances: got %d allowed, want 6", allowed)
 		}
 	})
 
 	t.Run("IdentityLimitSharedAcrossBoth", func(t *testing.T) {
-		code, idt := do(t, "POST", one.url+"/v1/identities", owner, `{"external_id":"user_42","rate_limit":"6/m"}`)
+		code, idt := do(t, "POST", one.url+"/v1/identities", owner, `{"external_id":"user_42","rate_limit":"6/h"}`)
 		if code != 200 {
 			t.Fatalf("create identity: got %d %v", code, idt)
 		}
@@ -151,7 +151,7 @@ func severalInstances(t *testing.T, args ...string) {
 			}
 		}
 		if allowed != 6 {
-			t.Errorf("18 requests with three keys of an identity of 6/m, alternating between the instances: got %d allowed, want 6 in all", allowed)
+			t.Errorf("18 requests with three keys of an identity of 6/h, alternating between the instances: got %d allowed, want 6 in all", allowed)
 		}
 	})
 
@@ -303,7 +303,7 @@ func severalInstances(t *testing.T, args ...string) {
 	})
 
 	t.Run("RedisStopped", func(t *testing.T) {
-		_, limited := createKey(t, one, owner, `{"name":"limited while down","permissions":["candidate:read"],"rate_limit":"6/m"}`)
+		_, limited := createKey(t, one, owner, `{"name":"limited while down","permissions":["candidate:read"],"rate_limit":"6/h"}`)
 		_, valid := createKey(t, one, owner, `{"name":"valid while down","permissions":["candidate:read"]}`)
 		rs.Stop()
 		// Valid keys are not refused: the first request after Redis went
@@ -326,7 +326,7 @@ func severalInstances(t *testing.T, args ...string) {
 				}
 			}
 			if allowed != 6 {
-				t.Errorf("10 requests at 6/m to one instance with Redis stopped: got %d allowed, want 6", allowed)
+				t.Errorf("10 requests at 6/h to one instance with Redis stopped: got %d allowed, want 6", allowed)
 			}
 		}
 		// A revocation the bus cannot carry is seen within the short
