@@ -29,6 +29,9 @@ func anyone(pihu.Role) bool         { return true }
 func keyManagers(r pihu.Role) bool  { return r.CanManageKeys() }
 func teamManagers(r pihu.Role) bool { return r.CanManageTeam() }
 
+// memberManagers change members' roles and reset their passwords.
+func memberManagers(r pihu.Role) bool { return r.CanManageMembers() }
+
 // signedIn calls next with the visitor's session. A visitor who is not
 // signed in is sent to /login (303); one whose role may not use the page
 // gets 403, for a form as for a page: hiding a button is not the rule. A

@@ -279,7 +279,7 @@ func TestTeam(t *testing.T) {
 	b := d.browser(t)
 	p = b.get(web.InvitePath(token))
 	checkStatus(t, p, http.StatusOK)
-	checkContains(t, p, "Join Acme ada@example.com", "invited as <strong>admin</strong>", `name="email"`, `name="password"`)
+	checkContains(t, p, "Join Acme ada@example.com", "This invite is for <strong>bob@example.com</strong>", "as <strong>admin</strong>", `name="email"`, `name="password"`)
 	checkStatus(t, b.post("/invite", form("token", token, "email", "bob@example.com", "password", "short")), http.StatusBadRequest)
 	checkRedirect(t, b.post("/invite", form("token", token, "email", "Bob@example.com", "password", password)), "/keys")
 	checkContains(t, b.get("/keys"), "bob@example.com · admin")
@@ -293,7 +293,7 @@ func TestTeam(t *testing.T) {
 	}
 	p = d.browser(t).post("/invite", form("token", token, "email", "bob@example.com", "password", password))
 	checkStatus(t, p, http.StatusBadRequest)
-	checkContains(t, p, "This invite link is not valid")
+	checkContains(t, p, "This invite was used already")
 	checkContains(t, owner.get("/team"), "No pending invites.")
 
 	bad := []struct {
