@@ -295,11 +295,12 @@ func inviteForm() *form {
 	return f
 }
 
-// roleNames are the roles as the team page's choices say them.
+// roleNames are the roles as the team page's choices say them (the
+// page's first paragraph says what each may do).
 var roleNames = map[pihu.Role]string{
-	pihu.RoleOwner:  "Owner: manages the team and keys",
-	pihu.RoleAdmin:  "Admin: manages keys",
-	pihu.RoleViewer: "Viewer: reads only",
+	pihu.RoleOwner:  "Owner",
+	pihu.RoleAdmin:  "Admin",
+	pihu.RoleViewer: "Viewer",
 }
 
 // memberWho is the member of users with id, for the notice that names

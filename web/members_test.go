@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/ratelimit"
 	"github.com/pihu-ai/pihu/web"
 )
 
@@ -53,9 +54,9 @@ func TestMembers_ChangeRole(t *testing.T) {
 	// The owner may give vic any role; adam only admin or viewer, and
 	// nothing to the owner.
 	p := owner.get("/team")
-	checkContains(t, p, `action="/team/members/`+v.ID+`/role"`, `<option value="owner">Owner: manages the team and keys</option>`)
+	checkContains(t, p, `action="/team/members/`+v.ID+`/role"`, `<option value="owner">Owner</option>`)
 	p = adam.get("/team")
-	checkContains(t, p, `action="/team/members/`+v.ID+`/role"`, `<option value="admin">Admin: manages keys</option>`)
+	checkContains(t, p, `action="/team/members/`+v.ID+`/role"`, `<option value="admin">Admin</option>`)
 	if strings.Contains(p.Body, `<option value="owner">`) || strings.Contains(p.Body, `action="/team/members/`+ada.ID+`/role"`) {
 		t.Errorf("an admin is offered to make owners or to change the owner:\n%s", p.Body)
 	}
@@ -297,4 +298,44 @@ func TestMembers_PasswordResetIssuerDemoted(t *testing.T) {
 	checkStatus(t, p, http.StatusBadRequest)
 	checkContains(t, p, "This link is not valid")
 	d.login(t, "vic@example.com")
+}
+
+// TestMembers_PasswordResetKeepsSecondFactor: a member with a second
+// factor who resets their password is still asked for it at sign-in.
+func TestMembers_PasswordResetKeepsSecondFactor(t *testing.T) {
+	d := newDashboard(t)
+	owner := d.signUp(t, "ada@example.com")
+	d.member(t, owner, "vic@example.com", pihu.RoleViewer)
+	v := memberOf(t, d.Store, "vic@example.com")
+	if err := d.Store.EnableTwoFactor(t.Context(), v.AccountID, v.ID, "JBSWY3DPEHPK3PXP", 0, nil, d.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	token := owner.issueReset(v.ID)
+	const newPassword = "a brand new passphrase"
+	checkRedirect(t, d.browser(t).post("/password-reset", form("token", token, "password", newPassword)), "/login?reset=1")
+	checkRedirect(t, d.browser(t).post("/login", form("email", "vic@example.com", "password", newPassword)), "/login/two-factor")
+}
+
+// TestMembers_RegenerateInviteLimited: a regenerated link spends the
+// account's invite limit, as an invite does.
+func TestMembers_RegenerateInviteLimited(t *testing.T) {
+	d := newDashboard(t, func(o *web.Options) { o.InviteLimit = ratelimit.PerHour(2) })
+	owner := d.signUp(t, "ada@example.com")
+	old := owner.invite("grace@example.com", pihu.RoleViewer)
+	acct := mustUser(t, d, "ada@example.com").AccountID
+	invites, _ := d.Store.ListInvites(t.Context(), acct, d.Clock.Now())
+	id := invites[0].ID
+	p := owner.post("/team/invites/"+id+"/regenerate", nil)
+	checkStatus(t, p, http.StatusSeeOther)
+	invites, _ = d.Store.ListInvites(t.Context(), acct, d.Clock.Now())
+	p = owner.post("/team/invites/"+invites[0].ID+"/regenerate", nil)
+	checkStatus(t, p, http.StatusTooManyRequests)
+	checkContains(t, p, "too many invites")
+	if p.Header.Get("Retry-After") == "" {
+		t.Errorf("no Retry-After")
+	}
+	if after, _ := d.Store.ListInvites(t.Context(), acct, d.Clock.Now()); len(after) != 1 || after[0].ID != invites[0].ID {
+		t.Errorf("invites after a refused regeneration: got %v, want %s still", after, invites[0].ID)
+	}
+	checkStatus(t, d.browser(t).get(web.InvitePath(old)), http.StatusBadRequest)
 }
