@@ -70,7 +70,7 @@ func (h *Handler) gate(may who, requireTwoFactor bool, next func(http.ResponseWr
 			case s.user.Role == pihu.RoleViewer:
 				msg += "Viewers read keys, usage and the audit log; ask an owner or an admin to make the change, or to make you an admin."
 			default:
-				msg += "Only the account's owner manages the team."
+				msg += "Only the account's owners send, regenerate and cancel invites and remove members."
 			}
 			h.errorPage(w, r, s, http.StatusForbidden, "Not allowed", msg)
 			return

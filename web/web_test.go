@@ -192,12 +192,12 @@ func TestRoles(t *testing.T) {
 		checkStatus(t, p, http.StatusForbidden)
 		checkContains(t, p, "may not do this")
 	}
-	// An admin manages keys, not the team.
+	// An admin manages keys, not invites.
 	checkStatus(t, admin.get("/keys/new"), http.StatusOK)
 	adminKey, _ := admin.createKey("Admin's")
 	p = admin.post("/team", form("email", "eve@example.com", "role", "admin"))
 	checkStatus(t, p, http.StatusForbidden)
-	checkContains(t, p, "owner manages the team")
+	checkContains(t, p, "owners send, regenerate and cancel invites")
 	if strings.Contains(admin.get("/team").Body, "Invite a member") {
 		t.Errorf("the admin's team page offers to invite a member")
 	}
