@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"crypto/sha256"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ func runMembers(t *testing.T, run runFunc) {
 	run(t, "PasswordReset", testMembersPasswordReset)
 	run(t, "PasswordResetRules", testMembersPasswordResetRules)
 	run(t, "PasswordResetIssuerDemoted", testMembersPasswordResetIssuerDemoted)
+	run(t, "PasswordResetConcurrent", testMembersPasswordResetConcurrent)
 }
 
 // mustJoin makes a new person with email a member of account a with role,
@@ -355,5 +357,47 @@ func testMembersPasswordResetIssuerDemoted(t *testing.T, s pihu.Store) {
 	}
 	if got, _ := s.PasswordResetLink(t.Context(), p.Digest); got.Used != nil {
 		t.Errorf("link: got %+v, want it unused", got)
+	}
+}
+
+// testMembersPasswordResetConcurrent: of concurrent uses of one reset
+// link, one sets the password; the others are refused.
+func testMembersPasswordResetConcurrent(t *testing.T, s pihu.Store) {
+	a, ada := mustSignUp(t, s, "ada@example.com")
+	vic := mustJoin(t, s, a, ada, "vic@example.com", pihu.RoleViewer)
+	p := newReset(a.ID, ada.ID, vic.ID, epoch)
+	if err := s.CreatePasswordReset(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	const workers = 8
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		won, lost int
+		hash      string
+	)
+	for i := range workers {
+		wg.Go(func() {
+			h := "$argon2id$" + string(rune('a'+i))
+			_, err := s.UsePasswordReset(t.Context(), p.Digest, h, epoch)
+			mu.Lock()
+			defer mu.Unlock()
+			switch pihu.ErrorCode(err) {
+			case "":
+				won++
+				hash = h
+			case pihu.ENotFound:
+				lost++
+			default:
+				t.Errorf("UsePasswordReset: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 || lost != workers-1 {
+		t.Errorf("uses: got %d won and %d refused, want 1 and %d", won, lost, workers-1)
+	}
+	if u, _ := s.UserByEmail(t.Context(), "vic@example.com"); u.PasswordHash != hash {
+		t.Errorf("password hash: got %q, want the winner's %q", u.PasswordHash, hash)
 	}
 }
