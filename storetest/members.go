@@ -338,7 +338,7 @@ func testMembersPasswordResetRules(t *testing.T, s pihu.Store) {
 }
 
 // testMembersPasswordResetIssuerDemoted: a link whose issuer may no longer
-// reset the member's password (demoted, removed) resets nothing.
+// reset the member's password (demoted, or removed) resets nothing.
 func testMembersPasswordResetIssuerDemoted(t *testing.T, s pihu.Store) {
 	a, ada := mustSignUp(t, s, "ada@example.com")
 	alan := mustJoin(t, s, a, ada, "alan@example.com", pihu.RoleAdmin)
@@ -357,6 +357,20 @@ func testMembersPasswordResetIssuerDemoted(t *testing.T, s pihu.Store) {
 	}
 	if got, _ := s.PasswordResetLink(t.Context(), p.Digest); got.Used != nil {
 		t.Errorf("link: got %+v, want it unused", got)
+	}
+	// Nor does one whose issuer was removed.
+	eve := mustJoin(t, s, a, ada, "eve@example.com", pihu.RoleAdmin)
+	p = newReset(a.ID, eve.ID, vic.ID, epoch)
+	if err := s.CreatePasswordReset(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveMember(t.Context(), a.ID, eve.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.UsePasswordReset(t.Context(), p.Digest, "$argon2id$new", epoch)
+	checkError(t, err, pihu.ENotFound, "")
+	if u, _ := s.UserByEmail(t.Context(), "vic@example.com"); u.PasswordHash == "$argon2id$new" {
+		t.Error("the password was reset by a removed issuer's link")
 	}
 }
 

@@ -157,7 +157,7 @@ func TestBrowserTeamManagement(t *testing.T) {
 	if v := read("read the email field", chromedp.Value(chromedp.CSS(`#email`))); v != "vic@example.com" {
 		t.Errorf("the invite's email field holds %q, want vic@example.com", v)
 	}
-	b.shotBoth("invite-page", "#invite-for")
+	b.shotWidths("invite-page")
 	run("vic joins",
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Submit(chromedp.CSS(`#password`)),
@@ -179,7 +179,7 @@ func TestBrowserTeamManagement(t *testing.T) {
 	if v := read("read vic's role", chromedp.Value(chromedp.CSS(vic+`select`))); v != "admin" {
 		t.Errorf("vic's role on the team page: got %q, want admin", v)
 	}
-	b.shotBoth("team-members", "#members")
+	b.shotWidths("team-members")
 
 	run("regenerate zed's link",
 		chromedp.Click(chromedp.CSS(`#invites form[action$="/regenerate"] button`)),
@@ -194,7 +194,7 @@ func TestBrowserTeamManagement(t *testing.T) {
 	if s := text("#link-notice"); !strings.Contains(s, "canceled") || !strings.Contains(s, "zed@example.com") || b.has(`input[type="password"]`) {
 		t.Errorf("the replaced link says %q, with a form: %v", s, b.has(`input[type="password"]`))
 	}
-	b.shotBoth("invite-replaced", "#link-notice")
+	b.shotWidths("invite-replaced")
 	run("cancel zed's invite",
 		chromedp.Navigate(srv.URL+"/team"),
 		chromedp.WaitVisible(chromedp.CSS(`#invites form[action$="/cancel"] button`)),
@@ -220,13 +220,13 @@ func TestBrowserTeamManagement(t *testing.T) {
 	if s := text("#reset-for"); !strings.Contains(s, "vic@example.com") || !strings.Contains(s, "Acme Recruiting") {
 		t.Errorf("the reset page says %q, want vic's email and the account", s)
 	}
-	b.shotBoth("password-reset", "#reset-for")
+	b.shotWidths("password-reset")
 	run("set the new password",
 		chromedp.SendKeys(chromedp.CSS(`#password`), newPassword),
 		chromedp.Submit(chromedp.CSS(`#password`)),
 		chromedp.WaitVisible(chromedp.CSS(`#reset-done`)),
 	)
-	b.shotBoth("password-reset-done", "#reset-done")
+	b.shotWidths("password-reset-done")
 	signIn("vic@example.com", newPassword)
 	if h := text(".who"); !strings.Contains(h, "vic@example.com · admin") {
 		t.Errorf("after the reset the header says %q, want vic as an admin", h)
