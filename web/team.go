@@ -10,7 +10,9 @@ import (
 )
 
 // The team page: the account's members and pending invites. An owner
-// invites people by email, cancels invites and removes members. Nothing
+// invites people by email, regenerates and cancels invites and removes
+// members; owners and admins change roles and reset passwords (see
+// members.go). Nothing
 // here reads or tells anything about other accounts: an invite is the
 // account's own until its link is used, whether or not its email is a
 // person's elsewhere.
