@@ -36,6 +36,17 @@ const (
 	// ActionInviteCanceled is a pending invite canceled by an owner (or
 	// replaced by a new invite of the same email).
 	ActionInviteCanceled = "user.invite_canceled"
+	// ActionInviteRegenerated is a pending invite replaced by a new link
+	// (the target is the new invite; the old link stops working).
+	ActionInviteRegenerated = "user.invite_regenerated"
+	// ActionUserRoleChanged is a member's role changed by an owner or an
+	// admin; Changes is ["role"].
+	ActionUserRoleChanged = "user.role_changed"
+	// ActionUserPasswordResetIssued is a password reset link issued for a
+	// member by an owner or an admin; ActionUserPasswordReset is the
+	// link used, by the member, who sets a new password.
+	ActionUserPasswordResetIssued = "user.password_reset_issued"
+	ActionUserPasswordReset       = "user.password_reset"
 	// ActionUserLoginFailed is a sign-in whose password was right and
 	// whose second factor was not.
 	ActionUserLoginFailed = "user.login_failed"

@@ -104,6 +104,10 @@ type Invite struct {
 	InvitedBy string
 	Created   time.Time
 	Expires   time.Time
+	// Accepted and Canceled are when the link was used, or the invite
+	// canceled or replaced by a newer one; nil while it was not. Only
+	// InviteLink reads them: the other reads return pending invites.
+	Accepted, Canceled *time.Time
 }
 
 // Validate checks an invite before it is stored: a normalised email and
@@ -313,6 +317,54 @@ type UserStore interface {
 	// SHA-256, if it is pending at the time at. Returns ENotFound
 	// otherwise.
 	InviteByDigest(ctx context.Context, digest []byte, at time.Time) (*Invite, error)
+
+	// InviteLink returns the invite whose link token has the given
+	// SHA-256, pending or not (Accepted, Canceled and Expires say), so
+	// that the page the link opens can say what became of it before it
+	// shows a form. Returns ENotFound if there is no such invite.
+	InviteLink(ctx context.Context, digest []byte) (*Invite, error)
+
+	// RegenerateInvite replaces the account's pending invite oldID with
+	// inv (a new link for the same email and role, inv.InvitedBy issuing
+	// it), and records the events given, in one transaction: the old
+	// link stops working. The issuer must still be a member who manages
+	// the team (Role.CanManageTeam) as the transaction reads them.
+	// Returns ENotFound if oldID is no invite pending at inv.Created in
+	// inv.AccountID, EInsufficientPermissions if the issuer may not.
+	RegenerateInvite(ctx context.Context, oldID string, inv *Invite, events ...*AuditEvent) error
+
+	// ChangeRole sets member userID's role in account accountID to role,
+	// on behalf of member actorID, checking CheckRoleChange against both
+	// members' roles and the account's owners as the transaction reads
+	// them, and records the event that event returns for the member as
+	// they were before, in the same transaction. It returns the member
+	// after. Returns ENotFound if either is no member of the account, and
+	// CheckRoleChange's errors; nothing changes then.
+	ChangeRole(ctx context.Context, accountID, actorID, userID string, role Role, event func(before *User) *AuditEvent) (*User, error)
+
+	// CreatePasswordReset stores a pending password reset link and the
+	// events given, in one transaction, replacing (canceling) the
+	// member's pending resets in the account. It checks
+	// CheckPasswordReset against p.CreatedBy's and p.UserID's roles as
+	// the transaction reads them, and sets p.Email to the member's.
+	// Returns ENotFound if either is no member of p.AccountID, and
+	// CheckPasswordReset's errors; nothing is stored then.
+	CreatePasswordReset(ctx context.Context, p *PasswordReset, events ...*AuditEvent) error
+
+	// PasswordResetLink returns the password reset whose link token has
+	// the given SHA-256, pending or not (see PasswordReset.State).
+	// Returns ENotFound if there is none.
+	PasswordResetLink(ctx context.Context, digest []byte) (*PasswordReset, error)
+
+	// UsePasswordReset uses the password reset link whose token has the
+	// given SHA-256, pending at the time at, and in the same transaction
+	// sets its member's password hash, deletes all of their sessions and
+	// records the events given. It checks CheckPasswordReset again, as
+	// the transaction reads the roles: a link whose issuer was removed or
+	// demoted meanwhile resets nothing. A link works once. Returns the
+	// member; ErrResetInvalid (ENotFound) if there is no such pending
+	// link or its issuer may no longer reset the password.
+	UsePasswordReset(ctx context.Context, digest []byte, passwordHash string, at time.Time, events ...*AuditEvent) (*User, error)
 
 	// AcceptInvite uses the invite whose link token has the given
 	// SHA-256, pending at the time at and for person.Email, and in the

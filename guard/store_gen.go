@@ -57,6 +57,14 @@ func (s *Store) Candidate(ctx context.Context, a1 pihu.Scope, a2 string) (r0 *pi
 	return
 }
 
+func (s *Store) ChangeRole(ctx context.Context, a1 string, a2 string, a3 string, a4 pihu.Role, a5 func(before *pihu.User) *pihu.AuditEvent) (r0 *pihu.User, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.ChangeRole(ctx, a1, a2, a3, a4, a5)
+		return err
+	})
+	return
+}
+
 func (s *Store) ClaimDeliveries(ctx context.Context, a1 time.Time, a2 time.Duration, a3 int) (r0 []*pihu.Delivery, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.ClaimDeliveries(ctx, a1, a2, a3)
@@ -156,6 +164,14 @@ func (s *Store) CreateLink(ctx context.Context, a1 *pihu.Link) (err error) {
 func (s *Store) CreateOwnerKey(ctx context.Context, a1 *pihu.Key, a2 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.CreateOwnerKey(ctx, a1, a2...)
+		return err
+	})
+	return
+}
+
+func (s *Store) CreatePasswordReset(ctx context.Context, a1 *pihu.PasswordReset, a2 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.CreatePasswordReset(ctx, a1, a2...)
 		return err
 	})
 	return
@@ -385,6 +401,14 @@ func (s *Store) InviteByDigest(ctx context.Context, a1 []byte, a2 time.Time) (r0
 	return
 }
 
+func (s *Store) InviteLink(ctx context.Context, a1 []byte) (r0 *pihu.Invite, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.InviteLink(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) Key(ctx context.Context, a1 string, a2 string) (r0 *pihu.Key, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.Key(ctx, a1, a2)
@@ -513,6 +537,14 @@ func (s *Store) Memberships(ctx context.Context, a1 string) (r0 []pihu.Membershi
 	return
 }
 
+func (s *Store) PasswordResetLink(ctx context.Context, a1 []byte) (r0 *pihu.PasswordReset, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.PasswordResetLink(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) PendingSetup(ctx context.Context) (r0 *pihu.Link, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.PendingSetup(ctx)
@@ -572,6 +604,14 @@ func (s *Store) RecordUserEvents(ctx context.Context, a1 ...*pihu.AuditEvent) (e
 func (s *Store) RecoveryCodesLeft(ctx context.Context, a1 string) (r0 int, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.RecoveryCodesLeft(ctx, a1)
+		return err
+	})
+	return
+}
+
+func (s *Store) RegenerateInvite(ctx context.Context, a1 string, a2 *pihu.Invite, a3 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.RegenerateInvite(ctx, a1, a2, a3...)
 		return err
 	})
 	return
@@ -812,6 +852,14 @@ func (s *Store) Usage(ctx context.Context, a1 string, a2 string, a3 time.Time, a
 func (s *Store) UseLink(ctx context.Context, a1 []byte, a2 string, a3 string, a4 time.Time, a5 ...*pihu.AuditEvent) (r0 *pihu.User, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.UseLink(ctx, a1, a2, a3, a4, a5...)
+		return err
+	})
+	return
+}
+
+func (s *Store) UsePasswordReset(ctx context.Context, a1 []byte, a2 string, a3 time.Time, a4 ...*pihu.AuditEvent) (r0 *pihu.User, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.UsePasswordReset(ctx, a1, a2, a3, a4...)
 		return err
 	})
 	return

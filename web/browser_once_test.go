@@ -117,8 +117,8 @@ func TestBrowserFirstVisit(t *testing.T) {
 		t.Errorf("the sign-in page still shows the setup notice after setup")
 	}
 	d.Clock.Add(web.LinkLifetime)
-	b.run("expired invite", chromedp.Navigate(invite), chromedp.WaitVisible(chromedp.CSS(`.alert.error`)))
-	if s := text(".alert.error"); !strings.Contains(s, "not valid") || b.has(`form[action="/invite"]`) || b.has(`input[type="password"]`) {
+	b.run("expired invite", chromedp.Navigate(invite), chromedp.WaitVisible(chromedp.CSS(`#link-notice`)))
+	if s := text("#link-notice"); !strings.Contains(s, "expired") || b.has(`form[action="/invite"]`) || b.has(`input[type="password"]`) {
 		t.Errorf("the expired invite link: got %q, with a form: %v", s, b.has(`form[action="/invite"]`))
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -11,49 +12,70 @@ import (
 // the query, which the request log leaves out.
 func InvitePath(token string) string { return "/invite?token=" + token }
 
-// inviteData is what the invite page shows: the form, and the account and
-// role of a pending invite (nil when the link is not valid).
+// inviteData is what the invite page shows: the form, and the invite its
+// link is for with its account (nil when the link is none), and why it
+// cannot be used, if it cannot.
 type inviteData struct {
 	Form    *form
 	Invite  *pihu.Invite
 	Account *pihu.Account
+	// State says why the link cannot be used (used, canceled or
+	// replaced, expired), "" if it can; At is since when.
+	State pihu.LinkState
+	At    *time.Time
 }
 
-// invalidInvite is the message of a link that is no pending invite.
-const invalidInvite = "This invite link is not valid: it may have been used, canceled or replaced already, or have expired (links work for 24 hours). Ask the account's owner for a new one."
+// Usable reports whether the page shows the form: the link is an invite's
+// and can be used.
+func (d *inviteData) Usable() bool { return d.Invite != nil && d.State == "" }
 
-// pendingInvite returns the pending invite of a link token and its
-// account, or nil if there is none.
-func (h *Handler) pendingInvite(r *http.Request, token string) (*pihu.Invite, *pihu.Account, error) {
+// invalidInvite is the message of a link that is no invite at all.
+const invalidInvite = "This invite link is not valid: check that you copied all of it, or ask the account's owner for a new one."
+
+// inviteLink reads the invite of a link token, pending or not, with its
+// account and what it can be used for now, into d. A token of no invite
+// leaves d.Invite nil.
+func (h *Handler) inviteLink(r *http.Request, token string, d *inviteData) error {
+	d.Invite, d.Account, d.State, d.At = nil, nil, "", nil
 	if token == "" {
-		return nil, nil, nil
+		return nil
 	}
-	inv, err := h.store.InviteByDigest(r.Context(), LinkDigest(token), h.now())
+	inv, err := h.store.InviteLink(r.Context(), LinkDigest(token))
 	if pihu.ErrorCode(err) == pihu.ENotFound {
-		return nil, nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	a, err := h.store.Account(r.Context(), inv.AccountID)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return inv, a, nil
+	d.Invite, d.Account = inv, a
+	d.State, d.At = inv.State(h.now())
+	return nil
 }
 
+// invitePage shows the invite a link is for (the account, the email and
+// the role) and its form; a link used, canceled, replaced or expired says
+// so, and when, before any form, so that nobody types a password for
+// nothing.
 func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request) {
-	f := linkForm(r)
-	inv, a, err := h.pendingInvite(r, f.Get("token"))
-	if err != nil {
+	d := inviteData{Form: linkForm(r)}
+	if err := h.inviteLink(r, d.Form.Get("token"), &d); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
 	status := http.StatusOK
-	if inv == nil {
-		status, f.Message = http.StatusBadRequest, invalidInvite
+	switch {
+	case d.Invite == nil:
+		status, d.Form.Message = http.StatusBadRequest, invalidInvite
+	case d.State != "":
+		status = http.StatusBadRequest
+	default:
+		d.Form.Values.Set("email", d.Invite.Email)
 	}
-	h.render(w, r, status, "invite", view{Title: "Join a team", Data: inviteData{Form: f, Invite: inv, Account: a}})
+	h.render(w, r, status, "invite", view{Title: "Join a team", Data: &d})
 }
 
 // acceptInvite uses an invite link, with the email it was made for: a
@@ -70,13 +92,14 @@ func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	d := inviteData{Form: f}
 	v := view{Title: "Join a team", Data: &d}
 	token, password := r.PostForm.Get("token"), r.PostForm.Get("password")
-	var err error
-	if d.Invite, d.Account, err = h.pendingInvite(r, token); err != nil {
+	if err := h.inviteLink(r, token, &d); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	if d.Invite == nil {
-		f.Message = invalidInvite
+	if !d.Usable() {
+		if d.Invite == nil {
+			f.Message = invalidInvite
+		}
 		h.render(w, r, http.StatusBadRequest, "invite", v)
 		return
 	}
@@ -117,7 +140,15 @@ func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	switch code := pihu.ErrorCode(err); {
 	case err == nil:
 	case code == pihu.ENotFound:
-		f.Message = invalidInvite
+		// Used, canceled or expired meanwhile: say which, without the
+		// form.
+		if err := h.inviteLink(r, token, &d); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		if d.State == "" {
+			d.Invite, f.Message = nil, invalidInvite
+		}
 		h.render(w, r, http.StatusBadRequest, "invite", v)
 		return
 	case code == pihu.EParameterInvalid:

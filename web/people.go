@@ -28,7 +28,11 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/keys", http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Data: newForm(nil), Setup: h.pendingSetup(r)})
+	f := newForm(nil)
+	if r.URL.Query().Get("reset") == "1" {
+		f.Values.Set("reset", "1")
+	}
+	h.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Data: f, Setup: h.pendingSetup(r)})
 }
 
 // pendingSetup is the first start's setup link while it has not been

@@ -344,7 +344,7 @@ func TestInvite_Expired(t *testing.T) {
 	d.Clock.Add(web.LinkLifetime)
 	p = d.browser(t).post("/invite", form("token", html(link[1]), "email", "bob@example.com", "password", password))
 	checkStatus(t, p, http.StatusBadRequest)
-	checkContains(t, p, "This invite link is not valid")
+	checkContains(t, p, "This invite has expired")
 	if _, err := d.Store.UserByEmail(t.Context(), "bob@example.com"); pihu.ErrorCode(err) != pihu.ENotFound {
 		t.Errorf("an expired invite stored a person: %v", err)
 	}

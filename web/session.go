@@ -29,6 +29,9 @@ func anyone(pihu.Role) bool         { return true }
 func keyManagers(r pihu.Role) bool  { return r.CanManageKeys() }
 func teamManagers(r pihu.Role) bool { return r.CanManageTeam() }
 
+// memberManagers change members' roles and reset their passwords.
+func memberManagers(r pihu.Role) bool { return r.CanManageMembers() }
+
 // signedIn calls next with the visitor's session. A visitor who is not
 // signed in is sent to /login (303); one whose role may not use the page
 // gets 403, for a form as for a page: hiding a button is not the rule. A
@@ -67,7 +70,7 @@ func (h *Handler) gate(may who, requireTwoFactor bool, next func(http.ResponseWr
 			case s.user.Role == pihu.RoleViewer:
 				msg += "Viewers read keys, usage and the audit log; ask an owner or an admin to make the change, or to make you an admin."
 			default:
-				msg += "Only the account's owner manages the team."
+				msg += "Only the account's owners send, regenerate and cancel invites and remove members."
 			}
 			h.errorPage(w, r, s, http.StatusForbidden, "Not allowed", msg)
 			return

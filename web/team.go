@@ -10,34 +10,47 @@ import (
 )
 
 // The team page: the account's members and pending invites. An owner
-// invites people by email, cancels invites and removes members. Nothing
+// invites people by email, regenerates and cancels invites and removes
+// members; owners and admins change roles and reset passwords (see
+// members.go). Nothing
 // here reads or tells anything about other accounts: an invite is the
 // account's own until its link is used, whether or not its email is a
 // person's elsewhere.
 
 type teamData struct {
-	Users     []*pihu.User
-	Invites   []*pihu.Invite
-	CanManage bool
-	Form      *form
+	Members []memberRow
+	Invites []*pihu.Invite
+	// CanManage is whether the person looking manages invites and
+	// removals (an owner); CanManageMembers whether they change roles
+	// and reset passwords (an owner or an admin).
+	CanManage, CanManageMembers bool
+	Form                        *form
 	// Invited and InviteURL are shown once, on the page answering the
 	// invitation: the link is a credential, kept only as its digest.
 	Invited   *pihu.Invite
 	InviteURL string
+	// Regenerated says that Invited replaced an earlier link.
+	Regenerated bool
+	// Reset and ResetURL are a new password reset link, on its one view.
+	Reset    *pihu.PasswordReset
+	ResetURL string
 	// Message says what the last action did (a member removed, an
 	// invite canceled), or why it was refused.
 	Message string
+	// roleChanged is the id of the member whose role was just changed,
+	// whom Message names.
+	roleChanged string
 }
 
 func (h *Handler) teamPage(w http.ResponseWriter, r *http.Request, s *session) {
-	f := newForm(nil)
-	f.Values.Set("role", string(pihu.RoleViewer))
-	d := teamData{Form: f}
+	d := teamData{Form: inviteForm()}
 	switch r.URL.Query().Get("done") {
 	case "removed":
 		d.Message = "The member was removed: they no longer see this account."
 	case "canceled":
 		d.Message = "The invite was canceled: its link no longer works."
+	case "role":
+		d.roleChanged = r.URL.Query().Get("member")
 	}
 	h.renderTeam(w, r, s, http.StatusOK, d)
 }
@@ -48,7 +61,13 @@ func (h *Handler) renderTeam(w http.ResponseWriter, r *http.Request, s *session,
 		h.internalError(w, r, err)
 		return
 	}
-	d.Users, d.CanManage = users, s.user.Role.CanManageTeam()
+	d.Members, d.CanManage, d.CanManageMembers = memberRows(s.user, users), s.user.Role.CanManageTeam(), s.user.Role.CanManageMembers()
+	if u := memberWho(users, d.roleChanged); u != nil {
+		d.Message = u.Email + " is now " + string(u.Role) + "."
+		if u.ID == s.user.ID {
+			d.Message = "You are now " + string(u.Role) + " in this account."
+		}
+	}
 	if d.CanManage {
 		if d.Invites, err = h.store.ListInvites(r.Context(), s.account.ID, h.now()); err != nil {
 			h.internalError(w, r, err)
@@ -83,14 +102,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, s *session) {
 		h.renderTeam(w, r, s, http.StatusBadRequest, teamData{Form: f})
 		return
 	}
-	res, err := h.limiter.Allow(r.Context(), "invites:"+s.account.ID, h.inviteLimit)
-	if err != nil {
-		h.logger.Error("dashboard: rate limiter failed; invite let through", "err", err)
-	} else if !res.Allowed {
-		retry := retrySeconds(res.RetryAfter)
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
-		f.Message = "This account has sent too many invites (" + h.inviteLimit.String() + "). Try again in " + strconv.Itoa(retry) + " seconds."
-		h.renderTeam(w, r, s, http.StatusTooManyRequests, teamData{Form: f})
+	if !h.allowInvite(w, r, s) {
 		return
 	}
 	token := NewInviteToken(inv)
@@ -107,10 +119,36 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, s *session) {
 	http.Redirect(w, r, "/team/invites/"+inv.ID+"/link/"+view, http.StatusSeeOther)
 }
 
+// allowInvite spends one of the account's invites (Options.InviteLimit)
+// before an invite link is made, and if none is left answers 429 with
+// Retry-After and returns false. A limiter that fails lets the invite
+// through.
+func (h *Handler) allowInvite(w http.ResponseWriter, r *http.Request, s *session) bool {
+	res, err := h.limiter.Allow(r.Context(), "invites:"+s.account.ID, h.inviteLimit)
+	if err != nil {
+		h.logger.Error("dashboard: rate limiter failed; invite let through", "err", err)
+		return true
+	}
+	if res.Allowed {
+		return true
+	}
+	retry := retrySeconds(res.RetryAfter)
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	f := inviteForm()
+	if r.PostForm != nil {
+		f = newForm(r)
+	}
+	f.Message = "This account has sent too many invites (" + h.inviteLimit.String() + "). Try again in " + strconv.Itoa(retry) + " seconds."
+	h.renderTeam(w, r, s, http.StatusTooManyRequests, teamData{Form: f})
+	return false
+}
+
 // invitedData is what the one view of an invite link shows.
 type invitedData struct {
 	Invite *pihu.Invite
 	URL    string
+	// Regenerated says the link replaced an earlier one.
+	Regenerated bool
 }
 
 // inviteLinkPage shows the team page with a new invite's link, on its
@@ -121,14 +159,12 @@ func (h *Handler) inviteLinkPage(w http.ResponseWriter, r *http.Request, s *sess
 	if !ok {
 		h.shownOnce(w, r, s, "team", shownOnceData{
 			What:    "Invite link",
-			Message: "This invite's link was shown once, on the page that followed the invitation, and cannot be shown again: Pihu keeps only its hash. If you did not copy it, invite the same email again: that makes a new link, and the old one stops working.",
+			Message: "This invite's link was shown once, on the page that followed the invitation, and cannot be shown again: Pihu keeps only its hash. If you did not copy it, use Regenerate link beside the invite on the team page: that makes a new link, and the old one stops working.",
 			Link:    "/team", LinkLabel: "Back to the team",
 		})
 		return
 	}
-	f := newForm(nil)
-	f.Values.Set("role", string(pihu.RoleViewer))
-	h.renderTeam(w, r, s, http.StatusOK, teamData{Form: f, Invited: d.Invite, InviteURL: d.URL})
+	h.renderTeam(w, r, s, http.StatusOK, teamData{Form: inviteForm(), Invited: d.Invite, InviteURL: d.URL, Regenerated: d.Regenerated})
 }
 
 // cancelInvite cancels a pending invite of the account: its link stops

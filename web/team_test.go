@@ -235,7 +235,10 @@ func TestTeam_CancelInvite(t *testing.T) {
 	checkStatus(t, owner.post("/team/invites/"+id+"/cancel", nil), http.StatusNotFound)
 	p := d.browser(t).post("/invite", form("token", token, "email", "grace@example.com", "password", password))
 	checkStatus(t, p, http.StatusBadRequest)
-	checkContains(t, p, "This invite link is not valid")
+	checkContains(t, p, "This invite was canceled", "grace@example.com", "Acme ada@example.com")
+	if strings.Contains(p.Body, `type="password"`) {
+		t.Errorf("the page of a canceled invite shows a form:\n%s", p.Body)
+	}
 	events, _, _ := d.Store.ListAuditEvents(t.Context(), pihu.AuditFilter{AccountID: acct, Target: id, Limit: 10})
 	if len(events) != 2 || events[0].Action != pihu.ActionInviteCanceled {
 		t.Errorf("events: got %v, want the invite, then its cancellation", events)

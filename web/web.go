@@ -132,7 +132,7 @@ type Handler struct {
 // "title" and "content" and is rendered inside layout.html. New checks
 // that every one exists and parses.
 var pageNames = []string{
-	"login", "signup", "setup", "invite",
+	"login", "signup", "setup", "invite", "password_reset",
 	"keys", "key_new", "key_created", "key", "key_edit", "key_revoke", "key_rotate",
 	"audit", "team", "account", "error",
 	"webhooks", "webhook", "webhook_created", "webhook_delete", "webhook_roll", "delivery", "permissions", "roles", "role", "identities",
@@ -240,6 +240,8 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /setup", h.setup)
 	h.mux.HandleFunc("GET /invite", h.invitePage)
 	h.mux.HandleFunc("POST /invite", h.acceptInvite)
+	h.mux.HandleFunc("GET /password-reset", h.resetPage)
+	h.mux.HandleFunc("POST /password-reset", h.resetPassword)
 	h.mux.HandleFunc("GET /login/two-factor", h.twoFactorLoginPage)
 	h.mux.HandleFunc("POST /login/two-factor", h.twoFactorLogin)
 	h.mux.Handle("POST /logout", h.enrolling(h.logout))
@@ -286,7 +288,11 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.invite))
 	h.mux.Handle("GET /team/invites/{id}/link/{view}", h.signedIn(teamManagers, h.inviteLinkPage))
 	h.mux.Handle("POST /team/invites/{id}/cancel", h.signedIn(teamManagers, h.cancelInvite))
+	h.mux.Handle("POST /team/invites/{id}/regenerate", h.signedIn(teamManagers, h.regenerateInvite))
 	h.mux.Handle("POST /team/members/{id}/remove", h.signedIn(teamManagers, h.removeMember))
+	h.mux.Handle("POST /team/members/{id}/role", h.signedIn(memberManagers, h.changeRole))
+	h.mux.Handle("POST /team/members/{id}/reset", h.signedIn(memberManagers, h.issueReset))
+	h.mux.Handle("GET /team/members/{id}/reset/{view}", h.signedIn(memberManagers, h.resetLinkPage))
 	h.mux.Handle("GET /account", h.signedIn(anyone, h.accountPage))
 	h.mux.Handle("POST /account/password", h.signedIn(anyone, h.changePassword))
 	h.mux.Handle("POST /account/switch", h.enrolling(h.switchAccount))

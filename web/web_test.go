@@ -192,12 +192,12 @@ func TestRoles(t *testing.T) {
 		checkStatus(t, p, http.StatusForbidden)
 		checkContains(t, p, "may not do this")
 	}
-	// An admin manages keys, not the team.
+	// An admin manages keys, not invites.
 	checkStatus(t, admin.get("/keys/new"), http.StatusOK)
 	adminKey, _ := admin.createKey("Admin's")
 	p = admin.post("/team", form("email", "eve@example.com", "role", "admin"))
 	checkStatus(t, p, http.StatusForbidden)
-	checkContains(t, p, "owner manages the team")
+	checkContains(t, p, "owners send, regenerate and cancel invites")
 	if strings.Contains(admin.get("/team").Body, "Invite a member") {
 		t.Errorf("the admin's team page offers to invite a member")
 	}
@@ -279,7 +279,7 @@ func TestTeam(t *testing.T) {
 	b := d.browser(t)
 	p = b.get(web.InvitePath(token))
 	checkStatus(t, p, http.StatusOK)
-	checkContains(t, p, "Join Acme ada@example.com", "invited as <strong>admin</strong>", `name="email"`, `name="password"`)
+	checkContains(t, p, "Join Acme ada@example.com", "This invite is for <strong>bob@example.com</strong>", "as <strong>admin</strong>", `name="email"`, `name="password"`)
 	checkStatus(t, b.post("/invite", form("token", token, "email", "bob@example.com", "password", "short")), http.StatusBadRequest)
 	checkRedirect(t, b.post("/invite", form("token", token, "email", "Bob@example.com", "password", password)), "/keys")
 	checkContains(t, b.get("/keys"), "bob@example.com · admin")
@@ -293,7 +293,7 @@ func TestTeam(t *testing.T) {
 	}
 	p = d.browser(t).post("/invite", form("token", token, "email", "bob@example.com", "password", password))
 	checkStatus(t, p, http.StatusBadRequest)
-	checkContains(t, p, "This invite link is not valid")
+	checkContains(t, p, "This invite was used already")
 	checkContains(t, owner.get("/team"), "No pending invites.")
 
 	bad := []struct {

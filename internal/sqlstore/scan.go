@@ -83,6 +83,22 @@ var (
 		},
 	}
 
+	// PasswordResets reads password_resets.
+	PasswordResets = Scanner[*pihu.PasswordReset]{
+		Columns: `id, account_id, user_id, email, digest, created_by, created, expires, used, canceled`,
+		Scan: func(row Row) (*pihu.PasswordReset, error) {
+			var (
+				p                                pihu.PasswordReset
+				created, expires, used, canceled TimeValue
+			)
+			if err := row.Scan(&p.ID, &p.AccountID, &p.UserID, &p.Email, &p.Digest, &p.CreatedBy, &created, &expires, &used, &canceled); err != nil {
+				return nil, err
+			}
+			p.Created, p.Expires, p.Used, p.Canceled = created.Time(), expires.Time(), used.T, canceled.T
+			return &p, nil
+		},
+	}
+
 	// Links reads one-time links.
 	Links = Scanner[*pihu.Link]{
 		Columns: `digest, user_id, account_id, purpose, created, expires, used`,
