@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/pihu-ai/pihu"
 )
 
 // axeDir holds the pinned axe-core (package.json and package-lock.json);
@@ -255,4 +258,69 @@ func TestBrowserAccessibility(t *testing.T) {
 	visit("account", "/account", `#two-factor`)
 	visit("two-factor", "/account/two-factor", `h1`)
 	visit("not found", "/keys/key_nothere", `.status-code`)
+}
+
+// TestBrowserKeyboard: with the keyboard alone, Enter on a permission's
+// checkbox does not submit the half-filled form; a form sent with errors
+// brings focus to the first of them; the new key's page brings focus to
+// its heading, and its copy button keeps focus off the secret. Times show
+// in the viewer's time zone, with UTC on hover.
+func TestBrowserKeyboard(t *testing.T) {
+	b := startBrowser(t)
+	srv, db, _ := startServer(t, serverOptions{})
+	focused := func() string {
+		t.Helper()
+		return b.read("focus", chromedp.Evaluate[string](`(() => { const e = document.activeElement; return e ? e.tagName.toLowerCase() + "#" + e.id + (e.getAttribute("data-copy") ? "[copy]" : "") : ""; })()`))
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"}); err != nil {
+		t.Fatal(err)
+	}
+	b.signUp(srv.URL)
+	acct := mustAccount(t, db, "ada@example.com")
+
+	b.run("new key",
+		chromedp.Navigate(srv.URL+"/keys/new"),
+		chromedp.WaitVisible(chromedp.CSS(`#name`)),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Billing service"),
+		chromedp.Focus(chromedp.CSS(`input[name="permissions"][value="candidate:read"]`)),
+		chromedp.KeyEvent(" "),
+		chromedp.KeyEvent("\r"),
+		chromedp.Sleep(300*time.Millisecond),
+	)
+	if keys, _, _ := db.ListKeys(t.Context(), pihu.KeyFilter{AccountID: acct, Limit: 10}); len(keys) != 0 {
+		t.Fatalf("Enter on a permission's checkbox made %d keys", len(keys))
+	}
+	if n := b.read("ticked", chromedp.Evaluate[string](`String(document.querySelectorAll('input[name="permissions"]:checked').length)`)); n != "1" {
+		t.Errorf("after Space and Enter on a checkbox, %s are ticked, want 1 (Space ticks, Enter neither ticks nor sends)", n)
+	}
+
+	b.run("send with an error",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#name").value = ""`),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(chromedp.CSS(`.field-error`)),
+	)
+	if f := focused(); f != "input#name" {
+		t.Errorf("after a form with an error: focus on %q, want the invalid name field", f)
+	}
+
+	b.run("send it right",
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Billing service"),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(chromedp.CSS(`#secret`)),
+	)
+	if f := focused(); f != "h1#secret-heading" {
+		t.Errorf("on the new key's page: focus on %q, want its heading", f)
+	}
+	b.run("copy", chromedp.Focus(chromedp.CSS(`button[data-copy="secret"]`)), chromedp.KeyEvent("\r"), chromedp.Sleep(200*time.Millisecond))
+	if f := focused(); f != "button#[copy]" {
+		t.Errorf("after copying: focus on %q, want the copy button (off the secret)", f)
+	}
+
+	b.run("keys", chromedp.Navigate(srv.URL+"/keys"), chromedp.WaitVisible(chromedp.CSS(`table.keys time[data-local="day"]`)))
+	got := b.read("a time", chromedp.Evaluate[string](`(() => { const e = document.querySelector('table.keys time[data-local="clock"]'); return e.textContent + "|" + e.title; })()`))
+	shown, title, _ := strings.Cut(got, "|")
+	if !strings.Contains(shown, "GMT+5:30") || !strings.HasSuffix(title, " UTC") {
+		t.Errorf("a time in Kolkata shows %q with the title %q, want local time (GMT+5:30) and UTC on hover", shown, title)
+	}
+	b.checkA11y("keys in local time")
 }
