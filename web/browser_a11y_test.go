@@ -101,6 +101,20 @@ func (b *chromium) checkA11y(name string) {
 	b.run("1280 px "+name, chromedp.EmulateViewport(1280, 860), chromedp.Sleep(100*time.Millisecond))
 }
 
+// shotWide saves the page as name.png at 1280 px and name-375.png at
+// 375 px, without reloading it, checking it at each (shot), when
+// screenshots are asked for; it comes back to 1280 px.
+func (b *chromium) shotWide(name string) {
+	b.t.Helper()
+	if screenshotDir() == "" {
+		return
+	}
+	b.shot(name)
+	b.run("375 px "+name, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(150*time.Millisecond))
+	b.shot(name + "-375")
+	b.run("1280 px "+name, chromedp.EmulateViewport(1280, 860), chromedp.Sleep(100*time.Millisecond))
+}
+
 // axe injects axe-core into the page, once, and runs it.
 func (b *chromium) axe(step, src string) {
 	b.t.Helper()
@@ -212,6 +226,13 @@ func TestBrowserAccessibility(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#secret`)))
 	b.checkA11y("key rotated")
 	visit("keys, one rotating", "/keys", `table.keys`)
+	if n := b.read("rows", chromedp.Evaluate[string](`String(document.querySelectorAll("table.keys a.strong").length)`)); n != "1" {
+		t.Errorf("the keys page lists %s keys, want 1: the rotating pair as one row", n)
+	}
+	if s := b.read("the pair", chromedp.Text(chromedp.CSS(`.rotating-note`))); !strings.Contains(s, "Old key Billing service stops at") {
+		t.Errorf("the rotating pair's row says %q", s)
+	}
+	b.shotWide("keys-rotating")
 	visit("rotating key page", "/keys/"+id, `h1`)
 	visit("keys, searched", "/keys?name_prefix=Bill", `table.keys`)
 	_ = acct
