@@ -191,6 +191,18 @@ func TestBrowserAccessibility(t *testing.T) {
 	b.checkA11y("keys, empty")
 
 	visit("new key", "/keys/new", `#name`)
+	b.run("apply a preset",
+		chromedp.WaitVisible(chromedp.CSS(`#preset`)),
+		chromedp.Click(chromedp.CSS(`input[name="permissions"][value="interview:read"]`)),
+		chromedp.SetValue(chromedp.CSS(`#preset`), "candidate:read candidate:write"),
+		chromedp.Click(chromedp.CSS(`button[data-apply-preset]`)),
+	)
+	ticked := b.read("ticked", chromedp.Evaluate[string](`[...document.querySelectorAll('input[name="permissions"]:checked')].map(e => e.value).join(" ")`))
+	if ticked != "candidate:read candidate:write" {
+		t.Errorf("after the preset full access to candidate: %q ticked", ticked)
+	}
+	b.shotWide("key-new-presets")
+	b.run("back to no permission", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('input[name="permissions"]').forEach(e => e.checked = false)`))
 	b.run("new key with errors", chromedp.Submit(chromedp.CSS(`#name`)), chromedp.WaitVisible(chromedp.CSS(`.field-error`)))
 	b.checkA11y("new key with errors")
 	b.run("create a key",

@@ -252,6 +252,42 @@ func permissionChoices(defined []*pihu.DefinedPermission) []permissionChoice {
 	return out
 }
 
+// permissionPreset is a choice of the forms' presets: the boxes it ticks
+// (every other box is unticked), space-separated.
+type permissionPreset struct {
+	Label, Permissions string
+}
+
+// permissionPresets are the presets of a form offering choices: read-only
+// (every "…:read" permission), then full access to each resource (every
+// action of it), in the order of choices.
+func permissionPresets(choices []permissionChoice) []permissionPreset {
+	var reads []string
+	actions := map[string][]string{}
+	var resources []string
+	for _, c := range choices {
+		res, action, ok := strings.Cut(c.Name, ":")
+		if !ok || action == "*" {
+			continue
+		}
+		if action == "read" {
+			reads = append(reads, c.Name)
+		}
+		if _, seen := actions[res]; !seen {
+			resources = append(resources, res)
+		}
+		actions[res] = append(actions[res], c.Name)
+	}
+	var out []permissionPreset
+	if len(reads) > 0 {
+		out = append(out, permissionPreset{"Read-only: every …:read permission", strings.Join(reads, " ")})
+	}
+	for _, res := range resources {
+		out = append(out, permissionPreset{"Full access to " + res + ": " + strings.Join(actions[res], ", "), strings.Join(actions[res], " ")})
+	}
+	return out
+}
+
 func (h *Handler) newKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(nil)
 	env, ok := parseEnv(r.URL.Query().Get("env"))

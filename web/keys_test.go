@@ -447,3 +447,28 @@ func TestKeys_RotatingIsOneRow(t *testing.T) {
 		t.Errorf("after the old key's revocation the successor's row still says rotating, or is gone")
 	}
 }
+
+// TestKeys_Presets: the key forms offer presets (read-only, and full
+// access to each resource, the account's own included) beside each
+// permission's description; a preset is markup the page's script applies,
+// hidden without it, and names no field (nothing of it is posted).
+func TestKeys_Presets(t *testing.T) {
+	d := newDashboard(t)
+	b := d.signUp(t, "ada@example.com")
+	checkStatus(t, b.post("/permissions", form("name", "billing:read", "description", "Read invoices")), http.StatusSeeOther)
+	id, _ := b.createKey("Billing")
+	for _, path := range []string{"/keys/new", "/keys/" + id + "/edit"} {
+		p := b.get(path)
+		checkStatus(t, p, http.StatusOK)
+		checkContains(t, p,
+			`<div class="presets" data-presets hidden>`,
+			`<option value="candidate:read interview:read api_key:read webhook:read permission:read role:read identity:read billing:read">Read-only: every …:read permission</option>`,
+			`<option value="candidate:read candidate:write">Full access to candidate: candidate:read, candidate:write</option>`,
+			`<option value="billing:read">Full access to billing: billing:read</option>`,
+			`<code>candidate:read</code> <span class="muted">Read candidates.</span>`,
+			`<span class="muted">Read invoices</span>`)
+		if strings.Contains(p.Body, `name="preset"`) {
+			t.Errorf("%s: the preset is a field of the form", path)
+		}
+	}
+}

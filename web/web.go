@@ -511,6 +511,8 @@ var funcs = template.FuncMap{
 	},
 	// utc is a time as text, in UTC, for an attribute.
 	"utc": utc,
+	// presets are the presets of a form's permission boxes.
+	"presets": permissionPresets,
 	// ms is a duration in whole milliseconds, as people read it ("20
 	// ms"); under one, "<1 ms".
 	"ms": func(d time.Duration) string {

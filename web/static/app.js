@@ -33,6 +33,23 @@ var noEnter = function (e) {
 };
 document.addEventListener("keydown", noEnter);
 document.addEventListener("keypress", noEnter);
+// Permission presets: shown only with this script, they tick the preset's
+// boxes of their form and untick the others.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-presets]").forEach(function (el) { el.hidden = false; });
+});
+document.addEventListener("click", function (e) {
+  var button = e.target.closest("[data-apply-preset]");
+  if (!button) return;
+  var select = document.getElementById(button.getAttribute("data-apply-preset"));
+  if (!select || !select.value) return;
+  var names = select.value.split(" ");
+  button.form.querySelectorAll('input[type="checkbox"][name="permissions"]').forEach(function (box) {
+    box.checked = names.indexOf(box.value) >= 0;
+  });
+  var status = button.form.querySelector("[data-preset-status]");
+  if (status) status.textContent = "Applied: " + select.options[select.selectedIndex].text + ".";
+});
 // A page answering a form with errors moves focus to the first of them:
 // an invalid field, or the message that says what went wrong.
 document.addEventListener("DOMContentLoaded", function () {
