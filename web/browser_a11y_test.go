@@ -60,6 +60,17 @@ const sidewaysScroll = `(() => {
 	return "";
 })()`
 
+// contrastScript defines contrast(a, b), the WCAG contrast ratio of two
+// CSS colours given as rgb(…).
+const contrastScript = `function contrast(a, b) {
+	const lum = c => {
+		const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+		return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+	};
+	const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+	return (x + 0.05) / (y + 0.05);
+}`
+
 // axeViolation is one of axe-core's findings.
 type axeViolation struct {
 	ID, Impact, Help string
@@ -107,6 +118,7 @@ func (b *chromium) checkA11y(name string) {
 func (b *chromium) shotWide(name string) {
 	b.t.Helper()
 	if screenshotDir() == "" {
+		b.checkA11y(name) // at both widths, without screenshots
 		return
 	}
 	b.shot(name)
@@ -185,6 +197,9 @@ func TestBrowserAccessibility(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#password`), "wrong password here"),
 		chromedp.Submit(chromedp.CSS(`#password`)),
 		chromedp.WaitVisible(chromedp.CSS(`.alert.error`)))
+	if f := b.read("focus", chromedp.Evaluate[string](`document.activeElement.className`)); f != "alert error" {
+		t.Errorf("a refused sign-in: focus on %q, want the message saying why", f)
+	}
 	b.checkA11y("sign in refused")
 	visit("sign up", "/signup", `#account_name`)
 	b.signUp(srv.URL)
@@ -229,6 +244,22 @@ func TestBrowserAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	visit("key page", "/keys/"+id, `figure.chart svg`)
+	// What axe-core leaves to people: an input's border against the page
+	// (3:1) and the charts' axis text (4.5:1).
+	contrasts := b.read("contrasts", chromedp.Evaluate[string](contrastScript+`
+		(() => {
+			const input = document.createElement("input");
+			input.type = "text";
+			document.querySelector("main").append(input);
+			const border = contrast(getComputedStyle(input).borderTopColor, "rgb(255, 255, 255)");
+			input.remove();
+			const axis = contrast(getComputedStyle(document.querySelector("figure.chart .axis")).fill, "rgb(255, 255, 255)");
+			return border.toFixed(2) + " " + axis.toFixed(2);
+		})()`))
+	var border, axis float64
+	if _, err := fmt.Sscan(contrasts, &border, &axis); err != nil || border < 3 || axis < 4.5 {
+		t.Errorf("contrasts: input border %.2f:1 (want 3:1), chart axis text %.2f:1 (want 4.5:1) (%v)", border, axis, err)
+	}
 	visit("edit key", "/keys/"+id+"/edit", `#name`)
 	visit("revoke key", "/keys/"+id+"/revoke", `form[action$="/revoke"] button`)
 	visit("rotate key", "/keys/"+id+"/rotate", `input[name="expire_old_in"]`)
