@@ -310,6 +310,9 @@ func TestBrowserAccessibility(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`input[name="events"]`)),
 		chromedp.Submit(chromedp.CSS(`#url`)),
 		chromedp.WaitVisible(chromedp.CSS(`#secret`)))
+	if f := b.read("focus", chromedp.Evaluate[string](`document.activeElement.id`)); f != "secret-heading" {
+		t.Errorf("the new signing secret's page: focus on %q, want its heading", f)
+	}
 	b.checkA11y("webhook created")
 	visit("webhooks, one endpoint", "/webhooks", `a[href^="/webhooks/"]`)
 	hook := b.read("the endpoint", chromedp.Evaluate[string](`document.querySelector("main a[href^=\"/webhooks/we_\"]").getAttribute("href")`))
