@@ -54,7 +54,7 @@ const sidewaysScroll = `(() => {
 		if ((x === "auto" || x === "scroll") && el.scrollWidth > el.clientWidth + 1) {
 			const name = el.tagName.toLowerCase() + "." + el.className;
 			if (el.tabIndex < 0) return "a region that is not focusable scrolls sideways: " + name;
-			if (el.tagName !== "PRE" && (el.getAttribute("role") !== "region" || !el.getAttribute("aria-label"))) return "a focusable region without role=region and aria-label scrolls sideways: " + name;
+			if (el.getAttribute("role") !== "region" || !(el.getAttribute("aria-label") || el.getAttribute("aria-labelledby"))) return "a focusable region without role=region and a name scrolls sideways: " + name;
 		}
 	}
 	return "";
