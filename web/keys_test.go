@@ -472,3 +472,17 @@ func TestKeys_Presets(t *testing.T) {
 		}
 	}
 }
+
+// TestKeys_ErrorTakesFocus: a form sent back with mistakes marks its
+// fields at fault autofocus, so that the first takes the focus even
+// without the page's script.
+func TestKeys_ErrorTakesFocus(t *testing.T) {
+	d := newDashboard(t)
+	b := d.signUp(t, "ada@example.com")
+	p := b.post("/keys", form("name", "", "permissions", "candidate:read", "environment", "live", "allowed_ips", "nonsense"))
+	checkStatus(t, p, http.StatusBadRequest)
+	checkContains(t, p, `id="name" name="name" type="text" autocomplete="off" value="" aria-invalid="true" aria-describedby="name-error" autofocus>`)
+	if strings.Count(p.Body, " autofocus") < 1 || strings.Index(p.Body, " autofocus") != strings.Index(p.Body, `aria-describedby="name-error" autofocus`)+len(`aria-describedby="name-error"`) {
+		t.Errorf("the first field at fault is not the first autofocus")
+	}
+}
