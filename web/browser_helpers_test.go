@@ -25,12 +25,20 @@ import (
 type chromium struct {
 	t   *testing.T
 	ctx context.Context // the steps' context: 60 s in all
+
+	axeMissingSaid bool // the test has said that axe-core is not installed
 }
 
 // startBrowser starts Chromium for t, or skips t when there is none (or
 // under -short). Confirmations (revoke, rotate, delete) are accepted, as a
 // person would. The browser stops when t ends.
 func startBrowser(t *testing.T) *chromium {
+	t.Helper()
+	return startBrowserFor(t, 60*time.Second)
+}
+
+// startBrowserFor is startBrowser with steps of d in all.
+func startBrowserFor(t *testing.T, d time.Duration) *chromium {
 	t.Helper()
 	browserPath := findBrowser()
 	if browserPath == "" {
@@ -47,11 +55,11 @@ func startBrowser(t *testing.T) *chromium {
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancelCtx)
 	// The first Do starts the browser, on a context without a timeout
-	// (a timeout there would stop the browser); the steps get 60 s.
+	// (a timeout there would stop the browser); the steps get d.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting %s: %v", browserPath, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, d)
 	t.Cleanup(cancel)
 	dialogs := chromedp.Events(ctx, cdppage.JavascriptDialogOpening)
 	go func() {
@@ -83,9 +91,11 @@ func (b *chromium) read(step string, a chromedp.Action[string]) string {
 	return v
 }
 
-// shot saves the page as name.png in screenshotDir, when it is set.
+// shot checks the page's accessibility (checkA11y) and saves it as
+// name.png in screenshotDir, when it is set.
 func (b *chromium) shot(name string) {
 	b.t.Helper()
+	b.checkA11y(name)
 	dir := screenshotDir()
 	if dir == "" {
 		return

@@ -17,6 +17,7 @@ import (
 func (b *chromium) shotBoth(name, waitFor string) {
 	b.t.Helper()
 	if screenshotDir() == "" {
+		b.checkA11y(name) // at both widths, without screenshots
 		return
 	}
 	b.shot(name)

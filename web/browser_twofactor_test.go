@@ -25,6 +25,7 @@ import (
 func (b *chromium) shotWidths(name string) {
 	b.t.Helper()
 	if screenshotDir() == "" {
+		b.checkA11y(name) // at both widths, without screenshots
 		return
 	}
 	b.shot(name)

@@ -35,6 +35,11 @@ type keyRow struct {
 	Metadata string
 	// RoleRefs are the key's roles, by name (see withRoles).
 	RoleRefs []roleRef
+	// On the keys page, a key being rotated and its successor are one
+	// row (see pairRotations): the successor's, with Rotating the old key
+	// still working until it expires; an old key whose successor is not
+	// on the page has its own row, with ReplacedBy its successor.
+	Rotating, ReplacedBy *pihu.Key
 }
 
 // roleRef is a role a key holds, as pages name it.
@@ -195,6 +200,10 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 		h.internalError(w, r, err)
 		return
 	}
+	if d.Keys, err = h.pairRotations(r, d.Keys); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	if more {
 		d.Next = f.url(env, keys[len(keys)-1].ID)
 	}
@@ -239,6 +248,42 @@ func permissionChoices(defined []*pihu.DefinedPermission) []permissionChoice {
 	}
 	for _, p := range defined {
 		out = append(out, permissionChoice{string(p.Name), p.Description, p.Source()})
+	}
+	return out
+}
+
+// permissionPreset is a choice of the forms' presets: the boxes it ticks
+// (every other box is unticked), space-separated.
+type permissionPreset struct {
+	Label, Permissions string
+}
+
+// permissionPresets are the presets of a form offering choices: read-only
+// (every "…:read" permission), then full access to each resource (every
+// action of it), in the order of choices.
+func permissionPresets(choices []permissionChoice) []permissionPreset {
+	var reads []string
+	actions := map[string][]string{}
+	var resources []string
+	for _, c := range choices {
+		res, action, ok := strings.Cut(c.Name, ":")
+		if !ok || action == "*" {
+			continue
+		}
+		if action == "read" {
+			reads = append(reads, c.Name)
+		}
+		if _, seen := actions[res]; !seen {
+			resources = append(resources, res)
+		}
+		actions[res] = append(actions[res], c.Name)
+	}
+	var out []permissionPreset
+	if len(reads) > 0 {
+		out = append(out, permissionPreset{"Read-only: every …:read permission", strings.Join(reads, " ")})
+	}
+	for _, res := range resources {
+		out = append(out, permissionPreset{"Full access to " + res + ": " + strings.Join(actions[res], ", "), strings.Join(actions[res], " ")})
 	}
 	return out
 }
@@ -663,6 +708,54 @@ func (h *Handler) changeKey(r *http.Request, s *session, k *pihu.Key, change *pi
 		h.auth.Invalidate(k.ID)
 	}
 	return err
+}
+
+// pairRotations makes a key being rotated (still working until it
+// expires) and its successor one row of rows: the successor's, which
+// names the old key and when it stops. An old key whose successor is not
+// among rows (another page, a search), or is itself being rotated, keeps
+// its row, which names the successor.
+func (h *Handler) pairRotations(r *http.Request, rows []keyRow) ([]keyRow, error) {
+	now := h.now()
+	working := func(k *pihu.Key) bool { return k.Revoked == nil && (k.Expires == nil || now.Before(*k.Expires)) }
+	rotating := func(k *pihu.Key) bool { return k.Revoked == nil && k.Expires != nil && now.Before(*k.Expires) }
+	at := make(map[string]int, len(rows))
+	for i, row := range rows {
+		at[row.ID] = i
+	}
+	succ := make(map[string]int) // the old key's id: its successor's row
+	for i, row := range rows {
+		if j, ok := at[row.RotatedFrom]; ok && row.RotatedFrom != "" && working(row.Key) && rotating(rows[j].Key) {
+			succ[row.RotatedFrom] = i
+		}
+	}
+	out := make([]keyRow, 0, len(rows))
+	for _, row := range rows {
+		if i, ok := succ[row.ID]; ok {
+			if _, merged := succ[rows[i].ID]; !merged {
+				continue // shown in its successor's row
+			}
+			row.ReplacedBy = rows[i].Key
+		} else if rotating(row.Key) {
+			next, _, err := h.store.ListKeys(r.Context(), pihu.KeyFilter{AccountID: row.AccountID, RotatedFrom: row.ID, Limit: 1})
+			if err != nil {
+				return nil, err
+			}
+			row.ReplacedBy = first(next)
+		}
+		if j, ok := at[row.RotatedFrom]; ok && row.RotatedFrom != "" {
+			if i, paired := succ[row.RotatedFrom]; paired && rows[i].ID == row.ID {
+				row.Rotating = rows[j].Key
+			}
+		}
+		if row.Rotating != nil {
+			if _, merged := succ[row.ID]; merged {
+				row.Rotating = nil // the chain's middle key: its old key has its own row
+			}
+		}
+		out = append(out, row)
+	}
+	return out, nil
 }
 
 // successor is the key that replaced k by a rotation (revoked or not),

@@ -401,3 +401,88 @@ func TestKeys_Disable(t *testing.T) {
 	}
 	checkContains(t, b.get("/keys/"+id), "api_key.disabled", "api_key.enabled")
 }
+
+// TestKeys_RotatingIsOneRow: a key being rotated and its successor are
+// one row of the keys page, the successor's, which links the old key and
+// says when it stops; the old key listed without its successor (here, a
+// filter leaves the successor out) says what replaced it, and neither
+// warns that the old key expires soon.
+func TestKeys_RotatingIsOneRow(t *testing.T) {
+	d := newDashboard(t)
+	b := d.signUp(t, "ada@example.com")
+	old, _ := b.createKey("Billing")
+	b.createKey("Search")
+	checkStatus(t, b.post("/keys/"+old+"/rotate", form("expire_old_in", "24h")), http.StatusSeeOther)
+	p := b.get("/keys")
+	var next string
+	for _, id := range keyIDRe.FindAllString(p.Body, -1) {
+		if k, err := d.Store.Key(t.Context(), mustUser(t, d, "ada@example.com").AccountID, id); err == nil && k.RotatedFrom == old {
+			next = id
+		}
+	}
+	if next == "" {
+		t.Fatal("the keys page does not list the successor")
+	}
+	if n := strings.Count(p.Body, `<a class="strong" href="/keys/`); n != 2 {
+		t.Errorf("the keys page has %d rows, want 2: Search, and Billing with its successor as one", n)
+	}
+	checkContains(t, p, `<a class="strong" href="/keys/`+next+`">Billing</a> <span class="badge rotating">rotating</span>`,
+		`Old key <a href="/keys/`+old+`">Billing</a> stops at 2024-02-21 12:00 UTC`)
+	if strings.Contains(p.Body, `<a class="strong" href="/keys/`+old+`"`) || strings.Contains(p.Body, "Expires within 7 days") {
+		t.Errorf("the old key has its own row, or a warning, beside its successor's")
+	}
+
+	checkRedirect(t, b.post("/keys/"+next+"/enabled", form("enabled", "false")), "/keys/"+next)
+	p = b.get("/keys?status=enabled")
+	checkContains(t, p, `<a class="strong" href="/keys/`+old+`">Billing</a> <span class="badge rotating">rotating</span>`,
+		`Replaced by <a href="/keys/`+next+`">Billing</a>; stops at 2024-02-21 12:00 UTC`)
+	if strings.Contains(p.Body, "Expires within 7 days") {
+		t.Errorf("the old key being rotated warns that it expires soon")
+	}
+
+	// Revoked, the old key stops: the successor's row is its own again.
+	checkStatus(t, b.post("/keys/"+old+"/revoke", nil), http.StatusSeeOther)
+	p = b.get("/keys")
+	if strings.Contains(p.Body, "rotating") || !strings.Contains(p.Body, `<a class="strong" href="/keys/`+next+`">Billing</a>`) {
+		t.Errorf("after the old key's revocation the successor's row still says rotating, or is gone")
+	}
+}
+
+// TestKeys_Presets: the key forms offer presets (read-only, and full
+// access to each resource, the account's own included) beside each
+// permission's description; a preset is markup the page's script applies,
+// hidden without it, and names no field (nothing of it is posted).
+func TestKeys_Presets(t *testing.T) {
+	d := newDashboard(t)
+	b := d.signUp(t, "ada@example.com")
+	checkStatus(t, b.post("/permissions", form("name", "billing:read", "description", "Read invoices")), http.StatusSeeOther)
+	id, _ := b.createKey("Billing")
+	for _, path := range []string{"/keys/new", "/keys/" + id + "/edit"} {
+		p := b.get(path)
+		checkStatus(t, p, http.StatusOK)
+		checkContains(t, p,
+			`<div class="presets" data-presets hidden>`,
+			`<option value="candidate:read interview:read api_key:read webhook:read permission:read role:read identity:read billing:read">Read-only: every …:read permission</option>`,
+			`<option value="candidate:read candidate:write">Full access to candidate: candidate:read, candidate:write</option>`,
+			`<option value="billing:read">Full access to billing: billing:read</option>`,
+			`<code>candidate:read</code> <span class="muted">Read candidates.</span>`,
+			`<span class="muted">Read invoices</span>`)
+		if strings.Contains(p.Body, `name="preset"`) {
+			t.Errorf("%s: the preset is a field of the form", path)
+		}
+	}
+}
+
+// TestKeys_ErrorTakesFocus: a form sent back with mistakes marks its
+// fields at fault autofocus, so that the first takes the focus even
+// without the page's script.
+func TestKeys_ErrorTakesFocus(t *testing.T) {
+	d := newDashboard(t)
+	b := d.signUp(t, "ada@example.com")
+	p := b.post("/keys", form("name", "", "permissions", "candidate:read", "environment", "live", "allowed_ips", "nonsense"))
+	checkStatus(t, p, http.StatusBadRequest)
+	checkContains(t, p, `id="name" name="name" type="text" autocomplete="off" value="" aria-invalid="true" aria-describedby="name-error" autofocus>`)
+	if strings.Count(p.Body, " autofocus") < 1 || strings.Index(p.Body, " autofocus") != strings.Index(p.Body, `aria-describedby="name-error" autofocus`)+len(`aria-describedby="name-error"`) {
+		t.Errorf("the first field at fault is not the first autofocus")
+	}
+}

@@ -488,19 +488,37 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	return r.ParseForm()
 }
 
-var funcs = template.FuncMap{
-	"date": func(t any) string {
-		switch t := t.(type) {
-		case time.Time:
-			return t.UTC().Format("2006-01-02 15:04 UTC")
-		case *time.Time:
-			if t == nil {
-				return ""
-			}
-			return t.UTC().Format("2006-01-02 15:04 UTC")
+// utc is t (a time.Time or *time.Time) as text in UTC, to the minute; ""
+// for a nil time.
+func utc(t any) string {
+	switch t := t.(type) {
+	case time.Time:
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	case *time.Time:
+		if t == nil {
+			return ""
 		}
-		return ""
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return ""
+}
+
+var funcs = template.FuncMap{
+	// date is a time as a <time> element: UTC in its text and title,
+	// which app.js rewrites to the viewer's own time zone (the title
+	// keeps UTC, shown on hover); nothing for a nil time.
+	"date": func(t any) template.HTML {
+		u := utc(t)
+		if u == "" {
+			return ""
+		}
+		iso := template.HTMLEscapeString(deref(t).UTC().Format(time.RFC3339))
+		return template.HTML(`<time datetime="` + iso + `" title="` + u + `" data-local="date">` + u + `</time>`)
 	},
+	// utc is a time as text, in UTC, for an attribute.
+	"utc": utc,
+	// presets are the presets of a form's permission boxes.
+	"presets": permissionPresets,
 	// ms is a duration in whole milliseconds, as people read it ("20
 	// ms"); under one, "<1 ms".
 	"ms": func(d time.Duration) string {
