@@ -85,6 +85,9 @@ func PathOnly(uri string) string {
 // first.
 type RequestLogFilter struct {
 	AccountID string
+	// Environment, if set, limits the page to the entries of that
+	// environment's keys.
+	Environment Environment
 	// KeyID, if set, limits the page to that key's entries.
 	KeyID string
 	// Status, if not zero, limits the page to that status; StatusClass

@@ -77,6 +77,14 @@ func (s *Server) Admission() *auth.Admission { return s.adm }
 // forwardAuth decides about the request a gateway is about to forward.
 func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	orig, err := s.original(r)
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		// The request log records the original request, if the gateway
+		// said which it is: its method and path, never its query string.
+		info.door = pihu.DoorForward
+		if orig.known {
+			info.method, info.path = orig.method, uriPath(orig.uri)
+		}
+	}
 	var q forwardQuery
 	if q.raw = r.URL.RawQuery; q.raw != "" {
 		q.values, q.err = url.ParseQuery(q.raw)
@@ -253,6 +261,18 @@ func (s *Server) original(r *http.Request) (forwarded, error) {
 	}
 	f.known = true
 	return f, nil
+}
+
+// uriPath is the path of uri, a request target: a path and query, or an
+// absolute URI (whose scheme and host are dropped). Never its query
+// string.
+func uriPath(uri string) string {
+	if !strings.HasPrefix(uri, "/") {
+		if u, err := url.ParseRequestURI(uri); err == nil {
+			return u.EscapedPath()
+		}
+	}
+	return pihu.PathOnly(uri)
 }
 
 // forwardedHeader is the value of the first of names r has, "" for none;

@@ -226,6 +226,8 @@ func (s *Server) routes() {
 		s.mux.HandleFunc(p, s.notFound)
 	}
 	s.handle("GET /v1/auth/api-keys/{id}/usage", s.require("api_key:read", s.keyUsage))
+	s.handle("GET /v1/auth/api-keys/{id}/requests", s.require("api_key:read", s.keyRequests))
+	s.handle("GET /v1/auth/requests", s.require("api_key:read", s.listRequests))
 	s.handle("POST /v1/auth/leaked-keys", http.HandlerFunc(s.reportLeakedKeys))
 	s.handle(secretScanningPattern, http.HandlerFunc(s.githubSecretScanning))
 	s.handle("GET /v1/auth/account", s.require("api_key:read", s.getAccount))
@@ -331,6 +333,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		end := time.Now()
 		s.metrics.Request(r.Pattern, r.Method, rw.status, end.Sub(start))
+		if rw.key != nil {
+			s.logToRequestLog(r, info, rw)
+		}
 		if s.requestLog != nil {
 			s.logRequest(r, rw, id, start, end)
 			return
@@ -388,6 +393,25 @@ func (s *Server) warnProxy(r *http.Request) {
 			return
 		}
 	}
+}
+
+// logToRequestLog records the request of info, made with a key, in the
+// request log (auth.Authenticator.LogRequest): the API's own requests and
+// forward auth's (the original request's method and path). The entry is
+// built on the stack: the log's buffer copies it.
+func (s *Server) logToRequestLog(r *http.Request, info *requestInfo, rw *responseWriter) {
+	k := rw.key
+	e := pihu.RequestLogEntry{
+		RequestID: info.id, AccountID: k.AccountID, KeyID: k.ID, // Time: the authenticator's clock's now
+		Door: pihu.DoorAPI, Method: r.Method, Path: r.URL.Path, Status: rw.status, IP: info.ip, Code: info.code,
+	}
+	if info.door != "" {
+		e.Door, e.Method, e.Path = info.door, info.method, info.path
+	}
+	if k.Token != nil {
+		e.TokenID = k.Token.ID
+	}
+	s.auth.LogRequest(&e)
 }
 
 // logRequest writes the line of a request through Options.RequestLog:
@@ -464,6 +488,11 @@ type requestInfo struct {
 	// actor of the writes it makes (see withKey).
 	key   *pihu.Key
 	actor pihu.Actor
+	// code is the error code of the answer, if it is an error; door,
+	// method and path, if door is set, are what the request log records
+	// in place of the request's own (forward auth: the original
+	// request's).
+	code, door, method, path string
 }
 
 type requestInfoKey struct{}

@@ -122,6 +122,13 @@ func testRequestLogFilters(t *testing.T, s pihu.Store) {
 	checkPaths(t, "code", listLog(t, s, f(func(f *pihu.RequestLogFilter) { f.Code = pihu.EIPNotAllowed })), "/v1/things/4")
 	checkPaths(t, "refused", listLog(t, s, f(func(f *pihu.RequestLogFilter) { f.Refused = true })), "omitted", "/v1/things/4", "/v1/things/2")
 	checkPaths(t, "refused key", listLog(t, s, f(func(f *pihu.RequestLogFilter) { f.Refused, f.KeyID = true, owner.ID })), "/v1/things/2")
+	test := newKey(t, a.ID, pihu.KeyRequest{Name: "Test", Environment: pihu.Test, Permissions: pihu.Permissions{"candidate:read"}}, epoch)
+	mustCreateKey(t, s, test)
+	mustAppendLog(t, s, entry(test, 7, 200, ""))
+	checkPaths(t, "test environment", listLog(t, s, f(func(f *pihu.RequestLogFilter) { f.Environment = pihu.Test })), "/v1/things/7")
+	if got := listLog(t, s, f(func(f *pihu.RequestLogFilter) { f.Environment = pihu.Live })); len(got) != 6 {
+		t.Errorf("live environment: got %v, want the 6 entries of live keys", paths(got))
+	}
 	checkPaths(t, "since until", listLog(t, s, f(func(f *pihu.RequestLogFilter) {
 		f.Since, f.Until = epoch.Add(2*time.Second), epoch.Add(4*time.Second)
 	})), "/v1/things/3", "/v1/things/2")

@@ -78,6 +78,9 @@ func (s Store) ListRequestLog(ctx context.Context, f pihu.RequestLogFilter) ([]*
 	if f.KeyID != "" {
 		add("key_id = ?", f.KeyID)
 	}
+	if f.Environment != "" {
+		add("EXISTS (SELECT 1 FROM api_keys WHERE api_keys.id = request_log.key_id AND api_keys.environment = ?)", string(f.Environment))
+	}
 	if f.Status != 0 {
 		add("status = ?", f.Status)
 	}
