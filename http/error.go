@@ -34,7 +34,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) errorResponse(w http.ResponseWriter, r *http.Request, err error) (int, ErrorBody) {
 	status, body := pihu.NewErrorBody(err, requestID(r.Context()))
 	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-		info.code = body.Error.Code // for the request log
+		info.code = codeIndex[body.Error.Code] // for the request log
 	}
 	if body.Error.Code == pihu.EInternal {
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",

@@ -77,14 +77,6 @@ func (s *Server) Admission() *auth.Admission { return s.adm }
 // forwardAuth decides about the request a gateway is about to forward.
 func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	orig, err := s.original(r)
-	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-		// The request log records the original request, if the gateway
-		// said which it is: its method and path, never its query string.
-		info.door = pihu.DoorForward
-		if orig.known {
-			info.method, info.path = orig.method, uriPath(orig.uri)
-		}
-	}
 	var q forwardQuery
 	if q.raw = r.URL.RawQuery; q.raw != "" {
 		q.values, q.err = url.ParseQuery(q.raw)
@@ -97,6 +89,32 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.forwardRefuse(w, r, err, nginx)
 	}
+	if rw, ok := w.(*responseWriter); ok && rw.key != nil {
+		s.logForwarded(r, rw, orig, err)
+	}
+}
+
+// logForwarded records, in the request log, the original request a
+// gateway asked about with a key, if the gateway said which it is: its
+// method and path (never its query string), and the status and code of
+// the decision as the API words it (a refusal's, not the 403 that
+// auth_request=1 turns it into).
+func (s *Server) logForwarded(r *http.Request, rw *responseWriter, orig forwarded, err error) {
+	k := rw.key
+	e := pihu.RequestLogEntry{RequestID: requestID(r.Context()), AccountID: k.AccountID, KeyID: k.ID,
+		Door: pihu.DoorForward, Status: rw.status, IP: clientIP(r)}
+	if err != nil {
+		e.Code = pihu.ErrorCode(err)
+		e.Status, _ = pihu.ErrorStatus(e.Code)
+	}
+	if orig.known {
+		e.Method, e.Path = orig.method, uriPath(orig.uri)
+	}
+	if k.Token != nil {
+		e.TokenID = k.Token.ID
+	}
+	s.auth.LogRequest(&e)
+	rw.logged = true
 }
 
 // forwardQuery is the forward-auth URL's query string, read once: values is what

@@ -333,7 +333,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		end := time.Now()
 		s.metrics.Request(r.Pattern, r.Method, rw.status, end.Sub(start))
-		if rw.key != nil {
+		if rw.key != nil && !rw.logged {
 			s.logToRequestLog(r, info, rw)
 		}
 		if s.requestLog != nil {
@@ -395,18 +395,29 @@ func (s *Server) warnProxy(r *http.Request) {
 	}
 }
 
+// errorCodes are the error codes, indexed by requestInfo.code ("" at 0),
+// and codeIndex their indexes.
+var errorCodes, codeIndex = func() ([]string, map[string]uint8) {
+	codes := append([]string{""}, pihu.ErrorCodes()...)
+	if len(codes) > 256 {
+		panic("http: more error codes than requestInfo.code holds")
+	}
+	index := make(map[string]uint8, len(codes))
+	for i, c := range codes {
+		index[c] = uint8(i)
+	}
+	return codes, index
+}()
+
 // logToRequestLog records the request of info, made with a key, in the
-// request log (auth.Authenticator.LogRequest): the API's own requests and
-// forward auth's (the original request's method and path). The entry is
+// request log (auth.Authenticator.LogRequest), unless its handler did
+// (forward auth). The entry is
 // built on the stack: the log's buffer copies it.
 func (s *Server) logToRequestLog(r *http.Request, info *requestInfo, rw *responseWriter) {
 	k := rw.key
 	e := pihu.RequestLogEntry{
 		RequestID: info.id, AccountID: k.AccountID, KeyID: k.ID, // Time: the authenticator's clock's now
-		Door: pihu.DoorAPI, Method: r.Method, Path: r.URL.Path, Status: rw.status, IP: info.ip, Code: info.code,
-	}
-	if info.door != "" {
-		e.Door, e.Method, e.Path = info.door, info.method, info.path
+		Door: pihu.DoorAPI, Method: r.Method, Path: r.URL.Path, Status: rw.status, IP: info.ip, Code: errorCodes[info.code],
 	}
 	if k.Token != nil {
 		e.TokenID = k.Token.ID
@@ -456,6 +467,9 @@ type responseWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	// logged is set by a handler that recorded the request in the request
+	// log itself (forward auth: the original request).
+	logged bool
 	key    *pihu.Key
 }
 
@@ -480,19 +494,18 @@ type requestInfo struct {
 	context.Context
 	id, ip  string
 	idBytes [len(pihu.PrefixRequest) + pihu.IDLength]byte
-	rw      responseWriter
-	header  [1]string
+	// code is the error code of the answer, if it is an error, for the
+	// request log: an index of errorCodes (0: none), a byte that fits in
+	// the padding after idBytes, so that the struct keeps its size class.
+	code   uint8
+	rw     responseWriter
+	header [1]string
 	// key is the request's key once require let it through: the value of
 	// pihu.KeyContextKey, without a context.WithValue and a copy of the
 	// request for it; actor, the value of pihu.ActorContextKey, is the
 	// actor of the writes it makes (see withKey).
 	key   *pihu.Key
 	actor pihu.Actor
-	// code is the error code of the answer, if it is an error; door,
-	// method and path, if door is set, are what the request log records
-	// in place of the request's own (forward auth: the original
-	// request's).
-	code, door, method, path string
 }
 
 type requestInfoKey struct{}

@@ -56,6 +56,8 @@ Usage:
              [--github-keys-url URL | --github-keys-file FILE]
              [--key-cache-ttl D] [--stale-if-error D] [--database-timeout D]
              [--require-database-at-start]
+             [--request-log-retention D] [--request-log-max N]
+             [--request-log-rate N] [--request-log-burst N]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
