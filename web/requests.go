@@ -120,7 +120,7 @@ func requestsFilter(r *http.Request, accountID string, byKey bool) (requestsQuer
 	case "refused":
 		f.Refused = true
 	case "errors":
-		f.StatusClass = 4 // with 5xx below: two pages would be needed; 4xx is what keys get
+		f.StatusClass = 4 // the answers a client can act on
 	default:
 		return q, f, pihu.ParamErrorf(pihu.EParameterInvalid, "show", "Choose what to show from the list.")
 	}
