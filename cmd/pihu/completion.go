@@ -46,7 +46,7 @@ _pihu() {
     elif [[ $COMP_CWORD -eq 2 && $cur != -* ]]; then
         case $cmd in
             accounts) words="create list recover help" ;;
-            keys) words="list create get revoke rotate disable enable help" ;;
+            keys) words="list create get revoke rotate disable enable requests help" ;;
             permissions) words="list add delete help" ;;
             roles) words="list get create update delete help" ;;
             identities) words="list show create update delete help" ;;
@@ -59,6 +59,7 @@ _pihu() {
             serve\ *) words="--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help" ;;
             "accounts create") words="--name --database --json --help" ;;
             accounts\ *) words="--database --json --help" ;;
+            "keys requests") words="--refused --status --code --since --until --limit --starting-after --api-url --json --help" ;;
             "keys list") words="--limit --starting-after --ending-before --enabled --name-prefix --role --permission --metadata --identity --api-url --json --help" ;;
             "keys create") words="--name --permission --role --expiration --environment --rate-limit --allowed-ip --identity --api-url --json --help" ;;
             "keys revoke") words="--cascade --api-url --json --help" ;;
@@ -101,7 +102,7 @@ _pihu() {
     elif (( CURRENT == 3 )) && [[ ${words[CURRENT]} != -* ]]; then
         case ${words[2]} in
             accounts) cands=(create list recover help) ;;
-            keys) cands=(list create get revoke rotate disable enable help) ;;
+            keys) cands=(list create get revoke rotate disable enable requests help) ;;
             permissions) cands=(list add delete help) ;;
             roles) cands=(list get create update delete help) ;;
             identities) cands=(list show create update delete help) ;;
@@ -113,6 +114,7 @@ _pihu() {
         serve\ *) cands+=(--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help) ;;
         "accounts create") cands+=(--name --database --json --help) ;;
         accounts\ *) cands+=(--database --json --help) ;;
+        "keys requests") cands+=(--refused --status --code --since --until --limit --starting-after --api-url --json --help) ;;
         "keys list") cands+=(--limit --starting-after --ending-before --enabled --name-prefix --role --permission --metadata --identity --api-url --json --help) ;;
         "keys create") cands+=(--name --permission --role --expiration --environment --rate-limit --allowed-ip --identity --api-url --json --help) ;;
         "keys revoke") cands+=(--cascade --api-url --json --help) ;;
@@ -149,7 +151,7 @@ const fishCompletion = `# fish completion for pihu: pihu completion fish | sourc
 complete -c pihu -f
 complete -c pihu -n __fish_use_subcommand -a 'serve accounts keys permissions roles identities signing-keys migrate scan completion version help'
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -a 'create list recover help'
-complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get revoke rotate disable enable help'
+complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get revoke rotate disable enable requests help'
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -a 'list add delete help'
 complete -c pihu -n '__fish_seen_subcommand_from roles' -a 'list get create update delete help'
 complete -c pihu -n '__fish_seen_subcommand_from roles' -l api-url -l limit -l starting-after -l ending-before -l name -l description -l permission -l force
@@ -161,7 +163,7 @@ complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l r
 complete -c pihu -n '__fish_seen_subcommand_from accounts permissions signing-keys migrate' -l database
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -l server -l description -l force -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -l name
-complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l enabled -l name-prefix -l metadata -l name -l permission -l role -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in -l identity
+complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l enabled -l name-prefix -l metadata -l name -l permission -l role -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in -l identity -l refused -l status -l code -l since -l until
 complete -c pihu -n '__fish_seen_subcommand_from scan' -F -l revoke -l format -l allow-skipped -l progress -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts keys permissions roles identities signing-keys scan version' -l json
 complete -c pihu -l help

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,5 +74,44 @@ func TestServe_RequestLogOff(t *testing.T) {
 	do(t, "GET", s.url+"/v1/auth/whoami", owner, "")
 	if got := requestLog(t, s, owner); len(got) != 0 {
 		t.Errorf("got %v, want no entry", got)
+	}
+}
+
+// TestKeysCommands_Requests: `pihu keys requests ID` prints a key's log
+// as a table, `--refused` keeps the refusals, `--json` is the API's
+// answer, and with no ID the account's log.
+func TestKeysCommands_Requests(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	owner := ownerKey(t, s)
+	r := pihuCLI(t, s.url, owner, "keys", "create", "--json", "--name", "reader", "--permission", "candidate:read").ok(t)
+	var k struct{ ID, Key string }
+	if err := json.Unmarshal([]byte(r.stdout), &k); err != nil {
+		t.Fatal(err)
+	}
+	do(t, "GET", s.url+"/v1/candidates", k.Key, "")
+	do(t, "POST", s.url+"/v1/candidates", k.Key, `{"name":"A","email":"a@example.com"}`)
+	time.Sleep(1500 * time.Millisecond) // the server's flush
+
+	out := pihuCLI(t, s.url, owner, "keys", "requests", k.ID).ok(t).stdout
+	for _, want := range []string{"TIME", "METHOD", "GET", "POST", "/v1/candidates", "200", "403", "insufficient_permissions"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("keys requests: no %q in\n%s", want, out)
+		}
+	}
+	out = pihuCLI(t, s.url, owner, "keys", "requests", k.ID, "--refused").ok(t).stdout
+	if strings.Contains(out, " 200 ") || !strings.Contains(out, "403") {
+		t.Errorf("keys requests --refused:\n%s", out)
+	}
+	var l struct {
+		Data []struct {
+			KeyID  string `json:"key_id"`
+			Status int
+		}
+	}
+	if err := json.Unmarshal([]byte(pihuCLI(t, s.url, owner, "keys", "requests", "--json", "--status", "4xx").ok(t).stdout), &l); err != nil || len(l.Data) != 1 || l.Data[0].KeyID != k.ID {
+		t.Errorf("keys requests --json --status 4xx: %+v (%v)", l, err)
+	}
+	if r := pihuCLI(t, s.url, owner, "keys", "requests", "--since", "yesterday"); r.code != 2 {
+		t.Errorf("--since yesterday: exit %d, want 2", r.code)
 	}
 }
