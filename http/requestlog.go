@@ -99,37 +99,13 @@ func requestLogFilter(q url.Values, f *pihu.RequestLogFilter, byKey bool) error 
 	return f.Validate()
 }
 
-// listRequests shows the account's request log (GET /v1/auth/requests), newest
-// first, paginated like keys, filtered by key, status, refusal, code and
-// time. A test key sees only the requests of test keys.
+// listRequests shows the account's request log (GET /v1/auth/requests),
+// newest first, paginated like keys, filtered by key, status, refusal,
+// code and time. A test key sees only the requests of test keys.
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 	caller := pihu.KeyFromContext(r.Context())
-	s.listRequestLog(w, r, pihu.RequestLogFilter{AccountID: caller.AccountID, Environment: keyScope(caller)}, true)
-}
-
-// keyRequests shows one key's request log (GET
-// /v1/auth/api-keys/{id}/requests), revoked keys' included; another
-// account's key, or one the caller may not see, is a 404.
-func (s *Server) keyRequests(w http.ResponseWriter, r *http.Request) {
-	k, err := s.lookupKey(r, true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.listRequestLog(w, r, pihu.RequestLogFilter{AccountID: k.AccountID, KeyID: k.ID}, false)
-}
-
-func (s *Server) listRequestLog(w http.ResponseWriter, r *http.Request, f pihu.RequestLogFilter, byKey bool) {
-	params := []string{paramStatus, paramRefused, paramCode, paramCreatedGTE, paramCreatedLT}
-	if byKey {
-		params = append(params, paramKeyID)
-	}
-	page, err := parsePage(r, params...)
-	f.Limit, f.StartingAfter, f.EndingBefore = page.limit, page.startingAfter, page.endingBefore
-	if err == nil {
-		err = requestLogFilter(page.query, &f, byKey)
-	}
-	if err != nil {
+	f := pihu.RequestLogFilter{AccountID: caller.AccountID, Environment: keyScope(caller)}
+	if err := parseRequestLogFilter(r, &f, true); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -144,6 +120,45 @@ func (s *Server) listRequestLog(w http.ResponseWriter, r *http.Request, f pihu.R
 			return
 		}
 	}
+	s.writeRequestLog(w, r, f)
+}
+
+// keyRequests shows one key's request log (GET
+// /v1/auth/api-keys/{id}/requests), revoked keys' included; another
+// account's key, or one the caller may not see, is a 404. The query is
+// checked first: a bad parameter is a 400 whatever the key.
+func (s *Server) keyRequests(w http.ResponseWriter, r *http.Request) {
+	var f pihu.RequestLogFilter
+	if err := parseRequestLogFilter(r, &f, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, err := s.lookupKey(r, true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f.AccountID, f.KeyID = k.AccountID, k.ID
+	s.writeRequestLog(w, r, f)
+}
+
+// parseRequestLogFilter reads the page and the filters of r's query into
+// f; key_id too if byKey.
+func parseRequestLogFilter(r *http.Request, f *pihu.RequestLogFilter, byKey bool) error {
+	params := []string{paramStatus, paramRefused, paramCode, paramCreatedGTE, paramCreatedLT}
+	if byKey {
+		params = append(params, paramKeyID)
+	}
+	page, err := parsePage(r, params...)
+	if err != nil {
+		return err
+	}
+	f.Limit, f.StartingAfter, f.EndingBefore = page.limit, page.startingAfter, page.endingBefore
+	return requestLogFilter(page.query, f, byKey)
+}
+
+// writeRequestLog answers the page of the log f selects.
+func (s *Server) writeRequestLog(w http.ResponseWriter, r *http.Request, f pihu.RequestLogFilter) {
 	entries, more, err := s.store.ListRequestLog(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
