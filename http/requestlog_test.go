@@ -196,3 +196,23 @@ func TestRequestLog_OtherAccount(t *testing.T) {
 		t.Errorf("a test key naming a live key: got %d, want 404", r.status)
 	}
 }
+
+// TestRequestLog_Token: an access token's request is logged under the key
+// it was minted with, marked with the token's id, and the token is not
+// stored.
+func TestRequestLog_Token(t *testing.T) {
+	ts := newTestServer(t)
+	k := ts.newKey(t, ts.Owner, `{"name":"minter","permissions":["candidate:read","token:write"]}`)
+	tok := ts.mint(t, k.Key, `{"permissions":["candidate:read"]}`)
+	if r := ts.do(t, "GET", "/v1/candidates", tok.AccessToken, ""); r.status != 200 {
+		t.Fatalf("GET with the token: %d %s", r.status, r.body)
+	}
+	got := ts.requestsOf(t, ts.Owner, "/v1/auth/api-keys/"+k.ID+"/requests").Data
+	if len(got) != 2 || got[0].Path != "/v1/candidates" || got[0].TokenID == "" || got[0].KeyID != k.ID || got[1].TokenID != "" {
+		t.Fatalf("got %+v, want the token's request under its key, with the token's id, then the key's own", got)
+	}
+	b, err := os.ReadFile(ts.dbPath)
+	if err == nil && bytes.Contains(b, []byte(tok.AccessToken)) {
+		t.Errorf("the database holds the access token")
+	}
+}
