@@ -1,6 +1,9 @@
 package pihu
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // The error response of SPEC §5 as every door writes it: the API, its
 // forward-auth endpoint for gateways, and Envoy's Check (package
@@ -62,6 +65,16 @@ var errorStatuses = map[string]struct {
 	ERateLimited:             {429, "rate_limit_error"},
 	EInternal:                {500, "api_error"},
 	EUnavailable:             {503, "api_error"},
+}
+
+// ErrorCodes are every error code the API answers with, sorted.
+func ErrorCodes() []string {
+	codes := make([]string, 0, len(errorStatuses))
+	for c := range errorStatuses {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return codes
 }
 
 // ErrorStatus returns the HTTP status of error code code and the error

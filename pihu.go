@@ -36,6 +36,7 @@ type Store interface {
 	UserStore
 	IdempotencyStore
 	UsageStore
+	RequestLogStore
 	SigningKeyStore
 	WebhookStore
 	CreditStore

@@ -97,6 +97,9 @@ type Authenticator struct {
 	usageMu sync.Mutex
 	usage   map[string]time.Time
 	hourly  map[hourKey]tally
+
+	// reqlog is the request log not yet flushed (see LogRequest).
+	reqlog *requestLog
 }
 
 // hourKey names the requests of one key in one hour: Unix seconds of the
@@ -142,6 +145,18 @@ type Options struct {
 	// given to New, if it is a pihu.UsageStore, as every pihu.Store is;
 	// if neither, requests are not counted).
 	Usage pihu.UsageStore
+	// RequestLog receives the request log's entries (LogRequest) at each
+	// Flush (default: the store given to New, if it is a
+	// pihu.RequestLogStore, as every pihu.Store is). NoRequestLog keeps
+	// no request log.
+	RequestLog   pihu.RequestLogStore
+	NoRequestLog bool
+	// RequestLogRate and RequestLogBurst are each account's budget of
+	// entries: RequestLogRate a second (default DefaultRequestLogRate),
+	// RequestLogBurst at once (default DefaultRequestLogBurst). The
+	// entries over it are left out, and counted (see LogRequest).
+	RequestLogRate  float64
+	RequestLogBurst int
 	// Tokens, if not nil, verifies access tokens, which are then accepted
 	// wherever a key is (see AuthenticateGuarded).
 	Tokens *Tokens
@@ -212,6 +227,12 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	if opts.RequestLog == nil {
+		opts.RequestLog, _ = store.(pihu.RequestLogStore)
+	}
+	if opts.NoRequestLog {
+		opts.RequestLog = nil
+	}
 	accounts, _ := store.(accountReader)
 	roles, _ := store.(roleReader)
 	return &Authenticator{
@@ -231,6 +252,7 @@ func New(store pihu.KeyStore, opts Options) *Authenticator {
 		staleIfError: max(opts.StaleIfError, 0),
 		usage:        make(map[string]time.Time),
 		hourly:       make(map[hourKey]tally),
+		reqlog:       newRequestLog(opts.RequestLog, opts.RequestLogRate, opts.RequestLogBurst, 0),
 	}
 }
 
@@ -668,13 +690,14 @@ func (a *Authenticator) remember(d *[32]byte, now int64, gen uint64) {
 }
 
 // Flush writes the uses recorded since the last flush to the store: the
-// last use of each key (TouchKeys) and the requests counted per key and hour
-// (AddUsage), one store call each. What a call fails to write is kept for
+// last use of each key (TouchKeys), the requests counted per key and hour
+// (AddUsage) and the request log's entries (AppendRequestLog), one store
+// call each. What a call fails to write is kept for
 // the next flush.
 func (a *Authenticator) Flush(ctx context.Context) error {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
-	err := errors.Join(a.flushUses(ctx), a.flushCounts(ctx))
+	err := errors.Join(a.flushUses(ctx), a.flushCounts(ctx), a.flushRequestLog(ctx))
 	a.obs.Flushed(err)
 	return err
 }

@@ -26,6 +26,8 @@ type server struct {
 	Owner  string
 	store  *sqlite.DB
 	tokens *auth.Tokens
+	// auth flushes the request log (Flush).
+	auth *auth.Authenticator
 }
 
 func newServer(tb testing.TB) *server {
@@ -43,7 +45,7 @@ func newServer(tb testing.TB) *server {
 	hs.Config.Handler = pihuhttp.New(pihuhttp.Options{Store: db, Auth: authn, WebhookLoopback: true})
 	hs.Start()
 	tb.Cleanup(hs.Close)
-	s := &server{URL: hs.URL, store: db, tokens: tokens}
+	s := &server{URL: hs.URL, store: db, tokens: tokens, auth: authn}
 	s.Owner = s.newAccount(tb, "Acme")
 	return s
 }

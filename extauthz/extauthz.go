@@ -99,6 +99,7 @@ type check struct {
 	ip      string
 	headers requestHeaders
 	key     *pihu.Key
+	code    string // the error code of a denial
 	// header collects the headers of the answer.
 	header []pihu.Header
 }
@@ -115,6 +116,14 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	c.header = append(c.header, pihu.Header{Name: "Request-Id", Value: c.id})
 	res, st := s.decide(ctx, c, h.GetHost(), req.GetAttributes().GetContextExtensions())
 	s.log(ctx, c, st, start)
+	if k := c.key; k != nil {
+		e := pihu.RequestLogEntry{RequestID: c.id, AccountID: k.AccountID, KeyID: k.ID, Time: s.now(), Door: pihu.DoorEnvoy,
+			Method: c.method, Path: pihu.PathOnly(c.path), Status: st, IP: c.ip, Code: c.code}
+		if k.Token != nil {
+			e.TokenID = k.Token.ID
+		}
+		s.adm.LogRequest(&e)
+	}
 	return res, nil
 }
 
@@ -195,6 +204,7 @@ func isIdentity(name string) bool {
 // error body.
 func (s *Server) deny(ctx context.Context, c *check, err error) (*authv3.CheckResponse, int) {
 	st, body := pihu.NewErrorBody(err, c.id)
+	c.code = body.Error.Code
 	if body.Error.Code == pihu.EInternal || st == 503 {
 		s.logger.LogAttrs(ctx, slog.LevelError, "check failed", slog.String("request_id", c.id), slog.String("err", pihu.MaskSecrets(err.Error())))
 	}

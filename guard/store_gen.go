@@ -41,6 +41,14 @@ func (s *Store) AddUsage(ctx context.Context, a1 []pihu.UsageCount, a2 time.Time
 	return
 }
 
+func (s *Store) AppendRequestLog(ctx context.Context, a1 []pihu.RequestLogEntry) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.AppendRequestLog(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) CancelInvite(ctx context.Context, a1 string, a2 string, a3 time.Time, a4 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.CancelInvite(ctx, a1, a2, a3, a4...)
@@ -497,6 +505,14 @@ func (s *Store) ListKeys(ctx context.Context, a1 pihu.KeyFilter) (r0 []*pihu.Key
 	return
 }
 
+func (s *Store) ListRequestLog(ctx context.Context, a1 pihu.RequestLogFilter) (r0 []*pihu.RequestLogEntry, r1 bool, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, r1, err = st.ListRequestLog(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) ListRoles(ctx context.Context, a1 pihu.RoleFilter) (r0 []*pihu.KeyRole, r1 bool, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, r1, err = st.ListRoles(ctx, a1)
@@ -556,6 +572,14 @@ func (s *Store) PendingSetup(ctx context.Context) (r0 *pihu.Link, err error) {
 func (s *Store) Ping(ctx context.Context) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.Ping(ctx)
+		return err
+	})
+	return
+}
+
+func (s *Store) PruneRequestLog(ctx context.Context, a1 time.Time, a2 int) (r0 int, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.PruneRequestLog(ctx, a1, a2)
 		return err
 	})
 	return

@@ -33,6 +33,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // and Retry-After or Accept-Post where they apply), and logs a fault.
 func (s *Server) errorResponse(w http.ResponseWriter, r *http.Request, err error) (int, ErrorBody) {
 	status, body := pihu.NewErrorBody(err, requestID(r.Context()))
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.code = codeIndex[body.Error.Code] // for the request log
+	}
 	if body.Error.Code == pihu.EInternal {
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", body.Error.RequestID), slog.String("err", pihu.MaskSecrets(err.Error())))

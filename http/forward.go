@@ -89,6 +89,32 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.forwardRefuse(w, r, err, nginx)
 	}
+	if rw, ok := w.(*responseWriter); ok && rw.key != nil {
+		s.logForwarded(r, rw, orig, err)
+	}
+}
+
+// logForwarded records, in the request log, the original request a
+// gateway asked about with a key, if the gateway said which it is: its
+// method and path (never its query string), and the status and code of
+// the decision as the API words it (a refusal's, not the 403 that
+// auth_request=1 turns it into).
+func (s *Server) logForwarded(r *http.Request, rw *responseWriter, orig forwarded, err error) {
+	k := rw.key
+	e := pihu.RequestLogEntry{RequestID: requestID(r.Context()), AccountID: k.AccountID, KeyID: k.ID,
+		Door: pihu.DoorForward, Status: rw.status, IP: clientIP(r)}
+	if err != nil {
+		e.Code = pihu.ErrorCode(err)
+		e.Status, _ = pihu.ErrorStatus(e.Code)
+	}
+	if orig.known {
+		e.Method, e.Path = orig.method, uriPath(orig.uri)
+	}
+	if k.Token != nil {
+		e.TokenID = k.Token.ID
+	}
+	s.auth.LogRequest(&e)
+	rw.logged = true
 }
 
 // forwardQuery is the forward-auth URL's query string, read once: values is what
@@ -253,6 +279,18 @@ func (s *Server) original(r *http.Request) (forwarded, error) {
 	}
 	f.known = true
 	return f, nil
+}
+
+// uriPath is the path of uri, a request target: a path and query, or an
+// absolute URI (whose scheme and host are dropped). Never its query
+// string.
+func uriPath(uri string) string {
+	if !strings.HasPrefix(uri, "/") {
+		if u, err := url.ParseRequestURI(uri); err == nil {
+			return u.EscapedPath()
+		}
+	}
+	return pihu.PathOnly(uri)
 }
 
 // forwardedHeader is the value of the first of names r has, "" for none;

@@ -226,6 +226,8 @@ func (s *Server) routes() {
 		s.mux.HandleFunc(p, s.notFound)
 	}
 	s.handle("GET /v1/auth/api-keys/{id}/usage", s.require("api_key:read", s.keyUsage))
+	s.handle("GET /v1/auth/api-keys/{id}/requests", s.require("api_key:read", s.keyRequests))
+	s.handle("GET /v1/auth/requests", s.require("api_key:read", s.listRequests))
 	s.handle("POST /v1/auth/leaked-keys", http.HandlerFunc(s.reportLeakedKeys))
 	s.handle(secretScanningPattern, http.HandlerFunc(s.githubSecretScanning))
 	s.handle("GET /v1/auth/account", s.require("api_key:read", s.getAccount))
@@ -331,6 +333,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		end := time.Now()
 		s.metrics.Request(r.Pattern, r.Method, rw.status, end.Sub(start))
+		if rw.key != nil && !rw.logged {
+			s.logToRequestLog(r, info, rw)
+		}
 		if s.requestLog != nil {
 			s.logRequest(r, rw, id, start, end)
 			return
@@ -390,6 +395,36 @@ func (s *Server) warnProxy(r *http.Request) {
 	}
 }
 
+// errorCodes are the error codes, indexed by requestInfo.code ("" at 0),
+// and codeIndex their indexes.
+var errorCodes, codeIndex = func() ([]string, map[string]uint8) {
+	codes := append([]string{""}, pihu.ErrorCodes()...)
+	if len(codes) > 256 {
+		panic("http: more error codes than requestInfo.code holds")
+	}
+	index := make(map[string]uint8, len(codes))
+	for i, c := range codes {
+		index[c] = uint8(i)
+	}
+	return codes, index
+}()
+
+// logToRequestLog records the request of info, made with a key, in the
+// request log (auth.Authenticator.LogRequest), unless its handler did
+// (forward auth). The entry is
+// built on the stack: the log's buffer copies it.
+func (s *Server) logToRequestLog(r *http.Request, info *requestInfo, rw *responseWriter) {
+	k := rw.key
+	e := pihu.RequestLogEntry{
+		RequestID: info.id, AccountID: k.AccountID, KeyID: k.ID, // Time: the authenticator's clock's now
+		Door: pihu.DoorAPI, Method: r.Method, Path: r.URL.Path, Status: rw.status, IP: info.ip, Code: errorCodes[info.code],
+	}
+	if k.Token != nil {
+		e.TokenID = k.Token.ID
+	}
+	s.auth.LogRequest(&e)
+}
+
 // logRequest writes the line of a request through Options.RequestLog:
 // the same fields as the slog line, masked the same way.
 func (s *Server) logRequest(r *http.Request, rw *responseWriter, id string, start, end time.Time) {
@@ -432,6 +467,9 @@ type responseWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	// logged is set by a handler that recorded the request in the request
+	// log itself (forward auth: the original request).
+	logged bool
 	key    *pihu.Key
 }
 
@@ -456,8 +494,12 @@ type requestInfo struct {
 	context.Context
 	id, ip  string
 	idBytes [len(pihu.PrefixRequest) + pihu.IDLength]byte
-	rw      responseWriter
-	header  [1]string
+	// code is the error code of the answer, if it is an error, for the
+	// request log: an index of errorCodes (0: none), a byte that fits in
+	// the padding after idBytes, so that the struct keeps its size class.
+	code   uint8
+	rw     responseWriter
+	header [1]string
 	// key is the request's key once require let it through: the value of
 	// pihu.KeyContextKey, without a context.WithValue and a copy of the
 	// request for it; actor, the value of pihu.ActorContextKey, is the

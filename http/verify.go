@@ -136,6 +136,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if err := s.auth.Active(k); err != nil {
 		s.observeInactive(err)
 		out.Code = activeCodes[pihu.ErrorCode(err)]
+		s.logVerified(r, k, need, pihu.ErrorCode(err))
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
@@ -154,7 +155,22 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	out.Code = verifyCodes[d.Outcome]
 	out.Valid = d.Allowed()
+	s.logVerified(r, k, need, d.Outcome.Code())
 	writeJSON(w, http.StatusOK, out)
+}
+
+// logVerified records in the request log the verification of key k, in
+// k's log: the request the verifying service was sent is not known (no
+// method or path), its client's address is the ip given, its status the
+// API's for the outcome (code, "" if valid). The verifier's own request is
+// in its key's log, as any request to the API.
+func (s *Server) logVerified(r *http.Request, k *pihu.Key, need auth.Need, code string) {
+	e := pihu.RequestLogEntry{RequestID: requestID(r.Context()), AccountID: k.AccountID, KeyID: k.ID, Time: s.now(),
+		Door: pihu.DoorVerify, Status: auth.StatusOf(code), IP: need.ClientIP, Code: code}
+	if k.Token != nil {
+		e.TokenID = k.Token.ID
+	}
+	s.auth.LogRequest(&e)
 }
 
 // activeCodes are verify's words for the refusals of a key that does not

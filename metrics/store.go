@@ -283,3 +283,18 @@ func (s *store) SetLeakPolicy(ctx context.Context, a1 string, a2 pihu.LeakPolicy
 	defer func(start time.Time) { s.observe("SetLeakPolicy", start, err) }(time.Now())
 	return s.Store.SetLeakPolicy(ctx, a1, a2, a3...)
 }
+
+func (s *store) AppendRequestLog(ctx context.Context, a1 []pihu.RequestLogEntry) (err error) {
+	defer func(start time.Time) { s.observe("AppendRequestLog", start, err) }(time.Now())
+	return s.Store.AppendRequestLog(ctx, a1)
+}
+
+func (s *store) ListRequestLog(ctx context.Context, a1 pihu.RequestLogFilter) (r0 []*pihu.RequestLogEntry, r1 bool, err error) {
+	defer func(start time.Time) { s.observe("ListRequestLog", start, err) }(time.Now())
+	return s.Store.ListRequestLog(ctx, a1)
+}
+
+func (s *store) PruneRequestLog(ctx context.Context, a1 time.Time, a2 int) (r0 int, err error) {
+	defer func(start time.Time) { s.observe("PruneRequestLog", start, err) }(time.Now())
+	return s.Store.PruneRequestLog(ctx, a1, a2)
+}

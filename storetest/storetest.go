@@ -106,6 +106,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	})
 	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, run) })
 	t.Run("Usage", func(t *testing.T) { runUsage(t, run) })
+	t.Run("RequestLog", func(t *testing.T) { runRequestLog(t, run) })
 	t.Run("SigningKeys", func(t *testing.T) { runSigningKeys(t, run) })
 	t.Run("Webhooks", func(t *testing.T) { runWebhooks(t, run) })
 	t.Run("Credits", func(t *testing.T) { runCredits(t, run) })

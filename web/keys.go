@@ -538,6 +538,8 @@ type keyData struct {
 	// Successor is the key that replaced this one by a rotation, if any:
 	// the page says so, links it, and offers no rotation again.
 	Successor *pihu.Key
+	// Requests is the key's recent requests, with the page's filters.
+	Requests requestsData
 }
 
 // keyPage shows one key: its details, its history and its usage. Another
@@ -574,6 +576,10 @@ func (h *Handler) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d.Key = keys[0]
+	if d.Requests, err = h.keyRequests(r, k); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	if h.usage == nil {
 		d.NoUsage = true
 	} else {

@@ -134,7 +134,7 @@ type Handler struct {
 var pageNames = []string{
 	"login", "signup", "setup", "invite", "password_reset",
 	"keys", "key_new", "key_created", "key", "key_edit", "key_revoke", "key_rotate",
-	"audit", "team", "account", "error",
+	"audit", "requests", "team", "account", "error",
 	"webhooks", "webhook", "webhook_created", "webhook_delete", "webhook_roll", "delivery", "permissions", "roles", "role", "identities",
 	"shown_once", "two_factor", "recovery_codes", "login_two_factor",
 }
@@ -283,6 +283,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /identities", h.signedIn(keyManagers, h.createIdentity))
 	h.mux.Handle("POST /identities/{id}/delete", h.signedIn(keyManagers, h.deleteIdentity))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
+	h.mux.Handle("GET /requests", h.signedIn(anyone, h.requestsPage))
 	h.mux.Handle("GET /audit.csv", h.signedIn(anyone, h.auditCSV))
 	h.mux.Handle("GET /team", h.signedIn(anyone, h.teamPage))
 	h.mux.Handle("POST /team", h.signedIn(teamManagers, h.invite))
@@ -504,6 +505,7 @@ func utc(t any) string {
 }
 
 var funcs = template.FuncMap{
+	"status": statusText,
 	// date is a time as a <time> element: UTC in its text and title,
 	// which app.js rewrites to the viewer's own time zone (the title
 	// keeps UTC, shown on hover); nothing for a nil time.

@@ -52,6 +52,18 @@ type Config struct {
 	// most a tenth of each, once they expire (see docs/keys.md):
 	// --credit-lease-ttl, PIHU_CREDIT_LEASE_TTL, default 30s, at least 1s.
 	CreditLeaseTTL time.Duration
+	// RequestLogRetention is how long the request log keeps an entry, 0
+	// for no log: --request-log-retention, PIHU_REQUEST_LOG_RETENTION,
+	// default 168h. RequestLogMax is the most entries it keeps per
+	// account: --request-log-max, PIHU_REQUEST_LOG_MAX, default 10000.
+	// RequestLogRate and RequestLogBurst are each account's budget of
+	// entries per second and instance, and at once:
+	// --request-log-rate, --request-log-burst, PIHU_REQUEST_LOG_RATE,
+	// PIHU_REQUEST_LOG_BURST, default 10 and 100.
+	RequestLogRetention time.Duration
+	RequestLogMax       int
+	RequestLogRate      int
+	RequestLogBurst     int
 	// RateLimit is the default per-key limit, "N/s", "N/m" or "N/h":
 	// --rate-limit, PIHU_RATE_LIMIT, default 1000/m.
 	RateLimit string

@@ -24,6 +24,8 @@ const keysUsage = `usage:
   pihu keys rotate ID [--expire-old-in now|24h] [--json]
   pihu keys disable ID [--json]   refused everywhere (disabled_api_key) until enabled
   pihu keys enable ID [--json]
+  pihu keys requests [ID] [--refused] [--status 429|4xx] [--code CODE] [--since TIME] [--until TIME]
+                     [--limit N] [--starting-after ID] [--json]   the request log of a key, or the account's
 
 Each takes --api-url URL (PIHU_API_URL, default http://127.0.0.1:8080) and
 sends the key in PIHU_API_KEY.`
@@ -51,6 +53,8 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		run = keysSetEnabled(false)
 	case "enable":
 		run = keysSetEnabled(true)
+	case "requests":
+		run = keysRequests
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, keysUsage)
 		return nil

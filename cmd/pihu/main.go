@@ -56,6 +56,8 @@ Usage:
              [--github-keys-url URL | --github-keys-file FILE]
              [--key-cache-ttl D] [--stale-if-error D] [--database-timeout D]
              [--require-database-at-start]
+             [--request-log-retention D] [--request-log-max N]
+             [--request-log-rate N] [--request-log-burst N]
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
@@ -67,6 +69,7 @@ Usage:
   pihu keys revoke ID [--cascade] [--api-url URL] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--api-url URL] [--json]
   pihu keys disable|enable ID [--api-url URL] [--json]   refuse a key everywhere until enabled again
+  pihu keys requests [ID] [--refused] [--status 4xx] [--code CODE] [--api-url URL] [--json]   the request log
   pihu permissions list|add|delete [NAME] [--description TEXT] [--force] [--server [--database URL]] [--api-url URL] [--json]
                                           the account's own permissions, or with --server every account's
   pihu roles list|get|create|update|delete [ID] [--name NAME] [--description TEXT] [--permission P …] [--force]

@@ -77,6 +77,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := c.outageFlags(fs); err != nil {
 		return err
 	}
+	if err := c.requestLogFlags(fs); err != nil {
+		return err
+	}
 	fs.StringVar(&c.Webhooks, "webhooks", env("PIHU_WEBHOOKS", "on"), "on: send the webhook outbox from this instance; off: record events only, for other instances to send (PIHU_WEBHOOKS)")
 	if err := durationFlag(fs, &c.WebhookRetry, "webhook-retry", "PIHU_WEBHOOK_RETRY", 30*time.Second, "the wait before a failed webhook delivery's first retry, doubling up to 6h (PIHU_WEBHOOK_RETRY)"); err != nil {
 		return err
@@ -100,6 +103,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("--credit-lease-ttl %s: give at least 1s", c.CreditLeaseTTL)}
 	}
 	if err := c.checkOutageFlags(); err != nil {
+		return err
+	}
+	if err := c.checkRequestLogFlags(); err != nil {
 		return err
 	}
 	if c.Webhooks != "on" && c.Webhooks != "off" {
@@ -360,9 +366,11 @@ func (a *app) newAuth() {
 	if cacheSize == 0 {
 		cacheSize = -1 // no cache
 	}
-	a.authn = auth.New(a.store, auth.Options{Logger: a.logger, Tokens: tokens, MaxEntries: cacheSize,
+	opts := auth.Options{Logger: a.logger, Tokens: tokens, MaxEntries: cacheSize,
 		TTL: a.c.KeyCacheTTL, StaleIfError: a.c.StaleIfError,
-		Invalidations: a.shared.invalidations(), Observer: a.metrics})
+		Invalidations: a.shared.invalidations(), Observer: a.metrics}
+	a.c.requestLogOptions(&opts)
+	a.authn = auth.New(a.store, opts)
 	a.metrics.CacheSize(a.authn.CacheLen)
 }
 
@@ -435,6 +443,9 @@ func (a *app) startBackground(w *closers) {
 	w.add(func() { stop(); wg.Wait() })
 	wg.Go(func() { a.authn.Run(ctx, flushInterval) })
 	wg.Go(func() { a.authn.Listen(ctx) })
+	wg.Go(func() {
+		pruneRequestLog(ctx, a.store, a.c.RequestLogRetention, a.c.RequestLogMax, requestLogPruneInterval, a.logger)
+	})
 	// Every instance, leasing or not, gives back what the expired leases
 	// of credits hold (those of instances that died).
 	wg.Go(func() { auth.SweepCreditLeases(ctx, a.store, a.c.CreditLeaseTTL/3, a.logger) })
