@@ -65,14 +65,20 @@ type User struct {
 	// TwoFactor is when the person enrolled their authenticator app; nil
 	// while they sign in with their password alone.
 	TwoFactor *time.Time
+	// Passkeys is how many passkeys the person has registered.
+	Passkeys int
 }
 
-// SignInMethods names how the person signs in: "password", and "totp"
-// when an authenticator app is their second factor.
+// SignInMethods names how the person signs in: "password", "totp" when
+// an authenticator app is their second factor, and "passkey" when they
+// have a passkey.
 func (u *User) SignInMethods() []string {
 	m := []string{"password"}
 	if u.TwoFactor != nil {
 		m = append(m, "totp")
+	}
+	if u.Passkeys > 0 {
+		m = append(m, "passkey")
 	}
 	return m
 }

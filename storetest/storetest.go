@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Users", func(t *testing.T) { runUsers(t, run) })
 	t.Run("Teams", func(t *testing.T) { runTeams(t, run) })
 	t.Run("TwoFactor", func(t *testing.T) { runTwoFactor(t, run) })
+	t.Run("Passkeys", func(t *testing.T) { runPasskeys(t, run) })
 	t.Run("Candidates", func(t *testing.T) { runCandidates(t, run) })
 	t.Run("Interviews", func(t *testing.T) { runInterviews(t, run) })
 	t.Run("Lifecycle", func(t *testing.T) {
