@@ -222,8 +222,8 @@ func (h *Handler) recoveryCodesPage(w http.ResponseWriter, r *http.Request, s *s
 
 // disableTwoFactor removes the person's authenticator app and recovery
 // codes, given their password or a code (the app's or a recovery code),
-// checked under the sign-in budget. An account that requires two-factor
-// sign-in keeps it.
+// checked under the sign-in budget. A member of an account that requires
+// two-factor sign-in keeps it, unless a passkey is their second factor.
 func (h *Handler) disableTwoFactor(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
@@ -234,7 +234,7 @@ func (h *Handler) disableTwoFactor(w http.ResponseWriter, r *http.Request, s *se
 		return
 	}
 	f := newForm(nil)
-	if s.account.TwoFactorRequired {
+	if s.account.TwoFactorRequired && s.user.Passkeys == 0 {
 		f.Errors["confirm"] = "This account requires two-factor sign-in of every member, so you keep yours. An owner can change that on the Account page."
 		h.renderTwoFactor(w, r, s, http.StatusBadRequest, f, "")
 		return

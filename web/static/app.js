@@ -1,4 +1,5 @@
-// The dashboard's only script: copy buttons and confirmations. Every page
+// The dashboard's script for copy buttons and confirmations (passkeys.js
+// talks to authenticators). Every page
 // works without it.
 "use strict";
 document.addEventListener("click", function (e) {
