@@ -30,12 +30,12 @@ func TestNormalizePasskeyName(t *testing.T) {
 }
 
 func TestUser_SignInMethodsPasskey(t *testing.T) {
-	u := &User{Passkeys: 2}
+	u := &User{PasswordHash: "$argon2id$", Passkeys: 2}
 	if got := strings.Join(u.SignInMethods(), ","); got != "password,passkey" || !u.HasSecondFactor() {
 		t.Errorf("got %s, %v, want password,passkey and a second factor", got, u.HasSecondFactor())
 	}
 	now := time.Now()
-	u = &User{TwoFactor: &now}
+	u = &User{PasswordHash: "$argon2id$", TwoFactor: &now}
 	if got := strings.Join(u.SignInMethods(), ","); got != "password,totp" || !u.HasSecondFactor() {
 		t.Errorf("got %s, want password,totp", got)
 	}

@@ -69,11 +69,15 @@ type User struct {
 	Passkeys int
 }
 
-// SignInMethods names how the person signs in: "password", "totp" when
-// an authenticator app is their second factor, and "passkey" when they
-// have a passkey.
+// SignInMethods names how the person signs in: "password" once they have
+// set one, "totp" when an authenticator app is their second factor, and
+// "passkey" when they have a passkey. It is empty (not nil) for the first
+// start's owner before the setup link.
 func (u *User) SignInMethods() []string {
-	m := []string{"password"}
+	m := []string{}
+	if u.PasswordHash != "" {
+		m = append(m, "password")
+	}
 	if u.TwoFactor != nil {
 		m = append(m, "totp")
 	}

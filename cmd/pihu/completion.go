@@ -45,7 +45,7 @@ _pihu() {
         words="serve accounts keys permissions roles identities signing-keys migrate scan completion version help"
     elif [[ $COMP_CWORD -eq 2 && $cur != -* ]]; then
         case $cmd in
-            accounts) words="create list recover help" ;;
+            accounts) words="create list recover sign-in members help" ;;
             keys) words="list create get revoke rotate disable enable help" ;;
             permissions) words="list add delete help" ;;
             roles) words="list get create update delete help" ;;
@@ -100,7 +100,7 @@ _pihu() {
         cands=(serve accounts keys permissions roles identities signing-keys migrate scan completion version help)
     elif (( CURRENT == 3 )) && [[ ${words[CURRENT]} != -* ]]; then
         case ${words[2]} in
-            accounts) cands=(create list recover help) ;;
+            accounts) cands=(create list recover sign-in members help) ;;
             keys) cands=(list create get revoke rotate disable enable help) ;;
             permissions) cands=(list add delete help) ;;
             roles) cands=(list get create update delete help) ;;
@@ -148,7 +148,7 @@ fi
 const fishCompletion = `# fish completion for pihu: pihu completion fish | source
 complete -c pihu -f
 complete -c pihu -n __fish_use_subcommand -a 'serve accounts keys permissions roles identities signing-keys migrate scan completion version help'
-complete -c pihu -n '__fish_seen_subcommand_from accounts' -a 'create list recover help'
+complete -c pihu -n '__fish_seen_subcommand_from accounts' -a 'create list recover sign-in members help'
 complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get revoke rotate disable enable help'
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -a 'list add delete help'
 complete -c pihu -n '__fish_seen_subcommand_from roles' -a 'list get create update delete help'
