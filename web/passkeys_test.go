@@ -208,3 +208,16 @@ func TestPasskeys_SecondFactor(t *testing.T) {
 		t.Errorf("options of a sign-in without an email name passkeys: %s", o.Body)
 	}
 }
+
+// Options.Origin is an origin, or New refuses it.
+func TestPasskeys_OriginOption(t *testing.T) {
+	d := newDashboard(t)
+	for _, bad := range []string{"ftp://pihu.example.com", "pihu.example.com", "https://pihu.example.com/dashboard", "https://"} {
+		if _, err := web.New(web.Options{Store: d.Store, Auth: d.Auth, Origin: bad}); err == nil {
+			t.Errorf("Origin %q: accepted", bad)
+		}
+	}
+	if _, err := web.New(web.Options{Store: d.Store, Auth: d.Auth, Origin: "https://pihu.example.com/"}); err != nil {
+		t.Errorf("Origin https://pihu.example.com/: %v", err)
+	}
+}

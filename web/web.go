@@ -182,6 +182,12 @@ func New(opts Options) (*Handler, error) {
 	if err := h.inviteLimit.Validate(); err != nil {
 		return nil, fmt.Errorf("web.New: Options.InviteLimit: %w", err)
 	}
+	if h.origin != "" {
+		if u, err := url.Parse(h.origin); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("web.New: Options.Origin %q: give the dashboard's origin, such as https://pihu.example.com", h.origin)
+		}
+		h.origin = strings.TrimSuffix(h.origin, "/")
+	}
 	if h.clientIP == nil {
 		h.clientIP = peerAddress
 	}

@@ -53,7 +53,7 @@ Usage:
              [--tls-cert FILE --tls-key FILE] [--metrics-addr ADDR]
              [--drain-delay D] [--drain-timeout D]
              [--access-log off|text|json] [--key-cache-size N] [--pprof ADDR]
-             [--webhooks on|off] [--webhook-retry D] [--webhook-loopback allow|deny]
+             [--webhooks on|off] [--webhook-retry D] [--webhook-loopback allow|deny] [--dashboard-origin URL]
              [--github-keys-url URL | --github-keys-file FILE]
              [--key-cache-ttl D] [--stale-if-error D] [--database-timeout D]
              [--require-database-at-start]
