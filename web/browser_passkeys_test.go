@@ -159,6 +159,20 @@ func TestBrowserPasskeys(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-passkey="signin"]`)),
 	)
 	b.shotWidths("passkeys-second-factor")
+	bogus := true
+	if _, err := chromedp.Call(b.ctx, cdpwebauthn.SetResponseOverrideBits, cdpwebauthn.SetResponseOverrideBitsParams{AuthenticatorID: third, IsBogusSignature: &bogus}); err != nil {
+		t.Fatal(err)
+	}
+	run("a passkey whose signature is wrong is refused",
+		chromedp.Click(chromedp.CSS(`[data-passkey="signin"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.passkey-signin [data-passkey-message]:not([hidden])`)),
+	)
+	if msg := read("read the refusal", chromedp.Text(chromedp.CSS(`.passkey-signin [data-passkey-message]`))); !strings.Contains(msg, "could not be verified") {
+		t.Errorf("refusal: got %q", msg)
+	}
+	if _, err := chromedp.Call(b.ctx, cdpwebauthn.SetResponseOverrideBits, cdpwebauthn.SetResponseOverrideBitsParams{AuthenticatorID: third}); err != nil {
+		t.Fatal(err)
+	}
 	run("use the passkey as the second factor",
 		chromedp.Click(chromedp.CSS(`[data-passkey="signin"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
@@ -175,7 +189,7 @@ func TestBrowserPasskeys(t *testing.T) {
 	}
 	for action, want := range map[string]int{
 		pihu.ActionUserPasskeyAdded: 2, pihu.ActionUserPasskeyRenamed: 1, pihu.ActionUserPasskeyRemoved: 1,
-		pihu.ActionUserPasskeyUsed: 2, pihu.ActionUserLogin: 2,
+		pihu.ActionUserPasskeyUsed: 2, pihu.ActionUserLogin: 2, pihu.ActionUserPasskeyFailed: 1,
 	} {
 		if count[action] != want {
 			t.Errorf("%s events: got %d, want %d", action, count[action], want)

@@ -154,7 +154,9 @@ func TestPasskeys_RenameRemove(t *testing.T) {
 	ada := d.signUp(t, "ada@example.com")
 	grace := d.signUp(t, "grace@example.com")
 	key := addPasskey(t, d, "ada@example.com", "Laptop", "cred-ada")
-	checkContains(t, ada.get("/account"), `id="passkeys"`, "Laptop", `action="/account/passkeys/`+key.ID+`/remove"`, `data-passkey="register"`)
+	checkContains(t, ada.get("/account"), `id="passkeys"`, "Laptop", `action="/account/passkeys/`+key.ID+`/remove"`,
+		`<div class="passkey-add" data-passkey-block hidden>`, `data-passkey="register"`, `<script src="/static/passkeys.js" defer>`)
+	checkContains(t, d.browser(t).get("/login"), `<div class="passkey-signin" data-passkey-block hidden>`, "Sign in with a passkey")
 
 	checkStatus(t, grace.post("/account/passkeys/"+key.ID+"/rename", form("name", "Mine")), http.StatusNotFound)
 	checkStatus(t, grace.post("/account/passkeys/"+key.ID+"/remove", nil), http.StatusNotFound)
@@ -184,6 +186,7 @@ func TestPasskeys_SecondFactor(t *testing.T) {
 	key := addPasskey(t, d, "ada@example.com", "Laptop", "cred-ada")
 	checkRedirect(t, owner.post("/account/two-factor-required", form("two_factor_required", "on")), "/account?twofactor=1#two-factor-required")
 	checkStatus(t, owner.get("/keys"), http.StatusOK)
+	checkContains(t, owner.get("/account/two-factor"), "Or add a passkey", `data-passkey="register"`)
 
 	p := owner.post("/account/passkeys/"+key.ID+"/remove", nil)
 	checkStatus(t, p, http.StatusBadRequest)
