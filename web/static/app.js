@@ -1,6 +1,5 @@
 // The dashboard's script for copy buttons and confirmations (passkeys.js
-// talks to authenticators). Every page
-// works without it.
+// talks to authenticators). Every page works without it.
 "use strict";
 document.addEventListener("click", function (e) {
   var button = e.target.closest("[data-copy]");
