@@ -155,9 +155,13 @@ func TestBrowserPasskeys(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/login/two-factor"]`)),
+		// "Start again" is the second factor's page's only.
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/login"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-passkey="signin"]`)),
 	)
+	if b.has(`form[action="/login/two-factor"]`) {
+		t.Error("the second factor's page asks a person without an authenticator app for its code")
+	}
 	b.shotWidths("passkeys-second-factor")
 	bogus := true
 	if _, err := chromedp.Call(b.ctx, cdpwebauthn.SetResponseOverrideBits, cdpwebauthn.SetResponseOverrideBitsParams{AuthenticatorID: third, IsBogusSignature: &bogus}); err != nil {

@@ -194,6 +194,11 @@ func TestPasskeys_SecondFactor(t *testing.T) {
 
 	b := d.password(t, "ada@example.com")
 	checkRedirect(t, b.get("/keys"), "/login")
+	p = b.get("/login/two-factor")
+	checkContains(t, p, "Use your passkey to finish signing in.", `data-passkey="signin"`)
+	if strings.Contains(p.Body, `action="/login/two-factor"`) {
+		t.Error("the page asks a person without an authenticator app for a code")
+	}
 	o := b.postJSON("/login/passkey/options", "{}")
 	checkStatus(t, o, http.StatusOK)
 	var opts struct {
