@@ -82,3 +82,12 @@ type AccountStore interface {
 func OwnerKeyRequest() KeyRequest {
 	return KeyRequest{Name: "Owner key", Permissions: Permissions{Wildcard}, Environment: Live}
 }
+
+// Built-in permissions that read how an account's people sign in to the
+// dashboard: AccountRead its sign-in settings (two-factor required),
+// MemberRead its members with their sign-in methods. Neither has a write:
+// those settings change on the dashboard, by a person.
+const (
+	AccountRead Permission = "account:read"
+	MemberRead  Permission = "member:read"
+)

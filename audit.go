@@ -57,6 +57,16 @@ const (
 	// ActionUserRecoveryCodeUsed is a sign-in with a recovery code instead
 	// of the authenticator app's code.
 	ActionUserRecoveryCodeUsed = "user.recovery_code_used"
+	// ActionUserPasskeyAdded, ActionUserPasskeyRenamed and
+	// ActionUserPasskeyRemoved are a person registering a passkey,
+	// renaming one and removing one; ActionUserPasskeyUsed is a sign-in
+	// with one (beside user.login), and ActionUserPasskeyFailed a passkey
+	// of the person's that did not verify.
+	ActionUserPasskeyAdded   = "user.passkey_added"
+	ActionUserPasskeyRenamed = "user.passkey_renamed"
+	ActionUserPasskeyRemoved = "user.passkey_removed"
+	ActionUserPasskeyUsed    = "user.passkey_used"
+	ActionUserPasskeyFailed  = "user.passkey_failed"
 	// ActionUserSessionsRevoked is a person signing out one of their
 	// other sessions, or all of them, from the Account page.
 	ActionUserSessionsRevoked = "user.sessions_revoked"

@@ -24,6 +24,7 @@ var Catalogue = []Permission{
 	"permission:read", "permission:write",
 	"role:read", "role:write",
 	"identity:read", "identity:write",
+	"account:read", "member:read",
 }
 
 // Wildcard is the permission that grants everything.

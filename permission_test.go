@@ -18,7 +18,8 @@ var universe = pihu.Permissions{
 	"permission:read", "permission:write",
 	"role:read", "role:write",
 	"identity:read", "identity:write",
-	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "permission:*", "role:*", "identity:*", "*",
+	"account:read", "member:read",
+	"candidate:*", "interview:*", "api_key:*", "token:*", "webhook:*", "permission:*", "role:*", "identity:*", "account:*", "member:*", "*",
 }
 
 func TestPermission_Valid(t *testing.T) {
@@ -68,7 +69,7 @@ func TestPermission_Valid(t *testing.T) {
 		})
 	}
 	t.Run("Catalogue", func(t *testing.T) {
-		if got, want := pihu.Catalogue, universe[:16]; !slices.Equal(got, want) {
+		if got, want := pihu.Catalogue, universe[:18]; !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})

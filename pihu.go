@@ -44,6 +44,7 @@ type Store interface {
 	PermissionStore
 	RoleStore
 	IdentityStore
+	PasskeyStore
 
 	// Ping reports whether the database answers; it backs /readyz.
 	Ping(ctx context.Context) error

@@ -91,9 +91,9 @@ func RecoveryCodeDigest(userID, code string) []byte {
 }
 
 // ErrEnrolFirst is the answer to an owner requiring two-factor of the
-// account before enrolling an authenticator app themselves: they would be
+// account before enrolling an authenticator app or a passkey themselves: they would be
 // sent to enrol at once, so they enrol first.
-var ErrEnrolFirst = ParamErrorf(EParameterInvalid, "two_factor_required", "Add an authenticator app to your own sign-in first: then require it of every member.")
+var ErrEnrolFirst = ParamErrorf(EParameterInvalid, "two_factor_required", "Add an authenticator app or a passkey to your own sign-in first: then require it of every member.")
 
 // ChangeTwoFactorRequired sets whether account a requires a second factor
 // of every member, through store, the one way every door changes it: if

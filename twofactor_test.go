@@ -45,7 +45,10 @@ func TestRecoveryCodes(t *testing.T) {
 }
 
 func TestUser_SignInMethods(t *testing.T) {
-	u := &pihu.User{}
+	if got := (&pihu.User{}).SignInMethods(); got == nil || len(got) != 0 {
+		t.Errorf("without a password: got %#v, want []", got)
+	}
+	u := &pihu.User{PasswordHash: "$argon2id$"}
 	if got := strings.Join(u.SignInMethods(), ","); got != "password" {
 		t.Errorf("without two-factor: got %s", got)
 	}

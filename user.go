@@ -65,14 +65,24 @@ type User struct {
 	// TwoFactor is when the person enrolled their authenticator app; nil
 	// while they sign in with their password alone.
 	TwoFactor *time.Time
+	// Passkeys is how many passkeys the person has registered.
+	Passkeys int
 }
 
-// SignInMethods names how the person signs in: "password", and "totp"
-// when an authenticator app is their second factor.
+// SignInMethods names how the person signs in: "password" once they have
+// set one, "totp" when an authenticator app is their second factor, and
+// "passkey" when they have a passkey. It is empty (not nil) for the first
+// start's owner before the setup link.
 func (u *User) SignInMethods() []string {
-	m := []string{"password"}
+	m := []string{}
+	if u.PasswordHash != "" {
+		m = append(m, "password")
+	}
 	if u.TwoFactor != nil {
 		m = append(m, "totp")
+	}
+	if u.Passkeys > 0 {
+		m = append(m, "passkey")
 	}
 	return m
 }

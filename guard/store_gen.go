@@ -177,6 +177,14 @@ func (s *Store) CreateOwnerKey(ctx context.Context, a1 *pihu.Key, a2 ...*pihu.Au
 	return
 }
 
+func (s *Store) CreatePasskey(ctx context.Context, a1 string, a2 *pihu.Passkey, a3 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.CreatePasskey(ctx, a1, a2, a3...)
+		return err
+	})
+	return
+}
+
 func (s *Store) CreatePasswordReset(ctx context.Context, a1 *pihu.PasswordReset, a2 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.CreatePasswordReset(ctx, a1, a2...)
@@ -260,6 +268,14 @@ func (s *Store) DeleteInterview(ctx context.Context, a1 pihu.Scope, a2 string) (
 func (s *Store) DeleteOtherSessions(ctx context.Context, a1 string, a2 []byte, a3 ...*pihu.AuditEvent) (r0 int, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.DeleteOtherSessions(ctx, a1, a2, a3...)
+		return err
+	})
+	return
+}
+
+func (s *Store) DeletePasskey(ctx context.Context, a1 string, a2 string, a3 string, a4 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.DeletePasskey(ctx, a1, a2, a3, a4...)
 		return err
 	})
 	return
@@ -505,6 +521,14 @@ func (s *Store) ListKeys(ctx context.Context, a1 pihu.KeyFilter) (r0 []*pihu.Key
 	return
 }
 
+func (s *Store) ListPasskeys(ctx context.Context, a1 string) (r0 []*pihu.Passkey, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.ListPasskeys(ctx, a1)
+		return err
+	})
+	return
+}
+
 func (s *Store) ListRequestLog(ctx context.Context, a1 pihu.RequestLogFilter) (r0 []*pihu.RequestLogEntry, r1 bool, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, r1, err = st.ListRequestLog(ctx, a1)
@@ -548,6 +572,14 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, a1 pihu.Scope, a2 pihu
 func (s *Store) Memberships(ctx context.Context, a1 string) (r0 []pihu.Membership, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.Memberships(ctx, a1)
+		return err
+	})
+	return
+}
+
+func (s *Store) PasskeyByCredentialID(ctx context.Context, a1 []byte) (r0 *pihu.Passkey, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.PasskeyByCredentialID(ctx, a1)
 		return err
 	})
 	return
@@ -652,6 +684,14 @@ func (s *Store) ReleaseIdempotency(ctx context.Context, a1 *pihu.IdempotencyReco
 func (s *Store) RemoveMember(ctx context.Context, a1 string, a2 string, a3 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.RemoveMember(ctx, a1, a2, a3...)
+		return err
+	})
+	return
+}
+
+func (s *Store) RenamePasskey(ctx context.Context, a1 string, a2 string, a3 string, a4 string, a5 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.RenamePasskey(ctx, a1, a2, a3, a4, a5...)
 		return err
 	})
 	return
@@ -876,6 +916,14 @@ func (s *Store) Usage(ctx context.Context, a1 string, a2 string, a3 time.Time, a
 func (s *Store) UseLink(ctx context.Context, a1 []byte, a2 string, a3 string, a4 time.Time, a5 ...*pihu.AuditEvent) (r0 *pihu.User, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.UseLink(ctx, a1, a2, a3, a4, a5...)
+		return err
+	})
+	return
+}
+
+func (s *Store) UsePasskey(ctx context.Context, a1 string, a2 []byte, a3 time.Time, a4 ...*pihu.AuditEvent) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.UsePasskey(ctx, a1, a2, a3, a4...)
 		return err
 	})
 	return

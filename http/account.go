@@ -84,3 +84,74 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, NewAccountItem(a))
 }
+
+// AccountSignIn is how the account's people sign in to the dashboard, as
+// GET /v1/auth/account/sign-in shows it.
+type AccountSignIn struct {
+	// TwoFactorRequired says that every member signs in with a second
+	// factor (an authenticator app's code or a passkey) after their
+	// password.
+	TwoFactorRequired bool `json:"two_factor_required"`
+}
+
+// Member is a person of the account and how they sign in, as GET
+// /v1/auth/account/members shows them. It holds no secret: which methods
+// they have, never the methods themselves.
+type Member struct {
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Role   string `json:"role"`
+	Joined string `json:"joined"`
+	// SignInMethods are "password", "totp" (an authenticator app) and
+	// "passkey", those the person has.
+	SignInMethods []string `json:"sign_in_methods"`
+	// TwoFactor says that they have a second factor.
+	TwoFactor bool `json:"two_factor"`
+	// Passkeys is how many passkeys they have registered.
+	Passkeys int `json:"passkeys"`
+}
+
+// MemberList is every member of the account, in the order they joined.
+type MemberList struct {
+	Data []Member `json:"data"`
+}
+
+// NewMember is u, a member of an account, as the API shows them.
+func NewMember(u *pihu.User) Member {
+	return Member{ID: u.ID, Email: u.Email, Role: string(u.Role), Joined: timestamp(u.Created),
+		SignInMethods: u.SignInMethods(), TwoFactor: u.HasSecondFactor(), Passkeys: u.Passkeys}
+}
+
+// getAccountSignIn shows the caller's account's sign-in settings
+// (permission account:read, a key of either environment).
+func (s *Server) getAccountSignIn(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.store.Account(r.Context(), pihu.KeyFromContext(r.Context()).AccountID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, AccountSignIn{TwoFactorRequired: a.TwoFactorRequired})
+}
+
+// listMembers shows every member of the caller's account with their
+// sign-in methods (permission member:read, a key of either environment).
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
+	if err := noParameters(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	users, err := s.store.ListUsers(r.Context(), pihu.KeyFromContext(r.Context()).AccountID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := MemberList{Data: make([]Member, 0, len(users))}
+	for _, u := range users {
+		out.Data = append(out.Data, NewMember(u))
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -232,6 +232,8 @@ func (s *Server) routes() {
 	s.handle(secretScanningPattern, http.HandlerFunc(s.githubSecretScanning))
 	s.handle("GET /v1/auth/account", s.require("api_key:read", s.getAccount))
 	s.handle("PATCH /v1/auth/account", s.require(pihu.Wildcard, s.updateAccount))
+	s.handle("GET /v1/auth/account/sign-in", s.require(pihu.AccountRead, s.getAccountSignIn))
+	s.handle("GET /v1/auth/account/members", s.require(pihu.MemberRead, s.listMembers))
 	s.handle("GET /v1/auth/audit-events", s.require("api_key:read", s.listAuditEvents))
 	s.handle("GET /v1/auth/whoami", s.require("", s.whoami))
 	s.handle("POST /v1/auth/verify", s.require("api_key:verify", s.verify))

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Teams", func(t *testing.T) { runTeams(t, run) })
 	t.Run("Members", func(t *testing.T) { runMembers(t, run) })
 	t.Run("TwoFactor", func(t *testing.T) { runTwoFactor(t, run) })
+	t.Run("Passkeys", func(t *testing.T) { runPasskeys(t, run) })
 	t.Run("Candidates", func(t *testing.T) { runCandidates(t, run) })
 	t.Run("Interviews", func(t *testing.T) { runInterviews(t, run) })
 	t.Run("Lifecycle", func(t *testing.T) {

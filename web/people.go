@@ -125,7 +125,7 @@ func (h *Handler) signInTo(w http.ResponseWriter, r *http.Request, userID, accou
 		h.internalError(w, r, err)
 		return
 	}
-	if member.TwoFactor != nil {
+	if member.HasSecondFactor() {
 		if err := h.startSession(w, r, member, true, pendingLifetime); err != nil {
 			h.internalError(w, r, err)
 			return
@@ -454,6 +454,8 @@ type accountData struct {
 	Accounts []pihu.Membership
 	// Sessions are the person's sessions, in every account.
 	Sessions []sessionRow
+	// Passkeys are the person's passkeys.
+	Passkeys []*pihu.Passkey
 }
 
 func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -462,6 +464,7 @@ func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, s *session
 	f.Values.Set("policy", r.URL.Query().Get("policy"))
 	f.Values.Set("twofactor", r.URL.Query().Get("twofactor"))
 	f.Values.Set("signedout", r.URL.Query().Get("signedout"))
+	f.Values.Set("passkey", r.URL.Query().Get("passkey"))
 	h.renderAccount(w, r, s, http.StatusOK, f)
 }
 
@@ -476,7 +479,12 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s *sessi
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, r, status, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f, Accounts: accounts, Sessions: sessions}})
+	passkeys, err := h.store.ListPasskeys(r.Context(), s.user.ID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, status, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f, Accounts: accounts, Sessions: sessions, Passkeys: passkeys}})
 }
 
 // switchAccount moves the session to another account of the person's. An

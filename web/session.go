@@ -60,7 +60,7 @@ func (h *Handler) gate(may who, requireTwoFactor bool, next func(http.ResponseWr
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		if requireTwoFactor && s.account.TwoFactorRequired && s.user.TwoFactor == nil {
+		if requireTwoFactor && s.account.TwoFactorRequired && !s.user.HasSecondFactor() {
 			http.Redirect(w, r, "/account/two-factor", http.StatusSeeOther)
 			return
 		}

@@ -133,7 +133,7 @@ func (h *Handler) setTwoFactorRequired(w http.ResponseWriter, r *http.Request, s
 		h.renderAccount(w, r, s, http.StatusBadRequest, f)
 		return
 	}
-	if required && s.user.TwoFactor == nil {
+	if required && !s.user.HasSecondFactor() {
 		f := newForm(nil)
 		f.Fail(pihu.ErrEnrolFirst, "two_factor_required")
 		h.renderAccount(w, r, s, http.StatusBadRequest, f)

@@ -222,8 +222,8 @@ func (h *Handler) recoveryCodesPage(w http.ResponseWriter, r *http.Request, s *s
 
 // disableTwoFactor removes the person's authenticator app and recovery
 // codes, given their password or a code (the app's or a recovery code),
-// checked under the sign-in budget. An account that requires two-factor
-// sign-in keeps it.
+// checked under the sign-in budget. A member of an account that requires
+// two-factor sign-in keeps it, unless a passkey is their second factor.
 func (h *Handler) disableTwoFactor(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := parseForm(w, r); err != nil {
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
@@ -234,7 +234,7 @@ func (h *Handler) disableTwoFactor(w http.ResponseWriter, r *http.Request, s *se
 		return
 	}
 	f := newForm(nil)
-	if s.account.TwoFactorRequired {
+	if s.account.TwoFactorRequired && s.user.Passkeys == 0 {
 		f.Errors["confirm"] = "This account requires two-factor sign-in of every member, so you keep yours. An owner can change that on the Account page."
 		h.renderTwoFactor(w, r, s, http.StatusBadRequest, f, "")
 		return
@@ -311,6 +311,21 @@ func (h *Handler) useSecondFactor(r *http.Request, u *pihu.User, code string, ev
 	return ok, false, err
 }
 
+// factorsForm is the form of the page that asks u's sign-in for its
+// second factor: it offers the code only to a person with an
+// authenticator app ("totp"), and the passkey only to one with passkeys
+// ("passkey").
+func factorsForm(u *pihu.User) *form {
+	f := newForm(nil)
+	if u.TwoFactor != nil {
+		f.Values.Set("totp", "1")
+	}
+	if u.Passkeys > 0 {
+		f.Values.Set("passkey", "1")
+	}
+	return f
+}
+
 // twoFactorLoginPage asks a sign-in whose password was right for its
 // second factor.
 func (h *Handler) twoFactorLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -323,7 +338,7 @@ func (h *Handler) twoFactorLoginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, "login_two_factor", view{Title: "Two-factor sign-in", Data: newForm(nil)})
+	h.render(w, r, http.StatusOK, "login_two_factor", view{Title: "Two-factor sign-in", Data: factorsForm(p.user)})
 }
 
 // twoFactorLogin ends a sign-in with its second factor: the code of the
@@ -345,7 +360,7 @@ func (h *Handler) twoFactorLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	f := newForm(nil)
+	f := factorsForm(p.user)
 	v := view{Title: "Two-factor sign-in", Data: f}
 	u := p.user
 	spent, retry, ok := h.reserve(r, []string{h.addressLimitKey(r), emailLimitKey(u.Email)})

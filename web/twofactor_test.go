@@ -268,7 +268,7 @@ func TestTwoFactor_Required(t *testing.T) {
 
 	p := owner.post("/account/two-factor-required", form("two_factor_required", "on"))
 	checkStatus(t, p, http.StatusBadRequest)
-	checkContains(t, p, "Add an authenticator app to your own sign-in first")
+	checkContains(t, p, "Add an authenticator app or a passkey to your own sign-in first")
 	checkStatus(t, owner.post("/account/two-factor-required", form("two_factor_required", "maybe")), http.StatusBadRequest)
 
 	d.enrol(t, owner)

@@ -92,6 +92,12 @@ type Options struct {
 	// Off, creating an endpoint with such a URL is refused on the URL
 	// field, and the dispatcher refuses to connect there anyway.
 	WebhookLoopback bool
+	// Origin is the dashboard's origin as browsers see it
+	// ("https://pihu.example.com"), which passkeys are bound to: its host
+	// name is their relying party's id. Default the request's own (https
+	// when it came over TLS, and its Host header); set it behind a proxy
+	// that ends TLS.
+	Origin string
 }
 
 // UsageReader reads a key's hourly usage counts, as pihu.UsageStore.Usage
@@ -122,6 +128,10 @@ type Handler struct {
 
 	// once holds the secrets waiting for the one page that shows them.
 	once *onceViews
+	// origin is Options.Origin; ceremonies the passkey challenges
+	// waiting for their answer.
+	origin     string
+	ceremonies *ceremonies
 
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
@@ -149,7 +159,7 @@ func New(opts Options) (*Handler, error) {
 		store: opts.Store, usage: opts.Usage, auth: opts.Auth, limiter: opts.Limiter,
 		signInLimit: opts.SignInLimit, inviteLimit: opts.InviteLimit, clientIP: opts.ClientIP, logger: opts.Logger, now: opts.Now,
 		password: opts.Password, idle: opts.IdleTimeout, lifetime: opts.SessionLifetime,
-		loopback: opts.WebhookLoopback,
+		loopback: opts.WebhookLoopback, origin: opts.Origin,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -172,6 +182,12 @@ func New(opts Options) (*Handler, error) {
 	if err := h.inviteLimit.Validate(); err != nil {
 		return nil, fmt.Errorf("web.New: Options.InviteLimit: %w", err)
 	}
+	if h.origin != "" {
+		if u, err := url.Parse(h.origin); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("web.New: Options.Origin %q: give the dashboard's origin, such as https://pihu.example.com", h.origin)
+		}
+		h.origin = strings.TrimSuffix(h.origin, "/")
+	}
 	if h.clientIP == nil {
 		h.clientIP = peerAddress
 	}
@@ -189,6 +205,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	h.passwords = newPasswords(h.password, opts.PasswordHashes)
 	h.once = newOnceViews(h.now)
+	h.ceremonies = newCeremonies(h.now)
 	h.dummyHash = HashPassword(pihu.NewID("dummy_"), h.password)
 	pages, err := parsePages(templateFiles)
 	if err != nil {
@@ -244,6 +261,8 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /password-reset", h.resetPassword)
 	h.mux.HandleFunc("GET /login/two-factor", h.twoFactorLoginPage)
 	h.mux.HandleFunc("POST /login/two-factor", h.twoFactorLogin)
+	h.mux.HandleFunc("POST /login/passkey/options", h.passkeyRequestOptions)
+	h.mux.HandleFunc("POST /login/passkey", h.passkeyLogin)
 	h.mux.Handle("POST /logout", h.enrolling(h.logout))
 
 	h.mux.Handle("GET /keys", h.signedIn(anyone, h.keysPage))
@@ -301,6 +320,10 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /account/two-factor", h.enrolling(h.enrolTwoFactor))
 	h.mux.Handle("GET /account/two-factor/recovery-codes/{view}", h.enrolling(h.recoveryCodesPage))
 	h.mux.Handle("POST /account/two-factor/disable", h.signedIn(anyone, h.disableTwoFactor))
+	h.mux.Handle("POST /account/passkeys/options", h.enrolling(h.passkeyCreationOptions))
+	h.mux.Handle("POST /account/passkeys", h.enrolling(h.createPasskey))
+	h.mux.Handle("POST /account/passkeys/{id}/rename", h.signedIn(anyone, h.renamePasskey))
+	h.mux.Handle("POST /account/passkeys/{id}/remove", h.signedIn(anyone, h.removePasskey))
 	h.mux.Handle("POST /account/leak-policy", h.signedIn(teamManagers, h.setLeakPolicy))
 	h.mux.Handle("POST /account/two-factor-required", h.signedIn(keyManagers, h.setTwoFactorRequired))
 	h.mux.Handle("POST /account/sessions/{id}/revoke", h.signedIn(anyone, h.revokeSession))

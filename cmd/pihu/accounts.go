@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/client"
 	pihuhttp "github.com/pihu-ai/pihu/http"
 	"github.com/pihu-ai/pihu/sqlite"
 )
@@ -20,9 +22,14 @@ const accountsUsage = `usage:
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]
+  pihu accounts sign-in [--json]
+  pihu accounts members [--json]
 
-They work on the database itself, with no API key: run them where the
-database is (also while pihu serve runs on it).`
+create, list and recover work on the database itself, with no API key:
+run them where the database is (also while pihu serve runs on it).
+sign-in and members read, through the API (--api-url URL, PIHU_API_URL),
+the account of the key in PIHU_API_KEY: its sign-in settings
+(account:read), and its members with how they sign in (member:read).`
 
 // runAccounts runs `pihu accounts SUBCOMMAND`: the operator's commands,
 // straight on the database.
@@ -39,6 +46,8 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		run = accountsList
 	case "recover":
 		run = accountsRecover
+	case "sign-in", "members":
+		return runAccountsAPI(ctx, sub, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, accountsUsage)
 		return nil
@@ -235,4 +244,39 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	warnNewDatabase(stderr, fresh)
 	fmt.Fprintln(stdout, "The database schema is up to date.")
 	return nil
+}
+
+// runAccountsAPI runs `pihu accounts sign-in` and `pihu accounts members`,
+// which read the account of the key in PIHU_API_KEY through the API.
+func runAccountsAPI(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
+	o := &output{w: stdout}
+	fs := newFlagSet("accounts "+sub, stderr)
+	o.cfg.apiFlags(fs)
+	fs.BoolVar(&o.json, "json", false, "print the API's JSON")
+	if _, err := parseArgs(fs, args, 0, "[--json]"); err != nil {
+		return err
+	}
+	if sub == "sign-in" {
+		return request(o, func(c *client.Client) (*client.AccountSignIn, error) { return c.GetAccountSignIn(ctx) }, func(a *client.AccountSignIn) error {
+			required := "not required"
+			if a.TwoFactorRequired {
+				required = "required of every member"
+			}
+			t := newTable(o.w)
+			t.row("Two-factor sign-in", required)
+			return t.flush()
+		})
+	}
+	return request(o, func(c *client.Client) (*client.MemberList, error) { return c.ListMembers(ctx) }, func(list *client.MemberList) error {
+		t := newTable(o.w)
+		t.row("ID", "EMAIL", "ROLE", "SIGN-IN", "PASSKEYS", "JOINED")
+		for _, m := range list.Data {
+			methods := strings.Join(m.SignInMethods, ",")
+			if methods == "" {
+				methods = "-"
+			}
+			t.row(m.ID, m.Email, m.Role, methods, strconv.Itoa(m.Passkeys), when(&m.Joined, ""))
+		}
+		return t.flush()
+	})
 }

@@ -45,7 +45,7 @@ _pihu() {
         words="serve accounts keys permissions roles identities signing-keys migrate scan completion version help"
     elif [[ $COMP_CWORD -eq 2 && $cur != -* ]]; then
         case $cmd in
-            accounts) words="create list recover help" ;;
+            accounts) words="create list recover sign-in members help" ;;
             keys) words="list create get revoke rotate disable enable requests help" ;;
             permissions) words="list add delete help" ;;
             roles) words="list get create update delete help" ;;
@@ -56,7 +56,7 @@ _pihu() {
     fi
     if [[ -z $words ]]; then
         case "$cmd $sub" in
-            serve\ *) words="--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help" ;;
+            serve\ *) words="--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --dashboard-origin --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help" ;;
             "accounts create") words="--name --database --json --help" ;;
             accounts\ *) words="--database --json --help" ;;
             "keys requests") words="--refused --status --code --since --until --limit --starting-after --api-url --json --help" ;;
@@ -101,7 +101,7 @@ _pihu() {
         cands=(serve accounts keys permissions roles identities signing-keys migrate scan completion version help)
     elif (( CURRENT == 3 )) && [[ ${words[CURRENT]} != -* ]]; then
         case ${words[2]} in
-            accounts) cands=(create list recover help) ;;
+            accounts) cands=(create list recover sign-in members help) ;;
             keys) cands=(list create get revoke rotate disable enable requests help) ;;
             permissions) cands=(list add delete help) ;;
             roles) cands=(list get create update delete help) ;;
@@ -111,7 +111,7 @@ _pihu() {
         esac
     fi
     case "${words[2]} ${words[3]}" in
-        serve\ *) cands+=(--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help) ;;
+        serve\ *) cands+=(--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --dashboard-origin --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help) ;;
         "accounts create") cands+=(--name --database --json --help) ;;
         accounts\ *) cands+=(--database --json --help) ;;
         "keys requests") cands+=(--refused --status --code --since --until --limit --starting-after --api-url --json --help) ;;
@@ -150,7 +150,7 @@ fi
 const fishCompletion = `# fish completion for pihu: pihu completion fish | source
 complete -c pihu -f
 complete -c pihu -n __fish_use_subcommand -a 'serve accounts keys permissions roles identities signing-keys migrate scan completion version help'
-complete -c pihu -n '__fish_seen_subcommand_from accounts' -a 'create list recover help'
+complete -c pihu -n '__fish_seen_subcommand_from accounts' -a 'create list recover sign-in members help'
 complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get revoke rotate disable enable requests help'
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -a 'list add delete help'
 complete -c pihu -n '__fish_seen_subcommand_from roles' -a 'list get create update delete help'

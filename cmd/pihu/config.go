@@ -147,6 +147,11 @@ type Config struct {
 	// loopback (for development, with the receiver beside pihu):
 	// --webhook-loopback, PIHU_WEBHOOK_LOOPBACK.
 	WebhookLoopback string
+	// DashboardOrigin is the dashboard's origin as browsers see it
+	// ("https://pihu.example.com"), which passkeys are bound to:
+	// --dashboard-origin, PIHU_DASHBOARD_ORIGIN, default each request's
+	// own (https over TLS, and its Host).
+	DashboardOrigin string
 	// GitHubKeysURL is where GitHub's secret scanning public keys are
 	// read from, to check the reports POST /v1/secret-scanning/github
 	// takes; loaded on the first report, not at start-up:

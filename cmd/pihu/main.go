@@ -4,6 +4,7 @@
 //	pihu accounts create --name NAME   create an account and its owner key
 //	pihu accounts list                 list the accounts, with their key counts
 //	pihu accounts recover ACCOUNT_ID   give an account a new owner key
+//	pihu accounts sign-in|members      how the account's people sign in, through the API
 //	pihu keys list|create|get|…        manage API keys through the API
 //	pihu signing-keys list|rotate      the keys that sign access tokens
 //	pihu migrate                       apply the database schema
@@ -52,7 +53,7 @@ Usage:
              [--tls-cert FILE --tls-key FILE] [--metrics-addr ADDR]
              [--drain-delay D] [--drain-timeout D]
              [--access-log off|text|json] [--key-cache-size N] [--pprof ADDR]
-             [--webhooks on|off] [--webhook-retry D] [--webhook-loopback allow|deny]
+             [--webhooks on|off] [--webhook-retry D] [--webhook-loopback allow|deny] [--dashboard-origin URL]
              [--github-keys-url URL | --github-keys-file FILE]
              [--key-cache-ttl D] [--stale-if-error D] [--database-timeout D]
              [--require-database-at-start]
@@ -61,6 +62,8 @@ Usage:
   pihu accounts create --name NAME [--database URL] [--json]
   pihu accounts list [--database URL] [--json]
   pihu accounts recover ACCOUNT_ID [--database URL] [--json]   a new owner key
+  pihu accounts sign-in [--api-url URL] [--json]   the account's sign-in settings (account:read)
+  pihu accounts members [--api-url URL] [--json]   its members and how they sign in (member:read)
   pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false]
              [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--identity ID] [--api-url URL] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d]

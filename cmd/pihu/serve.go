@@ -84,6 +84,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := durationFlag(fs, &c.WebhookRetry, "webhook-retry", "PIHU_WEBHOOK_RETRY", 30*time.Second, "the wait before a failed webhook delivery's first retry, doubling up to 6h (PIHU_WEBHOOK_RETRY)"); err != nil {
 		return err
 	}
+	fs.StringVar(&c.DashboardOrigin, "dashboard-origin", env("PIHU_DASHBOARD_ORIGIN", ""), "the dashboard's origin as browsers see it, such as https://pihu.example.com, which passkeys are bound to; set it behind a proxy that ends TLS (default: each request's own) (PIHU_DASHBOARD_ORIGIN)")
 	fs.StringVar(&c.WebhookLoopback, "webhook-loopback", env("PIHU_WEBHOOK_LOOPBACK", "deny"), "allow: webhook endpoints may be http://localhost, 127.0.0.1 or [::1] URLs, for development; deny: they may not, and deliveries never connect there (PIHU_WEBHOOK_LOOPBACK)")
 	fs.StringVar(&c.GitHubKeysURL, "github-keys-url", env("PIHU_GITHUB_KEYS_URL", pihuhttp.GitHubKeysURL), "where GitHub's secret scanning public keys are read from, on the first report to /v1/secret-scanning/github; empty (and no --github-keys-file) turns that endpoint off (PIHU_GITHUB_KEYS_URL)")
 	fs.StringVar(&c.GitHubKeysFile, "github-keys-file", env("PIHU_GITHUB_KEYS_FILE", ""), "a copy of GitHub's secret scanning key document, used instead of --github-keys-url, for servers without internet access (PIHU_GITHUB_KEYS_FILE)")
@@ -268,7 +269,7 @@ func (a *app) open(ctx context.Context) error {
 	var err error
 	a.dashboard, err = web.New(web.Options{
 		Store: a.store, Usage: a.authn, Auth: a.authn, Limiter: a.limiter(), ClientIP: pihuhttp.ClientIP, Logger: a.logger,
-		WebhookLoopback: a.c.WebhookLoopback == "allow",
+		WebhookLoopback: a.c.WebhookLoopback == "allow", Origin: a.c.DashboardOrigin,
 	})
 	if err != nil || a.c.Pprof == "" {
 		return err

@@ -57,7 +57,7 @@ var (
 				created, changed TimeValue
 				enrolled         TimeValue
 			)
-			if err := row.Scan(&u.ID, &u.AccountID, &email, &u.PasswordHash, &role, &created, &changed, &u.TOTPSecret, &enrolled); err != nil {
+			if err := row.Scan(&u.ID, &u.AccountID, &email, &u.PasswordHash, &role, &created, &changed, &u.TOTPSecret, &enrolled, &u.Passkeys); err != nil {
 				return nil, err
 			}
 			u.Email, u.Role = email.V, pihu.Role(role)

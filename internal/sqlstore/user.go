@@ -15,8 +15,10 @@ import (
 // alone (no account, no role).
 const (
 	memberFrom    = ` FROM memberships m JOIN users u ON u.id = m.user_id`
-	MemberColumns = `u.id, m.account_id, u.email, u.password_hash, m.role, m.created, u.password_changed, u.totp_secret, u.totp_enabled`
-	PersonColumns = `id, '', email, password_hash, '', created, password_changed, totp_secret, totp_enabled`
+	MemberColumns = `u.id, m.account_id, u.email, u.password_hash, m.role, m.created, u.password_changed, u.totp_secret, u.totp_enabled,
+		(SELECT count(*) FROM passkeys p WHERE p.user_id = u.id)`
+	PersonColumns = `id, '', email, password_hash, '', created, password_changed, totp_secret, totp_enabled,
+		(SELECT count(*) FROM passkeys p WHERE p.user_id = users.id)`
 )
 
 // pendingInvite is the condition of an invite pending at the time given

@@ -1,5 +1,5 @@
-// The dashboard's only script: copy buttons, confirmations, focus, local
-// times. Every page works without it.
+// The dashboard's script: copy buttons, confirmations, focus, local times
+// (passkeys.js talks to authenticators). Every page works without it.
 "use strict";
 document.addEventListener("click", function (e) {
   var button = e.target.closest("[data-copy]");
