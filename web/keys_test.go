@@ -462,7 +462,7 @@ func TestKeys_Presets(t *testing.T) {
 		checkStatus(t, p, http.StatusOK)
 		checkContains(t, p,
 			`<div class="presets" data-presets hidden>`,
-			`<option value="candidate:read interview:read api_key:read webhook:read permission:read role:read identity:read billing:read">Read-only: every …:read permission</option>`,
+			`<option value="candidate:read interview:read api_key:read webhook:read permission:read role:read identity:read account:read member:read billing:read">Read-only: every …:read permission</option>`,
 			`<option value="candidate:read candidate:write">Full access to candidate: candidate:read, candidate:write</option>`,
 			`<option value="billing:read">Full access to billing: billing:read</option>`,
 			`<code>candidate:read</code> <span class="muted">Read candidates.</span>`,
