@@ -33,16 +33,24 @@ type accountUpdateRequest struct {
 // getAccount shows the caller's account and its settings; any valid key
 // may read them.
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
+	if a := s.callerAccount(w, r); a != nil {
+		writeJSON(w, http.StatusOK, NewAccountItem(a))
+	}
+}
+
+// callerAccount reads the account of the caller of a GET that takes no
+// parameters; on an error it writes the answer and returns nil.
+func (s *Server) callerAccount(w http.ResponseWriter, r *http.Request) *pihu.Account {
 	if err := noParameters(r); err != nil {
 		s.writeError(w, r, err)
-		return
+		return nil
 	}
 	a, err := s.store.Account(r.Context(), pihu.KeyFromContext(r.Context()).AccountID)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
+		return nil
 	}
-	writeJSON(w, http.StatusOK, NewAccountItem(a))
+	return a
 }
 
 // updateAccount changes the caller's account's settings: leak_policy. It
@@ -125,16 +133,9 @@ func NewMember(u *pihu.User) Member {
 // getAccountSignIn shows the caller's account's sign-in settings
 // (permission account:read, a key of either environment).
 func (s *Server) getAccountSignIn(w http.ResponseWriter, r *http.Request) {
-	if err := noParameters(r); err != nil {
-		s.writeError(w, r, err)
-		return
+	if a := s.callerAccount(w, r); a != nil {
+		writeJSON(w, http.StatusOK, AccountSignIn{TwoFactorRequired: a.TwoFactorRequired})
 	}
-	a, err := s.store.Account(r.Context(), pihu.KeyFromContext(r.Context()).AccountID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, AccountSignIn{TwoFactorRequired: a.TwoFactorRequired})
 }
 
 // listMembers shows every member of the caller's account with their

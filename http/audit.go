@@ -61,19 +61,33 @@ func auditFilter(q url.Values, f *pihu.AuditFilter) error {
 		}
 	}
 	f.Actor, f.Target = q.Get(paramActor), q.Get(paramTarget)
+	if f.Since, f.Until, err = createdRange(q); err != nil {
+		return err
+	}
+	return f.Validate(paramCreatedLT)
+}
+
+// createdRange reads the time range of a list's created[gte] and
+// created[lt] (RFC 3339 times; zero if absent), the audit log's and the
+// request log's. Returns EParameterInvalid on the parameter at fault,
+// or on created[lt] if the range ends before it starts.
+func createdRange(q url.Values) (since, until time.Time, err error) {
 	for _, t := range []struct {
 		param string
 		to    *time.Time
-	}{{paramCreatedGTE, &f.Since}, {paramCreatedLT, &f.Until}} {
+	}{{paramCreatedGTE, &since}, {paramCreatedLT, &until}} {
 		vs, ok := q[t.param]
 		if !ok {
 			continue
 		}
 		if *t.to, err = time.Parse(time.RFC3339, vs[0]); err != nil {
-			return pihu.ParamErrorf(pihu.EParameterInvalid, t.param, "%q must be a time in RFC 3339, such as 2026-12-01T00:00:00Z.", t.param)
+			return time.Time{}, time.Time{}, pihu.ParamErrorf(pihu.EParameterInvalid, t.param, "%q must be a time in RFC 3339, such as 2026-12-01T00:00:00Z.", t.param)
 		}
 	}
-	return f.Validate(paramCreatedLT)
+	if !since.IsZero() && !until.IsZero() && !until.After(since) {
+		return time.Time{}, time.Time{}, pihu.ParamErrorf(pihu.EParameterInvalid, paramCreatedLT, "The end of the range must come after its start.")
+	}
+	return since, until, nil
 }
 
 // listAuditEvents shows the account's audit log, newest first, paginated

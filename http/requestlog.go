@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -81,20 +80,8 @@ func requestLogFilter(q url.Values, f *pihu.RequestLogFilter, byKey bool) error 
 		}
 		f.Code = vs[0]
 	}
-	for _, t := range []struct {
-		param string
-		to    *time.Time
-	}{{paramCreatedGTE, &f.Since}, {paramCreatedLT, &f.Until}} {
-		vs, ok := q[t.param]
-		if !ok {
-			continue
-		}
-		if *t.to, err = time.Parse(time.RFC3339, vs[0]); err != nil {
-			return pihu.ParamErrorf(pihu.EParameterInvalid, t.param, "%q must be a time in RFC 3339, such as 2026-12-01T00:00:00Z.", t.param)
-		}
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
-		return pihu.ParamErrorf(pihu.EParameterInvalid, paramCreatedLT, "The end of the range must come after its start.")
+	if f.Since, f.Until, err = createdRange(q); err != nil {
+		return err
 	}
 	return f.Validate()
 }
