@@ -84,18 +84,11 @@ func (h *Handler) changeRole(w http.ResponseWriter, r *http.Request, s *session)
 		ev.Changes = []string{"role"}
 		return ev
 	})
-	switch code := pihu.ErrorCode(err); {
-	case err == nil:
-		http.Redirect(w, r, "/team?done=role&member="+url.QueryEscape(u.ID), http.StatusSeeOther)
-	case code == pihu.ENotFound:
-		h.errorPage(w, r, s, http.StatusNotFound, "Member not found", "This account has no member with this id.")
-	case code == pihu.EInsufficientPermissions:
-		h.renderTeam(w, r, s, http.StatusForbidden, teamData{Form: inviteForm(), Message: pihu.ErrorMessage(err)})
-	case code == pihu.EParameterInvalid:
-		h.renderTeam(w, r, s, http.StatusBadRequest, teamData{Form: inviteForm(), Message: pihu.ErrorMessage(err)})
-	default:
-		h.internalError(w, r, err)
+	if err != nil {
+		h.memberRefused(w, r, s, err)
+		return
 	}
+	http.Redirect(w, r, "/team?done=role&member="+url.QueryEscape(u.ID), http.StatusSeeOther)
 }
 
 // regenerateInvite replaces a pending invite's link with a new one (the
@@ -139,15 +132,25 @@ func (h *Handler) issueReset(w http.ResponseWriter, r *http.Request, s *session)
 		CreatedBy: s.user.ID, Created: now, Expires: now.Add(LinkLifetime)}
 	token := newResetToken(p)
 	err := h.store.CreatePasswordReset(r.Context(), p, pihu.NewPasswordResetEvent(pihu.ActionUserPasswordResetIssued, s.user.ID, h.clientIP(r), p, now))
-	switch code := pihu.ErrorCode(err); {
-	case err == nil:
-		view := h.once.put(s.digest, p.UserID, resetData{Reset: p, URL: origin(r) + ResetPath(token)})
-		http.Redirect(w, r, "/team/members/"+p.UserID+"/reset/"+view, http.StatusSeeOther)
-	case code == pihu.ENotFound:
+	if err != nil {
+		h.memberRefused(w, r, s, err)
+		return
+	}
+	view := h.once.put(s.digest, p.UserID, resetData{Reset: p, URL: origin(r) + ResetPath(token)})
+	http.Redirect(w, r, "/team/members/"+p.UserID+"/reset/"+view, http.StatusSeeOther)
+}
+
+// memberRefused answers a change to a member that the store refused with
+// err: another account's member or none is a 404, a change the person
+// may not make a 403, and one the rules forbid (the last owner) a 400,
+// each on the team page with the reason.
+func (h *Handler) memberRefused(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	switch pihu.ErrorCode(err) {
+	case pihu.ENotFound:
 		h.errorPage(w, r, s, http.StatusNotFound, "Member not found", "This account has no member with this id.")
-	case code == pihu.EInsufficientPermissions:
+	case pihu.EInsufficientPermissions:
 		h.renderTeam(w, r, s, http.StatusForbidden, teamData{Form: inviteForm(), Message: pihu.ErrorMessage(err)})
-	case code == pihu.EParameterInvalid:
+	case pihu.EParameterInvalid:
 		h.renderTeam(w, r, s, http.StatusBadRequest, teamData{Form: inviteForm(), Message: pihu.ErrorMessage(err)})
 	default:
 		h.internalError(w, r, err)

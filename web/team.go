@@ -191,16 +191,11 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, s *sessio
 	target := &pihu.User{ID: r.PathValue("id"), AccountID: s.account.ID}
 	ev := pihu.NewUserEvent(pihu.ActionUserRemoved, s.user.ID, h.clientIP(r), target, h.now())
 	err := h.store.RemoveMember(r.Context(), s.account.ID, target.ID, ev)
-	switch code := pihu.ErrorCode(err); {
-	case err == nil:
-		http.Redirect(w, r, "/team?done=removed", http.StatusSeeOther)
-	case code == pihu.ENotFound:
-		h.errorPage(w, r, s, http.StatusNotFound, "Member not found", "This account has no member with this id.")
-	case code == pihu.EParameterInvalid:
-		h.renderTeam(w, r, s, http.StatusBadRequest, teamData{Form: newForm(nil), Message: pihu.ErrorMessage(err)})
-	default:
-		h.internalError(w, r, err)
+	if err != nil {
+		h.memberRefused(w, r, s, err)
+		return
 	}
+	http.Redirect(w, r, "/team?done=removed", http.StatusSeeOther)
 }
 
 // NewInviteToken returns a new link token for invite inv, and sets
