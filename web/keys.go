@@ -722,46 +722,79 @@ func (h *Handler) changeKey(r *http.Request, s *session, k *pihu.Key, change *pi
 // among rows (another page, a search), or is itself being rotated, keeps
 // its row, which names the successor.
 func (h *Handler) pairRotations(r *http.Request, rows []keyRow) ([]keyRow, error) {
-	now := h.now()
-	working := func(k *pihu.Key) bool { return k.Revoked == nil && (k.Expires == nil || now.Before(*k.Expires)) }
-	rotating := func(k *pihu.Key) bool { return k.Revoked == nil && k.Expires != nil && now.Before(*k.Expires) }
-	at := make(map[string]int, len(rows))
-	for i, row := range rows {
-		at[row.ID] = i
-	}
-	succ := make(map[string]int) // the old key's id: its successor's row
-	for i, row := range rows {
-		if j, ok := at[row.RotatedFrom]; ok && row.RotatedFrom != "" && working(row.Key) && rotating(rows[j].Key) {
-			succ[row.RotatedFrom] = i
-		}
-	}
+	p := newRotations(rows, h.now())
 	out := make([]keyRow, 0, len(rows))
 	for _, row := range rows {
-		if i, ok := succ[row.ID]; ok {
-			if _, merged := succ[rows[i].ID]; !merged {
-				continue // shown in its successor's row
-			}
+		if p.merged(row.ID) {
+			continue // shown in its successor's row
+		}
+		if i, ok := p.next[row.ID]; ok {
 			row.ReplacedBy = rows[i].Key
-		} else if rotating(row.Key) {
+		} else if p.rotating(row.Key) {
 			next, _, err := h.store.ListKeys(r.Context(), pihu.KeyFilter{AccountID: row.AccountID, RotatedFrom: row.ID, Limit: 1})
 			if err != nil {
 				return nil, err
 			}
 			row.ReplacedBy = first(next)
 		}
-		if j, ok := at[row.RotatedFrom]; ok && row.RotatedFrom != "" {
-			if i, paired := succ[row.RotatedFrom]; paired && rows[i].ID == row.ID {
-				row.Rotating = rows[j].Key
-			}
-		}
-		if row.Rotating != nil {
-			if _, merged := succ[row.ID]; merged {
-				row.Rotating = nil // the chain's middle key: its old key has its own row
-			}
-		}
+		row.Rotating = p.oldKey(row)
 		out = append(out, row)
 	}
 	return out, nil
+}
+
+// rotations pairs the rows of a keys page: an old key being rotated with
+// its successor, when both are among the rows and the successor works.
+type rotations struct {
+	rows []keyRow
+	now  time.Time
+	at   map[string]int // a key's id: its row
+	next map[string]int // a paired old key's id: its successor's row
+}
+
+func newRotations(rows []keyRow, now time.Time) *rotations {
+	p := &rotations{rows: rows, now: now, at: make(map[string]int, len(rows)), next: make(map[string]int)}
+	for i, row := range rows {
+		p.at[row.ID] = i
+	}
+	for i, row := range rows {
+		j, ok := p.at[row.RotatedFrom]
+		if ok && row.Revoked == nil && (row.Expires == nil || now.Before(*row.Expires)) && p.rotating(rows[j].Key) {
+			p.next[row.RotatedFrom] = i
+		}
+	}
+	return p
+}
+
+// rotating reports whether k is being rotated: not revoked, and working
+// until an expiry still to come.
+func (p *rotations) rotating(k *pihu.Key) bool {
+	return k.Revoked == nil && k.Expires != nil && p.now.Before(*k.Expires)
+}
+
+// merged reports whether the key id is shown in its successor's row: it
+// is paired, and its successor is not itself an old key paired with a
+// successor of its own (the middle of a chain keeps its row).
+func (p *rotations) merged(id string) bool {
+	i, ok := p.next[id]
+	if !ok {
+		return false
+	}
+	_, chained := p.next[p.rows[i].ID]
+	return !chained
+}
+
+// oldKey is the old key that row's row shows beside it: the key row
+// replaced, when the two are paired, unless row is itself paired with a
+// successor (then its old key has its own row).
+func (p *rotations) oldKey(row keyRow) *pihu.Key {
+	if _, paired := p.next[row.ID]; paired {
+		return nil
+	}
+	if i, paired := p.next[row.RotatedFrom]; paired && p.rows[i].ID == row.ID {
+		return p.rows[p.at[row.RotatedFrom]].Key
+	}
+	return nil
 }
 
 // successor is the key that replaced k by a rotation (revoked or not),

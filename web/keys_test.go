@@ -440,11 +440,36 @@ func TestKeys_RotatingIsOneRow(t *testing.T) {
 		t.Errorf("the old key being rotated warns that it expires soon")
 	}
 
-	// Revoked, the old key stops: the successor's row is its own again.
-	checkStatus(t, b.post("/keys/"+old+"/revoke", nil), http.StatusSeeOther)
+	// A chain: the successor rotated in turn while the old key still
+	// works. The middle key shares the newest key's row; the old key keeps
+	// its own, naming the middle key.
+	checkRedirect(t, b.post("/keys/"+next+"/enabled", form("enabled", "true")), "/keys/"+next)
+	checkStatus(t, b.post("/keys/"+next+"/rotate", form("expire_old_in", "24h")), http.StatusSeeOther)
 	p = b.get("/keys")
-	if strings.Contains(p.Body, "rotating") || !strings.Contains(p.Body, `<a class="strong" href="/keys/`+next+`">Billing</a>`) {
-		t.Errorf("after the old key's revocation the successor's row still says rotating, or is gone")
+	var newest string
+	for _, id := range keyIDRe.FindAllString(p.Body, -1) {
+		if k, err := d.Store.Key(t.Context(), mustUser(t, d, "ada@example.com").AccountID, id); err == nil && k.RotatedFrom == next {
+			newest = id
+		}
+	}
+	if n := strings.Count(p.Body, `<a class="strong" href="/keys/`); n != 3 || newest == "" {
+		t.Fatalf("the keys page has %d rows (newest key %q), want 3: Search, the old key, and the middle key with the newest", n, newest)
+	}
+	checkContains(t, p,
+		`Replaced by <a href="/keys/`+next+`">Billing</a>; stops at 2024-02-21 12:00 UTC`,
+		`<a class="strong" href="/keys/`+newest+`">Billing</a> <span class="badge rotating">rotating</span>`,
+		`Old key <a href="/keys/`+next+`">Billing</a> stops at 2024-02-21 12:00 UTC`)
+	if strings.Contains(p.Body, `<a class="strong" href="/keys/`+next+`"`) {
+		t.Errorf("the middle key of a chain has its own row")
+	}
+
+	// Revoked, the old keys stop: the newest key's row is its own again.
+	for _, id := range []string{old, next} {
+		checkStatus(t, b.post("/keys/"+id+"/revoke", nil), http.StatusSeeOther)
+	}
+	p = b.get("/keys")
+	if strings.Contains(p.Body, "rotating") || !strings.Contains(p.Body, `<a class="strong" href="/keys/`+newest+`">Billing</a>`) {
+		t.Errorf("after the old keys' revocation the newest key's row still says rotating, or is gone")
 	}
 }
 
