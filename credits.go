@@ -261,5 +261,19 @@ type CreditStore interface {
 	// RotateKey gives the successor the old key's credits, and the two
 	// share one balance for the grace period.
 	// Returns ENotFound if the key does not exist.
+	//
+	// An identity's id ("idt_…") spends the identity's credits, which all
+	// its keys share, likewise (no rotation applies), as do the lease
+	// methods (CreditLeaseStore); an identity without credits is OK with
+	// Remaining -1, and a deleted one is ENotFound.
 	SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (Spend, error)
+
+	// RefundCredits gives n credits back to key or identity id at now, in
+	// one transaction, after a spend that answered sp (OK) whose request
+	// was then refused for another balance (a key's own credits short
+	// after its identity's were spent): Credits.GiveBack with
+	// sp.Refilled, so nothing goes back to a balance set or refilled
+	// since. It reports whether they went back; a key or identity that no
+	// longer exists, or counts no credits, takes nothing.
+	RefundCredits(ctx context.Context, id string, n int64, sp Spend, now time.Time) (bool, error)
 }
