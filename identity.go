@@ -220,9 +220,15 @@ func (c *IdentityChange) CheckSelf(caller *Key, i *Identity, now time.Time) erro
 	}
 	if i.Credits != nil {
 		kc := KeyChange{Remaining: c.Remaining, Add: c.Add, Refill: c.Refill}
-		err := kc.checkCreditsNarrowing(&Key{Credits: i.Credits}, now, func(param, msg string) error {
+		left, _ := i.Credits.At(now)
+		err := kc.checkCreditsNarrowing(&Key{Credits: i.Credits}, now, func(param, _ string) error {
+			what := map[string]string{
+				"remaining": fmt.Sprintf("it may set them no higher than the %d left, and not stop counting them.", left),
+				"add":       "it may not add to them.",
+				"refill":    "it may remove their refill or lower its amount, not give them one, nor a larger or more frequent one.",
+			}[param]
 			return &Error{Code: EInsufficientPermissions, Param: param,
-				Message: "This key shares the identity's credits, so it may only narrow them: " + strings.Replace(msg, "this key", "it", 1) + " Use a key of another identity, or of none."}
+				Message: "This key shares the identity's credits, so it may only narrow them: " + what + " Use a key of another identity, or of none."}
 		})
 		if err != nil {
 			return err
