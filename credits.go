@@ -181,6 +181,13 @@ func (c *Credits) At(now time.Time) (remaining int64, refilled time.Time) {
 	return c.Remaining, c.Refilled
 }
 
+// Left is the credits left at now, the refill due since Refilled
+// included (At's remaining).
+func (c *Credits) Left(now time.Time) int64 {
+	n, _ := c.At(now)
+	return n
+}
+
 // NextRefill is the next refill after now, or nil if c has no refill.
 func (c *Credits) NextRefill(now time.Time) *time.Time {
 	if c == nil || c.Refill == nil {
