@@ -58,7 +58,7 @@ func TestIdentities_Credits(t *testing.T) {
 	}
 	r := ts.do(t, "GET", "/v1/candidates", other.Key, "")
 	if r.status != 403 || r.errorBody(t).Code != "usage_exceeded" || !strings.Contains(r.errorBody(t).Message, "PATCH /v1/identities/"+i.ID) ||
-		r.header.Get("Pihu-Credits-Refill") != "2024-03-01T00:00:00Z" {
+		r.header.Get("Pihu-Credits-Refill") != "2024-03-01T00:00:00Z" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("the fourth request: got %d %s %v", r.status, r.body, r.header)
 	}
 
