@@ -181,6 +181,13 @@ func (c *Credits) At(now time.Time) (remaining int64, refilled time.Time) {
 	return c.Remaining, c.Refilled
 }
 
+// Left is the credits left at now, the refill due since Refilled
+// included (At's remaining).
+func (c *Credits) Left(now time.Time) int64 {
+	n, _ := c.At(now)
+	return n
+}
+
 // NextRefill is the next refill after now, or nil if c has no refill.
 func (c *Credits) NextRefill(now time.Time) *time.Time {
 	if c == nil || c.Refill == nil {
@@ -261,5 +268,19 @@ type CreditStore interface {
 	// RotateKey gives the successor the old key's credits, and the two
 	// share one balance for the grace period.
 	// Returns ENotFound if the key does not exist.
+	//
+	// An identity's id ("idt_…") spends the identity's credits, which all
+	// its keys share, likewise (no rotation applies), as do the lease
+	// methods (CreditLeaseStore); an identity without credits is OK with
+	// Remaining -1, and a deleted one is ENotFound.
 	SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (Spend, error)
+
+	// RefundCredits gives n credits back to key or identity id at now, in
+	// one transaction, after a spend that answered sp (OK) whose request
+	// was then refused for another balance (a key's own credits short
+	// after its identity's were spent): Credits.GiveBack with
+	// sp.Refilled, so nothing goes back to a balance set or refilled
+	// since. It reports whether they went back; a key or identity that no
+	// longer exists, or counts no credits, takes nothing.
+	RefundCredits(ctx context.Context, id string, n int64, sp Spend, now time.Time) (bool, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -12,7 +13,8 @@ import (
 // for: its id in the customer's system (ExternalID), its metadata, and
 // the limits all its keys share. A customer with three keys of one
 // identity limited to 100 requests a minute gets 100 a minute in all,
-// not 300, on every instance. Like a candidate it belongs to one account
+// not 300, on every instance; an identity with credits has one balance
+// that every request of any of its keys spends. Like a candidate it belongs to one account
 // and one environment: a test key never sees a live identity, and
 // another account's identity does not exist for a caller. ExternalID is
 // unique among the identities of an account and environment.
@@ -29,9 +31,19 @@ type Identity struct {
 	// default). A key's own limit, if it has one, applies too: a request
 	// needs both to admit it.
 	RateLimit RateLimit
-	Created   time.Time
-	Updated   time.Time
+	// Credits are the usage credits all its keys spend, as a key's own
+	// (see Credits): a request of a key of the identity needs the
+	// identity's credits, and the key's own too if it has some, and
+	// spends both or neither. nil: not counted. On a key's identity
+	// (Key.Identity), only whether it is nil tells anything: Remaining
+	// there is as the key was read, for no use but that.
+	Credits *Credits
+	Created time.Time
+	Updated time.Time
 }
+
+// HasCredits reports whether i counts credits.
+func (i *Identity) HasCredits() bool { return i != nil && i.Credits != nil }
 
 // Built-in permissions that manage an account's identities.
 const (
@@ -65,6 +77,9 @@ type IdentityRequest struct {
 	Metadata   json.RawMessage
 	// RateLimit is the shared limit as given ("100/m"); nil: none.
 	RateLimit *string
+	// Credits are the shared credits (Refilled is set by NewIdentity);
+	// nil: not counted.
+	Credits *Credits
 }
 
 // NewIdentity builds the identity req asks for, in the account and
@@ -88,10 +103,23 @@ func NewIdentity(creator *Key, req IdentityRequest, now time.Time) (*Identity, e
 			return nil, err
 		}
 	}
+	var credits *Credits
+	if req.Credits != nil {
+		if err := ValidateCredits(req.Credits.Remaining, "remaining"); err != nil {
+			return nil, err
+		}
+		if req.Credits.Refill != nil {
+			if err := req.Credits.Refill.Validate("refill"); err != nil {
+				return nil, err
+			}
+		}
+		credits = req.Credits.Clone()
+		credits.Refilled = Timestamp(now)
+	}
 	now = Timestamp(now)
 	return &Identity{
 		ID: NewID(PrefixIdentity), AccountID: creator.AccountID, Environment: creator.Environment,
-		ExternalID: req.ExternalID, Metadata: meta, RateLimit: limit, Created: now, Updated: now,
+		ExternalID: req.ExternalID, Metadata: meta, RateLimit: limit, Credits: credits, Created: now, Updated: now,
 	}, nil
 }
 
@@ -123,6 +151,12 @@ type IdentityChange struct {
 	Metadata   Optional[json.RawMessage]
 	// RateLimit is the new shared limit; null for none.
 	RateLimit Optional[RateLimit]
+	// Remaining sets the shared credits (null: not counted any more);
+	// Add adds to them, not both; Refill is the new refill (null: none),
+	// as for a key (KeyChange).
+	Remaining Optional[int64]
+	Add       *int64
+	Refill    Optional[Refill]
 }
 
 // Fields names the fields c changes, in a fixed order: what the audit
@@ -138,6 +172,15 @@ func (c *IdentityChange) Fields() []string {
 	if c.RateLimit.Set {
 		out = append(out, "rate_limit")
 	}
+	if c.Remaining.Set {
+		out = append(out, "remaining")
+	}
+	if c.Add != nil {
+		out = append(out, "add")
+	}
+	if c.Refill.Set {
+		out = append(out, "refill")
+	}
 	return out
 }
 
@@ -145,7 +188,10 @@ func (c *IdentityChange) Fields() []string {
 // EParameterMissing or EParameterInvalid with the field.
 func (c *IdentityChange) Validate() error {
 	if len(c.Fields()) == 0 {
-		return Errorf(EParameterMissing, "Give at least one field to change: external_id, metadata or rate_limit.")
+		return Errorf(EParameterMissing, "Give at least one field to change: external_id, metadata, rate_limit, remaining, add or refill.")
+	}
+	if err := validateCreditChange(c.Remaining, c.Add, c.Refill, "identity"); err != nil {
+		return err
 	}
 	if c.ExternalID != nil {
 		if err := ValidateExternalID(*c.ExternalID); err != nil {
@@ -163,11 +209,32 @@ func (c *IdentityChange) Validate() error {
 }
 
 // CheckSelf applies the rule for a key (caller) of identity i changing
-// it, as for a key changing itself: it may narrow the limit it shares,
-// never raise or remove it (EInsufficientPermissions on "rate_limit").
-// A caller of another identity, or of none, may change it as it likes.
-func (c *IdentityChange) CheckSelf(caller *Key, i *Identity) error {
-	if !c.RateLimit.Set || caller.Identity == nil || caller.Identity.ID != i.ID || i.RateLimit.IsZero() {
+// it at now, as for a key changing itself: it may narrow the limit and
+// the credits it shares, never raise or remove them
+// (EInsufficientPermissions on "rate_limit", "remaining", "add" or
+// "refill"). A caller of another identity, or of none, may change it as
+// it likes.
+func (c *IdentityChange) CheckSelf(caller *Key, i *Identity, now time.Time) error {
+	if caller.Identity == nil || caller.Identity.ID != i.ID {
+		return nil
+	}
+	if i.Credits != nil {
+		kc := KeyChange{Remaining: c.Remaining, Add: c.Add, Refill: c.Refill}
+		left, _ := i.Credits.At(now)
+		err := kc.checkCreditsNarrowing(&Key{Credits: i.Credits}, now, func(param, _ string) error {
+			what := map[string]string{
+				"remaining": fmt.Sprintf("it may set them no higher than the %d left, and not stop counting them.", left),
+				"add":       "it may not add to them.",
+				"refill":    "it may remove their refill or lower its amount, not give them one, nor a larger or more frequent one.",
+			}[param]
+			return &Error{Code: EInsufficientPermissions, Param: param,
+				Message: "This key shares the identity's credits, so it may only narrow them: " + what + " Use a key of another identity, or of none."}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !c.RateLimit.Set || i.RateLimit.IsZero() {
 		return nil
 	}
 	if c.RateLimit.Null || c.RateLimit.Value.IsZero() || !c.RateLimit.Value.Within(i.RateLimit) {
@@ -194,6 +261,19 @@ func (c *IdentityChange) Apply(i *Identity, now time.Time) {
 		i.RateLimit = c.RateLimit.Value
 	}
 	i.Updated = Timestamp(now)
+}
+
+// ApplyCredits makes the change c (validated) to i's credits at now:
+// EParameterInvalid on "add" or "refill" for an identity without credits.
+func (c *IdentityChange) ApplyCredits(i *Identity, now time.Time) error {
+	if !c.Remaining.Set && c.Add == nil && !c.Refill.Set {
+		return nil
+	}
+	next, err := changeCredits(i.Credits, c.Remaining, c.Add, c.Refill, "identity", i.ID, now)
+	if err == nil {
+		i.Credits = next
+	}
+	return err
 }
 
 // CheckIdentityWriter applies the rule for who may create, change or
@@ -348,3 +428,8 @@ func UnknownKeyIdentity(id string) *Error {
 	return ParamErrorf(EParameterInvalid, "identity_id",
 		"%q is not an identity of this account and environment: give the id of one, such as \"idt_…\"; GET /v1/identities lists them.", MaskSecrets(id))
 }
+
+// IsIdentityID reports whether id is an identity's ("idt_…"): where a
+// store's credits are spent (CreditStore), it names the identity's
+// credits rather than a key's.
+func IsIdentityID(id string) bool { return strings.HasPrefix(id, PrefixIdentity) }

@@ -66,18 +66,27 @@ type RefillJSON struct {
 // NewKeyExtras is k's metadata, credits at now, and import marker.
 func NewKeyExtras(k *Key, now time.Time) KeyExtras {
 	x := KeyExtras{Metadata: k.Metadata, Imported: k.Imported}
-	if c := k.Credits; c != nil {
-		remaining, _ := c.At(now)
-		x.Remaining, x.NextRefill = &remaining, formatTimePtr(c.NextRefill(now))
-		if r := c.Refill; r != nil {
-			x.Refill = &RefillJSON{Interval: r.Interval, Amount: r.Amount}
-			if r.Interval == RefillMonthly {
-				day := r.Day
-				x.Refill.Day = &day
-			}
+	x.Remaining, x.Refill, x.NextRefill = CreditsView(k.Credits, now)
+	return x
+}
+
+// CreditsView is c (a key's or an identity's credits) at now as answers
+// show it: the credits left (a refill due included), the refill and the
+// next refill; nil for each that c does not have (c nil: not counted).
+func CreditsView(c *Credits, now time.Time) (remaining *int64, refill *RefillJSON, next *string) {
+	if c == nil {
+		return nil, nil, nil
+	}
+	n, _ := c.At(now)
+	remaining, next = &n, formatTimePtr(c.NextRefill(now))
+	if r := c.Refill; r != nil {
+		refill = &RefillJSON{Interval: r.Interval, Amount: r.Amount}
+		if r.Interval == RefillMonthly {
+			day := r.Day
+			refill.Day = &day
 		}
 	}
-	return x
+	return remaining, refill, next
 }
 
 // NewKeyItem is k as lists show it; now is when its credits are counted

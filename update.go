@@ -173,25 +173,32 @@ func (c *KeyChange) validateKey(now time.Time) error {
 
 // validateCredits is Validate for the credits.
 func (c *KeyChange) validateCredits(time.Time) error {
-	if c.Remaining.Set && c.Add != nil {
+	return validateCreditChange(c.Remaining, c.Add, c.Refill, "key")
+}
+
+// validateCreditChange checks a change of credits (of a key or an
+// identity, named by what): "remaining" sets them (null: not counted any
+// more), "add" adds to them, not both; "refill" is the new refill.
+func validateCreditChange(remaining Optional[int64], add *int64, refill Optional[Refill], what string) error {
+	if remaining.Set && add != nil {
 		return ParamErrorf(EParameterInvalid, "add", "Give \"remaining\" (sets the credits) or \"add\" (adds to them), not both.")
 	}
-	if n := c.Remaining.Ptr(); n != nil {
+	if n := remaining.Ptr(); n != nil {
 		if err := ValidateCredits(*n, "remaining"); err != nil {
 			return err
 		}
 	}
-	if c.Add != nil {
-		if err := ValidateCredits(*c.Add, "add"); err != nil {
+	if add != nil {
+		if err := ValidateCredits(*add, "add"); err != nil {
 			return err
 		}
 	}
-	if r := c.Refill.Ptr(); r != nil {
+	if r := refill.Ptr(); r != nil {
 		if err := r.Validate("refill"); err != nil {
 			return err
 		}
-		if c.Remaining.Null {
-			return ParamErrorf(EParameterInvalid, "refill", "A key whose credits are removed (\"remaining\": null) has no refill; leave \"refill\" out.")
+		if remaining.Null {
+			return ParamErrorf(EParameterInvalid, "refill", "A %s whose credits are removed (\"remaining\": null) has no refill; leave \"refill\" out.", what)
 		}
 	}
 	return nil
@@ -408,38 +415,50 @@ func rateWithin(next, cur, def RateLimit) bool {
 
 // applyCredits makes the change to k's credits.
 func (c *KeyChange) applyCredits(k *Key, now time.Time) error {
+	next, err := changeCredits(k.Credits, c.Remaining, c.Add, c.Refill, "key", k.ID, now)
+	if err == nil {
+		k.Credits = next
+	}
+	return err
+}
+
+// changeCredits returns cur (of the key or identity id, named by what)
+// changed at now by remaining, add and refill (validated): remaining sets
+// the balance (null: not counted), add adds to the balance as it is at
+// now (a refill due included), refill replaces the refill.
+func changeCredits(cur *Credits, remaining Optional[int64], add *int64, refill Optional[Refill], what, id string, now time.Time) (*Credits, error) {
 	now = Timestamp(now)
 	switch {
-	case c.Remaining.Null:
-		k.Credits = nil
-	case c.Remaining.Set:
-		next := &Credits{Remaining: c.Remaining.Value, Refilled: now}
-		if k.Credits != nil {
-			next.Refill = k.Credits.Refill
+	case remaining.Null:
+		cur = nil
+	case remaining.Set:
+		next := &Credits{Remaining: remaining.Value, Refilled: now}
+		if cur != nil {
+			next.Refill = cur.Refill
 		}
-		k.Credits = next
-	case c.Add != nil:
-		if k.Credits == nil {
-			return ParamErrorf(EParameterInvalid, "add", "The key %s has no credits to add to: its use is not counted. Give \"remaining\" to start counting.", k.ID)
+		cur = next
+	case add != nil:
+		if cur == nil {
+			return nil, ParamErrorf(EParameterInvalid, "add", "The %s %s has no credits to add to: its use is not counted. Give \"remaining\" to start counting.", what, id)
 		}
-		cur, refilled := k.Credits.At(now)
-		if cur+*c.Add > MaxCredits {
-			return ParamErrorf(EParameterInvalid, "add", "The key would have %d credits; at most %d are allowed.", cur+*c.Add, int64(MaxCredits))
+		n, refilled := cur.At(now)
+		if n+*add > MaxCredits {
+			return nil, ParamErrorf(EParameterInvalid, "add", "The %s would have %d credits; at most %d are allowed.", what, n+*add, int64(MaxCredits))
 		}
-		k.Credits = &Credits{Remaining: cur + *c.Add, Refill: k.Credits.Refill, Refilled: refilled}
+		cur = &Credits{Remaining: n + *add, Refill: cur.Refill, Refilled: refilled}
 	}
-	if c.Refill.Set {
-		if k.Credits == nil {
-			if !c.Refill.Null {
-				return ParamErrorf(EParameterInvalid, "refill", "The key %s has no credits to refill: give \"remaining\" too.", k.ID)
+	if refill.Set {
+		if cur == nil {
+			if !refill.Null {
+				return nil, ParamErrorf(EParameterInvalid, "refill", "The %s %s has no credits to refill: give \"remaining\" too.", what, id)
 			}
-			return nil
+			return nil, nil
 		}
-		cur := *k.Credits
-		cur.Refill = c.Refill.Ptr()
-		k.Credits = &cur
+		next := *cur
+		next.Refill = refill.Ptr()
+		cur = &next
 	}
-	return nil
+	return cur, nil
 }
 
 // ImportRequest is a key made by another system, imported by the SHA-256

@@ -33,10 +33,12 @@ type Admission struct {
 	limiterError func(context.Context, error)
 }
 
-// CreditSpender spends a key's usage credits: pihu.CreditStore's
-// SpendCredits.
+// CreditSpender spends the usage credits of a key, or of an identity
+// (its id), which all its keys share: pihu.CreditStore's SpendCredits
+// and RefundCredits.
 type CreditSpender interface {
 	SpendCredits(ctx context.Context, id string, cost int64, now time.Time) (pihu.Spend, error)
+	RefundCredits(ctx context.Context, id string, n int64, sp pihu.Spend, now time.Time) (bool, error)
 }
 
 // KeyEvents is told of the refusals that are webhook events of their own.
@@ -171,8 +173,16 @@ type Decision struct {
 	Rate        ratelimit.Result
 	RateDecided bool
 	// Spend is the key's credits after the request, for a key that has
-	// credits and got as far as them.
+	// credits and got as far as them; when the identity's credits
+	// refused the request (IdentityCredits), the identity's.
 	Spend *pihu.Spend
+	// IdentitySpend is the credits of the key's identity after the
+	// request, for a key of an identity with credits that got as far as
+	// them.
+	IdentitySpend *pihu.Spend
+	// IdentityCredits: the request was refused (RefusedCredits) because
+	// the identity's credits, which all its keys share, do not cover it.
+	IdentityCredits bool
 }
 
 // Allowed reports whether the request may run.
@@ -292,11 +302,15 @@ func (a *Admission) allow(ctx context.Context, k *pihu.Key, own, shared ratelimi
 // Charge ends the admission of a request that Check admitted. If run, the
 // work is about to run: cost of the key's credits are spent, last, so
 // that a request refused for any other reason spends none; d becomes
-// RefusedCredits if they do not cover it. If not (an idempotent replay,
-// which does not run again, or a request its Idempotency-Key refused),
-// nothing is spent. Either way the request is counted once. The error is
-// the store's, and the request is then counted as allowed (a fault, not a
-// refusal).
+// RefusedCredits if they do not cover it. A key of an identity with
+// credits spends cost of the identity's too, which all its keys share:
+// the identity's first, then the key's own if it has some; the request
+// needs both, and if the key's own are short what the identity's gave is
+// given back (CreditSpender.RefundCredits), so that a refused request
+// spends neither. If not run (an idempotent replay, which does not run
+// again, or a request its Idempotency-Key refused), nothing is spent.
+// Either way the request is counted once. The error is the store's, and
+// the request is then counted as allowed (a fault, not a refusal).
 //
 // The spending is a write, made by ctx's actor (pihu.ActorFromContext):
 // the caller, for a door that names one (the API's own requests, verify's
@@ -306,23 +320,48 @@ func (a *Admission) allow(ctx context.Context, k *pihu.Key, own, shared ratelimi
 // request is refused with the revocation's error.
 func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run bool) error {
 	k := d.Key
-	if run && k.Credits != nil {
+	shared := k.Identity.HasCredits()
+	if run && (k.Credits != nil || shared) {
 		now := a.now()
 		if _, ok := pihu.ActorFromContext(ctx); !ok {
 			ctx = pihu.NewContextWithActor(ctx, pihu.Actor{AccountID: k.AccountID, KeyID: k.ID, At: now})
 		}
-		sp, err := a.credits.SpendCredits(ctx, k.ID, cost, now)
-		if err != nil {
-			a.auth.CountAllowed(k)
-			return err
-		}
-		d.Spend = &sp
-		if !sp.OK {
-			if a.events != nil {
-				a.events.UsageExceeded(k)
+		if shared {
+			sp, err := a.credits.SpendCredits(ctx, k.Identity.ID, cost, now)
+			switch {
+			case pihu.ErrorCode(err) == pihu.ENotFound:
+				// Deleted since the key was read: the key no
+				// longer has it.
+			case err != nil:
+				a.auth.CountAllowed(k)
+				return err
+			case !sp.OK:
+				d.Spend, d.IdentitySpend, d.IdentityCredits = &sp, &sp, true
+				if a.events != nil {
+					a.events.UsageExceeded(k)
+				}
+				*d = a.refuse(*d, RefusedCredits)
+				return nil
+			case sp.Remaining >= 0:
+				d.IdentitySpend = &sp
 			}
-			*d = a.refuse(*d, RefusedCredits)
-			return nil
+		}
+		if k.Credits != nil {
+			sp, err := a.credits.SpendCredits(ctx, k.ID, cost, now)
+			if err != nil {
+				a.refundIdentity(ctx, d, cost, now)
+				a.auth.CountAllowed(k)
+				return err
+			}
+			d.Spend = &sp
+			if !sp.OK {
+				a.refundIdentity(ctx, d, cost, now)
+				if a.events != nil {
+					a.events.UsageExceeded(k)
+				}
+				*d = a.refuse(*d, RefusedCredits)
+				return nil
+			}
 		}
 	}
 	a.auth.CountAllowed(k)
@@ -330,6 +369,21 @@ func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run boo
 		a.observe(*d)
 	}
 	return nil
+}
+
+// refundIdentity gives back the cost d's identity spent, for a request
+// its key's own credits then refused (or could not spend). A refund that
+// fails is logged by no one: the credits are lost, never spent twice.
+func (a *Admission) refundIdentity(ctx context.Context, d *Decision, cost int64, now time.Time) {
+	sp := d.IdentitySpend
+	if sp == nil || cost == 0 {
+		return
+	}
+	if ok, err := a.credits.RefundCredits(context.WithoutCancel(ctx), d.Key.Identity.ID, cost, *sp, now); err == nil && ok {
+		refunded := *sp
+		refunded.Remaining += cost
+		d.IdentitySpend = &refunded
+	}
 }
 
 // refuse counts and observes a refusal of d's key.

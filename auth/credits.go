@@ -244,6 +244,29 @@ func (c *CreditLeases) SpendCredits(ctx context.Context, id string, cost int64, 
 	}
 }
 
+// RefundCredits implements CreditSpender: n credits that a spend of key
+// or identity id, which answered sp, took go back to the lease they came
+// from while the process holds it (the same balance, recorded and not
+// sealed, valid, before its refill), without a store call; otherwise to
+// the store (pihu.CreditStore.RefundCredits). Credits added to a lease
+// go back to the store with it: none is spent twice.
+func (c *CreditLeases) RefundCredits(ctx context.Context, id string, n int64, sp pihu.Spend, now time.Time) (bool, error) {
+	c.mu.Lock()
+	e := c.keys[id]
+	c.mu.Unlock()
+	if e != nil {
+		e.mu.Lock()
+		if !e.gone && e.recorded.Load() && !e.sealed && e.refilled.Equal(sp.Refilled) && now.Before(e.valid) &&
+			(e.until.IsZero() || now.Before(e.until)) {
+			e.held += n
+			e.mu.Unlock()
+			return true, nil
+		}
+		e.mu.Unlock()
+	}
+	return c.store.RefundCredits(ctx, id, n, sp, now)
+}
+
 // entry returns the key's lease, made if need be, after forgetting the
 // keys unused for IdleAfter if that is due.
 func (c *CreditLeases) entry(id string, now time.Time) *creditLease {

@@ -12,10 +12,11 @@ import "strings"
 // costs a read a key of the identity, once, and keeps identities out of
 // the hot path's lookups.
 
-// identityMessage starts the message of Options.Invalidations that tells
+// IdentityMessage starts the message of Options.Invalidations that tells
 // the instances that an identity changed ("identity:idt_…"); any other
-// message is a key id or rolesMessage's.
-const identityMessage = "identity:"
+// message is a key id or rolesMessage's. What follows it is the id under
+// which the identity's shared limit and credits are leased.
+const IdentityMessage = "identity:"
 
 // InvalidateIdentity makes every cached key of identity id be read again
 // at its next use, and, with Options.Invalidations, tells the other
@@ -23,7 +24,7 @@ const identityMessage = "identity:"
 // any change to the identity (its external_id, metadata or rate limit).
 func (a *Authenticator) InvalidateIdentity(id string) {
 	a.dropIdentity(id)
-	a.publish(identityMessage + id)
+	a.publish(IdentityMessage + id)
 }
 
 // dropIdentity marks the cached keys of identity id stale; a read of one
@@ -41,7 +42,7 @@ func (a *Authenticator) dropIdentity(id string) {
 // heardIdentity handles msg if it names an identity, and reports whether
 // it did.
 func (a *Authenticator) heardIdentity(msg string) bool {
-	id, ok := strings.CutPrefix(msg, identityMessage)
+	id, ok := strings.CutPrefix(msg, IdentityMessage)
 	if ok {
 		a.dropIdentity(id)
 	}

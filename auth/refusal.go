@@ -21,6 +21,16 @@ const HeaderCreditsRefill = "Pihu-Credits-Refill"
 // request came from (clientIP) and the time (now) in its words; nil if d
 // admitted the request.
 func (d Decision) Err(clientIP string, now time.Time) error {
+	if d.Outcome == RefusedCredits && d.IdentityCredits {
+		id := d.Key.Identity.ID
+		if d.Spend.NextRefill == nil {
+			return pihu.Errorf(pihu.EUsageExceeded,
+				"This API key's identity %s has used all the credits its keys share, and has no refill. Add credits with PATCH /v1/identities/%s, or use a key of another identity.", id, id)
+		}
+		return pihu.Errorf(pihu.EUsageExceeded,
+			"This API key's identity %s has used all the credits its keys share; they are refilled at %s (in %s). Add credits with PATCH /v1/identities/%s, or use a key of another identity.",
+			id, pihu.Timestamp(*d.Spend.NextRefill).Format(time.RFC3339), d.Spend.NextRefill.Sub(now).Round(time.Second), id)
+	}
 	switch d.Outcome {
 	case RefusedAddress:
 		return pihu.Errorf(pihu.EIPNotAllowed,

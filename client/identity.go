@@ -11,8 +11,9 @@ import (
 // CustomerIdentity is an identity of the API (/v1/identities): the
 // customer's own user or organisation that keys are made for
 // (KeyParams.IdentityID), with its id in your system (ExternalID), your
-// metadata about it, and the rate limit all its keys share, on every
-// instance of the server. (Identity is the caller Middleware verified.)
+// metadata about it, and the rate limit and usage credits all its keys
+// share, on every instance of the server. (Identity is the caller
+// Middleware verified.)
 type CustomerIdentity struct {
 	ID          string `json:"id"`
 	ExternalID  string `json:"external_id"`
@@ -20,9 +21,17 @@ type CustomerIdentity struct {
 	// Metadata is your JSON object about it; nil (or "null") for none.
 	Metadata json.RawMessage `json:"metadata"`
 	// RateLimit is the limit its keys share ("100/m"); nil for none.
-	RateLimit *string   `json:"rate_limit"`
-	Created   time.Time `json:"created"`
-	Updated   time.Time `json:"updated"`
+	RateLimit *string `json:"rate_limit"`
+	// Remaining is the usage credits its keys share, left; nil if they
+	// are not counted. A key's own credits, if it has some, are needed
+	// too: a request spends both, or neither.
+	Remaining *int64 `json:"remaining"`
+	// Refill is how the credits come back; nil for never.
+	Refill *Refill `json:"refill"`
+	// NextRefill is when they next do; nil without a refill.
+	NextRefill *time.Time `json:"next_refill"`
+	Created    time.Time  `json:"created"`
+	Updated    time.Time  `json:"updated"`
 	Response
 }
 
@@ -50,6 +59,11 @@ type IdentityParams struct {
 	// RateLimit is the limit all its keys share, such as "100/m"; "" for
 	// none.
 	RateLimit string `json:"rate_limit,omitempty"`
+	// Remaining, if not nil, gives the identity usage credits all its
+	// keys share: its keys work for this many requests in all.
+	Remaining *int64 `json:"remaining,omitempty"`
+	// Refill, with Remaining, makes the credits come back.
+	Refill *Refill `json:"refill,omitempty"`
 }
 
 // UpdateIdentityParams are the fields of an identity to change; those
@@ -61,6 +75,14 @@ type UpdateIdentityParams struct {
 	// RateLimit sets the shared limit; NoRateLimit removes it.
 	RateLimit   string
 	NoRateLimit bool
+	// Remaining sets the shared credits left; Add adds to them (not
+	// both); StopCounting removes the credits, and their refill.
+	Remaining    *int64
+	Add          *int64
+	StopCounting bool
+	// Refill sets the refill; NoRefill removes it.
+	Refill   *Refill
+	NoRefill bool
 }
 
 // MarshalJSON is the PATCH body: the members to change, null for those
@@ -78,6 +100,21 @@ func (p UpdateIdentityParams) MarshalJSON() ([]byte, error) {
 	}
 	if p.NoRateLimit {
 		m["rate_limit"] = nil
+	}
+	switch {
+	case p.Remaining != nil:
+		m["remaining"] = *p.Remaining
+	case p.StopCounting:
+		m["remaining"] = nil
+	}
+	if p.Add != nil {
+		m["add"] = *p.Add
+	}
+	switch {
+	case p.Refill != nil:
+		m["refill"] = p.Refill
+	case p.NoRefill:
+		m["refill"] = nil
 	}
 	return json.Marshal(m)
 }
@@ -98,6 +135,9 @@ type IdentityDeleted struct {
 	Environment string          `json:"environment"`
 	Metadata    json.RawMessage `json:"metadata"`
 	RateLimit   *string         `json:"rate_limit"`
+	Remaining   *int64          `json:"remaining"`
+	Refill      *Refill         `json:"refill"`
+	NextRefill  *time.Time      `json:"next_refill"`
 	Created     time.Time       `json:"created"`
 	Updated     time.Time       `json:"updated"`
 	Deleted     bool            `json:"deleted"`

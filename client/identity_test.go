@@ -88,3 +88,41 @@ func TestClient_Identities(t *testing.T) {
 	_, err = c.GetIdentity(ctx, i.ID)
 	apiError(t, err, 404, "not_found")
 }
+
+// TestClient_IdentityCredits: an identity is created with credits its
+// keys share, and UpdateIdentity adds to, sets and removes them.
+func TestClient_IdentityCredits(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	c := s.client(t, s.Owner)
+	two := int64(2)
+	i, err := c.CreateIdentity(ctx, client.IdentityParams{ExternalID: "org_acme", Remaining: &two,
+		Refill: &client.Refill{Interval: client.RefillDaily, Amount: 10}})
+	if err != nil || i.Remaining == nil || *i.Remaining != 2 || i.Refill == nil || i.Refill.Amount != 10 || i.NextRefill == nil {
+		t.Fatalf("CreateIdentity with credits: got %+v, %v", i, err)
+	}
+	k, err := c.CreateKey(ctx, client.KeyParams{Name: "a", Permissions: []string{"candidate:read"}, IdentityID: i.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := s.client(t, k.Key)
+	for range 2 {
+		if _, err := kc.Whoami(ctx); err != nil {
+			t.Fatalf("a request of the identity: %v", err)
+		}
+	}
+	_, err = kc.Whoami(ctx)
+	apiError(t, err, 403, "usage_exceeded")
+	add := int64(5)
+	changed, err := c.UpdateIdentity(ctx, i.ID, client.UpdateIdentityParams{Add: &add, NoRefill: true})
+	if err != nil || changed.Remaining == nil || *changed.Remaining != 5 || changed.Refill != nil {
+		t.Fatalf("UpdateIdentity add: got %+v, %v", changed, err)
+	}
+	if _, err := kc.Whoami(ctx); err != nil {
+		t.Errorf("after credits were added: %v", err)
+	}
+	changed, err = c.UpdateIdentity(ctx, i.ID, client.UpdateIdentityParams{StopCounting: true})
+	if err != nil || changed.Remaining != nil {
+		t.Fatalf("UpdateIdentity stop counting: got %+v, %v", changed, err)
+	}
+}

@@ -665,6 +665,14 @@ func (s *Store) RecoveryCodesLeft(ctx context.Context, a1 string) (r0 int, err e
 	return
 }
 
+func (s *Store) RefundCredits(ctx context.Context, a1 string, a2 int64, a3 pihu.Spend, a4 time.Time) (r0 bool, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.RefundCredits(ctx, a1, a2, a3, a4)
+		return err
+	})
+	return
+}
+
 func (s *Store) RegenerateInvite(ctx context.Context, a1 string, a2 *pihu.Invite, a3 ...*pihu.AuditEvent) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.RegenerateInvite(ctx, a1, a2, a3...)

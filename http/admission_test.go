@@ -102,18 +102,36 @@ func TestAdmission_EveryDoor(t *testing.T) {
 		// of one a minute is then spent).
 		first int
 		want  string
+		// identity, if not "", is the body creating an identity that
+		// the key is made for; credits, if the identity has some, is
+		// how many it must have left after the request.
+		identity string
+		credits  int64
 	}{
-		{"Admitted", `"permissions":["candidate:read","token:write"]`, 0, ""},
-		{"AddressOutside", `"permissions":["candidate:read","token:write"],"allowed_ips":["10.0.0.0/8"]`, 0, "ip_not_allowed"},
-		{"RateLimited", `"permissions":["candidate:read","token:write"],"rate_limit":"1/m"`, 1, "rate_limited"},
-		{"PermissionMissing", `"permissions":["interview:read"]`, 0, "insufficient_permissions"},
-		{"CreditsSpent", `"permissions":["candidate:read","token:write"],"remaining":0`, 0, "usage_exceeded"},
+		{"Admitted", `"permissions":["candidate:read","token:write"]`, 0, "", "", 0},
+		{"AddressOutside", `"permissions":["candidate:read","token:write"],"allowed_ips":["10.0.0.0/8"]`, 0, "ip_not_allowed", "", 0},
+		{"RateLimited", `"permissions":["candidate:read","token:write"],"rate_limit":"1/m"`, 1, "rate_limited", "", 0},
+		{"PermissionMissing", `"permissions":["interview:read"]`, 0, "insufficient_permissions", "", 0},
+		{"CreditsSpent", `"permissions":["candidate:read","token:write"],"remaining":0`, 0, "usage_exceeded", "", 0},
+		// An identity's credits, which all its keys share, are spent
+		// on every door; a key with credits of its own needs both, and
+		// a request either refuses spends neither.
+		{"IdentityCreditsSpent", `"permissions":["candidate:read","token:write"]`, 0, "", `"remaining":5`, 4},
+		{"IdentityCreditsShort", `"permissions":["candidate:read","token:write"],"remaining":5`, 0, "usage_exceeded", `"remaining":0`, 0},
+		{"IdentityKeysOwnShort", `"permissions":["candidate:read","token:write"],"remaining":0`, 0, "usage_exceeded", `"remaining":5`, 5},
 	}
 	for _, d := range doors {
 		t.Run(d.name, func(t *testing.T) {
 			ts := newTestServer(t)
 			for _, tc := range cases {
-				k := ts.newKey(t, ts.Owner, `{"name":"`+tc.name+`",`+tc.key+`}`)
+				body := `{"name":"` + tc.name + `",` + tc.key
+				var identity pihuhttp.Identity
+				if tc.identity != "" {
+					res := ts.do(t, "POST", "/v1/identities", ts.Owner, `{"external_id":"`+tc.name+`",`+tc.identity+`}`)
+					res.decode(t, &identity)
+					body += `,"identity_id":"` + identity.ID + `"`
+				}
+				k := ts.newKey(t, ts.Owner, body+`}`)
 				for range tc.first {
 					if got := d.do(t, ts, k.ID, k.Key); got != "" {
 						t.Fatalf("%s: a first request: got %q, want it admitted", tc.name, got)
@@ -153,6 +171,13 @@ func TestAdmission_EveryDoor(t *testing.T) {
 				for outcome, want := range rise {
 					if got := after[outcome] - before[outcome]; got != want {
 						t.Errorf("%s: pihu_auth_outcomes_total{outcome=%q} rose by %d, want %d", tc.name, outcome, got, want)
+					}
+				}
+				if tc.identity != "" {
+					var got pihuhttp.Identity
+					ts.do(t, "GET", "/v1/identities/"+identity.ID, ts.Owner, "").decode(t, &got)
+					if got.Remaining == nil || *got.Remaining != tc.credits {
+						t.Errorf("%s: the identity's credits left: got %v, want %d", tc.name, got.Remaining, tc.credits)
 					}
 				}
 			}

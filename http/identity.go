@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -15,8 +16,13 @@ type Identity struct {
 	Metadata    json.RawMessage `json:"metadata"`
 	// RateLimit is the limit the identity's keys share; null: none.
 	RateLimit *string `json:"rate_limit"`
-	Created   string  `json:"created"`
-	Updated   string  `json:"updated"`
+	// Remaining is the credits all its keys share (a refill due
+	// included); null: not counted. Refill and NextRefill are as a key's.
+	Remaining  *int64      `json:"remaining"`
+	Refill     *RefillJSON `json:"refill"`
+	NextRefill *string     `json:"next_refill"`
+	Created    string      `json:"created"`
+	Updated    string      `json:"updated"`
 }
 
 // IdentityList is a page of identities.
@@ -38,12 +44,14 @@ type KeyIdentity struct {
 	Metadata   json.RawMessage `json:"metadata"`
 }
 
-// NewIdentity is i as the API shows it.
-func NewIdentity(i *pihu.Identity) Identity {
-	return Identity{
+// NewIdentity is i as the API shows it, its credits counted at now.
+func NewIdentity(i *pihu.Identity, now time.Time) Identity {
+	out := Identity{
 		ID: i.ID, ExternalID: i.ExternalID, Environment: string(i.Environment), Metadata: nullJSON(i.Metadata),
 		RateLimit: optional(i.RateLimit.String()), Created: timestamp(i.Created), Updated: timestamp(i.Updated),
 	}
+	out.Remaining, out.Refill, out.NextRefill = pihu.CreditsView(i.Credits, now)
+	return out
 }
 
 // NewKeyIdentity is the identity of key k as whoami and verify show it;
@@ -68,6 +76,41 @@ type identityRequest struct {
 	ExternalID *string                        `json:"external_id"`
 	Metadata   pihu.Optional[json.RawMessage] `json:"metadata"`   // null: none
 	RateLimit  pihu.Optional[string]          `json:"rate_limit"` // null: none
+	Remaining  pihu.Optional[int64]           `json:"remaining"`  // null: not counted
+	Add        *int64                         `json:"add"`        // PATCH only
+	Refill     pihu.Optional[RefillJSON]      `json:"refill"`     // null: none
+}
+
+// credits are the shared credits a creation's body asks for; nil: not
+// counted.
+func (b *identityRequest) credits() (*pihu.Credits, error) {
+	switch {
+	case b.Add != nil:
+		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "add", "\"add\" adds to an identity's credits with PATCH; give \"remaining\" to create it with credits.")
+	case b.Refill.Ptr() != nil && b.Remaining.Ptr() == nil:
+		return nil, pihu.ParamErrorf(pihu.EParameterMissing, "remaining", "A \"refill\" needs \"remaining\": the credits the identity's keys start with.")
+	case b.Remaining.Ptr() == nil:
+		return nil, nil
+	}
+	refill, err := refillFrom(b.Refill.Ptr(), "refill")
+	if err != nil {
+		return nil, err
+	}
+	return &pihu.Credits{Remaining: *b.Remaining.Ptr(), Refill: refill}, nil
+}
+
+// creditChange sets on c the change of credits a PATCH's body asks for.
+func (b *identityRequest) creditChange(c *pihu.IdentityChange) error {
+	c.Remaining, c.Add = b.Remaining, b.Add
+	c.Refill.Set, c.Refill.Null = b.Refill.Set, b.Refill.Null
+	if r := b.Refill.Ptr(); r != nil {
+		refill, err := refillFrom(r, "refill")
+		if err != nil {
+			return err
+		}
+		c.Refill.Value = *refill
+	}
+	return nil
 }
 
 // createIdentity creates an identity in the caller's account and
@@ -91,7 +134,9 @@ func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) {
 		if m := body.Metadata.Ptr(); m != nil {
 			req.Metadata = *m
 		}
-		i, err = pihu.NewIdentity(caller, req, s.now())
+		if req.Credits, err = body.credits(); err == nil {
+			i, err = pihu.NewIdentity(caller, req, s.now())
+		}
 	}
 	if err == nil {
 		err = s.store.CreateIdentity(r.Context(), i,
@@ -101,7 +146,7 @@ func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewIdentity(i))
+	writeJSON(w, http.StatusOK, NewIdentity(i, s.now()))
 }
 
 // listIdentities lists the identities of the caller's account and
@@ -129,7 +174,7 @@ func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) {
 	}
 	out := IdentityList{Data: make([]Identity, 0, len(identities)), HasMore: more}
 	for _, i := range identities {
-		out.Data = append(out.Data, NewIdentity(i))
+		out.Data = append(out.Data, NewIdentity(i, s.now()))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -145,7 +190,7 @@ func (s *Server) getIdentity(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewIdentity(i))
+	writeJSON(w, http.StatusOK, NewIdentity(i, s.now()))
 }
 
 // updateIdentity changes an identity: PATCH /v1/identities/{id}. The
@@ -167,6 +212,9 @@ func (s *Server) updateIdentity(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err == nil {
+		err = body.creditChange(change)
+	}
+	if err == nil {
 		err = change.Validate()
 	}
 	if err != nil {
@@ -177,11 +225,11 @@ func (s *Server) updateIdentity(w http.ResponseWriter, r *http.Request) {
 	i, err := s.store.UpdateIdentity(r.Context(), pihu.IdentityUpdate{
 		Scope: pihu.ScopeOf(caller), ID: r.PathValue("id"),
 		Apply: func(i *pihu.Identity) error {
-			if err := change.CheckSelf(caller, i); err != nil {
+			if err := change.CheckSelf(caller, i, now); err != nil {
 				return err
 			}
 			change.Apply(i, now)
-			return nil
+			return change.ApplyCredits(i, now)
 		},
 		Event: func(i *pihu.Identity) *pihu.AuditEvent {
 			ev := pihu.NewIdentityEvent(pihu.ActionIdentityUpdated, caller.ID, clientIP(r), i, now)
@@ -194,7 +242,7 @@ func (s *Server) updateIdentity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auth.InvalidateIdentity(i.ID)
-	writeJSON(w, http.StatusOK, NewIdentity(i))
+	writeJSON(w, http.StatusOK, NewIdentity(i, s.now()))
 }
 
 // deleteIdentity deletes an identity: DELETE /v1/identities/{id},
@@ -238,5 +286,5 @@ func (s *Server) deleteIdentity(w http.ResponseWriter, r *http.Request) {
 		s.auth.Invalidate(k.ID)
 	}
 	s.auth.InvalidateIdentity(i.ID)
-	writeJSON(w, http.StatusOK, IdentityDeleted{Identity: NewIdentity(i), Deleted: true, RevokedKeys: len(revoked)})
+	writeJSON(w, http.StatusOK, IdentityDeleted{Identity: NewIdentity(i, now), Deleted: true, RevokedKeys: len(revoked)})
 }

@@ -33,6 +33,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		metadata, leaked, roles    *string
 		identity, idExt            *string
 		idMeta, idLimit            *string
+		idRemaining                *int64
 		rateLimit                  string
 		allowed                    []string
 		c                          credits
@@ -41,7 +42,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
 		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &roles,
-		&idExt, &idMeta, &idLimit); err != nil {
+		&idExt, &idMeta, &idLimit, &idRemaining); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -64,7 +65,7 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 	}
 	k.SetStoredRestrictions(rateLimit, allowed)
 	k.Roles = sqlstore.SplitRoles(roles)
-	sqlstore.KeyIdentity(&k, identity, idExt, idMeta, idLimit)
+	sqlstore.KeyIdentity(&k, identity, idExt, idMeta, idLimit, idRemaining)
 	return &k, nil
 }
 

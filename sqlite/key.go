@@ -165,13 +165,14 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		leaked, roles              sql.Null[string]
 		identity, idExt            sql.Null[string]
 		idMeta, idLimit            sql.Null[string]
+		idRemaining                sql.Null[int64]
 		c                          credits
 		enabled                    bool
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
 		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &roles,
-		&idExt, &idMeta, &idLimit); err != nil {
+		&idExt, &idMeta, &idLimit, &idRemaining); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -195,7 +196,11 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 	}
 	k.SetStoredRestrictions(rateLimit, allowedIPs)
 	k.Roles = sqlstore.SplitRoles(nullPtr(&roles))
-	sqlstore.KeyIdentity(&k, nullPtr(&identity), nullPtr(&idExt), nullPtr(&idMeta), nullPtr(&idLimit))
+	var remaining *int64
+	if idRemaining.Valid {
+		remaining = &idRemaining.V
+	}
+	sqlstore.KeyIdentity(&k, nullPtr(&identity), nullPtr(&idExt), nullPtr(&idMeta), nullPtr(&idLimit), remaining)
 	return &k, nil
 }
 
@@ -287,15 +292,27 @@ func (req *spendRequest) run(ctx context.Context, tx *sql.Tx) error {
 // SQLite's writes: through sqlstore's interfaces the arguments of each
 // query escape to the heap, 9 allocations more a spend.
 func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time) (pihu.Spend, error) {
-	holder, err := creditHolder(ctx, tx, id)
-	if err != nil {
-		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
+	// An identity's id names the credits all its keys share.
+	identity := pihu.IsIdentityID(id)
+	read, write := `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`,
+		`UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ? AND remaining = ?`
+	if identity {
+		read, write = `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM identities WHERE id = ? AND deleted IS NULL`,
+			`UPDATE identities SET remaining = ?, refilled = ? WHERE id = ? AND remaining = ?`
+	} else {
+		holder, err := creditHolder(ctx, tx, id)
+		if err != nil {
+			return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)
+		}
+		id = holder
 	}
-	id = holder
 	var c credits
-	err = tx.QueryRowContext(ctx, `SELECT remaining, refill_interval, refill_amount, refill_day, refilled FROM api_keys WHERE id = ?`, id).
+	err := tx.QueryRowContext(ctx, read, id).
 		Scan(&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled)
 	if errors.Is(err, sql.ErrNoRows) {
+		if identity {
+			return pihu.Spend{}, pihu.IdentityNotFound(id)
+		}
 		return pihu.Spend{}, pihu.KeyIDNotFound(id)
 	}
 	if err != nil {
@@ -309,7 +326,7 @@ func spend(ctx context.Context, tx *sql.Tx, id string, cost int64, now time.Time
 	if !out.OK || cost == 0 && unixTime(next.Refilled) == c.refilled.V {
 		return out, nil
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ? AND remaining = ?`,
+	res, err := tx.ExecContext(ctx, write,
 		next.Remaining, unixTime(next.Refilled), id, c.remaining.V)
 	if err != nil {
 		return pihu.Spend{}, fmt.Errorf("sqlite: spend credits of key %s: %w", id, err)

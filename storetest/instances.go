@@ -36,6 +36,7 @@ func RunInstances(t *testing.T, open func(t *testing.T) (pihu.Store, pihu.Store)
 	run("ClaimDeliveries", testInstancesClaimDeliveries)
 	run("EmitDedupe", testInstancesEmitDedupe)
 	run("SpendCredits", testInstancesSpendCredits)
+	run("SpendIdentityCredits", testInstancesSpendIdentityCredits)
 	run("ExpireCreditLeases", testInstancesExpireCreditLeases)
 }
 

@@ -119,6 +119,7 @@ func Run(t *testing.T, open func(t *testing.T) pihu.Store) {
 	t.Run("Roles", func(t *testing.T) { runRoles(t, run) })
 	t.Run("Filters", func(t *testing.T) { runFilters(t, run) })
 	t.Run("Identities", func(t *testing.T) { runIdentities(t, run) })
+	t.Run("IdentityCredits", func(t *testing.T) { runIdentityCredits(t, run) })
 }
 
 // epoch is the time the tests' clock starts at: a whole second, in UTC,

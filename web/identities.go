@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -18,10 +20,12 @@ import (
 // to revoke them, which revokes them as DELETE /v1/auth/api-keys does.
 
 // identityFields are the identity form's fields, by the API's names.
-var identityFields = []string{"external_id", "metadata", "rate_limit"}
+var identityFields = []string{"external_id", "metadata", "rate_limit", "remaining", "refill", "add"}
 
 type identitiesData struct {
-	Identities  []*pihu.Identity
+	Identities []*pihu.Identity
+	// Now is when the credits shown are counted (a refill due included).
+	Now         time.Time
 	Environment pihu.Environment
 	CanManage   bool
 	Form        *form
@@ -52,7 +56,7 @@ func (h *Handler) renderIdentities(w http.ResponseWriter, r *http.Request, s *se
 		return
 	}
 	h.render(w, r, status, "identities", view{Title: "Identities", Me: s.user, Account: s.account, Nav: "identities",
-		Data: identitiesData{Identities: list, Environment: env, CanManage: s.user.Role.CanManageKeys(), Form: f, Deleted: deleted}})
+		Data: identitiesData{Identities: list, Now: h.now(), Environment: env, CanManage: s.user.Role.CanManageKeys(), Form: f, Deleted: deleted}})
 }
 
 // identityCreator is the account's own authority in environment env.
@@ -78,7 +82,8 @@ func (h *Handler) createIdentity(w http.ResponseWriter, r *http.Request, s *sess
 		req.RateLimit = &l
 	}
 	var err error
-	if req.Metadata != nil && !json.Valid(req.Metadata) {
+	req.Credits, err = creditsForm(r.PostForm)
+	if err == nil && req.Metadata != nil && !json.Valid(req.Metadata) {
 		err = pihu.ParamErrorf(pihu.EParameterInvalid, "metadata", "The metadata is not JSON: give an object such as {\"plan\": \"pro\"}, or leave it empty.")
 	}
 	var i *pihu.Identity
@@ -135,6 +140,102 @@ func (h *Handler) deleteIdentity(w http.ResponseWriter, r *http.Request, s *sess
 		f := newForm(nil)
 		f.Message = pihu.ErrorMessage(err)
 		h.renderIdentities(w, r, s, http.StatusConflict, env, f, "")
+	default:
+		h.internalError(w, r, err)
+	}
+}
+
+// creditsForm reads the credits of the identity form: "remaining" (empty:
+// not counted), and a refill of "refill_amount" every day or on the 1st
+// of every month ("refill_interval", empty: none).
+func creditsForm(v url.Values) (*pihu.Credits, error) {
+	raw := strings.TrimSpace(v.Get("remaining"))
+	interval, amount := v.Get("refill_interval"), strings.TrimSpace(v.Get("refill_amount"))
+	if raw == "" {
+		if interval != "" || amount != "" {
+			return nil, pihu.ParamErrorf(pihu.EParameterMissing, "remaining", "A refill needs credits to start with: give the credits too.")
+		}
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "remaining", "Give the credits as a whole number, such as 10000, or leave it empty.")
+	}
+	c := &pihu.Credits{Remaining: n}
+	if interval != "" {
+		a, err := strconv.ParseInt(amount, 10, 64)
+		if err != nil {
+			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "refill", "Give the refill's amount as a whole number, such as 10000.")
+		}
+		c.Refill = &pihu.Refill{Interval: interval, Amount: a}
+		if err := c.Refill.Validate("refill"); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// updateIdentityCredits adds to an identity's credits, or sets them, as
+// PATCH /v1/identities/{id} with "add" or "remaining" does; the change
+// reaches its keys at once, on every instance.
+func (h *Handler) updateIdentityCredits(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	env := identityEnvironment(r.PostForm.Get("environment"))
+	change := &pihu.IdentityChange{}
+	var err error
+	number := func(name string) (*int64, error) {
+		raw := strings.TrimSpace(r.PostForm.Get(name))
+		if raw == "" {
+			return nil, nil
+		}
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, name, "Give the credits as a whole number, such as 1000.")
+		}
+		return &n, nil
+	}
+	var set *int64
+	if change.Add, err = number("add"); err == nil {
+		set, err = number("remaining")
+	}
+	if set != nil {
+		change.Remaining = pihu.Some(*set)
+	}
+	if err == nil && change.Add == nil && set == nil {
+		err = pihu.Errorf(pihu.EParameterMissing, "Give the credits to add, or the credits to set.")
+	}
+	if err == nil {
+		err = change.Validate()
+	}
+	now := h.now()
+	var i *pihu.Identity
+	if err == nil {
+		i, err = h.store.UpdateIdentity(r.Context(), pihu.IdentityUpdate{
+			Scope: pihu.Scope{AccountID: s.account.ID, Environment: env}, ID: r.PathValue("id"),
+			Apply: func(i *pihu.Identity) error {
+				i.Updated = pihu.Timestamp(now)
+				return change.ApplyCredits(i, now)
+			},
+			Event: func(i *pihu.Identity) *pihu.AuditEvent {
+				ev := pihu.NewIdentityEvent(pihu.ActionIdentityUpdated, s.user.ID, h.clientIP(r), i, now)
+				ev.Changes = change.Fields()
+				return ev
+			},
+		})
+	}
+	switch pihu.ErrorCode(err) {
+	case "":
+		h.auth.InvalidateIdentity(i.ID)
+		http.Redirect(w, r, "/identities?env="+string(env)+"#"+i.ID, http.StatusSeeOther)
+	case pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Identity not found", "This account has no identity with this id in this environment, or it has been deleted.")
+	case pihu.EParameterInvalid, pihu.EParameterMissing:
+		f := newForm(nil)
+		f.Message = pihu.ErrorMessage(err)
+		h.renderIdentities(w, r, s, http.StatusBadRequest, env, f, "")
 	default:
 		h.internalError(w, r, err)
 	}

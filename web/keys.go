@@ -230,6 +230,9 @@ type keyFormData struct {
 	Form        *form
 	Permissions []permissionChoice
 	Roles       []*pihu.KeyRole
+	// Identities are the account's identities, live then test, that the
+	// create form offers to make the key for.
+	Identities []*pihu.Identity
 }
 
 // permissionChoice is one box of the create form: a permission, what it
@@ -296,12 +299,34 @@ func (h *Handler) newKeyPage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	f.Values.Set("environment", string(env))
 	defined, roles, err := h.keyChoices(r, s.account.ID)
+	var identities []*pihu.Identity
+	if err == nil {
+		identities, err = h.identityChoices(r, s.account.ID)
+	}
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
+	if id := r.URL.Query().Get("identity"); id != "" {
+		f.Values.Set("identity_id", id)
+	}
 	h.render(w, r, http.StatusOK, "key_new", view{Title: "Create an API key", Me: s.user, Account: s.account, Nav: "keys",
-		Data: keyFormData{Form: f, Permissions: permissionChoices(defined), Roles: roles}})
+		Data: keyFormData{Form: f, Permissions: permissionChoices(defined), Roles: roles, Identities: identities}})
+}
+
+// identityChoices are the identities the create form offers: the
+// account's live ones, then its test ones (the first 100 of each).
+func (h *Handler) identityChoices(r *http.Request, accountID string) ([]*pihu.Identity, error) {
+	var out []*pihu.Identity
+	for _, env := range []pihu.Environment{pihu.Live, pihu.Test} {
+		list, _, err := h.store.ListIdentities(r.Context(), pihu.IdentityFilter{
+			Scope: pihu.Scope{AccountID: accountID, Environment: env}, Page: pihu.Page{Limit: 100}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list...)
+	}
+	return out, nil
 }
 
 // keyChoices are what a key form offers of the account: its own
@@ -316,7 +341,7 @@ func (h *Handler) keyChoices(r *http.Request, accountID string) ([]*pihu.Defined
 }
 
 // keyFields are the create form's fields, by the API's names.
-var keyFields = []string{"name", "permissions", "roles", "expiration", "environment", "allowed_ips", "rate_limit"}
+var keyFields = []string{"name", "permissions", "roles", "expiration", "environment", "allowed_ips", "rate_limit", "identity_id"}
 
 // createKey creates a key as POST /v1/auth/api-keys does, with the
 // account's authority (no creator key: CreatedBy is empty, the event's
@@ -330,12 +355,16 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	f := newForm(r)
 	defined, roles, err := h.keyChoices(r, s.account.ID)
+	var identities []*pihu.Identity
+	if err == nil {
+		identities, err = h.identityChoices(r, s.account.ID)
+	}
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
 	fail := func() {
-		v.Data = keyFormData{Form: f, Permissions: permissionChoices(defined), Roles: roles}
+		v.Data = keyFormData{Form: f, Permissions: permissionChoices(defined), Roles: roles, Identities: identities}
 		h.render(w, r, http.StatusBadRequest, "key_new", v)
 	}
 	pf := r.PostForm
@@ -344,6 +373,9 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		Expiration:  strings.TrimSpace(pf.Get("expiration")),
 		Environment: pihu.Environment(pf.Get("environment")),
 		AllowedIPs:  splitList(pf.Get("allowed_ips")),
+		// The store checks that it is an identity of the key's account
+		// and environment.
+		IdentityID: pf.Get("identity_id"),
 	}
 	if ps := pf["permissions"]; len(ps) > 0 {
 		for _, p := range ps {

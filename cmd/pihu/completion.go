@@ -74,8 +74,8 @@ _pihu() {
             "roles delete") words="--force --api-url --json --help" ;;
             roles\ *) words="--api-url --json --help" ;;
             "identities list") words="--external-id --limit --starting-after --ending-before --api-url --json --help" ;;
-            "identities create") words="--external-id --metadata --rate-limit --api-url --json --help" ;;
-            "identities update") words="--external-id --metadata --rate-limit --api-url --json --help" ;;
+            "identities create") words="--external-id --metadata --rate-limit --credits --refill --api-url --json --help" ;;
+            "identities update") words="--external-id --metadata --rate-limit --credits --add-credits --refill --api-url --json --help" ;;
             "identities delete") words="--revoke-keys --api-url --json --help" ;;
             identities\ *) words="--api-url --json --help" ;;
             signing-keys\ *) words="--database --json --help" ;;
@@ -129,8 +129,8 @@ _pihu() {
         "roles delete") cands+=(--force --api-url --json --help) ;;
         roles\ *) cands+=(--api-url --json --help) ;;
         "identities list") cands+=(--external-id --limit --starting-after --ending-before --api-url --json --help) ;;
-        "identities create") cands+=(--external-id --metadata --rate-limit --api-url --json --help) ;;
-        "identities update") cands+=(--external-id --metadata --rate-limit --api-url --json --help) ;;
+        "identities create") cands+=(--external-id --metadata --rate-limit --credits --refill --api-url --json --help) ;;
+        "identities update") cands+=(--external-id --metadata --rate-limit --credits --add-credits --refill --api-url --json --help) ;;
         "identities delete") cands+=(--revoke-keys --api-url --json --help) ;;
         identities\ *) cands+=(--api-url --json --help) ;;
         signing-keys\ *) cands+=(--database --json --help) ;;
@@ -156,7 +156,7 @@ complete -c pihu -n '__fish_seen_subcommand_from permissions' -a 'list add delet
 complete -c pihu -n '__fish_seen_subcommand_from roles' -a 'list get create update delete help'
 complete -c pihu -n '__fish_seen_subcommand_from roles' -l api-url -l limit -l starting-after -l ending-before -l name -l description -l permission -l force
 complete -c pihu -n '__fish_seen_subcommand_from identities' -a 'list show create update delete help'
-complete -c pihu -n '__fish_seen_subcommand_from identities' -l api-url -l limit -l starting-after -l ending-before -l external-id -l metadata -l rate-limit -l revoke-keys
+complete -c pihu -n '__fish_seen_subcommand_from identities' -l api-url -l limit -l starting-after -l ending-before -l external-id -l metadata -l rate-limit -l credits -l add-credits -l refill -l revoke-keys
 complete -c pihu -n '__fish_seen_subcommand_from signing-keys' -a 'list rotate help'
 complete -c pihu -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l redis -l exact-limits -l exact-credits -l credit-lease-ttl -l rate-limit -l failed-auth-limit -l issuer -l log-format -l trusted-proxy-header -l trusted-proxies -l cors-origins -l gateway-routes -l ext-authz-addr -l github-keys-url -l github-keys-file -l tls-cert -l tls-key -l metrics-addr -l drain-delay -l drain-timeout -l access-log -l pprof -l key-cache-size -l webhooks -l webhook-retry -l webhook-loopback -l dashboard-origin -l key-cache-ttl -l stale-if-error -l database-timeout -l require-database-at-start -l request-log-retention -l request-log-max -l request-log-rate -l request-log-burst

@@ -232,7 +232,7 @@ func TestDocs(t *testing.T) {
 	identities := 0
 	identity := func() string {
 		identities++
-		code, i := do(t, "POST", s.url+"/v1/identities", owner, fmt.Sprintf(`{"external_id":"docs %d"}`, identities))
+		code, i := do(t, "POST", s.url+"/v1/identities", owner, fmt.Sprintf(`{"external_id":"docs %d","remaining":100000}`, identities)) // credits, for the docs' "add"
 		if code != 200 {
 			t.Fatalf("creating an identity for the docs: %d %v", code, i)
 		}

@@ -81,3 +81,59 @@ func TestIdentitiesCommands(t *testing.T) {
 		t.Errorf("show without an id: got %d %q", r.code, r.stderr)
 	}
 }
+
+// TestIdentitiesCommands_Credits: identities create and update --credits,
+// --add-credits and --refill; the identity's keys share its credits.
+func TestIdentitiesCommands_Credits(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	owner := ownerKey(t, s)
+	r := pihuCLI(t, s.url, owner, "identities", "create", "--external-id", "org_acme", "--credits", "2", "--refill", "monthly:100:15", "--json").ok(t)
+	var idt struct {
+		ID        string `json:"id"`
+		Remaining *int64 `json:"remaining"`
+		Refill    *struct {
+			Interval string `json:"interval"`
+			Amount   int64  `json:"amount"`
+			Day      int    `json:"day"`
+		} `json:"refill"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &idt); err != nil || idt.Remaining == nil || *idt.Remaining != 2 ||
+		idt.Refill == nil || idt.Refill.Interval != "monthly" || idt.Refill.Amount != 100 || idt.Refill.Day != 15 {
+		t.Fatalf("create --credits --refill: got %q (%v)", r.stdout, err)
+	}
+	r = pihuCLI(t, s.url, owner, "keys", "create", "--name", "a", "--permission", "candidate:read", "--identity", idt.ID, "--json").ok(t)
+	var k struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &k); err != nil {
+		t.Fatal(err)
+	}
+	codes := []int{status(t, s.url, "/v1/candidates", k.Key), status(t, s.url, "/v1/candidates", k.Key), status(t, s.url, "/v1/candidates", k.Key)}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != 403 {
+		t.Errorf("three requests of an identity of 2 credits: got %v, want 200 200 403", codes)
+	}
+	r = pihuCLI(t, s.url, owner, "identities", "update", idt.ID, "--add-credits", "5", "--refill", "none").ok(t)
+	if !strings.Contains(r.stdout, "5 left, shared by its keys") || strings.Contains(r.stdout, "Refill") {
+		t.Errorf("update --add-credits --refill none: got\n%s", r.stdout)
+	}
+	if code := status(t, s.url, "/v1/candidates", k.Key); code != 200 {
+		t.Errorf("after credits were added: got %d, want 200", code)
+	}
+	if r := pihuCLI(t, s.url, owner, "identities", "list").ok(t); !strings.Contains(r.stdout, "CREDITS") || !strings.Contains(r.stdout, " 4 ") {
+		t.Errorf("list: no credits in\n%s", r.stdout)
+	}
+	r = pihuCLI(t, s.url, owner, "identities", "update", idt.ID, "--credits", "none").ok(t)
+	if !strings.Contains(r.stdout, "not counted") {
+		t.Errorf("update --credits none: got\n%s", r.stdout)
+	}
+	for _, args := range [][]string{
+		{"create", "--external-id", "x", "--refill", "daily:5"},
+		{"create", "--external-id", "x", "--credits", "-1"},
+		{"create", "--external-id", "x", "--credits", "1", "--refill", "hourly:5"},
+		{"update", idt.ID, "--credits", "1", "--add-credits", "1"},
+	} {
+		if r := pihuCLI(t, s.url, owner, append([]string{"identities"}, args...)...); r.code != 2 {
+			t.Errorf("identities %v: got %d %q, want 2", args, r.code, r.stderr)
+		}
+	}
+}

@@ -79,8 +79,9 @@ Usage:
              [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
                                           the account's roles: named sets of permissions keys are given
   pihu identities list|show|create|update|delete [ID] [--external-id ID] [--metadata JSON] [--rate-limit N/m|none]
+             [--credits N|none] [--add-credits N] [--refill daily:N|monthly:N[:DAY]|none]
              [--revoke-keys] [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
-                                          your users or organisations, whose keys share a rate limit
+                                          your users or organisations, whose keys share a rate limit and credits
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
   pihu scan [--revoke] [--json | --format text|json|sarif] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]

@@ -616,6 +616,9 @@ func (f forgetting) Subscribe(ctx context.Context, invalidated func(keyID string
 	forget := f.s.forget
 	f.Invalidations.Subscribe(ctx, func(id string) {
 		invalidated(id)
+		// An identity changed: its shared limit's and credits' leases
+		// are the identity id's.
+		id = strings.TrimPrefix(id, auth.IdentityMessage)
 		for _, g := range forget {
 			g(id)
 		}

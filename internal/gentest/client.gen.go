@@ -1514,7 +1514,7 @@ type Environment string
 // Example: {"error":{"code":"parameter_missing","message":"A key needs a name: give \"name\", 1 to 100 characters.","param":"name","request_id":"req_4cT2dK9sV1qLmN8bX0zYwA","type":"invalid_request_error"}}
 type Error struct {
 	Error struct {
-		// Code What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead. `role_exists` (409) is a role named as another of the account's. `role_in_use` (409) is the deletion of a role that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead (they lose it). `identity_exists` (409) is an identity of an `external_id` the account and environment have already. `identity_in_use` (409) is the deletion of an identity that active keys have: `key_count` says how many; delete it with `?revoke_keys=true` to revoke them with it.
+		// Code What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits, or its identity's, are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if they have a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead. `role_exists` (409) is a role named as another of the account's. `role_in_use` (409) is the deletion of a role that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead (they lose it). `identity_exists` (409) is an identity of an `external_id` the account and environment have already. `identity_in_use` (409) is the deletion of an identity that active keys have: `key_count` says how many; delete it with `?revoke_keys=true` to revoke them with it.
 		Code ErrorErrorCode `json:"code"`
 
 		// KeyCount For `permission_in_use` and `role_in_use`: how many keys (neither revoked nor expired) hold the permission or the role; for `identity_in_use`, how many have the identity.
@@ -1537,7 +1537,7 @@ type Error struct {
 	} `json:"error"`
 }
 
-// ErrorErrorCode What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if the key has a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead. `role_exists` (409) is a role named as another of the account's. `role_in_use` (409) is the deletion of a role that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead (they lose it). `identity_exists` (409) is an identity of an `external_id` the account and environment have already. `identity_in_use` (409) is the deletion of an identity that active keys have: `key_count` says how many; delete it with `?revoke_keys=true` to revoke them with it.
+// ErrorErrorCode What went wrong, for programs: one value per cause. `disabled_api_key` (401) is a key disabled with `PATCH` (`"enabled": false`), or an access token minted from one: it works again once enabled. `ip_not_allowed` (403) is a key used from an address outside its `allowed_ips`. `already_rotated` (409) is a rotation of a key that was rotated before. `idempotency_key_reused` (400) is an `Idempotency-Key` sent again with another request; `idempotency_key_in_use` (409) one whose first request still runs. `unavailable` (503) is a database that did not answer in time: retry after `Retry-After` seconds. `usage_exceeded` (403) is a key whose credits, or its identity's, are spent: the header `Pihu-Credits-Refill` (and `Retry-After`, in seconds) says when they come back, if they have a refill. `key_exists` (409) is an import of a hash stored already (`param` names it, as `keys[3].hash`). `permission_exists` (409) is a permission defined already, by the account or server-wide. `permission_in_use` (409) is the deletion of a permission that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead. `role_exists` (409) is a role named as another of the account's. `role_in_use` (409) is the deletion of a role that keys still hold: `key_count` says how many; delete it with `?force=true` to go ahead (they lose it). `identity_exists` (409) is an identity of an `external_id` the account and environment have already. `identity_in_use` (409) is the deletion of an identity that active keys have: `key_count` says how many; delete it with `?revoke_keys=true` to revoke them with it.
 type ErrorErrorCode string
 
 // ErrorErrorType The kind of failure.
@@ -1564,7 +1564,7 @@ type HealthRedis string
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
-// Identity The customer's own user or organisation that keys are made for: its keys share its rate limit, and whoami, verify and forward-auth name it.
+// Identity The customer's own user or organisation that keys are made for: its keys share its rate limit and its credits, and whoami, verify and forward-auth name it.
 type Identity struct {
 	// Created RFC 3339, UTC, to the second.
 	//
@@ -1589,10 +1589,23 @@ type Identity struct {
 	// Example: {"plan":"pro","tenant":"acme"}
 	Metadata *Metadata `json:"metadata"`
 
+	// NextRefill When the credits are next refilled; `null` without a refill.
+	//
+	// Example: 2024-03-01T00:00:00Z
+	NextRefill *time.Time `json:"next_refill"`
+
 	// RateLimit The rate limit all the identity's keys share, on every instance: `N/s`, `N/m` or `N/h`. A key's own limit, if it has one, applies too: a request needs both. `null`: none (each key has its own limit, or the server's default).
 	//
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit"`
+
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill"`
+
+	// Remaining The usage credits all the identity's keys share (a refill due included), on every instance: each request made with any of its keys, and each verification of one, spends them (a verification `cost`), and at 0 every key of the identity gets 403 `usage_exceeded`. A key's own credits, if it has some, are needed too: a request spends both, or neither if either is short. `null`: not counted.
+	Remaining *int64 `json:"remaining"`
 
 	// Updated RFC 3339, UTC, to the second.
 	//
@@ -1600,7 +1613,7 @@ type Identity struct {
 	Updated Timestamp `json:"updated"`
 }
 
-// IdentityCreateRequest Example: {"external_id":"user_42","metadata":{"plan":"pro"},"rate_limit":"100/m"}
+// IdentityCreateRequest Example: {"external_id":"user_42","metadata":{"plan":"pro"},"rate_limit":"100/m","refill":{"amount":10000,"day":1,"interval":"monthly"},"remaining":10000}
 type IdentityCreateRequest struct {
 	// ExternalId Your own id of the user or organisation: unique among the identities of the account and environment; 1 to 255 characters, no control character.
 	//
@@ -1616,6 +1629,14 @@ type IdentityCreateRequest struct {
 	//
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit,omitempty"`
+
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill,omitempty"`
+
+	// Remaining Usage credits all the identity's keys share: its keys work for this many requests and verifications in all, then get 403 `usage_exceeded` until a refill or a `PATCH`. Omitted or `null`: not counted.
+	Remaining *int64 `json:"remaining,omitempty"`
 }
 
 // IdentityDeleted defines model for IdentityDeleted.
@@ -1644,10 +1665,23 @@ type IdentityDeleted struct {
 	// Example: {"plan":"pro","tenant":"acme"}
 	Metadata *Metadata `json:"metadata"`
 
+	// NextRefill When the credits are next refilled; `null` without a refill.
+	//
+	// Example: 2024-03-01T00:00:00Z
+	NextRefill *time.Time `json:"next_refill"`
+
 	// RateLimit The rate limit all the identity's keys share, on every instance: `N/s`, `N/m` or `N/h`. A key's own limit, if it has one, applies too: a request needs both. `null`: none (each key has its own limit, or the server's default).
 	//
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit"`
+
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill"`
+
+	// Remaining The usage credits all the identity's keys share (a refill due included), on every instance: each request made with any of its keys, and each verification of one, spends them (a verification `cost`), and at 0 every key of the identity gets 403 `usage_exceeded`. A key's own credits, if it has some, are needed too: a request spends both, or neither if either is short. `null`: not counted.
+	Remaining *int64 `json:"remaining"`
 
 	// RevokedKeys How many of its keys were revoked with it: 0, unless deleted with `revoke_keys=true`.
 	RevokedKeys int `json:"revoked_keys"`
@@ -1678,6 +1712,9 @@ type IdentityList struct {
 //
 // Example: {"rate_limit":"500/m"}
 type IdentityUpdateRequest struct {
+	// Add Adds to the credits the identity's keys share (after a refill due). Not with `remaining`.
+	Add *int64 `json:"add,omitempty"`
+
 	// ExternalId Your own id of the user or organisation: unique among the identities of the account and environment; 1 to 255 characters, no control character.
 	//
 	// Example: user_42
@@ -1692,6 +1729,14 @@ type IdentityUpdateRequest struct {
 	//
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit,omitempty"`
+
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	//
+	// Example: {"amount":1000,"day":1,"interval":"monthly"}
+	Refill *Refill `json:"refill,omitempty"`
+
+	// Remaining Sets the credits the identity's keys share; `null` stops counting them. Not with `add`.
+	Remaining *int64 `json:"remaining,omitempty"`
 }
 
 // IdentityUsage The requests of all an identity's keys (revoked ones included) per bucket of its window, by outcome, oldest first, every bucket present.
@@ -1754,7 +1799,7 @@ type ImportKey struct {
 	// Example: ["interview:write","candidate:read"]
 	Permissions Permissions `json:"permissions"`
 
-	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
 	Refill    *Refill `json:"refill,omitempty"`
@@ -1893,7 +1938,7 @@ type KeyCreateRequest struct {
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit,omitempty"`
 
-	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
 	Refill *Refill `json:"refill,omitempty"`
@@ -1971,7 +2016,7 @@ type KeyCreated struct {
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
 
-	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
 	Refill *Refill `json:"refill"`
@@ -2082,7 +2127,7 @@ type KeyItem struct {
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
 
-	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
 	Refill *Refill `json:"refill"`
@@ -2175,7 +2220,7 @@ type KeyRotated struct {
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
 
-	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
 	Refill *Refill `json:"refill"`
@@ -2225,7 +2270,7 @@ type KeyUpdateRequest struct {
 	// RateLimit The key's own limit; `null`: the server's default.
 	RateLimit *string `json:"rate_limit,omitempty"`
 
-	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
 	Refill *Refill `json:"refill,omitempty"`
@@ -2487,7 +2532,7 @@ type PermissionList struct {
 // Example: ["interview:write","candidate:read"]
 type Permissions = []Permission
 
-// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 //
 // Example: {"amount":1000,"day":1,"interval":"monthly"}
 type Refill struct {
@@ -2655,7 +2700,7 @@ type RevokedKey struct {
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
 
-	// Refill How a key's credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
+	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
 	Refill *Refill `json:"refill"`

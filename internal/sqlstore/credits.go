@@ -36,8 +36,26 @@ func CreditArgs(d *Dialect, c *pihu.Credits) []any {
 // that committed while the transaction waited for the lock is followed:
 // the old key's balance, copied by the rotation, is never spent again.
 // Returns pihu.KeyIDNotFound if the key does not exist.
+//
+// An identity's id ("idt_…") names the identity's credits, which all its
+// keys share: the identity's row is read (locked likewise), and a
+// deleted identity does not exist.
 func LockCredits(ctx context.Context, tx Tx, id string) (*pihu.Credits, string, error) {
 	d := tx.Dialect()
+	if pihu.IsIdentityID(id) {
+		query := selectIdentityCredits
+		if d.ForUpdate != "" {
+			query = selectIdentityCreditsForUpdate
+		}
+		cur, err := d.Credits.Scan(tx.QueryRow(ctx, query, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, "", pihu.IdentityNotFound(id)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("credits of identity %s: %w", id, err)
+		}
+		return cur, id, nil
+	}
 	query := selectCredits // constants: the hot path builds no string
 	if d.ForUpdate != "" {
 		query = selectCreditsForUpdate
@@ -72,7 +90,19 @@ func LockCredits(ctx context.Context, tx Tx, id string) (*pihu.Credits, string, 
 const (
 	selectCredits          = `SELECT ` + CreditColumns + ` FROM api_keys WHERE id = ?`
 	selectCreditsForUpdate = selectCredits + ` FOR UPDATE`
+
+	selectIdentityCredits          = `SELECT ` + CreditColumns + ` FROM identities WHERE id = ? AND deleted IS NULL`
+	selectIdentityCreditsForUpdate = selectIdentityCredits + ` FOR UPDATE`
 )
+
+// creditsTable is the table holding the credits of holder: a key's, or
+// an identity's.
+func creditsTable(holder string) string {
+	if pihu.IsIdentityID(holder) {
+		return "identities"
+	}
+	return "api_keys"
+}
 
 // Spend spends cost credits of key id at now, after the refill due by
 // then, inside tx (see pihu.CreditStore.SpendCredits): the credits are
@@ -91,7 +121,7 @@ func Spend(ctx context.Context, tx Tx, id string, cost int64, now time.Time) (pi
 	if !out.OK || cost == 0 && next.Refilled.Unix() == cur.Refilled.Unix() {
 		return out, nil
 	}
-	n, err := tx.Exec(ctx, `UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ? AND remaining = ?`,
+	n, err := tx.Exec(ctx, `UPDATE `+creditsTable(holder)+` SET remaining = ?, refilled = ? WHERE id = ? AND remaining = ?`,
 		next.Remaining, tx.Dialect().Time(next.Refilled), holder, cur.Remaining)
 	if err != nil {
 		return pihu.Spend{}, err
@@ -108,7 +138,7 @@ func storeCredits(ctx context.Context, tx Tx, holder string, cur *pihu.Credits, 
 	if next.Remaining == cur.Remaining && next.Refilled.Unix() == cur.Refilled.Unix() {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `UPDATE api_keys SET remaining = ?, refilled = ? WHERE id = ?`,
+	_, err := tx.Exec(ctx, `UPDATE `+creditsTable(holder)+` SET remaining = ?, refilled = ? WHERE id = ?`,
 		next.Remaining, tx.Dialect().Time(next.Refilled), holder)
 	return err
 }
@@ -202,6 +232,28 @@ func (s Store) ReturnCreditLease(ctx context.Context, id, instance string, unspe
 	}
 	return write(ctx, s, "return lease of key "+id, "", func(ctx context.Context, tx Tx) (bool, error) {
 		return returnLease(ctx, tx, id, instance, nil, func(*pihu.CreditLease) int64 { return unspent }, now)
+	})
+}
+
+// RefundCredits gives n credits back to key or identity id, after a
+// spend that answered sp (see pihu.CreditStore.RefundCredits).
+func (s Store) RefundCredits(ctx context.Context, id string, n int64, sp pihu.Spend, now time.Time) (bool, error) {
+	if err := pihu.ValidateLeaseHeld(n); err != nil {
+		return false, err
+	}
+	return write(ctx, s, "refund credits of "+id, id, func(ctx context.Context, tx Tx) (bool, error) {
+		cur, holder, err := LockCredits(ctx, tx, id)
+		if pihu.ErrorCode(err) == pihu.ENotFound {
+			return false, nil
+		}
+		if err != nil || cur == nil {
+			return false, err
+		}
+		next, ok := cur.GiveBack(n, sp.Refilled, now)
+		if !ok {
+			return false, nil
+		}
+		return true, storeCredits(ctx, tx, holder, cur, next)
 	})
 }
 

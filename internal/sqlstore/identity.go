@@ -17,7 +17,7 @@ import (
 
 // identityColumns are the columns of identities that Identities reads, in
 // order.
-const identityColumns = `id, account_id, environment, external_id, metadata, rate_limit, created, updated`
+const identityColumns = `id, account_id, environment, external_id, metadata, rate_limit, created, updated, ` + CreditColumns
 
 // identityIndex is the unique index of the external ids of an account's
 // and environment's identities that are not deleted.
@@ -30,10 +30,13 @@ var Identities = Scanner[*pihu.Identity]{Columns: identityColumns, Scan: func(ro
 		env, rateLimit   string
 		metadata         sql.Null[string]
 		created, updated timeDest
+		c                storedCredits
 	)
-	if err := row.Scan(&i.ID, &i.AccountID, &env, &i.ExternalID, &metadata, &rateLimit, &created, &updated); err != nil {
+	if err := row.Scan(&i.ID, &i.AccountID, &env, &i.ExternalID, &metadata, &rateLimit, &created, &updated,
+		&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled); err != nil {
 		return nil, err
 	}
+	i.Credits = c.credits()
 	i.Environment, i.RateLimit = pihu.Environment(env), pihu.StoredRateLimit(rateLimit)
 	if metadata.Valid {
 		i.Metadata = []byte(metadata.V)
@@ -42,16 +45,36 @@ var Identities = Scanner[*pihu.Identity]{Columns: identityColumns, Scan: func(ro
 	return &i, nil
 }}
 
+// storedCredits are CreditColumns as either driver reads them.
+type storedCredits struct {
+	remaining, amount, day sql.Null[int64]
+	interval               sql.Null[string]
+	refilled               timeDest
+}
+
+func (c storedCredits) credits() *pihu.Credits {
+	if !c.remaining.Valid {
+		return nil
+	}
+	out := &pihu.Credits{Remaining: c.remaining.V, Refilled: time.Time(c.refilled)}
+	if c.interval.Valid && c.amount.Valid {
+		out.Refill = &pihu.Refill{Interval: c.interval.V, Amount: c.amount.V, Day: int(c.day.V)}
+	}
+	return out
+}
+
 // KeyIdentityColumns is the SQL, read with a key's columns after
 // KeyRolesColumn (KeyReadColumns), of what requests need of its identity:
-// its external_id, metadata and rate limit, NULL for a key without one.
+// its external_id, metadata, rate limit and credits remaining (whether
+// it counts credits), NULL for a key without one.
 const KeyIdentityColumns = `(SELECT external_id FROM identities WHERE identities.id = api_keys.identity_id),
 	(SELECT metadata FROM identities WHERE identities.id = api_keys.identity_id),
-	(SELECT rate_limit FROM identities WHERE identities.id = api_keys.identity_id)`
+	(SELECT rate_limit FROM identities WHERE identities.id = api_keys.identity_id),
+	(SELECT remaining FROM identities WHERE identities.id = api_keys.identity_id)`
 
 // KeyIdentity sets k's identity from the columns of KeyReadColumns that
 // name it: the key's identity_id, then KeyIdentityColumns' values.
-func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit *string) {
+func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit *string, remaining *int64) {
 	if id == nil || externalID == nil {
 		return
 	}
@@ -61,6 +84,9 @@ func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit *string) {
 	}
 	if rateLimit != nil {
 		i.RateLimit = pihu.StoredRateLimit(*rateLimit)
+	}
+	if remaining != nil {
+		i.Credits = &pihu.Credits{Remaining: *remaining}
 	}
 	k.Identity = i
 }
@@ -102,9 +128,9 @@ func (s Store) CreateIdentity(ctx context.Context, i *pihu.Identity, events ...*
 		if err := checkExternalID(ctx, tx, i, ""); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			i.ID, i.AccountID, string(i.Environment), i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(),
-			d.Time(i.Created), d.Time(i.Updated))
+		args := append([]any{i.ID, i.AccountID, string(i.Environment), i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(),
+			d.Time(i.Created), d.Time(i.Updated)}, CreditArgs(d, i.Credits)...)
+		_, err := tx.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		if err != nil && d.UniqueViolation != nil && d.UniqueViolation(err, identityIndex) {
 			return pihu.IdentityExists(i.ExternalID)
 		}
@@ -179,8 +205,9 @@ func (s Store) UpdateIdentity(ctx context.Context, u pihu.IdentityUpdate) (*pihu
 		if err := checkExternalID(ctx, tx, i, i.ID); err != nil {
 			return nil, err
 		}
-		_, err = tx.Exec(ctx, `UPDATE identities SET external_id = ?, metadata = ?, rate_limit = ?, updated = ? WHERE id = ?`,
-			i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(), d.Time(i.Updated), i.ID)
+		args := append([]any{i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(), d.Time(i.Updated)}, CreditArgs(d, i.Credits)...)
+		_, err = tx.Exec(ctx, `UPDATE identities SET external_id = ?, metadata = ?, rate_limit = ?, updated = ?,
+			remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ? WHERE id = ?`, append(args, i.ID)...)
 		if err != nil && d.UniqueViolation != nil && d.UniqueViolation(err, identityIndex) {
 			return nil, pihu.IdentityExists(i.ExternalID)
 		}
