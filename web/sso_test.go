@@ -168,6 +168,18 @@ func TestSSO_SignIn(t *testing.T) {
 			t.Errorf("members: got %d, want 1", len(n))
 		}
 	})
+	t.Run("NoSecondFactorHere", func(t *testing.T) {
+		// The provider has its own: a member with an authenticator app
+		// lands on the keys, not on the page that asks for the code.
+		s := newSSOTest(t)
+		if err := s.Store.EnableTwoFactor(t.Context(), ssoAccount, s.owner.ID, "JBSWY3DPEHPK3PXP", 0, nil, s.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		b := s.browser(t)
+		s.queue("ada@acme.test", true)
+		checkRedirect(t, s.signIn(t, b), "/keys")
+		checkStatus(t, b.get("/keys"), http.StatusOK)
+	})
 	t.Run("PersonOfAnotherAccount", func(t *testing.T) {
 		s := newSSOTest(t)
 		s.signUp(t, "bob@acme.test")
@@ -308,6 +320,18 @@ func TestSSO_Refused(t *testing.T) {
 			t.Errorf("failures: got %v", got)
 		}
 	})
+	t.Run("ProviderBack", func(t *testing.T) {
+		// A discovery that failed is asked again at the next sign-in, at
+		// most every 5 seconds.
+		s := newSSOTest(t)
+		s.op.QueueError(&mockoidc.ServerError{Code: http.StatusInternalServerError, Error: "server_error"})
+		b := s.browser(t)
+		checkStatus(t, b.get("/login/sso/mock"), http.StatusBadGateway)
+		checkStatus(t, b.get("/login/sso/mock"), http.StatusBadGateway)
+		s.Clock.Add(5 * time.Second)
+		s.queue("grace@acme.test", true)
+		checkRedirect(t, s.signIn(t, b), "/keys")
+	})
 	t.Run("ProviderDownAtCallback", func(t *testing.T) {
 		s := newSSOTest(t)
 		b := s.browser(t)
@@ -334,6 +358,9 @@ func TestSSO_Required(t *testing.T) {
 	if a, _ := s.Store.Account(t.Context(), ssoAccount); !a.SSORequired {
 		t.Fatalf("account: got %+v, want SSO required", a)
 	}
+	// Sessions open stay open.
+	checkStatus(t, owner.get("/keys"), http.StatusOK)
+	checkContains(t, owner.get("/account?sso=1"), "The single sign-on setting was saved")
 
 	p := s.browser(t).post("/login", form("email", "ada@acme.test", "password", password))
 	checkStatus(t, p, http.StatusForbidden)
