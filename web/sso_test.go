@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -418,5 +420,64 @@ func TestLoadSSOProviders(t *testing.T) {
 				t.Errorf("got %v, want an error saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A passkey does not open an account that requires single sign-on: the
+// refusal comes before the passkey's signature is even checked.
+func TestSSO_RequiredRefusesPasskeys(t *testing.T) {
+	d := newDashboard(t, localhost)
+	d.signUp(t, "ada@example.com")
+	addPasskey(t, d, "ada@example.com", "Laptop", "cred-1")
+	u := memberOf(t, d.Store, "ada@example.com")
+	if _, err := d.Store.SetSSORequired(t.Context(), u.AccountID, true); err != nil {
+		t.Fatal(err)
+	}
+	b := d.browser(t)
+	p := b.postJSON("/login/passkey/options", "{}")
+	checkStatus(t, p, http.StatusOK)
+	var o struct {
+		PublicKey struct {
+			Challenge string `json:"challenge"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal([]byte(p.Body), &o); err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	client, _ := json.Marshal(map[string]string{"type": "webauthn.get", "challenge": o.PublicKey.Challenge, "origin": "http://localhost"})
+	authData := make([]byte, 37)
+	authData[32] = 0x05 // user present, user verified
+	answer, _ := json.Marshal(map[string]any{
+		"id": enc([]byte("cred-1")), "rawId": enc([]byte("cred-1")), "type": "public-key",
+		"response": map[string]string{
+			"clientDataJSON": enc(client), "authenticatorData": enc(authData),
+			"signature": enc([]byte("sig")), "userHandle": enc([]byte(u.ID)),
+		},
+	})
+	p = b.postJSON("/login/passkey", string(answer))
+	checkStatus(t, p, http.StatusForbidden)
+	checkContains(t, p, "single sign-on only")
+	checkRedirect(t, b.get("/keys"), "/login")
+}
+
+// A person whose first account requires SSO signs in by password to the
+// next one of theirs that does not.
+func TestSSO_RequiredPasswordOpensAnother(t *testing.T) {
+	s := newSSOTest(t)
+	ada := s.login(t, "ada@acme.test")
+	s.member(t, ada, "alan@acme.test", pihu.RoleAdmin)
+	bob := s.signUp(t, "bob@example.com")
+	invite := bob.invite("alan@acme.test", pihu.RoleViewer)
+	checkRedirect(t, s.browser(t).post("/invite", form("token", invite, "email", "alan@acme.test", "password", password)), "/keys")
+	checkRedirect(t, ada.post("/account/sso-required", form("sso_required", "on")), "/account?sso=1#sso-required")
+	s.login(t, "alan@acme.test")
+	person, _ := s.Store.UserByEmail(t.Context(), "alan@acme.test")
+	sessions, err := s.Store.ListSessions(t.Context(), person.ID)
+	if err != nil || len(sessions) == 0 {
+		t.Fatalf("sessions: got %v, %v", sessions, err)
+	}
+	if bobs := memberOf(t, s.Store, "bob@example.com").AccountID; sessions[0].AccountID != bobs {
+		t.Errorf("the password opened %s, want %s (Bob's account)", sessions[0].AccountID, bobs)
 	}
 }
