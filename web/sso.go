@@ -77,6 +77,10 @@ type ssoProvidersFile struct {
 
 var ssoIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 
+// oauthErrorCode is the shape of an OAuth 2.0 error code (RFC 6749
+// §4.1.2.1: access_denied, server_error…).
+var oauthErrorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
+
 // LoadSSOProviders reads and checks the providers file at path (JSON, see
 // docs/dashboard.md): every field known, every provider complete, its
 // client secret readable (getenv reads the environment). Its errors name
@@ -359,12 +363,14 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	})
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		h.ssoFail(r, p, "", "provider")
-		msg := p.Name + " did not sign you in (" + e + ")."
-		if d := q.Get("error_description"); d != "" && len(d) < 300 {
-			msg = p.Name + " did not sign you in: " + d
+		// Only the error's code is shown: anyone can put words in a
+		// callback URL, and the page must not say them for the provider.
+		if !oauthErrorCode.MatchString(e) {
+			e = "an error"
 		}
-		h.errorPage(w, r, nil, http.StatusBadRequest, "Sign-in refused", msg+" Try again, or ask your administrator.")
+		h.ssoFail(r, p, "", "provider")
+		h.errorPage(w, r, nil, http.StatusBadRequest, "Sign-in refused",
+			p.Name+" did not sign you in ("+e+"). Try again, or ask your administrator.")
 		return
 	}
 	c, err := r.Cookie(ssoCookieName)

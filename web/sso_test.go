@@ -141,7 +141,13 @@ func TestSSO_SignIn(t *testing.T) {
 		b := s.browser(t)
 		checkContains(t, b.get("/login"), `href="/login/sso/mock"`, "Sign in with Mock ID")
 		s.queue("grace@acme.test", true)
-		checkRedirect(t, s.signIn(t, b), "/keys")
+		start := b.get("/login/sso/mock")
+		c := start.Cookies()
+		if len(c) != 1 || c[0].Name != "pihu_sso" || !c[0].HttpOnly || c[0].SameSite != http.SameSiteLaxMode || c[0].Path != "/login/sso/" || c[0].MaxAge != 600 {
+			t.Errorf("the sign-in's cookie: got %+v", c)
+		}
+		callback := s.authorize(t, mustURL(t, start.Header.Get("Location")))
+		checkRedirect(t, b.get(callback), "/keys")
 		checkStatus(t, b.get("/keys"), http.StatusOK)
 		u := memberOf(t, s.Store, "grace@acme.test")
 		if u.AccountID != ssoAccount || u.Role != pihu.RoleViewer || u.PasswordHash != "" {
@@ -157,8 +163,12 @@ func TestSSO_SignIn(t *testing.T) {
 				t.Errorf("events: got %v, want %s", actions, want)
 			}
 		}
-		// The cookie is cleared: the same answer again is refused.
-		checkStatus(t, b.get(s.authorize(t, s.start(t, s.browser(t)))), http.StatusBadRequest)
+		// The callback cleared the cookie: the same answer again is
+		// refused for its state, before the provider is asked.
+		checkStatus(t, b.get(callback), http.StatusBadRequest)
+		if got := s.failures(t); !slices.Equal(got, []string{"state"}) {
+			t.Errorf("failures: got %v", got)
+		}
 	})
 	t.Run("ExistingMember", func(t *testing.T) {
 		s := newSSOTest(t)
@@ -306,6 +316,11 @@ func TestSSO_Refused(t *testing.T) {
 		p := b.get("/login/sso/mock/callback?error=access_denied&state=" + url.QueryEscape(auth.Query().Get("state")))
 		checkStatus(t, p, http.StatusBadRequest)
 		checkContains(t, p, "access_denied")
+		p = b.get("/login/sso/mock/callback?error=Call+555-0100+now&error_description=Call+us")
+		checkStatus(t, p, http.StatusBadRequest)
+		if strings.Contains(p.Body, "555") || strings.Contains(p.Body, "Call us") {
+			t.Errorf("the page says the URL's words:\n%s", p.Body)
+		}
 	})
 	t.Run("ProviderDown", func(t *testing.T) {
 		s := newSSOTest(t)
@@ -471,6 +486,7 @@ func TestSSO_RequiredPasswordOpensAnother(t *testing.T) {
 	invite := bob.invite("alan@acme.test", pihu.RoleViewer)
 	checkRedirect(t, s.browser(t).post("/invite", form("token", invite, "email", "alan@acme.test", "password", password)), "/keys")
 	checkRedirect(t, ada.post("/account/sso-required", form("sso_required", "on")), "/account?sso=1#sso-required")
+	s.Clock.Add(time.Minute) // the sign-in's session is the newest
 	s.login(t, "alan@acme.test")
 	person, _ := s.Store.UserByEmail(t.Context(), "alan@acme.test")
 	sessions, err := s.Store.ListSessions(t.Context(), person.ID)
