@@ -18,6 +18,34 @@ type Account struct {
 	// TwoFactorRequired makes every member sign in with a second factor:
 	// one who has none enrols one before any other page opens.
 	TwoFactorRequired bool
+	// SSORequired makes every member sign in through single sign-on (an
+	// OpenID Connect provider the operator configured): password and
+	// passkey sign-in are refused (see CheckSignIn). The owner's
+	// break-glass path is `pihu accounts recover`, which turns it off.
+	SSORequired bool
+}
+
+// SignInMethod is how a person proves who they are to the dashboard.
+type SignInMethod string
+
+const (
+	// SignInPassword is an email and password (with any second factor).
+	SignInPassword SignInMethod = "password"
+	// SignInPasskey is a passkey alone.
+	SignInPasskey SignInMethod = "passkey"
+	// SignInSSO is an OpenID Connect provider the operator configured.
+	SignInSSO SignInMethod = "sso"
+)
+
+// CheckSignIn is the one rule of which way of signing in opens account a:
+// every way, unless the account requires single sign-on, which then only
+// SignInSSO does. Password sign-in, passkey sign-in, switching accounts and
+// SSO all ask it. Returns EInsufficientPermissions with a message a person can act on.
+func CheckSignIn(a *Account, m SignInMethod) error {
+	if a.SSORequired && m != SignInSSO {
+		return Errorf(EInsufficientPermissions, "%s signs its members in through single sign-on only: use the \"Sign in with\" button of your organisation's provider.", a.Name)
+	}
+	return nil
 }
 
 // Validate checks the account's own fields: its name follows the rules of

@@ -35,3 +35,22 @@ func TestAccount_Validate(t *testing.T) {
 		})
 	}
 }
+
+// An account that requires SSO opens to SSO alone; any other account to
+// every method.
+func TestCheckSignIn(t *testing.T) {
+	open := &pihu.Account{Name: "Acme"}
+	sso := &pihu.Account{Name: "Acme", SSORequired: true}
+	for _, m := range []pihu.SignInMethod{pihu.SignInPassword, pihu.SignInPasskey, pihu.SignInSSO} {
+		if err := pihu.CheckSignIn(open, m); err != nil {
+			t.Errorf("CheckSignIn(open, %s): got %v, want nil", m, err)
+		}
+		err := pihu.CheckSignIn(sso, m)
+		if (err == nil) != (m == pihu.SignInSSO) {
+			t.Errorf("CheckSignIn(sso, %s): got %v", m, err)
+		}
+		if err != nil && pihu.ErrorCode(err) != pihu.EInsufficientPermissions {
+			t.Errorf("CheckSignIn(sso, %s): got code %s", m, pihu.ErrorCode(err))
+		}
+	}
+}

@@ -70,6 +70,16 @@ const (
 	// ActionUserSessionsRevoked is a person signing out one of their
 	// other sessions, or all of them, from the Account page.
 	ActionUserSessionsRevoked = "user.sessions_revoked"
+	// ActionUserSSOLogin is a sign-in through an OpenID Connect provider
+	// (beside user.login); ActionUserSSOLinked is a person the provider
+	// vouched for made a member on their first sign-in through it (the
+	// target is the new member); ActionUserSSOFailed is a sign-in through
+	// a provider that was refused: Changes names why (state, nonce,
+	// email_verified, domain, provider, member, sso_required), never the
+	// values. Their target is the member, or "" when none is known.
+	ActionUserSSOLogin  = "user.sso_login"
+	ActionUserSSOLinked = "user.sso_linked"
+	ActionUserSSOFailed = "user.sso_failed"
 )
 
 // ActorAnonymous is the actor of a change made without a key or a user:

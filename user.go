@@ -488,6 +488,12 @@ type UserStore interface {
 	// ENotFound if there is no such account.
 	SetTwoFactorRequired(ctx context.Context, id string, required bool, events ...*AuditEvent) (*Account, error)
 
+	// SetSSORequired sets whether every member of account id must sign
+	// in through single sign-on, and records the events given, in one
+	// transaction. It returns the account as it is after. Returns
+	// ENotFound if there is no such account.
+	SetSSORequired(ctx context.Context, id string, required bool, events ...*AuditEvent) (*Account, error)
+
 	// RecordUserEvents records events about dashboard users that no
 	// change of the store goes with: a failed sign-in.
 	RecordUserEvents(ctx context.Context, events ...*AuditEvent) error

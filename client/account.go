@@ -12,6 +12,9 @@ type AccountSignIn struct {
 	// factor (an authenticator app's code or a passkey) after their
 	// password.
 	TwoFactorRequired bool `json:"two_factor_required"`
+	// SSORequired says that every member signs in through single sign-on
+	// only: password and passkey sign-in are off for them.
+	SSORequired bool `json:"sso_required"`
 	Response
 }
 

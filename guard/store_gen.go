@@ -825,6 +825,14 @@ func (s *Store) SetPassword(ctx context.Context, a1 string, a2 string, a3 string
 	return
 }
 
+func (s *Store) SetSSORequired(ctx context.Context, a1 string, a2 bool, a3 ...*pihu.AuditEvent) (r0 *pihu.Account, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.SetSSORequired(ctx, a1, a2, a3...)
+		return err
+	})
+	return
+}
+
 func (s *Store) SetTwoFactorRequired(ctx context.Context, a1 string, a2 bool, a3 ...*pihu.AuditEvent) (r0 *pihu.Account, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.SetTwoFactorRequired(ctx, a1, a2, a3...)

@@ -100,6 +100,9 @@ type AccountSignIn struct {
 	// factor (an authenticator app's code or a passkey) after their
 	// password.
 	TwoFactorRequired bool `json:"two_factor_required"`
+	// SSORequired says that every member signs in through single sign-on
+	// only: password and passkey sign-in are off for them.
+	SSORequired bool `json:"sso_required"`
 }
 
 // Member is a person of the account and how they sign in, as GET
@@ -134,7 +137,7 @@ func NewMember(u *pihu.User) Member {
 // (permission account:read, a key of either environment).
 func (s *Server) getAccountSignIn(w http.ResponseWriter, r *http.Request) {
 	if a := s.callerAccount(w, r); a != nil {
-		writeJSON(w, http.StatusOK, AccountSignIn{TwoFactorRequired: a.TwoFactorRequired})
+		writeJSON(w, http.StatusOK, AccountSignIn{TwoFactorRequired: a.TwoFactorRequired, SSORequired: a.SSORequired})
 	}
 }
 

@@ -37,6 +37,9 @@ func TestAccount_SignInAndMembers(t *testing.T) {
 	if err := ts.Store.CreateUser(ctx, &pihu.User{ID: pihu.NewID("user_"), AccountID: other.ID, Email: "eve@example.com", Role: pihu.RoleOwner, Created: now}, nil); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ts.Store.SetSSORequired(ctx, ts.Account.ID, true); err != nil {
+		t.Fatal(err)
+	}
 	accountReader := ts.newKey(t, ts.Owner, `{"name":"a","permissions":["account:read"]}`)
 	memberReader := ts.newKey(t, ts.Owner, `{"name":"m","permissions":["member:*"],"environment":"test"}`)
 	keyReader := ts.newKey(t, ts.Owner, `{"name":"k","permissions":["api_key:read"]}`)
@@ -45,8 +48,8 @@ func TestAccount_SignInAndMembers(t *testing.T) {
 		{name: "SignIn", method: "GET", path: "/v1/auth/account/sign-in", key: accountReader.Key, status: 200, check: func(t *testing.T, r response) {
 			var got pihuhttp.AccountSignIn
 			r.decode(t, &got)
-			if got.TwoFactorRequired {
-				t.Errorf("got %+v, want two_factor_required false", got)
+			if got.TwoFactorRequired || !got.SSORequired {
+				t.Errorf("got %+v, want two_factor_required false, sso_required true", got)
 			}
 		}},
 		{name: "Members", method: "GET", path: "/v1/auth/account/members", key: memberReader.Key, status: 200, check: func(t *testing.T, r response) {

@@ -101,3 +101,8 @@ func (s *store) RecordUserEvents(ctx context.Context, a1 ...*pihu.AuditEvent) (e
 	defer func(start time.Time) { s.observe("RecordUserEvents", start, err) }(time.Now())
 	return s.Store.RecordUserEvents(ctx, a1...)
 }
+
+func (s *store) SetSSORequired(ctx context.Context, a1 string, a2 bool, a3 ...*pihu.AuditEvent) (r0 *pihu.Account, err error) {
+	defer func(start time.Time) { s.observe("SetSSORequired", start, err) }(time.Now())
+	return s.Store.SetSSORequired(ctx, a1, a2, a3...)
+}

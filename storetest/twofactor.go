@@ -15,6 +15,7 @@ func runTwoFactor(t *testing.T, run runFunc) {
 	run(t, "StepConcurrent", testTwoFactorStepConcurrent)
 	run(t, "RecoveryCodesOnce", testTwoFactorRecoveryCodesOnce)
 	run(t, "Required", testTwoFactorRequired)
+	run(t, "SSORequired", testSSORequired)
 	run(t, "ListSessions", testSessionsList)
 	run(t, "DeleteSessions", testSessionsDelete)
 	run(t, "AuditByAction", testAuditByAction)
@@ -203,6 +204,53 @@ func testTwoFactorRequired(t *testing.T, s pihu.Store) {
 		t.Errorf("SetTwoFactorRequired(false): got %+v", got)
 	}
 	_, err = s.SetTwoFactorRequired(t.Context(), "acct_none", true)
+	checkError(t, err, pihu.ENotFound, "")
+}
+
+// The SSO-only setting is read with the account (and its list), recorded
+// with its event, independent of the two-factor setting, and is no other
+// account's.
+func testSSORequired(t *testing.T, s pihu.Store) {
+	a, u := mustSignUp(t, s, "ada@example.com")
+	b, _ := mustSignUp(t, s, "grace@example.com")
+	ev := pihu.NewAccountEvent(u.ID, "127.0.0.1", a, []string{"sso_required"}, epoch)
+	got, err := s.SetSSORequired(t.Context(), a.ID, true, ev)
+	if err != nil || !got.SSORequired || got.TwoFactorRequired || got.ID != a.ID || got.Name != a.Name {
+		t.Fatalf("SetSSORequired: got %+v, %v", got, err)
+	}
+	if got, _ := s.Account(t.Context(), a.ID); !got.SSORequired {
+		t.Errorf("Account: got %+v, want SSO required", got)
+	}
+	if got, _ := s.Account(t.Context(), b.ID); got.SSORequired {
+		t.Errorf("another account: got %+v", got)
+	}
+	list, _ := s.ListAccounts(t.Context(), epoch)
+	for _, acc := range list {
+		if acc.SSORequired != (acc.ID == a.ID) {
+			t.Errorf("ListAccounts: %s: got SSO required %v", acc.ID, acc.SSORequired)
+		}
+	}
+	if got, _ := s.SetTwoFactorRequired(t.Context(), a.ID, true); !got.SSORequired {
+		t.Errorf("SetTwoFactorRequired: got %+v, want SSO still required", got)
+	}
+	if got, _ := s.SetLeakPolicy(t.Context(), a.ID, pihu.LeakFlag); got == nil || !got.SSORequired {
+		t.Errorf("SetLeakPolicy: got %+v, want SSO still required", got)
+	}
+	events, _ := mustListEvents(t, s, pihu.AuditFilter{AccountID: a.ID, Target: a.ID, Limit: 10})
+	found := false
+	for _, e := range events {
+		if e.ID == ev.ID {
+			checkEvent(t, e, ev)
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("events: got %v, want %s", events, ev.ID)
+	}
+	if got, _ := s.SetSSORequired(t.Context(), a.ID, false); got.SSORequired {
+		t.Errorf("SetSSORequired(false): got %+v", got)
+	}
+	_, err = s.SetSSORequired(t.Context(), "acct_none", true)
 	checkError(t, err, pihu.ENotFound, "")
 }
 

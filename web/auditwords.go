@@ -34,6 +34,9 @@ var actionWords = map[string]string{
 	pihu.ActionUserPasskeyRemoved:      "Removed a passkey",
 	pihu.ActionUserPasskeyUsed:         "Signed in with a passkey",
 	pihu.ActionUserPasskeyFailed:       "Failed to sign in: a passkey that did not verify",
+	pihu.ActionUserSSOLogin:            "Signed in through single sign-on",
+	pihu.ActionUserSSOLinked:           "Joined the account through single sign-on",
+	pihu.ActionUserSSOFailed:           "Failed to sign in through single sign-on",
 	pihu.ActionUserInvited:             "Invited a member",
 	pihu.ActionUserPasswordSet:         "Set a password",
 	pihu.ActionUserJoined:              "Joined the account",
@@ -74,6 +77,8 @@ func eventWords(ev *pihu.AuditEvent, name string, k *pihu.Key) string {
 		s += "; the old key stops at " + k.Expires.UTC().Format("2006-01-02 15:04 UTC")
 	case ev.Action == pihu.ActionKeyRotated:
 		s += "; the old key stopped"
+	case ev.Action == pihu.ActionUserSSOFailed && len(ev.Changes) > 0:
+		s += ": " + strings.ReplaceAll(strings.Join(ev.Changes, ", "), "_", " ")
 	case ev.Action == pihu.ActionKeyLeaked && ev.Source != "":
 		s += " (" + ev.Source + ")"
 	}
@@ -95,7 +100,7 @@ var auditCategories = []auditCategory{
 	{"signins", "Sign-ins", []string{pihu.ActionUserLogin, pihu.ActionUserLoginFailed, pihu.ActionUserLogout, pihu.ActionUserSignedUp,
 		pihu.ActionUserPasswordSet, pihu.ActionUserTwoFactorEnabled, pihu.ActionUserTwoFactorDisabled, pihu.ActionUserRecoveryCodeUsed,
 		pihu.ActionUserSessionsRevoked, pihu.ActionUserPasskeyAdded, pihu.ActionUserPasskeyRenamed, pihu.ActionUserPasskeyRemoved,
-		pihu.ActionUserPasskeyUsed, pihu.ActionUserPasskeyFailed}},
+		pihu.ActionUserPasskeyUsed, pihu.ActionUserPasskeyFailed, pihu.ActionUserSSOLogin, pihu.ActionUserSSOLinked, pihu.ActionUserSSOFailed}},
 	{"team", "Team", []string{pihu.ActionUserInvited, pihu.ActionUserJoined, pihu.ActionUserRemoved, pihu.ActionInviteCanceled}},
 	{"roles", "Roles and permissions", []string{"role.*", "permission.*"}},
 	{"webhooks", "Webhooks", []string{"webhook_endpoint.*"}},

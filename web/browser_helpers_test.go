@@ -120,6 +120,8 @@ type serverOptions struct {
 	usage bool
 	// webhookLoopback lets endpoints name a receiver on this machine.
 	webhookLoopback bool
+	// sso are the dashboard's single sign-on providers.
+	sso []web.SSOProvider
 }
 
 // startServer starts the API with the dashboard at /, on one SQLite store
@@ -133,7 +135,7 @@ func startServer(t *testing.T, o serverOptions) (*httptest.Server, *sqlite.DB, *
 	t.Cleanup(func() { db.Close() })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	authn := auth.New(db, auth.Options{Logger: logger})
-	wo := web.Options{Store: db, Auth: authn, Logger: logger, Password: fastPassword, WebhookLoopback: o.webhookLoopback}
+	wo := web.Options{Store: db, Auth: authn, Logger: logger, Password: fastPassword, WebhookLoopback: o.webhookLoopback, SSOProviders: o.sso}
 	ho := pihuhttp.Options{Store: db, Auth: authn, Logger: logger, WebhookLoopback: o.webhookLoopback}
 	if o.usage {
 		limiter := ratelimit.NewMemory(ratelimit.MemoryOptions{})

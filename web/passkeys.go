@@ -455,19 +455,17 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	accounts, err := h.store.Memberships(r.Context(), key.UserID)
-	if err != nil {
+	var accountID string
+	if p != nil {
+		accountID = p.account.ID
+	} else if accountID, err = h.signInAccount(r, key.UserID, pihu.SignInPasskey); err != nil {
+		if e := pihu.ErrorCode(err); e == pihu.EInsufficientPermissions {
+			passkeyError(w, http.StatusForbidden, pihu.ErrorMessage(err))
+			return
+		}
 		h.refund(r, spent)
 		h.internalError(w, r, err)
 		return
-	}
-	if len(accounts) == 0 {
-		passkeyError(w, http.StatusForbidden, "You are not a member of any account any more: ask an account's owner to invite you again.")
-		return
-	}
-	accountID := accounts[0].AccountID
-	if p != nil {
-		accountID = p.account.ID
 	}
 	member, err := h.store.User(r.Context(), accountID, key.UserID)
 	if err != nil {

@@ -101,28 +101,67 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.refund(r, spent)
-	accounts, err := h.store.Memberships(r.Context(), u.ID)
+	accountID, err := h.signInAccount(r, u.ID, pihu.SignInPassword)
 	if err != nil {
-		h.internalError(w, r, err)
-		return
-	}
-	if len(accounts) == 0 {
-		f.Message = "You are not a member of any account any more: ask an account's owner to invite you again."
+		if !f.Fail(err) {
+			h.internalError(w, r, err)
+			return
+		}
 		h.render(w, r, http.StatusForbidden, "login", v)
 		return
 	}
-	// The account they joined first; the Account page switches.
-	h.signInTo(w, r, u.ID, accounts[0].AccountID)
+	h.signInTo(w, r, u.ID, accountID)
+}
+
+// errNoMembership is the answer of a sign-in of a person who is no
+// member of any account.
+var errNoMembership = pihu.Errorf(pihu.EInsufficientPermissions, "You are not a member of any account any more: ask an account's owner to invite you again.")
+
+// signInAccount is the account a person signing in with method m opens:
+// the first they joined that pihu.CheckSignIn lets m open (the Account
+// page switches). Returns errNoMembership for a person in no account, and
+// CheckSignIn's error when every account of theirs refuses m.
+func (h *Handler) signInAccount(r *http.Request, userID string, m pihu.SignInMethod) (string, error) {
+	accounts, err := h.store.Memberships(r.Context(), userID)
+	if err != nil {
+		return "", err
+	}
+	if len(accounts) == 0 {
+		return "", errNoMembership
+	}
+	var refused error
+	for _, m2 := range accounts {
+		a, err := h.store.Account(r.Context(), m2.AccountID)
+		if err != nil {
+			return "", err
+		}
+		if refused = pihu.CheckSignIn(a, m); refused == nil {
+			return a.ID, nil
+		}
+	}
+	return "", refused
 }
 
 // signInTo signs person userID in to account accountID (a membership of
 // theirs), with a sign-in event, and sends them to the keys; or, for a
 // person with a second factor, starts a sign-in that waits for it and
 // sends them to the page that asks for the code.
+//
+// The account must let a password open it (pihu.CheckSignIn): one that
+// requires single sign-on is answered 403 with a page that says so.
 func (h *Handler) signInTo(w http.ResponseWriter, r *http.Request, userID, accountID string) {
 	member, err := h.store.User(r.Context(), accountID, userID)
 	if err != nil {
 		h.internalError(w, r, err)
+		return
+	}
+	a, err := h.store.Account(r.Context(), accountID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if err := pihu.CheckSignIn(a, pihu.SignInPassword); err != nil {
+		h.errorPage(w, r, nil, http.StatusForbidden, "Single sign-on required", pihu.ErrorMessage(err))
 		return
 	}
 	if member.HasSecondFactor() {
@@ -465,6 +504,7 @@ func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, s *session
 	f.Values.Set("twofactor", r.URL.Query().Get("twofactor"))
 	f.Values.Set("signedout", r.URL.Query().Get("signedout"))
 	f.Values.Set("passkey", r.URL.Query().Get("passkey"))
+	f.Values.Set("sso", r.URL.Query().Get("sso"))
 	h.renderAccount(w, r, s, http.StatusOK, f)
 }
 
@@ -484,7 +524,7 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s *sessi
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, r, status, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", Data: accountData{Form: f, Accounts: accounts, Sessions: sessions, Passkeys: passkeys}})
+	h.render(w, r, status, "account", view{Title: "Your account", Me: s.user, Account: s.account, Nav: "account", SSOAccount: h.servesAccount(s.account.ID), Data: accountData{Form: f, Accounts: accounts, Sessions: sessions, Passkeys: passkeys}})
 }
 
 // switchAccount moves the session to another account of the person's. An
@@ -494,7 +534,18 @@ func (h *Handler) switchAccount(w http.ResponseWriter, r *http.Request, s *sessi
 		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
-	err := h.store.SwitchSession(r.Context(), s.digest, r.PostForm.Get("account"))
+	target, err := h.store.Account(r.Context(), r.PostForm.Get("account"))
+	if err == nil {
+		if _, err = h.store.User(r.Context(), target.ID, s.user.ID); err == nil && target.SSORequired {
+			// A session does not keep how it signed in: an account that
+			// requires SSO opens through its provider's button only.
+			h.errorPage(w, r, s, http.StatusForbidden, "Single sign-on required", pihu.ErrorMessage(pihu.CheckSignIn(target, pihu.SignInPassword))+" Sign out, then sign in that way.")
+			return
+		}
+	}
+	if err == nil {
+		err = h.store.SwitchSession(r.Context(), s.digest, target.ID)
+	}
 	switch {
 	case pihu.ErrorCode(err) == pihu.ENotFound:
 		h.errorPage(w, r, s, http.StatusNotFound, "Account not found", "You are not a member of this account.")

@@ -98,6 +98,13 @@ type Options struct {
 	// when it came over TLS, and its Host header); set it behind a proxy
 	// that ends TLS.
 	Origin string
+	// SSOProviders are the OpenID Connect providers people may sign in
+	// through (LoadSSOProviders reads them from serve's --sso-providers
+	// file); the sign-in page shows a button for each.
+	SSOProviders []SSOProvider
+	// SSOClient is the HTTP client that talks to the providers (default
+	// one with a 10 s timeout).
+	SSOClient *http.Client
 }
 
 // UsageReader reads a key's hourly usage counts, as pihu.UsageStore.Usage
@@ -132,6 +139,10 @@ type Handler struct {
 	// waiting for their answer.
 	origin     string
 	ceremonies *ceremonies
+	// sso are the OpenID Connect providers by id, ssoButtons in the
+	// order the sign-in page shows them.
+	sso        map[string]*ssoProvider
+	ssoButtons []ssoButton
 
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
@@ -206,6 +217,14 @@ func New(opts Options) (*Handler, error) {
 	h.passwords = newPasswords(h.password, opts.PasswordHashes)
 	h.once = newOnceViews(h.now)
 	h.ceremonies = newCeremonies(h.now)
+	h.sso = make(map[string]*ssoProvider, len(opts.SSOProviders))
+	for _, p := range opts.SSOProviders {
+		if p.clientSecret == "" {
+			return nil, fmt.Errorf("web.New: SSO provider %q: read providers with LoadSSOProviders", p.ID)
+		}
+		h.sso[p.ID] = newSSOProvider(p, opts.SSOClient)
+		h.ssoButtons = append(h.ssoButtons, ssoButton{ID: p.ID, Name: p.Name})
+	}
 	h.dummyHash = HashPassword(pihu.NewID("dummy_"), h.password)
 	pages, err := parsePages(templateFiles)
 	if err != nil {
@@ -263,6 +282,8 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /login/two-factor", h.twoFactorLogin)
 	h.mux.HandleFunc("POST /login/passkey/options", h.passkeyRequestOptions)
 	h.mux.HandleFunc("POST /login/passkey", h.passkeyLogin)
+	h.mux.HandleFunc("GET /login/sso/{id}", h.ssoStart)
+	h.mux.HandleFunc("GET /login/sso/{id}/callback", h.ssoCallback)
 	h.mux.Handle("POST /logout", h.enrolling(h.logout))
 
 	h.mux.Handle("GET /keys", h.signedIn(anyone, h.keysPage))
@@ -327,6 +348,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /account/passkeys/{id}/remove", h.signedIn(anyone, h.removePasskey))
 	h.mux.Handle("POST /account/leak-policy", h.signedIn(teamManagers, h.setLeakPolicy))
 	h.mux.Handle("POST /account/two-factor-required", h.signedIn(keyManagers, h.setTwoFactorRequired))
+	h.mux.Handle("POST /account/sso-required", h.signedIn(teamManagers, h.setSSORequired))
 	h.mux.Handle("POST /account/sessions/{id}/revoke", h.signedIn(anyone, h.revokeSession))
 	h.mux.Handle("POST /account/sessions/revoke-others", h.signedIn(anyone, h.revokeOtherSessions))
 
@@ -393,6 +415,11 @@ type view struct {
 	// Setup, on the sign-in and sign-up pages, says that the first
 	// start's setup link has not been used yet; nil once it has.
 	Setup *setupNotice
+	// SSO are the sign-in page's "Sign in with <name>" buttons.
+	SSO []ssoButton
+	// SSOAccount says, on the Account page, that a provider signs people
+	// in to the account shown, so that it may require SSO.
+	SSOAccount bool
 }
 
 // setupNotice is the first start's setup link, not used yet.
@@ -408,6 +435,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if !ok {
 		h.internalError(w, r, fmt.Errorf("no page %q", page))
 		return
+	}
+	if page == "login" {
+		v.SSO = h.ssoButtons
 	}
 	var b strings.Builder
 	if err := t.ExecuteTemplate(&b, "layout.html", v); err != nil {

@@ -171,11 +171,24 @@ func accountsRecover(ctx context.Context, fs *flag.FlagSet, args []string, o *ac
 	if err := store.CreateOwnerKey(ctx, k, ev); err != nil {
 		return err
 	}
+	// The break-glass path of an account that requires single sign-on
+	// and has lost its provider: its members may sign in with their
+	// passwords again.
+	ssoOff := a.SSORequired
+	if ssoOff {
+		off := pihu.NewAccountEvent(pihu.ActorOperator, "", a, []string{"sso_required"}, time.Now())
+		if a, err = store.SetSSORequired(ctx, a.ID, false, off); err != nil {
+			return err
+		}
+	}
 	if o.json {
 		return o.printOwner(a, k, secret)
 	}
 	fmt.Fprintf(o.w, "Created a new owner API key for the account %q (%s), shown only this once:\n\n%s\n\n"+
 		"The account's other keys are unchanged: revoke those you no longer trust with this one.\n", a.Name, a.ID, secret)
+	if ssoOff {
+		fmt.Fprintf(o.w, "Sign-in through SSO only was on, and is now off: members sign in with their passwords again. An owner turns it back on, on the dashboard's Account page.\n")
+	}
 	return nil
 }
 
@@ -262,8 +275,13 @@ func runAccountsAPI(ctx context.Context, sub string, args []string, stdout, stde
 			if a.TwoFactorRequired {
 				required = "required of every member"
 			}
+			sso := "no"
+			if a.SSORequired {
+				sso = "yes: password and passkey sign-in are off"
+			}
 			t := newTable(o.w)
 			t.row("Two-factor sign-in", required)
+			t.row("SSO only", sso)
 			return t.flush()
 		})
 	}

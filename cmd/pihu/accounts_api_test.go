@@ -13,14 +13,15 @@ func TestAccountsSignInAndMembers(t *testing.T) {
 	owner := ownerKey(t, s)
 
 	r := pihuCLI(t, s.url, owner, "accounts", "sign-in").ok(t)
-	if !strings.Contains(r.stdout, "Two-factor sign-in") || !strings.Contains(r.stdout, "not required") {
+	if !strings.Contains(r.stdout, "Two-factor sign-in") || !strings.Contains(r.stdout, "not required") || !strings.Contains(r.stdout, "SSO only") {
 		t.Errorf("sign-in: got\n%s", r.stdout)
 	}
 	r = pihuCLI(t, s.url, owner, "accounts", "sign-in", "--json").ok(t)
 	var settings struct {
 		TwoFactorRequired *bool `json:"two_factor_required"`
+		SSORequired       *bool `json:"sso_required"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &settings); err != nil || settings.TwoFactorRequired == nil || *settings.TwoFactorRequired {
+	if err := json.Unmarshal([]byte(r.stdout), &settings); err != nil || settings.TwoFactorRequired == nil || *settings.TwoFactorRequired || settings.SSORequired == nil || *settings.SSORequired {
 		t.Errorf("sign-in --json: got %q (%v)", r.stdout, err)
 	}
 

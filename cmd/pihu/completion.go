@@ -56,7 +56,7 @@ _pihu() {
     fi
     if [[ -z $words ]]; then
         case "$cmd $sub" in
-            serve\ *) words="--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --dashboard-origin --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help" ;;
+            serve\ *) words="--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --dashboard-origin --sso-providers --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help" ;;
             "accounts create") words="--name --database --json --help" ;;
             accounts\ *) words="--database --json --help" ;;
             "keys requests") words="--refused --status --code --since --until --limit --starting-after --api-url --json --help" ;;
@@ -111,7 +111,7 @@ _pihu() {
         esac
     fi
     case "${words[2]} ${words[3]}" in
-        serve\ *) cands+=(--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --dashboard-origin --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help) ;;
+        serve\ *) cands+=(--addr --database --redis --exact-limits --exact-credits --credit-lease-ttl --rate-limit --failed-auth-limit --issuer --log-format --trusted-proxy-header --trusted-proxies --cors-origins --gateway-routes --ext-authz-addr --github-keys-url --github-keys-file --tls-cert --tls-key --metrics-addr --drain-delay --drain-timeout --access-log --pprof --key-cache-size --webhooks --webhook-retry --webhook-loopback --dashboard-origin --sso-providers --key-cache-ttl --stale-if-error --database-timeout --require-database-at-start --request-log-retention --request-log-max --request-log-rate --request-log-burst --help) ;;
         "accounts create") cands+=(--name --database --json --help) ;;
         accounts\ *) cands+=(--database --json --help) ;;
         "keys requests") cands+=(--refused --status --code --since --until --limit --starting-after --api-url --json --help) ;;
@@ -159,7 +159,7 @@ complete -c pihu -n '__fish_seen_subcommand_from identities' -a 'list show creat
 complete -c pihu -n '__fish_seen_subcommand_from identities' -l api-url -l limit -l starting-after -l ending-before -l external-id -l metadata -l rate-limit -l credits -l add-credits -l refill -l revoke-keys
 complete -c pihu -n '__fish_seen_subcommand_from signing-keys' -a 'list rotate help'
 complete -c pihu -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
-complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l redis -l exact-limits -l exact-credits -l credit-lease-ttl -l rate-limit -l failed-auth-limit -l issuer -l log-format -l trusted-proxy-header -l trusted-proxies -l cors-origins -l gateway-routes -l ext-authz-addr -l github-keys-url -l github-keys-file -l tls-cert -l tls-key -l metrics-addr -l drain-delay -l drain-timeout -l access-log -l pprof -l key-cache-size -l webhooks -l webhook-retry -l webhook-loopback -l dashboard-origin -l key-cache-ttl -l stale-if-error -l database-timeout -l require-database-at-start -l request-log-retention -l request-log-max -l request-log-rate -l request-log-burst
+complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l redis -l exact-limits -l exact-credits -l credit-lease-ttl -l rate-limit -l failed-auth-limit -l issuer -l log-format -l trusted-proxy-header -l trusted-proxies -l cors-origins -l gateway-routes -l ext-authz-addr -l github-keys-url -l github-keys-file -l tls-cert -l tls-key -l metrics-addr -l drain-delay -l drain-timeout -l access-log -l pprof -l key-cache-size -l webhooks -l webhook-retry -l webhook-loopback -l dashboard-origin -l sso-providers -l key-cache-ttl -l stale-if-error -l database-timeout -l require-database-at-start -l request-log-retention -l request-log-max -l request-log-rate -l request-log-burst
 complete -c pihu -n '__fish_seen_subcommand_from accounts permissions signing-keys migrate' -l database
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -l server -l description -l force -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -l name

@@ -152,6 +152,11 @@ type Config struct {
 	// --dashboard-origin, PIHU_DASHBOARD_ORIGIN, default each request's
 	// own (https over TLS, and its Host).
 	DashboardOrigin string
+	// SSOProviders is a JSON file naming the OpenID Connect providers
+	// people may sign in to the dashboard through (see
+	// docs/dashboard.md): --sso-providers, PIHU_SSO_PROVIDERS, default
+	// none. It is read and checked at start-up.
+	SSOProviders string
 	// GitHubKeysURL is where GitHub's secret scanning public keys are
 	// read from, to check the reports POST /v1/secret-scanning/github
 	// takes; loaded on the first report, not at start-up:

@@ -54,6 +54,7 @@ Usage:
              [--drain-delay D] [--drain-timeout D]
              [--access-log off|text|json] [--key-cache-size N] [--pprof ADDR]
              [--webhooks on|off] [--webhook-retry D] [--webhook-loopback allow|deny] [--dashboard-origin URL]
+             [--sso-providers FILE]
              [--github-keys-url URL | --github-keys-file FILE]
              [--key-cache-ttl D] [--stale-if-error D] [--database-timeout D]
              [--require-database-at-start]

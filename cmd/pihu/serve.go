@@ -85,6 +85,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	fs.StringVar(&c.DashboardOrigin, "dashboard-origin", env("PIHU_DASHBOARD_ORIGIN", ""), "the dashboard's origin as browsers see it, such as https://pihu.example.com, which passkeys are bound to; set it behind a proxy that ends TLS (default: each request's own) (PIHU_DASHBOARD_ORIGIN)")
+	fs.StringVar(&c.SSOProviders, "sso-providers", env("PIHU_SSO_PROVIDERS", ""), "JSON file of the OpenID Connect providers people may sign in to the dashboard through (see docs/dashboard.md); empty: none (PIHU_SSO_PROVIDERS)")
 	fs.StringVar(&c.WebhookLoopback, "webhook-loopback", env("PIHU_WEBHOOK_LOOPBACK", "deny"), "allow: webhook endpoints may be http://localhost, 127.0.0.1 or [::1] URLs, for development; deny: they may not, and deliveries never connect there (PIHU_WEBHOOK_LOOPBACK)")
 	fs.StringVar(&c.GitHubKeysURL, "github-keys-url", env("PIHU_GITHUB_KEYS_URL", pihuhttp.GitHubKeysURL), "where GitHub's secret scanning public keys are read from, on the first report to /v1/secret-scanning/github; empty (and no --github-keys-file) turns that endpoint off (PIHU_GITHUB_KEYS_URL)")
 	fs.StringVar(&c.GitHubKeysFile, "github-keys-file", env("PIHU_GITHUB_KEYS_FILE", ""), "a copy of GitHub's secret scanning key document, used instead of --github-keys-url, for servers without internet access (PIHU_GITHUB_KEYS_FILE)")
@@ -194,6 +195,7 @@ type app struct {
 	limits  limits
 	origins []string
 	routes  *gateway.Routes
+	sso     []web.SSOProvider
 	cert    *certificate
 
 	shared    *sharedState
@@ -254,6 +256,27 @@ func (a *app) checkConfig() error {
 			return usageError{"--gateway-routes: " + err.Error()}
 		}
 	}
+	if a.c.SSOProviders != "" {
+		if a.sso, err = web.LoadSSOProviders(a.c.SSOProviders, os.Getenv); err != nil {
+			return usageError{"--sso-providers: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// checkSSOAccounts checks that each SSO provider's account exists. A
+// store that cannot tell now (it is starting, or down) is no reason to
+// stop: that is logged, and the providers are kept.
+func (a *app) checkSSOAccounts(ctx context.Context) error {
+	for _, p := range a.sso {
+		_, err := a.store.Account(ctx, p.Account)
+		switch {
+		case pihu.ErrorCode(err) == pihu.ENotFound:
+			return usageError{fmt.Sprintf("--sso-providers: provider %q: no account has the id %q; \"pihu accounts list\" shows them", p.ID, p.Account)}
+		case err != nil:
+			a.logger.Warn("could not check the SSO providers' accounts", "provider", p.ID, "err", err)
+		}
+	}
 	return nil
 }
 
@@ -266,10 +289,13 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	a.newAuth()
+	if err := a.checkSSOAccounts(ctx); err != nil {
+		return err
+	}
 	var err error
 	a.dashboard, err = web.New(web.Options{
 		Store: a.store, Usage: a.authn, Auth: a.authn, Limiter: a.limiter(), ClientIP: pihuhttp.ClientIP, Logger: a.logger,
-		WebhookLoopback: a.c.WebhookLoopback == "allow", Origin: a.c.DashboardOrigin,
+		WebhookLoopback: a.c.WebhookLoopback == "allow", Origin: a.c.DashboardOrigin, SSOProviders: a.sso,
 	})
 	if err != nil || a.c.Pprof == "" {
 		return err

@@ -1331,6 +1331,9 @@ type Account struct {
 
 // AccountSignIn The account's dashboard sign-in settings.
 type AccountSignIn struct {
+	// SsoRequired Every member signs in through single sign-on only (an OpenID Connect provider the operator configured): password and passkey sign-in are off for them. An owner turns it on and off on the dashboard; `pihu accounts recover` turns it off.
+	SsoRequired bool `json:"sso_required"`
+
 	// TwoFactorRequired Every member signs in with a second factor (an authenticator app's code or a passkey) after their password; one who has none adds one at their next sign-in.
 	TwoFactorRequired bool `json:"two_factor_required"`
 }

@@ -108,12 +108,12 @@ func (s Store) ListAccounts(ctx context.Context, at time.Time) ([]*pihu.AccountS
 			created TimeValue
 			policy  string
 		)
-		if err := r.Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired, &a.Keys); err != nil {
+		if err := r.Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired, &a.SSORequired, &a.Keys); err != nil {
 			return nil, err
 		}
 		a.Created, a.LeakPolicy = created.Time(), pihu.LeakPolicy(policy)
 		return &a, nil
-	}, `SELECT a.id, a.name, a.created, a.leak_policy, a.two_factor_required,
+	}, `SELECT a.id, a.name, a.created, a.leak_policy, a.two_factor_required, a.sso_required,
 			(SELECT count(*) FROM api_keys k WHERE k.account_id = a.id
 				AND (k.revoked IS NULL OR k.revoked > ?)
 				AND (k.expires IS NULL OR k.expires > ?) AND k.enabled)

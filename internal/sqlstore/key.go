@@ -140,8 +140,12 @@ func KeyJSON(k *pihu.Key, metadata, leaked *string) error {
 // store may prepare them once (sqlite does).
 const (
 	KeyByIDQuery = `SELECT ` + KeyReadColumns + ` FROM api_keys WHERE id = ? AND account_id = ?`
-	AccountQuery = `SELECT id, name, created, leak_policy, two_factor_required FROM accounts WHERE id = ?`
+	AccountQuery = `SELECT ` + accountColumns + ` FROM accounts WHERE id = ?`
 )
+
+// accountColumns are an account's columns, in the order every read scans
+// them.
+const accountColumns = `id, name, created, leak_policy, two_factor_required, sso_required`
 
 // Key returns the key id of account accountID, revoked keys included,
 // with its rights resolved (pihu.Key.ResolveRoles). Returns ENotFound if
@@ -167,7 +171,7 @@ func (s Store) Account(ctx context.Context, id string) (*pihu.Account, error) {
 			created timeDest
 			policy  string
 		)
-		if err := row.Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired); err != nil {
+		if err := row.Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired, &a.SSORequired); err != nil {
 			return nil, err
 		}
 		a.Created, a.LeakPolicy = time.Time(created), pihu.LeakPolicy(policy)

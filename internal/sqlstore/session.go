@@ -166,8 +166,8 @@ func (s Store) SetLeakPolicy(ctx context.Context, id string, p pihu.LeakPolicy, 
 			created TimeValue
 			policy  string
 		)
-		err := tx.QueryRow(ctx, `UPDATE accounts SET leak_policy = ? WHERE id = ? RETURNING id, name, created, leak_policy, two_factor_required`,
-			string(p), id).Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired)
+		err := tx.QueryRow(ctx, `UPDATE accounts SET leak_policy = ? WHERE id = ? RETURNING `+accountColumns,
+			string(p), id).Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired, &a.SSORequired)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, pihu.AccountNotFound(id)
 		}

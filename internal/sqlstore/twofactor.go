@@ -116,7 +116,7 @@ func (s Store) SetTwoFactorRequired(ctx context.Context, id string, required boo
 			policy  string
 		)
 		err := tx.QueryRow(ctx, `UPDATE accounts SET two_factor_required = ? WHERE id = ?
-			RETURNING id, name, created, leak_policy, two_factor_required`, required, id).Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired)
+			RETURNING `+accountColumns, required, id).Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired, &a.SSORequired)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, pihu.AccountNotFound(id)
 		}
@@ -132,5 +132,28 @@ func (s Store) SetTwoFactorRequired(ctx context.Context, id string, required boo
 func (s Store) RecordUserEvents(ctx context.Context, events ...*pihu.AuditEvent) error {
 	return s.Driver.Write(ctx, "record user events", "", func(ctx context.Context, tx Tx) error {
 		return InsertEvents(ctx, tx, events)
+	})
+}
+
+// SetSSORequired sets whether account id's members sign in through single
+// sign-on only, with the events given. Returns pihu.AccountNotFound if
+// there is no such account.
+func (s Store) SetSSORequired(ctx context.Context, id string, required bool, events ...*pihu.AuditEvent) (*pihu.Account, error) {
+	return write(ctx, s, "set SSO required of "+id, "", func(ctx context.Context, tx Tx) (*pihu.Account, error) {
+		var (
+			a       pihu.Account
+			created TimeValue
+			policy  string
+		)
+		err := tx.QueryRow(ctx, `UPDATE accounts SET sso_required = ? WHERE id = ?
+			RETURNING `+accountColumns, required, id).Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired, &a.SSORequired)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, pihu.AccountNotFound(id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("set SSO required of %s: %w", id, err)
+		}
+		a.Created, a.LeakPolicy = created.Time(), pihu.LeakPolicy(policy)
+		return &a, InsertEvents(ctx, tx, events)
 	})
 }
