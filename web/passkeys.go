@@ -486,20 +486,7 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := h.clientIP(r)
-	var cred *webauthn.Credential
-	if c.userID != "" {
-		cred, err = rp.ValidateLogin(pu, c.data, parsed)
-	} else {
-		_, cred, err = rp.ValidatePasskeyLogin(func(rawID, userHandle []byte) (webauthn.User, error) {
-			if string(userHandle) != member.ID {
-				return nil, errors.New("the user handle is not the passkey's person")
-			}
-			return pu, nil
-		}, c.data, parsed)
-	}
-	if err == nil && cred.Authenticator.CloneWarning {
-		err = errors.New("the signature counter went back: the authenticator may be cloned")
-	}
+	cred, err := validatePasskey(rp, pu, c, parsed)
 	if err != nil {
 		failed := pihu.NewUserEvent(pihu.ActionUserPasskeyFailed, member.ID, ip, member, h.now())
 		if err := h.store.RecordUserEvents(r.Context(), failed); err != nil {
@@ -510,12 +497,43 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.refund(r, spent)
+	h.passkeySignedIn(w, r, p, key, member, cred)
+}
+
+// validatePasskey checks the authenticator's answer parsed to the
+// ceremony c of pu's sign-in: with the person known (a second factor) or
+// found by the passkey's user handle. A signature counter that went back
+// fails too: the authenticator may be cloned.
+func validatePasskey(rp *webauthn.WebAuthn, pu *passkeyUser, c ceremony, parsed *protocol.ParsedCredentialAssertionData) (*webauthn.Credential, error) {
+	var cred *webauthn.Credential
+	var err error
+	if c.userID != "" {
+		cred, err = rp.ValidateLogin(pu, c.data, parsed)
+	} else {
+		_, cred, err = rp.ValidatePasskeyLogin(func(rawID, userHandle []byte) (webauthn.User, error) {
+			if string(userHandle) != pu.u.ID {
+				return nil, errors.New("the user handle is not the passkey's person")
+			}
+			return pu, nil
+		}, c.data, parsed)
+	}
+	if err == nil && cred.Authenticator.CloneWarning {
+		err = errors.New("the signature counter went back: the authenticator may be cloned")
+	}
+	return cred, err
+}
+
+// passkeySignedIn ends the sign-in of member with passkey key, which
+// verified as cred: the passkey's counter is stored (user.passkey_used),
+// a sign-in waiting for its second factor (p) ends, and member is signed
+// in (user.login).
+func (h *Handler) passkeySignedIn(w http.ResponseWriter, r *http.Request, p *session, key *pihu.Passkey, member *pihu.User, cred *webauthn.Credential) {
 	stored, err := json.Marshal(cred)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	now := h.now()
+	ip, now := h.clientIP(r), h.now()
 	if err := h.store.UsePasskey(r.Context(), key.ID, stored, now, pihu.NewUserEvent(pihu.ActionUserPasskeyUsed, member.ID, ip, member, now)); err != nil {
 		if pihu.ErrorCode(err) == pihu.ENotFound {
 			passkeyError(w, http.StatusUnauthorized, "This passkey is not one of this dashboard's, or it was removed.")
