@@ -29,8 +29,12 @@ type Identity struct {
 	// default). A key's own limit, if it has one, applies too: a request
 	// needs both to admit it.
 	RateLimit RateLimit
-	Created   time.Time
-	Updated   time.Time
+	// RateLimits are the named limits the identity's keys share (see
+	// NamedLimits); nil: none. A key's own limit of the same name applies
+	// too.
+	RateLimits NamedLimits
+	Created    time.Time
+	Updated    time.Time
 }
 
 // Built-in permissions that manage an account's identities.
@@ -65,6 +69,8 @@ type IdentityRequest struct {
 	Metadata   json.RawMessage
 	// RateLimit is the shared limit as given ("100/m"); nil: none.
 	RateLimit *string
+	// RateLimits are the shared named limits as given; nil: none.
+	RateLimits map[string]string
 }
 
 // NewIdentity builds the identity req asks for, in the account and
@@ -88,10 +94,14 @@ func NewIdentity(creator *Key, req IdentityRequest, now time.Time) (*Identity, e
 			return nil, err
 		}
 	}
+	named, err := ParseNamedLimits(req.RateLimits, "ratelimits")
+	if err != nil {
+		return nil, err
+	}
 	now = Timestamp(now)
 	return &Identity{
 		ID: NewID(PrefixIdentity), AccountID: creator.AccountID, Environment: creator.Environment,
-		ExternalID: req.ExternalID, Metadata: meta, RateLimit: limit, Created: now, Updated: now,
+		ExternalID: req.ExternalID, Metadata: meta, RateLimit: limit, RateLimits: named, Created: now, Updated: now,
 	}, nil
 }
 
@@ -123,6 +133,9 @@ type IdentityChange struct {
 	Metadata   Optional[json.RawMessage]
 	// RateLimit is the new shared limit; null for none.
 	RateLimit Optional[RateLimit]
+	// RateLimits are the new shared named limits, all of them; null (or
+	// none) for none.
+	RateLimits Optional[NamedLimits]
 }
 
 // Fields names the fields c changes, in a fixed order: what the audit
@@ -138,6 +151,9 @@ func (c *IdentityChange) Fields() []string {
 	if c.RateLimit.Set {
 		out = append(out, "rate_limit")
 	}
+	if c.RateLimits.Set {
+		out = append(out, "ratelimits")
+	}
 	return out
 }
 
@@ -145,7 +161,7 @@ func (c *IdentityChange) Fields() []string {
 // EParameterMissing or EParameterInvalid with the field.
 func (c *IdentityChange) Validate() error {
 	if len(c.Fields()) == 0 {
-		return Errorf(EParameterMissing, "Give at least one field to change: external_id, metadata or rate_limit.")
+		return Errorf(EParameterMissing, "Give at least one field to change: external_id, metadata, rate_limit or ratelimits.")
 	}
 	if c.ExternalID != nil {
 		if err := ValidateExternalID(*c.ExternalID); err != nil {
@@ -167,6 +183,15 @@ func (c *IdentityChange) Validate() error {
 // never raise or remove it (EInsufficientPermissions on "rate_limit").
 // A caller of another identity, or of none, may change it as it likes.
 func (c *IdentityChange) CheckSelf(caller *Key, i *Identity) error {
+	if c.RateLimits.Set && caller.Identity != nil && caller.Identity.ID == i.ID {
+		if name, ok := i.RateLimits.Within(c.RateLimits.Value); !ok {
+			cur, _ := i.RateLimits.Get(name)
+			return &Error{
+				Code: EInsufficientPermissions, Param: "ratelimits",
+				Message: fmt.Sprintf("This key shares the identity's %q limit of %s, so it may only lower it, never raise or remove it: use a key of another identity, or of none.", name, cur),
+			}
+		}
+	}
 	if !c.RateLimit.Set || caller.Identity == nil || caller.Identity.ID != i.ID || i.RateLimit.IsZero() {
 		return nil
 	}
@@ -192,6 +217,9 @@ func (c *IdentityChange) Apply(i *Identity, now time.Time) {
 	}
 	if c.RateLimit.Set {
 		i.RateLimit = c.RateLimit.Value
+	}
+	if c.RateLimits.Set {
+		i.RateLimits = c.RateLimits.Value
 	}
 	i.Updated = Timestamp(now)
 }

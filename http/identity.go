@@ -15,8 +15,11 @@ type Identity struct {
 	Metadata    json.RawMessage `json:"metadata"`
 	// RateLimit is the limit the identity's keys share; null: none.
 	RateLimit *string `json:"rate_limit"`
-	Created   string  `json:"created"`
-	Updated   string  `json:"updated"`
+	// RateLimits are the named limits the identity's keys share, names
+	// to limits; {} for none.
+	RateLimits map[string]string `json:"ratelimits"`
+	Created    string            `json:"created"`
+	Updated    string            `json:"updated"`
 }
 
 // IdentityList is a page of identities.
@@ -42,7 +45,7 @@ type KeyIdentity struct {
 func NewIdentity(i *pihu.Identity) Identity {
 	return Identity{
 		ID: i.ID, ExternalID: i.ExternalID, Environment: string(i.Environment), Metadata: nullJSON(i.Metadata),
-		RateLimit: optional(i.RateLimit.String()), Created: timestamp(i.Created), Updated: timestamp(i.Updated),
+		RateLimit: optional(i.RateLimit.String()), RateLimits: i.RateLimits.Map(), Created: timestamp(i.Created), Updated: timestamp(i.Updated),
 	}
 }
 
@@ -65,9 +68,10 @@ func nullJSON(m json.RawMessage) json.RawMessage {
 }
 
 type identityRequest struct {
-	ExternalID *string                        `json:"external_id"`
-	Metadata   pihu.Optional[json.RawMessage] `json:"metadata"`   // null: none
-	RateLimit  pihu.Optional[string]          `json:"rate_limit"` // null: none
+	ExternalID *string                          `json:"external_id"`
+	Metadata   pihu.Optional[json.RawMessage]   `json:"metadata"`   // null: none
+	RateLimit  pihu.Optional[string]            `json:"rate_limit"` // null: none
+	RateLimits pihu.Optional[map[string]string] `json:"ratelimits"` // null: none
 }
 
 // createIdentity creates an identity in the caller's account and
@@ -88,6 +92,9 @@ func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		req := pihu.IdentityRequest{ExternalID: deref(body.ExternalID), RateLimit: body.RateLimit.Ptr()}
+		if m := body.RateLimits.Ptr(); m != nil {
+			req.RateLimits = *m
+		}
 		if m := body.Metadata.Ptr(); m != nil {
 			req.Metadata = *m
 		}
@@ -165,6 +172,9 @@ func (s *Server) updateIdentity(w http.ResponseWriter, r *http.Request) {
 		if v := body.RateLimit.Ptr(); v != nil {
 			change.RateLimit.Value, err = pihu.ParseRateLimit(*v, "rate_limit")
 		}
+	}
+	if err == nil {
+		change.RateLimits, err = namedLimitsChange(body.RateLimits)
 	}
 	if err == nil {
 		err = change.Validate()

@@ -32,7 +32,8 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		rotatedFrom, createdBy     *string
 		metadata, leaked, roles    *string
 		identity, idExt            *string
-		idMeta, idLimit            *string
+		idMeta, idLimit, idNamed   *string
+		named                      string
 		rateLimit                  string
 		allowed                    []string
 		c                          credits
@@ -40,8 +41,8 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &roles,
-		&idExt, &idMeta, &idLimit); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &named, &roles,
+		&idExt, &idMeta, &idLimit, &idNamed); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -63,8 +64,9 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		k.CreatedBy = *createdBy
 	}
 	k.SetStoredRestrictions(rateLimit, allowed)
+	k.RateLimits = pihu.StoredNamedLimits(named)
 	k.Roles = sqlstore.SplitRoles(roles)
-	sqlstore.KeyIdentity(&k, identity, idExt, idMeta, idLimit)
+	sqlstore.KeyIdentity(&k, identity, idExt, idMeta, idLimit, idNamed)
 	return &k, nil
 }
 

@@ -164,14 +164,15 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		allowedIPs                 []string
 		leaked, roles              sql.Null[string]
 		identity, idExt            sql.Null[string]
-		idMeta, idLimit            sql.Null[string]
+		idMeta, idLimit, idNamed   sql.Null[string]
+		named                      string
 		c                          credits
 		enabled                    bool
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &roles,
-		&idExt, &idMeta, &idLimit); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &named, &roles,
+		&idExt, &idMeta, &idLimit, &idNamed); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -194,8 +195,9 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		}
 	}
 	k.SetStoredRestrictions(rateLimit, allowedIPs)
+	k.RateLimits = pihu.StoredNamedLimits(named)
 	k.Roles = sqlstore.SplitRoles(nullPtr(&roles))
-	sqlstore.KeyIdentity(&k, nullPtr(&identity), nullPtr(&idExt), nullPtr(&idMeta), nullPtr(&idLimit))
+	sqlstore.KeyIdentity(&k, nullPtr(&identity), nullPtr(&idExt), nullPtr(&idMeta), nullPtr(&idLimit), nullPtr(&idNamed))
 	return &k, nil
 }
 

@@ -17,7 +17,7 @@ import (
 
 // identityColumns are the columns of identities that Identities reads, in
 // order.
-const identityColumns = `id, account_id, environment, external_id, metadata, rate_limit, created, updated`
+const identityColumns = `id, account_id, environment, external_id, metadata, rate_limit, created, updated, ratelimits`
 
 // identityIndex is the unique index of the external ids of an account's
 // and environment's identities that are not deleted.
@@ -28,13 +28,15 @@ var Identities = Scanner[*pihu.Identity]{Columns: identityColumns, Scan: func(ro
 	var (
 		i                pihu.Identity
 		env, rateLimit   string
+		named            string
 		metadata         sql.Null[string]
 		created, updated timeDest
 	)
-	if err := row.Scan(&i.ID, &i.AccountID, &env, &i.ExternalID, &metadata, &rateLimit, &created, &updated); err != nil {
+	if err := row.Scan(&i.ID, &i.AccountID, &env, &i.ExternalID, &metadata, &rateLimit, &created, &updated, &named); err != nil {
 		return nil, err
 	}
 	i.Environment, i.RateLimit = pihu.Environment(env), pihu.StoredRateLimit(rateLimit)
+	i.RateLimits = pihu.StoredNamedLimits(named)
 	if metadata.Valid {
 		i.Metadata = []byte(metadata.V)
 	}
@@ -47,11 +49,12 @@ var Identities = Scanner[*pihu.Identity]{Columns: identityColumns, Scan: func(ro
 // its external_id, metadata and rate limit, NULL for a key without one.
 const KeyIdentityColumns = `(SELECT external_id FROM identities WHERE identities.id = api_keys.identity_id),
 	(SELECT metadata FROM identities WHERE identities.id = api_keys.identity_id),
-	(SELECT rate_limit FROM identities WHERE identities.id = api_keys.identity_id)`
+	(SELECT rate_limit FROM identities WHERE identities.id = api_keys.identity_id),
+	(SELECT ratelimits FROM identities WHERE identities.id = api_keys.identity_id)`
 
 // KeyIdentity sets k's identity from the columns of KeyReadColumns that
 // name it: the key's identity_id, then KeyIdentityColumns' values.
-func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit *string) {
+func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit, named *string) {
 	if id == nil || externalID == nil {
 		return
 	}
@@ -61,6 +64,9 @@ func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit *string) {
 	}
 	if rateLimit != nil {
 		i.RateLimit = pihu.StoredRateLimit(*rateLimit)
+	}
+	if named != nil {
+		i.RateLimits = pihu.StoredNamedLimits(*named)
 	}
 	k.Identity = i
 }
@@ -102,9 +108,9 @@ func (s Store) CreateIdentity(ctx context.Context, i *pihu.Identity, events ...*
 		if err := checkExternalID(ctx, tx, i, ""); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			i.ID, i.AccountID, string(i.Environment), i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(),
-			d.Time(i.Created), d.Time(i.Updated))
+			d.Time(i.Created), d.Time(i.Updated), i.RateLimits.Stored())
 		if err != nil && d.UniqueViolation != nil && d.UniqueViolation(err, identityIndex) {
 			return pihu.IdentityExists(i.ExternalID)
 		}
@@ -179,8 +185,8 @@ func (s Store) UpdateIdentity(ctx context.Context, u pihu.IdentityUpdate) (*pihu
 		if err := checkExternalID(ctx, tx, i, i.ID); err != nil {
 			return nil, err
 		}
-		_, err = tx.Exec(ctx, `UPDATE identities SET external_id = ?, metadata = ?, rate_limit = ?, updated = ? WHERE id = ?`,
-			i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(), d.Time(i.Updated), i.ID)
+		_, err = tx.Exec(ctx, `UPDATE identities SET external_id = ?, metadata = ?, rate_limit = ?, ratelimits = ?, updated = ? WHERE id = ?`,
+			i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(), i.RateLimits.Stored(), d.Time(i.Updated), i.ID)
 		if err != nil && d.UniqueViolation != nil && d.UniqueViolation(err, identityIndex) {
 			return nil, pihu.IdentityExists(i.ExternalID)
 		}
