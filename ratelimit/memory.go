@@ -211,7 +211,9 @@ func gcra(now, tat, interval, burst, n int64) (Result, int64) {
 		return r, tat
 	}
 	if diff < 0 {
-		return Result{Limit: int(burst), RetryAfter: time.Duration(-diff), ResetAfter: time.Duration(tat - now)}, tat
+		// What is left, less than n: none for a request of one.
+		left := max(0, (now-(tat-burstOffset))/interval)
+		return Result{Limit: int(burst), Remaining: int(left), RetryAfter: time.Duration(-diff), ResetAfter: time.Duration(tat - now)}, tat
 	}
 	return Result{Allowed: true, Limit: int(burst), Remaining: int(diff / interval), ResetAfter: time.Duration(newTAT - now)}, newTAT
 }
