@@ -20,9 +20,11 @@ type CustomerIdentity struct {
 	// Metadata is your JSON object about it; nil (or "null") for none.
 	Metadata json.RawMessage `json:"metadata"`
 	// RateLimit is the limit its keys share ("100/m"); nil for none.
-	RateLimit *string   `json:"rate_limit"`
-	Created   time.Time `json:"created"`
-	Updated   time.Time `json:"updated"`
+	RateLimit *string `json:"rate_limit"`
+	// RateLimits are the named limits its keys share; empty for none.
+	RateLimits map[string]string `json:"ratelimits"`
+	Created    time.Time         `json:"created"`
+	Updated    time.Time         `json:"updated"`
 	Response
 }
 
@@ -50,6 +52,9 @@ type IdentityParams struct {
 	// RateLimit is the limit all its keys share, such as "100/m"; "" for
 	// none.
 	RateLimit string `json:"rate_limit,omitempty"`
+	// RateLimits are the named limits all its keys share, such as
+	// {"tokens": "50000/d"}; nil for none.
+	RateLimits map[string]string `json:"ratelimits,omitempty"`
 }
 
 // UpdateIdentityParams are the fields of an identity to change; those
@@ -61,6 +66,10 @@ type UpdateIdentityParams struct {
 	// RateLimit sets the shared limit; NoRateLimit removes it.
 	RateLimit   string
 	NoRateLimit bool
+	// RateLimits replaces every shared named limit; NoRateLimits removes
+	// them all.
+	RateLimits   map[string]string
+	NoRateLimits bool
 }
 
 // MarshalJSON is the PATCH body: the members to change, null for those
@@ -79,6 +88,12 @@ func (p UpdateIdentityParams) MarshalJSON() ([]byte, error) {
 	if p.NoRateLimit {
 		m["rate_limit"] = nil
 	}
+	if p.RateLimits != nil {
+		m["ratelimits"] = p.RateLimits
+	}
+	if p.NoRateLimits {
+		m["ratelimits"] = nil
+	}
 	return json.Marshal(m)
 }
 
@@ -93,15 +108,16 @@ type IdentityListParams struct {
 // IdentityDeleted is the answer to DeleteIdentity: the identity, and how
 // many of its keys were revoked with it.
 type IdentityDeleted struct {
-	ID          string          `json:"id"`
-	ExternalID  string          `json:"external_id"`
-	Environment string          `json:"environment"`
-	Metadata    json.RawMessage `json:"metadata"`
-	RateLimit   *string         `json:"rate_limit"`
-	Created     time.Time       `json:"created"`
-	Updated     time.Time       `json:"updated"`
-	Deleted     bool            `json:"deleted"`
-	RevokedKeys int             `json:"revoked_keys"`
+	ID          string            `json:"id"`
+	ExternalID  string            `json:"external_id"`
+	Environment string            `json:"environment"`
+	Metadata    json.RawMessage   `json:"metadata"`
+	RateLimit   *string           `json:"rate_limit"`
+	RateLimits  map[string]string `json:"ratelimits"`
+	Created     time.Time         `json:"created"`
+	Updated     time.Time         `json:"updated"`
+	Deleted     bool              `json:"deleted"`
+	RevokedKeys int               `json:"revoked_keys"`
 	Response
 }
 
