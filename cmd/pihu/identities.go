@@ -13,8 +13,9 @@ import (
 const identitiesUsage = `usage:
   pihu identities list [--external-id ID] [--limit N] [--starting-after ID | --ending-before ID] [--json]
   pihu identities show ID [--json]
-  pihu identities create --external-id ID [--metadata JSON] [--rate-limit N/m] [--json]
-  pihu identities update ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none] [--json]
+  pihu identities create --external-id ID [--metadata JSON] [--rate-limit N/m] [--ratelimit NAME=N/d …] [--json]
+  pihu identities update ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none]
+                            [--ratelimit NAME=N/d … | --ratelimit none] [--json]
   pihu identities delete ID [--revoke-keys] [--json]
 
 Identities are your own users or organisations that keys are made for, in
@@ -111,6 +112,9 @@ func (o *output) identityTable(i *client.CustomerIdentity) error {
 	t.row("External ID", i.ExternalID)
 	t.row("Environment", i.Environment)
 	t.row("Rate limit", deref(i.RateLimit, "none (each key its own)"))
+	if len(i.RateLimits) > 0 {
+		t.row("Named limits", namedLimits(i.RateLimits))
+	}
 	t.row("Metadata", metadata(i.Metadata))
 	t.row("Created", when(&i.Created, ""))
 	t.row("Updated", when(&i.Updated, ""))
@@ -138,13 +142,15 @@ func identitiesShow(ctx context.Context, fs *flag.FlagSet, args []string, o *out
 
 func identitiesCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
 	var (
-		p    client.IdentityParams
-		meta string
+		p     client.IdentityParams
+		meta  string
+		named namedLimitFlag
 	)
 	fs.StringVar(&p.ExternalID, "external-id", "", "your own id of the user or organisation (required)")
 	fs.StringVar(&meta, "metadata", "", `a JSON object about it, such as '{"plan":"pro"}'`)
 	fs.StringVar(&p.RateLimit, "rate-limit", "", "the rate limit all its keys share: N/s, N/m or N/h (default: none)")
-	const usage = "--external-id ID [--metadata JSON] [--rate-limit N/m] [--json]"
+	fs.Var(&named, "ratelimit", namedLimitUsage+"; all its keys share it")
+	const usage = "--external-id ID [--metadata JSON] [--rate-limit N/m] [--ratelimit NAME=N/d …] [--json]"
 	if _, err := parseArgs(fs, args, 0, usage); err != nil {
 		return err
 	}
@@ -154,6 +160,7 @@ func identitiesCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *o
 	if meta != "" {
 		p.Metadata = json.RawMessage(meta)
 	}
+	p.RateLimits = named.limits
 	c, err := o.client()
 	if err != nil {
 		return err
@@ -173,11 +180,13 @@ func identitiesUpdate(ctx context.Context, fs *flag.FlagSet, args []string, o *o
 	var (
 		p           client.UpdateIdentityParams
 		meta, limit string
+		named       namedLimitFlag
 	)
 	fs.StringVar(&p.ExternalID, "external-id", "", "the identity's new external id")
 	fs.StringVar(&meta, "metadata", "", "its new metadata, a JSON object; null for none")
 	fs.StringVar(&limit, "rate-limit", "", "its new shared rate limit (N/s, N/m or N/h); none for none")
-	const usage = "ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none] [--json]"
+	fs.Var(&named, "ratelimit", namedLimitUsage+"; they replace its named limits, and none removes them all")
+	const usage = "ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none] [--ratelimit NAME=N/d … | --ratelimit none] [--json]"
 	pos, err := parseArgs(fs, args, 1, usage)
 	if err != nil {
 		return err
@@ -190,8 +199,12 @@ func identitiesUpdate(ctx context.Context, fs *flag.FlagSet, args []string, o *o
 	} else {
 		p.RateLimit = limit
 	}
-	if p.ExternalID == "" && p.Metadata == nil && limit == "" {
-		return usageError{"identities update: give --external-id, --metadata or --rate-limit\nusage: pihu identities update " + usage}
+	p.RateLimits, p.NoRateLimits = named.limits, named.none
+	if named.none && named.limits != nil {
+		return usageError{"identities update: --ratelimit none removes every named limit; give it alone, or NAME=LIMIT ones\nusage: pihu identities update " + usage}
+	}
+	if p.ExternalID == "" && p.Metadata == nil && limit == "" && !named.none && named.limits == nil {
+		return usageError{"identities update: give --external-id, --metadata, --rate-limit or --ratelimit\nusage: pihu identities update " + usage}
 	}
 	c, err := o.client()
 	if err != nil {
