@@ -290,3 +290,24 @@ func TestNamedLimits_RequestsByName(t *testing.T) {
 		t.Errorf("requests:3 with 2 left: got %+v, want RATE_LIMITED, 2 left", out)
 	}
 }
+
+// TestNamedLimits_GivenBack: a request refused after its named limits
+// were spent (here for a permission it lacks) gets them back; a cost over
+// the limit's N is refused saying it can never pass.
+func TestNamedLimits_GivenBack(t *testing.T) {
+	ts := newTestServer(t)
+	k := ts.newKey(t, ts.Owner, `{"name":"k","permissions":["candidate:read"],"ratelimits":{"tokens":"10/m"}}`)
+	var out pihuhttp.VerifyResult
+	ts.do(t, "POST", "/v1/auth/verify", ts.Owner, `{"key":"`+k.Key+`","permissions":["interview:read"],"ratelimits":[{"name":"tokens","cost":8}]}`).decode(t, &out)
+	if out.Code != pihuhttp.VerifyInsufficientPermissions {
+		t.Fatalf("verify without the permission: got %+v", out)
+	}
+	ts.do(t, "POST", "/v1/auth/verify", ts.Owner, `{"key":"`+k.Key+`","ratelimits":[{"name":"tokens","cost":0}]}`).decode(t, &out)
+	if !out.Valid || *out.RateLimits[0].Remaining != 10 {
+		t.Errorf("tokens after a refusal for a permission: got %+v, want all 10 back", out.RateLimits)
+	}
+	res := ts.doWith(t, "GET", "/v1/auth/forward?ratelimit=tokens:11", "", map[string]string{"Authorization": "Bearer " + k.Key})
+	if e := res.errorBody(t); res.status != 429 || !strings.Contains(e.Message, "more than its limit of 10/m ever allows at once") {
+		t.Errorf("a cost over the burst: got %d %+v", res.status, e)
+	}
+}
