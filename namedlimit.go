@@ -153,6 +153,31 @@ func (n NamedLimits) Stored() string {
 	return b.String()
 }
 
+// String is n as a person reads and writes it (the dashboard, the CLI):
+// "images=10/m, tokens=50000/d"; "" for none.
+func (n NamedLimits) String() string { return strings.ReplaceAll(n.Stored(), ",", ", ") }
+
+// ParseNamedLimitsText reads named limits as String writes them: NAME=LIMIT
+// pairs separated by commas or new lines; "" is none. Returns
+// EParameterInvalid on param, as ParseNamedLimits does, and for a pair
+// that is not NAME=LIMIT or a name given twice.
+func ParseNamedLimitsText(s, param string) (NamedLimits, error) {
+	m := map[string]string{}
+	for part := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, limit, ok := strings.Cut(part, "=")
+		name, limit = strings.TrimSpace(name), strings.TrimSpace(limit)
+		if _, dup := m[name]; !ok || dup {
+			return nil, ParamErrorf(EParameterInvalid, param, "%q is not NAME=LIMIT, each name once, such as tokens=50000/d.", part)
+		}
+		m[name] = limit
+	}
+	return ParseNamedLimits(m, param)
+}
+
 // Map is n as the API shows it: names to limits ({"tokens": "50000/d"}),
 // an empty map for none.
 func (n NamedLimits) Map() map[string]string {

@@ -18,7 +18,7 @@ import (
 // to revoke them, which revokes them as DELETE /v1/auth/api-keys does.
 
 // identityFields are the identity form's fields, by the API's names.
-var identityFields = []string{"external_id", "metadata", "rate_limit"}
+var identityFields = []string{"external_id", "metadata", "rate_limit", "ratelimits"}
 
 type identitiesData struct {
 	Identities  []*pihu.Identity
@@ -77,7 +77,8 @@ func (h *Handler) createIdentity(w http.ResponseWriter, r *http.Request, s *sess
 	if l := strings.TrimSpace(r.PostForm.Get("rate_limit")); l != "" {
 		req.RateLimit = &l
 	}
-	var err error
+	named, err := pihu.ParseNamedLimitsText(r.PostForm.Get("ratelimits"), "ratelimits")
+	req.RateLimits = named.Map()
 	if req.Metadata != nil && !json.Valid(req.Metadata) {
 		err = pihu.ParamErrorf(pihu.EParameterInvalid, "metadata", "The metadata is not JSON: give an object such as {\"plan\": \"pro\"}, or leave it empty.")
 	}
