@@ -140,3 +140,40 @@ func (h *Handler) deleteIdentity(w http.ResponseWriter, r *http.Request, s *sess
 		h.internalError(w, r, err)
 	}
 }
+
+// updateIdentityLimits replaces an identity's named limits, as PATCH
+// /v1/identities/{id} does with ratelimits (empty: none).
+func (h *Handler) updateIdentityLimits(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	env := identityEnvironment(r.PostForm.Get("environment"))
+	named, err := pihu.ParseNamedLimitsText(r.PostForm.Get("ratelimits"), "ratelimits")
+	if err != nil {
+		f := newForm(nil)
+		f.Message = pihu.ErrorMessage(err)
+		h.renderIdentities(w, r, s, http.StatusBadRequest, env, f, "")
+		return
+	}
+	change := &pihu.IdentityChange{RateLimits: pihu.Optional[pihu.NamedLimits]{Set: true, Null: named == nil, Value: named}}
+	now, ip := h.now(), h.clientIP(r)
+	i, err := h.store.UpdateIdentity(r.Context(), pihu.IdentityUpdate{
+		Scope: pihu.Scope{AccountID: s.account.ID, Environment: env}, ID: r.PathValue("id"),
+		Apply: func(i *pihu.Identity) error { change.Apply(i, now); return nil },
+		Event: func(i *pihu.Identity) *pihu.AuditEvent {
+			ev := pihu.NewIdentityEvent(pihu.ActionIdentityUpdated, s.user.ID, ip, i, now)
+			ev.Changes = change.Fields()
+			return ev
+		},
+	})
+	switch pihu.ErrorCode(err) {
+	case "":
+		h.auth.InvalidateIdentity(i.ID)
+		http.Redirect(w, r, "/identities?env="+string(env)+"#"+i.ID, http.StatusSeeOther)
+	case pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Identity not found", "This account has no identity with this id in this environment, or it has been deleted.")
+	default:
+		h.internalError(w, r, err)
+	}
+}

@@ -2,12 +2,13 @@ package web_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
 // TestNamedLimits_Dashboard: the key edit form sets, shows and removes a
 // key's named limits, refusing a bad one; the identities page creates an
-// identity with named limits and lists them.
+// identity with named limits, lists them, and replaces or removes them.
 func TestNamedLimits_Dashboard(t *testing.T) {
 	d := newDashboard(t)
 	b := d.signUp(t, "ada@example.com")
@@ -35,6 +36,17 @@ func TestNamedLimits_Dashboard(t *testing.T) {
 	p = b.post("/identities", form("environment", "live", "external_id", "org_acme", "ratelimits", "tokens=1000/h"))
 	checkStatus(t, p, http.StatusSeeOther)
 	checkContains(t, b.get("/identities?env=live"), "<code>tokens=1000/h</code>")
+	idt := identityIDRe.FindString(p.Header.Get("Location"))
+	p = b.post("/identities/"+idt+"/ratelimits", form("environment", "live", "ratelimits", "tokens=10/m, images=1/s"))
+	checkStatus(t, p, http.StatusSeeOther)
+	checkContains(t, b.get("/identities?env=live"), "<code>images=1/s</code>", "<code>tokens=10/m</code>", `value="images=1/s, tokens=10/m"`)
+	p = b.post("/identities/"+idt+"/ratelimits", form("environment", "live", "ratelimits", "x=fast"))
+	checkStatus(t, p, http.StatusBadRequest)
+	p = b.post("/identities/"+idt+"/ratelimits", form("environment", "live", "ratelimits", ""))
+	checkStatus(t, p, http.StatusSeeOther)
+	if strings.Contains(b.get("/identities?env=live").Body, "<code>tokens=") {
+		t.Errorf("the identity's named limits after emptying them: still listed")
+	}
 	p = b.post("/identities", form("environment", "live", "external_id", "org_x", "ratelimits", "tokens"))
 	checkStatus(t, p, http.StatusBadRequest)
 	checkContains(t, p, "is not NAME=LIMIT")
