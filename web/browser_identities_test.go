@@ -69,7 +69,7 @@ func TestBrowserIdentities(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`a[href^="/identities"]`)),
 		chromedp.WaitVisible(chromedp.CSS(sel+`input[name="revoke_keys"]`)),
 		chromedp.Click(chromedp.CSS(sel+`input[name="revoke_keys"]`)),
-		chromedp.Click(chromedp.CSS(sel+`button`)),
+		chromedp.Click(chromedp.CSS(sel+`button.danger`)),
 		chromedp.WaitVisible(chromedp.CSS(`.alert.success`)),
 	)
 	if _, err := authn.Authenticate(t.Context(), secret); pihu.ErrorCode(err) != pihu.ERevokedAPIKey {
