@@ -38,8 +38,12 @@ type Identity struct {
 	// (Key.Identity), only whether it is nil tells anything: Remaining
 	// there is as the key was read, for no use but that.
 	Credits *Credits
-	Created time.Time
-	Updated time.Time
+	// RateLimits are the named limits the identity's keys share (see
+	// NamedLimits); nil: none. A key's own limit of the same name applies
+	// too.
+	RateLimits NamedLimits
+	Created    time.Time
+	Updated    time.Time
 }
 
 // HasCredits reports whether i counts credits.
@@ -80,6 +84,8 @@ type IdentityRequest struct {
 	// Credits are the shared credits (Refilled is set by NewIdentity);
 	// nil: not counted.
 	Credits *Credits
+	// RateLimits are the shared named limits as given; nil: none.
+	RateLimits map[string]string
 }
 
 // NewIdentity builds the identity req asks for, in the account and
@@ -116,10 +122,14 @@ func NewIdentity(creator *Key, req IdentityRequest, now time.Time) (*Identity, e
 		credits = req.Credits.Clone()
 		credits.Refilled = Timestamp(now)
 	}
+	named, err := ParseNamedLimits(req.RateLimits, "ratelimits")
+	if err != nil {
+		return nil, err
+	}
 	now = Timestamp(now)
 	return &Identity{
 		ID: NewID(PrefixIdentity), AccountID: creator.AccountID, Environment: creator.Environment,
-		ExternalID: req.ExternalID, Metadata: meta, RateLimit: limit, Credits: credits, Created: now, Updated: now,
+		ExternalID: req.ExternalID, Metadata: meta, RateLimit: limit, RateLimits: named, Credits: credits, Created: now, Updated: now,
 	}, nil
 }
 
@@ -157,6 +167,9 @@ type IdentityChange struct {
 	Remaining Optional[int64]
 	Add       *int64
 	Refill    Optional[Refill]
+	// RateLimits are the new shared named limits, all of them; null (or
+	// none) for none.
+	RateLimits Optional[NamedLimits]
 }
 
 // Fields names the fields c changes, in a fixed order: what the audit
@@ -181,6 +194,9 @@ func (c *IdentityChange) Fields() []string {
 	if c.Refill.Set {
 		out = append(out, "refill")
 	}
+	if c.RateLimits.Set {
+		out = append(out, "ratelimits")
+	}
 	return out
 }
 
@@ -188,7 +204,7 @@ func (c *IdentityChange) Fields() []string {
 // EParameterMissing or EParameterInvalid with the field.
 func (c *IdentityChange) Validate() error {
 	if len(c.Fields()) == 0 {
-		return Errorf(EParameterMissing, "Give at least one field to change: external_id, metadata, rate_limit, remaining, add or refill.")
+		return Errorf(EParameterMissing, "Give at least one field to change: external_id, metadata, rate_limit, ratelimits, remaining, add or refill.")
 	}
 	if err := validateCreditChange(c.Remaining, c.Add, c.Refill, "identity"); err != nil {
 		return err
@@ -209,11 +225,11 @@ func (c *IdentityChange) Validate() error {
 }
 
 // CheckSelf applies the rule for a key (caller) of identity i changing
-// it at now, as for a key changing itself: it may narrow the limit and
+// it at now, as for a key changing itself: it may narrow the limits and
 // the credits it shares, never raise or remove them
-// (EInsufficientPermissions on "rate_limit", "remaining", "add" or
-// "refill"). A caller of another identity, or of none, may change it as
-// it likes.
+// (EInsufficientPermissions on "rate_limit", "ratelimits", "remaining",
+// "add" or "refill"). A caller of another identity, or of none, may
+// change it as it likes.
 func (c *IdentityChange) CheckSelf(caller *Key, i *Identity, now time.Time) error {
 	if caller.Identity == nil || caller.Identity.ID != i.ID {
 		return nil
@@ -232,6 +248,15 @@ func (c *IdentityChange) CheckSelf(caller *Key, i *Identity, now time.Time) erro
 		})
 		if err != nil {
 			return err
+		}
+	}
+	if c.RateLimits.Set {
+		if name, ok := i.RateLimits.Within(c.RateLimits.Value); !ok {
+			cur, _ := i.RateLimits.Get(name)
+			return &Error{
+				Code: EInsufficientPermissions, Param: "ratelimits",
+				Message: fmt.Sprintf("This key shares the identity's %q limit of %s, so it may only lower it, never raise or remove it: use a key of another identity, or of none.", name, cur),
+			}
 		}
 	}
 	if !c.RateLimit.Set || i.RateLimit.IsZero() {
@@ -259,6 +284,9 @@ func (c *IdentityChange) Apply(i *Identity, now time.Time) {
 	}
 	if c.RateLimit.Set {
 		i.RateLimit = c.RateLimit.Value
+	}
+	if c.RateLimits.Set {
+		i.RateLimits = c.RateLimits.Value
 	}
 	i.Updated = Timestamp(now)
 }

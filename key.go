@@ -147,6 +147,9 @@ type Key struct {
 	// RateLimit is the key's own limit ("100/m"); the zero RateLimit
 	// means the server's default.
 	RateLimit RateLimit
+	// RateLimits are the key's named limits (see NamedLimits), spent by
+	// name with a cost; nil: none.
+	RateLimits NamedLimits
 	// AllowedIPs are the addresses and CIDR ranges the key may be used
 	// from; the zero AllowedIPs means anywhere.
 	AllowedIPs AllowedIPs
@@ -250,8 +253,11 @@ type KeyRequest struct {
 	// RateLimit is the key's own rate limit as given ("100/m"); nil: the
 	// server's default.
 	RateLimit *string
-	Metadata  json.RawMessage
-	Credits   *Credits // nil: not counted; Refilled is set by NewKey
+	// RateLimits are the key's named limits as given ({"tokens":
+	// "50000/d"}); nil: none.
+	RateLimits map[string]string
+	Metadata   json.RawMessage
+	Credits    *Credits // nil: not counted; Refilled is set by NewKey
 	// Defined are the permissions, besides the built-in ones, that
 	// Permissions may name: the account's own and the server-wide ones
 	// (PermissionStore.DefinedPermissions).
@@ -461,6 +467,10 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 			return nil, "", err
 		}
 	}
+	named, err := ParseNamedLimits(req.RateLimits, "ratelimits")
+	if err != nil {
+		return nil, "", err
+	}
 	secret := NewSecret(req.Environment)
 	k := &Key{
 		ID:          NewID(PrefixKey),
@@ -474,6 +484,7 @@ func NewKey(accountID string, req KeyRequest, creator *Key, now time.Time) (*Key
 		Created:     now,
 		Expires:     expires,
 		RateLimit:   limit,
+		RateLimits:  named,
 		AllowedIPs:  allowed,
 		Metadata:    req.Metadata,
 	}

@@ -42,6 +42,9 @@ type KeyItem struct {
 // KeyExtras are what a key carries besides its rights, as every answer
 // (and event) showing a key shows them.
 type KeyExtras struct {
+	// RateLimits are the key's named limits, names to limits
+	// ({"tokens": "50000/d"}); {} for none.
+	RateLimits map[string]string `json:"ratelimits"`
 	// Metadata is the key's JSON object; null: none.
 	Metadata json.RawMessage `json:"metadata"`
 	// Remaining is the credits left (a refill due included); null: the
@@ -65,7 +68,7 @@ type RefillJSON struct {
 
 // NewKeyExtras is k's metadata, credits at now, and import marker.
 func NewKeyExtras(k *Key, now time.Time) KeyExtras {
-	x := KeyExtras{Metadata: k.Metadata, Imported: k.Imported}
+	x := KeyExtras{RateLimits: k.RateLimits.Map(), Metadata: k.Metadata, Imported: k.Imported}
 	x.Remaining, x.Refill, x.NextRefill = CreditsView(k.Credits, now)
 	return x
 }

@@ -72,6 +72,7 @@ func (k *Key) Successor(creator *Key, now time.Time) (*Key, string, error) {
 		RotatedFrom: k.ID,
 		CreatedBy:   creator.ID,
 		RateLimit:   k.RateLimit,
+		RateLimits:  k.RateLimits,
 		AllowedIPs:  allowed,
 		Metadata:    k.Metadata,
 		Credits:     k.Credits,

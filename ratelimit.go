@@ -112,6 +112,8 @@ func (l RateLimit) String() string {
 		return strconv.Itoa(l.Rate) + "/m"
 	case time.Hour:
 		return strconv.Itoa(l.Rate) + "/h"
+	case 24 * time.Hour:
+		return strconv.Itoa(l.Rate) + "/d"
 	}
 	return strconv.Itoa(l.Rate) + " per " + l.Period.String()
 }
@@ -123,8 +125,7 @@ func (l RateLimit) Within(cur RateLimit) bool {
 	if l.Rate < 1 || cur.Rate < 1 || l.stored != nil || cur.stored != nil {
 		return false
 	}
-	// l.Rate/l.Period <= cur.Rate/cur.Period; both rates are at most
-	// MaxRate and both periods at most an hour, so the products fit in an
-	// int64.
-	return l.Rate <= cur.Rate && int64(l.Rate)*int64(cur.Period) <= int64(cur.Rate)*int64(l.Period)
+	// l.Rate/l.Period <= cur.Rate/cur.Period, in exact arithmetic: a
+	// named limit's period may be a day.
+	return l.Rate <= cur.Rate && withinRate(l, cur)
 }

@@ -18,6 +18,9 @@ type KeyChange struct {
 	// RateLimit is the new limit; null (or the zero RateLimit) for the
 	// server's default.
 	RateLimit Optional[RateLimit]
+	// RateLimits are the key's new named limits, all of them (parsed:
+	// ParseNamedLimits); null for none.
+	RateLimits Optional[NamedLimits]
 	// AllowedIPs are the new addresses, as given (Validate parses them);
 	// null for anywhere.
 	AllowedIPs Optional[[]string]
@@ -77,6 +80,7 @@ func (c *KeyChange) Fields() []string {
 	add(c.Permissions != nil, "permissions")
 	add(c.Roles != nil, "roles")
 	add(c.RateLimit.Set, "rate_limit")
+	add(c.RateLimits.Set, "ratelimits")
 	add(c.AllowedIPs.Set, "allowed_ips")
 	add(c.Metadata.Set, "metadata")
 	add(c.Expires.Set, "expires")
@@ -114,7 +118,7 @@ func (c *KeyChange) Events(actor, ip string, k *Key, now time.Time) []*AuditEven
 // Returns EParameterInvalid (or EParameterMissing) with the field.
 func (c *KeyChange) Validate(now time.Time) error {
 	if len(c.Fields()) == 0 {
-		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, roles, rate_limit, allowed_ips, metadata, expires, remaining, add, refill, enabled or identity_id.")
+		return Errorf(EParameterMissing, "Give at least one field to change: name, permissions, roles, rate_limit, ratelimits, allowed_ips, metadata, expires, remaining, add, refill, enabled or identity_id.")
 	}
 	for _, check := range []func(time.Time) error{c.validateKey, c.validateCredits} {
 		if err := check(now); err != nil {
@@ -325,6 +329,9 @@ func (c *KeyChange) assign(k *Key) {
 	if c.RateLimit.Set {
 		k.RateLimit = c.RateLimit.Value
 	}
+	if c.RateLimits.Set {
+		k.RateLimits = c.RateLimits.Value
+	}
 	if c.AllowedIPs.Set {
 		k.AllowedIPs = c.allowed
 	}
@@ -360,6 +367,11 @@ func (c *KeyChange) checkNarrowing(k *Key, now time.Time) error {
 	}
 	if c.RateLimit.Set && c.RateLimit.Value != k.RateLimit && !rateWithin(c.RateLimit.Value, k.RateLimit, c.DefaultRateLimit) {
 		return deny("rate_limit", "this key cannot raise or remove its own rate limit, only lower it.")
+	}
+	if c.RateLimits.Set {
+		if name, ok := k.RateLimits.Within(c.RateLimits.Value); !ok {
+			return deny("ratelimits", fmt.Sprintf("this key cannot raise or remove its own %q limit, only lower it.", name))
+		}
 	}
 	if c.Expires.Set && k.Expires != nil && (c.Expires.Null || c.Expires.Value.After(*k.Expires)) {
 		return deny("expires", "this key cannot make itself expire later, or never, only sooner.")

@@ -103,6 +103,89 @@ type Need struct {
 	// secret (a key revoking itself, which it may always do): no address
 	// restriction applies. Its rate limit does, and it is counted.
 	Self bool
+	// RateLimits are the named limits the request spends, each with its
+	// cost, in order (see pihu.NamedLimits). "requests" (the key's
+	// rate_limit, or the default) is spent with the cost given here
+	// instead of one; a name neither the key nor its identity defines is
+	// not spent, and says so (LimitResult.Defined).
+	RateLimits []LimitSpend
+}
+
+// LimitSpend is a named limit a request spends, and how much of it.
+type LimitSpend struct {
+	Name string
+	// Cost is how much of the limit the request spends, from 0 (checks
+	// that some is left without spending any) to pihu.MaxLimitCost.
+	Cost int
+}
+
+// CheckSpends checks the named limits a door asks a request to spend:
+// each name a limit's (or "requests"), once, each cost from 0 to
+// pihu.MaxLimitCost, at most pihu.MaxNamedLimits + 1 of them. Returns
+// EParameterInvalid on param otherwise.
+func CheckSpends(spends []LimitSpend, param string) error {
+	if len(spends) > pihu.MaxNamedLimits+1 {
+		return pihu.ParamErrorf(pihu.EParameterInvalid, param, "%q names %d limits; a request may spend at most %d.", param, len(spends), pihu.MaxNamedLimits+1)
+	}
+	for i, s := range spends {
+		if err := pihu.CheckLimitName(s.Name, param); err != nil {
+			return err
+		}
+		if s.Cost < 0 || s.Cost > pihu.MaxLimitCost {
+			return pihu.ParamErrorf(pihu.EParameterInvalid, param,
+				"The cost of %q must be a whole number from 0 to %d: how much of the limit the request spends (0 checks that some is left without spending).", s.Name, pihu.MaxLimitCost)
+		}
+		for _, t := range spends[:i] {
+			if t.Name == s.Name {
+				return pihu.ParamErrorf(pihu.EParameterInvalid, param, "%q names the limit %q twice; name it once, with the whole cost.", param, s.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// Defined reports whether name is a limit of k: "requests", or one of
+// its named limits or its identity's.
+func Defined(k *pihu.Key, name string) bool {
+	if name == pihu.RequestsLimit {
+		return true
+	}
+	if _, ok := k.RateLimits.Get(name); ok {
+		return true
+	}
+	if k.Identity != nil {
+		_, ok := k.Identity.RateLimits.Get(name)
+		return ok
+	}
+	return false
+}
+
+// LimitResult is what a request spent of one named limit it asked for.
+type LimitResult struct {
+	Name string
+	Cost int
+	// Defined is false for a name neither the key nor its identity
+	// defines: nothing was spent, and Limit and Rate are zero.
+	Defined bool
+	// Decided is false when the limiter failed, and the limit was let
+	// through, or when the request was refused before the limit was
+	// looked at.
+	Decided bool
+	// Limit and Rate are the limit (the key's own, or its identity's:
+	// the one that refused, or else the one with less left) and what the
+	// request left of it.
+	Limit ratelimit.Limit
+	Rate  ratelimit.Result
+	// spent are the limiter keys spent, to give back if the request is
+	// refused after all.
+	spent []spent
+}
+
+// spent is a cost spent of a limiter key under a limit.
+type spent struct {
+	key   string
+	limit ratelimit.Limit
+	cost  int
 }
 
 // Outcome is what an admission decided.
@@ -183,6 +266,15 @@ type Decision struct {
 	// IdentityCredits: the request was refused (RefusedCredits) because
 	// the identity's credits, which all its keys share, do not cover it.
 	IdentityCredits bool
+	// Limits are the named limits the request asked for (Need.RateLimits
+	// but "requests"), in order, as far as they were spent. RefusedBy is
+	// the name of the one that refused the request, "" if none did (or
+	// it was "requests", whose result is Limit and Rate).
+	Limits    []LimitResult
+	RefusedBy string
+	// Cost is what the request spent of "requests" (1 unless
+	// Need.RateLimits says otherwise).
+	Cost int
 }
 
 // Allowed reports whether the request may run.
@@ -214,6 +306,12 @@ func (a *Admission) Check(ctx context.Context, k *pihu.Key, need Need) (Decision
 	if err != nil {
 		return d, err
 	}
+	d.Cost = 1
+	for _, s := range need.RateLimits {
+		if s.Name == pihu.RequestsLimit {
+			d.Cost = s.Cost
+		}
+	}
 	res, err := a.allow(ctx, k, own, shared, ok, &d)
 	switch {
 	case err != nil:
@@ -227,18 +325,123 @@ func (a *Admission) Check(ctx context.Context, k *pihu.Key, need Need) (Decision
 	default:
 		d.Rate, d.RateDecided = res, true
 	}
+	if len(need.RateLimits) > 0 {
+		refused, err := a.spendNamed(ctx, k, need.RateLimits, &d)
+		if err != nil {
+			return d, err
+		}
+		if refused {
+			if a.events != nil {
+				a.events.RateLimited(k)
+			}
+			return a.refuse(d, RefusedRateLimit), nil
+		}
+	}
 	if need.Environment != "" && k.Environment != need.Environment {
 		d.Environment = need.Environment
+		a.giveBack(ctx, &d)
 		return a.refuse(d, RefusedEnvironment), nil
 	}
 	rights := k.Rights()
 	for _, p := range need.Permissions {
 		if !rights.Grants(p) {
 			d.Missing = p
+			a.giveBack(ctx, &d)
 			return a.refuse(d, RefusedPermission), nil
 		}
 	}
 	return d, nil
+}
+
+// spendNamed spends the named limits of spends but "requests", in order,
+// recording each in d.Limits, and reports whether one refused the
+// request (d.RefusedBy): what the others spent is then given back. A
+// name k and its identity do not define is not spent. The error is a
+// fault: a stored limit that does not parse.
+func (a *Admission) spendNamed(ctx context.Context, k *pihu.Key, spends []LimitSpend, d *Decision) (bool, error) {
+	d.Limits = make([]LimitResult, 0, len(spends))
+	for _, s := range spends {
+		if s.Name == pihu.RequestsLimit {
+			continue
+		}
+		r := LimitResult{Name: s.Name, Cost: s.Cost}
+		own, hasOwn := k.RateLimits.Get(s.Name)
+		var shared pihu.RateLimit
+		hasShared := false
+		if k.Identity != nil {
+			shared, hasShared = k.Identity.RateLimits.Get(s.Name)
+		}
+		if !hasOwn && !hasShared {
+			d.Limits = append(d.Limits, r)
+			continue
+		}
+		r.Defined = true
+		if err := own.Err(); hasOwn && err != nil {
+			return false, errors.New("key " + k.ID + " has an invalid stored rate limit " + s.Name + "=" + own.String())
+		}
+		if err := shared.Err(); hasShared && err != nil {
+			return false, errors.New("identity " + k.Identity.ID + " has an invalid stored rate limit " + s.Name + "=" + shared.String())
+		}
+		allowed := a.spendOne(ctx, k, s, own, hasOwn, shared, hasShared, &r)
+		d.Limits = append(d.Limits, r)
+		if !allowed {
+			d.RefusedBy = s.Name
+			a.giveBack(ctx, d)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// spendOne spends s of k's named limit: its identity's (shared), keyed
+// by the identity's id and the name, and its own, keyed by the key's id
+// and the name, where defined; both must admit it, and the result is the
+// one that refuses it, or else the one with less left, as for the key's
+// rate_limit (see allow). It reports whether the request may go on; a
+// limiter that fails lets it (r.Decided stays false).
+func (a *Admission) spendOne(ctx context.Context, k *pihu.Key, s LimitSpend, own pihu.RateLimit, hasOwn bool, shared pihu.RateLimit, hasShared bool, r *LimitResult) bool {
+	try := func(id string, l pihu.RateLimit) (ratelimit.Result, bool) {
+		lim := ratelimit.KeyLimit(l)
+		key := id + "/" + s.Name
+		res, err := a.limiter.AllowN(ctx, key, lim, s.Cost)
+		if err != nil {
+			a.limiterFailed(ctx, err)
+			return res, false
+		}
+		if res.Allowed && s.Cost > 0 {
+			r.spent = append(r.spent, spent{key: key, limit: lim, cost: s.Cost})
+		}
+		if !r.Decided || !res.Allowed || res.Remaining < r.Rate.Remaining {
+			r.Limit, r.Rate, r.Decided = lim, res, true
+		}
+		return res, true
+	}
+	if hasShared {
+		if res, ok := try(k.Identity.ID, shared); ok && !res.Allowed {
+			return false
+		}
+	}
+	if hasOwn {
+		if res, ok := try(k.ID, own); ok && !res.Allowed {
+			return false
+		}
+	}
+	return true
+}
+
+// giveBack gives back what d's request spent of its named limits: it is
+// refused after all, and a limit of tokens (or images…) counts the work
+// that runs, not the attempts. Its requests limit stays spent: every
+// request counts once, whatever its outcome.
+func (a *Admission) giveBack(ctx context.Context, d *Decision) {
+	for i := range d.Limits {
+		for _, s := range d.Limits[i].spent {
+			if err := a.limiter.RefundN(ctx, s.key, s.limit, s.cost); err != nil {
+				a.limiterFailed(ctx, err)
+			}
+		}
+		d.Limits[i].spent = nil
+	}
 }
 
 // limits returns the rate limits of k: its own (or the default) and, for
@@ -273,21 +476,27 @@ func (a *Admission) limits(k *pihu.Key) (own, shared ratelimit.Limit, ok bool, e
 // Any other key spends its own limit, or the default. The error is the
 // limiter's.
 func (a *Admission) allow(ctx context.Context, k *pihu.Key, own, shared ratelimit.Limit, ok bool, d *Decision) (ratelimit.Result, error) {
+	spend := func(key string, l ratelimit.Limit) (ratelimit.Result, error) {
+		if d.Cost == 1 {
+			return a.limiter.Allow(ctx, key, l)
+		}
+		return a.limiter.AllowN(ctx, key, l, d.Cost)
+	}
 	if !ok {
 		d.Limit = own
-		return a.limiter.Allow(ctx, k.ID, own)
+		return spend(k.ID, own)
 	}
 	d.Limit = shared
-	res, err := a.limiter.Allow(ctx, k.Identity.ID, shared)
+	res, err := spend(k.Identity.ID, shared)
 	if err != nil || !res.Allowed || k.RateLimit.IsZero() {
 		return res, err
 	}
-	mine, err := a.limiter.Allow(ctx, k.ID, own)
+	mine, err := spend(k.ID, own)
 	switch {
 	case err != nil:
 		a.limiterFailed(ctx, err)
 	case !mine.Allowed:
-		if err := a.limiter.Refund(ctx, k.Identity.ID, shared); err != nil {
+		if err := a.limiter.RefundN(ctx, k.Identity.ID, shared, d.Cost); err != nil {
 			a.limiterFailed(ctx, err)
 		}
 		d.Limit = own
@@ -320,6 +529,11 @@ func (a *Admission) allow(ctx context.Context, k *pihu.Key, own, shared ratelimi
 // request is refused with the revocation's error.
 func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run bool) error {
 	k := d.Key
+	if !run {
+		// Nothing runs: what it would have cost of its named limits is
+		// not spent.
+		a.giveBack(ctx, d)
+	}
 	shared := k.Identity.HasCredits()
 	if run && (k.Credits != nil || shared) {
 		now := a.now()
@@ -340,6 +554,7 @@ func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run boo
 				if a.events != nil {
 					a.events.UsageExceeded(k)
 				}
+				a.giveBack(ctx, d)
 				*d = a.refuse(*d, RefusedCredits)
 				return nil
 			case sp.Remaining >= 0:
@@ -359,6 +574,7 @@ func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run boo
 				if a.events != nil {
 					a.events.UsageExceeded(k)
 				}
+				a.giveBack(ctx, d)
 				*d = a.refuse(*d, RefusedCredits)
 				return nil
 			}

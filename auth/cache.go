@@ -96,6 +96,7 @@ type extra struct {
 	expires   *time.Time
 	revoked   *time.Time
 	rateLimit pihu.RateLimit
+	named     pihu.NamedLimits
 	allowed   pihu.AllowedIPs
 	// metadata and credits are the key's, as read (the credits tell the
 	// handlers that the key is counted, and how it refills; what is left
@@ -300,7 +301,7 @@ func (c *cache) key(s *slot) *pihu.Key {
 	if s.extra != 0 {
 		x := c.extras.items[s.extra-1]
 		k.Expires, k.Revoked = x.expires, x.revoked
-		k.RateLimit, k.AllowedIPs = x.rateLimit, x.allowed
+		k.RateLimit, k.RateLimits, k.AllowedIPs = x.rateLimit, x.named, x.allowed
 		k.Metadata = x.metadata
 		if x.credits != nil {
 			cr := *x.credits
@@ -352,9 +353,9 @@ func (c *cache) put(k *pihu.Key, acct *pihu.Account, now int64) {
 	}
 	c.setString(s.id[:], &s.idLen, k.ID)
 	c.setString(s.name[:], &s.nameLen, k.Name)
-	if k.Expires != nil || k.Revoked != nil || !k.RateLimit.IsZero() || !k.AllowedIPs.Anywhere() || k.Metadata != nil || k.Credits != nil ||
+	if k.Expires != nil || k.Revoked != nil || !k.RateLimit.IsZero() || k.RateLimits != nil || !k.AllowedIPs.Anywhere() || k.Metadata != nil || k.Credits != nil ||
 		k.Identity != nil {
-		x := &extra{expires: k.Expires, revoked: k.Revoked, rateLimit: k.RateLimit, allowed: k.AllowedIPs,
+		x := &extra{expires: k.Expires, revoked: k.Revoked, rateLimit: k.RateLimit, named: k.RateLimits, allowed: k.AllowedIPs,
 			metadata: k.Metadata, credits: k.Credits, identity: k.Identity}
 		if k.Identity != nil {
 			x.ident = c.identity(k.Identity.ID)

@@ -17,6 +17,11 @@ import (
 // it without parsing the message; absent for a key without a refill.
 const HeaderCreditsRefill = "Pihu-Credits-Refill"
 
+// HeaderUndefinedLimits names, comma-separated, the named limits a
+// request asked to spend that its key and the key's identity do not
+// define: nothing was spent of them, and they did not refuse it.
+const HeaderUndefinedLimits = "Pihu-Ratelimit-Undefined"
+
 // Err is the error a door answers for d, refused, with the address the
 // request came from (clientIP) and the time (now) in its words; nil if d
 // admitted the request.
@@ -36,6 +41,16 @@ func (d Decision) Err(clientIP string, now time.Time) error {
 		return pihu.Errorf(pihu.EIPNotAllowed,
 			"This API key may not be used from %s. Use it from an address in its allowed_ips, or use another key.", clientIP)
 	case RefusedRateLimit:
+		if r := d.refusedLimit(); r != nil {
+			if r.Cost > r.Limit.BurstSize() {
+				return pihu.Errorf(pihu.ERateLimited,
+					"This request costs %d of this API key's %q rate limit, more than its limit of %s ever allows at once. Spend less of it per request, or raise the limit.",
+					r.Cost, r.Name, r.Limit)
+			}
+			return pihu.Errorf(pihu.ERateLimited,
+				"This API key has spent its %q rate limit: its limit is %s, %d left, and this request costs %d. Retry in %s.",
+				r.Name, r.Limit, r.Rate.Remaining, r.Cost, ratelimit.Seconds(r.Rate.RetryAfterSeconds()))
+		}
 		return pihu.Errorf(pihu.ERateLimited,
 			"This API key has made too many requests: its limit is %s. Retry in %s.", d.Limit, ratelimit.Seconds(d.Rate.RetryAfterSeconds()))
 	case RefusedEnvironment:
@@ -68,7 +83,26 @@ func (d Decision) AppendHeaders(dst []pihu.Header, now time.Time) []pihu.Header 
 	if d.RateDecided {
 		dst = ratelimit.AppendHeaders(dst, "default", d.Limit, d.Rate)
 	}
+	undefined := ""
+	for i := range d.Limits {
+		switch r := &d.Limits[i]; {
+		case !r.Defined:
+			if undefined != "" {
+				undefined += ", "
+			}
+			undefined += r.Name
+		case r.Decided:
+			dst = ratelimit.AppendPolicy(dst, r.Name, r.Limit, r.Rate)
+		}
+	}
+	if undefined != "" {
+		dst = append(dst, pihu.Header{Name: HeaderUndefinedLimits, Value: undefined})
+	}
 	switch {
+	case d.Outcome == RefusedRateLimit && d.RefusedBy != "":
+		if r := d.refusedLimit(); r != nil {
+			dst = append(dst, pihu.Header{Name: "Retry-After", Value: strconv.Itoa(r.Rate.RetryAfterSeconds())})
+		}
 	case d.Outcome == RefusedRateLimit:
 		dst = append(dst, pihu.Header{Name: "Retry-After", Value: strconv.Itoa(d.Rate.RetryAfterSeconds())})
 	case d.Outcome == RefusedCredits && d.Spend.NextRefill != nil:
@@ -78,4 +112,17 @@ func (d Decision) AppendHeaders(dst []pihu.Header, now time.Time) []pihu.Header 
 			pihu.Header{Name: "Retry-After", Value: strconv.Itoa(max(1, ratelimit.CeilSeconds(next.Sub(now))))})
 	}
 	return dst
+}
+
+// refusedLimit is the named limit that refused d, nil if none did.
+func (d *Decision) refusedLimit() *LimitResult {
+	if d.RefusedBy == "" {
+		return nil
+	}
+	for i := range d.Limits {
+		if d.Limits[i].Name == d.RefusedBy {
+			return &d.Limits[i]
+		}
+	}
+	return nil
 }

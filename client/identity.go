@@ -30,8 +30,10 @@ type CustomerIdentity struct {
 	Refill *Refill `json:"refill"`
 	// NextRefill is when they next do; nil without a refill.
 	NextRefill *time.Time `json:"next_refill"`
-	Created    time.Time  `json:"created"`
-	Updated    time.Time  `json:"updated"`
+	// RateLimits are the named limits its keys share; empty for none.
+	RateLimits map[string]string `json:"ratelimits"`
+	Created    time.Time         `json:"created"`
+	Updated    time.Time         `json:"updated"`
 	Response
 }
 
@@ -64,6 +66,9 @@ type IdentityParams struct {
 	Remaining *int64 `json:"remaining,omitempty"`
 	// Refill, with Remaining, makes the credits come back.
 	Refill *Refill `json:"refill,omitempty"`
+	// RateLimits are the named limits all its keys share, such as
+	// {"tokens": "50000/d"}; nil for none.
+	RateLimits map[string]string `json:"ratelimits,omitempty"`
 }
 
 // UpdateIdentityParams are the fields of an identity to change; those
@@ -83,6 +88,10 @@ type UpdateIdentityParams struct {
 	// Refill sets the refill; NoRefill removes it.
 	Refill   *Refill
 	NoRefill bool
+	// RateLimits replaces every shared named limit; NoRateLimits removes
+	// them all.
+	RateLimits   map[string]string
+	NoRateLimits bool
 }
 
 // MarshalJSON is the PATCH body: the members to change, null for those
@@ -116,6 +125,12 @@ func (p UpdateIdentityParams) MarshalJSON() ([]byte, error) {
 	case p.NoRefill:
 		m["refill"] = nil
 	}
+	if p.RateLimits != nil {
+		m["ratelimits"] = p.RateLimits
+	}
+	if p.NoRateLimits {
+		m["ratelimits"] = nil
+	}
 	return json.Marshal(m)
 }
 
@@ -130,18 +145,19 @@ type IdentityListParams struct {
 // IdentityDeleted is the answer to DeleteIdentity: the identity, and how
 // many of its keys were revoked with it.
 type IdentityDeleted struct {
-	ID          string          `json:"id"`
-	ExternalID  string          `json:"external_id"`
-	Environment string          `json:"environment"`
-	Metadata    json.RawMessage `json:"metadata"`
-	RateLimit   *string         `json:"rate_limit"`
-	Remaining   *int64          `json:"remaining"`
-	Refill      *Refill         `json:"refill"`
-	NextRefill  *time.Time      `json:"next_refill"`
-	Created     time.Time       `json:"created"`
-	Updated     time.Time       `json:"updated"`
-	Deleted     bool            `json:"deleted"`
-	RevokedKeys int             `json:"revoked_keys"`
+	ID          string            `json:"id"`
+	ExternalID  string            `json:"external_id"`
+	Environment string            `json:"environment"`
+	Metadata    json.RawMessage   `json:"metadata"`
+	RateLimit   *string           `json:"rate_limit"`
+	RateLimits  map[string]string `json:"ratelimits"`
+	Remaining   *int64            `json:"remaining"`
+	Refill      *Refill           `json:"refill"`
+	NextRefill  *time.Time        `json:"next_refill"`
+	Created     time.Time         `json:"created"`
+	Updated     time.Time         `json:"updated"`
+	Deleted     bool              `json:"deleted"`
+	RevokedKeys int               `json:"revoked_keys"`
 	Response
 }
 

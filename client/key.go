@@ -28,6 +28,9 @@ type Key struct {
 	// RateLimit is the key's own limit ("100/m"); nil for the server's
 	// default.
 	RateLimit *string `json:"rate_limit"`
+	// RateLimits are the key's named limits, names to limits
+	// ({"tokens": "50000/d"}); empty for none.
+	RateLimits map[string]string `json:"ratelimits"`
 	// AllowedIPs are where the key may be used from; nil for anywhere.
 	AllowedIPs []string `json:"allowed_ips"`
 	// CreatedBy is the id of the key that created this one; nil for an
@@ -85,7 +88,9 @@ type CreatedKey struct {
 	Roles       []string   `json:"roles"`
 	Environment string     `json:"environment"`
 	RateLimit   *string    `json:"rate_limit"`
-	AllowedIPs  []string   `json:"allowed_ips"`
+	// RateLimits are the key's named limits; empty for none.
+	RateLimits map[string]string `json:"ratelimits"`
+	AllowedIPs []string          `json:"allowed_ips"`
 	// CreatedBy is the id of the key that created this one: the calling
 	// key.
 	CreatedBy *string `json:"created_by"`
@@ -159,6 +164,11 @@ type KeyParams struct {
 	// RateLimit is the key's own limit, such as "100/m"; "" for the
 	// server's default.
 	RateLimit string `json:"rate_limit,omitempty"`
+	// RateLimits are the key's named limits, spent by name with a cost
+	// (VerifyParams.RateLimits, a gateway's ratelimit): names to limits
+	// such as {"tokens": "50000/d"} (N/s, N/m, N/h or N/d), at most 10;
+	// nil for none.
+	RateLimits map[string]string `json:"ratelimits,omitempty"`
 	// AllowedIPs are addresses and CIDR ranges the key may be used from;
 	// nil for anywhere.
 	AllowedIPs []string `json:"allowed_ips,omitempty"`
@@ -360,6 +370,34 @@ type VerifyParams struct {
 	// verification spends (default 1); 0 checks that some are left
 	// without spending any.
 	Cost *int64 `json:"cost,omitempty"`
+	// RateLimits are the named limits the verification spends, each with
+	// its cost; "requests" (the key's rate limit) is spent once unless
+	// named here. A name the key and its identity do not define is not
+	// spent (NamedLimitStatus.Defined false).
+	RateLimits []LimitSpend `json:"ratelimits,omitempty"`
+}
+
+// LimitSpend is a named limit to spend, and how much of it.
+type LimitSpend struct {
+	Name string `json:"name"`
+	// Cost is how much to spend (the server's default, 1, if nil); 0
+	// checks that some is left without spending any.
+	Cost *int `json:"cost,omitempty"`
+}
+
+// NamedLimitStatus is what a verification left of a named limit it was
+// asked to spend.
+type NamedLimitStatus struct {
+	Name string `json:"name"`
+	Cost int    `json:"cost"`
+	// Defined is false for a limit neither the key nor its identity has:
+	// nothing was spent, and it refused nothing.
+	Defined bool `json:"defined"`
+	// Limit, Remaining and Reset are as for RateLimitStatus; nil when not
+	// defined, or not reached.
+	Limit     *int `json:"limit"`
+	Remaining *int `json:"remaining"`
+	Reset     *int `json:"reset"`
 }
 
 // Verification codes: why a verified key is or is not valid.
@@ -396,6 +434,9 @@ type Verification struct {
 	// RateLimit is the verified key's limit after this check; nil if the
 	// key is not found.
 	RateLimit *RateLimitStatus `json:"ratelimit"`
+	// RateLimits are the named limits VerifyParams.RateLimits named, in
+	// its order, as the verification left them.
+	RateLimits []NamedLimitStatus `json:"ratelimits"`
 	// Metadata is the key's metadata; nil (or "null") for none.
 	Metadata json.RawMessage `json:"metadata"`
 	// Identity is the key's identity; nil for none.
@@ -440,6 +481,10 @@ type UpdateKeyParams struct {
 	// gives it the server's default instead.
 	RateLimit        string
 	DefaultRateLimit bool
+	// RateLimits replaces every named limit of the key; NoRateLimits
+	// removes them all.
+	RateLimits   map[string]string
+	NoRateLimits bool
 	// AllowedIPs sets where the key may be used from; AnyIP lets it be
 	// used from anywhere.
 	AllowedIPs []string
@@ -483,6 +528,8 @@ func (p UpdateKeyParams) MarshalJSON() ([]byte, error) {
 	set("roles", []string{}, p.NoRoles)
 	set("rate_limit", p.RateLimit, p.RateLimit != "")
 	set("rate_limit", nil, p.DefaultRateLimit)
+	set("ratelimits", p.RateLimits, p.RateLimits != nil)
+	set("ratelimits", nil, p.NoRateLimits)
 	set("allowed_ips", p.AllowedIPs, p.AllowedIPs != nil)
 	set("allowed_ips", nil, p.AnyIP)
 	set("metadata", p.Metadata, p.Metadata != nil)

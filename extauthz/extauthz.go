@@ -154,15 +154,15 @@ func (s *Server) decide(ctx context.Context, c *check, host string, ext map[stri
 }
 
 // need is what the request needs of its key: what the route's ext_authz
-// settings ask for (their context extensions: permission, a
-// comma-separated list, environment and cost) and the route table.
+// settings ask for (their context extensions: permission and ratelimit,
+// comma-separated lists, environment and cost) and the route table.
 func (s *Server) need(c *check, host string, ext map[string]string) (auth.Need, error) {
 	p, err := gateway.ParseParams(func(name string) []string {
 		v, ok := ext[name]
 		switch {
 		case !ok:
 			return nil
-		case name == gateway.ParamPermission:
+		case name == gateway.ParamPermission, name == gateway.ParamRateLimit:
 			return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
 		}
 		return []string{v}

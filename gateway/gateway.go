@@ -9,6 +9,7 @@
 package gateway
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,6 +96,11 @@ const (
 	// ParamCost is how many credits the request spends of a key that has
 	// credits (default 1; 0 checks that one is left without spending).
 	ParamCost = "cost"
+	// ParamRateLimit is a named limit the request spends: its name, or
+	// its name, a colon and the cost ("tokens:10"; default 1);
+	// repeatable (in Envoy's context extensions, a comma-separated
+	// list).
+	ParamRateLimit = "ratelimit"
 )
 
 // Params are the requirements a gateway's config gives for a location.
@@ -103,6 +109,8 @@ type Params struct {
 	Environment pihu.Environment
 	// Cost is nil when not given.
 	Cost *int64
+	// RateLimits are the named limits to spend; nil when none is given.
+	RateLimits []auth.LimitSpend
 }
 
 // ParseParams reads the parameters get returns the values of. Returns
@@ -117,6 +125,22 @@ func ParseParams(get func(name string) []string) (Params, error) {
 	}
 	if err := pihu.Permissions(p.Permissions).CheckFormat(ParamPermission); err != nil {
 		return p, pihu.ParamErrorf(pihu.EParameterInvalid, ParamPermission, "%s", pihu.ErrorMessage(err))
+	}
+	for _, v := range get(ParamRateLimit) {
+		name, cost, hasCost := strings.Cut(v, ":")
+		s := auth.LimitSpend{Name: name, Cost: 1}
+		if hasCost {
+			n, err := strconv.Atoi(cost)
+			if err != nil || n < 0 || n > pihu.MaxLimitCost {
+				return p, pihu.ParamErrorf(pihu.EParameterInvalid, ParamRateLimit,
+					"%q must be the name of a limit, or its name and a cost from 0 to %d, such as \"tokens:10\".", ParamRateLimit, pihu.MaxLimitCost)
+			}
+			s.Cost = n
+		}
+		p.RateLimits = append(p.RateLimits, s)
+	}
+	if err := auth.CheckSpends(p.RateLimits, ParamRateLimit); err != nil {
+		return p, err
 	}
 	env, err := once(get, ParamEnvironment)
 	if err != nil {
@@ -166,7 +190,7 @@ func once(get func(string) []string, name string) (*string, error) {
 // the same (else EParameterInvalid on "environment"); the cost is the
 // config's if given, else the route's, else 1.
 func Need(route *Route, p Params, ip string) (auth.Need, error) {
-	need := auth.Need{ClientIP: ip, Permissions: p.Permissions, Environment: p.Environment, Cost: 1}
+	need := auth.Need{ClientIP: ip, Permissions: p.Permissions, Environment: p.Environment, Cost: 1, RateLimits: p.RateLimits}
 	if route == nil {
 		if p.Cost != nil {
 			need.Cost = *p.Cost
@@ -187,6 +211,20 @@ func Need(route *Route, p Params, ip string) (auth.Need, error) {
 		need.Cost = *p.Cost
 	case route.Cost != nil:
 		need.Cost = *route.Cost
+	}
+	if len(route.RateLimits) > 0 {
+		// The route's limits, but those the config names, whose cost
+		// is the config's; then the config's.
+		spends := make([]auth.LimitSpend, 0, len(route.RateLimits)+len(p.RateLimits))
+		for _, s := range route.RateLimits {
+			if !slices.ContainsFunc(p.RateLimits, func(t auth.LimitSpend) bool { return t.Name == s.Name }) {
+				spends = append(spends, auth.LimitSpend{Name: s.Name, Cost: s.cost()})
+			}
+		}
+		need.RateLimits = append(spends, p.RateLimits...)
+		if err := auth.CheckSpends(need.RateLimits, ParamRateLimit); err != nil {
+			return need, err
+		}
 	}
 	return need, nil
 }

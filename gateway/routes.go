@@ -30,6 +30,7 @@ import (
 //	{"routes": [
 //	  {"route": "GET /v1/interviews/{id}", "permissions": ["interview:read"]},
 //	  {"route": "POST /v1/interviews", "permissions": ["interview:write"], "environment": "live", "cost": 5},
+//	  {"route": "POST /v1/completions", "ratelimits": [{"name": "tokens", "cost": 100}]},
 //	  {"route": "/"}
 //	]}
 //
@@ -50,6 +51,23 @@ type Route struct {
 	// Cost is the credits the request spends of a key that has credits
 	// (nil: 1).
 	Cost *int64 `json:"cost"`
+	// RateLimits are the named limits the request spends, each with its
+	// cost (see auth.Need.RateLimits).
+	RateLimits []RouteLimit `json:"ratelimits"`
+}
+
+// RouteLimit is a named limit a route spends.
+type RouteLimit struct {
+	Name string `json:"name"`
+	// Cost is how much of it the request spends (nil: 1).
+	Cost *int `json:"cost"`
+}
+
+func (l RouteLimit) cost() int {
+	if l.Cost == nil {
+		return 1
+	}
+	return *l.Cost
 }
 
 // ServeHTTP makes a Route a handler of the table's ServeMux, which only
@@ -116,6 +134,13 @@ func (rt *Routes) add(r *Route) (err error) {
 	}
 	if r.Cost != nil && (*r.Cost < 0 || *r.Cost > pihu.MaxCredits) {
 		return fmt.Errorf(`"cost" must be a whole number from 0 to %d`, int64(pihu.MaxCredits))
+	}
+	spends := make([]auth.LimitSpend, len(r.RateLimits))
+	for i, l := range r.RateLimits {
+		spends[i] = auth.LimitSpend{Name: l.Name, Cost: l.cost()}
+	}
+	if err := auth.CheckSpends(spends, "ratelimits"); err != nil {
+		return errors.New(pihu.ErrorMessage(err))
 	}
 	// ServeMux panics on a pattern it cannot parse, or that conflicts
 	// with one registered before: that is the table's error.

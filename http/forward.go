@@ -50,7 +50,7 @@ const (
 	HeaderError = "X-Pihu-Error"
 )
 
-var forwardAuthParams = []string{gateway.ParamPermission, gateway.ParamEnvironment, gateway.ParamCost, paramAuthRequest}
+var forwardAuthParams = []string{gateway.ParamPermission, gateway.ParamEnvironment, gateway.ParamCost, gateway.ParamRateLimit, paramAuthRequest}
 
 // forwarded is what a gateway says of the request it asks about: its
 // method, URI (path and query) and host, from the headers the gateway
@@ -194,7 +194,9 @@ func (s *Server) forwardNeed(r *http.Request, orig forwarded, q forwardQuery) (a
 	}
 	cost := p.Cost
 	if clients {
-		p.Cost = nil
+		// The client's own query names no limit to spend: it could
+		// name one its key does not have to spend less.
+		p.Cost, p.RateLimits = nil, nil
 	}
 	need, err := s.gatewayRoutes.Need(orig.method, orig.host, orig.uri, p, clientIP(r))
 	if clients && cost != nil && *cost > need.Cost {

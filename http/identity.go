@@ -21,8 +21,11 @@ type Identity struct {
 	Remaining  *int64      `json:"remaining"`
 	Refill     *RefillJSON `json:"refill"`
 	NextRefill *string     `json:"next_refill"`
-	Created    string      `json:"created"`
-	Updated    string      `json:"updated"`
+	// RateLimits are the named limits the identity's keys share, names
+	// to limits; {} for none.
+	RateLimits map[string]string `json:"ratelimits"`
+	Created    string            `json:"created"`
+	Updated    string            `json:"updated"`
 }
 
 // IdentityList is a page of identities.
@@ -48,7 +51,7 @@ type KeyIdentity struct {
 func NewIdentity(i *pihu.Identity, now time.Time) Identity {
 	out := Identity{
 		ID: i.ID, ExternalID: i.ExternalID, Environment: string(i.Environment), Metadata: nullJSON(i.Metadata),
-		RateLimit: optional(i.RateLimit.String()), Created: timestamp(i.Created), Updated: timestamp(i.Updated),
+		RateLimit: optional(i.RateLimit.String()), RateLimits: i.RateLimits.Map(), Created: timestamp(i.Created), Updated: timestamp(i.Updated),
 	}
 	out.Remaining, out.Refill, out.NextRefill = pihu.CreditsView(i.Credits, now)
 	return out
@@ -73,12 +76,13 @@ func nullJSON(m json.RawMessage) json.RawMessage {
 }
 
 type identityRequest struct {
-	ExternalID *string                        `json:"external_id"`
-	Metadata   pihu.Optional[json.RawMessage] `json:"metadata"`   // null: none
-	RateLimit  pihu.Optional[string]          `json:"rate_limit"` // null: none
-	Remaining  pihu.Optional[int64]           `json:"remaining"`  // null: not counted
-	Add        *int64                         `json:"add"`        // PATCH only
-	Refill     pihu.Optional[RefillJSON]      `json:"refill"`     // null: none
+	ExternalID *string                          `json:"external_id"`
+	Metadata   pihu.Optional[json.RawMessage]   `json:"metadata"`   // null: none
+	RateLimit  pihu.Optional[string]            `json:"rate_limit"` // null: none
+	Remaining  pihu.Optional[int64]             `json:"remaining"`  // null: not counted
+	Add        *int64                           `json:"add"`        // PATCH only
+	Refill     pihu.Optional[RefillJSON]        `json:"refill"`     // null: none
+	RateLimits pihu.Optional[map[string]string] `json:"ratelimits"` // null: none
 }
 
 // credits are the shared credits a creation's body asks for; nil: not
@@ -131,6 +135,9 @@ func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		req := pihu.IdentityRequest{ExternalID: deref(body.ExternalID), RateLimit: body.RateLimit.Ptr()}
+		if m := body.RateLimits.Ptr(); m != nil {
+			req.RateLimits = *m
+		}
 		if m := body.Metadata.Ptr(); m != nil {
 			req.Metadata = *m
 		}
@@ -213,6 +220,9 @@ func (s *Server) updateIdentity(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = body.creditChange(change)
+	}
+	if err == nil {
+		change.RateLimits, err = namedLimitsChange(body.RateLimits)
 	}
 	if err == nil {
 		err = change.Validate()

@@ -91,6 +91,7 @@ type createKeyRequest struct {
 	Roles       *[]string          `json:"roles"`
 	Environment *string            `json:"environment"`
 	RateLimit   *string            `json:"rate_limit"`
+	RateLimits  map[string]string  `json:"ratelimits"`
 	AllowedIPs  *[]string          `json:"allowed_ips"`
 	Metadata    json.RawMessage    `json:"metadata"`
 	Remaining   *int64             `json:"remaining"`
@@ -142,7 +143,7 @@ func (b createKeyRequest) keyRequest() (pihu.KeyRequest, error) {
 		}
 	}
 	req.Metadata = b.Metadata
-	req.RateLimit = b.RateLimit
+	req.RateLimit, req.RateLimits = b.RateLimit, b.RateLimits
 	if b.IdentityID != nil {
 		if *b.IdentityID == "" {
 			return req, pihu.ParamErrorf(pihu.EParameterInvalid, "identity_id", "\"identity_id\" is empty: leave it out for a key of no identity, or give the id of one (\"idt_…\").")

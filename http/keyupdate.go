@@ -14,18 +14,19 @@ import (
 // updateKeyRequest is the body of PATCH /v1/auth/api-keys/{id}. An
 // Optional member tells null (clear it) from left out (keep it).
 type updateKeyRequest struct {
-	Name        *string                        `json:"name"`
-	Permissions *[]pihu.Permission             `json:"permissions"`
-	Roles       pihu.Optional[[]string]        `json:"roles"`       // null: none
-	RateLimit   pihu.Optional[string]          `json:"rate_limit"`  // null: the server's default
-	AllowedIPs  pihu.Optional[[]string]        `json:"allowed_ips"` // null: anywhere
-	Metadata    pihu.Optional[json.RawMessage] `json:"metadata"`    // null: none
-	Expires     pihu.Optional[string]          `json:"expires"`     // RFC 3339; null: never
-	Remaining   pihu.Optional[int64]           `json:"remaining"`   // null: not counted
-	Add         *int64                         `json:"add"`
-	Refill      pihu.Optional[RefillJSON]      `json:"refill"`      // null: none
-	Enabled     pihu.Optional[bool]            `json:"enabled"`     // null: refused
-	IdentityID  pihu.Optional[string]          `json:"identity_id"` // null: none
+	Name        *string                          `json:"name"`
+	Permissions *[]pihu.Permission               `json:"permissions"`
+	Roles       pihu.Optional[[]string]          `json:"roles"`       // null: none
+	RateLimit   pihu.Optional[string]            `json:"rate_limit"`  // null: the server's default
+	RateLimits  pihu.Optional[map[string]string] `json:"ratelimits"`  // null: none
+	AllowedIPs  pihu.Optional[[]string]          `json:"allowed_ips"` // null: anywhere
+	Metadata    pihu.Optional[json.RawMessage]   `json:"metadata"`    // null: none
+	Expires     pihu.Optional[string]            `json:"expires"`     // RFC 3339; null: never
+	Remaining   pihu.Optional[int64]             `json:"remaining"`   // null: not counted
+	Add         *int64                           `json:"add"`
+	Refill      pihu.Optional[RefillJSON]        `json:"refill"`      // null: none
+	Enabled     pihu.Optional[bool]              `json:"enabled"`     // null: refused
+	IdentityID  pihu.Optional[string]            `json:"identity_id"` // null: none
 }
 
 // updateKeyHints are the messages of PATCH's members given as the wrong
@@ -33,6 +34,7 @@ type updateKeyRequest struct {
 var updateKeyHints = map[string]string{
 	"roles":       "\"roles\" must be a list of role ids such as [\"role_…\"], [] or null for none.",
 	"rate_limit":  "\"rate_limit\" must be a string such as \"100/m\", or null for the server's default.",
+	"ratelimits":  "\"ratelimits\" must be an object of names to limits such as {\"tokens\": \"50000/d\"}, or null (or {}) for none.",
 	"allowed_ips": "\"allowed_ips\" must be a list of addresses and CIDR ranges, or null for anywhere.",
 	"expires":     "\"expires\" must be a time in RFC 3339, such as \"2030-01-01T00:00:00Z\", or null for never.",
 	"remaining":   "\"remaining\" must be a whole number from 0 to " + strconv.FormatInt(pihu.MaxCredits, 10) + ", or null to stop counting the key's use.",
@@ -81,12 +83,16 @@ func (b *updateKeyRequest) change() (*pihu.KeyChange, error) {
 		c.AllowedIPs.Value = []string{}
 	}
 	c.RateLimit.Set, c.RateLimit.Null = b.RateLimit.Set, b.RateLimit.Null
+	var err error
 	if s := b.RateLimit.Ptr(); s != nil {
 		l, err := pihu.ParseRateLimit(*s, "rate_limit")
 		if err != nil {
 			return nil, err
 		}
 		c.RateLimit.Value = l
+	}
+	if c.RateLimits, err = namedLimitsChange(b.RateLimits); err != nil {
+		return nil, err
 	}
 	c.Expires.Set, c.Expires.Null = b.Expires.Set, b.Expires.Null
 	if s := b.Expires.Ptr(); s != nil {
@@ -303,4 +309,18 @@ func (b importKeyRequest) importRequest(i int) (pihu.ImportRequest, error) {
 		req.Credits = &pihu.Credits{Remaining: *b.Remaining, Refill: refill}
 	}
 	return req, nil
+}
+
+// namedLimitsChange parses the "ratelimits" member of a PATCH body: left
+// out, null (none), or every named limit the key or identity is to have.
+func namedLimitsChange(o pihu.Optional[map[string]string]) (pihu.Optional[pihu.NamedLimits], error) {
+	out := pihu.Optional[pihu.NamedLimits]{Set: o.Set, Null: o.Null}
+	if m := o.Ptr(); m != nil {
+		l, err := pihu.ParseNamedLimits(*m, "ratelimits")
+		if err != nil {
+			return out, err
+		}
+		out.Value = l
+	}
+	return out, nil
 }

@@ -339,6 +339,14 @@ func (brokenLimiter) Refund(context.Context, string, ratelimit.Limit) error {
 	return errors.New("redis: connection refused")
 }
 
+func (brokenLimiter) AllowN(context.Context, string, ratelimit.Limit, int) (ratelimit.Result, error) {
+	return ratelimit.Result{}, errors.New("redis: connection refused")
+}
+
+func (brokenLimiter) RefundN(context.Context, string, ratelimit.Limit, int) error {
+	return errors.New("redis: connection refused")
+}
+
 // TestRateLimit_LimiterDown: a failing limiter lets requests through,
 // without RateLimit headers, and logs why.
 func TestRateLimit_LimiterDown(t *testing.T) {

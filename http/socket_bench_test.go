@@ -30,6 +30,9 @@ import (
 // rights are resolved from the roles the cache holds: compare it with
 // Whoami. WhoamiIdentity is whoami with a key of an identity (metadata, a
 // shared rate limit), whose answer names it, from the cached key.
+// WhoamiNamed is whoami with a key holding two roles, of an identity, with
+// two named limits (which whoami does not spend: they ride in the cached
+// key).
 func BenchmarkSocket(b *testing.B) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "pihu.db"))
@@ -45,6 +48,7 @@ func BenchmarkSocket(b *testing.B) {
 	}
 	rolesSecret := roleKey(b, db, k)
 	identitySecret := identityKey(b, db, k)
+	namedSecret := namedLimitsKey(b, db, k)
 	logs := logbuf.New(io.Discard, 100*time.Millisecond)
 	defer logs.Close()
 	logger := slog.New(logbuf.Handler(slog.NewTextHandler(logs, nil), logs))
@@ -87,6 +91,7 @@ func BenchmarkSocket(b *testing.B) {
 		{"Whoami", srv.URL + "/v1/auth/whoami", secret},
 		{"WhoamiRoles", srv.URL + "/v1/auth/whoami", rolesSecret},
 		{"WhoamiIdentity", srv.URL + "/v1/auth/whoami", identitySecret},
+		{"WhoamiNamed", srv.URL + "/v1/auth/whoami", namedSecret},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -146,6 +151,34 @@ func identityKey(b *testing.B, db *sqlite.DB, owner *pihu.Key) string {
 		b.Fatal(err)
 	}
 	k, secret, err := pihu.NewKey(owner.AccountID, pihu.KeyRequest{Name: "of an identity", Permissions: pihu.Permissions{"candidate:read"}, IdentityID: i.ID}, owner, time.Now())
+	if err == nil {
+		err = db.CreateKey(ctx, k)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return secret
+}
+
+// namedLimitsKey stores two roles and an identity of owner's account, and
+// a key holding both roles, of the identity, with two named limits, and
+// returns its secret.
+func namedLimitsKey(b *testing.B, db *sqlite.DB, owner *pihu.Key) string {
+	ctx := context.Background()
+	roles, err := db.Roles(ctx, owner.AccountID)
+	if err != nil || len(roles) < 2 {
+		b.Fatalf("roles: %v (%d)", err, len(roles))
+	}
+	limit := "1000000/s"
+	i, err := pihu.NewIdentity(owner, pihu.IdentityRequest{ExternalID: "org_named", Metadata: []byte(`{"plan":"pro"}`), RateLimit: &limit}, time.Now())
+	if err == nil {
+		err = db.CreateIdentity(ctx, i)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, secret, err := pihu.NewKey(owner.AccountID, pihu.KeyRequest{Name: "named limits", Roles: pihu.RoleIDs(roles[:2]), AccountRoles: roles,
+		IdentityID: i.ID, RateLimits: map[string]string{"tokens": "1000000/d", "images": "1000/m"}}, owner, time.Now())
 	if err == nil {
 		err = db.CreateKey(ctx, k)
 	}

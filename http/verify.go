@@ -7,6 +7,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // Codes of POST /v1/auth/verify: why a key is valid or not.
@@ -45,6 +46,9 @@ type VerifyResult struct {
 	Permissions []string         `json:"permissions"`
 	Expires     *string          `json:"expires"`
 	RateLimit   *VerifyRateLimit `json:"ratelimit"`
+	// RateLimits are the limits the request named (ratelimits), in its
+	// order, each as the verification left it; [] when it named none.
+	RateLimits []VerifyNamedLimit `json:"ratelimits"`
 	// Metadata is the key's metadata (an access token's parent's); null
 	// when none, or the key is not found.
 	Metadata json.RawMessage `json:"metadata"`
@@ -69,6 +73,26 @@ type VerifyRateLimit struct {
 	Reset     int `json:"reset"` // seconds until the budget is full again
 }
 
+// VerifyNamedLimit is one limit a verification spent (or would have):
+// limit, remaining and reset are as for ratelimit, and null for a limit
+// that is not defined (defined false: nothing was spent, and it refuses
+// nothing), or that was not reached (the key was refused before it).
+type VerifyNamedLimit struct {
+	Name      string `json:"name"`
+	Cost      int    `json:"cost"`
+	Defined   bool   `json:"defined"`
+	Limit     *int   `json:"limit"`
+	Remaining *int   `json:"remaining"`
+	Reset     *int   `json:"reset"`
+}
+
+// verifyLimit is a limit a verification spends: its name, and its cost
+// (default 1).
+type verifyLimit struct {
+	Name *string `json:"name"`
+	Cost *int    `json:"cost"`
+}
+
 type verifyRequest struct {
 	Key         *string            `json:"key"`
 	Permissions *[]pihu.Permission `json:"permissions"`
@@ -78,6 +102,10 @@ type verifyRequest struct {
 	// Cost is how many of the key's credits the verification spends
 	// (default 1); 0 checks that some are left without spending any.
 	Cost *int64 `json:"cost"`
+	// RateLimits are the named limits the verification spends, each with
+	// its cost ("requests", the key's rate limit, is spent once unless
+	// named here).
+	RateLimits *[]verifyLimit `json:"ratelimits"`
 }
 
 // verify tells another service whether a key it was given may be used, as
@@ -106,7 +134,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	out := VerifyResult{Code: VerifyNotFound, Kind: VerifyKindAPIKey}
+	out := VerifyResult{Code: VerifyNotFound, Kind: VerifyKindAPIKey, RateLimits: []VerifyNamedLimit{}}
 	var k *pihu.Key
 	token, err := s.auth.IsToken(r.Context(), *body.Key, nil)
 	if err != nil {
@@ -150,6 +178,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if d.RateDecided {
 		out.RateLimit = &VerifyRateLimit{Limit: d.Rate.Limit, Remaining: d.Rate.Remaining, Reset: ceilSeconds(d.Rate.ResetAfter)}
 	}
+	out.RateLimits = verifyLimits(k, need.RateLimits, d)
 	if d.Spend != nil {
 		out.Remaining, out.NextRefill = &d.Spend.Remaining, timestampPtr(d.Spend.NextRefill)
 	}
@@ -157,6 +186,31 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	out.Valid = d.Allowed()
 	s.logVerified(r, k, need, d.Outcome.Code())
 	writeJSON(w, http.StatusOK, out)
+}
+
+// verifyLimits is what d left of each limit spends names, for k.
+func verifyLimits(k *pihu.Key, spends []auth.LimitSpend, d auth.Decision) []VerifyNamedLimit {
+	out := make([]VerifyNamedLimit, 0, len(spends))
+	for _, s := range spends {
+		v := VerifyNamedLimit{Name: s.Name, Cost: s.Cost, Defined: auth.Defined(k, s.Name)}
+		set := func(res ratelimit.Result) {
+			reset := ceilSeconds(res.ResetAfter)
+			v.Limit, v.Remaining, v.Reset = &res.Limit, &res.Remaining, &reset
+		}
+		if s.Name == pihu.RequestsLimit {
+			if d.RateDecided {
+				set(d.Rate)
+			}
+		} else {
+			for _, r := range d.Limits {
+				if r.Name == s.Name && r.Decided {
+					set(r.Rate)
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // logVerified records in the request log the verification of key k, in
@@ -223,6 +277,21 @@ func (body *verifyRequest) need() (auth.Need, error) {
 				"\"cost\" must be a whole number from 0 to %d: the credits the verification spends (0 checks without spending).", int64(pihu.MaxCredits))
 		}
 		need.Cost = *body.Cost
+	}
+	if body.RateLimits != nil {
+		for _, l := range *body.RateLimits {
+			if l.Name == nil {
+				return need, pihu.ParamErrorf(pihu.EParameterMissing, "ratelimits", "Each of \"ratelimits\" needs a \"name\": the limit to spend, such as {\"name\": \"tokens\", \"cost\": 10}.")
+			}
+			s := auth.LimitSpend{Name: *l.Name, Cost: 1}
+			if l.Cost != nil {
+				s.Cost = *l.Cost
+			}
+			need.RateLimits = append(need.RateLimits, s)
+		}
+		if err := auth.CheckSpends(need.RateLimits, "ratelimits"); err != nil {
+			return need, err
+		}
 	}
 	return need, nil
 }

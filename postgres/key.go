@@ -32,8 +32,9 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		rotatedFrom, createdBy     *string
 		metadata, leaked, roles    *string
 		identity, idExt            *string
-		idMeta, idLimit            *string
+		idMeta, idLimit, idNamed   *string
 		idRemaining                *int64
+		named                      string
 		rateLimit                  string
 		allowed                    []string
 		c                          credits
@@ -41,8 +42,8 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &env, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &roles,
-		&idExt, &idMeta, &idLimit, &idRemaining); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &named, &roles,
+		&idExt, &idMeta, &idLimit, &idNamed, &idRemaining); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -64,8 +65,9 @@ func scanKey(row pgx.Row) (*pihu.Key, error) {
 		k.CreatedBy = *createdBy
 	}
 	k.SetStoredRestrictions(rateLimit, allowed)
+	k.RateLimits = pihu.StoredNamedLimits(named)
 	k.Roles = sqlstore.SplitRoles(roles)
-	sqlstore.KeyIdentity(&k, identity, idExt, idMeta, idLimit, idRemaining)
+	sqlstore.KeyIdentity(&k, identity, idExt, idMeta, idLimit, idNamed, idRemaining)
 	return &k, nil
 }
 

@@ -39,6 +39,35 @@ func AppendHeaders(dst []pihu.Header, policy string, l Limit, res Result) []pihu
 		pihu.Header{Name: "Ratelimit-Reset", Value: reset})
 }
 
+// AppendPolicy adds to the RateLimit-Policy and RateLimit headers of dst
+// (as AppendHeaders wrote them) the policy of a named limit l, with the
+// result res: one more member of each header's list, in the draft's
+// syntax (`"default";q=100;w=60, "tokens";q=50000;w=86400`), since a
+// response carries each header once. A named limit has no headers of the
+// older form.
+func AppendPolicy(dst []pihu.Header, name string, l Limit, res Result) []pihu.Header {
+	policy := `"` + name + `";q=` + strconv.Itoa(l.Rate) + ";w=" + strconv.FormatInt(int64(l.Period/time.Second), 10)
+	state := `"` + name + `";r=` + strconv.Itoa(res.Remaining) + ";t=" + strconv.Itoa(CeilSeconds(res.ResetAfter))
+	havePolicy, haveState := false, false
+	for i := range dst {
+		switch dst[i].Name {
+		case "Ratelimit-Policy":
+			dst[i].Value += ", " + policy
+			havePolicy = true
+		case "Ratelimit":
+			dst[i].Value += ", " + state
+			haveState = true
+		}
+	}
+	if !havePolicy {
+		dst = append(dst, pihu.Header{Name: "Ratelimit-Policy", Value: policy})
+	}
+	if !haveState {
+		dst = append(dst, pihu.Header{Name: "Ratelimit", Value: state})
+	}
+	return dst
+}
+
 // RetryAfterSeconds is the Retry-After of a request res refused: its
 // RetryAfter in whole seconds, rounded up, and at least 1.
 func (res Result) RetryAfterSeconds() int { return max(1, CeilSeconds(res.RetryAfter)) }

@@ -308,6 +308,32 @@ func (l *Leased) Refund(ctx context.Context, key string, limit Limit) error {
 	return l.r.Refund(ctx, key, limit)
 }
 
+// AllowN implements Limiter. A cost of one is Allow, from the lease; any
+// other cost is decided in Redis, as the Redis limiter decides it (a
+// lease is of requests of one, and a span leased for a larger cost could
+// be cut short by the budget left): it moves the key's TAT past every
+// span leased, so the bound holds for both. It returns an error only for
+// an invalid limit or a negative cost, or when ctx is done while it asks
+// Redis.
+func (l *Leased) AllowN(ctx context.Context, key string, limit Limit, n int) (Result, error) {
+	switch {
+	case n == 1:
+		return l.Allow(ctx, key, limit)
+	case n == 0:
+		return l.Peek(ctx, key, limit)
+	}
+	return l.r.AllowN(ctx, key, limit, n)
+}
+
+// RefundN implements Limiter: Refund for one, else as the Redis limiter
+// gives back what it spent.
+func (l *Leased) RefundN(ctx context.Context, key string, limit Limit, n int) error {
+	if n == 1 {
+		return l.Refund(ctx, key, limit)
+	}
+	return l.r.RefundN(ctx, key, limit, n)
+}
+
 // Forget gives back what this process holds of key's budget, and forgets
 // it: call it when the key changes or is revoked, so that a lease of a
 // revoked key returns to the budget and a changed limit starts afresh.

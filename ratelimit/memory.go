@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -110,6 +111,39 @@ func (m *Memory) Refund(_ context.Context, key string, limit Limit) error {
 	return nil
 }
 
+// AllowN implements Limiter. It returns an error only for an invalid
+// limit, or a negative cost.
+func (m *Memory) AllowN(_ context.Context, key string, limit Limit, n int) (Result, error) {
+	if n < 0 {
+		return Result{}, errNegativeCost
+	}
+	if n > limit.BurstSize() {
+		res, err := m.take(key, limit, 0)
+		return OverBurst(res), err
+	}
+	return m.take(key, limit, int64(n))
+}
+
+// RefundN implements Limiter. It returns an error only for an invalid
+// limit.
+func (m *Memory) RefundN(_ context.Context, key string, limit Limit, n int) error {
+	if err := limit.Validate(); err != nil {
+		return err
+	}
+	if n < 1 || n > limit.BurstSize() {
+		return nil
+	}
+	s := &m.shards[maphash.String(m.seed, key)%shardCount]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.tats[key]; ok {
+		*p -= int64(limit.Interval()) * int64(n)
+	}
+	return nil
+}
+
+var errNegativeCost = errors.New("ratelimit: a negative cost")
+
 // Len returns the number of keys tracked: those that have spent part of
 // their budget and not yet been swept.
 func (m *Memory) Len() int {
@@ -123,7 +157,7 @@ func (m *Memory) Len() int {
 	return n
 }
 
-// take decides a request of cost n (0 or 1) for key.
+// take decides a request of cost n (0 to the limit's burst) for key.
 func (m *Memory) take(key string, limit Limit, n int64) (Result, error) {
 	if err := limit.Validate(); err != nil {
 		return Result{}, err
@@ -177,7 +211,9 @@ func gcra(now, tat, interval, burst, n int64) (Result, int64) {
 		return r, tat
 	}
 	if diff < 0 {
-		return Result{Limit: int(burst), RetryAfter: time.Duration(-diff), ResetAfter: time.Duration(tat - now)}, tat
+		// What is left, less than n: none for a request of one.
+		left := max(0, (now-(tat-burstOffset))/interval)
+		return Result{Limit: int(burst), Remaining: int(left), RetryAfter: time.Duration(-diff), ResetAfter: time.Duration(tat - now)}, tat
 	}
 	return Result{Allowed: true, Limit: int(burst), Remaining: int(diff / interval), ResetAfter: time.Duration(newTAT - now)}, newTAT
 }

@@ -50,6 +50,26 @@ type Limiter interface {
 	// concurrent guesses cannot all pass a check made before any of them
 	// was counted, and refunded when the password was right.
 	Refund(ctx context.Context, key string, limit Limit) error
+
+	// AllowN is Allow for a request of cost n: it spends n requests of
+	// key under limit if the limit allows all of them, and none
+	// otherwise. A cost of 0 is Peek; a cost over the limit's burst is
+	// never allowed (see OverBurst). Named limits (tokens, images…) are
+	// spent with it.
+	AllowN(ctx context.Context, key string, limit Limit, n int) (Result, error)
+
+	// RefundN gives back n requests that AllowN spent, as Refund does
+	// one.
+	RefundN(ctx context.Context, key string, limit Limit, n int) error
+}
+
+// OverBurst is the refusal of a request whose cost is more than limit's
+// burst, which no budget ever holds: peek is the state of the key's
+// budget (Peek's result), which the refusal reports, and its RetryAfter
+// is how long until the budget is full, the most it will ever hold.
+func OverBurst(peek Result) Result {
+	peek.Allowed, peek.RetryAfter = false, peek.ResetAfter
+	return peek
 }
 
 // Limit is Rate requests per Period, with bursts of up to Burst requests.
@@ -124,6 +144,8 @@ func (l Limit) String() string {
 		unit = "m"
 	case time.Hour:
 		unit = "h"
+	case 24 * time.Hour:
+		unit = "d"
 	}
 	if unit != "" && (l.Burst == 0 || l.Burst == l.Rate) {
 		return strconv.Itoa(l.Rate) + "/" + unit

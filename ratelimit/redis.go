@@ -155,6 +155,29 @@ func (r *Redis) Refund(ctx context.Context, key string, limit Limit) error {
 	return err
 }
 
+// AllowN implements Limiter. It returns an error only for an invalid
+// limit or a negative cost, or when ctx is done.
+func (r *Redis) AllowN(ctx context.Context, key string, limit Limit, n int) (Result, error) {
+	if n < 0 {
+		return Result{}, errNegativeCost
+	}
+	if n > limit.BurstSize() {
+		res, err := r.take(ctx, key, limit, 0)
+		return OverBurst(res), err
+	}
+	return r.take(ctx, key, limit, int64(n))
+}
+
+// RefundN implements Limiter. It returns an error only for an invalid
+// limit, or when ctx is done.
+func (r *Redis) RefundN(ctx context.Context, key string, limit Limit, n int) error {
+	if n < 1 || n > limit.BurstSize() {
+		return limit.Validate()
+	}
+	_, err := r.take(ctx, key, limit, -int64(n))
+	return err
+}
+
 // Degraded reports whether decisions are made in process because Redis
 // failed and has not answered since.
 func (r *Redis) Degraded() bool { return r.degraded.Load() }
@@ -191,17 +214,19 @@ func (r *Redis) take(ctx context.Context, key string, limit Limit, n int64) (Res
 }
 
 func (r *Redis) decideLocally(ctx context.Context, key string, limit Limit, n int64) (Result, error) {
-	switch n {
-	case 0:
+	switch {
+	case n == 0:
 		return r.fallback.Peek(ctx, key, limit)
-	case -1:
-		return Result{}, r.fallback.Refund(ctx, key, limit)
+	case n < 0:
+		return Result{}, r.fallback.RefundN(ctx, key, limit, int(-n))
 	}
-	return r.fallback.Allow(ctx, key, limit)
+	return r.fallback.AllowN(ctx, key, limit, int(n))
 }
 
-// decide runs the script for a request of cost n: 1 spends one (Allow), 0
-// looks (Peek), -1 gives one back (Refund, whose Result is meaningless).
+// decide runs the script for a request of cost n: n > 0 spends n (Allow,
+// AllowN), 0 looks (Peek), n < 0 gives -n back (Refund, RefundN, whose
+// Result is meaningless). The script spends or gives back one interval at
+// a time: a cost of several is one step of several intervals.
 func (r *Redis) decide(ctx context.Context, key string, limit Limit, n int64) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
@@ -210,8 +235,12 @@ func (r *Redis) decide(ctx context.Context, key string, limit Limit, n int64) (R
 		now = strconv.FormatInt(r.now().UnixNano(), 10)
 	}
 	interval, burst := int64(limit.Interval()), int64(limit.BurstSize())
+	step, sign := interval, n
+	if n > 1 || n < -1 {
+		step, sign = interval*max(n, -n), n/max(n, -n)
+	}
 	v, err := gcraScript.Run(ctx, r.client, []string{r.prefix + key},
-		now, interval, interval*burst, n, idleTTL.Milliseconds()).StringSlice()
+		now, step, interval*burst, sign, idleTTL.Milliseconds()).StringSlice()
 	if err != nil {
 		return Result{}, err
 	}

@@ -164,15 +164,16 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		allowedIPs                 []string
 		leaked, roles              sql.Null[string]
 		identity, idExt            sql.Null[string]
-		idMeta, idLimit            sql.Null[string]
+		idMeta, idLimit, idNamed   sql.Null[string]
 		idRemaining                sql.Null[int64]
+		named                      string
 		c                          credits
 		enabled                    bool
 	)
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &perms, &k.Digest, &k.Hint,
 		&created, &expires, &lastUsed, &revoked, &rotatedFrom, &rateLimit, &allowed, &createdBy,
-		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &roles,
-		&idExt, &idMeta, &idLimit, &idRemaining); err != nil {
+		&metadata, &c.remaining, &c.interval, &c.amount, &c.day, &c.refilled, &k.Imported, &leaked, &enabled, &identity, &named, &roles,
+		&idExt, &idMeta, &idLimit, &idNamed, &idRemaining); err != nil {
 		return nil, err
 	}
 	k.Disabled = !enabled
@@ -195,12 +196,13 @@ func scanKey(row rowScanner) (*pihu.Key, error) {
 		}
 	}
 	k.SetStoredRestrictions(rateLimit, allowedIPs)
+	k.RateLimits = pihu.StoredNamedLimits(named)
 	k.Roles = sqlstore.SplitRoles(nullPtr(&roles))
 	var remaining *int64
 	if idRemaining.Valid {
 		remaining = &idRemaining.V
 	}
-	sqlstore.KeyIdentity(&k, nullPtr(&identity), nullPtr(&idExt), nullPtr(&idMeta), nullPtr(&idLimit), remaining)
+	sqlstore.KeyIdentity(&k, nullPtr(&identity), nullPtr(&idExt), nullPtr(&idMeta), nullPtr(&idLimit), nullPtr(&idNamed), remaining)
 	return &k, nil
 }
 

@@ -22,6 +22,7 @@ func runIdentities(t *testing.T, run runFunc) {
 	run(t, "DeleteInUse", testIdentitiesDeleteInUse)
 	run(t, "DeleteRevokesKeys", testIdentitiesDeleteRevokesKeys)
 	run(t, "RotationKeepsIdentity", testIdentitiesRotation)
+	run(t, "NamedLimits", testNamedLimits)
 }
 
 // mustIdentity stores an identity of external id ext in owner's account

@@ -20,7 +20,7 @@ import (
 // to revoke them, which revokes them as DELETE /v1/auth/api-keys does.
 
 // identityFields are the identity form's fields, by the API's names.
-var identityFields = []string{"external_id", "metadata", "rate_limit", "remaining", "refill", "add"}
+var identityFields = []string{"external_id", "metadata", "rate_limit", "ratelimits", "remaining", "refill", "add"}
 
 type identitiesData struct {
 	Identities []*pihu.Identity
@@ -81,8 +81,11 @@ func (h *Handler) createIdentity(w http.ResponseWriter, r *http.Request, s *sess
 	if l := strings.TrimSpace(r.PostForm.Get("rate_limit")); l != "" {
 		req.RateLimit = &l
 	}
-	var err error
-	req.Credits, err = creditsForm(r.PostForm)
+	named, err := pihu.ParseNamedLimitsText(r.PostForm.Get("ratelimits"), "ratelimits")
+	req.RateLimits = named.Map()
+	if err == nil {
+		req.Credits, err = creditsForm(r.PostForm)
+	}
 	if err == nil && req.Metadata != nil && !json.Valid(req.Metadata) {
 		err = pihu.ParamErrorf(pihu.EParameterInvalid, "metadata", "The metadata is not JSON: give an object such as {\"plan\": \"pro\"}, or leave it empty.")
 	}
@@ -236,6 +239,43 @@ func (h *Handler) updateIdentityCredits(w http.ResponseWriter, r *http.Request, 
 		f := newForm(nil)
 		f.Message = pihu.ErrorMessage(err)
 		h.renderIdentities(w, r, s, http.StatusBadRequest, env, f, "")
+	default:
+		h.internalError(w, r, err)
+	}
+}
+
+// updateIdentityLimits replaces an identity's named limits, as PATCH
+// /v1/identities/{id} does with ratelimits (empty: none).
+func (h *Handler) updateIdentityLimits(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		h.errorPage(w, r, s, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	env := identityEnvironment(r.PostForm.Get("environment"))
+	named, err := pihu.ParseNamedLimitsText(r.PostForm.Get("ratelimits"), "ratelimits")
+	if err != nil {
+		f := newForm(nil)
+		f.Message = pihu.ErrorMessage(err)
+		h.renderIdentities(w, r, s, http.StatusBadRequest, env, f, "")
+		return
+	}
+	change := &pihu.IdentityChange{RateLimits: pihu.Optional[pihu.NamedLimits]{Set: true, Null: named == nil, Value: named}}
+	now, ip := h.now(), h.clientIP(r)
+	i, err := h.store.UpdateIdentity(r.Context(), pihu.IdentityUpdate{
+		Scope: pihu.Scope{AccountID: s.account.ID, Environment: env}, ID: r.PathValue("id"),
+		Apply: func(i *pihu.Identity) error { change.Apply(i, now); return nil },
+		Event: func(i *pihu.Identity) *pihu.AuditEvent {
+			ev := pihu.NewIdentityEvent(pihu.ActionIdentityUpdated, s.user.ID, ip, i, now)
+			ev.Changes = change.Fields()
+			return ev
+		},
+	})
+	switch pihu.ErrorCode(err) {
+	case "":
+		h.auth.InvalidateIdentity(i.ID)
+		http.Redirect(w, r, "/identities?env="+string(env)+"#"+i.ID, http.StatusSeeOther)
+	case pihu.ENotFound:
+		h.errorPage(w, r, s, http.StatusNotFound, "Identity not found", "This account has no identity with this id in this environment, or it has been deleted.")
 	default:
 		h.internalError(w, r, err)
 	}

@@ -19,7 +19,7 @@ import (
 // key actions.
 
 // keyEditFields are the key edit form's fields, by the API's names.
-var keyEditFields = []string{"name", "permissions", "roles", "expires", "rate_limit", "allowed_ips", "metadata", "remaining"}
+var keyEditFields = []string{"name", "permissions", "roles", "expires", "rate_limit", "ratelimits", "allowed_ips", "metadata", "remaining"}
 
 // expiresLayout is how the form shows and reads an expiry: a date, the
 // key then expiring at its start, 00:00 UTC.
@@ -37,6 +37,7 @@ func editValues(k *pihu.Key) map[string][]string {
 	v := map[string][]string{
 		"name":        {k.Name},
 		"rate_limit":  {""},
+		"ratelimits":  {k.RateLimits.String()},
 		"allowed_ips": {strings.Join(k.AllowedIPs.Strings(), "\n")},
 		"expires":     {""},
 		"metadata":    {""},
@@ -179,6 +180,11 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 			f.Fail(err, keyEditFields...)
 			c.RateLimit.Value = l
 		}
+	}
+	if raw := strings.TrimSpace(pf.Get("ratelimits")); changed("ratelimits") {
+		l, err := pihu.ParseNamedLimitsText(raw, "ratelimits")
+		f.Fail(err, keyEditFields...)
+		c.RateLimits.Set, c.RateLimits.Null, c.RateLimits.Value = true, l == nil, l
 	}
 	if ips := splitList(pf.Get("allowed_ips")); !slices.Equal(ips, splitList(strings.Join(was["allowed_ips"], ""))) {
 		c.AllowedIPs.Set, c.AllowedIPs.Null, c.AllowedIPs.Value = true, ips == nil, ips

@@ -323,6 +323,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /identities", h.signedIn(keyManagers, h.createIdentity))
 	h.mux.Handle("POST /identities/{id}/delete", h.signedIn(keyManagers, h.deleteIdentity))
 	h.mux.Handle("POST /identities/{id}/credits", h.signedIn(keyManagers, h.updateIdentityCredits))
+	h.mux.Handle("POST /identities/{id}/ratelimits", h.signedIn(keyManagers, h.updateIdentityLimits))
 	h.mux.Handle("GET /audit", h.signedIn(anyone, h.auditPage))
 	h.mux.Handle("GET /requests", h.signedIn(anyone, h.requestsPage))
 	h.mux.Handle("GET /audit.csv", h.signedIn(anyone, h.auditCSV))

@@ -14,7 +14,7 @@ import (
 var commands = [][]string{
 	{"serve"}, {"migrate"}, {"scan"}, {"version"},
 	{"accounts", "create"}, {"accounts", "list"}, {"accounts", "recover"},
-	{"keys", "list"}, {"keys", "create"}, {"keys", "get"}, {"keys", "revoke"}, {"keys", "rotate"}, {"keys", "disable"}, {"keys", "enable"},
+	{"keys", "list"}, {"keys", "create"}, {"keys", "get"}, {"keys", "update"}, {"keys", "revoke"}, {"keys", "rotate"}, {"keys", "disable"}, {"keys", "enable"},
 	{"permissions", "list"}, {"permissions", "add"}, {"permissions", "delete"},
 	{"roles", "list"}, {"roles", "get"}, {"roles", "create"}, {"roles", "update"}, {"roles", "delete"},
 	{"identities", "list"}, {"identities", "show"}, {"identities", "create"}, {"identities", "update"}, {"identities", "delete"},

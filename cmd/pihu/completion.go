@@ -46,7 +46,7 @@ _pihu() {
     elif [[ $COMP_CWORD -eq 2 && $cur != -* ]]; then
         case $cmd in
             accounts) words="create list recover sign-in members help" ;;
-            keys) words="list create get revoke rotate disable enable requests help" ;;
+            keys) words="list create get update revoke rotate disable enable requests help" ;;
             permissions) words="list add delete help" ;;
             roles) words="list get create update delete help" ;;
             identities) words="list show create update delete help" ;;
@@ -61,7 +61,8 @@ _pihu() {
             accounts\ *) words="--database --json --help" ;;
             "keys requests") words="--refused --status --code --since --until --limit --starting-after --api-url --json --help" ;;
             "keys list") words="--limit --starting-after --ending-before --enabled --name-prefix --role --permission --metadata --identity --api-url --json --help" ;;
-            "keys create") words="--name --permission --role --expiration --environment --rate-limit --allowed-ip --identity --api-url --json --help" ;;
+            "keys create") words="--name --permission --role --expiration --environment --rate-limit --ratelimit --allowed-ip --identity --api-url --json --help" ;;
+            "keys update") words="--name --rate-limit --ratelimit --api-url --json --help" ;;
             "keys revoke") words="--cascade --api-url --json --help" ;;
             "keys rotate") words="--expire-old-in --api-url --json --help" ;;
             keys\ *) words="--api-url --json --help" ;;
@@ -74,8 +75,8 @@ _pihu() {
             "roles delete") words="--force --api-url --json --help" ;;
             roles\ *) words="--api-url --json --help" ;;
             "identities list") words="--external-id --limit --starting-after --ending-before --api-url --json --help" ;;
-            "identities create") words="--external-id --metadata --rate-limit --credits --refill --api-url --json --help" ;;
-            "identities update") words="--external-id --metadata --rate-limit --credits --add-credits --refill --api-url --json --help" ;;
+            "identities create") words="--external-id --metadata --rate-limit --ratelimit --credits --refill --api-url --json --help" ;;
+            "identities update") words="--external-id --metadata --rate-limit --ratelimit --credits --add-credits --refill --api-url --json --help" ;;
             "identities delete") words="--revoke-keys --api-url --json --help" ;;
             identities\ *) words="--api-url --json --help" ;;
             signing-keys\ *) words="--database --json --help" ;;
@@ -102,7 +103,7 @@ _pihu() {
     elif (( CURRENT == 3 )) && [[ ${words[CURRENT]} != -* ]]; then
         case ${words[2]} in
             accounts) cands=(create list recover sign-in members help) ;;
-            keys) cands=(list create get revoke rotate disable enable requests help) ;;
+            keys) cands=(list create get update revoke rotate disable enable requests help) ;;
             permissions) cands=(list add delete help) ;;
             roles) cands=(list get create update delete help) ;;
             identities) cands=(list show create update delete help) ;;
@@ -116,7 +117,8 @@ _pihu() {
         accounts\ *) cands+=(--database --json --help) ;;
         "keys requests") cands+=(--refused --status --code --since --until --limit --starting-after --api-url --json --help) ;;
         "keys list") cands+=(--limit --starting-after --ending-before --enabled --name-prefix --role --permission --metadata --identity --api-url --json --help) ;;
-        "keys create") cands+=(--name --permission --role --expiration --environment --rate-limit --allowed-ip --identity --api-url --json --help) ;;
+        "keys create") cands+=(--name --permission --role --expiration --environment --rate-limit --ratelimit --allowed-ip --identity --api-url --json --help) ;;
+        "keys update") cands+=(--name --rate-limit --ratelimit --api-url --json --help) ;;
         "keys revoke") cands+=(--cascade --api-url --json --help) ;;
         "keys rotate") cands+=(--expire-old-in --api-url --json --help) ;;
         keys\ *) cands+=(--api-url --json --help) ;;
@@ -129,8 +131,8 @@ _pihu() {
         "roles delete") cands+=(--force --api-url --json --help) ;;
         roles\ *) cands+=(--api-url --json --help) ;;
         "identities list") cands+=(--external-id --limit --starting-after --ending-before --api-url --json --help) ;;
-        "identities create") cands+=(--external-id --metadata --rate-limit --credits --refill --api-url --json --help) ;;
-        "identities update") cands+=(--external-id --metadata --rate-limit --credits --add-credits --refill --api-url --json --help) ;;
+        "identities create") cands+=(--external-id --metadata --rate-limit --ratelimit --credits --refill --api-url --json --help) ;;
+        "identities update") cands+=(--external-id --metadata --rate-limit --ratelimit --credits --add-credits --refill --api-url --json --help) ;;
         "identities delete") cands+=(--revoke-keys --api-url --json --help) ;;
         identities\ *) cands+=(--api-url --json --help) ;;
         signing-keys\ *) cands+=(--database --json --help) ;;
@@ -151,19 +153,19 @@ const fishCompletion = `# fish completion for pihu: pihu completion fish | sourc
 complete -c pihu -f
 complete -c pihu -n __fish_use_subcommand -a 'serve accounts keys permissions roles identities signing-keys migrate scan completion version help'
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -a 'create list recover sign-in members help'
-complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get revoke rotate disable enable requests help'
+complete -c pihu -n '__fish_seen_subcommand_from keys' -a 'list create get update revoke rotate disable enable requests help'
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -a 'list add delete help'
 complete -c pihu -n '__fish_seen_subcommand_from roles' -a 'list get create update delete help'
 complete -c pihu -n '__fish_seen_subcommand_from roles' -l api-url -l limit -l starting-after -l ending-before -l name -l description -l permission -l force
 complete -c pihu -n '__fish_seen_subcommand_from identities' -a 'list show create update delete help'
-complete -c pihu -n '__fish_seen_subcommand_from identities' -l api-url -l limit -l starting-after -l ending-before -l external-id -l metadata -l rate-limit -l credits -l add-credits -l refill -l revoke-keys
+complete -c pihu -n '__fish_seen_subcommand_from identities' -l api-url -l limit -l starting-after -l ending-before -l external-id -l metadata -l rate-limit -l ratelimit -l credits -l add-credits -l refill -l revoke-keys
 complete -c pihu -n '__fish_seen_subcommand_from signing-keys' -a 'list rotate help'
 complete -c pihu -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 complete -c pihu -n '__fish_seen_subcommand_from serve' -l addr -l database -l redis -l exact-limits -l exact-credits -l credit-lease-ttl -l rate-limit -l failed-auth-limit -l issuer -l log-format -l trusted-proxy-header -l trusted-proxies -l cors-origins -l gateway-routes -l ext-authz-addr -l github-keys-url -l github-keys-file -l tls-cert -l tls-key -l metrics-addr -l drain-delay -l drain-timeout -l access-log -l pprof -l key-cache-size -l webhooks -l webhook-retry -l webhook-loopback -l dashboard-origin -l sso-providers -l key-cache-ttl -l stale-if-error -l database-timeout -l require-database-at-start -l request-log-retention -l request-log-max -l request-log-rate -l request-log-burst
 complete -c pihu -n '__fish_seen_subcommand_from accounts permissions signing-keys migrate' -l database
 complete -c pihu -n '__fish_seen_subcommand_from permissions' -l server -l description -l force -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts' -l name
-complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l enabled -l name-prefix -l metadata -l name -l permission -l role -l expiration -l environment -l rate-limit -l allowed-ip -l cascade -l expire-old-in -l identity -l refused -l status -l code -l since -l until
+complete -c pihu -n '__fish_seen_subcommand_from keys' -l api-url -l limit -l starting-after -l ending-before -l enabled -l name-prefix -l metadata -l name -l permission -l role -l expiration -l environment -l rate-limit -l ratelimit -l allowed-ip -l cascade -l expire-old-in -l identity -l refused -l status -l code -l since -l until
 complete -c pihu -n '__fish_seen_subcommand_from scan' -F -l revoke -l format -l allow-skipped -l progress -l api-url
 complete -c pihu -n '__fish_seen_subcommand_from accounts keys permissions roles identities signing-keys scan version' -l json
 complete -c pihu -l help

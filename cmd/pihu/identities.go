@@ -16,8 +16,9 @@ import (
 const identitiesUsage = `usage:
   pihu identities list [--external-id ID] [--limit N] [--starting-after ID | --ending-before ID] [--json]
   pihu identities show ID [--json]
-  pihu identities create --external-id ID [--metadata JSON] [--rate-limit N/m] [--credits N [--refill daily:N|monthly:N[:DAY]]] [--json]
-  pihu identities update ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none] [--credits N|none | --add-credits N] [--refill daily:N|monthly:N[:DAY]|none] [--json]
+  pihu identities create --external-id ID [--metadata JSON] [--rate-limit N/m] [--ratelimit NAME=N/d …] [--credits N [--refill daily:N|monthly:N[:DAY]]] [--json]
+  pihu identities update ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none]
+                            [--ratelimit NAME=N/d … | --ratelimit none] [--credits N|none | --add-credits N] [--refill daily:N|monthly:N[:DAY]|none] [--json]
   pihu identities delete ID [--revoke-keys] [--json]
 
 Identities are your own users or organisations that keys are made for, in
@@ -121,6 +122,9 @@ func (o *output) identityTable(i *client.CustomerIdentity) error {
 	t.row("External ID", i.ExternalID)
 	t.row("Environment", i.Environment)
 	t.row("Rate limit", deref(i.RateLimit, "none (each key its own)"))
+	if len(i.RateLimits) > 0 {
+		t.row("Named limits", namedLimits(i.RateLimits))
+	}
 	if i.Remaining != nil {
 		t.row("Credits", fmt.Sprintf("%d left, shared by its keys", *i.Remaining))
 	} else {
@@ -156,15 +160,17 @@ func identitiesShow(ctx context.Context, fs *flag.FlagSet, args []string, o *out
 
 func identitiesCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
 	var (
-		p    client.IdentityParams
-		meta string
+		p     client.IdentityParams
+		meta  string
+		named namedLimitFlag
 	)
 	fs.StringVar(&p.ExternalID, "external-id", "", "your own id of the user or organisation (required)")
 	fs.StringVar(&meta, "metadata", "", `a JSON object about it, such as '{"plan":"pro"}'`)
 	fs.StringVar(&p.RateLimit, "rate-limit", "", "the rate limit all its keys share: N/s, N/m or N/h (default: none)")
+	fs.Var(&named, "ratelimit", namedLimitUsage+"; all its keys share it")
 	credits := fs.String("credits", "", "the usage credits all its keys share (default: not counted)")
 	refill := fs.String("refill", "", "how the credits come back: daily:N, or monthly:N[:DAY]")
-	const usage = "--external-id ID [--metadata JSON] [--rate-limit N/m] [--credits N [--refill daily:N|monthly:N[:DAY]]] [--json]"
+	const usage = "--external-id ID [--metadata JSON] [--rate-limit N/m] [--ratelimit NAME=N/d …] [--credits N [--refill daily:N|monthly:N[:DAY]]] [--json]"
 	if _, err := parseArgs(fs, args, 0, usage); err != nil {
 		return err
 	}
@@ -191,6 +197,7 @@ func identitiesCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *o
 	if meta != "" {
 		p.Metadata = json.RawMessage(meta)
 	}
+	p.RateLimits = named.limits
 	c, err := o.client()
 	if err != nil {
 		return err
@@ -210,14 +217,16 @@ func identitiesUpdate(ctx context.Context, fs *flag.FlagSet, args []string, o *o
 	var (
 		p           client.UpdateIdentityParams
 		meta, limit string
+		named       namedLimitFlag
 	)
 	fs.StringVar(&p.ExternalID, "external-id", "", "the identity's new external id")
 	fs.StringVar(&meta, "metadata", "", "its new metadata, a JSON object; null for none")
 	fs.StringVar(&limit, "rate-limit", "", "its new shared rate limit (N/s, N/m or N/h); none for none")
+	fs.Var(&named, "ratelimit", namedLimitUsage+"; they replace its named limits, and none removes them all")
 	credits := fs.String("credits", "", "sets the credits its keys share; none stops counting them")
 	add := fs.String("add-credits", "", "adds to the credits its keys share")
 	refill := fs.String("refill", "", "how the credits come back: daily:N, or monthly:N[:DAY]; none for never")
-	const usage = "ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none] [--credits N|none | --add-credits N] [--refill daily:N|monthly:N[:DAY]|none] [--json]"
+	const usage = "ID [--external-id ID] [--metadata JSON|null] [--rate-limit N/m|none] [--ratelimit NAME=N/d … | --ratelimit none] [--credits N|none | --add-credits N] [--refill daily:N|monthly:N[:DAY]|none] [--json]"
 	pos, err := parseArgs(fs, args, 1, usage)
 	if err != nil {
 		return err
@@ -259,8 +268,12 @@ func identitiesUpdate(ctx context.Context, fs *flag.FlagSet, args []string, o *o
 	} else {
 		p.RateLimit = limit
 	}
-	if p.ExternalID == "" && p.Metadata == nil && limit == "" && *credits == "" && *add == "" && *refill == "" {
-		return usageError{"identities update: give --external-id, --metadata, --rate-limit, --credits, --add-credits or --refill\nusage: pihu identities update " + usage}
+	p.RateLimits, p.NoRateLimits = named.limits, named.none
+	if named.none && named.limits != nil {
+		return usageError{"identities update: --ratelimit none removes every named limit; give it alone, or NAME=LIMIT ones\nusage: pihu identities update " + usage}
+	}
+	if p.ExternalID == "" && p.Metadata == nil && limit == "" && !named.none && named.limits == nil && *credits == "" && *add == "" && *refill == "" {
+		return usageError{"identities update: give --external-id, --metadata, --rate-limit, --ratelimit, --credits, --add-credits or --refill\nusage: pihu identities update " + usage}
 	}
 	c, err := o.client()
 	if err != nil {

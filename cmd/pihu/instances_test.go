@@ -155,6 +155,32 @@ func severalInstances(t *testing.T, args ...string) {
 		}
 	})
 
+	t.Run("IdentityNamedLimitSharedAcrossBoth", func(t *testing.T) {
+		code, idt := do(t, "POST", one.url+"/v1/identities", owner, `{"external_id":"org_tokens","ratelimits":{"tokens":"1000/h"}}`)
+		if code != 200 {
+			t.Fatalf("create identity: got %d %v", code, idt)
+		}
+		var secrets []string
+		for _, name := range []string{"a", "b"} {
+			_, secret := createKey(t, one, owner, `{"name":"`+name+`","permissions":["candidate:read"],"identity_id":"`+idt["id"].(string)+`"}`)
+			secrets = append(secrets, secret)
+		}
+		spent := 0
+		for i := range 10 {
+			s := []*server{one, two}[i%2]
+			code, v := do(t, "POST", s.url+"/v1/auth/verify", owner, `{"key":"`+secrets[i%2]+`","ratelimits":[{"name":"tokens","cost":150}]}`)
+			if code != 200 {
+				t.Fatalf("verify %d: got %d %v", i+1, code, v)
+			}
+			if v["valid"] == true {
+				spent += 150
+			}
+		}
+		if spent != 900 {
+			t.Errorf("10 verifications of 150 tokens with two keys of an identity of 1000/h, alternating between the instances: got %d spent, want 900 in all", spent)
+		}
+	})
+
 	t.Run("IdentityChangedOnOneSeenOnTheOtherWithinASecond", func(t *testing.T) {
 		code, idt := do(t, "POST", one.url+"/v1/identities", owner, `{"external_id":"org_before"}`)
 		if code != 200 {

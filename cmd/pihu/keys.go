@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,8 +20,10 @@ const keysUsage = `usage:
   pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false]
                  [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d]
-                   [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--json]
+                   [--environment live|test] [--rate-limit N/m] [--ratelimit NAME=N/d …]
+                   [--allowed-ip IP|CIDR …] [--json]
   pihu keys get ID [--json]
+  pihu keys update ID [--name NAME] [--rate-limit N/m|default] [--ratelimit NAME=N/d … | --ratelimit none] [--json]
   pihu keys revoke ID [--cascade] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--json]
   pihu keys disable ID [--json]   refused everywhere (disabled_api_key) until enabled
@@ -45,6 +49,8 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		run = keysCreate
 	case "get":
 		run = keysGet
+	case "update":
+		run = keysUpdate
 	case "revoke":
 		run = keysRevoke
 	case "rotate":
@@ -264,10 +270,47 @@ func (p *permissionFlag) Set(v string) error {
 	return nil
 }
 
+// namedLimitFlag is --ratelimit, repeatable: NAME=LIMIT each, or none
+// (set, with no limit) for none.
+type namedLimitFlag struct {
+	limits map[string]string
+	none   bool
+}
+
+func (f *namedLimitFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	var parts []string
+	for n, l := range f.limits {
+		parts = append(parts, n+"="+l)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *namedLimitFlag) Set(v string) error {
+	if v == "none" {
+		f.none = true
+		return nil
+	}
+	name, limit, ok := strings.Cut(v, "=")
+	if !ok || name == "" || limit == "" {
+		return fmt.Errorf("%q is not NAME=LIMIT, such as tokens=50000/d", v)
+	}
+	if f.limits == nil {
+		f.limits = map[string]string{}
+	}
+	f.limits[name] = limit
+	return nil
+}
+
+const namedLimitUsage = "a named rate limit NAME=LIMIT, spent by name with a cost (verify's ratelimits, a gateway's ratelimit), such as tokens=50000/d (N/s, N/m, N/h or N/d); repeat for more"
+
 func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
 	var (
 		p                 client.KeyParams
 		perms, ips, roles permissionFlag
+		named             namedLimitFlag
 	)
 	fs.StringVar(&p.Name, "name", "", "the key's name (required)")
 	fs.Var(&perms, "permission", "a permission to give, such as candidate:read (required unless --role; repeat for more)")
@@ -275,9 +318,10 @@ func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 	fs.StringVar(&p.Expiration, "expiration", "", "lifetime, such as 30d or 12h (default: never expires)")
 	fs.StringVar(&p.Environment, "environment", "", "live or test (default: the calling key's)")
 	fs.StringVar(&p.RateLimit, "rate-limit", "", "the key's own rate limit: N/s, N/m or N/h (default: the server's --rate-limit)")
+	fs.Var(&named, "ratelimit", namedLimitUsage)
 	fs.Var(&ips, "allowed-ip", "an address or CIDR range the key may be used from, such as 203.0.113.7 or 10.0.0.0/8 (repeat for more; default: anywhere)")
 	fs.StringVar(&p.IdentityID, "identity", "", "the id of the identity the key is made for, whose rate limit it shares (pihu identities list)")
-	const usage = "--name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d] [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--identity ID] [--json]"
+	const usage = "--name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d] [--environment live|test] [--rate-limit N/m] [--ratelimit NAME=N/d …] [--allowed-ip IP|CIDR …] [--identity ID] [--json]"
 	if _, err := parseArgs(fs, args, 0, usage); err != nil {
 		return err
 	}
@@ -288,7 +332,7 @@ func keysCreate(ctx context.Context, fs *flag.FlagSet, args []string, o *output)
 		return usageError{"keys create: --permission is required, unless --role gives the key a role (repeat it for each permission, such as --permission candidate:read)\nusage: pihu keys create " + usage}
 	}
 	p.Permissions, p.Roles = perms, roles
-	p.AllowedIPs = ips
+	p.AllowedIPs, p.RateLimits = ips, named.limits
 	return request(o, func(c *client.Client) (*client.CreatedKey, error) { return c.CreateKey(ctx, p) }, func(k *client.CreatedKey) error {
 		fmt.Fprintf(o.w, "Created the API key %q (%s). Its secret, shown only this once:\n\n%s\n\n", k.Name, cell(k.ID), cell(k.Key))
 		return o.createdTable(k)
@@ -312,6 +356,9 @@ func (o *output) createdTable(k *client.CreatedKey) error {
 	t.row("Expires", when(k.Expires, "never"))
 	if k.RateLimit != nil {
 		t.row("Rate limit", *k.RateLimit)
+	}
+	if len(k.RateLimits) > 0 {
+		t.row("Named limits", namedLimits(k.RateLimits))
 	}
 	if k.AllowedIPs != nil {
 		t.row("Allowed IPs", strings.Join(k.AllowedIPs, ", "))
@@ -364,6 +411,9 @@ func (o *output) keyTable(k *client.Key) error {
 	t.row("Hint", k.Hint)
 	if k.RateLimit != nil {
 		t.row("Rate limit", *k.RateLimit)
+	}
+	if len(k.RateLimits) > 0 {
+		t.row("Named limits", namedLimits(k.RateLimits))
 	}
 	if k.AllowedIPs != nil {
 		t.row("Allowed IPs", strings.Join(k.AllowedIPs, ", "))
@@ -420,6 +470,48 @@ func keysSetEnabled(enabled bool) func(ctx context.Context, fs *flag.FlagSet, ar
 			return o.keyTable(k)
 		})
 	}
+}
+
+// namedLimits is a key's or identity's named limits, by name:
+// "images=10/m, tokens=50000/d".
+func namedLimits(m map[string]string) string {
+	names := slices.Sorted(maps.Keys(m))
+	for i, n := range names {
+		names[i] = n + "=" + m[n]
+	}
+	return strings.Join(names, ", ")
+}
+
+func keysUpdate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {
+	var (
+		p     client.UpdateKeyParams
+		limit string
+		named namedLimitFlag
+	)
+	fs.StringVar(&p.Name, "name", "", "the key's new name")
+	fs.StringVar(&limit, "rate-limit", "", "the key's own rate limit (N/s, N/m or N/h); default for the server's")
+	fs.Var(&named, "ratelimit", namedLimitUsage+"; they replace the key's named limits, and none removes them all")
+	const usage = "ID [--name NAME] [--rate-limit N/m|default] [--ratelimit NAME=N/d … | --ratelimit none] [--json]"
+	pos, err := parseArgs(fs, args, 1, usage)
+	if err != nil {
+		return err
+	}
+	switch {
+	case named.none && named.limits != nil:
+		return usageError{"keys update: --ratelimit none removes every named limit; give it alone, or NAME=LIMIT ones\nusage: pihu keys update " + usage}
+	case p.Name == "" && limit == "" && !named.none && named.limits == nil:
+		return usageError{"keys update: give --name, --rate-limit or --ratelimit\nusage: pihu keys update " + usage}
+	}
+	if limit == "default" {
+		p.DefaultRateLimit = true
+	} else {
+		p.RateLimit = limit
+	}
+	p.RateLimits, p.NoRateLimits = named.limits, named.none
+	return request(o, func(c *client.Client) (*client.Key, error) { return c.UpdateKey(ctx, pos[0], p) }, func(k *client.Key) error {
+		fmt.Fprintf(o.w, "Updated the API key %q (%s).\n\n", k.Name, cell(k.ID))
+		return o.keyTable(k)
+	})
 }
 
 func keysRotate(ctx context.Context, fs *flag.FlagSet, args []string, o *output) error {

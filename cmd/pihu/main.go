@@ -68,8 +68,10 @@ Usage:
   pihu keys list [--limit N] [--starting-after ID | --ending-before ID] [--enabled true|false]
              [--name-prefix P] [--role ID] [--permission P] [--metadata NAME=VALUE …] [--identity ID] [--api-url URL] [--json]
   pihu keys create --name NAME --permission P [--permission P …] [--role ID …] [--expiration 30d]
-             [--environment live|test] [--rate-limit N/m] [--allowed-ip IP|CIDR …] [--identity ID] [--api-url URL] [--json]
+             [--environment live|test] [--rate-limit N/m] [--ratelimit NAME=N/d …] [--allowed-ip IP|CIDR …]
+             [--identity ID] [--api-url URL] [--json]
   pihu keys get ID [--api-url URL] [--json]
+  pihu keys update ID [--name NAME] [--rate-limit N/m|default] [--ratelimit NAME=N/d …|none] [--api-url URL] [--json]
   pihu keys revoke ID [--cascade] [--api-url URL] [--json]
   pihu keys rotate ID [--expire-old-in now|24h] [--api-url URL] [--json]
   pihu keys disable|enable ID [--api-url URL] [--json]   refuse a key everywhere until enabled again
@@ -80,9 +82,9 @@ Usage:
              [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
                                           the account's roles: named sets of permissions keys are given
   pihu identities list|show|create|update|delete [ID] [--external-id ID] [--metadata JSON] [--rate-limit N/m|none]
-             [--credits N|none] [--add-credits N] [--refill daily:N|monthly:N[:DAY]|none]
+             [--ratelimit NAME=N/d …|none] [--credits N|none] [--add-credits N] [--refill daily:N|monthly:N[:DAY]|none]
              [--revoke-keys] [--limit N] [--starting-after ID | --ending-before ID] [--api-url URL] [--json]
-                                          your users or organisations, whose keys share a rate limit and credits
+                                          your users or organisations, whose keys share rate limits and credits
   pihu signing-keys list|rotate [--database URL] [--json]   the keys that sign access tokens
   pihu migrate [--database URL]
   pihu scan [--revoke] [--json | --format text|json|sarif] [--allow-skipped] [--progress auto|always|never] [--api-url URL] [PATH…]

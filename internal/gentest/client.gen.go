@@ -1602,6 +1602,11 @@ type Identity struct {
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit"`
 
+	// Ratelimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+	//
+	// Example: {"images":"10/m","tokens":"50000/d"}
+	Ratelimits NamedRateLimits `json:"ratelimits"`
+
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
@@ -1632,6 +1637,11 @@ type IdentityCreateRequest struct {
 	//
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit,omitempty"`
+
+	// Ratelimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+	//
+	// Example: {"images":"10/m","tokens":"50000/d"}
+	Ratelimits *NamedRateLimits `json:"ratelimits,omitempty"`
 
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
@@ -1677,6 +1687,11 @@ type IdentityDeleted struct {
 	//
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit"`
+
+	// Ratelimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+	//
+	// Example: {"images":"10/m","tokens":"50000/d"}
+	Ratelimits NamedRateLimits `json:"ratelimits"`
 
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
@@ -1732,6 +1747,11 @@ type IdentityUpdateRequest struct {
 	//
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit,omitempty"`
+
+	// Ratelimits Every named limit the key (or identity) is to have, replacing those it has (see `NamedRateLimits`); `null` or `{}`: none.
+	//
+	// Example: {"tokens":"50000/d"}
+	Ratelimits *NamedRateLimitsOrNull `json:"ratelimits,omitempty"`
 
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
@@ -1941,6 +1961,11 @@ type KeyCreateRequest struct {
 	// Example: 100/m
 	RateLimit *string `json:"rate_limit,omitempty"`
 
+	// Ratelimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+	//
+	// Example: {"images":"10/m","tokens":"50000/d"}
+	Ratelimits *NamedRateLimits `json:"ratelimits,omitempty"`
+
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
@@ -2018,6 +2043,11 @@ type KeyCreated struct {
 
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
+
+	// Ratelimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+	//
+	// Example: {"images":"10/m","tokens":"50000/d"}
+	Ratelimits NamedRateLimits `json:"ratelimits"`
 
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
@@ -2130,6 +2160,11 @@ type KeyItem struct {
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
 
+	// Ratelimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+	//
+	// Example: {"images":"10/m","tokens":"50000/d"}
+	Ratelimits NamedRateLimits `json:"ratelimits"`
+
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
@@ -2223,6 +2258,11 @@ type KeyRotated struct {
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
 
+	// Ratelimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+	//
+	// Example: {"images":"10/m","tokens":"50000/d"}
+	Ratelimits NamedRateLimits `json:"ratelimits"`
+
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
@@ -2272,6 +2312,11 @@ type KeyUpdateRequest struct {
 
 	// RateLimit The key's own limit; `null`: the server's default.
 	RateLimit *string `json:"rate_limit,omitempty"`
+
+	// Ratelimits Every named limit the key (or identity) is to have, replacing those it has (see `NamedRateLimits`); `null` or `{}`: none.
+	//
+	// Example: {"tokens":"50000/d"}
+	Ratelimits *NamedRateLimitsOrNull `json:"ratelimits,omitempty"`
 
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
@@ -2405,6 +2450,16 @@ type MemberList struct {
 //
 // Example: {"plan":"pro","tenant":"acme"}
 type Metadata map[string]interface{}
+
+// NamedRateLimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+//
+// Example: {"images":"10/m","tokens":"50000/d"}
+type NamedRateLimits map[string]string
+
+// NamedRateLimitsOrNull Every named limit the key (or identity) is to have, replacing those it has (see `NamedRateLimits`); `null` or `{}`: none.
+//
+// Example: {"tokens":"50000/d"}
+type NamedRateLimitsOrNull map[string]string
 
 // OAuthError RFC 6749 §5.2.
 type OAuthError struct {
@@ -2703,6 +2758,11 @@ type RevokedKey struct {
 	// RateLimit The key's own rate limit; `null` when it has the server's default.
 	RateLimit *string `json:"rate_limit"`
 
+	// Ratelimits Named rate limits, spent by name with a cost (verify's `ratelimits`, forward auth's `ratelimit`, a route's `ratelimits`): each name (1 to 32 lowercase letters, digits or underscores, starting with a letter; not `requests` or `default`, which are `rate_limit`'s) to a limit, `N/s`, `N/m`, `N/h` or `N/d` (N from 1 to 1,000,000). At most 10.
+	//
+	// Example: {"images":"10/m","tokens":"50000/d"}
+	Ratelimits NamedRateLimits `json:"ratelimits"`
+
 	// Refill How a key's (or an identity's) credits come back: at 00:00 UTC every day (`daily`), or on `day` of every month at 00:00 UTC (`monthly`; a day past the month's end is its last day). A refill *sets* `remaining` to `amount` (unused credits do not accumulate), as Unkey does. `null`: none.
 	//
 	// Example: {"amount":1000,"day":1,"interval":"monthly"}
@@ -2985,6 +3045,17 @@ type VerifyRequest struct {
 
 	// Permissions Permissions the key must hold to be `VALID`. Omitted or `null`: no permission is checked.
 	Permissions *[]Permission `json:"permissions,omitempty"`
+
+	// Ratelimits Named limits the verification spends, each with its cost (default 1), in order: each of the key's own limit and its identity's of that name, where defined. `requests` is the key's `rate_limit`, spent once unless named here. A name the key and its identity do not define is not spent, refuses nothing, and is answered with `"defined": false`. If one refuses, the verification is `RATE_LIMITED` and nothing of the others is spent.
+	//
+	// Example: [{"cost":250,"name":"tokens"}]
+	Ratelimits *[]struct {
+		// Cost How much of the limit the verification spends (default 1); 0 checks that some is left without spending any.
+		Cost *int `json:"cost,omitempty"`
+
+		// Name Example: tokens
+		Name string `json:"name"`
+	} `json:"ratelimits,omitempty"`
 }
 
 // VerifyResult What a presented key is worth.
@@ -3031,6 +3102,24 @@ type VerifyResult struct {
 		// Reset Seconds until the limit is whole again.
 		Reset int `json:"reset"`
 	} `json:"ratelimit"`
+
+	// Ratelimits The limits `ratelimits` named, in its order, as the verification left them; `[]` when it named none.
+	Ratelimits []struct {
+		Cost int `json:"cost"`
+
+		// Defined `false`: neither the key nor its identity has a limit of this name; nothing was spent, and it refused nothing.
+		Defined bool `json:"defined"`
+
+		// Limit The most that may be spent at once (the N of N/m); `null` when not defined, or not reached (the key was refused before it).
+		Limit *int   `json:"limit"`
+		Name  string `json:"name"`
+
+		// Remaining What is left now.
+		Remaining *int `json:"remaining"`
+
+		// Reset Seconds until the limit is whole again.
+		Reset *int `json:"reset"`
+	} `json:"ratelimits"`
 
 	// Remaining The key's credits left after this verification; `null` for a key whose use is not counted, or when the verification was refused before its credits were looked at.
 	Remaining *int64 `json:"remaining"`
@@ -3235,6 +3324,9 @@ type ForwardEnvironment string
 
 // ForwardPermission defines model for ForwardPermission.
 type ForwardPermission = []string
+
+// ForwardRateLimit defines model for ForwardRateLimit.
+type ForwardRateLimit = []string
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
@@ -3538,6 +3630,9 @@ type ForwardAuthDeleteParams struct {
 	// Cost The credits the request spends of a key that has credits (default 1, or the route's); 0 checks that one is left without spending it.
 	Cost *ForwardCost `form:"cost,omitempty" json:"cost,omitempty"`
 
+	// Ratelimit A named limit the request spends: its name, or its name, a colon and the cost (`tokens:250`; default 1). Repeatable. Added to the route's `ratelimits` (a cost given here replaces the route's). A name the key and its identity do not define is not spent, and is named in `Pihu-Ratelimit-Undefined`.
+	Ratelimit *ForwardRateLimit `form:"ratelimit,omitempty" json:"ratelimit,omitempty"`
+
 	// AuthRequest `1` for nginx's `auth_request`, which passes on only 401 and 403 and drops the body: every refusal then carries its status in `X-Pihu-Status` and its error body in `X-Pihu-Error`, and one that is not a 401 is a 403.
 	AuthRequest *ForwardAuthDeleteParamsAuthRequest `form:"auth_request,omitempty" json:"auth_request,omitempty"`
 
@@ -3576,6 +3671,9 @@ type ForwardAuthParams struct {
 
 	// Cost The credits the request spends of a key that has credits (default 1, or the route's); 0 checks that one is left without spending it.
 	Cost *ForwardCost `form:"cost,omitempty" json:"cost,omitempty"`
+
+	// Ratelimit A named limit the request spends: its name, or its name, a colon and the cost (`tokens:250`; default 1). Repeatable. Added to the route's `ratelimits` (a cost given here replaces the route's). A name the key and its identity do not define is not spent, and is named in `Pihu-Ratelimit-Undefined`.
+	Ratelimit *ForwardRateLimit `form:"ratelimit,omitempty" json:"ratelimit,omitempty"`
 
 	// AuthRequest `1` for nginx's `auth_request`, which passes on only 401 and 403 and drops the body: every refusal then carries its status in `X-Pihu-Status` and its error body in `X-Pihu-Error`, and one that is not a 401 is a 403.
 	AuthRequest *ForwardAuthParamsAuthRequest `form:"auth_request,omitempty" json:"auth_request,omitempty"`
@@ -3616,6 +3714,9 @@ type ForwardAuthPatchParams struct {
 	// Cost The credits the request spends of a key that has credits (default 1, or the route's); 0 checks that one is left without spending it.
 	Cost *ForwardCost `form:"cost,omitempty" json:"cost,omitempty"`
 
+	// Ratelimit A named limit the request spends: its name, or its name, a colon and the cost (`tokens:250`; default 1). Repeatable. Added to the route's `ratelimits` (a cost given here replaces the route's). A name the key and its identity do not define is not spent, and is named in `Pihu-Ratelimit-Undefined`.
+	Ratelimit *ForwardRateLimit `form:"ratelimit,omitempty" json:"ratelimit,omitempty"`
+
 	// AuthRequest `1` for nginx's `auth_request`, which passes on only 401 and 403 and drops the body: every refusal then carries its status in `X-Pihu-Status` and its error body in `X-Pihu-Error`, and one that is not a 401 is a 403.
 	AuthRequest *ForwardAuthPatchParamsAuthRequest `form:"auth_request,omitempty" json:"auth_request,omitempty"`
 
@@ -3655,6 +3756,9 @@ type ForwardAuthPostParams struct {
 	// Cost The credits the request spends of a key that has credits (default 1, or the route's); 0 checks that one is left without spending it.
 	Cost *ForwardCost `form:"cost,omitempty" json:"cost,omitempty"`
 
+	// Ratelimit A named limit the request spends: its name, or its name, a colon and the cost (`tokens:250`; default 1). Repeatable. Added to the route's `ratelimits` (a cost given here replaces the route's). A name the key and its identity do not define is not spent, and is named in `Pihu-Ratelimit-Undefined`.
+	Ratelimit *ForwardRateLimit `form:"ratelimit,omitempty" json:"ratelimit,omitempty"`
+
 	// AuthRequest `1` for nginx's `auth_request`, which passes on only 401 and 403 and drops the body: every refusal then carries its status in `X-Pihu-Status` and its error body in `X-Pihu-Error`, and one that is not a 401 is a 403.
 	AuthRequest *ForwardAuthPostParamsAuthRequest `form:"auth_request,omitempty" json:"auth_request,omitempty"`
 
@@ -3693,6 +3797,9 @@ type ForwardAuthPutParams struct {
 
 	// Cost The credits the request spends of a key that has credits (default 1, or the route's); 0 checks that one is left without spending it.
 	Cost *ForwardCost `form:"cost,omitempty" json:"cost,omitempty"`
+
+	// Ratelimit A named limit the request spends: its name, or its name, a colon and the cost (`tokens:250`; default 1). Repeatable. Added to the route's `ratelimits` (a cost given here replaces the route's). A name the key and its identity do not define is not spent, and is named in `Pihu-Ratelimit-Undefined`.
+	Ratelimit *ForwardRateLimit `form:"ratelimit,omitempty" json:"ratelimit,omitempty"`
 
 	// AuthRequest `1` for nginx's `auth_request`, which passes on only 401 and 403 and drops the body: every refusal then carries its status in `X-Pihu-Status` and its error body in `X-Pihu-Error`, and one that is not a 401 is a 403.
 	AuthRequest *ForwardAuthPutParamsAuthRequest `form:"auth_request,omitempty" json:"auth_request,omitempty"`
@@ -7823,6 +7930,18 @@ func NewForwardAuthDeleteRequest(server string, params *ForwardAuthDeleteParams)
 
 		}
 
+		if params.Ratelimit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ratelimit", *params.Ratelimit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.AuthRequest != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "auth_request", *params.AuthRequest, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -7974,6 +8093,18 @@ func NewForwardAuthRequest(server string, params *ForwardAuthParams) (*http.Requ
 		if params.Cost != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cost", *params.Cost, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Ratelimit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ratelimit", *params.Ratelimit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8143,6 +8274,18 @@ func NewForwardAuthPatchRequest(server string, params *ForwardAuthPatchParams) (
 
 		}
 
+		if params.Ratelimit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ratelimit", *params.Ratelimit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.AuthRequest != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "auth_request", *params.AuthRequest, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -8303,6 +8446,18 @@ func NewForwardAuthPostRequest(server string, params *ForwardAuthPostParams) (*h
 
 		}
 
+		if params.Ratelimit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ratelimit", *params.Ratelimit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.AuthRequest != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "auth_request", *params.AuthRequest, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -8454,6 +8609,18 @@ func NewForwardAuthPutRequest(server string, params *ForwardAuthPutParams) (*htt
 		if params.Cost != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cost", *params.Cost, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Ratelimit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ratelimit", *params.Ratelimit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -15147,19 +15314,20 @@ func (r ListAuditEventsResponse) ContentType() string {
 
 // ForwardAuthDeleteResponse200Headers the declared response headers of an HTTP 200 response for ForwardAuthDelete
 type ForwardAuthDeleteResponse200Headers struct {
-	RateLimit          *string
-	RateLimitLimit     *int
-	RateLimitPolicy    *string
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RequestId          string
-	XPihuAccountId     string
-	XPihuEnvironment   string
-	XPihuExternalId    *string
-	XPihuIdentityId    *string
-	XPihuKeyId         string
-	XPihuKind          string
-	XPihuPermissions   string
+	PihuRatelimitUndefined *string
+	RateLimit              *string
+	RateLimitLimit         *int
+	RateLimitPolicy        *string
+	RateLimitRemaining     *int
+	RateLimitReset         *int
+	RequestId              string
+	XPihuAccountId         string
+	XPihuEnvironment       string
+	XPihuExternalId        *string
+	XPihuIdentityId        *string
+	XPihuKeyId             string
+	XPihuKind              string
+	XPihuPermissions       string
 }
 
 // ForwardAuthDeleteResponse400Headers the declared response headers of an HTTP 400 response for ForwardAuthDelete
@@ -15345,19 +15513,20 @@ func (r ForwardAuthDeleteResponse) ContentType() string {
 
 // ForwardAuthResponse200Headers the declared response headers of an HTTP 200 response for ForwardAuth
 type ForwardAuthResponse200Headers struct {
-	RateLimit          *string
-	RateLimitLimit     *int
-	RateLimitPolicy    *string
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RequestId          string
-	XPihuAccountId     string
-	XPihuEnvironment   string
-	XPihuExternalId    *string
-	XPihuIdentityId    *string
-	XPihuKeyId         string
-	XPihuKind          string
-	XPihuPermissions   string
+	PihuRatelimitUndefined *string
+	RateLimit              *string
+	RateLimitLimit         *int
+	RateLimitPolicy        *string
+	RateLimitRemaining     *int
+	RateLimitReset         *int
+	RequestId              string
+	XPihuAccountId         string
+	XPihuEnvironment       string
+	XPihuExternalId        *string
+	XPihuIdentityId        *string
+	XPihuKeyId             string
+	XPihuKind              string
+	XPihuPermissions       string
 }
 
 // ForwardAuthResponse400Headers the declared response headers of an HTTP 400 response for ForwardAuth
@@ -15543,19 +15712,20 @@ func (r ForwardAuthResponse) ContentType() string {
 
 // ForwardAuthPatchResponse200Headers the declared response headers of an HTTP 200 response for ForwardAuthPatch
 type ForwardAuthPatchResponse200Headers struct {
-	RateLimit          *string
-	RateLimitLimit     *int
-	RateLimitPolicy    *string
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RequestId          string
-	XPihuAccountId     string
-	XPihuEnvironment   string
-	XPihuExternalId    *string
-	XPihuIdentityId    *string
-	XPihuKeyId         string
-	XPihuKind          string
-	XPihuPermissions   string
+	PihuRatelimitUndefined *string
+	RateLimit              *string
+	RateLimitLimit         *int
+	RateLimitPolicy        *string
+	RateLimitRemaining     *int
+	RateLimitReset         *int
+	RequestId              string
+	XPihuAccountId         string
+	XPihuEnvironment       string
+	XPihuExternalId        *string
+	XPihuIdentityId        *string
+	XPihuKeyId             string
+	XPihuKind              string
+	XPihuPermissions       string
 }
 
 // ForwardAuthPatchResponse400Headers the declared response headers of an HTTP 400 response for ForwardAuthPatch
@@ -15741,19 +15911,20 @@ func (r ForwardAuthPatchResponse) ContentType() string {
 
 // ForwardAuthPostResponse200Headers the declared response headers of an HTTP 200 response for ForwardAuthPost
 type ForwardAuthPostResponse200Headers struct {
-	RateLimit          *string
-	RateLimitLimit     *int
-	RateLimitPolicy    *string
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RequestId          string
-	XPihuAccountId     string
-	XPihuEnvironment   string
-	XPihuExternalId    *string
-	XPihuIdentityId    *string
-	XPihuKeyId         string
-	XPihuKind          string
-	XPihuPermissions   string
+	PihuRatelimitUndefined *string
+	RateLimit              *string
+	RateLimitLimit         *int
+	RateLimitPolicy        *string
+	RateLimitRemaining     *int
+	RateLimitReset         *int
+	RequestId              string
+	XPihuAccountId         string
+	XPihuEnvironment       string
+	XPihuExternalId        *string
+	XPihuIdentityId        *string
+	XPihuKeyId             string
+	XPihuKind              string
+	XPihuPermissions       string
 }
 
 // ForwardAuthPostResponse400Headers the declared response headers of an HTTP 400 response for ForwardAuthPost
@@ -15939,19 +16110,20 @@ func (r ForwardAuthPostResponse) ContentType() string {
 
 // ForwardAuthPutResponse200Headers the declared response headers of an HTTP 200 response for ForwardAuthPut
 type ForwardAuthPutResponse200Headers struct {
-	RateLimit          *string
-	RateLimitLimit     *int
-	RateLimitPolicy    *string
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RequestId          string
-	XPihuAccountId     string
-	XPihuEnvironment   string
-	XPihuExternalId    *string
-	XPihuIdentityId    *string
-	XPihuKeyId         string
-	XPihuKind          string
-	XPihuPermissions   string
+	PihuRatelimitUndefined *string
+	RateLimit              *string
+	RateLimitLimit         *int
+	RateLimitPolicy        *string
+	RateLimitRemaining     *int
+	RateLimitReset         *int
+	RequestId              string
+	XPihuAccountId         string
+	XPihuEnvironment       string
+	XPihuExternalId        *string
+	XPihuIdentityId        *string
+	XPihuKeyId             string
+	XPihuKind              string
+	XPihuPermissions       string
 }
 
 // ForwardAuthPutResponse400Headers the declared response headers of an HTTP 400 response for ForwardAuthPut
@@ -32260,6 +32432,13 @@ func ParseForwardAuthDeleteResponse(rsp *http.Response) (*ForwardAuthDeleteRespo
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ForwardAuthDeleteResponse200Headers
+		if values := rsp.Header.Values("Pihu-Ratelimit-Undefined"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Ratelimit-Undefined", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.PihuRatelimitUndefined = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -32746,6 +32925,13 @@ func ParseForwardAuthResponse(rsp *http.Response) (*ForwardAuthResponse, error) 
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ForwardAuthResponse200Headers
+		if values := rsp.Header.Values("Pihu-Ratelimit-Undefined"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Ratelimit-Undefined", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.PihuRatelimitUndefined = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -33232,6 +33418,13 @@ func ParseForwardAuthPatchResponse(rsp *http.Response) (*ForwardAuthPatchRespons
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ForwardAuthPatchResponse200Headers
+		if values := rsp.Header.Values("Pihu-Ratelimit-Undefined"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Ratelimit-Undefined", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.PihuRatelimitUndefined = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -33718,6 +33911,13 @@ func ParseForwardAuthPostResponse(rsp *http.Response) (*ForwardAuthPostResponse,
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ForwardAuthPostResponse200Headers
+		if values := rsp.Header.Values("Pihu-Ratelimit-Undefined"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Ratelimit-Undefined", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.PihuRatelimitUndefined = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -34204,6 +34404,13 @@ func ParseForwardAuthPutResponse(rsp *http.Response) (*ForwardAuthPutResponse, e
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ForwardAuthPutResponse200Headers
+		if values := rsp.Header.Values("Pihu-Ratelimit-Undefined"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pihu-Ratelimit-Undefined", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.PihuRatelimitUndefined = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -17,7 +17,7 @@ import (
 
 // identityColumns are the columns of identities that Identities reads, in
 // order.
-const identityColumns = `id, account_id, environment, external_id, metadata, rate_limit, created, updated, ` + CreditColumns
+const identityColumns = `id, account_id, environment, external_id, metadata, rate_limit, created, updated, ratelimits, ` + CreditColumns
 
 // identityIndex is the unique index of the external ids of an account's
 // and environment's identities that are not deleted.
@@ -28,16 +28,18 @@ var Identities = Scanner[*pihu.Identity]{Columns: identityColumns, Scan: func(ro
 	var (
 		i                pihu.Identity
 		env, rateLimit   string
+		named            string
 		metadata         sql.Null[string]
 		created, updated timeDest
 		c                storedCredits
 	)
-	if err := row.Scan(&i.ID, &i.AccountID, &env, &i.ExternalID, &metadata, &rateLimit, &created, &updated,
+	if err := row.Scan(&i.ID, &i.AccountID, &env, &i.ExternalID, &metadata, &rateLimit, &created, &updated, &named,
 		&c.remaining, &c.interval, &c.amount, &c.day, &c.refilled); err != nil {
 		return nil, err
 	}
 	i.Credits = c.credits()
 	i.Environment, i.RateLimit = pihu.Environment(env), pihu.StoredRateLimit(rateLimit)
+	i.RateLimits = pihu.StoredNamedLimits(named)
 	if metadata.Valid {
 		i.Metadata = []byte(metadata.V)
 	}
@@ -70,11 +72,12 @@ func (c storedCredits) credits() *pihu.Credits {
 const KeyIdentityColumns = `(SELECT external_id FROM identities WHERE identities.id = api_keys.identity_id),
 	(SELECT metadata FROM identities WHERE identities.id = api_keys.identity_id),
 	(SELECT rate_limit FROM identities WHERE identities.id = api_keys.identity_id),
+	(SELECT ratelimits FROM identities WHERE identities.id = api_keys.identity_id),
 	(SELECT remaining FROM identities WHERE identities.id = api_keys.identity_id)`
 
 // KeyIdentity sets k's identity from the columns of KeyReadColumns that
 // name it: the key's identity_id, then KeyIdentityColumns' values.
-func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit *string, remaining *int64) {
+func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit, named *string, remaining *int64) {
 	if id == nil || externalID == nil {
 		return
 	}
@@ -84,6 +87,9 @@ func KeyIdentity(k *pihu.Key, id, externalID, metadata, rateLimit *string, remai
 	}
 	if rateLimit != nil {
 		i.RateLimit = pihu.StoredRateLimit(*rateLimit)
+	}
+	if named != nil {
+		i.RateLimits = pihu.StoredNamedLimits(*named)
 	}
 	if remaining != nil {
 		i.Credits = &pihu.Credits{Remaining: *remaining}
@@ -129,8 +135,8 @@ func (s Store) CreateIdentity(ctx context.Context, i *pihu.Identity, events ...*
 			return err
 		}
 		args := append([]any{i.ID, i.AccountID, string(i.Environment), i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(),
-			d.Time(i.Created), d.Time(i.Updated)}, CreditArgs(d, i.Credits)...)
-		_, err := tx.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+			d.Time(i.Created), d.Time(i.Updated), i.RateLimits.Stored()}, CreditArgs(d, i.Credits)...)
+		_, err := tx.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		if err != nil && d.UniqueViolation != nil && d.UniqueViolation(err, identityIndex) {
 			return pihu.IdentityExists(i.ExternalID)
 		}
@@ -205,8 +211,8 @@ func (s Store) UpdateIdentity(ctx context.Context, u pihu.IdentityUpdate) (*pihu
 		if err := checkExternalID(ctx, tx, i, i.ID); err != nil {
 			return nil, err
 		}
-		args := append([]any{i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(), d.Time(i.Updated)}, CreditArgs(d, i.Credits)...)
-		_, err = tx.Exec(ctx, `UPDATE identities SET external_id = ?, metadata = ?, rate_limit = ?, updated = ?,
+		args := append([]any{i.ExternalID, NullString(string(i.Metadata)), i.RateLimit.String(), i.RateLimits.Stored(), d.Time(i.Updated)}, CreditArgs(d, i.Credits)...)
+		_, err = tx.Exec(ctx, `UPDATE identities SET external_id = ?, metadata = ?, rate_limit = ?, ratelimits = ?, updated = ?,
 			remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ? WHERE id = ?`, append(args, i.ID)...)
 		if err != nil && d.UniqueViolation != nil && d.UniqueViolation(err, identityIndex) {
 			return nil, pihu.IdentityExists(i.ExternalID)

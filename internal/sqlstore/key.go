@@ -17,7 +17,7 @@ import (
 // see KeyReadColumns).
 const KeyColumns = `id, account_id, name, environment, permissions, digest, hint,
 	created, expires, last_used, revoked, rotated_from, rate_limit, allowed_ips, created_by,
-	metadata, ` + CreditColumns + `, imported, leaked, enabled, identity_id`
+	metadata, ` + CreditColumns + `, imported, leaked, enabled, identity_id, ratelimits`
 
 // InsertKey stores k, inside tx.
 func InsertKey(ctx context.Context, tx Tx, k *pihu.Key) error {
@@ -32,9 +32,9 @@ func InsertKey(ctx context.Context, tx Tx, k *pihu.Key) error {
 	if err := checkKeyIdentity(ctx, tx, k); err != nil {
 		return err
 	}
-	args = append(append(args, CreditArgs(d, k.Credits)...), k.Imported, leaked, !k.Disabled, identityID(k))
+	args = append(append(args, CreditArgs(d, k.Credits)...), k.Imported, leaked, !k.Disabled, identityID(k), k.RateLimits.Stored())
 	if _, err := tx.Exec(ctx, `INSERT INTO api_keys (`+KeyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
 	return insertKeyRoles(ctx, tx, k)
@@ -86,8 +86,8 @@ func (s Store) UpdateKey(ctx context.Context, u pihu.KeyUpdate) (*pihu.Key, erro
 			NullString(string(k.Metadata)), d.NullTime(k.Expires)}, CreditArgs(d, k.Credits)...)
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = ?, permissions = ?, rate_limit = ?, allowed_ips = ?,
 			metadata = ?, expires = ?, remaining = ?, refill_interval = ?, refill_amount = ?, refill_day = ?, refilled = ?,
-			enabled = ?, identity_id = ?
-			WHERE id = ?`, append(args, !k.Disabled, identityID(k), k.ID)...); err != nil {
+			enabled = ?, identity_id = ?, ratelimits = ?
+			WHERE id = ?`, append(args, !k.Disabled, identityID(k), k.RateLimits.Stored(), k.ID)...); err != nil {
 			return nil, fmt.Errorf("update key %s: %w", u.ID, err)
 		}
 		if u.Events != nil {

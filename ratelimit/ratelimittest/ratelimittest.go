@@ -47,6 +47,7 @@ func Run(t *testing.T, newLimiter NewLimiter) {
 		{"Peek", testPeek},
 		{"Refund", testRefund},
 		{"RefundNeverOverfills", testRefundNeverOverfills},
+		{"AllowN", testAllowN},
 		{"ConcurrentReserveAndRefund", testConcurrentReserveAndRefund},
 		{"InvalidLimit", testInvalidLimit},
 		{"ConcurrentOneKey", testConcurrentOneKey},
@@ -499,5 +500,42 @@ func testConcurrentManyKeys(t *testing.T, e *env) {
 		if got := counts[i].Load(); got != 10 {
 			t.Errorf("key %d: got %d allowed, want 10", i, got)
 		}
+	}
+}
+
+// AllowN spends its cost at once, or nothing: a request costing more than
+// is left is refused and spends none, one costing more than the burst is
+// never allowed, and RefundN gives a cost back.
+func testAllowN(t *testing.T, e *env) {
+	ctx := context.Background()
+	l, k := ratelimit.PerMinute(10), e.key("n")
+	r, err := e.AllowN(ctx, k, l, 7)
+	if err != nil || !r.Allowed || r.Remaining != 3 || r.Limit != 10 {
+		t.Fatalf("AllowN(7) of 10: got %+v, %v; want allowed, 3 remaining", r, err)
+	}
+	if r, _ := e.AllowN(ctx, k, l, 4); r.Allowed || r.RetryAfter != 6*time.Second {
+		t.Errorf("AllowN(4) with 3 left: got %+v, want refused, retry after 6s", r)
+	}
+	if r, _ := e.AllowN(ctx, k, l, 3); !r.Allowed || r.Remaining != 0 {
+		t.Errorf("AllowN(3) with 3 left: got %+v, want allowed, 0 remaining", r)
+	}
+	if err := e.RefundN(ctx, k, l, 5); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.peek(t, k, l); p.Remaining != 5 {
+		t.Errorf("after RefundN(5): got %+v, want 5 remaining", p)
+	}
+	if r, _ := e.AllowN(ctx, k, l, 11); r.Allowed {
+		t.Errorf("AllowN(11) of a burst of 10: got %+v, want refused", r)
+	}
+	if p := e.peek(t, k, l); p.Remaining != 5 {
+		t.Errorf("after a refused AllowN: got %+v, want 5 remaining still", p)
+	}
+	if r, _ := e.AllowN(ctx, k, l, 0); !r.Allowed || r.Remaining != 5 {
+		t.Errorf("AllowN(0): got %+v, want a peek: allowed, 5 remaining", r)
+	}
+	e.clock.Add(time.Minute)
+	if r, _ := e.AllowN(ctx, k, l, 10); !r.Allowed || r.Remaining != 0 {
+		t.Errorf("AllowN(10) a minute later: got %+v, want the whole burst", r)
 	}
 }
