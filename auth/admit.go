@@ -541,24 +541,8 @@ func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run boo
 			ctx = pihu.NewContextWithActor(ctx, pihu.Actor{AccountID: k.AccountID, KeyID: k.ID, At: now})
 		}
 		if shared {
-			sp, err := a.credits.SpendCredits(ctx, k.Identity.ID, cost, now)
-			switch {
-			case pihu.ErrorCode(err) == pihu.ENotFound:
-				// Deleted since the key was read: the key no
-				// longer has it.
-			case err != nil:
-				a.auth.CountAllowed(k)
+			if refused, err := a.spendIdentity(ctx, d, cost, now); refused || err != nil {
 				return err
-			case !sp.OK:
-				d.Spend, d.IdentitySpend, d.IdentityCredits = &sp, &sp, true
-				if a.events != nil {
-					a.events.UsageExceeded(k)
-				}
-				a.giveBack(ctx, d)
-				*d = a.refuse(*d, RefusedCredits)
-				return nil
-			case sp.Remaining >= 0:
-				d.IdentitySpend = &sp
 			}
 		}
 		if k.Credits != nil {
@@ -585,6 +569,32 @@ func (a *Admission) Charge(ctx context.Context, d *Decision, cost int64, run boo
 		a.observe(*d)
 	}
 	return nil
+}
+
+// spendIdentity spends cost of the credits of d's identity, which all its
+// keys share, and reports whether the request is refused for them (d is
+// then the refusal, counted). An identity deleted since the key was read
+// is no longer the key's: nothing is spent.
+func (a *Admission) spendIdentity(ctx context.Context, d *Decision, cost int64, now time.Time) (refused bool, err error) {
+	k := d.Key
+	sp, err := a.credits.SpendCredits(ctx, k.Identity.ID, cost, now)
+	switch {
+	case pihu.ErrorCode(err) == pihu.ENotFound:
+	case err != nil:
+		a.auth.CountAllowed(k)
+		return false, err
+	case !sp.OK:
+		d.Spend, d.IdentitySpend, d.IdentityCredits = &sp, &sp, true
+		if a.events != nil {
+			a.events.UsageExceeded(k)
+		}
+		a.giveBack(ctx, d)
+		*d = a.refuse(*d, RefusedCredits)
+		return true, nil
+	case sp.Remaining >= 0:
+		d.IdentitySpend = &sp
+	}
+	return false, nil
 }
 
 // refundIdentity gives back the cost d's identity spent, for a request

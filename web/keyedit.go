@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,6 +142,33 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 		c.Name = &name
 		f.Fail(pihu.ValidateKeyName(name), keyEditFields...)
 	}
+	if err := h.rightsChange(r, s, c, was); err != nil {
+		return nil, err
+	}
+	if len(pf["permissions"]) == 0 && len(pf["roles"]) == 0 {
+		f.Errors["permissions"] = "Choose at least one permission or role."
+	}
+	limitsChange(c, pf, changed, f)
+	if ips := splitList(pf.Get("allowed_ips")); !slices.Equal(ips, splitList(strings.Join(was["allowed_ips"], ""))) {
+		c.AllowedIPs.Set, c.AllowedIPs.Null, c.AllowedIPs.Value = true, ips == nil, ips
+	}
+	if raw := strings.TrimSpace(pf.Get("metadata")); changed("metadata") {
+		c.Metadata.Set, c.Metadata.Null = true, raw == ""
+		if raw != "" {
+			c.Metadata.Value = json.RawMessage(raw)
+		}
+	}
+	if len(f.Errors) == 0 && len(c.Fields()) > 0 {
+		f.Fail(c.Validate(h.now()), keyEditFields...)
+	}
+	return c, nil
+}
+
+// rightsChange sets on c the permissions and roles of the edit form, if
+// they differ from the key's (was), with what checking them needs: the
+// account's defined permissions, or its roles.
+func (h *Handler) rightsChange(r *http.Request, s *session, c *pihu.KeyChange, was url.Values) error {
+	pf := r.PostForm
 	if perms := pf["permissions"]; !slices.Equal(perms, was["permissions"]) {
 		c.Permissions = pihu.Permissions{}
 		for _, p := range perms {
@@ -148,7 +176,7 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 		}
 		defined, err := h.store.DefinedPermissions(r.Context(), s.account.ID)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.Defined = pihu.PermissionNames(defined)
 	}
@@ -156,13 +184,16 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 		c.Roles = append([]string{}, ids...)
 		roles, err := h.store.Roles(r.Context(), s.account.ID)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.AccountRoles = roles
 	}
-	if len(pf["permissions"]) == 0 && len(pf["roles"]) == 0 {
-		f.Errors["permissions"] = "Choose at least one permission or role."
-	}
+	return nil
+}
+
+// limitsChange sets on c the expiry, rate limits and credits of the edit
+// form pf that changed, recording each mistake on f.
+func limitsChange(c *pihu.KeyChange, pf url.Values, changed func(string) bool, f *form) {
 	if raw := strings.TrimSpace(pf.Get("expires")); changed("expires") {
 		c.Expires.Set, c.Expires.Null = true, raw == ""
 		if raw != "" {
@@ -186,15 +217,6 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 		f.Fail(err, keyEditFields...)
 		c.RateLimits.Set, c.RateLimits.Null, c.RateLimits.Value = true, l == nil, l
 	}
-	if ips := splitList(pf.Get("allowed_ips")); !slices.Equal(ips, splitList(strings.Join(was["allowed_ips"], ""))) {
-		c.AllowedIPs.Set, c.AllowedIPs.Null, c.AllowedIPs.Value = true, ips == nil, ips
-	}
-	if raw := strings.TrimSpace(pf.Get("metadata")); changed("metadata") {
-		c.Metadata.Set, c.Metadata.Null = true, raw == ""
-		if raw != "" {
-			c.Metadata.Value = json.RawMessage(raw)
-		}
-	}
 	if raw := strings.TrimSpace(pf.Get("remaining")); changed("remaining") {
 		c.Remaining.Set, c.Remaining.Null = true, raw == ""
 		if raw != "" {
@@ -205,8 +227,4 @@ func (h *Handler) keyChange(r *http.Request, s *session, k *pihu.Key, f *form) (
 			c.Remaining.Value = n
 		}
 	}
-	if len(f.Errors) == 0 && len(c.Fields()) > 0 {
-		f.Fail(c.Validate(h.now()), keyEditFields...)
-	}
-	return c, nil
 }

@@ -172,6 +172,7 @@ func New(opts Options) (*Handler, error) {
 		password: opts.Password, idle: opts.IdleTimeout, lifetime: opts.SessionLifetime,
 		loopback: opts.WebhookLoopback, origin: opts.Origin,
 	}
+	var err error
 	if h.logger == nil {
 		h.logger = slog.Default()
 	}
@@ -194,10 +195,9 @@ func New(opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("web.New: Options.InviteLimit: %w", err)
 	}
 	if h.origin != "" {
-		if u, err := url.Parse(h.origin); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return nil, fmt.Errorf("web.New: Options.Origin %q: give the dashboard's origin, such as https://pihu.example.com", h.origin)
+		if h.origin, err = dashboardOrigin(h.origin); err != nil {
+			return nil, err
 		}
-		h.origin = strings.TrimSuffix(h.origin, "/")
 	}
 	if h.clientIP == nil {
 		h.clientIP = peerAddress
@@ -226,16 +226,24 @@ func New(opts Options) (*Handler, error) {
 		h.ssoButtons = append(h.ssoButtons, ssoButton{ID: p.ID, Name: p.Name})
 	}
 	h.dummyHash = HashPassword(pihu.NewID("dummy_"), h.password)
-	pages, err := parsePages(templateFiles)
-	if err != nil {
+	if h.pages, err = parsePages(templateFiles); err != nil {
 		return nil, err
 	}
-	h.pages = pages
 	h.routes()
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(h.crossOrigin))
 	h.handler = securityHeaders(cop.Handler(h.mux))
 	return h, nil
+}
+
+// dashboardOrigin checks origin, the dashboard's as browsers see it
+// (Options.Origin), and returns it without a trailing slash.
+func dashboardOrigin(origin string) (string, error) {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return "", fmt.Errorf("web.New: Options.Origin %q: give the dashboard's origin, such as https://pihu.example.com", origin)
+	}
+	return strings.TrimSuffix(origin, "/"), nil
 }
 
 // parsePages parses layout.html with each page of pageNames.
