@@ -229,6 +229,13 @@ func (h *Handler) updateIdentityCredits(w http.ResponseWriter, r *http.Request, 
 			},
 		})
 	}
+	h.identityUpdated(w, r, s, env, i, err)
+}
+
+// identityUpdated answers a change to identity i of environment env that
+// the store made, or refused with err: the change reaches its keys on
+// every instance, and the person goes back to the identities page.
+func (h *Handler) identityUpdated(w http.ResponseWriter, r *http.Request, s *session, env pihu.Environment, i *pihu.Identity, err error) {
 	switch pihu.ErrorCode(err) {
 	case "":
 		h.auth.InvalidateIdentity(i.ID)
@@ -270,13 +277,5 @@ func (h *Handler) updateIdentityLimits(w http.ResponseWriter, r *http.Request, s
 			return ev
 		},
 	})
-	switch pihu.ErrorCode(err) {
-	case "":
-		h.auth.InvalidateIdentity(i.ID)
-		http.Redirect(w, r, "/identities?env="+string(env)+"#"+i.ID, http.StatusSeeOther)
-	case pihu.ENotFound:
-		h.errorPage(w, r, s, http.StatusNotFound, "Identity not found", "This account has no identity with this id in this environment, or it has been deleted.")
-	default:
-		h.internalError(w, r, err)
-	}
+	h.identityUpdated(w, r, s, env, i, err)
 }

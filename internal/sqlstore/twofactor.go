@@ -109,19 +109,33 @@ func (s Store) RecoveryCodesLeft(ctx context.Context, userID string) (int, error
 // of its members, with the events given. Returns pihu.AccountNotFound if
 // there is no such account.
 func (s Store) SetTwoFactorRequired(ctx context.Context, id string, required bool, events ...*pihu.AuditEvent) (*pihu.Account, error) {
-	return write(ctx, s, "set two-factor required of "+id, "", func(ctx context.Context, tx Tx) (*pihu.Account, error) {
+	return s.setAccountRule(ctx, "two_factor_required", "two-factor required", id, required, events)
+}
+
+// SetSSORequired sets whether account id's members sign in through single
+// sign-on only, with the events given. Returns pihu.AccountNotFound if
+// there is no such account.
+func (s Store) SetSSORequired(ctx context.Context, id string, required bool, events ...*pihu.AuditEvent) (*pihu.Account, error) {
+	return s.setAccountRule(ctx, "sso_required", "SSO required", id, required, events)
+}
+
+// setAccountRule sets account id's sign-in rule in column (a constant of
+// this package's, never a caller's input) to required, with the events
+// given, and returns the account; what names the rule in errors.
+func (s Store) setAccountRule(ctx context.Context, column, what, id string, required bool, events []*pihu.AuditEvent) (*pihu.Account, error) {
+	return write(ctx, s, "set "+what+" of "+id, "", func(ctx context.Context, tx Tx) (*pihu.Account, error) {
 		var (
 			a       pihu.Account
 			created TimeValue
 			policy  string
 		)
-		err := tx.QueryRow(ctx, `UPDATE accounts SET two_factor_required = ? WHERE id = ?
+		err := tx.QueryRow(ctx, `UPDATE accounts SET `+column+` = ? WHERE id = ?
 			RETURNING `+accountColumns, required, id).Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired, &a.SSORequired)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, pihu.AccountNotFound(id)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("set two-factor required of %s: %w", id, err)
+			return nil, fmt.Errorf("set %s of %s: %w", what, id, err)
 		}
 		a.Created, a.LeakPolicy = created.Time(), pihu.LeakPolicy(policy)
 		return &a, InsertEvents(ctx, tx, events)
@@ -132,28 +146,5 @@ func (s Store) SetTwoFactorRequired(ctx context.Context, id string, required boo
 func (s Store) RecordUserEvents(ctx context.Context, events ...*pihu.AuditEvent) error {
 	return s.Driver.Write(ctx, "record user events", "", func(ctx context.Context, tx Tx) error {
 		return InsertEvents(ctx, tx, events)
-	})
-}
-
-// SetSSORequired sets whether account id's members sign in through single
-// sign-on only, with the events given. Returns pihu.AccountNotFound if
-// there is no such account.
-func (s Store) SetSSORequired(ctx context.Context, id string, required bool, events ...*pihu.AuditEvent) (*pihu.Account, error) {
-	return write(ctx, s, "set SSO required of "+id, "", func(ctx context.Context, tx Tx) (*pihu.Account, error) {
-		var (
-			a       pihu.Account
-			created TimeValue
-			policy  string
-		)
-		err := tx.QueryRow(ctx, `UPDATE accounts SET sso_required = ? WHERE id = ?
-			RETURNING `+accountColumns, required, id).Scan(&a.ID, &a.Name, &created, &policy, &a.TwoFactorRequired, &a.SSORequired)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, pihu.AccountNotFound(id)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("set SSO required of %s: %w", id, err)
-		}
-		a.Created, a.LeakPolicy = created.Time(), pihu.LeakPolicy(policy)
-		return &a, InsertEvents(ctx, tx, events)
 	})
 }
