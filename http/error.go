@@ -1,9 +1,11 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -64,8 +66,9 @@ func setHeaders(h http.Header, hs []pihu.Header) {
 
 // writeJSON writes v as the JSON response body with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	e := getEncoder()
+	defer putEncoder(e)
+	if err := e.enc.Encode(v); err != nil {
 		// Only a programming error gets here: every response type
 		// marshals.
 		http.Error(w, `{"error":{"type":"api_error","code":"internal","message":"Internal error."}}`, http.StatusInternalServerError)
@@ -75,5 +78,31 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(e.buf.Bytes())
+}
+
+// encoder is a JSON encoder writing to its own buffer, kept between
+// responses: Encode writes v as json.Marshal does, followed by a newline,
+// without Marshal's copy of the bytes and a second one for the newline.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(encoder)
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
+
+func getEncoder() *encoder { return encoders.Get().(*encoder) }
+
+// putEncoder keeps e for another response, unless a large one grew its
+// buffer: a list of keys should not hold its memory for a whoami.
+func putEncoder(e *encoder) {
+	if e.buf.Cap() > 64<<10 {
+		return
+	}
+	e.buf.Reset()
+	encoders.Put(e)
 }

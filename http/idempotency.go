@@ -36,29 +36,36 @@ const ReplayedHeader = "Idempotent-Replayed"
 // request that gets the replay.
 var replayedHeaders = []string{"Content-Type", "Cache-Control", "Pragma", "WWW-Authenticate"}
 
-// keyIdempotencyScope and addressIdempotencyScope name the scope of a
-// record: the key that made the request (or the access token, which never
-// sees its parent key's records: they may show secrets the token may not
-// have), or the client address.
+// keyIdempotencyScope and idempotencyScope name the scope of a record:
+// the key that made the request (or the access token, which never sees
+// its parent key's records: they may show secrets the token may not
+// have), or, for a request without one, the client address.
 func keyIdempotencyScope(k *pihu.Key) string {
 	if k.Token != nil {
 		return "token:" + k.Token.ID
 	}
 	return "key:" + k.ID
 }
-func addressIdempotencyScope(addr string) string { return "ip:" + addr }
+
+func idempotencyScope(r *http.Request, caller *pihu.Key) string {
+	if caller != nil {
+		return keyIdempotencyScope(caller)
+	}
+	return "ip:" + clientIP(r)
+}
 
 // idempotent serves r with h, applying r's Idempotency-Key, if any, in
-// scope. caller is the authenticated key (nil on a route without one): a
-// record of a request that ended it is marked, so that it can be replayed
-// to it later (see replayToEndedKey).
+// the scope of caller, the authenticated key, or of the client address on
+// a route without one (nil). A record of a request that ended its caller
+// is marked, so that it can be replayed to it later (see
+// replayToEndedKey).
 //
 // admit, if not nil, is called once: admit(true) just before h runs, which
 // may refuse the request (false: it wrote the error), and admit(false)
 // when h does not run (a replay, a refusal of the Idempotency-Key), whose
 // answer it may not change. It spends the caller's credits, so that a
 // replay spends none.
-func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string, caller *pihu.Key, admit func(run bool) bool, h http.HandlerFunc) {
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, caller *pihu.Key, admit func(run bool) bool, h http.HandlerFunc) {
 	if admit == nil {
 		admit = func(bool) bool { return true }
 	}
@@ -75,7 +82,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string
 			"Send one Idempotency-Key header, not %d.", len(values)))
 		return
 	}
-	ik, err := pihu.NewIdempotencyKey(scope, values[0])
+	ik, err := pihu.NewIdempotencyKey(idempotencyScope(r, caller), values[0])
 	if err != nil {
 		admit(false)
 		s.writeError(w, r, err)

@@ -72,21 +72,58 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool, 
 		}
 		return pihu.Errorf(pihu.EInvalidJSON, "The request needs a JSON object as its body.")
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return pihu.Errorf(pihu.EUnsupportedMediaType, "This endpoint accepts only application/json: send the body as JSON, with the header Content-Type: application/json.")
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return pihu.Errorf(pihu.EUnsupportedMediaType, "This endpoint accepts only application/json: send the body as JSON, with the header Content-Type: application/json.")
+		}
 	}
 	if !utf8.Valid(body) {
 		return pihu.Errorf(pihu.EInvalidJSON, "The request body is not valid UTF-8.")
 	}
-	if err := checkJSON(body); err != nil {
-		return err
+	// checkJSON runs before the decoder only for a body that could hold a
+	// control character, or that is not an object: its other checks are
+	// the decoder's own. A body the decoder refuses is then checked, so
+	// that checkJSON's answer comes first, worded as always; else the
+	// decoder's error is the one it gave on the untouched dst.
+	if mayHoldControl(body) || !startsObject(body) {
+		if err := checkJSON(body); err != nil {
+			return err
+		}
 	}
-	// JSON v2's defaults are SPEC §5's: names match exactly, no case
-	// folding; a name twice and invalid UTF-8 are refused.
-	if err := jsonv2.Unmarshal(body, dst, jsonv2.RejectUnknownMembers(true)); err != nil {
+	if err := unmarshal(body, dst); err != nil {
+		if cerr := checkJSON(body); cerr != nil {
+			return cerr
+		}
 		return decodeError(err)
 	}
 	return nil
+}
+
+// unmarshal decodes body into dst. JSON v2's defaults are SPEC §5's:
+// names match exactly, no case folding; a name twice, invalid UTF-8 and
+// data after the value are refused.
+func unmarshal(body []byte, dst any) error {
+	return jsonv2.Unmarshal(body, dst, jsonv2.RejectUnknownMembers(true))
+}
+
+// mayHoldControl reports whether a string of JSON text body could hold a
+// control character (unicode.IsControl: U+0000–U+001F, U+007F–U+009F) once
+// decoded: through an escape, a DEL, or a two-byte UTF-8 sequence starting
+// 0xC2, which U+0080–U+009F are. Unescaped ones below U+0020 are not
+// JSON, and the decoder refuses them.
+func mayHoldControl(body []byte) bool {
+	for _, c := range body {
+		if c == '\\' || c == 0x7f || c == 0xc2 {
+			return true
+		}
+	}
+	return false
+}
+
+// startsObject reports whether the JSON text body starts with an object.
+func startsObject(body []byte) bool {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
 }
 
 // deleteBody reads the body of a DELETE, the same way on every resource: a

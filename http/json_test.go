@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/pihu-ai/pihu"
 )
@@ -51,6 +52,16 @@ func FuzzDecode(f *testing.F) {
 		`{"name":"a","name":"b"}`,
 		`[]`,
 		``,
+		`null`,
+		`{"name":"a"} {}`,
+		`{"name":"a"}x`,
+		" {\"name\":\"a\u0085\"}",
+		"{\"name\":\"a\u007f\"}",
+		"{\"name\":\"\u00a3\",\"name\":1}",
+		"{\"name\":\"a\tb\"}",
+		`{"name":"a\u0000"}`,
+		`{"name":1,"nope":2}`,
+		`{"inner":{"limit":"1"}}`,
 	} {
 		f.Add(s)
 	}
@@ -59,6 +70,20 @@ func FuzzDecode(f *testing.F) {
 		r.Header.Set("Content-Type", "application/json")
 		var dst fuzzRequest
 		err := decode(httptest.NewRecorder(), r, &dst, true)
+		// decode skips checkJSON for a body that cannot need it: its
+		// answer is the one of checkJSON always followed by the decoder.
+		if strings.TrimSpace(body) != "" && utf8.ValidString(body) {
+			var want fuzzRequest
+			wantErr := checkJSON([]byte(body))
+			if wantErr == nil {
+				if uerr := unmarshal([]byte(body), &want); uerr != nil {
+					wantErr = decodeError(uerr)
+				}
+			}
+			if !reflect.DeepEqual(err, wantErr) || err == nil && !reflect.DeepEqual(dst, want) {
+				t.Fatalf("decode(%q) = %v, %+v; checkJSON then the decoder: %v, %+v", body, err, dst, wantErr, want)
+			}
+		}
 		if err != nil {
 			var e *pihu.Error
 			if !errors.As(err, &e) {

@@ -158,7 +158,7 @@ func (s *Server) reportLeakedKeys(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.idempotent(w, r, addressIdempotencyScope(clientIP(r)), nil, nil, s.revokeLeakedKeys)
+	s.idempotent(w, r, nil, nil, s.revokeLeakedKeys)
 }
 
 // revokeLeakedKeys is reportLeakedKeys after its rate limit.

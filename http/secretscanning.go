@@ -289,7 +289,7 @@ func (s *Server) githubSecretScanning(w http.ResponseWriter, r *http.Request) {
 	// Only a report GitHub signed reaches the store, Idempotency-Key
 	// records included.
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	s.idempotent(w, r, addressIdempotencyScope(clientIP(r)), nil, nil, func(w http.ResponseWriter, r *http.Request) {
+	s.idempotent(w, r, nil, nil, func(w http.ResponseWriter, r *http.Request) {
 		matches, err := parseSecretScanningReport(body)
 		if err != nil {
 			s.writeError(w, r, err)

@@ -628,7 +628,7 @@ func (s *Server) requireRoute(perm pihu.Permission, self bool, h http.HandlerFun
 			}
 			return
 		}
-		s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.admit(w, r, &d, run) }, h)
+		s.idempotent(w, r, k, func(run bool) bool { return s.admit(w, r, &d, run) }, h)
 	})
 }
 

@@ -245,7 +245,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		rw.key = k
 	}
 	r = withKey(r, k, s.now())
-	s.idempotent(w, r, keyIdempotencyScope(k), k, func(run bool) bool { return s.oauthAdmit(w, r, &d, run) }, func(w http.ResponseWriter, r *http.Request) {
+	s.idempotent(w, r, k, func(run bool) bool { return s.oauthAdmit(w, r, &d, run) }, func(w http.ResponseWriter, r *http.Request) {
 		req := pihu.TokenRequest{Permissions: pihu.Permissions{}}
 		for p := range strings.FieldsSeq(form.Get("scope")) {
 			req.Permissions = append(req.Permissions, pihu.Permission(p))

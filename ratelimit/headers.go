@@ -23,20 +23,41 @@ import (
 //     working: for a key's limit only, since they name no policy and a
 //     client reads them as its key's state.
 //
-// The names are in canonical form (pihu.Header).
+// The names are in canonical form (pihu.Header). The values are written
+// into one buffer and share one string: one allocation for the five.
 func AppendHeaders(dst []pihu.Header, policy string, l Limit, res Result) []pihu.Header {
-	remaining := strconv.Itoa(res.Remaining)
-	reset := strconv.Itoa(CeilSeconds(res.ResetAfter))
+	var buf [160]byte
+	b := buf[:0]
+	policyAt := len(b)
+	b = append(b, '"')
+	b = append(b, policy...)
+	b = append(b, `";q=`...)
+	b = strconv.AppendInt(b, int64(l.Rate), 10)
+	b = append(b, ";w="...)
+	b = strconv.AppendInt(b, int64(l.Period/time.Second), 10)
+	stateAt := len(b)
+	b = append(b, '"')
+	b = append(b, policy...)
+	b = append(b, `";r=`...)
+	remainingAt := len(b)
+	b = strconv.AppendInt(b, int64(res.Remaining), 10)
+	remainingEnd := len(b)
+	b = append(b, ";t="...)
+	resetAt := len(b)
+	b = strconv.AppendInt(b, int64(CeilSeconds(res.ResetAfter)), 10)
+	limitAt := len(b)
+	b = strconv.AppendInt(b, int64(res.Limit), 10)
+	s := string(b)
 	dst = append(dst,
-		pihu.Header{Name: "Ratelimit-Policy", Value: `"` + policy + `";q=` + strconv.Itoa(l.Rate) + ";w=" + strconv.FormatInt(int64(l.Period/time.Second), 10)},
-		pihu.Header{Name: "Ratelimit", Value: `"` + policy + `";r=` + remaining + ";t=" + reset})
+		pihu.Header{Name: "Ratelimit-Policy", Value: s[policyAt:stateAt]},
+		pihu.Header{Name: "Ratelimit", Value: s[stateAt:limitAt]})
 	if policy != "default" {
 		return dst
 	}
 	return append(dst,
-		pihu.Header{Name: "Ratelimit-Limit", Value: strconv.Itoa(res.Limit)},
-		pihu.Header{Name: "Ratelimit-Remaining", Value: remaining},
-		pihu.Header{Name: "Ratelimit-Reset", Value: reset})
+		pihu.Header{Name: "Ratelimit-Limit", Value: s[limitAt:]},
+		pihu.Header{Name: "Ratelimit-Remaining", Value: s[remainingAt:remainingEnd]},
+		pihu.Header{Name: "Ratelimit-Reset", Value: s[resetAt:limitAt]})
 }
 
 // AppendPolicy adds to the RateLimit-Policy and RateLimit headers of dst
