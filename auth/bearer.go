@@ -32,6 +32,10 @@ func BearerToken(header string) (string, error) {
 		return "", pihu.Errorf(pihu.EMissingAPIKey, "The Authorization header is not of the Bearer scheme, the only one this API takes; send \"Authorization: Bearer YOUR_API_KEY\".")
 	}
 	token = strings.TrimLeft(token, " ")
+	if isB64Token(token) {
+		return token, nil
+	}
+	// What is wrong with it, for the answer.
 	if strings.Contains(token, ",") {
 		// No token has a comma (RFC 6750's b64token): this is two
 		// credentials in one header, "Bearer a, Bearer b".
@@ -42,11 +46,8 @@ func BearerToken(header string) (string, error) {
 		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
 			"The Authorization header must read \"Bearer YOUR_API_KEY\", with nothing after the key.")
 	}
-	if !isB64Token(token) {
-		return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
-			"The token of the Authorization header has a character no API key or access token has; send \"Authorization: Bearer YOUR_API_KEY\".")
-	}
-	return token, nil
+	return "", pihu.ParamErrorf(pihu.EParameterInvalid, "Authorization",
+		"The token of the Authorization header has a character no API key or access token has; send \"Authorization: Bearer YOUR_API_KEY\".")
 }
 
 // isB64Token reports whether s is a b64token of RFC 6750 §2.1:
