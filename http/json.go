@@ -85,14 +85,17 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool, 
 	// the decoder's own. A body the decoder refuses is then checked, so
 	// that checkJSON's answer comes first, worded as always; else the
 	// decoder's error is the one it gave on the untouched dst.
-	if mayHoldControl(body) || !startsObject(body) {
+	checked := mayHoldControl(body) || !startsObject(body)
+	if checked {
 		if err := checkJSON(body); err != nil {
 			return err
 		}
 	}
 	if err := unmarshal(body, dst); err != nil {
-		if cerr := checkJSON(body); cerr != nil {
-			return cerr
+		if !checked {
+			if cerr := checkJSON(body); cerr != nil {
+				return cerr
+			}
 		}
 		return decodeError(err)
 	}
