@@ -2,12 +2,12 @@ package auth_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
@@ -25,7 +25,7 @@ func (s *countingStore) KeyByDigest(ctx context.Context, d []byte) (*pihu.Key, e
 
 func setup(tb testing.TB) (*countingStore, *pihu.Key, string, *time.Time) {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(context.Background(), sqlitetest.Path(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -2,12 +2,12 @@ package auth_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
@@ -18,7 +18,7 @@ import (
 // The balance is large enough that no lease runs out within the
 // benchmark's few million spends.
 func BenchmarkCreditLeases_Spend(b *testing.B) {
-	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(context.Background(), sqlitetest.Path(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/postgres"
 	"github.com/pihu-ai/pihu/postgres/postgrestest"
 	"github.com/pihu-ai/pihu/sqlite"
@@ -49,7 +49,7 @@ func (s *spendCounter) ReturnCreditLease(ctx context.Context, id, instance strin
 // PostgreSQL (a schema of its own).
 func creditStores(t *testing.T, f func(t *testing.T, s pihu.Store)) {
 	t.Run("SQLite", func(t *testing.T) {
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pihu.db"))
+		db, err := sqlite.Open(context.Background(), sqlitetest.Path(t))
 		if err != nil {
 			t.Fatal(err)
 		}

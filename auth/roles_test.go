@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
@@ -56,7 +56,7 @@ type roleFixture struct {
 
 func newRoleFixture(tb testing.TB) *roleFixture {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(context.Background(), sqlitetest.Path(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -2,11 +2,11 @@ package auth
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
@@ -14,7 +14,7 @@ import (
 // it is cached: the Ed25519 signature and the claims, with the signing
 // keys already read.
 func BenchmarkTokens_Signature(b *testing.B) {
-	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(context.Background(), sqlitetest.Path(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/pihu-ai/pihu/auth"
 	"github.com/pihu-ai/pihu/client"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
@@ -32,7 +32,7 @@ type server struct {
 
 func newServer(tb testing.TB) *server {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(context.Background(), sqlitetest.Path(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/pihu-ai/pihu/auth"
 	"github.com/pihu-ai/pihu/extauthz"
 	"github.com/pihu-ai/pihu/gateway"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/ratelimit"
 	"github.com/pihu-ai/pihu/sqlite"
 )
@@ -41,7 +41,7 @@ type env struct {
 func newEnv(t *testing.T, opts extauthz.Options) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

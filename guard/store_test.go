@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/guard"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
@@ -78,7 +78,7 @@ func (f *flaky) setPrimary(p pihu.Primary) {
 
 func openFlaky(tb testing.TB) *flaky {
 	tb.Helper()
-	db, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(tb.Context(), sqlitetest.Path(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

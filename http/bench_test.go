@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/logbuf"
 	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/sqlite"
@@ -72,7 +72,7 @@ func BenchmarkHotPath(b *testing.B) {
 // benchmark reaches.
 func benchStore(b testing.TB) (*sqlite.DB, *pihu.Key, string) {
 	b.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(context.Background(), sqlitetest.Path(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/metrics"
 	"github.com/pihu-ai/pihu/sqlite"
 )
@@ -67,7 +67,7 @@ type testServer struct {
 func newTestServer(tb testing.TB, options ...func(*pihuhttp.Options)) *testServer {
 	tb.Helper()
 	ctx := context.Background()
-	dbPath := filepath.Join(tb.TempDir(), "pihu.db")
+	dbPath := sqlitetest.Path(tb)
 	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		tb.Fatal(err)

@@ -12,13 +12,16 @@ import (
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 	"github.com/pihu-ai/pihu/storetest"
 )
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) pihu.Store {
-		return mustOpen(t, filepath.Join(t.TempDir(), "pihu.db"))
+		path := filepath.Join(t.TempDir(), "pihu.db")
+		sqlitetest.Create(t, path)
+		return mustOpen(t, path)
 	})
 }
 
@@ -27,6 +30,7 @@ func TestStore(t *testing.T) {
 func TestInstances(t *testing.T) {
 	storetest.RunInstances(t, func(t *testing.T) (pihu.Store, pihu.Store) {
 		path := filepath.Join(t.TempDir(), "pihu.db")
+		sqlitetest.Create(t, path)
 		return mustOpen(t, path), mustOpen(t, path)
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pihu-ai/pihu/auth"
 	pihuhttp "github.com/pihu-ai/pihu/http"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/ratelimit"
 	"github.com/pihu-ai/pihu/sqlite"
 	"github.com/pihu-ai/pihu/web"
@@ -128,7 +129,7 @@ type serverOptions struct {
 // in a temporary folder, for one browser test; they stop when it ends.
 func startServer(t *testing.T, o serverOptions) (*httptest.Server, *sqlite.DB, *auth.Authenticator) {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(t.Context(), sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/auth"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 	"github.com/pihu-ai/pihu/web"
 )
@@ -70,7 +70,7 @@ func newTLSDashboard(tb testing.TB) *dashboard {
 
 func startDashboard(tb testing.TB, tls bool, options ...func(*web.Options)) *dashboard {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "pihu.db"))
+	db, err := sqlite.Open(context.Background(), sqlitetest.Path(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

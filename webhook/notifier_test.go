@@ -1,12 +1,12 @@
 package webhook_test
 
 import (
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
 	"github.com/pihu-ai/pihu/sqlite"
 	"github.com/pihu-ai/pihu/webhook"
 )
@@ -16,7 +16,7 @@ import (
 // subscribed to every event.
 func instances(t *testing.T) (a, b *sqlite.DB, owner *pihu.Key, endpoint *pihu.WebhookEndpoint) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "pihu.db")
+	path := sqlitetest.Path(t)
 	var err error
 	if a, err = sqlite.Open(t.Context(), path); err != nil {
 		t.Fatal(err)

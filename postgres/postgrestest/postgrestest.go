@@ -31,7 +31,11 @@ func URL(tb testing.TB) string {
 
 // NewSchema creates a schema of a random name in the test database, drops
 // it with everything in it when the test ends, and returns the database's
-// URL with search_path set to it. It skips the test when EnvURL is unset.
+// URL with search_path set to it and synchronous_commit off: a commit
+// returns before its WAL reaches the disk, which changes nothing a test
+// of the shared server sees (durability is tried by the fault tests, on
+// servers of their own) and saves a flush for each of the migrations
+// every test's Open applies. It skips the test when EnvURL is unset.
 func NewSchema(tb testing.TB) string {
 	tb.Helper()
 	base := URL(tb)
@@ -40,7 +44,7 @@ func NewSchema(tb testing.TB) string {
 	name := "pihu_test_" + hex.EncodeToString(b)
 	exec(tb, base, `CREATE SCHEMA `+name)
 	tb.Cleanup(func() { exec(tb, base, `DROP SCHEMA `+name+` CASCADE`) })
-	return WithParam(tb, base, "search_path", name)
+	return WithParam(tb, WithParam(tb, base, "synchronous_commit", "off"), "search_path", name)
 }
 
 // WithParam returns databaseURL with the query parameter name set to value.
