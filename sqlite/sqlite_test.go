@@ -19,9 +19,7 @@ import (
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) pihu.Store {
-		path := filepath.Join(t.TempDir(), "pihu.db")
-		sqlitetest.Create(t, path)
-		return mustOpen(t, path)
+		return mustOpen(t, sqlitetest.Path(t))
 	})
 }
 
@@ -29,8 +27,7 @@ func TestStore(t *testing.T) {
 // handles on one file.
 func TestInstances(t *testing.T) {
 	storetest.RunInstances(t, func(t *testing.T) (pihu.Store, pihu.Store) {
-		path := filepath.Join(t.TempDir(), "pihu.db")
-		sqlitetest.Create(t, path)
+		path := sqlitetest.Path(t)
 		return mustOpen(t, path), mustOpen(t, path)
 	})
 }

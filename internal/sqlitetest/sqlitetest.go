@@ -8,7 +8,7 @@ package sqlitetest
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,76 +17,64 @@ import (
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
-// Path creates a database as Create does, named pihu.db in a new
-// temporary folder of tb's, and returns its path.
+// Path writes, as pihu.db in a new temporary folder of tb's, the
+// database that sqlite.Open makes of a new file (every migration
+// applied, no rows), and returns its path. sqlite.Open then opens it as
+// it would any migrated database.
 func Path(tb testing.TB) string {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "pihu.db")
-	Create(tb, path)
+	if err := create(path); err != nil {
+		tb.Fatalf("sqlitetest: %v", err)
+	}
 	return path
 }
 
-// Create writes at path, which must not exist, the database that
-// sqlite.Open makes of a new file: every migration applied, no rows.
-// sqlite.Open then opens it as it would any migrated database.
-func Create(tb testing.TB, path string) {
-	tb.Helper()
-	data, mode, err := migrated()
+// create writes the migrated database at path, which must not exist.
+func create(path string) error {
+	t, err := migrated()
 	if err != nil {
-		tb.Fatalf("sqlitetest: %v", err)
+		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err == nil {
-		_, err = f.Write(data)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, t.mode)
 	if err != nil {
-		tb.Fatalf("sqlitetest: %v", err)
+		return err
 	}
+	_, err = f.Write(t.data)
+	return errors.Join(err, f.Close())
 }
 
-// template is the migrated database, made once per process.
-var template struct {
-	once sync.Once
+// template is a new file that sqlite.Open migrated and closed: its bytes
+// and its mode.
+type template struct {
 	data []byte
 	mode os.FileMode
-	err  error
 }
 
-// migrated returns the bytes and mode of a new file that sqlite.Open
-// migrated and closed.
-func migrated() ([]byte, os.FileMode, error) {
-	template.once.Do(func() {
-		template.data, template.mode, template.err = migrate()
-	})
-	return template.data, template.mode, template.err
-}
-
-func migrate() ([]byte, os.FileMode, error) {
+// migrated makes the template once per process.
+var migrated = sync.OnceValues(func() (template, error) {
 	dir, err := os.MkdirTemp("", "pihu-sqlitetest-")
 	if err != nil {
-		return nil, 0, err
+		return template{}, err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "pihu.db")
 	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
-		return nil, 0, err
+		return template{}, err
 	}
 	if err := db.Close(); err != nil {
-		return nil, 0, err
+		return template{}, err
 	}
 	// Closing the last connection checkpoints the write-ahead log into
 	// the file and removes it: the file alone is the database.
 	if _, err := os.Stat(path + "-wal"); err == nil {
-		return nil, 0, fmt.Errorf("the migrated database kept a write-ahead log after Close")
+		return template{}, errors.New("the migrated database kept a write-ahead log after Close")
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, 0, err
+		return template{}, err
 	}
 	data, err := os.ReadFile(path)
-	return data, fi.Mode().Perm(), err
-}
+	return template{data: data, mode: fi.Mode().Perm()}, err
+})

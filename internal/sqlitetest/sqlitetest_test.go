@@ -11,17 +11,15 @@ import (
 	"github.com/pihu-ai/pihu/sqlite"
 )
 
-// TestCreate: a database Create wrote is the one sqlite.Open makes of a
-// new file, schema, migrations record and settings alike, and opens.
-func TestCreate(t *testing.T) {
-	dir := t.TempDir()
-	fresh, copied := filepath.Join(dir, "fresh.db"), filepath.Join(dir, "copied.db")
+// TestPath: a database Path wrote is the one sqlite.Open makes of a new
+// file, schema, migrations record and settings alike, and opens.
+func TestPath(t *testing.T) {
+	fresh, copied := filepath.Join(t.TempDir(), "fresh.db"), sqlitetest.Path(t)
 	db, err := sqlite.Open(t.Context(), fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	sqlitetest.Create(t, copied)
 	db, err = sqlite.Open(t.Context(), copied)
 	if err != nil {
 		t.Fatalf("Open of the copy: %v", err)
@@ -45,38 +43,6 @@ func TestCreate(t *testing.T) {
 	if fi.Mode() != fw.Mode() {
 		t.Errorf("mode %v, want %v as for a new database", fi.Mode(), fw.Mode())
 	}
-}
-
-// TestCreate_Exists: Create never writes over a file.
-func TestCreate_Exists(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pihu.db")
-	if err := os.WriteFile(path, []byte("data"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tb := &fatalRecorder{TB: t}
-	func() {
-		defer func() { recover() }()
-		sqlitetest.Create(tb, path)
-	}()
-	if !tb.failed {
-		t.Error("Create wrote over an existing file without failing")
-	}
-	if b, _ := os.ReadFile(path); string(b) != "data" {
-		t.Errorf("the file now holds %q", b)
-	}
-}
-
-// fatalRecorder records a Fatalf and stops the caller with a panic.
-type fatalRecorder struct {
-	testing.TB
-	failed bool
-}
-
-func (r *fatalRecorder) Helper() {}
-
-func (r *fatalRecorder) Fatalf(string, ...any) {
-	r.failed = true
-	panic("fatal")
 }
 
 // describe lists a database's schema, its migrations record and the
