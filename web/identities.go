@@ -20,7 +20,7 @@ import (
 // to revoke them, which revokes them as DELETE /v1/auth/api-keys does.
 
 // identityFields are the identity form's fields, by the API's names.
-var identityFields = []string{"external_id", "metadata", "rate_limit", "ratelimits", "remaining", "refill", "add"}
+var identityFields = []string{"external_id", "metadata", "rate_limit", "ratelimits", "remaining", "refill", "refill_day", "add"}
 
 type identitiesData struct {
 	Identities []*pihu.Identity
@@ -149,13 +149,16 @@ func (h *Handler) deleteIdentity(w http.ResponseWriter, r *http.Request, s *sess
 }
 
 // creditsForm reads the credits of the identity form: "remaining" (empty:
-// not counted), and a refill of "refill_amount" every day or on the 1st
-// of every month ("refill_interval", empty: none).
+// not counted), and a refill of "refill_amount" every day or every month
+// ("refill_interval", empty: none), a monthly one on day "refill_day" (1
+// to 31, empty: the 1st; 31 is every month's last day), as the API's
+// refill.
 func creditsForm(v url.Values) (*pihu.Credits, error) {
 	raw := strings.TrimSpace(v.Get("remaining"))
 	interval, amount := v.Get("refill_interval"), strings.TrimSpace(v.Get("refill_amount"))
+	day := strings.TrimSpace(v.Get("refill_day"))
 	if raw == "" {
-		if interval != "" || amount != "" {
+		if interval != "" || amount != "" || day != "" {
 			return nil, pihu.ParamErrorf(pihu.EParameterMissing, "remaining", "A refill needs credits to start with: give the credits too.")
 		}
 		return nil, nil
@@ -165,15 +168,29 @@ func creditsForm(v url.Values) (*pihu.Credits, error) {
 		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "remaining", "Give the credits as a whole number, such as 10000, or leave it empty.")
 	}
 	c := &pihu.Credits{Remaining: n}
-	if interval != "" {
-		a, err := strconv.ParseInt(amount, 10, 64)
-		if err != nil {
-			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "refill", "Give the refill's amount as a whole number, such as 10000.")
+	if interval == "" {
+		if amount != "" || day != "" {
+			return nil, pihu.ParamErrorf(pihu.EParameterMissing, "refill", "Choose when the credits are refilled, or leave the refill's amount and day empty.")
 		}
-		c.Refill = &pihu.Refill{Interval: interval, Amount: a}
-		if err := c.Refill.Validate("refill"); err != nil {
-			return nil, err
+		return c, nil
+	}
+	a, err := strconv.ParseInt(amount, 10, 64)
+	if err != nil {
+		return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "refill", "Give the refill's amount as a whole number, such as 10000.")
+	}
+	c.Refill = &pihu.Refill{Interval: interval, Amount: a}
+	if day != "" {
+		d, err := strconv.Atoi(day)
+		switch {
+		case interval != pihu.RefillMonthly:
+			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "refill_day", "Only a monthly refill has a day: choose every month, or leave the day empty.")
+		case err != nil || d < 1 || d > 31:
+			return nil, pihu.ParamErrorf(pihu.EParameterInvalid, "refill_day", "Give the day of the month as a whole number from 1 to 31 (31 is every month's last day).")
 		}
+		c.Refill.Day = d
+	}
+	if err := c.Refill.Validate("refill"); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

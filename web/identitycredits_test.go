@@ -22,6 +22,13 @@ func TestIdentities_Credits(t *testing.T) {
 	id := identityIDRe.FindString(p.Header.Get("Location"))
 	checkContains(t, b.get("/identities?env=live"), "<strong>2</strong> left, shared", "refilled to 50 every day", `action="/identities/`+id+`/credits"`)
 	b.post("/identities", form("environment", "test", "external_id", "org_test"))
+	// A monthly refill on a day of the month; empty, the 1st.
+	checkStatus(t, b.post("/identities", form("environment", "live", "external_id", "org_mid", "remaining", "5",
+		"refill_interval", "monthly", "refill_amount", "80", "refill_day", "15")), http.StatusSeeOther)
+	checkStatus(t, b.post("/identities", form("environment", "live", "external_id", "org_first", "remaining", "5",
+		"refill_interval", "monthly", "refill_amount", "90")), http.StatusSeeOther)
+	checkContains(t, b.get("/identities?env=live"), "refilled to 80 on day 15 of every month", "refilled to 90 on day 1 of every month",
+		`<input id="refill_day" name="refill_day"`)
 
 	t.Run("Invalid", func(t *testing.T) {
 		p := b.post("/identities", form("environment", "live", "external_id", "x", "remaining", "lots"))
@@ -29,6 +36,24 @@ func TestIdentities_Credits(t *testing.T) {
 		checkContains(t, p, "whole number")
 		p = b.post("/identities", form("environment", "live", "external_id", "x", "refill_interval", "daily", "refill_amount", "5"))
 		checkStatus(t, p, http.StatusBadRequest)
+		// A refill's day: monthly only, 1 to 31; an amount or a day
+		// without an interval is not dropped silently.
+		for _, c := range []struct{ interval, amount, day, want string }{
+			{"daily", "5", "3", "Only a monthly refill has a day"},
+			{"monthly", "5", "0", "from 1 to 31"},
+			{"monthly", "5", "32", "from 1 to 31"},
+			{"monthly", "5", "1st", "from 1 to 31"},
+			{"", "5", "", "Choose when the credits are refilled"},
+			{"", "", "15", "Choose when the credits are refilled"},
+		} {
+			p := b.post("/identities", form("environment", "live", "external_id", "x", "remaining", "9",
+				"refill_interval", c.interval, "refill_amount", c.amount, "refill_day", c.day))
+			checkStatus(t, p, http.StatusBadRequest)
+			checkContains(t, p, c.want)
+		}
+		if strings.Contains(b.get("/identities?env=live").Body, "<strong>x</strong>") {
+			t.Error("a refused identity was created")
+		}
 		p = b.post("/identities/"+id+"/credits", form("environment", "live", "add", "1", "remaining", "1"))
 		checkStatus(t, p, http.StatusBadRequest)
 		checkContains(t, p, "not both")
