@@ -112,4 +112,53 @@ type PasskeyStore interface {
 	// removed meanwhile, so that a passkey removed during a sign-in does
 	// not end it.
 	UsePasskey(ctx context.Context, id string, credential []byte, at time.Time, events ...*AuditEvent) error
+
+	// PutPasskeyChallenge stores c, a challenge waiting for its answer,
+	// after dropping the challenges expired at the time now and, of those
+	// waiting, as many expiring first as keep max with c (the dashboard
+	// gives MaxPasskeyChallenges). A challenge already stored is an error
+	// (a new one is random).
+	PutPasskeyChallenge(ctx context.Context, c *PasskeyChallenge, now time.Time, max int) error
+
+	// TakePasskeyChallenge removes the challenge and returns it if it
+	// waits at the time now (it expires after). Returns ENotFound
+	// otherwise, removing it if it expired. Of any number of takes of
+	// one challenge, on any number of instances, at most one returns it.
+	TakePasskeyChallenge(ctx context.Context, challenge string, now time.Time) (*PasskeyChallenge, error)
 }
+
+// PasskeyChallenge is a ceremony's challenge (registering a passkey, or
+// signing in with one) waiting for the authenticator's answer. It waits in
+// the database, so that the answer may reach any instance, and is used
+// once. It holds no secret: the challenge is sent to the browser, and only
+// the authenticator's private key can sign it.
+type PasskeyChallenge struct {
+	// Challenge is the WebAuthn challenge, in base64url: random, and what
+	// the answer names.
+	Challenge string
+	// Session is the WebAuthn library's record of the ceremony, as JSON.
+	Session []byte
+	// Register says that it registers a passkey (else it signs in).
+	Register bool
+	// UserID is the person registering, or the person whose sign-in waits
+	// for its second factor; "" for a sign-in with any passkey.
+	UserID string
+	// SessionDigest is the digest of the dashboard session that began
+	// it, which alone may end it; nil for none.
+	SessionDigest []byte
+	// Expires is when the challenge stops waiting.
+	Expires time.Time
+}
+
+// PasskeyChallengeLifetime is how long a challenge waits for the
+// authenticator's answer (the browser gives up after its own timeout,
+// about as long).
+const PasskeyChallengeLifetime = 5 * time.Minute
+
+// MaxPasskeyChallenges bounds the challenges waiting at once; beyond it,
+// those expiring first are dropped.
+const MaxPasskeyChallenges = 10000
+
+// MaxPasskeyChallengeLength bounds a challenge's text: an answer naming a
+// longer one names none of ours (the library's are 43 characters).
+const MaxPasskeyChallengeLength = 128

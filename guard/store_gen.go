@@ -625,6 +625,14 @@ func (s *Store) PruneWebhooks(ctx context.Context, a1 time.Time) (r0 int, err er
 	return
 }
 
+func (s *Store) PutPasskeyChallenge(ctx context.Context, a1 *pihu.PasskeyChallenge, a2 time.Time, a3 int) (err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		err = st.PutPasskeyChallenge(ctx, a1, a2, a3)
+		return err
+	})
+	return
+}
+
 func (s *Store) QueueWebhookEvent(ctx context.Context, a1 string, a2 *pihu.WebhookEvent) (r0 *pihu.Delivery, err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		r0, err = st.QueueWebhookEvent(ctx, a1, a2)
@@ -868,6 +876,14 @@ func (s *Store) SpendCredits(ctx context.Context, a1 string, a2 int64, a3 time.T
 func (s *Store) SwitchSession(ctx context.Context, a1 []byte, a2 string) (err error) {
 	err = s.do(ctx, func(st pihu.Store) error {
 		err = st.SwitchSession(ctx, a1, a2)
+		return err
+	})
+	return
+}
+
+func (s *Store) TakePasskeyChallenge(ctx context.Context, a1 string, a2 time.Time) (r0 *pihu.PasskeyChallenge, err error) {
+	err = s.do(ctx, func(st pihu.Store) error {
+		r0, err = st.TakePasskeyChallenge(ctx, a1, a2)
 		return err
 	})
 	return

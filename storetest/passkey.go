@@ -16,6 +16,10 @@ func runPasskeys(t *testing.T, run runFunc) {
 	run(t, "OtherAccountNotFound", testPasskeysOtherAccountNotFound)
 	run(t, "CredentialOnce", testPasskeysCredentialOnce)
 	run(t, "Limit", testPasskeysLimit)
+	run(t, "ChallengePutTake", testPasskeyChallengePutTake)
+	run(t, "ChallengeExpiry", testPasskeyChallengeExpiry)
+	run(t, "ChallengeBound", testPasskeyChallengeBound)
+	run(t, "ChallengeTakenOnce", testPasskeyChallengeTakenOnce)
 }
 
 // newPasskey is a passkey of u with credential id cred.
@@ -179,5 +183,130 @@ func testPasskeysLimit(t *testing.T, s pihu.Store) {
 	}
 	if err := s.CreatePasskey(t.Context(), a.ID, newPasskey(u, "Key", "one-more", epoch)); err != pihu.ErrTooManyPasskeys {
 		t.Errorf("CreatePasskey beyond the limit: got %v, want ErrTooManyPasskeys", err)
+	}
+}
+
+// newChallenge is a challenge named name, expiring at expires.
+func newChallenge(name string, expires time.Time) *pihu.PasskeyChallenge {
+	return &pihu.PasskeyChallenge{Challenge: name, Session: []byte(`{"challenge":"` + name + `"}`), Expires: expires}
+}
+
+// A challenge put is taken back as it was put, once; an unknown one is
+// not found.
+func testPasskeyChallengePutTake(t *testing.T, s pihu.Store) {
+	ctx := t.Context()
+	reg := newChallenge("reg", epoch.Add(pihu.PasskeyChallengeLifetime))
+	reg.Register, reg.UserID, reg.SessionDigest = true, "user_1", []byte{1, 2, 3}
+	anon := newChallenge("anon", epoch.Add(pihu.PasskeyChallengeLifetime))
+	for _, c := range []*pihu.PasskeyChallenge{reg, anon} {
+		if err := s.PutPasskeyChallenge(ctx, c, epoch, pihu.MaxPasskeyChallenges); err != nil {
+			t.Fatalf("PutPasskeyChallenge(%s): %v", c.Challenge, err)
+		}
+	}
+	if err := s.PutPasskeyChallenge(ctx, newChallenge("reg", epoch.Add(time.Minute)), epoch, pihu.MaxPasskeyChallenges); err == nil {
+		t.Error("PutPasskeyChallenge of a challenge stored already: no error")
+	}
+	for _, want := range []*pihu.PasskeyChallenge{reg, anon} {
+		got, err := s.TakePasskeyChallenge(ctx, want.Challenge, epoch.Add(time.Minute))
+		if err != nil {
+			t.Fatalf("TakePasskeyChallenge(%s): %v", want.Challenge, err)
+		}
+		if got.Challenge != want.Challenge || !bytes.Equal(got.Session, want.Session) || got.Register != want.Register ||
+			got.UserID != want.UserID || !bytes.Equal(got.SessionDigest, want.SessionDigest) || !got.Expires.Equal(want.Expires) {
+			t.Errorf("TakePasskeyChallenge(%s): got %+v, want %+v", want.Challenge, got, want)
+		}
+		if want.SessionDigest == nil && got.SessionDigest != nil {
+			t.Errorf("TakePasskeyChallenge(%s): a session digest of none: got %v, want nil", want.Challenge, got.SessionDigest)
+		}
+		if _, err := s.TakePasskeyChallenge(ctx, want.Challenge, epoch.Add(time.Minute)); pihu.ErrorCode(err) != pihu.ENotFound {
+			t.Errorf("TakePasskeyChallenge(%s) a second time: got %v, want not_found", want.Challenge, err)
+		}
+	}
+	if _, err := s.TakePasskeyChallenge(ctx, "never-put", epoch); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("TakePasskeyChallenge of a challenge never put: got %v, want not_found", err)
+	}
+}
+
+// A challenge is not taken at or after its expiry, and is gone then; a
+// put drops the challenges expired at its time.
+func testPasskeyChallengeExpiry(t *testing.T, s pihu.Store) {
+	ctx := t.Context()
+	put := func(c *pihu.PasskeyChallenge, now time.Time) {
+		t.Helper()
+		if err := s.PutPasskeyChallenge(ctx, c, now, pihu.MaxPasskeyChallenges); err != nil {
+			t.Fatalf("PutPasskeyChallenge(%s): %v", c.Challenge, err)
+		}
+	}
+	put(newChallenge("late", epoch.Add(time.Minute)), epoch)
+	if _, err := s.TakePasskeyChallenge(ctx, "late", epoch.Add(time.Minute)); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("TakePasskeyChallenge at its expiry: got %v, want not_found", err)
+	}
+	if _, err := s.TakePasskeyChallenge(ctx, "late", epoch); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("TakePasskeyChallenge after a take at its expiry: got %v, want not_found (removed)", err)
+	}
+
+	put(newChallenge("expired", epoch.Add(time.Minute)), epoch)
+	put(newChallenge("waiting", epoch.Add(3*time.Minute)), epoch)
+	put(newChallenge("new", epoch.Add(7*time.Minute)), epoch.Add(2*time.Minute))
+	// Taken at a time before its expiry, the expired one is gone: the
+	// put at 2 minutes dropped it.
+	if _, err := s.TakePasskeyChallenge(ctx, "expired", epoch); pihu.ErrorCode(err) != pihu.ENotFound {
+		t.Errorf("a challenge expired when another was put: got %v, want not_found (dropped)", err)
+	}
+	for _, name := range []string{"waiting", "new"} {
+		if _, err := s.TakePasskeyChallenge(ctx, name, epoch.Add(2*time.Minute)); err != nil {
+			t.Errorf("TakePasskeyChallenge(%s) before its expiry: %v", name, err)
+		}
+	}
+}
+
+// Beyond the bound, a put drops the challenges expiring first.
+func testPasskeyChallengeBound(t *testing.T, s pihu.Store) {
+	ctx := t.Context()
+	// Put out of order: c0 expires first, c3 last.
+	for _, name := range []string{"c2", "c0", "c1", "c3"} {
+		expires := time.Duration(name[1]-'0'+1) * time.Minute
+		if err := s.PutPasskeyChallenge(ctx, newChallenge(name, epoch.Add(expires)), epoch, 3); err != nil {
+			t.Fatalf("PutPasskeyChallenge(%s): %v", name, err)
+		}
+	}
+	// c3's put found c2, c0, c1 waiting, three: c0, expiring first, went.
+	for name, want := range map[string]bool{"c0": false, "c1": true, "c2": true, "c3": true} {
+		_, err := s.TakePasskeyChallenge(ctx, name, epoch)
+		if got := err == nil; got != want {
+			t.Errorf("TakePasskeyChallenge(%s) after 4 puts with a bound of 3: got %v (%v), want taken %v", name, got, err, want)
+		}
+	}
+}
+
+// Of concurrent takes of one challenge, exactly one gets it.
+func testPasskeyChallengeTakenOnce(t *testing.T, s pihu.Store) {
+	ctx := t.Context()
+	if err := s.PutPasskeyChallenge(ctx, newChallenge("once", epoch.Add(time.Minute)), epoch, pihu.MaxPasskeyChallenges); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		taken int
+		errs  []error
+	)
+	for range n {
+		wg.Go(func() {
+			_, err := s.TakePasskeyChallenge(ctx, "once", epoch)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				taken++
+			case pihu.ErrorCode(err) != pihu.ENotFound:
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	if taken != 1 || len(errs) > 0 {
+		t.Errorf("%d concurrent takes of one challenge: %d got it, errors %v; want exactly 1", n, taken, errs)
 	}
 }

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -121,4 +123,70 @@ func (s Store) UsePasskey(ctx context.Context, id string, credential []byte, at 
 		}
 		return InsertEvents(ctx, tx, events)
 	})
+}
+
+const challengeColumns = `challenge, session, register, user_id, session_digest, expires`
+
+func scanChallenge(row Row) (*pihu.PasskeyChallenge, error) {
+	var (
+		c       pihu.PasskeyChallenge
+		expires TimeValue
+	)
+	if err := row.Scan(&c.Challenge, &c.Session, &c.Register, &c.UserID, &c.SessionDigest, &expires); err != nil {
+		return nil, err
+	}
+	c.Expires = expires.Time()
+	return &c, nil
+}
+
+// PutPasskeyChallenge stores c, after dropping the challenges expired at
+// now and, beyond max with c, those expiring first.
+func (s Store) PutPasskeyChallenge(ctx context.Context, c *pihu.PasskeyChallenge, now time.Time, max int) error {
+	return s.Driver.Write(ctx, "put passkey challenge", "", func(ctx context.Context, tx Tx) error {
+		d := tx.Dialect()
+		if _, err := tx.Exec(ctx, `DELETE FROM passkey_challenges WHERE expires <= ?`, d.Time(pihu.Timestamp(now))); err != nil {
+			return fmt.Errorf("drop expired passkey challenges: %w", err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM passkey_challenges`).Scan(&n); err != nil {
+			return fmt.Errorf("count passkey challenges: %w", err)
+		}
+		if over := n - max + 1; over > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM passkey_challenges WHERE challenge IN
+				(SELECT challenge FROM passkey_challenges ORDER BY expires, challenge LIMIT ?)`, over); err != nil {
+				return fmt.Errorf("drop the oldest passkey challenges: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO passkey_challenges (`+challengeColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.Challenge, c.Session, c.Register, c.UserID, c.SessionDigest, d.Time(pihu.Timestamp(c.Expires))); err != nil {
+			return fmt.Errorf("store passkey challenge: %w", err)
+		}
+		return nil
+	})
+}
+
+// errChallengeGone is a challenge that does not wait: never stored, taken
+// already, dropped or expired.
+var errChallengeGone = pihu.Errorf(pihu.ENotFound, "This passkey challenge is not waiting: it expired or was used.")
+
+// TakePasskeyChallenge deletes the challenge, and returns it if it had not
+// expired at now: one DELETE, so that of concurrent takes only one gets
+// the row.
+func (s Store) TakePasskeyChallenge(ctx context.Context, challenge string, now time.Time) (*pihu.PasskeyChallenge, error) {
+	var c *pihu.PasskeyChallenge
+	err := s.Driver.WriteOne(ctx, "take passkey challenge", func(ctx context.Context, conn Conn) error {
+		var err error
+		c, err = scanChallenge(conn.QueryRow(ctx, `DELETE FROM passkey_challenges WHERE challenge = ? RETURNING `+challengeColumns, challenge))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errChallengeGone
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !now.Before(c.Expires) {
+		return nil, errChallengeGone
+	}
+	return c, nil
 }
