@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -134,6 +135,16 @@ func startServer(t *testing.T, o serverOptions) (*httptest.Server, *sqlite.DB, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	api, authn := newInstance(t, db, o)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return srv, db, authn
+}
+
+// newInstance is what one instance of serve serves on db: the API with the
+// dashboard at /, and its authenticator.
+func newInstance(t *testing.T, db *sqlite.DB, o serverOptions) (http.Handler, *auth.Authenticator) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	authn := auth.New(db, auth.Options{Logger: logger})
 	wo := web.Options{Store: db, Auth: authn, Logger: logger, Password: fastPassword, WebhookLoopback: o.webhookLoopback, SSOProviders: o.sso}
@@ -148,9 +159,7 @@ func startServer(t *testing.T, o serverOptions) (*httptest.Server, *sqlite.DB, *
 		t.Fatal(err)
 	}
 	ho.Dashboard = dash
-	srv := httptest.NewServer(pihuhttp.New(ho))
-	t.Cleanup(srv.Close)
-	return srv, db, authn
+	return pihuhttp.New(ho), authn
 }
 
 // signUp signs up in the browser at the server of url, as Ada of Acme

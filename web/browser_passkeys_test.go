@@ -1,14 +1,21 @@
 package web_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/internal/sqlitetest"
+	"github.com/pihu-ai/pihu/sqlite"
 )
 
 // addAuthenticator adds a virtual platform authenticator to the browser,
@@ -202,5 +209,76 @@ func TestBrowserPasskeys(t *testing.T) {
 	keys, _ = db.ListPasskeys(t.Context(), u.ID)
 	if len(keys) != 1 || keys[0].Name != "Laptop" || keys[0].LastUsed == nil || !slices.Equal(keys[0].CredentialID, saved.Credentials[0].CredentialID) {
 		t.Errorf("passkeys left: got %+v", keys)
+	}
+}
+
+// TestBrowserPasskeys_AnyInstance: two instances of serve on one database,
+// behind a proxy that sends every ceremony's answer to the instance that
+// did not make its challenge, as a load balancer without sticky sessions
+// may. A passkey registers, and signs in without a password, all the same:
+// the challenge waits in the database, not in the memory of the instance
+// that made it.
+func TestBrowserPasskeys_AnyInstance(t *testing.T) {
+	b := startBrowser(t)
+	run := b.run
+	path := sqlitetest.Path(t)
+	var backends [2]*url.URL
+	for i := range backends {
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		api, _ := newInstance(t, db, serverOptions{})
+		srv := httptest.NewServer(api)
+		t.Cleanup(srv.Close)
+		backends[i], _ = url.Parse(srv.URL)
+	}
+	// The answers, and only they, go to the second instance.
+	answers := map[string]bool{"/account/passkeys": true, "/login/passkey": true}
+	var answered, challenged atomic.Int64
+	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		to := backends[0]
+		switch {
+		case pr.In.Method == http.MethodPost && answers[pr.In.URL.Path]:
+			to = backends[1]
+			answered.Add(1)
+		case strings.HasSuffix(pr.In.URL.Path, "/options"):
+			challenged.Add(1)
+		}
+		pr.SetURL(to)
+		pr.Out.Host = pr.In.Host
+	}})
+	t.Cleanup(proxy.Close)
+	// Passkeys are bound to a domain name: localhost, not 127.0.0.1.
+	site := strings.Replace(proxy.URL, "127.0.0.1", "localhost", 1)
+	if _, err := chromedp.Call(b.ctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
+		t.Fatalf("WebAuthn.enable: %v", err)
+	}
+	b.addAuthenticator()
+
+	b.signUp(site)
+	run("register a passkey",
+		chromedp.Navigate(site+"/account"),
+		chromedp.WaitVisible(chromedp.CSS(`#passkeys [data-passkey="register"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#passkey_name`), "Laptop"),
+		chromedp.Click(chromedp.CSS(`#passkeys [data-passkey="register"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#passkeys .alert.success`)),
+	)
+	run("sign out",
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"]`)),
+	)
+	run("sign in with the passkey",
+		chromedp.Navigate(site+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-passkey="signin"]`)),
+		chromedp.Click(chromedp.CSS(`[data-passkey="signin"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
+	)
+	if who := b.read("read the header", chromedp.Text(chromedp.CSS(`.who`))); !strings.Contains(who, "ada@example.com") {
+		t.Errorf("header: got %q", who)
+	}
+	if c, a := challenged.Load(), answered.Load(); c < 2 || a < 2 {
+		t.Errorf("challenges made by the first instance: %d, answers taken by the second: %d; want 2 of each at least", c, a)
 	}
 }

@@ -10,13 +10,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/pihu-ai/pihu"
+	"github.com/pihu-ai/pihu/ratelimit"
 )
 
 // Passkeys (WebAuthn, through github.com/go-webauthn/webauthn). A person
@@ -28,19 +27,18 @@ import (
 // options and the authenticator's answers between the browser and the
 // JSON endpoints here; every other form on the pages works without it.
 //
-// Each ceremony's challenge waits here, in memory, for its answer, for
-// ceremonyLifetime at most, and is used once. Every answer checked spends
-// the sign-in budget of the client address (and, once the passkey names
-// them, of the person's email), as a password does, and gets it back when
-// it was right.
+// Each ceremony's challenge waits in the database (pihu.PasskeyChallenge)
+// for its answer, for pihu.PasskeyChallengeLifetime at most, and is used
+// once, so that the answer may reach any instance. A client address asks
+// for at most challengeLimit of them. Every answer checked spends the
+// sign-in budget of the client address (and, once the passkey names them,
+// of the person's email), as a password does, and gets it back when it
+// was right.
 
-// ceremonyLifetime is how long a challenge waits for the authenticator's
-// answer (the browser gives up after its own timeout, about as long).
-const ceremonyLifetime = 5 * time.Minute
-
-// maxCeremonies bounds the challenges waiting at once; beyond it the one
-// expiring first is dropped.
-const maxCeremonies = 10000
+// challengeLimit is how many passkey challenges a client address may ask
+// for: each is a write to the database, and a sign-in by any passkey asks
+// for one before anyone is known.
+var challengeLimit = ratelimit.PerMinute(60)
 
 // maxPasskeyBody bounds the JSON an authenticator's answer arrives in.
 const maxPasskeyBody = 64 << 10
@@ -56,60 +54,62 @@ type ceremony struct {
 	// session is the digest of the session that began it, which alone
 	// may end it.
 	session []byte
-	expires time.Time
 }
 
-// ceremonies holds the challenges waiting for their answer. It is safe
-// for concurrent use.
-type ceremonies struct {
-	mu  sync.Mutex
-	now func() time.Time
-	m   map[string]ceremony
-}
-
-func newCeremonies(now func() time.Time) *ceremonies {
-	return &ceremonies{now: now, m: make(map[string]ceremony)}
-}
-
-// put keeps c under its challenge.
-func (cs *ceremonies) put(c ceremony) {
-	now := cs.now()
-	c.expires = now.Add(ceremonyLifetime)
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if len(cs.m) >= maxCeremonies {
-		var first string
-		for k, v := range cs.m {
-			if !now.Before(v.expires) {
-				delete(cs.m, k)
-				continue
-			}
-			if first == "" || v.expires.Before(cs.m[first].expires) {
-				first = k
-			}
-		}
-		if len(cs.m) >= maxCeremonies {
-			delete(cs.m, first)
-		}
+// allowChallenge spends one of the challenges the client address may ask
+// for, and answers 429 when none is left. A limiter that fails lets the
+// request through, as for a sign-in.
+func (h *Handler) allowChallenge(w http.ResponseWriter, r *http.Request) bool {
+	res, err := h.limiter.Allow(r.Context(), "passkey-challenge-"+h.addressLimitKey(r), challengeLimit)
+	if err != nil {
+		h.logger.Error("dashboard: rate limiter failed; passkey challenge let through", "err", err)
+		return true
 	}
-	cs.m[c.data.Challenge] = c
+	if !res.Allowed {
+		retry := retrySeconds(res.RetryAfter)
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		passkeyError(w, http.StatusTooManyRequests, fmt.Sprintf("Too many passkey requests from your address. Try again in %d seconds.", retry))
+	}
+	return res.Allowed
 }
 
-// take removes and returns the ceremony of challenge, if it is still
-// waiting, was begun by the session whose digest is given (nil: none), and
-// registers or signs in as asked.
-func (cs *ceremonies) take(challenge string, session []byte, register bool) (ceremony, bool) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	c, ok := cs.m[challenge]
-	if !ok {
-		return ceremony{}, false
+// putCeremony stores c's challenge for its answer, which may reach any
+// instance.
+func (h *Handler) putCeremony(r *http.Request, c ceremony) error {
+	session, err := json.Marshal(c.data)
+	if err != nil {
+		return err
 	}
-	delete(cs.m, challenge)
-	if !cs.now().Before(c.expires) || c.register != register || !bytes.Equal(c.session, session) {
-		return ceremony{}, false
+	now := h.now()
+	return h.store.PutPasskeyChallenge(r.Context(), &pihu.PasskeyChallenge{
+		Challenge: c.data.Challenge, Session: session, Register: c.register, UserID: c.userID, SessionDigest: c.session,
+		Expires: now.Add(pihu.PasskeyChallengeLifetime),
+	}, now, pihu.MaxPasskeyChallenges)
+}
+
+// takeCeremony removes and returns the ceremony of challenge, if it is
+// still waiting, was begun by the session whose digest is given (nil:
+// none), and registers or signs in as asked; ok is false otherwise, and
+// err an error of the database.
+func (h *Handler) takeCeremony(r *http.Request, challenge string, session []byte, register bool) (c ceremony, ok bool, err error) {
+	if challenge == "" || len(challenge) > pihu.MaxPasskeyChallengeLength {
+		return c, false, nil
 	}
-	return c, true
+	stored, err := h.store.TakePasskeyChallenge(r.Context(), challenge, h.now())
+	if pihu.ErrorCode(err) == pihu.ENotFound {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, err
+	}
+	if stored.Register != register || !bytes.Equal(stored.SessionDigest, session) {
+		return c, false, nil
+	}
+	if err := json.Unmarshal(stored.Session, &c.data); err != nil {
+		return c, false, fmt.Errorf("passkey challenge: %w", err)
+	}
+	c.register, c.userID, c.session = stored.Register, stored.UserID, stored.SessionDigest
+	return c, true, nil
 }
 
 // passkeyUser is a person as the WebAuthn library sees them: their user
@@ -208,6 +208,9 @@ func passkeyTooMany(w http.ResponseWriter, retry int) {
 // person: the options navigator.credentials.create takes. The passkey is
 // discoverable (it signs in without an email) and verifies the person.
 func (h *Handler) passkeyCreationOptions(w http.ResponseWriter, r *http.Request, s *session) {
+	if !h.allowChallenge(w, r) {
+		return
+	}
 	rp, err := h.relyingParty(r)
 	if err != nil {
 		passkeyError(w, http.StatusBadRequest, passkeyOriginMessage)
@@ -236,7 +239,10 @@ func (h *Handler) passkeyCreationOptions(w http.ResponseWriter, r *http.Request,
 		h.internalError(w, r, err)
 		return
 	}
-	h.ceremonies.put(ceremony{data: *data, register: true, userID: s.user.ID, session: s.digest})
+	if err := h.putCeremony(r, ceremony{data: *data, register: true, userID: s.user.ID, session: s.digest}); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	passkeyJSON(w, http.StatusOK, creation)
 }
 
@@ -272,7 +278,11 @@ func (h *Handler) createPasskey(w http.ResponseWriter, r *http.Request, s *sessi
 		passkeyError(w, http.StatusBadRequest, "The passkey's answer could not be read.")
 		return
 	}
-	c, ok := h.ceremonies.take(parsed.Response.CollectedClientData.Challenge, s.digest, true)
+	c, ok, err := h.takeCeremony(r, parsed.Response.CollectedClientData.Challenge, s.digest, true)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	if !ok || c.userID != s.user.ID {
 		passkeyError(w, http.StatusBadRequest, "This passkey's challenge has expired. Try again.")
 		return
@@ -361,6 +371,9 @@ func (h *Handler) removePasskey(w http.ResponseWriter, r *http.Request, s *sessi
 // second factor, only that person's passkeys are asked for; elsewhere any
 // passkey made here, whose person the authenticator then names.
 func (h *Handler) passkeyRequestOptions(w http.ResponseWriter, r *http.Request) {
+	if !h.allowChallenge(w, r) {
+		return
+	}
 	rp, err := h.relyingParty(r)
 	if err != nil {
 		passkeyError(w, http.StatusBadRequest, passkeyOriginMessage)
@@ -400,7 +413,10 @@ func (h *Handler) passkeyRequestOptions(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	c.data = *data
-	h.ceremonies.put(c)
+	if err := h.putCeremony(r, c); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	passkeyJSON(w, http.StatusOK, assertion)
 }
 
@@ -435,7 +451,12 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		digest = p.digest
 	}
-	c, ok := h.ceremonies.take(parsed.Response.CollectedClientData.Challenge, digest, false)
+	c, ok, err := h.takeCeremony(r, parsed.Response.CollectedClientData.Challenge, digest, false)
+	if err != nil {
+		h.refund(r, spent)
+		h.internalError(w, r, err)
+		return
+	}
 	if !ok {
 		passkeyError(w, http.StatusBadRequest, "This sign-in's challenge has expired. Try again.")
 		return

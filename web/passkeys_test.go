@@ -1,11 +1,13 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pihu-ai/pihu"
 	"github.com/pihu-ai/pihu/ratelimit"
@@ -144,6 +146,76 @@ func TestPasskeys_LoginRateLimited(t *testing.T) {
 	checkContains(t, p, "Too many failed sign-ins")
 	// Another address has its own budget.
 	checkStatus(t, b.postJSON("/login/passkey", `{"id":"x"}`, clientHeader, "192.0.2.9"), http.StatusBadRequest)
+}
+
+// A sign-in's challenge is taken once, by the first answer naming it, and
+// for 5 minutes at most: an answer naming one taken already, or one that
+// expired, is refused before any passkey is looked for.
+func TestPasskeys_ChallengeOnceWithin5Minutes(t *testing.T) {
+	d := newDashboard(t, localhost)
+	b := d.browser(t)
+	challenge := func() string {
+		t.Helper()
+		p := b.postJSON("/login/passkey/options", "{}")
+		checkStatus(t, p, http.StatusOK)
+		var o struct {
+			PublicKey struct {
+				Challenge string `json:"challenge"`
+			} `json:"publicKey"`
+		}
+		if err := json.Unmarshal([]byte(p.Body), &o); err != nil || o.PublicKey.Challenge == "" {
+			t.Fatalf("options: %v\n%s", err, p.Body)
+		}
+		return o.PublicKey.Challenge
+	}
+	// An answer naming the challenge, from a passkey no one registered.
+	answer := func(challenge string) *page {
+		t.Helper()
+		b64 := base64.RawURLEncoding.EncodeToString
+		client := `{"type":"webauthn.get","challenge":"` + challenge + `","origin":"http://localhost"}`
+		return b.postJSON("/login/passkey", `{"id":"`+b64([]byte("unknown"))+`","rawId":"`+b64([]byte("unknown"))+`","type":"public-key",`+
+			`"response":{"clientDataJSON":"`+b64([]byte(client))+`","authenticatorData":"`+b64(make([]byte, 37))+`",`+
+			`"signature":"`+b64([]byte("sig"))+`","userHandle":"`+b64([]byte("user_x"))+`"}}`)
+	}
+	const expired, unknown = "challenge has expired", "not one of this dashboard's"
+
+	c := challenge()
+	p := answer(c)
+	checkStatus(t, p, http.StatusUnauthorized)
+	checkContains(t, p, unknown)
+	p = answer(c)
+	checkStatus(t, p, http.StatusBadRequest)
+	checkContains(t, p, expired)
+
+	c = challenge()
+	d.Clock.Add(5*time.Minute - time.Second)
+	checkContains(t, answer(c), unknown)
+	c = challenge()
+	d.Clock.Add(5 * time.Minute)
+	p = answer(c)
+	checkStatus(t, p, http.StatusBadRequest)
+	checkContains(t, p, expired)
+}
+
+// A client address asks for at most 60 passkey challenges a minute, signed
+// in or not: each is a write to the database. The 61st is a 429, with
+// Retry-After; another address has its own.
+func TestPasskeys_ChallengesRateLimited(t *testing.T) {
+	d := newDashboard(t, localhost)
+	b := d.signUp(t, "ada@example.com")
+	anon := d.browser(t)
+	for range 59 {
+		checkStatus(t, anon.postJSON("/login/passkey/options", `{}`), http.StatusOK)
+	}
+	checkStatus(t, b.postJSON("/account/passkeys/options", `{}`), http.StatusOK)
+	for _, p := range []*page{anon.postJSON("/login/passkey/options", `{}`), b.postJSON("/account/passkeys/options", `{}`)} {
+		checkStatus(t, p, http.StatusTooManyRequests)
+		if p.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		checkContains(t, p, "Too many passkey requests from your address")
+	}
+	checkStatus(t, anon.postJSON("/login/passkey/options", `{}`, clientHeader, "192.0.2.9"), http.StatusOK)
 }
 
 // The person's passkeys are listed on the Account page; they rename and

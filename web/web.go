@@ -135,10 +135,8 @@ type Handler struct {
 
 	// once holds the secrets waiting for the one page that shows them.
 	once *onceViews
-	// origin is Options.Origin; ceremonies the passkey challenges
-	// waiting for their answer.
-	origin     string
-	ceremonies *ceremonies
+	// origin is Options.Origin.
+	origin string
 	// sso are the OpenID Connect providers by id, ssoButtons in the
 	// order the sign-in page shows them.
 	sso        map[string]*ssoProvider
@@ -216,7 +214,6 @@ func New(opts Options) (*Handler, error) {
 	}
 	h.passwords = newPasswords(h.password, opts.PasswordHashes)
 	h.once = newOnceViews(h.now)
-	h.ceremonies = newCeremonies(h.now)
 	h.sso = make(map[string]*ssoProvider, len(opts.SSOProviders))
 	for _, p := range opts.SSOProviders {
 		if p.clientSecret == "" {
