@@ -447,6 +447,14 @@ type Verification struct {
 	Remaining *int64 `json:"remaining"`
 	// NextRefill is when the key's credits next come back; nil without.
 	NextRefill *time.Time `json:"next_refill"`
+	// IdentityRemaining is the credits the key's identity shares, left
+	// after this verification; nil for a key of no identity or of one
+	// whose use is not counted, or a verification refused before credits
+	// were looked at.
+	IdentityRemaining *int64 `json:"identity_remaining"`
+	// IdentityNextRefill is when the identity's credits next come back;
+	// nil without.
+	IdentityNextRefill *time.Time `json:"identity_next_refill"`
 	Response
 }
 

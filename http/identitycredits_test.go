@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,68 @@ func TestIdentities_Credits(t *testing.T) {
 		if !slices.Equal(changes[n], want[n]) {
 			t.Errorf("identity.updated event %d: changes %v, want %v", n, changes[n], want[n])
 		}
+	}
+}
+
+// TestVerify_IdentityCredits: verify answers what the key's identity's
+// credits were left at: identity_remaining and identity_next_refill, beside
+// the key's own remaining; null for a key of no identity, of one without
+// credits, or refused before credits were looked at. When the key's own
+// credits are short, the identity's cost is given back, and shown so.
+func TestVerify_IdentityCredits(t *testing.T) {
+	ts := newTestServer(t)
+	writer := ts.newKey(t, ts.Owner, `{"name":"w","permissions":["identity:write","api_key:write","api_key:verify","candidate:read"]}`).Key
+	i := ts.newIdentity(t, writer, `{"external_id":"org_acme","remaining":10,"refill":{"interval":"daily","amount":10}}`)
+	plain := ts.newIdentity(t, writer, `{"external_id":"org_plain"}`)
+	shared := ts.newKey(t, writer, `{"name":"shared","permissions":["candidate:read"],"identity_id":"`+i.ID+`"}`).Key
+	both := ts.newKey(t, writer, `{"name":"both","permissions":["candidate:read"],"remaining":1,"identity_id":"`+i.ID+`"}`).Key
+	uncounted := ts.newKey(t, writer, `{"name":"uncounted","permissions":["candidate:read"],"identity_id":"`+plain.ID+`"}`).Key
+	alone := ts.newKey(t, writer, `{"name":"alone","permissions":["candidate:read"]}`).Key
+	verify := func(body string) pihuhttp.VerifyResult {
+		t.Helper()
+		var res pihuhttp.VerifyResult
+		r := ts.do(t, "POST", "/v1/auth/verify", writer, body)
+		checkStatus(t, r, 200, "")
+		if !strings.Contains(string(r.body), `"identity_remaining":`) || !strings.Contains(string(r.body), `"identity_next_refill":`) {
+			t.Errorf("the answer lacks identity_remaining or identity_next_refill: %s", r.body)
+		}
+		r.decode(t, &res)
+		return res
+	}
+	num := func(p *int64) string {
+		if p == nil {
+			return "null"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return "null"
+		}
+		return *p
+	}
+	for _, c := range []struct {
+		name, body, code          string
+		remaining, identity, next string
+	}{
+		{"Shared", `{"key":"` + shared + `","cost":3}`, pihuhttp.VerifyValid, "null", "7", "2024-02-21T00:00:00Z"},
+		{"SharedCheckOnly", `{"key":"` + shared + `","cost":0}`, pihuhttp.VerifyValid, "null", "7", "2024-02-21T00:00:00Z"},
+		{"Both", `{"key":"` + both + `"}`, pihuhttp.VerifyValid, "0", "6", "2024-02-21T00:00:00Z"},
+		// The key's own are short: the identity's credit comes back.
+		{"BothKeyShort", `{"key":"` + both + `"}`, pihuhttp.VerifyUsageExceeded, "0", "6", "2024-02-21T00:00:00Z"},
+		{"IdentityShort", `{"key":"` + shared + `","cost":7}`, pihuhttp.VerifyUsageExceeded, "6", "6", "2024-02-21T00:00:00Z"},
+		{"RefusedBefore", `{"key":"` + shared + `","permissions":["interview:read"]}`, pihuhttp.VerifyInsufficientPermissions, "null", "null", "null"},
+		{"IdentityUncounted", `{"key":"` + uncounted + `"}`, pihuhttp.VerifyValid, "null", "null", "null"},
+		{"NoIdentity", `{"key":"` + alone + `"}`, pihuhttp.VerifyValid, "null", "null", "null"},
+	} {
+		res := verify(c.body)
+		if got := []string{res.Code, num(res.Remaining), num(res.IdentityRemaining), str(res.IdentityNextRefill)}; !slices.Equal(got, []string{c.code, c.remaining, c.identity, c.next}) {
+			t.Errorf("%s: code, remaining, identity_remaining, identity_next_refill: got %v, want %v", c.name, got, []string{c.code, c.remaining, c.identity, c.next})
+		}
+	}
+	var got pihuhttp.Identity
+	ts.do(t, "GET", "/v1/identities/"+i.ID, writer, "").decode(t, &got)
+	if *got.Remaining != 6 {
+		t.Errorf("the identity after the verifications: %d credits, want 6", *got.Remaining)
 	}
 }

@@ -62,6 +62,14 @@ type VerifyResult struct {
 	// NextRefill is when the key's credits next come back, given with
 	// remaining; null without a refill.
 	NextRefill *string `json:"next_refill"`
+	// IdentityRemaining is the credits the key's identity shares, left
+	// after this verification: null for a key of no identity, or of one
+	// whose use is not counted, and for a verification refused before
+	// credits were looked at.
+	IdentityRemaining *int64 `json:"identity_remaining"`
+	// IdentityNextRefill is when the identity's credits next come back,
+	// given with identity_remaining; null without a refill.
+	IdentityNextRefill *string `json:"identity_next_refill"`
 }
 
 // VerifyRateLimit is the verified key's rate limit after the request the
@@ -181,6 +189,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	out.RateLimits = verifyLimits(k, need.RateLimits, d)
 	if d.Spend != nil {
 		out.Remaining, out.NextRefill = &d.Spend.Remaining, timestampPtr(d.Spend.NextRefill)
+	}
+	if d.IdentitySpend != nil {
+		out.IdentityRemaining, out.IdentityNextRefill = &d.IdentitySpend.Remaining, timestampPtr(d.IdentitySpend.NextRefill)
 	}
 	out.Code = verifyCodes[d.Outcome]
 	out.Valid = d.Allowed()

@@ -46,7 +46,7 @@ func verifyResult(code string, check func(t *testing.T, v pihuhttp.VerifyResult)
 	}
 }
 
-const notFoundBody = `{"valid":false,"code":"NOT_FOUND","kind":"api_key","key_id":null,"account_id":null,"environment":null,"permissions":null,"expires":null,"ratelimit":null,"ratelimits":[],"metadata":null,"identity":null,"remaining":null,"next_refill":null}` + "\n"
+const notFoundBody = `{"valid":false,"code":"NOT_FOUND","kind":"api_key","key_id":null,"account_id":null,"environment":null,"permissions":null,"expires":null,"ratelimit":null,"ratelimits":[],"metadata":null,"identity":null,"remaining":null,"next_refill":null,"identity_remaining":null,"identity_next_refill":null}` + "\n"
 
 // notFound checks that a NOT_FOUND says nothing at all about the key.
 func notFound(t *testing.T, r response) {
