@@ -57,6 +57,42 @@ func jsonBytes(b string) string {
 	return strings.Trim(string(raw), `"`)
 }
 
+// signInChallenge asks for the options of a sign-in with a passkey, and
+// returns their challenge.
+func (b *browser) signInChallenge() string {
+	b.tb.Helper()
+	p := b.postJSON("/login/passkey/options", "{}")
+	checkStatus(b.tb, p, http.StatusOK)
+	var o struct {
+		PublicKey struct {
+			Challenge string `json:"challenge"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal([]byte(p.Body), &o); err != nil || o.PublicKey.Challenge == "" {
+		b.tb.Fatalf("options: %v\n%s", err, p.Body)
+	}
+	return o.PublicKey.Challenge
+}
+
+// passkeyAnswer is an authenticator's answer to challenge, as
+// passkeys.js posts it, from credential cred of the person userID
+// (present and verified), signed with nothing: it is read, and checked as
+// far as the passkey is looked for.
+func passkeyAnswer(challenge, cred, userID string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	client, _ := json.Marshal(map[string]string{"type": "webauthn.get", "challenge": challenge, "origin": "http://localhost"})
+	authData := make([]byte, 37)
+	authData[32] = 0x05 // user present, user verified
+	answer, _ := json.Marshal(map[string]any{
+		"id": enc([]byte(cred)), "rawId": enc([]byte(cred)), "type": "public-key",
+		"response": map[string]string{
+			"clientDataJSON": enc(client), "authenticatorData": enc(authData),
+			"signature": enc([]byte("sig")), "userHandle": enc([]byte(userID)),
+		},
+	})
+	return string(answer)
+}
+
 func TestPasskeys_CreationOptions(t *testing.T) {
 	d := newDashboard(t, localhost)
 	b := d.signUp(t, "ada@example.com")
@@ -154,32 +190,14 @@ func TestPasskeys_LoginRateLimited(t *testing.T) {
 func TestPasskeys_ChallengeOnceWithin5Minutes(t *testing.T) {
 	d := newDashboard(t, localhost)
 	b := d.browser(t)
-	challenge := func() string {
-		t.Helper()
-		p := b.postJSON("/login/passkey/options", "{}")
-		checkStatus(t, p, http.StatusOK)
-		var o struct {
-			PublicKey struct {
-				Challenge string `json:"challenge"`
-			} `json:"publicKey"`
-		}
-		if err := json.Unmarshal([]byte(p.Body), &o); err != nil || o.PublicKey.Challenge == "" {
-			t.Fatalf("options: %v\n%s", err, p.Body)
-		}
-		return o.PublicKey.Challenge
-	}
 	// An answer naming the challenge, from a passkey no one registered.
 	answer := func(challenge string) *page {
 		t.Helper()
-		b64 := base64.RawURLEncoding.EncodeToString
-		client := `{"type":"webauthn.get","challenge":"` + challenge + `","origin":"http://localhost"}`
-		return b.postJSON("/login/passkey", `{"id":"`+b64([]byte("unknown"))+`","rawId":"`+b64([]byte("unknown"))+`","type":"public-key",`+
-			`"response":{"clientDataJSON":"`+b64([]byte(client))+`","authenticatorData":"`+b64(make([]byte, 37))+`",`+
-			`"signature":"`+b64([]byte("sig"))+`","userHandle":"`+b64([]byte("user_x"))+`"}}`)
+		return b.postJSON("/login/passkey", passkeyAnswer(challenge, "unknown", "user_x"))
 	}
 	const expired, unknown = "challenge has expired", "not one of this dashboard's"
 
-	c := challenge()
+	c := b.signInChallenge()
 	p := answer(c)
 	checkStatus(t, p, http.StatusUnauthorized)
 	checkContains(t, p, unknown)
@@ -187,10 +205,10 @@ func TestPasskeys_ChallengeOnceWithin5Minutes(t *testing.T) {
 	checkStatus(t, p, http.StatusBadRequest)
 	checkContains(t, p, expired)
 
-	c = challenge()
+	c = b.signInChallenge()
 	d.Clock.Add(5*time.Minute - time.Second)
 	checkContains(t, answer(c), unknown)
-	c = challenge()
+	c = b.signInChallenge()
 	d.Clock.Add(5 * time.Minute)
 	p = answer(c)
 	checkStatus(t, p, http.StatusBadRequest)

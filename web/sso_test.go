@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -449,28 +447,7 @@ func TestSSO_RequiredRefusesPasskeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := d.browser(t)
-	p := b.postJSON("/login/passkey/options", "{}")
-	checkStatus(t, p, http.StatusOK)
-	var o struct {
-		PublicKey struct {
-			Challenge string `json:"challenge"`
-		} `json:"publicKey"`
-	}
-	if err := json.Unmarshal([]byte(p.Body), &o); err != nil {
-		t.Fatal(err)
-	}
-	enc := base64.RawURLEncoding.EncodeToString
-	client, _ := json.Marshal(map[string]string{"type": "webauthn.get", "challenge": o.PublicKey.Challenge, "origin": "http://localhost"})
-	authData := make([]byte, 37)
-	authData[32] = 0x05 // user present, user verified
-	answer, _ := json.Marshal(map[string]any{
-		"id": enc([]byte("cred-1")), "rawId": enc([]byte("cred-1")), "type": "public-key",
-		"response": map[string]string{
-			"clientDataJSON": enc(client), "authenticatorData": enc(authData),
-			"signature": enc([]byte("sig")), "userHandle": enc([]byte(u.ID)),
-		},
-	})
-	p = b.postJSON("/login/passkey", string(answer))
+	p := b.postJSON("/login/passkey", passkeyAnswer(b.signInChallenge(), "cred-1", u.ID))
 	checkStatus(t, p, http.StatusForbidden)
 	checkContains(t, p, "single sign-on only")
 	checkRedirect(t, b.get("/keys"), "/login")
