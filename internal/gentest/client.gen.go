@@ -3077,6 +3077,12 @@ type VerifyResult struct {
 	// Identity The key's identity (an access token's parent's); `null`: none.
 	Identity *KeyIdentity `json:"identity"`
 
+	// IdentityNextRefill When the identity's credits next come back, with `identity_remaining`; `null` otherwise.
+	IdentityNextRefill *time.Time `json:"identity_next_refill"`
+
+	// IdentityRemaining The credits the key's identity shares, left after this verification; `null` for a key of no identity or of one whose use is not counted, or when the verification was refused before credits were looked at.
+	IdentityRemaining *int64 `json:"identity_remaining"`
+
 	// KeyId The key's id; `null` if it is not found.
 	KeyId *string `json:"key_id"`
 
