@@ -9,3 +9,11 @@ func SetBusyTimeout(d time.Duration) (restore func()) {
 	busyTimeout = d
 	return func() { busyTimeout = old }
 }
+
+// SetMigrateTimeout sets how long Migrate waits in all for the write
+// lock, until the function it returns is called.
+func SetMigrateTimeout(d time.Duration) (restore func()) {
+	old := migrateTimeout
+	migrateTimeout = d
+	return func() { migrateTimeout = old }
+}

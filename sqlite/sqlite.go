@@ -133,14 +133,38 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // which it keeps, the pragma takes no lock and later connections open
 // without it.
 func (db *DB) firstConn(ctx context.Context) error {
-	deadline := time.Now().Add(busyTimeout)
-	for {
+	return untilNotBusy(ctx, time.Now().Add(busyTimeout), func() error {
 		c, err := db.db.Conn(ctx)
-		if err == nil {
-			return c.Close()
+		if err != nil {
+			return err
 		}
+		return c.Close()
+	})
+}
+
+// migrateTimeout bounds how long Migrate waits, in all, for its turns at
+// the write lock. Servers starting together on one new file take the lock
+// in turns, one migration each, and on a loaded machine one of them can
+// wait longer than busyTimeout for a turn (seen with three processes on 2
+// busy cores). A start may wait for that; a request may not. A variable
+// for the tests.
+var migrateTimeout = 30 * time.Second
+
+// untilNotBusy runs f until it does not fail for want of the write lock
+// (SQLITE_BUSY, or errBusy after busyTimeout), or deadline has passed, or
+// ctx is done; it returns f's last error, wrapping errBusy if it was busy.
+func untilNotBusy(ctx context.Context, deadline time.Time, f func() error) error {
+	for {
+		err := f()
 		var serr *driver.Error
-		if !errors.As(err, &serr) || serr.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+		busy := errors.Is(err, errBusy) || errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_BUSY
+		if !busy {
+			return err
+		}
+		if time.Now().After(deadline) {
+			if !errors.Is(err, errBusy) {
+				err = fmt.Errorf("%w: %w", errBusy, err)
+			}
 			return err
 		}
 		select {
@@ -246,13 +270,16 @@ func ParseURL(databaseURL string) (path string, ok bool) {
 // Migrate applies the embedded migrations the database lacks, in file-name
 // order, each in its own transaction and recorded in schema_migrations.
 // Applying them again is a no-op, and so is a race with another process
-// migrating the same file: the second waits for the first and then finds
-// the work done.
+// migrating the same file: the second waits for the first (for up to
+// migrateTimeout in all) and then finds the work done.
 func (db *DB) Migrate(ctx context.Context) error {
-	if err := db.createMigrationsTable(ctx); err != nil {
+	deadline := time.Now().Add(migrateTimeout)
+	if err := untilNotBusy(ctx, deadline, func() error { return db.createMigrationsTable(ctx) }); err != nil {
 		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 	}
-	return sqlstore.Migrate(ctx, migrations, db.migrate)
+	return sqlstore.Migrate(ctx, migrations, func(ctx context.Context, version int, name string) error {
+		return untilNotBusy(ctx, deadline, func() error { return db.migrate(ctx, version, name) })
+	})
 }
 
 // createMigrationsTable creates schema_migrations if it is missing, in an

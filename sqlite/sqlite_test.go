@@ -2,11 +2,13 @@ package sqlite_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -373,5 +375,63 @@ func TestBusy(t *testing.T) {
 	_, err = db.RevokeKey(t.Context(), a.ID, "key_none", time.Now())
 	if code := pihu.ErrorCode(err); code != pihu.EUnavailable {
 		t.Errorf("a write while another connection holds the write lock: got %v (%s), want %s", err, code, pihu.EUnavailable)
+	}
+}
+
+// TestOpen_WaitsItsTurnToMigrate: a start that finds the write lock held
+// by another process for longer than the busy timeout, while it has a
+// migration to apply, waits for its turn instead of failing (a loaded
+// machine starting several servers on one new file did fail so); past
+// the migration timeout it fails, saying the database is busy.
+func TestOpen_WaitsItsTurnToMigrate(t *testing.T) {
+	defer sqlite.SetBusyTimeout(50 * time.Millisecond)()
+	// A database lacking its last migration, as one a newer pihu opens.
+	pending := func() string {
+		t.Helper()
+		path := sqlitetest.Path(t)
+		raw := rawOpen(t, path)
+		last := slices.Max(migrations(t, path))
+		if _, err := raw.Exec(`DROP TABLE passkey_challenges`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(`DELETE FROM schema_migrations WHERE version = ?`, last); err != nil {
+			t.Fatal(err)
+		}
+		raw.Close()
+		return path
+	}
+	// hold takes the write lock of path for d, from another connection.
+	hold := func(path string, d time.Duration) {
+		t.Helper()
+		conn, err := rawOpen(t, path).Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(t.Context(), `BEGIN IMMEDIATE`); err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(d, func() {
+			conn.ExecContext(context.Background(), `COMMIT`)
+			conn.Close()
+		})
+	}
+
+	path := pending()
+	want := migrations(t, sqlitetest.Path(t))
+	hold(path, 500*time.Millisecond) // 10 times the busy timeout
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open while another connection held the write lock for a while: %v", err)
+	}
+	db.Close()
+	if got := migrations(t, path); !slices.Equal(got, want) {
+		t.Errorf("migrations after the wait: got %v, want %v", got, want)
+	}
+
+	defer sqlite.SetMigrateTimeout(200 * time.Millisecond)()
+	path = pending()
+	hold(path, 2*time.Second)
+	if _, err := sqlite.Open(t.Context(), path); pihu.ErrorCode(err) != pihu.EUnavailable {
+		t.Errorf("Open past the migration timeout: got %v, want %s", err, pihu.EUnavailable)
 	}
 }
