@@ -142,6 +142,13 @@ func (db *DB) firstConn(ctx context.Context) error {
 	})
 }
 
+// isBusy reports whether err is SQLite's SQLITE_BUSY: the write lock was
+// not to be had.
+func isBusy(err error) bool {
+	var serr *driver.Error
+	return errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // migrateTimeout bounds how long Migrate waits, in all, for its turns at
 // the write lock. Servers starting together on one new file take the lock
 // in turns, one migration each, and on a loaded machine one of them can
@@ -156,9 +163,7 @@ var migrateTimeout = 30 * time.Second
 func untilNotBusy(ctx context.Context, deadline time.Time, f func() error) error {
 	for {
 		err := f()
-		var serr *driver.Error
-		busy := errors.Is(err, errBusy) || errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_BUSY
-		if !busy {
+		if !errors.Is(err, errBusy) && !isBusy(err) {
 			return err
 		}
 		if time.Now().After(deadline) {
@@ -194,8 +199,7 @@ func (db *DB) beginWrite(ctx context.Context) (tx *sql.Tx, done func(), err erro
 	tx, err = db.db.BeginTx(ctx, nil)
 	if err != nil {
 		done()
-		var serr *driver.Error
-		if errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_BUSY {
+		if isBusy(err) {
 			err = fmt.Errorf("%w: %w", errBusy, err)
 		}
 		return nil, nil, err

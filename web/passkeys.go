@@ -66,9 +66,7 @@ func (h *Handler) allowChallenge(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if !res.Allowed {
-		retry := retrySeconds(res.RetryAfter)
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
-		passkeyError(w, http.StatusTooManyRequests, fmt.Sprintf("Too many passkey requests from your address. Try again in %d seconds.", retry))
+		passkeyTooMany(w, retrySeconds(res.RetryAfter), "passkey requests from your address")
 	}
 	return res.Allowed
 }
@@ -198,10 +196,10 @@ func readPasskeyBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
-// passkeyTooMany answers 429 with Retry-After.
-func passkeyTooMany(w http.ResponseWriter, retry int) {
+// passkeyTooMany answers 429 with Retry-After, saying too many of what.
+func passkeyTooMany(w http.ResponseWriter, retry int, what string) {
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
-	passkeyError(w, http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", retry))
+	passkeyError(w, http.StatusTooManyRequests, fmt.Sprintf("Too many %s. Try again in %d seconds.", what, retry))
 }
 
 // passkeyCreationOptions begins registering a passkey of the signed-in
@@ -433,7 +431,7 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	spent, retry, ok := h.reserve(r, []string{h.addressLimitKey(r)})
 	if !ok {
-		passkeyTooMany(w, retry)
+		passkeyTooMany(w, retry, "failed sign-ins")
 		return
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(raw)
@@ -496,7 +494,7 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	spentEmail, retry, ok := h.reserve(r, []string{emailLimitKey(member.Email)})
 	if !ok {
-		passkeyTooMany(w, retry)
+		passkeyTooMany(w, retry, "failed sign-ins")
 		return
 	}
 	spent = append(spent, spentEmail...)
